@@ -1,0 +1,12 @@
+"""ssgan: semi-supervised classification with GAN discriminators.
+
+The method is that of Salimans et al. 2016, "Improved Techniques for Training GANs":
+a discriminator with K class logits and an implicit (K+1)-th "fake" class, trained on a
+few labeled examples, many unlabeled ones and a generator's samples.
+"""
+
+__version__ = "0.1.0"
+
+from ssgan.errors import SSGANError  # noqa: E402
+
+__all__ = ["SSGANError", "__version__"]

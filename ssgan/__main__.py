@@ -1,0 +1,3 @@
+from ssgan.cli import main
+
+main()

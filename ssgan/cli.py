@@ -1,0 +1,212 @@
+"""The ``ssgan`` command line: a thin click layer, each command calling one library function."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from ssgan import __version__
+from ssgan.config import FAKE_LOGITS, FM_NORMS, G_LOSSES, MOMENT_SPACES
+from ssgan.errors import SSGANError
+
+
+class UserError(click.ClickException):
+    """Printed by click as one line, ``Error: ...``, with exit code 2."""
+
+    exit_code = 2
+
+
+class Group(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except SSGANError as e:
+            raise UserError(str(e)) from None
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ssgan")
+def main() -> None:
+    """Semi-supervised classification with GAN discriminators (Salimans et al. 2016)."""
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr)
+
+
+# -- data -----------------------------------------------------------------------------------
+
+@main.command()
+@click.option("--data-root", type=click.Path(file_okay=False), default=None,
+              help="Directory of torchvision datasets, to check which are there.")
+def datasets(data_root: str | None) -> None:
+    """List the datasets and whether each loads offline now."""
+    from rich.table import Table
+
+    from ssgan.data import REGISTRY, available_offline
+
+    table = Table(title="ssgan datasets")
+    for col in ("name", "shape", "classes", "offline now", "description"):
+        table.add_column(col)
+    for info in REGISTRY.values():
+        ok = available_offline(info.name, data_root)
+        where = "yes (bundled)" if info.bundled and ok else ("yes" if ok else "no")
+        table.add_row(info.name, info.shape, info.n_classes, where, info.description)
+    table.add_row("npz:PATH", "any", "any", "yes", "your own data: x, y (-1 = unlabeled), optional x_test, y_test")
+    _console().print(table)
+
+
+def data_options(f):
+    f = click.option("--download/--no-download", default=None,
+                     help="Let torchvision fetch the dataset into --data-root (needs the network).")(f)
+    f = click.option("--data-root", type=str, default=None,
+                     help="Directory of torchvision datasets, in torchvision's own layout.")(f)
+    f = click.option("--dataset", type=str, default=None,
+                     help="mnist (default), digits, fashion-mnist, kmnist, svhn, cifar10, or npz:PATH.")(f)
+    return f
+
+
+@main.command()
+@data_options
+@click.option("--labels", type=int, default=None, help="Number of labeled examples, a multiple of the classes [100].")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the draw.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the split JSON [DATASET.seedS@N.json].")
+def split(dataset, data_root, download, labels, seed, out) -> None:
+    """Draw a class-balanced labeled split and save it as JSON."""
+    from ssgan.data import load_dataset
+    from ssgan.splits import make_split, save_split
+
+    data = load_dataset(dataset or "mnist", data_root, bool(download))
+    s = make_split(data, labels, seed)
+    path = Path(out or f"{s.name.replace(':', '_').replace('/', '_')}.json")
+    try:
+        save_split(s, path)
+    except OSError as e:
+        raise SSGANError(f"cannot write {path}: {e.strerror}") from None
+    per_class = ", ".join(str(int((data.y_train[s.indices] == c).sum())) for c in range(data.n_classes))
+    click.echo(f"wrote {path}: {s.labels} labeled examples of {data.name} (per class: {per_class})")
+
+
+# -- training -------------------------------------------------------------------------------
+
+@main.command()
+@click.option("--config", "config_file", type=str, default=None, help="TOML file of defaults; the command line wins.")
+@data_options
+@click.option("--labels", type=int, default=None, help="Labeled examples, class-balanced [100; all given labels for npz with -1 rows].")
+@click.option("--seed", type=int, default=None, help="Seed of the split and of training [1].")
+@click.option("--split", type=str, default=None, help="Reuse a saved split JSON (e.g. another run's split.json).")
+@click.option("--epochs", type=int, default=None, help="Passes over the unlabeled training set [60].")
+@click.option("--batch-size", type=int, default=None, help="Examples per labeled, unlabeled and generated batch [100].")
+@click.option("--lr", type=float, default=None, help="Adam learning rate of both networks [0.003].")
+@click.option("--g-loss", type=click.Choice(G_LOSSES), default=None, help="Generator objective [feature-matching].")
+@click.option("--fm-norm", type=click.Choice(FM_NORMS), default=None, help="Distance of feature matching [l2].")
+@click.option("--moment-space", type=click.Choice(MOMENT_SPACES), default=None, help="Where moment matching compares moments [data].")
+@click.option("--moment-weight", type=float, default=None, help="Weight w of moment matching [0.1].")
+@click.option("--adv-weight", type=float, default=None, help="Weight of the adversarial term of fm+adv [0.1].")
+@click.option("--label-smoothing", type=float, default=None, help="One-sided smoothing s of the real target [0].")
+@click.option("--unlabeled-weight", type=float, default=None, help="Weight of the real/fake loss; 0 = supervised only [1].")
+@click.option("--fake-logit", type=click.Choice(FAKE_LOGITS), default=None, help="K logits with l_fake = 0, or K+1 [implicit].")
+@click.option("--device", type=str, default=None, help="auto, cpu, cuda, cuda:N or mps [auto].")
+@click.option("--out", type=str, default=None, help="Folder that receives the run folder [runs].")
+@click.option("--quiet", is_flag=True, help="Print nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the result on stdout.")
+def fit(config_file, quiet, as_json, **options) -> None:
+    """Train a semi-supervised GAN classifier into a new run folder."""
+    from ssgan import config as config_mod
+    from ssgan.runs import fit as fit_run
+
+    cfg = config_mod.resolve(config_file, **options)
+    reporter = None if (quiet or as_json) else _progress_reporter()
+    if reporter is not None:
+        with reporter.progress:
+            run_dir, result = fit_run(cfg, reporter)
+    else:
+        run_dir, result = fit_run(cfg)
+    last = result.history[-1]
+    summary = {
+        "run": str(run_dir), "dataset": cfg.dataset, "labels": result.config.labels, "seed": cfg.seed, "epochs": last["epoch"], "test_acc": last["test_acc"],
+        "train_acc": last["train_acc"], "seconds": sum(m["seconds"] for m in result.history),
+    }
+    if as_json:
+        click.echo(json.dumps(summary))
+    elif not quiet:
+        _summary_table(summary)
+
+
+def _progress_reporter():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from ssgan.train import Reporter
+
+    class RichReporter(Reporter):
+        def __init__(self) -> None:
+            self.progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
+                console=_console(stderr=True),
+            )
+            self.last_acc = "test acc -"
+
+        def on_start(self, epochs, iterations, start_epoch):
+            self.epochs = self.progress.add_task("epochs", total=epochs, completed=start_epoch, info="")
+            self.batches = self.progress.add_task("batches", total=iterations, info="")
+
+        def on_batch(self, epoch, iteration, values):
+            if iteration == 1:
+                self.progress.reset(self.batches, total=self.progress.tasks[self.batches].total, info="")
+            if iteration % 10 == 0 or iteration == self.progress.tasks[self.batches].total:
+                info = (f"lab {values['loss_lab']:.3f} unl {values['loss_unl']:.3f} "
+                        f"gen {values['loss_gen']:.3f}")
+                self.progress.update(self.batches, completed=iteration, info=info)
+
+        def on_epoch(self, metrics):
+            self.last_acc = f"test acc {metrics['test_acc']:.4f}"
+            self.progress.update(self.epochs, completed=metrics["epoch"], info=self.last_acc)
+
+    return RichReporter()
+
+
+def _summary_table(summary: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"ssgan fit: {summary['run']}")
+    table.add_column("")
+    table.add_column("value", justify="right")
+    table.add_row("dataset", str(summary["dataset"]))
+    table.add_row("labels", str(summary["labels"]))
+    table.add_row("seed", str(summary["seed"]))
+    table.add_row("epochs", str(summary["epochs"]))
+    table.add_row("test accuracy (last epoch)", f"{summary['test_acc']:.4f}")
+    table.add_row("labeled-train accuracy", f"{summary['train_acc']:.4f}")
+    table.add_row("training seconds", f"{summary['seconds']:.0f}")
+    _console().print(table)
+
+
+# -- samples --------------------------------------------------------------------------------
+
+@main.command()
+@click.argument("run", type=str)
+@click.option("--n", "n", type=click.IntRange(1, 10000), default=64, show_default=True, help="Number of samples.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="PNG grid to write [RUN/samples.png].")
+@click.option("--npz", type=click.Path(dir_okay=False), default=None, help="Also write the raw samples (x, z) to this .npz.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
+def sample(run, n, out, npz, seed) -> None:
+    """Generate samples from a run's generator; no training flags needed."""
+    from ssgan.runs import load_run
+    from ssgan.samples import generate, write_samples
+
+    r = load_run(run)
+    x, z = generate(r.generator(), n, seed)
+    written = write_samples(x, z, r.shape, None if out is None and npz else Path(out or Path(run) / "samples.png"),
+                            Path(npz) if npz else None)
+    click.echo("wrote " + ", ".join(str(p) for p in written))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

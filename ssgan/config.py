@@ -1,0 +1,162 @@
+"""The one frozen configuration of a training run.
+
+Defaults live here, a TOML file (``--config``) may replace some of them, and the command line
+wins over both. Unknown keys and values of the wrong type are errors, never silently ignored.
+The resolved config is saved as ``config.json`` in the run folder and is all that ``eval``,
+``sample`` and ``report`` need to rebuild the models.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import typing
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from ssgan.errors import SSGANError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+G_LOSSES = ("feature-matching", "moment-matching", "adversarial", "fm+adv")
+FM_NORMS = ("l2", "l1")
+MOMENT_SPACES = ("data", "features")
+FAKE_LOGITS = ("implicit", "explicit")
+MODELS = ("mlp",)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every option of ``ssgan fit``; the field names are the TOML keys and CLI options."""
+
+    # data
+    dataset: str = "mnist"
+    data_root: str | None = None
+    download: bool = False
+    labels: int | None = None  # None: every given label of an npz with -1 rows, else 100
+    seed: int = 1
+    split: str | None = None
+    # model
+    model: str = "mlp"
+    z_dim: int = 100
+    fake_logit: str = "implicit"
+    init_batch: int = 500
+    # objective
+    unlabeled_weight: float = 1.0
+    label_smoothing: float = 0.0
+    g_loss: str = "feature-matching"
+    fm_norm: str = "l2"
+    moment_weight: float = 0.1
+    moment_space: str = "data"
+    adv_weight: float = 0.1
+    # optimisation
+    epochs: int = 60
+    batch_size: int = 100
+    lr: float = 0.003
+    beta1: float = 0.5
+    lr_decay_start: float = 0.5
+    ema_decay: float = 0.999
+    # output
+    device: str = "auto"
+    out: str = "runs"
+    sample_every: int = 1
+
+    def __post_init__(self) -> None:
+        def choice(name: str, options: tuple[str, ...]) -> None:
+            value = getattr(self, name)
+            if value not in options:
+                raise SSGANError(f"{name} must be one of {', '.join(options)}, got {value!r}")
+
+        def at_least(name: str, low: float, inclusive: bool = True) -> None:
+            value = getattr(self, name)
+            if value < low or (not inclusive and value == low):
+                sign = ">=" if inclusive else ">"
+                raise SSGANError(f"{name} must be {sign} {low}, got {value}")
+
+        choice("g_loss", G_LOSSES)
+        choice("fm_norm", FM_NORMS)
+        choice("moment_space", MOMENT_SPACES)
+        choice("fake_logit", FAKE_LOGITS)
+        choice("model", MODELS)
+        for name in ("epochs", "batch_size", "z_dim", "sample_every", "init_batch"):
+            at_least(name, 1)
+        for name in ("lr",):
+            at_least(name, 0.0, inclusive=False)
+        for name in ("unlabeled_weight", "moment_weight", "adv_weight"):
+            at_least(name, 0.0)
+        for name in ("label_smoothing", "beta1", "lr_decay_start", "ema_decay"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0 and not (name == "lr_decay_start" and value == 1.0):
+                raise SSGANError(f"{name} must lie in [0, 1), got {value}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> "Config":
+        return dataclasses.replace(self, **changes)
+
+
+def _field_types() -> dict[str, tuple[type, ...]]:
+    """Python types each key accepts, read off the dataclass annotations."""
+    hints = typing.get_type_hints(Config)
+    out = {}
+    for f in fields(Config):
+        args = typing.get_args(hints[f.name]) or (hints[f.name],)
+        types = tuple(a for a in args if a is not type(None))
+        out[f.name] = types + ((type(None),) if type(None) in args else ())
+    return out
+
+
+def check_keys(values: dict[str, Any], source: str) -> dict[str, Any]:
+    """Reject unknown keys and wrong types; return values with ints widened to floats."""
+    types = _field_types()
+    checked = {}
+    for key, value in values.items():
+        if key not in types:
+            raise SSGANError(
+                f"{source}: unknown key {key!r}; known keys are {', '.join(types)}"
+            )
+        allowed = types[key]
+        if float in allowed and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if isinstance(value, bool) and bool not in allowed:
+            ok = False
+        else:
+            ok = isinstance(value, allowed)
+        if not ok:
+            names = " or ".join(t.__name__ for t in allowed if t is not type(None))
+            raise SSGANError(f"{source}: {key} must be {names}, got {value!r}")
+        checked[key] = value
+    return checked
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a config file: a flat TOML table of Config keys."""
+    path = Path(path)
+    try:
+        values = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise SSGANError(f"config file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SSGANError(f"cannot read config file {path}: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise SSGANError(f"config file {path} is not valid TOML: {e}") from None
+    return check_keys(values, f"config file {path}")
+
+
+def resolve(config_file: str | Path | None = None, **cli: Any) -> Config:
+    """Defaults, then the config file, then the command line (``None`` = not given)."""
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        values.update(load_toml(config_file))
+    values.update(check_keys({k: v for k, v in cli.items() if v is not None}, "command line"))
+    return Config(**values)
+
+
+def from_dict(values: dict[str, Any], source: str) -> Config:
+    """Rebuild a saved config (``config.json``, a checkpoint)."""
+    return Config(**check_keys(values, source))

@@ -1,0 +1,295 @@
+"""Datasets: one small registry, every loader returning the same :class:`Dataset`.
+
+Pixels are float32 in [0, 1] (8-bit images are divided by 255, scikit-learn's digits by 16),
+images are laid out as (N, C, H, W) and flat data as (N, D). Labels are int64 class indices
+0..K-1, and -1 marks an unlabeled row (scikit-learn's semi-supervised convention).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ssgan.errors import SSGANError
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A training set (possibly partly unlabeled) and an optional test set."""
+
+    name: str
+    x_train: np.ndarray  # float32, (N, *shape), values in [0, 1]
+    y_train: np.ndarray  # int64, (N,), -1 = unlabeled
+    x_test: np.ndarray | None
+    y_test: np.ndarray | None
+    n_classes: int
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one example: (C, H, W) for images, (D,) for flat data."""
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.shape) == 3
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What ``ssgan datasets`` shows about a registered dataset."""
+
+    name: str
+    description: str
+    shape: str
+    n_classes: str
+    load: Callable[[str | None, bool], Dataset]
+    bundled: bool = False
+
+
+def _as_images(x: np.ndarray) -> np.ndarray:
+    """uint8 (N, H, W) or (N, H, W, C) or (N, C, H, W) -> float32 (N, C, H, W) in [0, 1]."""
+    x = np.asarray(x)
+    if x.ndim == 3:
+        x = x[:, None]
+    return (x.astype(np.float32) / 255.0)
+
+
+# -- bundled data ---------------------------------------------------------------------------
+
+def load_mnist(data_root: str | None = None, download: bool = False) -> Dataset:
+    """The canonical MNIST shipped inside the package (no network needed)."""
+    ref = resources.files("ssgan") / "data" / "mnist.npz"
+    try:
+        with resources.as_file(ref) as path, np.load(path) as f:
+            arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise SSGANError(
+            f"the bundled MNIST file {ref} is missing or damaged ({type(e).__name__}): "
+            "reinstall ssgan"
+        ) from None
+    expected = {"x_train": (60000, 28, 28), "y_train": (60000,),
+                "x_test": (10000, 28, 28), "y_test": (10000,)}
+    for key, shape in expected.items():
+        a = arrays[key]
+        if a.shape != shape or a.dtype != np.uint8:
+            raise SSGANError(
+                f"the bundled MNIST file is damaged: {key} has shape {a.shape} and dtype "
+                f"{a.dtype}, expected {shape} uint8: reinstall ssgan"
+            )
+    return Dataset(
+        name="mnist",
+        x_train=_as_images(arrays["x_train"]),
+        y_train=arrays["y_train"].astype(np.int64),
+        x_test=_as_images(arrays["x_test"]),
+        y_test=arrays["y_test"].astype(np.int64),
+        n_classes=10,
+    )
+
+
+def load_digits(data_root: str | None = None, download: bool = False) -> Dataset:
+    """scikit-learn's 8x8 digits (1,797 images), split 75/25 once with a fixed seed."""
+    from sklearn.datasets import load_digits as sk_load_digits
+    from sklearn.model_selection import train_test_split
+
+    d = sk_load_digits()
+    x = (d.images / 16.0).astype(np.float32)[:, None]
+    y = d.target.astype(np.int64)
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.25, stratify=y, random_state=0)
+    return Dataset("digits", x_tr, y_tr, x_te, y_te, n_classes=10)
+
+
+# -- torchvision datasets -------------------------------------------------------------------
+
+# name -> (torchvision class, classes, where its files live under --data-root)
+_TORCHVISION = {
+    "fashion-mnist": ("FashionMNIST", 10, "FashionMNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte"),
+    "kmnist": ("KMNIST", 10, "KMNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte"),
+    "svhn": ("SVHN", 10, "train_32x32.mat and test_32x32.mat"),
+    "cifar10": ("CIFAR10", 10, "cifar-10-batches-py/ (data_batch_1..5, test_batch)"),
+}
+
+
+def _load_torchvision(name: str, data_root: str | None, download: bool) -> Dataset:
+    import torchvision.datasets as tvd
+
+    cls_name, n_classes, files = _TORCHVISION[name]
+    if data_root is None:
+        raise SSGANError(
+            f"{name} needs --data-root DIR (torchvision's layout: DIR/{files}); "
+            "add --download to fetch it when online"
+        )
+    root = Path(data_root).expanduser()
+    if not download and not root.is_dir():
+        raise SSGANError(f"data root {root} does not exist: create it and add --download, or point --data-root at {name}'s files")
+    cls = getattr(tvd, cls_name)
+    parts = {}
+    try:
+        for part in ("train", "test"):
+            if name == "svhn":
+                parts[part] = cls(str(root), split=part, download=download)
+            else:
+                parts[part] = cls(str(root), train=(part == "train"), download=download)
+    except RuntimeError as e:
+        if "not found" in str(e) or "corrupted" in str(e):
+            raise SSGANError(
+                f"{name} not found in {root}: expected {files} there "
+                "(add --download to fetch it when online)"
+            ) from None
+        raise SSGANError(f"could not load {name} from {root}: {e}") from None
+    except OSError as e:
+        raise SSGANError(f"could not load {name} from {root}: {e} (are you online for --download?)") from None
+
+    def arrays(ds):
+        if name == "svhn":
+            return ds.data.astype(np.float32) / 255.0, np.asarray(ds.labels, dtype=np.int64)
+        if name == "cifar10":
+            x = np.asarray(ds.data).transpose(0, 3, 1, 2)
+            return x.astype(np.float32) / 255.0, np.asarray(ds.targets, dtype=np.int64)
+        return _as_images(ds.data.numpy()), ds.targets.numpy().astype(np.int64)
+
+    x_tr, y_tr = arrays(parts["train"])
+    x_te, y_te = arrays(parts["test"])
+    return Dataset(name, x_tr, y_tr, x_te, y_te, n_classes=n_classes)
+
+
+# -- the user's own data --------------------------------------------------------------------
+
+def _pixels(x: np.ndarray, key: str, path: Path) -> np.ndarray:
+    """Validate and convert one array of the user's npz to float32 in [0, 1]."""
+    if x.dtype == np.uint8:
+        return x.astype(np.float32) / 255.0
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        raise SSGANError(f"{path}: {key} has dtype {x.dtype}; expected uint8 or float pixels")
+    x = x.astype(np.float32)
+    if not np.isfinite(x).all():
+        raise SSGANError(f"{path}: {key} contains NaN or infinite values: clean or impute them first")
+    lo, hi = float(x.min()), float(x.max())
+    if lo < 0.0 or hi > 1.0:
+        raise SSGANError(
+            f"{path}: {key} values lie in [{lo:g}, {hi:g}], expected [0, 1]: "
+            "scale them first (e.g. divide 8-bit pixels by 255)"
+        )
+    return x
+
+
+def _labels(y: np.ndarray, key: str, path: Path) -> np.ndarray:
+    if y.ndim != 1:
+        raise SSGANError(f"{path}: {key} must be one-dimensional, got shape {y.shape}")
+    if np.issubdtype(y.dtype, np.floating):
+        if not np.isfinite(y).all() or not np.all(y == np.round(y)):
+            raise SSGANError(f"{path}: {key} must hold integer class labels (-1 for unlabeled)")
+    elif not np.issubdtype(y.dtype, np.integer):
+        raise SSGANError(f"{path}: {key} has dtype {y.dtype}; expected integer class labels")
+    y = y.astype(np.int64)
+    if y.size and y.min() < -1:
+        raise SSGANError(f"{path}: {key} has label {y.min()}; labels are 0..K-1, or -1 for unlabeled")
+    return y
+
+
+def load_npz(path: str) -> Dataset:
+    """The user's own data: ``x`` and ``y`` (-1 = unlabeled), optional ``x_test``/``y_test``.
+
+    ``x`` is (N, H, W), (N, C, H, W) or (N, D); uint8 pixels are divided by 255, float
+    values must already lie in [0, 1].
+    """
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise SSGANError(f"no such file: {p} (expected npz:PATH to an .npz with arrays x and y)")
+    try:
+        with np.load(p, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise SSGANError(f"{p} is not a readable .npz file ({type(e).__name__}): save it with numpy.savez") from None
+    missing = [k for k in ("x", "y") if k not in arrays]
+    if missing:
+        raise SSGANError(f"{p} has no {' or '.join(missing)} array (found: {', '.join(sorted(arrays)) or 'none'}); it needs x and y")
+    if ("x_test" in arrays) != ("y_test" in arrays):
+        raise SSGANError(f"{p}: give both x_test and y_test, or neither")
+
+    x, y = arrays["x"], _labels(arrays["y"], "y", p)
+    if x.ndim not in (2, 3, 4):
+        raise SSGANError(f"{p}: x has shape {x.shape}; expected (N, D), (N, H, W) or (N, C, H, W)")
+    if len(x) != len(y):
+        raise SSGANError(f"{p}: x has {len(x)} rows but y has {len(y)}")
+    if (y >= 0).sum() == 0:
+        raise SSGANError(f"{p}: every row of y is -1 (unlabeled); label at least one example of each class")
+    x = _pixels(x, "x", p)
+    if x.ndim == 3:
+        x = x[:, None]
+
+    x_test = y_test = None
+    if "x_test" in arrays:
+        x_test = _pixels(arrays["x_test"], "x_test", p)
+        y_test = _labels(arrays["y_test"], "y_test", p)
+        if x_test.ndim == 3:
+            x_test = x_test[:, None]
+        if x_test.shape[1:] != x.shape[1:]:
+            raise SSGANError(f"{p}: x_test examples have shape {x_test.shape[1:]} but x examples {x.shape[1:]}")
+        if len(x_test) != len(y_test):
+            raise SSGANError(f"{p}: x_test has {len(x_test)} rows but y_test has {len(y_test)}")
+        if y_test.size and y_test.min() < 0:
+            raise SSGANError(f"{p}: y_test must be fully labeled (found -1)")
+
+    n_classes = int(max(y.max(), y_test.max() if y_test is not None and y_test.size else -1)) + 1
+    if n_classes < 2:
+        raise SSGANError(f"{p}: found only one class; a classifier needs at least two")
+    present = np.unique(y[y >= 0])
+    if len(present) != n_classes:
+        absent = sorted(set(range(n_classes)) - set(present.tolist()))
+        raise SSGANError(
+            f"{p}: labels must be 0..{n_classes - 1}, but classes {absent} have no labeled "
+            "training example; relabel them consecutively"
+        )
+    return Dataset(f"npz:{p.name}", x, y, x_test, y_test, n_classes=n_classes)
+
+
+# -- the registry ---------------------------------------------------------------------------
+
+REGISTRY: dict[str, DatasetInfo] = {
+    "mnist": DatasetInfo("mnist", "MNIST digits, bundled with ssgan", "1x28x28", "10",
+                         load_mnist, bundled=True),
+    "digits": DatasetInfo("digits", "scikit-learn's 8x8 digits, for fast smoke runs", "1x8x8", "10",
+                          load_digits, bundled=True),
+    "fashion-mnist": DatasetInfo("fashion-mnist", "Fashion-MNIST (torchvision)", "1x28x28", "10",
+                                 lambda r, d: _load_torchvision("fashion-mnist", r, d)),
+    "kmnist": DatasetInfo("kmnist", "Kuzushiji-MNIST (torchvision)", "1x28x28", "10",
+                          lambda r, d: _load_torchvision("kmnist", r, d)),
+    "svhn": DatasetInfo("svhn", "Street View House Numbers (torchvision)", "3x32x32", "10",
+                        lambda r, d: _load_torchvision("svhn", r, d)),
+    "cifar10": DatasetInfo("cifar10", "CIFAR-10 (torchvision)", "3x32x32", "10",
+                           lambda r, d: _load_torchvision("cifar10", r, d)),
+}
+NPZ_PREFIX = "npz:"
+
+
+def check_name(name: str) -> None:
+    """Raise a one-line error for a dataset name that no loader takes."""
+    if name.startswith(NPZ_PREFIX) and len(name) > len(NPZ_PREFIX):
+        return
+    if name not in REGISTRY:
+        raise SSGANError(
+            f"unknown dataset {name!r}: choose one of {', '.join(REGISTRY)} or npz:PATH "
+            "(see `ssgan datasets`)"
+        )
+
+
+def load_dataset(name: str, data_root: str | None = None, download: bool = False) -> Dataset:
+    """Load a dataset by registry name, or ``npz:PATH`` for the user's own data."""
+    check_name(name)
+    if name.startswith(NPZ_PREFIX):
+        return load_npz(name[len(NPZ_PREFIX):])
+    return REGISTRY[name].load(data_root, download)
+
+
+def available_offline(name: str, data_root: str | None = None) -> bool:
+    """Whether ``name`` loads right now without the network."""
+    try:
+        load_dataset(name, data_root=data_root, download=False)
+    except SSGANError:
+        return False
+    return True

@@ -1,0 +1,8 @@
+"""The one exception type for mistakes a user can fix."""
+
+
+class SSGANError(ValueError):
+    """Bad input: the message says what was wrong and what to do.
+
+    The CLI prints it as a one-line ``Error: ...`` and exits with code 2.
+    """

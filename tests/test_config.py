@@ -1,0 +1,60 @@
+import pytest
+
+from ssgan.config import Config, load_toml, resolve
+from ssgan.errors import SSGANError
+
+
+def test_defaults_match_the_paper():
+    c = Config()
+    assert (c.lr, c.beta1, c.batch_size, c.g_loss, c.label_smoothing, c.unlabeled_weight, c.fake_logit) == (
+        0.003, 0.5, 100, "feature-matching", 0.0, 1.0, "implicit")
+
+
+def test_config_is_frozen():
+    with pytest.raises(Exception):
+        Config().epochs = 3
+
+
+def test_command_line_wins_over_file(tmp_path):
+    f = tmp_path / "c.toml"
+    f.write_text('dataset = "digits"\nepochs = 7\nlr = 1\n')
+    c = resolve(f, epochs=2, lr=None)
+    assert c.dataset == "digits" and c.epochs == 2 and c.lr == 1.0 and isinstance(c.lr, float)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("epoch = 3\n", "unknown key 'epoch'"),
+    ('epochs = "3"\n', "epochs must be int"),
+    ("lr = true\n", "lr must be float"),
+    ("epochs = [", "not valid TOML"),
+])
+def test_bad_config_files(tmp_path, text, message):
+    f = tmp_path / "c.toml"
+    f.write_text(text)
+    with pytest.raises(SSGANError, match=message):
+        load_toml(f)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(SSGANError, match="does not exist"):
+        resolve(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(g_loss="wgan"), "g_loss must be one of"),
+    (dict(epochs=0), "epochs must be >= 1"),
+    (dict(lr=0.0), "lr must be > 0"),
+    (dict(label_smoothing=1.0), "label_smoothing must lie in"),
+    (dict(unlabeled_weight=-1.0), "unlabeled_weight must be >= 0"),
+])
+def test_invalid_values(changes, message):
+    with pytest.raises(SSGANError, match=message):
+        Config(**changes)
+
+
+@pytest.mark.parametrize("name", ["mnist-100.toml", "digits.toml"])
+def test_shipped_configs_load(name):
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "configs" / name
+    Config(**load_toml(path))

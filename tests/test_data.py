@@ -1,0 +1,116 @@
+import numpy as np
+import pytest
+
+from ssgan.data import REGISTRY, check_name, load_dataset
+from ssgan.errors import SSGANError
+
+from conftest import write_npz
+
+
+def test_bundled_mnist_is_the_real_thing():
+    d = load_dataset("mnist")
+    assert d.x_train.shape == (60000, 1, 28, 28) and d.x_test.shape == (10000, 1, 28, 28)
+    assert d.x_train.dtype == np.float32 and 0.0 <= d.x_train.min() and d.x_train.max() <= 1.0
+    assert d.y_train[:5].tolist() == [5, 0, 4, 1, 9]
+    assert d.y_test[:5].tolist() == [7, 2, 1, 0, 4]
+    assert np.bincount(d.y_train).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert abs(float(d.x_train.mean()) - 0.1307) < 1e-3
+    assert abs(float(d.x_train.std()) - 0.3081) < 1e-3
+    assert d.n_classes == 10 and d.shape == (1, 28, 28) and d.is_image
+
+
+def test_digits(digits):
+    assert digits.shape == (1, 8, 8)
+    assert len(digits.x_train) + len(digits.x_test) == 1797
+    assert digits.x_train.max() == pytest.approx(1.0) and digits.x_train.min() == 0.0
+    assert set(np.unique(digits.y_train)) == set(range(10))
+
+
+@pytest.mark.parametrize("shape, expected", [((50, 7, 5), (1, 7, 5)), ((50, 3, 4, 4), (3, 4, 4)), ((50, 12), (12,))])
+def test_npz_shapes(tmp_path, shape, expected):
+    rng = np.random.default_rng(0)
+    y = np.tile(np.arange(5), 10)
+    y[25:] = -1
+    name = write_npz(tmp_path / "d.npz", x=rng.random(shape).astype(np.float32), y=y)
+    d = load_dataset(name)
+    assert d.shape == expected and d.n_classes == 5 and d.x_test is None
+    assert (d.y_train == -1).sum() == 25
+
+
+def test_npz_uint8_is_scaled(tmp_path):
+    x = np.full((10, 4, 4), 255, np.uint8)
+    d = load_dataset(write_npz(tmp_path / "d.npz", x=x, y=np.array([0, 1] * 5)))
+    assert d.x_train.max() == 1.0
+
+
+def _bad(tmp_path, **arrays):
+    return write_npz(tmp_path / "bad.npz", **arrays)
+
+
+X = np.zeros((6, 4, 4), np.float32)
+Y = np.array([0, 1, 0, 1, -1, -1])
+
+
+@pytest.mark.parametrize("arrays, message", [
+    (dict(images=X, y=Y), "has no x array"),
+    (dict(x=X), "has no y array"),
+    (dict(x=np.zeros((6,), np.float32), y=Y), "expected \\(N, D\\)"),
+    (dict(x=X, y=Y[:5]), "x has 6 rows but y has 5"),
+    (dict(x=np.where(np.arange(96).reshape(6, 4, 4) == 3, np.nan, 0).astype(np.float32), y=Y), "NaN"),
+    (dict(x=X + 3.0, y=Y), "expected \\[0, 1\\]"),
+    (dict(x=X, y=np.array([0, 1, 0, 1, -1, -2])), "label -2"),
+    (dict(x=X, y=np.full(6, -1)), "every row of y is -1"),
+    (dict(x=X, y=np.array([0, 2, 0, 2, -1, -1])), "classes \\[1\\] have no labeled"),
+    (dict(x=X, y=np.array([0, 0, 0, 0, -1, -1])), "only one class"),
+    (dict(x=X, y=Y, x_test=X), "both x_test and y_test"),
+    (dict(x=X, y=Y, x_test=np.zeros((2, 5, 5), np.float32), y_test=np.array([0, 1])), "x_test examples have shape"),
+    (dict(x=X, y=Y, x_test=X[:2], y_test=np.array([0, -1])), "y_test must be fully labeled"),
+    (dict(x=X, y=np.array([0.5, 1, 0, 1, -1, -1])), "integer class labels"),
+])
+def test_npz_bad_input(tmp_path, arrays, message):
+    with pytest.raises(SSGANError, match=message):
+        load_dataset(_bad(tmp_path, **arrays))
+
+
+def test_npz_missing_and_damaged(tmp_path):
+    with pytest.raises(SSGANError, match="no such file"):
+        load_dataset(f"npz:{tmp_path / 'nope.npz'}")
+    (tmp_path / "broken.npz").write_bytes(b"not a zip file")
+    with pytest.raises(SSGANError, match="not a readable .npz"):
+        load_dataset(f"npz:{tmp_path / 'broken.npz'}")
+
+
+def test_unknown_dataset():
+    with pytest.raises(SSGANError, match="unknown dataset 'imagenet'"):
+        check_name("imagenet")
+
+
+@pytest.mark.parametrize("name", ["fashion-mnist", "kmnist", "svhn", "cifar10"])
+def test_torchvision_offline_errors_name_the_files(tmp_path, name):
+    with pytest.raises(SSGANError, match="needs --data-root"):
+        load_dataset(name)
+    with pytest.raises(SSGANError, match=f"{name} not found in .*expected"):
+        load_dataset(name, data_root=str(tmp_path))
+
+
+def test_torchvision_loader_reads_torchvision_layout(tmp_path):
+    """Write a tiny FashionMNIST in torchvision's raw layout and load it through the registry."""
+    raw = tmp_path / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+
+    def idx(path, arr):
+        header = {1: b"\x00\x00\x08\x01", 3: b"\x00\x00\x08\x03"}[arr.ndim]
+        dims = b"".join(int(n).to_bytes(4, "big") for n in arr.shape)
+        path.write_bytes(header + dims + arr.astype(np.uint8).tobytes())
+
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 30), ("t10k", 10)):
+        idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        idx(raw / f"{prefix}-labels-idx1-ubyte", np.arange(n) % 10)
+    d = load_dataset("fashion-mnist", data_root=str(tmp_path))
+    assert d.x_train.shape == (30, 1, 28, 28) and d.x_test.shape == (10, 1, 28, 28)
+    assert d.y_train[:3].tolist() == [0, 1, 2] and d.x_train.max() <= 1.0
+
+
+def test_registry_lists_all_issue_datasets():
+    assert {"mnist", "digits", "fashion-mnist", "kmnist", "svhn", "cifar10"} <= set(REGISTRY)
