@@ -1,0 +1,91 @@
+"""Losses of the semi-supervised GAN, as pure functions of tensors.
+
+Notation: B is the batch size, K the number of classes, F a number of features.
+The discriminator gives K class logits l_1..l_K and, implicitly, a (K+1)-th "fake" class.
+Its probability that x is real is
+
+    D(x) = sum_k exp(l_k) / (sum_k exp(l_k) + exp(l_fake)) = sigmoid(logsumexp(l) - l_fake),
+
+so ``logsumexp(l) - l_fake`` is the binary real/fake logit (Salimans et al. 2016, sec. 5).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def split_logits(logits: Tensor, fake_logit: str = "implicit") -> tuple[Tensor, Tensor]:
+    """Class logits and the binary real/fake logit from the discriminator's output.
+
+    Args:
+        logits: (B, K) when ``fake_logit == "implicit"`` (l_fake is fixed at 0, which loses
+            nothing since softmax is shift-invariant), or (B, K+1) when ``"explicit"`` (the
+            last column is l_fake).
+
+    Returns:
+        ``(class_logits (B, K), logit_real (B,))`` with
+        ``logit_real = logsumexp(l_1..l_K) - l_fake``, computed stably.
+    """
+    if fake_logit == "implicit":
+        return logits, torch.logsumexp(logits, dim=1)
+    if fake_logit == "explicit":
+        class_logits = logits[:, :-1]
+        return class_logits, torch.logsumexp(class_logits, dim=1) - logits[:, -1]
+    raise ValueError(f"fake_logit must be 'implicit' or 'explicit', got {fake_logit!r}")
+
+
+def supervised_loss(class_logits: Tensor, labels: Tensor) -> Tensor:
+    """Cross-entropy over the K real classes: mean of ``logsumexp(l) - l_y``. Shapes (B, K), (B,)."""
+    return F.cross_entropy(class_logits, labels)
+
+
+def unsupervised_loss(logit_real_unl: Tensor, logit_real_fake: Tensor, smoothing: float = 0.0) -> Tensor:
+    """The discriminator's real/fake loss on unlabeled and generated data.
+
+    ``0.5 * BCE(logit_unl, 1 - s) + 0.5 * BCE(logit_fake, 0)``, averaged over each batch,
+    where s is one-sided label smoothing (only the real target is softened). The 0.5 weights
+    follow the reference implementation. With s = 0 and the implicit fake logit this is the
+    paper's ``-0.5 mean(LSE_unl) + 0.5 mean(softplus(LSE_unl)) + 0.5 mean(softplus(LSE_fake))``.
+
+    Args:
+        logit_real_unl: (B,) binary logits of unlabeled real data.
+        logit_real_fake: (B',) binary logits of generated data.
+        smoothing: s in [0, 1).
+    """
+    real = F.binary_cross_entropy_with_logits(logit_real_unl, torch.full_like(logit_real_unl, 1.0 - smoothing))
+    fake = F.binary_cross_entropy_with_logits(logit_real_fake, torch.zeros_like(logit_real_fake))
+    return 0.5 * real + 0.5 * fake
+
+
+def adversarial_loss(logit_real_fake: Tensor) -> Tensor:
+    """Non-saturating generator loss ``mean(softplus(-logit))`` = ``-mean(log D(G(z)))``. Shape (B,)."""
+    return F.softplus(-logit_real_fake).mean()
+
+
+def feature_matching_loss(feat_real: Tensor, feat_fake: Tensor, norm: str = "l2") -> Tensor:
+    """Distance between the batch means of discriminator features, as in the reference code.
+
+    ``l2``: ``mean_f (mu_real_f - mu_fake_f)^2``; ``l1``: ``mean_f |mu_real_f - mu_fake_f|``.
+    Shapes (B, F) and (B', F); the real features are usually detached.
+    """
+    diff = feat_real.mean(dim=0) - feat_fake.mean(dim=0)
+    if norm == "l2":
+        return diff.pow(2).mean()
+    if norm == "l1":
+        return diff.abs().mean()
+    raise ValueError(f"norm must be 'l2' or 'l1', got {norm!r}")
+
+
+def moment_matching_loss(real: Tensor, fake: Tensor) -> Tensor:
+    """``sum_f |mean_real_f - mean_fake_f| + sum_f |var_real_f - var_fake_f|`` over the batch.
+
+    Inputs of shape (B, ...) are flattened to (B, F); variances are the biased batch
+    variances. Used on pixels (data space) or on discriminator features.
+    """
+    real = real.flatten(1)
+    fake = fake.flatten(1)
+    mean_gap = (real.mean(0) - fake.mean(0)).abs().sum()
+    var_gap = (real.var(0, unbiased=False) - fake.var(0, unbiased=False)).abs().sum()
+    return mean_gap + var_gap

@@ -1,0 +1,134 @@
+"""Run folders: the contract between ``fit``, ``eval``, ``sample`` and ``report``.
+
+A run folder ``runs/00003-mnist-100-s1/`` holds
+
+- ``config.json``: the resolved :class:`~ssgan.config.Config`, written before training;
+- ``split.json``: the labeled split (reusable with ``--split``);
+- ``metrics.jsonl``: one JSON object per epoch;
+- ``checkpoint.pt``: state dicts of both networks, the EMA discriminator, the optimisers,
+  the config, the epoch and the RNG states, rewritten atomically every epoch;
+- ``samples/epoch_NNNN.png``: grids from a fixed noise.
+
+Folders are numbered and never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ssgan.config import Config, from_dict
+from ssgan.data import Dataset, load_dataset
+from ssgan.errors import SSGANError
+from ssgan.fileio import write_json
+from ssgan.models import MLPGenerator, build_models
+from ssgan.splits import Split, load_split, make_split, save_split
+from ssgan.train import Reporter, TrainResult, load_checkpoint, resolve_device, train
+
+_RUN_ID = re.compile(r"^(\d{5})-")
+
+
+def _slug(text: str) -> str:
+    text = re.sub(r"\.npz$", "", text.replace("npz:", ""))
+    return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-") or "data"
+
+
+def new_run_dir(out: str | Path, tag: str) -> Path:
+    """Create ``out/NNNNN-tag`` with the next free number; never reuse an existing folder."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        while True:
+            taken = [int(m.group(1)) for p in out.iterdir() if (m := _RUN_ID.match(p.name))]
+            path = out / f"{max(taken, default=-1) + 1:05d}-{tag}"
+            try:
+                path.mkdir()
+                return path
+            except FileExistsError:  # another process took the number first
+                continue
+    except PermissionError:
+        raise SSGANError(f"cannot create a run folder in {out}: permission denied; choose another --out") from None
+    except (NotADirectoryError, FileExistsError):
+        raise SSGANError(f"--out {out} is not a directory; choose another --out") from None
+
+
+def prepare(cfg: Config) -> tuple[Dataset, Split]:
+    """Load the data and the labeled split, checking everything that can be checked up front."""
+    resolve_device(cfg.device)
+    data = load_dataset(cfg.dataset, cfg.data_root, cfg.download)
+    if cfg.split is not None:
+        split = load_split(cfg.split, data)
+        if cfg.labels is not None and cfg.labels != split.labels:
+            raise SSGANError(f"--labels {cfg.labels} disagrees with split file {cfg.split} ({split.labels} labels): drop one")
+    else:
+        split = make_split(data, cfg.labels, cfg.seed)
+    if cfg.batch_size > len(data.x_train):
+        raise SSGANError(
+            f"--batch-size {cfg.batch_size} exceeds the {len(data.x_train)} training examples of {data.name}"
+        )
+    return data, split
+
+
+def fit(cfg: Config, reporter: Reporter | None = None) -> tuple[Path, TrainResult]:
+    """Train one run into a new run folder under ``cfg.out``; return the folder and the result."""
+    data, split = prepare(cfg)
+    cfg = cfg.replace(labels=split.labels)
+    run_dir = new_run_dir(cfg.out, f"{_slug(data.name)}-{split.labels}-s{cfg.seed}")
+    write_json(run_dir / "config.json", cfg.to_dict())
+    save_split(split, run_dir / "split.json")
+    return run_dir, train(cfg, data, split, run_dir, reporter)
+
+
+@dataclass(frozen=True)
+class Run:
+    """What a finished (or interrupted) run folder holds, read back."""
+
+    path: Path
+    config: Config
+    checkpoint: dict
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.checkpoint["shape"])
+
+    def generator(self) -> MLPGenerator:
+        g, _ = build_models(self.config, self.shape, self.checkpoint["n_classes"])
+        g.load_state_dict(self.checkpoint["generator"])
+        return g.eval()
+
+    def discriminator(self) -> torch.nn.Module:
+        """The EMA discriminator, the model that is evaluated."""
+        _, d = build_models(self.config, self.shape, self.checkpoint["n_classes"])
+        d.load_state_dict(self.checkpoint["ema"])
+        return d.eval()
+
+
+def load_run(path: str | Path) -> Run:
+    path = Path(path)
+    if not path.is_dir() or not (path / "config.json").is_file():
+        raise SSGANError(f"{path} is not a run folder (no config.json): pass a folder made by `ssgan fit`")
+    ckpt = load_checkpoint(path / "checkpoint.pt")
+    try:
+        cfg = from_dict(ckpt["config"], f"checkpoint {path / 'checkpoint.pt'}")
+    except SSGANError as e:
+        raise SSGANError(f"checkpoint of {path} holds an unusable config: {e}") from None
+    return Run(path, cfg, ckpt)
+
+
+def read_metrics(path: str | Path) -> list[dict]:
+    """The per-epoch records of a run's ``metrics.jsonl``."""
+    path = Path(path) / "metrics.jsonl"
+    if not path.is_file():
+        raise SSGANError(f"{path.parent} has no metrics.jsonl: it is not a run folder, or it has not finished an epoch")
+    records = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise SSGANError(f"{path}, line {n}, is not JSON: the file is damaged") from None
+    return records

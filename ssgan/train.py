@@ -1,0 +1,278 @@
+"""The training loop: one function, a discriminator step and a generator step per iteration."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.optim.swa_utils import AveragedModel
+
+from ssgan import losses
+from ssgan.config import Config
+from ssgan.data import Dataset
+from ssgan.errors import SSGANError
+from ssgan.fileio import atomic_path
+from ssgan.models import build_models, data_dependent_init
+from ssgan.samples import save_grid
+from ssgan.splits import Split
+
+N_FIXED_SAMPLES = 100
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA, then MPS, then the CPU; an explicit device must exist."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise SSGANError(f"unknown device {name!r}: use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SSGANError(f"--device {name}: torch sees no CUDA GPU here; use --device cpu or auto")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise SSGANError(f"--device {name}: only {torch.cuda.device_count()} CUDA GPU(s) visible")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise SSGANError(f"--device {name}: MPS is not available here; use --device cpu or auto")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise SSGANError(f"unsupported device {name!r}: use auto, cpu, cuda, cuda:N or mps")
+    return device
+
+
+class Reporter:
+    """Receives progress from :func:`train`; the CLI draws it, the library stays silent."""
+
+    def on_start(self, epochs: int, iterations: int, start_epoch: int) -> None: ...
+    def on_batch(self, epoch: int, iteration: int, values: dict[str, float]) -> None: ...
+    def on_epoch(self, metrics: dict) -> None: ...
+
+
+@torch.no_grad()
+def predict_logits(model: torch.nn.Module, x: np.ndarray | torch.Tensor, fake_logit: str,
+                   device: torch.device, batch_size: int = 1000) -> torch.Tensor:
+    """Class logits (N, K) of ``model`` in eval mode (no noise), computed in batches."""
+    was_training = model.training
+    model.eval()
+    x = torch.as_tensor(x)
+    out = []
+    for i in range(0, len(x), batch_size):
+        logits, _ = model(x[i:i + batch_size].to(device))
+        out.append(losses.split_logits(logits, fake_logit)[0].float().cpu())
+    model.train(was_training)
+    return torch.cat(out) if out else torch.empty(0)
+
+
+def accuracy(model, x, y, cfg: Config, device) -> float:
+    if x is None or len(x) == 0:
+        return float("nan")
+    pred = predict_logits(model, x, cfg.fake_logit, device).argmax(1).numpy()
+    return float((pred == np.asarray(y)).mean())
+
+
+def _ema_update(decay: float):
+    """EMA step for AveragedModel, with TensorFlow's warm-up ``min(decay, (1 + n) / (10 + n))``
+    so that short runs are not dominated by their first, untrained weights."""
+
+    @torch.no_grad()
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], n_averaged) -> None:
+        n = float(n_averaged)
+        weight = 1.0 - min(decay, (1.0 + n) / (10.0 + n))
+        torch._foreach_lerp_(averaged, current, weight)
+
+    return update
+
+
+def _labeled_order(n_labeled: int, length: int, rng: np.random.Generator) -> np.ndarray:
+    """Concatenated permutations of the labeled set: each example is used equally often."""
+    reps = math.ceil(length / n_labeled)
+    return np.concatenate([rng.permutation(n_labeled) for _ in range(reps)])[:length]
+
+
+@dataclass
+class TrainResult:
+    config: Config
+    generator: torch.nn.Module
+    discriminator: torch.nn.Module  # the EMA discriminator, used for evaluation
+    history: list[dict] = field(default_factory=list)
+    device: torch.device = torch.device("cpu")
+
+
+def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
+          reporter: Reporter | None = None) -> TrainResult:
+    """Train the semi-supervised GAN of Salimans et al. (2016) and return its models.
+
+    Per iteration: one discriminator step on a labeled, an unlabeled and a generated batch
+    (``loss_lab + unlabeled_weight * loss_unl``), then one generator step on ``cfg.g_loss``.
+    An epoch is one pass over the unlabeled pool (the whole training set). With ``run_dir``
+    it appends ``metrics.jsonl``, writes ``checkpoint.pt`` and sample grids every epoch.
+    """
+    reporter = reporter or Reporter()
+    device = resolve_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+
+    x_all = torch.from_numpy(data.x_train).to(device)
+    x_lab = x_all[torch.from_numpy(split.indices).to(device)]
+    y_lab = torch.from_numpy(data.y_train[split.indices]).to(device)
+    n_unl, bs = len(x_all), cfg.batch_size
+    if n_unl < bs:
+        raise SSGANError(f"batch size {bs} exceeds the {n_unl} training examples: use --batch-size {n_unl} or less")
+    iters = n_unl // bs
+
+    G, D = build_models(cfg, data.shape, data.n_classes)
+    G.to(device), D.to(device)
+    init_idx = torch.from_numpy(rng.choice(n_unl, size=min(cfg.init_batch, n_unl), replace=False)).to(device)
+    D.train()
+    data_dependent_init(D, x_all[init_idx])
+    ema = AveragedModel(D, multi_avg_fn=_ema_update(cfg.ema_decay), use_buffers=True)
+
+    opt_d = torch.optim.Adam([p for p in D.parameters() if p.requires_grad], lr=cfg.lr, betas=(cfg.beta1, 0.999))
+    opt_g = torch.optim.Adam([p for p in G.parameters() if p.requires_grad], lr=cfg.lr, betas=(cfg.beta1, 0.999))
+    total = cfg.epochs * iters
+    decay_from = int(cfg.lr_decay_start * total)
+
+    def lr_factor(step: int) -> float:
+        # Constant, then linear to zero at the last step.
+        return 1.0 if step < decay_from else max(0.0, (total - step) / max(1, total - decay_from))
+
+    sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, lr_factor)
+    sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, lr_factor)
+    fixed_z = G.sample_z(N_FIXED_SAMPLES, torch.Generator().manual_seed(cfg.seed)).to(device)
+
+    history: list[dict] = []
+    reporter.on_start(cfg.epochs, iters, 0)
+    for epoch in range(1, cfg.epochs + 1):
+        t0 = time.perf_counter()
+        lab_order = torch.from_numpy(_labeled_order(len(x_lab), iters * bs, rng)).to(device)
+        unl_order = torch.from_numpy(rng.permutation(n_unl)).to(device)
+        gen_order = torch.from_numpy(rng.permutation(n_unl)).to(device)
+        sums = dict.fromkeys(("loss_lab", "loss_unl", "loss_gen", "d_real", "d_fake", "train_batch_acc"), 0.0)
+        for it in range(iters):
+            batch = slice(it * bs, (it + 1) * bs)
+            xl, yl = x_lab[lab_order[batch]], y_lab[lab_order[batch]]
+            xu = x_all[unl_order[batch]]
+
+            # Discriminator step: labeled, unlabeled and generated data in one forward pass.
+            with torch.no_grad():
+                xf = G(G.sample_z(bs, device=device))
+            logits, _ = D(torch.cat([xl, xu, xf]))
+            class_logits, logit_real = losses.split_logits(logits, cfg.fake_logit)
+            loss_lab = losses.supervised_loss(class_logits[:bs], yl)
+            loss_unl = losses.unsupervised_loss(logit_real[bs:2 * bs], logit_real[2 * bs:], cfg.label_smoothing)
+            opt_d.zero_grad(set_to_none=True)
+            (loss_lab + cfg.unlabeled_weight * loss_unl).backward()
+            opt_d.step()
+            sched_d.step()
+            ema.update_parameters(D)
+
+            # Generator step, on a fresh unlabeled batch and fresh noise.
+            xr = x_all[gen_order[batch]]
+            xf = G(G.sample_z(bs, device=device))
+            logits_f, feat_f = D(xf)
+            loss_gen = generator_loss(cfg, D, xr, xf, logits_f, feat_f)
+            opt_g.zero_grad(set_to_none=True)
+            loss_gen.backward()
+            opt_g.step()
+            sched_g.step()
+
+            with torch.no_grad():
+                values = {
+                    "loss_lab": loss_lab.item(), "loss_unl": loss_unl.item(), "loss_gen": loss_gen.item(),
+                    "d_real": torch.sigmoid(logit_real[bs:2 * bs]).mean().item(),
+                    "d_fake": torch.sigmoid(logit_real[2 * bs:]).mean().item(),
+                    "train_batch_acc": (class_logits[:bs].argmax(1) == yl).float().mean().item(),
+                }
+            for k, v in values.items():
+                sums[k] += v
+            if not all(math.isfinite(v) for v in values.values()):
+                bad = next(k for k, v in values.items() if not math.isfinite(v))
+                raise SSGANError(f"{bad} became {values[bad]} at epoch {epoch}, iteration {it + 1}: "
+                                 "training diverged; try a lower --lr")
+            reporter.on_batch(epoch, it + 1, values)
+
+        metrics = {"epoch": epoch, "iterations": epoch * iters, **{k: v / iters for k, v in sums.items()}}
+        metrics["train_acc"] = accuracy(ema.module, x_lab, y_lab.cpu().numpy(), cfg, device)
+        metrics["test_acc"] = accuracy(ema.module, data.x_test, data.y_test, cfg, device)
+        metrics["lr"] = sched_d.get_last_lr()[0]
+        metrics["seconds"] = time.perf_counter() - t0
+        history.append(metrics)
+
+        if run_dir is not None:
+            _append_jsonl(run_dir / "metrics.jsonl", metrics)
+            if data.is_image and (epoch % cfg.sample_every == 0 or epoch == cfg.epochs):
+                G.eval()
+                with torch.no_grad():
+                    save_grid(G(fixed_z).cpu(), run_dir / "samples" / f"epoch_{epoch:04d}.png")
+                G.train()
+            save_checkpoint(run_dir / "checkpoint.pt", {
+                "config": cfg.to_dict(), "epoch": epoch, "shape": list(data.shape),
+                "n_classes": data.n_classes,
+                "generator": G.state_dict(), "discriminator": D.state_dict(),
+                "ema": ema.module.state_dict(), "opt_d": opt_d.state_dict(), "opt_g": opt_g.state_dict(),
+                "sched_d": sched_d.state_dict(), "sched_g": sched_g.state_dict(),
+                "torch_rng": torch.get_rng_state(), "numpy_rng": rng.bit_generator.state,
+            })
+        reporter.on_epoch(metrics)
+
+    G.eval()
+    ema.module.eval()
+    return TrainResult(cfg, G, ema.module, history, device)
+
+
+def generator_loss(cfg: Config, D, x_real, x_fake, logits_fake, feat_fake):
+    """The generator's objective named by ``cfg.g_loss``."""
+    if cfg.g_loss in ("feature-matching", "fm+adv"):
+        with torch.no_grad():
+            _, feat_real = D(x_real)
+        loss = losses.feature_matching_loss(feat_real, feat_fake, cfg.fm_norm)
+        if cfg.g_loss == "fm+adv":
+            loss = loss + cfg.adv_weight * losses.adversarial_loss(losses.split_logits(logits_fake, cfg.fake_logit)[1])
+        return loss
+    adv = losses.adversarial_loss(losses.split_logits(logits_fake, cfg.fake_logit)[1])
+    if cfg.g_loss == "adversarial":
+        return adv
+    # moment-matching: the adversarial loss plus matched means and variances.
+    if cfg.moment_space == "data":
+        real, fake = x_real, x_fake
+    else:
+        with torch.no_grad():
+            _, real = D(x_real)
+        fake = feat_fake
+    return adv + cfg.moment_weight * losses.moment_matching_loss(real, fake)
+
+
+def _append_jsonl(path: Path, record: dict) -> None:
+    import json
+
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+        f.flush()
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """``torch.save`` through a temporary file, so a kill leaves the last good checkpoint."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: Path) -> dict:
+    if not Path(path).is_file():
+        raise SSGANError(f"no checkpoint at {path}: is this a run folder made by `ssgan fit`?")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # torch raises many types for a damaged file
+        raise SSGANError(f"checkpoint {path} is damaged ({type(e).__name__}); it cannot be loaded") from None
+    if not isinstance(state, dict) or not {"config", "generator", "ema"} <= set(state):
+        raise SSGANError(f"{path} is not an ssgan checkpoint")
+    return state
+
+
+

@@ -1,0 +1,57 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from ssgan import __version__
+from ssgan.cli import main
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_version_and_help():
+    assert __version__ in run("--version").output
+    out = run("--help").output
+    for cmd in ("fit", "split", "datasets", "sample"):
+        assert cmd in out
+
+
+def test_datasets_table_shows_bundled_offline():
+    r = run("datasets")
+    assert r.exit_code == 0
+    lines = {line.split()[1]: line for line in r.output.splitlines() if line.startswith("│ ")}
+    assert "yes (bundled)" in lines["mnist"] and "yes (bundled)" in lines["digits"]
+    assert " no " in lines["cifar10"]
+
+
+def test_split_writes_100_balanced_indices_deterministically(tmp_path):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    for path in (a, b):
+        r = run("split", "--dataset", "mnist", "--labels", 100, "--seed", 1, "--out", path)
+        assert r.exit_code == 0, r.output
+    assert "per class: 10, 10, 10, 10, 10, 10, 10, 10, 10, 10" in r.output
+    da, db = json.loads(a.read_text()), json.loads(b.read_text())
+    assert len(da["indices"]) == 100 and da["indices"] == db["indices"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["split", "--labels", 105], "not a multiple of the 10 classes"),
+    (["split", "--labels", 0], "must be a positive number"),
+    (["split", "--labels", 60000], "mnist has only 5421"),
+    (["split", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
+    (["split", "--dataset", "cifar10"], "cifar10 needs --data-root"),
+    (["fit", "--dataset", "imagenet"], "unknown dataset"),
+    (["fit", "--device", "cuda:7", "--dataset", "digits"], "--device cuda:7"),
+    (["fit", "--config", "nope.toml"], "config file nope.toml does not exist"),
+    (["sample", "not-a-run"], "is not a run folder"),
+])
+def test_bad_input_is_one_line_with_exit_code_2(args, message, tmp_path):
+    r = run(*args, *(["--out", tmp_path / "o"] if args[0] == "fit" else []))
+    assert r.exit_code == 2, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0]
+    assert "Traceback" not in r.output
+    if args[0] == "fit":
+        assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())

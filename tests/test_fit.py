@@ -1,0 +1,122 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from ssgan.cli import main
+from ssgan.config import Config
+from ssgan.data import load_dataset
+from ssgan.runs import load_run, read_metrics
+from ssgan.splits import make_split
+from ssgan.train import train
+
+METRIC_KEYS = {"epoch", "iterations", "loss_lab", "loss_unl", "loss_gen", "d_real", "d_fake",
+               "train_acc", "test_acc", "lr", "seconds"}
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "2",
+                                  "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    return out, json.loads(r.stdout)
+
+
+def test_fit_writes_a_complete_run_folder(digits_run):
+    out, summary = digits_run
+    run = out / "00000-digits-50-s1"
+    assert summary["run"] == str(run) and summary["epochs"] == 2 and 0.0 <= summary["test_acc"] <= 1.0
+    config = json.loads((run / "config.json").read_text())
+    assert config["dataset"] == "digits" and config["labels"] == 50 and config["epochs"] == 2
+    split = json.loads((run / "split.json").read_text())
+    assert split["name"] == "digits.seed1@50" and len(split["indices"]) == 50
+    metrics = read_metrics(run)
+    assert [m["epoch"] for m in metrics] == [1, 2] and all(METRIC_KEYS <= set(m) for m in metrics)
+    assert metrics[-1]["lr"] == pytest.approx(0.0)  # the schedule ends at zero
+    assert (run / "samples" / "epoch_0001.png").is_file() and (run / "samples" / "epoch_0002.png").is_file()
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=False)
+    assert {"generator", "discriminator", "ema", "opt_d", "opt_g", "config", "epoch", "torch_rng", "numpy_rng"} <= set(ckpt)
+    assert ckpt["epoch"] == 2
+    assert not list(run.glob(".*.tmp"))  # no temporary files left behind
+
+
+def test_run_folders_are_never_overwritten(digits_run):
+    out, _ = digits_run
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "1",
+                                  "--out", str(out), "--quiet", "--split", str(out / "00000-digits-50-s1" / "split.json")])
+    assert r.exit_code == 0 and r.output == ""
+    assert (out / "00001-digits-50-s1").is_dir()
+    a = json.loads((out / "00000-digits-50-s1" / "split.json").read_text())["indices"]
+    b = json.loads((out / "00001-digits-50-s1" / "split.json").read_text())["indices"]
+    assert a == b
+
+
+def test_sample_from_run(digits_run, tmp_path):
+    out, _ = digits_run
+    run = out / "00000-digits-50-s1"
+    r = CliRunner().invoke(main, ["sample", str(run), "--n", "16", "--out", str(tmp_path / "g.png"),
+                                  "--npz", str(tmp_path / "s.npz")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "g.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with np.load(tmp_path / "s.npz") as f:
+        assert f["x"].shape == (16, 1, 8, 8) and f["z"].shape == (16, 100)
+        assert 0.0 <= f["x"].min() and f["x"].max() <= 1.0
+
+
+def test_loaded_run_reproduces_its_test_accuracy(digits_run):
+    from ssgan.train import accuracy
+
+    out, summary = digits_run
+    run = load_run(out / "00000-digits-50-s1")
+    data = load_dataset("digits")
+    acc = accuracy(run.discriminator(), data.x_test, data.y_test, run.config, torch.device("cpu"))
+    assert acc == pytest.approx(summary["test_acc"])
+
+
+def _short(**changes):
+    cfg = Config(dataset="digits", labels=50, epochs=2, device="cpu", **changes)
+    data = load_dataset("digits")
+    return train(cfg, data, make_split(data, 50, cfg.seed))
+
+
+def _flat(model):
+    return torch.cat([p.detach().flatten() for p in model.state_dict().values() if p.is_floating_point()])
+
+
+def test_same_seed_same_result_on_cpu():
+    a, b = _short(), _short()
+    assert torch.equal(_flat(a.discriminator), _flat(b.discriminator))
+    assert torch.equal(_flat(a.generator), _flat(b.generator))
+    assert [m["test_acc"] for m in a.history] == [m["test_acc"] for m in b.history]
+
+
+def test_zero_unlabeled_weight_makes_the_classifier_independent_of_the_generator():
+    """With unlabeled_weight 0 the discriminator is the supervised-only model: changing the
+    generator's objective changes the generator but not a single weight of the classifier."""
+    a = _short(unlabeled_weight=0.0, g_loss="fm+adv", adv_weight=0.0)
+    b = _short(unlabeled_weight=0.0, g_loss="fm+adv", adv_weight=5.0)
+    assert not torch.equal(_flat(a.generator), _flat(b.generator))
+    assert torch.equal(_flat(a.discriminator), _flat(b.discriminator))
+    c = _short(unlabeled_weight=1.0, g_loss="fm+adv", adv_weight=0.0)
+    d = _short(unlabeled_weight=1.0, g_loss="fm+adv", adv_weight=5.0)
+    assert not torch.equal(_flat(c.discriminator), _flat(d.discriminator))
+
+
+@pytest.mark.parametrize("changes", [
+    dict(g_loss="moment-matching"), dict(g_loss="moment-matching", moment_space="features"),
+    dict(g_loss="adversarial"), dict(fm_norm="l1"), dict(fake_logit="explicit", label_smoothing=0.1),
+])
+def test_every_objective_trains(changes):
+    r = _short(**changes)
+    assert all(np.isfinite(m["loss_gen"]) and np.isfinite(m["loss_unl"]) for m in r.history)
+
+
+def test_fit_on_users_npz(tiny_npz, tmp_path):
+    r = CliRunner().invoke(main, ["fit", "--dataset", tiny_npz, "--epochs", "1", "--batch-size", "20",
+                                  "--out", str(tmp_path), "--json"])
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.stdout)
+    assert s["labels"] == 20 and (tmp_path / "00000-tiny-20-s1" / "samples" / "epoch_0001.png").is_file()

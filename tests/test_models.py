@@ -1,0 +1,51 @@
+import torch
+
+from ssgan.config import Config
+from ssgan.models import MLPDiscriminator, MLPGenerator, WNLinear, build_models, data_dependent_init
+
+
+def test_shapes_for_images_and_flat_data():
+    for shape in [(1, 28, 28), (3, 8, 8), (12,)]:
+        g, d = build_models(Config(), shape, n_classes=10)
+        x = g(g.sample_z(5))
+        assert x.shape == (5, *shape) and 0.0 <= x.min() and x.max() <= 1.0
+        logits, feats = d(x)
+        assert logits.shape == (5, 10) and feats.shape == (5, 250)
+    _, d = build_models(Config(fake_logit="explicit"), (4,), n_classes=3)
+    assert d(torch.rand(2, 4))[0].shape == (2, 4)
+
+
+def test_discriminator_noise_only_in_training():
+    d = MLPDiscriminator((16,), 3)
+    x = torch.rand(4, 16)
+    d.eval()
+    assert torch.equal(d(x)[0], d(x)[0])
+    d.train()
+    assert not torch.equal(d(x)[0], d(x)[0])
+
+
+def test_weight_norm_scale_and_direction():
+    layer = WNLinear(3, 2)
+    with torch.no_grad():
+        layer.g.fill_(2.0)
+    w = layer.v * (2.0 / layer.v.norm(dim=1, keepdim=True))
+    x = torch.randn(4, 3)
+    assert torch.allclose(layer(x), x @ w.T)
+    assert not layer.g.requires_grad and WNLinear(3, 2, train_scale=True).g.requires_grad
+
+
+def test_data_dependent_init_standardises_preactivations():
+    torch.manual_seed(0)
+    d = MLPDiscriminator((20,), 4, input_noise=0.0, hidden_noise=0.0)
+    x = torch.rand(256, 20)
+    data_dependent_init(d, x)
+    pre = d.hidden[0](x)
+    assert torch.allclose(pre.mean(0), torch.zeros(1000), atol=1e-4)
+    assert torch.allclose(pre.std(0, unbiased=False), torch.ones(1000), atol=1e-3)
+    logits, _ = d(x)
+    assert torch.allclose(logits.mean(0), torch.zeros(4), atol=1e-4)
+
+
+def test_generator_noise_is_uniform_01():
+    z = MLPGenerator((4,)).sample_z(10000)
+    assert z.min() >= 0.0 and z.max() < 1.0 and abs(z.mean().item() - 0.5) < 0.01
