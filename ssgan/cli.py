@@ -100,6 +100,7 @@ def split(dataset, data_root, download, labels, seed, out) -> None:
 @data_options
 @click.option("--labels", type=int, default=None, help="Labeled examples, class-balanced [100; all given labels for npz with -1 rows].")
 @click.option("--seed", type=int, default=None, help="Seed of the split and of training [1].")
+@click.option("--seeds", type=str, default=None, help="Several runs in sequence: a count N (seeds 1..N) or a list like 1,2,3.")
 @click.option("--split", type=str, default=None, help="Reuse a saved split JSON (e.g. another run's split.json).")
 @click.option("--epochs", type=int, default=None, help="Passes over the unlabeled training set [60].")
 @click.option("--batch-size", type=int, default=None, help="Examples per labeled, unlabeled and generated batch [100].")
@@ -116,27 +117,94 @@ def split(dataset, data_root, download, labels, seed, out) -> None:
 @click.option("--out", type=str, default=None, help="Folder that receives the run folder [runs].")
 @click.option("--quiet", is_flag=True, help="Print nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the result on stdout.")
-def fit(config_file, quiet, as_json, **options) -> None:
+def fit(config_file, quiet, as_json, seeds, **options) -> None:
     """Train a semi-supervised GAN classifier into a new run folder."""
     from ssgan import config as config_mod
     from ssgan.runs import fit as fit_run
 
     cfg = config_mod.resolve(config_file, **options)
-    reporter = None if (quiet or as_json) else _progress_reporter()
-    if reporter is not None:
-        with reporter.progress:
-            run_dir, result = fit_run(cfg, reporter)
-    else:
-        run_dir, result = fit_run(cfg)
-    last = result.history[-1]
-    summary = {
-        "run": str(run_dir), "dataset": cfg.dataset, "labels": result.config.labels, "seed": cfg.seed, "epochs": last["epoch"], "test_acc": last["test_acc"],
-        "train_acc": last["train_acc"], "seconds": sum(m["seconds"] for m in result.history),
-    }
+    seed_list = _parse_seeds(seeds, cfg)
+    summaries = []
+    for seed in seed_list:
+        run_cfg = cfg.replace(seed=seed)
+        reporter = None if (quiet or as_json) else _progress_reporter()
+        if reporter is not None:
+            with reporter.progress:
+                run_dir, result = fit_run(run_cfg, reporter, command=_command())
+        else:
+            run_dir, result = fit_run(run_cfg, command=_command())
+        last = result.history[-1]
+        summaries.append({
+            "run": str(run_dir), "dataset": cfg.dataset, "labels": result.config.labels, "seed": seed,
+            "epochs": last["epoch"], "test_acc": last["test_acc"], "test_errors": last["test_errors"],
+            "train_acc": last["train_acc"], "seconds": sum(m["seconds"] for m in result.history),
+        })
+        if not (quiet or as_json):
+            _summary_table(summaries[-1])
+    result_obj = summaries[0] if seeds is None else _aggregate(summaries)
     if as_json:
-        click.echo(json.dumps(summary))
-    elif not quiet:
-        _summary_table(summary)
+        click.echo(json.dumps(result_obj))
+    elif not quiet and seeds is not None:
+        _aggregate_table(result_obj)
+
+
+def _command() -> str:
+    """The current command, rebuilt from its parsed options (what a report shows)."""
+    import shlex
+
+    ctx = click.get_current_context()
+    words = ["ssgan", *ctx.command_path.split()[1:]]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if value is None or value is False or value == ():
+            continue
+        if isinstance(param, click.Argument):
+            words += [str(v) for v in (value if isinstance(value, tuple) else (value,))]
+        elif getattr(param, "is_flag", False) and value is True:
+            words.append(param.opts[0])
+        else:
+            for v in value if isinstance(value, tuple) else (value,):
+                words += [param.opts[0], str(v)]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def _parse_seeds(seeds: str | None, cfg) -> list[int]:
+    if seeds is None:
+        return [cfg.seed]
+    if cfg.split is not None:
+        raise SSGANError("--seeds draws a split for each seed and cannot be combined with --split")
+    try:
+        if "," in seeds:
+            out = [int(s) for s in seeds.split(",") if s.strip()]
+        else:
+            out = list(range(1, int(seeds) + 1))
+    except ValueError:
+        raise SSGANError(f"--seeds must be a count like 3 or a list like 1,2,3, got {seeds!r}") from None
+    if not out or len(set(out)) != len(out):
+        raise SSGANError(f"--seeds must name at least one seed, each once, got {seeds!r}")
+    return out
+
+
+def _aggregate(summaries: list[dict]) -> dict:
+    import numpy as np
+
+    acc = [s["test_acc"] for s in summaries if s["test_acc"] is not None]
+    return {"runs": summaries, "seeds": [s["seed"] for s in summaries],
+            "test_acc_mean": float(np.mean(acc)) if acc else None,
+            "test_acc_std": float(np.std(acc, ddof=1)) if len(acc) > 1 else 0.0}
+
+
+def _aggregate_table(agg: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title="ssgan fit: all seeds")
+    for col in ("seed", "run", "test accuracy (last epoch)"):
+        table.add_column(col)
+    for s in agg["runs"]:
+        table.add_row(str(s["seed"]), s["run"], _fmt(s["test_acc"]))
+    if agg["test_acc_mean"] is not None:
+        table.add_row("mean ± std", "", f"{agg['test_acc_mean']:.4f} ± {agg['test_acc_std']:.4f}")
+    _console().print(table)
 
 
 def _progress_reporter():
@@ -161,15 +229,19 @@ def _progress_reporter():
             if iteration == 1:
                 self.progress.reset(self.batches, total=self.progress.tasks[self.batches].total, info="")
             if iteration % 10 == 0 or iteration == self.progress.tasks[self.batches].total:
-                info = (f"lab {values['loss_lab']:.3f} unl {values['loss_unl']:.3f} "
-                        f"gen {values['loss_gen']:.3f}")
+                info = " ".join(f"{name} {values[key]:.3f}" for key, name in
+                                (("loss_lab", "lab"), ("loss_unl", "unl"), ("loss_gen", "gen")) if key in values)
                 self.progress.update(self.batches, completed=iteration, info=info)
 
         def on_epoch(self, metrics):
-            self.last_acc = f"test acc {metrics['test_acc']:.4f}"
+            self.last_acc = f"test acc {_fmt(metrics['test_acc'])}"
             self.progress.update(self.epochs, completed=metrics["epoch"], info=self.last_acc)
 
     return RichReporter()
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 def _summary_table(summary: dict) -> None:
@@ -182,10 +254,99 @@ def _summary_table(summary: dict) -> None:
     table.add_row("labels", str(summary["labels"]))
     table.add_row("seed", str(summary["seed"]))
     table.add_row("epochs", str(summary["epochs"]))
-    table.add_row("test accuracy (last epoch)", f"{summary['test_acc']:.4f}")
-    table.add_row("labeled-train accuracy", f"{summary['train_acc']:.4f}")
+    table.add_row("test accuracy (last epoch)", _fmt(summary["test_acc"]))
+    table.add_row("labeled-train accuracy", _fmt(summary["train_acc"]))
     table.add_row("training seconds", f"{summary['seconds']:.0f}")
     _console().print(table)
+
+
+# -- evaluation ----------------------------------------------------------------------------
+
+@main.command("eval")
+@click.argument("run", type=str)
+@click.option("--split", "part", type=click.Choice(["test", "train"]), default="test", show_default=True,
+              help="Which part of the run's dataset to score (train: the rows with known labels).")
+@click.option("--data", "data_spec", type=str, default=None, help="Score other data of the same shape: npz:PATH.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+def eval_(run, part, data_spec, as_json) -> None:
+    """Score a run's (EMA) classifier: accuracy, errors, balanced accuracy, macro-F1, confusion."""
+    from rich.table import Table
+
+    from ssgan.runs import evaluate_run
+
+    r = evaluate_run(run, part, data_spec)
+    if as_json:
+        click.echo(json.dumps(r))
+        return
+    console = _console()
+    table = Table(title=f"{r['run']} (epoch {r['epoch']}) on {r['data']}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_row("accuracy", f"{r['accuracy']:.4f}")
+    table.add_row("errors", f"{r['errors']} of {r['n']}")
+    table.add_row("balanced accuracy", f"{r['balanced_accuracy']:.4f}")
+    table.add_row("macro-F1", f"{r['macro_f1']:.4f}")
+    for k, acc in enumerate(r["per_class_accuracy"]):
+        table.add_row(f"accuracy of class {k}", f"{acc:.4f}")
+    console.print(table)
+    cm = Table(title="confusion matrix (rows: true class, columns: predicted)")
+    cm.add_column("")
+    for k in range(len(r["confusion_matrix"])):
+        cm.add_column(str(k), justify="right")
+    for k, row in enumerate(r["confusion_matrix"]):
+        cm.add_row(str(k), *map(str, row))
+    console.print(cm)
+
+
+@main.command()
+@click.option("--method", "methods", type=click.Choice(["same-net", "logreg", "label-spreading"]), multiple=True,
+              help="Baseline(s) to train; repeat the option for several [same-net, logreg].")
+@click.option("--split", "splits", type=str, multiple=True, help="Split JSON(s) to use, e.g. RUN/split.json; repeatable.")
+@click.option("--seeds", type=str, default=None, help="Without --split: a count N (1..N) or a list like 1,2,3.")
+@click.option("--config", "config_file", type=str, default=None, help="TOML file (same keys as fit) for same-net.")
+@data_options
+@click.option("--labels", type=int, default=None, help="Labeled examples, without --split [100].")
+@click.option("--epochs", type=int, default=None, help="Epochs of same-net [as fit].")
+@click.option("--device", type=str, default=None, help="Device of same-net [auto].")
+@click.option("--out", type=str, default=None, help="Folder that receives the run folders [runs].")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the results.")
+def baseline(methods, splits, seeds, config_file, as_json, **options) -> None:
+    """Train supervised-only baselines on exactly the labels of SSL runs."""
+    from ssgan import config as config_mod
+    from ssgan.baselines import BASELINES
+    from ssgan.runs import read_metrics
+    from ssgan.splits import load_split
+
+    cfg = config_mod.resolve(config_file, **options)
+    if splits and seeds:
+        raise SSGANError("give --split or --seeds, not both")
+    jobs = []
+    for path in splits:
+        s = load_split(path)
+        jobs.append(cfg.replace(dataset=options["dataset"] or s.dataset, split=path, seed=s.seed, labels=None))
+    if not splits:
+        jobs = [cfg.replace(seed=seed) for seed in _parse_seeds(seeds, cfg)]
+    results = []
+    for job in jobs:
+        for method in methods or ("same-net", "logreg"):
+            run_dir = BASELINES[method](job, command=_command())
+            last = read_metrics(run_dir)[-1]
+            results.append({"method": method, "run": str(run_dir), "seed": job.seed, "test_acc": last["test_acc"]})
+            if not as_json:
+                click.echo(f"{method:16s} seed {job.seed}: test accuracy {_fmt(last['test_acc'])}  ({run_dir})")
+    if as_json:
+        click.echo(json.dumps(results))
+
+
+@main.command()
+@click.argument("runs", nargs=-1, type=str)
+@click.option("--out", type=str, required=True, help="Report folder, e.g. reports/mnist-100/.")
+def report(runs, out) -> None:
+    """Turn run folders into report.md, report.json and figures."""
+    from ssgan.report import write_report
+
+    path = write_report(list(runs), out)
+    click.echo(f"wrote {path}/report.md, report.json, accuracy.png, losses.png, samples.png")
 
 
 # -- samples --------------------------------------------------------------------------------

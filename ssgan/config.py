@@ -61,6 +61,7 @@ class Config:
     lr_decay_start: float = 0.5
     ema_decay: float = 0.999
     # output
+    tag: str = ""  # names the method in run folders and reports; "" = "ssgan" ("same-net" at unlabeled_weight 0)
     device: str = "auto"
     out: str = "runs"
     sample_every: int = 1

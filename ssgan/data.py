@@ -245,7 +245,7 @@ def load_npz(path: str) -> Dataset:
             f"{p}: labels must be 0..{n_classes - 1}, but classes {absent} have no labeled "
             "training example; relabel them consecutively"
         )
-    return Dataset(f"npz:{p.name}", x, y, x_test, y_test, n_classes=n_classes)
+    return Dataset(f"npz:{path}", x, y, x_test, y_test, n_classes=n_classes)
 
 
 # -- the registry ---------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import torch
 from ssgan.config import Config, from_dict
 from ssgan.data import Dataset, load_dataset
 from ssgan.errors import SSGANError
-from ssgan.fileio import write_json
+from ssgan.fileio import write_json, write_text
 from ssgan.models import MLPGenerator, build_models
 from ssgan.splits import Split, load_split, make_split, save_split
 from ssgan.train import Reporter, TrainResult, load_checkpoint, resolve_device, train
@@ -33,7 +33,7 @@ _RUN_ID = re.compile(r"^(\d{5})-")
 
 
 def _slug(text: str) -> str:
-    text = re.sub(r"\.npz$", "", text.replace("npz:", ""))
+    text = re.sub(r"\.npz$", "", Path(text.replace("npz:", "")).name)
     return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-") or "data"
 
 
@@ -73,13 +73,33 @@ def prepare(cfg: Config) -> tuple[Dataset, Split]:
     return data, split
 
 
-def fit(cfg: Config, reporter: Reporter | None = None) -> tuple[Path, TrainResult]:
+def method_name(config: dict) -> str:
+    """What a report calls the method of a run, from its ``config.json``."""
+    if config.get("method"):  # scikit-learn baselines
+        return str(config["method"])
+    if config.get("tag"):
+        return str(config["tag"])
+    return "same-net" if config.get("unlabeled_weight", 1.0) == 0 else "ssgan"
+
+
+def start_run(out: str | Path, data: Dataset, split: Split, seed: int, config: dict,
+              command: str | None = None) -> Path:
+    """Create a run folder and write what every run has before it trains: config, split, command."""
+    method = method_name(config)
+    suffix = "" if method == "ssgan" else f"-{_slug(method)}"
+    run_dir = new_run_dir(out, f"{_slug(data.name)}-{split.labels}-s{seed}{suffix}")
+    write_json(run_dir / "config.json", config)
+    save_split(split, run_dir / "split.json")
+    if command:
+        write_text(run_dir / "command.txt", command + "\n")
+    return run_dir
+
+
+def fit(cfg: Config, reporter: Reporter | None = None, command: str | None = None) -> tuple[Path, TrainResult]:
     """Train one run into a new run folder under ``cfg.out``; return the folder and the result."""
     data, split = prepare(cfg)
     cfg = cfg.replace(labels=split.labels)
-    run_dir = new_run_dir(cfg.out, f"{_slug(data.name)}-{split.labels}-s{cfg.seed}")
-    write_json(run_dir / "config.json", cfg.to_dict())
-    save_split(split, run_dir / "split.json")
+    run_dir = start_run(cfg.out, data, split, cfg.seed, cfg.to_dict(), command)
     return run_dir, train(cfg, data, split, run_dir, reporter)
 
 
@@ -132,3 +152,39 @@ def read_metrics(path: str | Path) -> list[dict]:
             except json.JSONDecodeError:
                 raise SSGANError(f"{path}, line {n}, is not JSON: the file is damaged") from None
     return records
+
+
+def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = None) -> dict:
+    """Score a run's EMA discriminator with :func:`ssgan.metrics.classification_metrics`.
+
+    ``part`` is ``test`` or ``train`` (the training rows with known labels) of the run's own
+    dataset; ``data_spec`` (``npz:PATH``) scores other data of the same shape instead: its
+    ``x_test``/``y_test`` if present, else its labeled rows.
+    """
+    from ssgan.metrics import classification_metrics
+    from ssgan.train import predict_logits
+
+    run = load_run(path)
+    n_classes = run.checkpoint["n_classes"]
+    if data_spec is not None:
+        if not data_spec.startswith("npz:"):
+            raise SSGANError(f"--data must be npz:PATH, got {data_spec!r}")
+        data = load_dataset(data_spec)
+        use_test = data.x_test is not None
+        source = f"{data_spec} ({'x_test' if use_test else 'labeled rows of x'})"
+    else:
+        data = load_dataset(run.config.dataset, run.config.data_root, False)
+        use_test = part == "test"
+        source = f"{data.name} {part}"
+    x, y = (data.x_test, data.y_test) if use_test else (data.x_train, data.y_train)
+    if x is None:
+        raise SSGANError(f"{data.name} has no test set: use --split train")
+    if not use_test:
+        x, y = x[y >= 0], y[y >= 0]
+    if tuple(x.shape[1:]) != run.shape:
+        raise SSGANError(f"{source} has examples of shape {tuple(x.shape[1:])}, but the run was trained on {run.shape}")
+    if y.size and y.max() >= n_classes:
+        raise SSGANError(f"{source} has label {y.max()}, but the run knows only {n_classes} classes")
+    pred = predict_logits(run.discriminator(), x, run.config.fake_logit, torch.device("cpu")).argmax(1).numpy()
+    return {"run": str(run.path), "data": source, "epoch": run.checkpoint["epoch"],
+            **classification_metrics(y, pred, n_classes)}

@@ -21,6 +21,8 @@ from ssgan.samples import save_grid
 from ssgan.splits import Split
 
 N_FIXED_SAMPLES = 100
+SUPERVISED_KEYS = ("loss_lab", "train_batch_acc")
+GAN_KEYS = ("loss_lab", "loss_unl", "loss_gen", "d_real", "d_fake", "train_batch_acc")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -70,11 +72,13 @@ def predict_logits(model: torch.nn.Module, x: np.ndarray | torch.Tensor, fake_lo
     return torch.cat(out) if out else torch.empty(0)
 
 
-def accuracy(model, x, y, cfg: Config, device) -> float:
+def evaluate(model, x, y, cfg: Config, device) -> tuple[float | None, int | None]:
+    """Accuracy and number of errors of ``model`` on (x, y); ``(None, None)`` without data."""
     if x is None or len(x) == 0:
-        return float("nan")
+        return None, None
     pred = predict_logits(model, x, cfg.fake_logit, device).argmax(1).numpy()
-    return float((pred == np.asarray(y)).mean())
+    wrong = int((pred != np.asarray(y)).sum())
+    return 1.0 - wrong / len(pred), wrong
 
 
 def _ema_update(decay: float):
@@ -147,6 +151,9 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
     sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, lr_factor)
     fixed_z = G.sample_z(N_FIXED_SAMPLES, torch.Generator().manual_seed(cfg.seed)).to(device)
 
+    # With unlabeled_weight 0 the discriminator's loss has no unlabeled or generated term, so
+    # it is the supervised-only model on the same architecture; skip the generator entirely.
+    gan = cfg.unlabeled_weight > 0
     history: list[dict] = []
     reporter.on_start(cfg.epochs, iters, 0)
     for epoch in range(1, cfg.epochs + 1):
@@ -154,42 +161,47 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
         lab_order = torch.from_numpy(_labeled_order(len(x_lab), iters * bs, rng)).to(device)
         unl_order = torch.from_numpy(rng.permutation(n_unl)).to(device)
         gen_order = torch.from_numpy(rng.permutation(n_unl)).to(device)
-        sums = dict.fromkeys(("loss_lab", "loss_unl", "loss_gen", "d_real", "d_fake", "train_batch_acc"), 0.0)
+        sums: dict[str, float] = dict.fromkeys(GAN_KEYS if gan else SUPERVISED_KEYS, 0.0)
         for it in range(iters):
             batch = slice(it * bs, (it + 1) * bs)
             xl, yl = x_lab[lab_order[batch]], y_lab[lab_order[batch]]
-            xu = x_all[unl_order[batch]]
 
             # Discriminator step: labeled, unlabeled and generated data in one forward pass.
-            with torch.no_grad():
-                xf = G(G.sample_z(bs, device=device))
-            logits, _ = D(torch.cat([xl, xu, xf]))
+            if gan:
+                with torch.no_grad():
+                    xf = G(G.sample_z(bs, device=device))
+                logits, _ = D(torch.cat([xl, x_all[unl_order[batch]], xf]))
+            else:
+                logits, _ = D(xl)
             class_logits, logit_real = losses.split_logits(logits, cfg.fake_logit)
             loss_lab = losses.supervised_loss(class_logits[:bs], yl)
-            loss_unl = losses.unsupervised_loss(logit_real[bs:2 * bs], logit_real[2 * bs:], cfg.label_smoothing)
+            loss_d = loss_lab
+            if gan:
+                loss_unl = losses.unsupervised_loss(logit_real[bs:2 * bs], logit_real[2 * bs:], cfg.label_smoothing)
+                loss_d = loss_lab + cfg.unlabeled_weight * loss_unl
             opt_d.zero_grad(set_to_none=True)
-            (loss_lab + cfg.unlabeled_weight * loss_unl).backward()
+            loss_d.backward()
             opt_d.step()
             sched_d.step()
             ema.update_parameters(D)
+            values = {"loss_lab": loss_lab.item(),
+                      "train_batch_acc": (class_logits[:bs].argmax(1) == yl).float().mean().item()}
 
-            # Generator step, on a fresh unlabeled batch and fresh noise.
-            xr = x_all[gen_order[batch]]
-            xf = G(G.sample_z(bs, device=device))
-            logits_f, feat_f = D(xf)
-            loss_gen = generator_loss(cfg, D, xr, xf, logits_f, feat_f)
-            opt_g.zero_grad(set_to_none=True)
-            loss_gen.backward()
-            opt_g.step()
-            sched_g.step()
+            if gan:
+                # Generator step, on a fresh unlabeled batch and fresh noise.
+                xr = x_all[gen_order[batch]]
+                xf = G(G.sample_z(bs, device=device))
+                logits_f, feat_f = D(xf)
+                loss_gen = generator_loss(cfg, D, xr, xf, logits_f, feat_f)
+                opt_g.zero_grad(set_to_none=True)
+                loss_gen.backward()
+                opt_g.step()
+                sched_g.step()
+                with torch.no_grad():
+                    values.update(loss_unl=loss_unl.item(), loss_gen=loss_gen.item(),
+                                  d_real=torch.sigmoid(logit_real[bs:2 * bs]).mean().item(),
+                                  d_fake=torch.sigmoid(logit_real[2 * bs:]).mean().item())
 
-            with torch.no_grad():
-                values = {
-                    "loss_lab": loss_lab.item(), "loss_unl": loss_unl.item(), "loss_gen": loss_gen.item(),
-                    "d_real": torch.sigmoid(logit_real[bs:2 * bs]).mean().item(),
-                    "d_fake": torch.sigmoid(logit_real[2 * bs:]).mean().item(),
-                    "train_batch_acc": (class_logits[:bs].argmax(1) == yl).float().mean().item(),
-                }
             for k, v in values.items():
                 sums[k] += v
             if not all(math.isfinite(v) for v in values.values()):
@@ -198,16 +210,19 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                                  "training diverged; try a lower --lr")
             reporter.on_batch(epoch, it + 1, values)
 
-        metrics = {"epoch": epoch, "iterations": epoch * iters, **{k: v / iters for k, v in sums.items()}}
-        metrics["train_acc"] = accuracy(ema.module, x_lab, y_lab.cpu().numpy(), cfg, device)
-        metrics["test_acc"] = accuracy(ema.module, data.x_test, data.y_test, cfg, device)
+        metrics = {"epoch": epoch, "iterations": epoch * iters,
+                   **{k: (sums[k] / iters if k in sums else None) for k in GAN_KEYS}}
+        metrics["train_acc"], _ = evaluate(ema.module, x_lab, y_lab.cpu().numpy(), cfg, device)
+        metrics["test_acc"], metrics["test_errors"] = evaluate(ema.module, data.x_test, data.y_test, cfg, device)
+        metrics["n_test"] = 0 if data.y_test is None else len(data.y_test)
         metrics["lr"] = sched_d.get_last_lr()[0]
         metrics["seconds"] = time.perf_counter() - t0
+        metrics["device"] = str(device)
         history.append(metrics)
 
         if run_dir is not None:
             _append_jsonl(run_dir / "metrics.jsonl", metrics)
-            if data.is_image and (epoch % cfg.sample_every == 0 or epoch == cfg.epochs):
+            if gan and data.is_image and (epoch % cfg.sample_every == 0 or epoch == cfg.epochs):
                 G.eval()
                 with torch.no_grad():
                     save_grid(G(fixed_z).cpu(), run_dir / "samples" / f"epoch_{epoch:04d}.png")

@@ -1,0 +1,24 @@
+"""Classification metrics, from scikit-learn."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, recall_score
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict:
+    """Accuracy, error count, balanced accuracy, macro-F1, per-class accuracy and the confusion
+    matrix (rows: true class, columns: predicted class) of integer predictions."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    labels = list(range(n_classes))
+    present = np.unique(y_true)
+    return {
+        "n": int(len(y_true)),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "errors": int((y_true != y_pred).sum()),
+        # balanced accuracy averages recall over the classes present in y_true
+        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)) if len(present) > 1 else float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "per_class_accuracy": [float(v) for v in recall_score(y_true, y_pred, labels=labels, average=None, zero_division=0)],
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+    }

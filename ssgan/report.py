@@ -1,0 +1,286 @@
+"""Accuracy reports over run folders: tables, JSON and figures.
+
+The number of a run is its **last** epoch's test accuracy. The best epoch is shown only as a
+separate, labeled column: choosing it looks at the test set, so it is optimistic and is never
+the headline.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ssgan.baselines import is_baseline
+from ssgan.errors import SSGANError
+from ssgan.fileio import atomic_path, write_json, write_text
+from ssgan.runs import method_name, read_metrics
+
+
+@dataclass
+class RunRecord:
+    path: Path
+    config: dict
+    metrics: list[dict]
+
+    @property
+    def method(self) -> str:
+        return method_name(self.config)
+
+    @property
+    def last(self) -> dict:
+        return self.metrics[-1]
+
+    @property
+    def command(self) -> str | None:
+        f = self.path / "command.txt"
+        return f.read_text().strip() if f.is_file() else None
+
+
+def find_runs(paths: list[str | Path]) -> list[RunRecord]:
+    """Run folders among ``paths``; a folder that is not a run contributes its child runs."""
+    if not paths:
+        raise SSGANError("no runs given: pass run folders, or a folder that holds them")
+    folders: list[Path] = []
+    for p in map(Path, paths):
+        if (p / "config.json").is_file():
+            folders.append(p)
+        elif p.is_dir():
+            children = sorted(c for c in p.iterdir() if (c / "config.json").is_file())
+            if not children:
+                raise SSGANError(f"{p} is neither a run folder nor a folder of runs (no config.json)")
+            folders += children
+        else:
+            raise SSGANError(f"{p} does not exist")
+    runs = []
+    for f in folders:
+        try:
+            config = json.loads((f / "config.json").read_text())
+        except json.JSONDecodeError:
+            raise SSGANError(f"{f / 'config.json'} is damaged (not JSON)") from None
+        metrics = read_metrics(f)
+        if not metrics:
+            raise SSGANError(f"{f / 'metrics.jsonl'} is empty: the run has not finished an epoch")
+        if metrics[-1].get("test_acc") is None:
+            raise SSGANError(f"{f} has no test accuracy: its dataset has no test set, so it cannot be reported")
+        runs.append(RunRecord(f, config, metrics))
+    settings = {(r.config["dataset"], r.config["labels"]) for r in runs}
+    if len(settings) > 1:
+        listed = ", ".join(f"{d}@{n}" for d, n in sorted(settings, key=str))
+        raise SSGANError(f"a report covers one dataset and label count, got {listed}: make one report for each")
+    return runs
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    a = np.asarray(values, dtype=float)
+    return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
+
+
+def summarize(runs: list[RunRecord]) -> dict:
+    """The numbers of a report: per method, and the gains of SSL methods over baselines."""
+    groups: dict[str, list[RunRecord]] = defaultdict(list)
+    for r in runs:
+        groups[r.method].append(r)
+    dataset, labels = runs[0].config["dataset"], runs[0].config["labels"]
+    n_classes = json.loads((runs[0].path / "split.json").read_text()).get("n_classes", 10)
+    methods = {}
+    for name, rs in sorted(groups.items(), key=lambda kv: (is_baseline(kv[0]), kv[0])):
+        rs = sorted(rs, key=lambda r: r.config["seed"])
+        acc = [r.last["test_acc"] for r in rs]
+        errors = [r.last["test_errors"] for r in rs]
+        best = [max(m["test_acc"] for m in r.metrics if m.get("test_acc") is not None) for r in rs]
+        methods[name] = {
+            "baseline": is_baseline(name),
+            "runs": [str(r.path) for r in rs],
+            "seeds": [r.config["seed"] for r in rs],
+            "epochs": [r.last["epoch"] for r in rs],
+            "test_acc": acc,
+            "test_acc_mean": _mean_std(acc)[0], "test_acc_std": _mean_std(acc)[1],
+            "test_errors": errors,
+            "test_errors_mean": _mean_std(errors)[0], "test_errors_std": _mean_std(errors)[1],
+            "n_test": rs[0].last["n_test"],
+            "best_epoch_acc_mean": _mean_std(best)[0],
+            "seconds_mean": float(np.mean([sum(m.get("seconds", 0.0) for m in r.metrics) for r in rs])),
+            "commands": [r.command for r in rs if r.command],
+        }
+    gains = []
+    for ssl, s in methods.items():
+        if s["baseline"]:
+            continue
+        for base, b in methods.items():
+            if not b["baseline"]:
+                continue
+            common = sorted(set(s["seeds"]) & set(b["seeds"]))
+            if not common:
+                continue
+            diffs = [s["test_acc"][s["seeds"].index(k)] - b["test_acc"][b["seeds"].index(k)] for k in common]
+            mean, std = _mean_std(diffs)
+            gains.append({"method": ssl, "baseline": base, "seeds": common, "gain_mean": mean, "gain_std": std})
+    return {"dataset": dataset, "labels": labels, "labels_per_class": labels // n_classes,
+            "methods": methods, "gains": gains,
+            "machine": _machine(runs)}
+
+
+def _machine(runs: list[RunRecord]) -> str:
+    import os
+
+    import torch
+
+    devices = sorted({str(m.get("device")) for r in runs for m in r.metrics[-1:] if m.get("device")})
+    return (f"{platform.machine()} {platform.system()}, {os.cpu_count()} CPU cores, Python "
+            f"{platform.python_version()}, torch {torch.__version__}; training device(s): {', '.join(devices) or 'cpu'}")
+
+
+def _save_figure(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _curves(runs: list[RunRecord], key: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """Epochs and a (runs, epochs) array of ``key``, cut to the shortest run."""
+    series = [[m.get(key) for m in r.metrics] for r in runs]
+    if any(v is None for s in series for v in s):
+        return None
+    n = min(len(s) for s in series)
+    return np.arange(1, n + 1), np.array([s[:n] for s in series], dtype=float)
+
+
+def plot_accuracy(groups: dict[str, list[RunRecord]], path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for i, (name, rs) in enumerate(groups.items()):
+        color = f"C{i}"
+        ep, acc = _curves(rs, "test_acc")
+        if len(ep) == 1:  # one-shot baselines: a level
+            ax.axhline(acc.mean(), color=color, ls="--", label=f"{name} ({len(rs)} runs)")
+            continue
+        mean = acc.mean(0)
+        ax.plot(ep, mean, color=color, label=f"{name} (mean of {len(rs)})")
+        ax.fill_between(ep, acc.min(0), acc.max(0), color=color, alpha=0.2)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("Test accuracy per epoch (band: min-max over runs)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    _save_figure(fig, path)
+
+
+LOSS_PANELS = (("loss_lab", "supervised loss (D)"), ("loss_unl", "real/fake loss (D)"),
+               ("loss_gen", "generator loss"), ("d_real", "mean D(real) / D(fake)"))
+
+
+def plot_losses(groups: dict[str, list[RunRecord]], path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+    for ax, (key, title) in zip(axes.flat, LOSS_PANELS):
+        for i, (name, rs) in enumerate(groups.items()):
+            curves = _curves(rs, key)
+            if curves is None or len(curves[0]) < 2:
+                continue
+            ep, v = curves
+            ax.plot(ep, v.mean(0), color=f"C{i}", label=name)
+            if key == "d_real":
+                fake = _curves(rs, "d_fake")
+                if fake is not None:
+                    ax.plot(fake[0], fake[1].mean(0), color=f"C{i}", ls="--", label=f"{name} D(fake)")
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        if ax.has_data():
+            ax.legend(fontsize=8)
+    fig.suptitle("Training losses (mean over runs)")
+    fig.tight_layout()
+    _save_figure(fig, path)
+
+
+def plot_samples(groups: dict[str, list[RunRecord]], path: Path) -> bool:
+    """The last sample grid of the first run of each method that has one; False if none does."""
+    import matplotlib.image as mpimg
+    import matplotlib.pyplot as plt
+
+    grids = []
+    for name, rs in groups.items():
+        pngs = sorted((rs[0].path / "samples").glob("epoch_*.png"))
+        if pngs:
+            grids.append((name, rs[0], pngs[-1]))
+    if not grids:
+        return False
+    fig, axes = plt.subplots(1, len(grids), figsize=(4.5 * len(grids), 4.8), squeeze=False)
+    for ax, (name, run, png) in zip(axes[0], grids):
+        ax.imshow(mpimg.imread(png), cmap="gray")
+        ax.set_title(f"{name}: {run.path.name}\n{png.stem}", fontsize=9)
+        ax.axis("off")
+    _save_figure(fig, path)
+    return True
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f}"
+
+
+def render_markdown(summary: dict, has_samples: bool) -> str:
+    ds, labels = summary["dataset"], summary["labels"]
+    lines = [f"# {ds}, {labels} labels ({summary['labels_per_class']} per class)", "",
+             "Test accuracy at the **last** epoch of each run, mean ± sample std over runs (seeds); "
+             "each seed is its own class-balanced labeled split, shared by every method. "
+             "The best-epoch column selects the epoch on the test set and is optimistic: it is "
+             "shown for reference, never as the result.", "",
+             "| method | runs | seeds | test accuracy % | test errors (of N) | best epoch % (test-selected) | time per run |",
+             "|---|---|---|---|---|---|---|"]
+    for name, m in summary["methods"].items():
+        seeds = ",".join(map(str, m["seeds"]))
+        lines.append(
+            f"| {name}{' (baseline)' if m['baseline'] else ''} | {len(m['runs'])} | {seeds} | "
+            f"{_pct(m['test_acc_mean'])} ± {_pct(m['test_acc_std'])} | "
+            f"{m['test_errors_mean']:.1f} ± {m['test_errors_std']:.1f} (of {m['n_test']}) | "
+            f"{_pct(m['best_epoch_acc_mean'])} | {m['seconds_mean'] / 60:.1f} min |")
+    if summary["gains"]:
+        lines += ["", "Gain in test accuracy (percentage points), paired by seed:", "",
+                  "| method | over | seeds | gain (pp) |", "|---|---|---|---|"]
+        for g in summary["gains"]:
+            lines.append(f"| {g['method']} | {g['baseline']} | {len(g['seeds'])} | "
+                         f"{_pct(g['gain_mean'])} ± {_pct(g['gain_std'])} |")
+    lines += ["", "Per-run accuracies (last epoch):", ""]
+    for name, m in summary["methods"].items():
+        accs = ", ".join(f"seed {s}: {_pct(a)}" for s, a in zip(m["seeds"], m["test_acc"]))
+        lines.append(f"- {name}: {accs}")
+    lines += ["", "![test accuracy per epoch](accuracy.png)", "", "![training losses](losses.png)", ""]
+    if has_samples:
+        lines += ["![generated samples](samples.png)", ""]
+    lines += ["## Commands that produced the runs", "", "```"]
+    commands = [c for m in summary["methods"].values() for c in m["commands"]]
+    lines += list(dict.fromkeys(commands)) or ["(no command.txt in these runs)"]
+    lines += ["```", "", f"Machine: {summary['machine']}.", ""]
+    return "\n".join(lines)
+
+
+def write_report(paths: list[str | Path], out: str | Path) -> Path:
+    """Write report.md, report.json, accuracy.png, losses.png and samples.png into ``out``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    runs = find_runs(paths)
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SSGANError(f"cannot create report folder {out}: {e.strerror}") from None
+    summary = summarize(runs)
+    groups: dict[str, list[RunRecord]] = defaultdict(list)
+    for r in sorted(runs, key=lambda r: (is_baseline(r.method), r.method, r.config["seed"])):
+        groups[r.method].append(r)
+    plot_accuracy(groups, out / "accuracy.png")
+    plot_losses(groups, out / "losses.png")
+    has_samples = plot_samples(groups, out / "samples.png")
+    write_json(out / "report.json", summary)
+    write_text(out / "report.md", render_markdown(summary, has_samples))
+    return out

@@ -1,0 +1,137 @@
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from ssgan.cli import main
+from ssgan.errors import SSGANError
+from ssgan.metrics import classification_metrics
+from ssgan.report import find_runs, write_report
+
+
+def invoke(*args):
+    r = CliRunner().invoke(main, [str(a) for a in args])
+    return r
+
+
+def test_metrics_on_a_known_confusion_matrix():
+    y_true = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+    y_pred = np.array([0, 0, 0, 1, 1, 1, 2, 0])
+    m = classification_metrics(y_true, y_pred, 3)
+    assert m["confusion_matrix"] == [[3, 1, 0], [0, 2, 0], [1, 0, 1]]
+    assert m["errors"] == 2 and m["n"] == 8 and m["accuracy"] == pytest.approx(0.75)
+    assert m["per_class_accuracy"] == pytest.approx([0.75, 1.0, 0.5])
+    assert m["balanced_accuracy"] == pytest.approx((0.75 + 1.0 + 0.5) / 3)
+    # F1 per class: 2PR/(P+R) with P = [3/4, 2/3, 1], R = [3/4, 1, 1/2]
+    f1 = [0.75, 2 * (2 / 3) / (2 / 3 + 1), 2 * 0.5 / 1.5]
+    assert m["macro_f1"] == pytest.approx(np.mean(f1))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    r = invoke("fit", "--dataset", "digits", "--labels", 50, "--epochs", 2, "--seeds", 3, "--out", out, "--json")
+    assert r.exit_code == 0, r.output
+    agg = json.loads(r.stdout)
+    splits = [f"{run['run']}/split.json" for run in agg["runs"]]
+    args = ["baseline", "--method", "same-net", "--method", "logreg", "--epochs", 2, "--out", out, "--json"]
+    for s in splits:
+        args += ["--split", s]
+    r = invoke(*args)
+    assert r.exit_code == 0, r.output
+    return out, agg, json.loads(r.stdout)
+
+
+def test_seeds_run_in_sequence_with_their_own_splits(runs):
+    out, agg, _ = runs
+    assert agg["seeds"] == [1, 2, 3] and len({r["run"] for r in agg["runs"]}) == 3
+    splits = [json.loads((out / r["run"].split("/")[-1] / "split.json").read_text())["indices"] for r in agg["runs"]]
+    assert splits[0] != splits[1] != splits[2]
+    assert agg["test_acc_mean"] == pytest.approx(np.mean([r["test_acc"] for r in agg["runs"]]))
+
+
+def test_baselines_use_exactly_the_same_labels(runs):
+    out, agg, baselines = runs
+    assert [b["method"] for b in baselines] == ["same-net", "logreg"] * 3
+    for b in baselines:
+        assert 0.0 < b["test_acc"] <= 1.0
+    ssl = {r["seed"]: json.loads((out / r["run"].split("/")[-1] / "split.json").read_text())["indices"] for r in agg["runs"]}
+    for b in baselines:
+        split = json.loads((out / b["run"].split("/")[-1] / "split.json").read_text())
+        assert split["indices"] == ssl[b["seed"]]
+
+
+def test_eval_prints_metrics_and_json(runs):
+    out, agg, _ = runs
+    run = agg["runs"][0]["run"]
+    r = invoke("eval", run, "--json")
+    assert r.exit_code == 0, r.output
+    m = json.loads(r.stdout)
+    assert m["n"] == 450 and m["accuracy"] == pytest.approx(agg["runs"][0]["test_acc"])
+    assert np.array(m["confusion_matrix"]).sum() == 450 and len(m["per_class_accuracy"]) == 10
+    table = invoke("eval", run)
+    assert "balanced accuracy" in table.output and "confusion matrix" in table.output
+    train = json.loads(invoke("eval", run, "--split", "train", "--json").stdout)
+    assert train["n"] == 1347
+
+
+def test_eval_on_other_data(runs, tmp_path):
+    _, agg, _ = runs
+    run = agg["runs"][0]["run"]
+    from ssgan.data import load_digits
+
+    d = load_digits()
+    np.savez(tmp_path / "same.npz", x=d.x_test[:, 0], y=d.y_test)
+    r = invoke("eval", run, "--data", f"npz:{tmp_path / 'same.npz'}", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["accuracy"] == pytest.approx(agg["runs"][0]["test_acc"])
+    np.savez(tmp_path / "other.npz", x=np.zeros((5, 9, 9), np.float32), y=np.array([0, 1, 0, 1, 0]))
+    r = invoke("eval", run, "--data", f"npz:{tmp_path / 'other.npz'}")
+    assert r.exit_code == 2 and "shape (1, 9, 9)" in r.output and "trained on (1, 8, 8)" in r.output
+
+
+def test_report_writes_five_files_with_right_counts(runs, tmp_path):
+    out, _, _ = runs
+    r = invoke("report", out, "--out", tmp_path / "rep")
+    assert r.exit_code == 0, r.output
+    for name in ("report.md", "report.json", "accuracy.png", "losses.png", "samples.png"):
+        assert (tmp_path / "rep" / name).stat().st_size > 0
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert set(rep["methods"]) == {"ssgan", "same-net", "logreg"}
+    for m in rep["methods"].values():
+        assert m["seeds"] == [1, 2, 3] and len(m["test_acc"]) == 3 and m["n_test"] == 450
+        assert m["test_acc_mean"] == pytest.approx(np.mean(m["test_acc"]))
+        assert m["test_acc_std"] == pytest.approx(np.std(m["test_acc"], ddof=1))
+    gains = {(g["method"], g["baseline"]): g for g in rep["gains"]}
+    assert set(gains) == {("ssgan", "same-net"), ("ssgan", "logreg")}
+    g = gains[("ssgan", "logreg")]
+    diffs = np.array(rep["methods"]["ssgan"]["test_acc"]) - np.array(rep["methods"]["logreg"]["test_acc"])
+    assert g["gain_mean"] == pytest.approx(diffs.mean())
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "| ssgan | 3 | 1,2,3 |" in md and "same-net (baseline) | 3 |" in md
+    assert "ssgan fit --dataset digits" in md and "![test accuracy per epoch](accuracy.png)" in md
+
+
+def test_report_bad_inputs(runs, tmp_path):
+    out, _, _ = runs
+    with pytest.raises(SSGANError, match="no runs given"):
+        find_runs([])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(SSGANError, match="neither a run folder nor a folder of runs"):
+        find_runs([empty])
+    # a run whose metrics are missing
+    broken = tmp_path / "00000-digits-50-s9"
+    broken.mkdir()
+    (broken / "config.json").write_text(json.dumps({"dataset": "digits", "labels": 50, "seed": 9}))
+    with pytest.raises(SSGANError, match="has no metrics.jsonl"):
+        find_runs([broken])
+    # runs of two settings in one report
+    other = tmp_path / "00001-mnist-100-s1"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"dataset": "mnist", "labels": 100, "seed": 1}))
+    (other / "metrics.jsonl").write_text(json.dumps({"epoch": 1, "test_acc": 0.5, "test_errors": 5000, "n_test": 10000}) + "\n")
+    r = invoke("report", out, other, "--out", tmp_path / "rep")
+    assert r.exit_code == 2 and "one dataset and label count" in r.output
+    assert not (tmp_path / "rep").exists()
