@@ -21,10 +21,19 @@ class UserError(click.ClickException):
 
 class Group(click.Group):
     def invoke(self, ctx: click.Context):
+        from ssgan.train import Diverged, Interrupted
+
         try:
             return super().invoke(ctx)
+        except Diverged as e:
+            click.echo(f"Error: {e}", err=True)
+            ctx.exit(3)
         except SSGANError as e:
             raise UserError(str(e)) from None
+        except Interrupted as e:
+            where = f" Resume with: ssgan fit --resume {e.run_dir}" if e.run_dir else ""
+            click.echo(f"Interrupted ({e}); checkpoint written.{where}", err=True)
+            ctx.exit(128 + e.signum)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -116,23 +125,36 @@ def split(dataset, data_root, download, labels, seed, out) -> None:
 @click.option("--device", type=str, default=None, help="auto, cpu, cuda, cuda:N or mps [auto].")
 @click.option("--out", type=str, default=None, help="Folder that receives the run folder [runs].")
 @click.option("--quiet", is_flag=True, help="Print nothing.")
+@click.option("--checkpoint-every", type=int, default=None, help="Write checkpoint.pt every K epochs [1].")
+@click.option("--resume", type=str, default=None, help="Continue the run folder RUN from its last checkpoint.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the result on stdout.")
-def fit(config_file, quiet, as_json, seeds, **options) -> None:
+def fit(config_file, quiet, as_json, seeds, resume, **options) -> None:
     """Train a semi-supervised GAN classifier into a new run folder."""
     from ssgan import config as config_mod
-    from ssgan.runs import fit as fit_run
+    from ssgan import runs
 
-    cfg = config_mod.resolve(config_file, **options)
-    seed_list = _parse_seeds(seeds, cfg)
+    if resume is not None:
+        given = [k for k, v in options.items() if v is not None] + (["config"] if config_file else []) + (["seeds"] if seeds else [])
+        if given:
+            raise SSGANError(f"--resume continues a run with its own config.json; drop --{given[0].replace('_', '-')}")
+        cfg = runs.load_run(resume).config
+        seed_list = [cfg.seed]
+    else:
+        cfg = config_mod.resolve(config_file, **options)
+        seed_list = _parse_seeds(seeds, cfg)
     summaries = []
     for seed in seed_list:
         run_cfg = cfg.replace(seed=seed)
         reporter = None if (quiet or as_json) else _progress_reporter()
+        if resume is not None:
+            job = lambda rep: runs.resume(resume, rep)  # noqa: E731
+        else:
+            job = lambda rep: runs.fit(run_cfg, rep, command=_command())  # noqa: E731
         if reporter is not None:
             with reporter.progress:
-                run_dir, result = fit_run(run_cfg, reporter, command=_command())
+                run_dir, result = job(reporter)
         else:
-            run_dir, result = fit_run(run_cfg, command=_command())
+            run_dir, result = job(None)
         last = result.history[-1]
         summaries.append({
             "run": str(run_dir), "dataset": cfg.dataset, "labels": result.config.labels, "seed": seed,
@@ -232,6 +254,9 @@ def _progress_reporter():
                 info = " ".join(f"{name} {values[key]:.3f}" for key, name in
                                 (("loss_lab", "lab"), ("loss_unl", "unl"), ("loss_gen", "gen")) if key in values)
                 self.progress.update(self.batches, completed=iteration, info=info)
+
+        def on_warning(self, message):
+            self.progress.console.print(f"[yellow]warning:[/yellow] {message}")
 
         def on_epoch(self, metrics):
             self.last_acc = f"test acc {_fmt(metrics['test_acc'])}"

@@ -65,6 +65,7 @@ class Config:
     device: str = "auto"
     out: str = "runs"
     sample_every: int = 1
+    checkpoint_every: int = 1
 
     def __post_init__(self) -> None:
         def choice(name: str, options: tuple[str, ...]) -> None:
@@ -83,7 +84,7 @@ class Config:
         choice("moment_space", MOMENT_SPACES)
         choice("fake_logit", FAKE_LOGITS)
         choice("model", MODELS)
-        for name in ("epochs", "batch_size", "z_dim", "sample_every", "init_batch"):
+        for name in ("epochs", "batch_size", "z_dim", "sample_every", "checkpoint_every", "init_batch"):
             at_least(name, 1)
         for name in ("lr",):
             at_least(name, 0.0, inclusive=False)

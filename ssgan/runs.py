@@ -103,6 +103,20 @@ def fit(cfg: Config, reporter: Reporter | None = None, command: str | None = Non
     return run_dir, train(cfg, data, split, run_dir, reporter)
 
 
+def resume(path: str | Path, reporter: Reporter | None = None) -> tuple[Path, TrainResult]:
+    """Continue a run from its last checkpoint, with its own config and split."""
+    run = load_run(path)
+    cfg, ckpt = run.config, run.checkpoint
+    if "history" not in ckpt:
+        raise SSGANError(f"{run.path}: its checkpoint has no training state to resume from")
+    if ckpt["epoch"] >= cfg.epochs and ckpt.get("position") is None:
+        raise SSGANError(f"{run.path} has already finished its {cfg.epochs} epochs; nothing to resume")
+    resolve_device(cfg.device)
+    data = load_dataset(cfg.dataset, cfg.data_root, False)
+    split = load_split(run.path / "split.json", data)
+    return run.path, train(cfg, data, split, run.path, reporter, resume=ckpt)
+
+
 @dataclass(frozen=True)
 class Run:
     """What a finished (or interrupted) run folder holds, read back."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +18,7 @@ from ssgan import losses
 from ssgan.config import Config
 from ssgan.data import Dataset
 from ssgan.errors import SSGANError
-from ssgan.fileio import atomic_path
+from ssgan.fileio import atomic_path, write_text
 from ssgan.models import build_models, data_dependent_init
 from ssgan.samples import save_grid
 from ssgan.splits import Split
@@ -55,6 +58,11 @@ class Reporter:
     def on_start(self, epochs: int, iterations: int, start_epoch: int) -> None: ...
     def on_batch(self, epoch: int, iteration: int, values: dict[str, float]) -> None: ...
     def on_epoch(self, metrics: dict) -> None: ...
+    def on_warning(self, message: str) -> None: ...
+
+
+class Diverged(SSGANError):
+    """A loss became NaN or infinite; the run folder keeps its last good checkpoint."""
 
 
 @torch.no_grad()
@@ -109,14 +117,48 @@ class TrainResult:
     device: torch.device = torch.device("cpu")
 
 
+class Interrupted(Exception):
+    """Training stopped by SIGINT or SIGTERM after a checkpoint was written."""
+
+    def __init__(self, signum: int, epoch: int, iteration: int, run_dir: Path | None):
+        self.signum, self.epoch, self.iteration, self.run_dir = signum, epoch, iteration, run_dir
+        name = signal.Signals(signum).name
+        super().__init__(f"{name} at epoch {epoch}, iteration {iteration}")
+
+
+class _StopFlag:
+    """Turns SIGINT/SIGTERM into a flag that the loop checks after each batch."""
+
+    def __init__(self, active: bool):
+        self.signum: int | None = None
+        self.active = active and threading.current_thread() is threading.main_thread()
+
+    def __enter__(self):
+        if self.active:
+            self.previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.signum = signum
+
+    def __exit__(self, *exc) -> None:
+        if self.active:
+            for s, handler in self.previous.items():
+                signal.signal(s, handler)
+
+
 def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
-          reporter: Reporter | None = None) -> TrainResult:
+          reporter: Reporter | None = None, resume: dict | None = None) -> TrainResult:
     """Train the semi-supervised GAN of Salimans et al. (2016) and return its models.
 
     Per iteration: one discriminator step on a labeled, an unlabeled and a generated batch
     (``loss_lab + unlabeled_weight * loss_unl``), then one generator step on ``cfg.g_loss``.
-    An epoch is one pass over the unlabeled pool (the whole training set). With ``run_dir``
-    it appends ``metrics.jsonl``, writes ``checkpoint.pt`` and sample grids every epoch.
+    An epoch is one pass over the unlabeled pool (the whole training set).
+
+    With ``run_dir`` it appends ``metrics.jsonl`` and writes sample grids and an atomic
+    ``checkpoint.pt`` every ``checkpoint_every`` epochs; SIGINT or SIGTERM then end the
+    current batch, write a checkpoint and raise :class:`Interrupted`. ``resume`` (a loaded
+    checkpoint) continues exactly where that checkpoint stopped, mid-epoch included.
     """
     reporter = reporter or Reporter()
     device = resolve_device(cfg.device)
@@ -133,9 +175,10 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
 
     G, D = build_models(cfg, data.shape, data.n_classes)
     G.to(device), D.to(device)
-    init_idx = torch.from_numpy(rng.choice(n_unl, size=min(cfg.init_batch, n_unl), replace=False)).to(device)
     D.train()
-    data_dependent_init(D, x_all[init_idx])
+    if resume is None:
+        init_idx = torch.from_numpy(rng.choice(n_unl, size=min(cfg.init_batch, n_unl), replace=False)).to(device)
+        data_dependent_init(D, x_all[init_idx])
     ema = AveragedModel(D, multi_avg_fn=_ema_update(cfg.ema_decay), use_buffers=True)
 
     opt_d = torch.optim.Adam([p for p in D.parameters() if p.requires_grad], lr=cfg.lr, betas=(cfg.beta1, 0.999))
@@ -155,91 +198,145 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
     # it is the supervised-only model on the same architecture; skip the generator entirely.
     gan = cfg.unlabeled_weight > 0
     history: list[dict] = []
-    reporter.on_start(cfg.epochs, iters, 0)
-    for epoch in range(1, cfg.epochs + 1):
-        t0 = time.perf_counter()
-        lab_order = torch.from_numpy(_labeled_order(len(x_lab), iters * bs, rng)).to(device)
-        unl_order = torch.from_numpy(rng.permutation(n_unl)).to(device)
-        gen_order = torch.from_numpy(rng.permutation(n_unl)).to(device)
-        sums: dict[str, float] = dict.fromkeys(GAN_KEYS if gan else SUPERVISED_KEYS, 0.0)
-        for it in range(iters):
-            batch = slice(it * bs, (it + 1) * bs)
-            xl, yl = x_lab[lab_order[batch]], y_lab[lab_order[batch]]
+    start_epoch, position = 1, None
+    if resume is not None:
+        G.load_state_dict(resume["generator"])
+        D.load_state_dict(resume["discriminator"])
+        ema.module.load_state_dict(resume["ema"])
+        ema.n_averaged.fill_(resume["ema_n"])
+        for obj, key in ((opt_d, "opt_d"), (opt_g, "opt_g"), (sched_d, "sched_d"), (sched_g, "sched_g")):
+            obj.load_state_dict(resume[key])
+        torch.set_rng_state(resume["torch_rng"])
+        if device.type == "cuda" and resume.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(resume["cuda_rng"], device)
+        rng.bit_generator.state = resume["numpy_rng"]
+        history = list(resume["history"])
+        position = resume.get("position")
+        start_epoch = resume["epoch"] + 1
+        if run_dir is not None:  # drop metric lines written after the checkpoint
+            write_text(run_dir / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in history))
 
-            # Discriminator step: labeled, unlabeled and generated data in one forward pass.
-            if gan:
-                with torch.no_grad():
-                    xf = G(G.sample_z(bs, device=device))
-                logits, _ = D(torch.cat([xl, x_all[unl_order[batch]], xf]))
+    def checkpoint(epoch: int, position: dict | None = None) -> None:
+        save_checkpoint(run_dir / "checkpoint.pt", {
+            "config": cfg.to_dict(), "epoch": epoch, "shape": list(data.shape), "n_classes": data.n_classes,
+            "generator": G.state_dict(), "discriminator": D.state_dict(),
+            "ema": ema.module.state_dict(), "ema_n": int(ema.n_averaged),
+            "opt_d": opt_d.state_dict(), "opt_g": opt_g.state_dict(),
+            "sched_d": sched_d.state_dict(), "sched_g": sched_g.state_dict(),
+            "torch_rng": torch.get_rng_state(), "numpy_rng": rng.bit_generator.state,
+            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+            "history": history, "position": position,
+        })
+
+    reporter.on_start(cfg.epochs, iters, start_epoch - 1)
+    with _StopFlag(run_dir is not None) as stop:
+        for epoch in range(start_epoch, cfg.epochs + 1):
+            t0 = time.perf_counter()
+            if position is not None:  # resuming inside this epoch
+                orders = {k: torch.as_tensor(v).to(device) for k, v in position["orders"].items()}
+                sums, first_it = dict(position["sums"]), position["iteration"]
+                position = None
             else:
-                logits, _ = D(xl)
-            class_logits, logit_real = losses.split_logits(logits, cfg.fake_logit)
-            loss_lab = losses.supervised_loss(class_logits[:bs], yl)
-            loss_d = loss_lab
-            if gan:
-                loss_unl = losses.unsupervised_loss(logit_real[bs:2 * bs], logit_real[2 * bs:], cfg.label_smoothing)
-                loss_d = loss_lab + cfg.unlabeled_weight * loss_unl
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-            sched_d.step()
-            ema.update_parameters(D)
-            values = {"loss_lab": loss_lab.item(),
-                      "train_batch_acc": (class_logits[:bs].argmax(1) == yl).float().mean().item()}
+                orders = {"lab": torch.from_numpy(_labeled_order(len(x_lab), iters * bs, rng)).to(device),
+                          "unl": torch.from_numpy(rng.permutation(n_unl)).to(device),
+                          "gen": torch.from_numpy(rng.permutation(n_unl)).to(device)}
+                sums, first_it = dict.fromkeys(GAN_KEYS if gan else SUPERVISED_KEYS, 0.0), 0
+            for it in range(first_it, iters):
+                batch = slice(it * bs, (it + 1) * bs)
+                xl, yl = x_lab[orders["lab"][batch]], y_lab[orders["lab"][batch]]
 
-            if gan:
-                # Generator step, on a fresh unlabeled batch and fresh noise.
-                xr = x_all[gen_order[batch]]
-                xf = G(G.sample_z(bs, device=device))
-                logits_f, feat_f = D(xf)
-                loss_gen = generator_loss(cfg, D, xr, xf, logits_f, feat_f)
-                opt_g.zero_grad(set_to_none=True)
-                loss_gen.backward()
-                opt_g.step()
-                sched_g.step()
-                with torch.no_grad():
-                    values.update(loss_unl=loss_unl.item(), loss_gen=loss_gen.item(),
-                                  d_real=torch.sigmoid(logit_real[bs:2 * bs]).mean().item(),
-                                  d_fake=torch.sigmoid(logit_real[2 * bs:]).mean().item())
+                # Discriminator step: labeled, unlabeled and generated data in one forward pass.
+                if gan:
+                    with torch.no_grad():
+                        xf = G(G.sample_z(bs, device=device))
+                    logits, _ = D(torch.cat([xl, x_all[orders["unl"][batch]], xf]))
+                else:
+                    logits, _ = D(xl)
+                class_logits, logit_real = losses.split_logits(logits, cfg.fake_logit)
+                loss_lab = losses.supervised_loss(class_logits[:bs], yl)
+                loss_d = loss_lab
+                if gan:
+                    loss_unl = losses.unsupervised_loss(logit_real[bs:2 * bs], logit_real[2 * bs:], cfg.label_smoothing)
+                    loss_d = loss_lab + cfg.unlabeled_weight * loss_unl
+                opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+                opt_d.step()
+                sched_d.step()
+                ema.update_parameters(D)
+                values = {"loss_lab": loss_lab.item(),
+                          "train_batch_acc": (class_logits[:bs].argmax(1) == yl).float().mean().item()}
 
-            for k, v in values.items():
-                sums[k] += v
-            if not all(math.isfinite(v) for v in values.values()):
-                bad = next(k for k, v in values.items() if not math.isfinite(v))
-                raise SSGANError(f"{bad} became {values[bad]} at epoch {epoch}, iteration {it + 1}: "
-                                 "training diverged; try a lower --lr")
-            reporter.on_batch(epoch, it + 1, values)
+                if gan:
+                    # Generator step, on a fresh unlabeled batch and fresh noise.
+                    xr = x_all[orders["gen"][batch]]
+                    xf = G(G.sample_z(bs, device=device))
+                    logits_f, feat_f = D(xf)
+                    loss_gen = generator_loss(cfg, D, xr, xf, logits_f, feat_f)
+                    opt_g.zero_grad(set_to_none=True)
+                    loss_gen.backward()
+                    opt_g.step()
+                    sched_g.step()
+                    with torch.no_grad():
+                        values.update(loss_unl=loss_unl.item(), loss_gen=loss_gen.item(),
+                                      d_real=torch.sigmoid(logit_real[bs:2 * bs]).mean().item(),
+                                      d_fake=torch.sigmoid(logit_real[2 * bs:]).mean().item())
 
-        metrics = {"epoch": epoch, "iterations": epoch * iters,
-                   **{k: (sums[k] / iters if k in sums else None) for k in GAN_KEYS}}
-        metrics["train_acc"], _ = evaluate(ema.module, x_lab, y_lab.cpu().numpy(), cfg, device)
-        metrics["test_acc"], metrics["test_errors"] = evaluate(ema.module, data.x_test, data.y_test, cfg, device)
-        metrics["n_test"] = 0 if data.y_test is None else len(data.y_test)
-        metrics["lr"] = sched_d.get_last_lr()[0]
-        metrics["seconds"] = time.perf_counter() - t0
-        metrics["device"] = str(device)
-        history.append(metrics)
+                bad = [k for k, v in values.items() if not math.isfinite(v)]
+                if bad:
+                    raise Diverged(f"{bad[0]} became {values[bad[0]]} at epoch {epoch}, iteration {it + 1}: "
+                                   "training diverged (the last good checkpoint is kept); try a lower --lr")
+                for k, v in values.items():
+                    sums[k] += v
+                reporter.on_batch(epoch, it + 1, values)
+                if stop.signum is not None and it + 1 < iters:
+                    checkpoint(epoch - 1, {"iteration": it + 1, "sums": sums,
+                                           "orders": {k: v.cpu() for k, v in orders.items()}})
+                    raise Interrupted(stop.signum, epoch, it + 1, run_dir)
 
-        if run_dir is not None:
-            _append_jsonl(run_dir / "metrics.jsonl", metrics)
-            if gan and data.is_image and (epoch % cfg.sample_every == 0 or epoch == cfg.epochs):
-                G.eval()
-                with torch.no_grad():
-                    save_grid(G(fixed_z).cpu(), run_dir / "samples" / f"epoch_{epoch:04d}.png")
-                G.train()
-            save_checkpoint(run_dir / "checkpoint.pt", {
-                "config": cfg.to_dict(), "epoch": epoch, "shape": list(data.shape),
-                "n_classes": data.n_classes,
-                "generator": G.state_dict(), "discriminator": D.state_dict(),
-                "ema": ema.module.state_dict(), "opt_d": opt_d.state_dict(), "opt_g": opt_g.state_dict(),
-                "sched_d": sched_d.state_dict(), "sched_g": sched_g.state_dict(),
-                "torch_rng": torch.get_rng_state(), "numpy_rng": rng.bit_generator.state,
-            })
-        reporter.on_epoch(metrics)
+            metrics = {"epoch": epoch, "iterations": epoch * iters,
+                       **{k: (sums[k] / iters if k in sums else None) for k in GAN_KEYS}}
+            metrics["train_acc"], _ = evaluate(ema.module, x_lab, y_lab.cpu().numpy(), cfg, device)
+            metrics["test_acc"], metrics["test_errors"] = evaluate(ema.module, data.x_test, data.y_test, cfg, device)
+            metrics["n_test"] = 0 if data.y_test is None else len(data.y_test)
+            metrics["lr"] = sched_d.get_last_lr()[0]
+            metrics["seconds"] = time.perf_counter() - t0
+            metrics["device"] = str(device)
+            metrics["warnings"] = _warnings(history, metrics)
+            history.append(metrics)
+            for w in metrics["warnings"]:
+                reporter.on_warning(w)
+
+            if run_dir is not None:
+                _append_jsonl(run_dir / "metrics.jsonl", metrics)
+                if gan and data.is_image and (epoch % cfg.sample_every == 0 or epoch == cfg.epochs):
+                    G.eval()
+                    with torch.no_grad():
+                        save_grid(G(fixed_z).cpu(), run_dir / "samples" / f"epoch_{epoch:04d}.png")
+                    G.train()
+                if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs or stop.signum is not None:
+                    checkpoint(epoch)
+            reporter.on_epoch(metrics)
+            if stop.signum is not None:
+                raise Interrupted(stop.signum, epoch, iters, run_dir)
 
     G.eval()
     ema.module.eval()
     return TrainResult(cfg, G, ema.module, history, device)
+
+
+COLLAPSE_LOSS = 0.05
+COLLAPSE_EPOCHS = 3
+
+
+def _warnings(history: list[dict], metrics: dict) -> list[str]:
+    """Signs of a failing GAN, from this epoch and the ones before it."""
+    recent = [*history[-(COLLAPSE_EPOCHS - 1):], metrics]
+    losses_unl = [m.get("loss_unl") for m in recent]
+    if len(recent) == COLLAPSE_EPOCHS and all(v is not None and v < COLLAPSE_LOSS for v in losses_unl):
+        return [f"epoch {metrics['epoch']}: the discriminator's real/fake loss has stayed below "
+                f"{COLLAPSE_LOSS} for {COLLAPSE_EPOCHS} epochs: it wins and the generator gets little "
+                "gradient (try --label-smoothing 0.1 or a lower --lr)"]
+    return []
 
 
 def generator_loss(cfg: Config, D, x_real, x_fake, logits_fake, feat_fake):
@@ -265,8 +362,6 @@ def generator_loss(cfg: Config, D, x_real, x_fake, logits_fake, feat_fake):
 
 
 def _append_jsonl(path: Path, record: dict) -> None:
-    import json
-
     with open(path, "a") as f:
         f.write(json.dumps(record) + "\n")
         f.flush()

@@ -1,0 +1,123 @@
+import json
+import os
+import signal
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from ssgan import losses
+from ssgan.cli import main
+from ssgan.config import Config
+from ssgan.runs import fit, load_run, read_metrics, resume
+from ssgan.train import Diverged, Interrupted, Reporter, _warnings, load_checkpoint, save_checkpoint
+
+
+def cfg(out, **changes):
+    return Config(dataset="digits", labels=50, epochs=2, device="cpu", out=str(out), **changes)
+
+
+class SignalAt(Reporter):
+    """Sends a signal to this process once, after batch ``iteration`` of ``epoch``."""
+
+    def __init__(self, epoch, iteration, signum=signal.SIGINT):
+        self.at, self.signum, self.sent = (epoch, iteration), signum, False
+
+    def on_batch(self, epoch, iteration, values):
+        if (epoch, iteration) == self.at and not self.sent:
+            self.sent = True
+            os.kill(os.getpid(), self.signum)
+
+
+def _state(run_dir):
+    ckpt = load_checkpoint(run_dir / "checkpoint.pt")
+    return {f"{part}.{k}": v for part in ("generator", "discriminator", "ema") for k, v in ckpt[part].items()}
+
+
+def _without_time(metrics):
+    return [{k: v for k, v in m.items() if k != "seconds"} for m in metrics]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    run_dir, _ = fit(cfg(tmp_path_factory.mktemp("a")))
+    return run_dir
+
+
+@pytest.mark.parametrize("epoch, iteration, signum", [(1, 5, signal.SIGINT), (1, 13, signal.SIGTERM), (2, 1, signal.SIGINT)])
+def test_interrupted_and_resumed_equals_uninterrupted(uninterrupted, tmp_path, epoch, iteration, signum):
+    with pytest.raises(Interrupted) as info:
+        fit(cfg(tmp_path), SignalAt(epoch, iteration, signum))
+    assert info.value.signum == signum and (info.value.epoch, info.value.iteration) == (epoch, iteration)
+    run_dir = info.value.run_dir
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    resume(run_dir)
+    a, b = _state(uninterrupted), _state(run_dir)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert _without_time(read_metrics(run_dir)) == _without_time(read_metrics(uninterrupted))
+
+
+def test_cli_interrupt_prints_how_to_resume_and_exits_nonzero(tmp_path, monkeypatch):
+    import ssgan.cli as cli
+
+    monkeypatch.setattr(cli, "_progress_reporter", lambda: None)
+    real_fit = __import__("ssgan.runs", fromlist=["fit"]).fit
+    monkeypatch.setattr("ssgan.runs.fit", lambda c, rep=None, command=None: real_fit(c, SignalAt(1, 3), command))
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "2", "--out", str(tmp_path)])
+    assert r.exit_code == 128 + signal.SIGINT
+    assert "Resume with: ssgan fit --resume" in r.output
+    run_dir = tmp_path / "00000-digits-50-s1"
+    r = CliRunner().invoke(main, ["fit", "--resume", str(run_dir), "--json"])
+    assert r.exit_code == 0, r.output
+    assert [m["epoch"] for m in read_metrics(run_dir)] == [1, 2]
+
+
+def test_resume_rejects_finished_runs_and_extra_options(uninterrupted):
+    with pytest.raises(Exception, match="already finished its 2 epochs"):
+        resume(uninterrupted)
+    r = CliRunner().invoke(main, ["fit", "--resume", str(uninterrupted), "--lr", "0.1"])
+    assert r.exit_code == 2 and "drop --lr" in r.output
+
+
+def test_nan_loss_stops_with_the_term_and_epoch_and_keeps_the_checkpoint(tmp_path, monkeypatch):
+    calls = {"n": 0}
+    real = losses.unsupervised_loss
+
+    def poisoned(*args, **kwargs):
+        calls["n"] += 1
+        out = real(*args, **kwargs)
+        return out * float("nan") if calls["n"] == 13 + 4 else out  # epoch 2, iteration 4
+
+    monkeypatch.setattr(losses, "unsupervised_loss", poisoned)
+    with pytest.raises(Diverged, match="loss_unl became nan at epoch 2, iteration 4"):
+        fit(cfg(tmp_path))
+    run_dir = tmp_path / "00000-digits-50-s1"
+    assert load_checkpoint(run_dir / "checkpoint.pt")["epoch"] == 1
+    assert load_run(run_dir).discriminator() is not None
+    calls["n"] = 0
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "2", "--out", str(tmp_path), "--quiet"])
+    assert r.exit_code == 3 and "loss_unl became nan at epoch 2" in r.output
+
+
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, {"config": {}, "generator": {}, "ema": {}, "epoch": 1})
+
+    def broken_save(obj, f):
+        with open(f, "wb") as fh:
+            fh.write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError):
+        save_checkpoint(path, {"epoch": 2})
+    assert load_checkpoint(path)["epoch"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
+
+
+def test_collapse_warning_after_three_epochs_near_zero():
+    low = [{"epoch": i, "loss_unl": 0.01} for i in (1, 2)]
+    assert _warnings(low, {"epoch": 3, "loss_unl": 0.02})
+    assert not _warnings(low[:1], {"epoch": 2, "loss_unl": 0.02})
+    assert not _warnings(low, {"epoch": 3, "loss_unl": 0.3})
+    assert not _warnings([{"epoch": 1, "loss_unl": None}] * 2, {"epoch": 3, "loss_unl": None})
