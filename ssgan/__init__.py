@@ -9,4 +9,13 @@ __version__ = "0.1.0"
 
 from ssgan.errors import SSGANError  # noqa: E402
 
-__all__ = ["SSGANError", "__version__"]
+__all__ = ["SSGANClassifier", "SSGANError", "__version__"]
+
+
+def __getattr__(name: str):
+    # Imported lazily so that `ssgan --help` does not pay for torch and scikit-learn.
+    if name == "SSGANClassifier":
+        from ssgan.estimator import SSGANClassifier
+
+        return SSGANClassifier
+    raise AttributeError(f"module 'ssgan' has no attribute {name!r}")

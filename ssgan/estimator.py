@@ -1,0 +1,193 @@
+"""``SSGANClassifier``: the semi-supervised GAN as a scikit-learn estimator.
+
+It shares :func:`ssgan.train.train` with the command line; there is no second training loop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.preprocessing import MinMaxScaler
+from sklearn.utils.validation import check_is_fitted
+
+from ssgan.config import Config
+from ssgan.data import Dataset
+from ssgan.models import build_models
+from ssgan.splits import Split
+
+UNLABELED = -1
+
+
+class SSGANClassifier(ClassifierMixin, BaseEstimator):
+    """Semi-supervised classifier of Salimans et al. (2016): a GAN discriminator with K class
+    logits and an implicit fake class, trained on labeled and unlabeled rows.
+
+    Parameters have the names and defaults of ``ssgan fit``'s options (see the README).
+    Features are scaled to [0, 1] per feature with a ``MinMaxScaler`` fitted on ``X``.
+
+    Parameters
+    ----------
+    epochs : int, default=60
+        Passes over all rows of ``X`` (labeled and unlabeled).
+    batch_size : int, default=100
+    lr : float, default=0.003
+    beta1 : float, default=0.5
+    g_loss : {"feature-matching", "moment-matching", "adversarial", "fm+adv"}, default="feature-matching"
+    fm_norm, moment_space, moment_weight, adv_weight, label_smoothing, unlabeled_weight,
+    fake_logit, lr_decay_start, ema_decay, z_dim :
+        As the options of ``ssgan fit``.
+    device : str, default="cpu"
+        "cpu", "cuda", "cuda:N", "mps" or "auto".
+    random_state : int or None, default=None
+        Seed of initialisation, noise and batch order; the same seed on the CPU gives the
+        same model.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+        Number of features of a flattened example.
+    input_shape_ : tuple
+        Shape of one example as passed to ``fit``.
+    history_ : list of dict
+        Per-epoch training metrics.
+    n_iter_ : int
+        Number of epochs run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_digits
+    >>> from ssgan import SSGANClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> y_train = y.copy()
+    >>> y_train[50:] = -1                      # keep 50 labels, hide the rest
+    >>> clf = SSGANClassifier(epochs=2, random_state=0).fit(X, y_train)
+    >>> clf.predict(X[:3]).shape
+    (3,)
+    """
+
+    def __init__(self, epochs=60, batch_size=100, lr=0.003, beta1=0.5, g_loss="feature-matching",
+                 fm_norm="l2", moment_space="data", moment_weight=0.1, adv_weight=0.1,
+                 label_smoothing=0.0, unlabeled_weight=1.0, fake_logit="implicit",
+                 lr_decay_start=0.5, ema_decay=0.999, z_dim=100, device="cpu", random_state=None):
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.beta1 = beta1
+        self.g_loss = g_loss
+        self.fm_norm = fm_norm
+        self.moment_space = moment_space
+        self.moment_weight = moment_weight
+        self.adv_weight = adv_weight
+        self.label_smoothing = label_smoothing
+        self.unlabeled_weight = unlabeled_weight
+        self.fake_logit = fake_logit
+        self.lr_decay_start = lr_decay_start
+        self.ema_decay = ema_decay
+        self.z_dim = z_dim
+        self.device = device
+        self.random_state = random_state
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _config(self, seed: int) -> Config:
+        params = self.get_params()
+        params.pop("random_state")
+        numeric = {k: float(v) for k, v in params.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+                   and k not in ("epochs", "batch_size", "z_dim")}
+        return Config(**{**params, **numeric}, seed=seed, labels=None, dataset="array")
+
+    def _check_X(self, X, fitting: bool) -> np.ndarray:
+        X = np.asarray(X)
+        if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+            raise ValueError(f"X must be numeric, got dtype {X.dtype}")
+        if X.ndim not in (2, 3, 4):
+            raise ValueError(f"X must have shape (n, d), (n, h, w) or (n, c, h, w); got {X.shape}")
+        if not np.isfinite(X).all():
+            raise ValueError("X contains NaN or infinite values")
+        if not fitting and X.shape[1:] != self.input_shape_:
+            raise ValueError(f"X has examples of shape {X.shape[1:]}, but the model was fitted on {self.input_shape_}")
+        return X.astype(np.float32)
+
+    def _to_model_space(self, X: np.ndarray) -> np.ndarray:
+        flat = self.scaler_.transform(X.reshape(len(X), -1)).astype(np.float32)
+        return flat.reshape((len(X), *self.model_shape_))
+
+    # -- the estimator API --------------------------------------------------------------------
+
+    def fit(self, X, y):
+        """Fit on ``X`` with labels ``y``; rows with ``y == -1`` are unlabeled."""
+        from ssgan.train import train
+
+        X = self._check_X(X, fitting=True)
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(X):
+            raise ValueError(f"y must be one-dimensional with {len(X)} entries, got shape {y.shape}")
+        unlabeled = np.array([v == UNLABELED for v in y], dtype=bool) if y.dtype == object else (y == UNLABELED)
+        if unlabeled.all():
+            raise ValueError("y has no labeled rows (every entry is -1)")
+        self.classes_ = np.unique(y[~unlabeled])
+        if len(self.classes_) < 2:
+            raise ValueError(f"y has a single class ({self.classes_[0]!r}); a classifier needs at least two")
+        codes = np.full(len(y), -1, dtype=np.int64)
+        codes[~unlabeled] = np.searchsorted(self.classes_, y[~unlabeled])
+
+        self.input_shape_ = tuple(X.shape[1:])
+        self.model_shape_ = (1, *self.input_shape_) if X.ndim == 3 else self.input_shape_
+        self.n_features_in_ = int(np.prod(self.input_shape_))
+        self.scaler_ = MinMaxScaler(clip=True).fit(X.reshape(len(X), -1))
+        seed = (self.random_state if self.random_state is not None
+                else int(np.random.default_rng().integers(2**31)))
+        cfg = self._config(seed).replace(batch_size=min(self.batch_size, len(X)))
+        data = Dataset("array", self._to_model_space(X), codes, None, None, n_classes=len(self.classes_))
+        labeled = np.flatnonzero(~unlabeled)
+        split = Split("array", seed, len(labeled), len(self.classes_), len(X), labeled)
+        result = train(cfg, data, split)
+        self.generator_ = result.generator.cpu().eval()
+        self.discriminator_ = result.discriminator.cpu().eval()
+        self.history_ = result.history
+        self.n_iter_ = len(result.history)
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities (n, n_classes): the softmax over the K class logits."""
+        from ssgan.train import predict_logits
+
+        check_is_fitted(self, "discriminator_")
+        X = self._check_X(X, fitting=False)
+        logits = predict_logits(self.discriminator_, self._to_model_space(X), self.fake_logit, torch.device("cpu"))
+        return torch.softmax(logits, dim=1).numpy()
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class of each row, as a value of ``classes_``."""
+        check_is_fitted(self, "discriminator_")
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def generate(self, n: int, random_state: int | None = None) -> np.ndarray:
+        """``n`` generated examples in the original feature scale and shape of ``X``."""
+        from ssgan.samples import generate
+
+        check_is_fitted(self, "generator_")
+        seed = random_state if random_state is not None else int(np.random.default_rng().integers(2**31))
+        x, _ = generate(self.generator_, n, seed)
+        flat = self.scaler_.inverse_transform(x.reshape(n, -1).numpy())
+        return flat.reshape((n, *self.input_shape_)).astype(np.float32)
+
+    # -- pickling: state dicts, not modules -------------------------------------------------
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        for name in ("generator_", "discriminator_"):
+            if name in state:
+                state[name] = {k: v.cpu() for k, v in state[name].state_dict().items()}
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if isinstance(state.get("generator_"), dict):
+            g, d = build_models(self._config(0), self.model_shape_, len(self.classes_))
+            g.load_state_dict(state["generator_"])
+            d.load_state_dict(state["discriminator_"])
+            self.generator_, self.discriminator_ = g.eval(), d.eval()

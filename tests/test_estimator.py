@@ -1,0 +1,108 @@
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from ssgan import SSGANClassifier
+
+
+@pytest.fixture(scope="module")
+def digits_xy():
+    X, y = load_digits(return_X_y=True)
+    return X[:600], y[:600]
+
+
+def masked(y, n_labeled=100):
+    y = y.copy()
+    y[n_labeled:] = -1
+    return y
+
+
+@pytest.fixture(scope="module")
+def fitted(digits_xy):
+    X, y = digits_xy
+    return SSGANClassifier(epochs=3, random_state=0).fit(X, masked(y))
+
+
+def test_fit_predict_score(fitted, digits_xy):
+    X, y = digits_xy
+    proba = fitted.predict_proba(X)
+    assert proba.shape == (600, 10) and np.allclose(proba.sum(1), 1.0, atol=1e-5)
+    assert fitted.predict(X).shape == (600,)
+    assert 0.0 <= fitted.score(X, y) <= 1.0
+    assert fitted.n_iter_ == 3 and len(fitted.history_) == 3 and fitted.n_features_in_ == 64
+
+
+def test_any_label_values(digits_xy):
+    X, y = digits_xy
+    names = np.array(list("abcdefghij"), dtype=object)[y]
+    names[100:] = -1
+    clf = SSGANClassifier(epochs=1, random_state=0).fit(X, names)
+    assert list(clf.classes_) == list("abcdefghij")
+    assert set(clf.predict(X[:20])) <= set("abcdefghij")
+
+
+@pytest.mark.parametrize("shape", [(600, 64), (600, 8, 8), (600, 1, 8, 8)])
+def test_input_shapes_and_generate(digits_xy, shape):
+    X, y = digits_xy
+    clf = SSGANClassifier(epochs=1, random_state=0).fit(X.reshape(shape), masked(y))
+    assert clf.predict(X.reshape(shape)[:5]).shape == (5,)
+    samples = clf.generate(7, random_state=1)
+    assert samples.shape == (7, *shape[1:])
+    assert samples.min() >= X.min() - 1e-4 and samples.max() <= X.max() + 1e-4  # original scale
+    assert np.array_equal(samples, clf.generate(7, random_state=1))
+
+
+def test_random_state_reproducible(digits_xy):
+    X, y = digits_xy
+    a = SSGANClassifier(epochs=1, random_state=3).fit(X, masked(y)).predict_proba(X)
+    b = SSGANClassifier(epochs=1, random_state=3).fit(X, masked(y)).predict_proba(X)
+    assert np.array_equal(a, b)
+
+
+def test_params_clone_and_pickle(fitted, digits_xy):
+    X, _ = digits_xy
+    params = fitted.get_params()
+    assert params["epochs"] == 3 and params["g_loss"] == "feature-matching"
+    c = clone(fitted)
+    assert c.get_params() == params and not hasattr(c, "classes_")
+    c.set_params(lr=0.001)
+    assert c.lr == 0.001
+    restored = pickle.loads(pickle.dumps(fitted))
+    assert np.array_equal(restored.predict_proba(X), fitted.predict_proba(X))
+
+
+def test_pipeline_cross_val_and_grid_search(digits_xy):
+    X, y = digits_xy
+    pipe = make_pipeline(FunctionTransformer(lambda a: a / 16.0), SSGANClassifier(epochs=1, random_state=0))
+    scores = cross_val_score(pipe, X[:300], y[:300], cv=2)
+    assert scores.shape == (2,) and np.all((0 <= scores) & (scores <= 1))
+    grid = GridSearchCV(SSGANClassifier(epochs=1, random_state=0), {"label_smoothing": [0.0, 0.1]}, cv=2)
+    grid.fit(X[:300], y[:300])
+    assert grid.best_params_["label_smoothing"] in (0.0, 0.1)
+
+
+@pytest.mark.parametrize("X, y, message", [
+    (np.zeros((10, 4)), np.full(10, -1), "no labeled rows"),
+    (np.zeros((10, 4)), np.zeros(10), "single class"),
+    (np.zeros((10,)), np.arange(10) % 2, "must have shape"),
+    (np.full((10, 4), np.nan), np.arange(10) % 2, "NaN"),
+    (np.zeros((10, 4)), np.arange(9) % 2, "one-dimensional with 10 entries"),
+])
+def test_bad_input(X, y, message):
+    with pytest.raises(ValueError, match=message):
+        SSGANClassifier(epochs=1).fit(X, y)
+
+
+def test_predict_checks_shape_and_fit(fitted):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(ValueError, match="fitted on \\(64,\\)"):
+        fitted.predict(np.zeros((2, 65)))
+    with pytest.raises(NotFittedError):
+        SSGANClassifier().predict(np.zeros((2, 64)))
