@@ -89,10 +89,11 @@ def data_options(f):
 def split(dataset, data_root, download, labels, seed, out) -> None:
     """Draw a class-balanced labeled split and save it as JSON."""
     from ssgan.data import load_dataset
-    from ssgan.splits import make_split, save_split
+    from ssgan.splits import default_labels, make_split, save_split
 
-    data = load_dataset(dataset or "mnist", data_root, bool(download))
-    s = make_split(data, labels, seed)
+    dataset = dataset or "mnist"
+    data = load_dataset(dataset, data_root, bool(download))
+    s = make_split(data, default_labels(dataset, labels), seed)
     path = Path(out or f"{s.name.replace(':', '_').replace('/', '_')}.json")
     try:
         save_split(s, path)

@@ -37,7 +37,7 @@ class Config:
     dataset: str = "mnist"
     data_root: str | None = None
     download: bool = False
-    labels: int | None = None  # None: every given label of an npz with -1 rows, else 100
+    labels: int | None = None  # None: 100, or for npz data every given label (-1 = unlabeled)
     seed: int = 1
     split: str | None = None
     # model

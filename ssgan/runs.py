@@ -26,7 +26,7 @@ from ssgan.data import Dataset, load_dataset
 from ssgan.errors import SSGANError
 from ssgan.fileio import write_json, write_text
 from ssgan.models import MLPGenerator, build_models
-from ssgan.splits import Split, load_split, make_split, save_split
+from ssgan.splits import Split, default_labels, load_split, make_split, save_split
 from ssgan.train import Reporter, TrainResult, load_checkpoint, resolve_device, train
 
 _RUN_ID = re.compile(r"^(\d{5})-")
@@ -65,7 +65,7 @@ def prepare(cfg: Config) -> tuple[Dataset, Split]:
         if cfg.labels is not None and cfg.labels != split.labels:
             raise SSGANError(f"--labels {cfg.labels} disagrees with split file {cfg.split} ({split.labels} labels): drop one")
     else:
-        split = make_split(data, cfg.labels, cfg.seed)
+        split = make_split(data, default_labels(cfg.dataset, cfg.labels), cfg.seed)
     if cfg.batch_size > len(data.x_train):
         raise SSGANError(
             f"--batch-size {cfg.batch_size} exceeds the {len(data.x_train)} training examples of {data.name}"

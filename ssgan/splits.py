@@ -20,7 +20,15 @@ from ssgan.errors import SSGANError
 from ssgan.fileio import write_json
 
 FORMAT = 1
-DEFAULT_LABELS = 100
+DEFAULT_LABELS = 100  # for the registered datasets, which come fully labeled
+
+
+def default_labels(dataset_name: str, labels: int | None) -> int | None:
+    """``--labels`` as given, else 100 for registered datasets and None (keep the given
+    labels) for a user's npz."""
+    if labels is not None or dataset_name.startswith("npz:"):
+        return labels
+    return DEFAULT_LABELS
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,16 +63,18 @@ def make_split(dataset: Dataset, labels: int | None, seed: int) -> Split:
     """Draw ``labels`` labeled examples, ``labels / K`` of each class.
 
     Only rows with a known label (y >= 0) are candidates. ``labels=None`` keeps every known
-    label of a dataset that has unlabeled (-1) rows, as a user's npz does, and draws
-    ``DEFAULT_LABELS`` from a fully labeled one.
+    label, for data that mark their unlabeled rows with -1, as a user's npz does.
     """
     y = dataset.y_train
     k = dataset.n_classes
     known = np.flatnonzero(y >= 0)
     if labels is None:
-        if len(known) < len(y):
-            return Split(dataset.name, seed, len(known), k, len(y), known.astype(np.int64))
-        labels = DEFAULT_LABELS
+        if len(known) == len(y):
+            raise SSGANError(
+                f"{dataset.name} has no unlabeled rows (y == -1): mark the unlabeled rows with -1, "
+                "or pass --labels N to keep N labels and hide the rest"
+            )
+        return Split(dataset.name, seed, len(known), k, len(y), known.astype(np.int64))
     if labels <= 0:
         raise SSGANError(f"--labels must be a positive number of labeled examples, got {labels}")
     if labels % k:

@@ -33,11 +33,6 @@ def test_split_is_pinned_across_machines(mnist):
     assert make_split(mnist, 100, 1).indices[:5].tolist() == [465, 1188, 1654, 1811, 2191]
 
 
-def test_nested_sizes_are_disjoint_from_test(mnist):
-    s = make_split(mnist, 100, 3)
-    assert s.indices.max() < len(mnist.y_train)  # indices address the training set only
-
-
 @pytest.mark.parametrize("n, message", [
     (0, "must be a positive number"),
     (-10, "must be a positive number"),
@@ -78,3 +73,12 @@ def test_npz_given_labels_are_the_labeled_set(tiny_npz):
     # an explicit --labels draws a balanced subset of the given labels
     sub = make_split(d, 6, 1)
     assert np.bincount(d.y_train[sub.indices]).tolist() == [2, 2, 2]
+
+
+def test_npz_without_unlabeled_rows_needs_labels(tmp_path):
+    from conftest import write_npz
+
+    d = load_dataset(write_npz(tmp_path / "full.npz", x=np.zeros((6, 2), np.float32), y=np.array([0, 1] * 3)))
+    with pytest.raises(SSGANError, match="has no unlabeled rows .* or pass --labels N"):
+        make_split(d, None, 1)
+    assert make_split(d, 2, 1).labels == 2

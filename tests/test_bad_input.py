@@ -1,0 +1,103 @@
+"""The troubleshooting table of the README, case by case, through the command line.
+
+Every case must end in one line, ``Error: ...``, exit code 2, and no run folder."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from ssgan.cli import main
+
+
+def npz(tmp_path, name, **arrays):
+    path = tmp_path / f"{name}.npz"
+    np.savez(path, **arrays)
+    return f"npz:{path}"
+
+
+X = np.random.default_rng(0).random((40, 5, 5)).astype(np.float32)
+Y = np.tile(np.arange(4), 10)
+Y_HALF = np.where(np.arange(40) < 20, Y, -1)
+
+
+def cases(tmp_path):
+    bad_split = tmp_path / "bad_split.json"
+    bad_split.write_text("{broken")
+    digits_split = tmp_path / "digits_split.json"
+    assert CliRunner().invoke(main, ["split", "--dataset", "digits", "--labels", "50", "--out", str(digits_split)]).exit_code == 0
+    unknown_key = tmp_path / "unknown.toml"
+    unknown_key.write_text("epoch = 3\n")
+    wrong_type = tmp_path / "type.toml"
+    wrong_type.write_text('lr = "fast"\n')
+    not_a_run = tmp_path / "not_a_run"
+    not_a_run.mkdir()
+    damaged = tmp_path / "damaged_run"
+    damaged.mkdir()
+    (damaged / "config.json").write_text(json.dumps({"dataset": "digits"}))
+    (damaged / "checkpoint.pt").write_bytes(b"\x00garbage")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    return {
+        "unknown dataset": (["fit", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
+        "missing data root": (["fit", "--dataset", "svhn", "--data-root", str(tmp_path / "nowhere")], "does not exist"),
+        "data not in data root": (["fit", "--dataset", "cifar10", "--data-root", str(tmp_path)], "cifar10 not found in"),
+        "labels 0": (["fit", "--labels", "0"], "positive number"),
+        "labels negative": (["fit", "--labels", "-10"], "positive number"),
+        "labels not a multiple": (["fit", "--labels", "15"], "not a multiple of the 10 classes"),
+        "labels more than available": (["fit", "--dataset", "digits", "--labels", "5000"], "digits has only"),
+        "npz wrong keys": (["fit", "--dataset", npz(tmp_path, "keys", images=X, y=Y)], "has no x array"),
+        "npz wrong dims": (["fit", "--dataset", npz(tmp_path, "dims", x=X[:, 0, 0], y=Y)], "expected (N, D)"),
+        "npz NaN pixels": (["fit", "--dataset", npz(tmp_path, "nan", x=np.where(X > 0.99, np.nan, X), y=Y_HALF)], "NaN"),
+        "npz labels out of range": (["fit", "--dataset", npz(tmp_path, "range", x=X, y=np.where(Y == 3, -5, Y))], "label -5"),
+        "npz all unlabeled": (["fit", "--dataset", npz(tmp_path, "allunl", x=X, y=np.full(40, -1))], "every row of y is -1"),
+        "npz no unlabeled": (["fit", "--dataset", npz(tmp_path, "nounl", x=X, y=Y)], "has no unlabeled rows"),
+        "split for another dataset": (["fit", "--dataset", "mnist", "--split", str(digits_split)], "is for dataset 'digits'"),
+        "damaged split": (["fit", "--split", str(bad_split)], "damaged or not a split"),
+        "config unknown key": (["fit", "--config", str(unknown_key)], "unknown key 'epoch'"),
+        "config wrong type": (["fit", "--config", str(wrong_type)], "lr must be float"),
+        "cuda without GPU": (["fit", "--device", "cuda"] if not _has_cuda() else ["fit", "--device", "cuda:99"], "--device cuda"),
+        "eval on a non-run": (["eval", str(not_a_run)], "is not a run folder"),
+        "sample on a non-run": (["sample", str(not_a_run)], "is not a run folder"),
+        "resume a non-run": (["fit", "--resume", str(not_a_run)], "is not a run folder"),
+        "damaged checkpoint": (["eval", str(damaged)], "is damaged"),
+        "output not a folder": (["fit", "--dataset", "digits", "--labels", "50", "--epochs", "1", "--out", str(a_file)], "is not a directory"),
+    }
+
+
+def _has_cuda():
+    import torch
+
+    return torch.cuda.is_available()
+
+
+CASE_NAMES = [
+    "unknown dataset", "missing data root", "data not in data root", "labels 0", "labels negative",
+    "labels not a multiple", "labels more than available", "npz wrong keys", "npz wrong dims", "npz NaN pixels",
+    "npz labels out of range", "npz all unlabeled", "npz no unlabeled", "split for another dataset",
+    "damaged split", "config unknown key", "config wrong type", "cuda without GPU", "eval on a non-run",
+    "sample on a non-run", "resume a non-run", "damaged checkpoint", "output not a folder",
+]
+
+
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_bad_input_gives_one_line_and_no_run_folder(tmp_path, name):
+    args, message = cases(tmp_path)[name]
+    out = tmp_path / "runs"
+    if args[0] == "fit" and "--out" not in args and "--resume" not in args:
+        args = [*args, "--out", str(out)]
+    r = CliRunner().invoke(main, args)
+    lines = r.output.strip().splitlines()
+    assert r.exit_code == 2, r.output
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], r.output
+    assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_output_folder_not_writable(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--out", str(locked / "runs")])
+    assert r.exit_code == 2 and "permission denied" in r.output
