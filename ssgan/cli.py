@@ -151,11 +151,11 @@ def fit(config_file, quiet, as_json, seeds, resume, **options) -> None:
             job = lambda rep: runs.resume(resume, rep)  # noqa: E731
         else:
             job = lambda rep: runs.fit(run_cfg, rep, command=_command())  # noqa: E731
-        if reporter is not None:
-            with reporter.progress:
-                run_dir, result = job(reporter)
-        else:
-            run_dir, result = job(None)
+        try:
+            run_dir, result = job(reporter)
+        finally:
+            if reporter is not None:
+                reporter.close()
         last = result.history[-1]
         summaries.append({
             "run": str(run_dir), "dataset": cfg.dataset, "labels": result.config.labels, "seed": seed,
@@ -243,8 +243,15 @@ def _progress_reporter():
                 console=_console(stderr=True),
             )
             self.last_acc = "test acc -"
+            self.started = False
+
+        def close(self):
+            if self.started:
+                self.progress.stop()
 
         def on_start(self, epochs, iterations, start_epoch):
+            self.progress.start()  # only now: errors found before training print no empty bar
+            self.started = True
             self.epochs = self.progress.add_task("epochs", total=epochs, completed=start_epoch, info="")
             self.batches = self.progress.add_task("batches", total=iterations, info="")
 
