@@ -27,6 +27,12 @@ FM_NORMS = ("l2", "l1")
 MOMENT_SPACES = ("data", "features")
 FAKE_LOGITS = ("implicit", "explicit")
 MODELS = ("mlp",)
+G_NORMS = ("batch", "layer", "vbn", "none")
+ACTIVATIONS = ("relu", "leaky-relu", "softplus", "sigmoid")
+G_OUTPUTS = ("sigmoid", "hard-sigmoid", "none")
+Z_DISTS = ("uniform", "uniform-signed", "normal")
+INITS = ("default", "normal-0.02", "xavier")
+OPTIMIZERS = ("adam", "sgd")
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,23 @@ class Config:
     model: str = "mlp"
     z_dim: int = 100
     fake_logit: str = "implicit"
+    g_hidden: str = "500,500"  # comma-separated widths
+    g_norm: str = "batch"
+    g_activation: str = "softplus"
+    g_dropout: str = "0"  # one rate for every hidden layer, or one per layer ("0.5,0")
+    g_output: str = "sigmoid"
+    z_dist: str = "uniform"  # U(0, 1) as in the paper; uniform-signed is U(-1, 1)
+    d_hidden: str = "1000,500,250,250,250"
+    d_activation: str = "relu"
+    d_layer_norm: bool = False
+    d_dropout: float = 0.0
+    d_input_noise: float = 0.3
+    d_hidden_noise: float = 0.5
+    fm_layer: int = -1  # which hidden layer of D feeds feature matching (-1: the last)
+    mbd_kernels: int = 0  # minibatch discrimination: B kernels (0: off)
+    mbd_dim: int = 5  # ... of C dimensions each
+    init: str = "default"
+    data_init: bool = True  # data-dependent init of D's weight-normalised layers
     init_batch: int = 500
     # objective
     unlabeled_weight: float = 1.0
@@ -60,6 +83,15 @@ class Config:
     beta1: float = 0.5
     lr_decay_start: float = 0.5
     ema_decay: float = 0.999
+    optimizer: str = "adam"
+    lr_d: float | None = None  # None: lr
+    lr_g: float | None = None
+    beta1_d: float | None = None  # None: beta1
+    beta1_g: float | None = None
+    d_steps: int = 1  # the generator steps once every d_steps batches
+    g_steps: int = 1  # ... and then g_steps times
+    hist_avg_d: float = 0.0  # historical averaging: lambda * ||theta - mean of past theta||^2
+    hist_avg_g: float = 0.0
     # output
     tag: str = ""  # names the method in run folders and reports; "" = "ssgan" ("same-net" at unlabeled_weight 0)
     device: str = "auto"
@@ -84,16 +116,49 @@ class Config:
         choice("moment_space", MOMENT_SPACES)
         choice("fake_logit", FAKE_LOGITS)
         choice("model", MODELS)
-        for name in ("epochs", "batch_size", "z_dim", "sample_every", "checkpoint_every", "init_batch"):
+        choice("g_norm", G_NORMS)
+        choice("g_activation", ACTIVATIONS)
+        choice("d_activation", ACTIVATIONS)
+        choice("g_output", G_OUTPUTS)
+        choice("z_dist", Z_DISTS)
+        choice("init", INITS)
+        choice("optimizer", OPTIMIZERS)
+        for name in ("epochs", "batch_size", "z_dim", "sample_every", "checkpoint_every", "init_batch",
+                     "mbd_dim", "d_steps", "g_steps"):
             at_least(name, 1)
-        for name in ("lr",):
-            at_least(name, 0.0, inclusive=False)
-        for name in ("unlabeled_weight", "moment_weight", "adv_weight"):
+        for name in ("lr", "lr_d", "lr_g"):
+            if getattr(self, name) is not None:
+                at_least(name, 0.0, inclusive=False)
+        for name in ("unlabeled_weight", "moment_weight", "adv_weight", "d_input_noise", "d_hidden_noise",
+                     "mbd_kernels", "hist_avg_d", "hist_avg_g"):
             at_least(name, 0.0)
-        for name in ("label_smoothing", "beta1", "lr_decay_start", "ema_decay"):
+        for name in ("label_smoothing", "beta1", "beta1_d", "beta1_g", "lr_decay_start", "ema_decay", "d_dropout"):
             value = getattr(self, name)
-            if not 0.0 <= value < 1.0 and not (name == "lr_decay_start" and value == 1.0):
+            if value is not None and not 0.0 <= value < 1.0 and not (name == "lr_decay_start" and value == 1.0):
                 raise SSGANError(f"{name} must lie in [0, 1), got {value}")
+        self._check_layers()
+
+    def _check_layers(self) -> None:
+        from ssgan.models import parse_per_layer, parse_widths
+
+        widths = {}
+        for name in ("g_hidden", "d_hidden"):
+            try:
+                widths[name] = parse_widths(getattr(self, name))
+            except ValueError:
+                widths[name] = ()
+            if not widths[name] or min(widths[name]) < 1:
+                raise SSGANError(f"{name} must be comma-separated positive widths like 500,500, got {getattr(self, name)!r}")
+        try:
+            rates = parse_per_layer(self.g_dropout, len(widths["g_hidden"]))
+        except ValueError:
+            raise SSGANError(f"g_dropout must be one rate or one per generator layer "
+                             f"({len(widths['g_hidden'])}), got {self.g_dropout!r}") from None
+        if not all(0.0 <= r < 1.0 for r in rates):
+            raise SSGANError(f"g_dropout rates must lie in [0, 1), got {self.g_dropout!r}")
+        n = len(widths["d_hidden"])
+        if not -n <= self.fm_layer < n:
+            raise SSGANError(f"fm_layer must index one of the {n} hidden layers of D (-{n}..{n - 1}), got {self.fm_layer}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

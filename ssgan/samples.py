@@ -21,6 +21,49 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -
         save_image(images, tmp, nrow=nrow, padding=2, pad_value=1.0, format="png")
 
 
+def save_density(real: np.ndarray, fake: np.ndarray, path: str | Path, title: str = "") -> None:
+    """Real vs generated points of 1-D or 2-D data: overlaid histograms, or a scatter plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    if real.shape[1] == 1:
+        bins = np.linspace(0.0, 1.0, 101)
+        ax.hist(real[:, 0], bins=bins, density=True, alpha=0.5, label="real")
+        ax.hist(fake[:, 0], bins=bins, density=True, alpha=0.5, label="generated")
+        ax.set_xlabel("x")
+        ax.set_ylabel("density")
+    else:
+        ax.scatter(real[:, 0], real[:, 1], s=3, alpha=0.3, label="real")
+        ax.scatter(fake[:, 0], fake[:, 1], s=3, alpha=0.6, label="generated")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_aspect("equal")
+    ax.legend(loc="upper right")
+    ax.set_title(title)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+def save_samples(fake: torch.Tensor, data, path: str | Path) -> bool:
+    """The picture of generated samples that fits the data: an image grid, or a density plot
+    for 1-D and 2-D points. Returns False (and writes nothing) for other flat data."""
+    if data.is_image:
+        save_grid(fake, path)
+        return True
+    if data.shape[0] in (1, 2):
+        rng = np.random.default_rng(0)
+        real = data.x_train[rng.choice(len(data.x_train), size=min(2000, len(data.x_train)), replace=False)]
+        save_density(real, fake.numpy(), path, Path(path).stem)
+        return True
+    return False
+
+
 @torch.no_grad()
 def generate(generator: torch.nn.Module, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` samples and their noise from ``generator`` in eval mode, reproducible by ``seed``."""

@@ -20,12 +20,13 @@ from ssgan.data import Dataset
 from ssgan.errors import SSGANError
 from ssgan.fileio import atomic_path, write_text
 from ssgan.models import build_models, data_dependent_init
-from ssgan.samples import save_grid
+from ssgan.diagnostics import HistoricalAverage, collapse_indicators, fixed_real_batch, grad_norms, warnings_for
+from ssgan.samples import save_samples
 from ssgan.splits import Split
 
 N_FIXED_SAMPLES = 100
-SUPERVISED_KEYS = ("loss_lab", "train_batch_acc")
-GAN_KEYS = ("loss_lab", "loss_unl", "loss_gen", "d_real", "d_fake", "train_batch_acc")
+METRIC_KEYS = ("loss_lab", "loss_unl", "loss_gen", "d_real", "d_fake", "train_batch_acc",
+               "grad_d_first", "grad_d_last", "grad_g_first", "grad_g_last")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -102,6 +103,11 @@ def _ema_update(decay: float):
     return update
 
 
+def _lr_factor(step: int, total: int, decay_from: int) -> float:
+    """Constant, then linear to zero at the last step."""
+    return 1.0 if step < decay_from else max(0.0, (total - step) / max(1, total - decay_from))
+
+
 def _labeled_order(n_labeled: int, length: int, rng: np.random.Generator) -> np.ndarray:
     """Concatenated permutations of the labeled set: each example is used equally often."""
     reps = math.ceil(length / n_labeled)
@@ -147,13 +153,23 @@ class _StopFlag:
                 signal.signal(s, handler)
 
 
+def _optimizer(cfg: Config, params, lr: float | None, beta1: float | None) -> torch.optim.Optimizer:
+    lr = cfg.lr if lr is None else lr
+    beta1 = cfg.beta1 if beta1 is None else beta1
+    params = [p for p in params if p.requires_grad]
+    if cfg.optimizer == "sgd":  # beta1 is the momentum
+        return torch.optim.SGD(params, lr=lr, momentum=beta1)
+    return torch.optim.Adam(params, lr=lr, betas=(beta1, 0.999))
+
+
 def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
           reporter: Reporter | None = None, resume: dict | None = None) -> TrainResult:
     """Train the semi-supervised GAN of Salimans et al. (2016) and return its models.
 
     Per iteration: one discriminator step on a labeled, an unlabeled and a generated batch
-    (``loss_lab + unlabeled_weight * loss_unl``), then one generator step on ``cfg.g_loss``.
-    An epoch is one pass over the unlabeled pool (the whole training set).
+    (``loss_lab + unlabeled_weight * loss_unl``), then, every ``d_steps`` iterations,
+    ``g_steps`` generator steps on ``cfg.g_loss``. An epoch is one pass over the unlabeled pool
+    (the whole training set). The learning rate is constant, then decays linearly to zero.
 
     With ``run_dir`` it appends ``metrics.jsonl`` and writes sample grids and an atomic
     ``checkpoint.pt`` every ``checkpoint_every`` epochs; SIGINT or SIGTERM then end the
@@ -178,21 +194,23 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
     D.train()
     if resume is None:
         init_idx = torch.from_numpy(rng.choice(n_unl, size=min(cfg.init_batch, n_unl), replace=False)).to(device)
-        data_dependent_init(D, x_all[init_idx])
+        if cfg.data_init:
+            data_dependent_init(D, x_all[init_idx])
     ema = AveragedModel(D, multi_avg_fn=_ema_update(cfg.ema_decay), use_buffers=True)
+    opt_d = _optimizer(cfg, D.parameters(), cfg.lr_d, cfg.beta1_d)
+    opt_g = _optimizer(cfg, G.parameters(), cfg.lr_g, cfg.beta1_g)
+    hist_d = HistoricalAverage([p for p in D.parameters() if p.requires_grad], cfg.hist_avg_d)
+    hist_g = HistoricalAverage([p for p in G.parameters() if p.requires_grad], cfg.hist_avg_g)
+    total, decay_from = cfg.epochs * iters, int(cfg.lr_decay_start * cfg.epochs * iters)
 
-    opt_d = torch.optim.Adam([p for p in D.parameters() if p.requires_grad], lr=cfg.lr, betas=(cfg.beta1, 0.999))
-    opt_g = torch.optim.Adam([p for p in G.parameters() if p.requires_grad], lr=cfg.lr, betas=(cfg.beta1, 0.999))
-    total = cfg.epochs * iters
-    decay_from = int(cfg.lr_decay_start * total)
+    def set_lr(step: int) -> None:
+        factor = _lr_factor(step, total, decay_from)
+        for opt in (opt_d, opt_g):
+            for group in opt.param_groups:
+                group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
 
-    def lr_factor(step: int) -> float:
-        # Constant, then linear to zero at the last step.
-        return 1.0 if step < decay_from else max(0.0, (total - step) / max(1, total - decay_from))
-
-    sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, lr_factor)
-    sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, lr_factor)
     fixed_z = G.sample_z(N_FIXED_SAMPLES, torch.Generator().manual_seed(cfg.seed)).to(device)
+    real_ref = fixed_real_batch(x_all, N_FIXED_SAMPLES, cfg.seed)
 
     # With unlabeled_weight 0 the discriminator's loss has no unlabeled or generated term, so
     # it is the supervised-only model on the same architecture; skip the generator entirely.
@@ -204,7 +222,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
         D.load_state_dict(resume["discriminator"])
         ema.module.load_state_dict(resume["ema"])
         ema.n_averaged.fill_(resume["ema_n"])
-        for obj, key in ((opt_d, "opt_d"), (opt_g, "opt_g"), (sched_d, "sched_d"), (sched_g, "sched_g")):
+        for obj, key in ((opt_d, "opt_d"), (opt_g, "opt_g"), (hist_d, "hist_d"), (hist_g, "hist_g")):
             obj.load_state_dict(resume[key])
         torch.set_rng_state(resume["torch_rng"])
         if device.type == "cuda" and resume.get("cuda_rng") is not None:
@@ -222,7 +240,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
             "generator": G.state_dict(), "discriminator": D.state_dict(),
             "ema": ema.module.state_dict(), "ema_n": int(ema.n_averaged),
             "opt_d": opt_d.state_dict(), "opt_g": opt_g.state_dict(),
-            "sched_d": sched_d.state_dict(), "sched_g": sched_g.state_dict(),
+            "hist_d": hist_d.state_dict(), "hist_g": hist_g.state_dict(),
             "torch_rng": torch.get_rng_state(), "numpy_rng": rng.bit_generator.state,
             "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
             "history": history, "position": position,
@@ -234,22 +252,24 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
             t0 = time.perf_counter()
             if position is not None:  # resuming inside this epoch
                 orders = {k: torch.as_tensor(v).to(device) for k, v in position["orders"].items()}
-                sums, first_it = dict(position["sums"]), position["iteration"]
+                sums, counts, first_it = dict(position["sums"]), dict(position["counts"]), position["iteration"]
                 position = None
             else:
                 orders = {"lab": torch.from_numpy(_labeled_order(len(x_lab), iters * bs, rng)).to(device),
                           "unl": torch.from_numpy(rng.permutation(n_unl)).to(device),
                           "gen": torch.from_numpy(rng.permutation(n_unl)).to(device)}
-                sums, first_it = dict.fromkeys(GAN_KEYS if gan else SUPERVISED_KEYS, 0.0), 0
+                sums, counts, first_it = {}, {}, 0
             for it in range(first_it, iters):
+                set_lr((epoch - 1) * iters + it)
                 batch = slice(it * bs, (it + 1) * bs)
                 xl, yl = x_lab[orders["lab"][batch]], y_lab[orders["lab"][batch]]
 
-                # Discriminator step: labeled, unlabeled and generated data in one forward pass.
+                # Discriminator step: labeled, unlabeled and generated data in one forward pass
+                # (three groups, which minibatch discrimination keeps apart).
                 if gan:
                     with torch.no_grad():
                         xf = G(G.sample_z(bs, device=device))
-                    logits, _ = D(torch.cat([xl, x_all[orders["unl"][batch]], xf]))
+                    logits, _ = D(torch.cat([xl, x_all[orders["unl"][batch]], xf]), groups=3)
                 else:
                     logits, _ = D(xl)
                 class_logits, logit_real = losses.split_logits(logits, cfg.fake_logit)
@@ -259,60 +279,71 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                     loss_unl = losses.unsupervised_loss(logit_real[bs:2 * bs], logit_real[2 * bs:], cfg.label_smoothing)
                     loss_d = loss_lab + cfg.unlabeled_weight * loss_unl
                 opt_d.zero_grad(set_to_none=True)
-                loss_d.backward()
-                opt_d.step()
-                sched_d.step()
-                ema.update_parameters(D)
+                (loss_d + hist_d.penalty()).backward()
                 values = {"loss_lab": loss_lab.item(),
-                          "train_batch_acc": (class_logits[:bs].argmax(1) == yl).float().mean().item()}
-
+                          "train_batch_acc": (class_logits[:bs].argmax(1) == yl).float().mean().item(),
+                          **grad_norms(D, "d")}
+                opt_d.step()
+                hist_d.update()
+                ema.update_parameters(D)
                 if gan:
-                    # Generator step, on a fresh unlabeled batch and fresh noise.
-                    xr = x_all[orders["gen"][batch]]
-                    xf = G(G.sample_z(bs, device=device))
-                    logits_f, feat_f = D(xf)
-                    loss_gen = generator_loss(cfg, D, xr, xf, logits_f, feat_f)
-                    opt_g.zero_grad(set_to_none=True)
-                    loss_gen.backward()
-                    opt_g.step()
-                    sched_g.step()
                     with torch.no_grad():
-                        values.update(loss_unl=loss_unl.item(), loss_gen=loss_gen.item(),
+                        values.update(loss_unl=loss_unl.item(),
                                       d_real=torch.sigmoid(logit_real[bs:2 * bs]).mean().item(),
                                       d_fake=torch.sigmoid(logit_real[2 * bs:]).mean().item())
 
-                bad = [k for k, v in values.items() if not math.isfinite(v)]
+                # Generator step(s), on a fresh unlabeled batch and fresh noise.
+                if gan and it % cfg.d_steps == 0:
+                    xr = x_all[orders["gen"][batch]]
+                    for _ in range(cfg.g_steps):
+                        xf = G(G.sample_z(bs, device=device))
+                        logits_f, feat_f = D(xf)
+                        loss_gen = generator_loss(cfg, D, xr, xf, logits_f, feat_f)
+                        opt_g.zero_grad(set_to_none=True)
+                        (loss_gen + hist_g.penalty()).backward()
+                        values.update(loss_gen=loss_gen.item(), **grad_norms(G, "g"))
+                        opt_g.step()
+                        hist_g.update()
+
+                bad = sorted((k for k, v in values.items() if not math.isfinite(v)), key=lambda k: not k.startswith("loss"))
                 if bad:
                     raise Diverged(f"{bad[0]} became {values[bad[0]]} at epoch {epoch}, iteration {it + 1}: "
                                    "training diverged (the last good checkpoint is kept); try a lower --lr")
                 for k, v in values.items():
-                    sums[k] += v
+                    sums[k] = sums.get(k, 0.0) + v
+                    counts[k] = counts.get(k, 0) + 1
                 reporter.on_batch(epoch, it + 1, values)
                 if stop.signum is not None and it + 1 < iters:
-                    checkpoint(epoch - 1, {"iteration": it + 1, "sums": sums,
+                    checkpoint(epoch - 1, {"iteration": it + 1, "sums": sums, "counts": counts,
                                            "orders": {k: v.cpu() for k, v in orders.items()}})
                     raise Interrupted(stop.signum, epoch, it + 1, run_dir)
 
             metrics = {"epoch": epoch, "iterations": epoch * iters,
-                       **{k: (sums[k] / iters if k in sums else None) for k in GAN_KEYS}}
+                       **{k: (sums[k] / counts[k] if k in sums else None) for k in METRIC_KEYS}}
             metrics["train_acc"], _ = evaluate(ema.module, x_lab, y_lab.cpu().numpy(), cfg, device)
             metrics["test_acc"], metrics["test_errors"] = evaluate(ema.module, data.x_test, data.y_test, cfg, device)
             metrics["n_test"] = 0 if data.y_test is None else len(data.y_test)
-            metrics["lr"] = sched_d.get_last_lr()[0]
+            metrics["lr"] = opt_d.param_groups[0]["initial_lr"] * _lr_factor(epoch * iters, total, decay_from)
+            G.eval()
+            with torch.no_grad():
+                fake = G(fixed_z)
+                if gan:
+                    fake_logits = predict_logits(ema.module, fake, cfg.fake_logit, device)
+                    metrics.update(collapse_indicators(fake, real_ref, fake_logits))
+                else:
+                    metrics.update(sample_spread=None, class_entropy=None)
+            G.train()
             metrics["seconds"] = time.perf_counter() - t0
             metrics["device"] = str(device)
-            metrics["warnings"] = _warnings(history, metrics)
+            metrics["warnings"] = warnings_for(history, metrics)
             history.append(metrics)
             for w in metrics["warnings"]:
                 reporter.on_warning(w)
 
             if run_dir is not None:
                 _append_jsonl(run_dir / "metrics.jsonl", metrics)
-                if gan and data.is_image and (epoch % cfg.sample_every == 0 or epoch == cfg.epochs):
-                    G.eval()
-                    with torch.no_grad():
-                        save_grid(G(fixed_z).cpu(), run_dir / "samples" / f"epoch_{epoch:04d}.png")
-                    G.train()
+                if gan and (epoch % cfg.sample_every == 0 or epoch == cfg.epochs):
+                    save_samples(fake.cpu(), data, run_dir / "samples" / f"epoch_{epoch:04d}.png")
                 if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs or stop.signum is not None:
                     checkpoint(epoch)
             reporter.on_epoch(metrics)
@@ -322,21 +353,6 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
     G.eval()
     ema.module.eval()
     return TrainResult(cfg, G, ema.module, history, device)
-
-
-COLLAPSE_LOSS = 0.05
-COLLAPSE_EPOCHS = 3
-
-
-def _warnings(history: list[dict], metrics: dict) -> list[str]:
-    """Signs of a failing GAN, from this epoch and the ones before it."""
-    recent = [*history[-(COLLAPSE_EPOCHS - 1):], metrics]
-    losses_unl = [m.get("loss_unl") for m in recent]
-    if len(recent) == COLLAPSE_EPOCHS and all(v is not None and v < COLLAPSE_LOSS for v in losses_unl):
-        return [f"epoch {metrics['epoch']}: the discriminator's real/fake loss has stayed below "
-                f"{COLLAPSE_LOSS} for {COLLAPSE_EPOCHS} epochs: it wins and the generator gets little "
-                "gradient (try --label-smoothing 0.1 or a lower --lr)"]
-    return []
 
 
 def generator_loss(cfg: Config, D, x_real, x_fake, logits_fake, feat_fake):

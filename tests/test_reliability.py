@@ -10,7 +10,8 @@ from ssgan import losses
 from ssgan.cli import main
 from ssgan.config import Config
 from ssgan.runs import fit, load_run, read_metrics, resume
-from ssgan.train import Diverged, Interrupted, Reporter, _warnings, load_checkpoint, save_checkpoint
+from ssgan.diagnostics import warnings_for
+from ssgan.train import Diverged, Interrupted, Reporter, load_checkpoint, save_checkpoint
 
 
 def cfg(out, **changes):
@@ -117,7 +118,7 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
 
 def test_collapse_warning_after_three_epochs_near_zero():
     low = [{"epoch": i, "loss_unl": 0.01} for i in (1, 2)]
-    assert _warnings(low, {"epoch": 3, "loss_unl": 0.02})
-    assert not _warnings(low[:1], {"epoch": 2, "loss_unl": 0.02})
-    assert not _warnings(low, {"epoch": 3, "loss_unl": 0.3})
-    assert not _warnings([{"epoch": 1, "loss_unl": None}] * 2, {"epoch": 3, "loss_unl": None})
+    assert warnings_for(low, {"epoch": 3, "loss_unl": 0.02})
+    assert not warnings_for(low[:1], {"epoch": 2, "loss_unl": 0.02})
+    assert not warnings_for(low, {"epoch": 3, "loss_unl": 0.3})
+    assert not warnings_for([{"epoch": 1, "loss_unl": None}] * 2, {"epoch": 3, "loss_unl": None})

@@ -1,0 +1,105 @@
+"""Training diagnostics: gradient norms, mode-collapse indicators, and warnings.
+
+Each epoch's ``metrics.jsonl`` line carries them; ``ssgan report`` plots them next to the losses.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+COLLAPSE_LOSS = 0.05  # the discriminator's real/fake loss below this ...
+COLLAPSE_EPOCHS = 3  # ... for this many epochs: it has won
+DROP = 0.5  # an indicator below this fraction of its best so far has dropped sharply
+
+
+def first_and_last_weights(model: nn.Module) -> tuple[Tensor, Tensor]:
+    """The weight tensors of a network's first and last dense layers."""
+    weights = [p for name, p in model.named_parameters() if name.endswith((".v", ".weight")) and p.dim() == 2]
+    return weights[0], weights[-1]
+
+
+def grad_norms(model: nn.Module, prefix: str) -> dict[str, float]:
+    first, last = first_and_last_weights(model)
+    return {f"grad_{prefix}_first": _norm(first.grad), f"grad_{prefix}_last": _norm(last.grad)}
+
+
+def _norm(grad: Tensor | None) -> float:
+    return 0.0 if grad is None else grad.norm().item()
+
+
+def mean_pairwise_distance(x: Tensor) -> float:
+    x = x.flatten(1).float()
+    n = len(x)
+    return (torch.cdist(x, x).sum() / (n * (n - 1))).item()
+
+
+def collapse_indicators(fake: Tensor, real: Tensor, fake_logits: Tensor) -> dict[str, float]:
+    """``sample_spread``: mean pairwise distance of generated samples relative to real ones
+    (about 1 for a healthy generator, near 0 when it collapses onto a few outputs);
+    ``class_entropy``: entropy of the classifier's class histogram over generated samples,
+    divided by log K (1 when the samples spread evenly over the classes)."""
+    counts = torch.bincount(fake_logits.argmax(1), minlength=fake_logits.shape[1]).double()
+    p = counts / counts.sum()
+    entropy = -(p[p > 0] * p[p > 0].log()).sum().item() / math.log(fake_logits.shape[1])
+    return {"sample_spread": mean_pairwise_distance(fake) / max(mean_pairwise_distance(real), 1e-12),
+            "class_entropy": entropy}
+
+
+def warnings_for(history: list[dict], metrics: dict) -> list[str]:
+    """Signs of a failing GAN, from this epoch and the ones before it."""
+    out = []
+    recent = [*history[-(COLLAPSE_EPOCHS - 1):], metrics]
+    losses_unl = [m.get("loss_unl") for m in recent]
+    if len(recent) == COLLAPSE_EPOCHS and all(v is not None and v < COLLAPSE_LOSS for v in losses_unl):
+        out.append(f"epoch {metrics['epoch']}: the discriminator's real/fake loss has stayed below "
+                   f"{COLLAPSE_LOSS} for {COLLAPSE_EPOCHS} epochs: it wins and the generator gets little "
+                   "gradient (try --label-smoothing 0.1 or a lower --lr)")
+    for key, what in (("sample_spread", "spread of generated samples"), ("class_entropy", "class entropy of generated samples")):
+        past = [m[key] for m in history if m.get(key) is not None]
+        if metrics.get(key) is not None and past and metrics[key] < DROP * max(past):
+            out.append(f"epoch {metrics['epoch']}: the {what} fell to {metrics[key]:.3f}, under half its best "
+                       f"({max(past):.3f}): the generator may be collapsing onto few modes")
+    return out
+
+
+class HistoricalAverage:
+    """Salimans et al. 2016, sec. 3.3: ``weight * ||theta - mean of past theta||^2``.
+
+    The mean runs over every value the parameters have taken after an update."""
+
+    def __init__(self, params: list[nn.Parameter], weight: float):
+        self.params, self.weight = params, weight
+        self.mean = [p.detach().clone() for p in params]
+        self.count = 0
+
+    def penalty(self) -> Tensor | float:
+        if self.weight == 0 or self.count == 0:
+            return 0.0
+        return self.weight * sum(((p - m) ** 2).sum() for p, m in zip(self.params, self.mean))
+
+    @torch.no_grad()
+    def update(self) -> None:
+        if self.weight == 0:
+            return
+        self.count += 1
+        for p, m in zip(self.params, self.mean):
+            m.add_((p - m) / self.count)
+
+    def state_dict(self) -> dict:
+        return {"mean": [m.cpu() for m in self.mean], "count": self.count}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.count = state["count"]
+        for m, saved in zip(self.mean, state["mean"]):
+            m.copy_(saved)
+
+
+def fixed_real_batch(x: Tensor, n: int, seed: int) -> Tensor:
+    """A fixed set of real examples for the indicators, drawn by its own generator so that
+    training's random streams are untouched."""
+    idx = np.random.default_rng(seed + 7919).choice(len(x), size=min(n, len(x)), replace=False)
+    return x[torch.from_numpy(idx).to(x.device)]
