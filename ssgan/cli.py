@@ -66,8 +66,29 @@ def datasets(data_root: str | None) -> None:
         ok = available_offline(info.name, data_root)
         where = "yes (bundled)" if info.bundled and ok else ("yes" if ok else "no")
         table.add_row(info.name, info.shape, info.n_classes, where, info.description)
+    table.add_row("gmm1d:modes=K", "1", "K", "yes", "toy 1-D Gaussian mixture, each mode a class (options: modes, seed, n)")
+    table.add_row("gmm2d:modes=K", "2", "K", "yes", "toy 2-D Gaussian mixture on a ring, each mode a class")
     table.add_row("npz:PATH", "any", "any", "yes", "your own data: x, y (-1 = unlabeled), optional x_test, y_test")
     _console().print(table)
+
+
+def toolbox_options(f):
+    """One option for every Config field that has no hand-written option above it."""
+    import typing
+
+    from ssgan.config import CHOICES, TOOLBOX_HELP, Config
+
+    hints = typing.get_type_hints(Config)
+    for name in reversed(list(TOOLBOX_HELP)):
+        flag = "--" + name.replace("_", "-")
+        kind = typing.get_args(hints[name])[:1] or (hints[name],)
+        kind = kind[0]
+        if kind is bool:
+            f = click.option(f"{flag}/--no-{flag[2:]}", name, default=None, help=TOOLBOX_HELP[name])(f)
+        else:
+            ptype = click.Choice(CHOICES[name]) if name in CHOICES else kind
+            f = click.option(flag, name, type=ptype, default=None, help=TOOLBOX_HELP[name])(f)
+    return f
 
 
 def data_options(f):
@@ -127,6 +148,7 @@ def split(dataset, data_root, download, labels, seed, out) -> None:
 @click.option("--out", type=str, default=None, help="Folder that receives the run folder [runs].")
 @click.option("--quiet", is_flag=True, help="Print nothing.")
 @click.option("--checkpoint-every", type=int, default=None, help="Write checkpoint.pt every K epochs [1].")
+@toolbox_options
 @click.option("--resume", type=str, default=None, help="Continue the run folder RUN from its last checkpoint.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the result on stdout.")
 def fit(config_file, quiet, as_json, seeds, resume, **options) -> None:
@@ -379,7 +401,7 @@ def report(runs, out) -> None:
     from ssgan.report import write_report
 
     path = write_report(list(runs), out)
-    click.echo(f"wrote {path}/report.md, report.json, accuracy.png, losses.png, samples.png")
+    click.echo(f"wrote {path}/report.md, report.json, accuracy.png, losses.png, diagnostics.png, samples.png")
 
 
 # -- samples --------------------------------------------------------------------------------
@@ -387,18 +409,33 @@ def report(runs, out) -> None:
 @main.command()
 @click.argument("run", type=str)
 @click.option("--n", "n", type=click.IntRange(1, 10000), default=64, show_default=True, help="Number of samples.")
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="PNG grid to write [RUN/samples.png].")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="PNG to write [RUN/samples.png].")
 @click.option("--npz", type=click.Path(dir_okay=False), default=None, help="Also write the raw samples (x, z) to this .npz.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
-def sample(run, n, out, npz, seed) -> None:
+@click.option("--walk", type=int, default=None, help="Walk latent dimension DIM (rows: 8 random starts, 10 steps).")
+@click.option("--interpolate", is_flag=True, help="Interpolate between pairs of noise vectors (8 rows, 10 steps).")
+def sample(run, n, out, npz, seed, walk, interpolate) -> None:
     """Generate samples from a run's generator; no training flags needed."""
     from ssgan.runs import load_run
-    from ssgan.samples import generate, write_samples
+    from ssgan.samples import generate, interpolation, latent_walk, save_grid, write_samples
 
     r = load_run(run)
+    png = Path(out or Path(run) / "samples.png")
+    if walk is not None or interpolate:
+        if walk is not None and interpolate:
+            raise SSGANError("choose --walk DIM or --interpolate, not both")
+        if len(r.shape) != 3:
+            raise SSGANError(f"--walk and --interpolate draw image grids; this run's data have shape {r.shape}")
+        x = latent_walk(r.generator(), walk, seed=seed) if walk is not None else interpolation(r.generator(), seed=seed)
+        save_grid(x, png, nrow=10)
+        click.echo(f"wrote {png}")
+        return
+    from ssgan.data import load_dataset
+
     x, z = generate(r.generator(), n, seed)
-    written = write_samples(x, z, r.shape, None if out is None and npz else Path(out or Path(run) / "samples.png"),
-                            Path(npz) if npz else None)
+    toy = len(r.shape) == 1 and r.shape[0] <= 2  # density plots need the real points
+    real = load_dataset(r.config.dataset, r.config.data_root, False).x_train if toy else None
+    written = write_samples(x, z, None if out is None and npz else png, Path(npz) if npz else None, real)
     click.echo("wrote " + ", ".join(str(p) for p in written))
 
 

@@ -167,6 +167,47 @@ class Config:
         return dataclasses.replace(self, **changes)
 
 
+# Help of the options that `ssgan fit` adds for every remaining Config field.
+TOOLBOX_HELP = {
+    "model": "Network family [mlp].",
+    "z_dim": "Dimension of the generator's noise [100].",
+    "g_hidden": "Generator hidden widths, e.g. 128 or 128,384 or 500,500,500,500 [500,500].",
+    "g_norm": "Generator normalisation: batch, layer, vbn (virtual batch norm) or none [batch].",
+    "g_activation": "Generator activation [softplus].",
+    "g_dropout": "Generator dropout: one rate, or one per hidden layer like 0.5,0 [0].",
+    "g_output": "Squashing of the generator's output into [0, 1] [sigmoid].",
+    "z_dist": "Noise: uniform U(0,1), uniform-signed U(-1,1) or normal [uniform].",
+    "d_hidden": "Discriminator hidden widths [1000,500,250,250,250].",
+    "d_activation": "Discriminator activation (leaky-relu has slope 0.2) [relu].",
+    "d_layer_norm": "Layer normalisation in the discriminator [off].",
+    "d_dropout": "Dropout after each discriminator hidden layer [0].",
+    "d_input_noise": "Std of Gaussian noise on the discriminator's input [0.3].",
+    "d_hidden_noise": "Std of Gaussian noise before each later layer [0.5].",
+    "fm_layer": "Hidden layer of D whose features are matched (-1: last) [-1].",
+    "mbd_kernels": "Minibatch discrimination: number of kernels B (0: off) [0].",
+    "mbd_dim": "Minibatch discrimination: dimension C of each kernel [5].",
+    "init": "Weight init: default, normal-0.02 or xavier [default].",
+    "data_init": "Data-dependent init of D's weight-normalised layers [on].",
+    "init_batch": "Examples used by the data-dependent init [500].",
+    "beta1": "Adam beta1, or SGD momentum, of both networks [0.5].",
+    "lr_decay_start": "Fraction of training after which the lr decays linearly to 0 [0.5].",
+    "ema_decay": "Decay of the moving average of D's weights that is evaluated [0.999].",
+    "optimizer": "adam or sgd [adam].",
+    "lr_d": "Discriminator learning rate [--lr].",
+    "lr_g": "Generator learning rate [--lr].",
+    "beta1_d": "Discriminator beta1/momentum [--beta1].",
+    "beta1_g": "Generator beta1/momentum [--beta1].",
+    "d_steps": "Discriminator steps per generator update: G steps every d_steps batches [1].",
+    "g_steps": "Generator steps per update [1].",
+    "hist_avg_d": "Historical averaging weight on D's parameters [0].",
+    "hist_avg_g": "Historical averaging weight on G's parameters [0].",
+    "tag": "Name of the method in run folders and reports [ssgan].",
+    "sample_every": "Write a sample grid every K epochs [1].",
+}
+CHOICES = {"model": MODELS, "g_norm": G_NORMS, "g_activation": ACTIVATIONS, "d_activation": ACTIVATIONS,
+           "g_output": G_OUTPUTS, "z_dist": Z_DISTS, "init": INITS, "optimizer": OPTIMIZERS}
+
+
 def _field_types() -> dict[str, tuple[type, ...]]:
     """Python types each key accepts, read off the dataclass annotations."""
     hints = typing.get_type_hints(Config)
@@ -190,6 +231,8 @@ def check_keys(values: dict[str, Any], source: str) -> dict[str, Any]:
         allowed = types[key]
         if float in allowed and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
+        if str in allowed and isinstance(value, list) and all(isinstance(v, (int, float)) for v in value):
+            value = ",".join(str(v) for v in value)  # TOML arrays like g_hidden = [128, 384]
         if isinstance(value, bool) and bool not in allowed:
             ok = False
         else:

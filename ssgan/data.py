@@ -248,6 +248,52 @@ def load_npz(path: str) -> Dataset:
     return Dataset(f"npz:{path}", x, y, x_test, y_test, n_classes=n_classes)
 
 
+# -- toy data: Gaussian mixtures -----------------------------------------------------------
+
+GMM_PREFIXES = ("gmm1d:", "gmm2d:")
+
+
+def _gmm_options(spec: str) -> dict[str, int]:
+    """``gmm2d:modes=8,seed=0,n=5000`` -> {"modes": 8, "seed": 0, "n": 5000}."""
+    opts = {"modes": 8, "seed": 0, "n": 5000}
+    body = spec.split(":", 1)[1]
+    for part in filter(None, body.split(",")):
+        key, _, value = part.partition("=")
+        if key not in opts or not value.lstrip("-").isdigit():
+            raise SSGANError(f"bad option {part!r} in {spec!r}: use modes=K, seed=S, n=N (e.g. gmm2d:modes=8)")
+        opts[key] = int(value)
+    if not 1 <= opts["modes"] <= 50 or opts["n"] < 10:
+        raise SSGANError(f"{spec!r}: modes must lie in 1..50 and n be at least 10")
+    return opts
+
+
+def load_gmm(spec: str) -> Dataset:
+    """A seeded Gaussian mixture in [0, 1]^d, each mode a class.
+
+    1-D (``gmm1d:``): modes evenly spaced on [0.15, 0.85], std 0.6 / (6 K). 2-D (``gmm2d:``):
+    modes evenly spaced on a ring of radius 0.35 around (0.5, 0.5), std 0.02. ``n`` training
+    points (default 5,000) and n/5 test points, classes equally frequent.
+    """
+    opts = _gmm_options(spec)
+    k, rng = opts["modes"], np.random.default_rng(opts["seed"])
+    if spec.startswith("gmm1d:"):
+        centers = np.linspace(0.15, 0.85, k)[:, None] if k > 1 else np.array([[0.5]])
+        std = 0.6 / (6 * k)
+    else:
+        angles = 2 * np.pi * np.arange(k) / k
+        centers = 0.5 + 0.35 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+        std = 0.02
+
+    def draw(n):
+        y = np.arange(n) % k
+        x = centers[y] + rng.normal(0.0, std, size=(n, centers.shape[1]))
+        return np.clip(x, 0.0, 1.0).astype(np.float32), y.astype(np.int64)
+
+    x_tr, y_tr = draw(opts["n"])
+    x_te, y_te = draw(max(opts["n"] // 5, k))
+    return Dataset(spec, x_tr, y_tr, x_te, y_te, n_classes=k)
+
+
 # -- the registry ---------------------------------------------------------------------------
 
 REGISTRY: dict[str, DatasetInfo] = {
@@ -271,9 +317,12 @@ def check_name(name: str) -> None:
     """Raise a one-line error for a dataset name that no loader takes."""
     if name.startswith(NPZ_PREFIX) and len(name) > len(NPZ_PREFIX):
         return
+    if name.startswith(GMM_PREFIXES):
+        _gmm_options(name)
+        return
     if name not in REGISTRY:
         raise SSGANError(
-            f"unknown dataset {name!r}: choose one of {', '.join(REGISTRY)} or npz:PATH "
+            f"unknown dataset {name!r}: choose one of {', '.join(REGISTRY)}, gmm1d:modes=K, gmm2d:modes=K or npz:PATH "
             "(see `ssgan datasets`)"
         )
 
@@ -283,6 +332,8 @@ def load_dataset(name: str, data_root: str | None = None, download: bool = False
     check_name(name)
     if name.startswith(NPZ_PREFIX):
         return load_npz(name[len(NPZ_PREFIX):])
+    if name.startswith(GMM_PREFIXES):
+        return load_gmm(name)
     return REGISTRY[name].load(data_root, download)
 
 

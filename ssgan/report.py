@@ -202,6 +202,39 @@ def plot_losses(groups: dict[str, list[RunRecord]], path: Path) -> None:
     _save_figure(fig, path)
 
 
+DIAGNOSTIC_PANELS = (
+    (("grad_d_first", "grad_d_last"), "gradient norm, D first / last layer", True),
+    (("grad_g_first", "grad_g_last"), "gradient norm, G first / last layer", True),
+    (("sample_spread",), "spread of generated samples (1 = real data)", False),
+    (("class_entropy",), "class entropy of generated samples (1 = even)", False),
+)
+
+
+def plot_diagnostics(groups: dict[str, list[RunRecord]], path: Path) -> None:
+    """Gradient norms and mode-collapse indicators per epoch (mean over runs)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+    for ax, (keys, title, log) in zip(axes.flat, DIAGNOSTIC_PANELS):
+        for i, (name, rs) in enumerate(groups.items()):
+            for key, style in zip(keys, ("-", "--")):
+                curves = _curves(rs, key)
+                if curves is None or len(curves[0]) < 2:
+                    continue
+                label = name if len(keys) == 1 else f"{name} {key.rsplit('_', 1)[1]}"
+                ax.plot(curves[0], curves[1].mean(0), color=f"C{i}", ls=style, label=label)
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        if log and ax.has_data():
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        if ax.has_data():
+            ax.legend(fontsize=8)
+    fig.suptitle("Training diagnostics (mean over runs)")
+    fig.tight_layout()
+    _save_figure(fig, path)
+
+
 def plot_samples(groups: dict[str, list[RunRecord]], path: Path) -> bool:
     """The last sample grid of the first run of each method that has one; False if none does."""
     import matplotlib.image as mpimg
@@ -253,7 +286,8 @@ def render_markdown(summary: dict, has_samples: bool) -> str:
     for name, m in summary["methods"].items():
         accs = ", ".join(f"seed {s}: {_pct(a)}" for s, a in zip(m["seeds"], m["test_acc"]))
         lines.append(f"- {name}: {accs}")
-    lines += ["", "![test accuracy per epoch](accuracy.png)", "", "![training losses](losses.png)", ""]
+    lines += ["", "![test accuracy per epoch](accuracy.png)", "", "![training losses](losses.png)", "",
+              "![gradient norms and mode-collapse indicators](diagnostics.png)", ""]
     if has_samples:
         lines += ["![generated samples](samples.png)", ""]
     lines += ["## Commands that produced the runs", "", "```"]
@@ -264,7 +298,7 @@ def render_markdown(summary: dict, has_samples: bool) -> str:
 
 
 def write_report(paths: list[str | Path], out: str | Path) -> Path:
-    """Write report.md, report.json, accuracy.png, losses.png and samples.png into ``out``."""
+    """Write report.md, report.json, accuracy.png, losses.png, diagnostics.png and samples.png into ``out``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -280,6 +314,7 @@ def write_report(paths: list[str | Path], out: str | Path) -> Path:
         groups[r.method].append(r)
     plot_accuracy(groups, out / "accuracy.png")
     plot_losses(groups, out / "losses.png")
+    plot_diagnostics(groups, out / "diagnostics.png")
     has_samples = plot_samples(groups, out / "samples.png")
     write_json(out / "report.json", summary)
     write_text(out / "report.md", render_markdown(summary, has_samples))

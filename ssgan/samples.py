@@ -50,15 +50,16 @@ def save_density(real: np.ndarray, fake: np.ndarray, path: str | Path, title: st
     plt.close(fig)
 
 
-def save_samples(fake: torch.Tensor, data, path: str | Path) -> bool:
-    """The picture of generated samples that fits the data: an image grid, or a density plot
-    for 1-D and 2-D points. Returns False (and writes nothing) for other flat data."""
-    if data.is_image:
+def save_samples(fake: torch.Tensor, path: str | Path, real: np.ndarray | None = None) -> bool:
+    """The picture of generated samples that fits them: an image grid for (N, C, H, W), or a
+    density plot against ``real`` points for 1-D and 2-D data. Returns False (and writes
+    nothing) when there is no such picture."""
+    if fake.dim() == 4:
         save_grid(fake, path)
         return True
-    if data.shape[0] in (1, 2):
+    if fake.dim() == 2 and fake.shape[1] in (1, 2) and real is not None:
         rng = np.random.default_rng(0)
-        real = data.x_train[rng.choice(len(data.x_train), size=min(2000, len(data.x_train)), replace=False)]
+        real = real[rng.choice(len(real), size=min(2000, len(real)), replace=False)]
         save_density(real, fake.numpy(), path, Path(path).stem)
         return True
     return False
@@ -72,26 +73,51 @@ def generate(generator: torch.nn.Module, n: int, seed: int = 0) -> tuple[torch.T
     return generator(z), z
 
 
-def write_samples(x: torch.Tensor, z: torch.Tensor, shape: tuple[int, ...],
-                  png: Path | None, npz: Path | None) -> list[Path]:
-    """Write a PNG grid (images only) and/or an .npz of ``x`` and ``z``; return what was written."""
+def write_samples(x: torch.Tensor, z: torch.Tensor, png: Path | None, npz: Path | None,
+                  real: np.ndarray | None = None) -> list[Path]:
+    """Write the picture of :func:`save_samples` and/or an .npz of ``x`` and ``z``; return
+    what was written."""
     from ssgan.errors import SSGANError
 
     written = []
-    if png is not None:
-        if len(shape) != 3:
-            raise SSGANError(f"this run's data are flat vectors of shape {shape}, not images: use --npz FILE")
-        try:
-            save_grid(x, png)
-        except OSError as e:
-            raise SSGANError(f"cannot write {png}: {e.strerror or e}") from None
-        written.append(png)
-    if npz is not None:
-        try:
+    try:
+        if png is not None:
+            if not save_samples(x, png, real):
+                raise SSGANError(f"this run's data are vectors of shape {tuple(x.shape[1:])}, which have no picture: use --npz FILE")
+            written.append(png)
+        if npz is not None:
             with atomic_path(npz) as tmp:
                 with open(tmp, "wb") as f:
                     np.savez(f, x=x.numpy(), z=z.numpy())
-        except OSError as e:
-            raise SSGANError(f"cannot write {npz}: {e.strerror or e}") from None
-        written.append(npz)
+            written.append(npz)
+    except OSError as e:
+        raise SSGANError(f"cannot write {png if npz is None or not written else npz}: {e.strerror or e}") from None
     return written
+
+
+def _z_range(generator) -> tuple[float, float]:
+    return {"uniform": (0.0, 1.0), "uniform-signed": (-1.0, 1.0)}.get(generator.z_dist, (-2.5, 2.5))
+
+
+@torch.no_grad()
+def latent_walk(generator: torch.nn.Module, dim: int, rows: int = 8, steps: int = 10, seed: int = 0) -> torch.Tensor:
+    """Samples along latent dimension ``dim`` (rows: other dimensions fixed at random)."""
+    from ssgan.errors import SSGANError
+
+    if not 0 <= dim < generator.z_dim:
+        raise SSGANError(f"--walk {dim}: the generator's noise has dimensions 0..{generator.z_dim - 1}")
+    generator.eval()
+    z = generator.sample_z(rows, torch.Generator().manual_seed(seed)).repeat_interleave(steps, 0)
+    z[:, dim] = torch.linspace(*_z_range(generator), steps).repeat(rows)
+    return generator(z)
+
+
+@torch.no_grad()
+def interpolation(generator: torch.nn.Module, rows: int = 8, steps: int = 10, seed: int = 0) -> torch.Tensor:
+    """Samples on straight lines between pairs of noise vectors, one pair per row."""
+    generator.eval()
+    g = torch.Generator().manual_seed(seed)
+    z0, z1 = generator.sample_z(rows, g), generator.sample_z(rows, g)
+    t = torch.linspace(0.0, 1.0, steps).view(1, steps, 1)
+    z = (z0.unsqueeze(1) * (1 - t) + z1.unsqueeze(1) * t).reshape(rows * steps, -1)
+    return generator(z)

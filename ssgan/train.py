@@ -343,7 +343,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
             if run_dir is not None:
                 _append_jsonl(run_dir / "metrics.jsonl", metrics)
                 if gan and (epoch % cfg.sample_every == 0 or epoch == cfg.epochs):
-                    save_samples(fake.cpu(), data, run_dir / "samples" / f"epoch_{epoch:04d}.png")
+                    save_samples(fake.cpu(), run_dir / "samples" / f"epoch_{epoch:04d}.png", data.x_train)
                 if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs or stop.signum is not None:
                     checkpoint(epoch)
             reporter.on_epoch(metrics)

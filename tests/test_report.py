@@ -91,11 +91,11 @@ def test_eval_on_other_data(runs, tmp_path):
     assert r.exit_code == 2 and "shape (1, 9, 9)" in r.output and "trained on (1, 8, 8)" in r.output
 
 
-def test_report_writes_five_files_with_right_counts(runs, tmp_path):
+def test_report_writes_all_files_with_right_counts(runs, tmp_path):
     out, _, _ = runs
     r = invoke("report", out, "--out", tmp_path / "rep")
     assert r.exit_code == 0, r.output
-    for name in ("report.md", "report.json", "accuracy.png", "losses.png", "samples.png"):
+    for name in ("report.md", "report.json", "accuracy.png", "losses.png", "diagnostics.png", "samples.png"):
         assert (tmp_path / "rep" / name).stat().st_size > 0
     rep = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert set(rep["methods"]) == {"ssgan", "same-net", "logreg"}
