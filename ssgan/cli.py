@@ -167,14 +167,12 @@ def fit(config_file, quiet, as_json, seeds, resume, **options) -> None:
         seed_list = _parse_seeds(seeds, cfg)
     summaries = []
     for seed in seed_list:
-        run_cfg = cfg.replace(seed=seed)
         reporter = None if (quiet or as_json) else _progress_reporter()
-        if resume is not None:
-            job = lambda rep: runs.resume(resume, rep)  # noqa: E731
-        else:
-            job = lambda rep: runs.fit(run_cfg, rep, command=_command())  # noqa: E731
         try:
-            run_dir, result = job(reporter)
+            if resume is not None:
+                run_dir, result = runs.resume(resume, reporter)
+            else:
+                run_dir, result = runs.fit(cfg.replace(seed=seed), reporter, command=_command())
         finally:
             if reporter is not None:
                 reporter.close()
