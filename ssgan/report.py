@@ -173,35 +173,13 @@ def plot_accuracy(groups: dict[str, list[RunRecord]], path: Path) -> None:
     _save_figure(fig, path)
 
 
-LOSS_PANELS = (("loss_lab", "supervised loss (D)"), ("loss_unl", "real/fake loss (D)"),
-               ("loss_gen", "generator loss"), ("d_real", "mean D(real) / D(fake)"))
-
-
-def plot_losses(groups: dict[str, list[RunRecord]], path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
-    for ax, (key, title) in zip(axes.flat, LOSS_PANELS):
-        for i, (name, rs) in enumerate(groups.items()):
-            curves = _curves(rs, key)
-            if curves is None or len(curves[0]) < 2:
-                continue
-            ep, v = curves
-            ax.plot(ep, v.mean(0), color=f"C{i}", label=name)
-            if key == "d_real":
-                fake = _curves(rs, "d_fake")
-                if fake is not None:
-                    ax.plot(fake[0], fake[1].mean(0), color=f"C{i}", ls="--", label=f"{name} D(fake)")
-        ax.set_title(title)
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-        if ax.has_data():
-            ax.legend(fontsize=8)
-    fig.suptitle("Training losses (mean over runs)")
-    fig.tight_layout()
-    _save_figure(fig, path)
-
-
+# (metric keys, title, log scale): keys of one panel share its colour, solid then dashed
+LOSS_PANELS = (
+    (("loss_lab",), "supervised loss (D)", False),
+    (("loss_unl",), "real/fake loss (D)", False),
+    (("loss_gen",), "generator loss", False),
+    (("d_real", "d_fake"), "mean D(real) / D(fake)", False),
+)
 DIAGNOSTIC_PANELS = (
     (("grad_d_first", "grad_d_last"), "gradient norm, D first / last layer", True),
     (("grad_g_first", "grad_g_last"), "gradient norm, G first / last layer", True),
@@ -210,12 +188,12 @@ DIAGNOSTIC_PANELS = (
 )
 
 
-def plot_diagnostics(groups: dict[str, list[RunRecord]], path: Path) -> None:
-    """Gradient norms and mode-collapse indicators per epoch (mean over runs)."""
+def plot_panels(groups: dict[str, list[RunRecord]], panels, title: str, path: Path) -> None:
+    """A 2 x 2 figure of per-epoch metrics, the mean over each method's runs."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, 2, figsize=(10, 7))
-    for ax, (keys, title, log) in zip(axes.flat, DIAGNOSTIC_PANELS):
+    for ax, (keys, panel_title, log) in zip(axes.flat, panels):
         for i, (name, rs) in enumerate(groups.items()):
             for key, style in zip(keys, ("-", "--")):
                 curves = _curves(rs, key)
@@ -223,14 +201,14 @@ def plot_diagnostics(groups: dict[str, list[RunRecord]], path: Path) -> None:
                     continue
                 label = name if len(keys) == 1 else f"{name} {key.rsplit('_', 1)[1]}"
                 ax.plot(curves[0], curves[1].mean(0), color=f"C{i}", ls=style, label=label)
-        ax.set_title(title)
+        ax.set_title(panel_title)
         ax.set_xlabel("epoch")
         if log and ax.has_data():
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
         if ax.has_data():
             ax.legend(fontsize=8)
-    fig.suptitle("Training diagnostics (mean over runs)")
+    fig.suptitle(f"{title} (mean over runs)")
     fig.tight_layout()
     _save_figure(fig, path)
 
@@ -313,8 +291,8 @@ def write_report(paths: list[str | Path], out: str | Path) -> Path:
     for r in sorted(runs, key=lambda r: (is_baseline(r.method), r.method, r.config["seed"])):
         groups[r.method].append(r)
     plot_accuracy(groups, out / "accuracy.png")
-    plot_losses(groups, out / "losses.png")
-    plot_diagnostics(groups, out / "diagnostics.png")
+    plot_panels(groups, LOSS_PANELS, "Training losses", out / "losses.png")
+    plot_panels(groups, DIAGNOSTIC_PANELS, "Training diagnostics", out / "diagnostics.png")
     has_samples = plot_samples(groups, out / "samples.png")
     write_json(out / "report.json", summary)
     write_text(out / "report.md", render_markdown(summary, has_samples))
