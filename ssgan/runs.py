@@ -114,6 +114,8 @@ def resume(path: str | Path, reporter: Reporter | None = None) -> tuple[Path, Tr
     resolve_device(cfg.device)
     data = load_dataset(cfg.dataset, cfg.data_root, False)
     split = load_split(run.path / "split.json", data)
+    for orphan in run.path.glob(".*.tmp"):  # left by a kill in the middle of a write
+        orphan.unlink()
     return run.path, train(cfg, data, split, run.path, reporter, resume=ckpt)
 
 

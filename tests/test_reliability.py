@@ -52,7 +52,9 @@ def test_interrupted_and_resumed_equals_uninterrupted(uninterrupted, tmp_path, e
     assert info.value.signum == signum and (info.value.epoch, info.value.iteration) == (epoch, iteration)
     run_dir = info.value.run_dir
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    (run_dir / ".checkpoint.pt.abc123.tmp").write_bytes(b"half")  # as a kill -9 mid-write leaves
     resume(run_dir)
+    assert not list(run_dir.glob(".*.tmp"))
     a, b = _state(uninterrupted), _state(run_dir)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert _without_time(read_metrics(run_dir)) == _without_time(read_metrics(uninterrupted))
