@@ -33,6 +33,7 @@ G_OUTPUTS = ("sigmoid", "hard-sigmoid", "none")
 Z_DISTS = ("uniform", "uniform-signed", "normal")
 INITS = ("default", "normal-0.02", "xavier")
 OPTIMIZERS = ("adam", "sgd")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class Config:
     g_steps: int = 1  # ... and then g_steps times
     hist_avg_d: float = 0.0  # historical averaging: lambda * ||theta - mean of past theta||^2
     hist_avg_g: float = 0.0
+    precision: str = "fp32"  # bf16: autocast the training passes (fast on CPUs with AMX and on GPUs)
     # output
     tag: str = ""  # names the method in run folders and reports; "" = "ssgan" ("same-net" at unlabeled_weight 0)
     device: str = "auto"
@@ -123,6 +125,7 @@ class Config:
         choice("z_dist", Z_DISTS)
         choice("init", INITS)
         choice("optimizer", OPTIMIZERS)
+        choice("precision", PRECISIONS)
         for name in ("epochs", "batch_size", "z_dim", "sample_every", "checkpoint_every", "init_batch",
                      "mbd_dim", "d_steps", "g_steps"):
             at_least(name, 1)
@@ -201,11 +204,13 @@ TOOLBOX_HELP = {
     "g_steps": "Generator steps per update [1].",
     "hist_avg_d": "Historical averaging weight on D's parameters [0].",
     "hist_avg_g": "Historical averaging weight on G's parameters [0].",
+    "precision": "fp32, or bf16 autocast of training (faster on CPUs with AMX and on GPUs) [fp32].",
     "tag": "Name of the method in run folders and reports [ssgan].",
     "sample_every": "Write a sample grid every K epochs [1].",
 }
 CHOICES = {"model": MODELS, "g_norm": G_NORMS, "g_activation": ACTIVATIONS, "d_activation": ACTIVATIONS,
-           "g_output": G_OUTPUTS, "z_dist": Z_DISTS, "init": INITS, "optimizer": OPTIMIZERS}
+           "g_output": G_OUTPUTS, "z_dist": Z_DISTS, "init": INITS, "optimizer": OPTIMIZERS,
+           "precision": PRECISIONS}
 
 
 def _field_types() -> dict[str, tuple[type, ...]]:

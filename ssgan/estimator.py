@@ -35,7 +35,7 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
     beta1 : float, default=0.5
     g_loss : {"feature-matching", "moment-matching", "adversarial", "fm+adv"}, default="feature-matching"
     fm_norm, moment_space, moment_weight, adv_weight, label_smoothing, unlabeled_weight,
-    fake_logit, lr_decay_start, ema_decay, z_dim :
+    fake_logit, lr_decay_start, ema_decay, z_dim, precision :
         As the options of ``ssgan fit``.
     device : str, default="cpu"
         "cpu", "cuda", "cuda:N", "mps" or "auto".
@@ -71,7 +71,7 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, epochs=60, batch_size=100, lr=0.003, beta1=0.5, g_loss="feature-matching",
                  fm_norm="l2", moment_space="data", moment_weight=0.1, adv_weight=0.1,
                  label_smoothing=0.0, unlabeled_weight=1.0, fake_logit="implicit",
-                 lr_decay_start=0.5, ema_decay=0.999, z_dim=100, device="cpu", random_state=None):
+                 lr_decay_start=0.5, ema_decay=0.999, z_dim=100, precision="fp32", device="cpu", random_state=None):
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -87,6 +87,7 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
         self.lr_decay_start = lr_decay_start
         self.ema_decay = ema_decay
         self.z_dim = z_dim
+        self.precision = precision
         self.device = device
         self.random_state = random_state
 

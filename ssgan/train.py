@@ -8,6 +8,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -209,6 +210,8 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
             for group in opt.param_groups:
                 group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
 
+    # bf16 autocast of the training passes (matrix products in bf16, losses in fp32)
+    amp = partial(torch.autocast, device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
     fixed_z = G.sample_z(N_FIXED_SAMPLES, torch.Generator().manual_seed(cfg.seed)).to(device)
     real_ref = fixed_real_batch(x_all, N_FIXED_SAMPLES, cfg.seed)
 
@@ -266,13 +269,14 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
 
                 # Discriminator step: labeled, unlabeled and generated data in one forward pass
                 # (three groups, which minibatch discrimination keeps apart).
-                if gan:
-                    with torch.no_grad():
-                        xf = G(G.sample_z(bs, device=device))
-                    logits, _ = D(torch.cat([xl, x_all[orders["unl"][batch]], xf]), groups=3)
-                else:
-                    logits, _ = D(xl)
-                class_logits, logit_real = losses.split_logits(logits, cfg.fake_logit)
+                with amp():
+                    if gan:
+                        with torch.no_grad():
+                            xf = G(G.sample_z(bs, device=device))
+                        logits, _ = D(torch.cat([xl, x_all[orders["unl"][batch]], xf]), groups=3)
+                    else:
+                        logits, _ = D(xl)
+                class_logits, logit_real = losses.split_logits(logits.float(), cfg.fake_logit)
                 loss_lab = losses.supervised_loss(class_logits[:bs], yl)
                 loss_d = loss_lab
                 if gan:
@@ -296,9 +300,10 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                 if gan and it % cfg.d_steps == 0:
                     xr = x_all[orders["gen"][batch]]
                     for _ in range(cfg.g_steps):
-                        xf = G(G.sample_z(bs, device=device))
-                        logits_f, feat_f = D(xf)
-                        loss_gen = generator_loss(cfg, D, xr, xf, logits_f, feat_f)
+                        with amp():
+                            xf = G(G.sample_z(bs, device=device))
+                            logits_f, feat_f = D(xf)
+                            loss_gen = generator_loss(cfg, D, xr, xf.float(), logits_f.float(), feat_f.float())
                         opt_g.zero_grad(set_to_none=True)
                         (loss_gen + hist_g.penalty()).backward()
                         values.update(loss_gen=loss_gen.item(), **grad_norms(G, "g"))
@@ -360,7 +365,7 @@ def generator_loss(cfg: Config, D, x_real, x_fake, logits_fake, feat_fake):
     if cfg.g_loss in ("feature-matching", "fm+adv"):
         with torch.no_grad():
             _, feat_real = D(x_real)
-        loss = losses.feature_matching_loss(feat_real, feat_fake, cfg.fm_norm)
+        loss = losses.feature_matching_loss(feat_real.float(), feat_fake, cfg.fm_norm)
         if cfg.g_loss == "fm+adv":
             loss = loss + cfg.adv_weight * losses.adversarial_loss(losses.split_logits(logits_fake, cfg.fake_logit)[1])
         return loss
@@ -373,7 +378,7 @@ def generator_loss(cfg: Config, D, x_real, x_fake, logits_fake, feat_fake):
     else:
         with torch.no_grad():
             _, real = D(x_real)
-        fake = feat_fake
+        real, fake = real.float(), feat_fake
     return adv + cfg.moment_weight * losses.moment_matching_loss(real, fake)
 
 

@@ -146,6 +146,7 @@ def test_d_steps_and_g_steps_set_the_number_of_generator_updates(tmp_path, d_ste
     dict(mbd_kernels=5), dict(g_norm="vbn"), dict(hist_avg_d=0.01, hist_avg_g=0.01), dict(optimizer="sgd", lr=0.01),
     dict(lr_d=0.001, lr_g=0.002, beta1_d=0.6), dict(init="normal-0.02", data_init=False),
     dict(d_layer_norm=True, d_dropout=0.2, d_activation="leaky-relu", g_dropout="0.5,0"),
+    dict(precision="bf16"),
 ])
 def test_toolbox_options_train_and_change_the_result(tmp_path, changes):
     _, base = _short_run(tmp_path / "base")
