@@ -2,6 +2,7 @@
 # Re-make the committed accuracy reports from scratch (run from the repository root).
 #   bash benchmarks/make_reports.sh digits   # reports/digits-50: 5 seeds, a few minutes on 2 CPU cores
 #   bash benchmarks/make_reports.sh mnist    # reports/mnist-100: 3 seeds, about 1.5 hours on 2 CPU cores
+#   EPOCHS=10 bash benchmarks/make_reports.sh moments  # reports/moments: 7 generators x 2 seeds
 set -euo pipefail
 case "${1:-digits}" in
   digits)
@@ -14,5 +15,11 @@ case "${1:-digits}" in
     ssgan baseline --labels 100 --seeds 3 --method same-net --method logreg --method label-spreading --out runs/mnist-100
     ssgan report runs/mnist-100 --out reports/mnist-100
     ;;
-  *) echo "usage: bash benchmarks/make_reports.sh digits|mnist" >&2; exit 2 ;;
+  moments)
+    for config in configs/moments/*.toml; do
+      ssgan fit --config "$config" --seeds 2 --epochs "${EPOCHS:-10}" --out runs/moments --quiet
+    done
+    ssgan report runs/moments --out reports/moments
+    ;;
+  *) echo "usage: bash benchmarks/make_reports.sh digits|mnist|moments" >&2; exit 2 ;;
 esac

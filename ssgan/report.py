@@ -225,11 +225,14 @@ def plot_samples(groups: dict[str, list[RunRecord]], path: Path) -> bool:
             grids.append((name, rs[0], pngs[-1]))
     if not grids:
         return False
-    fig, axes = plt.subplots(1, len(grids), figsize=(4.5 * len(grids), 4.8), squeeze=False)
-    for ax, (name, run, png) in zip(axes[0], grids):
+    cols = min(len(grids), 4)
+    rows = -(-len(grids) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 4.8 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (name, run, png) in zip(axes.flat, grids):
         ax.imshow(mpimg.imread(png), cmap="gray")
         ax.set_title(f"{name}: {run.path.name}\n{png.stem}", fontsize=9)
-        ax.axis("off")
     _save_figure(fig, path)
     return True
 
