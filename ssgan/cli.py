@@ -394,11 +394,13 @@ def baseline(methods, splits, seeds, config_file, as_json, **options) -> None:
 @main.command()
 @click.argument("runs", nargs=-1, type=str)
 @click.option("--out", type=str, required=True, help="Report folder, e.g. reports/mnist-100/.")
-def report(runs, out) -> None:
+@click.option("--notes", type=str, default=None,
+              help="Markdown file whose text ends report.md under 'Notes' (your reading of the numbers).")
+def report(runs, out, notes) -> None:
     """Turn run folders into report.md, report.json and figures."""
     from ssgan.report import write_report
 
-    path = write_report(list(runs), out)
+    path = write_report(list(runs), out, notes)
     click.echo(f"wrote {path}/report.md, report.json, accuracy.png, losses.png, diagnostics.png, samples.png")
 
 

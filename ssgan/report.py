@@ -106,6 +106,8 @@ def summarize(runs: list[RunRecord]) -> dict:
             "best_epoch_acc_mean": _mean_std(best)[0],
             "seconds_mean": float(np.mean([sum(m.get("seconds", 0.0) for m in r.metrics) for r in rs])),
             "commands": [r.command for r in rs if r.command],
+            "last_epoch_diagnostics": _last_diagnostics(rs),
+            "runs_with_warnings": sum(any(m.get("warnings") for m in r.metrics) for r in rs),
         }
     gains = []
     for ssl, s in methods.items():
@@ -121,8 +123,38 @@ def summarize(runs: list[RunRecord]) -> dict:
             mean, std = _mean_std(diffs)
             gains.append({"method": ssl, "baseline": base, "seeds": common, "gain_mean": mean, "gain_std": std})
     return {"dataset": dataset, "labels": labels, "labels_per_class": labels // n_classes,
-            "methods": methods, "gains": gains,
+            "methods": methods, "gains": gains, "settings": differing_settings(groups),
             "machine": _machine(runs)}
+
+
+# Last-epoch indicators shown in the report's diagnostics table (GAN runs only)
+DIAGNOSTIC_KEYS = ("sample_spread", "class_entropy", "d_real", "d_fake", "loss_unl")
+# Config keys that never make two methods different settings
+_NOT_SETTINGS = {"seed", "out", "tag", "device", "data_root", "download", "split", "sample_every",
+                 "checkpoint_every"}
+
+
+def _last_diagnostics(rs: list[RunRecord]) -> dict[str, float] | None:
+    """Mean over runs of each diagnostic at the last epoch; None for runs without a generator."""
+    out = {}
+    for key in DIAGNOSTIC_KEYS:
+        values = [r.last.get(key) for r in rs]
+        if any(v is None for v in values):
+            return None
+        out[key] = float(np.mean(values))
+    return out
+
+
+def differing_settings(groups: dict[str, list[RunRecord]]) -> dict[str, dict[str, object]]:
+    """For each GAN method, the config values in which the GAN methods of a report differ.
+
+    A report of one method, or of methods that differ only in their tag, gives ``{}``."""
+    configs = {name: rs[0].config for name, rs in groups.items() if not is_baseline(name)}
+    if len(configs) < 2:
+        return {}
+    keys = sorted({k for c in configs.values() for k in c} - _NOT_SETTINGS)
+    differ = [k for k in keys if len({json.dumps(c.get(k)) for c in configs.values()}) > 1]
+    return {name: {k: c.get(k) for k in differ} for name, c in configs.items()} if differ else {}
 
 
 def _machine(runs: list[RunRecord]) -> str:
@@ -241,7 +273,11 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f}"
 
 
-def render_markdown(summary: dict, has_samples: bool) -> str:
+def _setting(value: object) -> str:
+    return "-" if value in (None, "") else str(value)
+
+
+def render_markdown(summary: dict, has_samples: bool, notes: str | None = None) -> str:
     ds, labels = summary["dataset"], summary["labels"]
     lines = [f"# {ds}, {labels} labels ({summary['labels_per_class']} per class)", "",
              "Test accuracy at the **last** epoch of each run, mean ± sample std over runs (seeds); "
@@ -263,6 +299,24 @@ def render_markdown(summary: dict, has_samples: bool) -> str:
         for g in summary["gains"]:
             lines.append(f"| {g['method']} | {g['baseline']} | {len(g['seeds'])} | "
                          f"{_pct(g['gain_mean'])} ± {_pct(g['gain_std'])} |")
+    settings = summary.get("settings") or {}
+    if settings:
+        keys = list(next(iter(settings.values())))
+        lines += ["", "Settings in which the methods differ (everything else is the same):", "",
+                  "| method | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+        for name, values in settings.items():
+            lines.append(f"| {name} | " + " | ".join(_setting(values[k]) for k in keys) + " |")
+    diag = {name: m for name, m in summary["methods"].items() if m.get("last_epoch_diagnostics")}
+    if diag:
+        lines += ["", "Mode-collapse indicators and discriminator outputs at the last epoch, mean over runs "
+                  "(spread: mean pairwise distance of generated samples over that of real ones; class entropy: "
+                  "of the classifier's histogram of generated samples, 1 = spread evenly over the classes):", "",
+                  "| method | sample spread | class entropy | D(real) | D(fake) | real/fake loss | runs with warnings |",
+                  "|---|---|---|---|---|---|---|"]
+        for name, m in diag.items():
+            d = m["last_epoch_diagnostics"]
+            lines.append(f"| {name} | {d['sample_spread']:.3f} | {d['class_entropy']:.3f} | {d['d_real']:.3f} | "
+                         f"{d['d_fake']:.3f} | {d['loss_unl']:.3f} | {m['runs_with_warnings']} of {len(m['runs'])} |")
     lines += ["", "Per-run accuracies (last epoch):", ""]
     for name, m in summary["methods"].items():
         accs = ", ".join(f"seed {s}: {_pct(a)}" for s, a in zip(m["seeds"], m["test_acc"]))
@@ -275,14 +329,24 @@ def render_markdown(summary: dict, has_samples: bool) -> str:
     commands = [c for m in summary["methods"].values() for c in m["commands"]]
     lines += list(dict.fromkeys(commands)) or ["(no command.txt in these runs)"]
     lines += ["```", "", f"Machine: {summary['machine']}.", ""]
+    if notes:
+        lines += ["## Notes", "", notes.strip(), ""]
     return "\n".join(lines)
 
 
-def write_report(paths: list[str | Path], out: str | Path) -> Path:
-    """Write report.md, report.json, accuracy.png, losses.png, diagnostics.png and samples.png into ``out``."""
+def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | None = None) -> Path:
+    """Write report.md, report.json, accuracy.png, losses.png, diagnostics.png and samples.png into ``out``.
+
+    ``notes``: a markdown file whose text ends report.md under "Notes" (what the numbers mean)."""
     import matplotlib
 
     matplotlib.use("Agg")
+    notes_text = None
+    if notes is not None:
+        try:
+            notes_text = Path(notes).read_text()
+        except (OSError, UnicodeDecodeError) as e:
+            raise SSGANError(f"cannot read notes file {notes}: {getattr(e, 'strerror', None) or e}") from None
     runs = find_runs(paths)
     out = Path(out)
     try:
@@ -298,5 +362,5 @@ def write_report(paths: list[str | Path], out: str | Path) -> Path:
     plot_panels(groups, DIAGNOSTIC_PANELS, "Training diagnostics", out / "diagnostics.png")
     has_samples = plot_samples(groups, out / "samples.png")
     write_json(out / "report.json", summary)
-    write_text(out / "report.md", render_markdown(summary, has_samples))
+    write_text(out / "report.md", render_markdown(summary, has_samples, notes_text))
     return out

@@ -111,6 +111,33 @@ def test_report_writes_all_files_with_right_counts(runs, tmp_path):
     md = (tmp_path / "rep" / "report.md").read_text()
     assert "| ssgan | 3 | 1,2,3 |" in md and "same-net (baseline) | 3 |" in md
     assert "ssgan fit --dataset digits" in md and "![test accuracy per epoch](accuracy.png)" in md
+    # collapse indicators for the GAN runs only, from their last epochs
+    last = [json.loads((out / p.split("/")[-1] / "metrics.jsonl").read_text().splitlines()[-1])
+            for p in rep["methods"]["ssgan"]["runs"]]
+    diag = rep["methods"]["ssgan"]["last_epoch_diagnostics"]
+    assert diag["sample_spread"] == pytest.approx(np.mean([m["sample_spread"] for m in last]))
+    assert rep["methods"]["same-net"]["last_epoch_diagnostics"] is None
+    assert f"| ssgan | {diag['sample_spread']:.3f} | {diag['class_entropy']:.3f} |" in md
+    assert rep["settings"] == {} and "Settings in which" not in md and "## Notes" not in md
+
+
+def test_report_compares_settings_and_ends_with_notes(tmp_path):
+    out = tmp_path / "runs"
+    for tag, hidden in (("wide", "64,64"), ("narrow", "16")):
+        r = invoke("fit", "--dataset", "digits", "--labels", 50, "--epochs", 1, "--tag", tag, "--g-hidden", hidden,
+                   "--out", out, "--quiet")
+        assert r.exit_code == 0, r.output
+    notes = tmp_path / "notes.md"
+    notes.write_text("The narrow generator did worse.\n")
+    r = invoke("report", out, "--out", tmp_path / "rep", "--notes", notes)
+    assert r.exit_code == 0, r.output
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert rep["settings"] == {"narrow": {"g_hidden": "16"}, "wide": {"g_hidden": "64,64"}}
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "| method | g_hidden |" in md and "| narrow | 16 |" in md and "| wide | 64,64 |" in md
+    assert md.rstrip().endswith("## Notes\n\nThe narrow generator did worse.")
+    r = invoke("report", out, "--out", tmp_path / "rep2", "--notes", tmp_path / "missing.md")
+    assert r.exit_code == 2 and "cannot read notes file" in r.output and not (tmp_path / "rep2").exists()
 
 
 def test_report_bad_inputs(runs, tmp_path):
