@@ -44,7 +44,7 @@ def collapse_indicators(fake: Tensor, real: Tensor, fake_logits: Tensor) -> dict
     divided by log K (1 when the samples spread evenly over the classes)."""
     counts = torch.bincount(fake_logits.argmax(1), minlength=fake_logits.shape[1]).double()
     p = counts / counts.sum()
-    entropy = -(p[p > 0] * p[p > 0].log()).sum().item() / math.log(fake_logits.shape[1])
+    entropy = max(0.0, -(p[p > 0] * p[p > 0].log()).sum().item() / math.log(fake_logits.shape[1]))  # no -0.0
     return {"sample_spread": mean_pairwise_distance(fake) / max(mean_pairwise_distance(real), 1e-12),
             "class_entropy": entropy}
 

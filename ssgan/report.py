@@ -149,7 +149,7 @@ def differing_settings(groups: dict[str, list[RunRecord]]) -> dict[str, dict[str
     """For each GAN method, the config values in which the GAN methods of a report differ.
 
     A report of one method, or of methods that differ only in their tag, gives ``{}``."""
-    configs = {name: rs[0].config for name, rs in groups.items() if not is_baseline(name)}
+    configs = {name: rs[0].config for name, rs in sorted(groups.items()) if not is_baseline(name)}
     if len(configs) < 2:
         return {}
     keys = sorted({k for c in configs.values() for k in c} - _NOT_SETTINGS)

@@ -169,6 +169,7 @@ def test_collapse_indicators_and_warnings():
     real = torch.rand(50, 4)
     collapsed = collapse_indicators(torch.zeros(50, 4), real, torch.eye(5)[torch.zeros(50, dtype=torch.long)])
     assert collapsed["sample_spread"] == 0.0 and collapsed["class_entropy"] == 0.0
+    assert f"{collapsed['class_entropy']:.3f}" == "0.000"  # not "-0.000" in warnings and tables
     even = collapse_indicators(real, real, torch.eye(5)[torch.arange(50) % 5])
     assert even["sample_spread"] == pytest.approx(1.0) and even["class_entropy"] == pytest.approx(1.0)
     history = [{"epoch": 1, "sample_spread": 0.9, "class_entropy": 0.95}]
