@@ -80,16 +80,21 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
 
 
+def group_by_method(runs: list[RunRecord]) -> dict[str, list[RunRecord]]:
+    """Runs by method, SSL methods first then baselines, each by name; runs by seed."""
+    groups: dict[str, list[RunRecord]] = defaultdict(list)
+    for r in sorted(runs, key=lambda r: (is_baseline(r.method), r.method, r.config["seed"])):
+        groups[r.method].append(r)
+    return dict(groups)
+
+
 def summarize(runs: list[RunRecord]) -> dict:
     """The numbers of a report: per method, and the gains of SSL methods over baselines."""
-    groups: dict[str, list[RunRecord]] = defaultdict(list)
-    for r in runs:
-        groups[r.method].append(r)
+    groups = group_by_method(runs)
     dataset, labels = runs[0].config["dataset"], runs[0].config["labels"]
     n_classes = json.loads((runs[0].path / "split.json").read_text()).get("n_classes", 10)
     methods = {}
-    for name, rs in sorted(groups.items(), key=lambda kv: (is_baseline(kv[0]), kv[0])):
-        rs = sorted(rs, key=lambda r: r.config["seed"])
+    for name, rs in groups.items():
         acc = [r.last["test_acc"] for r in rs]
         errors = [r.last["test_errors"] for r in rs]
         best = [max(m["test_acc"] for m in r.metrics if m.get("test_acc") is not None) for r in rs]
@@ -149,7 +154,7 @@ def differing_settings(groups: dict[str, list[RunRecord]]) -> dict[str, dict[str
     """For each GAN method, the config values in which the GAN methods of a report differ.
 
     A report of one method, or of methods that differ only in their tag, gives ``{}``."""
-    configs = {name: rs[0].config for name, rs in sorted(groups.items()) if not is_baseline(name)}
+    configs = {name: rs[0].config for name, rs in groups.items() if not is_baseline(name)}
     if len(configs) < 2:
         return {}
     keys = sorted({k for c in configs.values() for k in c} - _NOT_SETTINGS)
@@ -299,14 +304,14 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None) 
         for g in summary["gains"]:
             lines.append(f"| {g['method']} | {g['baseline']} | {len(g['seeds'])} | "
                          f"{_pct(g['gain_mean'])} ± {_pct(g['gain_std'])} |")
-    settings = summary.get("settings") or {}
+    settings = summary["settings"]
     if settings:
         keys = list(next(iter(settings.values())))
         lines += ["", "Settings in which the methods differ (everything else is the same):", "",
                   "| method | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
         for name, values in settings.items():
             lines.append(f"| {name} | " + " | ".join(_setting(values[k]) for k in keys) + " |")
-    diag = {name: m for name, m in summary["methods"].items() if m.get("last_epoch_diagnostics")}
+    diag = {name: m for name, m in summary["methods"].items() if m["last_epoch_diagnostics"]}
     if diag:
         lines += ["", "Mode-collapse indicators and discriminator outputs at the last epoch, mean over runs "
                   "(spread: mean pairwise distance of generated samples over that of real ones; class entropy: "
@@ -354,9 +359,7 @@ def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | N
     except OSError as e:
         raise SSGANError(f"cannot create report folder {out}: {e.strerror}") from None
     summary = summarize(runs)
-    groups: dict[str, list[RunRecord]] = defaultdict(list)
-    for r in sorted(runs, key=lambda r: (is_baseline(r.method), r.method, r.config["seed"])):
-        groups[r.method].append(r)
+    groups = group_by_method(runs)
     plot_accuracy(groups, out / "accuracy.png")
     plot_panels(groups, LOSS_PANELS, "Training losses", out / "losses.png")
     plot_panels(groups, DIAGNOSTIC_PANELS, "Training diagnostics", out / "diagnostics.png")
