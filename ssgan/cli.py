@@ -91,6 +91,10 @@ def toolbox_options(f):
     return f
 
 
+VAL_HELP = ("Hold out N class-balanced training examples for validation: never trained on, scored "
+            "every epoch as val_acc, so that settings are chosen without the test set [0].")
+
+
 def data_options(f):
     f = click.option("--download/--no-download", default=None,
                      help="Let torchvision fetch the dataset into --data-root (needs the network).")(f)
@@ -104,24 +108,26 @@ def data_options(f):
 @main.command()
 @data_options
 @click.option("--labels", type=int, default=None, help="Number of labeled examples, a multiple of the classes [100].")
+@click.option("--val", type=int, default=0, show_default=True, help=VAL_HELP)
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the draw.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Where to write the split JSON [DATASET.seedS@N.json].")
-def split(dataset, data_root, download, labels, seed, out) -> None:
+def split(dataset, data_root, download, labels, val, seed, out) -> None:
     """Draw a class-balanced labeled split and save it as JSON."""
     from ssgan.data import load_dataset
     from ssgan.splits import default_labels, make_split, save_split
 
     dataset = dataset or "mnist"
     data = load_dataset(dataset, data_root, bool(download))
-    s = make_split(data, default_labels(dataset, labels), seed)
+    s = make_split(data, default_labels(dataset, labels), seed, val)
     path = Path(out or f"{s.name.replace(':', '_').replace('/', '_')}.json")
     try:
         save_split(s, path)
     except OSError as e:
         raise SSGANError(f"cannot write {path}: {e.strerror}") from None
     per_class = ", ".join(str(int((data.y_train[s.indices] == c).sum())) for c in range(data.n_classes))
-    click.echo(f"wrote {path}: {s.labels} labeled examples of {data.name} (per class: {per_class})")
+    held = f", {s.n_val} held out for validation" if s.n_val else ""
+    click.echo(f"wrote {path}: {s.labels} labeled examples of {data.name} (per class: {per_class}){held}")
 
 
 # -- training -------------------------------------------------------------------------------
@@ -131,6 +137,7 @@ def split(dataset, data_root, download, labels, seed, out) -> None:
 @data_options
 @click.option("--labels", type=int, default=None, help="Labeled examples, class-balanced [100; all given labels for npz with -1 rows].")
 @click.option("--seed", type=int, default=None, help="Seed of the split and of training [1].")
+@click.option("--val", type=int, default=None, help=VAL_HELP)
 @click.option("--seeds", type=str, default=None, help="Several runs in sequence: a count N (seeds 1..N) or a list like 1,2,3.")
 @click.option("--split", type=str, default=None, help="Reuse a saved split JSON (e.g. another run's split.json).")
 @click.option("--epochs", type=int, default=None, help="Passes over the unlabeled training set [60].")
@@ -352,13 +359,14 @@ def eval_(run, part, data_spec, as_json) -> None:
 
 
 @main.command()
-@click.option("--method", "methods", type=click.Choice(["same-net", "logreg", "label-spreading"]), multiple=True,
+@click.option("--method", "methods", type=click.Choice(["same-net", "full", "logreg", "label-spreading"]), multiple=True,
               help="Baseline(s) to train; repeat the option for several [same-net, logreg].")
 @click.option("--split", "splits", type=str, multiple=True, help="Split JSON(s) to use, e.g. RUN/split.json; repeatable.")
 @click.option("--seeds", type=str, default=None, help="Without --split: a count N (1..N) or a list like 1,2,3.")
 @click.option("--config", "config_file", type=str, default=None, help="TOML file (same keys as fit) for same-net.")
 @data_options
 @click.option("--labels", type=int, default=None, help="Labeled examples, without --split [100].")
+@click.option("--val", type=int, default=None, help=VAL_HELP)
 @click.option("--epochs", type=int, default=None, help="Epochs of same-net [as fit].")
 @click.option("--device", type=str, default=None, help="Device of same-net [auto].")
 @click.option("--out", type=str, default=None, help="Folder that receives the run folders [runs].")

@@ -47,6 +47,7 @@ class Config:
     labels: int | None = None  # None: 100, or for npz data every given label (-1 = unlabeled)
     seed: int = 1
     split: str | None = None
+    val: int = 0  # class-balanced validation examples held out of training (0: none)
     # model
     model: str = "mlp"
     z_dim: int = 100
@@ -72,6 +73,7 @@ class Config:
     # objective
     unlabeled_weight: float = 1.0
     label_smoothing: float = 0.0
+    entropy_weight: float = 0.0  # conditional-entropy penalty on unlabeled predictions (Dai et al. 2017)
     g_loss: str = "feature-matching"
     fm_norm: str = "l2"
     moment_weight: float = 0.1
@@ -82,6 +84,7 @@ class Config:
     batch_size: int = 100
     lr: float = 0.003
     beta1: float = 0.5
+    adam_eps: float = 1e-8  # torch adds it outside the square root; 1e-4 is close to the reference's 1e-8 inside
     lr_decay_start: float = 0.5
     ema_decay: float = 0.999
     optimizer: str = "adam"
@@ -129,11 +132,11 @@ class Config:
         for name in ("epochs", "batch_size", "z_dim", "sample_every", "checkpoint_every", "init_batch",
                      "mbd_dim", "d_steps", "g_steps"):
             at_least(name, 1)
-        for name in ("lr", "lr_d", "lr_g"):
+        for name in ("lr", "lr_d", "lr_g", "adam_eps"):
             if getattr(self, name) is not None:
                 at_least(name, 0.0, inclusive=False)
         for name in ("unlabeled_weight", "moment_weight", "adv_weight", "d_input_noise", "d_hidden_noise",
-                     "mbd_kernels", "hist_avg_d", "hist_avg_g"):
+                     "mbd_kernels", "hist_avg_d", "hist_avg_g", "val", "entropy_weight"):
             at_least(name, 0.0)
         for name in ("label_smoothing", "beta1", "beta1_d", "beta1_g", "lr_decay_start", "ema_decay", "d_dropout"):
             value = getattr(self, name)
@@ -193,6 +196,8 @@ TOOLBOX_HELP = {
     "data_init": "Data-dependent init of D's weight-normalised layers [on].",
     "init_batch": "Examples used by the data-dependent init [500].",
     "beta1": "Adam beta1, or SGD momentum, of both networks [0.5].",
+    "adam_eps": "Adam epsilon, added outside the square root as torch does; 1e-4 approximates the reference code's 1e-8 inside it [1e-8].",
+    "entropy_weight": "Weight of the entropy of D's class predictions on unlabeled data, minimised (Dai et al. 2017) [0].",
     "lr_decay_start": "Fraction of training after which the lr decays linearly to 0 [0.5].",
     "ema_decay": "Decay of the moving average of D's weights that is evaluated [0.999].",
     "optimizer": "adam or sgd [adam].",

@@ -59,6 +59,17 @@ def unsupervised_loss(logit_real_unl: Tensor, logit_real_fake: Tensor, smoothing
     return 0.5 * real + 0.5 * fake
 
 
+def entropy_loss(class_logits: Tensor) -> Tensor:
+    """Mean entropy of the class distribution ``p = softmax(l)``: ``-mean_b sum_k p_bk log p_bk``.
+
+    Minimised on unlabeled data it pushes the classifier towards confident predictions, so
+    that decision boundaries pass through low-density regions (Grandvalet & Bengio 2005; used
+    by Dai et al. 2017). Shape (B, K); the result lies in [0, log K].
+    """
+    log_p = F.log_softmax(class_logits, dim=1)
+    return -(log_p.exp() * log_p).sum(dim=1).mean()
+
+
 def adversarial_loss(logit_real_fake: Tensor) -> Tensor:
     """Non-saturating generator loss ``mean(softplus(-logit))`` = ``-mean(log D(G(z)))``. Shape (B,)."""
     return F.softplus(-logit_real_fake).mean()

@@ -64,8 +64,10 @@ def prepare(cfg: Config) -> tuple[Dataset, Split]:
         split = load_split(cfg.split, data)
         if cfg.labels is not None and cfg.labels != split.labels:
             raise SSGANError(f"--labels {cfg.labels} disagrees with split file {cfg.split} ({split.labels} labels): drop one")
+        if cfg.val and cfg.val != split.n_val:
+            raise SSGANError(f"--val {cfg.val} disagrees with split file {cfg.split} ({split.n_val} validation examples): drop one")
     else:
-        split = make_split(data, default_labels(cfg.dataset, cfg.labels), cfg.seed)
+        split = make_split(data, default_labels(cfg.dataset, cfg.labels), cfg.seed, cfg.val)
     if cfg.batch_size > len(data.x_train):
         raise SSGANError(
             f"--batch-size {cfg.batch_size} exceeds the {len(data.x_train)} training examples of {data.name}"
@@ -98,7 +100,7 @@ def start_run(out: str | Path, data: Dataset, split: Split, seed: int, config: d
 def fit(cfg: Config, reporter: Reporter | None = None, command: str | None = None) -> tuple[Path, TrainResult]:
     """Train one run into a new run folder under ``cfg.out``; return the folder and the result."""
     data, split = prepare(cfg)
-    cfg = cfg.replace(labels=split.labels)
+    cfg = cfg.replace(labels=split.labels, val=split.n_val)
     run_dir = start_run(cfg.out, data, split, cfg.seed, cfg.to_dict(), command)
     return run_dir, train(cfg, data, split, run_dir, reporter)
 

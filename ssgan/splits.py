@@ -5,12 +5,17 @@ see exactly the same labels. It is drawn class-balanced (N/K per class) by a see
 ``numpy.random.default_rng``, whose PCG64 stream is the same on every machine. The unlabeled
 pool is the whole training set with labels hidden, labeled examples included, as in the
 reference implementation of Salimans et al.
+
+A split may also hold a validation set (``--val N``): N/K examples of each class, drawn after
+the labeled ones from the remaining labeled rows, removed from the unlabeled pool and never
+trained on, so that settings can be chosen without looking at the test set. Adding a
+validation set does not change the labeled examples of a seed.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,11 +44,22 @@ class Split:
     n_classes: int
     n_train: int
     indices: np.ndarray  # sorted int64 indices into the training set
+    val_indices: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # held out, never trained on
 
     @property
     def name(self) -> str:
-        """FixMatch-style name, e.g. ``mnist.seed1@100``."""
-        return f"{self.dataset}.seed{self.seed}@{self.labels}"
+        """FixMatch-style name, e.g. ``mnist.seed1@100`` (``mnist.seed1@100-val5000`` with a validation set)."""
+        return f"{self.dataset}.seed{self.seed}@{self.labels}" + (f"-val{self.n_val}" if self.n_val else "")
+
+    @property
+    def n_val(self) -> int:
+        return len(self.val_indices)
+
+    def pool(self) -> np.ndarray:
+        """Indices of the unlabeled pool: every training row except the validation set."""
+        keep = np.ones(self.n_train, dtype=bool)
+        keep[self.val_indices] = False
+        return np.flatnonzero(keep)
 
     def to_dict(self) -> dict:
         return {
@@ -54,27 +70,37 @@ class Split:
             "labels": self.labels,
             "n_classes": self.n_classes,
             "n_train": self.n_train,
-            "unlabeled_pool": "all training examples, labels hidden (labeled ones included)",
+            "unlabeled_pool": "all training examples but the validation set, labels hidden (labeled ones included)",
             "indices": self.indices.tolist(),
+            "val": self.n_val,
+            "val_indices": self.val_indices.tolist(),
         }
 
 
-def make_split(dataset: Dataset, labels: int | None, seed: int) -> Split:
-    """Draw ``labels`` labeled examples, ``labels / K`` of each class.
+def make_split(dataset: Dataset, labels: int | None, seed: int, val: int = 0) -> Split:
+    """Draw ``labels`` labeled examples, ``labels / K`` of each class, then ``val``
+    validation examples, ``val / K`` of each class, from the labeled rows left.
 
     Only rows with a known label (y >= 0) are candidates. ``labels=None`` keeps every known
-    label, for data that mark their unlabeled rows with -1, as a user's npz does.
+    label, for data that mark their unlabeled rows with -1, as a user's npz does; a
+    validation set is then drawn from those rows first and the rest are the labeled set.
     """
     y = dataset.y_train
     k = dataset.n_classes
     known = np.flatnonzero(y >= 0)
+    if val < 0 or val % k:
+        raise SSGANError(f"--val must be a multiple of the {k} classes of {dataset.name} (0 for none), got {val}")
     if labels is None:
         if len(known) == len(y):
             raise SSGANError(
                 f"{dataset.name} has no unlabeled rows (y == -1): mark the unlabeled rows with -1, "
                 "or pass --labels N to keep N labels and hide the rest"
             )
-        return Split(dataset.name, seed, len(known), k, len(y), known.astype(np.int64))
+        val_idx = _draw_balanced(y, k, known, val // k, np.random.default_rng(seed), dataset.name, "--val", val)
+        labeled = np.setdiff1d(known, val_idx)
+        if len(np.unique(y[labeled])) < k:
+            raise SSGANError(f"--val {val} leaves a class of {dataset.name} with no labeled example: use a smaller --val")
+        return Split(dataset.name, seed, len(labeled), k, len(y), labeled.astype(np.int64), val_idx)
     if labels <= 0:
         raise SSGANError(f"--labels must be a positive number of labeled examples, got {labels}")
     if labels % k:
@@ -84,18 +110,29 @@ def make_split(dataset: Dataset, labels: int | None, seed: int) -> Split:
             f"--labels {labels} is not a multiple of the {k} classes of {dataset.name}: "
             f"use a multiple such as {hint}"
         )
-    per_class = labels // k
-    counts = np.bincount(y[known], minlength=k)
+    rng = np.random.default_rng(seed)
+    indices = _draw_balanced(y, k, known, labels // k, rng, dataset.name, "--labels", labels)
+    val_idx = _draw_balanced(y, k, np.setdiff1d(known, indices), val // k, rng, dataset.name, "--val", val,
+                             after=f" after the {labels} labeled ones")
+    return Split(dataset.name, seed, labels, k, len(y), indices, val_idx)
+
+
+def _draw_balanced(y: np.ndarray, k: int, candidates: np.ndarray, per_class: int, rng: np.random.Generator,
+                   name: str, option: str, total: int, after: str = "") -> np.ndarray:
+    """``per_class`` rows of each of the ``k`` classes from ``candidates``, sorted; a one-line
+    error if a class has too few."""
+    if per_class == 0:
+        return np.empty(0, np.int64)
+    counts = np.bincount(y[candidates], minlength=k)
     if per_class > counts.min():
         c = int(counts.argmin())
+        kind = "labeled" if option == "--labels" else "validation"
         raise SSGANError(
-            f"--labels {labels} asks for {per_class} labeled examples of class {c}, but "
-            f"{dataset.name} has only {counts[c]}: use at most {counts.min() * k}"
+            f"{option} {total} asks for {per_class} {kind} examples of class {c}, but "
+            f"{name} has only {counts[c]}{after}: use at most {counts.min() * k}"
         )
-    rng = np.random.default_rng(seed)
-    chosen = [rng.choice(known[y[known] == c], size=per_class, replace=False) for c in range(k)]
-    indices = np.sort(np.concatenate(chosen)).astype(np.int64)
-    return Split(dataset.name, seed, labels, k, len(y), indices)
+    chosen = [rng.choice(candidates[y[candidates] == c], size=per_class, replace=False) for c in range(k)]
+    return np.sort(np.concatenate(chosen)).astype(np.int64)
 
 
 def save_split(split: Split, path: str | Path) -> None:
@@ -114,6 +151,7 @@ def load_split(path: str | Path, dataset: Dataset | None = None) -> Split:
             n_classes=int(d["n_classes"]),
             n_train=int(d["n_train"]),
             indices=np.asarray(d["indices"], dtype=np.int64),
+            val_indices=np.asarray(d.get("val_indices", []), dtype=np.int64),
         )
     except FileNotFoundError:
         raise SSGANError(f"split file {path} does not exist") from None
@@ -124,17 +162,20 @@ def load_split(path: str | Path, dataset: Dataset | None = None) -> Split:
         ) from None
     if split.indices.ndim != 1 or len(split.indices) != split.labels or len(np.unique(split.indices)) != split.labels:
         raise SSGANError(f"split file {path} is damaged: its indices do not match its {split.labels} labels")
+    if split.val_indices.ndim != 1 or np.intersect1d(split.indices, split.val_indices).size \
+            or len(np.unique(split.val_indices)) != split.n_val:
+        raise SSGANError(f"split file {path} is damaged: its validation indices overlap the labeled ones or repeat")
     if dataset is not None:
         if split.dataset != dataset.name:
             raise SSGANError(
                 f"split file {path} is for dataset {split.dataset!r}, not {dataset.name!r}: "
                 f"use --dataset {split.dataset} or make a new split"
             )
-        if split.n_train != len(dataset.y_train) or split.indices.max() >= len(dataset.y_train):
+        if split.n_train != len(dataset.y_train) or max(split.indices.max(), split.val_indices.max(initial=0)) >= len(dataset.y_train):
             raise SSGANError(
                 f"split file {path} was made for a training set of {split.n_train} rows, "
                 f"but {dataset.name} has {len(dataset.y_train)}: make a new split"
             )
-        if (dataset.y_train[split.indices] < 0).any():
+        if (dataset.y_train[split.indices] < 0).any() or (dataset.y_train[split.val_indices] < 0).any():
             raise SSGANError(f"split file {path} marks unlabeled rows of {dataset.name} as labeled")
     return split

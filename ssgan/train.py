@@ -7,6 +7,7 @@ import math
 import signal
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -26,7 +27,7 @@ from ssgan.samples import save_samples
 from ssgan.splits import Split
 
 N_FIXED_SAMPLES = 100
-METRIC_KEYS = ("loss_lab", "loss_unl", "loss_gen", "d_real", "d_fake", "train_batch_acc",
+METRIC_KEYS = ("loss_lab", "loss_unl", "loss_gen", "loss_ent", "d_real", "d_fake", "train_batch_acc",
                "grad_d_first", "grad_d_last", "grad_g_first", "grad_g_last")
 
 
@@ -154,13 +155,26 @@ class _StopFlag:
                 signal.signal(s, handler)
 
 
+@contextmanager
+def _frozen(params: list[torch.Tensor]):
+    """No gradients for ``params`` inside: the generator step needs D's input gradients only,
+    so D's weight gradients (a third of the step's matrix products) are never computed."""
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
 def _optimizer(cfg: Config, params, lr: float | None, beta1: float | None) -> torch.optim.Optimizer:
     lr = cfg.lr if lr is None else lr
     beta1 = cfg.beta1 if beta1 is None else beta1
     params = [p for p in params if p.requires_grad]
     if cfg.optimizer == "sgd":  # beta1 is the momentum
-        return torch.optim.SGD(params, lr=lr, momentum=beta1)
-    return torch.optim.Adam(params, lr=lr, betas=(beta1, 0.999))
+        return torch.optim.SGD(params, lr=lr, momentum=beta1, foreach=True)
+    return torch.optim.Adam(params, lr=lr, betas=(beta1, 0.999), eps=cfg.adam_eps, foreach=True)
 
 
 def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
@@ -182,9 +196,11 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
 
-    x_all = torch.from_numpy(data.x_train).to(device)
-    x_lab = x_all[torch.from_numpy(split.indices).to(device)]
+    # The unlabeled pool: every training row but the validation set (labeled rows included).
+    x_all = torch.from_numpy(data.x_train[split.pool()] if split.n_val else data.x_train).to(device)
+    x_lab = torch.from_numpy(data.x_train[split.indices]).to(device)
     y_lab = torch.from_numpy(data.y_train[split.indices]).to(device)
+    x_val, y_val = data.x_train[split.val_indices], data.y_train[split.val_indices]
     n_unl, bs = len(x_all), cfg.batch_size
     if n_unl < bs:
         raise SSGANError(f"batch size {bs} exceeds the {n_unl} training examples: use --batch-size {n_unl} or less")
@@ -200,7 +216,8 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
     ema = AveragedModel(D, multi_avg_fn=_ema_update(cfg.ema_decay), use_buffers=True)
     opt_d = _optimizer(cfg, D.parameters(), cfg.lr_d, cfg.beta1_d)
     opt_g = _optimizer(cfg, G.parameters(), cfg.lr_g, cfg.beta1_g)
-    hist_d = HistoricalAverage([p for p in D.parameters() if p.requires_grad], cfg.hist_avg_d)
+    d_params = [p for p in D.parameters() if p.requires_grad]
+    hist_d = HistoricalAverage(d_params, cfg.hist_avg_d)
     hist_g = HistoricalAverage([p for p in G.parameters() if p.requires_grad], cfg.hist_avg_g)
     total, decay_from = cfg.epochs * iters, int(cfg.lr_decay_start * cfg.epochs * iters)
 
@@ -282,6 +299,9 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                 if gan:
                     loss_unl = losses.unsupervised_loss(logit_real[bs:2 * bs], logit_real[2 * bs:], cfg.label_smoothing)
                     loss_d = loss_lab + cfg.unlabeled_weight * loss_unl
+                    if cfg.entropy_weight > 0:
+                        loss_ent = losses.entropy_loss(class_logits[bs:2 * bs])
+                        loss_d = loss_d + cfg.entropy_weight * loss_ent
                 opt_d.zero_grad(set_to_none=True)
                 (loss_d + hist_d.penalty()).backward()
                 values = {"loss_lab": loss_lab.item(),
@@ -292,6 +312,8 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                 ema.update_parameters(D)
                 if gan:
                     with torch.no_grad():
+                        if cfg.entropy_weight > 0:
+                            values["loss_ent"] = loss_ent.item()
                         values.update(loss_unl=loss_unl.item(),
                                       d_real=torch.sigmoid(logit_real[bs:2 * bs]).mean().item(),
                                       d_fake=torch.sigmoid(logit_real[2 * bs:]).mean().item())
@@ -300,7 +322,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                 if gan and it % cfg.d_steps == 0:
                     xr = x_all[orders["gen"][batch]]
                     for _ in range(cfg.g_steps):
-                        with amp():
+                        with amp(), _frozen(d_params):
                             xf = G(G.sample_z(bs, device=device))
                             logits_f, feat_f = D(xf)
                             loss_gen = generator_loss(cfg, D, xr, xf.float(), logits_f.float(), feat_f.float())
@@ -326,6 +348,9 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
             metrics = {"epoch": epoch, "iterations": epoch * iters,
                        **{k: (sums[k] / counts[k] if k in sums else None) for k in METRIC_KEYS}}
             metrics["train_acc"], _ = evaluate(ema.module, x_lab, y_lab.cpu().numpy(), cfg, device)
+            if split.n_val:
+                metrics["val_acc"], metrics["val_errors"] = evaluate(ema.module, x_val, y_val, cfg, device)
+                metrics["n_val"] = split.n_val
             metrics["test_acc"], metrics["test_errors"] = evaluate(ema.module, data.x_test, data.y_test, cfg, device)
             metrics["n_test"] = 0 if data.y_test is None else len(data.y_test)
             metrics["lr"] = opt_d.param_groups[0]["initial_lr"] * _lr_factor(epoch * iters, total, decay_from)
