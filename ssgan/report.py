@@ -68,7 +68,8 @@ def find_runs(paths: list[str | Path]) -> list[RunRecord]:
         if metrics[-1].get("test_acc") is None:
             raise SSGANError(f"{f} has no test accuracy: its dataset has no test set, so it cannot be reported")
         runs.append(RunRecord(f, config, metrics))
-    settings = {(r.config["dataset"], r.config["labels"]) for r in runs}
+    # the full baseline trains on every label by design; it joins any label count's report
+    settings = {(r.config["dataset"], r.config["labels"]) for r in runs if r.method != "full"}
     if len(settings) > 1:
         listed = ", ".join(f"{d}@{n}" for d, n in sorted(settings, key=str))
         raise SSGANError(f"a report covers one dataset and label count, got {listed}: make one report for each")
@@ -91,15 +92,22 @@ def group_by_method(runs: list[RunRecord]) -> dict[str, list[RunRecord]]:
 def summarize(runs: list[RunRecord]) -> dict:
     """The numbers of a report: per method, and the gains of SSL methods over baselines."""
     groups = group_by_method(runs)
-    dataset, labels = runs[0].config["dataset"], runs[0].config["labels"]
-    n_classes = json.loads((runs[0].path / "split.json").read_text()).get("n_classes", 10)
+    first = next((r for r in runs if r.method != "full"), runs[0])
+    dataset, labels = first.config["dataset"], first.config["labels"]
+    n_classes = json.loads((first.path / "split.json").read_text()).get("n_classes", 10)
     methods = {}
     for name, rs in groups.items():
         acc = [r.last["test_acc"] for r in rs]
         errors = [r.last["test_errors"] for r in rs]
         best = [max(m["test_acc"] for m in r.metrics if m.get("test_acc") is not None) for r in rs]
+        val = [r.last.get("val_acc") for r in rs]
+        val = val if all(v is not None for v in val) else None
         methods[name] = {
             "baseline": is_baseline(name),
+            "labels": rs[0].config["labels"],
+            "val_acc": val,
+            "val_acc_mean": _mean_std(val)[0] if val else None, "val_acc_std": _mean_std(val)[1] if val else None,
+            "n_val": rs[0].last.get("n_val") if val else None,
             "runs": [str(r.path) for r in rs],
             "seeds": [r.config["seed"] for r in rs],
             "epochs": [r.last["epoch"] for r in rs],
@@ -119,7 +127,7 @@ def summarize(runs: list[RunRecord]) -> dict:
         if s["baseline"]:
             continue
         for base, b in methods.items():
-            if not b["baseline"]:
+            if not b["baseline"] or base == "full":  # full is the upper bound, not a baseline to beat
                 continue
             common = sorted(set(s["seeds"]) & set(b["seeds"]))
             if not common:
@@ -289,12 +297,20 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None) 
              "each seed is its own class-balanced labeled split, shared by every method. "
              "The best-epoch column selects the epoch on the test set and is optimistic: it is "
              "shown for reference, never as the result.", "",
-             "| method | runs | seeds | test accuracy % | test errors (of N) | best epoch % (test-selected) | time per run |",
-             "|---|---|---|---|---|---|---|"]
+             ]
+    has_val = any(m["val_acc"] for m in summary["methods"].values())
+    if has_val:
+        lines += ["Validation accuracy is measured on rows held out of the training set (`--val`); "
+                  "settings are chosen on it, never on the test set.", ""]
+    lines += ["| method | runs | seeds | " + ("val accuracy % | " if has_val else "") +
+              "test accuracy % | test errors (of N) | best epoch % (test-selected) | time per run |",
+              "|---|---|---|" + ("---|" if has_val else "") + "---|---|---|---|"]
     for name, m in summary["methods"].items():
         seeds = ",".join(map(str, m["seeds"]))
+        kind = " (all labels)" if name == "full" else " (baseline)" if m["baseline"] else ""
+        val = (f"{_pct(m['val_acc_mean'])} ± {_pct(m['val_acc_std'])} | " if m["val_acc"] else "- | ") if has_val else ""
         lines.append(
-            f"| {name}{' (baseline)' if m['baseline'] else ''} | {len(m['runs'])} | {seeds} | "
+            f"| {name}{kind} | {len(m['runs'])} | {seeds} | {val}"
             f"{_pct(m['test_acc_mean'])} ± {_pct(m['test_acc_std'])} | "
             f"{m['test_errors_mean']:.1f} ± {m['test_errors_std']:.1f} (of {m['n_test']}) | "
             f"{_pct(m['best_epoch_acc_mean'])} | {m['seconds_mean'] / 60:.1f} min |")

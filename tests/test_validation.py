@@ -1,0 +1,148 @@
+"""The validation split (--val), the entropy term, the full baseline, and that the default
+training path still gives the weights it gave before these options existed."""
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from ssgan import losses
+from ssgan.baselines import full
+from ssgan.cli import main
+from ssgan.config import Config
+from ssgan.errors import SSGANError
+from ssgan.runs import read_metrics
+from ssgan.splits import load_split, make_split, save_split
+from ssgan.train import train
+
+
+@pytest.mark.parametrize("val", [100, 500])
+def test_val_is_balanced_disjoint_and_out_of_the_pool(digits, val):
+    s = make_split(digits, 50, seed=3, val=val)
+    assert s.n_val == val and s.name == f"digits.seed3@50-val{val}"
+    assert np.bincount(digits.y_train[s.val_indices], minlength=10).tolist() == [val // 10] * 10
+    assert np.intersect1d(s.indices, s.val_indices).size == 0
+    assert s.val_indices.max() < len(digits.x_train)  # rows of the training set, never of the test set
+    pool = s.pool()
+    assert len(pool) == len(digits.x_train) - val and np.intersect1d(pool, s.val_indices).size == 0
+    assert np.isin(s.indices, pool).all()  # labeled rows stay in the unlabeled pool, as before
+
+
+def test_val_does_not_change_the_labeled_examples(digits):
+    assert np.array_equal(make_split(digits, 50, 2).indices, make_split(digits, 50, 2, val=300).indices)
+    assert not np.array_equal(make_split(digits, 50, 2, val=300).val_indices, make_split(digits, 50, 3, val=300).val_indices)
+
+
+def test_val_saved_and_reloaded(tmp_path, digits):
+    s = make_split(digits, 50, 1, val=200)
+    save_split(s, tmp_path / "s.json")
+    t = load_split(tmp_path / "s.json", digits)
+    assert np.array_equal(s.val_indices, t.val_indices) and np.array_equal(s.indices, t.indices)
+    assert json.loads((tmp_path / "s.json").read_text())["val"] == 200
+
+
+def test_damaged_val_indices_are_refused(tmp_path, digits):
+    d = make_split(digits, 50, 1, val=100).to_dict()
+    d["val_indices"][0] = d["indices"][0]
+    (tmp_path / "s.json").write_text(json.dumps(d))
+    with pytest.raises(SSGANError, match="validation indices overlap"):
+        load_split(tmp_path / "s.json")
+
+
+@pytest.mark.parametrize("val, message", [
+    (55, "--val must be a multiple of the 10 classes of digits"),
+    (-10, "--val must be a multiple"),
+    (1340, "asks for 134 validation examples of class 8, but digits has only 126 after the 50 labeled ones: use at most 1260"),
+])
+def test_bad_val_sizes(digits, val, message):
+    with pytest.raises(SSGANError, match=message):
+        make_split(digits, 50, 1, val=val)
+
+
+def test_val_with_a_disagreeing_split_file_is_one_line(tmp_path, digits):
+    save_split(make_split(digits, 50, 1, val=100), tmp_path / "s.json")
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--split", str(tmp_path / "s.json"), "--val", "200",
+                                  "--out", str(tmp_path / "runs")])
+    assert r.exit_code == 2 and "--val 200 disagrees with split file" in r.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_training_never_sees_the_validation_rows(digits):
+    """The pool shrinks by the validation set (fewer iterations per epoch), and val_acc is
+    reported every epoch; poisoning the validation rows' pixels changes nothing in training."""
+    split = make_split(digits, 50, 1, val=300)
+    cfg = Config(dataset="digits", epochs=1, batch_size=50, device="cpu")
+    a = train(cfg, digits, split)
+    assert a.history[-1]["iterations"] == (len(digits.x_train) - 300) // 50
+    assert a.history[-1]["n_val"] == 300 and 0 <= a.history[-1]["val_errors"] <= 300
+    poisoned = digits.x_train.copy()
+    poisoned[split.val_indices] = 1.0 - poisoned[split.val_indices]
+    b = train(cfg, type(digits)(digits.name, poisoned, digits.y_train, digits.x_test, digits.y_test, 10), split)
+    assert all(torch.equal(p, q) for p, q in zip(a.discriminator.state_dict().values(), b.discriminator.state_dict().values()))
+
+
+def test_entropy_loss_hand_computed():
+    k = 4
+    assert losses.entropy_loss(torch.zeros(3, k)).item() == pytest.approx(np.log(k))
+    assert losses.entropy_loss(torch.tensor([[100.0, 0.0, 0.0, 0.0]])).item() == pytest.approx(0.0, abs=1e-6)
+    p = np.array([0.5, 0.25, 0.25])  # H = 1.5 log 2
+    assert losses.entropy_loss(torch.log(torch.tensor(p[None], dtype=torch.float32))).item() == pytest.approx(1.5 * np.log(2), rel=1e-6)
+
+
+def test_entropy_weight_trains_and_is_logged(digits):
+    r = train(Config(dataset="digits", epochs=1, entropy_weight=0.5, device="cpu"), digits, make_split(digits, 50, 1))
+    assert 0 <= r.history[-1]["loss_ent"] <= np.log(10)
+    plain = train(Config(dataset="digits", epochs=1, device="cpu"), digits, make_split(digits, 50, 1))
+    assert plain.history[-1]["loss_ent"] is None
+    assert not torch.equal(r.discriminator.out.v, plain.discriminator.out.v)
+
+
+def test_full_baseline_trains_on_every_label(tmp_path, digits):
+    cfg = Config(dataset="digits", labels=50, val=100, epochs=2, device="cpu", out=str(tmp_path))
+    run_dir = full(cfg)
+    s = load_split(run_dir / "split.json", digits)
+    assert s.labels == len(digits.x_train) - 100 and s.n_val == 100
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["tag"] == "full" and config["unlabeled_weight"] == 0.0
+    last = read_metrics(run_dir)[-1]
+    assert last["loss_unl"] is None and last["test_acc"] > 0.85 and "val_acc" in last
+
+
+def _weights_hash(result) -> str:
+    h = hashlib.sha256()
+    for module in (result.generator, result.discriminator):
+        for v in module.state_dict().values():
+            h.update(v.detach().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+@pytest.mark.parametrize("changes, expected", [
+    (dict(), "754c1e6a97972302"),
+    (dict(d_steps=2, g_steps=2, hist_avg_d=0.01, optimizer="sgd"), "d1885e3499ea1e9e"),
+])
+def test_default_path_weights_are_unchanged(digits, changes, expected):
+    """Hashes of the weights after 2 epochs on digits, recorded with the code of commit
+    50ce971 (before the frozen-D generator step, foreach optimisers and --val): speed-ups must
+    leave the eager CPU results bit-identical. On another CPU or BLAS the hash may differ."""
+    r = train(Config(dataset="digits", epochs=2, device="cpu", **changes), digits, make_split(digits, 50, 1))
+    assert _weights_hash(r) == expected
+
+
+def test_report_shows_val_and_the_full_baseline(tmp_path):
+    from ssgan.report import write_report
+    from ssgan.runs import fit
+
+    cfg = Config(dataset="digits", labels=50, val=100, epochs=1, device="cpu", out=str(tmp_path / "runs"))
+    fit(cfg)
+    full(cfg)
+    write_report([tmp_path / "runs"], tmp_path / "rep")
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "| val accuracy % |" in md and "| full (all labels) | 1 |" in md
+    summary = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert summary["labels"] == 50 and summary["methods"]["full"]["labels"] == len(load_split(
+        next((tmp_path / "runs").glob("*-full")) / "split.json").indices)
+    assert all(g["baseline"] != "full" for g in summary["gains"])
+    assert 0 < summary["methods"]["ssgan"]["val_acc_mean"] <= 1
