@@ -11,6 +11,8 @@ so ``logsumexp(l) - l_fake`` is the binary real/fake logit (Salimans et al. 2016
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -75,13 +77,19 @@ def adversarial_loss(logit_real_fake: Tensor) -> Tensor:
     return F.softplus(-logit_real_fake).mean()
 
 
-def feature_matching_loss(feat_real: Tensor, feat_fake: Tensor, norm: str = "l2") -> Tensor:
+def _mean0(x: Tensor) -> Tensor:
+    return x.mean(dim=0)
+
+
+def feature_matching_loss(feat_real: Tensor, feat_fake: Tensor, norm: str = "l2",
+                          batch_mean: Callable[[Tensor], Tensor] = _mean0) -> Tensor:
     """Distance between the batch means of discriminator features, as in the reference code.
 
     ``l2``: ``mean_f (mu_real_f - mu_fake_f)^2``; ``l1``: ``mean_f |mu_real_f - mu_fake_f|``.
-    Shapes (B, F) and (B', F); the real features are usually detached.
+    Shapes (B, F) and (B', F); the real features are usually detached. ``batch_mean`` takes
+    the mean over dim 0 (:func:`ssgan.distributed.batch_mean` over several processes).
     """
-    diff = feat_real.mean(dim=0) - feat_fake.mean(dim=0)
+    diff = batch_mean(feat_real) - batch_mean(feat_fake)
     if norm == "l2":
         return diff.pow(2).mean()
     if norm == "l1":
@@ -89,14 +97,19 @@ def feature_matching_loss(feat_real: Tensor, feat_fake: Tensor, norm: str = "l2"
     raise ValueError(f"norm must be 'l2' or 'l1', got {norm!r}")
 
 
-def moment_matching_loss(real: Tensor, fake: Tensor) -> Tensor:
+def moment_matching_loss(real: Tensor, fake: Tensor, batch_mean: Callable[[Tensor], Tensor] | None = None) -> Tensor:
     """``sum_f |mean_real_f - mean_fake_f| + sum_f |var_real_f - var_fake_f|`` over the batch.
 
     Inputs of shape (B, ...) are flattened to (B, F); variances are the biased batch
-    variances. Used on pixels (data space) or on discriminator features.
+    variances. Used on pixels (data space) or on discriminator features. With ``batch_mean``
+    (a batch split across processes) the variance is ``mean(x^2) - mean(x)^2`` of global means.
     """
     real = real.flatten(1)
     fake = fake.flatten(1)
-    mean_gap = (real.mean(0) - fake.mean(0)).abs().sum()
-    var_gap = (real.var(0, unbiased=False) - fake.var(0, unbiased=False)).abs().sum()
-    return mean_gap + var_gap
+    if batch_mean is None:
+        mean_r, mean_f = real.mean(0), fake.mean(0)
+        var_r, var_f = real.var(0, unbiased=False), fake.var(0, unbiased=False)
+    else:
+        mean_r, mean_f = batch_mean(real), batch_mean(fake)
+        var_r, var_f = batch_mean(real * real) - mean_r ** 2, batch_mean(fake * fake) - mean_f ** 2
+    return (mean_r - mean_f).abs().sum() + (var_r - var_f).abs().sum()

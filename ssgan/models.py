@@ -50,16 +50,27 @@ class WNLinear(nn.Module):
 
 
 class GaussianNoise(nn.Module):
-    """Adds N(0, std^2) noise in training mode; the identity in eval mode."""
+    """Adds N(0, std^2) noise in training mode; the identity in eval mode.
+
+    ``generator`` (None: torch's global one) lets each process of a distributed run draw
+    its own noise while the global generator stays in step across processes."""
 
     def __init__(self, std: float):
         super().__init__()
         self.std = std
+        self.generator: torch.Generator | None = None
 
     def forward(self, x: Tensor) -> Tensor:
         if self.training and self.std > 0:
-            return x + torch.randn_like(x) * self.std
+            if self.generator is None:
+                return x + torch.randn_like(x) * self.std
+            return x + torch.randn(x.shape, generator=self.generator, device=x.device, dtype=x.dtype) * self.std
         return x
+
+    def __deepcopy__(self, memo):  # a torch.Generator cannot be copied; a copy draws from the global one
+        copy = GaussianNoise(self.std)
+        copy.train(self.training)
+        return copy
 
 
 class MinibatchDiscrimination(nn.Module):

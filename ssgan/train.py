@@ -7,7 +7,6 @@ import math
 import signal
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -16,15 +15,16 @@ import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel
 
-from ssgan import losses
+from ssgan import distributed, losses
 from ssgan.config import Config
 from ssgan.data import Dataset
 from ssgan.errors import SSGANError
 from ssgan.fileio import atomic_path, write_text
-from ssgan.models import build_models, data_dependent_init
-from ssgan.diagnostics import HistoricalAverage, collapse_indicators, fixed_real_batch, grad_norms, warnings_for
+from ssgan.models import GaussianNoise, build_models, data_dependent_init
+from ssgan.diagnostics import HistoricalAverage, collapse_indicators, fixed_real_batch, warnings_for
 from ssgan.samples import save_samples
 from ssgan.splits import Split
+from ssgan.steps import Nets, discriminator_step, generator_step
 
 N_FIXED_SAMPLES = 100
 METRIC_KEYS = ("loss_lab", "loss_unl", "loss_gen", "loss_ent", "d_real", "d_fake", "train_batch_acc",
@@ -155,19 +155,6 @@ class _StopFlag:
                 signal.signal(s, handler)
 
 
-@contextmanager
-def _frozen(params: list[torch.Tensor]):
-    """No gradients for ``params`` inside: the generator step needs D's input gradients only,
-    so D's weight gradients (a third of the step's matrix products) are never computed."""
-    for p in params:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p in params:
-            p.requires_grad_(True)
-
-
 def _optimizer(cfg: Config, params, lr: float | None, beta1: float | None) -> torch.optim.Optimizer:
     lr = cfg.lr if lr is None else lr
     beta1 = cfg.beta1 if beta1 is None else beta1
@@ -177,22 +164,30 @@ def _optimizer(cfg: Config, params, lr: float | None, beta1: float | None) -> to
     return torch.optim.Adam(params, lr=lr, betas=(beta1, 0.999), eps=cfg.adam_eps, foreach=True)
 
 
+def _noise_seed(*parts: int) -> int:
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
+
+
 def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
           reporter: Reporter | None = None, resume: dict | None = None) -> TrainResult:
     """Train the semi-supervised GAN of Salimans et al. (2016) and return its models.
 
     Per iteration: one discriminator step on a labeled, an unlabeled and a generated batch
     (``loss_lab + unlabeled_weight * loss_unl``), then, every ``d_steps`` iterations,
-    ``g_steps`` generator steps on ``cfg.g_loss``. An epoch is one pass over the unlabeled pool
-    (the whole training set). The learning rate is constant, then decays linearly to zero.
+    ``g_steps`` generator steps on ``cfg.g_loss`` (:mod:`ssgan.steps`). An epoch is one pass
+    over the unlabeled pool (the training set less the validation rows). The learning rate
+    is constant, then decays linearly to zero.
 
     With ``run_dir`` it appends ``metrics.jsonl`` and writes sample grids and an atomic
     ``checkpoint.pt`` every ``checkpoint_every`` epochs; SIGINT or SIGTERM then end the
     current batch, write a checkpoint and raise :class:`Interrupted`. ``resume`` (a loaded
     checkpoint) continues exactly where that checkpoint stopped, mid-epoch included.
+
+    Under torchrun (several processes) every rank draws the same global batch order and
+    trains on its slice of each batch; rank 0 alone evaluates and writes (:mod:`ssgan.distributed`).
     """
     reporter = reporter or Reporter()
-    device = resolve_device(cfg.device)
+    world, device = distributed.setup(resolve_device(cfg.device))
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
 
@@ -204,9 +199,16 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
     n_unl, bs = len(x_all), cfg.batch_size
     if n_unl < bs:
         raise SSGANError(f"batch size {bs} exceeds the {n_unl} training examples: use --batch-size {n_unl} or less")
+    if bs % world.size:
+        raise SSGANError(f"--batch-size {bs} is the global batch and must divide by the {world.size} processes: "
+                         f"use a multiple of {world.size}")
     iters = n_unl // bs
+    # this rank's rows of every global batch (all of them in one process)
+    lo, hi = world.rank * (bs // world.size), (world.rank + 1) * (bs // world.size)
 
     G, D = build_models(cfg, data.shape, data.n_classes)
+    if world.active and device.type == "cuda":
+        G = torch.nn.SyncBatchNorm.convert_sync_batchnorm(G)
     G.to(device), D.to(device)
     D.train()
     if resume is None:
@@ -214,11 +216,26 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
         if cfg.data_init:
             data_dependent_init(D, x_all[init_idx])
     ema = AveragedModel(D, multi_avg_fn=_ema_update(cfg.ema_decay), use_buffers=True)
-    opt_d = _optimizer(cfg, D.parameters(), cfg.lr_d, cfg.beta1_d)
-    opt_g = _optimizer(cfg, G.parameters(), cfg.lr_g, cfg.beta1_g)
-    d_params = [p for p in D.parameters() if p.requires_grad]
-    hist_d = HistoricalAverage(d_params, cfg.hist_avg_d)
-    hist_g = HistoricalAverage([p for p in G.parameters() if p.requires_grad], cfg.hist_avg_g)
+    nets = Nets(G, D, G, D, ema, _optimizer(cfg, D.parameters(), cfg.lr_d, cfg.beta1_d),
+                _optimizer(cfg, G.parameters(), cfg.lr_g, cfg.beta1_g),
+                HistoricalAverage([p for p in D.parameters() if p.requires_grad], cfg.hist_avg_d),
+                HistoricalAverage([p for p in G.parameters() if p.requires_grad], cfg.hist_avg_g))
+    batch_mean = None
+    noise = None
+    if world.active:
+        # Each rank draws its own Gaussian noise in D; the global generator (z, orders) stays
+        # in step on every rank. DDP broadcasts rank 0's weights when it wraps the modules.
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        noise = torch.Generator(device=device)
+        for m in D.modules():
+            if isinstance(m, GaussianNoise):
+                m.generator = noise
+        ids = [device] if device.type == "cuda" else None
+        nets.d_train = DDP(D, device_ids=ids, broadcast_buffers=False)
+        nets.g_train = DDP(G, device_ids=ids, broadcast_buffers=False)
+        batch_mean = distributed.batch_mean
+    opt_d, opt_g = nets.opt_d, nets.opt_g
     total, decay_from = cfg.epochs * iters, int(cfg.lr_decay_start * cfg.epochs * iters)
 
     def set_lr(step: int) -> None:
@@ -242,7 +259,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
         D.load_state_dict(resume["discriminator"])
         ema.module.load_state_dict(resume["ema"])
         ema.n_averaged.fill_(resume["ema_n"])
-        for obj, key in ((opt_d, "opt_d"), (opt_g, "opt_g"), (hist_d, "hist_d"), (hist_g, "hist_g")):
+        for obj, key in ((opt_d, "opt_d"), (opt_g, "opt_g"), (nets.hist_d, "hist_d"), (nets.hist_g, "hist_g")):
             obj.load_state_dict(resume[key])
         torch.set_rng_state(resume["torch_rng"])
         if device.type == "cuda" and resume.get("cuda_rng") is not None:
@@ -251,19 +268,21 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
         history = list(resume["history"])
         position = resume.get("position")
         start_epoch = resume["epoch"] + 1
-        if run_dir is not None:  # drop metric lines written after the checkpoint
+        if run_dir is not None and world.main:  # drop metric lines written after the checkpoint
             write_text(run_dir / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in history))
 
     def checkpoint(epoch: int, position: dict | None = None) -> None:
+        if not world.main:
+            return
         save_checkpoint(run_dir / "checkpoint.pt", {
             "config": cfg.to_dict(), "epoch": epoch, "shape": list(data.shape), "n_classes": data.n_classes,
             "generator": G.state_dict(), "discriminator": D.state_dict(),
             "ema": ema.module.state_dict(), "ema_n": int(ema.n_averaged),
             "opt_d": opt_d.state_dict(), "opt_g": opt_g.state_dict(),
-            "hist_d": hist_d.state_dict(), "hist_g": hist_g.state_dict(),
+            "hist_d": nets.hist_d.state_dict(), "hist_g": nets.hist_g.state_dict(),
             "torch_rng": torch.get_rng_state(), "numpy_rng": rng.bit_generator.state,
             "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-            "history": history, "position": position,
+            "history": history, "position": position, "world_size": world.size,
         })
 
     reporter.on_start(cfg.epochs, iters, start_epoch - 1)
@@ -279,58 +298,21 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                           "unl": torch.from_numpy(rng.permutation(n_unl)).to(device),
                           "gen": torch.from_numpy(rng.permutation(n_unl)).to(device)}
                 sums, counts, first_it = {}, {}, 0
+            if noise is not None:
+                noise.manual_seed(_noise_seed(cfg.seed, world.rank, epoch, first_it))
             for it in range(first_it, iters):
                 set_lr((epoch - 1) * iters + it)
-                batch = slice(it * bs, (it + 1) * bs)
+                batch = slice(it * bs + lo, it * bs + hi)
                 xl, yl = x_lab[orders["lab"][batch]], y_lab[orders["lab"][batch]]
-
-                # Discriminator step: labeled, unlabeled and generated data in one forward pass
-                # (three groups, which minibatch discrimination keeps apart).
-                with amp():
-                    if gan:
-                        with torch.no_grad():
-                            xf = G(G.sample_z(bs, device=device))
-                        logits, _ = D(torch.cat([xl, x_all[orders["unl"][batch]], xf]), groups=3)
-                    else:
-                        logits, _ = D(xl)
-                class_logits, logit_real = losses.split_logits(logits.float(), cfg.fake_logit)
-                loss_lab = losses.supervised_loss(class_logits[:bs], yl)
-                loss_d = loss_lab
-                if gan:
-                    loss_unl = losses.unsupervised_loss(logit_real[bs:2 * bs], logit_real[2 * bs:], cfg.label_smoothing)
-                    loss_d = loss_lab + cfg.unlabeled_weight * loss_unl
-                    if cfg.entropy_weight > 0:
-                        loss_ent = losses.entropy_loss(class_logits[bs:2 * bs])
-                        loss_d = loss_d + cfg.entropy_weight * loss_ent
-                opt_d.zero_grad(set_to_none=True)
-                (loss_d + hist_d.penalty()).backward()
-                values = {"loss_lab": loss_lab.item(),
-                          "train_batch_acc": (class_logits[:bs].argmax(1) == yl).float().mean().item(),
-                          **grad_norms(D, "d")}
-                opt_d.step()
-                hist_d.update()
-                ema.update_parameters(D)
-                if gan:
-                    with torch.no_grad():
-                        if cfg.entropy_weight > 0:
-                            values["loss_ent"] = loss_ent.item()
-                        values.update(loss_unl=loss_unl.item(),
-                                      d_real=torch.sigmoid(logit_real[bs:2 * bs]).mean().item(),
-                                      d_fake=torch.sigmoid(logit_real[2 * bs:]).mean().item())
-
-                # Generator step(s), on a fresh unlabeled batch and fresh noise.
+                z = G.sample_z(bs, device=device)[lo:hi] if gan else None
+                values = discriminator_step(cfg, nets, xl, yl, x_all[orders["unl"][batch]] if gan else None, z, amp)
+                # generator step(s), on a fresh real batch and fresh noise
                 if gan and it % cfg.d_steps == 0:
                     xr = x_all[orders["gen"][batch]]
                     for _ in range(cfg.g_steps):
-                        with amp(), _frozen(d_params):
-                            xf = G(G.sample_z(bs, device=device))
-                            logits_f, feat_f = D(xf)
-                            loss_gen = generator_loss(cfg, D, xr, xf.float(), logits_f.float(), feat_f.float())
-                        opt_g.zero_grad(set_to_none=True)
-                        (loss_gen + hist_g.penalty()).backward()
-                        values.update(loss_gen=loss_gen.item(), **grad_norms(G, "g"))
-                        opt_g.step()
-                        hist_g.update()
+                        z = G.sample_z(bs, device=device)[lo:hi]
+                        values.update(generator_step(cfg, nets, xr, z, amp, batch_mean))
+                values = _reduce_values(values, world)
 
                 bad = sorted((k for k, v in values.items() if not math.isfinite(v)), key=lambda k: not k.startswith("loss"))
                 if bad:
@@ -340,71 +322,86 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                     sums[k] = sums.get(k, 0.0) + v
                     counts[k] = counts.get(k, 0) + 1
                 reporter.on_batch(epoch, it + 1, values)
-                if stop.signum is not None and it + 1 < iters:
+                signum = _agree_on_signal(stop.signum, world)
+                if signum is not None and it + 1 < iters:
                     checkpoint(epoch - 1, {"iteration": it + 1, "sums": sums, "counts": counts,
                                            "orders": {k: v.cpu() for k, v in orders.items()}})
-                    raise Interrupted(stop.signum, epoch, it + 1, run_dir)
+                    raise Interrupted(signum, epoch, it + 1, run_dir)
 
             metrics = {"epoch": epoch, "iterations": epoch * iters,
                        **{k: (sums[k] / counts[k] if k in sums else None) for k in METRIC_KEYS}}
-            metrics["train_acc"], _ = evaluate(ema.module, x_lab, y_lab.cpu().numpy(), cfg, device)
-            if split.n_val:
-                metrics["val_acc"], metrics["val_errors"] = evaluate(ema.module, x_val, y_val, cfg, device)
-                metrics["n_val"] = split.n_val
-            metrics["test_acc"], metrics["test_errors"] = evaluate(ema.module, data.x_test, data.y_test, cfg, device)
-            metrics["n_test"] = 0 if data.y_test is None else len(data.y_test)
-            metrics["lr"] = opt_d.param_groups[0]["initial_lr"] * _lr_factor(epoch * iters, total, decay_from)
-            G.eval()
-            with torch.no_grad():
-                fake = G(fixed_z)
-                if gan:
-                    fake_logits = predict_logits(ema.module, fake, cfg.fake_logit, device)
-                    metrics.update(collapse_indicators(fake, real_ref, fake_logits))
-                else:
-                    metrics.update(sample_spread=None, class_entropy=None)
-            G.train()
-            metrics["seconds"] = time.perf_counter() - t0
-            metrics["device"] = str(device)
-            metrics["warnings"] = warnings_for(history, metrics)
+            fake = None
+            if world.main:  # evaluation runs once; the other ranks receive its numbers
+                fake = _evaluate_epoch(metrics, cfg, data, nets, x_lab, y_lab, (x_val, y_val), split.n_val,
+                                       fixed_z, real_ref, gan, device)
+                metrics["lr"] = opt_d.param_groups[0]["initial_lr"] * _lr_factor(epoch * iters, total, decay_from)
+                metrics["seconds"] = time.perf_counter() - t0
+                metrics["device"] = str(device)
+                if world.active:
+                    metrics["world_size"] = world.size
+                metrics["warnings"] = warnings_for(history, metrics)
+            metrics = distributed.broadcast(metrics)
             history.append(metrics)
             for w in metrics["warnings"]:
                 reporter.on_warning(w)
 
-            if run_dir is not None:
+            signum = _agree_on_signal(stop.signum, world)
+            if run_dir is not None and world.main:
                 _append_jsonl(run_dir / "metrics.jsonl", metrics)
                 if gan and (epoch % cfg.sample_every == 0 or epoch == cfg.epochs):
                     save_samples(fake.cpu(), run_dir / "samples" / f"epoch_{epoch:04d}.png", data.x_train)
-                if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs or stop.signum is not None:
-                    checkpoint(epoch)
+            if run_dir is not None and (epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs or signum is not None):
+                checkpoint(epoch)
             reporter.on_epoch(metrics)
-            if stop.signum is not None:
-                raise Interrupted(stop.signum, epoch, iters, run_dir)
+            if signum is not None:
+                raise Interrupted(signum, epoch, iters, run_dir)
 
     G.eval()
     ema.module.eval()
     return TrainResult(cfg, G, ema.module, history, device)
 
 
-def generator_loss(cfg: Config, D, x_real, x_fake, logits_fake, feat_fake):
-    """The generator's objective named by ``cfg.g_loss``."""
-    if cfg.g_loss in ("feature-matching", "fm+adv"):
-        with torch.no_grad():
-            _, feat_real = D(x_real)
-        loss = losses.feature_matching_loss(feat_real.float(), feat_fake, cfg.fm_norm)
-        if cfg.g_loss == "fm+adv":
-            loss = loss + cfg.adv_weight * losses.adversarial_loss(losses.split_logits(logits_fake, cfg.fake_logit)[1])
-        return loss
-    adv = losses.adversarial_loss(losses.split_logits(logits_fake, cfg.fake_logit)[1])
-    if cfg.g_loss == "adversarial":
-        return adv
-    # moment-matching: the adversarial loss plus matched means and variances.
-    if cfg.moment_space == "data":
-        real, fake = x_real, x_fake
-    else:
-        with torch.no_grad():
-            _, real = D(x_real)
-        real, fake = real.float(), feat_fake
-    return adv + cfg.moment_weight * losses.moment_matching_loss(real, fake)
+def _evaluate_epoch(metrics: dict, cfg: Config, data: Dataset, nets: Nets, x_lab, y_lab, val, n_val: int,
+                    fixed_z, real_ref, gan: bool, device) -> torch.Tensor:
+    """Fill ``metrics`` with the EMA model's accuracies and the collapse indicators of
+    samples from the fixed noise; return those samples."""
+    ema = nets.ema.module
+    metrics["train_acc"], _ = evaluate(ema, x_lab, y_lab.cpu().numpy(), cfg, device)
+    if n_val:
+        metrics["val_acc"], metrics["val_errors"] = evaluate(ema, val[0], val[1], cfg, device)
+        metrics["n_val"] = n_val
+    metrics["test_acc"], metrics["test_errors"] = evaluate(ema, data.x_test, data.y_test, cfg, device)
+    metrics["n_test"] = 0 if data.y_test is None else len(data.y_test)
+    nets.G.eval()
+    with torch.no_grad():
+        fake = nets.G(fixed_z)
+        if gan:
+            fake_logits = predict_logits(ema, fake, cfg.fake_logit, device)
+            metrics.update(collapse_indicators(fake, real_ref, fake_logits))
+        else:
+            metrics.update(sample_spread=None, class_entropy=None)
+    nets.G.train()
+    return fake
+
+
+def _reduce_values(values: dict, world: distributed.World) -> dict[str, float]:
+    """The step's metrics as floats, averaged over ranks (a NaN anywhere reaches every rank,
+    so all of them stop at the same batch)."""
+    if not world.active:
+        return {k: float(v) for k, v in values.items()}
+    t = torch.tensor([float(v) for v in values.values()], dtype=torch.float64)
+    distributed.all_reduce(t)
+    return {k: v / world.size for k, v in zip(values, t.tolist())}
+
+
+def _agree_on_signal(signum: int | None, world: distributed.World) -> int | None:
+    """The signal that stops training, the same on every rank (one rank may have caught it
+    a batch before the others)."""
+    if not world.active:
+        return signum
+    t = torch.tensor([signum or 0])
+    distributed.all_reduce(t, "max")
+    return int(t.item()) or None
 
 
 def _append_jsonl(path: Path, record: dict) -> None:

@@ -1,0 +1,89 @@
+"""Everything that knows about several processes, in one place.
+
+``ssgan fit`` under ``torchrun`` (which sets ``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK``) runs
+one process per rank: NCCL with one GPU per local rank on CUDA, gloo on the CPU. The single
+process path never touches ``torch.distributed``: every function here is the identity, or
+does nothing, when the world has one process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class World:
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        """Rank 0: the one process that writes files and prints."""
+        return self.rank == 0
+
+    @property
+    def active(self) -> bool:
+        return self.size > 1
+
+
+def from_env() -> World:
+    """The world torchrun describes in the environment (one process without it)."""
+    return World(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
+                 int(os.environ.get("LOCAL_RANK", 0)))
+
+
+def setup(device: torch.device) -> tuple[World, torch.device]:
+    """Join the process group if torchrun started several processes; return the world and the
+    device of this rank (``cuda:LOCAL_RANK`` for CUDA)."""
+    world = from_env()
+    if not world.active:
+        return world, device
+    if device.type == "cuda":
+        device = torch.device("cuda", world.local_rank)
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return world, device
+
+
+def shutdown() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def all_reduce(t: Tensor, op: str = "sum") -> Tensor:
+    """In place across ranks (``sum`` or ``max``); the identity in one process."""
+    if dist.is_initialized() and dist.get_world_size() > 1:
+        dist.all_reduce(t, {"sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX}[op])
+    return t
+
+
+def broadcast(obj):
+    """Rank 0's ``obj`` on every rank (any picklable object)."""
+    if not (dist.is_initialized() and dist.get_world_size() > 1):
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def batch_mean(x: Tensor) -> Tensor:
+    """Mean over the global batch of a (B, ...) tensor split across ranks.
+
+    Its value is the mean over every rank's rows; its gradient reaches this rank's rows as if
+    the global mean were taken here: the other ranks' share is a constant, and the factor of
+    the world size that this leaves is exactly what DDP's averaging of gradients divides out.
+    The sum over ranks of the resulting gradients equals the one-process gradient.
+    """
+    local = x.mean(0)
+    if not (dist.is_initialized() and dist.get_world_size() > 1):
+        return local
+    total = local.detach().clone()
+    dist.all_reduce(total)
+    return total / dist.get_world_size() + (local - local.detach())

@@ -1,0 +1,138 @@
+"""The two steps of a training iteration: tensor work on given batches, nothing else.
+
+The loop in :mod:`ssgan.train` owns the data order, epochs, evaluation, checkpoints and
+signals; it hands each step its batches and noise, and gets back the step's metrics. A step
+reads no data and writes no file, so the same step serves one process and several (where
+``D`` or ``G`` is wrapped in DistributedDataParallel and ``batch_mean`` averages over ranks).
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+from ssgan import losses
+from ssgan.config import Config
+from ssgan.diagnostics import HistoricalAverage, grad_norms
+
+
+@dataclass
+class Nets:
+    """The networks and their optimisers. ``d_train``/``g_train`` are what the training passes
+    call (the modules themselves, or their DDP wrappers); ``D``/``G`` are the modules."""
+
+    G: nn.Module
+    D: nn.Module
+    g_train: nn.Module
+    d_train: nn.Module
+    ema: torch.optim.swa_utils.AveragedModel
+    opt_d: torch.optim.Optimizer
+    opt_g: torch.optim.Optimizer
+    hist_d: HistoricalAverage
+    hist_g: HistoricalAverage
+
+    @property
+    def d_params(self) -> list[nn.Parameter]:
+        return self.hist_d.params
+
+
+@contextmanager
+def frozen(params: list[nn.Parameter]):
+    """No gradients for ``params`` inside: the generator step needs D's input gradients only,
+    so D's weight gradients (a third of the step's matrix products) are never computed."""
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
+def discriminator_step(cfg: Config, nets: Nets, xl: Tensor, yl: Tensor, xu: Tensor | None, z: Tensor | None,
+                       amp: Callable[[], AbstractContextManager]) -> dict[str, Tensor | float]:
+    """One update of D on a labeled batch (xl, yl), an unlabeled batch xu and G(z).
+
+    ``loss_lab + unlabeled_weight * loss_unl (+ entropy_weight * loss_ent)``; with ``xu`` None
+    (unlabeled weight 0) D sees the labeled batch alone. Also updates the EMA of D.
+    """
+    gan = xu is not None
+    n = len(xl)
+    # labeled, unlabeled and generated data in one forward pass (three groups, which
+    # minibatch discrimination keeps apart)
+    with amp():
+        if gan:
+            with torch.no_grad():
+                xf = nets.G(z)
+            logits, _ = nets.d_train(torch.cat([xl, xu, xf]), groups=3)
+        else:
+            logits, _ = nets.d_train(xl)
+    class_logits, logit_real = losses.split_logits(logits.float(), cfg.fake_logit)
+    loss_lab = losses.supervised_loss(class_logits[:n], yl)
+    loss_d = loss_lab
+    if gan:
+        loss_unl = losses.unsupervised_loss(logit_real[n:2 * n], logit_real[2 * n:], cfg.label_smoothing)
+        loss_d = loss_lab + cfg.unlabeled_weight * loss_unl
+        if cfg.entropy_weight > 0:
+            loss_ent = losses.entropy_loss(class_logits[n:2 * n])
+            loss_d = loss_d + cfg.entropy_weight * loss_ent
+    nets.opt_d.zero_grad(set_to_none=True)
+    (loss_d + nets.hist_d.penalty()).backward()
+    values = {"loss_lab": loss_lab.detach(),
+              "train_batch_acc": (class_logits[:n].argmax(1) == yl).float().mean(),
+              **grad_norms(nets.D, "d")}
+    nets.opt_d.step()
+    nets.hist_d.update()
+    nets.ema.update_parameters(nets.D)
+    if gan:
+        with torch.no_grad():
+            if cfg.entropy_weight > 0:
+                values["loss_ent"] = loss_ent.detach()
+            values.update(loss_unl=loss_unl.detach(), d_real=torch.sigmoid(logit_real[n:2 * n]).mean(),
+                          d_fake=torch.sigmoid(logit_real[2 * n:]).mean())
+    return values
+
+
+def generator_step(cfg: Config, nets: Nets, xr: Tensor, z: Tensor, amp: Callable[[], AbstractContextManager],
+                   batch_mean: Callable[[Tensor], Tensor] | None = None) -> dict[str, Tensor | float]:
+    """One update of G on noise z, matching statistics of the real batch xr (``cfg.g_loss``).
+    D is frozen meanwhile and called unwrapped: only G learns here."""
+    with amp(), frozen(nets.d_params):
+        xf = nets.g_train(z)
+        logits_f, feat_f = nets.D(xf)
+        loss_gen = generator_loss(cfg, nets.D, xr, xf.float(), logits_f.float(), feat_f.float(), batch_mean)
+    nets.opt_g.zero_grad(set_to_none=True)
+    (loss_gen + nets.hist_g.penalty()).backward()
+    values = {"loss_gen": loss_gen.detach(), **grad_norms(nets.G, "g")}
+    nets.opt_g.step()
+    nets.hist_g.update()
+    return values
+
+
+def generator_loss(cfg: Config, D, x_real, x_fake, logits_fake, feat_fake,
+                   batch_mean: Callable[[Tensor], Tensor] | None = None):
+    """The generator's objective named by ``cfg.g_loss``. ``batch_mean`` (several processes)
+    takes batch statistics over the global batch."""
+    if cfg.g_loss in ("feature-matching", "fm+adv"):
+        with torch.no_grad():
+            _, feat_real = D(x_real)
+        extra = {} if batch_mean is None else {"batch_mean": batch_mean}
+        loss = losses.feature_matching_loss(feat_real.float(), feat_fake, cfg.fm_norm, **extra)
+        if cfg.g_loss == "fm+adv":
+            loss = loss + cfg.adv_weight * losses.adversarial_loss(losses.split_logits(logits_fake, cfg.fake_logit)[1])
+        return loss
+    adv = losses.adversarial_loss(losses.split_logits(logits_fake, cfg.fake_logit)[1])
+    if cfg.g_loss == "adversarial":
+        return adv
+    # moment-matching: the adversarial loss plus matched means and variances.
+    if cfg.moment_space == "data":
+        real, fake = x_real, x_fake
+    else:
+        with torch.no_grad():
+            _, real = D(x_real)
+        real, fake = real.float(), feat_fake
+    return adv + cfg.moment_weight * losses.moment_matching_loss(real, fake, batch_mean)
