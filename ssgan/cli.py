@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -21,19 +22,27 @@ class UserError(click.ClickException):
 
 class Group(click.Group):
     def invoke(self, ctx: click.Context):
+        from ssgan.distributed import from_env, shutdown
         from ssgan.train import Diverged, Interrupted
 
+        main_rank = from_env().main  # under torchrun only rank 0 speaks; the others exit alike
         try:
             return super().invoke(ctx)
         except Diverged as e:
-            click.echo(f"Error: {e}", err=True)
+            if main_rank:
+                click.echo(f"Error: {e}", err=True)
             ctx.exit(3)
         except SSGANError as e:
+            if not main_rank:
+                ctx.exit(UserError.exit_code)
             raise UserError(str(e)) from None
         except Interrupted as e:
-            where = f" Resume with: ssgan fit --resume {e.run_dir}" if e.run_dir else ""
-            click.echo(f"Interrupted ({e}); checkpoint written.{where}", err=True)
+            if main_rank:
+                where = f" Resume with: ssgan fit --resume {e.run_dir}" if e.run_dir else ""
+                click.echo(f"Interrupted ({e}); checkpoint written.{where}", err=True)
             ctx.exit(128 + e.signum)
+        finally:
+            shutdown()
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -152,6 +161,9 @@ def split(dataset, data_root, download, labels, val, seed, out) -> None:
 @click.option("--unlabeled-weight", type=float, default=None, help="Weight of the real/fake loss; 0 = supervised only [1].")
 @click.option("--fake-logit", type=click.Choice(FAKE_LOGITS), default=None, help="K logits with l_fake = 0, or K+1 [implicit].")
 @click.option("--device", type=str, default=None, help="auto, cpu, cuda, cuda:N or mps [auto].")
+@click.option("--nproc", type=int, default=None,
+              help="Train in N processes through torchrun (one GPU each on CUDA, gloo on the CPU); "
+                   "--batch-size stays the global batch [1].")
 @click.option("--out", type=str, default=None, help="Folder that receives the run folder [runs].")
 @click.option("--quiet", is_flag=True, help="Print nothing.")
 @click.option("--checkpoint-every", type=int, default=None, help="Write checkpoint.pt every K epochs [1].")
@@ -162,16 +174,27 @@ def fit(config_file, quiet, as_json, seeds, resume, **options) -> None:
     """Train a semi-supervised GAN classifier into a new run folder."""
     from ssgan import config as config_mod
     from ssgan import runs
+    from ssgan.distributed import check_batch, from_env
 
+    world = from_env()
     if resume is not None:
-        given = [k for k, v in options.items() if v is not None] + (["config"] if config_file else []) + (["seeds"] if seeds else [])
+        given = [k for k, v in options.items() if v is not None and k != "nproc"]
+        given += (["config"] if config_file else []) + (["seeds"] if seeds else [])
         if given:
             raise SSGANError(f"--resume continues a run with its own config.json; drop --{given[0].replace('_', '-')}")
-        cfg = runs.load_run(resume).config
-        seed_list = [cfg.seed]
+        if not Path(resume, "config.json").is_file():
+            raise SSGANError(f"{resume} is not a run folder (no config.json): pass a folder made by `ssgan fit`")
+        nproc = options["nproc"] or 1
+        seed_list = [None]
     else:
         cfg = config_mod.resolve(config_file, **options)
         seed_list = _parse_seeds(seeds, cfg)
+        nproc = cfg.nproc
+    if nproc > 1 and not world.active:
+        if resume is None:
+            check_batch(cfg.batch_size, nproc)
+        sys.exit(_launch_torchrun(nproc))
+    quiet = quiet or not world.main
     summaries = []
     for seed in seed_list:
         reporter = None if (quiet or as_json) else _progress_reporter()
@@ -185,12 +208,15 @@ def fit(config_file, quiet, as_json, seeds, resume, **options) -> None:
                 reporter.close()
         last = result.history[-1]
         summaries.append({
-            "run": str(run_dir), "dataset": cfg.dataset, "labels": result.config.labels, "seed": seed,
+            "run": str(run_dir), "dataset": result.config.dataset, "labels": result.config.labels,
+            "seed": result.config.seed,
             "epochs": last["epoch"], "test_acc": last["test_acc"], "test_errors": last["test_errors"],
             "train_acc": last["train_acc"], "seconds": sum(m["seconds"] for m in result.history),
         })
         if not (quiet or as_json):
             _summary_table(summaries[-1])
+    if not world.main:
+        return
     result_obj = summaries[0] if seeds is None else _aggregate(summaries)
     if as_json:
         click.echo(json.dumps(result_obj))
@@ -198,12 +224,37 @@ def fit(config_file, quiet, as_json, seeds, resume, **options) -> None:
         _aggregate_table(result_obj)
 
 
+def _launch_torchrun(nproc: int) -> int:
+    """Run this very command under torchrun in ``nproc`` processes on this machine (without
+    its --nproc, which torchrun's world size replaces); return torchrun's exit code."""
+    import subprocess
+
+    args, skip = [], False
+    for a in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            args.append(a)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+           "-m", "ssgan", *args]
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))  # the cores, shared out
+    try:
+        return subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:  # torchrun forwards the signal to its workers, which checkpoint
+        return 130
+
+
 def _command() -> str:
     """The current command, rebuilt from its parsed options (what a report shows)."""
     import shlex
 
+    from ssgan.distributed import from_env
+
     ctx = click.get_current_context()
-    words = ["ssgan", *ctx.command_path.split()[1:]]
+    words = ["ssgan", ctx.command.name]  # also under `python -m ssgan`, as torchrun starts it
     for param in ctx.command.params:
         value = ctx.params.get(param.name)
         if value is None or value is False or value == ():
@@ -215,6 +266,8 @@ def _command() -> str:
         else:
             for v in value if isinstance(value, tuple) else (value,):
                 words += [param.opts[0], str(v)]
+    if from_env().active and "--nproc" not in words:
+        words += ["--nproc", str(from_env().size)]
     return " ".join(shlex.quote(w) for w in words)
 
 

@@ -100,6 +100,7 @@ class Config:
     # output
     tag: str = ""  # names the method in run folders and reports; "" = "ssgan" ("same-net" at unlabeled_weight 0)
     device: str = "auto"
+    nproc: int = 1  # processes; under torchrun the world size it ran with
     out: str = "runs"
     sample_every: int = 1
     checkpoint_every: int = 1
@@ -130,7 +131,7 @@ class Config:
         choice("optimizer", OPTIMIZERS)
         choice("precision", PRECISIONS)
         for name in ("epochs", "batch_size", "z_dim", "sample_every", "checkpoint_every", "init_batch",
-                     "mbd_dim", "d_steps", "g_steps"):
+                     "mbd_dim", "d_steps", "g_steps", "nproc"):
             at_least(name, 1)
         for name in ("lr", "lr_d", "lr_g", "adam_eps"):
             if getattr(self, name) is not None:

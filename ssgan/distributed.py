@@ -64,6 +64,20 @@ def all_reduce(t: Tensor, op: str = "sum") -> Tensor:
     return t
 
 
+def barrier() -> None:
+    if dist.is_initialized() and dist.get_world_size() > 1:
+        dist.barrier()
+
+
+def check_batch(batch_size: int, size: int) -> None:
+    """The global batch must split evenly over the processes."""
+    from ssgan.errors import SSGANError
+
+    if batch_size % size:
+        raise SSGANError(f"--batch-size {batch_size} is the global batch and must divide by the {size} processes: "
+                         f"use a multiple of {size}")
+
+
 def broadcast(obj):
     """Rank 0's ``obj`` on every rank (any picklable object)."""
     if not (dist.is_initialized() and dist.get_world_size() > 1):

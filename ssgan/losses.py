@@ -102,7 +102,8 @@ def moment_matching_loss(real: Tensor, fake: Tensor, batch_mean: Callable[[Tenso
 
     Inputs of shape (B, ...) are flattened to (B, F); variances are the biased batch
     variances. Used on pixels (data space) or on discriminator features. With ``batch_mean``
-    (a batch split across processes) the variance is ``mean(x^2) - mean(x)^2`` of global means.
+    (a batch split across processes) means and variances are over the global batch; the
+    variance ``mean((x - mu)^2)`` with mu held constant has the same value and gradient.
     """
     real = real.flatten(1)
     fake = fake.flatten(1)
@@ -111,5 +112,5 @@ def moment_matching_loss(real: Tensor, fake: Tensor, batch_mean: Callable[[Tenso
         var_r, var_f = real.var(0, unbiased=False), fake.var(0, unbiased=False)
     else:
         mean_r, mean_f = batch_mean(real), batch_mean(fake)
-        var_r, var_f = batch_mean(real * real) - mean_r ** 2, batch_mean(fake * fake) - mean_f ** 2
+        var_r, var_f = batch_mean((real - mean_r.detach()) ** 2), batch_mean((fake - mean_f.detach()) ** 2)
     return (mean_r - mean_f).abs().sum() + (var_r - var_f).abs().sum()

@@ -143,7 +143,7 @@ def summarize(runs: list[RunRecord]) -> dict:
 # Last-epoch indicators shown in the report's diagnostics table (GAN runs only)
 DIAGNOSTIC_KEYS = ("sample_spread", "class_entropy", "d_real", "d_fake", "loss_unl")
 # Config keys that never make two methods different settings
-_NOT_SETTINGS = {"seed", "out", "tag", "device", "data_root", "download", "split", "sample_every",
+_NOT_SETTINGS = {"seed", "out", "tag", "device", "nproc", "data_root", "download", "split", "sample_every",
                  "checkpoint_every"}
 
 

@@ -15,12 +15,14 @@ Folders are numbered and never overwritten.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from ssgan import distributed
 from ssgan.config import Config, from_dict
 from ssgan.data import Dataset, load_dataset
 from ssgan.errors import SSGANError
@@ -97,16 +99,47 @@ def start_run(out: str | Path, data: Dataset, split: Split, seed: int, config: d
     return run_dir
 
 
+ELASTIC_ID = "elastic_run_id"  # in a run folder made under torchrun: the job's TORCHELASTIC_RUN_ID
+
+
 def fit(cfg: Config, reporter: Reporter | None = None, command: str | None = None) -> tuple[Path, TrainResult]:
-    """Train one run into a new run folder under ``cfg.out``; return the folder and the result."""
+    """Train one run into a new run folder under ``cfg.out``; return the folder and the result.
+
+    Under torchrun, rank 0 makes the folder and every rank trains into it; when torchrun
+    restarts the job (``--max-restarts``), the folder this job made is resumed instead."""
+    world = distributed.from_env()
+    distributed.check_batch(cfg.batch_size, world.size)
     data, split = prepare(cfg)
-    cfg = cfg.replace(labels=split.labels, val=split.n_val)
-    run_dir = start_run(cfg.out, data, split, cfg.seed, cfg.to_dict(), command)
+    cfg = cfg.replace(labels=split.labels, val=split.n_val, nproc=world.size)
+    job = os.environ.get("TORCHELASTIC_RUN_ID") if world.active else None
+    if job and int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0:
+        earlier = distributed.broadcast(_run_of_job(cfg.out, job) if world.main else None)
+        if earlier is not None:
+            return resume(earlier, reporter)
+    run_dir = None
+    if world.main:
+        run_dir = start_run(cfg.out, data, split, cfg.seed, cfg.to_dict(), command)
+        if job:
+            write_text(run_dir / ELASTIC_ID, job + "\n")
+    run_dir = distributed.broadcast(run_dir)
     return run_dir, train(cfg, data, split, run_dir, reporter)
 
 
+def _run_of_job(out: str | Path, job: str) -> Path | None:
+    """The run folder under ``out`` that the torchrun job ``job`` made, if any."""
+    for marker in sorted(Path(out).glob(f"*/{ELASTIC_ID}")):
+        if marker.read_text().strip() == job:
+            return marker.parent
+    return None
+
+
 def resume(path: str | Path, reporter: Reporter | None = None) -> tuple[Path, TrainResult]:
-    """Continue a run from its last checkpoint, with its own config and split."""
+    """Continue a run from its last checkpoint, with its own config and split, in one process
+    or several (any number: the checkpoint holds no per-process state). A run stopped before
+    its first checkpoint starts afresh in its own folder."""
+    path = Path(path)
+    if not (path / "checkpoint.pt").exists() and (path / "config.json").is_file() and (path / "split.json").is_file():
+        return _restart(path, reporter)
     run = load_run(path)
     cfg, ckpt = run.config, run.checkpoint
     if "history" not in ckpt:
@@ -116,9 +149,30 @@ def resume(path: str | Path, reporter: Reporter | None = None) -> tuple[Path, Tr
     resolve_device(cfg.device)
     data = load_dataset(cfg.dataset, cfg.data_root, False)
     split = load_split(run.path / "split.json", data)
-    for orphan in run.path.glob(".*.tmp"):  # left by a kill in the middle of a write
-        orphan.unlink()
-    return run.path, train(cfg, data, split, run.path, reporter, resume=ckpt)
+    _remove_orphans(run.path)
+    return run.path, train(cfg.replace(nproc=distributed.from_env().size), data, split, run.path, reporter, resume=ckpt)
+
+
+def _restart(path: Path, reporter: Reporter | None) -> tuple[Path, TrainResult]:
+    """Train a run that never wrote a checkpoint from the start, with its own config and split."""
+    try:
+        cfg = from_dict(json.loads((path / "config.json").read_text()), f"{path / 'config.json'}")
+    except json.JSONDecodeError:
+        raise SSGANError(f"{path / 'config.json'} is damaged (not JSON); start a new run instead") from None
+    resolve_device(cfg.device)
+    data = load_dataset(cfg.dataset, cfg.data_root, False)
+    split = load_split(path / "split.json", data)
+    _remove_orphans(path)
+    if distributed.from_env().main:
+        (path / "metrics.jsonl").unlink(missing_ok=True)  # lines of epochs that no checkpoint kept
+    return path, train(cfg.replace(nproc=distributed.from_env().size), data, split, path, reporter)
+
+
+def _remove_orphans(path: Path) -> None:
+    """Temporary files that a kill in the middle of a write left behind (rank 0 only)."""
+    if distributed.from_env().main:
+        for orphan in path.glob(".*.tmp"):
+            orphan.unlink()
 
 
 @dataclass(frozen=True)

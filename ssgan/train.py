@@ -199,9 +199,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
     n_unl, bs = len(x_all), cfg.batch_size
     if n_unl < bs:
         raise SSGANError(f"batch size {bs} exceeds the {n_unl} training examples: use --batch-size {n_unl} or less")
-    if bs % world.size:
-        raise SSGANError(f"--batch-size {bs} is the global batch and must divide by the {world.size} processes: "
-                         f"use a multiple of {world.size}")
+    distributed.check_batch(bs, world.size)
     iters = n_unl // bs
     # this rank's rows of every global batch (all of them in one process)
     lo, hi = world.rank * (bs // world.size), (world.rank + 1) * (bs // world.size)
@@ -232,8 +230,9 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
             if isinstance(m, GaussianNoise):
                 m.generator = noise
         ids = [device] if device.type == "cuda" else None
-        nets.d_train = DDP(D, device_ids=ids, broadcast_buffers=False)
-        nets.g_train = DDP(G, device_ids=ids, broadcast_buffers=False)
+        # buffers are not synchronised in forward: each rank keeps its own batch-norm statistics
+        nets.d_train = DDP(D, device_ids=ids, forward_sync_buffers=False)
+        nets.g_train = DDP(G, device_ids=ids, forward_sync_buffers=False)
         batch_mean = distributed.batch_mean
     opt_d, opt_g = nets.opt_d, nets.opt_g
     total, decay_from = cfg.epochs * iters, int(cfg.lr_decay_start * cfg.epochs * iters)
@@ -326,6 +325,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                 if signum is not None and it + 1 < iters:
                     checkpoint(epoch - 1, {"iteration": it + 1, "sums": sums, "counts": counts,
                                            "orders": {k: v.cpu() for k, v in orders.items()}})
+                    distributed.barrier()  # no rank leaves before rank 0 has written
                     raise Interrupted(signum, epoch, it + 1, run_dir)
 
             metrics = {"epoch": epoch, "iterations": epoch * iters,
@@ -354,6 +354,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                 checkpoint(epoch)
             reporter.on_epoch(metrics)
             if signum is not None:
+                distributed.barrier()
                 raise Interrupted(signum, epoch, iters, run_dir)
 
     G.eval()
