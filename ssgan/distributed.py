@@ -48,7 +48,12 @@ def setup(device: torch.device) -> tuple[World, torch.device]:
         device = torch.device("cuda", world.local_rank)
         torch.cuda.set_device(device)
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        # torchrun's own store outlives an elastic restart: a prefix per attempt keeps the new
+        # processes from reading the addresses that the last attempt's processes left there.
+        store, rank, size = next(dist.rendezvous("env://"))
+        attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
+                                store=dist.PrefixStore(f"ssgan/attempt{attempt}", store), rank=rank, world_size=size)
     return world, device
 
 

@@ -107,7 +107,7 @@ def fit(cfg: Config, reporter: Reporter | None = None, command: str | None = Non
 
     Under torchrun, rank 0 makes the folder and every rank trains into it; when torchrun
     restarts the job (``--max-restarts``), the folder this job made is resumed instead."""
-    world = distributed.from_env()
+    world, _ = distributed.setup(resolve_device(cfg.device))
     distributed.check_batch(cfg.batch_size, world.size)
     data, split = prepare(cfg)
     cfg = cfg.replace(labels=split.labels, val=split.n_val, nproc=world.size)

@@ -112,6 +112,7 @@ def test_sigterm_to_two_processes_then_resume_in_one(tmp_path):
     assert p.poll() is None, p.communicate()[0]
     p.send_signal(signal.SIGTERM)
     out, _ = p.communicate(timeout=120)
+    assert "Interrupted (SIGTERM at epoch" in out and "checkpoint written" in out, out  # rank 0, after writing
     run = metrics.parent
     ckpt = load_checkpoint(run / "checkpoint.pt")
     stopped = ckpt["epoch"] + (ckpt["position"] is not None)
@@ -135,3 +136,26 @@ def test_resume_of_a_run_without_checkpoint_starts_it_afresh(tmp_path):
     path, result = resume(run_dir)
     assert path == run_dir and [m["epoch"] for m in read_metrics(run_dir)] == [1]
     assert "half" not in read_metrics(run_dir)[0] and (run_dir / "checkpoint.pt").is_file()
+
+
+def test_elastic_restart_resumes_the_jobs_run_folder(tmp_path):
+    """A worker killed with SIGKILL: torchrun (--max-restarts 1) starts the job again, and
+    the new workers resume the run folder this job made from its last checkpoint."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    p = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+                          "--max-restarts=1", "-m", "ssgan", "fit", "--dataset", "digits", "--labels", "50",
+                          "--epochs", "12", "--device", "cpu", "--out", str(tmp_path), "--quiet"],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 180
+    while time.time() < deadline and p.poll() is None:
+        ckpt = next(tmp_path.glob("*/checkpoint.pt"), None)
+        if ckpt is not None and (ckpt.parent / "metrics.jsonl").read_text().count("\n") >= 2:
+            break
+        time.sleep(0.2)
+    workers = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True).stdout.split()
+    assert p.poll() is None and workers, p.communicate()[0]
+    os.kill(int(workers[-1]), signal.SIGKILL)
+    out, _ = p.communicate(timeout=240)
+    assert p.returncode == 0, out
+    runs = [d for d in tmp_path.iterdir() if d.is_dir()]
+    assert len(runs) == 1 and [m["epoch"] for m in read_metrics(runs[0])] == list(range(1, 13)), out
