@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from ssgan.config import Config, load_toml, resolve
@@ -52,7 +54,7 @@ def test_invalid_values(changes, message):
         Config(**changes)
 
 
-@pytest.mark.parametrize("name", ["mnist-100.toml", "digits.toml"])
+@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parent.parent / "configs").glob("*.toml")))
 def test_shipped_configs_load(name):
     from pathlib import Path
 
