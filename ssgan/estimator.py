@@ -5,11 +5,14 @@ It shares :func:`ssgan.train.train` with the command line; there is no second tr
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import MinMaxScaler
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d, validate_data
 
 from ssgan.config import Config
 from ssgan.data import Dataset
@@ -17,6 +20,12 @@ from ssgan.models import build_models
 from ssgan.splits import Split
 
 UNLABELED = -1
+
+# scikit-learn estimator checks that cannot pass, with the reason (see tests/test_estimator.py)
+EXPECTED_FAILED_CHECKS = {
+    "check_classifiers_classes": "y == -1 marks an unlabeled row (scikit-learn's semi-supervised convention), "
+                                 "so -1 cannot be a class label; the check trains on classes {-1, 1}",
+}
 
 
 class SSGANClassifier(ClassifierMixin, BaseEstimator):
@@ -47,7 +56,7 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
     ----------
     classes_ : ndarray of shape (n_classes,)
     n_features_in_ : int
-        Number of features of a flattened example.
+        Number of columns of ``X`` (``X.shape[1]``), as scikit-learn counts features.
     input_shape_ : tuple
         Shape of one example as passed to ``fit``.
     history_ : list of dict
@@ -101,16 +110,14 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
         return Config(**{**params, **numeric}, seed=seed, labels=None, dataset="array")
 
     def _check_X(self, X, fitting: bool) -> np.ndarray:
-        X = np.asarray(X)
-        if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-            raise ValueError(f"X must be numeric, got dtype {X.dtype}")
-        if X.ndim not in (2, 3, 4):
+        """scikit-learn's validation (dense, finite, numeric, >= 2 dimensions; the feature count
+        of ``fit``), allowing images of shape (n, h, w) or (n, c, h, w)."""
+        X = validate_data(self, X, reset=fitting, allow_nd=True, dtype=np.float32)
+        if X.ndim > 4:
             raise ValueError(f"X must have shape (n, d), (n, h, w) or (n, c, h, w); got {X.shape}")
-        if not np.isfinite(X).all():
-            raise ValueError("X contains NaN or infinite values")
         if not fitting and X.shape[1:] != self.input_shape_:
             raise ValueError(f"X has examples of shape {X.shape[1:]}, but the model was fitted on {self.input_shape_}")
-        return X.astype(np.float32)
+        return X
 
     def _to_model_space(self, X: np.ndarray) -> np.ndarray:
         flat = self.scaler_.transform(X.reshape(len(X), -1)).astype(np.float32)
@@ -122,22 +129,23 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
         """Fit on ``X`` with labels ``y``; rows with ``y == -1`` are unlabeled."""
         from ssgan.train import train
 
+        if y is None:  # the message scikit-learn's checks expect
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
         X = self._check_X(X, fitting=True)
-        y = np.asarray(y)
-        if y.ndim != 1 or len(y) != len(X):
-            raise ValueError(f"y must be one-dimensional with {len(X)} entries, got shape {y.shape}")
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(X, y)
         unlabeled = np.array([v == UNLABELED for v in y], dtype=bool) if y.dtype == object else (y == UNLABELED)
         if unlabeled.all():
             raise ValueError("y has no labeled rows (every entry is -1)")
+        check_classification_targets(y[~unlabeled])
         self.classes_ = np.unique(y[~unlabeled])
         if len(self.classes_) < 2:
-            raise ValueError(f"y has a single class ({self.classes_[0]!r}); a classifier needs at least two")
+            raise ValueError(f"y has only one class ({self.classes_[0]!r}); a classifier needs at least two")
         codes = np.full(len(y), -1, dtype=np.int64)
         codes[~unlabeled] = np.searchsorted(self.classes_, y[~unlabeled])
 
         self.input_shape_ = tuple(X.shape[1:])
         self.model_shape_ = (1, *self.input_shape_) if X.ndim == 3 else self.input_shape_
-        self.n_features_in_ = int(np.prod(self.input_shape_))
         self.scaler_ = MinMaxScaler(clip=True).fit(X.reshape(len(X), -1))
         seed = (self.random_state if self.random_state is not None
                 else int(np.random.default_rng().integers(2**31)))
@@ -158,8 +166,12 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
 
         check_is_fitted(self, "discriminator_")
         X = self._check_X(X, fitting=False)
-        logits = predict_logits(self.discriminator_, self._to_model_space(X), self.fake_logit, torch.device("cpu"))
-        return torch.softmax(logits, dim=1).numpy()
+        # in float64, so that a row's prediction does not depend on the rows batched with it
+        # (float32 matrix kernels round differently by position)
+        scorer = copy.deepcopy(self.discriminator_).double().eval()
+        x = torch.from_numpy(self._to_model_space(X).astype(np.float64))
+        logits = predict_logits(scorer, x, self.fake_logit, torch.device("cpu"))
+        return torch.softmax(logits.double(), dim=1).numpy()
 
     def predict(self, X) -> np.ndarray:
         """The most probable class of each row, as a value of ``classes_``."""
@@ -175,6 +187,13 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
         x, _ = generate(self.generator_, n, seed)
         flat = self.scaler_.inverse_transform(x.reshape(n, -1).numpy())
         return flat.reshape((n, *self.input_shape_)).astype(np.float32)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False  # the networks take dense arrays
+        tags.non_deterministic = self.random_state is None
+        return tags
 
     # -- pickling: state dicts, not modules -------------------------------------------------
 

@@ -89,20 +89,61 @@ def test_pipeline_cross_val_and_grid_search(digits_xy):
 
 @pytest.mark.parametrize("X, y, message", [
     (np.zeros((10, 4)), np.full(10, -1), "no labeled rows"),
-    (np.zeros((10, 4)), np.zeros(10), "single class"),
-    (np.zeros((10,)), np.arange(10) % 2, "must have shape"),
+    (np.zeros((10, 4)), np.zeros(10), "only one class"),
+    (np.zeros((10,)), np.arange(10) % 2, "Reshape your data"),
+    (np.zeros((2, 3, 4, 5, 6)), np.arange(2) % 2, "must have shape"),
     (np.full((10, 4), np.nan), np.arange(10) % 2, "NaN"),
-    (np.zeros((10, 4)), np.arange(9) % 2, "one-dimensional with 10 entries"),
+    (np.zeros((10, 4)), np.arange(9) % 2, "inconsistent numbers of samples"),
+    (np.zeros((10, 4)), np.linspace(0, 1, 10), "Unknown label type"),
+    (np.zeros((10, 4)) + 1j, np.arange(10) % 2, "Complex data not supported"),
 ])
 def test_bad_input(X, y, message):
     with pytest.raises(ValueError, match=message):
         SSGANClassifier(epochs=1).fit(X, y)
 
 
+def test_sparse_input_is_refused_clearly():
+    from scipy.sparse import csr_matrix
+
+    with pytest.raises(TypeError, match="Sparse data was passed"):
+        SSGANClassifier(epochs=1).fit(csr_matrix(np.eye(10)), np.arange(10) % 2)
+
+
+def test_predictions_do_not_depend_on_row_order_or_batching(fitted, digits_xy):
+    X = digits_xy[0][:300]
+    order = np.random.default_rng(0).permutation(len(X))
+    p = fitted.predict_proba(X)
+    assert np.array_equal(fitted.predict_proba(X[order]), p[order])
+    assert np.array_equal(np.concatenate([fitted.predict_proba(X[:7]), fitted.predict_proba(X[7:])]), p)
+
+
+def test_scikit_learn_estimator_checks():
+    """scikit-learn's own estimator checks, all of them: each passes, or fails for the reason
+    listed. check_classifiers_train asks for 83 % training accuracy on 2-D blobs, which the
+    MNIST recipe (input noise 0.3, a 1000-unit network) does not reach in a quick fit: that
+    is open work on defaults for vector data (issue 14), not a contract that cannot hold."""
+    import warnings
+
+    from sklearn.utils.estimator_checks import check_estimator
+
+    from ssgan.estimator import EXPECTED_FAILED_CHECKS
+
+    expected = {**EXPECTED_FAILED_CHECKS, "check_classifiers_train": "open: defaults for vector data"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = check_estimator(SSGANClassifier(epochs=1, random_state=0), on_fail=None,
+                                  expected_failed_checks=expected)
+    failed = {r["check_name"]: repr(r["exception"])[:200] for r in results if r["status"] == "failed"}
+    assert not failed, failed
+    assert len(results) >= 50
+
+
 def test_predict_checks_shape_and_fit(fitted):
     from sklearn.exceptions import NotFittedError
 
-    with pytest.raises(ValueError, match="fitted on \\(64,\\)"):
+    with pytest.raises(ValueError, match="X has 65 features, but SSGANClassifier is expecting 64"):
         fitted.predict(np.zeros((2, 65)))
+    with pytest.raises(ValueError, match="fitted on \\(64,\\)"):
+        fitted.predict(np.zeros((2, 64, 1)))
     with pytest.raises(NotFittedError):
         SSGANClassifier().predict(np.zeros((2, 64)))
