@@ -377,8 +377,8 @@ def _summary_table(summary: dict) -> None:
 
 @main.command("eval")
 @click.argument("run", type=str)
-@click.option("--split", "part", type=click.Choice(["test", "train"]), default="test", show_default=True,
-              help="Which part of the run's dataset to score (train: the rows with known labels).")
+@click.option("--split", "part", type=click.Choice(["test", "train", "val"]), default="test", show_default=True,
+              help="Which part of the run's dataset to score (train: the rows with known labels; val: the run's --val rows).")
 @click.option("--data", "data_spec", type=str, default=None, help="Score other data of the same shape: npz:PATH.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 def eval_(run, part, data_spec, as_json) -> None:

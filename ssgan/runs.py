@@ -229,9 +229,9 @@ def read_metrics(path: str | Path) -> list[dict]:
 def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = None) -> dict:
     """Score a run's EMA discriminator with :func:`ssgan.metrics.classification_metrics`.
 
-    ``part`` is ``test`` or ``train`` (the training rows with known labels) of the run's own
-    dataset; ``data_spec`` (``npz:PATH``) scores other data of the same shape instead: its
-    ``x_test``/``y_test`` if present, else its labeled rows.
+    ``part`` is ``test``, ``train`` (the training rows with known labels) or ``val`` (the
+    run's validation rows) of the run's own dataset; ``data_spec`` (``npz:PATH``) scores other
+    data of the same shape instead: its ``x_test``/``y_test`` if present, else its labeled rows.
     """
     from ssgan.metrics import classification_metrics
     from ssgan.train import predict_logits
@@ -251,7 +251,12 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
     x, y = (data.x_test, data.y_test) if use_test else (data.x_train, data.y_train)
     if x is None:
         raise SSGANError(f"{data.name} has no test set: use --split train")
-    if not use_test:
+    if part == "val" and data_spec is None:
+        val = load_split(run.path / "split.json", data).val_indices
+        if not len(val):
+            raise SSGANError(f"{run.path} has no validation set: it was trained without --val")
+        x, y = x[val], y[val]
+    elif not use_test:
         x, y = x[y >= 0], y[y >= 0]
     if tuple(x.shape[1:]) != run.shape:
         raise SSGANError(f"{source} has examples of shape {tuple(x.shape[1:])}, but the run was trained on {run.shape}")
