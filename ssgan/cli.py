@@ -380,14 +380,23 @@ def _summary_table(summary: dict) -> None:
 @click.option("--split", "part", type=click.Choice(["test", "train", "val"]), default="test", show_default=True,
               help="Which part of the run's dataset to score (train: the rows with known labels; val: the run's --val rows).")
 @click.option("--data", "data_spec", type=str, default=None, help="Score other data of the same shape: npz:PATH.")
+@click.option("--samples", type=click.IntRange(10, 100000), default=None,
+              help="Also score N generated samples against the test set: FID, classifier score, precision and "
+                   "recall on a reference network's features, beside the same scores of N real images.")
+@click.option("--cache-dir", type=str, default=None,
+              help="Where reference networks of datasets other than MNIST are trained once and kept [~/.cache/ssgan].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
-def eval_(run, part, data_spec, as_json) -> None:
-    """Score a run's (EMA) classifier: accuracy, errors, balanced accuracy, macro-F1, confusion."""
+def eval_(run, part, data_spec, samples, cache_dir, as_json) -> None:
+    """Score a run's (EMA) classifier: accuracy, errors, balanced accuracy, macro-F1, confusion;
+    with --samples, its generator's samples too."""
     from rich.table import Table
 
-    from ssgan.runs import evaluate_run
+    from ssgan.runs import evaluate_run, sample_quality_of_run
 
     r = evaluate_run(run, part, data_spec)
+    if samples is not None:
+        log = (lambda m: None) if as_json else (lambda m: click.echo(m, err=True))
+        r["sample_quality"] = sample_quality_of_run(run, samples, cache_dir=cache_dir, log=log)
     if as_json:
         click.echo(json.dumps(r))
         return
@@ -409,6 +418,16 @@ def eval_(run, part, data_spec, as_json) -> None:
     for k, row in enumerate(r["confusion_matrix"]):
         cm.add_row(str(k), *map(str, row))
     console.print(cm)
+    if "sample_quality" in r:
+        q = r["sample_quality"]
+        sq = Table(title=f"{q['n']} samples against the {q['reference']}, on the features of: {q['network']}")
+        for col in ("", "FID (lower is better)", "classifier score (max K)", "precision", "recall"):
+            sq.add_column(col, justify="right" if col else "left")
+        for row in ("generated", "real"):
+            v = q[row]
+            sq.add_row(f"{row} ({q['n']})" if row == "generated" else f"real training images ({q['n']})",
+                       f"{v['fid']:.2f}", f"{v['classifier_score']:.3f}", f"{v['precision']:.3f}", f"{v['recall']:.3f}")
+        console.print(sq)
 
 
 @main.command()

@@ -265,3 +265,13 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
     pred = predict_logits(run.discriminator(), x, run.config.fake_logit, torch.device("cpu")).argmax(1).numpy()
     return {"run": str(run.path), "data": source, "epoch": run.checkpoint["epoch"],
             **classification_metrics(y, pred, n_classes)}
+
+
+def sample_quality_of_run(path: str | Path, n: int, seed: int = 0, cache_dir: str | None = None, log=lambda m: None) -> dict:
+    """:func:`ssgan.quality.sample_quality` of a run's generator on its own dataset."""
+    from ssgan.quality import sample_quality
+
+    run = load_run(path)
+    data = load_dataset(run.config.dataset, run.config.data_root, False)
+    return {"run": str(run.path), "epoch": run.checkpoint["epoch"],
+            **sample_quality(run.generator(), data, n, seed, cache_dir, log)}

@@ -1,0 +1,107 @@
+"""How good are generated samples: scores on the features of a reference classifier.
+
+Each score is a plain function of arrays, so that it can be tested on hand-built data:
+
+- :func:`frechet_distance` (FID when the features are a network's): the Fréchet distance
+  between Gaussians fitted to two feature sets,
+  ``||mu_1 - mu_2||^2 + tr(S_1 + S_2 - 2 (S_1 S_2)^(1/2))``; the matrix square root is
+  SciPy's ``sqrtm``.
+- :func:`classifier_score`: ``exp(E_x KL(p(y|x) || p(y)))``, the form of the Inception score
+  (Salimans et al. 2016) with the reference classifier's probabilities: 1 when every sample
+  gets the same prediction, K when the samples are confidently and evenly spread over K classes.
+- :func:`precision_recall`: the k-nearest-neighbour manifolds of Kynkäänniemi et al. 2019.
+  Precision is the share of generated samples that fall inside the real manifold (the union
+  of balls around each real feature vector, of radius its distance to its k-th nearest real
+  neighbour); recall is the share of real samples inside the generated manifold. The
+  neighbours come from scikit-learn's ``NearestNeighbors``.
+
+Scores from different feature networks are not comparable; the caller reports which one.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy import linalg
+from sklearn.neighbors import NearestNeighbors
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to feature sets ``a`` (N, F) and ``b`` (M, F)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", linalg.LinAlgWarning)
+        try:
+            root = linalg.sqrtm(cov_a @ cov_b)
+            singular = not np.isfinite(root).all()
+        except linalg.LinAlgWarning:
+            singular = True
+    if singular:  # e.g. features that are always 0: nudge both covariances, as is customary
+        eps = np.eye(len(cov_a)) * 1e-6
+        root = linalg.sqrtm((cov_a + eps) @ (cov_b + eps))
+    root = root.real
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(root))
+
+
+def classifier_score(probs: np.ndarray, eps: float = 1e-12) -> float:
+    """``exp(mean_x KL(p(y|x) || p(y)))`` for class probabilities ``probs`` of shape (N, K)."""
+    p = np.asarray(probs, np.float64)
+    marginal = p.mean(0, keepdims=True)
+    kl = (p * (np.log(p + eps) - np.log(marginal + eps))).sum(1)
+    return float(np.exp(kl.mean()))
+
+
+def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[float, float]:
+    """Improved precision and recall (Kynkäänniemi et al. 2019) of ``fake`` against ``real``,
+    feature sets of shape (N, F) and (M, F), with k-nearest-neighbour radii."""
+    return _coverage(np.asarray(real, np.float64), np.asarray(fake, np.float64), k), \
+        _coverage(np.asarray(fake, np.float64), np.asarray(real, np.float64), k)
+
+
+def _coverage(manifold: np.ndarray, queries: np.ndarray, k: int) -> float:
+    """Share of ``queries`` inside the union of balls around the rows of ``manifold``."""
+    if len(manifold) <= k:
+        raise ValueError(f"precision and recall need more than k={k} samples in each set, got {len(manifold)}")
+    # distance of each manifold point to its k-th nearest neighbour, itself excluded
+    radius = NearestNeighbors(n_neighbors=k + 1).fit(manifold).kneighbors(manifold)[0][:, k]
+    sq = (manifold ** 2).sum(1)
+    inside = []
+    for i in range(0, len(queries), 1000):  # chunks keep the distance matrix small
+        q = queries[i:i + 1000]
+        dist = np.sqrt(np.maximum((q ** 2).sum(1)[:, None] - 2 * q @ manifold.T + sq[None], 0.0))
+        inside.append((dist <= radius[None]).any(1))
+    return float(np.concatenate(inside).mean())
+
+
+def scores(real_feats: np.ndarray, feats: np.ndarray, probs: np.ndarray, k: int = 3) -> dict[str, float]:
+    """FID, classifier score, precision and recall of one feature set against the real one."""
+    precision, recall = precision_recall(real_feats, feats, k)
+    return {"fid": frechet_distance(real_feats, feats), "classifier_score": classifier_score(probs),
+            "precision": precision, "recall": recall}
+
+
+def sample_quality(generator, data, n: int, seed: int = 0, cache_dir=None, log=lambda msg: None) -> dict:
+    """Scores of ``n`` samples of ``generator`` against the test set of ``data``, beside the
+    same scores of ``n`` real training images, on the features of the dataset's reference
+    network (:mod:`ssgan.reference`). The real row shows how far the samples are from data."""
+    import torch
+
+    from ssgan.errors import SSGANError
+    from ssgan.reference import load_reference, predict
+    from ssgan.samples import generate
+
+    if data.x_test is None:
+        raise SSGANError(f"{data.name} has no test set to compare samples with")
+    net, record = load_reference(data, cache_dir, log)
+    with torch.no_grad():
+        fake, _ = generate(generator, n, seed)
+    test_feats, _ = predict(net, data.x_test)
+    fake_feats, fake_probs = predict(net, fake.numpy())
+    real = data.x_train[np.random.default_rng(seed).choice(len(data.x_train), size=min(n, len(data.x_train)), replace=False)]
+    real_feats, real_probs = predict(net, real)
+    return {"network": record["name"], "n": n, "reference": f"{data.name} test set ({len(data.x_test)} images)",
+            "generated": scores(test_feats, fake_feats, fake_probs),
+            "real": scores(test_feats, real_feats, real_probs)}

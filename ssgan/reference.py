@@ -1,0 +1,149 @@
+"""Reference feature networks: small classifiers trained on a dataset's full labeled training
+set, whose penultimate features and class probabilities the sample-quality scores use
+(Inception-v3 means little on 28x28 digits and cannot be downloaded here).
+
+The MNIST network ships inside the package (``ssgan/data/mnist_reference.pt``, made by
+``python benchmarks/train_reference.py``, with its test accuracy and command stored beside
+the weights). For any other image dataset the same network is trained on first use and kept
+in a cache folder under a name made of the dataset and a hash of its training images, so it
+is trained once per dataset and machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ssgan.data import Dataset
+from ssgan.errors import SSGANError
+
+SHIPPED = Path(__file__).parent / "data" / "mnist_reference.pt"
+FEATURES = 128
+
+
+class ReferenceCNN(nn.Module):
+    """conv 3x3 (32) -> max-pool -> conv 3x3 (64) -> max-pool -> average-pool to 7x7 ->
+    dense 128 (the features) -> dropout 0.3 -> dense K. Takes (N, C, H, W) images in [0, 1]
+    of any size (28x28 reaches the dense layer as 7x7 maps, unpooled)."""
+
+    def __init__(self, channels: int, n_classes: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, 32, 3, padding=1)
+        self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
+        self.fc = nn.Linear(64 * 49, FEATURES)
+        self.drop = nn.Dropout(0.3)
+        self.out = nn.Linear(FEATURES, n_classes)
+
+    def features(self, x: Tensor) -> Tensor:
+        h = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        h = F.max_pool2d(F.relu(self.conv2(h)), 2, ceil_mode=True)
+        return F.relu(self.fc(F.adaptive_avg_pool2d(h, 7).flatten(1)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.out(self.drop(self.features(x)))
+
+
+def content_key(data: Dataset) -> str:
+    """The dataset's name and a hash of its training images and labels."""
+    h = hashlib.sha256(np.ascontiguousarray(data.x_train).tobytes())
+    h.update(np.ascontiguousarray(data.y_train).tobytes())
+    return f"{data.name.replace(':', '_').replace('/', '_')}-{h.hexdigest()[:12]}"
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ssgan"
+
+
+def train_reference(data: Dataset, epochs: int = 6, seed: int = 0, batch_size: int = 128,
+                    log=lambda msg: None) -> tuple[ReferenceCNN, dict]:
+    """Train the reference network on every labeled training row; return it and its record
+    (test accuracy, epochs, seconds)."""
+    if len(data.shape) != 3:
+        raise SSGANError(f"{data.name} is not image data (shape {data.shape}); sample-quality scores need images")
+    keep = data.y_train >= 0
+    x, y = torch.from_numpy(data.x_train[keep]), torch.from_numpy(data.y_train[keep]).long()
+    torch.manual_seed(seed)
+    net = ReferenceCNN(data.shape[0], data.n_classes)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=epochs * -(-len(x) // batch_size))
+    t0 = time.perf_counter()
+    for epoch in range(epochs):
+        net.train()
+        order = torch.randperm(len(x))
+        for i in range(0, len(x), batch_size):
+            idx = order[i:i + batch_size]
+            loss = F.cross_entropy(net(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+        log(f"reference network for {data.name}: epoch {epoch + 1}/{epochs}")
+    net.eval()
+    record = {"dataset": data.name, "key": content_key(data), "epochs": epochs, "seed": seed,
+              "seconds": round(time.perf_counter() - t0, 1)}
+    if data.x_test is not None:
+        probs = predict(net, data.x_test)[1]
+        record["test_accuracy"] = float((probs.argmax(1) == data.y_test).mean())
+    return net, record
+
+
+@torch.no_grad()
+def predict(net: ReferenceCNN, x: np.ndarray | Tensor, batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """Features (N, 128) and class probabilities (N, K) of images ``x``."""
+    x = torch.as_tensor(np.asarray(x, np.float32))
+    feats, probs = [], []
+    for i in range(0, len(x), batch_size):
+        f = net.features(x[i:i + batch_size])
+        feats.append(f)
+        probs.append(torch.softmax(net.out(f), 1))
+    return torch.cat(feats).numpy().astype(np.float64), torch.cat(probs).numpy().astype(np.float64)
+
+
+def save_reference(net: ReferenceCNN, record: dict, path: Path) -> None:
+    from ssgan.fileio import atomic_path
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        torch.save({"state_dict": net.state_dict(), "channels": net.conv1.in_channels,
+                    "n_classes": net.out.out_features, **record}, tmp)
+
+
+def _load(path: Path, state: dict | None = None) -> tuple[ReferenceCNN, dict]:
+    try:
+        state = state or torch.load(path, map_location="cpu", weights_only=True)
+        net = ReferenceCNN(state["channels"], state["n_classes"])
+        net.load_state_dict(state["state_dict"])
+    except Exception as e:  # torch raises many types for a damaged or outdated file
+        raise SSGANError(f"reference network {path} cannot be loaded ({type(e).__name__}); delete it to train it anew") from None
+    return net.eval(), {k: v for k, v in state.items() if k != "state_dict"}
+
+
+def load_reference(data: Dataset, cache_dir: str | Path | None = None, log=lambda msg: None) -> tuple[ReferenceCNN, dict]:
+    """The reference network of ``data``: the shipped one for MNIST, else a cached one, trained
+    now if the cache does not hold it yet. The record names it (``name``)."""
+    key = content_key(data)
+    if SHIPPED.is_file():
+        shipped = torch.load(SHIPPED, map_location="cpu", weights_only=True)
+        if shipped.get("key") == key:
+            net, record = _load(SHIPPED, shipped)
+            return net, {**record, "name": f"ssgan reference CNN for {data.name} (shipped; test accuracy "
+                                             f"{record['test_accuracy']:.4f})"}
+    path = Path(cache_dir or default_cache_dir()) / f"reference-{key}.pt"
+    if not path.is_file():
+        log(f"training the reference network for {data.name} once; it is cached in {path}")
+        net, record = train_reference(data, log=log)
+        try:
+            save_reference(net, record, path)
+        except OSError as e:
+            raise SSGANError(f"cannot write the reference network to {path}: {e.strerror}; choose another --cache-dir") from None
+    net, record = _load(path)
+    acc = f"; test accuracy {record['test_accuracy']:.4f}" if "test_accuracy" in record else ""
+    return net, {**record, "name": f"ssgan reference CNN for {data.name} (cached in {path}{acc})"}

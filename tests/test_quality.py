@@ -1,0 +1,100 @@
+"""Sample-quality scores on hand-built data."""
+
+import numpy as np
+import pytest
+
+from ssgan.quality import classifier_score, frechet_distance, precision_recall
+
+
+def test_frechet_distance_of_a_set_with_itself_is_zero():
+    x = np.random.default_rng(0).normal(size=(2000, 8))
+    assert frechet_distance(x, x) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_frechet_distance_grows_with_a_known_shift():
+    """Same covariance, means apart by d: the distance is ||d||^2 (up to sampling noise)."""
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(20000, 4)), rng.normal(size=(20000, 4))
+    previous = frechet_distance(a, b)
+    assert previous < 0.01
+    for shift in (0.5, 1.0, 2.0):
+        fd = frechet_distance(a, b + shift)
+        assert fd == pytest.approx(4 * shift ** 2, rel=0.05) and fd > previous
+        previous = fd
+
+
+def test_frechet_distance_of_scaled_gaussians_hand_computed():
+    """1-D: N(0, 1) against N(0, 4): (1 + 4 - 2 * 2) = 1."""
+    rng = np.random.default_rng(2)
+    assert frechet_distance(rng.normal(size=(50000, 1)), 2 * rng.normal(size=(50000, 1))) == pytest.approx(1.0, rel=0.05)
+
+
+def test_classifier_score_bounds():
+    k = 10
+    assert classifier_score(np.tile(np.eye(k)[3], (100, 1))) == pytest.approx(1.0)  # one class for all
+    assert classifier_score(np.full((100, k), 1.0 / k)) == pytest.approx(1.0)  # no confidence
+    assert classifier_score(np.tile(np.eye(k), (10, 1))) == pytest.approx(k, rel=1e-6)  # confident, even
+    half = np.tile(np.eye(k)[:2], (50, 1))  # confident, two classes
+    assert classifier_score(half) == pytest.approx(2.0, rel=1e-6)
+
+
+def test_precision_recall_on_hand_built_sets():
+    grid = np.array([[i, j] for i in range(10) for j in range(10)], dtype=float)  # spacing 1
+    assert precision_recall(grid, grid, k=3) == (1.0, 1.0)
+    far = grid + 100.0
+    assert precision_recall(grid, far, k=3) == (0.0, 0.0)
+    # samples that cover only the left half: all of them are real-looking, half the real is covered
+    left = grid[grid[:, 0] < 5]
+    precision, recall = precision_recall(grid, left, k=3)
+    assert precision == 1.0 and 0.5 <= recall < 0.8
+
+
+def test_precision_recall_needs_more_than_k_samples():
+    with pytest.raises(ValueError, match="more than k=3"):
+        precision_recall(np.zeros((3, 2)), np.zeros((10, 2)), k=3)
+
+
+def test_shipped_mnist_reference_classifies_test_images():
+    from ssgan.data import load_mnist
+    from ssgan.reference import load_reference, predict
+
+    mnist = load_mnist()
+    net, record = load_reference(mnist)
+    assert "shipped" in record["name"] and record["test_accuracy"] >= 0.99
+    _, probs = predict(net, mnist.x_test[:200])
+    assert (probs.argmax(1) == mnist.y_test[:200]).mean() >= 0.98
+
+
+def test_reference_network_is_trained_once_then_cached(tmp_path, digits, monkeypatch):
+    from ssgan import reference
+
+    net, record = reference.load_reference(digits, tmp_path)
+    assert len(list(tmp_path.glob("reference-digits-*.pt"))) == 1 and record["test_accuracy"] > 0.8
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(reference, "train_reference", refuse)
+    again, record2 = reference.load_reference(digits, tmp_path)
+    assert record2["key"] == record["key"]
+    assert all(np.array_equal(a, b) for a, b in zip(net.state_dict().values(), again.state_dict().values()))
+
+
+def test_eval_samples_prints_scores_and_the_network(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from ssgan.cli import main
+
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "1", "--device", "cpu",
+                                  "--out", str(tmp_path / "runs"), "--quiet"])
+    assert r.exit_code == 0, r.output
+    run = next((tmp_path / "runs").iterdir())
+    r = CliRunner().invoke(main, ["eval", str(run), "--samples", "200", "--cache-dir", str(tmp_path / "cache"), "--json"])
+    assert r.exit_code == 0, r.output
+    q = json.loads(r.stdout)["sample_quality"]
+    assert "reference CNN for digits" in q["network"] and q["n"] == 200
+    for row in ("generated", "real"):
+        assert set(q[row]) == {"fid", "classifier_score", "precision", "recall"}
+    assert q["real"]["fid"] < q["generated"]["fid"] and q["real"]["classifier_score"] > q["generated"]["classifier_score"]
