@@ -210,7 +210,7 @@ TOOLBOX_HELP = {
     "g_steps": "Generator steps per update [1].",
     "hist_avg_d": "Historical averaging weight on D's parameters [0].",
     "hist_avg_g": "Historical averaging weight on G's parameters [0].",
-    "precision": "fp32, or bf16 autocast of the training passes (1.1x faster per iteration on a 2-core AMX CPU) [fp32].",
+    "precision": "fp32, or bf16 autocast of the training passes (1.4-1.5x faster per iteration on a 2-core AMX CPU; see benchmarks/speed.py) [fp32].",
     "tag": "Name of the method in run folders and reports [ssgan].",
     "sample_every": "Write a sample grid every K epochs [1].",
 }
