@@ -146,11 +146,7 @@ def resume(path: str | Path, reporter: Reporter | None = None) -> tuple[Path, Tr
         raise SSGANError(f"{run.path}: its checkpoint has no training state to resume from")
     if ckpt["epoch"] >= cfg.epochs and ckpt.get("position") is None:
         raise SSGANError(f"{run.path} has already finished its {cfg.epochs} epochs; nothing to resume")
-    resolve_device(cfg.device)
-    data = load_dataset(cfg.dataset, cfg.data_root, False)
-    split = load_split(run.path / "split.json", data)
-    _remove_orphans(run.path)
-    return run.path, train(cfg.replace(nproc=distributed.from_env().size), data, split, run.path, reporter, resume=ckpt)
+    return _train_in(run.path, cfg, reporter, ckpt)
 
 
 def _restart(path: Path, reporter: Reporter | None) -> tuple[Path, TrainResult]:
@@ -159,20 +155,20 @@ def _restart(path: Path, reporter: Reporter | None) -> tuple[Path, TrainResult]:
         cfg = from_dict(json.loads((path / "config.json").read_text()), f"{path / 'config.json'}")
     except json.JSONDecodeError:
         raise SSGANError(f"{path / 'config.json'} is damaged (not JSON); start a new run instead") from None
+    return _train_in(path, cfg, reporter, None)
+
+
+def _train_in(path: Path, cfg: Config, reporter: Reporter | None, ckpt: dict | None) -> tuple[Path, TrainResult]:
+    """Train in an existing run folder, from its checkpoint ``ckpt`` or (None) from the start."""
     resolve_device(cfg.device)
     data = load_dataset(cfg.dataset, cfg.data_root, False)
     split = load_split(path / "split.json", data)
-    _remove_orphans(path)
     if distributed.from_env().main:
-        (path / "metrics.jsonl").unlink(missing_ok=True)  # lines of epochs that no checkpoint kept
-    return path, train(cfg.replace(nproc=distributed.from_env().size), data, split, path, reporter)
-
-
-def _remove_orphans(path: Path) -> None:
-    """Temporary files that a kill in the middle of a write left behind (rank 0 only)."""
-    if distributed.from_env().main:
-        for orphan in path.glob(".*.tmp"):
+        for orphan in path.glob(".*.tmp"):  # left by a kill in the middle of a write
             orphan.unlink()
+        if ckpt is None:
+            (path / "metrics.jsonl").unlink(missing_ok=True)  # lines of epochs that no checkpoint kept
+    return path, train(cfg.replace(nproc=distributed.from_env().size), data, split, path, reporter, resume=ckpt)
 
 
 @dataclass(frozen=True)
