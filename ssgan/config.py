@@ -73,7 +73,7 @@ class Config:
     # objective
     unlabeled_weight: float = 1.0
     label_smoothing: float = 0.0
-    entropy_weight: float = 0.0  # conditional-entropy penalty on unlabeled predictions (Dai et al. 2017)
+    entropy_weight: float = 0.1  # conditional-entropy penalty on unlabeled predictions (Dai et al. 2017); chosen on --val
     g_loss: str = "feature-matching"
     fm_norm: str = "l2"
     moment_weight: float = 0.1
@@ -84,7 +84,7 @@ class Config:
     batch_size: int = 100
     lr: float = 0.003
     beta1: float = 0.5
-    adam_eps: float = 1e-8  # torch adds it outside the square root; 1e-4 is close to the reference's 1e-8 inside
+    adam_eps: float = 1e-4  # torch adds it outside the square root; 1e-4 is close to the reference's 1e-8 inside; chosen on --val
     lr_decay_start: float = 0.5
     ema_decay: float = 0.999
     optimizer: str = "adam"
@@ -197,8 +197,8 @@ TOOLBOX_HELP = {
     "data_init": "Data-dependent init of D's weight-normalised layers [on].",
     "init_batch": "Examples used by the data-dependent init [500].",
     "beta1": "Adam beta1, or SGD momentum, of both networks [0.5].",
-    "adam_eps": "Adam epsilon, added outside the square root as torch does; 1e-4 approximates the reference code's 1e-8 inside it [1e-8].",
-    "entropy_weight": "Weight of the entropy of D's class predictions on unlabeled data, minimised (Dai et al. 2017) [0].",
+    "adam_eps": "Adam epsilon, added outside the square root as torch does; 1e-4 approximates the reference code's 1e-8 inside it [1e-4].",
+    "entropy_weight": "Weight of the entropy of D's class predictions on unlabeled data, minimised (Dai et al. 2017) [0.1].",
     "lr_decay_start": "Fraction of training after which the lr decays linearly to 0 [0.5].",
     "ema_decay": "Decay of the moving average of D's weights that is evaluated [0.999].",
     "optimizer": "adam or sgd [adam].",
