@@ -26,10 +26,11 @@ G_LOSSES = ("feature-matching", "moment-matching", "adversarial", "fm+adv")
 FM_NORMS = ("l2", "l1")
 MOMENT_SPACES = ("data", "features")
 FAKE_LOGITS = ("implicit", "explicit")
-MODELS = ("mlp",)
+ARCHS = ("auto", "mlp", "dcgan", "salimans-cnn")
+CONV_ARCHS = ("dcgan", "salimans-cnn")
 G_NORMS = ("batch", "layer", "vbn", "none")
 ACTIVATIONS = ("relu", "leaky-relu", "softplus", "sigmoid")
-G_OUTPUTS = ("sigmoid", "hard-sigmoid", "none")
+G_OUTPUTS = ("sigmoid", "hard-sigmoid", "tanh", "none")
 Z_DISTS = ("uniform", "uniform-signed", "normal")
 INITS = ("default", "normal-0.02", "xavier")
 OPTIMIZERS = ("adam", "sgd")
@@ -48,22 +49,25 @@ class Config:
     seed: int = 1
     split: str | None = None
     val: int = 0  # class-balanced validation examples held out of training (0: none)
-    # model
-    model: str = "mlp"
+    # model (None: the architecture's own default, ARCH_DEFAULTS)
+    arch: str = "auto"  # auto: salimans-cnn for colour images it takes, mlp otherwise
     z_dim: int = 100
     fake_logit: str = "implicit"
     g_hidden: str = "500,500"  # comma-separated widths
     g_norm: str = "batch"
-    g_activation: str = "softplus"
+    g_activation: str | None = None
     g_dropout: str = "0"  # one rate for every hidden layer, or one per layer ("0.5,0")
-    g_output: str = "sigmoid"
+    g_output: str | None = None
     z_dist: str = "uniform"  # U(0, 1) as in the paper; uniform-signed is U(-1, 1)
     d_hidden: str = "1000,500,250,250,250"
-    d_activation: str = "relu"
+    d_activation: str | None = None
     d_layer_norm: bool = False
-    d_dropout: float = 0.0
-    d_input_noise: float = 0.3
-    d_hidden_noise: float = 0.5
+    d_input_dropout: float | None = None
+    d_dropout: float | None = None
+    d_input_noise: float | None = None
+    d_hidden_noise: float | None = None
+    d_width: int | None = None  # convolutional D: channels of its first layer
+    g_width: int | None = None  # convolutional G: channels of its last hidden layer
     fm_layer: int = -1  # which hidden layer of D feeds feature matching (-1: the last)
     mbd_kernels: int = 0  # minibatch discrimination: B kernels (0: off)
     mbd_dim: int = 5  # ... of C dimensions each
@@ -104,11 +108,13 @@ class Config:
     out: str = "runs"
     sample_every: int = 1
     checkpoint_every: int = 1
+    quality_every: int = 0  # score samples (FID, classifier score, precision, recall) every K epochs; 0: off
+    quality_samples: int = 10000
 
     def __post_init__(self) -> None:
         def choice(name: str, options: tuple[str, ...]) -> None:
             value = getattr(self, name)
-            if value not in options:
+            if value is not None and value not in options:
                 raise SSGANError(f"{name} must be one of {', '.join(options)}, got {value!r}")
 
         def at_least(name: str, low: float, inclusive: bool = True) -> None:
@@ -121,7 +127,10 @@ class Config:
         choice("fm_norm", FM_NORMS)
         choice("moment_space", MOMENT_SPACES)
         choice("fake_logit", FAKE_LOGITS)
-        choice("model", MODELS)
+        choice("arch", ARCHS)
+        for name, value in ARCH_DEFAULTS.get(self.arch, {}).items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)  # frozen: filled once, saved resolved
         choice("g_norm", G_NORMS)
         choice("g_activation", ACTIVATIONS)
         choice("d_activation", ACTIVATIONS)
@@ -131,15 +140,18 @@ class Config:
         choice("optimizer", OPTIMIZERS)
         choice("precision", PRECISIONS)
         for name in ("epochs", "batch_size", "z_dim", "sample_every", "checkpoint_every", "init_batch",
-                     "mbd_dim", "d_steps", "g_steps", "nproc"):
-            at_least(name, 1)
+                     "mbd_dim", "d_steps", "g_steps", "nproc", "d_width", "g_width", "quality_samples"):
+            if getattr(self, name) is not None:
+                at_least(name, 1)
         for name in ("lr", "lr_d", "lr_g", "adam_eps"):
             if getattr(self, name) is not None:
                 at_least(name, 0.0, inclusive=False)
         for name in ("unlabeled_weight", "moment_weight", "adv_weight", "d_input_noise", "d_hidden_noise",
-                     "mbd_kernels", "hist_avg_d", "hist_avg_g", "val", "entropy_weight"):
-            at_least(name, 0.0)
-        for name in ("label_smoothing", "beta1", "beta1_d", "beta1_g", "lr_decay_start", "ema_decay", "d_dropout"):
+                     "mbd_kernels", "hist_avg_d", "hist_avg_g", "val", "entropy_weight", "quality_every"):
+            if getattr(self, name) is not None:
+                at_least(name, 0.0)
+        for name in ("label_smoothing", "beta1", "beta1_d", "beta1_g", "lr_decay_start", "ema_decay", "d_dropout",
+                     "d_input_dropout"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value < 1.0 and not (name == "lr_decay_start" and value == 1.0):
                 raise SSGANError(f"{name} must lie in [0, 1), got {value}")
@@ -163,6 +175,16 @@ class Config:
                              f"({len(widths['g_hidden'])}), got {self.g_dropout!r}") from None
         if not all(0.0 <= r < 1.0 for r in rates):
             raise SSGANError(f"g_dropout rates must lie in [0, 1), got {self.g_dropout!r}")
+        if self.arch in CONV_ARCHS:
+            mlp_only = {"d_hidden": Config.d_hidden, "g_hidden": Config.g_hidden, "g_dropout": Config.g_dropout,
+                        "fm_layer": Config.fm_layer, "d_layer_norm": Config.d_layer_norm}
+            for name, default in mlp_only.items():
+                if getattr(self, name) != default:
+                    raise SSGANError(f"{name} applies to --arch mlp only; {self.arch} takes d_width, g_width, "
+                                     "d_dropout and d_input_dropout")
+            if self.g_norm not in ("batch", "none"):
+                raise SSGANError(f"g_norm {self.g_norm} is for --arch mlp; {self.arch} takes batch or none")
+            return
         n = len(widths["d_hidden"])
         if not -n <= self.fm_layer < n:
             raise SSGANError(f"fm_layer must index one of the {n} hidden layers of D (-{n}..{n - 1}), got {self.fm_layer}")
@@ -174,22 +196,37 @@ class Config:
         return dataclasses.replace(self, **changes)
 
 
+# What an option left unset (None) becomes for each architecture; saved resolved in config.json.
+ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
+    "mlp": dict(d_input_noise=0.3, d_hidden_noise=0.5, d_input_dropout=0.0, d_dropout=0.0, d_activation="relu",
+                g_activation="softplus", g_output="sigmoid"),
+    "dcgan": dict(d_input_noise=0.0, d_hidden_noise=0.0, d_input_dropout=0.2, d_dropout=0.5,
+                  d_activation="leaky-relu", g_activation="relu", g_output="tanh", d_width=64, g_width=64),
+    "salimans-cnn": dict(d_input_noise=0.0, d_hidden_noise=0.0, d_input_dropout=0.2, d_dropout=0.5,
+                         d_activation="leaky-relu", g_activation="relu", g_output="tanh", d_width=96, g_width=128),
+}
+
 # Help of the options that `ssgan fit` adds for every remaining Config field.
 TOOLBOX_HELP = {
-    "model": "Network family [mlp].",
+    "arch": "Networks: mlp (the paper's MNIST pair), dcgan (DCGAN guidelines, square images), salimans-cnn "
+            "(the reference SVHN/CIFAR-10 pair); auto picks salimans-cnn for colour images and mlp for grey "
+            "images and vectors [auto].",
     "z_dim": "Dimension of the generator's noise [100].",
     "g_hidden": "Generator hidden widths, e.g. 128 or 128,384 or 500,500,500,500 [500,500].",
     "g_norm": "Generator normalisation: batch, layer, vbn (virtual batch norm) or none [batch].",
-    "g_activation": "Generator activation [softplus].",
+    "g_activation": "Generator activation [mlp: softplus; convolutional: relu].",
     "g_dropout": "Generator dropout: one rate, or one per hidden layer like 0.5,0 [0].",
-    "g_output": "Squashing of the generator's output into [0, 1] [sigmoid].",
+    "g_output": "Squashing of the generator's output into [0, 1]; tanh is (tanh+1)/2 [mlp: sigmoid; convolutional: tanh].",
     "z_dist": "Noise: uniform U(0,1), uniform-signed U(-1,1) or normal [uniform].",
     "d_hidden": "Discriminator hidden widths [1000,500,250,250,250].",
-    "d_activation": "Discriminator activation (leaky-relu has slope 0.2) [relu].",
-    "d_layer_norm": "Layer normalisation in the discriminator [off].",
-    "d_dropout": "Dropout after each discriminator hidden layer [0].",
-    "d_input_noise": "Std of Gaussian noise on the discriminator's input [0.3].",
-    "d_hidden_noise": "Std of Gaussian noise before each later layer [0.5].",
+    "d_activation": "Discriminator activation (leaky-relu has slope 0.2) [mlp: relu; convolutional: leaky-relu].",
+    "d_layer_norm": "Layer normalisation in the discriminator (mlp) [off].",
+    "d_input_dropout": "Dropout on the discriminator's input [mlp: 0; convolutional: 0.2].",
+    "d_dropout": "Dropout after each hidden layer (mlp), each block (convolutional) [mlp: 0; convolutional: 0.5].",
+    "d_input_noise": "Std of Gaussian noise on the discriminator's input [mlp: 0.3; convolutional: 0].",
+    "d_hidden_noise": "Std of Gaussian noise before each later layer [mlp: 0.5; convolutional: 0].",
+    "d_width": "Channels of a convolutional D's first layer; later ones double [dcgan: 64; salimans-cnn: 96].",
+    "g_width": "Channels of a convolutional G's last hidden layer; earlier ones double [dcgan: 64; salimans-cnn: 128].",
     "fm_layer": "Hidden layer of D whose features are matched (-1: last) [-1].",
     "mbd_kernels": "Minibatch discrimination: number of kernels B (0: off) [0].",
     "mbd_dim": "Minibatch discrimination: dimension C of each kernel [5].",
@@ -213,8 +250,12 @@ TOOLBOX_HELP = {
     "precision": "fp32, or bf16 autocast of the training passes (1.4-1.5x faster per iteration on a 2-core AMX CPU; see benchmarks/speed.py) [fp32].",
     "tag": "Name of the method in run folders and reports [ssgan].",
     "sample_every": "Write a sample grid every K epochs [1].",
+    "quality_every": "Score --quality-samples generated samples every K epochs and at the last (FID, classifier "
+                     "score, precision, recall on the dataset's reference network, into metrics.jsonl); about "
+                     "15 s per scoring of 10,000 MNIST samples on 2 CPU cores; 0 = off [0].",
+    "quality_samples": "Samples scored by --quality-every [10000].",
 }
-CHOICES = {"model": MODELS, "g_norm": G_NORMS, "g_activation": ACTIVATIONS, "d_activation": ACTIVATIONS,
+CHOICES = {"arch": ARCHS, "g_norm": G_NORMS, "g_activation": ACTIVATIONS, "d_activation": ACTIVATIONS,
            "g_output": G_OUTPUTS, "z_dist": Z_DISTS, "init": INITS, "optimizer": OPTIMIZERS,
            "precision": PRECISIONS}
 
@@ -279,5 +320,9 @@ def resolve(config_file: str | Path | None = None, **cli: Any) -> Config:
 
 
 def from_dict(values: dict[str, Any], source: str) -> Config:
-    """Rebuild a saved config (``config.json``, a checkpoint)."""
+    """Rebuild a saved config (``config.json``, a checkpoint); runs made before ``arch``
+    existed named it ``model``."""
+    values = dict(values)
+    if "model" in values and "arch" not in values:
+        values["arch"] = values.pop("model")
     return Config(**check_keys(values, source))

@@ -27,7 +27,7 @@ from ssgan.config import Config, from_dict
 from ssgan.data import Dataset, load_dataset
 from ssgan.errors import SSGANError
 from ssgan.fileio import write_json, write_text
-from ssgan.models import MLPGenerator, build_models
+from ssgan.models import build_models, resolve_arch
 from ssgan.splits import Split, default_labels, load_split, make_split, save_split
 from ssgan.train import Reporter, TrainResult, load_checkpoint, resolve_device, train
 
@@ -62,6 +62,10 @@ def prepare(cfg: Config) -> tuple[Dataset, Split]:
     """Load the data and the labeled split, checking everything that can be checked up front."""
     resolve_device(cfg.device)
     data = load_dataset(cfg.dataset, cfg.data_root, cfg.download)
+    resolve_arch(cfg, data.shape)  # the networks must take this data's shape
+    if cfg.quality_every and (data.x_test is None or not data.is_image):
+        raise SSGANError(f"--quality-every needs image data with a test set to compare samples with; "
+                         f"{data.name} has {'no test set' if data.x_test is None else f'examples of shape {data.shape}'}")
     if cfg.split is not None:
         split = load_split(cfg.split, data)
         if cfg.labels is not None and cfg.labels != split.labels:
@@ -110,7 +114,7 @@ def fit(cfg: Config, reporter: Reporter | None = None, command: str | None = Non
     world, _ = distributed.setup(resolve_device(cfg.device))
     distributed.check_batch(cfg.batch_size, world.size)
     data, split = prepare(cfg)
-    cfg = cfg.replace(labels=split.labels, val=split.n_val, nproc=world.size)
+    cfg = resolve_arch(cfg, data.shape).replace(labels=split.labels, val=split.n_val, nproc=world.size)
     job = os.environ.get("TORCHELASTIC_RUN_ID") if world.active else None
     if job and int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0:
         earlier = distributed.broadcast(_run_of_job(cfg.out, job) if world.main else None)
@@ -183,7 +187,7 @@ class Run:
     def shape(self) -> tuple[int, ...]:
         return tuple(self.checkpoint["shape"])
 
-    def generator(self) -> MLPGenerator:
+    def generator(self) -> torch.nn.Module:
         g, _ = build_models(self.config, self.shape, self.checkpoint["n_classes"])
         g.load_state_dict(self.checkpoint["generator"])
         return g.eval()

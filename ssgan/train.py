@@ -20,7 +20,7 @@ from ssgan.config import Config
 from ssgan.data import Dataset
 from ssgan.errors import SSGANError
 from ssgan.fileio import atomic_path, write_text
-from ssgan.models import GaussianNoise, build_models, data_dependent_init
+from ssgan.models import GaussianNoise, build_models, data_dependent_init, resolve_arch
 from ssgan.diagnostics import HistoricalAverage, collapse_indicators, fixed_real_batch, warnings_for
 from ssgan.samples import save_samples
 from ssgan.splits import Split
@@ -100,7 +100,12 @@ def _ema_update(decay: float):
     def update(averaged: list[torch.Tensor], current: list[torch.Tensor], n_averaged) -> None:
         n = float(n_averaged)
         weight = 1.0 - min(decay, (1.0 + n) / (10.0 + n))
-        torch._foreach_lerp_(averaged, current, weight)
+        floats = [(a, c) for a, c in zip(averaged, current) if a.is_floating_point()]
+        if floats:
+            torch._foreach_lerp_([a for a, _ in floats], [c for _, c in floats], weight)
+        for a, c in zip(averaged, current):  # counters such as batch norm's num_batches_tracked
+            if not a.is_floating_point():
+                a.copy_(c)
 
     return update
 
@@ -187,6 +192,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
     trains on its slice of each batch; rank 0 alone evaluates and writes (:mod:`ssgan.distributed`).
     """
     reporter = reporter or Reporter()
+    cfg = resolve_arch(cfg, data.shape)
     world, device = distributed.setup(resolve_device(cfg.device))
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -247,6 +253,11 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
     amp = partial(torch.autocast, device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
     fixed_z = G.sample_z(N_FIXED_SAMPLES, torch.Generator().manual_seed(cfg.seed)).to(device)
     real_ref = fixed_real_batch(x_all, N_FIXED_SAMPLES, cfg.seed)
+    quality = None
+    if cfg.quality_every and cfg.unlabeled_weight > 0 and world.main:
+        from ssgan.quality import QualityMeter
+
+        quality = QualityMeter(data, cfg.quality_samples, seed=cfg.seed, log=reporter.on_warning)
 
     # With unlabeled_weight 0 the discriminator's loss has no unlabeled or generated term, so
     # it is the supervised-only model on the same architecture; skip the generator entirely.
@@ -334,6 +345,11 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
             if world.main:  # evaluation runs once; the other ranks receive its numbers
                 fake = _evaluate_epoch(metrics, cfg, data, nets, x_lab, y_lab, (x_val, y_val), split.n_val,
                                        fixed_z, real_ref, gan, device)
+                if quality is not None and (epoch % cfg.quality_every == 0 or epoch == cfg.epochs):
+                    t_q = time.perf_counter()
+                    metrics.update(quality.score(G))
+                    metrics.update(quality_network=quality.network, quality_samples=quality.n,
+                                   quality_real=quality.real, quality_seconds=time.perf_counter() - t_q)
                 metrics["lr"] = opt_d.param_groups[0]["initial_lr"] * _lr_factor(epoch * iters, total, decay_from)
                 metrics["seconds"] = time.perf_counter() - t0
                 metrics["device"] = str(device)
