@@ -1,7 +1,9 @@
 """Seconds per training iteration of the default MNIST models, the arithmetic rate they reach,
-and, in the same run, the rate at which this machine multiplies the step's own matrices.
+and, in the same run, the rate at which this machine multiplies the step's own matrices; with
+``--arch``, seconds per iteration of each network family.
 
     python benchmarks/speed.py [--device cpu|cuda] [--iterations 200] [--precision fp32,bf16]
+    python benchmarks/speed.py --arch dcgan,salimans-cnn --shape 1x28x28,3x32x32 --iterations 20
 
 One iteration is one discriminator step and one generator step at batch 100. Its work is
 counted as the step is defined (the issue's convention, so that skipping work shows up as a
@@ -24,6 +26,7 @@ import json
 import math
 import time
 
+import numpy as np
 import torch
 
 from ssgan.config import Config
@@ -93,11 +96,18 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def seconds_per_iteration(cfg: Config, iterations: int) -> float:
-    mnist = load_mnist()
+def seconds_per_iteration(cfg: Config, iterations: int, shape: tuple[int, ...] = (1, 28, 28)) -> float:
+    """Wall seconds per iteration of ``train`` on ``iterations`` batches (after a 10-batch warm-up):
+    MNIST images for 1x28x28, random pixels of ``shape`` otherwise (speed does not read them)."""
     n = cfg.batch_size * iterations
-    data = Dataset("mnist", mnist.x_train[:n], mnist.y_train[:n], None, None, 10)
-    warm = Dataset("mnist", mnist.x_train[:10 * cfg.batch_size], mnist.y_train[:10 * cfg.batch_size], None, None, 10)
+    if shape == (1, 28, 28):
+        mnist = load_mnist()
+        x, y = mnist.x_train[:n], mnist.y_train[:n]
+    else:
+        rng = np.random.default_rng(0)
+        x, y = rng.random((n, *shape), dtype=np.float32), np.arange(n) % 10
+    data = Dataset("bench", x, y, None, None, 10)
+    warm = Dataset("bench", x[:10 * cfg.batch_size], y[:10 * cfg.batch_size], None, None, 10)
     train(cfg, warm, make_split(warm, 100, 1))
     t0 = time.perf_counter()
     train(cfg, data, make_split(data, 100, 1))
@@ -109,9 +119,27 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--iterations", type=int, default=200)
     p.add_argument("--precision", default="fp32,bf16", help="comma-separated: fp32, bf16")
+    p.add_argument("--arch", default=None, help="comma-separated families (mlp, dcgan, salimans-cnn): time each "
+                                                "at every --shape instead of the default step's rate analysis")
+    p.add_argument("--shape", default="1x28x28,3x32x32", help="comma-separated CxHxW shapes for --arch")
     args = p.parse_args()
     device = resolve_device(args.device)
     base = Config(epochs=1, device=str(device), sample_every=1)
+    if args.arch:
+        for arch in args.arch.split(","):
+            for text in args.shape.split(","):
+                shape = tuple(int(v) for v in text.split("x"))
+                cfg = base.replace(arch=arch)
+                out = {"arch": arch, "shape": text, "device": str(device), "threads": torch.get_num_threads(),
+                       "iterations": args.iterations}
+                for precision in args.precision.split(","):
+                    s = seconds_per_iteration(cfg.replace(precision=precision), args.iterations, shape)
+                    out[f"{precision}_s_per_iteration"] = round(s, 4)
+                    # an epoch of MNIST-sized (60,000) or CIFAR-sized (50,000) data at batch 100
+                    n = 60000 if shape[-1] == 28 else 50000
+                    out[f"{precision}_s_per_epoch_of_{n}"] = round(s * n / cfg.batch_size, 1)
+                print(json.dumps(out), flush=True)
+        return
     gflop = step_gflop(base)
     out = {"device": str(device), "threads": torch.get_num_threads(), "iterations": args.iterations,
            "step_gflop": round(gflop, 3)}
