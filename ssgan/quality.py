@@ -83,25 +83,48 @@ def scores(real_feats: np.ndarray, feats: np.ndarray, probs: np.ndarray, k: int 
             "precision": precision, "recall": recall}
 
 
+class QualityMeter:
+    """Scores generators of one dataset against its test set, again and again: the reference
+    network, the test features and the real-data row are computed once (``fit --quality-every``).
+
+    ``real`` holds the scores of ``n`` real training images, the row that shows how far the
+    samples are from data. The noise is the same at every call (seeded), so scores of one
+    run's epochs differ by the generator only."""
+
+    def __init__(self, data, n: int, seed: int = 0, cache_dir=None, log=lambda msg: None):
+        from ssgan.errors import SSGANError
+        from ssgan.reference import load_reference, predict
+
+        if data.x_test is None:
+            raise SSGANError(f"{data.name} has no test set to compare samples with")
+        self.net, record = load_reference(data, cache_dir, log)
+        self._predict = predict
+        self.n, self.seed = n, seed
+        self.network = record["name"]
+        self.reference = f"{data.name} test set ({len(data.x_test)} images)"
+        self.test_feats, _ = predict(self.net, data.x_test)
+        rows = np.random.default_rng(seed).choice(len(data.x_train), size=min(n, len(data.x_train)), replace=False)
+        self.real = scores(self.test_feats, *predict(self.net, data.x_train[rows]))
+
+    def score(self, generator) -> dict[str, float]:
+        """FID, classifier score, precision and recall of ``n`` samples of ``generator``
+        (drawn in eval mode, on the generator's device, from a fixed seed)."""
+        import torch
+
+        device = next(generator.parameters()).device
+        was_training = generator.training
+        generator.eval()
+        z = generator.sample_z(self.n, torch.Generator().manual_seed(self.seed)).to(device)
+        with torch.no_grad():
+            fake = torch.cat([generator(z[i:i + 1000]).float().cpu() for i in range(0, self.n, 1000)])
+        generator.train(was_training)
+        return scores(self.test_feats, *self._predict(self.net, fake.numpy()))
+
+
 def sample_quality(generator, data, n: int, seed: int = 0, cache_dir=None, log=lambda msg: None) -> dict:
     """Scores of ``n`` samples of ``generator`` against the test set of ``data``, beside the
     same scores of ``n`` real training images, on the features of the dataset's reference
     network (:mod:`ssgan.reference`). The real row shows how far the samples are from data."""
-    import torch
-
-    from ssgan.errors import SSGANError
-    from ssgan.reference import load_reference, predict
-    from ssgan.samples import generate
-
-    if data.x_test is None:
-        raise SSGANError(f"{data.name} has no test set to compare samples with")
-    net, record = load_reference(data, cache_dir, log)
-    with torch.no_grad():
-        fake, _ = generate(generator, n, seed)
-    test_feats, _ = predict(net, data.x_test)
-    fake_feats, fake_probs = predict(net, fake.numpy())
-    real = data.x_train[np.random.default_rng(seed).choice(len(data.x_train), size=min(n, len(data.x_train)), replace=False)]
-    real_feats, real_probs = predict(net, real)
-    return {"network": record["name"], "n": n, "reference": f"{data.name} test set ({len(data.x_test)} images)",
-            "generated": scores(test_feats, fake_feats, fake_probs),
-            "real": scores(test_feats, real_feats, real_probs)}
+    meter = QualityMeter(data, n, seed, cache_dir, log)
+    return {"network": meter.network, "n": n, "reference": meter.reference,
+            "generated": meter.score(generator), "real": meter.real}

@@ -120,6 +120,7 @@ def summarize(runs: list[RunRecord]) -> dict:
             "seconds_mean": float(np.mean([sum(m.get("seconds", 0.0) for m in r.metrics) for r in rs])),
             "commands": [r.command for r in rs if r.command],
             "last_epoch_diagnostics": _last_diagnostics(rs),
+            "sample_quality": _last_quality(rs),
             "runs_with_warnings": sum(any(m.get("warnings") for m in r.metrics) for r in rs),
         }
     gains = []
@@ -144,7 +145,22 @@ def summarize(runs: list[RunRecord]) -> dict:
 DIAGNOSTIC_KEYS = ("sample_spread", "class_entropy", "d_real", "d_fake", "loss_unl")
 # Config keys that never make two methods different settings
 _NOT_SETTINGS = {"seed", "out", "tag", "device", "nproc", "data_root", "download", "split", "sample_every",
-                 "checkpoint_every"}
+                 "checkpoint_every", "quality_every", "quality_samples"}
+
+
+QUALITY_KEYS = ("fid", "classifier_score", "precision", "recall")
+
+
+def _last_quality(rs: list[RunRecord]) -> dict | None:
+    """Mean and std over runs of each sample-quality score at the last epoch, with the real
+    images' scores and the feature network; None unless every run has them."""
+    if not all(r.last.get("fid") is not None for r in rs):
+        return None
+    out = {"network": rs[0].last["quality_network"], "n": rs[0].last["quality_samples"],
+           "real": rs[0].last["quality_real"]}
+    for key in QUALITY_KEYS:
+        out[key], out[f"{key}_std"] = _mean_std([r.last[key] for r in rs])
+    return out
 
 
 def _last_diagnostics(rs: list[RunRecord]) -> dict[str, float] | None:
@@ -258,6 +274,35 @@ def plot_panels(groups: dict[str, list[RunRecord]], panels, title: str, path: Pa
     _save_figure(fig, path)
 
 
+def plot_quality(groups: dict[str, list[RunRecord]], path: Path) -> bool:
+    """FID against epochs, the mean over each method's runs, at the epochs that were scored;
+    False (and no figure) when no run was scored at more than one epoch."""
+    import matplotlib.pyplot as plt
+
+    series = {}
+    for name, rs in groups.items():
+        by_epoch = defaultdict(list)
+        for r in rs:
+            for m in r.metrics:
+                if m.get("fid") is not None:
+                    by_epoch[m["epoch"]].append(m["fid"])
+        if len(by_epoch) > 1:
+            series[name] = sorted((e, float(np.mean(v))) for e, v in by_epoch.items())
+    if not series:
+        return False
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for i, (name, points) in enumerate(series.items()):
+        ax.plot(*zip(*points), marker="o", color=f"C{i}", label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("FID (log scale; lower is better)")
+    ax.set_title("FID of generated samples against the test set (mean over runs)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    _save_figure(fig, path)
+    return True
+
+
 def plot_samples(groups: dict[str, list[RunRecord]], path: Path) -> bool:
     """The last sample grid of the first run of each method that has one; False if none does."""
     import matplotlib.image as mpimg
@@ -290,7 +335,7 @@ def _setting(value: object) -> str:
     return "-" if value in (None, "") else str(value)
 
 
-def render_markdown(summary: dict, has_samples: bool, notes: str | None = None) -> str:
+def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, has_quality_plot: bool = False) -> str:
     ds, labels = summary["dataset"], summary["labels"]
     lines = [f"# {ds}, {labels} labels ({summary['labels_per_class']} per class)", "",
              "Test accuracy at the **last** epoch of each run, mean ± sample std over runs (seeds); "
@@ -338,12 +383,26 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None) 
             d = m["last_epoch_diagnostics"]
             lines.append(f"| {name} | {d['sample_spread']:.3f} | {d['class_entropy']:.3f} | {d['d_real']:.3f} | "
                          f"{d['d_fake']:.3f} | {d['loss_unl']:.3f} | {m['runs_with_warnings']} of {len(m['runs'])} |")
+    quality = {name: m["sample_quality"] for name, m in summary["methods"].items() if m.get("sample_quality")}
+    if quality:
+        q0 = next(iter(quality.values()))
+        real = q0["real"]
+        lines += ["", f"Sample quality at the last epoch, mean ± std over runs: {q0['n']} generated samples against "
+                  f"the test set, on the features of {q0['network']} (FID: lower is better; classifier score: "
+                  "up to the number of classes; precision and recall: k-NN manifolds, k = 3). The last row is "
+                  "the same number of real training images, the level that samples can reach:", "",
+                  "| method | FID | classifier score | precision | recall |", "|---|---|---|---|---|"]
+        for name, q in quality.items():
+            lines.append(f"| {name} | " + " | ".join(f"{q[k]:.3f} ± {q[k + '_std']:.3f}" for k in QUALITY_KEYS) + " |")
+        lines.append("| real training images | " + " | ".join(f"{real[k]:.3f}" for k in QUALITY_KEYS) + " |")
     lines += ["", "Per-run accuracies (last epoch):", ""]
     for name, m in summary["methods"].items():
         accs = ", ".join(f"seed {s}: {_pct(a)}" for s, a in zip(m["seeds"], m["test_acc"]))
         lines.append(f"- {name}: {accs}")
     lines += ["", "![test accuracy per epoch](accuracy.png)", "", "![training losses](losses.png)", "",
               "![gradient norms and mode-collapse indicators](diagnostics.png)", ""]
+    if has_quality_plot:
+        lines += ["![FID per epoch](quality.png)", ""]
     if has_samples:
         lines += ["![generated samples](samples.png)", ""]
     lines += ["## Commands that produced the runs", "", "```"]
@@ -355,10 +414,15 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None) 
     return "\n".join(lines)
 
 
-def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | None = None) -> Path:
-    """Write report.md, report.json, accuracy.png, losses.png, diagnostics.png and samples.png into ``out``.
+def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | None = None,
+                 samples: int | None = None, log=lambda msg: None) -> Path:
+    """Write report.md, report.json, accuracy.png, losses.png, diagnostics.png and samples.png
+    (and quality.png when runs were scored at several epochs) into ``out``.
 
-    ``notes``: a markdown file whose text ends report.md under "Notes" (what the numbers mean)."""
+    ``notes``: a markdown file whose text ends report.md under "Notes" (what the numbers mean).
+    ``samples``: score that many samples of the last generator of every GAN run whose last
+    epoch has no sample-quality scores (runs trained without ``--quality-every``); the scores
+    go into the report only, the run folders are not changed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -369,6 +433,8 @@ def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | N
         except (OSError, UnicodeDecodeError) as e:
             raise SSGANError(f"cannot read notes file {notes}: {getattr(e, 'strerror', None) or e}") from None
     runs = find_runs(paths)
+    if samples:
+        _score_last_generators(runs, samples, log)
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -380,6 +446,20 @@ def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | N
     plot_panels(groups, LOSS_PANELS, "Training losses", out / "losses.png")
     plot_panels(groups, DIAGNOSTIC_PANELS, "Training diagnostics", out / "diagnostics.png")
     has_samples = plot_samples(groups, out / "samples.png")
+    has_quality_plot = plot_quality(groups, out / "quality.png")
     write_json(out / "report.json", summary)
-    write_text(out / "report.md", render_markdown(summary, has_samples, notes_text))
+    write_text(out / "report.md", render_markdown(summary, has_samples, notes_text, has_quality_plot))
     return out
+
+
+def _score_last_generators(runs: list[RunRecord], n: int, log) -> None:
+    """Add sample-quality scores to the last metrics of every GAN run that lacks them (in memory)."""
+    from ssgan.runs import sample_quality_of_run
+
+    for r in runs:
+        if is_baseline(r.method) or r.config.get("unlabeled_weight", 1.0) == 0 or r.last.get("fid") is not None:
+            continue
+        log(f"scoring {n} samples of {r.path.name}")
+        q = sample_quality_of_run(r.path, n)
+        r.metrics[-1] = {**r.last, **q["generated"], "quality_network": q["network"], "quality_samples": n,
+                         "quality_real": q["real"]}

@@ -98,3 +98,63 @@ def test_eval_samples_prints_scores_and_the_network(tmp_path):
     for row in ("generated", "real"):
         assert set(q[row]) == {"fid", "classifier_score", "precision", "recall"}
     assert q["real"]["fid"] < q["generated"]["fid"] and q["real"]["classifier_score"] > q["generated"]["classifier_score"]
+
+
+def test_quality_every_scores_epochs_and_reports_show_them(tmp_path, monkeypatch):
+    """fit --quality-every 2 over 3 epochs scores epochs 2 and 3 (the last) into metrics.jsonl,
+    with the real images' row and the network's name; the report tabulates and plots them."""
+    import json
+
+    from click.testing import CliRunner
+
+    from ssgan.cli import main
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the digits reference is trained once here
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "3", "--device", "cpu",
+                                  "--quality-every", "2", "--quality-samples", "200", "--out", str(tmp_path / "runs"),
+                                  "--quiet"])
+    assert r.exit_code == 0, r.output
+    run = next((tmp_path / "runs").iterdir())
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [m.get("fid") is not None for m in metrics] == [False, True, True]
+    last = metrics[-1]
+    assert "reference CNN for digits" in last["quality_network"] and last["quality_samples"] == 200
+    assert last["quality_real"]["fid"] < last["fid"]
+    r = CliRunner().invoke(main, ["report", str(run), "--out", str(tmp_path / "report")])
+    assert r.exit_code == 0, r.output
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert f"| ssgan | {last['fid']:.3f} ± 0.000 |" in md and "| real training images |" in md
+    assert (tmp_path / "report" / "quality.png").is_file()
+    summary = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert summary["methods"]["ssgan"]["sample_quality"]["fid"] == last["fid"]
+
+
+def test_report_samples_scores_runs_trained_without_quality(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from ssgan.cli import main
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "1", "--device", "cpu",
+                                  "--out", str(tmp_path / "runs"), "--quiet"])
+    assert r.exit_code == 0, r.output
+    run = next((tmp_path / "runs").iterdir())
+    before = (run / "metrics.jsonl").read_text()
+    r = CliRunner().invoke(main, ["report", str(run), "--out", str(tmp_path / "report"), "--samples", "200"])
+    assert r.exit_code == 0, r.output
+    assert "| real training images |" in (tmp_path / "report" / "report.md").read_text()
+    assert (run / "metrics.jsonl").read_text() == before  # the run folder is not changed
+
+
+def test_quality_every_needs_images_with_a_test_set(tmp_path):
+    import numpy as np
+    from click.testing import CliRunner
+
+    from ssgan.cli import main
+
+    np.savez(tmp_path / "v.npz", x=np.random.default_rng(0).random((20, 5)).astype(np.float32),
+             y=np.array([0, 1] * 5 + [-1] * 10))
+    r = CliRunner().invoke(main, ["fit", "--dataset", f"npz:{tmp_path / 'v.npz'}", "--quality-every", "1",
+                                  "--out", str(tmp_path / "runs")])
+    assert r.exit_code == 2 and r.output.count("\n") == 1 and "--quality-every needs image data" in r.output, r.output
+    assert not (tmp_path / "runs").exists()
