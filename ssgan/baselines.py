@@ -27,10 +27,10 @@ from ssgan.splits import Split
 
 
 def _sklearn_run(method: str, estimator, cfg: Config, transductive: bool, command: str | None) -> Path:
-    data, split = prepare(cfg)
+    data, split, scaler = prepare(cfg)
     config = {"method": method, "dataset": cfg.dataset, "data_root": cfg.data_root, "labels": split.labels,
-              "val": split.n_val, "seed": cfg.seed, "estimator": repr(estimator)}
-    run_dir = start_run(cfg.out, data, split, cfg.seed, config, command)
+              "val": split.n_val, "seed": cfg.seed, "scale": scaler.kind, "estimator": repr(estimator)}
+    run_dir = start_run(cfg.out, data, split, cfg.seed, config, command, scaler)
     t0 = time.perf_counter()
     x = data.x_train.reshape(len(data.x_train), -1)
     y_lab = data.y_train[split.indices]
@@ -63,13 +63,13 @@ def same_net(cfg: Config, command: str | None = None) -> Path:
 def full(cfg: Config, command: str | None = None) -> Path:
     from ssgan.train import train
 
-    data, split = prepare(cfg)
+    data, split, scaler = prepare(cfg)
     pool = split.pool()
     pool = pool[data.y_train[pool] >= 0]
     every = Split(split.dataset, split.seed, len(pool), split.n_classes, split.n_train, pool, split.val_indices)
-    cfg = cfg.replace(unlabeled_weight=0.0, tag="full", labels=every.labels, val=every.n_val)
-    run_dir = start_run(cfg.out, data, every, cfg.seed, cfg.to_dict(), command)
-    train(cfg, data, every, run_dir)
+    cfg = cfg.replace(unlabeled_weight=0.0, tag="full", labels=every.labels, val=every.n_val, scale=scaler.kind)
+    run_dir = start_run(cfg.out, data, every, cfg.seed, cfg.to_dict(), command, scaler)
+    train(cfg, data, every, run_dir, scaler=scaler.to_dict())
     return run_dir
 
 

@@ -20,12 +20,31 @@ class UserError(click.ClickException):
     exit_code = 2
 
 
+def _print_warnings_as_one_line(main_rank: bool) -> None:
+    """DataWarnings of the library (ssgan.errors) become ``Warning: ...`` lines on stderr."""
+    import warnings
+
+    from ssgan.errors import DataWarning
+
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, DataWarning):
+            if main_rank:
+                click.echo(f"Warning: {message}", err=True)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+
+
 class Group(click.Group):
     def invoke(self, ctx: click.Context):
         from ssgan.distributed import from_env, shutdown
         from ssgan.train import Diverged, Interrupted
 
         main_rank = from_env().main  # under torchrun only rank 0 speaks; the others exit alike
+        _print_warnings_as_one_line(main_rank)
         try:
             return super().invoke(ctx)
         except Diverged as e:
@@ -494,7 +513,7 @@ def report(runs, out, notes, samples) -> None:
 @click.argument("run", type=str)
 @click.option("--n", "n", type=click.IntRange(1, 10000), default=64, show_default=True, help="Number of samples.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="PNG to write [RUN/samples.png].")
-@click.option("--npz", type=click.Path(dir_okay=False), default=None, help="Also write the raw samples (x, z) to this .npz.")
+@click.option("--npz", type=click.Path(dir_okay=False), default=None, help="Also write the raw samples (x, z) to this .npz, x in the data's own units (the run's scaling inverted).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
 @click.option("--walk", type=int, default=None, help="Walk latent dimension DIM (rows: 8 random starts, 10 steps).")
 @click.option("--interpolate", is_flag=True, help="Interpolate between pairs of noise vectors (8 rows, 10 steps).")
@@ -514,12 +533,13 @@ def sample(run, n, out, npz, seed, walk, interpolate) -> None:
         save_grid(x, png, nrow=10)
         click.echo(f"wrote {png}")
         return
-    from ssgan.data import load_dataset
+    from ssgan.runs import run_data
 
     x, z = generate(r.generator(), n, seed)
     toy = len(r.shape) == 1 and r.shape[0] <= 2  # density plots need the real points
-    real = load_dataset(r.config.dataset, r.config.data_root, False).x_train if toy else None
-    written = write_samples(x, z, None if out is None and npz else png, Path(npz) if npz else None, real)
+    real = run_data(r.config, r.path).x_train if toy else None
+    written = write_samples(x, z, None if out is None and npz else png, Path(npz) if npz else None, real,
+                            to_units=r.scaler.inverse)
     click.echo("wrote " + ", ".join(str(p) for p in written))
 
 

@@ -27,6 +27,7 @@ FM_NORMS = ("l2", "l1")
 MOMENT_SPACES = ("data", "features")
 FAKE_LOGITS = ("implicit", "explicit")
 ARCHS = ("auto", "mlp", "dcgan", "salimans-cnn")
+SCALES = ("auto", "minmax", "standard", "none")
 CONV_ARCHS = ("dcgan", "salimans-cnn")
 G_NORMS = ("batch", "layer", "vbn", "none")
 ACTIVATIONS = ("relu", "leaky-relu", "softplus", "sigmoid")
@@ -49,6 +50,7 @@ class Config:
     seed: int = 1
     split: str | None = None
     val: int = 0  # class-balanced validation examples held out of training (0: none)
+    scale: str = "auto"  # minmax | standard | none; auto: minmax for real-valued npz data (ssgan.scaling)
     # model (None: the architecture's own default, ARCH_DEFAULTS)
     arch: str = "auto"  # auto: salimans-cnn for colour images it takes, mlp otherwise
     z_dim: int = 100
@@ -128,6 +130,9 @@ class Config:
         choice("moment_space", MOMENT_SPACES)
         choice("fake_logit", FAKE_LOGITS)
         choice("arch", ARCHS)
+        choice("scale", SCALES)
+        if self.scale == "standard" and self.g_output is None:
+            object.__setattr__(self, "g_output", "none")  # standardised data are unbounded
         for name, value in ARCH_DEFAULTS.get(self.arch, {}).items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, value)  # frozen: filled once, saved resolved
@@ -208,6 +213,10 @@ ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
 
 # Help of the options that `ssgan fit` adds for every remaining Config field.
 TOOLBOX_HELP = {
+    "scale": "How real-valued data are brought into the networks' units, fitted on the training rows: "
+             "minmax (each feature's range onto [0, 1]), standard (zero mean, unit variance; G's output "
+             "unbounded), none (data already in [0, 1]); auto is minmax for float npz data, none otherwise "
+             "(8-bit pixels are divided by 255) [auto].",
     "arch": "Networks: mlp (the paper's MNIST pair), dcgan (DCGAN guidelines, square images), salimans-cnn "
             "(the reference SVHN/CIFAR-10 pair); auto picks salimans-cnn for colour images and mlp for grey "
             "images and vectors [auto].",
@@ -255,7 +264,7 @@ TOOLBOX_HELP = {
                      "15 s per scoring of 10,000 MNIST samples on 2 CPU cores; 0 = off [0].",
     "quality_samples": "Samples scored by --quality-every [10000].",
 }
-CHOICES = {"arch": ARCHS, "g_norm": G_NORMS, "g_activation": ACTIVATIONS, "d_activation": ACTIVATIONS,
+CHOICES = {"arch": ARCHS, "scale": SCALES, "g_norm": G_NORMS, "g_activation": ACTIVATIONS, "d_activation": ACTIVATIONS,
            "g_output": G_OUTPUTS, "z_dist": Z_DISTS, "init": INITS, "optimizer": OPTIMIZERS,
            "precision": PRECISIONS}
 

@@ -28,6 +28,7 @@ class Dataset:
     x_test: np.ndarray | None
     y_test: np.ndarray | None
     n_classes: int
+    real_valued: bool = False  # the user's float values, in their own units until scaled (ssgan.scaling)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -160,7 +161,8 @@ def _load_torchvision(name: str, data_root: str | None, download: bool) -> Datas
 # -- the user's own data --------------------------------------------------------------------
 
 def _pixels(x: np.ndarray, key: str, path: Path) -> np.ndarray:
-    """Validate and convert one array of the user's npz to float32 in [0, 1]."""
+    """Validate and convert one array of the user's npz to float32: 8-bit pixels into [0, 1],
+    other values as they are (:mod:`ssgan.scaling` brings them into the networks' units)."""
     if x.dtype == np.uint8:
         return x.astype(np.float32) / 255.0
     if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
@@ -168,12 +170,6 @@ def _pixels(x: np.ndarray, key: str, path: Path) -> np.ndarray:
     x = x.astype(np.float32)
     if not np.isfinite(x).all():
         raise SSGANError(f"{path}: {key} contains NaN or infinite values: clean or impute them first")
-    lo, hi = float(x.min()), float(x.max())
-    if lo < 0.0 or hi > 1.0:
-        raise SSGANError(
-            f"{path}: {key} values lie in [{lo:g}, {hi:g}], expected [0, 1]: "
-            "scale them first (e.g. divide 8-bit pixels by 255)"
-        )
     return x
 
 
@@ -194,8 +190,8 @@ def _labels(y: np.ndarray, key: str, path: Path) -> np.ndarray:
 def load_npz(path: str) -> Dataset:
     """The user's own data: ``x`` and ``y`` (-1 = unlabeled), optional ``x_test``/``y_test``.
 
-    ``x`` is (N, H, W), (N, C, H, W) or (N, D); uint8 pixels are divided by 255, float
-    values must already lie in [0, 1].
+    ``x`` is (N, H, W), (N, C, H, W) or (N, D); uint8 pixels are divided by 255, other
+    values are kept in their own units (``real_valued``) for :mod:`ssgan.scaling`.
     """
     p = Path(path).expanduser()
     if not p.is_file():
@@ -245,7 +241,8 @@ def load_npz(path: str) -> Dataset:
             f"{p}: labels must be 0..{n_classes - 1}, but classes {absent} have no labeled "
             "training example; relabel them consecutively"
         )
-    return Dataset(f"npz:{path}", x, y, x_test, y_test, n_classes=n_classes)
+    return Dataset(f"npz:{path}", x, y, x_test, y_test, n_classes=n_classes,
+                   real_valued=arrays["x"].dtype != np.uint8)
 
 
 # -- toy data: Gaussian mixtures -----------------------------------------------------------

@@ -6,3 +6,9 @@ class SSGANError(ValueError):
 
     The CLI prints it as a one-line ``Error: ...`` and exits with code 2.
     """
+
+
+class DataWarning(UserWarning):
+    """Something about the data that the user should know, though training can go on
+    (a constant feature, test values far outside the training range). The CLI prints it as
+    one line, ``Warning: ...``."""

@@ -4,6 +4,7 @@ A run folder ``runs/00003-mnist-100-s1/`` holds
 
 - ``config.json``: the resolved :class:`~ssgan.config.Config`, written before training;
 - ``split.json``: the labeled split (reusable with ``--split``);
+- ``scaler.json``: how the data were scaled into the networks' units (:mod:`ssgan.scaling`);
 - ``metrics.jsonl``: one JSON object per epoch;
 - ``checkpoint.pt``: state dicts of both networks, the EMA discriminator, the optimisers,
   the config, the epoch and the RNG states, rewritten atomically every epoch;
@@ -17,17 +18,20 @@ from __future__ import annotations
 import json
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ssgan import distributed
 from ssgan.config import Config, from_dict
 from ssgan.data import Dataset, load_dataset
-from ssgan.errors import SSGANError
+from ssgan.errors import DataWarning, SSGANError
 from ssgan.fileio import write_json, write_text
 from ssgan.models import build_models, resolve_arch
+from ssgan.scaling import NONE, Scaler, fit_scaler, load_scaler, resolve_scale, save_scaler, scale_dataset
 from ssgan.splits import Split, default_labels, load_split, make_split, save_split
 from ssgan.train import Reporter, TrainResult, load_checkpoint, resolve_device, train
 
@@ -58,8 +62,9 @@ def new_run_dir(out: str | Path, tag: str) -> Path:
         raise SSGANError(f"--out {out} is not a directory; choose another --out") from None
 
 
-def prepare(cfg: Config) -> tuple[Dataset, Split]:
-    """Load the data and the labeled split, checking everything that can be checked up front."""
+def prepare(cfg: Config) -> tuple[Dataset, Split, Scaler]:
+    """Load the data and the labeled split, checking everything that can be checked up front,
+    and scale the data with a scaler fitted on the training rows (``cfg.scale``)."""
     resolve_device(cfg.device)
     data = load_dataset(cfg.dataset, cfg.data_root, cfg.download)
     resolve_arch(cfg, data.shape)  # the networks must take this data's shape
@@ -78,7 +83,18 @@ def prepare(cfg: Config) -> tuple[Dataset, Split]:
         raise SSGANError(
             f"--batch-size {cfg.batch_size} exceeds the {len(data.x_train)} training examples of {data.name}"
         )
-    return data, split
+    train_rows = np.setdiff1d(np.arange(len(data.x_train)), split.val_indices)
+    scaler, notes = fit_scaler(resolve_scale(cfg.scale, data), data.x_train[train_rows])
+    data, more = scale_dataset(scaler, data)
+    for message in notes + more:
+        warnings.warn(message, DataWarning, stacklevel=2)
+    return data, split, scaler
+
+
+def run_data(cfg: Config, run_dir: Path) -> Dataset:
+    """A run's dataset in the units its networks were trained in (its ``scaler.json``)."""
+    data = load_dataset(cfg.dataset, cfg.data_root, False)
+    return scale_dataset(load_scaler(run_dir), data)[0]
 
 
 def method_name(config: dict) -> str:
@@ -91,13 +107,15 @@ def method_name(config: dict) -> str:
 
 
 def start_run(out: str | Path, data: Dataset, split: Split, seed: int, config: dict,
-              command: str | None = None) -> Path:
-    """Create a run folder and write what every run has before it trains: config, split, command."""
+              command: str | None = None, scaler: Scaler = NONE) -> Path:
+    """Create a run folder and write what every run has before it trains: config, split,
+    scaler, command."""
     method = method_name(config)
     suffix = "" if method == "ssgan" else f"-{_slug(method)}"
     run_dir = new_run_dir(out, f"{_slug(data.name)}-{split.labels}-s{seed}{suffix}")
     write_json(run_dir / "config.json", config)
     save_split(split, run_dir / "split.json")
+    save_scaler(scaler, run_dir / "scaler.json")
     if command:
         write_text(run_dir / "command.txt", command + "\n")
     return run_dir
@@ -113,8 +131,9 @@ def fit(cfg: Config, reporter: Reporter | None = None, command: str | None = Non
     restarts the job (``--max-restarts``), the folder this job made is resumed instead."""
     world, _ = distributed.setup(resolve_device(cfg.device))
     distributed.check_batch(cfg.batch_size, world.size)
-    data, split = prepare(cfg)
-    cfg = resolve_arch(cfg, data.shape).replace(labels=split.labels, val=split.n_val, nproc=world.size)
+    data, split, scaler = prepare(cfg)
+    cfg = resolve_arch(cfg, data.shape).replace(labels=split.labels, val=split.n_val, nproc=world.size,
+                                                scale=scaler.kind)
     job = os.environ.get("TORCHELASTIC_RUN_ID") if world.active else None
     if job and int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0:
         earlier = distributed.broadcast(_run_of_job(cfg.out, job) if world.main else None)
@@ -122,11 +141,11 @@ def fit(cfg: Config, reporter: Reporter | None = None, command: str | None = Non
             return resume(earlier, reporter)
     run_dir = None
     if world.main:
-        run_dir = start_run(cfg.out, data, split, cfg.seed, cfg.to_dict(), command)
+        run_dir = start_run(cfg.out, data, split, cfg.seed, cfg.to_dict(), command, scaler)
         if job:
             write_text(run_dir / ELASTIC_ID, job + "\n")
     run_dir = distributed.broadcast(run_dir)
-    return run_dir, train(cfg, data, split, run_dir, reporter)
+    return run_dir, train(cfg, data, split, run_dir, reporter, scaler=scaler.to_dict())
 
 
 def _run_of_job(out: str | Path, job: str) -> Path | None:
@@ -165,14 +184,15 @@ def _restart(path: Path, reporter: Reporter | None) -> tuple[Path, TrainResult]:
 def _train_in(path: Path, cfg: Config, reporter: Reporter | None, ckpt: dict | None) -> tuple[Path, TrainResult]:
     """Train in an existing run folder, from its checkpoint ``ckpt`` or (None) from the start."""
     resolve_device(cfg.device)
-    data = load_dataset(cfg.dataset, cfg.data_root, False)
+    data = run_data(cfg, path)
     split = load_split(path / "split.json", data)
     if distributed.from_env().main:
         for orphan in path.glob(".*.tmp"):  # left by a kill in the middle of a write
             orphan.unlink()
         if ckpt is None:
             (path / "metrics.jsonl").unlink(missing_ok=True)  # lines of epochs that no checkpoint kept
-    return path, train(cfg.replace(nproc=distributed.from_env().size), data, split, path, reporter, resume=ckpt)
+    return path, train(cfg.replace(nproc=distributed.from_env().size), data, split, path, reporter, resume=ckpt,
+                       scaler=load_scaler(path).to_dict())
 
 
 @dataclass(frozen=True)
@@ -191,6 +211,12 @@ class Run:
         g, _ = build_models(self.config, self.shape, self.checkpoint["n_classes"])
         g.load_state_dict(self.checkpoint["generator"])
         return g.eval()
+
+    @property
+    def scaler(self) -> Scaler:
+        """How the run's data were scaled: the checkpoint's copy, else ``scaler.json``."""
+        stored = self.checkpoint.get("scaler")
+        return Scaler.from_dict(stored) if stored else load_scaler(self.path)
 
     def discriminator(self) -> torch.nn.Module:
         """The EMA discriminator, the model that is evaluated."""
@@ -241,11 +267,13 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
     if data_spec is not None:
         if not data_spec.startswith("npz:"):
             raise SSGANError(f"--data must be npz:PATH, got {data_spec!r}")
-        data = load_dataset(data_spec)
+        data, notes = scale_dataset(run.scaler, load_dataset(data_spec))
+        for message in notes:
+            warnings.warn(message, DataWarning, stacklevel=2)
         use_test = data.x_test is not None
         source = f"{data_spec} ({'x_test' if use_test else 'labeled rows of x'})"
     else:
-        data = load_dataset(run.config.dataset, run.config.data_root, False)
+        data = run_data(run.config, run.path)
         use_test = part == "test"
         source = f"{data.name} {part}"
     x, y = (data.x_test, data.y_test) if use_test else (data.x_train, data.y_train)
@@ -272,6 +300,6 @@ def sample_quality_of_run(path: str | Path, n: int, seed: int = 0, cache_dir: st
     from ssgan.quality import sample_quality
 
     run = load_run(path)
-    data = load_dataset(run.config.dataset, run.config.data_root, False)
+    data = run_data(run.config, run.path)
     return {"run": str(run.path), "epoch": run.checkpoint["epoch"],
             **sample_quality(run.generator(), data, n, seed, cache_dir, log)}

@@ -74,8 +74,9 @@ def generate(generator: torch.nn.Module, n: int, seed: int = 0) -> tuple[torch.T
 
 
 def write_samples(x: torch.Tensor, z: torch.Tensor, png: Path | None, npz: Path | None,
-                  real: np.ndarray | None = None) -> list[Path]:
-    """Write the picture of :func:`save_samples` and/or an .npz of ``x`` and ``z``; return
+                  real: np.ndarray | None = None, to_units=lambda a: a) -> list[Path]:
+    """Write the picture of :func:`save_samples` (in the networks' units) and/or an .npz of
+    ``to_units(x)`` (the data's own units: the inverse of the run's scaling) and ``z``; return
     what was written."""
     from ssgan.errors import SSGANError
 
@@ -88,7 +89,7 @@ def write_samples(x: torch.Tensor, z: torch.Tensor, png: Path | None, npz: Path 
         if npz is not None:
             with atomic_path(npz) as tmp:
                 with open(tmp, "wb") as f:
-                    np.savez(f, x=x.numpy(), z=z.numpy())
+                    np.savez(f, x=to_units(x.numpy()), z=z.numpy())
             written.append(npz)
     except OSError as e:
         raise SSGANError(f"cannot write {png if npz is None or not written else npz}: {e.strerror or e}") from None

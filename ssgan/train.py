@@ -174,7 +174,7 @@ def _noise_seed(*parts: int) -> int:
 
 
 def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
-          reporter: Reporter | None = None, resume: dict | None = None) -> TrainResult:
+          reporter: Reporter | None = None, resume: dict | None = None, scaler: dict | None = None) -> TrainResult:
     """Train the semi-supervised GAN of Salimans et al. (2016) and return its models.
 
     Per iteration: one discriminator step on a labeled, an unlabeled and a generated batch
@@ -186,7 +186,8 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
     With ``run_dir`` it appends ``metrics.jsonl`` and writes sample grids and an atomic
     ``checkpoint.pt`` every ``checkpoint_every`` epochs; SIGINT or SIGTERM then end the
     current batch, write a checkpoint and raise :class:`Interrupted`. ``resume`` (a loaded
-    checkpoint) continues exactly where that checkpoint stopped, mid-epoch included.
+    checkpoint) continues exactly where that checkpoint stopped, mid-epoch included. ``data``
+    are in the networks' units already; ``scaler`` (how they were scaled) is kept in checkpoints.
 
     Under torchrun (several processes) every rank draws the same global batch order and
     trains on its slice of each batch; rank 0 alone evaluates and writes (:mod:`ssgan.distributed`).
@@ -292,7 +293,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
             "hist_d": nets.hist_d.state_dict(), "hist_g": nets.hist_g.state_dict(),
             "torch_rng": torch.get_rng_state(), "numpy_rng": rng.bit_generator.state,
             "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-            "history": history, "position": position, "world_size": world.size,
+            "history": history, "position": position, "world_size": world.size, "scaler": scaler,
         })
 
     reporter.on_start(cfg.epochs, iters, start_epoch - 1)

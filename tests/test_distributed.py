@@ -130,8 +130,8 @@ def test_resume_of_a_run_without_checkpoint_starts_it_afresh(tmp_path):
     from ssgan.runs import prepare, resume, start_run
 
     cfg = Config(dataset="digits", labels=50, epochs=1, device="cpu", out=str(tmp_path))
-    data, split = prepare(cfg)
-    run_dir = start_run(tmp_path, data, split, 1, cfg.to_dict())
+    data, split, scaler = prepare(cfg)
+    run_dir = start_run(tmp_path, data, split, 1, cfg.to_dict(), scaler=scaler)
     (run_dir / "metrics.jsonl").write_text('{"epoch": 1, "half": true}\n')  # a line no checkpoint kept
     path, result = resume(run_dir)
     assert path == run_dir and [m["epoch"] for m in read_metrics(run_dir)] == [1]

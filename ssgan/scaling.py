@@ -1,0 +1,153 @@
+"""Scaling of the user's real-valued data into the networks' units, as part of a run.
+
+``--scale`` picks how: ``minmax`` maps each feature's training range onto [0, 1], ``standard``
+subtracts its training mean and divides by its standard deviation, ``none`` takes the data as
+they are (they must lie in [0, 1]). ``auto``, the default, is ``minmax`` for real-valued data of
+the user's own (``npz:`` files with float ``x``) and ``none`` for everything else: 8-bit pixels
+are divided by 255 when loaded, and the bundled and torchvision datasets are already in [0, 1].
+
+Vectors are scaled per feature (column), images per channel. The statistics come from the
+training rows only (the validation rows and the test set stay out) and are fitted by
+scikit-learn's ``MinMaxScaler`` or ``StandardScaler``; a constant feature keeps scale 1, as
+scikit-learn does. The fitted scaler is stored in the run folder (``scaler.json``) and in the
+checkpoint; ``eval --data`` applies it, ``sample --npz`` inverts it so that samples come out in
+the user's units.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ssgan.data import Dataset
+from ssgan.errors import SSGANError
+
+from ssgan.config import SCALES  # noqa: F401  (the choices, defined with the config)
+# test values this far outside the training range (in units of the scaled range) are flagged
+FAR_OUTSIDE = {"minmax": 0.5, "standard": 6.0}
+
+
+@dataclass(frozen=True, eq=False)
+class Scaler:
+    """``x -> (x - offset) / scale``, per feature (vectors) or per channel (images)."""
+
+    kind: str
+    offset: np.ndarray
+    scale: np.ndarray
+
+    def _shape(self, x: np.ndarray) -> tuple[int, ...]:
+        return (-1, 1, 1) if x.ndim == 4 else (-1,)
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        if self.kind == "none":
+            return x
+        shape = self._shape(x)
+        return ((x - self.offset.reshape(shape)) / self.scale.reshape(shape)).astype(np.float32)
+
+    def inverse(self, x: np.ndarray) -> np.ndarray:
+        """Network units back to the data's own units."""
+        if self.kind == "none":
+            return x
+        shape = self._shape(x)
+        return (x * self.scale.reshape(shape) + self.offset.reshape(shape)).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "offset": self.offset.tolist(), "scale": self.scale.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Scaler":
+        return cls(d["kind"], np.asarray(d["offset"], np.float64), np.asarray(d["scale"], np.float64))
+
+
+NONE = Scaler("none", np.zeros(0), np.ones(0))
+
+
+def resolve_scale(kind: str, data: Dataset) -> str:
+    """``auto`` -> ``minmax`` for real-valued user data, ``none`` otherwise."""
+    if kind != "auto":
+        return kind
+    return "minmax" if data.real_valued else "none"
+
+
+def _columns(x: np.ndarray) -> np.ndarray:
+    """(rows, features) for vectors, (pixels, channels) for images."""
+    return x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1]) if x.ndim == 4 else x.reshape(len(x), -1)
+
+
+def fit_scaler(kind: str, x: np.ndarray) -> tuple[Scaler, list[str]]:
+    """Fit a scaler of ``kind`` on training rows ``x``; return it and warnings about the data."""
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+    if kind == "none":
+        return NONE, []
+    cols = _columns(np.asarray(x, np.float64))
+    if kind == "minmax":
+        fitted = MinMaxScaler().fit(cols)
+        offset, scale, spread = fitted.data_min_, 1.0 / fitted.scale_, fitted.data_range_
+    else:
+        fitted = StandardScaler().fit(cols)
+        offset, scale, spread = fitted.mean_, fitted.scale_, fitted.var_
+    warnings = []
+    constant = np.flatnonzero(spread == 0)
+    if len(constant):
+        what = "channel(s)" if x.ndim == 4 else "feature(s)"
+        listed = ", ".join(map(str, constant[:10])) + (", ..." if len(constant) > 10 else "")
+        warnings.append(f"{len(constant)} {what} of x are constant in the training rows ({listed}): "
+                        "they carry no information")
+    return Scaler(kind, offset, scale), warnings
+
+
+def check_units(scaler: Scaler, x: np.ndarray, name: str) -> list[str]:
+    """Errors for data the networks cannot take; warnings for values far outside the training range.
+    ``x`` is already scaled."""
+    if scaler.kind == "none":
+        lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
+        if lo < 0.0 or hi > 1.0:
+            raise SSGANError(f"{name} values lie in [{lo:g}, {hi:g}] but --scale none needs [0, 1]: "
+                             "use --scale minmax or standard (or scale them yourself)")
+        return []
+    margin = FAR_OUTSIDE[scaler.kind]
+    lo, hi = (0.0, 1.0) if scaler.kind == "minmax" else (0.0, 0.0)
+    cols = _columns(x)
+    far = (cols < lo - margin) | (cols > hi + margin)
+    if not far.any():
+        return []
+    share = far.any(axis=1).mean() if x.ndim != 4 else far.mean()
+    unit = "of its rows" if x.ndim != 4 else "of its pixels"
+    where = "half the training range" if scaler.kind == "minmax" else f"{margin:g} standard deviations"
+    return [f"{name}: {100 * share:.1f} % {unit} hold values more than {where} outside the training data; "
+            "predictions there are extrapolations"]
+
+
+def scale_dataset(scaler: Scaler, data: Dataset) -> tuple[Dataset, list[str]]:
+    """``data`` in network units; warnings about the test rows."""
+    x_train = scaler.transform(data.x_train)
+    check_units(scaler, x_train, "x")
+    warnings = []
+    x_test = None
+    if data.x_test is not None:
+        x_test = scaler.transform(data.x_test)
+        warnings += check_units(scaler, x_test, "x_test")
+    return dataclasses.replace(data, x_train=x_train, x_test=x_test), warnings
+
+
+def save_scaler(scaler: Scaler, path: Path) -> None:
+    from ssgan.fileio import write_json
+
+    write_json(path, scaler.to_dict())
+
+
+def load_scaler(run_dir: Path) -> Scaler:
+    """The scaler of a run folder; runs made before scaling existed used none."""
+    import json
+
+    path = Path(run_dir) / "scaler.json"
+    if not path.is_file():
+        return NONE
+    try:
+        return Scaler.from_dict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise SSGANError(f"{path} is damaged: it cannot be read as a scaler") from None

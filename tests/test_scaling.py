@@ -1,0 +1,130 @@
+"""Scaling of real-valued data as part of a run (--scale): fit on training rows, stored in the
+run folder and checkpoint, applied by eval --data, inverted for samples."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from ssgan.cli import main
+from ssgan.config import Config
+from ssgan.errors import DataWarning, SSGANError
+from ssgan.runs import load_run
+from ssgan.scaling import Scaler, check_units, fit_scaler, load_scaler, scale_dataset
+
+from conftest import write_npz
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def _real_valued(tmp_path, n=60, name="real.npz", offset=100.0, spread=50.0, n_labeled=10):
+    """Two classes of 3 real-valued features far outside [0, 1]: feature 0 tells them apart."""
+    rng = np.random.default_rng(0)
+    y = np.arange(n) % 2
+    x = rng.normal(0.0, 1.0, (n, 3)) * spread + offset
+    x[:, 0] += y * 4 * spread
+    labels = np.where(np.arange(n) < n_labeled, y, -1)
+    return write_npz(tmp_path / name, x=x, y=labels, x_test=x[:20], y_test=y[:20]), x
+
+
+@pytest.mark.parametrize("kind", ["minmax", "standard"])
+def test_scaler_round_trip(kind, tmp_path):
+    x = np.random.default_rng(1).normal(5.0, 3.0, (50, 4))
+    scaler, warnings = fit_scaler(kind, x)
+    z = scaler.transform(x)
+    if kind == "minmax":
+        assert np.allclose(z.min(0), 0) and np.allclose(z.max(0), 1)
+    else:
+        assert np.allclose(z.mean(0), 0, atol=1e-5) and np.allclose(z.std(0), 1, atol=1e-5)
+    (tmp_path / "scaler.json").write_text(json.dumps(scaler.to_dict()))
+    again = load_scaler(tmp_path)
+    assert np.allclose(again.inverse(z), x, atol=1e-4) and warnings == []
+
+
+def test_images_are_scaled_per_channel():
+    x = np.random.default_rng(0).random((10, 3, 4, 4)) * np.array([1.0, 10.0, 100.0]).reshape(1, 3, 1, 1)
+    scaler, _ = fit_scaler("minmax", x)
+    assert scaler.offset.shape == (3,)
+    z = scaler.transform(x)
+    assert np.allclose(z.reshape(10, 3, -1).transpose(1, 0, 2).reshape(3, -1).max(1), 1.0)
+
+
+def test_constant_columns_warn_and_far_test_data_warn():
+    x = np.column_stack([np.linspace(0, 1, 20), np.full(20, 7.0)])
+    scaler, warnings = fit_scaler("minmax", x)
+    assert len(warnings) == 1 and "1 feature(s) of x are constant" in warnings[0] and "(1)" in warnings[0]
+    assert np.allclose(scaler.transform(x)[:, 1], 0.0)  # scale 1: no division by zero
+    far = scaler.transform(np.array([[3.0, 7.0], [0.5, 7.0]]))
+    (message,) = check_units(scaler, far, "x_test")
+    assert "50.0 % of its rows" in message and "outside the training data" in message
+
+
+def test_scale_none_refuses_data_outside_unit_range():
+    with pytest.raises(SSGANError, match=r"--scale none needs \[0, 1\]: use --scale minmax"):
+        check_units(Scaler("none", np.zeros(0), np.ones(0)), np.array([[2.0]]), "x")
+
+
+def test_standard_scaling_makes_the_generator_unbounded():
+    assert Config(scale="standard").replace(arch="mlp").g_output == "none"
+    assert Config(scale="minmax").replace(arch="mlp").g_output == "sigmoid"
+
+
+def test_real_valued_npz_trains_evaluates_and_samples_in_its_units(tmp_path):
+    data, x = _real_valued(tmp_path)
+    out = tmp_path / "runs"
+    r = run("fit", "--dataset", data, "--epochs", 2, "--batch-size", 10, "--out", out, "--json")
+    assert r.exit_code == 0, r.output
+    run_dir = json.loads(r.stdout)["run"]
+    config = json.load(open(f"{run_dir}/config.json"))
+    assert config["scale"] == "minmax" and config["g_output"] == "sigmoid"
+    stored = json.load(open(f"{run_dir}/scaler.json"))
+    assert stored["kind"] == "minmax" and np.allclose(stored["offset"], x.min(0))  # training rows only: no val here
+    assert load_run(run_dir).checkpoint["scaler"] == stored
+    # eval --data applies the run's scaler: the same rows score as the run's own test set
+    own = json.loads(run("eval", run_dir, "--json").stdout)
+    other = json.loads(run("eval", run_dir, "--data", data, "--json").stdout)
+    assert other["accuracy"] == own["accuracy"]
+    # samples come out in the user's units, inside the training range
+    npz = tmp_path / "s.npz"
+    assert run("sample", run_dir, "--n", 50, "--npz", npz).exit_code == 0
+    s = np.load(npz)["x"]
+    assert s.shape == (50, 3) and s.min() >= x.min(0).min() - 1e-3 and s.max() <= x.max(0).max() + 1e-3
+    assert s[:, 0].max() > 1.0  # not in [0, 1]: the scaling was inverted
+
+
+def test_scaler_fits_the_training_rows_only(tmp_path):
+    data, x = _real_valued(tmp_path, n_labeled=40)
+    r = run("fit", "--dataset", data, "--epochs", 1, "--batch-size", 10, "--val", 10, "--labels", 10, "--out", tmp_path / "runs",
+            "--scale", "standard", "--json")
+    assert r.exit_code == 0, r.output
+    run_dir = json.loads(r.stdout)["run"]
+    split = json.load(open(f"{run_dir}/split.json"))
+    keep = np.setdiff1d(np.arange(len(x)), split["val_indices"])
+    stored = json.load(open(f"{run_dir}/scaler.json"))
+    assert np.allclose(stored["offset"], x[keep].mean(0)) and not np.allclose(stored["offset"], x.mean(0))
+
+
+def test_warnings_are_one_line_and_training_goes_on(tmp_path):
+    rng = np.random.default_rng(0)
+    x = np.column_stack([rng.normal(size=40), np.full(40, 3.0)])
+    y = np.where(np.arange(40) < 8, np.arange(40) % 2, -1)
+    data = write_npz(tmp_path / "c.npz", x=x, y=y, x_test=x[:10] * 50, y_test=np.arange(10) % 2)
+    r = CliRunner().invoke(main, ["fit", "--dataset", data, "--epochs", "1", "--batch-size", "10",
+                                  "--out", str(tmp_path / "runs"), "--quiet"])
+    assert r.exit_code == 0, r.output
+    lines = [line for line in r.stderr.splitlines() if line.startswith("Warning: ")]
+    assert len(lines) == 2 and "constant" in lines[0] and "x_test" in lines[1]
+
+
+def test_dataset_scaling_warns_as_data_warning():
+    from ssgan.data import Dataset
+
+    d = Dataset("t", np.zeros((4, 2), np.float32) + np.array([0.0, 1.0], np.float32), np.zeros(4, np.int64),
+                np.full((2, 2), 9.0, np.float32), np.zeros(2, np.int64), 2, real_valued=True)
+    scaler, _ = fit_scaler("minmax", d.x_train)
+    _, notes = scale_dataset(scaler, d)
+    assert len(notes) == 1 and notes[0].startswith("x_test: 100.0 % of its rows")
+    assert issubclass(DataWarning, UserWarning)
