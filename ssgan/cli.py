@@ -167,6 +167,9 @@ def split(dataset, data_root, download, labels, val, seed, out) -> None:
 @click.option("--seed", type=int, default=None, help="Seed of the split and of training [1].")
 @click.option("--val", type=int, default=None, help=VAL_HELP)
 @click.option("--seeds", type=str, default=None, help="Several runs in sequence: a count N (seeds 1..N) or a list like 1,2,3.")
+@click.option("--parallel", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="With --seeds: train up to N seeds at once, one process each (one GPU shared by all; "
+                   "on the CPU the cores are shared out).")
 @click.option("--split", type=str, default=None, help="Reuse a saved split JSON (e.g. another run's split.json).")
 @click.option("--epochs", type=int, default=None, help="Passes over the unlabeled training set [60].")
 @click.option("--batch-size", type=int, default=None, help="Examples per labeled, unlabeled and generated batch [100].")
@@ -189,7 +192,7 @@ def split(dataset, data_root, download, labels, val, seed, out) -> None:
 @toolbox_options
 @click.option("--resume", type=str, default=None, help="Continue the run folder RUN from its last checkpoint.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the result on stdout.")
-def fit(config_file, quiet, as_json, seeds, resume, **options) -> None:
+def fit(config_file, quiet, as_json, seeds, parallel, resume, **options) -> None:
     """Train a semi-supervised GAN classifier into a new run folder."""
     from ssgan import config as config_mod
     from ssgan import runs
@@ -209,12 +212,26 @@ def fit(config_file, quiet, as_json, seeds, resume, **options) -> None:
         cfg = config_mod.resolve(config_file, **options)
         seed_list = _parse_seeds(seeds, cfg)
         nproc = cfg.nproc
+    if parallel > 1 and nproc > 1:
+        raise SSGANError("--parallel runs seeds side by side and --nproc splits one run across processes; use one")
     if nproc > 1 and not world.active:
         if resume is None:
             check_batch(cfg.batch_size, nproc)
-        sys.exit(_launch_torchrun(nproc))
+        from ssgan.launch import launch_torchrun
+
+        sys.exit(launch_torchrun(nproc))
     quiet = quiet or not world.main
-    summaries = []
+    if parallel > 1 and len(seed_list) > 1 and not world.active:
+        import shlex
+
+        from ssgan.launch import run_seeds_in_parallel
+
+        runs.prepare(cfg.replace(seed=seed_list[0]))  # bad input fails here, once, before any process starts
+        log = (lambda msg: None) if (quiet or as_json) else (lambda msg: click.echo(msg, err=True))
+        summaries = run_seeds_in_parallel(shlex.split(_command())[1:], seed_list, parallel, log)
+        seed_list = []
+    else:
+        summaries = []
     for seed in seed_list:
         reporter = None if (quiet or as_json) else _progress_reporter()
         try:
@@ -241,29 +258,6 @@ def fit(config_file, quiet, as_json, seeds, resume, **options) -> None:
         click.echo(json.dumps(result_obj))
     elif not quiet and seeds is not None:
         _aggregate_table(result_obj)
-
-
-def _launch_torchrun(nproc: int) -> int:
-    """Run this very command under torchrun in ``nproc`` processes on this machine (without
-    its --nproc, which torchrun's world size replaces); return torchrun's exit code."""
-    import subprocess
-
-    args, skip = [], False
-    for a in sys.argv[1:]:
-        if skip:
-            skip = False
-        elif a == "--nproc":
-            skip = True
-        elif not a.startswith("--nproc="):
-            args.append(a)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-           "-m", "ssgan", *args]
-    env = dict(os.environ)
-    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))  # the cores, shared out
-    try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:  # torchrun forwards the signal to its workers, which checkpoint
-        return 130
 
 
 def _command() -> str:

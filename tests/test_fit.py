@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -127,3 +128,30 @@ def test_fit_on_users_npz(tiny_npz, tmp_path):
     assert r.exit_code == 0, r.output
     s = json.loads(r.stdout)
     assert s["labels"] == 20 and (tmp_path / "00000-tiny-20-s1" / "samples" / "epoch_0001.png").is_file()
+
+
+def test_seeds_in_parallel_make_one_complete_run_folder_each(tmp_path):
+    """--seeds 1,2,3 --parallel 2: three processes, two at a time, three finished run folders
+    that match the same seeds trained in sequence."""
+    import json
+
+    out = tmp_path / "par"
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "2", "--device", "cpu",
+                                  "--seeds", "1,2,3", "--parallel", "2", "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary["seeds"] == [1, 2, 3] and len({s["run"] for s in summary["runs"]}) == 3
+    for s in summary["runs"]:
+        lines = (Path(s["run"]) / "metrics.jsonl").read_text().splitlines()
+        assert len(lines) == 2 and (Path(s["run"]) / "checkpoint.pt").is_file()
+        assert json.loads((Path(s["run"]) / "config.json").read_text())["seed"] == s["seed"]
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "2", "--device", "cpu",
+                                  "--seed", "2", "--out", str(tmp_path / "seq"), "--json"])
+    assert json.loads(r.stdout)["test_acc"] == summary["runs"][1]["test_acc"]
+
+
+def test_parallel_seeds_pass_on_a_bad_input_as_one_line(tmp_path):
+    r = CliRunner().invoke(main, ["fit", "--dataset", "npz:/nowhere.npz", "--seeds", "2", "--parallel", "2",
+                                  "--out", str(tmp_path / "runs")])
+    assert r.exit_code == 2 and r.output.strip().splitlines() == [
+        "Error: no such file: /nowhere.npz (expected npz:PATH to an .npz with arrays x and y)"], r.output
