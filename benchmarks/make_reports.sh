@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Re-make the committed accuracy reports from scratch (run from the repository root).
 #   bash benchmarks/make_reports.sh digits   # reports/digits-50: 5 seeds, a few minutes on 2 CPU cores
-#   bash benchmarks/make_reports.sh mnist    # reports/mnist-100: 3 seeds, about 1.5 hours on 2 CPU cores
+#   bash benchmarks/make_reports.sh mnist    # reports/mnist-100: 5 seeds and 4 baselines, about 3 hours on 2 CPU cores
 #   EPOCHS=10 bash benchmarks/make_reports.sh moments  # reports/moments: 7 generators x 2 seeds, about 45 min;
 #     its reading of the numbers, reports/moments/notes.md, is written by hand and kept
 set -euo pipefail
@@ -12,9 +12,10 @@ case "${1:-digits}" in
     ssgan report runs/digits-50 --out reports/digits-50
     ;;
   mnist)
-    ssgan fit --labels 100 --seeds 3 --out runs/mnist-100 --quiet
-    ssgan baseline --labels 100 --seeds 3 --method same-net --method logreg --method label-spreading --out runs/mnist-100
-    ssgan report runs/mnist-100 --out reports/mnist-100
+    ssgan fit --labels 100 --seeds 5 --parallel 2 --out runs/mnist-100 --quiet
+    ssgan baseline --labels 100 --seeds 5 --method same-net --method logreg --method label-spreading --out runs/mnist-100
+    ssgan baseline --labels 100 --seeds 1 --method full --out runs/mnist-100
+    ssgan report runs/mnist-100 --out reports/mnist-100 --samples 10000 --notes reports/mnist-100/notes.md
     ;;
   moments)
     for config in configs/moments/*.toml; do
