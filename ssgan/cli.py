@@ -491,7 +491,7 @@ def baseline(methods, splits, seeds, config_file, as_json, **options) -> None:
               help="Markdown file whose text ends report.md under 'Notes' (your reading of the numbers).")
 @click.option("--samples", type=click.IntRange(10, 100000), default=None,
               help="Score N samples of the last generator of each GAN run trained without --quality-every "
-                   "(FID, classifier score, precision, recall; about 15 s per run for 10,000 MNIST samples on "
+                   "(FID, classifier score, precision, recall; about 12 s per run for 10,000 MNIST samples on "
                    "2 CPU cores); the run folders are not changed.")
 def report(runs, out, notes, samples) -> None:
     """Turn run folders into report.md, report.json and figures."""
