@@ -2,7 +2,7 @@
 (1000 training points, noise 0.1, 3 labels per class), SSGANClassifier against the same
 network without unlabeled data (unlabeled_weight=0), scored on 1000 fresh points.
 
-    python benchmarks/moons.py [EPOCHS]   # 30 by default; about 3 minutes on 2 CPU cores
+    python benchmarks/moons.py [EPOCHS]   # 30 by default; about 20 seconds on 2 CPU cores
 """
 
 import sys
