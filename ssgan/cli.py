@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -20,13 +20,10 @@ class UserError(click.ClickException):
     exit_code = 2
 
 
-def _print_warnings_as_one_line(main_rank: bool) -> None:
-    """DataWarnings of the library (ssgan.errors) become ``Warning: ...`` lines on stderr."""
-    import warnings
-
+def _warnings_as_one_line(main_rank: bool, default):
+    """A ``warnings.showwarning`` that prints DataWarnings of the library (ssgan.errors) as
+    ``Warning: ...`` lines on stderr and hands every other warning to ``default``."""
     from ssgan.errors import DataWarning
-
-    default = warnings.showwarning
 
     def show(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, DataWarning):
@@ -35,7 +32,7 @@ def _print_warnings_as_one_line(main_rank: bool) -> None:
         else:
             default(message, category, filename, lineno, file, line)
 
-    warnings.showwarning = show
+    return show
 
 
 class Group(click.Group):
@@ -44,7 +41,8 @@ class Group(click.Group):
         from ssgan.train import Diverged, Interrupted
 
         main_rank = from_env().main  # under torchrun only rank 0 speaks; the others exit alike
-        _print_warnings_as_one_line(main_rank)
+        previous = warnings.showwarning
+        warnings.showwarning = _warnings_as_one_line(main_rank, previous)
         try:
             return super().invoke(ctx)
         except Diverged as e:
@@ -61,6 +59,7 @@ class Group(click.Group):
                 click.echo(f"Interrupted ({e}); checkpoint written.{where}", err=True)
             ctx.exit(128 + e.signum)
         finally:
+            warnings.showwarning = previous
             shutdown()
 
 

@@ -25,7 +25,6 @@ import numpy as np
 from ssgan.data import Dataset
 from ssgan.errors import SSGANError
 
-from ssgan.config import SCALES  # noqa: F401  (the choices, defined with the config)
 # test values this far outside the training range (in units of the scaled range) are flagged
 FAR_OUTSIDE = {"minmax": 0.5, "standard": 6.0}
 

@@ -254,15 +254,15 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
     amp = partial(torch.autocast, device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
     fixed_z = G.sample_z(N_FIXED_SAMPLES, torch.Generator().manual_seed(cfg.seed)).to(device)
     real_ref = fixed_real_batch(x_all, N_FIXED_SAMPLES, cfg.seed)
-    quality = None
-    if cfg.quality_every and cfg.unlabeled_weight > 0 and world.main:
-        from ssgan.quality import QualityMeter
-
-        quality = QualityMeter(data, cfg.quality_samples, seed=cfg.seed, log=reporter.on_warning)
 
     # With unlabeled_weight 0 the discriminator's loss has no unlabeled or generated term, so
     # it is the supervised-only model on the same architecture; skip the generator entirely.
     gan = cfg.unlabeled_weight > 0
+    quality = None
+    if cfg.quality_every and gan and world.main:
+        from ssgan.quality import QualityMeter
+
+        quality = QualityMeter(data, cfg.quality_samples, seed=cfg.seed, log=reporter.on_warning)
     history: list[dict] = []
     start_epoch, position = 1, None
     if resume is not None:
