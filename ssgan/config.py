@@ -80,6 +80,7 @@ class Config:
     unlabeled_weight: float = 1.0
     label_smoothing: float = 0.0
     entropy_weight: float = 0.1  # conditional-entropy penalty on unlabeled predictions (Dai et al. 2017); chosen on --val
+    balance_weight: float = 0.0  # class-balance penalty: KL(mean unlabeled prediction || uniform) (Springenberg 2016)
     g_loss: str = "feature-matching"
     fm_norm: str = "l2"
     moment_weight: float = 0.1
@@ -152,7 +153,7 @@ class Config:
             if getattr(self, name) is not None:
                 at_least(name, 0.0, inclusive=False)
         for name in ("unlabeled_weight", "moment_weight", "adv_weight", "d_input_noise", "d_hidden_noise",
-                     "mbd_kernels", "hist_avg_d", "hist_avg_g", "val", "entropy_weight", "quality_every"):
+                     "mbd_kernels", "hist_avg_d", "hist_avg_g", "val", "entropy_weight", "balance_weight", "quality_every"):
             if getattr(self, name) is not None:
                 at_least(name, 0.0)
         for name in ("label_smoothing", "beta1", "beta1_d", "beta1_g", "lr_decay_start", "ema_decay", "d_dropout",
@@ -245,6 +246,8 @@ TOOLBOX_HELP = {
     "beta1": "Adam beta1, or SGD momentum, of both networks [0.5].",
     "adam_eps": "Adam epsilon, added outside the square root as torch does; 1e-4 approximates the reference code's 1e-8 inside it [1e-4].",
     "entropy_weight": "Weight of the entropy of D's class predictions on unlabeled data, minimised (Dai et al. 2017) [0.1].",
+    "balance_weight": ("Weight of a class-balance penalty, KL(mean class prediction on the unlabeled batch || uniform), "
+                       "that keeps a whole cluster from going to one class (CatGAN, Springenberg 2016) [0]."),
     "lr_decay_start": "Fraction of training after which the lr decays linearly to 0 [0.5].",
     "ema_decay": "Decay of the moving average of D's weights that is evaluated [0.999].",
     "optimizer": "adam or sgd [adam].",

@@ -11,6 +11,7 @@ so ``logsumexp(l) - l_fake`` is the binary real/fake logit (Salimans et al. 2016
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -70,6 +71,20 @@ def entropy_loss(class_logits: Tensor) -> Tensor:
     """
     log_p = F.log_softmax(class_logits, dim=1)
     return -(log_p.exp() * log_p).sum(dim=1).mean()
+
+
+def balance_loss(class_logits: Tensor) -> Tensor:
+    """How far the batch's mean class distribution is from uniform: ``KL(p_mean || U) = log K - H(p_mean)``
+    with ``p_mean = mean_b softmax(l_b)``.
+
+    Maximising the entropy of the marginal, as CatGAN does (Springenberg 2016), penalises a
+    classifier that sends more of the unlabeled data to one class than to another, the way a
+    misassigned cluster does. Shape (B, K); the result lies in [0, log K], 0 when the batch's
+    predictions average to uniform.
+    """
+    k = class_logits.shape[1]
+    log_mean = torch.logsumexp(F.log_softmax(class_logits, dim=1), dim=0) - math.log(len(class_logits))
+    return math.log(k) + (log_mean.exp() * log_mean).sum()
 
 
 def adversarial_loss(logit_real_fake: Tensor) -> Tensor:

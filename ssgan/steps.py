@@ -57,7 +57,7 @@ def discriminator_step(cfg: Config, nets: Nets, xl: Tensor, yl: Tensor, xu: Tens
                        amp: Callable[[], AbstractContextManager]) -> dict[str, Tensor | float]:
     """One update of D on a labeled batch (xl, yl), an unlabeled batch xu and G(z).
 
-    ``loss_lab + unlabeled_weight * loss_unl (+ entropy_weight * loss_ent)``; with ``xu`` None
+    ``loss_lab + unlabeled_weight * loss_unl (+ entropy_weight * loss_ent + balance_weight * loss_bal)``; with ``xu`` None
     (unlabeled weight 0) D sees the labeled batch alone. Also updates the EMA of D.
     """
     gan = xu is not None
@@ -80,6 +80,9 @@ def discriminator_step(cfg: Config, nets: Nets, xl: Tensor, yl: Tensor, xu: Tens
         if cfg.entropy_weight > 0:
             loss_ent = losses.entropy_loss(class_logits[n:2 * n])
             loss_d = loss_d + cfg.entropy_weight * loss_ent
+        if cfg.balance_weight > 0:
+            loss_bal = losses.balance_loss(class_logits[n:2 * n])
+            loss_d = loss_d + cfg.balance_weight * loss_bal
     nets.opt_d.zero_grad(set_to_none=True)
     (loss_d + nets.hist_d.penalty()).backward()
     values = {"loss_lab": loss_lab.detach(),
@@ -92,6 +95,8 @@ def discriminator_step(cfg: Config, nets: Nets, xl: Tensor, yl: Tensor, xu: Tens
         with torch.no_grad():
             if cfg.entropy_weight > 0:
                 values["loss_ent"] = loss_ent.detach()
+            if cfg.balance_weight > 0:
+                values["loss_bal"] = loss_bal.detach()
             values.update(loss_unl=loss_unl.detach(), d_real=torch.sigmoid(logit_real[n:2 * n]).mean(),
                           d_fake=torch.sigmoid(logit_real[2 * n:]).mean())
     return values

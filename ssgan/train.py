@@ -27,7 +27,7 @@ from ssgan.splits import Split
 from ssgan.steps import Nets, discriminator_step, generator_step
 
 N_FIXED_SAMPLES = 100
-METRIC_KEYS = ("loss_lab", "loss_unl", "loss_gen", "loss_ent", "d_real", "d_fake", "train_batch_acc",
+METRIC_KEYS = ("loss_lab", "loss_unl", "loss_gen", "loss_ent", "loss_bal", "d_real", "d_fake", "train_batch_acc",
                "grad_d_first", "grad_d_last", "grad_g_first", "grad_g_last")
 
 

@@ -92,6 +92,27 @@ def test_entropy_loss_hand_computed():
     assert losses.entropy_loss(torch.log(torch.tensor(p[None], dtype=torch.float32))).item() == pytest.approx(1.5 * np.log(2), rel=1e-6)
 
 
+def test_balance_loss_hand_computed():
+    k = 4
+    # every row uniform, or rows confident on different classes that average to uniform: 0
+    assert losses.balance_loss(torch.zeros(3, k)).item() == pytest.approx(0.0, abs=1e-6)
+    assert losses.balance_loss(100.0 * torch.eye(k)).item() == pytest.approx(0.0, abs=1e-5)
+    # the whole batch confident on one class: KL(one-hot || U) = log K
+    assert losses.balance_loss(torch.tensor([[100.0, 0.0, 0.0, 0.0]] * 5)).item() == pytest.approx(np.log(k), rel=1e-5)
+    # rows (1, 0, 0) and (1/2, 1/2, 0) average to (3/4, 1/4, 0): log 3 - H = log 3 + 3/4 log 3/4 + 1/4 log 1/4
+    rows = torch.log(torch.tensor([[1.0, 1e-30, 1e-30], [0.5, 0.5, 1e-30]]))
+    expected = np.log(3) + 0.75 * np.log(0.75) + 0.25 * np.log(0.25)
+    assert losses.balance_loss(rows).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_balance_weight_trains_and_is_logged(digits):
+    r = train(Config(dataset="digits", epochs=1, balance_weight=1.0, device="cpu"), digits, make_split(digits, 50, 1))
+    assert 0 <= r.history[-1]["loss_bal"] <= np.log(10)
+    plain = train(Config(dataset="digits", epochs=1, device="cpu"), digits, make_split(digits, 50, 1))
+    assert plain.history[-1]["loss_bal"] is None
+    assert not torch.equal(r.discriminator.out.v, plain.discriminator.out.v)
+
+
 def test_entropy_weight_trains_and_is_logged(digits):
     r = train(Config(dataset="digits", epochs=1, entropy_weight=0.5, device="cpu"), digits, make_split(digits, 50, 1))
     assert 0 <= r.history[-1]["loss_ent"] <= np.log(10)
