@@ -204,7 +204,8 @@ class Config:
 
 # What an option left unset (None) becomes for each architecture; saved resolved in config.json.
 ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
-    "mlp": dict(d_input_noise=0.3, d_hidden_noise=0.5, d_input_dropout=0.0, d_dropout=0.0, d_activation="relu",
+    # mlp's d_input_noise depends on the data's shape: resolve_arch fills it (models.mlp.input_noise_for)
+    "mlp": dict(d_hidden_noise=0.5, d_input_dropout=0.0, d_dropout=0.0, d_activation="relu",
                 g_activation="softplus", g_output="sigmoid"),
     "dcgan": dict(d_input_noise=0.0, d_hidden_noise=0.0, d_input_dropout=0.2, d_dropout=0.5,
                   d_activation="leaky-relu", g_activation="relu", g_output="tanh", d_width=64, g_width=64),
@@ -233,7 +234,8 @@ TOOLBOX_HELP = {
     "d_layer_norm": "Layer normalisation in the discriminator (mlp) [off].",
     "d_input_dropout": "Dropout on the discriminator's input [mlp: 0; convolutional: 0.2].",
     "d_dropout": "Dropout after each hidden layer (mlp), each block (convolutional) [mlp: 0; convolutional: 0.5].",
-    "d_input_noise": "Std of Gaussian noise on the discriminator's input [mlp: 0.3; convolutional: 0].",
+    "d_input_noise": ("Std of Gaussian noise on the discriminator's input [mlp: 0.3 for images, "
+                      "0.3*sqrt(min(D,784)/784) for vectors of D features; convolutional: 0]."),
     "d_hidden_noise": "Std of Gaussian noise before each later layer [mlp: 0.5; convolutional: 0].",
     "d_width": "Channels of a convolutional D's first layer; later ones double [dcgan: 64; salimans-cnn: 96].",
     "g_width": "Channels of a convolutional G's last hidden layer; earlier ones double [dcgan: 64; salimans-cnn: 128].",

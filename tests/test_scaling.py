@@ -128,3 +128,38 @@ def test_dataset_scaling_warns_as_data_warning():
     _, notes = scale_dataset(scaler, d)
     assert len(notes) == 1 and notes[0].startswith("x_test: 100.0 % of its rows")
     assert issubclass(DataWarning, UserWarning)
+
+
+def test_input_noise_is_sized_to_vectors_and_images_keep_the_paper_value(tmp_path):
+    from ssgan.models import resolve_arch
+    from ssgan.models.mlp import input_noise_for
+
+    assert input_noise_for((1, 28, 28)) == 0.3 and input_noise_for((784,)) == 0.3
+    assert input_noise_for((2,)) == pytest.approx(0.3 * np.sqrt(2 / 784), abs=1e-4)
+    assert input_noise_for((64,)) == pytest.approx(0.0857, abs=1e-4) and input_noise_for((5000,)) == 0.3
+    assert resolve_arch(Config(), (1, 28, 28)).d_input_noise == 0.3
+    assert resolve_arch(Config(arch="mlp"), (30,)).d_input_noise == pytest.approx(0.0587, abs=1e-4)
+    assert resolve_arch(Config(d_input_noise=0.2), (30,)).d_input_noise == 0.2  # a given value wins
+    # config.json records the value a run used
+    data, _ = _real_valued(tmp_path)
+    r = run("fit", "--dataset", data, "--epochs", 1, "--batch-size", 10, "--out", tmp_path / "runs", "--json")
+    config = json.load(open(json.loads(r.stdout)["run"] + "/config.json"))
+    assert config["arch"] == "mlp" and config["d_input_noise"] == input_noise_for((3,))
+
+
+def test_unlabeled_data_help_on_two_moons_with_three_labels_per_class():
+    """The semi-supervised check of issue 14, seeded: make_moons with 3 labels per class, SSL
+    against the same network without the unlabeled term, on 1000 fresh points."""
+    from sklearn.datasets import make_moons
+
+    from ssgan import SSGANClassifier
+
+    X, y = make_moons(1000, noise=0.1, random_state=0)
+    X_test, y_test = make_moons(1000, noise=0.1, random_state=100)
+    rng = np.random.default_rng(0)
+    labeled = np.concatenate([rng.choice(np.flatnonzero(y == c), 3, replace=False) for c in (0, 1)])
+    y_masked = np.full_like(y, -1)
+    y_masked[labeled] = y[labeled]
+    acc = {w: SSGANClassifier(epochs=15, unlabeled_weight=w, random_state=0).fit(X, y_masked).score(X_test, y_test)
+           for w in (1.0, 0.0)}
+    assert acc[1.0] > acc[0.0] + 0.1, acc

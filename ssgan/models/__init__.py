@@ -41,7 +41,8 @@ def shape_error(arch: str, shape: tuple[int, ...]) -> str | None:
 
 def resolve_arch(cfg, shape: tuple[int, ...]):
     """``cfg`` with a concrete architecture for examples of ``shape`` (its defaults filled in):
-    ``auto`` becomes ``salimans-cnn`` for colour images it takes and ``mlp`` otherwise."""
+    ``auto`` becomes ``salimans-cnn`` for colour images it takes and ``mlp`` otherwise, and
+    ``mlp``'s input noise, if unset, is sized to the shape (:func:`mlp.input_noise_for`)."""
     arch = cfg.arch
     if arch == "auto":
         colour = len(shape) == 3 and shape[0] > 1
@@ -49,7 +50,10 @@ def resolve_arch(cfg, shape: tuple[int, ...]):
     error = shape_error(arch, shape)
     if error:
         raise SSGANError(error)
-    return cfg if arch == cfg.arch else cfg.replace(arch=arch)
+    changes = {} if arch == cfg.arch else {"arch": arch}
+    if arch == "mlp" and cfg.d_input_noise is None:  # the one default that depends on the shape
+        changes["d_input_noise"] = mlp.input_noise_for(tuple(shape))
+    return cfg.replace(**changes) if changes else cfg
 
 
 def n_outputs(n_classes: int, fake_logit: str) -> int:

@@ -10,6 +10,9 @@ Generator (defaults): z ~ U(0, 1)^100 -> 500 -> 500 (batch norm, softplus) -> a
 weight-normalised output layer squashed by a sigmoid into the data range [0, 1]. Options:
 widths, normalisation (batch, layer, virtual batch, none), dropout per layer, activation,
 output squashing and the noise distribution.
+
+On vectors (examples of shape (D,)) the input noise follows :func:`input_noise_for`; the rest
+of the recipe is MNIST's whatever D is.
 """
 
 from __future__ import annotations
@@ -108,6 +111,24 @@ class MLPGenerator(nn.Module):
         else:
             h = self.body(z)
         return self.squash(self.out(h)).view(-1, *self.out_shape)
+
+
+MNIST_FEATURES = 28 * 28
+MNIST_INPUT_NOISE = 0.3
+
+
+def input_noise_for(shape: tuple[int, ...]) -> float:
+    """The default std of D's Gaussian input noise for examples of ``shape``.
+
+    Images (C, H, W) keep the paper's 0.3. Vectors of D features get
+    ``0.3 * sqrt(min(D, 784) / 784)``: the MNIST value for 784 features, less for fewer
+    (0.015 for 2 features, 0.059 for 30, 0.086 for 64). On [0, 1]-scaled vectors, 0.3 drowns
+    low-dimensional structure; this rule had higher validation accuracy than 0.3 on each of
+    make_moons, make_circles, breast cancer and digits-as-vectors (reports/vectors).
+    """
+    if len(shape) != 1:
+        return MNIST_INPUT_NOISE
+    return round(MNIST_INPUT_NOISE * math.sqrt(min(shape[0], MNIST_FEATURES) / MNIST_FEATURES), 4)
 
 
 def build(cfg, in_shape: tuple[int, ...], n_out: int) -> tuple[MLPGenerator, MLPDiscriminator]:
