@@ -234,8 +234,8 @@ TOOLBOX_HELP = {
     "d_layer_norm": "Layer normalisation in the discriminator (mlp) [off].",
     "d_input_dropout": "Dropout on the discriminator's input [mlp: 0; convolutional: 0.2].",
     "d_dropout": "Dropout after each hidden layer (mlp), each block (convolutional) [mlp: 0; convolutional: 0.5].",
-    "d_input_noise": ("Std of Gaussian noise on the discriminator's input [mlp: 0.3 for images, "
-                      "0.3*sqrt(min(D,784)/784) for vectors of D features; convolutional: 0]."),
+    "d_input_noise": ("Std of Gaussian noise on the discriminator's input [mlp: 0.3*sqrt(min(D,784)/784) "
+                      "for D values per example, so 0.3 for MNIST; convolutional: 0]."),
     "d_hidden_noise": "Std of Gaussian noise before each later layer [mlp: 0.5; convolutional: 0].",
     "d_width": "Channels of a convolutional D's first layer; later ones double [dcgan: 64; salimans-cnn: 96].",
     "g_width": "Channels of a convolutional G's last hidden layer; earlier ones double [dcgan: 64; salimans-cnn: 128].",

@@ -130,14 +130,16 @@ def test_dataset_scaling_warns_as_data_warning():
     assert issubclass(DataWarning, UserWarning)
 
 
-def test_input_noise_is_sized_to_vectors_and_images_keep_the_paper_value(tmp_path):
+def test_input_noise_is_sized_to_the_input_and_mnist_keeps_the_paper_value(tmp_path):
     from ssgan.models import resolve_arch
     from ssgan.models.mlp import input_noise_for
 
     assert input_noise_for((1, 28, 28)) == 0.3 and input_noise_for((784,)) == 0.3
     assert input_noise_for((2,)) == pytest.approx(0.3 * np.sqrt(2 / 784), abs=1e-4)
-    assert input_noise_for((64,)) == pytest.approx(0.0857, abs=1e-4) and input_noise_for((5000,)) == 0.3
+    assert input_noise_for((64,)) == input_noise_for((1, 8, 8)) == pytest.approx(0.0857, abs=1e-4)
+    assert input_noise_for((5000,)) == input_noise_for((3, 32, 32)) == 0.3
     assert resolve_arch(Config(), (1, 28, 28)).d_input_noise == 0.3
+    assert resolve_arch(Config(arch="dcgan"), (1, 8, 8)).d_input_noise == 0.0  # convolutional: its own
     assert resolve_arch(Config(arch="mlp"), (30,)).d_input_noise == pytest.approx(0.0587, abs=1e-4)
     assert resolve_arch(Config(d_input_noise=0.2), (30,)).d_input_noise == 0.2  # a given value wins
     # config.json records the value a run used

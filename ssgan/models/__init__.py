@@ -51,7 +51,7 @@ def resolve_arch(cfg, shape: tuple[int, ...]):
     if error:
         raise SSGANError(error)
     changes = {} if arch == cfg.arch else {"arch": arch}
-    if arch == "mlp" and cfg.d_input_noise is None:  # the one default that depends on the shape
+    if arch == "mlp" and cfg.d_input_noise is None:  # the one default that depends on the shape (its size)
         changes["d_input_noise"] = mlp.input_noise_for(tuple(shape))
     return cfg.replace(**changes) if changes else cfg
 
