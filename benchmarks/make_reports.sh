@@ -2,7 +2,8 @@
 # Re-make the committed accuracy reports from scratch (run from the repository root).
 #   bash benchmarks/make_reports.sh digits   # reports/digits-50: 5 seeds, a few minutes on 2 CPU cores
 #   bash benchmarks/make_reports.sh mnist    # reports/mnist-100: 5 seeds and 4 baselines, about 3 hours on 2 CPU cores
-#   EPOCHS=10 bash benchmarks/make_reports.sh moments  # reports/moments: 7 generators x 2 seeds, about 45 min;
+#   EPOCHS=10 bash benchmarks/make_reports.sh moments  # reports/moments: 7 generators x 2 seeds with sample
+#     quality every 2 epochs, about 75 min;
 #     its reading of the numbers, reports/moments/notes.md, is written by hand and kept
 #   bash benchmarks/make_reports.sh vectors  # reports/vectors: 4 non-image datasets x 5 seeds x 4 methods, about 30 min
 set -euo pipefail
@@ -20,7 +21,7 @@ case "${1:-digits}" in
     ;;
   moments)
     for config in configs/moments/*.toml; do
-      ssgan fit --config "$config" --seeds 2 --epochs "${EPOCHS:-10}" --out runs/moments --quiet
+      ssgan fit --config "$config" --seeds 2 --parallel 2 --epochs "${EPOCHS:-10}" --quality-every 2 --out runs/moments --quiet
     done
     ssgan report runs/moments --out reports/moments --notes reports/moments/notes.md
     ;;
