@@ -397,8 +397,12 @@ def _summary_table(summary: dict) -> None:
                    "recall on a reference network's features, beside the same scores of N real images.")
 @click.option("--cache-dir", type=str, default=None,
               help="Where reference networks of datasets other than MNIST are trained once and kept [~/.cache/ssgan].")
+@click.option("--feature-net", type=click.Choice(["reference", "inception"]), default="reference", show_default=True,
+              help="Features for --samples: the dataset's reference CNN, or torchvision's Inception-v3 (ImageNet "
+                   "weights, which must already be in the torch cache; for colour data). Scores from different "
+                   "networks are not comparable.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
-def eval_(run, part, data_spec, samples, cache_dir, as_json) -> None:
+def eval_(run, part, data_spec, samples, cache_dir, feature_net, as_json) -> None:
     """Score a run's (EMA) classifier: accuracy, errors, balanced accuracy, macro-F1, confusion;
     with --samples, its generator's samples too."""
     from rich.table import Table
@@ -408,7 +412,7 @@ def eval_(run, part, data_spec, samples, cache_dir, as_json) -> None:
     r = evaluate_run(run, part, data_spec)
     if samples is not None:
         log = (lambda m: None) if as_json else (lambda m: click.echo(m, err=True))
-        r["sample_quality"] = sample_quality_of_run(run, samples, cache_dir=cache_dir, log=log)
+        r["sample_quality"] = sample_quality_of_run(run, samples, cache_dir=cache_dir, log=log, feature_net=feature_net)
     if as_json:
         click.echo(json.dumps(r))
         return

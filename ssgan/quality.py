@@ -91,13 +91,13 @@ class QualityMeter:
     samples are from data. The noise is the same at every call (seeded), so scores of one
     run's epochs differ by the generator only."""
 
-    def __init__(self, data, n: int, seed: int = 0, cache_dir=None, log=lambda msg: None):
+    def __init__(self, data, n: int, seed: int = 0, cache_dir=None, log=lambda msg: None, feature_net: str = "reference"):
         from ssgan.errors import SSGANError
-        from ssgan.reference import load_reference, predict
+        from ssgan.reference import load_feature_net, predict
 
         if data.x_test is None:
             raise SSGANError(f"{data.name} has no test set to compare samples with")
-        self.net, record = load_reference(data, cache_dir, log)
+        self.net, record = load_feature_net(data, feature_net, cache_dir, log)
         self._predict = predict
         self.n, self.seed = n, seed
         self.network = record["name"]
@@ -121,10 +121,12 @@ class QualityMeter:
         return scores(self.test_feats, *self._predict(self.net, fake.numpy()))
 
 
-def sample_quality(generator, data, n: int, seed: int = 0, cache_dir=None, log=lambda msg: None) -> dict:
+def sample_quality(generator, data, n: int, seed: int = 0, cache_dir=None, log=lambda msg: None,
+                   feature_net: str = "reference") -> dict:
     """Scores of ``n`` samples of ``generator`` against the test set of ``data``, beside the
     same scores of ``n`` real training images, on the features of the dataset's reference
-    network (:mod:`ssgan.reference`). The real row shows how far the samples are from data."""
-    meter = QualityMeter(data, n, seed, cache_dir, log)
+    network or Inception-v3 (``feature_net``, :mod:`ssgan.reference`). The real row shows how
+    far the samples are from data."""
+    meter = QualityMeter(data, n, seed, cache_dir, log, feature_net)
     return {"network": meter.network, "n": n, "reference": meter.reference,
             "generated": meter.score(generator), "real": meter.real}

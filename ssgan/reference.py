@@ -2,6 +2,10 @@
 set, whose penultimate features and class probabilities the sample-quality scores use
 (Inception-v3 means little on 28x28 digits and cannot be downloaded here).
 
+For colour data, whose published scores use ImageNet features, :func:`load_inception` offers
+torchvision's Inception-v3 instead, from weights already in the torch cache (nothing is
+downloaded); numbers from different feature networks are not comparable.
+
 The MNIST network ships inside the package (``ssgan/data/mnist_reference.pt``, made by
 ``python benchmarks/train_reference.py``, with its test accuracy and command stored beside
 the weights). For any other image dataset the same network is trained on first use and kept
@@ -97,7 +101,7 @@ def train_reference(data: Dataset, epochs: int = 6, seed: int = 0, batch_size: i
 
 @torch.no_grad()
 def predict(net: ReferenceCNN, x: np.ndarray | Tensor, batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray]:
-    """Features (N, 128) and class probabilities (N, K) of images ``x``."""
+    """Features (N, F) and class probabilities (N, K) of images ``x`` (F = 128 for a ReferenceCNN)."""
     x = torch.as_tensor(np.asarray(x, np.float32))
     feats, probs = [], []
     for i in range(0, len(x), batch_size):
@@ -147,3 +151,62 @@ def load_reference(data: Dataset, cache_dir: str | Path | None = None, log=lambd
     net, record = _load(path)
     acc = f"; test accuracy {record['test_accuracy']:.4f}" if "test_accuracy" in record else ""
     return net, {**record, "name": f"ssgan reference CNN for {data.name} (cached in {path}{acc})"}
+
+
+INCEPTION_URL = "https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth"  # torchvision's IMAGENET1K_V1
+
+
+class InceptionFeatures(nn.Module):
+    """torchvision's Inception-v3 with ImageNet weights, in the interface of ``ReferenceCNN``:
+    ``features`` are the 2048 pooled activations before the classifier, ``out`` its 1000
+    ImageNet logits. Takes (N, C, H, W) images in [0, 1] of any size: grey images are repeated
+    to 3 channels, all are resized to 299x299 (bilinear) and mapped to [-1, 1], the input the
+    original weights were trained on. Works through its input in chunks, to bound memory."""
+
+    def __init__(self, net: nn.Module, chunk: int = 50):
+        super().__init__()
+        self.out = net.fc
+        net.fc = nn.Identity()
+        self.net, self.chunk = net.eval(), chunk
+
+    def features(self, x: Tensor) -> Tensor:
+        parts = []
+        for i in range(0, len(x), self.chunk):
+            h = x[i:i + self.chunk]
+            h = h.expand(-1, 3, -1, -1) if h.shape[1] == 1 else h
+            h = F.interpolate(h, size=(299, 299), mode="bilinear", align_corners=False)
+            parts.append(self.net(2.0 * h - 1.0))
+        return torch.cat(parts)
+
+
+def inception_weights_path() -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_URL.rsplit("/", 1)[1]
+
+
+def load_inception(data: Dataset) -> tuple[InceptionFeatures, dict]:
+    """Inception-v3 on ImageNet weights from the torch cache; a one-line error when they are absent."""
+    from torchvision.models import inception_v3
+
+    if len(data.shape) != 3:
+        raise SSGANError(f"{data.name} is not image data (shape {data.shape}); Inception-v3 features need images")
+    path = inception_weights_path()
+    if not path.is_file():
+        raise SSGANError(f"Inception-v3 weights are not in the torch cache ({path}); put {INCEPTION_URL} there "
+                         "(or run torchvision.models.inception_v3(weights='IMAGENET1K_V1') once online), "
+                         "or use --feature-net reference")
+    try:
+        net = inception_v3(weights=None, aux_logits=True, init_weights=False, transform_input=False)
+        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    except Exception as e:  # a damaged or foreign file
+        raise SSGANError(f"{path} cannot be loaded as Inception-v3 weights ({type(e).__name__}); delete it and fetch it again") from None
+    return InceptionFeatures(net), {"name": f"torchvision Inception-v3, ImageNet weights ({path})"}
+
+
+
+def load_feature_net(data: Dataset, which: str = "reference", cache_dir: str | Path | None = None,
+                     log=lambda msg: None) -> tuple[nn.Module, dict]:
+    """The network whose features and class probabilities the sample-quality scores use:
+    the dataset's ``reference`` CNN (:func:`load_reference`) or ``inception``."""
+    if which == "inception":
+        return load_inception(data)
+    return load_reference(data, cache_dir, log)

@@ -295,11 +295,12 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
             **classification_metrics(y, pred, n_classes)}
 
 
-def sample_quality_of_run(path: str | Path, n: int, seed: int = 0, cache_dir: str | None = None, log=lambda m: None) -> dict:
+def sample_quality_of_run(path: str | Path, n: int, seed: int = 0, cache_dir: str | None = None, log=lambda m: None,
+                          feature_net: str = "reference") -> dict:
     """:func:`ssgan.quality.sample_quality` of a run's generator on its own dataset."""
     from ssgan.quality import sample_quality
 
     run = load_run(path)
     data = run_data(run.config, run.path)
     return {"run": str(run.path), "epoch": run.checkpoint["epoch"],
-            **sample_quality(run.generator(), data, n, seed, cache_dir, log)}
+            **sample_quality(run.generator(), data, n, seed, cache_dir, log, feature_net)}

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from ssgan.errors import SSGANError
 from ssgan.quality import classifier_score, frechet_distance, precision_recall
 
 
@@ -158,3 +159,56 @@ def test_quality_every_needs_images_with_a_test_set(tmp_path):
                                   "--out", str(tmp_path / "runs")])
     assert r.exit_code == 2 and r.output.count("\n") == 1 and "--quality-every needs image data" in r.output, r.output
     assert not (tmp_path / "runs").exists()
+
+
+def _tiny_image_run(tmp_path):
+    """A one-epoch run on 60 training and 12 test 8x8 grey images (Inception-v3 on the CPU is slow)."""
+    from click.testing import CliRunner
+
+    from conftest import write_npz
+    from ssgan.cli import main
+
+    rng = np.random.default_rng(0)
+    y = np.arange(60) % 2
+    x = (rng.random((60, 8, 8)) * 255).astype(np.uint8)
+    data = write_npz(tmp_path / "tiny.npz", x=x, y=y, x_test=x[:12], y_test=y[:12])
+    r = CliRunner().invoke(main, ["fit", "--dataset", data, "--labels", "10", "--epochs", "1", "--batch-size", "20",
+                                  "--device", "cpu", "--out", str(tmp_path / "runs"), "--quiet"])
+    assert r.exit_code == 0, r.output
+    return next((tmp_path / "runs").iterdir())
+
+
+def test_inception_without_weights_in_the_cache_is_a_one_line_error(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from ssgan.cli import main
+
+    run = _tiny_image_run(tmp_path)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-cache"))
+    r = CliRunner().invoke(main, ["eval", str(run), "--samples", "10", "--feature-net", "inception"])
+    assert r.exit_code == 2 and r.output.count("\n") == 1 and "Traceback" not in r.output
+    assert "Inception-v3 weights are not in the torch cache" in r.output and "--feature-net reference" in r.output
+
+
+def test_inception_features_from_cached_weights(tmp_path, monkeypatch, digits):
+    """With weights in the torch cache (random ones here: none can be downloaded), the
+    Inception-v3 feature network gives 2048 pooled features and 1000 class probabilities for
+    grey images of any size, and names itself. (The CLI path to it is the test above; FID on
+    2048 features costs a 2048x2048 matrix square root, too slow for the suite.)"""
+    import torch
+    from torchvision.models import inception_v3
+
+    from ssgan.reference import inception_weights_path, load_feature_net, predict
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    path = inception_weights_path()
+    path.parent.mkdir(parents=True)
+    torch.manual_seed(0)
+    torch.save(inception_v3(weights=None, aux_logits=True, init_weights=False).state_dict(), path)
+    net, record = load_feature_net(digits, "inception")
+    assert record["name"].startswith("torchvision Inception-v3") and str(path) in record["name"]
+    feats, probs = predict(net, digits.x_test[:3])
+    assert feats.shape == (3, 2048) and probs.shape == (3, 1000) and np.allclose(probs.sum(1), 1.0)
+    path.write_bytes(b"not weights")
+    with pytest.raises(SSGANError, match="cannot be loaded as Inception-v3 weights"):
+        load_feature_net(digits, "inception")
