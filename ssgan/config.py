@@ -249,7 +249,8 @@ TOOLBOX_HELP = {
     "adam_eps": "Adam epsilon, added outside the square root as torch does; 1e-4 approximates the reference code's 1e-8 inside it [1e-4].",
     "entropy_weight": "Weight of the entropy of D's class predictions on unlabeled data, minimised (Dai et al. 2017) [0.1].",
     "balance_weight": ("Weight of a class-balance penalty, KL(mean class prediction on the unlabeled batch || uniform), "
-                       "that keeps a whole cluster from going to one class (CatGAN, Springenberg 2016) [0]."),
+                       "which penalises sending more unlabeled data to some classes than to others (CatGAN, "
+                       "Springenberg 2016; assumes balanced classes) [0]."),
     "lr_decay_start": "Fraction of training after which the lr decays linearly to 0 [0.5].",
     "ema_decay": "Decay of the moving average of D's weights that is evaluated [0.999].",
     "optimizer": "adam or sgd [adam].",
