@@ -18,21 +18,24 @@ import sys
 import time
 import warnings
 
+import numpy as np
 import torch
 
 from ssgan.config import Config
+from ssgan.models import parse_widths
+from ssgan.models.mlp import MNIST_FEATURES, input_noise_for
 from ssgan.runs import prepare
 from ssgan.train import train
 
 DATASETS = {"moons": (6, 200), "circles": (6, 200), "cancer": (10, 100), "digits": (50, 300)}  # labels, val
-FEATURES = {"moons": 2, "circles": 2, "cancer": 30, "digits": 64}
 
 
 def settings(d: int) -> dict[str, dict]:
-    rule = round(0.3 * math.sqrt(d / 784), 4)
-    f = max(0.25, math.sqrt(d / 784))
-    narrow = dict(d_hidden=",".join(str(round(w * f)) for w in (1000, 500, 250, 250, 250)),
-                  g_hidden=",".join(str(round(w * f)) for w in (500, 500)))
+    """The screened settings for vectors of ``d`` features: fixed noise levels, the rule, and
+    the rule with the default widths narrowed by max(0.25, sqrt(d / 784))."""
+    rule = input_noise_for((d,))
+    f = max(0.25, math.sqrt(d / MNIST_FEATURES))
+    narrow = {k: ",".join(str(round(w * f)) for w in parse_widths(getattr(Config, k))) for k in ("d_hidden", "g_hidden")}
     return {**{f"noise {s}": dict(d_input_noise=s) for s in (0.3, 0.1, 0.03, 0.01)},
             f"rule {rule}": dict(d_input_noise=rule), f"rule {rule}, narrow": dict(d_input_noise=rule, **narrow)}
 
@@ -42,7 +45,9 @@ def main() -> None:
     warnings.simplefilter("ignore")
     torch.set_num_threads(1)
     for name, (labels, val) in DATASETS.items():
-        for setting, options in settings(FEATURES[name]).items():
+        with np.load(f"{root}/{name}.npz") as f:
+            d = f["x"].shape[1]
+        for setting, options in settings(d).items():
             for seed in (1, 2, 3):
                 cfg = Config(dataset=f"npz:{root}/{name}.npz", labels=labels, val=val, seed=seed, device="cpu",
                              sample_every=10**6, checkpoint_every=10**6, **options)

@@ -202,7 +202,6 @@ def load_inception(data: Dataset) -> tuple[InceptionFeatures, dict]:
     return InceptionFeatures(net), {"name": f"torchvision Inception-v3, ImageNet weights ({path})"}
 
 
-
 def load_feature_net(data: Dataset, which: str = "reference", cache_dir: str | Path | None = None,
                      log=lambda msg: None) -> tuple[nn.Module, dict]:
     """The network whose features and class probabilities the sample-quality scores use:

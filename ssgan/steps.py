@@ -74,15 +74,15 @@ def discriminator_step(cfg: Config, nets: Nets, xl: Tensor, yl: Tensor, xu: Tens
     class_logits, logit_real = losses.split_logits(logits.float(), cfg.fake_logit)
     loss_lab = losses.supervised_loss(class_logits[:n], yl)
     loss_d = loss_lab
+    extra = {}  # the optional terms on the unlabeled predictions, by metric name
     if gan:
         loss_unl = losses.unsupervised_loss(logit_real[n:2 * n], logit_real[2 * n:], cfg.label_smoothing)
         loss_d = loss_lab + cfg.unlabeled_weight * loss_unl
-        if cfg.entropy_weight > 0:
-            loss_ent = losses.entropy_loss(class_logits[n:2 * n])
-            loss_d = loss_d + cfg.entropy_weight * loss_ent
-        if cfg.balance_weight > 0:
-            loss_bal = losses.balance_loss(class_logits[n:2 * n])
-            loss_d = loss_d + cfg.balance_weight * loss_bal
+        for name, weight, term in (("loss_ent", cfg.entropy_weight, losses.entropy_loss),
+                                   ("loss_bal", cfg.balance_weight, losses.balance_loss)):
+            if weight > 0:
+                extra[name] = term(class_logits[n:2 * n])
+                loss_d = loss_d + weight * extra[name]
     nets.opt_d.zero_grad(set_to_none=True)
     (loss_d + nets.hist_d.penalty()).backward()
     values = {"loss_lab": loss_lab.detach(),
@@ -93,10 +93,7 @@ def discriminator_step(cfg: Config, nets: Nets, xl: Tensor, yl: Tensor, xu: Tens
     nets.ema.update_parameters(nets.D)
     if gan:
         with torch.no_grad():
-            if cfg.entropy_weight > 0:
-                values["loss_ent"] = loss_ent.detach()
-            if cfg.balance_weight > 0:
-                values["loss_bal"] = loss_bal.detach()
+            values.update({name: value.detach() for name, value in extra.items()})
             values.update(loss_unl=loss_unl.detach(), d_real=torch.sigmoid(logit_real[n:2 * n]).mean(),
                           d_fake=torch.sigmoid(logit_real[2 * n:]).mean())
     return values
