@@ -5,6 +5,9 @@ and, in the same run, the rate at which this machine multiplies the step's own m
     python benchmarks/speed.py [--device cpu|cuda] [--iterations 200] [--precision fp32,bf16]
     python benchmarks/speed.py --arch dcgan,salimans-cnn --shape 1x28x28,3x32x32 --iterations 20
 
+On CUDA each precision is timed eagerly and as CUDA graphs (``*_graphs_*`` keys; the capture,
+three warm-up iterations and the recording, counts in the time); ``--arch`` times the graphs.
+
 One iteration is one discriminator step and one generator step at batch 100. Its work is
 counted as the step is defined (the issue's convention, so that skipping work shows up as a
 higher rate): D forward and backward on the 300 examples of the D step, plus G forward on the
@@ -124,12 +127,12 @@ def main() -> None:
     p.add_argument("--shape", default="1x28x28,3x32x32", help="comma-separated CxHxW shapes for --arch")
     args = p.parse_args()
     device = resolve_device(args.device)
-    base = Config(epochs=1, device=str(device), sample_every=1)
+    base = Config(epochs=1, device=str(device), sample_every=1, graphs="off")
     if args.arch:
         for arch in args.arch.split(","):
             for text in args.shape.split(","):
                 shape = tuple(int(v) for v in text.split("x"))
-                cfg = base.replace(arch=arch)
+                cfg = base.replace(arch=arch, graphs="on" if device.type == "cuda" else "off")
                 out = {"arch": arch, "shape": text, "device": str(device), "threads": torch.get_num_threads(),
                        "iterations": args.iterations}
                 for precision in args.precision.split(","):
@@ -145,11 +148,14 @@ def main() -> None:
            "step_gflop": round(gflop, 3)}
     rate = matmul_rate(base, device)
     out["matmul_gflops_fp32"] = round(rate, 1)
+    modes = ["off", "on"] if device.type == "cuda" else ["off"]  # CUDA graphs exist on CUDA only
     for precision in args.precision.split(","):
-        s = seconds_per_iteration(base.replace(precision=precision), args.iterations)
-        out[f"{precision}_s_per_iteration"] = round(s, 4)
-        out[f"{precision}_gflops"] = round(gflop / s, 1)
-        out[f"{precision}_fraction_of_matmul_rate"] = round(gflop / s / rate, 3)
+        for graphs in modes:
+            s = seconds_per_iteration(base.replace(precision=precision, graphs=graphs), args.iterations)
+            name = precision + ("_graphs" if graphs == "on" else "")
+            out[f"{name}_s_per_iteration"] = round(s, 4)
+            out[f"{name}_gflops"] = round(gflop / s, 1)
+            out[f"{name}_fraction_of_matmul_rate"] = round(gflop / s / rate, 3)
     print(json.dumps(out))
 
 

@@ -36,6 +36,7 @@ Z_DISTS = ("uniform", "uniform-signed", "normal")
 INITS = ("default", "normal-0.02", "xavier")
 OPTIMIZERS = ("adam", "sgd")
 PRECISIONS = ("fp32", "bf16")
+GRAPHS = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ class Config:
     hist_avg_d: float = 0.0  # historical averaging: lambda * ||theta - mean of past theta||^2
     hist_avg_g: float = 0.0
     precision: str = "fp32"  # bf16: autocast the training passes (see benchmarks/speed.py)
+    graphs: str = "auto"  # CUDA graphs of the two steps (ssgan.graphs): auto = on CUDA where the options allow
     # output
     tag: str = ""  # names the method in run folders and reports; "" = "ssgan" ("same-net" at unlabeled_weight 0)
     device: str = "auto"
@@ -145,6 +147,7 @@ class Config:
         choice("init", INITS)
         choice("optimizer", OPTIMIZERS)
         choice("precision", PRECISIONS)
+        choice("graphs", GRAPHS)
         for name in ("epochs", "batch_size", "z_dim", "sample_every", "checkpoint_every", "init_batch",
                      "mbd_dim", "d_steps", "g_steps", "nproc", "d_width", "g_width", "quality_samples"):
             if getattr(self, name) is not None:
@@ -263,6 +266,9 @@ TOOLBOX_HELP = {
     "hist_avg_d": "Historical averaging weight on D's parameters [0].",
     "hist_avg_g": "Historical averaging weight on G's parameters [0].",
     "precision": "fp32, or bf16 autocast of the training passes (1.4-1.5x faster per iteration on a 2-core AMX CPU; see benchmarks/speed.py) [fp32].",
+    "graphs": ("Capture the discriminator and generator steps as CUDA graphs: auto does so on a CUDA device "
+               "whenever the options allow it (and says which option prevents it), on insists, off trains "
+               "eagerly; the CPU always trains eagerly [auto]."),
     "tag": "Name of the method in run folders and reports [ssgan].",
     "sample_every": "Write a sample grid every K epochs [1].",
     "quality_every": "Score --quality-samples generated samples every K epochs and at the last (FID, classifier "
@@ -272,7 +278,7 @@ TOOLBOX_HELP = {
 }
 CHOICES = {"arch": ARCHS, "scale": SCALES, "g_norm": G_NORMS, "g_activation": ACTIVATIONS, "d_activation": ACTIVATIONS,
            "g_output": G_OUTPUTS, "z_dist": Z_DISTS, "init": INITS, "optimizer": OPTIMIZERS,
-           "precision": PRECISIONS}
+           "precision": PRECISIONS, "graphs": GRAPHS}
 
 
 def _field_types() -> dict[str, tuple[type, ...]]:

@@ -22,13 +22,14 @@ def first_and_last_weights(model: nn.Module) -> tuple[Tensor, Tensor]:
     return weights[0], weights[-1]
 
 
-def grad_norms(model: nn.Module, prefix: str) -> dict[str, float]:
+def grad_norms(model: nn.Module, prefix: str) -> dict[str, Tensor | float]:
+    """Gradient norms of the first and last dense weights, left on the device (no host read)."""
     first, last = first_and_last_weights(model)
     return {f"grad_{prefix}_first": _norm(first.grad), f"grad_{prefix}_last": _norm(last.grad)}
 
 
-def _norm(grad: Tensor | None) -> float:
-    return 0.0 if grad is None else grad.norm().item()
+def _norm(grad: Tensor | None) -> Tensor | float:
+    return 0.0 if grad is None else grad.detach().norm()
 
 
 def mean_pairwise_distance(x: Tensor) -> float:

@@ -30,6 +30,7 @@ from ssgan.config import Config, from_dict
 from ssgan.data import Dataset, load_dataset
 from ssgan.errors import DataWarning, SSGANError
 from ssgan.fileio import write_json, write_text
+from ssgan.graphs import use_graphs
 from ssgan.models import build_models, resolve_arch
 from ssgan.scaling import NONE, Scaler, fit_scaler, load_scaler, resolve_scale, save_scaler, scale_dataset
 from ssgan.splits import Split, default_labels, load_split, make_split, save_split
@@ -129,8 +130,9 @@ def fit(cfg: Config, reporter: Reporter | None = None, command: str | None = Non
 
     Under torchrun, rank 0 makes the folder and every rank trains into it; when torchrun
     restarts the job (``--max-restarts``), the folder this job made is resumed instead."""
-    world, _ = distributed.setup(resolve_device(cfg.device))
+    world, device = distributed.setup(resolve_device(cfg.device))
     distributed.check_batch(cfg.batch_size, world.size)
+    use_graphs(cfg, device, world.active, lambda _: None)  # an impossible --graphs on stops before a folder is made
     data, split, scaler = prepare(cfg)
     cfg = resolve_arch(cfg, data.shape).replace(labels=split.labels, val=split.n_val, nproc=world.size,
                                                 scale=scaler.kind)

@@ -34,6 +34,13 @@ class Nets:
     opt_g: torch.optim.Optimizer
     hist_d: HistoricalAverage
     hist_g: HistoricalAverage
+    ema_update: Callable[[], None] | None = None  # None: ``ema.update_parameters(D)``; CUDA graphs set a capturable one
+
+    def update_ema(self) -> None:
+        if self.ema_update is None:
+            self.ema.update_parameters(self.D)
+        else:
+            self.ema_update()
 
     @property
     def d_params(self) -> list[nn.Parameter]:
@@ -90,7 +97,7 @@ def discriminator_step(cfg: Config, nets: Nets, xl: Tensor, yl: Tensor, xu: Tens
               **grad_norms(nets.D, "d")}
     nets.opt_d.step()
     nets.hist_d.update()
-    nets.ema.update_parameters(nets.D)
+    nets.update_ema()
     if gan:
         with torch.no_grad():
             values.update({name: value.detach() for name, value in extra.items()})

@@ -20,6 +20,7 @@ from ssgan.config import Config
 from ssgan.data import Dataset
 from ssgan.errors import SSGANError
 from ssgan.fileio import atomic_path, write_text
+from ssgan.graphs import GraphedSteps, portable_state, use_graphs
 from ssgan.models import GaussianNoise, build_models, data_dependent_init, resolve_arch
 from ssgan.diagnostics import HistoricalAverage, collapse_indicators, fixed_real_batch, warnings_for
 from ssgan.samples import save_samples
@@ -248,10 +249,17 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
         factor = _lr_factor(step, total, decay_from)
         for opt in (opt_d, opt_g):
             for group in opt.param_groups:
-                group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
+                lr = group.setdefault("initial_lr", group["lr"]) * factor
+                if isinstance(group["lr"], torch.Tensor):  # captured Adam: filled in place
+                    group["lr"].fill_(lr)
+                else:
+                    group["lr"] = lr
 
-    # bf16 autocast of the training passes (matrix products in bf16, losses in fp32)
-    amp = partial(torch.autocast, device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
+    graphs = use_graphs(cfg, device, world.active, reporter.on_warning)
+    # bf16 autocast of the training passes (matrix products in bf16, losses in fp32); a graph
+    # cannot keep autocast's cache of bf16 weights
+    amp = partial(torch.autocast, device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16",
+                  cache_enabled=not graphs)
     fixed_z = G.sample_z(N_FIXED_SAMPLES, torch.Generator().manual_seed(cfg.seed)).to(device)
     real_ref = fixed_real_batch(x_all, N_FIXED_SAMPLES, cfg.seed)
 
@@ -289,13 +297,15 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
             "config": cfg.to_dict(), "epoch": epoch, "shape": list(data.shape), "n_classes": data.n_classes,
             "generator": G.state_dict(), "discriminator": D.state_dict(),
             "ema": ema.module.state_dict(), "ema_n": int(ema.n_averaged),
-            "opt_d": opt_d.state_dict(), "opt_g": opt_g.state_dict(),
+            "opt_d": portable_state(opt_d.state_dict()), "opt_g": portable_state(opt_g.state_dict()),
             "hist_d": nets.hist_d.state_dict(), "hist_g": nets.hist_g.state_dict(),
             "torch_rng": torch.get_rng_state(), "numpy_rng": rng.bit_generator.state,
             "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
             "history": history, "position": position, "world_size": world.size, "scaler": scaler,
         })
 
+    # CUDA graphs are captured from the loaded state: weights, optimizer moments, EMA
+    graphed = GraphedSteps(cfg, nets, amp, x_lab, y_lab, x_all, gan) if graphs else None
     reporter.on_start(cfg.epochs, iters, start_epoch - 1)
     with _StopFlag(run_dir is not None) as stop:
         for epoch in range(start_epoch, cfg.epochs + 1):
@@ -311,35 +321,43 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                 sums, counts, first_it = {}, {}, 0
             if noise is not None:
                 noise.manual_seed(_noise_seed(cfg.seed, world.rank, epoch, first_it))
+            if graphed is not None:
+                graphed.start_epoch(sums, counts)
             for it in range(first_it, iters):
                 set_lr((epoch - 1) * iters + it)
                 batch = slice(it * bs + lo, it * bs + hi)
                 xl, yl = x_lab[orders["lab"][batch]], y_lab[orders["lab"][batch]]
-                z = G.sample_z(bs, device=device)[lo:hi] if gan else None
-                values = discriminator_step(cfg, nets, xl, yl, x_all[orders["unl"][batch]] if gan else None, z, amp)
-                # generator step(s), on a fresh real batch and fresh noise
-                if gan and it % cfg.d_steps == 0:
-                    xr = x_all[orders["gen"][batch]]
-                    for _ in range(cfg.g_steps):
-                        z = G.sample_z(bs, device=device)[lo:hi]
-                        values.update(generator_step(cfg, nets, xr, z, amp, batch_mean))
-                values = _reduce_values(values, world)
-
-                bad = sorted((k for k, v in values.items() if not math.isfinite(v)), key=lambda k: not k.startswith("loss"))
-                if bad:
-                    raise Diverged(f"{bad[0]} became {values[bad[0]]} at epoch {epoch}, iteration {it + 1}: "
-                                   "training diverged (the last good checkpoint is kept); try a lower --lr")
-                for k, v in values.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                    counts[k] = counts.get(k, 0) + 1
+                xu = x_all[orders["unl"][batch]] if gan else None
+                # the generator steps on a fresh real batch and fresh noise
+                xr = x_all[orders["gen"][batch]] if gan and it % cfg.d_steps == 0 else None
+                if graphed is not None:  # metrics stay on the device until the epoch ends
+                    graphed.step(xl, yl, xu, xr)
+                    values = {}
+                else:
+                    z = G.sample_z(bs, device=device)[lo:hi] if gan else None
+                    values = discriminator_step(cfg, nets, xl, yl, xu, z, amp)
+                    if xr is not None:
+                        for _ in range(cfg.g_steps):
+                            z = G.sample_z(bs, device=device)[lo:hi]
+                            values.update(generator_step(cfg, nets, xr, z, amp, batch_mean))
+                    values = _reduce_values(values, world)
+                    _check_finite(values, f"at epoch {epoch}, iteration {it + 1}")
+                    for k, v in values.items():
+                        sums[k] = sums.get(k, 0.0) + v
+                        counts[k] = counts.get(k, 0) + 1
                 reporter.on_batch(epoch, it + 1, values)
                 signum = _agree_on_signal(stop.signum, world)
                 if signum is not None and it + 1 < iters:
+                    if graphed is not None:
+                        sums, counts = graphed.totals()
                     checkpoint(epoch - 1, {"iteration": it + 1, "sums": sums, "counts": counts,
                                            "orders": {k: v.cpu() for k, v in orders.items()}})
                     distributed.barrier()  # no rank leaves before rank 0 has written
                     raise Interrupted(signum, epoch, it + 1, run_dir)
 
+            if graphed is not None:
+                sums, counts = graphed.totals()
+                _check_finite(sums, f"in epoch {epoch}")
             metrics = {"epoch": epoch, "iterations": epoch * iters,
                        **{k: (sums[k] / counts[k] if k in sums else None) for k in METRIC_KEYS}}
             fake = None
@@ -400,6 +418,14 @@ def _evaluate_epoch(metrics: dict, cfg: Config, data: Dataset, nets: Nets, x_lab
             metrics.update(sample_spread=None, class_entropy=None)
     nets.G.train()
     return fake
+
+
+def _check_finite(values: dict[str, float], where: str) -> None:
+    """The NaN guard: stop on the first loss (or other metric) that is not finite."""
+    bad = sorted((k for k, v in values.items() if not math.isfinite(v)), key=lambda k: not k.startswith("loss"))
+    if bad:
+        raise Diverged(f"{bad[0]} became {values[bad[0]]} {where}: training diverged "
+                       "(the last good checkpoint is kept); try a lower --lr")
 
 
 def _reduce_values(values: dict, world: distributed.World) -> dict[str, float]:

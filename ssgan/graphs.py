@@ -1,0 +1,244 @@
+"""The two training steps captured as CUDA graphs and replayed once per iteration.
+
+The default networks are small: on a GPU an iteration is hundreds of short kernels, and its
+time goes to launching them and to the host reading metrics back, not to arithmetic. A CUDA
+graph records a step once and replays it with one launch. Capture needs:
+
+- fixed shapes and addresses: each batch is copied into a static tensor before a replay;
+- no host reads inside a step: the metrics are summed on the device and read once per epoch
+  (:meth:`GraphedSteps.totals`), where the loop's NaN guard checks them;
+- Adam with ``capturable=True``, its learning rate a device tensor that the schedule fills in
+  place (:func:`to_capturable`);
+- the EMA of D updated on the device (:class:`DeviceEMA`);
+- random numbers from the default CUDA generator, whose offset each replay advances.
+
+G's noise z is drawn outside the graphs, in the eager loop's order, so that with D's noise
+and dropout off the two paths follow the same trajectory up to floating-point order.
+Only :func:`record` and :func:`to_capturable` need CUDA: the CPU tests replace them (a
+"graph" that calls its function again) to run the rest of this path here.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, nullcontext
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+from ssgan.config import Config
+from ssgan.errors import SSGANError
+from ssgan.steps import Nets, discriminator_step, generator_step
+
+WARMUP = 3  # eager iterations on a side stream before capture (lazy state, cuBLAS workspaces)
+
+
+def graph_blockers(cfg: Config, device: torch.device, distributed: bool) -> list[str]:
+    """Why the steps of ``cfg`` cannot be captured on ``device`` (none: they can)."""
+    reasons = []
+    if device.type != "cuda":
+        reasons.append(f"CUDA graphs need a CUDA device, and this run uses {device.type}")
+    if distributed:
+        reasons.append("several processes (torchrun) train eagerly")
+    if cfg.optimizer != "adam":
+        reasons.append(f"--optimizer {cfg.optimizer}: only Adam is captured")
+    if cfg.hist_avg_d or cfg.hist_avg_g:
+        reasons.append("historical averaging keeps its running mean on the host")
+    return reasons
+
+
+def use_graphs(cfg: Config, device: torch.device, distributed: bool, warn: Callable[[str], None]) -> bool:
+    """Resolve ``cfg.graphs``. ``on`` with a blocker is an error; ``auto`` on CUDA with a blocker
+    trains eagerly and says why in one line; on other devices ``auto`` trains eagerly silently."""
+    if cfg.graphs == "off":
+        return False
+    blockers = graph_blockers(cfg, device, distributed)
+    if not blockers:
+        return True
+    if cfg.graphs == "on":
+        raise SSGANError(f"--graphs on: the steps cannot be captured ({'; '.join(blockers)}); "
+                         "use --graphs auto or --graphs off")
+    if device.type == "cuda":
+        warn(f"--graphs auto: training eagerly, not as CUDA graphs, because {'; '.join(blockers)}")
+    return False
+
+
+def to_capturable(opt: torch.optim.Optimizer, device: torch.device) -> None:
+    """Make an Adam optimizer capturable: its steps on the device, its lr a device tensor
+    (the schedule fills it in place; ``initial_lr`` stays a float)."""
+    for group in opt.param_groups:
+        lr = float(group["lr"])
+        group.setdefault("initial_lr", lr)
+        group["lr"] = torch.tensor(lr, dtype=torch.float32, device=device)
+        group["capturable"] = True
+    for state in opt.state.values():
+        if "step" in state:
+            state["step"] = state["step"].to(device=device, dtype=torch.float32)
+
+
+def portable_state(state: dict) -> dict:
+    """An optimizer's ``state_dict()`` in the eager loop's form (lr a float, not capturable),
+    so that a checkpoint resumes on any device, captured or not."""
+    groups = []
+    for group in state["param_groups"]:
+        group = dict(group)
+        if isinstance(group.get("lr"), Tensor):
+            group["lr"] = float(group["lr"])
+        if group.get("capturable"):
+            group["capturable"] = False
+        groups.append(group)
+    return {**state, "param_groups": groups}
+
+
+class DeviceEMA:
+    """The moving average of D's weights, updated without a host read: the eager loop's weight
+    ``1 - min(decay, (1 + n) / (10 + n))`` computed on the device, and a copy at the first update."""
+
+    def __init__(self, ema: torch.optim.swa_utils.AveragedModel, model: nn.Module, decay: float):
+        device = next(model.parameters()).device
+        ema.n_averaged = ema.n_averaged.to(device)  # a CPU counter would be read back, not captured
+        pairs = list(zip([*ema.module.parameters(), *ema.module.buffers()], [*model.parameters(), *model.buffers()]))
+        self.avg = [a for a, c in pairs if a.is_floating_point()]
+        self.cur = [c for a, c in pairs if a.is_floating_point()]
+        self.counters = [(a, c) for a, c in pairs if not a.is_floating_point()]
+        self.ema, self.decay = ema, decay
+
+    @torch.no_grad()
+    def update(self) -> None:
+        n = self.ema.n_averaged.to(torch.float32)
+        weight = torch.where(n == 0, torch.ones_like(n), 1.0 - torch.clamp((1.0 + n) / (10.0 + n), max=self.decay))
+        step = torch._foreach_sub(self.cur, self.avg)
+        torch._foreach_mul_(step, weight)
+        torch._foreach_add_(self.avg, step)
+        for a, c in self.counters:
+            a.copy_(c)
+        self.ema.n_averaged.add_(1)
+
+
+def record(fn: Callable[[], object], pool=None) -> torch.cuda.CUDAGraph:
+    """Capture ``fn``'s kernels as a CUDA graph (sharing ``pool``, the memory of an earlier
+    graph that replays in turn with it). ``replay()`` runs them again on the same tensors."""
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph, pool=pool):
+        fn()
+    return graph
+
+
+def _stack(values: dict[str, Tensor | float], device: torch.device) -> Tensor:
+    return torch.stack([v.float() if isinstance(v, Tensor) else torch.full((), float(v), device=device)
+                        for v in values.values()])
+
+
+class GraphedSteps:
+    """The D step and the G step as two CUDA graphs on static batches; their metrics are
+    summed on the device. Build it after the weights and optimizer states are loaded."""
+
+    def __init__(self, cfg: Config, nets: Nets, amp: Callable[[], AbstractContextManager], x_lab: Tensor,
+                 y_lab: Tensor, x_unl: Tensor, gan: bool):
+        device = x_unl.device
+        self.cfg, self.nets, self.amp, self.gan, self.device = cfg, nets, amp, gan, device
+        bs = cfg.batch_size
+        for opt in (nets.opt_d, nets.opt_g):
+            to_capturable(opt, device)
+        nets.ema_update = DeviceEMA(nets.ema, nets.D, cfg.ema_decay).update
+        saved = _Snapshot(nets, device)  # before anything draws a random number
+        # the static inputs, holding real rows for the warm-up
+        rows = torch.arange(bs, device=device)
+        self.xl, self.yl = x_lab[rows % len(x_lab)], y_lab[rows % len(x_lab)]
+        self.xu, self.xr = x_unl[rows], x_unl[(rows + bs) % len(x_unl)]
+        self.zd, self.zg = nets.G.sample_z(bs, device=device), nets.G.sample_z(bs, device=device)
+        self._capture(saved)
+
+    def _d(self) -> dict[str, Tensor | float]:
+        return discriminator_step(self.cfg, self.nets, self.xl, self.yl, self.xu if self.gan else None,
+                                  self.zd if self.gan else None, self.amp)
+
+    def _g(self) -> dict[str, Tensor | float]:
+        return generator_step(self.cfg, self.nets, self.xr, self.zg, self.amp)
+
+    def _capture(self, saved: "_Snapshot") -> None:
+        nets = self.nets
+        cuda = self.device.type == "cuda"
+        side = torch.cuda.Stream(self.device) if cuda else None
+        if cuda:
+            side.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(side) if cuda else nullcontext():
+            for _ in range(WARMUP):
+                d_keys = list(self._d())
+                g_keys = list(self._g()) if self.gan else []
+        if cuda:
+            torch.cuda.current_stream(self.device).wait_stream(side)
+        saved.restore()  # the warm-up's updates are undone: training starts from the loaded state
+        self.d_keys, self.g_keys = d_keys, g_keys
+        self.d_sum = torch.zeros(len(d_keys), device=self.device)
+        self.g_sum = torch.zeros(max(1, len(g_keys)), device=self.device)
+        self.g_out = torch.zeros_like(self.g_sum)
+        self.d_count = self.g_count = 0
+        for opt in (nets.opt_d, nets.opt_g):
+            opt.zero_grad(set_to_none=True)
+        self.d_graph = record(lambda: self.d_sum.add_(_stack(self._d(), self.device)))
+        self.g_graph = None
+        if self.gan:
+            self.g_graph = record(lambda: self.g_out.copy_(_stack(self._g(), self.device)), pool=self.d_graph.pool())
+
+    def start_epoch(self, sums: dict[str, float], counts: dict[str, int]) -> None:
+        """Start the sums from those of a checkpoint written inside an epoch (or from zero)."""
+        self.d_sum.copy_(torch.tensor([sums.get(k, 0.0) for k in self.d_keys]))
+        if self.g_keys:
+            self.g_sum.copy_(torch.tensor([sums.get(k, 0.0) for k in self.g_keys]))
+        self.d_count = counts.get(self.d_keys[0], 0)
+        self.g_count = counts.get(self.g_keys[0], 0) if self.g_keys else 0
+
+    def step(self, xl: Tensor, yl: Tensor, xu: Tensor | None, xr: Tensor | None) -> None:
+        """One iteration: the D step, then (``xr`` given) ``g_steps`` G steps, as replays."""
+        G = self.nets.G
+        self.xl.copy_(xl)
+        self.yl.copy_(yl)
+        if self.gan:
+            self.xu.copy_(xu)
+            self.zd.copy_(G.sample_z(self.cfg.batch_size, device=self.device))
+        self.d_graph.replay()
+        self.d_count += 1
+        if xr is not None:
+            self.xr.copy_(xr)
+            for _ in range(self.cfg.g_steps):
+                self.zg.copy_(G.sample_z(self.cfg.batch_size, device=self.device))
+                self.g_graph.replay()
+            self.g_sum.add_(self.g_out)  # as the eager loop logs, the iteration's last G step
+            self.g_count += 1
+
+    def totals(self) -> tuple[dict[str, float], dict[str, int]]:
+        """The epoch's metric sums and counts so far, in one read from the device."""
+        values = torch.cat([self.d_sum, self.g_sum[:len(self.g_keys)]]).tolist()
+        keys = self.d_keys + self.g_keys
+        counts = {k: self.d_count for k in self.d_keys} | {k: self.g_count for k in self.g_keys if self.g_count}
+        return {k: v for k, v in zip(keys, values) if k in counts}, counts
+
+
+class _Snapshot:
+    """Copies of every tensor that a training step changes, restored in place (the graphs
+    keep the addresses); optimizer state that did not exist yet is restored to zeros, which
+    is Adam's fresh state."""
+
+    def __init__(self, nets: Nets, device: torch.device):
+        modules = (nets.D, nets.G, nets.ema)
+        self.tensors = [t for m in modules for t in (*m.parameters(), *m.buffers())]
+        self.saved = [t.detach().clone() for t in self.tensors]
+        self.opts = [(opt, {p: {k: v.clone() for k, v in st.items() if isinstance(v, Tensor)}
+                            for p, st in opt.state.items()}) for opt in (nets.opt_d, nets.opt_g)]
+        self.device = device
+        self.rng = torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.get_rng_state()
+
+    @torch.no_grad()
+    def restore(self) -> None:
+        for t, s in zip(self.tensors, self.saved):
+            t.copy_(s)
+        for opt, before in self.opts:
+            for p, state in opt.state.items():
+                for k, v in state.items():
+                    if isinstance(v, Tensor):
+                        v.copy_(before[p][k]) if p in before else v.zero_()
+        if self.device.type == "cuda":
+            torch.cuda.set_rng_state(self.rng, self.device)
+        else:
+            torch.set_rng_state(self.rng)

@@ -1,0 +1,217 @@
+"""CUDA graphs of the training steps: the option logic and the pieces the CPU can run here;
+the captured path itself is tested where CUDA is available (skipped otherwise)."""
+
+import os
+import signal
+
+import pytest
+import torch
+from click.testing import CliRunner
+from torch.optim.swa_utils import AveragedModel
+
+import ssgan.graphs
+import ssgan.runs
+import ssgan.train
+from ssgan import losses
+from ssgan.cli import main
+from ssgan.config import Config
+from ssgan.errors import SSGANError
+from ssgan.graphs import DeviceEMA, graph_blockers, portable_state, use_graphs
+from ssgan.runs import fit, read_metrics, resume
+from ssgan.splits import make_split
+from ssgan.train import Diverged, Interrupted, Reporter, _ema_update, load_checkpoint, train
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+CUDA = torch.device("cuda")  # a device name; no GPU is touched by the option logic
+CPU = torch.device("cpu")
+
+
+def test_graphs_option_resolves_per_device_and_options():
+    warned = []
+    assert use_graphs(Config(), CUDA, False, warned.append) and not warned
+    assert not use_graphs(Config(graphs="off"), CUDA, False, warned.append) and not warned
+    assert not use_graphs(Config(), CPU, False, warned.append) and not warned  # the CPU is eager, silently
+    assert not use_graphs(Config(optimizer="sgd"), CUDA, False, warned.append)
+    assert warned == ["--graphs auto: training eagerly, not as CUDA graphs, because --optimizer sgd: "
+                      "only Adam is captured"]
+    assert graph_blockers(Config(hist_avg_d=0.1), CUDA, True) == [
+        "several processes (torchrun) train eagerly", "historical averaging keeps its running mean on the host"]
+    with pytest.raises(SSGANError, match="--graphs on: the steps cannot be captured .*CUDA device.*cpu"):
+        use_graphs(Config(graphs="on"), CPU, False, warned.append)
+
+
+def test_graphs_on_without_cuda_is_one_line(tmp_path):
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "1", "--device", "cpu",
+                                  "--graphs", "on", "--out", str(tmp_path), "--quiet"])
+    assert r.exit_code == 2 and r.output.count("\n") == 1 and "--graphs on" in r.output
+    assert not tmp_path.exists() or not list(tmp_path.iterdir())  # no run folder was started
+    r = CliRunner().invoke(main, ["fit", "--graphs", "sometimes"])
+    assert r.exit_code == 2 and "sometimes" in r.output
+
+
+def test_device_ema_matches_the_eager_average():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3))
+    eager = AveragedModel(net, multi_avg_fn=_ema_update(0.99), use_buffers=True)
+    device = AveragedModel(net, multi_avg_fn=_ema_update(0.99), use_buffers=True)
+    ema = DeviceEMA(device, net, 0.99)
+    for _ in range(30):
+        with torch.no_grad():
+            for p in net.parameters():
+                p.add_(torch.randn_like(p))
+        net(torch.randn(8, 4))  # moves the batch-norm statistics and counter
+        eager.update_parameters(net)
+        ema.update()
+    a, b = eager.state_dict(), device.state_dict()
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.allclose(a[k].float(), b[k].float(), atol=1e-5), k
+    assert int(device.n_averaged) == 30
+
+
+def test_portable_state_is_the_eager_form():
+    p = torch.nn.Parameter(torch.ones(2))
+    opt = torch.optim.Adam([p], lr=0.003)
+    p.sum().backward()
+    opt.step()
+    state = opt.state_dict()
+    state["param_groups"][0].update(lr=torch.tensor(0.001), capturable=True)
+    out = portable_state(state)
+    assert out["param_groups"][0]["lr"] == pytest.approx(0.001) and out["param_groups"][0]["capturable"] is False
+    assert isinstance(state["param_groups"][0]["lr"], torch.Tensor)  # the input is left alone
+    fresh = torch.optim.Adam([torch.nn.Parameter(torch.ones(2))], lr=0.003)
+    fresh.load_state_dict(out)
+    fresh.param_groups[0]["params"][0].sum().backward()
+    fresh.step()  # an eager CPU optimizer steps from it
+
+
+class _SignalAt(Reporter):
+    def __init__(self, epoch, iteration):
+        self.at, self.sent = (epoch, iteration), False
+
+    def on_batch(self, epoch, iteration, values):
+        if (epoch, iteration) == self.at and not self.sent:
+            self.sent = True
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+class _EagerGraph:
+    """Stands in for a CUDA graph on the CPU: recording runs nothing (as capture executes no
+    kernel), and each replay calls the recorded function again on the same static tensors."""
+
+    def __init__(self, fn, pool=None):
+        self.fn = fn
+
+    def replay(self):
+        self.fn()
+
+    def pool(self):
+        return None
+
+
+@pytest.fixture
+def simulated(monkeypatch):
+    """The captured path of the loop on the CPU: static batches, device-side sums read once
+    per epoch, the device EMA, the warm-up undone; only the capture itself is replaced."""
+    monkeypatch.setattr(ssgan.graphs, "record", _EagerGraph)
+    monkeypatch.setattr(ssgan.graphs, "to_capturable", lambda opt, device: None)  # CPU Adam cannot capture
+    monkeypatch.setattr(ssgan.train, "use_graphs", lambda cfg, device, distributed, warn: cfg.graphs == "on")
+    monkeypatch.setattr(ssgan.runs, "use_graphs", lambda *args: None)
+
+
+def _same(a, b, **tol):
+    assert a.keys() == b.keys()
+    for k in a:
+        if a[k].is_floating_point():
+            assert torch.allclose(a[k].float(), b[k].float(), **tol), k
+        else:
+            assert torch.equal(a[k], b[k]), k
+
+
+def test_simulated_graph_path_follows_the_eager_loop(digits, simulated):
+    """With D's noise off both paths draw the same random numbers: G and D end with the same
+    weights; the EMA and the epoch means differ only by rounding (device sums in fp32)."""
+    split = make_split(digits, 50, 1)
+    cfg = Config(dataset="digits", epochs=2, device="cpu", d_input_noise=0.0, d_hidden_noise=0.0, d_steps=2, g_steps=2)
+    eager = train(cfg.replace(graphs="off"), digits, split)
+    graphs = train(cfg.replace(graphs="on"), digits, split)
+    _same(eager.generator.state_dict(), graphs.generator.state_dict(), rtol=0, atol=0)
+    _same(eager.discriminator.state_dict(), graphs.discriminator.state_dict(), rtol=1e-4, atol=1e-5)
+    for a, b in zip(eager.history, graphs.history):
+        for key in ("loss_lab", "loss_unl", "loss_gen", "loss_ent", "grad_g_first", "d_real"):
+            assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-6), key
+        assert b["test_errors"] == a["test_errors"]
+
+
+def test_simulated_graph_path_resumes_where_it_stopped(tmp_path, simulated):
+    cfg = Config(dataset="digits", labels=50, epochs=2, device="cpu", graphs="on", out=str(tmp_path / "a"))
+    whole, _ = fit(cfg)
+    with pytest.raises(Interrupted) as info:
+        fit(cfg.replace(out=str(tmp_path / "b")), _SignalAt(1, 5))
+    resume(info.value.run_dir)
+    a, b = (load_checkpoint(d / "checkpoint.pt") for d in (whole, info.value.run_dir))
+    for part in ("generator", "discriminator", "ema"):
+        _same(a[part], b[part], rtol=0, atol=0)
+    ma, mb = read_metrics(whole), read_metrics(info.value.run_dir)
+    assert [m["epoch"] for m in mb] == [1, 2]
+    for key in ("loss_lab", "loss_unl", "loss_gen", "test_acc"):  # mid-epoch sums carried over
+        assert mb[0][key] == pytest.approx(ma[0][key], rel=1e-5)
+
+
+def test_simulated_graph_path_stops_on_nan_at_the_epoch_read(tmp_path, simulated, monkeypatch):
+    calls = {"n": 0}
+    real = losses.unsupervised_loss
+
+    def poisoned(*args, **kwargs):
+        calls["n"] += 1  # the warm-up's 3 calls, then one per iteration (13 per epoch)
+        return real(*args, **kwargs) * (float("nan") if calls["n"] == 3 + 13 + 4 else 1.0)
+
+    monkeypatch.setattr(losses, "unsupervised_loss", poisoned)
+    with pytest.raises(Diverged, match=r"loss_\w+ became nan in epoch 2: training diverged"):
+        fit(Config(dataset="digits", labels=50, epochs=3, device="cpu", graphs="on", out=str(tmp_path)))
+    assert load_checkpoint(next(tmp_path.iterdir()) / "checkpoint.pt")["epoch"] == 1
+
+
+def _digits_cfg(**changes):
+    # noise and dropout off, so that eager and captured steps draw the same random numbers
+    return Config(dataset="digits", labels=50, epochs=1, device="cuda", d_input_noise=0.0, d_hidden_noise=0.0,
+                  sample_every=1, **changes)
+
+
+@cuda
+def test_captured_steps_give_the_eager_weights(digits):
+    split = make_split(digits, 50, 1)
+    eager = train(_digits_cfg(graphs="off"), digits, split)
+    graphs = train(_digits_cfg(graphs="on"), digits, split)
+    for module in ("generator", "discriminator"):
+        a, b = getattr(eager, module).state_dict(), getattr(graphs, module).state_dict()
+        for k in a:
+            if a[k].is_floating_point():
+                assert torch.allclose(a[k], b[k], rtol=1e-3, atol=1e-4), (module, k)
+    for key in ("loss_lab", "loss_unl", "loss_gen", "test_acc"):
+        assert graphs.history[-1][key] == pytest.approx(eager.history[-1][key], rel=1e-3, abs=1e-4)
+
+
+@cuda
+def test_captured_run_resumes_where_it_stopped(tmp_path):
+    cfg = Config(dataset="digits", labels=50, epochs=2, device="cuda", graphs="on", out=str(tmp_path / "a"))
+    whole, _ = fit(cfg)
+    with pytest.raises(Interrupted) as info:
+        fit(cfg.replace(out=str(tmp_path / "b")), _SignalAt(1, 5))
+    resume(info.value.run_dir)
+    a, b = (load_checkpoint(d / "checkpoint.pt") for d in (whole, info.value.run_dir))
+    for part in ("generator", "discriminator", "ema"):
+        for k, v in a[part].items():
+            if v.is_floating_point():
+                assert torch.allclose(v, b[part][k], rtol=1e-4, atol=1e-5), (part, k)
+    ma, mb = read_metrics(whole), read_metrics(info.value.run_dir)
+    assert [m["epoch"] for m in mb] == [1, 2]
+    assert mb[-1]["test_acc"] == pytest.approx(ma[-1]["test_acc"], abs=0.01)
+
+
+@cuda
+def test_auto_falls_back_with_one_line_for_sgd(tmp_path):
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "1", "--device", "cuda",
+                                  "--optimizer", "sgd", "--out", str(tmp_path), "--json"])
+    assert r.exit_code == 0, r.output
+    assert "training eagerly, not as CUDA graphs, because --optimizer sgd" in r.output
