@@ -165,7 +165,7 @@ def split(dataset, data_root, download, labels, val, seed, out) -> None:
 @click.option("--labels", type=int, default=None, help="Labeled examples, class-balanced [100; all given labels for npz with -1 rows].")
 @click.option("--seed", type=int, default=None, help="Seed of the split and of training [1].")
 @click.option("--val", type=int, default=None, help=VAL_HELP)
-@click.option("--seeds", type=str, default=None, help="Several runs in sequence: a count N (seeds 1..N) or a list like 1,2,3.")
+@click.option("--seeds", type=str, default=None, help="Several runs in sequence: a count N (seeds 1..N), a list like 1,2,3 or a range like 6-10.")
 @click.option("--parallel", type=click.IntRange(1, 64), default=1, show_default=True,
               help="With --seeds: train up to N seeds at once, one process each (one GPU shared by all; "
                    "on the CPU the cores are shared out).")
@@ -289,12 +289,15 @@ def _parse_seeds(seeds: str | None, cfg) -> list[int]:
     if cfg.split is not None:
         raise SSGANError("--seeds draws a split for each seed and cannot be combined with --split")
     try:
-        if "," in seeds:
-            out = [int(s) for s in seeds.split(",") if s.strip()]
+        if "," in seeds or "-" in seeds:
+            out = []
+            for part in (p.strip() for p in seeds.split(",") if p.strip()):
+                first, dash, last = part.partition("-")
+                out += list(range(int(first), int(last) + 1)) if dash else [int(first)]
         else:
             out = list(range(1, int(seeds) + 1))
     except ValueError:
-        raise SSGANError(f"--seeds must be a count like 3 or a list like 1,2,3, got {seeds!r}") from None
+        raise SSGANError(f"--seeds must be a count like 3, a list like 1,2,3 or a range like 1-10, got {seeds!r}") from None
     if not out or len(set(out)) != len(out):
         raise SSGANError(f"--seeds must name at least one seed, each once, got {seeds!r}")
     return out

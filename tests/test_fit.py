@@ -137,7 +137,7 @@ def test_seeds_in_parallel_make_one_complete_run_folder_each(tmp_path):
 
     out = tmp_path / "par"
     r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "2", "--device", "cpu",
-                                  "--seeds", "1,2,3", "--parallel", "2", "--out", str(out), "--json"])
+                                  "--seeds", "1-2,3", "--parallel", "2", "--out", str(out), "--json"])
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout)
     assert summary["seeds"] == [1, 2, 3] and len({s["run"] for s in summary["runs"]}) == 3
@@ -148,6 +148,19 @@ def test_seeds_in_parallel_make_one_complete_run_folder_each(tmp_path):
     r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "2", "--device", "cpu",
                                   "--seed", "2", "--out", str(tmp_path / "seq"), "--json"])
     assert json.loads(r.stdout)["test_acc"] == summary["runs"][1]["test_acc"]
+
+
+@pytest.mark.parametrize("text, seeds", [("3", [1, 2, 3]), ("4,2", [4, 2]), ("6-9", [6, 7, 8, 9]), ("1-2,5", [1, 2, 5])])
+def test_seeds_counts_lists_and_ranges(text, seeds):
+    from ssgan.cli import _parse_seeds
+
+    assert _parse_seeds(text, Config()) == seeds
+
+
+@pytest.mark.parametrize("text", ["x", "1-", "3-1", "1,1", "2-3,3"])
+def test_bad_seeds_are_one_line(text, tmp_path):
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--epochs", "1", "--seeds", text, "--out", str(tmp_path)])
+    assert r.exit_code == 2 and r.output.startswith("Error: --seeds must") and r.output.count("\n") == 1, r.output
 
 
 def test_parallel_seeds_pass_on_a_bad_input_as_one_line(tmp_path):
