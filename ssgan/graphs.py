@@ -76,6 +76,34 @@ def to_capturable(opt: torch.optim.Optimizer, device: torch.device) -> None:
             state["step"] = state["step"].to(device=device, dtype=torch.float32)
 
 
+def to_eager(opt: torch.optim.Optimizer) -> None:
+    """Undo :func:`to_capturable`: lr a float again, steps on the CPU, as the eager loop keeps them."""
+    for group in opt.param_groups:
+        group["lr"] = float(group["lr"])
+        group["capturable"] = False
+    for state in opt.state.values():
+        if "step" in state:
+            state["step"] = state["step"].to(device="cpu", dtype=torch.float32)
+
+
+def capture_or_none(cfg: Config, nets: Nets, amp, x_lab: Tensor, y_lab: Tensor, x_unl: Tensor, gan: bool,
+                    warn: Callable[[str], None]) -> "GraphedSteps | None":
+    """:class:`GraphedSteps`, or, where the capture fails under ``--graphs auto``, None after one
+    line that says why (the nets are left as the eager loop wants them); ``on`` stops instead."""
+    try:
+        return GraphedSteps(cfg, nets, amp, x_lab, y_lab, x_unl, gan)
+    except RuntimeError as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        if cfg.graphs == "on":
+            raise SSGANError(f"--graphs on: capturing the steps failed ({reason}); use --graphs off") from None
+        for opt in (nets.opt_d, nets.opt_g):
+            to_eager(opt)
+            opt.zero_grad(set_to_none=True)
+        nets.ema_update = None
+        warn(f"--graphs auto: capturing the steps failed ({reason}); training eagerly")
+        return None
+
+
 def portable_state(state: dict) -> dict:
     """An optimizer's ``state_dict()`` in the eager loop's form (lr a float, not capturable),
     so that a checkpoint resumes on any device, captured or not."""
@@ -162,13 +190,15 @@ class GraphedSteps:
         side = torch.cuda.Stream(self.device) if cuda else None
         if cuda:
             side.wait_stream(torch.cuda.current_stream(self.device))
-        with torch.cuda.stream(side) if cuda else nullcontext():
-            for _ in range(WARMUP):
-                d_keys = list(self._d())
-                g_keys = list(self._g()) if self.gan else []
-        if cuda:
-            torch.cuda.current_stream(self.device).wait_stream(side)
-        saved.restore()  # the warm-up's updates are undone: training starts from the loaded state
+        try:
+            with torch.cuda.stream(side) if cuda else nullcontext():
+                for _ in range(WARMUP):
+                    d_keys = list(self._d())
+                    g_keys = list(self._g()) if self.gan else []
+        finally:
+            if cuda:
+                torch.cuda.current_stream(self.device).wait_stream(side)
+            saved.restore()  # the warm-up's updates are undone: training starts from the loaded state
         self.d_keys, self.g_keys = d_keys, g_keys
         self.d_sum = torch.zeros(len(d_keys), device=self.device)
         self.g_sum = torch.zeros(max(1, len(g_keys)), device=self.device)

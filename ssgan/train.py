@@ -20,7 +20,7 @@ from ssgan.config import Config
 from ssgan.data import Dataset
 from ssgan.errors import SSGANError
 from ssgan.fileio import atomic_path, write_text
-from ssgan.graphs import GraphedSteps, portable_state, use_graphs
+from ssgan.graphs import capture_or_none, portable_state, use_graphs
 from ssgan.models import GaussianNoise, build_models, data_dependent_init, resolve_arch
 from ssgan.diagnostics import HistoricalAverage, collapse_indicators, fixed_real_batch, warnings_for
 from ssgan.samples import save_samples
@@ -305,7 +305,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
         })
 
     # CUDA graphs are captured from the loaded state: weights, optimizer moments, EMA
-    graphed = GraphedSteps(cfg, nets, amp, x_lab, y_lab, x_all, gan) if graphs else None
+    graphed = capture_or_none(cfg, nets, amp, x_lab, y_lab, x_all, gan, reporter.on_warning) if graphs else None
     reporter.on_start(cfg.epochs, iters, start_epoch - 1)
     with _StopFlag(run_dir is not None) as stop:
         for epoch in range(start_epoch, cfg.epochs + 1):

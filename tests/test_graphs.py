@@ -172,6 +172,35 @@ def test_simulated_graph_path_stops_on_nan_at_the_epoch_read(tmp_path, simulated
     assert load_checkpoint(next(tmp_path.iterdir()) / "checkpoint.pt")["epoch"] == 1
 
 
+def test_a_failed_capture_falls_back_to_the_eager_loop(digits, simulated, monkeypatch):
+    """Under auto, a capture that fails leaves one line and trains exactly as the eager loop;
+    under on it is a one-line error."""
+    def broken(fn, pool=None):
+        raise RuntimeError("operation not permitted when stream is capturing\nmore detail")
+
+    monkeypatch.setattr(ssgan.graphs, "record", broken)
+    monkeypatch.setattr(ssgan.train, "use_graphs", lambda cfg, device, distributed, warn: cfg.graphs != "off")
+
+    class Warnings(Reporter):
+        def __init__(self):
+            self.lines = []
+
+        def on_warning(self, message):
+            self.lines.append(message)
+
+    split = make_split(digits, 50, 1)
+    cfg = Config(dataset="digits", epochs=1, device="cpu")
+    warned = Warnings()
+    fallback = train(cfg, digits, split, reporter=warned)
+    assert warned.lines == ["--graphs auto: capturing the steps failed (operation not permitted when stream is "
+                            "capturing); training eagerly"]
+    eager = train(cfg.replace(graphs="off"), digits, split)
+    for module in ("generator", "discriminator"):
+        _same(getattr(eager, module).state_dict(), getattr(fallback, module).state_dict(), rtol=0, atol=0)
+    with pytest.raises(SSGANError, match=r"^--graphs on: capturing the steps failed \(operation not permitted"):
+        train(cfg.replace(graphs="on"), digits, split)
+
+
 def _digits_cfg(**changes):
     # noise and dropout off, so that eager and captured steps draw the same random numbers
     return Config(dataset="digits", labels=50, epochs=1, device="cuda", d_input_noise=0.0, d_hidden_noise=0.0,
