@@ -143,11 +143,12 @@ class DeviceEMA:
         self.ema.n_averaged.add_(1)
 
 
-def record(fn: Callable[[], object], pool=None) -> torch.cuda.CUDAGraph:
-    """Capture ``fn``'s kernels as a CUDA graph (sharing ``pool``, the memory of an earlier
-    graph that replays in turn with it). ``replay()`` runs them again on the same tensors."""
+def record(fn: Callable[[], object], pool=None, stream=None) -> torch.cuda.CUDAGraph:
+    """Capture ``fn``'s kernels as a CUDA graph on ``stream`` (the warm-up's, whose library
+    handles and workspaces already exist), sharing ``pool``, the memory of an earlier graph
+    that replays in turn with it. ``replay()`` runs the kernels again on the same tensors."""
     graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph, pool=pool):
+    with torch.cuda.graph(graph, pool=pool, stream=stream):
         fn()
     return graph
 
@@ -206,10 +207,10 @@ class GraphedSteps:
         self.d_count = self.g_count = 0
         for opt in (nets.opt_d, nets.opt_g):
             opt.zero_grad(set_to_none=True)
-        self.d_graph = record(lambda: self.d_sum.add_(_stack(self._d(), self.device)))
+        self.d_graph = record(lambda: self.d_sum.add_(_stack(self._d(), self.device)), stream=side)
         self.g_graph = None
         if self.gan:
-            self.g_graph = record(lambda: self.g_out.copy_(_stack(self._g(), self.device)), pool=self.d_graph.pool())
+            self.g_graph = record(lambda: self.g_out.copy_(_stack(self._g(), self.device)), self.d_graph.pool(), side)
 
     def start_epoch(self, sums: dict[str, float], counts: dict[str, int]) -> None:
         """Start the sums from those of a checkpoint written inside an epoch (or from zero)."""

@@ -99,7 +99,7 @@ class _EagerGraph:
     """Stands in for a CUDA graph on the CPU: recording runs nothing (as capture executes no
     kernel), and each replay calls the recorded function again on the same static tensors."""
 
-    def __init__(self, fn, pool=None):
+    def __init__(self, fn, pool=None, stream=None):
         self.fn = fn
 
     def replay(self):
@@ -175,7 +175,7 @@ def test_simulated_graph_path_stops_on_nan_at_the_epoch_read(tmp_path, simulated
 def test_a_failed_capture_falls_back_to_the_eager_loop(digits, simulated, monkeypatch):
     """Under auto, a capture that fails leaves one line and trains exactly as the eager loop;
     under on it is a one-line error."""
-    def broken(fn, pool=None):
+    def broken(fn, pool=None, stream=None):
         raise RuntimeError("operation not permitted when stream is capturing\nmore detail")
 
     monkeypatch.setattr(ssgan.graphs, "record", broken)
