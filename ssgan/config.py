@@ -265,7 +265,7 @@ TOOLBOX_HELP = {
     "g_steps": "Generator steps per update [1].",
     "hist_avg_d": "Historical averaging weight on D's parameters [0].",
     "hist_avg_g": "Historical averaging weight on G's parameters [0].",
-    "precision": "fp32, or bf16 autocast of the training passes (1.4-1.5x faster per iteration on a 2-core AMX CPU; see benchmarks/speed.py) [fp32].",
+    "precision": "fp32, or bf16 autocast of the training passes (1.4-1.5x faster per iteration on a 2-core CPU with AVX-512 BF16; slightly less accurate per epoch, see the README) [fp32].",
     "graphs": ("Capture the discriminator and generator steps as CUDA graphs: auto does so on a CUDA device "
                "whenever the options allow it (and says which option prevents it), on insists, off trains "
                "eagerly; the CPU always trains eagerly [auto]."),
