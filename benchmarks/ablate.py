@@ -24,12 +24,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 
-def finished(out: Path, tag: str, seed: int, epochs: int) -> bool:
+def finished(out: Path, tag: str, seed: int) -> bool:
+    """A run of this lever and seed has reached its own last epoch (a lever may set --epochs)."""
     for cfg_path in out.glob(f"*-s{seed}-{tag}/config.json"):
         metrics = cfg_path.parent / "metrics.jsonl"
         if metrics.is_file():
             lines = metrics.read_text().splitlines()
-            if lines and json.loads(lines[-1])["epoch"] >= epochs:
+            if lines and json.loads(lines[-1])["epoch"] >= json.loads(cfg_path.read_text())["epochs"]:
                 return True
     return False
 
@@ -50,7 +51,7 @@ def main() -> None:
     for lever in args.lever:
         name, _, flags = lever.partition("=")
         for seed in (int(s) for s in args.seeds.split(",")):
-            if not finished(out, name, seed, args.epochs):
+            if not finished(out, name, seed):
                 jobs.append((name, seed, ["ssgan", "fit", "--val", str(args.val), "--epochs", str(args.epochs),
                                           "--seed", str(seed), "--tag", name, "--out", str(out), "--device", "cpu",
                                           "--sample-every", str(args.epochs), "--quiet", *shlex.split(flags)]))
