@@ -16,7 +16,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel
 
 from ssgan import distributed, losses
-from ssgan.config import Config
+from ssgan.config import CONV_ARCHS, Config
 from ssgan.data import Dataset
 from ssgan.errors import SSGANError
 from ssgan.fileio import atomic_path, write_text
@@ -216,6 +216,8 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
     if world.active and device.type == "cuda":
         G = torch.nn.SyncBatchNorm.convert_sync_batchnorm(G)
     G.to(device), D.to(device)
+    if device.type == "cpu" and cfg.arch in CONV_ARCHS:  # NHWC convolutions measured faster here (README, Speed)
+        G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     D.train()
     if resume is None:
         init_idx = torch.from_numpy(rng.choice(n_unl, size=min(cfg.init_batch, n_unl), replace=False)).to(device)
