@@ -76,11 +76,19 @@ def to_capturable(opt: torch.optim.Optimizer, device: torch.device) -> None:
             state["step"] = state["step"].to(device=device, dtype=torch.float32)
 
 
+def _eager_group(group: dict) -> dict:
+    """A param group in the eager loop's form, in place: lr a float, not capturable."""
+    if isinstance(group.get("lr"), Tensor):
+        group["lr"] = float(group["lr"])
+    if group.get("capturable"):
+        group["capturable"] = False
+    return group
+
+
 def to_eager(opt: torch.optim.Optimizer) -> None:
     """Undo :func:`to_capturable`: lr a float again, steps on the CPU, as the eager loop keeps them."""
     for group in opt.param_groups:
-        group["lr"] = float(group["lr"])
-        group["capturable"] = False
+        _eager_group(group)
     for state in opt.state.values():
         if "step" in state:
             state["step"] = state["step"].to(device="cpu", dtype=torch.float32)
@@ -107,15 +115,7 @@ def capture_or_none(cfg: Config, nets: Nets, amp, x_lab: Tensor, y_lab: Tensor, 
 def portable_state(state: dict) -> dict:
     """An optimizer's ``state_dict()`` in the eager loop's form (lr a float, not capturable),
     so that a checkpoint resumes on any device, captured or not."""
-    groups = []
-    for group in state["param_groups"]:
-        group = dict(group)
-        if isinstance(group.get("lr"), Tensor):
-            group["lr"] = float(group["lr"])
-        if group.get("capturable"):
-            group["capturable"] = False
-        groups.append(group)
-    return {**state, "param_groups": groups}
+    return {**state, "param_groups": [_eager_group(dict(group)) for group in state["param_groups"]]}
 
 
 class DeviceEMA:
@@ -202,7 +202,7 @@ class GraphedSteps:
             saved.restore()  # the warm-up's updates are undone: training starts from the loaded state
         self.d_keys, self.g_keys = d_keys, g_keys
         self.d_sum = torch.zeros(len(d_keys), device=self.device)
-        self.g_sum = torch.zeros(max(1, len(g_keys)), device=self.device)
+        self.g_sum = torch.zeros(len(g_keys), device=self.device)
         self.g_out = torch.zeros_like(self.g_sum)
         self.d_count = self.g_count = 0
         for opt in (nets.opt_d, nets.opt_g):
@@ -240,7 +240,7 @@ class GraphedSteps:
 
     def totals(self) -> tuple[dict[str, float], dict[str, int]]:
         """The epoch's metric sums and counts so far, in one read from the device."""
-        values = torch.cat([self.d_sum, self.g_sum[:len(self.g_keys)]]).tolist()
+        values = torch.cat([self.d_sum, self.g_sum]).tolist()
         keys = self.d_keys + self.g_keys
         counts = {k: self.d_count for k in self.d_keys} | {k: self.g_count for k in self.g_keys if self.g_count}
         return {k: v for k, v in zip(keys, values) if k in counts}, counts

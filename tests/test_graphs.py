@@ -143,16 +143,22 @@ def test_simulated_graph_path_follows_the_eager_loop(digits, simulated):
         assert b["test_errors"] == a["test_errors"]
 
 
-def test_simulated_graph_path_resumes_where_it_stopped(tmp_path, simulated):
-    cfg = Config(dataset="digits", labels=50, epochs=2, device="cpu", graphs="on", out=str(tmp_path / "a"))
+def _whole_and_resumed(tmp_path, device: str):
+    """Checkpoints and metrics of a 2-epoch captured run, and of the same run stopped by
+    SIGINT after batch 5 and resumed."""
+    cfg = Config(dataset="digits", labels=50, epochs=2, device=device, graphs="on", out=str(tmp_path / "a"))
     whole, _ = fit(cfg)
     with pytest.raises(Interrupted) as info:
         fit(cfg.replace(out=str(tmp_path / "b")), _SignalAt(1, 5))
     resume(info.value.run_dir)
-    a, b = (load_checkpoint(d / "checkpoint.pt") for d in (whole, info.value.run_dir))
+    runs = (whole, info.value.run_dir)
+    return [load_checkpoint(d / "checkpoint.pt") for d in runs], [read_metrics(d) for d in runs]
+
+
+def test_simulated_graph_path_resumes_where_it_stopped(tmp_path, simulated):
+    (a, b), (ma, mb) = _whole_and_resumed(tmp_path, "cpu")
     for part in ("generator", "discriminator", "ema"):
         _same(a[part], b[part], rtol=0, atol=0)
-    ma, mb = read_metrics(whole), read_metrics(info.value.run_dir)
     assert [m["epoch"] for m in mb] == [1, 2]
     for key in ("loss_lab", "loss_unl", "loss_gen", "test_acc"):  # mid-epoch sums carried over
         assert mb[0][key] == pytest.approx(ma[0][key], rel=1e-5)
@@ -223,17 +229,11 @@ def test_captured_steps_give_the_eager_weights(digits):
 
 @cuda
 def test_captured_run_resumes_where_it_stopped(tmp_path):
-    cfg = Config(dataset="digits", labels=50, epochs=2, device="cuda", graphs="on", out=str(tmp_path / "a"))
-    whole, _ = fit(cfg)
-    with pytest.raises(Interrupted) as info:
-        fit(cfg.replace(out=str(tmp_path / "b")), _SignalAt(1, 5))
-    resume(info.value.run_dir)
-    a, b = (load_checkpoint(d / "checkpoint.pt") for d in (whole, info.value.run_dir))
+    (a, b), (ma, mb) = _whole_and_resumed(tmp_path, "cuda")
     for part in ("generator", "discriminator", "ema"):
         for k, v in a[part].items():
             if v.is_floating_point():
                 assert torch.allclose(v, b[part][k], rtol=1e-4, atol=1e-5), (part, k)
-    ma, mb = read_metrics(whole), read_metrics(info.value.run_dir)
     assert [m["epoch"] for m in mb] == [1, 2]
     assert mb[-1]["test_acc"] == pytest.approx(ma[-1]["test_acc"], abs=0.01)
 
