@@ -15,6 +15,7 @@ Folders are numbered and never overwritten.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -45,22 +46,43 @@ def _slug(text: str) -> str:
 
 
 def new_run_dir(out: str | Path, tag: str) -> Path:
-    """Create ``out/NNNNN-tag`` with the next free number; never reuse an existing folder."""
+    """Create ``out/NNNNN-tag`` with the next free number; never reuse an existing folder.
+
+    Processes that start runs into one ``--out`` at once (``--parallel``, a queue of jobs) take
+    turns under an advisory lock on the folder itself: the tag is part of the name, so two of
+    them could otherwise both make folder NNNNN under different tags."""
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        while True:
-            taken = [int(m.group(1)) for p in out.iterdir() if (m := _RUN_ID.match(p.name))]
-            path = out / f"{max(taken, default=-1) + 1:05d}-{tag}"
-            try:
-                path.mkdir()
-                return path
-            except FileExistsError:  # another process took the number first
-                continue
+        with _exclusive(out):
+            while True:
+                taken = [int(m.group(1)) for p in out.iterdir() if (m := _RUN_ID.match(p.name))]
+                path = out / f"{max(taken, default=-1) + 1:05d}-{tag}"
+                try:
+                    path.mkdir()
+                    return path
+                except FileExistsError:  # made by a process outside the lock (an older ssgan)
+                    continue
     except PermissionError:
         raise SSGANError(f"cannot create a run folder in {out}: permission denied; choose another --out") from None
     except (NotADirectoryError, FileExistsError):
         raise SSGANError(f"--out {out} is not a directory; choose another --out") from None
+
+
+@contextlib.contextmanager
+def _exclusive(folder: Path):
+    """Hold an exclusive ``flock`` on a folder (a no-op where fcntl is missing, i.e. Windows)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def prepare(cfg: Config) -> tuple[Dataset, Split, Scaler]:

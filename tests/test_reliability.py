@@ -124,3 +124,40 @@ def test_collapse_warning_after_three_epochs_near_zero():
     assert not warnings_for(low[:1], {"epoch": 2, "loss_unl": 0.02})
     assert not warnings_for(low, {"epoch": 3, "loss_unl": 0.3})
     assert not warnings_for([{"epoch": 1, "loss_unl": None}] * 2, {"epoch": 3, "loss_unl": None})
+
+
+def _make_run_dirs(out, tag, barrier, n):
+    import pathlib
+    import time
+
+    from ssgan.runs import new_run_dir
+
+    listing = pathlib.Path.iterdir
+
+    def slow_listing(self):  # widen the window between reading the numbers and taking one
+        names = list(listing(self))
+        time.sleep(0.01)
+        return iter(names)
+
+    pathlib.Path.iterdir = slow_listing  # in this forked child only
+    barrier.wait()
+    for _ in range(n):
+        new_run_dir(out, tag)
+
+
+def test_concurrent_processes_never_share_a_run_number(tmp_path):
+    """Jobs that start runs into one --out at once, with different tags, each get their own number."""
+    import multiprocessing as mp
+    import re
+
+    ctx = mp.get_context("fork")
+    barrier = ctx.Barrier(6)
+    procs = [ctx.Process(target=_make_run_dirs, args=(tmp_path, f"tag{i}", barrier, 8)) for i in range(6)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert all(p.exitcode == 0 for p in procs)
+    numbers = [re.match(r"\d{5}", d.name).group() for d in tmp_path.iterdir() if d.is_dir()]
+    assert len(numbers) == 48
+    assert sorted(numbers) == [f"{i:05d}" for i in range(48)]
