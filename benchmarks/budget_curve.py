@@ -8,7 +8,8 @@ seed and the run's minutes (the sum of its epochs' ``seconds``), and writes ``bu
 (a table: mean and worst errors, minutes) and ``budget.png`` (the same against minutes: the
 mean as a point, the worst seed as the top of its bar). Measured minutes depend on what else
 ran beside each run; ``--rate`` puts every run on one footing instead: its iterations at the
-seconds per iteration that ``benchmarks/speed.py`` measures for its precision. Only seeds that every group of a
+seconds per iteration that ``benchmarks/speed.py`` measures for its network and precision
+(``--rate fp32=0.034,dcgan:fp32=0.197``: a key ``ARCH:PRECISION`` wins over a bare precision). Only seeds that every group of a
 figure shares are compared (``--seeds``). Nothing here reads the test set.
 """
 
@@ -26,7 +27,7 @@ import numpy as np  # noqa: E402
 
 
 def read_runs(folders: list[str]) -> dict[str, dict[int, dict]]:
-    """{tag: {seed: {"val_errors", "n_val", "minutes", "epochs", "precision"}}} of finished runs."""
+    """{tag: {seed: {"val_errors", "n_val", "minutes", "epochs", "arch", "precision"}}} of finished runs."""
     groups: dict[str, dict[int, dict]] = {}
     for folder in folders:
         for cfg_path in sorted(Path(folder).glob("*/config.json")):
@@ -39,34 +40,36 @@ def read_runs(folders: list[str]) -> dict[str, dict[int, dict]]:
             groups.setdefault(tag, {})[cfg["seed"]] = {
                 "val_errors": metrics[-1]["val_errors"], "n_val": metrics[-1]["n_val"], "epochs": cfg["epochs"],
                 "minutes": sum(m.get("seconds", 0.0) for m in metrics) / 60, "precision": cfg.get("precision", "fp32"),
-                "iterations": metrics[-1]["iterations"]}
+                "arch": cfg.get("arch") or "mlp", "iterations": metrics[-1]["iterations"]}
     return groups
 
 
 def summarize(groups: dict[str, dict[int, dict]], seeds: list[int], rate: dict[str, float]) -> list[dict]:
-    """One row per group; ``rate`` (seconds per iteration by precision) adds the minutes that the
-    run's iterations would take at that rate, the same machine conditions for every row."""
+    """One row per group; ``rate`` (seconds per iteration by ``ARCH:PRECISION`` or by precision)
+    adds the minutes that the run's iterations would take at that rate, the same machine
+    conditions for every row."""
     rows = []
     for tag, runs in sorted(groups.items()):
         if not all(s in runs for s in seeds):
             continue
         chosen = [runs[s] for s in seeds]
         errors = np.array([r["val_errors"] for r in chosen], dtype=float)
-        rows.append({"tag": tag, "epochs": chosen[0]["epochs"], "precision": chosen[0]["precision"],
+        rows.append({"tag": tag, "epochs": chosen[0]["epochs"], "arch": chosen[0]["arch"], "precision": chosen[0]["precision"],
                      "seeds": seeds, "val_errors": [int(e) for e in errors], "mean": float(errors.mean()),
                      "worst": int(errors.max()), "minutes": float(np.mean([r["minutes"] for r in chosen])),
                      "n_val": chosen[0]["n_val"]})
-        if chosen[0]["precision"] in rate:
-            rows[-1]["rate_minutes"] = chosen[0]["iterations"] * rate[chosen[0]["precision"]] / 60
+        seconds = rate.get(f"{chosen[0]['arch']}:{chosen[0]['precision']}", rate.get(chosen[0]["precision"]))
+        if seconds is not None:
+            rows[-1]["rate_minutes"] = chosen[0]["iterations"] * seconds / 60
     return sorted(rows, key=lambda r: r.get("rate_minutes", r["minutes"]))
 
 
 def markdown(rows: list[dict]) -> str:
-    out = ["| schedule | precision | epochs | seeds | validation errors per seed | mean | worst | minutes per run, "
+    out = ["| schedule | network | epochs | seeds | validation errors per seed | mean | worst | minutes per run, "
            "measured | minutes of steps at --rate |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         at_rate = f"{r['rate_minutes']:.1f}" if "rate_minutes" in r else "-"
-        out.append(f"| {r['tag']} | {r['precision']} | {r['epochs']} | {','.join(map(str, r['seeds']))} | "
+        out.append(f"| {r['tag']} | {r.get('arch', 'mlp')} {r['precision']} | {r['epochs']} | {','.join(map(str, r['seeds']))} | "
                    f"{', '.join(map(str, r['val_errors']))} | {r['mean']:.1f} | {r['worst']} | {r['minutes']:.1f} | {at_rate} |")
     return "\n".join(out) + "\n"
 
@@ -76,7 +79,7 @@ def plot(rows: list[dict], path: Path, xlabel: str) -> None:
     for i, r in enumerate(rows):
         x = r.get("rate_minutes", r["minutes"])
         ax.plot([x] * 2, [r["mean"], r["worst"]], color=f"C{i}", lw=1)
-        ax.plot(x, r["mean"], "o", color=f"C{i}", label=f"{r['tag']} ({r['epochs']} epochs, {r['precision']})")
+        ax.plot(x, r["mean"], "o", color=f"C{i}", label=f"{r['tag']} ({r['epochs']} epochs, {r.get('arch', 'mlp')} {r['precision']})")
         ax.plot(x, r["worst"], "_", color=f"C{i}", ms=12)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(f"validation errors (of {rows[0]['n_val']}): mean, bar to worst")
@@ -92,7 +95,7 @@ def main() -> None:
     p.add_argument("--seeds", default=None, help="comma-separated seeds every compared group has (default: all "
                                                  "seeds of the group with the fewest)")
     p.add_argument("--tags", default=None, help="comma-separated TAG@EPOCHS groups to compare (default: all)")
-    p.add_argument("--rate", default=None, help="seconds per iteration by precision, like fp32=0.034,bf16=0.0235 "
+    p.add_argument("--rate", default=None, help="seconds per iteration by precision or ARCH:PRECISION, like fp32=0.034,dcgan:fp32=0.197 "
                                                 "(benchmarks/speed.py): the x axis becomes the minutes of the runs' "
                                                 "steps at that rate, instead of their measured minutes")
     p.add_argument("--out", required=True)
