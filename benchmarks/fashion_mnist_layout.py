@@ -27,6 +27,8 @@ def main() -> None:
     ap.add_argument("root")
     ap.add_argument("--npz", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "fashion-mnist.npz"))
     args = ap.parse_args()
+    if not Path(args.npz).is_file():
+        raise SystemExit(f"no Fashion-MNIST archive at {args.npz}; pass --npz PATH (keys x_train, y_train, x_test, y_test)")
     raw = Path(args.root) / "FashionMNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     with np.load(args.npz) as z:

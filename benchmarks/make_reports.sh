@@ -6,6 +6,8 @@
 #     quality every 2 epochs, about 75 min;
 #     its reading of the numbers, reports/moments/notes.md, is written by hand and kept
 #   bash benchmarks/make_reports.sh vectors  # reports/vectors: 4 non-image datasets x 5 seeds x 4 methods, about 30 min
+#   bash benchmarks/make_reports.sh fashion  # reports/fashion-mnist-100: dcgan and mlp SSL x 3 seeds, 10 epochs,
+#     and 3 baselines, about 2 hours on 2 CPU cores; needs ../shared/data/fashion-mnist.npz (or NPZ=PATH)
 set -euo pipefail
 case "${1:-digits}" in
   digits)
@@ -37,5 +39,14 @@ case "${1:-digits}" in
     done
     python benchmarks/vector_summary.py reports/vectors
     ;;
-  *) echo "usage: bash benchmarks/make_reports.sh digits|mnist|moments|vectors" >&2; exit 2 ;;
+  fashion)
+    python benchmarks/fashion_mnist_layout.py data ${NPZ:+--npz "$NPZ"}
+    common=(--data-root data --val 5000 --epochs 10 --out runs/fashion-mnist-100)
+    ssgan fit --config configs/fashion-mnist-100.toml --seeds 1,2,3 --parallel 2 --tag ssgan-dcgan "${common[@]}" --quiet
+    ssgan fit --dataset fashion-mnist --seeds 1,2,3 --parallel 2 --tag ssgan-mlp "${common[@]}" --quiet
+    ssgan baseline --config configs/fashion-mnist-100.toml --seeds 1,2,3 --method same-net "${common[@]}"
+    ssgan baseline --dataset fashion-mnist --seeds 1,2,3 --method logreg --method label-spreading "${common[@]}"
+    ssgan report runs/fashion-mnist-100 --out reports/fashion-mnist-100 --notes reports/fashion-mnist-100/notes.md
+    ;;
+  *) echo "usage: bash benchmarks/make_reports.sh digits|mnist|moments|vectors|fashion" >&2; exit 2 ;;
 esac
