@@ -69,7 +69,7 @@ def markdown(rows: list[dict]) -> str:
            "measured | minutes of steps at --rate |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         at_rate = f"{r['rate_minutes']:.1f}" if "rate_minutes" in r else "-"
-        out.append(f"| {r['tag']} | {r.get('arch', 'mlp')} {r['precision']} | {r['epochs']} | {','.join(map(str, r['seeds']))} | "
+        out.append(f"| {r['tag']} | {r['arch']} {r['precision']} | {r['epochs']} | {','.join(map(str, r['seeds']))} | "
                    f"{', '.join(map(str, r['val_errors']))} | {r['mean']:.1f} | {r['worst']} | {r['minutes']:.1f} | {at_rate} |")
     return "\n".join(out) + "\n"
 
@@ -79,7 +79,7 @@ def plot(rows: list[dict], path: Path, xlabel: str) -> None:
     for i, r in enumerate(rows):
         x = r.get("rate_minutes", r["minutes"])
         ax.plot([x] * 2, [r["mean"], r["worst"]], color=f"C{i}", lw=1)
-        ax.plot(x, r["mean"], "o", color=f"C{i}", label=f"{r['tag']} ({r['epochs']} epochs, {r.get('arch', 'mlp')} {r['precision']})")
+        ax.plot(x, r["mean"], "o", color=f"C{i}", label=f"{r['tag']} ({r['epochs']} epochs, {r['arch']} {r['precision']})")
         ax.plot(x, r["worst"], "_", color=f"C{i}", ms=12)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(f"validation errors (of {rows[0]['n_val']}): mean, bar to worst")

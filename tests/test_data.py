@@ -1,3 +1,7 @@
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -93,20 +97,18 @@ def test_torchvision_offline_errors_name_the_files(tmp_path, name):
 
 
 def test_torchvision_loader_reads_torchvision_layout(tmp_path):
-    """Write a tiny FashionMNIST in torchvision's raw layout and load it through the registry."""
-    raw = tmp_path / "FashionMNIST" / "raw"
-    raw.mkdir(parents=True)
-
-    def idx(path, arr):
-        header = {1: b"\x00\x00\x08\x01", 3: b"\x00\x00\x08\x03"}[arr.ndim]
-        dims = b"".join(int(n).to_bytes(4, "big") for n in arr.shape)
-        path.write_bytes(header + dims + arr.astype(np.uint8).tobytes())
-
+    """Write a tiny FashionMNIST into torchvision's raw layout with the README's command
+    (benchmarks/fashion_mnist_layout.py) and load it through the registry."""
     rng = np.random.default_rng(0)
-    for prefix, n in (("train", 30), ("t10k", 10)):
-        idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
-        idx(raw / f"{prefix}-labels-idx1-ubyte", np.arange(n) % 10)
-    d = load_dataset("fashion-mnist", data_root=str(tmp_path))
+    arrays = {}
+    for part, n in (("train", 30), ("test", 10)):
+        arrays[f"x_{part}"] = rng.integers(0, 256, (n, 28, 28)).astype(np.uint8)
+        arrays[f"y_{part}"] = (np.arange(n) % 10).astype(np.uint8)
+    np.savez(tmp_path / "tiny.npz", **arrays)
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "fashion_mnist_layout.py"
+    subprocess.run([sys.executable, str(script), str(tmp_path / "root"), "--npz", str(tmp_path / "tiny.npz")],
+                   check=True, capture_output=True)
+    d = load_dataset("fashion-mnist", data_root=str(tmp_path / "root"))
     assert d.x_train.shape == (30, 1, 28, 28) and d.x_test.shape == (10, 1, 28, 28)
     assert d.y_train[:3].tolist() == [0, 1, 2] and d.x_train.max() <= 1.0
 
