@@ -77,6 +77,7 @@ class Config:
     init: str = "default"
     data_init: bool = True  # data-dependent init of D's weight-normalised layers
     init_batch: int = 500
+    translate: int = 0  # D trains on images moved by up to this many pixels (ssgan.augment; 0: off)
     # objective
     unlabeled_weight: float = 1.0
     label_smoothing: float = 0.0
@@ -156,7 +157,7 @@ class Config:
             if getattr(self, name) is not None:
                 at_least(name, 0.0, inclusive=False)
         for name in ("unlabeled_weight", "moment_weight", "adv_weight", "d_input_noise", "d_hidden_noise",
-                     "mbd_kernels", "hist_avg_d", "hist_avg_g", "val", "entropy_weight", "balance_weight", "quality_every"):
+                     "mbd_kernels", "translate", "hist_avg_d", "hist_avg_g", "val", "entropy_weight", "balance_weight", "quality_every"):
             if getattr(self, name) is not None:
                 at_least(name, 0.0)
         for name in ("label_smoothing", "beta1", "beta1_d", "beta1_g", "lr_decay_start", "ema_decay", "d_dropout",
@@ -248,6 +249,9 @@ TOOLBOX_HELP = {
     "init": "Weight init: default, normal-0.02 or xavier [default].",
     "data_init": "Data-dependent init of D's weight-normalised layers [on].",
     "init_batch": "Examples used by the data-dependent init [500].",
+    "translate": ("Move every image the discriminator trains on (labeled, unlabeled and generated alike, as "
+                  "DiffAugment does) by a random whole number of pixels, up to this many along each axis; "
+                  "images only [0: off]."),
     "beta1": "Adam beta1, or SGD momentum, of both networks [0.5].",
     "adam_eps": "Adam epsilon, added outside the square root as torch does; 1e-4 approximates the reference code's 1e-8 inside it [1e-4].",
     "entropy_weight": "Weight of the entropy of D's class predictions on unlabeled data, minimised (Dai et al. 2017) [0.1].",

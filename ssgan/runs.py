@@ -94,6 +94,8 @@ def prepare(cfg: Config) -> tuple[Dataset, Split, Scaler]:
     if cfg.quality_every and (data.x_test is None or not data.is_image):
         raise SSGANError(f"--quality-every needs image data with a test set to compare samples with; "
                          f"{data.name} has {'no test set' if data.x_test is None else f'examples of shape {data.shape}'}")
+    if cfg.translate and not data.is_image:
+        raise SSGANError(f"--translate moves images; {data.name} has examples of shape {data.shape}: drop --translate")
     if cfg.split is not None:
         split = load_split(cfg.split, data)
         if cfg.labels is not None and cfg.labels != split.labels:

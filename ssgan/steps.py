@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from ssgan import losses
+from ssgan.augment import translate
 from ssgan.config import Config
 from ssgan.diagnostics import HistoricalAverage, grad_norms
 
@@ -35,12 +36,17 @@ class Nets:
     hist_d: HistoricalAverage
     hist_g: HistoricalAverage
     ema_update: Callable[[], None] | None = None  # None: ``ema.update_parameters(D)``; CUDA graphs set a capturable one
+    noise: torch.Generator | None = None  # this rank's draws for D's noise and augmentation (None: the global generator)
 
     def update_ema(self) -> None:
         if self.ema_update is None:
             self.ema.update_parameters(self.D)
         else:
             self.ema_update()
+
+    def augment(self, cfg: Config, x: Tensor) -> Tensor:
+        """What D trains on in place of ``x``: ``x`` itself, or randomly translated images (``cfg.translate``)."""
+        return translate(x, cfg.translate, self.noise)
 
     @property
     def d_params(self) -> list[nn.Parameter]:
@@ -75,9 +81,9 @@ def discriminator_step(cfg: Config, nets: Nets, xl: Tensor, yl: Tensor, xu: Tens
         if gan:
             with torch.no_grad():
                 xf = nets.G(z)
-            logits, _ = nets.d_train(torch.cat([xl, xu, xf]), groups=3)
+            logits, _ = nets.d_train(nets.augment(cfg, torch.cat([xl, xu, xf])), groups=3)
         else:
-            logits, _ = nets.d_train(xl)
+            logits, _ = nets.d_train(nets.augment(cfg, xl))
     class_logits, logit_real = losses.split_logits(logits.float(), cfg.fake_logit)
     loss_lab = losses.supervised_loss(class_logits[:n], yl)
     loss_d = loss_lab
@@ -112,8 +118,9 @@ def generator_step(cfg: Config, nets: Nets, xr: Tensor, z: Tensor, amp: Callable
     D is frozen meanwhile and called unwrapped: only G learns here."""
     with amp(), frozen(nets.d_params):
         xf = nets.g_train(z)
-        logits_f, feat_f = nets.D(xf)
-        loss_gen = generator_loss(cfg, nets.D, xr, xf.float(), logits_f.float(), feat_f.float(), batch_mean)
+        logits_f, feat_f = nets.D(nets.augment(cfg, xf))
+        loss_gen = generator_loss(cfg, nets.D, xr, xf.float(), logits_f.float(), feat_f.float(), batch_mean,
+                                  lambda x: nets.augment(cfg, x))
     nets.opt_g.zero_grad(set_to_none=True)
     (loss_gen + nets.hist_g.penalty()).backward()
     values = {"loss_gen": loss_gen.detach(), **grad_norms(nets.G, "g")}
@@ -123,12 +130,14 @@ def generator_step(cfg: Config, nets: Nets, xr: Tensor, z: Tensor, amp: Callable
 
 
 def generator_loss(cfg: Config, D, x_real, x_fake, logits_fake, feat_fake,
-                   batch_mean: Callable[[Tensor], Tensor] | None = None):
+                   batch_mean: Callable[[Tensor], Tensor] | None = None,
+                   augment: Callable[[Tensor], Tensor] = lambda x: x):
     """The generator's objective named by ``cfg.g_loss``. ``batch_mean`` (several processes)
-    takes batch statistics over the global batch."""
+    takes batch statistics over the global batch; ``augment`` is what D's view of real data
+    goes through (the fake logits and features come augmented already)."""
     if cfg.g_loss in ("feature-matching", "fm+adv"):
         with torch.no_grad():
-            _, feat_real = D(x_real)
+            _, feat_real = D(augment(x_real))
         extra = {} if batch_mean is None else {"batch_mean": batch_mean}
         loss = losses.feature_matching_loss(feat_real.float(), feat_fake, cfg.fm_norm, **extra)
         if cfg.g_loss == "fm+adv":
@@ -142,6 +151,6 @@ def generator_loss(cfg: Config, D, x_real, x_fake, logits_fake, feat_fake,
         real, fake = x_real, x_fake
     else:
         with torch.no_grad():
-            _, real = D(x_real)
+            _, real = D(augment(x_real))
         real, fake = real.float(), feat_fake
     return adv + cfg.moment_weight * losses.moment_matching_loss(real, fake, batch_mean)

@@ -239,6 +239,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
         for m in D.modules():
             if isinstance(m, GaussianNoise):
                 m.generator = noise
+        nets.noise = noise
         ids = [device] if device.type == "cuda" else None
         # buffers are not synchronised in forward: each rank keeps its own batch-norm statistics
         nets.d_train = DDP(D, device_ids=ids, forward_sync_buffers=False)
