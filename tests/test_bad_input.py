@@ -54,6 +54,7 @@ def cases(tmp_path):
         "npz labels out of range": (["fit", "--dataset", npz(tmp_path, "range", x=X, y=np.where(Y == 3, -5, Y))], "label -5"),
         "npz all unlabeled": (["fit", "--dataset", npz(tmp_path, "allunl", x=X, y=np.full(40, -1))], "every row of y is -1"),
         "npz no unlabeled": (["fit", "--dataset", npz(tmp_path, "nounl", x=X, y=Y)], "has no unlabeled rows"),
+        "translate on vectors": (["fit", "--dataset", "gmm2d:modes=4", "--translate", "1"], "--translate moves images"),
         "split for another dataset": (["fit", "--dataset", "mnist", "--split", str(digits_split)], "is for dataset 'digits'"),
         "damaged split": (["fit", "--split", str(bad_split)], "damaged or not a split"),
         "config unknown key": (["fit", "--config", str(unknown_key)], "unknown key 'epoch'"),
@@ -76,7 +77,7 @@ def _has_cuda():
 CASE_NAMES = [
     "unknown dataset", "missing data root", "data not in data root", "labels 0", "labels negative",
     "labels not a multiple", "labels more than available", "npz wrong keys", "npz wrong dims", "npz NaN pixels",
-    "npz labels out of range", "npz all unlabeled", "npz no unlabeled", "split for another dataset",
+    "npz labels out of range", "npz all unlabeled", "npz no unlabeled", "translate on vectors", "split for another dataset",
     "damaged split", "config unknown key", "config wrong type", "cuda without GPU", "eval on a non-run",
     "sample on a non-run", "resume a non-run", "damaged checkpoint", "output not a folder",
 ]

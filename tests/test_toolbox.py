@@ -9,6 +9,7 @@ import torch
 from click.testing import CliRunner
 from torch import nn
 
+from ssgan.augment import translate
 from ssgan.cli import main
 from ssgan.config import Config, resolve
 from ssgan.data import load_dataset
@@ -146,7 +147,7 @@ def test_d_steps_and_g_steps_set_the_number_of_generator_updates(tmp_path, d_ste
     dict(mbd_kernels=5), dict(g_norm="vbn"), dict(hist_avg_d=0.01, hist_avg_g=0.01), dict(optimizer="sgd", lr=0.01),
     dict(lr_d=0.001, lr_g=0.002, beta1_d=0.6), dict(init="normal-0.02", data_init=False),
     dict(d_layer_norm=True, d_dropout=0.2, d_activation="leaky-relu", g_dropout="0.5,0"),
-    dict(precision="bf16"),
+    dict(precision="bf16"), dict(translate=1),
 ])
 def test_toolbox_options_train_and_change_the_result(tmp_path, changes):
     _, base = _short_run(tmp_path / "base")
@@ -155,6 +156,39 @@ def test_toolbox_options_train_and_change_the_result(tmp_path, changes):
     a = torch.cat([p.flatten() for p in base.discriminator.state_dict().values()])
     b = torch.cat([p.flatten() for p in r.discriminator.state_dict().values()])
     assert a.shape != b.shape or not torch.equal(a, b)
+
+
+def test_translate_moves_each_image_by_its_own_offset_within_the_shift():
+    x = torch.rand(64, 2, 7, 9)
+    y = translate(x, 2, torch.Generator().manual_seed(0))
+    padded = np.pad(x.numpy(), ((0, 0), (0, 0), (2, 2), (2, 2)), mode="edge")  # an independent oracle
+    offsets = []
+    for i in range(64):
+        found = [(dy, dx) for dy in range(5) for dx in range(5)
+                 if np.array_equal(padded[i, :, dy:dy + 7, dx:dx + 9], y[i].numpy())]
+        assert found, f"image {i} is no translate of its input"
+        offsets.append(found[0])
+    assert len(set(offsets)) >= 15  # 25 possible offsets, drawn per image
+    assert translate(x, 0) is x
+    with pytest.raises(ValueError, match="images"):
+        translate(torch.rand(4, 10), 1)
+
+
+def test_translate_passes_gradients_to_the_images_it_moves():
+    x = torch.rand(8, 1, 6, 6, requires_grad=True)
+    y = translate(x, 1, torch.Generator().manual_seed(1))
+    y.sum().backward()
+    assert x.grad.sum().item() == y.numel()  # each output pixel reads exactly one input pixel
+
+
+def test_translate_reaches_every_batch_d_trains_on(tmp_path, monkeypatch):
+    import ssgan.steps as steps
+
+    sizes = []
+    monkeypatch.setattr(steps, "translate", lambda x, shift, generator=None: sizes.append((len(x), shift)) or x)
+    _short_run(tmp_path, translate=2)
+    # per iteration: labeled + unlabeled + generated in the D step; generated, then real, in the G step
+    assert sizes == [(300, 2), (100, 2), (100, 2)] * 13
 
 
 def test_diagnostics_in_metrics(tmp_path):
