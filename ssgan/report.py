@@ -76,6 +76,11 @@ def find_runs(paths: list[str | Path]) -> list[RunRecord]:
     return runs
 
 
+def _pm(mean: str, std: str, runs: int) -> str:
+    """``mean ± std``, or the mean alone for one run, whose spread is unknown rather than 0."""
+    return f"{mean} ± {std}" if runs > 1 else mean
+
+
 def _mean_std(values: list[float]) -> tuple[float, float]:
     a = np.asarray(values, dtype=float)
     return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
@@ -353,11 +358,12 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
     for name, m in summary["methods"].items():
         seeds = ",".join(map(str, m["seeds"]))
         kind = " (all labels)" if name == "full" else " (baseline)" if m["baseline"] else ""
-        val = (f"{_pct(m['val_acc_mean'])} ± {_pct(m['val_acc_std'])} | " if m["val_acc"] else "- | ") if has_val else ""
+        n = len(m["runs"])
+        val = (f"{_pm(_pct(m['val_acc_mean']), _pct(m['val_acc_std']), n)} | " if m["val_acc"] else "- | ") if has_val else ""
         lines.append(
-            f"| {name}{kind} | {len(m['runs'])} | {seeds} | {val}"
-            f"{_pct(m['test_acc_mean'])} ± {_pct(m['test_acc_std'])} | "
-            f"{m['test_errors_mean']:.1f} ± {m['test_errors_std']:.1f} (of {m['n_test']}) | "
+            f"| {name}{kind} | {n} | {seeds} | {val}"
+            f"{_pm(_pct(m['test_acc_mean']), _pct(m['test_acc_std']), n)} | "
+            f"{_pm(format(m['test_errors_mean'], '.1f'), format(m['test_errors_std'], '.1f'), n)} (of {m['n_test']}) | "
             f"{_pct(m['best_epoch_acc_mean'])} | {m['seconds_mean'] / 60:.1f} min |")
     if summary["gains"]:
         lines += ["", "Gain in test accuracy (percentage points), paired by seed:", "",

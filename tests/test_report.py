@@ -110,6 +110,8 @@ def test_report_writes_all_files_with_right_counts(runs, tmp_path):
     assert g["gain_mean"] == pytest.approx(diffs.mean())
     md = (tmp_path / "rep" / "report.md").read_text()
     assert "| ssgan | 3 | 1,2,3 |" in md and "same-net (baseline) | 3 |" in md
+    row = next(line for line in md.splitlines() if line.startswith("| ssgan | 3 |"))
+    assert row.count(" ± ") == 2  # test accuracy and test errors, mean ± std over the 3 runs
     assert "ssgan fit --dataset digits" in md and "![test accuracy per epoch](accuracy.png)" in md
     # collapse indicators for the GAN runs only, from their last epochs
     last = [json.loads((out / p.split("/")[-1] / "metrics.jsonl").read_text().splitlines()[-1])
@@ -135,6 +137,8 @@ def test_report_compares_settings_and_ends_with_notes(tmp_path):
     assert rep["settings"] == {"narrow": {"g_hidden": "16"}, "wide": {"g_hidden": "64,64"}}
     md = (tmp_path / "rep" / "report.md").read_text()
     assert "| method | g_hidden |" in md and "| narrow | 16 |" in md and "| wide | 64,64 |" in md
+    row = next(line for line in md.splitlines() if line.startswith("| wide | 1 |"))
+    assert " ± " not in row  # one run has no spread to show, not a spread of 0
     assert md.rstrip().endswith("## Notes\n\nThe narrow generator did worse.")
     r = invoke("report", out, "--out", tmp_path / "rep2", "--notes", tmp_path / "missing.md")
     assert r.exit_code == 2 and "cannot read notes file" in r.output and not (tmp_path / "rep2").exists()
