@@ -44,6 +44,87 @@ def read_runs(folders: list[str]) -> dict[str, dict[int, dict]]:
     return groups
 
 
+METRICS = {"val": ("val_errors", "n_val", "validation"), "test": ("test_errors", "n_test", "test")}
+
+
+def read_curves(folders: list[str], metric: str) -> tuple[dict[str, dict[int, list[dict]]], list[str]]:
+    """({tag: {seed: per-epoch metrics}}, skipped tags) of constant-rate runs with ``metric``."""
+    key = METRICS[metric][0]
+    groups: dict[str, dict[int, list[dict]]] = {}
+    skipped = []
+    for folder in folders:
+        for cfg_path in sorted(Path(folder).glob("*/config.json")):
+            cfg = json.loads(cfg_path.read_text())
+            tag = cfg.get("tag") or "default"
+            if cfg.get("lr_decay_start", 0.5) < 1.0:
+                skipped.append(f"{cfg_path.parent.name} (its rate decays: its epochs are not shorter runs)")
+                continue
+            path = cfg_path.parent / "metrics.jsonl"
+            metrics = [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+            metrics = [m for m in metrics if m.get(key) is not None]
+            if metrics:
+                for m in metrics:
+                    m["arch"], m["precision"] = cfg.get("arch") or "mlp", cfg.get("precision", "fp32")
+                groups.setdefault(tag, {})[cfg["seed"]] = metrics
+    return groups, skipped
+
+
+def summarize_curves(groups: dict[str, dict[int, list[dict]]], seeds: list[int], metric: str,
+                     rate: dict[str, float]) -> list[dict]:
+    """One row per tag and epoch that every seed has reached: errors per seed, mean, worst, minutes."""
+    key, n_key, _ = METRICS[metric]
+    rows = []
+    for tag, runs in sorted(groups.items()):
+        if not all(s in runs for s in seeds):
+            continue
+        last = min(len(runs[s]) for s in seeds)
+        minutes = {s: np.cumsum([m.get("seconds", 0.0) for m in runs[s]]) / 60 for s in seeds}
+        for i in range(last):
+            first = runs[seeds[0]][i]
+            if any(runs[s][i]["epoch"] != first["epoch"] for s in seeds):
+                raise SystemExit(f"{tag}: the seeds' metrics.jsonl do not list the same epochs")
+            errors = np.array([runs[s][i][key] for s in seeds], dtype=float)
+            row = {"tag": tag, "epoch": first["epoch"], "seeds": seeds, "errors": [int(e) for e in errors],
+                   "mean": float(errors.mean()), "worst": int(errors.max()), "n": first[n_key],
+                   "minutes": float(np.mean([minutes[s][i] for s in seeds])),
+                   "arch": first["arch"], "precision": first["precision"]}
+            seconds = rate.get(f"{row['arch']}:{row['precision']}", rate.get(row["precision"]))
+            if seconds is not None:
+                row["rate_minutes"] = first["iterations"] * seconds / 60
+            rows.append(row)
+    return rows
+
+
+def curve_markdown(rows: list[dict], every: int, metric: str) -> str:
+    out = [f"| schedule | epoch | seeds | {METRICS[metric][2]} errors per seed | mean | worst | minutes per run, "
+           "measured | minutes of steps at --rate |", "|---|---|---|---|---|---|---|---|"]
+    last = {}
+    for r in rows:
+        last[r["tag"]] = r["epoch"]
+    for r in rows:
+        if r["epoch"] % every and r["epoch"] != last[r["tag"]]:
+            continue
+        at_rate = f"{r['rate_minutes']:.1f}" if "rate_minutes" in r else "-"
+        out.append(f"| {r['tag']} | {r['epoch']} | {','.join(map(str, r['seeds']))} | {', '.join(map(str, r['errors']))} | "
+                   f"{r['mean']:.1f} | {r['worst']} | {r['minutes']:.1f} | {at_rate} |")
+    return "\n".join(out) + "\n"
+
+
+def plot_curves(rows: list[dict], path: Path, xlabel: str, metric: str) -> None:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, tag in enumerate(sorted({r["tag"] for r in rows})):
+        own = [r for r in rows if r["tag"] == tag]
+        x = [r.get("rate_minutes", r["minutes"]) for r in own]
+        ax.plot(x, [r["mean"] for r in own], color=f"C{i}", label=f"{tag}: mean of seeds {','.join(map(str, own[0]['seeds']))}")
+        ax.plot(x, [r["worst"] for r in own], color=f"C{i}", ls="--", lw=1, label=f"{tag}: worst seed")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"{METRICS[metric][2]} errors (of {rows[0]['n']})")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
 def summarize(groups: dict[str, dict[int, dict]], seeds: list[int], rate: dict[str, float]) -> list[dict]:
     """One row per group; ``rate`` (seconds per iteration by ``ARCH:PRECISION`` or by precision)
     adds the minutes that the run's iterations would take at that rate, the same machine
@@ -98,28 +179,49 @@ def main() -> None:
     p.add_argument("--rate", default=None, help="seconds per iteration by precision or ARCH:PRECISION, like fp32=0.034,dcgan:fp32=0.197 "
                                                 "(benchmarks/speed.py): the x axis becomes the minutes of the runs' "
                                                 "steps at that rate, instead of their measured minutes")
+    p.add_argument("--per-epoch", action="store_true", help="whole curves of constant-rate runs, one per tag")
+    p.add_argument("--metric", choices=sorted(METRICS), default="val", help="--per-epoch: validation (to choose) or "
+                                                                          "test errors (to report)")
+    p.add_argument("--every", type=int, default=10, help="--per-epoch: the table lists every this many epochs")
     p.add_argument("--out", required=True)
     args = p.parse_args()
-    groups = read_runs(args.folders)
+    rate = {k: float(v) for k, v in (item.split("=") for item in args.rate.split(","))} if args.rate else {}
+    xlabel = ("minutes of training steps at " + ", ".join(f"{k} {v} s/iteration" for k, v in rate.items())
+              if rate else "minutes per run, as measured")
+    out = Path(args.out)
+    if args.per_epoch:
+        groups, skipped = read_curves(args.folders, args.metric)
+        for line in skipped:
+            print("skipped", line)
+    else:
+        groups = read_runs(args.folders)
     if args.tags:
         groups = {t: groups[t] for t in args.tags.split(",") if t in groups}
     if not groups:
-        raise SystemExit("no finished runs with a validation split in " + ", ".join(args.folders))
+        what = "constant-rate runs with " + METRICS[args.metric][0] if args.per_epoch else "finished runs with a validation split"
+        raise SystemExit(f"no {what} in " + ", ".join(args.folders))
     if args.seeds:
         seeds = [int(s) for s in args.seeds.split(",")]
     else:
         seeds = sorted(set.intersection(*(set(runs) for runs in groups.values())))
-    rate = {k: float(v) for k, v in (item.split("=") for item in args.rate.split(","))} if args.rate else {}
-    rows = summarize(groups, seeds, rate)
+    if args.per_epoch:
+        rows = summarize_curves(groups, seeds, args.metric, rate)
+    else:
+        rows = summarize(groups, seeds, rate)
     if not rows:
         raise SystemExit(f"no group has every seed of {seeds}")
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "budget.md").write_text(markdown(rows))
-    (out / "budget.json").write_text(json.dumps(rows, indent=1) + "\n")
-    plot(rows, out / "budget.png", "minutes of training steps at " + ", ".join(f"{k} {v} s/iteration" for k, v in rate.items())
-         if rate else "minutes per run, as measured")
-    print(markdown(rows), end="")
+    if args.per_epoch:
+        table = curve_markdown(rows, args.every, args.metric)
+        name = f"curve-{args.metric}"
+        plot_curves(rows, out / f"{name}.png", xlabel, args.metric)
+    else:
+        table = markdown(rows)
+        name = "budget"
+        plot(rows, out / f"{name}.png", xlabel)
+    (out / f"{name}.md").write_text(table)
+    (out / f"{name}.json").write_text(json.dumps(rows, indent=1) + "\n")
+    print(table, end="")
 
 
 if __name__ == "__main__":

@@ -112,8 +112,9 @@ def _ema_update(decay: float):
 
 
 def _lr_factor(step: int, total: int, decay_from: int) -> float:
-    """Constant, then linear to zero at the last step."""
-    return 1.0 if step < decay_from else max(0.0, (total - step) / max(1, total - decay_from))
+    """Constant, then linear to zero at the last step; constant throughout when the decay
+    would start at the end (``lr_decay_start`` 1)."""
+    return 1.0 if step < decay_from or decay_from >= total else max(0.0, (total - step) / max(1, total - decay_from))
 
 
 def _labeled_order(n_labeled: int, length: int, rng: np.random.Generator) -> np.ndarray:
