@@ -128,11 +128,14 @@ def _same(a, b, **tol):
             assert torch.equal(a[k], b[k]), k
 
 
-def test_simulated_graph_path_follows_the_eager_loop(digits, simulated):
+@pytest.mark.parametrize("translate", [0, 1])
+def test_simulated_graph_path_follows_the_eager_loop(digits, simulated, translate):
     """With D's noise off both paths draw the same random numbers: G and D end with the same
-    weights; the EMA and the epoch means differ only by rounding (device sums in fp32)."""
+    weights; the EMA and the epoch means differ only by rounding (device sums in fp32).
+    ``--translate`` draws its shifts inside the steps, so it rides in the graphs too."""
     split = make_split(digits, 50, 1)
-    cfg = Config(dataset="digits", epochs=2, device="cpu", d_input_noise=0.0, d_hidden_noise=0.0, d_steps=2, g_steps=2)
+    cfg = Config(dataset="digits", epochs=2, device="cpu", d_input_noise=0.0, d_hidden_noise=0.0, d_steps=2, g_steps=2,
+                 translate=translate)
     eager = train(cfg.replace(graphs="off"), digits, split)
     graphs = train(cfg.replace(graphs="on"), digits, split)
     _same(eager.generator.state_dict(), graphs.generator.state_dict(), rtol=0, atol=0)
