@@ -118,8 +118,9 @@ def plot_curves(rows: list[dict], path: Path, xlabel: str, metric: str) -> None:
         ax.plot(x, [r["mean"] for r in own], color=f"C{i}", label=f"{tag}: mean of seeds {','.join(map(str, own[0]['seeds']))}")
         ax.plot(x, [r["worst"] for r in own], color=f"C{i}", ls="--", lw=1, label=f"{tag}: worst seed")
     ax.set_xlabel(xlabel)
-    ax.set_ylabel(f"{METRICS[metric][2]} errors (of {rows[0]['n']})")
-    ax.grid(alpha=0.3)
+    ax.set_ylabel(f"{METRICS[metric][2]} errors (of {rows[0]['n']}), log scale")
+    ax.set_yscale("log")  # the first epochs' errors are tens of times the last ones'
+    ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
