@@ -176,7 +176,7 @@ def main() -> None:
     p.add_argument("folders", nargs="+")
     p.add_argument("--seeds", default=None, help="comma-separated seeds every compared group has (default: all "
                                                  "seeds of the group with the fewest)")
-    p.add_argument("--tags", default=None, help="comma-separated TAG@EPOCHS groups to compare (default: all)")
+    p.add_argument("--tags", default=None, help="comma-separated TAG@EPOCHS groups to compare (with --per-epoch: TAG; default: all)")
     p.add_argument("--rate", default=None, help="seconds per iteration by precision or ARCH:PRECISION, like fp32=0.034,dcgan:fp32=0.197 "
                                                 "(benchmarks/speed.py): the x axis becomes the minutes of the runs' "
                                                 "steps at that rate, instead of their measured minutes")
@@ -221,7 +221,8 @@ def main() -> None:
         name = "budget"
         plot(rows, out / f"{name}.png", xlabel)
     (out / f"{name}.md").write_text(table)
-    (out / f"{name}.json").write_text(json.dumps(rows, indent=1) + "\n")
+    # one row per line: a per-epoch curve has hundreds of rows
+    (out / f"{name}.json").write_text("[\n" + ",\n".join(json.dumps(r) for r in rows) + "\n]\n")
     print(table, end="")
 
 
