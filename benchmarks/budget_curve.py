@@ -25,51 +25,58 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ssgan.config import Config  # noqa: E402
+
+
+def _run_folders(folders: list[str]):
+    """(name, config, per-epoch metrics, arch, precision) of every run folder under ``folders``."""
+    for folder in folders:
+        for cfg_path in sorted(Path(folder).glob("*/config.json")):
+            cfg = json.loads(cfg_path.read_text())
+            path = cfg_path.parent / "metrics.jsonl"
+            metrics = [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+            yield cfg_path.parent.name, cfg, metrics, cfg.get("arch") or "mlp", cfg.get("precision", "fp32")
+
+
+def _step_seconds(rate: dict[str, float], arch: str, precision: str) -> float | None:
+    """Seconds per iteration from ``--rate``: a key ``ARCH:PRECISION`` wins over a bare precision."""
+    return rate.get(f"{arch}:{precision}", rate.get(precision))
+
 
 def read_runs(folders: list[str]) -> dict[str, dict[int, dict]]:
     """{tag: {seed: {"val_errors", "n_val", "minutes", "epochs", "arch", "precision"}}} of finished runs."""
     groups: dict[str, dict[int, dict]] = {}
-    for folder in folders:
-        for cfg_path in sorted(Path(folder).glob("*/config.json")):
-            cfg = json.loads(cfg_path.read_text())
-            lines = (cfg_path.parent / "metrics.jsonl").read_text().splitlines() if (cfg_path.parent / "metrics.jsonl").is_file() else []
-            metrics = [json.loads(line) for line in lines]
-            if not metrics or metrics[-1]["epoch"] < cfg["epochs"] or metrics[-1].get("val_errors") is None:
-                continue  # unfinished, or without a validation split
-            tag = f"{cfg.get('tag') or 'default'}@{cfg['epochs']}"  # one group per tag and length
-            groups.setdefault(tag, {})[cfg["seed"]] = {
-                "val_errors": metrics[-1]["val_errors"], "n_val": metrics[-1]["n_val"], "epochs": cfg["epochs"],
-                "minutes": sum(m.get("seconds", 0.0) for m in metrics) / 60, "precision": cfg.get("precision", "fp32"),
-                "arch": cfg.get("arch") or "mlp", "iterations": metrics[-1]["iterations"]}
+    for _, cfg, metrics, arch, precision in _run_folders(folders):
+        if not metrics or metrics[-1]["epoch"] < cfg["epochs"] or metrics[-1].get("val_errors") is None:
+            continue  # unfinished, or without a validation split
+        tag = f"{cfg.get('tag') or 'default'}@{cfg['epochs']}"  # one group per tag and length
+        groups.setdefault(tag, {})[cfg["seed"]] = {
+            "val_errors": metrics[-1]["val_errors"], "n_val": metrics[-1]["n_val"], "epochs": cfg["epochs"],
+            "minutes": sum(m.get("seconds", 0.0) for m in metrics) / 60, "precision": precision,
+            "arch": arch, "iterations": metrics[-1]["iterations"]}
     return groups
 
 
 METRICS = {"val": ("val_errors", "n_val", "validation"), "test": ("test_errors", "n_test", "test")}
 
 
-def read_curves(folders: list[str], metric: str) -> tuple[dict[str, dict[int, list[dict]]], list[str]]:
-    """({tag: {seed: per-epoch metrics}}, skipped tags) of constant-rate runs with ``metric``."""
+def read_curves(folders: list[str], metric: str) -> tuple[dict[str, dict[int, dict]], list[str]]:
+    """({tag: {seed: {"metrics", "arch", "precision"}}}, skipped runs) of constant-rate runs with ``metric``."""
     key = METRICS[metric][0]
-    groups: dict[str, dict[int, list[dict]]] = {}
+    groups: dict[str, dict[int, dict]] = {}
     skipped = []
-    for folder in folders:
-        for cfg_path in sorted(Path(folder).glob("*/config.json")):
-            cfg = json.loads(cfg_path.read_text())
-            tag = cfg.get("tag") or "default"
-            if cfg.get("lr_decay_start", 0.5) < 1.0:
-                skipped.append(f"{cfg_path.parent.name} (its rate decays: its epochs are not shorter runs)")
-                continue
-            path = cfg_path.parent / "metrics.jsonl"
-            metrics = [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
-            metrics = [m for m in metrics if m.get(key) is not None]
-            if metrics:
-                for m in metrics:
-                    m["arch"], m["precision"] = cfg.get("arch") or "mlp", cfg.get("precision", "fp32")
-                groups.setdefault(tag, {})[cfg["seed"]] = metrics
+    for name, cfg, metrics, arch, precision in _run_folders(folders):
+        if cfg.get("lr_decay_start", Config.lr_decay_start) < 1.0:
+            skipped.append(f"{name} (its rate decays: its epochs are not shorter runs)")
+            continue
+        metrics = [m for m in metrics if m.get(key) is not None]
+        if metrics:
+            groups.setdefault(cfg.get("tag") or "default", {})[cfg["seed"]] = {
+                "metrics": metrics, "arch": arch, "precision": precision}
     return groups, skipped
 
 
-def summarize_curves(groups: dict[str, dict[int, list[dict]]], seeds: list[int], metric: str,
+def summarize_curves(groups: dict[str, dict[int, dict]], seeds: list[int], metric: str,
                      rate: dict[str, float]) -> list[dict]:
     """One row per tag and epoch that every seed has reached: errors per seed, mean, worst, minutes."""
     key, n_key, _ = METRICS[metric]
@@ -77,18 +84,18 @@ def summarize_curves(groups: dict[str, dict[int, list[dict]]], seeds: list[int],
     for tag, runs in sorted(groups.items()):
         if not all(s in runs for s in seeds):
             continue
-        last = min(len(runs[s]) for s in seeds)
-        minutes = {s: np.cumsum([m.get("seconds", 0.0) for m in runs[s]]) / 60 for s in seeds}
-        for i in range(last):
-            first = runs[seeds[0]][i]
-            if any(runs[s][i]["epoch"] != first["epoch"] for s in seeds):
+        curves = [runs[s]["metrics"] for s in seeds]
+        arch, precision = runs[seeds[0]]["arch"], runs[seeds[0]]["precision"]
+        seconds = _step_seconds(rate, arch, precision)
+        minutes = [np.cumsum([m.get("seconds", 0.0) for m in c]) / 60 for c in curves]
+        for i in range(min(len(c) for c in curves)):
+            first = curves[0][i]
+            if any(c[i]["epoch"] != first["epoch"] for c in curves):
                 raise SystemExit(f"{tag}: the seeds' metrics.jsonl do not list the same epochs")
-            errors = np.array([runs[s][i][key] for s in seeds], dtype=float)
+            errors = np.array([c[i][key] for c in curves], dtype=float)
             row = {"tag": tag, "epoch": first["epoch"], "seeds": seeds, "errors": [int(e) for e in errors],
                    "mean": float(errors.mean()), "worst": int(errors.max()), "n": first[n_key],
-                   "minutes": float(np.mean([minutes[s][i] for s in seeds])),
-                   "arch": first["arch"], "precision": first["precision"]}
-            seconds = rate.get(f"{row['arch']}:{row['precision']}", rate.get(row["precision"]))
+                   "minutes": float(np.mean([m[i] for m in minutes])), "arch": arch, "precision": precision}
             if seconds is not None:
                 row["rate_minutes"] = first["iterations"] * seconds / 60
             rows.append(row)
@@ -98,9 +105,7 @@ def summarize_curves(groups: dict[str, dict[int, list[dict]]], seeds: list[int],
 def curve_markdown(rows: list[dict], every: int, metric: str) -> str:
     out = [f"| schedule | epoch | seeds | {METRICS[metric][2]} errors per seed | mean | worst | minutes per run, "
            "measured | minutes of steps at --rate |", "|---|---|---|---|---|---|---|---|"]
-    last = {}
-    for r in rows:
-        last[r["tag"]] = r["epoch"]
+    last = {r["tag"]: r["epoch"] for r in rows}  # rows run in epoch order within a tag
     for r in rows:
         if r["epoch"] % every and r["epoch"] != last[r["tag"]]:
             continue
@@ -140,7 +145,7 @@ def summarize(groups: dict[str, dict[int, dict]], seeds: list[int], rate: dict[s
                      "seeds": seeds, "val_errors": [int(e) for e in errors], "mean": float(errors.mean()),
                      "worst": int(errors.max()), "minutes": float(np.mean([r["minutes"] for r in chosen])),
                      "n_val": chosen[0]["n_val"]})
-        seconds = rate.get(f"{chosen[0]['arch']}:{chosen[0]['precision']}", rate.get(chosen[0]["precision"]))
+        seconds = _step_seconds(rate, chosen[0]["arch"], chosen[0]["precision"])
         if seconds is not None:
             rows[-1]["rate_minutes"] = chosen[0]["iterations"] * seconds / 60
     return sorted(rows, key=lambda r: r.get("rate_minutes", r["minutes"]))
