@@ -162,7 +162,7 @@ def _last_quality(rs: list[RunRecord]) -> dict | None:
     if not all(r.last.get("fid") is not None for r in rs):
         return None
     out = {"network": rs[0].last["quality_network"], "n": rs[0].last["quality_samples"],
-           "real": rs[0].last["quality_real"]}
+           "real": rs[0].last["quality_real"], "runs": len(rs)}
     for key in QUALITY_KEYS:
         out[key], out[f"{key}_std"] = _mean_std([r.last[key] for r in rs])
     return out
@@ -399,7 +399,8 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
                   "the same number of real training images, the level that samples can reach:", "",
                   "| method | FID | classifier score | precision | recall |", "|---|---|---|---|---|"]
         for name, q in quality.items():
-            lines.append(f"| {name} | " + " | ".join(f"{q[k]:.3f} ± {q[k + '_std']:.3f}" for k in QUALITY_KEYS) + " |")
+            lines.append(f"| {name} | " + " | ".join(_pm(f"{q[k]:.3f}", f"{q[k + '_std']:.3f}", q["runs"])
+                                                     for k in QUALITY_KEYS) + " |")
         lines.append("| real training images | " + " | ".join(f"{real[k]:.3f}" for k in QUALITY_KEYS) + " |")
     lines += ["", "Per-run accuracies (last epoch):", ""]
     for name, m in summary["methods"].items():
