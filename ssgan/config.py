@@ -35,7 +35,7 @@ G_OUTPUTS = ("sigmoid", "hard-sigmoid", "tanh", "none")
 Z_DISTS = ("uniform", "uniform-signed", "normal")
 INITS = ("default", "normal-0.02", "xavier")
 OPTIMIZERS = ("adam", "sgd")
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16")
 GRAPHS = ("auto", "on", "off")
 
 
@@ -89,13 +89,13 @@ class Config:
     moment_space: str = "data"
     adv_weight: float = 0.1
     # optimisation
-    epochs: int = 60
+    epochs: int = 250  # with the constant rate: the shortest length at the 3-seed validation plateau (README)
     batch_size: int = 100
     lr: float = 0.003
     beta1: float = 0.5
     adam_eps: float = 1e-4  # torch adds it outside the square root; 1e-4 is close to the reference's 1e-8 inside; chosen on --val
-    lr_decay_start: float = 0.5
-    ema_decay: float = 0.999
+    lr_decay_start: float = 1.0  # 1.0: constant, as the reference; chosen on --val with epochs
+    ema_decay: float = 0.9999  # the reference's
     optimizer: str = "adam"
     lr_d: float | None = None  # None: lr
     lr_g: float | None = None
@@ -105,7 +105,7 @@ class Config:
     g_steps: int = 1  # ... and then g_steps times
     hist_avg_d: float = 0.0  # historical averaging: lambda * ||theta - mean of past theta||^2
     hist_avg_g: float = 0.0
-    precision: str = "fp32"  # bf16: autocast the training passes (see benchmarks/speed.py)
+    precision: str = "auto"  # bf16 autocast of the training passes on CPUs with native bf16, else fp32; saved resolved
     graphs: str = "auto"  # CUDA graphs of the two steps (ssgan.graphs): auto = on CUDA where the options allow
     # output
     tag: str = ""  # names the method in run folders and reports; "" = "ssgan" ("same-net" at unlabeled_weight 0)
@@ -258,8 +258,8 @@ TOOLBOX_HELP = {
     "balance_weight": ("Weight of a class-balance penalty, KL(mean class prediction on the unlabeled batch || uniform), "
                        "which penalises sending more unlabeled data to some classes than to others (CatGAN, "
                        "Springenberg 2016; assumes balanced classes) [0]."),
-    "lr_decay_start": "Fraction of training after which the lr decays linearly to 0 [0.5].",
-    "ema_decay": "Decay of the moving average of D's weights that is evaluated [0.999].",
+    "lr_decay_start": "Fraction of training after which the lr decays linearly to 0; 1 keeps it constant [1].",
+    "ema_decay": "Decay of the moving average of D's weights that is evaluated [0.9999].",
     "optimizer": "adam or sgd [adam].",
     "lr_d": "Discriminator learning rate [--lr].",
     "lr_g": "Generator learning rate [--lr].",
@@ -269,7 +269,9 @@ TOOLBOX_HELP = {
     "g_steps": "Generator steps per update [1].",
     "hist_avg_d": "Historical averaging weight on D's parameters [0].",
     "hist_avg_g": "Historical averaging weight on G's parameters [0].",
-    "precision": "fp32, or bf16 autocast of the training passes (1.4-1.5x faster per iteration on a 2-core CPU with AVX-512 BF16; slightly less accurate per epoch, see the README) [fp32].",
+    "precision": ("fp32, or bf16 autocast of the training passes (1.4-1.5x faster per iteration on a 2-core CPU "
+                  "with AVX-512 BF16; slightly less accurate per epoch, see the README); auto is bf16 on a CPU "
+                  "with native bf16 (AVX-512 BF16 or AMX) and fp32 elsewhere, saved resolved in config.json [auto]."),
     "graphs": ("Capture the discriminator and generator steps as CUDA graphs: auto does so on a CUDA device "
                "whenever the options allow it (and says which option prevents it), on insists, off trains "
                "eagerly; the CPU always trains eagerly [auto]."),

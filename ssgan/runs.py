@@ -35,7 +35,7 @@ from ssgan.graphs import use_graphs
 from ssgan.models import build_models, resolve_arch
 from ssgan.scaling import NONE, Scaler, fit_scaler, load_scaler, resolve_scale, save_scaler, scale_dataset
 from ssgan.splits import Split, default_labels, load_split, make_split, save_split
-from ssgan.train import Reporter, TrainResult, load_checkpoint, resolve_device, train
+from ssgan.train import Reporter, TrainResult, load_checkpoint, resolve_device, resolve_precision, train
 
 _RUN_ID = re.compile(r"^(\d{5})-")
 
@@ -159,7 +159,7 @@ def fit(cfg: Config, reporter: Reporter | None = None, command: str | None = Non
     use_graphs(cfg, device, world.active, lambda _: None)  # an impossible --graphs on stops before a folder is made
     data, split, scaler = prepare(cfg)
     cfg = resolve_arch(cfg, data.shape).replace(labels=split.labels, val=split.n_val, nproc=world.size,
-                                                scale=scaler.kind)
+                                                scale=scaler.kind, precision=resolve_precision(cfg.precision, device))
     job = os.environ.get("TORCHELASTIC_RUN_ID") if world.active else None
     if job and int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0:
         earlier = distributed.broadcast(_run_of_job(cfg.out, job) if world.main else None)

@@ -127,7 +127,9 @@ def test_optimizer_options():
 
 
 def _short_run(tmp_path, **changes):
-    cfg = Config(dataset="digits", labels=50, epochs=1, device="cpu", out=str(tmp_path), **changes)
+    # fp32 unless a test asks otherwise: the bf16 that auto picks on some CPUs is an option under test
+    cfg = Config(**{"dataset": "digits", "labels": 50, "epochs": 1, "device": "cpu", "out": str(tmp_path),
+                    "precision": "fp32", **changes})
     run_dir, result = fit(cfg)
     return run_dir, result
 
