@@ -38,6 +38,7 @@ def _warnings_as_one_line(main_rank: bool, default):
 class Group(click.Group):
     def invoke(self, ctx: click.Context):
         from ssgan.distributed import from_env, shutdown
+        from ssgan.launch import SeedsInterrupted
         from ssgan.train import Diverged, Interrupted
 
         main_rank = from_env().main  # under torchrun only rank 0 speaks; the others exit alike
@@ -57,6 +58,9 @@ class Group(click.Group):
             if main_rank:
                 where = f" Resume with: ssgan fit --resume {e.run_dir}" if e.run_dir else ""
                 click.echo(f"Interrupted ({e}); checkpoint written.{where}", err=True)
+            ctx.exit(128 + e.signum)
+        except SeedsInterrupted as e:
+            click.echo(f"Interrupted ({e})", err=True)
             ctx.exit(128 + e.signum)
         finally:
             warnings.showwarning = previous

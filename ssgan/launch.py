@@ -47,27 +47,43 @@ def launch_torchrun(nproc: int) -> int:
         return 130
 
 
+class SeedsInterrupted(Exception):
+    """SIGINT or SIGTERM stopped ``--seeds ... --parallel N``: the running seeds checkpointed
+    (``resumes``: how to continue each) and the ``pending`` ones never started."""
+
+    def __init__(self, signum: int, resumes: list[str], pending: list[int]):
+        self.signum = signum
+        parts = [signal.Signals(signum).name, *resumes]
+        if pending:
+            parts.append(f"not started: seeds {','.join(map(str, pending))} (run them with --seeds "
+                         f"{','.join(map(str, pending))})")
+        super().__init__("; ".join(parts))
+
+
 def run_seeds_in_parallel(args: list[str], seeds: list[int], parallel: int, log=lambda msg: None) -> list[dict]:
     """Train one run per seed of the ``ssgan`` command ``args`` (``["fit", ...]``), at most
     ``parallel`` at a time, each in its own process and run folder; return their ``--json``
     summaries in the order of ``seeds``.
 
-    SIGINT or SIGTERM reach every running child, which checkpoints and stops (resume each run
-    with ``ssgan fit --resume RUN``). If a child fails, the others finish and the first
-    failure's message is raised."""
+    SIGINT or SIGTERM reach every running child, which checkpoints and stops; no further seed
+    starts, and :class:`SeedsInterrupted` says how to resume each run and which seeds are left.
+    If a child fails, the others finish and the first failure's message is raised."""
     base = _without(args, ("--seeds", "--parallel", "--seed"))
     base = [a for a in base if a not in ("--json", "--quiet")]
     env = _threads(min(parallel, len(seeds)))
-    pending, running, results, failures = list(seeds), {}, {}, []
+    pending, running, results, failures, resumes = list(seeds), {}, {}, [], []
+    stopped: list[int] = []  # the signal that stopped the seeds, if one did
 
     def stop(signum, frame):
+        # as in sequence: the running seeds checkpoint and stop, and no further seed starts
+        stopped.append(signum)
         for proc in running.values():
             proc.send_signal(signum)
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         while pending or running:
-            while pending and len(running) < parallel:
+            while pending and len(running) < parallel and not stopped:
                 seed = pending.pop(0)
                 cmd = [sys.executable, "-m", "ssgan", *base, "--seed", str(seed), "--json", "--quiet"]
                 running[seed] = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -77,17 +93,23 @@ def run_seeds_in_parallel(args: list[str], seeds: list[int], parallel: int, log=
                     continue
                 out, err = proc.communicate()
                 del running[seed]
-                if proc.returncode == 0:
+                lines = [line for line in err.strip().splitlines() if line.strip()]
+                if stopped and proc.returncode == 128 + stopped[0] and lines:  # checkpointed: says how to resume
+                    resumes.append(f"seed {seed}: {lines[-1].split('Resume with: ')[-1]}")
+                elif proc.returncode == 0:
                     results[seed] = json.loads(out.strip().splitlines()[-1])
                     log(f"seed {seed}: done, {results[seed]['run']}")
                 else:
-                    lines = [line for line in err.strip().splitlines() if line.strip()]
                     failures.append((seed, proc.returncode, lines[-1] if lines else f"exit code {proc.returncode}"))
                     log(f"seed {seed}: failed ({failures[-1][2]})")
+            if stopped and not running:
+                break
             time.sleep(0.2)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+    if stopped:
+        raise SeedsInterrupted(stopped[0], resumes, pending)
     if failures:
         seed, code, message = failures[0]
         if code == 2 and message.startswith("Error: "):  # bad input: the child's own one-line message

@@ -177,3 +177,30 @@ def test_parallel_seeds_pass_on_a_bad_input_as_one_line(tmp_path):
                                   "--out", str(tmp_path / "runs")])
     assert r.exit_code == 2 and r.output.strip().splitlines() == [
         "Error: no such file: /nowhere.npz (expected npz:PATH to an .npz with arrays x and y)"], r.output
+
+
+def test_a_signal_stops_parallel_seeds_and_starts_no_more(tmp_path):
+    """SIGINT to `fit --seeds 1,2,3 --parallel 2`: seeds 1 and 2 checkpoint and stop, seed 3
+    never starts (as in sequence), and one line says how to resume each and what is left."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "runs"
+    p = subprocess.Popen([sys.executable, "-m", "ssgan", "fit", "--dataset", "digits", "--labels", "50", "--epochs",
+                          "500", "--device", "cpu", "--seeds", "1,2,3", "--parallel", "2", "--out", str(out)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while len(list(out.glob("*/checkpoint.pt"))) < 2 and time.time() < deadline and p.poll() is None:
+        time.sleep(0.2)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 128 + signal.SIGINT, err
+    runs = sorted(d.name for d in out.iterdir() if d.is_dir())
+    assert len(runs) == 2 and {r[-2:] for r in runs} == {"s1", "s2"}, runs
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[-1].startswith("Interrupted (SIGINT; seed 1: ssgan fit --resume ") and "not started: seeds 3" in lines[-1]
+    for run in runs:
+        assert f"--resume {out / run}" in lines[-1]
+        assert 1 <= len(read_metrics(out / run)) < 500 and (out / run / "checkpoint.pt").is_file()
