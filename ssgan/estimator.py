@@ -77,7 +77,7 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
     (3,)
     """
 
-    def __init__(self, epochs=60, batch_size=100, lr=0.003, beta1=0.5, g_loss="feature-matching",
+    def __init__(self, epochs=250, batch_size=100, lr=0.003, beta1=0.5, g_loss="feature-matching",
                  fm_norm="l2", moment_space="data", moment_weight=0.1, adv_weight=0.1,
                  label_smoothing=0.0, unlabeled_weight=1.0, fake_logit="implicit",
                  lr_decay_start=1.0, ema_decay=0.9999, z_dim=100, precision="auto", device="cpu", random_state=None):

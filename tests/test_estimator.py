@@ -145,3 +145,16 @@ def test_predict_checks_shape_and_fit(fitted):
         fitted.predict(np.zeros((2, 64, 1)))
     with pytest.raises(NotFittedError):
         SSGANClassifier().predict(np.zeros((2, 64)))
+
+
+def test_defaults_are_those_of_fit():
+    """The docstring promises the names and defaults of `ssgan fit`'s options (the device aside:
+    an estimator stays on the CPU unless asked)."""
+    import dataclasses
+
+    from ssgan.config import Config
+
+    fields = {f.name: f.default for f in dataclasses.fields(Config)}
+    params = SSGANClassifier().get_params()
+    assert {k: v for k, v in params.items() if k not in ("device", "random_state")} == {
+        k: fields[k] for k in params if k not in ("device", "random_state")}
