@@ -102,16 +102,58 @@ def summarize_curves(groups: dict[str, dict[int, dict]], seeds: list[int], metri
     return rows
 
 
-def curve_markdown(rows: list[dict], every: int, metric: str) -> str:
-    out = [f"| schedule | epoch | seeds | {METRICS[metric][2]} errors per seed | mean | worst | minutes per run, "
-           "measured | minutes of steps at --rate |", "|---|---|---|---|---|---|---|---|"]
+def add_window(rows: list[dict], window: int) -> None:
+    """Give each row ``window_mean``: the mean over seeds and over the ``window`` epochs that end
+    at its own (one epoch's count moves by a few errors, so a length is read over its last epochs);
+    rows without ``window`` epochs of their tag behind them get none."""
+    by_tag: dict[str, dict[int, float]] = {}
+    for r in rows:
+        by_tag.setdefault(r["tag"], {})[r["epoch"]] = r["mean"]
+    for r in rows:
+        means = by_tag[r["tag"]]
+        span = range(r["epoch"] - window + 1, r["epoch"] + 1)
+        r.pop("window_mean", None)
+        if all(e in means for e in span):
+            r["window_mean"] = float(np.mean([means[e] for e in span]))
+
+
+def read_included(paths: list[str], rows: list[dict], seeds: list[int]) -> list[dict]:
+    """Rows of earlier per-epoch curves (their ``curve-*.json``), to compare with the runs at hand
+    when those runs' folders are gone: the same seeds and counts, tags of their own."""
+    own_tags = {r["tag"] for r in rows}
+    n = {r["n"] for r in rows}
+    included = []
+    for path in paths:
+        try:
+            earlier = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as e:
+            raise SystemExit(f"--include {path}: not a readable curve JSON ({e}); give a curve-*.json that "
+                             "budget_curve.py --per-epoch wrote") from None
+        for r in earlier:
+            if r["tag"] in own_tags:
+                raise SystemExit(f"--include {path}: its tag {r['tag']} is also a tag of the runs; compare different tags")
+            if r["seeds"] != seeds or (n and r["n"] not in n):
+                raise SystemExit(f"--include {path}: its rows are of seeds {r['seeds']} and {r['n']} examples, the runs' "
+                                 f"of seeds {seeds} and {sorted(n)}; pass --seeds and --metric to match")
+            included.append({k: v for k, v in r.items() if k != "window_mean"})
+    return included
+
+
+def curve_markdown(rows: list[dict], every: int, metric: str, window: int = 0) -> str:
+    head = f"| schedule | epoch | seeds | {METRICS[metric][2]} errors per seed | mean |"
+    rule = "|---|---|---|---|---|"
+    if window:
+        head += f" mean of epochs E-{window - 1}..E |" if window > 1 else " mean |"
+        rule += "---|"
+    out = [head + " worst | minutes per run, measured | minutes of steps at --rate |", rule + "---|---|---|"]
     last = {r["tag"]: r["epoch"] for r in rows}  # rows run in epoch order within a tag
     for r in rows:
         if r["epoch"] % every and r["epoch"] != last[r["tag"]]:
             continue
         at_rate = f"{r['rate_minutes']:.1f}" if "rate_minutes" in r else "-"
+        windowed = (f" {r['window_mean']:.1f} |" if "window_mean" in r else " - |") if window else ""
         out.append(f"| {r['tag']} | {r['epoch']} | {','.join(map(str, r['seeds']))} | {', '.join(map(str, r['errors']))} | "
-                   f"{r['mean']:.1f} | {r['worst']} | {r['minutes']:.1f} | {at_rate} |")
+                   f"{r['mean']:.1f} |{windowed} {r['worst']} | {r['minutes']:.1f} | {at_rate} |")
     return "\n".join(out) + "\n"
 
 
@@ -189,6 +231,10 @@ def main() -> None:
     p.add_argument("--metric", choices=sorted(METRICS), default="val", help="--per-epoch: validation (to choose) or "
                                                                           "test errors (to report)")
     p.add_argument("--every", type=int, default=10, help="--per-epoch: the table lists every this many epochs")
+    p.add_argument("--window", type=int, default=0, help="--per-epoch: a column with the mean over each listed "
+                                                        "epoch's last this many epochs (and window_mean in the JSON)")
+    p.add_argument("--include", action="append", default=[], help="--per-epoch: a curve-*.json written earlier, "
+                                                                 "compared beside the runs (repeatable)")
     p.add_argument("--out", required=True)
     args = p.parse_args()
     rate = {k: float(v) for k, v in (item.split("=") for item in args.rate.split(","))} if args.rate else {}
@@ -212,13 +258,16 @@ def main() -> None:
         seeds = sorted(set.intersection(*(set(runs) for runs in groups.values())))
     if args.per_epoch:
         rows = summarize_curves(groups, seeds, args.metric, rate)
+        rows += read_included(args.include, rows, seeds)
+        if args.window:
+            add_window(rows, args.window)
     else:
         rows = summarize(groups, seeds, rate)
     if not rows:
         raise SystemExit(f"no group has every seed of {seeds}")
     out.mkdir(parents=True, exist_ok=True)
     if args.per_epoch:
-        table = curve_markdown(rows, args.every, args.metric)
+        table = curve_markdown(rows, args.every, args.metric, args.window)
         name = f"curve-{args.metric}"
         plot_curves(rows, out / f"{name}.png", xlabel, args.metric)
     else:

@@ -3,6 +3,7 @@ learning rate, epoch E of a longer run is where a run of E epochs ends."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -66,3 +67,44 @@ def test_per_epoch_test_metric_reads_test_errors_only(tmp_path):
                    capture_output=True, check=True)
     rows = json.loads((tmp_path / "o" / "curve-test.json").read_text())
     assert [r["errors"] for r in rows] == [[50], [40]] and rows[0]["n"] == 5000
+
+
+def test_window_means_and_an_included_earlier_curve(tmp_path):
+    runs = tmp_path / "runs"
+    _run(runs, "a", 1, [100, 80, 70, 60], tag="new")
+    _run(runs, "b", 2, [120, 90, 80, 70], tag="new")
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text(json.dumps([{"tag": "old", "epoch": e, "seeds": [1, 2], "errors": [m, m], "mean": float(m),
+                                    "worst": m, "n": 5000, "minutes": float(e), "window_mean": -1.0}
+                                   for e, m in ((1, 90), (2, 70), (3, 60), (4, 50))]))
+    cmd = [sys.executable, str(SCRIPT), str(runs), "--per-epoch", "--every", "1", "--window", "2",
+           "--include", str(earlier), "--out", str(tmp_path / "out")]
+    subprocess.run(cmd, capture_output=True, text=True, check=True)
+    rows = json.loads((tmp_path / "out" / "curve-val.json").read_text())
+    windows = {(r["tag"], r["epoch"]): r.get("window_mean") for r in rows}
+    # new: epoch means 110, 85, 75, 65; a window of 2 needs the epoch before
+    assert windows == {("new", 1): None, ("new", 2): 97.5, ("new", 3): 80.0, ("new", 4): 70.0,
+                       ("old", 1): None, ("old", 2): 80.0, ("old", 3): 65.0, ("old", 4): 55.0}
+    table = (tmp_path / "out" / "curve-val.md").read_text()
+    assert "| new | 4 | 1,2 | 60, 70 | 65.0 | 70.0 | 70 |" in table and "| old | 1 | 1,2 | 90, 90 | 90.0 | - | 90 |" in table
+    # an earlier curve of other seeds, or of the runs' own tag, is refused in one line
+    earlier.write_text(json.dumps([{"tag": "old", "epoch": 1, "seeds": [1, 4], "errors": [1, 1], "mean": 1.0,
+                                    "worst": 1, "n": 5000, "minutes": 1.0}]))
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode != 0 and "seeds [1, 4]" in res.stderr and "Traceback" not in res.stderr
+    earlier.write_text(json.dumps([{"tag": "new", "epoch": 1, "seeds": [1, 2], "errors": [1, 1], "mean": 1.0,
+                                    "worst": 1, "n": 5000, "minutes": 1.0}]))
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode != 0 and "its tag new is also a tag of the runs" in res.stderr
+
+
+def test_the_committed_long_curve_reads_as_its_notes_say():
+    """reports/mnist-100-long's rule read 66.6 validation errors over epochs 241-250 (seeds 1, 2, 4)."""
+    rows = json.loads((SCRIPT.parents[1] / "reports" / "mnist-100-long" / "curve-val.json").read_text())
+    spec = importlib.util.spec_from_file_location("budget_curve", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = [r for r in rows if r["tag"] == "const-bf16"]
+    module.add_window(rows, 10)
+    windows = {r["epoch"]: round(r["window_mean"], 1) for r in rows if "window_mean" in r}
+    assert (windows[50], windows[250], windows[300]) == (86.5, 66.6, 66.5)
