@@ -3,6 +3,9 @@ the captured path itself is tested where CUDA is available (skipped otherwise)."
 
 import os
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -247,3 +250,13 @@ def test_auto_falls_back_with_one_line_for_sgd(tmp_path):
                                   "--optimizer", "sgd", "--out", str(tmp_path), "--json"])
     assert r.exit_code == 0, r.output
     assert "training eagerly, not as CUDA graphs, because --optimizer sgd" in r.output
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU the script would run its whole measurement")
+def test_gpu_check_script_stops_in_one_line_without_a_gpu(tmp_path):
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.sh"
+    res = subprocess.run(["bash", str(script), str(tmp_path / "out")], capture_output=True, text=True,
+                         env={**os.environ, "PYTHON": sys.executable, "DEVICE": "cuda"})
+    lines = (res.stdout + res.stderr).strip().splitlines()
+    assert res.returncode == 2 and lines == ["gpu_check.sh: torch sees no CUDA GPU here; run it on a GPU machine, "
+                                             "or set DEVICE=cpu for a smoke test"]
