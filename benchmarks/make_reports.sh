@@ -3,6 +3,7 @@
 #   bash benchmarks/make_reports.sh digits   # reports/digits-50: 5 seeds, a few minutes on 2 CPU cores
 #   bash benchmarks/make_reports.sh mnist    # reports/mnist-100: 5 seeds of the 250-epoch default and 4 baselines;
 #     the SSL runs alone take about 4 hours on 2 CPU cores with bf16 (two at a time, 75-80 min a pair)
+#     (PARALLEL=5 runs all five seeds at once, for a GPU)
 #   EPOCHS=10 bash benchmarks/make_reports.sh moments  # reports/moments: 7 generators x 2 seeds with sample
 #     quality every 2 epochs, about 75 min;
 #     its reading of the numbers, reports/moments/notes.md, is written by hand and kept
@@ -17,7 +18,7 @@ case "${1:-digits}" in
     ssgan report runs/digits-50 --out reports/digits-50
     ;;
   mnist)
-    ssgan fit --labels 100 --seeds 5 --parallel 2 --out runs/mnist-100 --quiet
+    ssgan fit --labels 100 --seeds 5 --parallel "${PARALLEL:-2}" --out runs/mnist-100 --quiet
     ssgan baseline --labels 100 --seeds 5 --method same-net --method logreg --method label-spreading --out runs/mnist-100
     ssgan baseline --labels 100 --seeds 1 --method full --out runs/mnist-100
     ssgan report runs/mnist-100 --out reports/mnist-100 --samples 10000 --notes reports/mnist-100/notes.md
