@@ -81,7 +81,7 @@ class Config:
     # objective
     unlabeled_weight: float = 1.0
     label_smoothing: float = 0.0
-    entropy_weight: float = 0.1  # conditional-entropy penalty on unlabeled predictions (Dai et al. 2017); chosen on --val
+    entropy_weight: float = 0.0  # conditional-entropy penalty on unlabeled predictions (Dai et al. 2017); off: --val at full length
     balance_weight: float = 0.0  # class-balance penalty: KL(mean unlabeled prediction || uniform) (Springenberg 2016)
     g_loss: str = "feature-matching"
     fm_norm: str = "l2"
@@ -254,7 +254,7 @@ TOOLBOX_HELP = {
                   "images only [0: off]."),
     "beta1": "Adam beta1, or SGD momentum, of both networks [0.5].",
     "adam_eps": "Adam epsilon, added outside the square root as torch does; 1e-4 approximates the reference code's 1e-8 inside it [1e-4].",
-    "entropy_weight": "Weight of the entropy of D's class predictions on unlabeled data, minimised (Dai et al. 2017) [0.1].",
+    "entropy_weight": "Weight of the entropy of D's class predictions on unlabeled data, minimised (Dai et al. 2017) [0: off].",
     "balance_weight": ("Weight of a class-balance penalty, KL(mean class prediction on the unlabeled batch || uniform), "
                        "which penalises sending more unlabeled data to some classes than to others (CatGAN, "
                        "Springenberg 2016; assumes balanced classes) [0]."),
