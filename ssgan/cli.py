@@ -174,7 +174,7 @@ def split(dataset, data_root, download, labels, val, seed, out) -> None:
               help="With --seeds: train up to N seeds at once, one process each (one GPU shared by all; "
                    "on the CPU the cores are shared out).")
 @click.option("--split", type=str, default=None, help="Reuse a saved split JSON (e.g. another run's split.json).")
-@click.option("--epochs", type=int, default=None, help="Passes over the unlabeled training set [250].")
+@click.option("--epochs", type=int, default=None, help="Passes over the unlabeled training set [125].")
 @click.option("--batch-size", type=int, default=None, help="Examples per labeled, unlabeled and generated batch [100].")
 @click.option("--lr", type=float, default=None, help="Adam learning rate of both networks [0.003].")
 @click.option("--g-loss", type=click.Choice(G_LOSSES), default=None, help="Generator objective [feature-matching].")

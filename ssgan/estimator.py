@@ -37,7 +37,7 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    epochs : int, default=250
+    epochs : int, default=125
         Passes over all rows of ``X`` (labeled and unlabeled).
     batch_size : int, default=100
     lr : float, default=0.003
@@ -77,7 +77,7 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
     (3,)
     """
 
-    def __init__(self, epochs=250, batch_size=100, lr=0.003, beta1=0.5, g_loss="feature-matching",
+    def __init__(self, epochs=125, batch_size=100, lr=0.003, beta1=0.5, g_loss="feature-matching",
                  fm_norm="l2", moment_space="data", moment_weight=0.1, adv_weight=0.1,
                  label_smoothing=0.0, unlabeled_weight=1.0, fake_logit="implicit",
                  lr_decay_start=1.0, ema_decay=0.9999, z_dim=100, precision="auto", device="cpu", random_state=None):
