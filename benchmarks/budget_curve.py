@@ -119,7 +119,8 @@ def add_window(rows: list[dict], window: int) -> None:
 
 def read_included(paths: list[str], rows: list[dict], seeds: list[int]) -> list[dict]:
     """Rows of earlier per-epoch curves (their ``curve-*.json``), to compare with the runs at hand
-    when those runs' folders are gone: the same seeds and counts, tags of their own."""
+    when those runs' folders are gone: the same seeds and counts. Rows of a tag that the runs
+    have come from the runs, so that a curve remade into the file it includes stays the same."""
     own_tags = {r["tag"] for r in rows}
     n = {r["n"] for r in rows}
     included = []
@@ -131,7 +132,7 @@ def read_included(paths: list[str], rows: list[dict], seeds: list[int]) -> list[
                              "budget_curve.py --per-epoch wrote") from None
         for r in earlier:
             if r["tag"] in own_tags:
-                raise SystemExit(f"--include {path}: its tag {r['tag']} is also a tag of the runs; compare different tags")
+                continue
             if r["seeds"] != seeds or (n and r["n"] not in n):
                 raise SystemExit(f"--include {path}: its rows are of seeds {r['seeds']} and {r['n']} examples, the runs' "
                                  f"of seeds {seeds} and {sorted(n)}; pass --seeds and --metric to match")
