@@ -87,7 +87,7 @@ def test_window_means_and_an_included_earlier_curve(tmp_path):
                        ("old", 1): None, ("old", 2): 80.0, ("old", 3): 65.0, ("old", 4): 55.0}
     table = (tmp_path / "out" / "curve-val.md").read_text()
     assert "| new | 4 | 1,2 | 60, 70 | 65.0 | 70.0 | 70 |" in table and "| old | 1 | 1,2 | 90, 90 | 90.0 | - | 90 |" in table
-    # an earlier curve of other seeds, or of the runs' own tag, is refused in one line
+    # an earlier curve of other seeds is refused in one line
     earlier.write_text(json.dumps([{"tag": "old", "epoch": 1, "seeds": [1, 4], "errors": [1, 1], "mean": 1.0,
                                     "worst": 1, "n": 5000, "minutes": 1.0}]))
     res = subprocess.run(cmd, capture_output=True, text=True)
