@@ -1,7 +1,9 @@
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from ssgan.data import load_digits
 
@@ -9,6 +11,18 @@ from ssgan.data import load_digits
 @pytest.fixture(scope="session")
 def digits():
     return load_digits()
+
+
+@contextmanager
+def torch_threads(n: int):
+    """Run the block with ``n`` intra-op threads, then restore the count: bf16, and fp32 on some
+    CPUs, sum in an order that depends on it, so bit-exact comparisons must pin it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def write_npz(path: Path, **arrays) -> str:

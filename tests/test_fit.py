@@ -149,13 +149,11 @@ def test_seeds_in_parallel_make_one_complete_run_folder_each(tmp_path):
         assert json.loads((Path(s["run"]) / "config.json").read_text())["seed"] == s["seed"]
     # in sequence with the children's thread count: bf16 (the default on CPUs with it) sums in an
     # order that depends on the number of threads
-    threads = torch.get_num_threads()
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", max(1, (os.cpu_count() or 1) // 2))))
-    try:
+    from conftest import torch_threads
+
+    with torch_threads(int(os.environ.get("OMP_NUM_THREADS", max(1, (os.cpu_count() or 1) // 2)))):
         r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "2", "--device", "cpu",
                                       "--seed", "2", "--out", str(tmp_path / "seq"), "--json"])
-    finally:
-        torch.set_num_threads(threads)
     assert json.loads(r.stdout)["test_acc"] == summary["runs"][1]["test_acc"]
 
 

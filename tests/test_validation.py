@@ -147,12 +147,11 @@ OLD_DEFAULTS = dict(adam_eps=1e-8, entropy_weight=0.0, d_input_noise=0.3, lr_dec
 
 @pytest.fixture
 def two_threads():
-    """The hashes below were recorded with two intra-op threads: the order of the sums, and so
-    the bits, depend on the thread count, so pin it whatever OMP_NUM_THREADS says."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
+    """The hashes below were recorded with two intra-op threads; pin them whatever OMP_NUM_THREADS says."""
+    from conftest import torch_threads
+
+    with torch_threads(2):
+        yield
 
 
 @pytest.mark.parametrize("changes, expected", [
