@@ -224,12 +224,17 @@ def fit(config_file, quiet, as_json, seeds, parallel, resume, **options) -> None
 
         sys.exit(launch_torchrun(nproc))
     quiet = quiet or not world.main
+    if seeds is not None and not world.active:
+        runs.prepare(cfg.replace(seed=seed_list[0]))  # bad input fails here, once, before any run starts
+        if not (quiet or as_json):  # `--seeds 2` is two seeds (1 and 2); say which, before hours of training
+            at_once = min(parallel, len(seed_list))
+            click.echo(f"Seeds {', '.join(map(str, seed_list))}: {len(seed_list)} run(s), "
+                       + (f"{at_once} at a time" if at_once > 1 else "one after another"), err=True)
     if parallel > 1 and len(seed_list) > 1 and not world.active:
         import shlex
 
         from ssgan.launch import run_seeds_in_parallel
 
-        runs.prepare(cfg.replace(seed=seed_list[0]))  # bad input fails here, once, before any process starts
         log = (lambda msg: None) if (quiet or as_json) else (lambda msg: click.echo(msg, err=True))
         summaries = run_seeds_in_parallel(shlex.split(_command())[1:], seed_list, parallel, log)
         seed_list = []

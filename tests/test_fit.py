@@ -170,8 +170,18 @@ def test_bad_seeds_are_one_line(text, tmp_path):
     assert r.exit_code == 2 and r.output.startswith("Error: --seeds must") and r.output.count("\n") == 1, r.output
 
 
-def test_parallel_seeds_pass_on_a_bad_input_as_one_line(tmp_path):
-    r = CliRunner().invoke(main, ["fit", "--dataset", "npz:/nowhere.npz", "--seeds", "2", "--parallel", "2",
+def test_seeds_are_named_before_they_train(tmp_path):
+    """`--seeds 2` is a count: the first line says it trains seeds 1 and 2, not seed 2."""
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "1", "--device", "cpu",
+                                  "--seeds", "2", "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines()[0] == "Seeds 1, 2: 2 run(s), one after another", r.output
+    assert sorted(d.name for d in tmp_path.iterdir()) == ["00000-digits-50-s1", "00001-digits-50-s2"]
+
+
+@pytest.mark.parametrize("parallel", ["1", "2"])
+def test_seeds_pass_on_a_bad_input_as_one_line(parallel, tmp_path):
+    r = CliRunner().invoke(main, ["fit", "--dataset", "npz:/nowhere.npz", "--seeds", "2", "--parallel", parallel,
                                   "--out", str(tmp_path / "runs")])
     assert r.exit_code == 2 and r.output.strip().splitlines() == [
         "Error: no such file: /nowhere.npz (expected npz:PATH to an .npz with arrays x and y)"], r.output
