@@ -169,7 +169,7 @@ def split(dataset, data_root, download, labels, val, seed, out) -> None:
 @click.option("--labels", type=int, default=None, help="Labeled examples, class-balanced [100; all given labels for npz with -1 rows].")
 @click.option("--seed", type=int, default=None, help="Seed of the split and of training [1].")
 @click.option("--val", type=int, default=None, help=VAL_HELP)
-@click.option("--seeds", type=str, default=None, help="Several runs in sequence: a count N (seeds 1..N), a list like 1,2,3 or a range like 6-10.")
+@click.option("--seeds", type=str, default=None, help="Several runs in sequence: a count N (seeds 1..N), a list like 1,2,3 or a range like 6-10 (4-4: seed 4 alone).")
 @click.option("--parallel", type=click.IntRange(1, 64), default=1, show_default=True,
               help="With --seeds: train up to N seeds at once, one process each (one GPU shared by all; "
                    "on the CPU the cores are shared out).")
@@ -462,7 +462,7 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, as_json) -> Non
 @click.option("--method", "methods", type=click.Choice(["same-net", "full", "logreg", "label-spreading"]), multiple=True,
               help="Baseline(s) to train; repeat the option for several [same-net, logreg].")
 @click.option("--split", "splits", type=str, multiple=True, help="Split JSON(s) to use, e.g. RUN/split.json; repeatable.")
-@click.option("--seeds", type=str, default=None, help="Without --split: a count N (1..N) or a list like 1,2,3.")
+@click.option("--seeds", type=str, default=None, help="Without --split: a count N (seeds 1..N), a list like 1,2,3 or a range like 6-10 (4-4: seed 4 alone).")
 @click.option("--config", "config_file", type=str, default=None, help="TOML file (same keys as fit) for same-net.")
 @data_options
 @click.option("--labels", type=int, default=None, help="Labeled examples, without --split [100].")
