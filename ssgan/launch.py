@@ -71,7 +71,7 @@ def run_seeds_in_parallel(args: list[str], seeds: list[int], parallel: int, log=
     base = _without(args, ("--seeds", "--parallel", "--seed"))
     base = [a for a in base if a not in ("--json", "--quiet")]
     env = _threads(min(parallel, len(seeds)))
-    pending, running, results, failures, resumes = list(seeds), {}, {}, [], []
+    pending, running, results, failures, resumes = list(seeds), {}, {}, [], {}
     stopped: list[int] = []  # the signal that stopped the seeds, if one did
 
     def stop(signum, frame):
@@ -95,7 +95,7 @@ def run_seeds_in_parallel(args: list[str], seeds: list[int], parallel: int, log=
                 del running[seed]
                 lines = [line for line in err.strip().splitlines() if line.strip()]
                 if stopped and proc.returncode == 128 + stopped[0] and lines:  # checkpointed: says how to resume
-                    resumes.append(f"seed {seed}: {lines[-1].split('Resume with: ')[-1]}")
+                    resumes[seed] = f"seed {seed}: {lines[-1].split('Resume with: ')[-1]}"
                 elif proc.returncode == 0:
                     results[seed] = json.loads(out.strip().splitlines()[-1])
                     log(f"seed {seed}: done, {results[seed]['run']}")
@@ -109,7 +109,8 @@ def run_seeds_in_parallel(args: list[str], seeds: list[int], parallel: int, log=
         for s, handler in previous.items():
             signal.signal(s, handler)
     if stopped:
-        raise SeedsInterrupted(stopped[0], resumes, pending)
+        # in the order of --seeds, not in the order the processes happened to stop
+        raise SeedsInterrupted(stopped[0], [resumes[s] for s in seeds if s in resumes], pending)
     if failures:
         seed, code, message = failures[0]
         if code == 2 and message.startswith("Error: "):  # bad input: the child's own one-line message
