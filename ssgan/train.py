@@ -7,7 +7,7 @@ import math
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -181,6 +181,11 @@ def _optimizer(cfg: Config, params, lr: float | None, beta1: float | None) -> to
     return torch.optim.Adam(params, lr=lr, betas=(beta1, 0.999), eps=cfg.adam_eps, foreach=True)
 
 
+def _entropy_on(cfg: Config, epoch: int) -> bool:
+    """Whether the entropy term acts in ``epoch`` (1-based): every epoch, or the first ``entropy_epochs``."""
+    return cfg.entropy_epochs is None or epoch <= cfg.entropy_epochs
+
+
 def _noise_seed(*parts: int) -> int:
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
 
@@ -337,6 +342,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                 noise.manual_seed(_noise_seed(cfg.seed, world.rank, epoch, first_it))
             if graphed is not None:
                 graphed.start_epoch(sums, counts)
+            step_cfg = cfg if _entropy_on(cfg, epoch) else replace(cfg, entropy_weight=0.0)
             for it in range(first_it, iters):
                 set_lr((epoch - 1) * iters + it)
                 batch = slice(it * bs + lo, it * bs + hi)
@@ -349,11 +355,11 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                     values = {}
                 else:
                     z = G.sample_z(bs, device=device)[lo:hi] if gan else None
-                    values = discriminator_step(cfg, nets, xl, yl, xu, z, amp)
+                    values = discriminator_step(step_cfg, nets, xl, yl, xu, z, amp)
                     if xr is not None:
                         for _ in range(cfg.g_steps):
                             z = G.sample_z(bs, device=device)[lo:hi]
-                            values.update(generator_step(cfg, nets, xr, z, amp, batch_mean))
+                            values.update(generator_step(step_cfg, nets, xr, z, amp, batch_mean))
                     values = _reduce_values(values, world)
                     _check_finite(values, f"at epoch {epoch}, iteration {it + 1}")
                     for k, v in values.items():

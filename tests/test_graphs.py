@@ -39,6 +39,10 @@ def test_graphs_option_resolves_per_device_and_options():
                       "only Adam is captured"]
     assert graph_blockers(Config(hist_avg_d=0.1), CUDA, True) == [
         "several processes (torchrun) train eagerly", "historical averaging keeps its running mean on the host"]
+    # an entropy term that stops mid-run changes the step, which one capture cannot follow
+    assert graph_blockers(Config(entropy_weight=0.1, entropy_epochs=20), CUDA, False) == [
+        "--entropy-epochs switches the entropy term off mid-run, which one captured step cannot"]
+    assert graph_blockers(Config(entropy_weight=0.1, entropy_epochs=500), CUDA, False) == []
     with pytest.raises(SSGANError, match="--graphs on: the steps cannot be captured .*CUDA device.*cpu"):
         use_graphs(Config(graphs="on"), CPU, False, warned.append)
 

@@ -121,6 +121,18 @@ def test_entropy_weight_trains_and_is_logged(digits):
     assert not torch.equal(r.discriminator.out.v, plain.discriminator.out.v)
 
 
+def test_entropy_epochs_stop_the_term_after_n_epochs(digits):
+    split = make_split(digits, 50, 1)
+    always = train(Config(dataset="digits", epochs=2, entropy_weight=0.5, device="cpu"), digits, split)
+    early = train(Config(dataset="digits", epochs=2, entropy_weight=0.5, entropy_epochs=1, device="cpu"), digits, split)
+    assert [h["loss_ent"] is None for h in early.history] == [False, True]
+    # epoch 1 is the same run as with the term throughout; epoch 2 is not
+    assert early.history[0] == {**always.history[0], "seconds": early.history[0]["seconds"]}
+    assert not torch.equal(early.discriminator.out.v, always.discriminator.out.v)
+    with pytest.raises(SSGANError, match="entropy_epochs must be >= 1"):
+        Config(entropy_weight=0.5, entropy_epochs=0)
+
+
 def test_full_baseline_trains_on_every_label(tmp_path, digits):
     cfg = Config(dataset="digits", labels=50, val=100, epochs=2, device="cpu", out=str(tmp_path))
     run_dir = full(cfg)
