@@ -258,8 +258,8 @@ TOOLBOX_HELP = {
     "adam_eps": "Adam epsilon, added outside the square root as torch does; 1e-4 approximates the reference code's 1e-8 inside it [1e-4].",
     "entropy_weight": "Weight of the entropy of D's class predictions on unlabeled data, minimised (Dai et al. 2017) [0: off].",
     "entropy_epochs": ("Apply the entropy term (--entropy-weight) in the first N epochs only, then train without "
-                       "it, so that it can settle which class each unlabeled cluster takes early on without "
-                       "sharpening predictions for the rest of training [every epoch]."),
+                       "it (its value is still logged as loss_ent), so that it can settle which class each unlabeled "
+                       "cluster takes early on without sharpening predictions for the rest of training [every epoch]."),
     "balance_weight": ("Weight of a class-balance penalty, KL(mean class prediction on the unlabeled batch || uniform), "
                        "which penalises sending more unlabeled data to some classes than to others (CatGAN, "
                        "Springenberg 2016; assumes balanced classes) [0]."),

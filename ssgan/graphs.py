@@ -42,8 +42,6 @@ def graph_blockers(cfg: Config, device: torch.device, distributed: bool) -> list
         reasons.append("several processes (torchrun) train eagerly")
     if cfg.optimizer != "adam":
         reasons.append(f"--optimizer {cfg.optimizer}: only Adam is captured")
-    if cfg.entropy_weight and cfg.entropy_epochs is not None and cfg.entropy_epochs < cfg.epochs:
-        reasons.append("--entropy-epochs switches the entropy term off mid-run, which one captured step cannot")
     if cfg.hist_avg_d or cfg.hist_avg_g:
         reasons.append("historical averaging keeps its running mean on the host")
     return reasons

@@ -37,6 +37,9 @@ class Nets:
     hist_g: HistoricalAverage
     ema_update: Callable[[], None] | None = None  # None: ``ema.update_parameters(D)``; CUDA graphs set a capturable one
     noise: torch.Generator | None = None  # this rank's draws for D's noise and augmentation (None: the global generator)
+    # with --entropy-epochs: 1 while the entropy term acts, 0 after; a device tensor that the loop
+    # fills in place each epoch, so that a captured step reads it (None: the term acts throughout)
+    entropy_scale: Tensor | None = None
 
     def update_ema(self) -> None:
         if self.ema_update is None:
@@ -91,11 +94,12 @@ def discriminator_step(cfg: Config, nets: Nets, xl: Tensor, yl: Tensor, xu: Tens
     if gan:
         loss_unl = losses.unsupervised_loss(logit_real[n:2 * n], logit_real[2 * n:], cfg.label_smoothing)
         loss_d = loss_lab + cfg.unlabeled_weight * loss_unl
-        for name, weight, term in (("loss_ent", cfg.entropy_weight, losses.entropy_loss),
-                                   ("loss_bal", cfg.balance_weight, losses.balance_loss)):
+        for name, weight, term, scale in (("loss_ent", cfg.entropy_weight, losses.entropy_loss, nets.entropy_scale),
+                                          ("loss_bal", cfg.balance_weight, losses.balance_loss, None)):
             if weight > 0:
                 extra[name] = term(class_logits[n:2 * n])
-                loss_d = loss_d + weight * extra[name]
+                weighted = weight * extra[name]
+                loss_d = loss_d + (weighted if scale is None else weighted * scale)
     nets.opt_d.zero_grad(set_to_none=True)
     (loss_d + nets.hist_d.penalty()).backward()
     values = {"loss_lab": loss_lab.detach(),

@@ -7,7 +7,7 @@ import math
 import signal
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -244,6 +244,8 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                 _optimizer(cfg, G.parameters(), cfg.lr_g, cfg.beta1_g),
                 HistoricalAverage([p for p in D.parameters() if p.requires_grad], cfg.hist_avg_d),
                 HistoricalAverage([p for p in G.parameters() if p.requires_grad], cfg.hist_avg_g))
+    if cfg.entropy_weight > 0 and cfg.entropy_epochs is not None:
+        nets.entropy_scale = torch.ones((), device=device)
     batch_mean = None
     noise = None
     if world.active:
@@ -342,7 +344,8 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                 noise.manual_seed(_noise_seed(cfg.seed, world.rank, epoch, first_it))
             if graphed is not None:
                 graphed.start_epoch(sums, counts)
-            step_cfg = cfg if _entropy_on(cfg, epoch) else replace(cfg, entropy_weight=0.0)
+            if nets.entropy_scale is not None:
+                nets.entropy_scale.fill_(float(_entropy_on(cfg, epoch)))
             for it in range(first_it, iters):
                 set_lr((epoch - 1) * iters + it)
                 batch = slice(it * bs + lo, it * bs + hi)
@@ -355,11 +358,11 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                     values = {}
                 else:
                     z = G.sample_z(bs, device=device)[lo:hi] if gan else None
-                    values = discriminator_step(step_cfg, nets, xl, yl, xu, z, amp)
+                    values = discriminator_step(cfg, nets, xl, yl, xu, z, amp)
                     if xr is not None:
                         for _ in range(cfg.g_steps):
                             z = G.sample_z(bs, device=device)[lo:hi]
-                            values.update(generator_step(step_cfg, nets, xr, z, amp, batch_mean))
+                            values.update(generator_step(cfg, nets, xr, z, amp, batch_mean))
                     values = _reduce_values(values, world)
                     _check_finite(values, f"at epoch {epoch}, iteration {it + 1}")
                     for k, v in values.items():
