@@ -218,15 +218,17 @@ def test_a_failed_capture_falls_back_to_the_eager_loop(digits, simulated, monkey
 
 def _digits_cfg(**changes):
     # noise and dropout off, so that eager and captured steps draw the same random numbers
-    return Config(dataset="digits", labels=50, epochs=1, device="cuda", d_input_noise=0.0, d_hidden_noise=0.0,
-                  sample_every=1, **changes)
+    return Config(**{"dataset": "digits", "labels": 50, "epochs": 1, "device": "cuda", "d_input_noise": 0.0,
+                     "d_hidden_noise": 0.0, "sample_every": 1, **changes})
 
 
 @cuda
-def test_captured_steps_give_the_eager_weights(digits):
+@pytest.mark.parametrize("options", [{}, {"epochs": 2, "entropy_weight": 0.5, "entropy_epochs": 1}],
+                         ids=["default", "entropy-epochs"])
+def test_captured_steps_give_the_eager_weights(digits, options):
     split = make_split(digits, 50, 1)
-    eager = train(_digits_cfg(graphs="off"), digits, split)
-    graphs = train(_digits_cfg(graphs="on"), digits, split)
+    eager = train(_digits_cfg(graphs="off", **options), digits, split)
+    graphs = train(_digits_cfg(graphs="on", **options), digits, split)
     for module in ("generator", "discriminator"):
         a, b = getattr(eager, module).state_dict(), getattr(graphs, module).state_dict()
         for k in a:
