@@ -81,8 +81,8 @@ class Config:
     # objective
     unlabeled_weight: float = 1.0
     label_smoothing: float = 0.0
-    entropy_weight: float = 0.0  # conditional-entropy penalty on unlabeled predictions (Dai et al. 2017); off: --val at full length
-    entropy_epochs: int | None = None  # the entropy term acts in the first N epochs only (None: in every epoch)
+    entropy_weight: float = 0.1  # conditional-entropy penalty on unlabeled predictions (Dai et al. 2017) ...
+    entropy_epochs: int | None = 20  # ... in the first N epochs only (None: every epoch); chosen on --val at full length
     balance_weight: float = 0.0  # class-balance penalty: KL(mean unlabeled prediction || uniform) (Springenberg 2016)
     g_loss: str = "feature-matching"
     fm_norm: str = "l2"
@@ -256,10 +256,10 @@ TOOLBOX_HELP = {
                   "images only [0: off]."),
     "beta1": "Adam beta1, or SGD momentum, of both networks [0.5].",
     "adam_eps": "Adam epsilon, added outside the square root as torch does; 1e-4 approximates the reference code's 1e-8 inside it [1e-4].",
-    "entropy_weight": "Weight of the entropy of D's class predictions on unlabeled data, minimised (Dai et al. 2017) [0: off].",
+    "entropy_weight": "Weight of the entropy of D's class predictions on unlabeled data, minimised (Dai et al. 2017) [0.1; 0: off].",
     "entropy_epochs": ("Apply the entropy term (--entropy-weight) in the first N epochs only, then train without "
                        "it (its value is still logged as loss_ent), so that it can settle which class each unlabeled "
-                       "cluster takes early on without sharpening predictions for the rest of training [every epoch]."),
+                       "cluster takes early on without sharpening predictions for the rest of training [20; at least --epochs: every epoch]."),
     "balance_weight": ("Weight of a class-balance penalty, KL(mean class prediction on the unlabeled batch || uniform), "
                        "which penalises sending more unlabeled data to some classes than to others (CatGAN, "
                        "Springenberg 2016; assumes balanced classes) [0]."),
