@@ -353,8 +353,10 @@ def resolve(config_file: str | Path | None = None, **cli: Any) -> Config:
 
 def from_dict(values: dict[str, Any], source: str) -> Config:
     """Rebuild a saved config (``config.json``, a checkpoint); runs made before ``arch``
-    existed named it ``model``."""
+    existed named it ``model``, and runs made before ``entropy_epochs`` existed trained any
+    entropy term in every epoch (None), whatever today's default."""
     values = dict(values)
     if "model" in values and "arch" not in values:
         values["arch"] = values.pop("model")
+    values.setdefault("entropy_epochs", None)
     return Config(**check_keys(values, source))

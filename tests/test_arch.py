@@ -117,6 +117,9 @@ def test_auto_picks_by_shape():
 def test_old_run_configs_still_load():
     cfg = from_dict({"model": "mlp", "d_input_noise": 0.3}, "config.json")
     assert cfg.arch == "mlp" and cfg.d_hidden_noise == 0.5
+    # a run saved before --entropy-epochs existed trained its entropy term in every epoch, and resumes so
+    assert from_dict({"entropy_weight": 0.1}, "config.json").entropy_epochs is None
+    assert from_dict(Config().to_dict(), "config.json").entropy_epochs == 20
 
 
 @pytest.mark.parametrize("changes, message", [
