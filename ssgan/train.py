@@ -181,11 +181,6 @@ def _optimizer(cfg: Config, params, lr: float | None, beta1: float | None) -> to
     return torch.optim.Adam(params, lr=lr, betas=(beta1, 0.999), eps=cfg.adam_eps, foreach=True)
 
 
-def _entropy_on(cfg: Config, epoch: int) -> bool:
-    """Whether the entropy term acts in ``epoch`` (1-based): every epoch, or the first ``entropy_epochs``."""
-    return cfg.entropy_epochs is None or epoch <= cfg.entropy_epochs
-
-
 def _noise_seed(*parts: int) -> int:
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
 
@@ -344,8 +339,8 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                 noise.manual_seed(_noise_seed(cfg.seed, world.rank, epoch, first_it))
             if graphed is not None:
                 graphed.start_epoch(sums, counts)
-            if nets.entropy_scale is not None:
-                nets.entropy_scale.fill_(float(_entropy_on(cfg, epoch)))
+            if nets.entropy_scale is not None:  # only made when entropy_epochs is set
+                nets.entropy_scale.fill_(float(epoch <= cfg.entropy_epochs))
             for it in range(first_it, iters):
                 set_lr((epoch - 1) * iters + it)
                 batch = slice(it * bs + lo, it * bs + hi)
