@@ -94,6 +94,7 @@ class Config:
     batch_size: int = 100
     lr: float = 0.003
     beta1: float = 0.5
+    beta2: float = 0.999  # Adam's, both networks (the reference's; Dai et al.'s MNIST code uses 0.9999)
     adam_eps: float = 1e-4  # torch adds it outside the square root; 1e-4 is close to the reference's 1e-8 inside; chosen on --val
     lr_decay_start: float = 1.0  # 1.0: constant, as the reference; chosen on --val with epochs
     ema_decay: float = 0.9999  # the reference's
@@ -162,7 +163,7 @@ class Config:
                      "mbd_kernels", "translate", "hist_avg_d", "hist_avg_g", "val", "entropy_weight", "balance_weight", "quality_every"):
             if getattr(self, name) is not None:
                 at_least(name, 0.0)
-        for name in ("label_smoothing", "beta1", "beta1_d", "beta1_g", "lr_decay_start", "ema_decay", "d_dropout",
+        for name in ("label_smoothing", "beta1", "beta2", "beta1_d", "beta1_g", "lr_decay_start", "ema_decay", "d_dropout",
                      "d_input_dropout"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value < 1.0 and not (name == "lr_decay_start" and value == 1.0):
@@ -268,6 +269,7 @@ TOOLBOX_HELP = {
     "optimizer": "adam or sgd [adam].",
     "lr_d": "Discriminator learning rate [--lr].",
     "lr_g": "Generator learning rate [--lr].",
+    "beta2": "Adam beta2, the decay of the squared-gradient average, of both networks [0.999].",
     "beta1_d": "Discriminator beta1/momentum [--beta1].",
     "beta1_g": "Generator beta1/momentum [--beta1].",
     "d_steps": "Discriminator steps per generator update: G steps every d_steps batches [1].",

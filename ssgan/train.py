@@ -178,7 +178,7 @@ def _optimizer(cfg: Config, params, lr: float | None, beta1: float | None) -> to
     params = [p for p in params if p.requires_grad]
     if cfg.optimizer == "sgd":  # beta1 is the momentum
         return torch.optim.SGD(params, lr=lr, momentum=beta1, foreach=True)
-    return torch.optim.Adam(params, lr=lr, betas=(beta1, 0.999), eps=cfg.adam_eps, foreach=True)
+    return torch.optim.Adam(params, lr=lr, betas=(beta1, cfg.beta2), eps=cfg.adam_eps, foreach=True)
 
 
 def _noise_seed(*parts: int) -> int:

@@ -47,6 +47,7 @@ def test_missing_config_file(tmp_path):
     (dict(epochs=0), "epochs must be >= 1"),
     (dict(lr=0.0), "lr must be > 0"),
     (dict(label_smoothing=1.0), "label_smoothing must lie in"),
+    (dict(beta2=1.0), "beta2 must lie in"),
     (dict(unlabeled_weight=-1.0), "unlabeled_weight must be >= 0"),
 ])
 def test_invalid_values(changes, message):

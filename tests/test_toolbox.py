@@ -124,6 +124,8 @@ def test_optimizer_options():
     opt = _optimizer(Config(lr=0.003), params, lr=None, beta1=0.7)
     assert isinstance(opt, torch.optim.Adam) and opt.param_groups[0]["lr"] == 0.003
     assert opt.param_groups[0]["betas"] == (0.7, 0.999)
+    opt = _optimizer(Config(beta2=0.9999), params, lr=None, beta1=None)
+    assert opt.param_groups[0]["betas"] == (0.5, 0.9999)
 
 
 def _short_run(tmp_path, **changes):
@@ -149,7 +151,7 @@ def test_d_steps_and_g_steps_set_the_number_of_generator_updates(tmp_path, d_ste
     dict(mbd_kernels=5), dict(g_norm="vbn"), dict(hist_avg_d=0.01, hist_avg_g=0.01), dict(optimizer="sgd", lr=0.01),
     dict(lr_d=0.001, lr_g=0.002, beta1_d=0.6), dict(init="normal-0.02", data_init=False),
     dict(d_layer_norm=True, d_dropout=0.2, d_activation="leaky-relu", g_dropout="0.5,0"),
-    dict(precision="bf16"), dict(translate=1),
+    dict(precision="bf16"), dict(translate=1), dict(beta2=0.9999),
 ])
 def test_toolbox_options_train_and_change_the_result(tmp_path, changes):
     _, base = _short_run(tmp_path / "base")
