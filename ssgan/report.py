@@ -463,9 +463,13 @@ def _score_last_generators(runs: list[RunRecord], n: int, log) -> None:
     """Add sample-quality scores to the last metrics of every GAN run that lacks them (in memory)."""
     from ssgan.runs import sample_quality_of_run
 
-    for r in runs:
-        if is_baseline(r.method) or r.config.get("unlabeled_weight", 1.0) == 0 or r.last.get("fid") is not None:
-            continue
+    todo = [r for r in runs if not (is_baseline(r.method) or r.config.get("unlabeled_weight", 1.0) == 0
+                                    or r.last.get("fid") is not None)]
+    missing = [r.path.name for r in todo if not (r.path / "checkpoint.pt").is_file()]
+    if missing:  # checked before any scoring, so that nothing is half done
+        raise SSGANError(f"--samples scores each GAN run's last generator from its checkpoint.pt, which "
+                         f"{len(missing)} run(s) lack ({', '.join(missing)}): make the report without --samples")
+    for r in todo:
         log(f"scoring {n} samples of {r.path.name}")
         q = sample_quality_of_run(r.path, n)
         r.metrics[-1] = {**r.last, **q["generated"], "quality_network": q["network"], "quality_samples": n,

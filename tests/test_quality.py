@@ -146,6 +146,13 @@ def test_report_samples_scores_runs_trained_without_quality(tmp_path, monkeypatc
     assert r.exit_code == 0, r.output
     assert "| real training images |" in (tmp_path / "report" / "report.md").read_text()
     assert (run / "metrics.jsonl").read_text() == before  # the run folder is not changed
+    # a run kept without its checkpoint (as committed reports keep them) cannot be scored: one line, no report
+    (run / "checkpoint.pt").unlink()
+    r = CliRunner().invoke(main, ["report", str(run), "--out", str(tmp_path / "report2"), "--samples", "200"])
+    assert r.exit_code != 0 and "make the report without --samples" in r.output and run.name in r.output
+    assert "Traceback" not in r.output and not (tmp_path / "report2").exists()
+    r = CliRunner().invoke(main, ["report", str(run), "--out", str(tmp_path / "report2")])
+    assert r.exit_code == 0, r.output
 
 
 def test_quality_every_needs_images_with_a_test_set(tmp_path):
