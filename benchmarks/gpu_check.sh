@@ -12,7 +12,8 @@
 #    seed 1, --graphs auto: the target is 30 s of training or less;
 # 4. --seeds 1-10 --parallel 10 of the same schedule, wall time: the target is 3 minutes or less;
 #    their test errors are the graph path's accuracy over 10 seeds, to set beside the eager
-#    loop's (reports/mnist-100: 121, 122, 124, 210 and 126 errors on seeds 1-5, CPU, fp32).
+#    loop's (the 60-epoch default of the time on the CPU, fp32: 121, 122, 124, 210 and 126 errors on
+#    seeds 1-5, in reports/mnist-100-entropy0/notes.md).
 #
 # OUTDIR receives log.txt, speed.jsonl, summary.json and runs.tar.gz (every run's config.json,
 # metrics.jsonl and split.json; no checkpoints): four files, within what a device call returns.
