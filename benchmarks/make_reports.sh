@@ -2,10 +2,11 @@
 # Re-make the committed accuracy reports from scratch (run from the repository root).
 #   bash benchmarks/make_reports.sh digits   # reports/digits-50: 5 seeds, a few minutes on 2 CPU cores
 #   bash benchmarks/make_reports.sh mnist    # reports/mnist-100: 5 seeds of the 125-epoch default and 4 baselines;
-#     the SSL runs alone take 2 hours 15 minutes to 2 hours 45 minutes on 2 CPU cores with bf16 (two at a time,
-#     45 to 67 min a pair at 21 to 32 s per epoch each: 21 s in session 12, 31-32 s on 2026-12-01);
-#     same-net takes about 8 s per epoch two at a time at one thread (session 13), about 17 min a seed,
-#     and far longer niced behind training (75 min for seed 1 in session 12)
+#     the SSL runs alone take 2 hours 15 minutes to about 3 hours on 2 CPU cores with bf16 (two at a time,
+#     45 to 73 min a pair at 21 to 37 s per epoch each: 21 s in session 12, 31-37 s on 2026-12-01);
+#     same-net takes 8 to 12 s per epoch two at a time at one thread (sessions 13 and 16), 17 to 25 min
+#     a seed, and far longer niced behind training (75 min for seed 1 in session 12); full about 30 min
+#     (13-16 s per epoch beside one fit, 2026-12-01)
 #     (PARALLEL=5 runs all five seeds at once, for a GPU)
 #   EPOCHS=10 bash benchmarks/make_reports.sh moments  # reports/moments: 7 generators x 2 seeds with sample
 #     quality every 2 epochs, about 75 min;
