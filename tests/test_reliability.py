@@ -45,6 +45,25 @@ def uninterrupted(tmp_path_factory):
     return run_dir
 
 
+def test_checkpoint_of_the_foreach_adam_resumes_with_the_fused_one_on_the_cpu(uninterrupted, tmp_path):
+    """A checkpoint whose optimizer state names the foreach Adam kernel (written on CUDA, or on the
+    CPU before Adam was fused there) resumes on the CPU with the fused kernel: the run ends with
+    the same weights as one that never stopped. Resumed with the saved kernel it would not (the
+    two kernels round differently)."""
+    with pytest.raises(Interrupted) as info:
+        fit(cfg(tmp_path), SignalAt(1, 5))
+    run_dir = info.value.run_dir
+    ckpt = load_checkpoint(run_dir / "checkpoint.pt")
+    for key in ("opt_d", "opt_g"):
+        assert all(group["fused"] for group in ckpt[key]["param_groups"])
+        for group in ckpt[key]["param_groups"]:
+            group.update(foreach=True, fused=None)
+    save_checkpoint(run_dir / "checkpoint.pt", ckpt)
+    resume(run_dir)
+    a, b = _state(uninterrupted), _state(run_dir)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
 @pytest.mark.parametrize("epoch, iteration, signum", [(1, 5, signal.SIGINT), (1, 13, signal.SIGTERM), (2, 1, signal.SIGINT)])
 def test_interrupted_and_resumed_equals_uninterrupted(uninterrupted, tmp_path, epoch, iteration, signum):
     with pytest.raises(Interrupted) as info:

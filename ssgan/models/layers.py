@@ -18,9 +18,22 @@ from torch import Tensor, nn
 
 class WeightNormed(nn.Module):
     """A layer with weight normalisation, ``W = g * v / ||v||`` per output unit (Salimans &
-    Kingma 2016), whose next forward pass can initialise ``g`` and ``b`` from its input."""
+    Kingma 2016), whose next forward pass can initialise ``g`` and ``b`` from its input.
+
+    ``W`` comes from ``torch._weight_norm``, the kernel behind
+    ``torch.nn.utils.parametrizations.weight_norm``: where the output units lie along ``v``'s
+    first dimension it computes the norm, the scaling and their backward in one pass each on
+    the CPU and CUDA, where the same formula in separate operations made several passes and an
+    autograd node per operation (README, "Speed on the CPU"); along another dimension (the
+    transposed convolution's second) torch computes it in separate operations."""
 
     _init_pending: bool = False
+    _dim: int = 0  # the dimension of ``v`` that indexes output units
+
+    def weight(self) -> Tensor:
+        shape = [1] * self.v.dim()
+        shape[self._dim] = -1
+        return torch._weight_norm(self.v, self.g.view(shape), self._dim)
 
     def _init_from(self, pre: Tensor) -> Tensor:
         """Data-dependent init: choose g and b so that this batch's pre-activations ``pre``
@@ -47,7 +60,7 @@ class WNLinear(WeightNormed):
         self._init_pending = False
 
     def forward(self, x: Tensor) -> Tensor:
-        w = self.v * (self.g / self.v.norm(dim=1)).unsqueeze(1)
+        w = self.weight()
         if not self._init_pending:
             return F.linear(x, w, self.b)
         return self._init_from(F.linear(x, w))
@@ -66,7 +79,7 @@ class WNConv2d(WeightNormed):
         self.stride, self.padding = stride, padding
 
     def forward(self, x: Tensor) -> Tensor:
-        w = self.v * (self.g / self.v.flatten(1).norm(dim=1)).view(-1, 1, 1, 1)
+        w = self.weight()
         if not self._init_pending:
             return F.conv2d(x, w, self.b, self.stride, self.padding)
         return self._init_from(F.conv2d(x, w, None, self.stride, self.padding))
@@ -76,6 +89,8 @@ class WNConvTranspose2d(WeightNormed):
     """Transposed convolution that doubles height and width (kernel 5, stride 2), with weight
     normalisation per output channel: the output layer of the reference image generator."""
 
+    _dim = 1  # v is (in, out, k, k)
+
     def __init__(self, in_channels: int, out_channels: int, kernel: int = 5, train_scale: bool = True):
         super().__init__()
         self.v = nn.Parameter(torch.randn(in_channels, out_channels, kernel, kernel) * 0.05)
@@ -84,7 +99,7 @@ class WNConvTranspose2d(WeightNormed):
         self.padding = kernel // 2
 
     def forward(self, x: Tensor) -> Tensor:
-        w = self.v * (self.g / self.v.transpose(0, 1).flatten(1).norm(dim=1)).view(1, -1, 1, 1)
+        w = self.weight()
         conv = partial(F.conv_transpose2d, stride=2, padding=self.padding, output_padding=1)
         if not self._init_pending:
             return conv(x, w, self.b)
