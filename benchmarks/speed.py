@@ -2,7 +2,7 @@
 and, in the same run, the rate at which this machine multiplies the step's own matrices; with
 ``--arch``, seconds per iteration of each network family.
 
-    python benchmarks/speed.py [--device cpu|cuda] [--iterations 200] [--precision fp32,bf16]
+    python benchmarks/speed.py [--device cpu|cuda] [--iterations 200] [--precision fp32,bf16] [--rounds 5]
     python benchmarks/speed.py --arch dcgan,salimans-cnn --shape 1x28x28,3x32x32 --iterations 20
 
 On CUDA each precision is timed eagerly and as CUDA graphs (``*_graphs_*`` keys; the capture,
@@ -23,6 +23,12 @@ every precision (the issue's measure). With bf16 among the precisions the same p
 also timed in bf16, and ``bf16_fraction_of_bf16_matmul_rate`` says how close the bf16 step
 comes to the rate of its own matrix products. Training runs on the first 100 x iterations
 MNIST images with no test set, after a warm-up of 10 iterations.
+
+A machine whose speed drifts from minute to minute (a shared 2-core CPU) moves the fraction by
+itself, so each step is compared with matrix products timed just before it (seconds apart),
+and ``--rounds R`` repeats the whole measurement R times: the output gives every round's
+figures (``*_per_round``) and, under the plain keys, their medians, a fraction being the
+median of the rounds' own fractions.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import time
 
 import numpy as np
@@ -75,7 +82,7 @@ def step_gflop(cfg: Config) -> float:
 
 
 def matmul_rate(cfg: Config, device: torch.device, repeats: int = 50, dtype: torch.dtype = torch.float32) -> float:
-    """GFLOP/s of the step's matrix products alone, best of three timings of ``repeats`` rounds."""
+    """GFLOP/s of the step's matrix products alone, best of three timings of ``repeats`` passes."""
     products = step_products(cfg)
     mats = [(torch.randn(m, k, device=device, dtype=dtype), torch.randn(k, n, device=device, dtype=dtype), c)
             for m, k, n, c in products]
@@ -126,10 +133,14 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--iterations", type=int, default=200)
     p.add_argument("--precision", default="fp32,bf16", help="comma-separated: fp32, bf16")
+    p.add_argument("--rounds", type=int, default=1, help="repeat the rate analysis this many times, each round "
+                                                          "pairing its matmul rate with its own step timings")
     p.add_argument("--arch", default=None, help="comma-separated families (mlp, dcgan, salimans-cnn): time each "
                                                 "at every --shape instead of the default step's rate analysis")
     p.add_argument("--shape", default="1x28x28,3x32x32", help="comma-separated CxHxW shapes for --arch")
     args = p.parse_args()
+    if args.rounds < 1:
+        p.error(f"--rounds must be 1 or more, got {args.rounds}")
     device = resolve_device(args.device)
     base = Config(epochs=1, device=str(device), sample_every=1, graphs="off")
     if args.arch:
@@ -149,24 +160,40 @@ def main() -> None:
         return
     gflop = step_gflop(base)
     out = {"device": str(device), "threads": torch.get_num_threads(), "iterations": args.iterations,
-           "step_gflop": round(gflop, 3)}
+           "rounds": args.rounds, "step_gflop": round(gflop, 3)}
     precisions = args.precision.split(",")
-    rate = matmul_rate(base, device)
-    out["matmul_gflops_fp32"] = round(rate, 1)
-    if "bf16" in precisions:
-        rate_bf16 = matmul_rate(base, device, dtype=torch.bfloat16)
-        out["matmul_gflops_bf16"] = round(rate_bf16, 1)
     modes = ["off", "on"] if device.type == "cuda" else ["off"]  # CUDA graphs exist on CUDA only
+    rounds = [one_round(base, device, precisions, modes, args.iterations, gflop) for _ in range(args.rounds)]
+    for key in rounds[0]:
+        values = [r[key] for r in rounds]
+        digits = 4 if key.endswith("s_per_iteration") else 3 if "fraction" in key else 1
+        out[key] = round(statistics.median(values), digits)
+        if args.rounds > 1:
+            out[key + "_per_round"] = [round(v, digits) for v in values]
+    print(json.dumps(out))
+
+
+def one_round(base: Config, device: torch.device, precisions: list[str], modes: list[str], iterations: int,
+              gflop: float) -> dict[str, float]:
+    """Every precision and mode's step, each timed right after the matmul rates it is compared with
+    (the fp32 rate, and the bf16 rate for a bf16 step); the round's rates are the means of those
+    timings."""
+    out, rates = {}, {"fp32": [], "bf16": []}
     for precision in precisions:
         for graphs in modes:
-            s = seconds_per_iteration(base.replace(precision=precision, graphs=graphs), args.iterations)
-            name = precision + ("_graphs" if graphs == "on" else "")
-            out[f"{name}_s_per_iteration"] = round(s, 4)
-            out[f"{name}_gflops"] = round(gflop / s, 1)
-            out[f"{name}_fraction_of_matmul_rate"] = round(gflop / s / rate, 3)
+            rate = matmul_rate(base, device)
+            rates["fp32"].append(rate)
             if precision == "bf16":
-                out[f"{name}_fraction_of_bf16_matmul_rate"] = round(gflop / s / rate_bf16, 3)
-    print(json.dumps(out))
+                rate_bf16 = matmul_rate(base, device, dtype=torch.bfloat16)
+                rates["bf16"].append(rate_bf16)
+            s = seconds_per_iteration(base.replace(precision=precision, graphs=graphs), iterations)
+            name = precision + ("_graphs" if graphs == "on" else "")
+            out[f"{name}_s_per_iteration"] = s
+            out[f"{name}_gflops"] = gflop / s
+            out[f"{name}_fraction_of_matmul_rate"] = gflop / s / rate
+            if precision == "bf16":
+                out[f"{name}_fraction_of_bf16_matmul_rate"] = gflop / s / rate_bf16
+    return {**{f"matmul_gflops_{k}": statistics.mean(v) for k, v in rates.items() if v}, **out}
 
 
 if __name__ == "__main__":
