@@ -1,0 +1,80 @@
+"""benchmarks/speed.py's rate analysis: each step is compared with the matmul rates timed just
+before it, and ``--rounds`` reports every round and the medians (timings faked: this checks the
+bookkeeping, not the machine)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "speed.py"
+
+
+@pytest.fixture
+def speed():
+    spec = importlib.util.spec_from_file_location("speed_bench", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run(speed, monkeypatch, capsys, rates, seconds, *args):
+    """speed.py's main with matmul rates and step times taken, in call order, from the lists."""
+    rates, seconds, calls = list(rates), list(seconds), []
+
+    def fake_rate(cfg, device, repeats=50, dtype=torch.float32):
+        calls.append(("rate", "bf16" if dtype == torch.bfloat16 else "fp32"))
+        return rates.pop(0)
+
+    def fake_seconds(cfg, iterations, shape=(1, 28, 28)):
+        calls.append(("step", cfg.precision))
+        return seconds.pop(0)
+
+    monkeypatch.setattr(speed, "matmul_rate", fake_rate)
+    monkeypatch.setattr(speed, "seconds_per_iteration", fake_seconds)
+    monkeypatch.setattr(sys, "argv", ["speed.py", *args])
+    speed.main()
+    assert not rates and not seconds  # every timing was used
+    return json.loads(capsys.readouterr().out), calls
+
+
+def test_each_step_is_paired_with_the_rates_timed_just_before_it(speed, monkeypatch, capsys):
+    # one round: fp32 rate 100 -> fp32 step; fp32 rate 200 and bf16 rate 400 -> bf16 step
+    out, calls = run(speed, monkeypatch, capsys, [100.0, 200.0, 400.0], [0.05, 0.04],
+                     "--precision", "fp32,bf16", "--iterations", "3")
+    assert calls == [("rate", "fp32"), ("step", "fp32"), ("rate", "fp32"), ("rate", "bf16"), ("step", "bf16")]
+    gflop = out["step_gflop"]
+    assert out["fp32_fraction_of_matmul_rate"] == pytest.approx(gflop / 0.05 / 100.0, abs=1e-3)
+    assert out["bf16_fraction_of_matmul_rate"] == pytest.approx(gflop / 0.04 / 200.0, abs=1e-3)
+    assert out["bf16_fraction_of_bf16_matmul_rate"] == pytest.approx(gflop / 0.04 / 400.0, abs=1e-3)
+    assert out["matmul_gflops_fp32"] == 150.0  # the round's rate: the mean of its two fp32 timings
+    assert out["rounds"] == 1 and not any(key.endswith("_per_round") for key in out)
+
+
+def test_rounds_report_every_round_and_the_median_of_the_rounds_fractions(speed, monkeypatch, capsys):
+    # three rounds of the fp32 step alone: the rounds' fractions are gflop/4, gflop/6 and gflop/20,
+    # so the median is gflop/6, where the median step time over the median rate would be gflop/8
+    rates, seconds = [100.0, 300.0, 200.0], [0.04, 0.02, 0.10]
+    out, _ = run(speed, monkeypatch, capsys, rates, seconds, "--precision", "fp32", "--rounds", "3")
+    gflop = out["step_gflop"]
+    fractions = [gflop / s / r for s, r in zip(seconds, rates)]
+    assert out["rounds"] == 3
+    assert out["fp32_s_per_iteration_per_round"] == seconds
+    assert out["matmul_gflops_fp32_per_round"] == rates
+    assert out["fp32_fraction_of_matmul_rate_per_round"] == [round(f, 3) for f in fractions]
+    assert out["fp32_fraction_of_matmul_rate"] == round(statistics.median(fractions), 3)
+    assert out["fp32_s_per_iteration"] == 0.04 and out["matmul_gflops_fp32"] == 200.0
+
+
+def test_rounds_below_one_is_a_one_line_error(speed, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["speed.py", "--rounds", "0"])
+    with pytest.raises(SystemExit) as stop:
+        speed.main()
+    assert stop.value.code == 2
+    assert "--rounds must be 1 or more, got 0" in capsys.readouterr().err
