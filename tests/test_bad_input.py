@@ -38,6 +38,9 @@ def cases(tmp_path):
     damaged.mkdir()
     (damaged / "config.json").write_text(json.dumps({"dataset": "digits"}))
     (damaged / "checkpoint.pt").write_bytes(b"\x00garbage")
+    no_weights = tmp_path / "no_weights_run"  # a run kept without its checkpoint, as reports/mnist-100-runs
+    no_weights.mkdir()
+    (no_weights / "config.json").write_text(json.dumps({"dataset": "digits"}))
     a_file = tmp_path / "a_file"
     a_file.write_text("")
     return {
@@ -64,6 +67,8 @@ def cases(tmp_path):
         "sample on a non-run": (["sample", str(not_a_run)], "is not a run folder"),
         "resume a non-run": (["fit", "--resume", str(not_a_run)], "is not a run folder"),
         "damaged checkpoint": (["eval", str(damaged)], "is damaged"),
+        "eval without weights": (["eval", str(no_weights)], "has no checkpoint.pt"),
+        "sample without weights": (["sample", str(no_weights)], "has no checkpoint.pt"),
         "output not a folder": (["fit", "--dataset", "digits", "--labels", "50", "--epochs", "1", "--out", str(a_file)], "is not a directory"),
     }
 
@@ -79,7 +84,8 @@ CASE_NAMES = [
     "labels not a multiple", "labels more than available", "npz wrong keys", "npz wrong dims", "npz NaN pixels",
     "npz labels out of range", "npz all unlabeled", "npz no unlabeled", "translate on vectors", "split for another dataset",
     "damaged split", "config unknown key", "config wrong type", "cuda without GPU", "eval on a non-run",
-    "sample on a non-run", "resume a non-run", "damaged checkpoint", "output not a folder",
+    "sample on a non-run", "resume a non-run", "damaged checkpoint", "eval without weights", "sample without weights",
+    "output not a folder",
 ]
 
 
