@@ -17,7 +17,9 @@ networks that is 4.55 GFLOP.
 
 The matmul rate is measured by timing, alone and back to back, every matrix product of that
 count (forward, input-gradient and weight-gradient products of each dense layer at its batch
-size): the best the step could do if nothing but its matrix products cost time. The ratio
+size), the best of three timings of 50 passes: the best the step could do if nothing but its
+matrix products cost time. The step's time is one average over its iterations (and the
+set-up of its ``train`` call, about 1 % of 200 iterations here), so the ratio errs low. The ratio
 ``fraction_of_matmul_rate`` compares across machines; it is taken against the fp32 rate for
 every precision (the issue's measure). With bf16 among the precisions the same products are
 also timed in bf16, and ``bf16_fraction_of_bf16_matmul_rate`` says how close the bf16 step
