@@ -255,9 +255,6 @@ def load_run(path: str | Path) -> Run:
     path = Path(path)
     if not path.is_dir() or not (path / "config.json").is_file():
         raise SSGANError(f"{path} is not a run folder (no config.json): pass a folder made by `ssgan fit`")
-    if not (path / "checkpoint.pt").is_file():  # a run folder kept without its weights, or stopped too soon
-        raise SSGANError(f"{path} has no checkpoint.pt (removed, or the run stopped before writing one): "
-                         "this command needs its trained weights; ssgan report reads the run without them")
     ckpt = load_checkpoint(path / "checkpoint.pt")
     try:
         cfg = from_dict(ckpt["config"], f"checkpoint {path / 'checkpoint.pt'}")

@@ -498,8 +498,10 @@ def save_checkpoint(path: Path, state: dict) -> None:
 
 
 def load_checkpoint(path: Path) -> dict:
-    if not Path(path).is_file():
-        raise SSGANError(f"no checkpoint at {path}: is this a run folder made by `ssgan fit`?")
+    path = Path(path)
+    if not path.is_file():  # a run folder kept without its weights, or stopped before its first checkpoint
+        raise SSGANError(f"{path.parent} has no {path.name} (removed, or the run stopped before writing one): "
+                         "this command needs its trained weights; ssgan report reads the run without them")
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # torch raises many types for a damaged file
