@@ -25,7 +25,9 @@ class WeightNormed(nn.Module):
     first dimension it computes the norm, the scaling and their backward in one pass each on
     the CPU and CUDA, where the same formula in separate operations made several passes and an
     autograd node per operation (README, "Speed on the CPU"); along another dimension (the
-    transposed convolution's second) torch computes it in separate operations."""
+    transposed convolution's second) torch computes it in separate operations. The kernel
+    returns ``W`` in the standard layout; a channels-last ``v`` (convolutions on the CPU) gets
+    it back channels-last, since oneDNN's convolutions run slower on mixed layouts."""
 
     _init_pending: bool = False
     _dim: int = 0  # the dimension of ``v`` that indexes output units
@@ -33,7 +35,10 @@ class WeightNormed(nn.Module):
     def weight(self) -> Tensor:
         shape = [1] * self.v.dim()
         shape[self._dim] = -1
-        return torch._weight_norm(self.v, self.g.view(shape), self._dim)
+        w = torch._weight_norm(self.v, self.g.view(shape), self._dim)
+        if self.v.dim() == 4 and self.v.is_contiguous(memory_format=torch.channels_last):
+            w = w.contiguous(memory_format=torch.channels_last)
+        return w
 
     def _init_from(self, pre: Tensor) -> Tensor:
         """Data-dependent init: choose g and b so that this batch's pre-activations ``pre``
