@@ -92,7 +92,7 @@ def test_data_dependent_init_of_convolutions_gives_unit_variance():
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
 def test_weight_normed_convolution_keeps_its_weights_layout(layout):
     # torch._weight_norm returns NCHW; a channels-last network (the CPU's) gets its weight back
-    # channels-last, since oneDNN's convolutions ran 10-20 % slower on mixed layouts (README)
+    # channels-last, since oneDNN's convolutions ran slower on mixed layouts (README, "Speed on the CPU")
     torch.manual_seed(0)
     conv = WNConv2d(4, 6, 3).to(memory_format=layout)
     w = conv.weight()
