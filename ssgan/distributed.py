@@ -8,12 +8,13 @@ does nothing, when the world has one process.
 
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-from torch import Tensor
+from torch import Tensor, nn
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,19 @@ def setup(device: torch.device) -> tuple[World, torch.device]:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
                                 store=dist.PrefixStore(f"ssgan/attempt{attempt}", store), rank=rank, world_size=size)
     return world, device
+
+
+def wrap(module: nn.Module, device: torch.device) -> nn.Module:
+    """``module`` in DistributedDataParallel, which broadcasts rank 0's weights as it wraps.
+    Buffers are not synchronised in forward: each rank keeps its own batch-norm statistics.
+    torch names that option ``forward_sync_buffers`` since 2.13 and ``broadcast_buffers``
+    before (the GPU machines this project is measured on have torch 2.11)."""
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    ids = [device] if device.type == "cuda" else None
+    params = inspect.signature(DDP).parameters
+    no_sync = "forward_sync_buffers" if "forward_sync_buffers" in params else "broadcast_buffers"
+    return DDP(module, device_ids=ids, **{no_sync: False})
 
 
 def shutdown() -> None:

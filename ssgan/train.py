@@ -262,18 +262,13 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
     noise = None
     if world.active:
         # Each rank draws its own Gaussian noise in D; the global generator (z, orders) stays
-        # in step on every rank. DDP broadcasts rank 0's weights when it wraps the modules.
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
+        # in step on every rank.
         noise = torch.Generator(device=device)
         for m in D.modules():
             if isinstance(m, GaussianNoise):
                 m.generator = noise
         nets.noise = noise
-        ids = [device] if device.type == "cuda" else None
-        # buffers are not synchronised in forward: each rank keeps its own batch-norm statistics
-        nets.d_train = DDP(D, device_ids=ids, forward_sync_buffers=False)
-        nets.g_train = DDP(G, device_ids=ids, forward_sync_buffers=False)
+        nets.d_train, nets.g_train = distributed.wrap(D, device), distributed.wrap(G, device)
         batch_mean = distributed.batch_mean
     opt_d, opt_g = nets.opt_d, nets.opt_g
     total, decay_from = cfg.epochs * iters, int(cfg.lr_decay_start * cfg.epochs * iters)

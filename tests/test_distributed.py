@@ -164,3 +164,24 @@ def test_elastic_restart_resumes_the_jobs_run_folder(tmp_path):
     assert p.returncode == 0, out
     runs = [d for d in tmp_path.iterdir() if d.is_dir()]
     assert len(runs) == 1 and [m["epoch"] for m in read_metrics(runs[0])] == list(range(1, 13)), out
+
+
+class _DDP213:  # DistributedDataParallel's signature from torch 2.13 on, reduced to what wrap passes
+    def __init__(self, module, device_ids=None, forward_sync_buffers=None):
+        self.options = {"device_ids": device_ids, "forward_sync_buffers": forward_sync_buffers}
+
+
+class _DDP211:  # and before 2.13 (the GPU machines have 2.11)
+    def __init__(self, module, device_ids=None, broadcast_buffers=None):
+        self.options = {"device_ids": device_ids, "broadcast_buffers": broadcast_buffers}
+
+
+@pytest.mark.parametrize("ddp, option", [(_DDP213, "forward_sync_buffers"), (_DDP211, "broadcast_buffers")])
+def test_wrap_turns_off_buffer_sync_under_either_name(monkeypatch, ddp, option):
+    """torch renamed DDP's buffer-sync option in 2.13; ``wrap`` passes False under the name
+    that the installed DistributedDataParallel takes (the other name is a TypeError)."""
+    from ssgan import distributed
+
+    monkeypatch.setattr(torch.nn.parallel, "DistributedDataParallel", ddp)
+    wrapped = distributed.wrap(torch.nn.Linear(2, 2), torch.device("cpu"))
+    assert wrapped.options == {"device_ids": None, option: False}
