@@ -1,3 +1,5 @@
+import os
+import signal
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -5,7 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+import ssgan.graphs
+import ssgan.runs
+import ssgan.train
 from ssgan.data import load_digits
+from ssgan.train import Reporter
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +45,39 @@ def tiny_npz(tmp_path):
     y_masked = y.copy()
     y_masked[np.arange(60) % 3 != 0] = -1
     return write_npz(tmp_path / "tiny.npz", x=x, y=y_masked, x_test=x[:30], y_test=y[:30])
+
+
+class _EagerGraph:
+    """Stands in for a CUDA graph on the CPU: recording runs nothing (as capture executes no
+    kernel), and each replay calls the recorded function again on the same static tensors."""
+
+    def __init__(self, fn, pool=None, stream=None):
+        self.fn = fn
+
+    def replay(self):
+        self.fn()
+
+    def pool(self):
+        return None
+
+
+@pytest.fixture
+def simulated(monkeypatch):
+    """The captured path of the loop on the CPU: static batches, device-side sums read once
+    per epoch, the device EMA, the warm-up undone; only the capture itself is replaced."""
+    monkeypatch.setattr(ssgan.graphs, "record", _EagerGraph)
+    monkeypatch.setattr(ssgan.graphs, "to_capturable", lambda opt, device: None)  # CPU Adam cannot capture
+    monkeypatch.setattr(ssgan.train, "use_graphs", lambda cfg, device, distributed, warn: cfg.graphs == "on")
+    monkeypatch.setattr(ssgan.runs, "use_graphs", lambda *args: None)
+
+
+class SignalAt(Reporter):
+    """Sends a signal to this process once, after batch ``iteration`` of ``epoch``."""
+
+    def __init__(self, epoch, iteration, signum=signal.SIGINT):
+        self.at, self.signum, self.sent = (epoch, iteration), signum, False
+
+    def on_batch(self, epoch, iteration, values):
+        if (epoch, iteration) == self.at and not self.sent:
+            self.sent = True
+            os.kill(os.getpid(), self.signum)

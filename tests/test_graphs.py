@@ -2,7 +2,6 @@
 the captured path itself is tested where CUDA is available (skipped otherwise)."""
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +12,8 @@ from click.testing import CliRunner
 from torch.optim.swa_utils import AveragedModel
 
 import ssgan.graphs
-import ssgan.runs
 import ssgan.train
+from conftest import SignalAt
 from ssgan import losses
 from ssgan.cli import main
 from ssgan.config import Config
@@ -89,40 +88,6 @@ def test_portable_state_is_the_eager_form():
     fresh.step()  # an eager CPU optimizer steps from it
 
 
-class _SignalAt(Reporter):
-    def __init__(self, epoch, iteration):
-        self.at, self.sent = (epoch, iteration), False
-
-    def on_batch(self, epoch, iteration, values):
-        if (epoch, iteration) == self.at and not self.sent:
-            self.sent = True
-            os.kill(os.getpid(), signal.SIGINT)
-
-
-class _EagerGraph:
-    """Stands in for a CUDA graph on the CPU: recording runs nothing (as capture executes no
-    kernel), and each replay calls the recorded function again on the same static tensors."""
-
-    def __init__(self, fn, pool=None, stream=None):
-        self.fn = fn
-
-    def replay(self):
-        self.fn()
-
-    def pool(self):
-        return None
-
-
-@pytest.fixture
-def simulated(monkeypatch):
-    """The captured path of the loop on the CPU: static batches, device-side sums read once
-    per epoch, the device EMA, the warm-up undone; only the capture itself is replaced."""
-    monkeypatch.setattr(ssgan.graphs, "record", _EagerGraph)
-    monkeypatch.setattr(ssgan.graphs, "to_capturable", lambda opt, device: None)  # CPU Adam cannot capture
-    monkeypatch.setattr(ssgan.train, "use_graphs", lambda cfg, device, distributed, warn: cfg.graphs == "on")
-    monkeypatch.setattr(ssgan.runs, "use_graphs", lambda *args: None)
-
-
 def _same(a, b, **tol):
     assert a.keys() == b.keys()
     for k in a:
@@ -158,7 +123,7 @@ def _whole_and_resumed(tmp_path, device: str):
     cfg = Config(dataset="digits", labels=50, epochs=2, device=device, graphs="on", out=str(tmp_path / "a"))
     whole, _ = fit(cfg)
     with pytest.raises(Interrupted) as info:
-        fit(cfg.replace(out=str(tmp_path / "b")), _SignalAt(1, 5))
+        fit(cfg.replace(out=str(tmp_path / "b")), SignalAt(1, 5))
     resume(info.value.run_dir)
     runs = (whole, info.value.run_dir)
     return [load_checkpoint(d / "checkpoint.pt") for d in runs], [read_metrics(d) for d in runs]

@@ -1,33 +1,20 @@
-import json
-import os
 import signal
 
 import pytest
 import torch
 from click.testing import CliRunner
 
+from conftest import SignalAt
 from ssgan import losses
 from ssgan.cli import main
 from ssgan.config import Config
 from ssgan.runs import fit, load_run, read_metrics, resume
 from ssgan.diagnostics import warnings_for
-from ssgan.train import Diverged, Interrupted, Reporter, load_checkpoint, save_checkpoint
+from ssgan.train import Diverged, Interrupted, load_checkpoint, save_checkpoint
 
 
 def cfg(out, **changes):
     return Config(dataset="digits", labels=50, epochs=2, device="cpu", out=str(out), **changes)
-
-
-class SignalAt(Reporter):
-    """Sends a signal to this process once, after batch ``iteration`` of ``epoch``."""
-
-    def __init__(self, epoch, iteration, signum=signal.SIGINT):
-        self.at, self.signum, self.sent = (epoch, iteration), signum, False
-
-    def on_batch(self, epoch, iteration, values):
-        if (epoch, iteration) == self.at and not self.sent:
-            self.sent = True
-            os.kill(os.getpid(), self.signum)
 
 
 def _state(run_dir):
