@@ -109,6 +109,7 @@ class Config:
     hist_avg_g: float = 0.0
     precision: str = "auto"  # bf16 autocast of the training passes on CPUs with native bf16, else fp32; saved resolved
     graphs: str = "auto"  # CUDA graphs of the two steps (ssgan.graphs): auto = on CUDA where the options allow
+    compile: bool = False  # torch.compile of G and D (ssgan.compiling); not bit-identical to eager
     # output
     tag: str = ""  # names the method in run folders and reports; "" = "ssgan" ("same-net" at unlabeled_weight 0)
     device: str = "auto"
@@ -282,6 +283,8 @@ TOOLBOX_HELP = {
     "graphs": ("Capture the discriminator and generator steps as CUDA graphs: auto does so on a CUDA device "
                "whenever the options allow it (and says which option prevents it), on insists, off trains "
                "eagerly; the CPU always trains eagerly [auto]."),
+    "compile": ("Compile both networks with torch.compile (fused kernels; meant for CUDA, slower on a 2-core "
+                "CPU); the first epoch includes the compilation, and results are not bit-identical to eager [off]."),
     "tag": "Name of the method in run folders and reports [ssgan].",
     "sample_every": "Write a sample grid every K epochs [1].",
     "quality_every": "Score --quality-samples generated samples every K epochs and at the last (FID, classifier "

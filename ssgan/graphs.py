@@ -26,6 +26,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
+from ssgan.compiling import is_compile_error
 from ssgan.config import Config
 from ssgan.errors import SSGANError
 from ssgan.steps import Nets, discriminator_step, generator_step
@@ -101,6 +102,8 @@ def capture_or_none(cfg: Config, nets: Nets, amp, x_lab: Tensor, y_lab: Tensor, 
     try:
         return GraphedSteps(cfg, nets, amp, x_lab, y_lab, x_unl, gan)
     except RuntimeError as e:
+        if is_compile_error(e):  # not the capture's failure: eager training would meet it too
+            raise
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
         if cfg.graphs == "on":
             raise SSGANError(f"--graphs on: capturing the steps failed ({reason}); use --graphs off") from None

@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ import numpy as np
 import torch
 
 from ssgan import distributed
+from ssgan.compiling import CompileFailed
 from ssgan.config import Config, from_dict
 from ssgan.data import Dataset, load_dataset
 from ssgan.errors import DataWarning, SSGANError
@@ -171,7 +173,12 @@ def fit(cfg: Config, reporter: Reporter | None = None, command: str | None = Non
         if job:
             write_text(run_dir / ELASTIC_ID, job + "\n")
     run_dir = distributed.broadcast(run_dir)
-    return run_dir, train(cfg, data, split, run_dir, reporter, scaler=scaler.to_dict())
+    try:
+        return run_dir, train(cfg, data, split, run_dir, reporter, scaler=scaler.to_dict())
+    except CompileFailed:
+        if world.main and not (run_dir / "checkpoint.pt").exists():
+            shutil.rmtree(run_dir, ignore_errors=True)  # made by this call; nothing trained in it was kept
+        raise
 
 
 def _run_of_job(out: str | Path, job: str) -> Path | None:

@@ -16,6 +16,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel
 
 from ssgan import distributed, losses
+from ssgan.compiling import compile_networks, one_line_failures
 from ssgan.config import CONV_ARCHS, Config
 from ssgan.data import Dataset
 from ssgan.errors import SSGANError
@@ -202,6 +203,7 @@ def _noise_seed(*parts: int) -> int:
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
 
 
+@one_line_failures
 def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
           reporter: Reporter | None = None, resume: dict | None = None, scaler: dict | None = None) -> TrainResult:
     """Train the semi-supervised GAN of Salimans et al. (2016) and return its models.
@@ -252,6 +254,8 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
         if cfg.data_init:
             data_dependent_init(D, x_all[init_idx])
     ema = AveragedModel(D, multi_avg_fn=_ema_update(cfg.ema_decay), use_buffers=True)
+    if cfg.compile:  # after the EMA's copy of D, which evaluation runs uncompiled
+        compile_networks(G, D)
     nets = Nets(G, D, G, D, ema, _optimizer(cfg, D.parameters(), cfg.lr_d, cfg.beta1_d),
                 _optimizer(cfg, G.parameters(), cfg.lr_g, cfg.beta1_g),
                 HistoricalAverage([p for p in D.parameters() if p.requires_grad], cfg.hist_avg_d),
