@@ -2,11 +2,13 @@
 and, in the same run, the rate at which this machine multiplies the step's own matrices; with
 ``--arch``, seconds per iteration of each network family.
 
-    python benchmarks/speed.py [--device cpu|cuda] [--iterations 200] [--precision fp32,bf16] [--rounds 5]
+    python benchmarks/speed.py [--device cpu|cuda] [--iterations 200] [--precision fp32,bf16] [--rounds 5] [--compile]
     python benchmarks/speed.py --arch dcgan,salimans-cnn --shape 1x28x28,3x32x32 --iterations 20
 
 On CUDA each precision is timed eagerly and as CUDA graphs (``*_graphs_*`` keys; the capture,
 three warm-up iterations and the recording, counts in the time); ``--arch`` times the graphs.
+``--compile`` times each of those again with the networks compiled (``ssgan fit --compile``;
+``*_compiled_*`` keys); the 10-batch warm-up run compiles them, so the timed run mostly does not.
 
 One iteration is one discriminator step and one generator step at batch 100. Its work is
 counted as the step is defined (the issue's convention, so that skipping work shows up as a
@@ -140,6 +142,8 @@ def main() -> None:
     p.add_argument("--arch", default=None, help="comma-separated families (mlp, dcgan, salimans-cnn): time each "
                                                 "at every --shape instead of the default step's rate analysis")
     p.add_argument("--shape", default="1x28x28,3x32x32", help="comma-separated CxHxW shapes for --arch")
+    p.add_argument("--compile", action="store_true", help="also time every precision and mode with the networks "
+                                                           "compiled (torch.compile)")
     args = p.parse_args()
     if args.rounds < 1:
         p.error(f"--rounds must be 1 or more, got {args.rounds}")
@@ -165,6 +169,7 @@ def main() -> None:
            "rounds": args.rounds, "step_gflop": round(gflop, 3)}
     precisions = args.precision.split(",")
     modes = ["off", "on"] if device.type == "cuda" else ["off"]  # CUDA graphs exist on CUDA only
+    modes = [(graphs, compiled) for compiled in ([False, True] if args.compile else [False]) for graphs in modes]
     rounds = [one_round(base, device, precisions, modes, args.iterations, gflop) for _ in range(args.rounds)]
     for key in rounds[0]:
         values = [r[key] for r in rounds]
@@ -175,21 +180,21 @@ def main() -> None:
     print(json.dumps(out))
 
 
-def one_round(base: Config, device: torch.device, precisions: list[str], modes: list[str], iterations: int,
-              gflop: float) -> dict[str, float]:
+def one_round(base: Config, device: torch.device, precisions: list[str], modes: list[tuple[str, bool]],
+              iterations: int, gflop: float) -> dict[str, float]:
     """Every precision and mode's step, each timed right after the matmul rates it is compared with
     (the fp32 rate, and the bf16 rate for a bf16 step); the round's rates are the means of those
     timings."""
     out, rates = {}, {"fp32": [], "bf16": []}
     for precision in precisions:
-        for graphs in modes:
+        for graphs, compiled in modes:
             rate = matmul_rate(base, device)
             rates["fp32"].append(rate)
             if precision == "bf16":
                 rate_bf16 = matmul_rate(base, device, dtype=torch.bfloat16)
                 rates["bf16"].append(rate_bf16)
-            s = seconds_per_iteration(base.replace(precision=precision, graphs=graphs), iterations)
-            name = precision + ("_graphs" if graphs == "on" else "")
+            s = seconds_per_iteration(base.replace(precision=precision, graphs=graphs, compile=compiled), iterations)
+            name = precision + ("_graphs" if graphs == "on" else "") + ("_compiled" if compiled else "")
             out[f"{name}_s_per_iteration"] = s
             out[f"{name}_gflops"] = gflop / s
             out[f"{name}_fraction_of_matmul_rate"] = gflop / s / rate
