@@ -1,0 +1,79 @@
+"""Operators dispatched per training iteration of the default step, by name: a count that needs
+no GPU of what a GPU step launches (each non-view operator is about one kernel on CUDA; a
+matrix product may be one or two, a fused optimizer a few per parameter group).
+
+    python benchmarks/ops.py [--precision fp32,bf16] [--graphs off|on] [--top 15]
+
+It trains eagerly on the CPU under a ``TorchDispatchMode`` that counts every operator, once on
+10 batches and once on 20, and prints the difference divided by 10 as one JSON line per
+precision: what one more iteration adds, without the set-up, evaluation or warm-up. Views
+(``t``, ``view``, ``detach``, ...) launch nothing and are counted apart. ``--graphs on`` turns
+autocast's weight cache off, as the captured path must (``ssgan/train.py``), and simulates
+the rest of the captured path on the CPU as tests/test_graphs.py does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+import ssgan.graphs
+import ssgan.train
+from ssgan.config import Config
+from ssgan.data import Dataset, load_mnist
+from ssgan.splits import make_split
+
+
+class Counter(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.counts = collections.Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.counts[(func.overloadpacket.__name__, func.is_view)] += 1
+        return func(*args, **(kwargs or {}))
+
+
+class _Replay:
+    """A CUDA graph's stand-in on the CPU: each replay calls the recorded function again."""
+
+    def __init__(self, fn, pool=None, stream=None):
+        self.replay, self.pool = fn, lambda: None
+
+
+def counts(cfg: Config, mnist: Dataset, iterations: int) -> collections.Counter:
+    n = cfg.batch_size * iterations
+    data = Dataset("bench", mnist.x_train[:n], mnist.y_train[:n], None, None, 10)
+    with Counter() as counter:
+        ssgan.train.train(cfg, data, make_split(data, 100, 1))
+    return counter.counts
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--precision", default="fp32,bf16")
+    p.add_argument("--graphs", choices=("off", "on"), default="off")
+    p.add_argument("--top", type=int, default=15, help="name the N most frequent operators")
+    args = p.parse_args()
+    if args.graphs == "on":
+        ssgan.graphs.record = _Replay
+        ssgan.graphs.to_capturable = lambda opt, device: None  # CPU Adam cannot capture
+        ssgan.train.use_graphs = lambda cfg, device, distributed, warn: True
+    mnist = load_mnist()
+    for precision in args.precision.split(","):
+        cfg = Config(epochs=1, device="cpu", sample_every=1, precision=precision, graphs=args.graphs)
+        short, long = counts(cfg, mnist, 10), counts(cfg, mnist, 20)
+        per = {key: (long[key] - short.get(key, 0)) / 10 for key in long if long[key] != short.get(key, 0)}
+        ops = {name: v for (name, view), v in per.items() if not view}
+        print(json.dumps({"precision": precision, "graphs": args.graphs,
+                          "operators_per_iteration": sum(ops.values()),
+                          "views_per_iteration": sum(v for (_, view), v in per.items() if view),
+                          "most_frequent": dict(sorted(ops.items(), key=lambda kv: -kv[1])[:args.top])}))
+
+
+if __name__ == "__main__":
+    main()
