@@ -81,3 +81,15 @@ class SignalAt(Reporter):
         if (epoch, iteration) == self.at and not self.sent:
             self.sent = True
             os.kill(os.getpid(), self.signum)
+
+
+def assert_runs_agree(eager, graphs) -> None:
+    """The CUDA tests' comparison of two TrainResults: float weights and the last epoch's
+    losses and accuracy within 1e-3 relative (1e-4 absolute)."""
+    for module in ("generator", "discriminator"):
+        a, b = getattr(eager, module).state_dict(), getattr(graphs, module).state_dict()
+        for k in a:
+            if a[k].is_floating_point():
+                assert torch.allclose(a[k], b[k], rtol=1e-3, atol=1e-4), (module, k)
+    for key in ("loss_lab", "loss_unl", "loss_gen", "test_acc"):
+        assert graphs.history[-1][key] == pytest.approx(eager.history[-1][key], rel=1e-3, abs=1e-4)
