@@ -18,7 +18,6 @@ import argparse
 import collections
 import json
 
-import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import ssgan.graphs

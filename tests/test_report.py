@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from ssgan.cli import main
 from ssgan.errors import SSGANError
 from ssgan.metrics import classification_metrics
-from ssgan.report import find_runs, write_report
+from ssgan.report import find_runs
 
 
 def invoke(*args):

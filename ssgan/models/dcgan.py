@@ -14,7 +14,6 @@ so samples stay in the data's range. Feature matching uses the flattened last fe
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from ssgan.models.layers import (ACTIVATIONS, GaussianNoise, GroupBatchNorm2d, MinibatchDiscrimination,

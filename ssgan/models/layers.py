@@ -8,7 +8,6 @@ data-dependent initialisation (:func:`data_dependent_init`); only output scales 
 
 from __future__ import annotations
 
-import math
 from functools import partial
 
 import torch
