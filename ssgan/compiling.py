@@ -18,6 +18,7 @@ eager networks.
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from typing import Callable, TypeVar
 
@@ -41,6 +42,10 @@ def compile_networks(*nets: nn.Module) -> None:
     import torch._dynamo
 
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
+    # Inductor's C++ build on a CPU-only machine logs "No CUDA runtime is found" once, a note
+    # about building CUDA extensions that has nothing to do with these networks (and would
+    # break --quiet)
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     for net in nets:
         net.compile(backend=BACKEND)
 

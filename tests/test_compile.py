@@ -2,6 +2,8 @@
 path, keep checkpoints in the eager form, resume, and fail in one line."""
 
 import copy
+import subprocess
+import sys
 from contextlib import nullcontext
 
 import pytest
@@ -82,7 +84,8 @@ def test_compiled_networks_follow_the_same_path_as_graphs(digits, simulated):
 def test_a_compiled_run_checkpoints_and_resumes_where_it_stopped(tmp_path):
     """``ssgan fit --compile``, D's noise on: its checkpoint has the eager networks' keys, and
     the run stopped by SIGINT inside its first epoch and resumed (compiling again) ends with
-    the weights of the run that was never stopped."""
+    the weights of the run that was never stopped. Both in this process: compiled kernels are
+    kept per process, and those compiled at one thread (above) differ from a fresh process's."""
     args = ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "2", "--device", "cpu", "--compile",
             "--precision", "fp32", "--quiet"]
     r = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "a")])
@@ -100,6 +103,15 @@ def test_a_compiled_run_checkpoints_and_resumes_where_it_stopped(tmp_path):
         for k, v in a[part].items():
             assert torch.equal(v, b[part][k]), (part, k)
     assert [m["epoch"] for m in read_metrics(info.value.run_dir)] == [1, 2]
+
+
+def test_a_quiet_compiled_fit_prints_nothing(tmp_path):
+    """Not even torch's log line about CUDA extensions that Inductor's C++ build writes on a
+    CPU-only machine (a fresh process, since that line is written once per process)."""
+    r = subprocess.run([sys.executable, "-m", "ssgan", "fit", "--dataset", "digits", "--labels", "50", "--epochs", "1",
+                        "--device", "cpu", "--compile", "--precision", "fp32", "--quiet", "--out", str(tmp_path)],
+                       capture_output=True, text=True)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
 
 
 def test_a_compile_failure_is_one_line_and_leaves_no_run_folder(tmp_path, monkeypatch):
