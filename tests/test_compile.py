@@ -25,7 +25,8 @@ from ssgan.train import Interrupted, _ema_update, load_checkpoint, train
 
 # D's noise off: compiled noise comes from another random stream than the eager one
 QUIET_D = {"d_input_noise": 0.0, "d_hidden_noise": 0.0}
-# fp32 throughout (the default on CUDA), so that the tests share compiled variants and compile less
+# The training runs below are fp32 (the default on CUDA), so that they share compiled variants
+# and compile less.
 
 
 def _frozen_nets(G, D) -> Nets:
