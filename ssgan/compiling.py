@@ -24,7 +24,7 @@ from typing import Callable, TypeVar
 
 from torch import nn
 
-from ssgan.errors import SSGANError
+from ssgan.errors import SSGANError, first_line
 
 BACKEND = "inductor"
 F = TypeVar("F", bound=Callable)
@@ -63,7 +63,7 @@ class CompileFailed(SSGANError):
 def compile_failure(e: BaseException) -> CompileFailed:
     """The one line that replaces a torch.compile traceback."""
     cause = getattr(e, "inner_exception", None) or e  # the backend's own error, under Dynamo's wrapper
-    line = next((line.strip() for line in str(cause).splitlines() if line.strip()), "")
+    line = first_line(str(cause))
     reason = f"{type(cause).__name__}: {line}" if line else type(cause).__name__
     return CompileFailed(f"--compile: torch.compile failed ({reason}); train without --compile")
 

@@ -12,3 +12,9 @@ class DataWarning(UserWarning):
     """Something about the data that the user should know, though training can go on
     (a constant feature, test values far outside the training range). The CLI prints it as
     one line, ``Warning: ...``."""
+
+
+def first_line(message: str) -> str:
+    """The first non-blank line of a (multi-line) message from a library, stripped; "" if none:
+    what a one-line error quotes of torch's reason."""
+    return next((line.strip() for line in message.splitlines() if line.strip()), "")

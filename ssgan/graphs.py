@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from ssgan.compiling import is_compile_error
 from ssgan.config import Config
-from ssgan.errors import SSGANError
+from ssgan.errors import SSGANError, first_line
 from ssgan.steps import Nets, discriminator_step, generator_step
 
 WARMUP = 3  # eager iterations on a side stream before capture (lazy state, cuBLAS workspaces)
@@ -104,7 +104,7 @@ def capture_or_none(cfg: Config, nets: Nets, amp, x_lab: Tensor, y_lab: Tensor, 
     except RuntimeError as e:
         if is_compile_error(e):  # not the capture's failure: eager training would meet it too
             raise
-        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        reason = first_line(str(e)) or type(e).__name__
         if cfg.graphs == "on":
             raise SSGANError(f"--graphs on: capturing the steps failed ({reason}); use --graphs off") from None
         for opt in (nets.opt_d, nets.opt_g):
