@@ -8,8 +8,9 @@ It trains eagerly on the CPU under a ``TorchDispatchMode`` that counts every ope
 10 batches and once on 20, and prints the difference divided by 10 as one JSON line per
 precision: what one more iteration adds, without the set-up, evaluation or warm-up. Views
 (``t``, ``view``, ``detach``, ...) launch nothing and are counted apart. ``--graphs on`` turns
-autocast's weight cache off, as the captured path must (``ssgan/train.py``), and simulates
-the rest of the captured path on the CPU as tests/test_graphs.py does.
+autocast's weight cache off, as the captured path must (``ssgan/train.py``), and runs the
+captured path on the CPU as the tests do (:mod:`ssgan.graphsim`): the graphs replay the
+operators recorded at capture, so the count is what the two graphs launch.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+from contextlib import nullcontext
 
 from torch.utils._python_dispatch import TorchDispatchMode
 
-import ssgan.graphs
 import ssgan.train
 from ssgan.config import Config
 from ssgan.data import Dataset, load_mnist
+from ssgan.graphsim import simulate
 from ssgan.splits import make_split
 
 
@@ -35,13 +37,6 @@ class Counter(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         self.counts[(func.overloadpacket.__name__, func.is_view)] += 1
         return func(*args, **(kwargs or {}))
-
-
-class _Replay:
-    """A CUDA graph's stand-in on the CPU: each replay calls the recorded function again."""
-
-    def __init__(self, fn, pool=None, stream=None):
-        self.replay, self.pool = fn, lambda: None
 
 
 def counts(cfg: Config, mnist: Dataset, iterations: int) -> collections.Counter:
@@ -58,14 +53,11 @@ def main() -> None:
     p.add_argument("--graphs", choices=("off", "on"), default="off")
     p.add_argument("--top", type=int, default=15, help="name the N most frequent operators")
     args = p.parse_args()
-    if args.graphs == "on":
-        ssgan.graphs.record = _Replay
-        ssgan.graphs.to_capturable = lambda opt, device: None  # CPU Adam cannot capture
-        ssgan.train.use_graphs = lambda cfg, device, distributed, warn: True
     mnist = load_mnist()
     for precision in args.precision.split(","):
         cfg = Config(epochs=1, device="cpu", sample_every=1, precision=precision, graphs=args.graphs)
-        short, long = counts(cfg, mnist, 10), counts(cfg, mnist, 20)
+        with simulate() if args.graphs == "on" else nullcontext():
+            short, long = counts(cfg, mnist, 10), counts(cfg, mnist, 20)
         per = {key: (long[key] - short.get(key, 0)) / 10 for key in long if long[key] != short.get(key, 0)}
         ops = {name: v for (name, view), v in per.items() if not view}
         print(json.dumps({"precision": precision, "graphs": args.graphs,

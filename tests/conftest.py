@@ -7,10 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-import ssgan.graphs
-import ssgan.runs
-import ssgan.train
 from ssgan.data import load_digits
+from ssgan.graphsim import simulate
 from ssgan.train import Reporter
 
 
@@ -47,28 +45,14 @@ def tiny_npz(tmp_path):
     return write_npz(tmp_path / "tiny.npz", x=x, y=y_masked, x_test=x[:30], y_test=y[:30])
 
 
-class _EagerGraph:
-    """Stands in for a CUDA graph on the CPU: recording runs nothing (as capture executes no
-    kernel), and each replay calls the recorded function again on the same static tensors."""
-
-    def __init__(self, fn, pool=None, stream=None):
-        self.fn = fn
-
-    def replay(self):
-        self.fn()
-
-    def pool(self):
-        return None
-
-
 @pytest.fixture
-def simulated(monkeypatch):
-    """The captured path of the loop on the CPU: static batches, device-side sums read once
-    per epoch, the device EMA, the warm-up undone; only the capture itself is replaced."""
-    monkeypatch.setattr(ssgan.graphs, "record", _EagerGraph)
-    monkeypatch.setattr(ssgan.graphs, "to_capturable", lambda opt, device: None)  # CPU Adam cannot capture
-    monkeypatch.setattr(ssgan.train, "use_graphs", lambda cfg, device, distributed, warn: cfg.graphs == "on")
-    monkeypatch.setattr(ssgan.runs, "use_graphs", lambda *args: None)
+def simulated():
+    """The captured path of the loop on the CPU (``--graphs on`` runs take it): static batches,
+    device-side sums read once per epoch, the device EMA, the warm-up undone, and graphs that
+    replay the recorded operators with the Python values of their capture
+    (:mod:`ssgan.graphsim`); only CUDA itself is missing."""
+    with simulate():
+        yield
 
 
 class SignalAt(Reporter):
