@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
@@ -13,13 +14,13 @@ from torch.optim.swa_utils import AveragedModel
 
 import ssgan.graphs
 import ssgan.train
-from conftest import SignalAt, assert_runs_agree
+from conftest import SignalAt, assert_runs_agree, write_npz
 from ssgan import losses
 from ssgan.cli import main
 from ssgan.config import Config
 from ssgan.errors import SSGANError
 from ssgan.graphs import DeviceEMA, graph_blockers, portable_state, use_graphs
-from ssgan.runs import fit, read_metrics, resume
+from ssgan.runs import fit, prepare, read_metrics, resume
 from ssgan.splits import make_split
 from ssgan.train import Diverged, Interrupted, Reporter, _ema_update, load_checkpoint, train
 
@@ -122,6 +123,23 @@ def test_simulated_graph_path_follows_the_eager_loop(digits, simulated, options)
         for key in ("loss_lab", "loss_unl", "loss_gen", "loss_ent", "grad_g_first", "d_real"):
             assert b.get(key) == pytest.approx(a.get(key), rel=1e-4, abs=1e-6), key
         assert b["test_errors"] == a["test_errors"]
+
+
+def test_simulated_graph_path_of_the_colour_networks(tmp_path, simulated):
+    """The reference CIFAR-10 pair (``salimans-cnn``: weight-normalised convolutions, dropout,
+    network-in-network layers, a batch-normalised deconvolutional G), which is what a GPU is
+    for: the captured loop ends with the eager loop's G on a few random colour images."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(10), 4)
+    x = (rng.random((40, 3, 32, 32)) * 0.5 + y[:, None, None, None] / 20).astype(np.float32)
+    spec = write_npz(tmp_path / "colour.npz", x=x, y=np.where(np.arange(40) % 4 == 0, y, -1), x_test=x, y_test=y)
+    cfg = Config(dataset=spec, arch="salimans-cnn", epochs=1, batch_size=10, init_batch=20, device="cpu",
+                 precision="fp32", d_input_noise=0.0, d_hidden_noise=0.0)
+    data, split, _ = prepare(cfg)
+    eager = train(cfg.replace(graphs="off"), data, split)
+    graphs = train(cfg.replace(graphs="on"), data, split)
+    _same(eager.generator.state_dict(), graphs.generator.state_dict(), rtol=0, atol=0)
+    _same(eager.discriminator.state_dict(), graphs.discriminator.state_dict(), rtol=1e-4, atol=1e-5)
 
 
 def _whole_and_resumed(tmp_path, device: str):
