@@ -6,8 +6,8 @@
 #
 #   bash benchmarks/gpu_check.sh OUTDIR
 #
-# 1. tests/test_graphs.py, whose CUDA tests (graphs against eager weights, resume on the graph
-#    path, the fallback line) skip without a GPU;
+# 1. the CUDA tests of tests/test_graphs.py (graphs against eager weights, resume on the graph
+#    path, the fallback line), which skip without a GPU (`-m cuda`: those alone; CI runs the rest);
 # 2. benchmarks/speed.py --device cuda: seconds per iteration, eager and as graphs, fp32 and bf16;
 # 3. one timed fit of the 60-epoch schedule the issue's targets name (configs/schedule-60.toml),
 #    seed 1, --graphs auto: the target is 30 s of training or less;
@@ -16,7 +16,7 @@
 #    loop's (the 60-epoch default of the time on the CPU, fp32: 121, 122, 124, 210 and 126 errors on
 #    seeds 1-5, in reports/mnist-100-entropy0/notes.md);
 # 5. after the four files below are written (so that a command cut off by the device tool's limit
-#    loses nothing else): --compile, Inductor's fused kernels, on CUDA: its CUDA test in
+#    loses nothing else): --compile, Inductor's fused kernels, on CUDA: the CUDA test of
 #    tests/test_compile.py (captured against uncaptured compiled networks), then speed.py's fp32
 #    step eager, as graphs, and both compiled, appended to speed.jsonl.
 #
@@ -55,7 +55,7 @@ part() {  # part NAME SECONDS COMMAND...: run one part under its own limit, and 
   echo "{\"part\": \"$name\", \"exit\": $rc, \"wall_s\": $((SECONDS - t0))}" >> "$runs/parts.jsonl"
 }
 
-part graph-tests 90 $py -m pytest -q tests/test_graphs.py
+part graph-tests 90 $py -m pytest -q -m cuda tests/test_graphs.py
 part speed 120 bash -c "$py benchmarks/speed.py --device $device --iterations $iterations | tee -a '$out/speed.jsonl'"
 part fit-one 90 $py -m ssgan fit --config configs/schedule-60.toml --epochs "$epochs" --seed 1 --device "$device" \
   --graphs auto --tag graphs --out "$runs/one" --quiet
@@ -89,7 +89,7 @@ EOF
 tar -czf "$out/runs.tar.gz" -C "$runs" --exclude='*.pt' --exclude='samples' .
 echo "gpu_check.sh: wrote $out/log.txt, speed.jsonl, summary.json and runs.tar.gz"
 
-part compile-tests 90 $py -m pytest -q tests/test_compile.py -k cuda
+part compile-tests 90 $py -m pytest -q -m cuda tests/test_compile.py
 part speed-compiled 120 bash -c "$py benchmarks/speed.py --device $device --iterations $iterations --precision fp32 \
   --compile | tee -a '$out/speed.jsonl'"
 echo "gpu_check.sh: done"

@@ -12,6 +12,12 @@ from ssgan.graphsim import simulate
 from ssgan.train import Reporter
 
 
+def cuda(test):
+    """A test that needs a CUDA GPU: skipped without one; ``pytest -m cuda`` selects them all
+    (benchmarks/gpu_check.sh runs them so on a GPU)."""
+    return pytest.mark.cuda(pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")(test))
+
+
 @pytest.fixture(scope="session")
 def digits():
     return load_digits()

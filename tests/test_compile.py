@@ -11,7 +11,7 @@ import torch
 from click.testing import CliRunner
 from torch.optim.swa_utils import AveragedModel
 
-from conftest import SignalAt, assert_runs_agree, torch_threads
+from conftest import SignalAt, assert_runs_agree, cuda, torch_threads
 import ssgan.compiling
 from ssgan.cli import main
 from ssgan.compiling import compile_networks
@@ -130,7 +130,7 @@ def test_a_compile_failure_is_one_line_and_leaves_no_run_folder(tmp_path, monkey
     assert not list(tmp_path.iterdir())  # the folder this fit made is gone: nothing was trained in it
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@cuda
 def test_compiled_networks_captured_on_cuda_follow_the_uncaptured_ones(digits):
     """Inductor's kernels inside the CUDA graphs: the captured loop ends near the eager loop
     with the same compiled networks (the tolerance of test_graphs' CUDA comparison)."""

@@ -14,7 +14,7 @@ from torch.optim.swa_utils import AveragedModel
 
 import ssgan.graphs
 import ssgan.train
-from conftest import SignalAt, assert_runs_agree, write_npz
+from conftest import SignalAt, assert_runs_agree, cuda, write_npz
 from ssgan import losses
 from ssgan.cli import main
 from ssgan.config import Config
@@ -24,7 +24,6 @@ from ssgan.runs import fit, prepare, read_metrics, resume
 from ssgan.splits import make_split
 from ssgan.train import Diverged, Interrupted, Reporter, _ema_update, load_checkpoint, train
 
-cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 CUDA = torch.device("cuda")  # a device name; no GPU is touched by the option logic
 CPU = torch.device("cpu")
 
