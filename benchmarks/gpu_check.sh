@@ -16,8 +16,8 @@
 #    seed 1, --graphs auto: the target is 30 s of training or less;
 # 4. --seeds 1-10 --parallel 10 of the same schedule, wall time: the target is 3 minutes or less;
 #    their test errors are the graph path's accuracy over 10 seeds, to set beside the eager
-#    loop's (the 60-epoch default of the time on the CPU, fp32: 121, 122, 124, 210 and 126 errors on
-#    seeds 1-5, in reports/mnist-100-entropy0/notes.md);
+#    loop's on the same schedule at this code, on the CPU (133, 126 and 129 errors on seeds 1-3,
+#    reports/schedule-60-eager);
 # 5. after the four files below are written (so that a command cut off by the device tool's limit
 #    loses nothing else): --compile, Inductor's fused kernels, on CUDA: the CUDA test of
 #    tests/test_compile.py (captured against uncaptured compiled networks), then speed.py's fp32
