@@ -73,6 +73,16 @@ class SignalAt(Reporter):
             os.kill(os.getpid(), self.signum)
 
 
+class Warnings(Reporter):
+    """Keeps the one-line warnings a training run reports, in ``lines``."""
+
+    def __init__(self):
+        self.lines = []
+
+    def on_warning(self, message):
+        self.lines.append(message)
+
+
 def assert_runs_agree(eager, graphs) -> None:
     """The CUDA tests' comparison of two TrainResults: float weights and the last epoch's
     losses and accuracy within 1e-3 relative (1e-4 absolute)."""

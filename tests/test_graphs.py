@@ -14,7 +14,7 @@ from torch.optim.swa_utils import AveragedModel
 
 import ssgan.graphs
 import ssgan.train
-from conftest import SignalAt, assert_runs_agree, cuda, write_npz
+from conftest import SignalAt, Warnings, assert_runs_agree, cuda, write_npz
 from ssgan import losses
 from ssgan.cli import main
 from ssgan.config import Config
@@ -190,13 +190,6 @@ def test_a_failed_capture_falls_back_to_the_eager_loop(digits, simulated, monkey
 
     monkeypatch.setattr(ssgan.graphs, "record", broken)
     monkeypatch.setattr(ssgan.train, "use_graphs", lambda cfg, device, distributed, warn: cfg.graphs != "off")
-
-    class Warnings(Reporter):
-        def __init__(self):
-            self.lines = []
-
-        def on_warning(self, message):
-            self.lines.append(message)
 
     split = make_split(digits, 50, 1)
     cfg = Config(dataset="digits", epochs=1, device="cpu")

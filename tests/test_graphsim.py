@@ -7,12 +7,13 @@ import pytest
 import torch
 
 import ssgan.graphs
+from conftest import Warnings
 from ssgan import losses
 from ssgan.config import Config
 from ssgan.errors import SSGANError
 from ssgan.graphsim import CaptureRefused, TracedGraph, simulate
 from ssgan.splits import make_split
-from ssgan.train import Reporter, train
+from ssgan.train import train
 
 
 def test_a_replay_keeps_the_python_values_of_its_capture():
@@ -64,14 +65,6 @@ def test_what_a_capture_refuses_is_refused_and_undone(body):
     with pytest.raises(CaptureRefused, match="^operation not permitted when stream is capturing"):
         TracedGraph(step)
     assert torch.equal(x, torch.ones(3))
-
-
-class Warnings(Reporter):
-    def __init__(self):
-        self.lines = []
-
-    def on_warning(self, message):
-        self.lines.append(message)
 
 
 def test_a_host_read_in_a_step_falls_back_as_on_a_gpu(digits, monkeypatch):
