@@ -20,8 +20,9 @@ pool that the two graphs share.
 from __future__ import annotations
 
 import weakref
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Callable
+from unittest.mock import patch
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
@@ -143,14 +144,9 @@ def simulate(when: Callable[[object], bool] = lambda cfg: cfg.graphs == "on", gr
     import ssgan.runs
     import ssgan.train
 
-    patches = [(ssgan.graphs, "record", graph), (ssgan.graphs, "to_capturable", _lr_as_tensor),
-               (ssgan.train, "use_graphs", lambda cfg, device, distributed, warn: when(cfg)),
-               (ssgan.runs, "use_graphs", lambda *args: None)]
-    before = [(module, name, getattr(module, name)) for module, name, _ in patches]
-    try:
-        for module, name, value in patches:
-            setattr(module, name, value)
+    with ExitStack() as stack:
+        for module, name, value in [(ssgan.graphs, "record", graph), (ssgan.graphs, "to_capturable", _lr_as_tensor),
+                                    (ssgan.train, "use_graphs", lambda cfg, device, distributed, warn: when(cfg)),
+                                    (ssgan.runs, "use_graphs", lambda *args: None)]:
+            stack.enter_context(patch.object(module, name, value))
         yield
-    finally:
-        for module, name, value in before:
-            setattr(module, name, value)
