@@ -10,7 +10,10 @@ graph records a step once and replays it with one launch. Capture needs:
 - Adam with ``capturable=True``, its learning rate a device tensor that the schedule fills in
   place (:func:`to_capturable`);
 - the EMA of D updated on the device (:class:`DeviceEMA`);
-- random numbers from the default CUDA generator, whose offset each replay advances.
+- random numbers from the run's own CUDA generator (``Nets.rand``), registered with each graph,
+  whose offset each replay advances as the eager step would;
+- one capture at a time in a process, in CUDA's ``thread_local`` mode, so that runs in several
+  threads (``--parallel-mode threads``) can capture while the others train.
 
 G's noise z is drawn outside the graphs, in the eager loop's order, so that with D's noise
 and dropout off the two paths follow the same trajectory up to floating-point order.
@@ -20,6 +23,7 @@ Only :func:`record` and :func:`to_capturable` need CUDA: the CPU tests replace t
 
 from __future__ import annotations
 
+import threading
 from contextlib import AbstractContextManager, nullcontext
 from typing import Callable
 
@@ -146,14 +150,22 @@ class DeviceEMA:
         self.ema.n_averaged.add_(1)
 
 
-def record(fn: Callable[[], object], pool=None, stream=None) -> torch.cuda.CUDAGraph:
+def record(fn: Callable[[], object], pool=None, stream=None, generators: tuple[torch.Generator, ...] = ()
+           ) -> torch.cuda.CUDAGraph:
     """Capture ``fn``'s kernels as a CUDA graph on ``stream`` (the warm-up's, whose library
     handles and workspaces already exist), sharing ``pool``, the memory of an earlier graph
-    that replays in turn with it. ``replay()`` runs the kernels again on the same tensors."""
+    that replays in turn with it, and drawing from ``generators`` (besides the default one).
+    ``replay()`` runs the kernels again on the same tensors. Only this thread's work is
+    checked for what a capture forbids: other threads may run their own steps meanwhile."""
     graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph, pool=pool, stream=stream):
+    for gen in generators:
+        graph.register_generator_state(gen)
+    with torch.cuda.graph(graph, pool=pool, stream=stream, capture_error_mode="thread_local"):
         fn()
     return graph
+
+
+CAPTURING = threading.Lock()  # one warm-up and capture at a time in a process (torch.cuda.graph synchronises the device)
 
 
 def _stack(values: dict[str, Tensor | float], device: torch.device) -> Tensor:
@@ -178,8 +190,9 @@ class GraphedSteps:
         rows = torch.arange(bs, device=device)
         self.xl, self.yl = x_lab[rows % len(x_lab)], y_lab[rows % len(x_lab)]
         self.xu, self.xr = x_unl[rows], x_unl[(rows + bs) % len(x_unl)]
-        self.zd, self.zg = nets.G.sample_z(bs, device=device), nets.G.sample_z(bs, device=device)
-        self._capture(saved)
+        self.zd, self.zg = (nets.G.sample_z(bs, nets.rand, device=device) for _ in range(2))
+        with CAPTURING:
+            self._capture(saved)
 
     def _d(self) -> dict[str, Tensor | float]:
         return discriminator_step(self.cfg, self.nets, self.xl, self.yl, self.xu if self.gan else None,
@@ -210,10 +223,12 @@ class GraphedSteps:
         self.d_count = self.g_count = 0
         for opt in (nets.opt_d, nets.opt_g):
             opt.zero_grad(set_to_none=True)
-        self.d_graph = record(lambda: self.d_sum.add_(_stack(self._d(), self.device)), stream=side)
+        gens = tuple({id(g): g for g in (nets.rand, nets.noise) if g is not None and g.device.type == "cuda"}.values())
+        self.d_graph = record(lambda: self.d_sum.add_(_stack(self._d(), self.device)), stream=side, generators=gens)
         self.g_graph = None
         if self.gan:
-            self.g_graph = record(lambda: self.g_out.copy_(_stack(self._g(), self.device)), self.d_graph.pool(), side)
+            self.g_graph = record(lambda: self.g_out.copy_(_stack(self._g(), self.device)), self.d_graph.pool(), side,
+                                  gens)
 
     def start_epoch(self, sums: dict[str, float], counts: dict[str, int]) -> None:
         """Start the sums from those of a checkpoint written inside an epoch (or from zero)."""
@@ -230,13 +245,13 @@ class GraphedSteps:
         self.yl.copy_(yl)
         if self.gan:
             self.xu.copy_(xu)
-            self.zd.copy_(G.sample_z(self.cfg.batch_size, device=self.device))
+            self.zd.copy_(G.sample_z(self.cfg.batch_size, self.nets.rand, device=self.device))
         self.d_graph.replay()
         self.d_count += 1
         if xr is not None:
             self.xr.copy_(xr)
             for _ in range(self.cfg.g_steps):
-                self.zg.copy_(G.sample_z(self.cfg.batch_size, device=self.device))
+                self.zg.copy_(G.sample_z(self.cfg.batch_size, self.nets.rand, device=self.device))
                 self.g_graph.replay()
             self.g_sum.add_(self.g_out)  # as the eager loop logs, the iteration's last G step
             self.g_count += 1
@@ -262,6 +277,7 @@ class _Snapshot:
                             for p, st in opt.state.items()}) for opt in (nets.opt_d, nets.opt_g)]
         self.device = device
         self.rng = torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.get_rng_state()
+        self.own = [(g, g.get_state()) for g in {id(g): g for g in (nets.rand, nets.noise) if g is not None}.values()]
 
     @torch.no_grad()
     def restore(self) -> None:
@@ -276,3 +292,5 @@ class _Snapshot:
             torch.cuda.set_rng_state(self.rng, self.device)
         else:
             torch.set_rng_state(self.rng)
+        for gen, state in self.own:
+            gen.set_state(state)

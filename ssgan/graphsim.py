@@ -9,7 +9,7 @@ shape depends on values) or on host data copied to the device (``torch.tensor(da
 :class:`TracedGraph` keeps those semantics on the CPU. Recording runs the function once under
 a ``TorchDispatchMode`` that logs every operator with its arguments, refuses the operators a
 capture refuses, and afterwards puts back every tensor the recording changed and the random
-state (a capture executes no kernel); a replay runs the logged operators again on the same
+states, the global generator's and those an operator was given (a capture executes no kernel); a replay runs the logged operators again on the same
 tensors, writing each result into the tensor the recording made. :func:`simulate` puts it in
 place of :func:`ssgan.graphs.record`, so that the tests (tests/conftest.py's ``simulated``)
 and ``benchmarks/ops.py`` run the rest of the captured path here. It cannot tell which tensors
@@ -65,6 +65,7 @@ class _Recorder(TorchDispatchMode):
         # (it copies one that something else holds)
         self.ops = []
         self.saved = {}  # storage address -> (storage, its copy before the recording touched it)
+        self.generators = {}  # id -> (a generator an operator drew from, its state before the recording)
         self.made = set()  # addresses of the storages that the recorded operators made
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
@@ -79,6 +80,9 @@ class _Recorder(TorchDispatchMode):
             key = storage.data_ptr()
             if key not in self.made and key not in self.saved:
                 self.saved[key] = (storage, storage.clone())
+        for gen in tree_flatten((args, kwargs))[0]:
+            if isinstance(gen, torch.Generator) and id(gen) not in self.generators:
+                self.generators[id(gen)] = (gen, gen.get_state())
         out = func(*args, **kwargs)
         self.made.update(t.untyped_storage().data_ptr() for t in _tensors(out))
         self.ops.append((func, args, kwargs, [weakref.ref(t) for t in _tensors(out)]))
@@ -88,7 +92,7 @@ class _Recorder(TorchDispatchMode):
 class TracedGraph:
     """Stands in for :class:`torch.cuda.CUDAGraph` as :func:`ssgan.graphs.record` returns it."""
 
-    def __init__(self, fn: Callable[[], object], pool=None, stream=None):
+    def __init__(self, fn: Callable[[], object], pool=None, stream=None, generators=()):
         rng = torch.get_rng_state()
         recorder = _Recorder()
         try:
@@ -99,6 +103,8 @@ class TracedGraph:
                 for storage, copy in recorder.saved.values():
                     storage.copy_(copy)
             torch.set_rng_state(rng)
+            for gen, state in recorder.generators.values():
+                gen.set_state(state)
         # the outputs that outlived the recording (None: freed, read by nothing later)
         self.ops = [(func, args, kwargs, [ref() for ref in refs]) for func, args, kwargs, refs in recorder.ops]
 
@@ -119,7 +125,7 @@ class Recall:
     mode, so a trace would replay the eager operators, not the compiled kernels. Recording runs
     nothing; a replay calls the function again, Python and all."""
 
-    def __init__(self, fn: Callable[[], object], pool=None, stream=None):
+    def __init__(self, fn: Callable[[], object], pool=None, stream=None, generators=()):
         self.replay = fn
 
     def pool(self) -> None:

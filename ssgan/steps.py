@@ -36,7 +36,11 @@ class Nets:
     hist_d: HistoricalAverage
     hist_g: HistoricalAverage
     ema_update: Callable[[], None] | None = None  # None: ``ema.update_parameters(D)``; CUDA graphs set a capturable one
-    noise: torch.Generator | None = None  # this rank's draws for D's noise and augmentation (None: the global generator)
+    # the run's own random generator, which G's noise z and every noise and dropout layer draw
+    # from (None: torch's global one, as --compile's networks need); ``noise``: what D's noise
+    # and augmentation draw from, the same generator but under torchrun, where each rank has its own
+    rand: torch.Generator | None = None
+    noise: torch.Generator | None = None
     # with --entropy-epochs: 1 while the entropy term acts, 0 after; a device tensor that the loop
     # fills in place each epoch, so that a captured step reads it (None: the term acts throughout)
     entropy_scale: Tensor | None = None

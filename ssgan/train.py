@@ -22,7 +22,7 @@ from ssgan.data import Dataset
 from ssgan.errors import SSGANError
 from ssgan.fileio import atomic_path, write_text
 from ssgan.graphs import capture_or_none, portable_state, use_graphs
-from ssgan.models import GaussianNoise, build_models, data_dependent_init, resolve_arch
+from ssgan.models import GaussianNoise, build_models, data_dependent_init, resolve_arch, use_generator
 from ssgan.diagnostics import HistoricalAverage, collapse_indicators, fixed_real_batch, warnings_for
 from ssgan.samples import save_samples
 from ssgan.splits import Split
@@ -152,8 +152,10 @@ class Interrupted(Exception):
         super().__init__(f"{name} at epoch {epoch}, iteration {iteration}")
 
 
-class _StopFlag:
-    """Turns SIGINT/SIGTERM into a flag that the loop checks after each batch."""
+class StopFlag:
+    """Turns SIGINT/SIGTERM into a flag that the loop checks after each batch (handlers are
+    installed only by an active flag in the main thread; runs in other threads get the flag of
+    the thread that started them: :func:`train`'s ``stop``)."""
 
     def __init__(self, active: bool):
         self.signum: int | None = None
@@ -199,13 +201,33 @@ def _with_kernel_of(opt: torch.optim.Optimizer, state: dict) -> dict:
     return {**state, "param_groups": [{**group, **kernel} for group in state["param_groups"]]}
 
 
+# torch's global generators: seeded and drawn from by the set-up of one run at a time, for runs in
+# threads of one process (``ssgan fit --seeds ... --parallel-mode threads``) share them
+GLOBAL_RNG = threading.Lock()
+
+
+def own_generator(device: torch.device, resume: dict | None = None) -> torch.Generator:
+    """A generator on ``device`` that continues torch's global one from where it stands, or
+    the run's own from a checkpoint (``resume``) written on a device of the same type."""
+    gen = torch.Generator(device=device)
+    saved = (resume or {}).get("rng")
+    if saved is not None and saved["device"] == device.type:
+        gen.set_state(saved["state"])
+    elif device.type == "cpu":
+        gen.set_state(torch.get_rng_state())
+    else:
+        gen.set_state(torch.get_device_module(device.type).get_rng_state(device))
+    return gen
+
+
 def _noise_seed(*parts: int) -> int:
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
 
 
 @one_line_failures
 def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
-          reporter: Reporter | None = None, resume: dict | None = None, scaler: dict | None = None) -> TrainResult:
+          reporter: Reporter | None = None, resume: dict | None = None, scaler: dict | None = None,
+          stop: StopFlag | None = None) -> TrainResult:
     """Train the semi-supervised GAN of Salimans et al. (2016) and return its models.
 
     Per iteration: one discriminator step on a labeled, an unlabeled and a generated batch
@@ -222,11 +244,14 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
 
     Under torchrun (several processes) every rank draws the same global batch order and
     trains on its slice of each batch; rank 0 alone evaluates and writes (:mod:`ssgan.distributed`).
+
+    Every random number of the loop comes from a generator of the run's own (``Nets.rand``),
+    which continues torch's global one after the set-up, so that runs in several threads of
+    one process (``stop``: the flag their signals set) draw what each would draw alone.
     """
     reporter = reporter or Reporter()
     cfg = resolve_arch(cfg, data.shape)
     world, device = distributed.setup(resolve_device(cfg.device))
-    torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
 
     # The unlabeled pool: every training row but the validation set (labeled rows included).
@@ -242,17 +267,26 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
     # this rank's rows of every global batch (all of them in one process)
     lo, hi = world.rank * (bs // world.size), (world.rank + 1) * (bs // world.size)
 
-    G, D = build_models(cfg, data.shape, data.n_classes)
-    if world.active and device.type == "cuda":
-        G = torch.nn.SyncBatchNorm.convert_sync_batchnorm(G)
-    G.to(device), D.to(device)
-    if device.type == "cpu" and cfg.arch in CONV_ARCHS:  # NHWC convolutions measured faster here (README, Speed)
-        G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
-    D.train()
-    if resume is None:
-        init_idx = torch.from_numpy(rng.choice(n_unl, size=min(cfg.init_batch, n_unl), replace=False)).to(device)
-        if cfg.data_init:
-            data_dependent_init(D, x_all[init_idx])
+    with GLOBAL_RNG:  # the set-up draws from torch's global generators, which runs in threads share
+        torch.manual_seed(cfg.seed)
+        G, D = build_models(cfg, data.shape, data.n_classes)
+        if world.active and device.type == "cuda":
+            G = torch.nn.SyncBatchNorm.convert_sync_batchnorm(G)
+        G.to(device), D.to(device)
+        if device.type == "cpu" and cfg.arch in CONV_ARCHS:  # NHWC convolutions measured faster here (README, Speed)
+            G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+        D.train()
+        if resume is None:
+            init_idx = torch.from_numpy(rng.choice(n_unl, size=min(cfg.init_batch, n_unl), replace=False)).to(device)
+            if cfg.data_init:
+                data_dependent_init(D, x_all[init_idx])
+        else:
+            torch.set_rng_state(resume["torch_rng"])
+            if device.type == "cuda" and resume.get("cuda_rng") is not None:
+                torch.cuda.set_rng_state(resume["cuda_rng"], device)
+        # from here on the run draws from a generator of its own that continues the global one,
+        # but for compiled networks, whose noise layers break Dynamo's graph on a generator
+        rand = None if cfg.compile else own_generator(device, resume)
     ema = AveragedModel(D, multi_avg_fn=_ema_update(cfg.ema_decay), use_buffers=True)
     if cfg.compile:  # after the EMA's copy of D, which evaluation runs uncompiled
         compile_networks(G, D)
@@ -262,15 +296,16 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                 HistoricalAverage([p for p in G.parameters() if p.requires_grad], cfg.hist_avg_g))
     if cfg.entropy_weight > 0 and cfg.entropy_epochs is not None:
         nets.entropy_scale = torch.ones((), device=device)
+    nets.rand = nets.noise = rand
+    for net in (G, D):
+        use_generator(net, rand)
     batch_mean = None
     noise = None
     if world.active:
-        # Each rank draws its own Gaussian noise in D; the global generator (z, orders) stays
-        # in step on every rank.
+        # Each rank draws its own Gaussian noise in D; the run's generator (z, dropout) stays
+        # in step on every rank, as do the orders.
         noise = torch.Generator(device=device)
-        for m in D.modules():
-            if isinstance(m, GaussianNoise):
-                m.generator = noise
+        use_generator(D, noise, kinds=(GaussianNoise,))
         nets.noise = noise
         nets.d_train, nets.g_train = distributed.wrap(D, device), distributed.wrap(G, device)
         batch_mean = distributed.batch_mean
@@ -314,9 +349,6 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
             opt.load_state_dict(_with_kernel_of(opt, resume[key]))
         for hist, key in ((nets.hist_d, "hist_d"), (nets.hist_g, "hist_g")):
             hist.load_state_dict(resume[key])
-        torch.set_rng_state(resume["torch_rng"])
-        if device.type == "cuda" and resume.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state(resume["cuda_rng"], device)
         rng.bit_generator.state = resume["numpy_rng"]
         history = list(resume["history"])
         position = resume.get("position")
@@ -335,13 +367,15 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
             "hist_d": nets.hist_d.state_dict(), "hist_g": nets.hist_g.state_dict(),
             "torch_rng": torch.get_rng_state(), "numpy_rng": rng.bit_generator.state,
             "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+            "rng": None if rand is None else {"device": device.type, "state": rand.get_state()},
             "history": history, "position": position, "world_size": world.size, "scaler": scaler,
         })
 
     # CUDA graphs are captured from the loaded state: weights, optimizer moments, EMA
     graphed = capture_or_none(cfg, nets, amp, x_lab, y_lab, x_all, gan, reporter.on_warning) if graphs else None
     reporter.on_start(cfg.epochs, iters, start_epoch - 1)
-    with _StopFlag(run_dir is not None) as stop:
+    with StopFlag(run_dir is not None and stop is None) as own:
+        stop = stop or own
         for epoch in range(start_epoch, cfg.epochs + 1):
             t0 = time.perf_counter()
             if position is not None:  # resuming inside this epoch
@@ -370,11 +404,11 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                     graphed.step(xl, yl, xu, xr)
                     values = {}
                 else:
-                    z = G.sample_z(bs, device=device)[lo:hi] if gan else None
+                    z = G.sample_z(bs, rand, device=device)[lo:hi] if gan else None
                     values = discriminator_step(cfg, nets, xl, yl, xu, z, amp)
                     if xr is not None:
                         for _ in range(cfg.g_steps):
-                            z = G.sample_z(bs, device=device)[lo:hi]
+                            z = G.sample_z(bs, rand, device=device)[lo:hi]
                             values.update(generator_step(cfg, nets, xr, z, amp, batch_mean))
                     values = _reduce_values(values, world)
                     _check_finite(values, f"at epoch {epoch}, iteration {it + 1}")
@@ -428,6 +462,8 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                 distributed.barrier()
                 raise Interrupted(signum, epoch, iters, run_dir)
 
+    for net in (G, D):
+        use_generator(net, None)  # the returned networks hold no generator (it cannot be copied or pickled)
     G.eval()
     ema.module.eval()
     return TrainResult(cfg, G, ema.module, history, device)

@@ -185,7 +185,7 @@ def test_simulated_graph_path_stops_on_nan_at_the_epoch_read(tmp_path, simulated
 def test_a_failed_capture_falls_back_to_the_eager_loop(digits, simulated, monkeypatch):
     """Under auto, a capture that fails leaves one line and trains exactly as the eager loop;
     under on it is a one-line error."""
-    def broken(fn, pool=None, stream=None):
+    def broken(fn, pool=None, stream=None, generators=()):
         raise RuntimeError("operation not permitted when stream is capturing\nmore detail")
 
     monkeypatch.setattr(ssgan.graphs, "record", broken)

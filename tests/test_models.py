@@ -49,3 +49,30 @@ def test_data_dependent_init_standardises_preactivations():
 def test_generator_noise_is_uniform_01():
     z = MLPGenerator((4,)).sample_z(10000)
     assert z.min() >= 0.0 and z.max() < 1.0 and abs(z.mean().item() - 0.5) < 0.01
+
+
+def test_noise_and_dropout_layers_draw_from_a_generator_of_their_own():
+    """Given a generator, dropout draws and computes on a CPU exactly what nn.Dropout does with
+    torch's global one (so CPU runs are unchanged); without one it is nn.Dropout; a copy (the
+    EMA's) holds no generator, which cannot be copied."""
+    import copy
+
+    from ssgan.models import use_generator
+    from ssgan.models.layers import Dropout, GaussianNoise
+
+    net = torch.nn.Sequential(GaussianNoise(0.3), torch.nn.Linear(6, 6), Dropout(0.4))
+    x = torch.rand(50, 6)
+    torch.manual_seed(7)
+    state = torch.get_rng_state()
+    with torch.no_grad():
+        globally = net(x)
+        own = torch.Generator().manual_seed(0)
+        own.set_state(state)
+        use_generator(net, own)
+        assert torch.equal(net(x), globally) and torch.equal(own.get_state(), torch.get_rng_state())
+        assert not torch.equal(net(x), globally)  # the generator moved on; the global one did not
+        twin = copy.deepcopy(net)
+        assert twin[0].generator is None and twin[2].generator is None and net[2].generator is own
+        assert twin[2].p == 0.4 and torch.equal(twin[1].weight, net[1].weight)
+        net.eval()
+        assert torch.equal(net(x), net[1](x))

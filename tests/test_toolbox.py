@@ -16,10 +16,11 @@ from ssgan.data import load_dataset
 from ssgan.diagnostics import HistoricalAverage, collapse_indicators, warnings_for
 from ssgan.errors import SSGANError
 from ssgan.models import MinibatchDiscrimination, VirtualBatchNorm, build_models
+from ssgan.models.layers import Dropout
 from ssgan.runs import fit
 from ssgan.train import _optimizer, load_checkpoint
 
-NOT_TRAINING_OPTIONS = {"quiet", "as_json", "seeds", "parallel", "resume", "config_file"}
+NOT_TRAINING_OPTIONS = {"quiet", "as_json", "seeds", "parallel", "parallel_mode", "resume", "config_file"}
 
 
 def test_every_config_field_is_a_fit_option_and_a_toml_key(tmp_path):
@@ -65,7 +66,7 @@ def test_discriminator_architecture_options():
     logits, feats = d(torch.rand(6, 1, 8, 8))
     assert [m.v.shape[0] for m in d.hidden] == [64, 32] and logits.shape == (6, 10)
     assert feats.shape == (6, 64)  # fm_layer 0 feeds the first hidden layer's features
-    assert _types(d).count(nn.LayerNorm) == 2 and nn.Dropout in _types(d)
+    assert _types(d).count(nn.LayerNorm) == 2 and Dropout in _types(d)
     _, d = _models(d_input_noise=0.0, d_hidden_noise=0.0)
     d.train()
     x = torch.rand(4, 1, 8, 8)

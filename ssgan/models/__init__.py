@@ -15,7 +15,8 @@ from __future__ import annotations
 from ssgan.errors import SSGANError
 from ssgan.models import dcgan, mlp, salimans
 from ssgan.models.layers import (GaussianNoise, MinibatchDiscrimination, VirtualBatchNorm, WeightNormed, WNConv2d,
-                                 WNLinear, apply_init, data_dependent_init, parse_per_layer, parse_widths, pyramid)
+                                 WNLinear, apply_init, data_dependent_init, parse_per_layer, parse_widths, pyramid,
+                                 use_generator)
 from ssgan.models.mlp import MLPDiscriminator, MLPGenerator
 
 ARCHS = {"mlp": mlp.build, "dcgan": dcgan.build, "salimans-cnn": salimans.build}
@@ -23,7 +24,7 @@ SMALLEST_SIDE = {"dcgan": 8, "salimans-cnn": salimans.SMALLEST_SIDE}
 
 __all__ = ["ARCHS", "GaussianNoise", "MLPDiscriminator", "MLPGenerator", "MinibatchDiscrimination",
            "VirtualBatchNorm", "WNConv2d", "WNLinear", "WeightNormed", "apply_init", "build_models",
-           "data_dependent_init", "n_outputs", "parse_per_layer", "parse_widths", "resolve_arch"]
+           "data_dependent_init", "n_outputs", "parse_per_layer", "parse_widths", "resolve_arch", "use_generator"]
 
 
 def shape_error(arch: str, shape: tuple[int, ...]) -> str | None:

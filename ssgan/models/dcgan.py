@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ssgan.models.layers import (ACTIVATIONS, GaussianNoise, GroupBatchNorm2d, MinibatchDiscrimination,
+from ssgan.models.layers import (ACTIVATIONS, Dropout, GaussianNoise, GroupBatchNorm2d, MinibatchDiscrimination,
                                  UpsamplingGenerator, pyramid)
 
 
@@ -35,8 +35,8 @@ class DCGANDiscriminator(nn.Module):
         self.norms = nn.ModuleList([nn.Identity()] + [GroupBatchNorm2d(b) for b in widths[2:]])
         self.act = ACTIVATIONS[activation]()
         self.input_noise, self.hidden_noise = GaussianNoise(input_noise), GaussianNoise(hidden_noise)
-        self.input_dropout = nn.Dropout(input_dropout)
-        self.dropout = nn.Dropout(dropout)
+        self.input_dropout = Dropout(input_dropout)
+        self.dropout = Dropout(dropout)
         features = widths[-1] * base * base
         self.mbd = MinibatchDiscrimination(features, mbd_kernels, mbd_dim) if mbd_kernels > 0 else None
         self.out = nn.Linear(features + mbd_kernels, n_out)

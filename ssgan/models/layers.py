@@ -8,6 +8,7 @@ data-dependent initialisation (:func:`data_dependent_init`); only output scales 
 
 from __future__ import annotations
 
+from copy import deepcopy
 from functools import partial
 
 import torch
@@ -131,16 +132,27 @@ class GroupBatchNorm2d(nn.BatchNorm2d):
         return out[0] if groups == 1 else torch.cat(out)
 
 
-class GaussianNoise(nn.Module):
-    """Adds N(0, std^2) noise in training mode; the identity in eval mode.
+class _Draws:
+    """A layer that draws random numbers in training mode: from ``generator`` where one is set
+    (a run's own generator, or a process's own under torchrun: :func:`use_generator`), else
+    from torch's global one. A copy (the EMA's) draws from the global one: a torch.Generator
+    cannot be copied."""
 
-    ``generator`` (None: torch's global one) lets each process of a distributed run draw
-    its own noise while the global generator stays in step across processes."""
+    generator: torch.Generator | None = None
+
+    def __deepcopy__(self, memo):
+        copy = type(self).__new__(type(self))
+        memo[id(self)] = copy
+        copy.__dict__.update(deepcopy({k: v for k, v in self.__dict__.items() if k != "generator"}, memo))
+        return copy
+
+
+class GaussianNoise(_Draws, nn.Module):
+    """Adds N(0, std^2) noise in training mode; the identity in eval mode."""
 
     def __init__(self, std: float):
         super().__init__()
         self.std = std
-        self.generator: torch.Generator | None = None
 
     def forward(self, x: Tensor) -> Tensor:
         if self.training and self.std > 0:
@@ -149,10 +161,28 @@ class GaussianNoise(nn.Module):
             return x + torch.randn(x.shape, generator=self.generator, device=x.device, dtype=x.dtype) * self.std
         return x
 
-    def __deepcopy__(self, memo):  # a torch.Generator cannot be copied; a copy draws from the global one
-        copy = GaussianNoise(self.std)
-        copy.train(self.training)
-        return copy
+
+class Dropout(_Draws, nn.Dropout):
+    """:class:`torch.nn.Dropout` that can draw its masks from a generator of its own. It then
+    computes what torch's unfused dropout computes (a Bernoulli mask divided by ``1 - p``), the
+    kernel torch itself runs on a CPU, so a CPU run draws and computes exactly what it did with
+    ``nn.Dropout`` and the global generator."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.generator is None or not self.training or self.p == 0:
+            return super().forward(x)
+        if self.p == 1:
+            return x * 0.0
+        keep = torch.empty_like(x).bernoulli_(1 - self.p, generator=self.generator)
+        return x * keep.div_(1 - self.p)
+
+
+def use_generator(module: nn.Module, generator: torch.Generator | None, kinds: tuple[type, ...] = (GaussianNoise, Dropout)) -> None:
+    """Let every noise and dropout layer of ``module`` (those of ``kinds``) draw from ``generator``
+    (None: torch's global generator again)."""
+    for m in module.modules():
+        if isinstance(m, kinds):
+            m.generator = generator
 
 
 class MinibatchDiscrimination(nn.Module):

@@ -22,7 +22,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ssgan.models.layers import (ACTIVATIONS, SQUASHINGS, VBN_REFERENCE, GaussianNoise, MinibatchDiscrimination,
+from ssgan.models.layers import (ACTIVATIONS, SQUASHINGS, VBN_REFERENCE, Dropout, GaussianNoise, MinibatchDiscrimination,
                                  VirtualBatchNorm, WNLinear, draw_noise, parse_per_layer, parse_widths)
 
 
@@ -38,11 +38,11 @@ class MLPDiscriminator(nn.Module):
         super().__init__()
         widths = (math.prod(in_shape), *hidden)
         self.input_noise = GaussianNoise(input_noise)
-        self.input_dropout = nn.Dropout(input_dropout) if input_dropout > 0 else None
+        self.input_dropout = Dropout(input_dropout) if input_dropout > 0 else None
         self.hidden = nn.ModuleList(WNLinear(a, b) for a, b in zip(widths[:-1], widths[1:]))
         self.norms = nn.ModuleList(nn.LayerNorm(b) for b in hidden) if layer_norm else None
         self.act = ACTIVATIONS[activation]()
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else None
+        self.dropout = Dropout(dropout) if dropout > 0 else None
         self.hidden_noise = GaussianNoise(hidden_noise)
         self.feature_layer = feature_layer % len(hidden)
         self.mbd = MinibatchDiscrimination(widths[-1], mbd_kernels, mbd_dim) if mbd_kernels > 0 else None
@@ -92,7 +92,7 @@ class MLPGenerator(nn.Module):
                 layers.append(VirtualBatchNorm(h, VBN_REFERENCE))
             layers.append(ACTIVATIONS[activation]())
             if p > 0:
-                layers.append(nn.Dropout(p))
+                layers.append(Dropout(p))
             width = h
         self.body = nn.Sequential(*layers)
         self.out = WNLinear(width, math.prod(out_shape), train_scale=True)

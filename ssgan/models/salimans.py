@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ssgan.models.layers import (ACTIVATIONS, GaussianNoise, MinibatchDiscrimination, UpsamplingGenerator,
+from ssgan.models.layers import (ACTIVATIONS, Dropout, GaussianNoise, MinibatchDiscrimination, UpsamplingGenerator,
                                  WNConv2d, WNLinear)
 
 # (out channels as a multiple of width, kernel, stride, padding); dropout after the 3rd and 6th
@@ -43,8 +43,8 @@ class SalimansDiscriminator(nn.Module):
         self.convs = nn.ModuleList(convs)
         self.act = ACTIVATIONS[activation]()
         self.input_noise, self.hidden_noise = GaussianNoise(input_noise), GaussianNoise(hidden_noise)
-        self.input_dropout = nn.Dropout(input_dropout)
-        self.dropout = nn.Dropout(dropout)
+        self.input_dropout = Dropout(input_dropout)
+        self.dropout = Dropout(dropout)
         self.mbd = MinibatchDiscrimination(channels, mbd_kernels, mbd_dim) if mbd_kernels > 0 else None
         self.out = WNLinear(channels + mbd_kernels, n_out, train_scale=True)
 
