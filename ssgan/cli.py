@@ -173,6 +173,10 @@ def split(dataset, data_root, download, labels, val, seed, out) -> None:
 @click.option("--parallel", type=click.IntRange(1, 64), default=1, show_default=True,
               help="With --seeds: train up to N seeds at once, one process each (one GPU shared by all; "
                    "on the CPU the cores are shared out).")
+@click.option("--parallel-mode", type=click.Choice(["processes", "threads"]), default=None,
+              help="With --parallel: a process per seed, or a thread per seed in this process, each on its own CUDA "
+                   "stream, so that one GPU runs several seeds' kernels at once (processes take turns on a GPU) "
+                   "[processes].")
 @click.option("--split", type=str, default=None, help="Reuse a saved split JSON (e.g. another run's split.json).")
 @click.option("--epochs", type=int, default=None, help="Passes over the unlabeled training set [125].")
 @click.option("--batch-size", type=int, default=None, help="Examples per labeled, unlabeled and generated batch [100].")
@@ -195,7 +199,7 @@ def split(dataset, data_root, download, labels, val, seed, out) -> None:
 @toolbox_options
 @click.option("--resume", type=str, default=None, help="Continue the run folder RUN from its last checkpoint.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the result on stdout.")
-def fit(config_file, quiet, as_json, seeds, parallel, resume, **options) -> None:
+def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, **options) -> None:
     """Train a semi-supervised GAN classifier into a new run folder."""
     from ssgan import config as config_mod
     from ssgan import runs
@@ -226,6 +230,10 @@ def fit(config_file, quiet, as_json, seeds, parallel, resume, **options) -> None
     quiet = quiet or not world.main
     if seeds is not None and not world.active:
         runs.prepare(cfg.replace(seed=seed_list[0]))  # bad input fails here, once, before any run starts
+        if parallel > 1 and parallel_mode == "threads":
+            from ssgan.launch import check_threads
+
+            check_threads(cfg)
         if not (quiet or as_json):  # `--seeds 2` is two seeds (1 and 2); say which, before hours of training
             at_once = min(parallel, len(seed_list))
             click.echo(f"Seeds {', '.join(map(str, seed_list))}: {len(seed_list)} run(s), "
@@ -233,10 +241,13 @@ def fit(config_file, quiet, as_json, seeds, parallel, resume, **options) -> None
     if parallel > 1 and len(seed_list) > 1 and not world.active:
         import shlex
 
-        from ssgan.launch import run_seeds_in_parallel
+        from ssgan.launch import run_seeds_in_parallel, run_seeds_in_threads
 
         log = (lambda msg: None) if (quiet or as_json) else (lambda msg: click.echo(msg, err=True))
-        summaries = run_seeds_in_parallel(shlex.split(_command())[1:], seed_list, parallel, log)
+        if parallel_mode == "threads":
+            summaries = run_seeds_in_threads(cfg, seed_list, parallel, _command(), log)
+        else:
+            summaries = run_seeds_in_parallel(shlex.split(_command())[1:], seed_list, parallel, log)
         seed_list = []
     else:
         summaries = []
@@ -250,13 +261,7 @@ def fit(config_file, quiet, as_json, seeds, parallel, resume, **options) -> None
         finally:
             if reporter is not None:
                 reporter.close()
-        last = result.history[-1]
-        summaries.append({
-            "run": str(run_dir), "dataset": result.config.dataset, "labels": result.config.labels,
-            "seed": result.config.seed,
-            "epochs": last["epoch"], "test_acc": last["test_acc"], "test_errors": last["test_errors"],
-            "train_acc": last["train_acc"], "seconds": sum(m["seconds"] for m in result.history),
-        })
+        summaries.append(runs.summary(run_dir, result))
         if not (quiet or as_json):
             _summary_table(summaries[-1])
     if not world.main:

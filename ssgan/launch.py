@@ -1,20 +1,28 @@
-"""Running the current ``ssgan fit`` command in other processes: under torchrun (``--nproc``)
-or as one process per seed, several at a time (``--seeds ... --parallel N``).
+"""Running the current ``ssgan fit`` command several times at once: under torchrun
+(``--nproc``), as one process per seed (``--seeds ... --parallel N``), or as one thread per seed
+in this process (``--parallel-mode threads``).
 
-A child runs exactly the command the user gave, less the launcher's own options. The cores are shared out through ``OMP_NUM_THREADS``
-unless it is set; on CUDA every child uses the same device.
+A child process runs exactly the command the user gave, less the launcher's own options. The
+cores are shared out through ``OMP_NUM_THREADS`` unless it is set; on CUDA every child uses the
+same device. Processes on one GPU take turns on it (without NVIDIA's MPS their kernels never
+run side by side); threads share one CUDA context, and each trains on its own stream, so that
+the GPU can run the small kernels of several seeds at once.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import nullcontext
 
-from ssgan.errors import SSGANError
+from ssgan.config import Config
+from ssgan.errors import SSGANError, first_line
 
 
 def _without(args: list[str], options: tuple[str, ...]) -> list[str]:
@@ -58,6 +66,14 @@ class SeedsInterrupted(Exception):
             parts.append(f"not started: seeds {','.join(map(str, pending))} (run them with --seeds "
                          f"{','.join(map(str, pending))})")
         super().__init__("; ".join(parts))
+
+
+def _failed(failures: list[tuple[int, int, str]], done: int, total: int) -> SSGANError:
+    """The error of the first of ``failures`` (seed, exit code, its last line)."""
+    seed, code, message = failures[0]
+    if code == 2 and message.startswith("Error: "):  # bad input: the child's own one-line message
+        return SSGANError(message[len("Error: "):])
+    return SSGANError(f"the run of seed {seed} failed ({message}); {done} of {total} seeds finished")
 
 
 def run_seeds_in_parallel(args: list[str], seeds: list[int], parallel: int, log=lambda msg: None) -> list[dict]:
@@ -112,9 +128,66 @@ def run_seeds_in_parallel(args: list[str], seeds: list[int], parallel: int, log=
         # in the order of --seeds, not in the order the processes happened to stop
         raise SeedsInterrupted(stopped[0], [resumes[s] for s in seeds if s in resumes], pending)
     if failures:
-        seed, code, message = failures[0]
-        if code == 2 and message.startswith("Error: "):  # bad input: the child's own one-line message
-            raise SSGANError(message[len("Error: "):])
-        raise SSGANError(f"the run of seed {seed} failed ({message}); "
-                         f"{len(results)} of {len(seeds)} seeds finished")
+        raise _failed(failures, len(results), len(seeds))
+    return [results[s] for s in seeds]
+
+
+def check_threads(cfg: Config) -> None:
+    """Stop with one line if the runs of ``cfg`` cannot train in threads of one process."""
+    if cfg.compile:
+        raise SSGANError("--parallel-mode threads cannot train --compile networks (torch.compile's noise layers draw "
+                         "from torch's global generator, which the threads share); use --parallel-mode processes")
+
+
+def run_seeds_in_threads(cfg: Config, seeds: list[int], parallel: int, command: str, log=lambda msg: None) -> list[dict]:
+    """:func:`run_seeds_in_parallel` in threads of this process: one run per seed of ``cfg``, at
+    most ``parallel`` at a time, each in its own run folder and, on CUDA, on its own stream.
+    ``command`` is the ``ssgan fit`` command of them all, which each run's folder keeps with
+    ``--seed`` in place of the launcher's options.
+
+    Each run draws every random number from a generator of its own (:func:`ssgan.train.train`),
+    so a seed trains as it would alone. SIGINT or SIGTERM stop every running seed after its
+    batch with a checkpoint, and no further seed starts (:class:`SeedsInterrupted`)."""
+    import torch
+
+    from ssgan import runs
+    from ssgan.train import Diverged, Interrupted, StopFlag, resolve_device
+
+    check_threads(cfg)
+    device = resolve_device(cfg.device)
+    words = _without(shlex.split(command), ("--seeds", "--parallel", "--parallel-mode", "--seed"))
+    words = [w for w in words if w not in ("--json", "--quiet")]
+    results, failures, resumes, pending = {}, [], {}, []
+    stop = StopFlag(True)
+
+    def one(seed: int) -> None:
+        if stop.signum is not None:  # as in sequence: after a signal no seed starts
+            pending.append(seed)
+            return
+        log(f"seed {seed}: started")
+        stream = torch.cuda.Stream(device) if device.type == "cuda" else None
+        try:
+            with torch.cuda.stream(stream) if stream is not None else nullcontext():
+                run_dir, result = runs.fit(cfg.replace(seed=seed), command=shlex.join([*words, "--seed", str(seed)]),
+                                           stop=stop)
+            results[seed] = runs.summary(run_dir, result)
+            log(f"seed {seed}: done, {run_dir}")
+        except Interrupted as e:
+            resumes[seed] = f"seed {seed}: ssgan fit --resume {e.run_dir}"
+        except Exception as e:  # the others finish; the first failure is reported, as a process's would be
+            if isinstance(e, SSGANError):
+                failures.append((seed, 3 if isinstance(e, Diverged) else 2, f"Error: {e}"))
+            else:
+                failures.append((seed, 1, f"{type(e).__name__}: {first_line(str(e))}"))
+            log(f"seed {seed}: failed ({failures[-1][2]})")
+
+    with stop, ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="ssgan-seed") as pool:
+        futures = [pool.submit(one, seed) for seed in seeds]
+        while wait(futures, timeout=0.2).not_done:  # short waits: the signal handler runs in between
+            pass
+    if stop.signum is not None:
+        raise SeedsInterrupted(stop.signum, [resumes[s] for s in seeds if s in resumes],
+                               [s for s in seeds if s in pending])
+    if failures:
+        raise _failed(failures, len(results), len(seeds))
     return [results[s] for s in seeds]

@@ -37,7 +37,8 @@ from ssgan.graphs import use_graphs
 from ssgan.models import build_models, resolve_arch
 from ssgan.scaling import NONE, Scaler, fit_scaler, load_scaler, resolve_scale, save_scaler, scale_dataset
 from ssgan.splits import Split, default_labels, load_split, make_split, save_split
-from ssgan.train import Reporter, TrainResult, load_checkpoint, resolve_device, resolve_precision, train
+from ssgan.train import (Reporter, StopFlag, TrainResult, load_checkpoint, resolve_device, resolve_precision,
+                         train)
 
 _RUN_ID = re.compile(r"^(\d{5})-")
 
@@ -151,8 +152,10 @@ def start_run(out: str | Path, data: Dataset, split: Split, seed: int, config: d
 ELASTIC_ID = "elastic_run_id"  # in a run folder made under torchrun: the job's TORCHELASTIC_RUN_ID
 
 
-def fit(cfg: Config, reporter: Reporter | None = None, command: str | None = None) -> tuple[Path, TrainResult]:
-    """Train one run into a new run folder under ``cfg.out``; return the folder and the result.
+def fit(cfg: Config, reporter: Reporter | None = None, command: str | None = None,
+        stop: StopFlag | None = None) -> tuple[Path, TrainResult]:
+    """Train one run into a new run folder under ``cfg.out``; return the folder and the result
+    (``stop``: the flag of the thread that started this one, if it runs in another: :func:`ssgan.train.train`).
 
     Under torchrun, rank 0 makes the folder and every rank trains into it; when torchrun
     restarts the job (``--max-restarts``), the folder this job made is resumed instead."""
@@ -174,11 +177,20 @@ def fit(cfg: Config, reporter: Reporter | None = None, command: str | None = Non
             write_text(run_dir / ELASTIC_ID, job + "\n")
     run_dir = distributed.broadcast(run_dir)
     try:
-        return run_dir, train(cfg, data, split, run_dir, reporter, scaler=scaler.to_dict())
+        return run_dir, train(cfg, data, split, run_dir, reporter, scaler=scaler.to_dict(), stop=stop)
     except CompileFailed:
         if world.main and not (run_dir / "checkpoint.pt").exists():
             shutil.rmtree(run_dir, ignore_errors=True)  # made by this call; nothing trained in it was kept
         raise
+
+
+def summary(run_dir: Path, result: TrainResult) -> dict:
+    """What ``ssgan fit --json`` prints of one finished run."""
+    last = result.history[-1]
+    return {"run": str(run_dir), "dataset": result.config.dataset, "labels": result.config.labels,
+            "seed": result.config.seed, "epochs": last["epoch"], "test_acc": last["test_acc"],
+            "test_errors": last["test_errors"], "train_acc": last["train_acc"],
+            "seconds": sum(m["seconds"] for m in result.history)}
 
 
 def _run_of_job(out: str | Path, job: str) -> Path | None:

@@ -1,0 +1,90 @@
+"""`ssgan fit --seeds ... --parallel N --parallel-mode threads`: seeds trained in threads of one
+process (on CUDA each on its own stream) train exactly as each seed alone, because every run
+draws from a random generator of its own; a signal stops them all with checkpoints."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from ssgan.cli import main
+from ssgan.graphsim import simulate
+from ssgan.runs import read_metrics
+
+# D's noise, dropout and random translations: every kind of draw the loop makes besides G's noise
+OPTIONS = ["--dataset", "digits", "--labels", "50", "--epochs", "2", "--device", "cpu", "--d-dropout", "0.2",
+           "--translate", "1"]
+
+
+def _fit(*args) -> dict:
+    r = CliRunner().invoke(main, ["fit", *OPTIONS, *args, "--json"])
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)
+
+
+def _weights(run: str) -> dict:
+    ckpt = torch.load(Path(run) / "checkpoint.pt", weights_only=False)
+    return {f"{net}.{k}": v for net in ("generator", "discriminator", "ema") for k, v in ckpt[net].items()}
+
+
+def _same_as_alone(tmp_path, *options):
+    together = _fit("--seeds", "1-2", "--parallel", "2", "--parallel-mode", "threads", "--out", str(tmp_path / "t"),
+                    *options)
+    assert together["seeds"] == [1, 2] and len({s["run"] for s in together["runs"]}) == 2
+    for s in together["runs"]:
+        run = Path(s["run"])
+        assert len(read_metrics(run)) == 2 and json.loads((run / "config.json").read_text())["seed"] == s["seed"]
+        command = (run / "command.txt").read_text()
+        assert f"--seed {s['seed']}" in command and "--parallel" not in command and "--seeds" not in command
+        alone = _fit("--seed", str(s["seed"]), "--out", str(tmp_path / "alone"), *options)
+        a, b = _weights(s["run"]), _weights(alone["run"])
+        assert all(torch.equal(a[k], b[k]) for k in a), s["seed"]
+        assert alone["test_errors"] == s["test_errors"]
+
+
+def test_seeds_in_threads_train_as_each_seed_alone(tmp_path):
+    _same_as_alone(tmp_path)
+
+
+def test_seeds_in_threads_on_the_captured_path(tmp_path):
+    """With the steps captured (the CPU stand-in), each thread's graphs draw from its run's generator."""
+    with simulate():
+        _same_as_alone(tmp_path, "--graphs", "on")
+
+
+def test_threads_refuse_compiled_networks(tmp_path):
+    r = CliRunner().invoke(main, ["fit", *OPTIONS, "--seeds", "2", "--parallel", "2", "--parallel-mode", "threads",
+                                  "--compile", "--out", str(tmp_path / "runs")])
+    assert r.exit_code == 2 and r.output.count("\n") == 1, r.output
+    assert r.output.startswith("Error: --parallel-mode threads cannot train --compile networks")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_seeds_in_threads_with_checkpoints(signum, tmp_path):
+    """As with processes: the running seeds checkpoint and stop, no further seed starts, and one
+    line says how to resume each and which seeds are left."""
+    out = tmp_path / "runs"
+    p = subprocess.Popen([sys.executable, "-m", "ssgan", "fit", *OPTIONS[:4], "--epochs", "500", "--device", "cpu",
+                          "--seeds", "1,2,3", "--parallel", "2", "--parallel-mode", "threads", "--out", str(out)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while len(list(out.glob("*/checkpoint.pt"))) < 2 and time.time() < deadline and p.poll() is None:
+        time.sleep(0.2)
+    p.send_signal(signum)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 128 + signum, err
+    runs = sorted(d.name for d in out.iterdir() if d.is_dir())
+    assert len(runs) == 2 and {r[-2:] for r in runs} == {"s1", "s2"}, runs
+    last = [line for line in err.splitlines() if line.strip()][-1]
+    assert last.startswith(f"Interrupted ({signal.Signals(signum).name}; seed 1: ssgan fit --resume "), last
+    assert "not started: seeds 3" in last
+    for run in runs:
+        assert f"--resume {out / run}" in last
+        assert 1 <= len(read_metrics(out / run)) < 500 and (out / run / "checkpoint.pt").is_file()
