@@ -22,15 +22,15 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -
 
 
 def save_density(real: np.ndarray, fake: np.ndarray, path: str | Path, title: str = "") -> None:
-    """Real vs generated points of 1-D or 2-D data: overlaid histograms, or a scatter plot."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Real vs generated points of 1-D or 2-D data: overlaid histograms, or a scatter plot.
+    Drawn on a Figure of its own, not through pyplot's global state, so that runs in threads
+    (``--parallel-mode threads``) can draw at the same time."""
+    from matplotlib.figure import Figure
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(5, 4.5))
+    fig = Figure(figsize=(5, 4.5))
+    ax = fig.subplots()
     if real.shape[1] == 1:
         bins = np.linspace(0.0, 1.0, 101)
         ax.hist(real[:, 0], bins=bins, density=True, alpha=0.5, label="real")
@@ -47,7 +47,6 @@ def save_density(real: np.ndarray, fake: np.ndarray, path: str | Path, title: st
     ax.set_title(title)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
 
 
 def save_samples(fake: torch.Tensor, path: str | Path, real: np.ndarray | None = None) -> bool:
