@@ -13,13 +13,13 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from conftest import cuda
 from ssgan.cli import main
 from ssgan.graphsim import simulate
 from ssgan.runs import read_metrics
 
 # D's noise, dropout and random translations: every kind of draw the loop makes besides G's noise
-OPTIONS = ["--dataset", "digits", "--labels", "50", "--epochs", "2", "--device", "cpu", "--d-dropout", "0.2",
-           "--translate", "1"]
+OPTIONS = ["--dataset", "digits", "--labels", "50", "--epochs", "2", "--d-dropout", "0.2", "--translate", "1"]
 
 
 def _fit(*args) -> dict:
@@ -33,7 +33,8 @@ def _weights(run: str) -> dict:
     return {f"{net}.{k}": v for net in ("generator", "discriminator", "ema") for k, v in ckpt[net].items()}
 
 
-def _same_as_alone(tmp_path, *options):
+def _same_as_alone(tmp_path, *options, device: str = "cpu", exact: bool = True):
+    options = (*options, "--device", device)
     together = _fit("--seeds", "1-2", "--parallel", "2", "--parallel-mode", "threads", "--out", str(tmp_path / "t"),
                     *options)
     assert together["seeds"] == [1, 2] and len({s["run"] for s in together["runs"]}) == 2
@@ -44,8 +45,11 @@ def _same_as_alone(tmp_path, *options):
         assert f"--seed {s['seed']}" in command and "--parallel" not in command and "--seeds" not in command
         alone = _fit("--seed", str(s["seed"]), "--out", str(tmp_path / "alone"), *options)
         a, b = _weights(s["run"]), _weights(alone["run"])
-        assert all(torch.equal(a[k], b[k]) for k in a), s["seed"]
-        assert alone["test_errors"] == s["test_errors"]
+        if exact:
+            assert all(torch.equal(a[k], b[k]) for k in a), s["seed"]
+            assert alone["test_errors"] == s["test_errors"]
+        else:  # a GPU's atomic sums (the gather of --translate, backwards) may round in another order
+            assert all(torch.allclose(a[k], b[k], rtol=1e-3, atol=1e-4) for k in a if a[k].is_floating_point()), s["seed"]
 
 
 def test_seeds_in_threads_train_as_each_seed_alone(tmp_path):
@@ -58,9 +62,15 @@ def test_seeds_in_threads_on_the_captured_path(tmp_path):
         _same_as_alone(tmp_path, "--graphs", "on")
 
 
+@cuda
+def test_seeds_in_threads_on_a_gpu(tmp_path):
+    """Captured on CUDA, each seed on its own stream, with its generator registered with its graphs."""
+    _same_as_alone(tmp_path, "--graphs", "on", device="cuda", exact=False)
+
+
 def test_threads_refuse_compiled_networks(tmp_path):
-    r = CliRunner().invoke(main, ["fit", *OPTIONS, "--seeds", "2", "--parallel", "2", "--parallel-mode", "threads",
-                                  "--compile", "--out", str(tmp_path / "runs")])
+    r = CliRunner().invoke(main, ["fit", *OPTIONS, "--device", "cpu", "--seeds", "2", "--parallel", "2",
+                                  "--parallel-mode", "threads", "--compile", "--out", str(tmp_path / "runs")])
     assert r.exit_code == 2 and r.output.count("\n") == 1, r.output
     assert r.output.startswith("Error: --parallel-mode threads cannot train --compile networks")
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
