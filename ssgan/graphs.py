@@ -4,7 +4,9 @@ The default networks are small: on a GPU an iteration is hundreds of short kerne
 time goes to launching them and to the host reading metrics back, not to arithmetic. A CUDA
 graph records a step once and replays it with one launch. Capture needs:
 
-- fixed shapes and addresses: each batch is copied into a static tensor before a replay;
+- fixed shapes and addresses: the epoch's orders of the data are copied into static index
+  tensors once per epoch, and each step gathers its batches from the device-resident data at
+  the rows of an iteration counter that the host fills before the replays;
 - no host reads inside a step: the metrics are summed on the device and read once per epoch
   (:meth:`GraphedSteps.totals`), where the loop's NaN guard checks them;
 - Adam with ``capturable=True``, its learning rate a device tensor that the schedule fills in
@@ -15,10 +17,12 @@ graph records a step once and replays it with one launch. Capture needs:
 - one capture at a time in a process, in CUDA's ``thread_local`` mode, so that runs in several
   threads (``--parallel-mode threads``) can capture while the others train.
 
-G's noise z is drawn outside the graphs, in the eager loop's order, so that with D's noise
-and dropout off the two paths follow the same trajectory up to floating-point order.
-Only :func:`record` and :func:`to_capturable` need CUDA: the CPU tests replace them (a
-"graph" that calls its function again) to run the rest of this path here.
+Each step draws G's noise z inside its graph, where the eager loop draws it, so that the two
+paths draw the same numbers from the run's generator in the same order, and with D's noise
+and dropout off follow the same trajectory up to floating-point order. A replay is thus the
+whole of an iteration's device work: the host launches the counter's fill, the learning
+rates' fills and the replays, nothing else. Only :func:`record` and :func:`to_capturable` need
+CUDA: the CPU tests replace them (:mod:`ssgan.graphsim`) to run the rest of this path here.
 """
 
 from __future__ import annotations
@@ -99,12 +103,12 @@ def to_eager(opt: torch.optim.Optimizer) -> None:
             state["step"] = state["step"].to(device="cpu", dtype=torch.float32)
 
 
-def capture_or_none(cfg: Config, nets: Nets, amp, x_lab: Tensor, y_lab: Tensor, x_unl: Tensor, gan: bool,
+def capture_or_none(cfg: Config, nets: Nets, amp, x_lab: Tensor, y_lab: Tensor, x_unl: Tensor, gan: bool, iters: int,
                     warn: Callable[[str], None]) -> "GraphedSteps | None":
     """:class:`GraphedSteps`, or, where the capture fails under ``--graphs auto``, None after one
     line that says why (the nets are left as the eager loop wants them); ``on`` stops instead."""
     try:
-        return GraphedSteps(cfg, nets, amp, x_lab, y_lab, x_unl, gan)
+        return GraphedSteps(cfg, nets, amp, x_lab, y_lab, x_unl, gan, iters)
     except RuntimeError as e:
         if is_compile_error(e):  # not the capture's failure: eager training would meet it too
             raise
@@ -174,32 +178,42 @@ def _stack(values: dict[str, Tensor | float], device: torch.device) -> Tensor:
 
 
 class GraphedSteps:
-    """The D step and the G step as two CUDA graphs on static batches; their metrics are
-    summed on the device. Build it after the weights and optimizer states are loaded."""
+    """The D step and the G step as two CUDA graphs that gather their batches by the epoch's
+    orders (``lab``, ``unl``, ``gen``: rows of ``x_lab`` and ``x_unl``, as the eager loop takes
+    them) and draw their noise; their metrics are summed on the device. Build it after the
+    weights and optimizer states are loaded."""
 
     def __init__(self, cfg: Config, nets: Nets, amp: Callable[[], AbstractContextManager], x_lab: Tensor,
-                 y_lab: Tensor, x_unl: Tensor, gan: bool):
+                 y_lab: Tensor, x_unl: Tensor, gan: bool, iters: int):
         device = x_unl.device
         self.cfg, self.nets, self.amp, self.gan, self.device = cfg, nets, amp, gan, device
+        self.x_lab, self.y_lab, self.x_unl = x_lab, y_lab, x_unl
         bs = cfg.batch_size
         for opt in (nets.opt_d, nets.opt_g):
             to_capturable(opt, device)
         nets.ema_update = DeviceEMA(nets.ema, nets.D, cfg.ema_decay).update
         saved = _Snapshot(nets, device)  # before anything draws a random number
-        # the static inputs, holding real rows for the warm-up
-        rows = torch.arange(bs, device=device)
-        self.xl, self.yl = x_lab[rows % len(x_lab)], y_lab[rows % len(x_lab)]
-        self.xu, self.xr = x_unl[rows], x_unl[(rows + bs) % len(x_unl)]
-        self.zd, self.zg = (nets.G.sample_z(bs, nets.rand, device=device) for _ in range(2))
+        # the static orders, the first rows in turn for the warm-up, and the iteration counter
+        self.orders = {"lab": torch.arange(iters * bs, device=device) % len(x_lab),
+                       "unl": torch.arange(len(x_unl), device=device), "gen": torch.arange(len(x_unl), device=device)}
+        self.it = torch.zeros((), dtype=torch.long, device=device)
+        self.rows = torch.arange(bs, device=device)
         with CAPTURING:
             self._capture(saved)
 
+    def _batch(self, order: str) -> Tensor:
+        """The rows of this iteration's batch in ``order``."""
+        return self.orders[order][self.it * self.cfg.batch_size + self.rows]
+
     def _d(self) -> dict[str, Tensor | float]:
-        return discriminator_step(self.cfg, self.nets, self.xl, self.yl, self.xu if self.gan else None,
-                                  self.zd if self.gan else None, self.amp)
+        lab = self._batch("lab")
+        xu = self.x_unl[self._batch("unl")] if self.gan else None
+        z = self.nets.G.sample_z(self.cfg.batch_size, self.nets.rand, device=self.device) if self.gan else None
+        return discriminator_step(self.cfg, self.nets, self.x_lab[lab], self.y_lab[lab], xu, z, self.amp)
 
     def _g(self) -> dict[str, Tensor | float]:
-        return generator_step(self.cfg, self.nets, self.xr, self.zg, self.amp)
+        z = self.nets.G.sample_z(self.cfg.batch_size, self.nets.rand, device=self.device)
+        return generator_step(self.cfg, self.nets, self.x_unl[self._batch("gen")], z, self.amp)
 
     def _capture(self, saved: "_Snapshot") -> None:
         nets = self.nets
@@ -230,28 +244,24 @@ class GraphedSteps:
             self.g_graph = record(lambda: self.g_out.copy_(_stack(self._g(), self.device)), self.d_graph.pool(), side,
                                   gens)
 
-    def start_epoch(self, sums: dict[str, float], counts: dict[str, int]) -> None:
-        """Start the sums from those of a checkpoint written inside an epoch (or from zero)."""
+    def start_epoch(self, orders: dict[str, Tensor], sums: dict[str, float], counts: dict[str, int]) -> None:
+        """Take the epoch's orders, and start the sums from those of a checkpoint written inside
+        an epoch (or from zero)."""
+        for k, order in orders.items():
+            self.orders[k].copy_(order)
         self.d_sum.copy_(torch.tensor([sums.get(k, 0.0) for k in self.d_keys]))
         if self.g_keys:
             self.g_sum.copy_(torch.tensor([sums.get(k, 0.0) for k in self.g_keys]))
         self.d_count = counts.get(self.d_keys[0], 0)
         self.g_count = counts.get(self.g_keys[0], 0) if self.g_keys else 0
 
-    def step(self, xl: Tensor, yl: Tensor, xu: Tensor | None, xr: Tensor | None) -> None:
-        """One iteration: the D step, then (``xr`` given) ``g_steps`` G steps, as replays."""
-        G = self.nets.G
-        self.xl.copy_(xl)
-        self.yl.copy_(yl)
-        if self.gan:
-            self.xu.copy_(xu)
-            self.zd.copy_(G.sample_z(self.cfg.batch_size, self.nets.rand, device=self.device))
+    def step(self, it: int, g: bool) -> None:
+        """Iteration ``it`` of the epoch: the D step, then (``g``) ``g_steps`` G steps, as replays."""
+        self.it.fill_(it)
         self.d_graph.replay()
         self.d_count += 1
-        if xr is not None:
-            self.xr.copy_(xr)
+        if g:
             for _ in range(self.cfg.g_steps):
-                self.zg.copy_(G.sample_z(self.cfg.batch_size, self.nets.rand, device=self.device))
                 self.g_graph.replay()
             self.g_sum.add_(self.g_out)  # as the eager loop logs, the iteration's last G step
             self.g_count += 1

@@ -372,7 +372,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
         })
 
     # CUDA graphs are captured from the loaded state: weights, optimizer moments, EMA
-    graphed = capture_or_none(cfg, nets, amp, x_lab, y_lab, x_all, gan, reporter.on_warning) if graphs else None
+    graphed = capture_or_none(cfg, nets, amp, x_lab, y_lab, x_all, gan, iters, reporter.on_warning) if graphs else None
     reporter.on_start(cfg.epochs, iters, start_epoch - 1)
     with StopFlag(run_dir is not None and stop is None) as own:
         stop = stop or own
@@ -390,20 +390,21 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
             if noise is not None:
                 noise.manual_seed(_noise_seed(cfg.seed, world.rank, epoch, first_it))
             if graphed is not None:
-                graphed.start_epoch(sums, counts)
+                graphed.start_epoch(orders, sums, counts)
             if nets.entropy_scale is not None:  # only made when entropy_epochs is set
                 nets.entropy_scale.fill_(float(epoch <= cfg.entropy_epochs))
             for it in range(first_it, iters):
                 set_lr((epoch - 1) * iters + it)
-                batch = slice(it * bs + lo, it * bs + hi)
-                xl, yl = x_lab[orders["lab"][batch]], y_lab[orders["lab"][batch]]
-                xu = x_all[orders["unl"][batch]] if gan else None
-                # the generator steps on a fresh real batch and fresh noise
-                xr = x_all[orders["gen"][batch]] if gan and it % cfg.d_steps == 0 else None
-                if graphed is not None:  # metrics stay on the device until the epoch ends
-                    graphed.step(xl, yl, xu, xr)
+                g_step = gan and it % cfg.d_steps == 0
+                if graphed is not None:  # the batches gathered inside; metrics on the device until the epoch ends
+                    graphed.step(it, g_step)
                     values = {}
                 else:
+                    batch = slice(it * bs + lo, it * bs + hi)
+                    xl, yl = x_lab[orders["lab"][batch]], y_lab[orders["lab"][batch]]
+                    xu = x_all[orders["unl"][batch]] if gan else None
+                    # the generator steps on a fresh real batch and fresh noise
+                    xr = x_all[orders["gen"][batch]] if g_step else None
                     z = G.sample_z(bs, rand, device=device)[lo:hi] if gan else None
                     values = discriminator_step(cfg, nets, xl, yl, xu, z, amp)
                     if xr is not None:
