@@ -177,7 +177,8 @@ class Dropout(_Draws, nn.Dropout):
         return x * keep.div_(1 - self.p)
 
 
-def use_generator(module: nn.Module, generator: torch.Generator | None, kinds: tuple[type, ...] = (GaussianNoise, Dropout)) -> None:
+def use_generator(module: nn.Module, generator: torch.Generator | None,
+                  kinds: tuple[type, ...] = (GaussianNoise, Dropout)) -> None:
     """Let every noise and dropout layer of ``module`` (those of ``kinds``) draw from ``generator``
     (None: torch's global generator again)."""
     for m in module.modules():

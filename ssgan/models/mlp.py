@@ -22,8 +22,9 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ssgan.models.layers import (ACTIVATIONS, SQUASHINGS, VBN_REFERENCE, Dropout, GaussianNoise, MinibatchDiscrimination,
-                                 VirtualBatchNorm, WNLinear, draw_noise, parse_per_layer, parse_widths)
+from ssgan.models.layers import (ACTIVATIONS, SQUASHINGS, VBN_REFERENCE, Dropout, GaussianNoise,
+                                 MinibatchDiscrimination, VirtualBatchNorm, WNLinear, draw_noise, parse_per_layer,
+                                 parse_widths)
 
 
 class MLPDiscriminator(nn.Module):
