@@ -98,3 +98,31 @@ def test_a_signal_stops_seeds_in_threads_with_checkpoints(signum, tmp_path):
     for run in runs:
         assert f"--resume {out / run}" in last
         assert 1 <= len(read_metrics(out / run)) < 500 and (out / run / "checkpoint.pt").is_file()
+
+
+def test_seeds_stopped_in_threads_resume_to_the_weights_of_runs_never_stopped(tmp_path, monkeypatch):
+    """A signal in the middle of seed 1's first epoch stops both threads with checkpoints (seed
+    2 wherever it is); `fit --resume` then ends each with the weights of the seed trained alone
+    without a stop."""
+    import ssgan.runs
+    from conftest import SignalAt
+
+    fit = ssgan.runs.fit
+
+    def fit_seed_1_signals(cfg, reporter=None, command=None, stop=None):
+        return fit(cfg, SignalAt(1, 5) if cfg.seed == 1 else reporter, command, stop)
+
+    monkeypatch.setattr(ssgan.runs, "fit", fit_seed_1_signals)
+    r = CliRunner().invoke(main, ["fit", *OPTIONS, "--device", "cpu", "--seeds", "1-2", "--parallel", "2",
+                                  "--parallel-mode", "threads", "--out", str(tmp_path / "t")])
+    assert r.exit_code == 128 + signal.SIGINT and "not started" not in r.output, r.output
+    monkeypatch.undo()
+    stopped = sorted((tmp_path / "t").iterdir())
+    assert len(stopped) == 2 and all(len(read_metrics(run)) < 2 for run in stopped if (run / "metrics.jsonl").exists())
+    for run in stopped:
+        r = CliRunner().invoke(main, ["fit", "--resume", str(run), "--json"])
+        assert r.exit_code == 0, r.output
+        seed = json.loads((run / "config.json").read_text())["seed"]
+        alone = _fit("--device", "cpu", "--seed", str(seed), "--out", str(tmp_path / "alone"))
+        a, b = _weights(str(run)), _weights(alone["run"])
+        assert all(torch.equal(a[k], b[k]) for k in a), seed
