@@ -237,7 +237,7 @@ class GraphedSteps:
         self.d_count = self.g_count = 0
         for opt in (nets.opt_d, nets.opt_g):
             opt.zero_grad(set_to_none=True)
-        gens = tuple({id(g): g for g in (nets.rand, nets.noise) if g is not None and g.device.type == "cuda"}.values())
+        gens = tuple(g for g in nets.generators if g.device.type == "cuda")
         self.d_graph = record(lambda: self.d_sum.add_(_stack(self._d(), self.device)), stream=side, generators=gens)
         self.g_graph = None
         if self.gan:
@@ -287,7 +287,7 @@ class _Snapshot:
                             for p, st in opt.state.items()}) for opt in (nets.opt_d, nets.opt_g)]
         self.device = device
         self.rng = torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.get_rng_state()
-        self.own = [(g, g.get_state()) for g in {id(g): g for g in (nets.rand, nets.noise) if g is not None}.values()]
+        self.own = [(g, g.get_state()) for g in nets.generators]
 
     @torch.no_grad()
     def restore(self) -> None:

@@ -38,6 +38,12 @@ def _without(args: list[str], options: tuple[str, ...]) -> list[str]:
     return out
 
 
+def _seed_args(args: list[str], launcher: tuple[str, ...]) -> list[str]:
+    """The command ``args`` of all the seeds less the ``launcher``'s options and the output
+    flags (``--json``, ``--quiet``), to which each seed's run adds its ``--seed``."""
+    return [a for a in _without(args, launcher) if a not in ("--json", "--quiet")]
+
+
 def _threads(share: int) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // share)))
@@ -84,8 +90,7 @@ def run_seeds_in_parallel(args: list[str], seeds: list[int], parallel: int, log=
     SIGINT or SIGTERM reach every running child, which checkpoints and stops; no further seed
     starts, and :class:`SeedsInterrupted` says how to resume each run and which seeds are left.
     If a child fails, the others finish and the first failure's message is raised."""
-    base = _without(args, ("--seeds", "--parallel", "--seed"))
-    base = [a for a in base if a not in ("--json", "--quiet")]
+    base = _seed_args(args, ("--seeds", "--parallel", "--seed"))
     env = _threads(min(parallel, len(seeds)))
     pending, running, results, failures, resumes = list(seeds), {}, {}, [], {}
     stopped: list[int] = []  # the signal that stopped the seeds, if one did
@@ -155,8 +160,7 @@ def run_seeds_in_threads(cfg: Config, seeds: list[int], parallel: int, command: 
 
     check_threads(cfg)
     device = resolve_device(cfg.device)
-    words = _without(shlex.split(command), ("--seeds", "--parallel", "--parallel-mode", "--seed"))
-    words = [w for w in words if w not in ("--json", "--quiet")]
+    words = _seed_args(shlex.split(command), ("--seeds", "--parallel", "--parallel-mode", "--seed"))
     results, failures, resumes, pending = {}, [], {}, []
     stop = StopFlag(True)
 

@@ -45,6 +45,11 @@ class Nets:
     # fills in place each epoch, so that a captured step reads it (None: the term acts throughout)
     entropy_scale: Tensor | None = None
 
+    @property
+    def generators(self) -> list[torch.Generator]:
+        """The run's own generators, each once (``rand`` and ``noise`` are one outside torchrun)."""
+        return list({id(g): g for g in (self.rand, self.noise) if g is not None}.values())
+
     def update_ema(self) -> None:
         if self.ema_update is None:
             self.ema.update_parameters(self.D)
