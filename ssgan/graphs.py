@@ -201,19 +201,20 @@ class GraphedSteps:
         with CAPTURING:
             self._capture(saved)
 
-    def _batch(self, order: str) -> Tensor:
-        """The rows of this iteration's batch in ``order``."""
-        return self.orders[order][self.it * self.cfg.batch_size + self.rows]
+    def _at(self) -> Tensor:
+        """The positions of this iteration's batch in the epoch's orders."""
+        return self.it * self.cfg.batch_size + self.rows
 
     def _d(self) -> dict[str, Tensor | float]:
-        lab = self._batch("lab")
-        xu = self.x_unl[self._batch("unl")] if self.gan else None
+        at = self._at()
+        lab = self.orders["lab"][at]
+        xu = self.x_unl[self.orders["unl"][at]] if self.gan else None
         z = self.nets.G.sample_z(self.cfg.batch_size, self.nets.rand, device=self.device) if self.gan else None
         return discriminator_step(self.cfg, self.nets, self.x_lab[lab], self.y_lab[lab], xu, z, self.amp)
 
     def _g(self) -> dict[str, Tensor | float]:
         z = self.nets.G.sample_z(self.cfg.batch_size, self.nets.rand, device=self.device)
-        return generator_step(self.cfg, self.nets, self.x_unl[self._batch("gen")], z, self.amp)
+        return generator_step(self.cfg, self.nets, self.x_unl[self.orders["gen"][self._at()]], z, self.amp)
 
     def _capture(self, saved: "_Snapshot") -> None:
         nets = self.nets
