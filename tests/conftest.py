@@ -53,10 +53,10 @@ def tiny_npz(tmp_path):
 
 @pytest.fixture
 def simulated():
-    """The captured path of the loop on the CPU (``--graphs on`` runs take it): static batches,
-    device-side sums read once per epoch, the device EMA, the warm-up undone, and graphs that
-    replay the recorded operators with the Python values of their capture
-    (:mod:`ssgan.graphsim`); only CUDA itself is missing."""
+    """The captured path of the loop on the CPU (``--graphs on`` runs take it): batches
+    gathered in the graphs, device-side sums read once per epoch, the device EMA, the warm-up
+    undone, and graphs that replay the recorded operators with the Python values of their
+    capture (:mod:`ssgan.graphsim`); only CUDA itself is missing."""
     with simulate():
         yield
 

@@ -67,8 +67,9 @@ def test_compiled_steps_compute_the_eager_gradients(digits):
 
 
 def test_compiled_networks_follow_the_same_path_as_graphs(digits):
-    """The captured loop (simulated on the CPU: its warm-up, static batches and device sums;
-    graphs that call their function again, since a trace would not see compiled kernels)
+    """The captured loop (simulated on the CPU: its warm-up, batches gathered in the graphs and
+    device sums; graphs that call their function again, since a trace would not see compiled
+    kernels)
     with compiled networks ends where the eager loop with the same compiled networks ends: the
     same G bit for bit, and D's average up to the device EMA's rounding. One thread: with two,
     the compiled kernels of the two loops round differently from the third G step on."""
