@@ -95,12 +95,14 @@ def _eager_group(group: dict) -> dict:
 
 
 def to_eager(opt: torch.optim.Optimizer) -> None:
-    """Undo :func:`to_capturable`: lr a float again, steps on the CPU, as the eager loop keeps them."""
+    """Undo :func:`to_capturable`: lr a float again, and the step counts where the eager kernel
+    keeps them: the fused kernel on its parameters' device, the others on the CPU."""
     for group in opt.param_groups:
         _eager_group(group)
-    for state in opt.state.values():
-        if "step" in state:
-            state["step"] = state["step"].to(device="cpu", dtype=torch.float32)
+        for p in group["params"]:
+            state = opt.state.get(p, {})
+            if "step" in state:
+                state["step"] = state["step"].to(device=p.device if group.get("fused") else "cpu", dtype=torch.float32)
 
 
 def capture_or_none(cfg: Config, nets: Nets, amp, x_lab: Tensor, y_lab: Tensor, x_unl: Tensor, gan: bool, iters: int,

@@ -19,7 +19,7 @@ from ssgan import losses
 from ssgan.cli import main
 from ssgan.config import Config
 from ssgan.errors import SSGANError
-from ssgan.graphs import DeviceEMA, graph_blockers, portable_state, use_graphs
+from ssgan.graphs import DeviceEMA, graph_blockers, portable_state, to_eager, use_graphs
 from ssgan.runs import fit, prepare, read_metrics, resume
 from ssgan.splits import make_split
 from ssgan.train import Diverged, Interrupted, Reporter, _ema_update, load_checkpoint, train
@@ -87,6 +87,18 @@ def test_portable_state_is_the_eager_form():
     fresh.param_groups[0]["params"][0].sum().backward()
     fresh.step()  # an eager CPU optimizer steps from it
 
+
+
+def test_to_eager_leaves_the_fused_kernels_step_counts_beside_the_weights():
+    """After a failed capture the fused Adam keeps its step counts on the weights' device (on a
+    GPU it refuses counts on the CPU, where the foreach kernel keeps them). A "meta" parameter
+    stands in for one on a GPU: nothing is computed, the counts only move."""
+    p = torch.nn.Parameter(torch.ones(2, device="meta"))
+    opt = torch.optim.Adam([p], lr=0.003, fused=True)
+    opt.state[p] = {"step": torch.zeros((), device="meta")}
+    to_eager(opt)
+    assert opt.state[p]["step"].device.type == "meta"
+    assert isinstance(opt.param_groups[0]["lr"], float) and not opt.param_groups[0]["capturable"]
 
 def _same(a, b, **tol):
     assert a.keys() == b.keys()
@@ -229,6 +241,23 @@ def test_captured_run_resumes_where_it_stopped(tmp_path):
                 assert torch.allclose(v, b[part][k], rtol=1e-4, atol=1e-5), (part, k)
     assert [m["epoch"] for m in mb] == [1, 2]
     assert mb[-1]["test_acc"] == pytest.approx(ma[-1]["test_acc"], abs=0.01)
+
+
+@cuda
+def test_a_failed_capture_on_cuda_trains_on_eagerly(digits, monkeypatch):
+    """After a capture fails on CUDA, Adam's state goes back to the eager form (the fused
+    kernel wants its step counts on the GPU, beside the weights) and training goes on as the
+    eager loop's."""
+    def broken(fn, pool=None, stream=None, generators=()):
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    monkeypatch.setattr(ssgan.graphs, "record", broken)
+    split = make_split(digits, 50, 1)
+    warned = Warnings()
+    fallback = train(_digits_cfg(graphs="auto"), digits, split, reporter=warned)
+    assert warned.lines == ["--graphs auto: capturing the steps failed (operation not permitted when stream is "
+                            "capturing); training eagerly"]
+    assert_runs_agree(train(_digits_cfg(graphs="off"), digits, split), fallback)
 
 
 @cuda

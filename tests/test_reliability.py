@@ -33,10 +33,10 @@ def uninterrupted(tmp_path_factory):
 
 
 def test_checkpoint_of_the_foreach_adam_resumes_with_the_fused_one_on_the_cpu(uninterrupted, tmp_path):
-    """A checkpoint whose optimizer state names the foreach Adam kernel (written on CUDA, or on the
-    CPU before Adam was fused there) resumes on the CPU with the fused kernel: the run ends with
-    the same weights as one that never stopped. Resumed with the saved kernel it would not (the
-    two kernels round differently)."""
+    """A checkpoint whose optimizer state names the foreach Adam kernel (written by an earlier
+    version, on CUDA or on the CPU, before Adam was fused there) resumes on the CPU with the
+    fused kernel: the run ends with the same weights as one that never stopped. Resumed with
+    the saved kernel it would not (the two kernels round differently)."""
     with pytest.raises(Interrupted) as info:
         fit(cfg(tmp_path), SignalAt(1, 5))
     run_dir = info.value.run_dir
