@@ -1,5 +1,7 @@
+import pytest
 import torch
 
+from conftest import cuda
 from ssgan.config import Config
 from ssgan.models import MLPDiscriminator, MLPGenerator, WNLinear, build_models, data_dependent_init
 
@@ -50,6 +52,36 @@ def test_generator_noise_is_uniform_01():
     z = MLPGenerator((4,)).sample_z(10000)
     assert z.min() >= 0.0 and z.max() < 1.0 and abs(z.mean().item() - 0.5) < 0.01
 
+
+
+NOISE_CASES = [(torch.float32, (300, 250)), (torch.float32, (3, 5)), (torch.float64, (100, 17)),
+               (torch.bfloat16, (300, 250))]
+
+
+def _noise_is_randn_times_std(dtype, shape, device) -> None:
+    from ssgan.models.layers import GaussianNoise
+
+    x = torch.rand(shape, device=device).to(dtype)
+    layer = GaussianNoise(0.3)
+    layer.generator = torch.Generator(device=device).manual_seed(3)
+    expected_gen = torch.Generator(device=device).manual_seed(3)
+    expected = x + torch.randn(shape, generator=expected_gen, device=device, dtype=dtype) * 0.3
+    assert torch.equal(layer(x), expected), (dtype, shape)
+    assert torch.equal(layer.generator.get_state(), expected_gen.get_state())
+
+
+@pytest.mark.parametrize("dtype, shape", NOISE_CASES)
+def test_gaussian_noise_adds_what_randn_times_std_draws(dtype, shape):
+    """The noise layer adds bit for bit ``randn * std`` from its generator, whichever way it
+    draws it (at scale in one kernel where that gives the same numbers, as randn times std
+    where it would not), and leaves the generator where randn leaves it."""
+    _noise_is_randn_times_std(dtype, shape, "cpu")
+
+
+@cuda
+def test_gaussian_noise_adds_what_randn_times_std_draws_on_cuda():
+    for dtype, shape in NOISE_CASES:
+        _noise_is_randn_times_std(dtype, shape, "cuda")
 
 def test_noise_and_dropout_layers_draw_from_a_generator_of_their_own():
     """Given a generator, dropout draws and computes on a CPU exactly what nn.Dropout does with

@@ -148,18 +148,25 @@ class _Draws:
 
 
 class GaussianNoise(_Draws, nn.Module):
-    """Adds N(0, std^2) noise in training mode; the identity in eval mode."""
+    """Adds N(0, std^2) noise in training mode; the identity in eval mode.
+
+    In fp32 and fp64 the noise is drawn at its scale, ``torch.normal(0, std)``: one kernel, where
+    ``randn * std`` is two, and bit for bit the same numbers (tests/test_models.py; torch's CPU
+    and CUDA kernels both compute ``z * std + 0`` from the draws that randn makes). Smaller
+    tensors (under 16 numbers, where torch's CPU generator rounds through float64) and bf16
+    (where ``std`` would be rounded to bf16 first) keep ``randn * std``, so that no run changes."""
 
     def __init__(self, std: float):
         super().__init__()
         self.std = std
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.training and self.std > 0:
-            if self.generator is None:
-                return x + torch.randn_like(x) * self.std
-            return x + torch.randn(x.shape, generator=self.generator, device=x.device, dtype=x.dtype) * self.std
-        return x
+        if not self.training or self.std <= 0:
+            return x
+        draw = dict(generator=self.generator, device=x.device, dtype=x.dtype)
+        if x.dtype in (torch.float32, torch.float64) and x.numel() >= 16:
+            return x + torch.normal(0.0, self.std, x.shape, **draw)
+        return x + torch.randn(x.shape, **draw) * self.std
 
 
 class Dropout(_Draws, nn.Dropout):
