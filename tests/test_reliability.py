@@ -167,3 +167,32 @@ def test_concurrent_processes_never_share_a_run_number(tmp_path):
     numbers = [re.match(r"\d{5}", d.name).group() for d in tmp_path.iterdir() if d.is_dir()]
     assert len(numbers) == 48
     assert sorted(numbers) == [f"{i:05d}" for i in range(48)]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077], ids=["022", "077"])
+def test_atomic_writes_give_the_usual_permissions_without_touching_the_umask(tmp_path, monkeypatch, umask):
+    """A file written atomically gets mode 0666 less the umask, as open() would give it, and
+    no temporary file stays behind, also when the write fails. The process's umask is never
+    set (reading it means setting it for a moment, which would race with runs that write
+    their folders in other threads)."""
+    import os
+
+    from ssgan.fileio import atomic_path, write_text
+
+    real_umask = os.umask
+    before = real_umask(umask)
+
+    def refuse(mask):
+        raise AssertionError("os.umask called")
+
+    try:
+        monkeypatch.setattr(os, "umask", refuse)
+        write_text(tmp_path / "a.txt", "x")
+        assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~umask
+        with pytest.raises(ValueError), atomic_path(tmp_path / "b.txt") as tmp:
+            tmp.write_text("half")
+            raise ValueError
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
+    finally:
+        monkeypatch.undo()
+        real_umask(before)
