@@ -13,7 +13,8 @@
 #    (graphs against eager weights, resume on the graph path, the fallback lines, two seeds in
 #    threads against each alone, D's noise drawn at scale against randn * std), which skip
 #    without a GPU (`-m cuda`: those alone; CI runs the rest);
-# 2. benchmarks/speed.py --device cuda: seconds per iteration, eager and as graphs, fp32 and bf16;
+# 2. benchmarks/speed.py --device cuda: seconds per iteration, eager and as graphs, fp32, bf16,
+#    and the tf32 probe (the fp32 step with TF32 matrix products, which no ssgan option sets yet);
 # 3. one timed fit of the 60-epoch schedule the issue's targets name (configs/schedule-60.toml),
 #    seed 1, --graphs auto: the target is 30 s of training or less;
 # 4. --seeds 1-10 --parallel 10 of the same schedule, wall time: the target is 3 minutes or less;
@@ -70,7 +71,10 @@ if [[ $device == cuda* ]]; then  # (the CPU cannot capture: its smoke test goes 
     --tag capture --out "$runs/capture" --quiet || captured=false
 fi
 part graph-tests 60 $py -m pytest -q -m cuda tests/test_graphs.py tests/test_threads.py tests/test_models.py
-part speed 90 bash -c "$py benchmarks/speed.py --device $device --iterations $iterations | tee -a '$out/speed.jsonl'"
+precisions=fp32,bf16
+[[ $device == cuda* ]] && precisions=fp32,tf32,bf16
+part speed 90 bash -c "$py benchmarks/speed.py --device $device --iterations $iterations --precision $precisions \
+  | tee -a '$out/speed.jsonl'"
 probe() {  # probe MODE: the first epochs of the seeds with --parallel-mode MODE; sets probe_s to its wall time
   local t0=$SECONDS
   part "probe-$1" 45 $py -m ssgan fit --config configs/schedule-60.toml --epochs "$probe_epochs" --seeds "$seeds" \

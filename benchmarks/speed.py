@@ -7,6 +7,10 @@ and, in the same run, the rate at which this machine multiplies the step's own m
 
 On CUDA each precision is timed eagerly and as CUDA graphs (``*_graphs_*`` keys; the capture,
 three warm-up iterations and the recording, counts in the time); ``--arch`` times the graphs.
+On CUDA ``tf32`` may be among the precisions: a probe, not an option of ``ssgan fit``, that
+times the fp32 step with its matrix products on TF32 tensor cores
+(``torch.set_float32_matmul_precision("high")`` while it runs; cuDNN's convolutions already
+use TF32 by default), so that a GPU session learns what that would give before anyone builds it.
 ``--compile`` times each of those again with the networks compiled (``ssgan fit --compile``;
 ``*_compiled_*`` keys); the 10-batch warm-up run compiles them, so the timed run mostly does not.
 
@@ -42,6 +46,7 @@ import json
 import math
 import statistics
 import time
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -109,6 +114,18 @@ def matmul_rate(cfg: Config, device: torch.device, repeats: int = 50, dtype: tor
     return step_gflop(cfg) / best
 
 
+@contextmanager
+def matmul_precision(precision: str):
+    """TF32 matrix products for the ``tf32`` probe (see the module's docstring), fp32 otherwise."""
+    before = torch.get_float32_matmul_precision()
+    if precision == "tf32":
+        torch.set_float32_matmul_precision("high")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(before)
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -136,7 +153,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cpu")
     p.add_argument("--iterations", type=int, default=200)
-    p.add_argument("--precision", default="fp32,bf16", help="comma-separated: fp32, bf16")
+    p.add_argument("--precision", default="fp32,bf16", help="comma-separated: fp32, bf16, and on CUDA tf32 (a probe: "
+                                                             "fp32 with TF32 matrix products)")
     p.add_argument("--rounds", type=int, default=1, help="repeat the rate analysis this many times, each round "
                                                           "pairing its matmul rate with its own step timings")
     p.add_argument("--arch", default=None, help="comma-separated families (mlp, dcgan, salimans-cnn): time each "
@@ -148,6 +166,8 @@ def main() -> None:
     if args.rounds < 1:
         p.error(f"--rounds must be 1 or more, got {args.rounds}")
     device = resolve_device(args.device)
+    if "tf32" in args.precision.split(",") and device.type != "cuda":
+        p.error(f"--precision tf32 is a CUDA probe (TF32 tensor cores), and this run uses {device.type}")
     base = Config(epochs=1, device=str(device), sample_every=1, graphs="off")
     if args.arch:
         for arch in args.arch.split(","):
@@ -185,7 +205,7 @@ def one_round(base: Config, device: torch.device, precisions: list[str], modes: 
     """Every precision and mode's step, each timed right after the matmul rates it is compared with
     (the fp32 rate, and the bf16 rate for a bf16 step); the round's rates are the means of those
     timings."""
-    out, rates = {}, {"fp32": [], "bf16": []}
+    out, rates = {}, {"fp32": [], "bf16": [], "tf32": []}
     for precision in precisions:
         for graphs, compiled in modes:
             rate = matmul_rate(base, device)
@@ -193,7 +213,12 @@ def one_round(base: Config, device: torch.device, precisions: list[str], modes: 
             if precision == "bf16":
                 rate_bf16 = matmul_rate(base, device, dtype=torch.bfloat16)
                 rates["bf16"].append(rate_bf16)
-            s = seconds_per_iteration(base.replace(precision=precision, graphs=graphs, compile=compiled), iterations)
+            with matmul_precision(precision):
+                if precision == "tf32":
+                    rates["tf32"].append(matmul_rate(base, device))
+                cfg = base.replace(precision="fp32" if precision == "tf32" else precision, graphs=graphs,
+                                   compile=compiled)
+                s = seconds_per_iteration(cfg, iterations)
             name = precision + ("_graphs" if graphs == "on" else "") + ("_compiled" if compiled else "")
             out[f"{name}_s_per_iteration"] = s
             out[f"{name}_gflops"] = gflop / s

@@ -24,16 +24,18 @@ def speed():
     return module
 
 
-def run(speed, monkeypatch, capsys, rates, seconds, *args):
-    """speed.py's main with matmul rates and step times taken, in call order, from the lists."""
+def run(speed, monkeypatch, capsys, rates, seconds, *args, matmul_precision=False):
+    """speed.py's main with matmul rates and step times taken, in call order, from the lists;
+    each call is logged (with torch's fp32 matmul precision at the time: ``matmul_precision``)."""
     rates, seconds, calls = list(rates), list(seconds), []
+    extra = (lambda: (torch.get_float32_matmul_precision(),)) if matmul_precision else tuple
 
     def fake_rate(cfg, device, repeats=50, dtype=torch.float32):
-        calls.append(("rate", "bf16" if dtype == torch.bfloat16 else "fp32"))
+        calls.append(("rate", "bf16" if dtype == torch.bfloat16 else "fp32", *extra()))
         return rates.pop(0)
 
     def fake_seconds(cfg, iterations, shape=(1, 28, 28)):
-        calls.append(("step", cfg.precision))
+        calls.append(("step", cfg.precision, *extra()))
         return seconds.pop(0)
 
     monkeypatch.setattr(speed, "matmul_rate", fake_rate)
@@ -78,3 +80,27 @@ def test_rounds_below_one_is_a_one_line_error(speed, monkeypatch, capsys):
         speed.main()
     assert stop.value.code == 2
     assert "--rounds must be 1 or more, got 0" in capsys.readouterr().err
+
+
+def test_tf32_probe_times_the_fp32_step_with_tf32_matrix_products(speed, monkeypatch, capsys):
+    """On CUDA (faked: no GPU is touched) ``tf32`` times the fp32 step, eager and as graphs, with
+    torch's fp32 matmul precision "high" while the step and its tf32 matmul rate are timed,
+    and "highest" again afterwards; its fraction is taken against the fp32 rate."""
+    monkeypatch.setattr(speed, "resolve_device", lambda name: torch.device("cuda"))
+    out, calls = run(speed, monkeypatch, capsys, [100.0, 100.0, 200.0, 300.0, 200.0, 300.0], [0.05, 0.01, 0.04, 0.008],
+                     "--device", "cuda", "--precision", "fp32,tf32", matmul_precision=True)
+    fp32 = [("rate", "fp32", "highest"), ("step", "fp32", "highest")]
+    tf32 = [("rate", "fp32", "highest"), ("rate", "fp32", "high"), ("step", "fp32", "high")]
+    assert calls == fp32 * 2 + tf32 * 2  # eager, then graphs, for each precision
+    assert out["tf32_s_per_iteration"] == 0.04 and out["tf32_graphs_s_per_iteration"] == 0.008
+    gflop = out["step_gflop"]
+    assert out["tf32_graphs_fraction_of_matmul_rate"] == pytest.approx(gflop / 0.008 / 200.0, abs=1e-3)
+    assert out["matmul_gflops_tf32"] == 300.0
+    assert torch.get_float32_matmul_precision() == "highest"
+
+def test_tf32_probe_wants_cuda(speed, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["speed.py", "--precision", "fp32,tf32"])
+    with pytest.raises(SystemExit) as stop:
+        speed.main()
+    assert stop.value.code == 2
+    assert "--precision tf32 is a CUDA probe" in capsys.readouterr().err
