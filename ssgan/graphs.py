@@ -280,7 +280,10 @@ class GraphedSteps:
 class _Snapshot:
     """Copies of every tensor that a training step changes, restored in place (the graphs
     keep the addresses); optimizer state that did not exist yet is restored to zeros, which
-    is Adam's fresh state."""
+    is Adam's fresh state. Random state: the run's own generators; torch's global one only
+    where the steps draw from it (compiled networks, which have no generator of their own):
+    elsewhere another run in this process may be seeding it and drawing its initial weights
+    meanwhile (``--parallel-mode threads``), which a restore would overwrite."""
 
     def __init__(self, nets: Nets, device: torch.device):
         modules = (nets.D, nets.G, nets.ema)
@@ -289,7 +292,9 @@ class _Snapshot:
         self.opts = [(opt, {p: {k: v.clone() for k, v in st.items() if isinstance(v, Tensor)}
                             for p, st in opt.state.items()}) for opt in (nets.opt_d, nets.opt_g)]
         self.device = device
-        self.rng = torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.get_rng_state()
+        self.rng = None
+        if nets.rand is None:
+            self.rng = torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.get_rng_state()
         self.own = [(g, g.get_state()) for g in nets.generators]
 
     @torch.no_grad()
@@ -301,9 +306,9 @@ class _Snapshot:
                 for k, v in state.items():
                     if isinstance(v, Tensor):
                         v.copy_(before[p][k]) if p in before else v.zero_()
-        if self.device.type == "cuda":
+        if self.rng is not None and self.device.type == "cuda":
             torch.cuda.set_rng_state(self.rng, self.device)
-        else:
+        elif self.rng is not None:
             torch.set_rng_state(self.rng)
         for gen, state in self.own:
             gen.set_state(state)

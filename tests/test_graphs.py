@@ -100,6 +100,7 @@ def test_to_eager_leaves_the_fused_kernels_step_counts_beside_the_weights():
     assert opt.state[p]["step"].device.type == "meta"
     assert isinstance(opt.param_groups[0]["lr"], float) and not opt.param_groups[0]["capturable"]
 
+
 def _same(a, b, **tol):
     assert a.keys() == b.keys()
     for k in a:

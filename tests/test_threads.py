@@ -126,3 +126,56 @@ def test_seeds_stopped_in_threads_resume_to_the_weights_of_runs_never_stopped(tm
         alone = _fit("--device", "cpu", "--seed", str(seed), "--out", str(tmp_path / "alone"))
         a, b = _weights(str(run)), _weights(alone["run"])
         assert all(torch.equal(a[k], b[k]) for k in a), seed
+
+
+def test_a_capture_leaves_the_global_generators_to_other_runs_set_ups(digits, monkeypatch):
+    """A run's capture undoes its warm-up without writing torch's global generator, which the
+    run's steps never draw from: another run, seeded and drawing its initial weights from that
+    generator meanwhile (under ``GLOBAL_RNG``, which captures do not hold), gets the weights it
+    would get alone. The interleaving is forced: run B is seeded, run A captures, B builds."""
+    import threading
+
+    import ssgan.graphs
+    import ssgan.train
+    from ssgan.config import Config
+    from ssgan.splits import make_split
+
+    split = make_split(digits, 50, 1)
+    cfg = Config(dataset="digits", epochs=1, device="cpu")
+    alone = ssgan.train.train(cfg.replace(seed=2, graphs="off"), digits, split)
+    a_capturing, b_seeded, a_undone = threading.Event(), threading.Event(), threading.Event()
+    capture, restore, build = ssgan.graphs.GraphedSteps._capture, ssgan.graphs._Snapshot.restore, ssgan.train.build_models
+
+    def capture_after_b_is_seeded(self, saved):
+        a_capturing.set()
+        assert b_seeded.wait(30)
+        capture(self, saved)
+
+    def restore_and_say_so(self):
+        restore(self)
+        a_undone.set()
+
+    def build_after_a_has_undone(cfg, *args):
+        if cfg.seed == 2:  # B: seeded by train() just before this call, under GLOBAL_RNG
+            b_seeded.set()
+            assert a_undone.wait(30)
+        return build(cfg, *args)
+
+    monkeypatch.setattr(ssgan.graphs.GraphedSteps, "_capture", capture_after_b_is_seeded)
+    monkeypatch.setattr(ssgan.graphs._Snapshot, "restore", restore_and_say_so)
+    monkeypatch.setattr(ssgan.train, "build_models", build_after_a_has_undone)
+    results = {}
+
+    def run_b():
+        assert a_capturing.wait(30)
+        results["b"] = ssgan.train.train(cfg.replace(seed=2, graphs="off"), digits, split)
+
+    b = threading.Thread(target=run_b)
+    b.start()
+    with simulate():
+        ssgan.train.train(cfg.replace(seed=1, graphs="on"), digits, split)
+    b.join()
+    together = results["b"]
+    for net in ("generator", "discriminator"):
+        x, y = getattr(alone, net).state_dict(), getattr(together, net).state_dict()
+        assert all(torch.equal(x[k], y[k]) for k in x), net
