@@ -9,8 +9,8 @@ shape depends on values) or on host data copied to the device (``torch.tensor(da
 :class:`TracedGraph` keeps those semantics on the CPU. Recording runs the function once under
 a ``TorchDispatchMode`` that logs every operator with its arguments, refuses the operators a
 capture refuses, and afterwards puts back every tensor the recording changed and the random
-states, the global generator's and those an operator was given (a capture executes no
-kernel); a replay runs the logged operators again on the same tensors, writing each result
+states it drew from, the global generator's and those an operator was given (a capture
+executes no kernel); a replay runs the logged operators again on the same tensors, writing each result
 into the tensor the recording made, and draws afresh from the same generators, as a graph
 that registered them does. :func:`simulate` puts it in
 place of :func:`ssgan.graphs.record`, so that the tests (tests/conftest.py's ``simulated``)
@@ -68,6 +68,7 @@ class _Recorder(TorchDispatchMode):
         self.ops = []
         self.saved = {}  # storage address -> (storage, its copy before the recording touched it)
         self.generators = {}  # id -> (a generator an operator drew from, its state before the recording)
+        self.global_rng = None  # the global generator's state before the first operator that drew from it
         self.made = set()  # addresses of the storages that the recorded operators made
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
@@ -82,9 +83,12 @@ class _Recorder(TorchDispatchMode):
             key = storage.data_ptr()
             if key not in self.made and key not in self.saved:
                 self.saved[key] = (storage, storage.clone())
-        for gen in tree_flatten((args, kwargs))[0]:
-            if isinstance(gen, torch.Generator) and id(gen) not in self.generators:
+        gens = [g for g in tree_flatten((args, kwargs))[0] if isinstance(g, torch.Generator)]
+        for gen in gens:
+            if id(gen) not in self.generators:
                 self.generators[id(gen)] = (gen, gen.get_state())
+        if not gens and torch.Tag.nondeterministic_seeded in func.tags and self.global_rng is None:
+            self.global_rng = torch.get_rng_state()
         out = func(*args, **kwargs)
         self.made.update(t.untyped_storage().data_ptr() for t in _tensors(out))
         self.ops.append((func, args, kwargs, [weakref.ref(t) for t in _tensors(out)]))
@@ -95,7 +99,6 @@ class TracedGraph:
     """Stands in for :class:`torch.cuda.CUDAGraph` as :func:`ssgan.graphs.record` returns it."""
 
     def __init__(self, fn: Callable[[], object], pool=None, stream=None, generators=()):
-        rng = torch.get_rng_state()
         recorder = _Recorder()
         try:
             with recorder:
@@ -104,7 +107,10 @@ class TracedGraph:
             with torch.no_grad():
                 for storage, copy in recorder.saved.values():
                     storage.copy_(copy)
-            torch.set_rng_state(rng)
+            # the global generator only if the recording drew from it: runs in other threads may
+            # be drawing from it meanwhile (their set-ups), which a capture leaves alone
+            if recorder.global_rng is not None:
+                torch.set_rng_state(recorder.global_rng)
             for gen, state in recorder.generators.values():
                 gen.set_state(state)
         # the outputs that outlived the recording (None: freed, read by nothing later)

@@ -53,6 +53,24 @@ def test_recording_changes_nothing_and_replays_draw_new_numbers():
     assert all(torch.equal(v, replayed[k]) for k, v in bn.state_dict().items())
 
 
+
+def test_a_recording_that_draws_from_its_own_generator_leaves_the_global_one_alone():
+    """Its generator is put back; the global generator, which it did not draw from, keeps what
+    happened to it meanwhile (here the recorded function reseeds it, as another run's set-up
+    in another thread would), where a capture changes nothing either."""
+    gen, out = torch.Generator().manual_seed(1), torch.zeros(4)
+    before = gen.get_state()
+
+    def step():
+        out.copy_(torch.randn(4, generator=gen))
+        torch.manual_seed(5)
+
+    TracedGraph(step)
+    assert torch.equal(gen.get_state(), before)
+    reseeded = torch.get_rng_state()
+    torch.manual_seed(5)
+    assert torch.equal(reseeded, torch.get_rng_state())
+
 @pytest.mark.parametrize("body", [lambda x: x.sum().item(), lambda x: x[x > 0], lambda x: x + torch.tensor([1.0])],
                          ids=["item", "mask", "host-data"])
 def test_what_a_capture_refuses_is_refused_and_undone(body):
