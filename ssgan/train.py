@@ -339,7 +339,8 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
     if cfg.quality_every and gan and world.main:
         from ssgan.quality import QualityMeter
 
-        quality = QualityMeter(data, cfg.quality_samples, seed=cfg.seed, log=reporter.on_warning)
+        with GLOBAL_RNG:  # a reference network trained here seeds and draws from the global generators
+            quality = QualityMeter(data, cfg.quality_samples, seed=cfg.seed, log=reporter.on_warning)
     history: list[dict] = []
     start_epoch, position = 1, None
     if resume is not None:

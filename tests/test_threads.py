@@ -179,3 +179,53 @@ def test_a_capture_leaves_the_global_generators_to_other_runs_set_ups(digits, mo
     for net in ("generator", "discriminator"):
         x, y = getattr(alone, net).state_dict(), getattr(together, net).state_dict()
         assert all(torch.equal(x[k], y[k]) for k in x), net
+
+
+def test_a_reference_network_trained_for_quality_scores_leaves_other_set_ups_alone(digits, tmp_path, monkeypatch):
+    """``--quality-every`` may train the dataset's reference network on first use, seeding and
+    drawing from torch's global generator for several epochs; it does so under ``GLOBAL_RNG``,
+    so another run's set-up waits, and both come out as they would alone. The interleaving is
+    offered: run A's reference training waits up to 2 s for run B's set-up to start."""
+    import threading
+
+    import ssgan.reference
+    import ssgan.train
+    from ssgan.config import Config
+    from ssgan.splits import make_split
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    split = make_split(digits, 50, 1)
+    cfg = Config(dataset="digits", epochs=1, device="cpu")
+    b_alone = ssgan.train.train(cfg.replace(seed=2), digits, split)
+    reference_alone, _ = ssgan.reference.train_reference(digits)
+    a_training, b_setting_up = threading.Event(), threading.Event()
+    train_reference, build = ssgan.reference.train_reference, ssgan.train.build_models
+
+    def train_reference_when_b_sets_up(*args, **kwargs):
+        a_training.set()
+        b_setting_up.wait(2)  # not before B's set-up ends, if the lock holds
+        return train_reference(*args, **kwargs)
+
+    def build_and_say_so(cfg, *args):
+        if cfg.seed == 2:
+            b_setting_up.set()
+        return build(cfg, *args)
+
+    monkeypatch.setattr(ssgan.reference, "train_reference", train_reference_when_b_sets_up)
+    monkeypatch.setattr(ssgan.train, "build_models", build_and_say_so)
+    results = {}
+
+    def run_b():
+        assert a_training.wait(60)
+        results["b"] = ssgan.train.train(cfg.replace(seed=2), digits, split)
+
+    b = threading.Thread(target=run_b)
+    b.start()
+    a = ssgan.train.train(cfg.replace(seed=1, quality_every=1, quality_samples=200), digits, split)
+    b.join()
+    assert a.history[-1]["fid"] is not None
+    for net in ("generator", "discriminator"):
+        x, y = getattr(b_alone, net).state_dict(), getattr(results["b"], net).state_dict()
+        assert all(torch.equal(x[k], y[k]) for k in x), net
+    cached = torch.load(next((tmp_path / "cache" / "ssgan").glob("reference-*.pt")), weights_only=True)["state_dict"]
+    assert all(torch.equal(v, cached[k]) for k, v in reference_alone.state_dict().items())
