@@ -20,6 +20,7 @@ Scores from different feature networks are not comparable; the caller reports wh
 
 from __future__ import annotations
 
+import threading
 import warnings
 
 import numpy as np
@@ -27,12 +28,17 @@ from scipy import linalg
 from sklearn.neighbors import NearestNeighbors
 
 
+# catch_warnings saves and restores the process's warning filters: runs scoring in threads of one
+# process (--parallel-mode threads) take turns, or one could restore filters that another added
+_FILTERS = threading.Lock()
+
+
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Fréchet distance between Gaussians fitted to feature sets ``a`` (N, F) and ``b`` (M, F)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
-    with warnings.catch_warnings():
+    with _FILTERS, warnings.catch_warnings():
         warnings.simplefilter("error", linalg.LinAlgWarning)
         try:
             root = linalg.sqrtm(cov_a @ cov_b)

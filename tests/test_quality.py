@@ -220,3 +220,43 @@ def test_inception_features_from_cached_weights(tmp_path, monkeypatch, digits):
     path.write_bytes(b"not weights")
     with pytest.raises(SSGANError, match="cannot be loaded as Inception-v3 weights"):
         load_feature_net(digits, "inception")
+
+
+def test_frechet_distances_in_threads_leave_the_warning_filters_as_they_were(monkeypatch):
+    """frechet_distance turns SciPy's singular-matrix warning into an error inside
+    ``warnings.catch_warnings``, which saves and restores the process's filters; two threads
+    take turns there, or the first to leave would restore filters under the second, and the
+    second would put back the first's "error" filter for good. The interleaving is offered:
+    the first waits up to 1 s inside for the second to arrive."""
+    import threading
+    import warnings
+
+    from scipy import linalg
+
+    import ssgan.quality
+
+    sqrtm, first_in, second_in, first_out = linalg.sqrtm, threading.Event(), threading.Event(), threading.Event()
+
+    def slow_sqrtm(a):
+        if not first_in.is_set():
+            first_in.set()
+            second_in.wait(1)
+        else:
+            second_in.set()
+            first_out.wait(5)
+        return sqrtm(a)
+
+    monkeypatch.setattr(ssgan.quality.linalg, "sqrtm", slow_sqrtm)
+    before = list(warnings.filters)
+    x = np.random.default_rng(0).normal(size=(50, 3))
+
+    def first():
+        frechet_distance(x, x)
+        first_out.set()
+
+    t = threading.Thread(target=first)
+    t.start()
+    assert first_in.wait(5)
+    frechet_distance(x, x + 1.0)
+    t.join()
+    assert warnings.filters == before
