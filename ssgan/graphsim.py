@@ -10,10 +10,10 @@ shape depends on values) or on host data copied to the device (``torch.tensor(da
 a ``TorchDispatchMode`` that logs every operator with its arguments, refuses the operators a
 capture refuses, and afterwards puts back every tensor the recording changed and the random
 states it drew from, the global generator's and those an operator was given (a capture
-executes no kernel); a replay runs the logged operators again on the same tensors, writing each result
-into the tensor the recording made, and draws afresh from the same generators, as a graph
-that registered them does. :func:`simulate` puts it in
-place of :func:`ssgan.graphs.record`, so that the tests (tests/conftest.py's ``simulated``)
+executes no kernel); a replay runs the logged operators again on the same tensors, writing
+each result into the tensor the recording made, and draws afresh from the same generators,
+as a graph that registered them does. :func:`simulate` puts it in place of
+:func:`ssgan.graphs.record`, so that the tests (tests/conftest.py's ``simulated``)
 and ``benchmarks/ops.py`` run the rest of the captured path here. It cannot tell which tensors
 would live on the host on CUDA (all are CPU tensors here), and it does not model the memory
 pool that the two graphs share.
