@@ -82,6 +82,12 @@ class HistoricalAverage:
             return 0.0
         return self.weight * sum(((p - m) ** 2).sum() for p, m in zip(self.params, self.mean))
 
+    def penalized(self, loss: Tensor) -> Tensor:
+        """``loss`` plus the penalty; ``loss`` itself while there is none (off, or before the
+        first update), so that a step launches no kernel to add 0."""
+        penalty = self.penalty()
+        return loss if isinstance(penalty, float) else loss + penalty
+
     @torch.no_grad()
     def update(self) -> None:
         if self.weight == 0:

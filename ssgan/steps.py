@@ -110,7 +110,7 @@ def discriminator_step(cfg: Config, nets: Nets, xl: Tensor, yl: Tensor, xu: Tens
                 weighted = weight * extra[name]
                 loss_d = loss_d + (weighted if scale is None else weighted * scale)
     nets.opt_d.zero_grad(set_to_none=True)
-    (loss_d + nets.hist_d.penalty()).backward()
+    nets.hist_d.penalized(loss_d).backward()
     values = {"loss_lab": loss_lab.detach(),
               "train_batch_acc": (class_logits[:n].argmax(1) == yl).float().mean(),
               **grad_norms(nets.D, "d")}
@@ -135,7 +135,7 @@ def generator_step(cfg: Config, nets: Nets, xr: Tensor, z: Tensor, amp: Callable
         loss_gen = generator_loss(cfg, nets.D, xr, xf.float(), logits_f.float(), feat_f.float(), batch_mean,
                                   lambda x: nets.augment(cfg, x))
     nets.opt_g.zero_grad(set_to_none=True)
-    (loss_gen + nets.hist_g.penalty()).backward()
+    nets.hist_g.penalized(loss_gen).backward()
     values = {"loss_gen": loss_gen.detach(), **grad_norms(nets.G, "g")}
     nets.opt_g.step()
     nets.hist_g.update()

@@ -107,7 +107,8 @@ def test_weight_init(init, std):
 def test_historical_averaging_penalty_and_mean():
     p = nn.Parameter(torch.tensor([1.0, 2.0]))
     h = HistoricalAverage([p], weight=0.5)
-    assert h.penalty() == 0.0
+    loss = p.sum()
+    assert h.penalty() == 0.0 and h.penalized(loss) is loss  # nothing added before the first update
     h.update()  # mean of {[1, 2]}
     with torch.no_grad():
         p.copy_(torch.tensor([3.0, 2.0]))
@@ -116,6 +117,10 @@ def test_historical_averaging_penalty_and_mean():
     with torch.no_grad():
         p.copy_(torch.tensor([4.0, 0.0]))
     assert h.penalty().item() == pytest.approx(0.5 * (4 + 4))
+    assert h.penalized(p.sum()).item() == pytest.approx(4.0 + 0.5 * (4 + 4))
+    off = HistoricalAverage([p], weight=0.0)
+    off.update()
+    assert off.penalized(loss) is loss
 
 
 def test_optimizer_options():
