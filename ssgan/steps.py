@@ -19,6 +19,7 @@ from ssgan import losses
 from ssgan.augment import translate
 from ssgan.config import Config
 from ssgan.diagnostics import HistoricalAverage, grad_norms
+from ssgan.models.layers import fixed_weights
 
 
 @dataclass
@@ -128,8 +129,9 @@ def discriminator_step(cfg: Config, nets: Nets, xl: Tensor, yl: Tensor, xu: Tens
 def generator_step(cfg: Config, nets: Nets, xr: Tensor, z: Tensor, amp: Callable[[], AbstractContextManager],
                    batch_mean: Callable[[Tensor], Tensor] | None = None) -> dict[str, Tensor | float]:
     """One update of G on noise z, matching statistics of the real batch xr (``cfg.g_loss``).
-    D is frozen meanwhile and called unwrapped: only G learns here."""
-    with amp(), frozen(nets.d_params):
+    D is frozen meanwhile and called unwrapped: only G learns here. Its weights, fixed, are
+    normalised once for its passes over the generated and the real batch."""
+    with amp(), frozen(nets.d_params), fixed_weights(nets.D):
         xf = nets.g_train(z)
         logits_f, feat_f = nets.D(nets.augment(cfg, xf))
         loss_gen = generator_loss(cfg, nets.D, xr, xf.float(), logits_f.float(), feat_f.float(), batch_mean,

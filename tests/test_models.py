@@ -108,3 +108,19 @@ def test_noise_and_dropout_layers_draw_from_a_generator_of_their_own():
         assert twin[2].p == 0.4 and torch.equal(twin[1].weight, net[1].weight)
         net.eval()
         assert torch.equal(net(x), net[1](x))
+
+
+def test_fixed_weights_are_normalised_once_inside_and_afresh_after():
+    from ssgan.models.layers import fixed_weights
+
+    net = torch.nn.Sequential(WNLinear(5, 3), torch.nn.ReLU(), WNLinear(3, 2))
+    x = torch.rand(4, 5)
+    expected, before = net(x), [m.weight() for m in (net[0], net[2])]
+    with fixed_weights(net):
+        inside = [m.weight() for m in (net[0], net[2])]
+        assert all(a is m.weight() for a, m in zip(inside, (net[0], net[2])))  # no second normalisation
+        assert all(torch.equal(a, b) for a, b in zip(inside, before))
+        assert torch.equal(net(x), expected)
+    with torch.no_grad():
+        net[0].v.add_(1.0)
+    assert net[0]._fixed is None and not torch.equal(net[0].weight(), before[0])

@@ -8,6 +8,7 @@ data-dependent initialisation (:func:`data_dependent_init`); only output scales 
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from copy import deepcopy
 from functools import partial
 
@@ -31,8 +32,11 @@ class WeightNormed(nn.Module):
 
     _init_pending: bool = False
     _dim: int = 0  # the dimension of ``v`` that indexes output units
+    _fixed: Tensor | None = None  # W while it is computed once for several calls (:func:`fixed_weights`)
 
     def weight(self) -> Tensor:
+        if self._fixed is not None:
+            return self._fixed
         shape = [1] * self.v.dim()
         shape[self._dim] = -1
         w = torch._weight_norm(self.v, self.g.view(shape), self._dim)
@@ -52,6 +56,22 @@ class WeightNormed(nn.Module):
             self.b.copy_(-mean / std)
         shape = (1, -1) + (1,) * (pre.dim() - 2)
         return (pre - mean.view(shape)) / std.view(shape)
+
+
+@contextmanager
+def fixed_weights(module: nn.Module):
+    """Compute each weight-normalised layer's ``W`` of ``module`` once, on entry, for every call
+    inside: for a network whose ``v`` and ``g`` do not change meanwhile (the frozen D of the
+    generator step, which sees a generated and a real batch), the same numbers with one weight
+    normalisation per layer instead of one per call."""
+    layers = [m for m in module.modules() if isinstance(m, WeightNormed)]
+    for m in layers:
+        m._fixed = m.weight()
+    try:
+        yield
+    finally:
+        for m in layers:
+            m._fixed = None
 
 
 class WNLinear(WeightNormed):
