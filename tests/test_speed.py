@@ -74,12 +74,16 @@ def test_rounds_report_every_round_and_the_median_of_the_rounds_fractions(speed,
     assert out["fp32_s_per_iteration"] == 0.04 and out["matmul_gflops_fp32"] == 200.0
 
 
-def test_rounds_below_one_is_a_one_line_error(speed, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["speed.py", "--rounds", "0"])
+@pytest.mark.parametrize("args, message", [
+    (["--rounds", "0"], "--rounds must be 1 or more, got 0"),
+    (["--precision", "fp32,tf32"], "--precision tf32 is a CUDA probe (TF32 tensor cores), and this run uses cpu"),
+], ids=["rounds", "tf32-off-cuda"])
+def test_bad_options_are_one_line_errors(speed, monkeypatch, capsys, args, message):
+    monkeypatch.setattr(sys, "argv", ["speed.py", *args])
     with pytest.raises(SystemExit) as stop:
         speed.main()
     assert stop.value.code == 2
-    assert "--rounds must be 1 or more, got 0" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
 
 
 def test_tf32_probe_times_the_fp32_step_with_tf32_matrix_products(speed, monkeypatch, capsys):
@@ -97,10 +101,3 @@ def test_tf32_probe_times_the_fp32_step_with_tf32_matrix_products(speed, monkeyp
     assert out["tf32_graphs_fraction_of_matmul_rate"] == pytest.approx(gflop / 0.008 / 200.0, abs=1e-3)
     assert out["matmul_gflops_tf32"] == 300.0
     assert torch.get_float32_matmul_precision() == "highest"
-
-def test_tf32_probe_wants_cuda(speed, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["speed.py", "--precision", "fp32,tf32"])
-    with pytest.raises(SystemExit) as stop:
-        speed.main()
-    assert stop.value.code == 2
-    assert "--precision tf32 is a CUDA probe" in capsys.readouterr().err
