@@ -83,6 +83,17 @@ class Warnings(Reporter):
         self.lines.append(message)
 
 
+def assert_same_state(a: dict, b: dict, **tol) -> None:
+    """Two state dicts with the same keys, float tensors within ``tol`` (``torch.allclose``;
+    ``rtol=0, atol=0``: bit for bit), the others equal."""
+    assert a.keys() == b.keys()
+    for k in a:
+        if a[k].is_floating_point():
+            assert torch.allclose(a[k].float(), b[k].float(), **tol), k
+        else:
+            assert torch.equal(a[k], b[k]), k
+
+
 def assert_runs_agree(eager, graphs) -> None:
     """The CUDA tests' comparison of two TrainResults: float weights and the last epoch's
     losses and accuracy within 1e-3 relative (1e-4 absolute)."""

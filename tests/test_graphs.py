@@ -14,7 +14,7 @@ from torch.optim.swa_utils import AveragedModel
 
 import ssgan.graphs
 import ssgan.train
-from conftest import SignalAt, Warnings, assert_runs_agree, cuda, write_npz
+from conftest import SignalAt, Warnings, assert_runs_agree, assert_same_state, cuda, write_npz
 from ssgan import losses
 from ssgan.cli import main
 from ssgan.config import Config
@@ -101,15 +101,6 @@ def test_to_eager_leaves_the_fused_kernels_step_counts_beside_the_weights():
     assert isinstance(opt.param_groups[0]["lr"], float) and not opt.param_groups[0]["capturable"]
 
 
-def _same(a, b, **tol):
-    assert a.keys() == b.keys()
-    for k in a:
-        if a[k].is_floating_point():
-            assert torch.allclose(a[k].float(), b[k].float(), **tol), k
-        else:
-            assert torch.equal(a[k], b[k]), k
-
-
 OPTIONS = {"plain": {}, "translate": {"translate": 1}, "entropy-epochs": {"entropy_weight": 0.5, "entropy_epochs": 1},
            "lr-decay": {"lr_decay_start": 0.3}, "noise-dropout": {"d_input_noise": 0.3, "d_dropout": 0.3},
            "moments": {"g_loss": "moment-matching", "moment_space": "features"}, "mbd": {"mbd_kernels": 20},
@@ -129,8 +120,8 @@ def test_simulated_graph_path_follows_the_eager_loop(digits, simulated, options)
                     "d_steps": 2, "g_steps": 2, **options})
     eager = train(cfg.replace(graphs="off"), digits, split)
     graphs = train(cfg.replace(graphs="on"), digits, split)
-    _same(eager.generator.state_dict(), graphs.generator.state_dict(), rtol=0, atol=0)
-    _same(eager.discriminator.state_dict(), graphs.discriminator.state_dict(), rtol=1e-4, atol=1e-5)
+    assert_same_state(eager.generator.state_dict(), graphs.generator.state_dict(), rtol=0, atol=0)
+    assert_same_state(eager.discriminator.state_dict(), graphs.discriminator.state_dict(), rtol=1e-4, atol=1e-5)
     for a, b in zip(eager.history, graphs.history):
         for key in ("loss_lab", "loss_unl", "loss_gen", "loss_ent", "grad_g_first", "d_real"):
             if a.get(key) is None:  # a metric of the generator's side, with labels only
@@ -153,8 +144,8 @@ def test_simulated_graph_path_of_the_colour_networks(tmp_path, simulated):
     data, split, _ = prepare(cfg)
     eager = train(cfg.replace(graphs="off"), data, split)
     graphs = train(cfg.replace(graphs="on"), data, split)
-    _same(eager.generator.state_dict(), graphs.generator.state_dict(), rtol=0, atol=0)
-    _same(eager.discriminator.state_dict(), graphs.discriminator.state_dict(), rtol=1e-4, atol=1e-5)
+    assert_same_state(eager.generator.state_dict(), graphs.generator.state_dict(), rtol=0, atol=0)
+    assert_same_state(eager.discriminator.state_dict(), graphs.discriminator.state_dict(), rtol=1e-4, atol=1e-5)
 
 
 def _whole_and_resumed(tmp_path, device: str):
@@ -172,7 +163,7 @@ def _whole_and_resumed(tmp_path, device: str):
 def test_simulated_graph_path_resumes_where_it_stopped(tmp_path, simulated):
     (a, b), (ma, mb) = _whole_and_resumed(tmp_path, "cpu")
     for part in ("generator", "discriminator", "ema"):
-        _same(a[part], b[part], rtol=0, atol=0)
+        assert_same_state(a[part], b[part], rtol=0, atol=0)
     assert [m["epoch"] for m in mb] == [1, 2]
     for key in ("loss_lab", "loss_unl", "loss_gen", "test_acc"):  # mid-epoch sums carried over
         assert mb[0][key] == pytest.approx(ma[0][key], rel=1e-5)
@@ -212,7 +203,7 @@ def test_a_failed_capture_falls_back_to_the_eager_loop(digits, simulated, monkey
                             "capturing); training eagerly"]
     eager = train(cfg.replace(graphs="off"), digits, split)
     for module in ("generator", "discriminator"):
-        _same(getattr(eager, module).state_dict(), getattr(fallback, module).state_dict(), rtol=0, atol=0)
+        assert_same_state(getattr(eager, module).state_dict(), getattr(fallback, module).state_dict(), rtol=0, atol=0)
     with pytest.raises(SSGANError, match=r"^--graphs on: capturing the steps failed \(operation not permitted"):
         train(cfg.replace(graphs="on"), digits, split)
 

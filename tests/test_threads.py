@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -13,10 +14,15 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from conftest import cuda
+import ssgan.graphs
+import ssgan.reference
+import ssgan.train
+from conftest import assert_same_state, cuda
 from ssgan.cli import main
+from ssgan.config import Config
 from ssgan.graphsim import simulate
 from ssgan.runs import read_metrics
+from ssgan.splits import make_split
 
 # D's noise, dropout and random translations: every kind of draw the loop makes besides G's noise
 OPTIONS = ["--dataset", "digits", "--labels", "50", "--epochs", "2", "--d-dropout", "0.2", "--translate", "1"]
@@ -128,18 +134,35 @@ def test_seeds_stopped_in_threads_resume_to_the_weights_of_runs_never_stopped(tm
         assert all(torch.equal(a[k], b[k]) for k in a), seed
 
 
+def _meanwhile(start: threading.Event, run):
+    """Call ``run()`` in another thread once ``start`` is set; return a function that waits
+    for it and returns what it returned."""
+    out = {}
+
+    def go():
+        assert start.wait(60)
+        out["result"] = run()
+
+    thread = threading.Thread(target=go)
+    thread.start()
+
+    def result():
+        thread.join()
+        return out["result"]  # missing: the thread failed (pytest shows its exception)
+
+    return result
+
+
+def _same_networks(a, b) -> None:
+    for net in ("generator", "discriminator"):
+        assert_same_state(getattr(a, net).state_dict(), getattr(b, net).state_dict(), rtol=0, atol=0)
+
+
 def test_a_capture_leaves_the_global_generators_to_other_runs_set_ups(digits, monkeypatch):
     """A run's capture undoes its warm-up without writing torch's global generator, which the
     run's steps never draw from: another run, seeded and drawing its initial weights from that
     generator meanwhile (under ``GLOBAL_RNG``, which captures do not hold), gets the weights it
     would get alone. The interleaving is forced: run B is seeded, run A captures, B builds."""
-    import threading
-
-    import ssgan.graphs
-    import ssgan.train
-    from ssgan.config import Config
-    from ssgan.splits import make_split
-
     split = make_split(digits, 50, 1)
     cfg = Config(dataset="digits", epochs=1, device="cpu")
     alone = ssgan.train.train(cfg.replace(seed=2, graphs="off"), digits, split)
@@ -164,21 +187,10 @@ def test_a_capture_leaves_the_global_generators_to_other_runs_set_ups(digits, mo
     monkeypatch.setattr(ssgan.graphs.GraphedSteps, "_capture", capture_after_b_is_seeded)
     monkeypatch.setattr(ssgan.graphs._Snapshot, "restore", restore_and_say_so)
     monkeypatch.setattr(ssgan.train, "build_models", build_after_a_has_undone)
-    results = {}
-
-    def run_b():
-        assert a_capturing.wait(30)
-        results["b"] = ssgan.train.train(cfg.replace(seed=2, graphs="off"), digits, split)
-
-    b = threading.Thread(target=run_b)
-    b.start()
+    b = _meanwhile(a_capturing, lambda: ssgan.train.train(cfg.replace(seed=2, graphs="off"), digits, split))
     with simulate():
         ssgan.train.train(cfg.replace(seed=1, graphs="on"), digits, split)
-    b.join()
-    together = results["b"]
-    for net in ("generator", "discriminator"):
-        x, y = getattr(alone, net).state_dict(), getattr(together, net).state_dict()
-        assert all(torch.equal(x[k], y[k]) for k in x), net
+    _same_networks(alone, b())
 
 
 def test_a_reference_network_trained_for_quality_scores_leaves_other_set_ups_alone(digits, tmp_path, monkeypatch):
@@ -186,13 +198,6 @@ def test_a_reference_network_trained_for_quality_scores_leaves_other_set_ups_alo
     drawing from torch's global generator for several epochs; it does so under ``GLOBAL_RNG``,
     so another run's set-up waits, and both come out as they would alone. The interleaving is
     offered: run A's reference training waits up to 2 s for run B's set-up to start."""
-    import threading
-
-    import ssgan.reference
-    import ssgan.train
-    from ssgan.config import Config
-    from ssgan.splits import make_split
-
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     split = make_split(digits, 50, 1)
     cfg = Config(dataset="digits", epochs=1, device="cpu")
@@ -213,19 +218,9 @@ def test_a_reference_network_trained_for_quality_scores_leaves_other_set_ups_alo
 
     monkeypatch.setattr(ssgan.reference, "train_reference", train_reference_when_b_sets_up)
     monkeypatch.setattr(ssgan.train, "build_models", build_and_say_so)
-    results = {}
-
-    def run_b():
-        assert a_training.wait(60)
-        results["b"] = ssgan.train.train(cfg.replace(seed=2), digits, split)
-
-    b = threading.Thread(target=run_b)
-    b.start()
+    b = _meanwhile(a_training, lambda: ssgan.train.train(cfg.replace(seed=2), digits, split))
     a = ssgan.train.train(cfg.replace(seed=1, quality_every=1, quality_samples=200), digits, split)
-    b.join()
     assert a.history[-1]["fid"] is not None
-    for net in ("generator", "discriminator"):
-        x, y = getattr(b_alone, net).state_dict(), getattr(results["b"], net).state_dict()
-        assert all(torch.equal(x[k], y[k]) for k in x), net
+    _same_networks(b_alone, b())
     cached = torch.load(next((tmp_path / "cache" / "ssgan").glob("reference-*.pt")), weights_only=True)["state_dict"]
-    assert all(torch.equal(v, cached[k]) for k, v in reference_alone.state_dict().items())
+    assert_same_state(reference_alone.state_dict(), cached, rtol=0, atol=0)
