@@ -306,9 +306,10 @@ class _Snapshot:
                 for k, v in state.items():
                     if isinstance(v, Tensor):
                         v.copy_(before[p][k]) if p in before else v.zero_()
-        if self.rng is not None and self.device.type == "cuda":
-            torch.cuda.set_rng_state(self.rng, self.device)
-        elif self.rng is not None:
-            torch.set_rng_state(self.rng)
+        if self.rng is not None:
+            if self.device.type == "cuda":
+                torch.cuda.set_rng_state(self.rng, self.device)
+            else:
+                torch.set_rng_state(self.rng)
         for gen, state in self.own:
             gen.set_state(state)
