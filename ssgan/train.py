@@ -95,13 +95,27 @@ def predict_logits(model: torch.nn.Module, x: np.ndarray | torch.Tensor, fake_lo
     return torch.cat(out) if out else torch.empty(0)
 
 
-def evaluate(model, x, y, cfg: Config, device) -> tuple[float | None, int | None]:
-    """Accuracy and number of errors of ``model`` on (x, y); ``(None, None)`` without data."""
+@torch.no_grad()
+def evaluate(model, x, y, cfg: Config, device, batch_size: int = 1000) -> tuple[float | None, int | None]:
+    """Accuracy and number of errors of ``model`` in eval mode on (x, y); ``(None, None)``
+    without data. The errors are counted on ``device`` and read back once (arrays are copied
+    there batch by batch; tensors already there, as in the training loop, are not copied)."""
     if x is None or len(x) == 0:
         return None, None
-    pred = predict_logits(model, x, cfg.fake_logit, device).argmax(1).numpy()
-    wrong = int((pred != np.asarray(y)).sum())
-    return 1.0 - wrong / len(pred), wrong
+    was_training = model.training
+    model.eval()
+    x, y = torch.as_tensor(x), torch.as_tensor(y)
+    wrong = torch.zeros((), dtype=torch.long, device=device)
+    for i in range(0, len(x), batch_size):
+        logits, _ = model(x[i:i + batch_size].to(device))
+        wrong += (losses.split_logits(logits, cfg.fake_logit)[0].argmax(1) != y[i:i + batch_size].to(device)).sum()
+    model.train(was_training)
+    wrong = int(wrong)
+    return 1.0 - wrong / len(x), wrong
+
+
+def _on(device: torch.device, x: np.ndarray | None, y: np.ndarray | None) -> tuple:
+    return (None, None) if x is None else (torch.as_tensor(x).to(device), torch.as_tensor(y).to(device))
 
 
 def _ema_update(decay: float):
@@ -260,7 +274,9 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
     x_all = torch.from_numpy(data.x_train[split.pool()] if split.n_val else data.x_train).to(device)
     x_lab = torch.from_numpy(data.x_train[split.indices]).to(device)
     y_lab = torch.from_numpy(data.y_train[split.indices]).to(device)
-    x_val, y_val = data.x_train[split.val_indices], data.y_train[split.val_indices]
+    # the held-out sets go to the device once, like the training set, for each epoch's evaluation
+    val, test = (_on(device, data.x_train[split.val_indices], data.y_train[split.val_indices]),
+                 _on(device, data.x_test, data.y_test))
     n_unl, bs = len(x_all), cfg.batch_size
     if n_unl < bs:
         raise SSGANError(f"batch size {bs} exceeds the {n_unl} training examples: use --batch-size {n_unl} or less")
@@ -436,7 +452,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                        **{k: (sums[k] / counts[k] if k in sums else None) for k in METRIC_KEYS}}
             fake = None
             if world.main:  # evaluation runs once; the other ranks receive its numbers
-                fake = _evaluate_epoch(metrics, cfg, data, nets, x_lab, y_lab, (x_val, y_val), split.n_val,
+                fake = _evaluate_epoch(metrics, cfg, nets, x_lab, y_lab, val, test, split.n_val,
                                        fixed_z, real_ref, gan, device)
                 if quality is not None and (epoch % cfg.quality_every == 0 or epoch == cfg.epochs):
                     t_q = time.perf_counter()
@@ -473,17 +489,17 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
     return TrainResult(cfg, G, ema.module, history, device)
 
 
-def _evaluate_epoch(metrics: dict, cfg: Config, data: Dataset, nets: Nets, x_lab, y_lab, val, n_val: int,
+def _evaluate_epoch(metrics: dict, cfg: Config, nets: Nets, x_lab, y_lab, val, test, n_val: int,
                     fixed_z, real_ref, gan: bool, device) -> torch.Tensor:
     """Fill ``metrics`` with the EMA model's accuracies and the collapse indicators of
     samples from the fixed noise; return those samples."""
     ema = nets.ema.module
-    metrics["train_acc"], _ = evaluate(ema, x_lab, y_lab.cpu().numpy(), cfg, device)
+    metrics["train_acc"], _ = evaluate(ema, x_lab, y_lab, cfg, device)
     if n_val:
-        metrics["val_acc"], metrics["val_errors"] = evaluate(ema, val[0], val[1], cfg, device)
+        metrics["val_acc"], metrics["val_errors"] = evaluate(ema, *val, cfg, device)
         metrics["n_val"] = n_val
-    metrics["test_acc"], metrics["test_errors"] = evaluate(ema, data.x_test, data.y_test, cfg, device)
-    metrics["n_test"] = 0 if data.y_test is None else len(data.y_test)
+    metrics["test_acc"], metrics["test_errors"] = evaluate(ema, *test, cfg, device)
+    metrics["n_test"] = 0 if test[1] is None else len(test[1])
     nets.G.eval()
     with torch.no_grad():
         fake = nets.G(fixed_z)

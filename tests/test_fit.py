@@ -1,5 +1,6 @@
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from conftest import cuda
 from ssgan.cli import main
 from ssgan.config import Config
 from ssgan.data import load_dataset
@@ -78,6 +80,58 @@ def test_loaded_run_reproduces_its_test_accuracy(digits_run):
     acc, errors = evaluate(run.discriminator(), data.x_test, data.y_test, run.config, torch.device("cpu"))
     assert acc == pytest.approx(summary["test_acc"])
     assert errors == read_metrics(run.path)[-1]["test_errors"] and read_metrics(run.path)[-1]["n_test"] == 450
+
+
+def _discriminator(data):
+    from ssgan.models import build_models
+
+    cfg = Config(dataset="digits", labels=50)
+    torch.manual_seed(0)
+    return cfg, build_models(cfg, data.shape, data.n_classes)[1]
+
+
+def _errors_one_by_one(model, data, cfg) -> int:
+    from ssgan.train import predict_logits
+
+    logits = predict_logits(model, data.x_test, cfg.fake_logit, torch.device("cpu"))
+    return int((logits.argmax(1).numpy() != data.y_test).sum())
+
+
+def test_evaluate_counts_the_errors_of_arrays_and_of_tensors_alike(digits):
+    from ssgan.train import evaluate
+
+    cfg, model = _discriminator(digits)
+    expected = _errors_one_by_one(model, digits, cfg)
+    assert 0 < expected < len(digits.y_test)
+    arrays = (digits.x_test, digits.y_test)
+    for x, y in (arrays, tuple(map(torch.from_numpy, arrays))):
+        for batch_size in (1000, 7):  # 450 rows: one batch, and batches that do not divide them
+            acc, errors = evaluate(model, x, y, cfg, torch.device("cpu"), batch_size=batch_size)
+            assert errors == expected and acc == 1.0 - expected / len(y)
+    assert model.training  # evaluated in eval mode (no noise), and given back as it came
+    assert evaluate(model, x[:0], y[:0], cfg, torch.device("cpu")) == (None, None)
+
+
+@cuda
+def test_evaluate_on_cuda_reads_back_once(digits):
+    """The training loop keeps the held-out sets on the GPU; counting their errors costs one
+    host read, not one per batch."""
+    from ssgan.train import evaluate
+
+    cfg, model = _discriminator(digits)
+    expected = _errors_one_by_one(model, digits, cfg)
+    model.cuda()
+    x, y = torch.from_numpy(digits.x_test).cuda(), torch.from_numpy(digits.y_test).cuda()
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("warn")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _, errors = evaluate(model, x, y, cfg, torch.device("cuda"), batch_size=100)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    syncs = [str(w.message) for w in caught if "synchroniz" in str(w.message)]
+    assert errors == expected and len(syncs) == 1, syncs
 
 
 def _short(**changes):
