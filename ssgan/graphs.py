@@ -72,13 +72,18 @@ def use_graphs(cfg: Config, device: torch.device, distributed: bool, warn: Calla
     return False
 
 
+def lr_as_tensor(group: dict, **like) -> None:
+    """A param group's learning rate as a tensor (``torch.tensor``'s keywords ``like``) that the
+    schedule fills in place; ``initial_lr`` stays a float."""
+    lr = float(group["lr"])
+    group.setdefault("initial_lr", lr)
+    group["lr"] = torch.tensor(lr, **like)
+
+
 def to_capturable(opt: torch.optim.Optimizer, device: torch.device) -> None:
-    """Make an Adam optimizer capturable: its steps on the device, its lr a device tensor
-    (the schedule fills it in place; ``initial_lr`` stays a float)."""
+    """Make an Adam optimizer capturable: its steps on the device, its lr a device tensor."""
     for group in opt.param_groups:
-        lr = float(group["lr"])
-        group.setdefault("initial_lr", lr)
-        group["lr"] = torch.tensor(lr, dtype=torch.float32, device=device)
+        lr_as_tensor(group, dtype=torch.float32, device=device)
         group["capturable"] = True
     for state in opt.state.values():
         if "step" in state:

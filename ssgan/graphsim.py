@@ -30,6 +30,8 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
 from torch.utils._pytree import tree_flatten
 
+from ssgan.graphs import lr_as_tensor
+
 # operators that read a device value on the host, or whose output's shape depends on values
 # (so that the host waits for the device): a capture refuses them
 HOST_READS = frozenset({"_local_scalar_dense", "is_nonzero", "equal", "allclose", "nonzero", "masked_select",
@@ -144,9 +146,7 @@ def _lr_as_tensor(opt: torch.optim.Optimizer, device: torch.device) -> None:
     """:func:`ssgan.graphs.to_capturable` for a CPU Adam, which cannot be made capturable: its
     learning rate a tensor that the schedule fills in place (float64: the same steps as a float)."""
     for group in opt.param_groups:
-        lr = float(group["lr"])
-        group.setdefault("initial_lr", lr)
-        group["lr"] = torch.tensor(lr, dtype=torch.float64)
+        lr_as_tensor(group, dtype=torch.float64)
 
 
 @contextmanager
