@@ -83,13 +83,13 @@ class Warnings(Reporter):
         self.lines.append(message)
 
 
-def assert_same_state(a: dict, b: dict, **tol) -> None:
-    """Two state dicts with the same keys, float tensors within ``tol`` (``torch.allclose``;
-    ``rtol=0, atol=0``: bit for bit), the others equal."""
+def assert_same_state(a: dict, b: dict, rtol: float = 0.0, atol: float = 0.0) -> None:
+    """Two state dicts with the same keys, float tensors within ``rtol`` and ``atol``
+    (``torch.allclose``; by default bit for bit), the others equal."""
     assert a.keys() == b.keys()
     for k in a:
         if a[k].is_floating_point():
-            assert torch.allclose(a[k].float(), b[k].float(), **tol), k
+            assert torch.allclose(a[k].float(), b[k].float(), rtol=rtol, atol=atol), k
         else:
             assert torch.equal(a[k], b[k]), k
 

@@ -11,7 +11,7 @@ import torch
 from click.testing import CliRunner
 from torch.optim.swa_utils import AveragedModel
 
-from conftest import SignalAt, assert_runs_agree, cuda, torch_threads
+from conftest import SignalAt, assert_runs_agree, assert_same_state, cuda, torch_threads
 import ssgan.compiling
 from ssgan.cli import main
 from ssgan.compiling import compile_networks
@@ -78,8 +78,7 @@ def test_compiled_networks_follow_the_same_path_as_graphs(digits):
     with torch_threads(1), simulate(graph=Recall):
         eager = train(cfg.replace(graphs="off"), digits, split)
         graphs = train(cfg.replace(graphs="on"), digits, split)
-    a, b = eager.generator.state_dict(), graphs.generator.state_dict()
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert_same_state(eager.generator.state_dict(), graphs.generator.state_dict())
     a, b = eager.discriminator.state_dict(), graphs.discriminator.state_dict()
     for k in a:
         torch.testing.assert_close(b[k], a[k], rtol=1e-4, atol=1e-5)
@@ -104,8 +103,7 @@ def test_a_compiled_run_checkpoints_and_resumes_where_it_stopped(tmp_path):
     assert a["config"]["compile"] is True and a["epoch"] == b["epoch"] == 2
     assert a["discriminator"].keys() == build_models(Config(dataset="digits"), (1, 8, 8), 10)[1].state_dict().keys()
     for part in ("generator", "discriminator", "ema"):
-        for k, v in a[part].items():
-            assert torch.equal(v, b[part][k]), (part, k)
+        assert_same_state(a[part], b[part])
     assert [m["epoch"] for m in read_metrics(info.value.run_dir)] == [1, 2]
 
 

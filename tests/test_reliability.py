@@ -4,7 +4,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from conftest import SignalAt
+from conftest import SignalAt, assert_same_state
 from ssgan import losses
 from ssgan.cli import main
 from ssgan.config import Config
@@ -48,7 +48,7 @@ def test_checkpoint_of_the_foreach_adam_resumes_with_the_fused_one_on_the_cpu(un
     save_checkpoint(run_dir / "checkpoint.pt", ckpt)
     resume(run_dir)
     a, b = _state(uninterrupted), _state(run_dir)
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert_same_state(a, b)
 
 
 @pytest.mark.parametrize("epoch, iteration, signum", [(1, 5, signal.SIGINT), (1, 13, signal.SIGTERM), (2, 1, signal.SIGINT)])
@@ -62,7 +62,7 @@ def test_interrupted_and_resumed_equals_uninterrupted(uninterrupted, tmp_path, e
     resume(run_dir)
     assert not list(run_dir.glob(".*.tmp"))
     a, b = _state(uninterrupted), _state(run_dir)
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert_same_state(a, b)
     assert _without_time(read_metrics(run_dir)) == _without_time(read_metrics(uninterrupted))
 
 

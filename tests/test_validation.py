@@ -9,6 +9,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from conftest import assert_same_state, torch_threads
 from ssgan import losses
 from ssgan.baselines import full
 from ssgan.cli import main
@@ -81,7 +82,7 @@ def test_training_never_sees_the_validation_rows(digits):
     poisoned = digits.x_train.copy()
     poisoned[split.val_indices] = 1.0 - poisoned[split.val_indices]
     b = train(cfg, type(digits)(digits.name, poisoned, digits.y_train, digits.x_test, digits.y_test, 10), split)
-    assert all(torch.equal(p, q) for p, q in zip(a.discriminator.state_dict().values(), b.discriminator.state_dict().values()))
+    assert_same_state(a.discriminator.state_dict(), b.discriminator.state_dict())
 
 
 def test_entropy_loss_hand_computed():
@@ -165,8 +166,6 @@ OLD_DEFAULTS = dict(adam_eps=1e-8, entropy_weight=0.0, d_input_noise=0.3, lr_dec
 @pytest.fixture
 def two_threads():
     """The hashes below were recorded with two intra-op threads; pin them whatever OMP_NUM_THREADS says."""
-    from conftest import torch_threads
-
     with torch_threads(2):
         yield
 
