@@ -9,10 +9,11 @@
 # 0. whether the steps can be captured at all: one digits epoch with --graphs on, which stops in
 #    one line quoting CUDA's reason if not; then parts 3 and 4 are skipped, since they would
 #    train eagerly for minutes and measure nothing new, and the lease keeps its time for a fix;
-# 1. the CUDA tests of tests/test_graphs.py, tests/test_threads.py and tests/test_models.py
-#    (graphs against eager weights, resume on the graph path, the fallback lines, two seeds in
-#    threads against each alone, D's noise drawn at scale against randn * std), which skip
-#    without a GPU (`-m cuda`: those alone; CI runs the rest);
+# 1. the CUDA tests of tests/test_graphs.py, tests/test_threads.py, tests/test_models.py and
+#    tests/test_fit.py (graphs against eager weights, resume on the graph path, the fallback lines,
+#    two seeds in threads against each alone, D's noise drawn at scale against randn * std, one
+#    host read per evaluation), which skip without a GPU (`-m cuda`: those alone; CI runs the
+#    rest);
 # 2. benchmarks/speed.py --device cuda: seconds per iteration, eager and as graphs, fp32, bf16,
 #    and the tf32 probe (the fp32 step with TF32 matrix products, which no ssgan option sets yet);
 # 3. one timed fit of the 60-epoch schedule the issue's targets name (configs/schedule-60.toml),
@@ -70,7 +71,8 @@ if [[ $device == cuda* ]]; then  # (the CPU cannot capture: its smoke test goes 
   part capture 45 $py -m ssgan fit --dataset digits --labels 50 --epochs 1 --device "$device" --graphs on \
     --tag capture --out "$runs/capture" --quiet || captured=false
 fi
-part graph-tests 60 $py -m pytest -q -m cuda tests/test_graphs.py tests/test_threads.py tests/test_models.py
+part graph-tests 60 $py -m pytest -q -m cuda tests/test_graphs.py tests/test_threads.py tests/test_models.py \
+  tests/test_fit.py
 precisions=fp32,bf16
 [[ $device == cuda* ]] && precisions=fp32,tf32,bf16
 part speed 90 bash -c "$py benchmarks/speed.py --device $device --iterations $iterations --precision $precisions \
