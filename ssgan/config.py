@@ -130,7 +130,7 @@ class Config:
             value = getattr(self, name)
             if value < low or (not inclusive and value == low):
                 sign = ">=" if inclusive else ">"
-                raise SSGANError(f"{name} must be {sign} {low}, got {value}")
+                raise SSGANError(f"{name} must be {sign} {low:g}, got {value}")
 
         choice("g_loss", G_LOSSES)
         choice("fm_norm", FM_NORMS)

@@ -45,10 +45,11 @@ def test_missing_config_file(tmp_path):
 @pytest.mark.parametrize("changes, message", [
     (dict(g_loss="wgan"), "g_loss must be one of"),
     (dict(epochs=0), "epochs must be >= 1"),
-    (dict(lr=0.0), "lr must be > 0"),
+    (dict(lr=0.0), "^lr must be > 0, got 0.0$"),  # the bound as written, not "0.0"
     (dict(label_smoothing=1.0), "label_smoothing must lie in"),
     (dict(beta2=1.0), "beta2 must lie in"),
-    (dict(unlabeled_weight=-1.0), "unlabeled_weight must be >= 0"),
+    (dict(unlabeled_weight=-1.0), "^unlabeled_weight must be >= 0, got -1.0$"),
+    (dict(quality_every=-1), "^quality_every must be >= 0, got -1$"),
 ])
 def test_invalid_values(changes, message):
     with pytest.raises(SSGANError, match=message):
