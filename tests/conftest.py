@@ -84,14 +84,14 @@ class Warnings(Reporter):
 
 
 def assert_same_state(a: dict, b: dict, rtol: float = 0.0, atol: float = 0.0) -> None:
-    """Two state dicts with the same keys, float tensors within ``rtol`` and ``atol``
-    (``torch.allclose``; by default bit for bit), the others equal."""
+    """Two state dicts with the same keys and equal tensors: bit for bit by default, or float
+    tensors within ``rtol`` and ``atol`` (``torch.allclose``, in float64)."""
     assert a.keys() == b.keys()
     for k in a:
-        if a[k].is_floating_point():
-            assert torch.allclose(a[k].float(), b[k].float(), rtol=rtol, atol=atol), k
+        if a[k].is_floating_point() and (rtol or atol):
+            assert torch.allclose(a[k].double(), b[k].double(), rtol=rtol, atol=atol), k
         else:
-            assert torch.equal(a[k], b[k]), k
+            assert a[k].dtype == b[k].dtype and torch.equal(a[k], b[k]), k
 
 
 def assert_runs_agree(eager, graphs) -> None:
