@@ -7,6 +7,7 @@ import math
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -81,35 +82,38 @@ class Diverged(SSGANError):
 
 
 @torch.no_grad()
-def predict_logits(model: torch.nn.Module, x: np.ndarray | torch.Tensor, fake_logit: str,
-                   device: torch.device, batch_size: int = 1000) -> torch.Tensor:
-    """Class logits (N, K) of ``model`` in eval mode (no noise), computed in batches."""
+def _class_logits(model: torch.nn.Module, x: torch.Tensor, fake_logit: str, device: torch.device,
+                  batch_size: int) -> Iterator[tuple[int, torch.Tensor]]:
+    """``(start, class logits on device)`` of ``model`` in eval mode (no noise), batch by batch;
+    the model's mode is given back afterwards."""
     was_training = model.training
     model.eval()
-    x = torch.as_tensor(x)
-    out = []
-    for i in range(0, len(x), batch_size):
-        logits, _ = model(x[i:i + batch_size].to(device))
-        out.append(losses.split_logits(logits, fake_logit)[0].float().cpu())
-    model.train(was_training)
+    try:
+        for i in range(0, len(x), batch_size):
+            logits, _ = model(x[i:i + batch_size].to(device))
+            yield i, losses.split_logits(logits, fake_logit)[0]
+    finally:
+        model.train(was_training)
+
+
+def predict_logits(model: torch.nn.Module, x: np.ndarray | torch.Tensor, fake_logit: str,
+                   device: torch.device, batch_size: int = 1000) -> torch.Tensor:
+    """Class logits (N, K) of ``model`` in eval mode (no noise), computed in batches, on the CPU."""
+    out = [logits.float().cpu() for _, logits in _class_logits(model, torch.as_tensor(x), fake_logit, device,
+                                                               batch_size)]
     return torch.cat(out) if out else torch.empty(0)
 
 
-@torch.no_grad()
 def evaluate(model, x, y, cfg: Config, device, batch_size: int = 1000) -> tuple[float | None, int | None]:
     """Accuracy and number of errors of ``model`` in eval mode on (x, y); ``(None, None)``
     without data. The errors are counted on ``device`` and read back once (arrays are copied
     there batch by batch; tensors already there, as in the training loop, are not copied)."""
     if x is None or len(x) == 0:
         return None, None
-    was_training = model.training
-    model.eval()
     x, y = torch.as_tensor(x), torch.as_tensor(y)
     wrong = torch.zeros((), dtype=torch.long, device=device)
-    for i in range(0, len(x), batch_size):
-        logits, _ = model(x[i:i + batch_size].to(device))
-        wrong += (losses.split_logits(logits, cfg.fake_logit)[0].argmax(1) != y[i:i + batch_size].to(device)).sum()
-    model.train(was_training)
+    for i, logits in _class_logits(model, x, cfg.fake_logit, device, batch_size):
+        wrong += (logits.argmax(1) != y[i:i + batch_size].to(device)).sum()
     wrong = int(wrong)
     return 1.0 - wrong / len(x), wrong
 
