@@ -53,7 +53,6 @@ def test_recording_changes_nothing_and_replays_draw_new_numbers():
     assert all(torch.equal(v, replayed[k]) for k, v in bn.state_dict().items())
 
 
-
 def test_a_recording_that_draws_from_its_own_generator_leaves_the_global_one_alone():
     """Its generator is put back; the global generator, which it did not draw from, keeps what
     happened to it meanwhile (here the recorded function reseeds it, as another run's set-up
@@ -70,6 +69,7 @@ def test_a_recording_that_draws_from_its_own_generator_leaves_the_global_one_alo
     reseeded = torch.get_rng_state()
     torch.manual_seed(5)
     assert torch.equal(reseeded, torch.get_rng_state())
+
 
 @pytest.mark.parametrize("body", [lambda x: x.sum().item(), lambda x: x[x > 0], lambda x: x + torch.tensor([1.0])],
                          ids=["item", "mask", "host-data"])

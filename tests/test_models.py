@@ -1,9 +1,12 @@
+import copy
+
 import pytest
 import torch
 
 from conftest import cuda
 from ssgan.config import Config
-from ssgan.models import MLPDiscriminator, MLPGenerator, WNLinear, build_models, data_dependent_init
+from ssgan.models import MLPDiscriminator, MLPGenerator, WNLinear, build_models, data_dependent_init, use_generator
+from ssgan.models.layers import Dropout, GaussianNoise, fixed_weights
 
 
 def test_shapes_for_images_and_flat_data():
@@ -53,14 +56,11 @@ def test_generator_noise_is_uniform_01():
     assert z.min() >= 0.0 and z.max() < 1.0 and abs(z.mean().item() - 0.5) < 0.01
 
 
-
 NOISE_CASES = [(torch.float32, (300, 250)), (torch.float32, (3, 5)), (torch.float64, (100, 17)),
                (torch.bfloat16, (300, 250))]
 
 
 def _noise_is_randn_times_std(dtype, shape, device) -> None:
-    from ssgan.models.layers import GaussianNoise
-
     x = torch.rand(shape, device=device).to(dtype)
     layer = GaussianNoise(0.3)
     layer.generator = torch.Generator(device=device).manual_seed(3)
@@ -83,15 +83,11 @@ def test_gaussian_noise_adds_what_randn_times_std_draws_on_cuda():
     for dtype, shape in NOISE_CASES:
         _noise_is_randn_times_std(dtype, shape, "cuda")
 
+
 def test_noise_and_dropout_layers_draw_from_a_generator_of_their_own():
     """Given a generator, dropout draws and computes on a CPU exactly what nn.Dropout does with
     torch's global one (so CPU runs are unchanged); without one it is nn.Dropout; a copy (the
     EMA's) holds no generator, which cannot be copied."""
-    import copy
-
-    from ssgan.models import use_generator
-    from ssgan.models.layers import Dropout, GaussianNoise
-
     net = torch.nn.Sequential(GaussianNoise(0.3), torch.nn.Linear(6, 6), Dropout(0.4))
     x = torch.rand(50, 6)
     torch.manual_seed(7)
@@ -111,8 +107,6 @@ def test_noise_and_dropout_layers_draw_from_a_generator_of_their_own():
 
 
 def test_fixed_weights_are_normalised_once_inside_and_afresh_after():
-    from ssgan.models.layers import fixed_weights
-
     net = torch.nn.Sequential(WNLinear(5, 3), torch.nn.ReLU(), WNLinear(3, 2))
     x = torch.rand(4, 5)
     expected, before = net(x), [m.weight() for m in (net[0], net[2])]

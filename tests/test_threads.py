@@ -17,7 +17,7 @@ from click.testing import CliRunner
 import ssgan.graphs
 import ssgan.reference
 import ssgan.train
-from conftest import assert_same_state, cuda
+from conftest import SignalAt, assert_same_state, cuda
 from ssgan.cli import main
 from ssgan.config import Config
 from ssgan.graphsim import simulate
@@ -111,7 +111,6 @@ def test_seeds_stopped_in_threads_resume_to_the_weights_of_runs_never_stopped(tm
     2 wherever it is); `fit --resume` then ends each with the weights of the seed trained alone
     without a stop."""
     import ssgan.runs
-    from conftest import SignalAt
 
     fit = ssgan.runs.fit
 
