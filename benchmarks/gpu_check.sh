@@ -116,6 +116,7 @@ for cfg_path in sorted(runs.glob("*/*/config.json")):
     summary["runs"].append({"group": cfg_path.parent.parent.name, "seed": cfg["seed"], "device": cfg.get("device"),
                             "epochs_done": last.get("epoch", 0), "epochs": cfg["epochs"],
                             "training_s": round(sum(m.get("seconds", 0.0) for m in metrics), 1),
+                            "evaluation_s": round(sum(m.get("eval_seconds", 0.0) for m in metrics), 1),
                             "test_errors": last.get("test_errors")})
 done = [r["test_errors"] for r in summary["runs"] if r["group"] == "seeds" and r["epochs_done"] == r["epochs"]]
 if done:

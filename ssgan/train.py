@@ -32,6 +32,8 @@ from ssgan.steps import Nets, discriminator_step, generator_step
 N_FIXED_SAMPLES = 100
 METRIC_KEYS = ("loss_lab", "loss_unl", "loss_gen", "loss_ent", "loss_bal", "d_real", "d_fake", "train_batch_acc",
                "grad_d_first", "grad_d_last", "grad_g_first", "grad_g_last")
+# wall-clock seconds in an epoch's metrics: what differs between two runs that are otherwise the same
+TIMING_KEYS = ("seconds", "eval_seconds", "quality_seconds")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -456,8 +458,10 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                        **{k: (sums[k] / counts[k] if k in sums else None) for k in METRIC_KEYS}}
             fake = None
             if world.main:  # evaluation runs once; the other ranks receive its numbers
+                t_eval = time.perf_counter()  # the steps' work is done: the sums above were read from the device
                 fake = _evaluate_epoch(metrics, cfg, nets, x_lab, y_lab, val, test, split.n_val,
                                        fixed_z, real_ref, gan, device)
+                metrics["eval_seconds"] = time.perf_counter() - t_eval
                 if quality is not None and (epoch % cfg.quality_every == 0 or epoch == cfg.epochs):
                     t_q = time.perf_counter()
                     metrics.update(quality.score(G))

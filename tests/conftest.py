@@ -9,7 +9,7 @@ import torch
 
 from ssgan.data import load_digits
 from ssgan.graphsim import simulate
-from ssgan.train import Reporter
+from ssgan.train import TIMING_KEYS, Reporter
 
 
 def cuda(test):
@@ -81,6 +81,11 @@ class Warnings(Reporter):
 
     def on_warning(self, message):
         self.lines.append(message)
+
+
+def without_timings(metrics: list[dict]) -> list[dict]:
+    """Epoch metrics less their wall-clock times, for comparing two runs' numbers."""
+    return [{k: v for k, v in m.items() if k not in TIMING_KEYS} for m in metrics]
 
 
 def assert_same_state(a: dict, b: dict, rtol: float = 0.0, atol: float = 0.0) -> None:

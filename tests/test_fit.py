@@ -17,7 +17,7 @@ from ssgan.splits import make_split
 from ssgan.train import train
 
 METRIC_KEYS = {"epoch", "iterations", "loss_lab", "loss_unl", "loss_gen", "d_real", "d_fake",
-               "train_acc", "test_acc", "lr", "seconds"}
+               "train_acc", "test_acc", "lr", "seconds", "eval_seconds"}
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +40,7 @@ def test_fit_writes_a_complete_run_folder(digits_run):
     metrics = read_metrics(run)
     assert [m["epoch"] for m in metrics] == [1, 2] and all(METRIC_KEYS <= set(m) for m in metrics)
     assert metrics[-1]["lr"] == pytest.approx(0.003)  # the default rate is constant
+    assert all(0.0 < m["eval_seconds"] < m["seconds"] for m in metrics)  # evaluation is a part of the epoch's time
     assert config["precision"] in ("fp32", "bf16")  # auto is saved resolved
     assert (run / "samples" / "epoch_0001.png").is_file() and (run / "samples" / "epoch_0002.png").is_file()
     ckpt = torch.load(run / "checkpoint.pt", weights_only=False)

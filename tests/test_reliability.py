@@ -4,7 +4,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from conftest import SignalAt, assert_same_state
+from conftest import SignalAt, assert_same_state, without_timings
 from ssgan import losses
 from ssgan.cli import main
 from ssgan.config import Config
@@ -20,10 +20,6 @@ def cfg(out, **changes):
 def _state(run_dir):
     ckpt = load_checkpoint(run_dir / "checkpoint.pt")
     return {f"{part}.{k}": v for part in ("generator", "discriminator", "ema") for k, v in ckpt[part].items()}
-
-
-def _without_time(metrics):
-    return [{k: v for k, v in m.items() if k != "seconds"} for m in metrics]
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +59,7 @@ def test_interrupted_and_resumed_equals_uninterrupted(uninterrupted, tmp_path, e
     assert not list(run_dir.glob(".*.tmp"))
     a, b = _state(uninterrupted), _state(run_dir)
     assert_same_state(a, b)
-    assert _without_time(read_metrics(run_dir)) == _without_time(read_metrics(uninterrupted))
+    assert without_timings(read_metrics(run_dir)) == without_timings(read_metrics(uninterrupted))
 
 
 def test_cli_interrupt_prints_how_to_resume_and_exits_nonzero(tmp_path, monkeypatch):
