@@ -187,6 +187,11 @@ def _labels(y: np.ndarray, key: str, path: Path) -> np.ndarray:
     return y
 
 
+def _listed(values: list[int], shown: int = 8) -> str:
+    """``values`` for a one-line message: all of them, or the first ``shown`` and how many more."""
+    return f"{values[:shown]}" + (f" and {len(values) - shown:,} more" if len(values) > shown else "")
+
+
 def load_npz(path: str) -> Dataset:
     """The user's own data: ``x`` and ``y`` (-1 = unlabeled), optional ``x_test``/``y_test``.
 
@@ -212,6 +217,8 @@ def load_npz(path: str) -> Dataset:
         raise SSGANError(f"{p}: x has shape {x.shape}; expected (N, D), (N, H, W) or (N, C, H, W)")
     if len(x) != len(y):
         raise SSGANError(f"{p}: x has {len(x)} rows but y has {len(y)}")
+    if len(x) == 0:
+        raise SSGANError(f"{p}: x and y have no rows; give the training examples in them")
     if (y >= 0).sum() == 0:
         raise SSGANError(f"{p}: every row of y is -1 (unlabeled); label at least one example of each class")
     x = _pixels(x, "x", p)
@@ -228,19 +235,23 @@ def load_npz(path: str) -> Dataset:
             raise SSGANError(f"{p}: x_test examples have shape {x_test.shape[1:]} but x examples {x.shape[1:]}")
         if len(x_test) != len(y_test):
             raise SSGANError(f"{p}: x_test has {len(x_test)} rows but y_test has {len(y_test)}")
-        if y_test.size and y_test.min() < 0:
+        if len(x_test) == 0:
+            raise SSGANError(f"{p}: x_test and y_test have no rows; give test examples in them, or leave both out")
+        if y_test.min() < 0:
             raise SSGANError(f"{p}: y_test must be fully labeled (found -1)")
 
-    n_classes = int(max(y.max(), y_test.max() if y_test is not None and y_test.size else -1)) + 1
+    n_classes = int(y.max()) + 1
     if n_classes < 2:
         raise SSGANError(f"{p}: found only one class; a classifier needs at least two")
     present = np.unique(y[y >= 0])
     if len(present) != n_classes:
         absent = sorted(set(range(n_classes)) - set(present.tolist()))
-        raise SSGANError(
-            f"{p}: labels must be 0..{n_classes - 1}, but classes {absent} have no labeled "
-            "training example; relabel them consecutively"
-        )
+        raise SSGANError(f"{p}: labels must be 0..{n_classes - 1}, but classes {_listed(absent)} have no labeled "
+                         "training example; relabel them consecutively")
+    if y_test is not None and y_test.max() >= n_classes:
+        unseen = np.unique(y_test[y_test >= n_classes]).tolist()
+        raise SSGANError(f"{p}: y_test has classes {_listed(unseen)} that no labeled training example has "
+                         f"(y's classes are 0..{n_classes - 1}); label training examples of each test class")
     return Dataset(f"npz:{path}", x, y, x_test, y_test, n_classes=n_classes,
                    real_valued=arrays["x"].dtype != np.uint8)
 

@@ -69,6 +69,11 @@ Y = np.array([0, 1, 0, 1, -1, -1])
     (dict(x=X, y=Y, x_test=np.zeros((2, 5, 5), np.float32), y_test=np.array([0, 1])), "x_test examples have shape"),
     (dict(x=X, y=Y, x_test=X[:2], y_test=np.array([0, -1])), "y_test must be fully labeled"),
     (dict(x=X, y=np.array([0.5, 1, 0, 1, -1, -1])), "integer class labels"),
+    (dict(x=X[:0], y=Y[:0]), "x and y have no rows"),
+    (dict(x=X, y=Y, x_test=X[:0], y_test=Y[:0]), "x_test and y_test have no rows"),
+    (dict(x=X, y=Y, x_test=X[:2], y_test=np.array([1, 7])), "y_test has classes \\[7\\] that no labeled training example has"),
+    # a long list of missing classes is cut short, so that the error stays one readable line
+    (dict(x=X, y=np.array([0, 5000, 0, 5000, -1, -1])), "classes \\[1, 2, 3, 4, 5, 6, 7, 8\\] and 4,991 more have no labeled"),
 ])
 def test_npz_bad_input(tmp_path, arrays, message):
     with pytest.raises(SSGANError, match=message):
