@@ -96,7 +96,9 @@ def make_split(dataset: Dataset, labels: int | None, seed: int, val: int = 0) ->
                 f"{dataset.name} has no unlabeled rows (y == -1): mark the unlabeled rows with -1, "
                 "or pass --labels N to keep N labels and hide the rest"
             )
-        val_idx = _draw_balanced(y, k, known, val // k, np.random.default_rng(seed), dataset.name, "--val", val)
+        # the validation rows come out of the given labels, which must keep one example of each class
+        val_idx = _draw_balanced(y, k, known, val // k, np.random.default_rng(seed), dataset.name, "--val", val,
+                                 after=" labeled", keep=1)
         labeled = np.setdiff1d(known, val_idx)
         if len(np.unique(y[labeled])) < k:
             raise SSGANError(f"--val {val} leaves a class of {dataset.name} with no labeled example: use a smaller --val")
@@ -118,18 +120,19 @@ def make_split(dataset: Dataset, labels: int | None, seed: int, val: int = 0) ->
 
 
 def _draw_balanced(y: np.ndarray, k: int, candidates: np.ndarray, per_class: int, rng: np.random.Generator,
-                   name: str, option: str, total: int, after: str = "") -> np.ndarray:
-    """``per_class`` rows of each of the ``k`` classes from ``candidates``, sorted; a one-line
-    error if a class has too few."""
+                   name: str, option: str, total: int, after: str = "", keep: int = 0) -> np.ndarray:
+    """``per_class`` rows of each of the ``k`` classes from ``candidates``, sorted, leaving at
+    least ``keep`` of each; a one-line error if a class has too few."""
     if per_class == 0:
         return np.empty(0, np.int64)
     counts = np.bincount(y[candidates], minlength=k)
-    if per_class > counts.min():
+    if per_class > counts.min() - keep:
         c = int(counts.argmin())
         kind = "labeled" if option == "--labels" else "validation"
+        rest = f", and {keep} must stay for training" if keep else ""
         raise SSGANError(
             f"{option} {total} asks for {per_class} {kind} examples of class {c}, but "
-            f"{name} has only {counts[c]}{after}: use at most {counts.min() * k}"
+            f"{name} has only {counts[c]}{after}{rest}: use at most {max(counts.min() - keep, 0) * k}"
         )
     chosen = [rng.choice(candidates[y[candidates] == c], size=per_class, replace=False) for c in range(k)]
     return np.sort(np.concatenate(chosen)).astype(np.int64)

@@ -9,11 +9,12 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from conftest import assert_same_state, torch_threads, without_timings
+from conftest import assert_same_state, torch_threads, without_timings, write_npz
 from ssgan import losses
 from ssgan.baselines import full
 from ssgan.cli import main
 from ssgan.config import Config
+from ssgan.data import load_dataset
 from ssgan.errors import SSGANError
 from ssgan.runs import read_metrics
 from ssgan.splits import load_split, make_split, save_split
@@ -61,6 +62,17 @@ def test_damaged_val_indices_are_refused(tmp_path, digits):
 def test_bad_val_sizes(digits, val, message):
     with pytest.raises(SSGANError, match=message):
         make_split(digits, 50, 1, val=val)
+
+
+def test_val_from_given_labels_keeps_one_of_each_class_and_says_how_many_it_can_take(tmp_path):
+    """With the npz's own labels (5 of each class), the validation set comes out of them: the
+    largest --val that the error names is one that works and leaves one labeled example a class."""
+    y = np.array([0, 1] * 5 + [-1] * 10)
+    data = load_dataset(write_npz(tmp_path / "d.npz", x=np.zeros((20, 3), np.float32), y=y))
+    with pytest.raises(SSGANError, match="has only 5 labeled, and 1 must stay for training: use at most 8$"):
+        make_split(data, None, 1, val=10)
+    split = make_split(data, None, 1, val=8)
+    assert np.bincount(y[split.indices]).tolist() == [1, 1] and np.bincount(y[split.val_indices]).tolist() == [4, 4]
 
 
 def test_val_with_a_disagreeing_split_file_is_one_line(tmp_path, digits):
