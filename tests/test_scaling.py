@@ -72,6 +72,18 @@ def test_standard_scaling_makes_the_generator_unbounded():
     assert Config(scale="minmax").replace(arch="mlp").g_output == "sigmoid"
 
 
+def test_a_bounded_generator_on_standardised_data_is_warned_of(tmp_path):
+    """--scale standard with a squashing --g-output set by hand: one line, and training goes on."""
+    y = np.where(np.arange(40) < 8, np.arange(40) % 2, -1)
+    data = write_npz(tmp_path / "s.npz", x=np.random.default_rng(0).normal(size=(40, 2)), y=y)
+    for g_output, expected in (("sigmoid", 1), ("none", 0)):
+        r = CliRunner().invoke(main, ["fit", "--dataset", data, "--scale", "standard", "--g-output", g_output,
+                                      "--epochs", "1", "--batch-size", "10", "--out", str(tmp_path / "runs"), "--quiet"])
+        assert r.exit_code == 0, r.output
+        lines = [line for line in r.stderr.splitlines() if line.startswith("Warning: ")]
+        assert len(lines) == expected and all("use --g-output none" in line for line in lines)
+
+
 def test_real_valued_npz_trains_evaluates_and_samples_in_its_units(tmp_path):
     data, x = _real_valued(tmp_path)
     out = tmp_path / "runs"
