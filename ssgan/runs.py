@@ -296,7 +296,8 @@ def read_metrics(path: str | Path) -> list[dict]:
             try:
                 records.append(json.loads(line))
             except json.JSONDecodeError:
-                raise SSGANError(f"{path}, line {n}, is not JSON: the file is damaged") from None
+                raise SSGANError(f"{path}, line {n}, is not JSON: the file is damaged; "
+                                 "delete that line, or move the run out of the folder") from None
     return records
 
 

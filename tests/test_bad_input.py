@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from ssgan.cli import main
+from ssgan.config import Config
 
 
 def npz(tmp_path, name, **arrays):
@@ -43,6 +44,10 @@ def cases(tmp_path):
     (no_weights / "config.json").write_text(json.dumps({"dataset": "digits"}))
     a_file = tmp_path / "a_file"
     a_file.write_text("")
+    cut_short = tmp_path / "cut_short" / "run"  # a metrics line cut off in the middle
+    cut_short.mkdir(parents=True)
+    (cut_short / "config.json").write_text(json.dumps(Config(dataset="digits").to_dict()))
+    (cut_short / "metrics.jsonl").write_text('{"epoch": 1, "test_')
     return {
         "unknown dataset": (["fit", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
         "missing data root": (["fit", "--dataset", "svhn", "--data-root", str(tmp_path / "nowhere")], "does not exist"),
@@ -70,6 +75,8 @@ def cases(tmp_path):
         "eval without weights": (["eval", str(no_weights)], "has no checkpoint.pt"),
         "sample without weights": (["sample", str(no_weights)], "has no checkpoint.pt"),
         "output not a folder": (["fit", "--dataset", "digits", "--labels", "50", "--epochs", "1", "--out", str(a_file)], "is not a directory"),
+        "damaged metrics": (["report", str(cut_short.parent), "--out", str(tmp_path / "report")],
+                            "line 1, is not JSON: the file is damaged; delete that line, or move the run out of the folder"),
     }
 
 
@@ -85,7 +92,7 @@ CASE_NAMES = [
     "npz labels out of range", "npz all unlabeled", "npz no unlabeled", "translate on vectors", "split for another dataset",
     "damaged split", "config unknown key", "config wrong type", "cuda without GPU", "eval on a non-run",
     "sample on a non-run", "resume a non-run", "damaged checkpoint", "eval without weights", "sample without weights",
-    "output not a folder",
+    "output not a folder", "damaged metrics",
 ]
 
 
