@@ -66,7 +66,8 @@ def find_runs(paths: list[str | Path]) -> list[RunRecord]:
         if not metrics:
             raise SSGANError(f"{f / 'metrics.jsonl'} is empty: the run has not finished an epoch")
         if metrics[-1].get("test_acc") is None:
-            raise SSGANError(f"{f} has no test accuracy: its dataset has no test set, so it cannot be reported")
+            raise SSGANError(f"{f} has no test accuracy (its dataset has no test set), so it cannot be reported: "
+                             f"give the npz x_test and y_test, or score the run with ssgan eval {f} --split val or --data")
         runs.append(RunRecord(f, config, metrics))
     # the full baseline trains on every label by design; it joins any label count's report
     settings = {(r.config["dataset"], r.config["labels"]) for r in runs if r.method != "full"}

@@ -44,6 +44,10 @@ def cases(tmp_path):
     (no_weights / "config.json").write_text(json.dumps({"dataset": "digits"}))
     a_file = tmp_path / "a_file"
     a_file.write_text("")
+    untested = tmp_path / "untested"  # a run on data without a test set
+    untested.mkdir()
+    (untested / "config.json").write_text(json.dumps(Config(dataset="digits").to_dict()))
+    (untested / "metrics.jsonl").write_text(json.dumps({"epoch": 1, "test_acc": None, "val_acc": 0.5}) + "\n")
     cut_short = tmp_path / "cut_short" / "run"  # a metrics line cut off in the middle
     cut_short.mkdir(parents=True)
     (cut_short / "config.json").write_text(json.dumps(Config(dataset="digits").to_dict()))
@@ -79,6 +83,9 @@ def cases(tmp_path):
         "eval without weights": (["eval", str(no_weights)], "has no checkpoint.pt"),
         "sample without weights": (["sample", str(no_weights)], "has no checkpoint.pt"),
         "output not a folder": (["fit", "--dataset", "digits", "--labels", "50", "--epochs", "1", "--out", str(a_file)], "is not a directory"),
+        "report without a test set": (["report", str(untested), "--out", str(tmp_path / "report")],
+                                      "has no test accuracy (its dataset has no test set), so it cannot be reported: "
+                                      "give the npz x_test and y_test, or score the run with ssgan eval"),
         "damaged metrics": (["report", str(cut_short.parent), "--out", str(tmp_path / "report")],
                             "line 1, is not JSON: the file is damaged; delete that line, or move the run out of the folder"),
     }
@@ -97,7 +104,7 @@ CASE_NAMES = [
     "translate on vectors", "split for another dataset",
     "damaged split", "config unknown key", "config wrong type", "cuda without GPU", "eval on a non-run",
     "sample on a non-run", "resume a non-run", "damaged checkpoint", "eval without weights", "sample without weights",
-    "output not a folder", "damaged metrics",
+    "output not a folder", "damaged metrics", "report without a test set",
 ]
 
 
