@@ -521,6 +521,32 @@ def report(runs, out, notes, samples) -> None:
     click.echo(f"wrote {path}/report.md, report.json, accuracy.png, losses.png, diagnostics.png, samples.png")
 
 
+@main.command()
+@click.argument("run", type=str)
+@click.option("--data", "data_spec", type=str, required=True, help="The rows to classify: npz:PATH (no labels needed).")
+@click.option("--key", type=str, default="x", show_default=True, help="Which array of the .npz holds them (e.g. x_test).")
+@click.option("--out", type=click.Path(dir_okay=False), required=True,
+              help="A .csv (row, pred, p_real, proba_0..) or an .npz (pred, proba, p_real) to write.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a line.")
+def predict(run, data_spec, key, out, as_json) -> None:
+    """Classify new rows with a run's (EMA) classifier: predicted class, class probabilities, and
+    the discriminator's probability that each row is real."""
+    import numpy as np
+
+    from ssgan.runs import prediction_path, predict_run, write_predictions
+
+    path = prediction_path(out)  # before the work
+    r = predict_run(run, data_spec, key)
+    write_predictions(r, path)
+    counts = np.bincount(r["pred"], minlength=r["proba"].shape[1]).tolist()
+    if as_json:
+        click.echo(json.dumps({"run": r["run"], "data": r["data"], "epoch": r["epoch"], "n": r["n"], "out": str(path),
+                               "predicted_counts": counts}))
+        return
+    listed = ", ".join(f"{k}: {c}" for k, c in enumerate(counts))
+    click.echo(f"wrote {path}: {r['n']} rows of {r['data']} (predicted classes {listed})")
+
+
 # -- samples --------------------------------------------------------------------------------
 
 @main.command()

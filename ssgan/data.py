@@ -192,20 +192,40 @@ def _listed(values: list[int], shown: int = 8) -> str:
     return f"{values[:shown]}" + (f" and {len(values) - shown:,} more" if len(values) > shown else "")
 
 
+def _read_npz(path: str, needs: str) -> tuple[Path, dict[str, np.ndarray]]:
+    """The arrays of an .npz file, or a one-line error (``needs``: which arrays it should hold)."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise SSGANError(f"no such file: {p} (expected npz:PATH to an .npz with arrays {needs})")
+    try:
+        with np.load(p, allow_pickle=False) as f:
+            return p, {k: f[k] for k in f.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise SSGANError(f"{p} is not a readable .npz file ({type(e).__name__}): save it with numpy.savez") from None
+
+
+def load_npz_rows(spec: str, key: str = "x") -> np.ndarray:
+    """The examples in array ``key`` of the .npz ``spec`` (``npz:PATH``), no labels needed, as
+    :func:`load_npz` reads ``x``: float32, 8-bit pixels divided by 255, images as (N, C, H, W)."""
+    if not spec.startswith("npz:"):
+        raise SSGANError(f"--data must be npz:PATH, got {spec!r}")
+    p, arrays = _read_npz(spec[4:], key)
+    if key not in arrays:
+        raise SSGANError(f"{p} has no {key} array (found: {', '.join(sorted(arrays)) or 'none'}); choose one with --key")
+    x = arrays[key]
+    if x.ndim not in (2, 3, 4) or len(x) == 0:
+        raise SSGANError(f"{p}: {key} has shape {x.shape}; expected N > 0 rows of shape (D,), (H, W) or (C, H, W)")
+    x = _pixels(x, key, p)
+    return x[:, None] if x.ndim == 3 else x
+
+
 def load_npz(path: str) -> Dataset:
     """The user's own data: ``x`` and ``y`` (-1 = unlabeled), optional ``x_test``/``y_test``.
 
     ``x`` is (N, H, W), (N, C, H, W) or (N, D); uint8 pixels are divided by 255, other
     values are kept in their own units (``real_valued``) for :mod:`ssgan.scaling`.
     """
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise SSGANError(f"no such file: {p} (expected npz:PATH to an .npz with arrays x and y)")
-    try:
-        with np.load(p, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise SSGANError(f"{p} is not a readable .npz file ({type(e).__name__}): save it with numpy.savez") from None
+    p, arrays = _read_npz(path, "x and y")
     missing = [k for k in ("x", "y") if k not in arrays]
     if missing:
         raise SSGANError(f"{p} has no {' or '.join(missing)} array (found: {', '.join(sorted(arrays)) or 'none'}); it needs x and y")

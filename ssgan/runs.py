@@ -353,3 +353,64 @@ def sample_quality_of_run(path: str | Path, n: int, seed: int = 0, cache_dir: st
     data = run_data(run.config, run.path)
     return {"run": str(run.path), "epoch": run.checkpoint["epoch"],
             **sample_quality(run.generator(), data, n, seed, cache_dir, log, feature_net)}
+
+
+def predict_run(path: str | Path, data_spec: str, key: str = "x") -> dict:
+    """The predictions of a run's EMA discriminator on the rows of array ``key`` of an .npz
+    (``npz:PATH``; no labels needed), scaled as the run's training data were: the predicted
+    class, the class probabilities (softmax over the K class logits) and ``p_real``, the
+    discriminator's probability that a row is real rather than generated (the sigmoid of its
+    real/fake logit)."""
+    from ssgan.data import load_npz_rows
+    from ssgan.scaling import check_units
+    from ssgan.train import predict_outputs
+
+    run = load_run(path)
+    x = load_npz_rows(data_spec, key)
+    if tuple(x.shape[1:]) != run.shape:
+        raise SSGANError(f"{data_spec} ({key}) has examples of shape {tuple(x.shape[1:])}, "
+                         f"but the run was trained on {run.shape}")
+    x = run.scaler.transform(x)
+    for message in check_units(run.scaler, x, key):
+        warnings.warn(message, DataWarning, stacklevel=2)
+    class_logits, real_logit = predict_outputs(run.discriminator(), x, run.config.fake_logit, torch.device("cpu"))
+    return {"run": str(run.path), "data": f"{data_spec} ({key})", "epoch": run.checkpoint["epoch"], "n": len(x),
+            "pred": class_logits.argmax(1).numpy(), "proba": torch.softmax(class_logits, 1).numpy(),
+            "p_real": torch.sigmoid(real_logit).numpy()}
+
+
+PREDICTION_FORMATS = (".csv", ".npz")
+
+
+def prediction_path(out: str | Path) -> Path:
+    """``out`` if predictions can be written there (a .csv or .npz in a folder that exists)."""
+    out = Path(out)
+    if out.suffix not in PREDICTION_FORMATS:
+        raise SSGANError(f"--out {out}: write predictions to a .csv or an .npz file")
+    if not out.parent.is_dir():
+        raise SSGANError(f"--out {out}: the folder {out.parent} does not exist")
+    return out
+
+
+def write_predictions(result: dict, out: str | Path) -> Path:
+    """Write :func:`predict_run`'s arrays, atomically: an .npz of ``pred``, ``proba`` and
+    ``p_real``, or a .csv with a row per example (``row, pred, p_real, proba_0 .. proba_K-1``)."""
+    import csv
+
+    from ssgan.fileio import atomic_path
+
+    out = prediction_path(out)
+    try:
+        with atomic_path(out) as tmp:
+            if out.suffix == ".npz":
+                with open(tmp, "wb") as f:
+                    np.savez(f, pred=result["pred"], proba=result["proba"], p_real=result["p_real"])
+            else:
+                with open(tmp, "w", newline="") as f:
+                    writer = csv.writer(f)
+                    writer.writerow(["row", "pred", "p_real", *(f"proba_{k}" for k in range(result["proba"].shape[1]))])
+                    for i, (pred, p_real, proba) in enumerate(zip(result["pred"], result["p_real"], result["proba"])):
+                        writer.writerow([i, int(pred), f"{p_real:.6g}", *(f"{p:.6g}" for p in proba)])
+    except OSError as e:
+        raise SSGANError(f"cannot write {out}: {e.strerror or e}") from None
+    return out

@@ -84,26 +84,33 @@ class Diverged(SSGANError):
 
 
 @torch.no_grad()
-def _class_logits(model: torch.nn.Module, x: torch.Tensor, fake_logit: str, device: torch.device,
-                  batch_size: int) -> Iterator[tuple[int, torch.Tensor]]:
-    """``(start, class logits on device)`` of ``model`` in eval mode (no noise), batch by batch;
-    the model's mode is given back afterwards."""
+def _logits(model: torch.nn.Module, x: torch.Tensor, fake_logit: str, device: torch.device,
+            batch_size: int) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+    """``(start, class logits, real/fake logit)`` of ``model`` in eval mode (no noise) on device,
+    batch by batch; the model's mode is given back afterwards."""
     was_training = model.training
     model.eval()
     try:
         for i in range(0, len(x), batch_size):
             logits, _ = model(x[i:i + batch_size].to(device))
-            yield i, losses.split_logits(logits, fake_logit)[0]
+            yield i, *losses.split_logits(logits, fake_logit)
     finally:
         model.train(was_training)
+
+
+def predict_outputs(model: torch.nn.Module, x: np.ndarray | torch.Tensor, fake_logit: str,
+                    device: torch.device, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    """Class logits (N, K) and the real/fake logit (N,), ``logsumexp`` of the class logits
+    less the fake one, of ``model`` in eval mode (no noise), computed in batches, on the CPU."""
+    out = [(c.float().cpu(), r.float().cpu()) for _, c, r in _logits(model, torch.as_tensor(x), fake_logit, device,
+                                                                      batch_size)]
+    return (torch.cat([c for c, _ in out]), torch.cat([r for _, r in out])) if out else (torch.empty(0), torch.empty(0))
 
 
 def predict_logits(model: torch.nn.Module, x: np.ndarray | torch.Tensor, fake_logit: str,
                    device: torch.device, batch_size: int = 1000) -> torch.Tensor:
     """Class logits (N, K) of ``model`` in eval mode (no noise), computed in batches, on the CPU."""
-    out = [logits.float().cpu() for _, logits in _class_logits(model, torch.as_tensor(x), fake_logit, device,
-                                                               batch_size)]
-    return torch.cat(out) if out else torch.empty(0)
+    return predict_outputs(model, x, fake_logit, device, batch_size)[0]
 
 
 def evaluate(model, x, y, cfg: Config, device, batch_size: int = 1000) -> tuple[float | None, int | None]:
@@ -114,7 +121,7 @@ def evaluate(model, x, y, cfg: Config, device, batch_size: int = 1000) -> tuple[
         return None, None
     x, y = torch.as_tensor(x), torch.as_tensor(y)
     wrong = torch.zeros((), dtype=torch.long, device=device)
-    for i, logits in _class_logits(model, x, cfg.fake_logit, device, batch_size):
+    for i, logits, _ in _logits(model, x, cfg.fake_logit, device, batch_size):
         wrong += (logits.argmax(1) != y[i:i + batch_size].to(device)).sum()
     wrong = int(wrong)
     return 1.0 - wrong / len(x), wrong

@@ -1,0 +1,99 @@
+"""`ssgan predict`: a run's classifier on new rows, no labels needed."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from conftest import write_npz
+from ssgan.cli import main
+from ssgan.data import load_digits
+from ssgan.runs import evaluate_run, load_run
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "1",
+                                  "--out", str(out), "--json", "--quiet"])
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)["run"]
+
+
+def test_predictions_of_the_test_images_are_what_eval_scores(digits_run, tmp_path):
+    """The test images in an npz of their own, (N, H, W) in array x_test with no labels: the
+    predictions written to a .csv score the accuracy that eval reports on the test set."""
+    digits = load_digits()
+    data = write_npz(tmp_path / "new.npz", x_test=digits.x_test[:, 0])
+    r = CliRunner().invoke(main, ["predict", digits_run, "--data", data, "--key", "x_test", "--out", str(tmp_path / "p.csv")])
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith(f"wrote {tmp_path / 'p.csv'}: 450 rows of {data} (x_test)")
+    with open(tmp_path / "p.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["row", "pred", "p_real", *(f"proba_{k}" for k in range(10))]
+    pred = np.array([int(row["pred"]) for row in rows])
+    assert (pred == digits.y_test).mean() == pytest.approx(evaluate_run(digits_run)["accuracy"])
+
+
+def test_npz_predictions_hold_probabilities_and_the_real_probability(digits_run, tmp_path):
+    digits = load_digits()
+    data = write_npz(tmp_path / "new.npz", x=digits.x_test[:20])
+    r = CliRunner().invoke(main, ["predict", digits_run, "--data", data, "--out", str(tmp_path / "p.npz"), "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary["n"] == 20 and sum(summary["predicted_counts"]) == 20
+    with np.load(tmp_path / "p.npz") as p:
+        pred, proba, p_real = p["pred"], p["proba"], p["p_real"]
+    assert proba.shape == (20, 10) and np.allclose(proba.sum(1), 1.0, atol=1e-6)
+    assert np.array_equal(pred, proba.argmax(1))
+    # p_real = D(x) = Z / (Z + 1), Z the sum of the exponentiated class logits (the implicit fake logit is 0)
+    with torch.no_grad():
+        logits, _ = load_run(digits_run).discriminator()(torch.from_numpy(digits.x_test[:20]))
+    assert np.allclose(p_real, torch.sigmoid(torch.logsumexp(logits, 1)).numpy(), atol=1e-6)
+    assert np.allclose(proba, torch.softmax(logits, 1).numpy(), atol=1e-6)
+
+
+def test_real_valued_rows_are_scaled_as_in_training(tmp_path):
+    """A run on features in units of thousands: predicting its own labeled rows from the raw
+    file gives the accuracy that eval finds on them (which reads them through the run's scaler)."""
+    rng = np.random.default_rng(0)
+    y_true = np.arange(200) % 2
+    x = (rng.normal(size=(200, 4)) + 3.0 * y_true[:, None]) * 1000.0
+    y = np.where(np.arange(200) < 40, y_true, -1)
+    data = write_npz(tmp_path / "raw.npz", x=x, y=y)
+    r = CliRunner().invoke(main, ["fit", "--dataset", data, "--epochs", "2", "--batch-size", "20",
+                                  "--out", str(tmp_path / "runs"), "--json", "--quiet"])
+    assert r.exit_code == 0, r.output
+    run = json.loads(r.stdout)["run"]
+    r = CliRunner().invoke(main, ["predict", run, "--data", data, "--out", str(tmp_path / "p.npz")])
+    assert r.exit_code == 0, r.output
+    with np.load(tmp_path / "p.npz") as p:
+        pred = p["pred"]
+    assert (pred[:40] == y_true[:40]).mean() == pytest.approx(evaluate_run(run, "train")["accuracy"])
+    assert (pred == y_true).mean() > 0.9  # the classes lie 3 standard deviations apart
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--out", "p.txt"], "--out p.txt: write predictions to a .csv or an .npz file"),
+    (["--key", "x_test", "--out", "p.csv"], "has no x_test array (found: x); choose one with --key"),
+    (["--data", "digits", "--out", "p.csv"], "--data must be npz:PATH, got 'digits'"),
+    (["--out", "nowhere/p.csv"], "the folder nowhere does not exist"),
+])
+def test_bad_predictions_are_one_line(digits_run, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    data = write_npz(tmp_path / "new.npz", x=np.zeros((3, 8, 8), np.float32))
+    if "--data" not in args:
+        args = ["--data", data, *args]
+    r = CliRunner().invoke(main, ["predict", digits_run, *args])
+    assert r.exit_code == 2 and r.output.count("\n") == 1 and message in r.output, r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.npz"]  # nothing written
+
+
+def test_rows_of_another_shape_are_refused(digits_run, tmp_path):
+    data = write_npz(tmp_path / "new.npz", x=np.zeros((3, 28, 28), np.float32))
+    r = CliRunner().invoke(main, ["predict", digits_run, "--data", data, "--out", str(tmp_path / "p.csv")])
+    assert r.exit_code == 2 and "has examples of shape (1, 28, 28), but the run was trained on (1, 8, 8)" in r.output
+    assert not (tmp_path / "p.csv").exists()
