@@ -287,9 +287,12 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
     x_all = torch.from_numpy(data.x_train[split.pool()] if split.n_val else data.x_train).to(device)
     x_lab = torch.from_numpy(data.x_train[split.indices]).to(device)
     y_lab = torch.from_numpy(data.y_train[split.indices]).to(device)
-    # the held-out sets go to the device once, like the training set, for each epoch's evaluation
-    val, test = (_on(device, data.x_train[split.val_indices], data.y_train[split.val_indices]),
-                 _on(device, data.x_test, data.y_test))
+    # the held-out sets go to the device once, like the training set, for each epoch's
+    # evaluation, which rank 0 alone runs
+    val = test = (None, None)
+    if world.main:
+        val, test = (_on(device, data.x_train[split.val_indices], data.y_train[split.val_indices]),
+                     _on(device, data.x_test, data.y_test))
     n_unl, bs = len(x_all), cfg.batch_size
     if n_unl < bs:
         raise SSGANError(f"batch size {bs} exceeds the {n_unl} training examples: use --batch-size {n_unl} or less")
