@@ -102,15 +102,18 @@ def predict_outputs(model: torch.nn.Module, x: np.ndarray | torch.Tensor, fake_l
                     device: torch.device, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
     """Class logits (N, K) and the real/fake logit (N,), ``logsumexp`` of the class logits
     less the fake one, of ``model`` in eval mode (no noise), computed in batches, on the CPU."""
-    out = [(c.float().cpu(), r.float().cpu()) for _, c, r in _logits(model, torch.as_tensor(x), fake_logit, device,
-                                                                      batch_size)]
-    return (torch.cat([c for c, _ in out]), torch.cat([r for _, r in out])) if out else (torch.empty(0), torch.empty(0))
+    classes, real = [], []
+    for _, class_logits, real_logit in _logits(model, torch.as_tensor(x), fake_logit, device, batch_size):
+        classes.append(class_logits.float().cpu())
+        real.append(real_logit.float().cpu())
+    return (torch.cat(classes), torch.cat(real)) if classes else (torch.empty(0), torch.empty(0))
 
 
 def predict_logits(model: torch.nn.Module, x: np.ndarray | torch.Tensor, fake_logit: str,
                    device: torch.device, batch_size: int = 1000) -> torch.Tensor:
     """Class logits (N, K) of ``model`` in eval mode (no noise), computed in batches, on the CPU."""
-    return predict_outputs(model, x, fake_logit, device, batch_size)[0]
+    out = [logits.float().cpu() for _, logits, _ in _logits(model, torch.as_tensor(x), fake_logit, device, batch_size)]
+    return torch.cat(out) if out else torch.empty(0)
 
 
 def evaluate(model, x, y, cfg: Config, device, batch_size: int = 1000) -> tuple[float | None, int | None]:
