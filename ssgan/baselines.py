@@ -63,6 +63,28 @@ def _fit_and_score(estimator, data, split: Split, transductive: bool, run_dir: P
     write_text(run_dir / "metrics.jsonl", json.dumps(metrics) + "\n")
 
 
+def settings_of_run(path: str | Path) -> Config:
+    """The settings of a semi-supervised run folder for its baselines: its config (network,
+    schedule, scaling, device, precision) with its labeled split (``split.json``), writing
+    next to it, so that ``same-net`` and ``full`` train the same network on the same labels."""
+    from ssgan.config import from_dict
+    from ssgan.errors import SSGANError
+    from ssgan.runs import method_name
+
+    path = Path(path)
+    config_file, split_file = path / "config.json", path / "split.json"
+    if not (config_file.is_file() and split_file.is_file()):
+        raise SSGANError(f"--run {path} is not a run folder (no config.json and split.json): pass a folder made by ssgan fit")
+    try:
+        config = json.loads(config_file.read_text())
+    except json.JSONDecodeError:
+        raise SSGANError(f"{config_file} is damaged (not JSON)") from None
+    if is_baseline(method_name(config)):
+        raise SSGANError(f"--run {path} is a {method_name(config)} baseline: pass the semi-supervised run it belongs to")
+    cfg = from_dict(config, str(config_file))
+    return cfg.replace(split=str(split_file), labels=None, tag=None, out=str(path.parent))
+
+
 def same_net(cfg: Config, command: str | None = None) -> Path:
     run_dir, _ = fit(cfg.replace(unlabeled_weight=0.0, tag="same-net"), command=command)
     return run_dir

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -60,6 +61,52 @@ def test_baselines_use_exactly_the_same_labels(runs):
     for b in baselines:
         split = json.loads((out / b["run"].split("/")[-1] / "split.json").read_text())
         assert split["indices"] == ssl[b["seed"]]
+
+
+def test_baselines_of_a_run_train_its_network_on_its_labels_beside_it(tmp_path):
+    """--run: same-net and full take the SSL run's settings (here a smaller D, batch 30, 1
+    epoch, --val), every baseline its split, and they land in the run's folder of runs; the
+    command line still wins (--epochs)."""
+    out = tmp_path / "runs"
+    r = invoke("fit", "--dataset", "digits", "--labels", 50, "--val", 100, "--epochs", 1, "--batch-size", 30,
+               "--d-hidden", "64,32", "--seed", 4, "--out", out, "--json", "--quiet")
+    assert r.exit_code == 0, r.output
+    run = Path(json.loads(r.stdout)["run"])
+    r = invoke("baseline", "--run", run, "--method", "same-net", "--method", "full", "--method", "logreg", "--json")
+    assert r.exit_code == 0, r.output
+    made = {b["method"]: Path(b["run"]) for b in json.loads(r.stdout)}
+    assert all(d.parent == out for d in made.values()) and {b["seed"] for b in json.loads(r.stdout)} == {4}
+    ssl = json.loads((run / "config.json").read_text())
+    for method in ("same-net", "full"):
+        cfg = json.loads((made[method] / "config.json").read_text())
+        assert {k: cfg[k] for k in ("d_hidden", "batch_size", "epochs", "val")} == {
+            "d_hidden": "64,32", "batch_size": 30, "epochs": 1, "val": 100}
+        assert cfg["tag"] == method and cfg["unlabeled_weight"] == 0.0 and ssl["unlabeled_weight"] == 1.0
+    split = json.loads((run / "split.json").read_text())
+    for method in ("same-net", "logreg"):
+        theirs = json.loads((made[method] / "split.json").read_text())
+        assert theirs["indices"] == split["indices"] and theirs["val_indices"] == split["val_indices"]
+    r = invoke("baseline", "--run", run, "--method", "same-net", "--epochs", 2, "--out", tmp_path / "longer", "--json")
+    assert r.exit_code == 0, r.output
+    longer = Path(json.loads(r.stdout)[0]["run"])
+    assert json.loads((longer / "config.json").read_text())["epochs"] == 2 and longer.parent == tmp_path / "longer"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seeds", "2"], "--run brings the run's split and settings: give it without --split, --seeds or --config"),
+    (["--labels", "100"], "--labels 100 disagrees with split file"),
+])
+def test_baselines_of_a_run_refuse_what_contradicts_it(runs, args, message):
+    out, agg, _ = runs
+    r = invoke("baseline", "--run", agg["runs"][0]["run"], "--method", "logreg", "--out", out / "never", *args)
+    assert r.exit_code == 2 and message in r.output, r.output
+    assert not (out / "never").exists()
+
+
+def test_baselines_of_a_baseline_are_refused(runs):
+    out, _, baselines = runs
+    r = invoke("baseline", "--run", baselines[1]["run"], "--method", "logreg")
+    assert r.exit_code == 2 and "is a logreg baseline: pass the semi-supervised run it belongs to" in r.output, r.output
 
 
 def test_eval_prints_metrics_and_json(runs):
