@@ -69,7 +69,7 @@ def settings_of_run(path: str | Path) -> Config:
     next to it, so that ``same-net`` and ``full`` train the same network on the same labels."""
     from ssgan.config import from_dict
     from ssgan.errors import SSGANError
-    from ssgan.runs import method_name
+    from ssgan.runs import check_run_dataset, method_name
 
     path = Path(path)
     config_file, split_file = path / "config.json", path / "split.json"
@@ -82,6 +82,7 @@ def settings_of_run(path: str | Path) -> Config:
     if is_baseline(method_name(config)):
         raise SSGANError(f"--run {path} is a {method_name(config)} baseline: pass the semi-supervised run it belongs to")
     cfg = from_dict(config, str(config_file))
+    check_run_dataset(cfg, path)
     return cfg.replace(split=str(split_file), labels=None, tag=None, out=str(path.parent))
 
 

@@ -122,8 +122,19 @@ def prepare(cfg: Config) -> tuple[Dataset, Split, Scaler]:
     return data, split, scaler
 
 
+def check_run_dataset(cfg: Config, run_dir: Path) -> None:
+    """A one-line error, before reading, where a run's own npz file was named by a path relative
+    to the folder the run was started in and that path leads nowhere from here."""
+    if cfg.dataset.startswith("npz:"):
+        path = Path(cfg.dataset[4:]).expanduser()
+        if not path.is_absolute() and not path.is_file():
+            raise SSGANError(f"{run_dir} was trained on {cfg.dataset}, a path relative to the folder it was started "
+                             f"in, and there is no {path} in {Path.cwd()}: run this command from that folder")
+
+
 def run_data(cfg: Config, run_dir: Path) -> Dataset:
     """A run's dataset in the units its networks were trained in (its ``scaler.json``)."""
+    check_run_dataset(cfg, run_dir)
     data = load_dataset(cfg.dataset, cfg.data_root, False)
     return scale_dataset(load_scaler(run_dir), data)[0]
 

@@ -127,3 +127,25 @@ def test_output_folder_not_writable(tmp_path):
     locked.mkdir(mode=0o500)
     r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--out", str(locked / "runs")])
     assert r.exit_code == 2 and "permission denied" in r.output
+
+
+def test_a_run_on_a_relative_npz_path_says_where_to_run_from(tmp_path, monkeypatch):
+    """A run trained on npz:d.npz names its data relative to the folder it was started in;
+    eval and baseline --run from another folder say so in one line."""
+    start, elsewhere = tmp_path / "start", tmp_path / "elsewhere"
+    start.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(start)
+    np.savez("d.npz", x=X.reshape(40, -1), y=Y_HALF)
+    r = CliRunner().invoke(main, ["fit", "--dataset", "npz:d.npz", "--epochs", "1", "--batch-size", "10", "--quiet",
+                                  "--json"])
+    assert r.exit_code == 0, r.output
+    run = start / json.loads(r.stdout)["run"]
+    assert CliRunner().invoke(main, ["eval", str(run), "--split", "train"]).exit_code == 0  # from where it started
+    monkeypatch.chdir(elsewhere)
+    for args in (["eval", str(run), "--split", "train"], ["baseline", "--run", str(run), "--method", "logreg"]):
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 2 and r.output.count("\n") == 1, r.output
+        assert (f"{run} was trained on npz:d.npz, a path relative to the folder it was started in, and there is "
+                f"no d.npz in {elsewhere}: run this command from that folder") in r.output
+    assert list(elsewhere.iterdir()) == []
