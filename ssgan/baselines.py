@@ -86,6 +86,28 @@ def settings_of_run(path: str | Path) -> Config:
     return cfg.replace(split=str(split_file), labels=None, tag=None, out=str(path.parent))
 
 
+def settings_of_runs(path: str | Path) -> list[Config]:
+    """:func:`settings_of_run` of a run folder, or of each semi-supervised run in a folder of
+    runs (baselines left out), as ``ssgan report`` takes either."""
+    from ssgan.errors import SSGANError
+    from ssgan.runs import method_name
+
+    path = Path(path)
+    if (path / "config.json").is_file() or not path.is_dir():
+        return [settings_of_run(path)]
+    runs = []
+    for child in sorted(c for c in path.iterdir() if (c / "config.json").is_file()):
+        try:
+            method = method_name(json.loads((child / "config.json").read_text()))
+        except json.JSONDecodeError:
+            raise SSGANError(f"{child / 'config.json'} is damaged (not JSON)") from None
+        if not is_baseline(method):
+            runs.append(settings_of_run(child))
+    if not runs:
+        raise SSGANError(f"--run {path} holds no semi-supervised run folder: pass one made by ssgan fit, or the folder of them")
+    return runs
+
+
 def same_net(cfg: Config, command: str | None = None) -> Path:
     run_dir, _ = fit(cfg.replace(unlabeled_weight=0.0, tag="same-net"), command=command)
     return run_dir

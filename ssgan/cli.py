@@ -467,8 +467,9 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, as_json) -> Non
 @click.option("--method", "methods", type=click.Choice(["same-net", "full", "logreg", "label-spreading"]), multiple=True,
               help="Baseline(s) to train; repeat the option for several [same-net, logreg].")
 @click.option("--run", "run_dirs", type=str, multiple=True,
-              help="An SSL run folder whose baselines to train: its labeled split, and its settings for same-net and "
-                   "full (the same network, schedule and scaling), next to it unless --out; repeatable.")
+              help="An SSL run folder (or a folder of them) whose baselines to train: its labeled split, and its "
+                   "settings for same-net and full (the same network, schedule and scaling), next to it unless --out; "
+                   "repeatable.")
 @click.option("--split", "splits", type=str, multiple=True, help="Split JSON(s) to use, e.g. RUN/split.json; repeatable.")
 @click.option("--seeds", type=str, default=None, help="Without --split: a count N (seeds 1..N), a list like 1,2,3 or a range like 6-10 (4-4: seed 4 alone).")
 @click.option("--config", "config_file", type=str, default=None, help="TOML file (same keys as fit) for same-net.")
@@ -482,7 +483,7 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, as_json) -> Non
 def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) -> None:
     """Train supervised-only baselines on exactly the labels of SSL runs."""
     from ssgan import config as config_mod
-    from ssgan.baselines import BASELINES, settings_of_run
+    from ssgan.baselines import BASELINES, settings_of_runs
     from ssgan.runs import read_metrics
     from ssgan.splits import load_split
 
@@ -491,7 +492,7 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
     if run_dirs and (splits or seeds or config_file):
         raise SSGANError("--run brings the run's split and settings: give it without --split, --seeds or --config")
     given = {k: v for k, v in options.items() if v is not None}
-    jobs = [settings_of_run(path).replace(**given) for path in run_dirs]  # the command line wins
+    jobs = [run.replace(**given) for path in run_dirs for run in settings_of_runs(path)]  # the command line wins
     cfg = config_mod.resolve(config_file, **options)
     for path in splits:
         s = load_split(path)

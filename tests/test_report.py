@@ -92,6 +92,20 @@ def test_baselines_of_a_run_train_its_network_on_its_labels_beside_it(tmp_path):
     assert json.loads((longer / "config.json").read_text())["epochs"] == 2 and longer.parent == tmp_path / "longer"
 
 
+def test_baselines_of_a_folder_of_runs_are_those_of_its_ssl_runs(runs, tmp_path):
+    """--run FOLDER: one job per SSL run in it; the baselines already there are not runs to copy."""
+    out, agg, _ = runs
+    r = invoke("baseline", "--run", out, "--method", "logreg", "--out", tmp_path / "new", "--json")
+    assert r.exit_code == 0, r.output
+    made = json.loads(r.stdout)
+    assert [b["seed"] for b in made] == [1, 2, 3] and all(b["method"] == "logreg" for b in made)
+    for b, ssl in zip(made, agg["runs"]):
+        assert (json.loads((Path(b["run"]) / "split.json").read_text())["indices"]
+                == json.loads((Path(ssl["run"]) / "split.json").read_text())["indices"])
+    r = invoke("baseline", "--run", tmp_path / "new", "--method", "logreg")
+    assert r.exit_code == 2 and "holds no semi-supervised run folder" in r.output, r.output
+
+
 @pytest.mark.parametrize("args, message", [
     (["--seeds", "2"], "--run brings the run's split and settings: give it without --split, --seeds or --config"),
     (["--labels", "100"], "--labels 100 disagrees with split file"),
