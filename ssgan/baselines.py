@@ -10,6 +10,9 @@ metrics.jsonl), so ``ssgan report`` treats them alike:
 - ``logreg``: scikit-learn's ``LogisticRegression`` on the labeled pixels;
 - ``label-spreading``: scikit-learn's ``LabelSpreading`` with a kNN kernel on labeled and
   unlabeled pixels, the classical semi-supervised baseline.
+
+:func:`settings_of_runs` reads those settings off SSL run folders (``ssgan baseline --run``):
+each run's split, and its network and schedule for ``same-net`` and ``full``.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ssgan.config import Config
+from ssgan.config import Config, from_dict
+from ssgan.errors import SSGANError
 from ssgan.fileio import write_text
-from ssgan.runs import fit, prepare, start_run
+from ssgan.runs import check_run_dataset, fit, method_name, prepare, start_run
 from ssgan.splits import Split
 
 
@@ -67,10 +71,6 @@ def settings_of_run(path: str | Path) -> Config:
     """The settings of a semi-supervised run folder for its baselines: its config (network,
     schedule, scaling, device, precision) with its labeled split (``split.json``), writing
     next to it, so that ``same-net`` and ``full`` train the same network on the same labels."""
-    from ssgan.config import from_dict
-    from ssgan.errors import SSGANError
-    from ssgan.runs import check_run_dataset, method_name
-
     path = Path(path)
     config_file, split_file = path / "config.json", path / "split.json"
     if not (config_file.is_file() and split_file.is_file()):
@@ -89,9 +89,6 @@ def settings_of_run(path: str | Path) -> Config:
 def settings_of_runs(path: str | Path) -> list[Config]:
     """:func:`settings_of_run` of a run folder, or of each semi-supervised run in a folder of
     runs (baselines left out), as ``ssgan report`` takes either."""
-    from ssgan.errors import SSGANError
-    from ssgan.runs import method_name
-
     path = Path(path)
     if (path / "config.json").is_file() or not path.is_dir():
         return [settings_of_run(path)]
