@@ -162,15 +162,17 @@ def _load_torchvision(name: str, data_root: str | None, download: bool) -> Datas
 
 def _pixels(x: np.ndarray, key: str, path: Path) -> np.ndarray:
     """Validate and convert one array of the user's npz to float32: 8-bit pixels into [0, 1],
-    other values as they are (:mod:`ssgan.scaling` brings them into the networks' units)."""
+    other values as they are (:mod:`ssgan.scaling` brings them into the networks' units);
+    grey images (N, H, W) get their channel axis, (N, 1, H, W)."""
     if x.dtype == np.uint8:
-        return x.astype(np.float32) / 255.0
-    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
-        raise SSGANError(f"{path}: {key} has dtype {x.dtype}; expected uint8 or float pixels")
-    x = x.astype(np.float32)
-    if not np.isfinite(x).all():
-        raise SSGANError(f"{path}: {key} contains NaN or infinite values: clean or impute them first")
-    return x
+        x = x.astype(np.float32) / 255.0
+    else:
+        if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+            raise SSGANError(f"{path}: {key} has dtype {x.dtype}; expected uint8 or float pixels")
+        x = x.astype(np.float32)
+        if not np.isfinite(x).all():
+            raise SSGANError(f"{path}: {key} contains NaN or infinite values: clean or impute them first")
+    return x[:, None] if x.ndim == 3 else x
 
 
 def _labels(y: np.ndarray, key: str, path: Path) -> np.ndarray:
@@ -215,8 +217,7 @@ def load_npz_rows(spec: str, key: str = "x") -> np.ndarray:
     x = arrays[key]
     if x.ndim not in (2, 3, 4) or len(x) == 0:
         raise SSGANError(f"{p}: {key} has shape {x.shape}; expected N > 0 rows of shape (D,), (H, W) or (C, H, W)")
-    x = _pixels(x, key, p)
-    return x[:, None] if x.ndim == 3 else x
+    return _pixels(x, key, p)
 
 
 def load_npz(path: str) -> Dataset:
@@ -242,15 +243,11 @@ def load_npz(path: str) -> Dataset:
     if (y >= 0).sum() == 0:
         raise SSGANError(f"{p}: every row of y is -1 (unlabeled); label at least one example of each class")
     x = _pixels(x, "x", p)
-    if x.ndim == 3:
-        x = x[:, None]
 
     x_test = y_test = None
     if "x_test" in arrays:
         x_test = _pixels(arrays["x_test"], "x_test", p)
         y_test = _labels(arrays["y_test"], "y_test", p)
-        if x_test.ndim == 3:
-            x_test = x_test[:, None]
         if x_test.shape[1:] != x.shape[1:]:
             raise SSGANError(f"{p}: x_test examples have shape {x_test.shape[1:]} but x examples {x.shape[1:]}")
         if len(x_test) != len(y_test):
