@@ -26,7 +26,7 @@ import numpy as np
 from ssgan.config import Config, from_dict
 from ssgan.errors import SSGANError
 from ssgan.fileio import write_text
-from ssgan.runs import check_run_dataset, fit, method_name, prepare, start_run
+from ssgan.runs import check_run_dataset, child_runs, fit, method_name, prepare, read_config, start_run
 from ssgan.splits import Split
 
 
@@ -67,18 +67,16 @@ def _fit_and_score(estimator, data, split: Split, transductive: bool, run_dir: P
     write_text(run_dir / "metrics.jsonl", json.dumps(metrics) + "\n")
 
 
-def settings_of_run(path: str | Path) -> Config:
+def settings_of_run(path: str | Path, config: dict | None = None) -> Config:
     """The settings of a semi-supervised run folder for its baselines: its config (network,
-    schedule, scaling, device, precision) with its labeled split (``split.json``), writing
-    next to it, so that ``same-net`` and ``full`` train the same network on the same labels."""
+    schedule, scaling, device, precision; ``config``, if already read) with its labeled split
+    (``split.json``), writing next to it, so that ``same-net`` and ``full`` train the same
+    network on the same labels."""
     path = Path(path)
     config_file, split_file = path / "config.json", path / "split.json"
     if not (config_file.is_file() and split_file.is_file()):
         raise SSGANError(f"--run {path} is not a run folder (no config.json and split.json): pass a folder made by ssgan fit")
-    try:
-        config = json.loads(config_file.read_text())
-    except json.JSONDecodeError:
-        raise SSGANError(f"{config_file} is damaged (not JSON)") from None
+    config = read_config(path) if config is None else config
     if is_baseline(method_name(config)):
         raise SSGANError(f"--run {path} is a {method_name(config)} baseline: pass the semi-supervised run it belongs to")
     cfg = from_dict(config, str(config_file))
@@ -92,14 +90,8 @@ def settings_of_runs(path: str | Path) -> list[Config]:
     path = Path(path)
     if (path / "config.json").is_file() or not path.is_dir():
         return [settings_of_run(path)]
-    runs = []
-    for child in sorted(c for c in path.iterdir() if (c / "config.json").is_file()):
-        try:
-            method = method_name(json.loads((child / "config.json").read_text()))
-        except json.JSONDecodeError:
-            raise SSGANError(f"{child / 'config.json'} is damaged (not JSON)") from None
-        if not is_baseline(method):
-            runs.append(settings_of_run(child))
+    configs = [(child, read_config(child)) for child in child_runs(path)]
+    runs = [settings_of_run(child, config) for child, config in configs if not is_baseline(method_name(config))]
     if not runs:
         raise SSGANError(f"--run {path} holds no semi-supervised run folder: pass one made by ssgan fit, or the folder of them")
     return runs

@@ -18,7 +18,7 @@ import numpy as np
 from ssgan.baselines import is_baseline
 from ssgan.errors import SSGANError
 from ssgan.fileio import atomic_path, write_json, write_text
-from ssgan.runs import method_name, read_metrics
+from ssgan.runs import child_runs, method_name, read_config, read_metrics
 
 
 @dataclass
@@ -50,7 +50,7 @@ def find_runs(paths: list[str | Path]) -> list[RunRecord]:
         if (p / "config.json").is_file():
             folders.append(p)
         elif p.is_dir():
-            children = sorted(c for c in p.iterdir() if (c / "config.json").is_file())
+            children = child_runs(p)
             if not children:
                 raise SSGANError(f"{p} is neither a run folder nor a folder of runs (no config.json)")
             folders += children
@@ -58,10 +58,7 @@ def find_runs(paths: list[str | Path]) -> list[RunRecord]:
             raise SSGANError(f"{p} does not exist")
     runs = []
     for f in folders:
-        try:
-            config = json.loads((f / "config.json").read_text())
-        except json.JSONDecodeError:
-            raise SSGANError(f"{f / 'config.json'} is damaged (not JSON)") from None
+        config = read_config(f)
         metrics = read_metrics(f)
         if not metrics:
             raise SSGANError(f"{f / 'metrics.jsonl'} is empty: the run has not finished an epoch")

@@ -266,6 +266,11 @@ class Run:
     def shape(self) -> tuple[int, ...]:
         return tuple(self.checkpoint["shape"])
 
+    def check_examples(self, x: np.ndarray, source: str) -> None:
+        """A one-line error unless the rows of ``x`` (from ``source``) have the shape the run trained on."""
+        if tuple(x.shape[1:]) != self.shape:
+            raise SSGANError(f"{source} has examples of shape {tuple(x.shape[1:])}, but the run was trained on {self.shape}")
+
     def generator(self) -> torch.nn.Module:
         g, _ = build_models(self.config, self.shape, self.checkpoint["n_classes"])
         g.load_state_dict(self.checkpoint["generator"])
@@ -294,6 +299,19 @@ def load_run(path: str | Path) -> Run:
     except SSGANError as e:
         raise SSGANError(f"checkpoint of {path} holds an unusable config: {e}") from None
     return Run(path, cfg, ckpt)
+
+
+def child_runs(folder: Path) -> list[Path]:
+    """The run folders (those with a config.json) directly inside ``folder``, by name."""
+    return sorted(c for c in folder.iterdir() if (c / "config.json").is_file())
+
+
+def read_config(folder: Path) -> dict:
+    """A run folder's ``config.json`` as written, or a one-line error if it is damaged."""
+    try:
+        return json.loads((folder / "config.json").read_text())
+    except json.JSONDecodeError:
+        raise SSGANError(f"{folder / 'config.json'} is damaged (not JSON)") from None
 
 
 def read_metrics(path: str | Path) -> list[dict]:
@@ -346,8 +364,7 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
         x, y = x[val], y[val]
     elif not use_test:
         x, y = x[y >= 0], y[y >= 0]
-    if tuple(x.shape[1:]) != run.shape:
-        raise SSGANError(f"{source} has examples of shape {tuple(x.shape[1:])}, but the run was trained on {run.shape}")
+    run.check_examples(x, source)
     if y.size and y.max() >= n_classes:
         raise SSGANError(f"{source} has label {y.max()}, but the run knows only {n_classes} classes")
     pred = predict_logits(run.discriminator(), x, run.config.fake_logit, torch.device("cpu")).argmax(1).numpy()
@@ -377,15 +394,14 @@ def predict_run(path: str | Path, data_spec: str, key: str = "x") -> dict:
     from ssgan.train import predict_outputs
 
     run = load_run(path)
+    source = f"{data_spec} ({key})"
     x = load_npz_rows(data_spec, key)
-    if tuple(x.shape[1:]) != run.shape:
-        raise SSGANError(f"{data_spec} ({key}) has examples of shape {tuple(x.shape[1:])}, "
-                         f"but the run was trained on {run.shape}")
+    run.check_examples(x, source)
     x = run.scaler.transform(x)
     for message in check_units(run.scaler, x, key):
         warnings.warn(message, DataWarning, stacklevel=2)
     class_logits, real_logit = predict_outputs(run.discriminator(), x, run.config.fake_logit, torch.device("cpu"))
-    return {"run": str(run.path), "data": f"{data_spec} ({key})", "epoch": run.checkpoint["epoch"], "n": len(x),
+    return {"run": str(run.path), "data": source, "epoch": run.checkpoint["epoch"], "n": len(x),
             "pred": class_logits.argmax(1).numpy(), "proba": torch.softmax(class_logits, 1).numpy(),
             "p_real": torch.sigmoid(real_logit).numpy()}
 
