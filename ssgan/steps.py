@@ -79,13 +79,15 @@ def frozen(params: list[nn.Parameter]):
             p.requires_grad_(True)
 
 
-def discriminator_step(cfg: Config, nets: Nets, xl: Tensor, yl: Tensor, xu: Tensor | None, z: Tensor | None,
-                       amp: Callable[[], AbstractContextManager]) -> dict[str, Tensor | float]:
-    """One update of D on a labeled batch (xl, yl), an unlabeled batch xu and G(z).
-
-    ``loss_lab + unlabeled_weight * loss_unl (+ entropy_weight * loss_ent + balance_weight * loss_bal)``; with ``xu`` None
-    (unlabeled weight 0) D sees the labeled batch alone. Also updates the EMA of D.
-    """
+def discriminator_loss(cfg: Config, G: Callable[[Tensor], Tensor], D: Callable[..., tuple[Tensor, Tensor]],
+                       xl: Tensor, yl: Tensor, xu: Tensor | None, z: Tensor | None,
+                       amp: Callable[[], AbstractContextManager], augment: Callable[[Tensor], Tensor] = lambda x: x,
+                       entropy_scale: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+    """D's objective on a labeled batch (xl, yl), an unlabeled batch xu and G(z), and the step's
+    metrics (detached): ``loss_lab + unlabeled_weight * loss_unl (+ entropy_weight * loss_ent +
+    balance_weight * loss_bal)``; with ``xu`` None (unlabeled weight 0) D sees the labeled batch
+    alone. A function of the networks as callables (``D(x, groups=k)``), so that the same
+    objective serves modules and, vmapped, several seeds' stacked weights (:mod:`ssgan.batched`)."""
     gan = xu is not None
     n = len(xl)
     # labeled, unlabeled and generated data in one forward pass (three groups, which
@@ -93,36 +95,45 @@ def discriminator_step(cfg: Config, nets: Nets, xl: Tensor, yl: Tensor, xu: Tens
     with amp():
         if gan:
             with torch.no_grad():
-                xf = nets.G(z)
-            logits, _ = nets.d_train(nets.augment(cfg, torch.cat([xl, xu, xf])), groups=3)
+                xf = G(z)
+            logits, _ = D(augment(torch.cat([xl, xu, xf])), groups=3)
         else:
-            logits, _ = nets.d_train(nets.augment(cfg, xl))
+            logits, _ = D(augment(xl))
     class_logits, logit_real = losses.split_logits(logits.float(), cfg.fake_logit)
     loss_lab = losses.supervised_loss(class_logits[:n], yl)
     loss_d = loss_lab
-    extra = {}  # the optional terms on the unlabeled predictions, by metric name
+    with torch.no_grad():
+        values = {"loss_lab": loss_lab.detach(), "train_batch_acc": (class_logits[:n].argmax(1) == yl).float().mean()}
     if gan:
         loss_unl = losses.unsupervised_loss(logit_real[n:2 * n], logit_real[2 * n:], cfg.label_smoothing)
         loss_d = loss_lab + cfg.unlabeled_weight * loss_unl
-        for name, weight, term, scale in (("loss_ent", cfg.entropy_weight, losses.entropy_loss, nets.entropy_scale),
+        for name, weight, term, scale in (("loss_ent", cfg.entropy_weight, losses.entropy_loss, entropy_scale),
                                           ("loss_bal", cfg.balance_weight, losses.balance_loss, None)):
             if weight > 0:
-                extra[name] = term(class_logits[n:2 * n])
-                weighted = weight * extra[name]
+                value = term(class_logits[n:2 * n])
+                values[name] = value.detach()
+                weighted = weight * value
                 loss_d = loss_d + (weighted if scale is None else weighted * scale)
+        with torch.no_grad():
+            values.update(loss_unl=loss_unl.detach(), d_real=torch.sigmoid(logit_real[n:2 * n]).mean(),
+                          d_fake=torch.sigmoid(logit_real[2 * n:]).mean())
+    return loss_d, values
+
+
+def discriminator_step(cfg: Config, nets: Nets, xl: Tensor, yl: Tensor, xu: Tensor | None, z: Tensor | None,
+                       amp: Callable[[], AbstractContextManager]) -> dict[str, Tensor | float]:
+    """One update of D by :func:`discriminator_loss` (with historical averaging, when set); also
+    updates the EMA of D."""
+    loss_d, values = discriminator_loss(cfg, nets.G, nets.d_train, xl, yl, xu, z, amp, lambda x: nets.augment(cfg, x),
+                                        nets.entropy_scale)
     nets.opt_d.zero_grad(set_to_none=True)
     nets.hist_d.penalized(loss_d).backward()
-    values = {"loss_lab": loss_lab.detach(),
-              "train_batch_acc": (class_logits[:n].argmax(1) == yl).float().mean(),
-              **grad_norms(nets.D, "d")}
+    # the metrics in the order the loop has always logged them
+    values = {"loss_lab": values.pop("loss_lab"), "train_batch_acc": values.pop("train_batch_acc"),
+              **grad_norms(nets.D, "d"), **values}
     nets.opt_d.step()
     nets.hist_d.update()
     nets.update_ema()
-    if gan:
-        with torch.no_grad():
-            values.update({name: value.detach() for name, value in extra.items()})
-            values.update(loss_unl=loss_unl.detach(), d_real=torch.sigmoid(logit_real[n:2 * n]).mean(),
-                          d_fake=torch.sigmoid(logit_real[2 * n:]).mean())
     return values
 
 
@@ -132,16 +143,23 @@ def generator_step(cfg: Config, nets: Nets, xr: Tensor, z: Tensor, amp: Callable
     D is frozen meanwhile and called unwrapped: only G learns here. Its weights, fixed, are
     normalised once for its passes over the generated and the real batch."""
     with amp(), frozen(nets.d_params), fixed_weights(nets.D):
-        xf = nets.g_train(z)
-        logits_f, feat_f = nets.D(nets.augment(cfg, xf))
-        loss_gen = generator_loss(cfg, nets.D, xr, xf.float(), logits_f.float(), feat_f.float(), batch_mean,
-                                  lambda x: nets.augment(cfg, x))
+        loss_gen = generator_objective(cfg, nets.g_train, nets.D, xr, z, batch_mean, lambda x: nets.augment(cfg, x))
     nets.opt_g.zero_grad(set_to_none=True)
     nets.hist_g.penalized(loss_gen).backward()
     values = {"loss_gen": loss_gen.detach(), **grad_norms(nets.G, "g")}
     nets.opt_g.step()
     nets.hist_g.update()
     return values
+
+
+def generator_objective(cfg: Config, G: Callable[[Tensor], Tensor], D: Callable[..., tuple[Tensor, Tensor]],
+                        xr: Tensor, z: Tensor, batch_mean: Callable[[Tensor], Tensor] | None = None,
+                        augment: Callable[[Tensor], Tensor] = lambda x: x) -> Tensor:
+    """G's objective on noise z against the real batch xr, the networks as callables (under the
+    run's autocast): D's view of G(z), then :func:`generator_loss`."""
+    xf = G(z)
+    logits_f, feat_f = D(augment(xf))
+    return generator_loss(cfg, D, xr, xf.float(), logits_f.float(), feat_f.float(), batch_mean, augment)
 
 
 def generator_loss(cfg: Config, D, x_real, x_fake, logits_fake, feat_fake,
