@@ -39,6 +39,10 @@ class WeightNormed(nn.Module):
             return self._fixed
         shape = [1] * self.v.dim()
         shape[self._dim] = -1
+        if torch._C._functorch.is_batchedtensor(self.v):  # several seeds' weights (ssgan.batched)
+            # the kernel has no rule for vmap, which would call it once per seed; the formula batches
+            others = [d for d in range(self.v.dim()) if d != self._dim]
+            return self.v * (self.g.view(shape) / torch.linalg.vector_norm(self.v, dim=others, keepdim=True))
         w = torch._weight_norm(self.v, self.g.view(shape), self._dim)
         if self.v.dim() == 4 and self.v.is_contiguous(memory_format=torch.channels_last):
             w = w.contiguous(memory_format=torch.channels_last)
@@ -129,6 +133,18 @@ class WNConvTranspose2d(WeightNormed):
         if not self._init_pending:
             return conv(x, w, self.b)
         return self._init_from(conv(x, w))
+
+
+class BatchNorm1d(nn.BatchNorm1d):
+    """:class:`torch.nn.BatchNorm1d` that also runs under vmap with bf16 autocast (several seeds'
+    G, :mod:`ssgan.batched`): there torch's batching rule refuses bf16 input with fp32 weights,
+    which the kernel takes alone, so the input is given in the weights' precision and the output
+    returned in the input's (the same numbers: the kernel normalises in fp32 and rounds)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dtype != self.weight.dtype and torch._C._functorch.is_batchedtensor(x):
+            return super().forward(x.to(self.weight.dtype)).to(x.dtype)
+        return super().forward(x)
 
 
 class GroupBatchNorm2d(nn.BatchNorm2d):

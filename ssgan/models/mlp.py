@@ -22,7 +22,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ssgan.models.layers import (ACTIVATIONS, SQUASHINGS, VBN_REFERENCE, Dropout, GaussianNoise,
+from ssgan.models.layers import (ACTIVATIONS, SQUASHINGS, VBN_REFERENCE, BatchNorm1d, Dropout, GaussianNoise,
                                  MinibatchDiscrimination, VirtualBatchNorm, WNLinear, draw_noise, parse_per_layer,
                                  parse_widths)
 
@@ -86,7 +86,7 @@ class MLPGenerator(nn.Module):
         for h, p in zip(hidden, dropout):
             layers.append(nn.Linear(width, h, bias=norm == "none"))
             if norm == "batch":
-                layers.append(nn.BatchNorm1d(h))
+                layers.append(BatchNorm1d(h))
             elif norm == "layer":
                 layers.append(nn.LayerNorm(h))
             elif norm == "vbn":
