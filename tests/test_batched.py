@@ -2,8 +2,10 @@
 alone, its state goes in and out of the stack whole, and each seed draws its own noise."""
 
 import copy
+import importlib.util
 from contextlib import nullcontext
 from functools import partial
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,12 +15,15 @@ from torch.optim.swa_utils import AveragedModel
 from ssgan import batched
 from ssgan.config import resolve
 from ssgan.diagnostics import HistoricalAverage
+from ssgan.graphs import DeviceEMA
+from ssgan.graphsim import TracedGraph, _lr_as_tensor, simulate
 from ssgan.models import build_models, resolve_arch
 from ssgan.models.layers import data_dependent_init
 from ssgan.steps import Nets, discriminator_step, generator_step
 from ssgan.train import _ema_update, _optimizer
 
 SHAPE = (1, 8, 8)
+BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "batched_seeds.py"
 QUIET_D = {"d_input_noise": 0.0, "d_hidden_noise": 0.0}
 
 
@@ -183,3 +188,53 @@ def test_options_that_cannot_be_stacked_say_why(options, reason):
     assert batched.stack_blockers(resolve(dataset="digits"), SHAPE) == []
     blockers = batched.stack_blockers(resolve(dataset="digits", **options), SHAPE)
     assert len(blockers) == 1 and blockers[0].startswith(reason)
+
+
+def test_the_stacked_step_can_be_captured():
+    """The stacked steps, with the EMA on the device and the learning rates as tensors (as
+    ``ssgan.graphs`` captures one seed's), recorded once as a graph would record them
+    (ssgan.graphsim: a host read would stop it) after two eager steps and replayed three times,
+    end where five eager stacked steps end, bit for bit; G's noise is drawn inside the steps,
+    D's noise is on."""
+    cfg = _cfg()
+    xl, yl, xu, _, _, xr = _batches(2, torch.Generator().manual_seed(5))
+    results = []
+    for graphed in (False, True):
+        nets = batched.stack_nets(cfg, [_nets(cfg, s) for s in range(2)])
+        for opt in (nets.opt_d, nets.opt_g):
+            _lr_as_tensor(opt, torch.device("cpu"))
+        nets.ema_update = DeviceEMA(nets.ema, nets.D, cfg.ema_decay).update
+
+        def step(nets=nets):
+            batched.discriminator_step(cfg, nets, xl, yl, xu, torch.rand(2, 30, 100), nullcontext)
+            batched.generator_step(cfg, nets, xr, torch.rand(2, 30, 100), nullcontext)
+
+        torch.manual_seed(7)
+        for _ in range(2):  # the warm-up: Adam's state exists before a capture, as in ssgan.graphs
+            step()
+        run = TracedGraph(step).replay if graphed else step
+        for _ in range(3):
+            run()
+        results.append(_states(nets))
+    eager, replayed = results
+    assert eager.keys() == replayed.keys()
+    assert all(torch.equal(eager[k], replayed[k]) for k in eager)
+    assert int(eager["ema.n_averaged"]) == 5
+
+
+def test_the_benchmark_times_training_steps():
+    """benchmarks/batched_seeds.py: what it times trains every seed, eagerly and as (simulated)
+    graphs, so that its figures are the cost of real steps; its output has every key."""
+    spec = importlib.util.spec_from_file_location("batched_bench", BENCHMARK)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    cfg = resolve_arch(resolve(batch_size=20, init_batch=20), bench.SHAPE)
+    for as_graphs in (False, True):
+        with simulate():
+            sequential, stacked, seeds, stack = bench.iterations_to_time(cfg, 2, torch.device("cpu"), as_graphs)
+            before = [n.D.out.v.detach().clone() for n in seeds], stack.D.state()[0]["out.v"].detach().clone()
+            sequential()
+            stacked()
+        for nets, v in zip(seeds, before[0]):
+            assert not torch.equal(nets.D.out.v, v), as_graphs
+        assert not torch.equal(stack.D.state()[0]["out.v"], before[1]), as_graphs
