@@ -26,7 +26,10 @@
 #    loop's on the same schedule at this code, on the CPU (133, 126 and 129 errors on seeds 1-3,
 #    reports/schedule-60-eager);
 # 5. after the four files below are written (so that a command cut off by the device tool's limit
-#    loses nothing else): --compile, Inductor's fused kernels, on CUDA: the CUDA test of
+#    loses nothing else): benchmarks/batched_seeds.py, 1 and 10 seeds one after the other against
+#    stacked into one step (ssgan.batched), eagerly and as graphs, fp32 and bf16, appended to
+#    speed.jsonl: what stacking the ten seeds would gain, if neither mode of part 4 reaches
+#    3 minutes; then --compile, Inductor's fused kernels, on CUDA: the CUDA test of
 #    tests/test_compile.py (captured against uncaptured compiled networks), then speed.py's fp32
 #    step eager, as graphs, and both compiled, appended to speed.jsonl.
 #
@@ -129,6 +132,10 @@ EOF
 tar -czf "$out/runs.tar.gz" -C "$runs" --exclude='*.pt' --exclude='samples' .
 echo "gpu_check.sh: wrote $out/log.txt, speed.jsonl, summary.json and runs.tar.gz"
 
+stacked_seeds=10
+[[ $device == cuda* ]] || stacked_seeds=2  # the CPU smoke test: the plumbing, in seconds
+part stacked-seeds 120 bash -c "$py benchmarks/batched_seeds.py --device $device --seeds 1,$stacked_seeds \
+  --iterations $((iterations < 100 ? iterations : 100)) --precision fp32,bf16 | tee -a '$out/speed.jsonl'"
 part compile-tests 90 $py -m pytest -q -m cuda tests/test_compile.py
 part speed-compiled 120 bash -c "$py benchmarks/speed.py --device $device --iterations $iterations --precision fp32 \
   --compile | tee -a '$out/speed.jsonl'"
