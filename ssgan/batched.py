@@ -29,6 +29,7 @@ checkpoints find it. Options whose state or randomness is not per seed are refus
 from __future__ import annotations
 
 import copy
+import threading
 from contextlib import AbstractContextManager
 from typing import Callable, Sequence
 
@@ -39,7 +40,9 @@ from torch.optim.swa_utils import AveragedModel
 
 from ssgan import steps
 from ssgan.config import Config
-from ssgan.diagnostics import HistoricalAverage
+from ssgan.diagnostics import HistoricalAverage, first_and_last_weight_names
+from ssgan.errors import SSGANError, first_line
+from ssgan.graphs import WARMUP
 from ssgan.models import resolve_arch
 from ssgan.models.layers import use_generator
 from ssgan.steps import Nets
@@ -62,6 +65,13 @@ def stack_blockers(cfg: Config, in_shape: tuple[int, ...]) -> list[str]:
     return reasons
 
 
+def check_stackable(cfg: Config, in_shape: tuple[int, ...]) -> None:
+    """Stop with one line if the runs of ``cfg`` cannot be stacked (``--parallel-mode stacked``)."""
+    if blockers := stack_blockers(cfg, in_shape):
+        raise SSGANError(f"--parallel-mode stacked cannot stack these runs ({'; '.join(blockers)}): "
+                         "use --parallel-mode threads or processes")
+
+
 def _flat(name: str) -> str:
     return name.replace(".", ":")  # a module's own parameter names cannot hold dots
 
@@ -72,12 +82,12 @@ class SeedStack(nn.Module):
     own, under the network's names with ':' for '.'. :meth:`call` is one seed's network as a
     function of its slices, to run under ``vmap``; :meth:`member` is seed s as a module."""
 
-    def __init__(self, modules: Sequence[nn.Module]):
+    def __init__(self, modules: Sequence[nn.Module], generator: torch.Generator | None = None):
         super().__init__()
         if len({type(m) for m in modules}) != 1 or len({tuple(m.state_dict()) for m in modules}) != 1:
             raise ValueError("SeedStack needs networks of one architecture")
         template = copy.deepcopy(modules[0]).to("meta")
-        use_generator(template, None)  # vmap draws each seed's numbers from torch's global generator
+        use_generator(template, generator)  # under vmap each seed draws its own numbers from it
         self.__dict__["template"] = template  # not a submodule: its (empty) weights are not this module's
         self.size = len(modules)
         params, buffers = stack_module_state(list(modules))
@@ -99,6 +109,12 @@ class SeedStack(nn.Module):
         if detach:
             params = {n: p.detach() for n, p in params.items()}
         return params, {n: getattr(self, _flat(n)) for n in self.buffer_names}
+
+    def grad_norms(self, prefix: str) -> dict[str, Tensor]:
+        """Each seed's gradient norms of its first and last dense weights (``diagnostics.grad_norms``), shape (S,)."""
+        first, last = (getattr(self, _flat(n)).grad for n in first_and_last_weight_names(self.template))
+        return {f"grad_{prefix}_first": torch.linalg.vector_norm(first.flatten(1), dim=1),
+                f"grad_{prefix}_last": torch.linalg.vector_norm(last.flatten(1), dim=1)}
 
     def call(self, params: dict[str, Tensor], buffers: dict[str, Tensor]) -> Callable:
         """The network with weights ``params`` and ``buffers`` (one seed's slices, inside vmap)."""
@@ -143,6 +159,8 @@ def discriminator_step(cfg: Config, nets: Nets, xl: Tensor, yl: Tensor, xu: Tens
         *D.state(), *G.state(detach=True), xl, yl, xu, z)
     nets.opt_d.zero_grad(set_to_none=True)
     loss.sum().backward()  # the seeds' weights are apart: each gets the gradient of its own loss
+    values = {"loss_lab": values.pop("loss_lab"), "train_batch_acc": values.pop("train_batch_acc"),
+              **D.grad_norms("d"), **values}  # in the order of steps.discriminator_step
     nets.opt_d.step()
     nets.update_ema()
     return values
@@ -161,8 +179,9 @@ def generator_step(cfg: Config, nets: Nets, xr: Tensor, z: Tensor,
     loss = vmap(one, randomness="different")(*G.state(), *D.state(detach=True), xr, z)
     nets.opt_g.zero_grad(set_to_none=True)
     loss.sum().backward()
+    values = {"loss_gen": loss.detach(), **G.grad_norms("g")}
     nets.opt_g.step()
-    return {"loss_gen": loss.detach()}
+    return values
 
 
 def _stack_optimizer(opt: torch.optim.Optimizer, stack: SeedStack, seeds: Sequence[nn.Module],
@@ -181,13 +200,14 @@ def _stack_optimizer(opt: torch.optim.Optimizer, stack: SeedStack, seeds: Sequen
             k: states[0][k].clone() if k == "step" else torch.stack([st[k] for st in states]) for k in states[0]}
 
 
-def stack_nets(cfg: Config, seeds: Sequence[Nets]) -> Nets:
+def stack_nets(cfg: Config, seeds: Sequence[Nets], generator: torch.Generator | None = None) -> Nets:
     """The seeds' networks, EMAs and optimizer states stacked into one :class:`Nets` whose steps
     are this module's; each seed's ``Nets`` keeps its own networks (:func:`unstack_into` writes
-    the stacked state back into them). The options must allow it (:func:`stack_blockers`)."""
+    the stacked state back into them). D's noise and dropout draw from ``generator`` (None:
+    torch's global one). The options must allow it (:func:`stack_blockers`)."""
     from ssgan.train import _ema_update, _optimizer  # the loop's own choices of optimizer and EMA
 
-    G, D = SeedStack([n.G for n in seeds]), SeedStack([n.D for n in seeds])
+    G, D = SeedStack([n.G for n in seeds], generator), SeedStack([n.D for n in seeds], generator)
     G.train(seeds[0].G.training), D.train(seeds[0].D.training)
     ema = AveragedModel(D, multi_avg_fn=_ema_update(cfg.ema_decay), use_buffers=True)
     averaged = {int(n.ema.n_averaged) for n in seeds}
@@ -209,9 +229,10 @@ def stack_nets(cfg: Config, seeds: Sequence[Nets]) -> Nets:
     return stacked
 
 
-def unstack_into(stacked: Nets, seeds: Sequence[Nets]) -> None:
-    """Write the stacked weights, EMAs and optimizer states back into the seeds' own ``Nets``."""
-    for s, nets in enumerate(seeds):
+def unstack_into(stacked: Nets, seeds: Sequence[Nets], slots: Sequence[int] | None = None) -> None:
+    """Write the stacked weights, EMAs and optimizer states back into the seeds' own ``Nets``
+    (``slots``: the places in the stack of those given; all of them, in order, by default)."""
+    for s, nets in zip(range(len(seeds)) if slots is None else slots, seeds):
         stacked.G.member(s, nets.G)
         stacked.D.member(s, nets.D)
         stacked.ema.module.member(s, nets.ema.module)
@@ -225,3 +246,206 @@ def unstack_into(stacked: Nets, seeds: Sequence[Nets]) -> None:
                     own.state[params[name]] = {k: v.clone() if k == "step" else v[s].clone()
                                                for k, v in state.items()}
             own.param_groups[0]["lr"] = opt.param_groups[0]["lr"]
+
+
+class SeedGroup:
+    """The runs of several seeds, each in a thread of this process with its own loop
+    (:func:`ssgan.train.train`: data order, evaluation, checkpoints, signals), whose steps run
+    stacked. A run joins with its networks (:meth:`join`) and calls :meth:`discriminator_step`
+    and :meth:`generator_step` as it would the steps of :mod:`ssgan.steps`; each call waits
+    until every run still in the group has handed in its batches, and the last to arrive runs
+    the stacked step for all and hands each run its metrics (floats, one host read for all).
+    Before a run evaluates or writes a checkpoint it takes its own state back (:meth:`sync`).
+    A run that ends, or fails, leaves (:meth:`leave`; every thread must, once): the others go
+    on, its place in the stack then fed with another run's batches and never read again.
+
+    Each run draws G's noise from its own generator, as alone; D's noise and dropout come from
+    one generator of the group's, seeded from its seeds, drawn per seed under vmap."""
+
+    def __init__(self, seeds: Sequence[int], device: torch.device):
+        from ssgan.train import _noise_seed
+
+        self.seeds = list(seeds)
+        self.expected = len(seeds)
+        self.joined: dict[int, tuple[Config, Nets]] = {}  # thread -> its run, until the stack is built
+        self.generator = torch.Generator(device=device).manual_seed(_noise_seed(*seeds))
+        self.cond = threading.Condition()
+        self.slots: dict[int, int] = {}  # thread -> place in the stack
+        self.members: list[tuple[Config, Nets]] = []
+        self.active: set[int] = set()
+        self.pending: dict[int, tuple] = {}
+        self.results: dict[int, dict[str, float]] = {}
+        self.generation = 0
+        self.stacked: Nets | None = None
+        self.error: str | None = None
+
+    def join(self, cfg: Config, nets: Nets, capture: bool = False, warn: Callable[[str], None] = lambda _: None) -> None:
+        """Join with this thread's run; returns once every run of the group has joined and the
+        stack is built. ``capture`` (the first run's decides): the stacked steps run as CUDA
+        graphs after a few eager ones, as one run's do (:mod:`ssgan.graphs`); a capture that
+        fails says why through ``warn`` and the steps stay eager."""
+        with self.cond:
+            if not self.joined:
+                self.capture, self.warn = capture, warn
+            self.joined[threading.get_ident()] = (cfg, nets)
+            self._build_if_all_joined()
+            while self.stacked is None and self.error is None:
+                self.cond.wait()
+            self._raise_error()
+
+    def leave(self) -> None:
+        """This thread's run is over (or never joined): the group goes on without it."""
+        with self.cond:
+            slot = self.slots.pop(threading.get_ident(), None)
+            if slot is None:
+                self.expected -= 1
+                self.joined.pop(threading.get_ident(), None)
+                self._build_if_all_joined()
+            else:
+                self.active.discard(slot)
+                self._step_if_all_in()
+            self.cond.notify_all()
+
+    def sync(self, nets: Nets) -> None:
+        """Write this run's place in the stack back into its own networks."""
+        with self.cond:
+            unstack_into(self.stacked, [nets], [self.slots[threading.get_ident()]])
+
+    def discriminator_step(self, cfg: Config, nets: Nets, xl: Tensor, yl: Tensor, xu: Tensor | None,
+                           z: Tensor | None, amp: Callable[[], AbstractContextManager]) -> dict[str, float]:
+        return self._step("d", (xl, yl, xu, z), amp)
+
+    def generator_step(self, cfg: Config, nets: Nets, xr: Tensor, z: Tensor,
+                       amp: Callable[[], AbstractContextManager], batch_mean=None) -> dict[str, float]:
+        return self._step("g", (xr, z), amp)
+
+    def _step(self, kind: str, batches: tuple, amp) -> dict[str, float]:
+        with self.cond:
+            slot = self.slots[threading.get_ident()]
+            self.pending[slot] = (kind, batches, amp)
+            generation = self.generation
+            self._step_if_all_in()
+            while self.generation == generation and self.error is None:
+                self.cond.wait()
+            self._raise_error()
+            return self.results.pop(slot)
+
+    def _raise_error(self) -> None:
+        if self.error is not None:
+            raise RuntimeError(f"the stacked step of the seeds failed: {self.error}")
+
+    def _build_if_all_joined(self) -> None:
+        """Stack the runs in the order of their seeds (whichever thread came first), so that a
+        group of the same seeds trains the same numbers in every place."""
+        if self.stacked is not None or not self.joined or len(self.joined) < self.expected:
+            return
+        order = sorted(self.joined, key=lambda thread: self.seeds.index(self.joined[thread][0].seed))
+        self.slots = {thread: i for i, thread in enumerate(order)}
+        self.members = [self.joined[thread] for thread in order]
+        self.active = set(range(len(order)))
+        cfg, _ = self.members[0]
+        if any(c.replace(seed=0) != cfg.replace(seed=0) for c, _ in self.members):
+            self.error = "the runs of a group must differ in their seeds alone"
+        else:
+            try:
+                self.stacked = stack_nets(cfg, [nets for _, nets in self.members], self.generator)
+                if self.capture:
+                    self._make_capturable(cfg)
+            except Exception as e:  # every member hears of it, not the last to join alone
+                self.error = f"{type(e).__name__}: {e}"
+        self.cond.notify_all()
+
+    def _step_if_all_in(self) -> None:
+        """Run the stacked step once every active run has handed in its batches."""
+        if self.stacked is None or not self.pending or set(self.pending) != self.active:
+            return
+        kinds = {kind for kind, _, _ in self.pending.values()}
+        try:
+            if len(kinds) != 1:
+                raise RuntimeError(f"runs asked for different steps at once ({sorted(kinds)})")
+            values = self._run(kinds.pop())
+            rows = torch.stack([v.float() for v in values.values()]).tolist()  # one host read for all seeds
+            self.results = {slot: {k: row[slot] for k, row in zip(values, rows)} for slot in self.pending}
+        except Exception as e:
+            self.error = f"{type(e).__name__}: {e}"
+        self.pending = {}
+        self.generation += 1
+        self.cond.notify_all()
+
+    def _make_capturable(self, cfg: Config) -> None:
+        """Adam capturable, its rate a device tensor, and the EMA updated on the device."""
+        from ssgan import graphs
+
+        device = next(self.stacked.D.parameters()).device
+        for opt in (self.stacked.opt_d, self.stacked.opt_g):
+            graphs.to_capturable(opt, device)
+        self.stacked.ema_update = graphs.DeviceEMA(self.stacked.ema, self.stacked.D, cfg.ema_decay).update
+        self.graphs: dict[str, object] = {}
+        self.inputs: dict[str, list] = {}
+        self.outputs: dict[str, dict[str, Tensor]] = {}
+        self.eager_steps = {"d": 0, "g": 0}
+        self.side = torch.cuda.Stream(device) if device.type == "cuda" else None
+
+    def _run(self, kind: str) -> dict[str, Tensor]:
+        stacked, first = self.stacked, min(self.pending)
+        cfg, lead = self.members[first]
+        amp = self.pending[first][2]
+        for mine, theirs in ((stacked.opt_d, lead.opt_d), (stacked.opt_g, lead.opt_g)):  # the schedule's rate
+            if isinstance(mine.param_groups[0]["lr"], Tensor):  # captured: filled in place
+                mine.param_groups[0]["lr"].fill_(theirs.param_groups[0]["lr"])
+            else:
+                mine.param_groups[0]["lr"] = theirs.param_groups[0]["lr"]
+        if stacked.entropy_scale is not None:
+            stacked.entropy_scale.copy_(lead.entropy_scale)
+        # a place whose run has left is fed the first run's batches; its results are never read
+        per_slot = [self.pending.get(s, self.pending[first])[1] for s in range(len(self.members))]
+        batches = [None if parts[0] is None else torch.stack(parts) for parts in zip(*per_slot)]
+
+        def step(batches=batches) -> dict[str, Tensor]:
+            if kind == "d":
+                return discriminator_step(cfg, stacked, *batches, amp)
+            return generator_step(cfg, stacked, *batches, amp)
+
+        if not self.capture:
+            return step()
+        if kind in self.graphs:  # the batches into the graph's own tensors, then its kernels again
+            for mine, theirs in zip(self.inputs[kind], batches):
+                if mine is not None:
+                    mine.copy_(theirs)
+            self.graphs[kind].replay()
+            return self.outputs[kind]
+        if self.eager_steps[kind] < WARMUP:  # real steps, on the stream the capture will use
+            self.eager_steps[kind] += 1
+            return self._on_side(step)
+        return self._record(kind, batches, step)
+
+    def _on_side(self, fn):
+        if self.side is None:
+            return fn()
+        current = torch.cuda.current_stream(self.side.device)
+        self.side.wait_stream(current)
+        with torch.cuda.stream(self.side):
+            out = fn()
+        current.wait_stream(self.side)
+        return out
+
+    def _record(self, kind: str, batches: list, step) -> dict[str, Tensor]:
+        """Capture ``step`` on the group's own copies of the batches (the first graph's memory
+        shared by the second), then replay it for this step; a failed capture leaves the group
+        eager (its line says why)."""
+        from ssgan import graphs
+
+        self.inputs[kind] = [None if b is None else b.clone() for b in batches]
+        pool = next(iter(self.graphs.values())).pool() if self.graphs else None
+        gens = (self.generator,) if self.generator.device.type == "cuda" else ()
+        try:
+            with graphs.CAPTURING:
+                graph = graphs.record(lambda: self.outputs.__setitem__(kind, step(self.inputs[kind])), pool, self.side,
+                                      gens)
+        except RuntimeError as e:
+            self.capture = False  # stays eager from here: Adam and the EMA work as well uncaptured
+            self.warn(f"--graphs auto: capturing the stacked steps failed ({first_line(str(e))}); training eagerly")
+            return step()
+        self.graphs[kind] = graph
+        graph.replay()
+        return self.outputs[kind]

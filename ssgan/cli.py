@@ -173,10 +173,10 @@ def split(dataset, data_root, download, labels, val, seed, out) -> None:
 @click.option("--parallel", type=click.IntRange(1, 64), default=1, show_default=True,
               help="With --seeds: train up to N seeds at once, one process each (one GPU shared by all; "
                    "on the CPU the cores are shared out).")
-@click.option("--parallel-mode", type=click.Choice(["processes", "threads"]), default=None,
-              help="With --parallel: a process per seed, or a thread per seed in this process, each on its own CUDA "
-                   "stream, so that one GPU runs several seeds' kernels at once (processes take turns on a GPU) "
-                   "[processes].")
+@click.option("--parallel-mode", type=click.Choice(["processes", "threads", "stacked"]), default=None,
+              help="With --parallel: a process per seed; a thread per seed in this process, each on its own CUDA "
+                   "stream, so that one GPU runs several seeds' kernels at once (processes take turns on a GPU); "
+                   "or threads whose steps run as one, the seeds' weights stacked (mlp networks) [processes].")
 @click.option("--split", type=str, default=None, help="Reuse a saved split JSON (e.g. another run's split.json).")
 @click.option("--epochs", type=int, default=None, help="Passes over the unlabeled training set [125].")
 @click.option("--batch-size", type=int, default=None, help="Examples per labeled, unlabeled and generated batch [100].")
@@ -229,11 +229,15 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, **o
         sys.exit(launch_torchrun(nproc))
     quiet = quiet or not world.main
     if seeds is not None and not world.active:
-        runs.prepare(cfg.replace(seed=seed_list[0]))  # bad input fails here, once, before any run starts
-        if parallel > 1 and parallel_mode == "threads":
+        data, _, _ = runs.prepare(cfg.replace(seed=seed_list[0]))  # bad input fails here, once, before any run starts
+        if parallel > 1 and parallel_mode in ("threads", "stacked"):
             from ssgan.launch import check_threads
 
             check_threads(cfg)
+        if parallel > 1 and parallel_mode == "stacked":
+            from ssgan.batched import check_stackable
+
+            check_stackable(cfg, data.shape)
         if not (quiet or as_json):  # `--seeds 2` is two seeds (1 and 2); say which, before hours of training
             at_once = min(parallel, len(seed_list))
             click.echo(f"Seeds {', '.join(map(str, seed_list))}: {len(seed_list)} run(s), "
@@ -244,8 +248,8 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, **o
         from ssgan.launch import run_seeds_in_parallel, run_seeds_in_threads
 
         log = (lambda msg: None) if (quiet or as_json) else (lambda msg: click.echo(msg, err=True))
-        if parallel_mode == "threads":
-            summaries = run_seeds_in_threads(cfg, seed_list, parallel, _command(), log)
+        if parallel_mode in ("threads", "stacked"):
+            summaries = run_seeds_in_threads(cfg, seed_list, parallel, _command(), log, parallel_mode == "stacked")
         else:
             summaries = run_seeds_in_parallel(shlex.split(_command())[1:], seed_list, parallel, log)
         seed_list = []

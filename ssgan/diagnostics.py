@@ -16,10 +16,16 @@ COLLAPSE_EPOCHS = 3  # ... for this many epochs: it has won
 DROP = 0.5  # an indicator below this fraction of its best so far has dropped sharply
 
 
+def first_and_last_weight_names(model: nn.Module) -> tuple[str, str]:
+    """The names of a network's first and last dense weights."""
+    names = [name for name, p in model.named_parameters() if name.endswith((".v", ".weight")) and p.dim() == 2]
+    return names[0], names[-1]
+
+
 def first_and_last_weights(model: nn.Module) -> tuple[Tensor, Tensor]:
     """The weight tensors of a network's first and last dense layers."""
-    weights = [p for name, p in model.named_parameters() if name.endswith((".v", ".weight")) and p.dim() == 2]
-    return weights[0], weights[-1]
+    params = dict(model.named_parameters())
+    return tuple(params[name] for name in first_and_last_weight_names(model))
 
 
 def grad_norms(model: nn.Module, prefix: str) -> dict[str, Tensor | float]:

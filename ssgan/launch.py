@@ -144,18 +144,22 @@ def check_threads(cfg: Config) -> None:
                          "from torch's global generator, which the threads share); use --parallel-mode processes")
 
 
-def run_seeds_in_threads(cfg: Config, seeds: list[int], parallel: int, command: str, log=lambda msg: None) -> list[dict]:
+def run_seeds_in_threads(cfg: Config, seeds: list[int], parallel: int, command: str, log=lambda msg: None,
+                         stacked: bool = False) -> list[dict]:
     """:func:`run_seeds_in_parallel` in threads of this process: one run per seed of ``cfg``, at
     most ``parallel`` at a time, each in its own run folder and, on CUDA, on its own stream.
     ``command`` is the ``ssgan fit`` command of them all, which each run's folder keeps with
-    ``--seed`` in place of the launcher's options.
+    ``--seed`` in place of the launcher's options. ``stacked`` (``--parallel-mode stacked``):
+    the seeds train in groups of ``parallel``, whose steps run as one (:class:`ssgan.batched.SeedGroup`).
 
     Each run draws every random number from a generator of its own (:func:`ssgan.train.train`),
-    so a seed trains as it would alone. SIGINT or SIGTERM stop every running seed after its
-    batch with a checkpoint, and no further seed starts (:class:`SeedsInterrupted`)."""
+    so a seed trains as it would alone (stacked: but for D's noise, the group's). SIGINT or
+    SIGTERM stop every running seed after its batch with a checkpoint, and no further seed
+    starts (:class:`SeedsInterrupted`)."""
     import torch
 
     from ssgan import runs
+    from ssgan.batched import SeedGroup
     from ssgan.train import Diverged, Interrupted, StopFlag, resolve_device
 
     check_threads(cfg)
@@ -163,17 +167,30 @@ def run_seeds_in_threads(cfg: Config, seeds: list[int], parallel: int, command: 
     words = _seed_args(shlex.split(command), ("--seeds", "--parallel", "--parallel-mode", "--seed"))
     results, failures, resumes, pending = {}, [], {}, []
     stop = StopFlag(True)
+    groups = {}
+    if stacked:
+        for i in range(0, len(seeds), parallel):
+            group = SeedGroup(seeds[i:i + parallel], device)
+            groups.update({seed: group for seed in seeds[i:i + parallel]})
 
     def one(seed: int) -> None:
+        try:
+            train_one(seed)
+        finally:
+            if seed in groups:  # ended, failed or never started: its group goes on without it
+                groups[seed].leave()
+
+    def train_one(seed: int) -> None:
         if stop.signum is not None:  # as in sequence: after a signal no seed starts
             pending.append(seed)
             return
         log(f"seed {seed}: started")
-        stream = torch.cuda.Stream(device) if device.type == "cuda" else None
+        # a stream per run, but where the group's steps run on the stream of whichever run comes last
+        stream = torch.cuda.Stream(device) if device.type == "cuda" and not stacked else None
         try:
             with torch.cuda.stream(stream) if stream is not None else nullcontext():
                 run_dir, result = runs.fit(cfg.replace(seed=seed), command=shlex.join([*words, "--seed", str(seed)]),
-                                           stop=stop)
+                                           stop=stop, group=groups.get(seed))
             results[seed] = runs.summary(run_dir, result)
             log(f"seed {seed}: done, {run_dir}")
         except Interrupted as e:

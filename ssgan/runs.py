@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from ssgan import distributed
+from ssgan.batched import SeedGroup, check_stackable
 from ssgan.compiling import CompileFailed
 from ssgan.config import Config, from_dict
 from ssgan.data import Dataset, load_dataset
@@ -167,9 +168,10 @@ ELASTIC_ID = "elastic_run_id"  # in a run folder made under torchrun: the job's 
 
 
 def fit(cfg: Config, reporter: Reporter | None = None, command: str | None = None,
-        stop: StopFlag | None = None) -> tuple[Path, TrainResult]:
+        stop: StopFlag | None = None, group: SeedGroup | None = None) -> tuple[Path, TrainResult]:
     """Train one run into a new run folder under ``cfg.out``; return the folder and the result
-    (``stop``: the flag of the thread that started this one, if it runs in another: :func:`ssgan.train.train`).
+    (``stop``: the flag of the thread that started this one, if it runs in another; ``group``:
+    the runs its steps are stacked with: :func:`ssgan.train.train`).
 
     Under torchrun, rank 0 makes the folder and every rank trains into it; when torchrun
     restarts the job (``--max-restarts``), the folder this job made is resumed instead."""
@@ -177,6 +179,8 @@ def fit(cfg: Config, reporter: Reporter | None = None, command: str | None = Non
     distributed.check_batch(cfg.batch_size, world.size)
     use_graphs(cfg, device, world.active, lambda _: None)  # an impossible --graphs on stops before a folder is made
     data, split, scaler = prepare(cfg)
+    if group is not None:  # before a folder is made
+        check_stackable(cfg, data.shape)
     cfg = resolve_arch(cfg, data.shape).replace(labels=split.labels, val=split.n_val, nproc=world.size,
                                                 scale=scaler.kind, precision=resolve_precision(cfg.precision, device))
     job = os.environ.get("TORCHELASTIC_RUN_ID") if world.active else None
@@ -191,7 +195,7 @@ def fit(cfg: Config, reporter: Reporter | None = None, command: str | None = Non
             write_text(run_dir / ELASTIC_ID, job + "\n")
     run_dir = distributed.broadcast(run_dir)
     try:
-        return run_dir, train(cfg, data, split, run_dir, reporter, scaler=scaler.to_dict(), stop=stop)
+        return run_dir, train(cfg, data, split, run_dir, reporter, scaler=scaler.to_dict(), stop=stop, group=group)
     except CompileFailed:
         if world.main and not (run_dir / "checkpoint.pt").exists():
             shutil.rmtree(run_dir, ignore_errors=True)  # made by this call; nothing trained in it was kept

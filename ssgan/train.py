@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -28,6 +29,9 @@ from ssgan.diagnostics import HistoricalAverage, collapse_indicators, fixed_real
 from ssgan.samples import save_samples
 from ssgan.splits import Split
 from ssgan.steps import Nets, discriminator_step, generator_step
+
+if TYPE_CHECKING:
+    from ssgan.batched import SeedGroup
 
 N_FIXED_SAMPLES = 100
 METRIC_KEYS = ("loss_lab", "loss_unl", "loss_gen", "loss_ent", "loss_bal", "d_real", "d_fake", "train_batch_acc",
@@ -259,7 +263,7 @@ def _noise_seed(*parts: int) -> int:
 @one_line_failures
 def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
           reporter: Reporter | None = None, resume: dict | None = None, scaler: dict | None = None,
-          stop: StopFlag | None = None) -> TrainResult:
+          stop: StopFlag | None = None, group: SeedGroup | None = None) -> TrainResult:
     """Train the semi-supervised GAN of Salimans et al. (2016) and return its models.
 
     Per iteration: one discriminator step on a labeled, an unlabeled and a generated batch
@@ -280,6 +284,8 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
     Every random number of the loop comes from a generator of the run's own (``Nets.rand``),
     which continues torch's global one after the set-up, so that runs in several threads of
     one process (``stop``: the flag their signals set) draw what each would draw alone.
+    With ``group`` (:class:`ssgan.batched.SeedGroup`, ``--parallel-mode stacked``) the run's
+    steps run stacked with those of the group's other runs, each in its own thread.
     """
     reporter = reporter or Reporter()
     cfg = resolve_arch(cfg, data.shape)
@@ -359,11 +365,12 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                 else:
                     group["lr"] = lr
 
-    graphs = use_graphs(cfg, device, world.active, reporter.on_warning)
+    capture = use_graphs(cfg, device, world.active, reporter.on_warning)
+    graphs = capture and group is None  # a group captures its stacked steps itself
     # bf16 autocast of the training passes (matrix products in bf16, losses in fp32); a graph
     # cannot keep autocast's cache of bf16 weights
     bf16 = resolve_precision(cfg.precision, device) == "bf16"
-    amp = partial(torch.autocast, device.type, dtype=torch.bfloat16, enabled=bf16, cache_enabled=not graphs)
+    amp = partial(torch.autocast, device.type, dtype=torch.bfloat16, enabled=bf16, cache_enabled=not capture)
     fixed_z = G.sample_z(N_FIXED_SAMPLES, torch.Generator().manual_seed(cfg.seed)).to(device)
     real_ref = fixed_real_batch(x_all, N_FIXED_SAMPLES, cfg.seed)
 
@@ -411,6 +418,10 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
 
     # CUDA graphs are captured from the loaded state: weights, optimizer moments, EMA
     graphed = capture_or_none(cfg, nets, amp, x_lab, y_lab, x_all, gan, iters, reporter.on_warning) if graphs else None
+    d_update, g_update = discriminator_step, generator_step
+    if group is not None:  # from the loaded state, too
+        group.join(cfg, nets, capture, reporter.on_warning)
+        d_update, g_update = group.discriminator_step, group.generator_step
     reporter.on_start(cfg.epochs, iters, start_epoch - 1)
     with StopFlag(run_dir is not None and stop is None) as own:
         stop = stop or own
@@ -444,11 +455,11 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                     # the generator steps on a fresh real batch and fresh noise
                     xr = x_all[orders["gen"][batch]] if g_step else None
                     z = G.sample_z(bs, rand, device=device)[lo:hi] if gan else None
-                    values = discriminator_step(cfg, nets, xl, yl, xu, z, amp)
+                    values = d_update(cfg, nets, xl, yl, xu, z, amp)
                     if xr is not None:
                         for _ in range(cfg.g_steps):
                             z = G.sample_z(bs, rand, device=device)[lo:hi]
-                            values.update(generator_step(cfg, nets, xr, z, amp, batch_mean))
+                            values.update(g_update(cfg, nets, xr, z, amp, batch_mean))
                     values = _reduce_values(values, world)
                     _check_finite(values, f"at epoch {epoch}, iteration {it + 1}")
                     for k, v in values.items():
@@ -459,6 +470,8 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                 if signum is not None and it + 1 < iters:
                     if graphed is not None:
                         sums, counts = graphed.totals()
+                    if group is not None:
+                        group.sync(nets)
                     checkpoint(epoch - 1, {"iteration": it + 1, "sums": sums, "counts": counts,
                                            "orders": {k: v.cpu() for k, v in orders.items()}})
                     distributed.barrier()  # no rank leaves before rank 0 has written
@@ -467,6 +480,8 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
             if graphed is not None:
                 sums, counts = graphed.totals()
                 _check_finite(sums, f"in epoch {epoch}")
+            if group is not None:  # what evaluation and the checkpoint read
+                group.sync(nets)
             metrics = {"epoch": epoch, "iterations": epoch * iters,
                        **{k: (sums[k] / counts[k] if k in sums else None) for k in METRIC_KEYS}}
             fake = None

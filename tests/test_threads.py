@@ -114,8 +114,8 @@ def test_seeds_stopped_in_threads_resume_to_the_weights_of_runs_never_stopped(tm
 
     fit = ssgan.runs.fit
 
-    def fit_seed_1_signals(cfg, reporter=None, command=None, stop=None):
-        return fit(cfg, SignalAt(1, 5) if cfg.seed == 1 else reporter, command, stop)
+    def fit_seed_1_signals(cfg, reporter=None, command=None, stop=None, **group):
+        return fit(cfg, SignalAt(1, 5) if cfg.seed == 1 else reporter, command, stop, **group)
 
     monkeypatch.setattr(ssgan.runs, "fit", fit_seed_1_signals)
     r = CliRunner().invoke(main, ["fit", *OPTIONS, "--device", "cpu", "--seeds", "1-2", "--parallel", "2",

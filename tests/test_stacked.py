@@ -1,0 +1,168 @@
+"""`ssgan fit --seeds ... --parallel N --parallel-mode stacked`: seeds in threads whose steps run
+as one (ssgan.batched.SeedGroup) train as each seed alone, stop on a signal with checkpoints
+that resume, go on when one of them fails, and refuse options they cannot stack."""
+
+import dataclasses
+import json
+import signal
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+import ssgan.runs
+from conftest import SignalAt, assert_same_state
+from ssgan.cli import main
+from ssgan.config import resolve
+from ssgan.errors import SSGANError
+from ssgan.graphsim import simulate
+from ssgan.launch import run_seeds_in_threads
+from ssgan.runs import read_metrics
+from ssgan.train import Reporter
+
+# D's noise off (a stacked seed draws it from the group's generator, not its own); the rate
+# decays from the first step, so that a run whose stacked steps missed the schedule would show
+OPTIONS = dict(dataset="digits", labels=50, epochs=2, batch_size=450, lr_decay_start=0.0, d_input_noise=0.0,
+               d_hidden_noise=0.0, precision="fp32", device="cpu")
+
+
+def _weights(run: Path) -> dict:
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=False)
+    return {f"{net}.{k}": v for net in ("generator", "discriminator", "ema") for k, v in ckpt[net].items()}
+
+
+def _run_of(out: Path, seed: int) -> Path:
+    (run,) = out.glob(f"*-s{seed}")
+    return run
+
+
+@pytest.fixture
+def float64(monkeypatch):
+    """Networks, noise and data in float64, so that stacked and lone seeds can be compared
+    closely: in fp32 the G step amplifies rounding (batched against single matrix products)
+    from about 1e-6 to 1e-1 of the weights within a few steps, while the same steps in float64
+    stay within 1e-6 (tests/test_batched.py compares the steps themselves)."""
+    prepare = ssgan.runs.prepare
+
+    def prepare_float64(cfg):
+        data, split, scaler = prepare(cfg)
+        return dataclasses.replace(data, x_train=data.x_train.astype(np.float64),
+                                   x_test=data.x_test.astype(np.float64)), split, scaler
+
+    monkeypatch.setattr(ssgan.runs, "prepare", prepare_float64)
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(before)
+
+
+def test_stacked_seeds_train_as_each_seed_alone(tmp_path, float64):
+    """Two seeds stacked for two epochs (evaluated and checkpointed in between, from their own
+    networks, then stacked on) end with the weights, the EMA and the per-epoch metrics of each
+    seed trained alone, up to the rounding of float32 losses; each has its complete run folder."""
+    summaries = run_seeds_in_threads(resolve(**OPTIONS, out=str(tmp_path / "stacked")), [1, 2], 2,
+                                     "ssgan fit --seeds 1-2 --parallel 2 --parallel-mode stacked", stacked=True)
+    assert [s["seed"] for s in summaries] == [1, 2]
+    for seed in (1, 2):
+        ssgan.runs.fit(resolve(**OPTIONS, out=str(tmp_path / "alone"), seed=seed), command=f"ssgan fit --seed {seed}")
+        stacked, alone = _run_of(tmp_path / "stacked", seed), _run_of(tmp_path / "alone", seed)
+        assert {p.name for p in stacked.iterdir()} == {p.name for p in alone.iterdir()}
+        assert f"--seed {seed}" in (stacked / "command.txt").read_text()
+        assert_same_state(_weights(stacked), _weights(alone), rtol=1e-5, atol=1e-6)
+        a, b = read_metrics(stacked), read_metrics(alone)
+        assert len(a) == len(b) == 2
+        for ma, mb in zip(a, b):
+            assert ma["test_errors"] == mb["test_errors"] and ma["lr"] == mb["lr"]
+            for k in ("loss_lab", "loss_unl", "loss_gen", "d_real", "grad_d_first", "grad_g_last"):
+                assert ma[k] == pytest.approx(mb[k], rel=1e-5), k
+
+
+def test_a_signal_stops_stacked_seeds_with_checkpoints_that_resume(tmp_path, monkeypatch):
+    """SIGINT in seed 1's first epoch stops both seeds of the group with checkpoints inside the
+    epoch (seed 2 one step later at most); each resumes alone to the end of its two epochs."""
+    fit = ssgan.runs.fit
+
+    def fit_seed_1_signals(cfg, reporter=None, command=None, stop=None, **group):
+        return fit(cfg, SignalAt(1, 2) if cfg.seed == 1 else reporter, command, stop, **group)
+
+    monkeypatch.setattr(ssgan.runs, "fit", fit_seed_1_signals)
+    options = ["--dataset", "digits", "--labels", "50", "--epochs", "2", "--batch-size", "300", "--device", "cpu"]
+    r = CliRunner().invoke(main, ["fit", *options, "--seeds", "1-2", "--parallel", "2", "--parallel-mode", "stacked",
+                                  "--out", str(tmp_path / "t")])
+    assert r.exit_code == 128 + signal.SIGINT and "not started" not in r.output, r.output
+    monkeypatch.undo()
+    stopped = sorted((tmp_path / "t").iterdir())
+    assert len(stopped) == 2
+    for run in stopped:
+        ckpt = torch.load(run / "checkpoint.pt", weights_only=False)
+        position = ckpt["position"]
+        assert position is not None and position["iteration"] in (2, 3)
+        # the run's own state, taken back from the stack before it was written
+        assert int(ckpt["opt_d"]["state"][0]["step"]) == position["iteration"] == ckpt["ema_n"]
+        r = CliRunner().invoke(main, ["fit", "--resume", str(run), "--json"])
+        assert r.exit_code == 0, r.output
+        assert [m["epoch"] for m in read_metrics(run)] == [1, 2]
+
+
+class _FailsAt(Reporter):
+    def on_batch(self, epoch, iteration, values):
+        if (epoch, iteration) == (1, 2):
+            raise RuntimeError("this seed fails")
+
+
+def test_a_seed_that_fails_leaves_the_others_to_finish(tmp_path, monkeypatch):
+    """Seed 2 fails in its first epoch; seed 1, stacked with it, trains on alone to the end."""
+    fit = ssgan.runs.fit
+
+    def fit_seed_2_fails(cfg, reporter=None, command=None, stop=None, **group):
+        return fit(cfg, _FailsAt() if cfg.seed == 2 else reporter, command, stop, **group)
+
+    monkeypatch.setattr(ssgan.runs, "fit", fit_seed_2_fails)
+    outcome = {}
+
+    def run():
+        try:
+            run_seeds_in_threads(resolve(**OPTIONS, out=str(tmp_path / "t")), [1, 2], 2, "ssgan fit", stacked=True)
+        except SSGANError as e:
+            outcome["error"] = str(e)
+
+    thread = threading.Thread(target=run, daemon=True)  # a group that waited for the failed seed would hang
+    thread.start()
+    thread.join(timeout=300)
+    assert not thread.is_alive(), "the group waited for a seed that had left"
+    assert outcome["error"].startswith("the run of seed 2 failed (RuntimeError: this seed fails); 1 of 2 seeds finished")
+    assert [m["epoch"] for m in read_metrics(_run_of(tmp_path / "t", 1))] == [1, 2]
+
+
+@pytest.mark.parametrize("options, reason", [
+    (["--translate", "1"], "--translate draws its shifts"), (["--arch", "dcgan"], "--arch dcgan"),
+])
+def test_options_that_cannot_be_stacked_stop_in_one_line(tmp_path, options, reason):
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "1", "--device", "cpu",
+                                  "--seeds", "1-2", "--parallel", "2", "--parallel-mode", "stacked", *options,
+                                  "--out", str(tmp_path / "runs")])
+    assert r.exit_code == 2 and r.output.count("\n") == 1, r.output
+    assert r.output.startswith(f"Error: --parallel-mode stacked cannot stack these runs ({reason}"), r.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_stacked_seeds_on_the_captured_path(tmp_path):
+    """With --graphs on (the CPU stand-in: a recording that refuses host reads, replays of its
+    operators) the group records its stacked steps after three eager ones and replays them: the
+    same G as the stacked eager steps, bit for bit, and D up to the device EMA's rounding; D's
+    noise on, drawn from the group's generator inside the graph."""
+    options = {**OPTIONS, "d_input_noise": None, "d_hidden_noise": None, "epochs": 3}
+    run_seeds_in_threads(resolve(**options, out=str(tmp_path / "eager")), [1, 2], 2, "ssgan fit", stacked=True)
+    with simulate():
+        run_seeds_in_threads(resolve(**options, graphs="on", out=str(tmp_path / "graphs")), [1, 2], 2, "ssgan fit",
+                             stacked=True)
+    for seed in (1, 2):
+        eager, graphed = (torch.load(_run_of(tmp_path / d, seed) / "checkpoint.pt", weights_only=False)
+                          for d in ("eager", "graphs"))
+        assert eager["epoch"] == graphed["epoch"] == 3  # 3 iterations each: the replays trained 6 of 9
+        assert_same_state(eager["generator"], graphed["generator"])
+        assert_same_state(eager["discriminator"], graphed["discriminator"], rtol=1e-5, atol=1e-6)
+        assert_same_state(eager["ema"], graphed["ema"], rtol=1e-5, atol=1e-6)
