@@ -12,12 +12,22 @@ It prints one JSON line per epoch: seconds, evaluation seconds and the host's mi
 iteration. On a GPU the launches themselves cost more than these CPU operators do, so this is
 a lower bound on the host's time; with several seeds in threads of one process
 (``--parallel-mode threads``) the threads share it.
+
+``--stacked S`` measures ``--parallel-mode stacked`` instead: S seeds' loops in threads, each
+handing its batches to the group, whose stacked step does nothing (no stacking of the batches,
+no step, metrics made up), so that an epoch's time less its evaluation is what the threads'
+loops and their hand-offs cost per iteration of all S seeds. Here the loops' batch gathers and
+noise draws are CPU work that on a GPU would be launches, so this errs high:
+
+    python benchmarks/host_loop.py --epochs 2 --stacked 10
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import tempfile
+from pathlib import Path
 
 import torch
 
@@ -47,16 +57,46 @@ def idle_run(cfg: Config, data, split):
         return train(cfg.replace(device="cpu", graphs="on"), data, split)
 
 
+def idle_stacked(cfg: Config, seeds: list[int], out: str) -> list[list[dict]]:
+    """``--parallel-mode stacked`` of ``seeds`` with a group whose steps do no work; each seed's metrics."""
+    from unittest.mock import patch
+
+    from ssgan.batched import SeedGroup
+    from ssgan.launch import run_seeds_in_threads
+    from ssgan.runs import read_metrics
+
+    d_keys = ("loss_lab", "train_batch_acc", "grad_d_first", "grad_d_last", "loss_ent", "loss_unl", "d_real", "d_fake")
+    made_up = {"d": {k: torch.ones(len(seeds)) for k in d_keys},
+               "g": {k: torch.ones(len(seeds)) for k in ("loss_gen", "grad_g_first", "grad_g_last")}}
+    with patch.object(SeedGroup, "_run", lambda self, kind: made_up[kind]):
+        summaries = run_seeds_in_threads(cfg.replace(device="cpu", out=out), seeds, len(seeds), "ssgan fit",
+                                         stacked=True)
+    return [read_metrics(Path(s["run"])) for s in summaries]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="mnist")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--labels", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--stacked", type=int, default=0, help="S seeds with --parallel-mode stacked (default: one run)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    data = load_dataset(args.dataset)
     cfg = Config(dataset=args.dataset, labels=args.labels, epochs=args.epochs)
+    if args.stacked:
+        with tempfile.TemporaryDirectory() as out:
+            histories = idle_stacked(cfg, list(range(1, args.stacked + 1)), out)
+        for epoch in range(args.epochs):
+            rows = [h[epoch] for h in histories]
+            iterations = rows[0]["iterations"] // rows[0]["epoch"]
+            # the loops run in lockstep, so a seed's epoch also holds its wait for the others'
+            # evaluation of the epoch before; the seed that evaluated last waited for none
+            seconds = min(m["seconds"] - m["eval_seconds"] for m in rows)
+            print(json.dumps({"epoch": epoch + 1, "seeds": args.stacked, "steps_seconds": round(seconds, 3),
+                              "host_us_per_iteration": round(seconds / iterations * 1e6, 1)}))
+        return
+    data = load_dataset(args.dataset)
     result = idle_run(cfg, data, make_split(data, args.labels, cfg.seed))
     for m in result.history:
         iterations = m["iterations"] // m["epoch"]

@@ -230,14 +230,14 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, **o
     quiet = quiet or not world.main
     if seeds is not None and not world.active:
         data, _, _ = runs.prepare(cfg.replace(seed=seed_list[0]))  # bad input fails here, once, before any run starts
-        if parallel > 1 and parallel_mode in ("threads", "stacked"):
-            from ssgan.launch import check_threads
-
-            check_threads(cfg)
-        if parallel > 1 and parallel_mode == "stacked":
+        if parallel > 1 and parallel_mode == "stacked":  # (its reasons include the threads')
             from ssgan.batched import check_stackable
 
             check_stackable(cfg, data.shape)
+        elif parallel > 1 and parallel_mode == "threads":
+            from ssgan.launch import check_threads
+
+            check_threads(cfg)
         if not (quiet or as_json):  # `--seeds 2` is two seeds (1 and 2); say which, before hours of training
             at_once = min(parallel, len(seed_list))
             click.echo(f"Seeds {', '.join(map(str, seed_list))}: {len(seed_list)} run(s), "
