@@ -251,10 +251,11 @@ def unstack_into(stacked: Nets, seeds: Sequence[Nets], slots: Sequence[int] | No
 class SeedGroup:
     """The runs of several seeds, each in a thread of this process with its own loop
     (:func:`ssgan.train.train`: data order, evaluation, checkpoints, signals), whose steps run
-    stacked. A run joins with its networks (:meth:`join`) and calls :meth:`discriminator_step`
-    and :meth:`generator_step` as it would the steps of :mod:`ssgan.steps`; each call waits
-    until every run still in the group has handed in its batches, and the last to arrive runs
-    the stacked step for all and hands each run its metrics (floats, one host read for all).
+    stacked. A run joins with its networks (:meth:`member`) and drives its :class:`GroupMember`
+    as the loop drives a captured run's steps (``start_epoch``, ``step``, ``totals``): each step
+    waits until every run still in the group has handed in its batches, and the last to arrive
+    runs the stacked step for all. The metrics are summed on the device, per seed, and each run
+    reads its own once per epoch, so that the host need not wait for the device at each step.
     Before a run evaluates or writes a checkpoint it takes its own state back (:meth:`sync`).
     A run that ends, or fails, leaves (:meth:`leave`; every thread must, once): the others go
     on, its place in the stack then fed with another run's batches and never read again.
@@ -274,8 +275,10 @@ class SeedGroup:
         self.members: list[tuple[Config, Nets]] = []
         self.active: set[int] = set()
         self.pending: dict[int, tuple] = {}
-        self.results: dict[int, dict[str, float]] = {}
         self.generation = 0
+        # the metrics' sums since each run's epoch began: (keys, tensor of shape (keys, seeds)) per step kind
+        self.sums: dict[str, tuple[list[str], Tensor]] = {}
+        self.g_steps_done = 0
         self.stacked: Nets | None = None
         self.error: str | None = None
 
@@ -311,24 +314,39 @@ class SeedGroup:
         with self.cond:
             unstack_into(self.stacked, [nets], [self.slots[threading.get_ident()]])
 
-    def discriminator_step(self, cfg: Config, nets: Nets, xl: Tensor, yl: Tensor, xu: Tensor | None,
-                           z: Tensor | None, amp: Callable[[], AbstractContextManager]) -> dict[str, float]:
-        return self._step("d", (xl, yl, xu, z), amp)
+    def member(self, cfg: Config, nets: Nets, amp: Callable[[], AbstractContextManager], x_lab: Tensor,
+               y_lab: Tensor, x_unl: Tensor, gan: bool, capture: bool = False,
+               warn: Callable[[str], None] = lambda _: None) -> "GroupMember":
+        """Join with this thread's run (:meth:`join`) and return the run's side of the group."""
+        self.join(cfg, nets, capture, warn)
+        return GroupMember(self, cfg, nets, amp, x_lab, y_lab, x_unl, gan)
 
-    def generator_step(self, cfg: Config, nets: Nets, xr: Tensor, z: Tensor,
-                       amp: Callable[[], AbstractContextManager], batch_mean=None) -> dict[str, float]:
-        return self._step("g", (xr, z), amp)
-
-    def _step(self, kind: str, batches: tuple, amp) -> dict[str, float]:
+    def step(self, kind: str, batches: tuple, amp) -> None:
+        """Hand in this run's batches for a D (``d``) or G (``g``) step; returns once the
+        stacked step of every run has been run (on a GPU: launched)."""
         with self.cond:
-            slot = self.slots[threading.get_ident()]
-            self.pending[slot] = (kind, batches, amp)
+            self.pending[self.slots[threading.get_ident()]] = (kind, batches, amp)
             generation = self.generation
             self._step_if_all_in()
             while self.generation == generation and self.error is None:
                 self.cond.wait()
             self._raise_error()
-            return self.results.pop(slot)
+
+    def reset_sums(self) -> None:
+        """This run's epoch begins: its metrics' sums start from zero."""
+        with self.cond:
+            for _, sums in self.sums.values():
+                sums[:, self.slots[threading.get_ident()]] = 0
+
+    def totals(self) -> dict[str, float]:
+        """This run's metric sums since :meth:`reset_sums`, in one read from the device."""
+        with self.cond:
+            slot = self.slots[threading.get_ident()]
+            keys = [k for kind in ("d", "g") if kind in self.sums for k in self.sums[kind][0]]
+            if not keys:
+                return {}
+            values = torch.cat([self.sums[kind][1][:, slot] for kind in ("d", "g") if kind in self.sums]).tolist()
+            return dict(zip(keys, values))
 
     def _raise_error(self) -> None:
         if self.error is not None:
@@ -363,9 +381,17 @@ class SeedGroup:
         try:
             if len(kinds) != 1:
                 raise RuntimeError(f"runs asked for different steps at once ({sorted(kinds)})")
-            values = self._run(kinds.pop())
-            rows = torch.stack([v.float() for v in values.values()]).tolist()  # one host read for all seeds
-            self.results = {slot: {k: row[slot] for k, row in zip(values, rows)} for slot in self.pending}
+            kind = kinds.pop()
+            values = self._run(kind)
+            stacked = torch.stack([v.float() for v in values.values()])  # (keys, seeds), on the device
+            if kind not in self.sums:
+                self.sums[kind] = (list(values), torch.zeros_like(stacked))
+            if kind == "d":
+                self.sums[kind][1].add_(stacked)
+            else:  # as the loop logs them: an iteration's last G step
+                self.g_steps_done += 1
+                if self.g_steps_done % self.members[0][0].g_steps == 0:
+                    self.sums[kind][1].add_(stacked)
         except Exception as e:
             self.error = f"{type(e).__name__}: {e}"
         self.pending = {}
@@ -449,3 +475,46 @@ class SeedGroup:
         self.graphs[kind] = graph
         graph.replay()
         return self.outputs[kind]
+
+
+class GroupMember:
+    """One run's side of a :class:`SeedGroup`, driven by the loop as it drives a captured run's
+    steps (:class:`ssgan.graphs.GraphedSteps`): the epoch's orders, then per iteration the
+    batches gathered by those orders and G's noise drawn from the run's own generator, as the
+    eager loop gathers and draws them, handed to the group; the metrics read once per epoch."""
+
+    def __init__(self, group: SeedGroup, cfg: Config, nets: Nets, amp, x_lab: Tensor, y_lab: Tensor,
+                 x_unl: Tensor, gan: bool):
+        self.group, self.cfg, self.nets, self.amp, self.gan = group, cfg, nets, amp, gan
+        self.x_lab, self.y_lab, self.x_unl = x_lab, y_lab, x_unl
+        self.device = x_unl.device
+
+    def start_epoch(self, orders: dict[str, Tensor], sums: dict[str, float], counts: dict[str, int]) -> None:
+        self.orders, self.start = orders, (dict(sums), dict(counts))
+        self.d_count = self.g_count = 0
+        self.group.reset_sums()
+
+    def step(self, it: int, g: bool) -> None:
+        """Iteration ``it`` of the epoch: the D step, then (``g``) ``g_steps`` G steps."""
+        bs = self.cfg.batch_size
+        rows = slice(it * bs, (it + 1) * bs)
+        lab = self.orders["lab"][rows]
+        xu = self.x_unl[self.orders["unl"][rows]] if self.gan else None
+        z = self.nets.G.sample_z(bs, self.nets.rand, device=self.device) if self.gan else None
+        self.group.step("d", (self.x_lab[lab], self.y_lab[lab], xu, z), self.amp)
+        self.d_count += 1
+        if g:
+            xr = self.x_unl[self.orders["gen"][rows]]
+            for _ in range(self.cfg.g_steps):
+                self.group.step("g", (xr, self.nets.G.sample_z(bs, self.nets.rand, device=self.device)), self.amp)
+            self.g_count += 1
+
+    def totals(self) -> tuple[dict[str, float], dict[str, int]]:
+        """The epoch's metric sums and counts so far (with those it started from)."""
+        sums, counts = dict(self.start[0]), dict(self.start[1])
+        for k, v in self.group.totals().items():
+            n = self.d_count if k in self.group.sums["d"][0] else self.g_count
+            if n:
+                sums[k] = sums.get(k, 0.0) + v
+                counts[k] = counts.get(k, 0) + n
+        return sums, counts

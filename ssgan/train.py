@@ -418,10 +418,8 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
 
     # CUDA graphs are captured from the loaded state: weights, optimizer moments, EMA
     graphed = capture_or_none(cfg, nets, amp, x_lab, y_lab, x_all, gan, iters, reporter.on_warning) if graphs else None
-    d_update, g_update = discriminator_step, generator_step
-    if group is not None:  # from the loaded state, too
-        group.join(cfg, nets, capture, reporter.on_warning)
-        d_update, g_update = group.discriminator_step, group.generator_step
+    if group is not None:  # its steps stacked with the group's other runs, driven as captured ones are
+        graphed = group.member(cfg, nets, amp, x_lab, y_lab, x_all, gan, capture, reporter.on_warning)
     reporter.on_start(cfg.epochs, iters, start_epoch - 1)
     with StopFlag(run_dir is not None and stop is None) as own:
         stop = stop or own
@@ -455,11 +453,11 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                     # the generator steps on a fresh real batch and fresh noise
                     xr = x_all[orders["gen"][batch]] if g_step else None
                     z = G.sample_z(bs, rand, device=device)[lo:hi] if gan else None
-                    values = d_update(cfg, nets, xl, yl, xu, z, amp)
+                    values = discriminator_step(cfg, nets, xl, yl, xu, z, amp)
                     if xr is not None:
                         for _ in range(cfg.g_steps):
                             z = G.sample_z(bs, rand, device=device)[lo:hi]
-                            values.update(g_update(cfg, nets, xr, z, amp, batch_mean))
+                            values.update(generator_step(cfg, nets, xr, z, amp, batch_mean))
                     values = _reduce_values(values, world)
                     _check_finite(values, f"at epoch {epoch}, iteration {it + 1}")
                     for k, v in values.items():
