@@ -3,7 +3,6 @@ as one (ssgan.batched.SeedGroup) train as each seed alone, stop on a signal with
 that resume, go on when one of them fails, and refuse options they cannot stack."""
 
 import dataclasses
-import json
 import signal
 import threading
 from pathlib import Path
