@@ -13,9 +13,9 @@ are apart, so each seed gets its own gradient, and Adam and the EMA, which work 
 element, update each seed as they would alone. With D's noise and dropout off, seed s therefore
 follows the trajectory it follows alone, up to the rounding of the batched kernels
 (tests/test_batched.py). The random numbers inside the networks (D's noise, dropout) are drawn
-independently per seed (``randomness="different"``) from torch's global generator, not from
-the seed's own stream: a stacked seed is a run of the same distribution as ``--seed s`` alone,
-not the same numbers.
+independently per seed (``randomness="different"``) from the stack's generator, not from the
+seed's own stream: a stacked seed is a run of the same distribution as ``--seed s`` alone, not
+the same numbers.
 
 What is stacked and what is not: :class:`SeedStack` holds the stacked weights as ordinary
 parameters and buffers, so that torch's Adam, the EMA (``AveragedModel``) and a state dict take
@@ -23,7 +23,9 @@ them as they take one network's; :func:`stack_nets` builds the stacked :class:`~
 from the seeds' own (after their initialisation, or loaded from their checkpoints) and
 :func:`unstack_into` writes the stacked state back into them, where the loop's evaluation and
 checkpoints find it. Options whose state or randomness is not per seed are refused
-(:func:`stack_blockers`).
+(:func:`stack_blockers`). :class:`SeedGroup` is ``--parallel-mode stacked``: the runs of
+several seeds, each with its own loop in a thread, whose steps it runs stacked, as CUDA graphs
+where the run's options allow them.
 """
 
 from __future__ import annotations
