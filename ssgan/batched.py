@@ -91,7 +91,6 @@ class SeedStack(nn.Module):
         template = copy.deepcopy(modules[0]).to("meta")
         use_generator(template, generator)  # under vmap each seed draws its own numbers from it
         self.__dict__["template"] = template  # not a submodule: its (empty) weights are not this module's
-        self.size = len(modules)
         params, buffers = stack_module_state(list(modules))
         for name, t in params.items():
             self.register_parameter(_flat(name), nn.Parameter(t.detach(), requires_grad=t.requires_grad))
@@ -133,14 +132,6 @@ class SeedStack(nn.Module):
             for name, t in (*into.named_parameters(), *into.named_buffers()):
                 t.copy_(own[name][s])
         return into
-
-    def load_member(self, s: int, module: nn.Module) -> None:
-        """Put ``module``'s weights in seed ``s``'s place."""
-        params, buffers = self.state()
-        own = {**params, **buffers}
-        with torch.no_grad():
-            for name, t in (*module.named_parameters(), *module.named_buffers()):
-                own[name][s].copy_(t)
 
 
 def _in_dims(*tensors: Tensor | None) -> tuple:
@@ -189,8 +180,9 @@ def generator_step(cfg: Config, nets: Nets, xr: Tensor, z: Tensor,
 def _stack_optimizer(opt: torch.optim.Optimizer, stack: SeedStack, seeds: Sequence[nn.Module],
                      opts: Sequence[torch.optim.Optimizer]) -> None:
     """Give ``opt`` (over ``stack``'s trainable parameters) the seeds' optimizer states, stacked."""
+    params = [dict(m.named_parameters()) for m in seeds]
     for name in stack.param_names:
-        states = [o.state.get(dict(m.named_parameters())[name]) for m, o in zip(seeds, opts)]
+        states = [o.state.get(p[name]) for p, o in zip(params, opts)]
         if all(st is None for st in states):
             continue
         if any(st is None for st in states):
@@ -233,7 +225,8 @@ def stack_nets(cfg: Config, seeds: Sequence[Nets], generator: torch.Generator | 
 
 def unstack_into(stacked: Nets, seeds: Sequence[Nets], slots: Sequence[int] | None = None) -> None:
     """Write the stacked weights, EMAs and optimizer states back into the seeds' own ``Nets``
-    (``slots``: the places in the stack of those given; all of them, in order, by default)."""
+    (``slots``: the places in the stack of those given; all of them, in order, by default). The
+    learning rates stay the seeds' own: each seed's loop sets its rate, the stack copies it."""
     for s, nets in zip(range(len(seeds)) if slots is None else slots, seeds):
         stacked.G.member(s, nets.G)
         stacked.D.member(s, nets.D)
@@ -247,7 +240,6 @@ def unstack_into(stacked: Nets, seeds: Sequence[Nets], slots: Sequence[int] | No
                 if state:
                     own.state[params[name]] = {k: v.clone() if k == "step" else v[s].clone()
                                                for k, v in state.items()}
-            own.param_groups[0]["lr"] = opt.param_groups[0]["lr"]
 
 
 class SeedGroup:
@@ -283,6 +275,7 @@ class SeedGroup:
         self.g_steps_done = 0
         self.stacked: Nets | None = None
         self.error: str | None = None
+        self.capture, self.warn = False, lambda _: None  # the first run to join sets them
 
     def join(self, cfg: Config, nets: Nets, capture: bool = False, warn: Callable[[str], None] = lambda _: None) -> None:
         """Join with this thread's run; returns once every run of the group has joined and the
@@ -427,6 +420,12 @@ class SeedGroup:
             stacked.entropy_scale.copy_(lead.entropy_scale)
         # a place whose run has left is fed the first run's batches; its results are never read
         per_slot = [self.pending.get(s, self.pending[first])[1] for s in range(len(self.members))]
+        if self.capture and kind in self.graphs:  # the batches stacked into the graph's own tensors, its kernels again
+            for mine, parts in zip(self.inputs[kind], zip(*per_slot)):
+                if mine is not None:
+                    torch.stack(parts, out=mine)
+            self.graphs[kind].replay()
+            return self.outputs[kind]
         batches = [None if parts[0] is None else torch.stack(parts) for parts in zip(*per_slot)]
 
         def step(batches=batches) -> dict[str, Tensor]:
@@ -436,12 +435,6 @@ class SeedGroup:
 
         if not self.capture:
             return step()
-        if kind in self.graphs:  # the batches into the graph's own tensors, then its kernels again
-            for mine, theirs in zip(self.inputs[kind], batches):
-                if mine is not None:
-                    mine.copy_(theirs)
-            self.graphs[kind].replay()
-            return self.outputs[kind]
         if self.eager_steps[kind] < WARMUP:  # real steps, on the stream the capture will use
             self.eager_steps[kind] += 1
             return self._on_side(step)

@@ -185,7 +185,7 @@ def run_seeds_in_threads(cfg: Config, seeds: list[int], parallel: int, command: 
             pending.append(seed)
             return
         log(f"seed {seed}: started")
-        # a stream per run, but where the group's steps run on the stream of whichever run comes last
+        # a stream per run; none for stacked runs, whose steps run on the thread of whichever run comes last
         stream = torch.cuda.Stream(device) if device.type == "cuda" and not stacked else None
         try:
             with torch.cuda.stream(stream) if stream is not None else nullcontext():
