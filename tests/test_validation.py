@@ -182,6 +182,11 @@ def two_threads():
         yield
 
 
+HASHES_TORCH = "2.14.1"  # the torch the hashes below were recorded with (pyproject pins it)
+
+
+@pytest.mark.skipif(torch.__version__.split("+")[0] != HASHES_TORCH,
+                    reason=f"weight hashes recorded with torch {HASHES_TORCH}, whose kernels round as this torch's need not")
 @pytest.mark.parametrize("changes, expected", [
     (OLD_DEFAULTS, "2af05b885c481a5a"),
     (dict(OLD_DEFAULTS, d_steps=2, g_steps=2, hist_avg_d=0.01, optimizer="sgd"), "d7948ac508d32320"),
@@ -193,8 +198,9 @@ def test_default_path_weights_are_unchanged(digits, changes, expected, two_threa
     d1885e3499ea1e9e), which the frozen-D generator step and the foreach optimisers left
     bit-identical; recorded again when weight norm and Adam became the fused kernels, a change
     of rounding whose speed and accuracy the README gives ("Speed on the CPU"). Speed-ups must
-    leave the eager CPU results bit-identical. On another CPU, BLAS or torch version (2.11, for
-    one) the hash may differ."""
+    leave the eager CPU results bit-identical. On another CPU or BLAS the hash may differ; with
+    another torch it does (torch 2.11 trains other weights from the same code: measured on
+    2026-12-02), so the test runs with the torch it was recorded with only."""
     r = train(Config(dataset="digits", epochs=2, device="cpu", **changes), digits, make_split(digits, 50, 1))
     assert _weights_hash(r) == expected
 
