@@ -108,10 +108,11 @@ def prepare(cfg: Config) -> tuple[Dataset, Split, Scaler]:
             raise SSGANError(f"--val {cfg.val} disagrees with split file {cfg.split} ({split.n_val} validation examples): drop one")
     else:
         split = make_split(data, default_labels(cfg.dataset, cfg.labels), cfg.seed, cfg.val)
-    if cfg.batch_size > len(data.x_train):
-        raise SSGANError(
-            f"--batch-size {cfg.batch_size} exceeds the {len(data.x_train)} training examples of {data.name}"
-        )
+    n_train = len(data.x_train) - split.n_val  # the rows a batch is drawn from: all but the validation rows
+    if cfg.batch_size > n_train:
+        held = f" ({split.n_val} of its {len(data.x_train)} held out for validation)" if split.n_val else ""
+        raise SSGANError(f"--batch-size {cfg.batch_size} exceeds the {n_train} training examples of {data.name}{held}: "
+                         f"use --batch-size {n_train} or less")
     train_rows = np.setdiff1d(np.arange(len(data.x_train)), split.val_indices)
     scaler, notes = fit_scaler(resolve_scale(cfg.scale, data), data.x_train[train_rows])
     data, more = scale_dataset(scaler, data)

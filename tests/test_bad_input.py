@@ -48,6 +48,10 @@ def cases(tmp_path):
     untested.mkdir()
     (untested / "config.json").write_text(json.dumps(Config(dataset="digits").to_dict()))
     (untested / "metrics.jsonl").write_text(json.dumps({"epoch": 1, "test_acc": None, "val_acc": 0.5}) + "\n")
+    tested = tmp_path / "tested"  # a run that held out no validation rows
+    tested.mkdir()
+    (tested / "config.json").write_text(json.dumps(Config(dataset="digits").to_dict()))
+    (tested / "metrics.jsonl").write_text(json.dumps({"epoch": 1, "test_acc": 0.5, "test_errors": 5, "n_test": 10}) + "\n")
     cut_short = tmp_path / "cut_short" / "run"  # a metrics line cut off in the middle
     cut_short.mkdir(parents=True)
     (cut_short / "config.json").write_text(json.dumps(Config(dataset="digits").to_dict()))
@@ -84,8 +88,14 @@ def cases(tmp_path):
         "sample without weights": (["sample", str(no_weights)], "has no checkpoint.pt"),
         "output not a folder": (["fit", "--dataset", "digits", "--labels", "50", "--epochs", "1", "--out", str(a_file)], "is not a directory"),
         "report without a test set": (["report", str(untested), "--out", str(tmp_path / "report")],
-                                      "has no test accuracy (its dataset has no test set), so it cannot be reported: "
-                                      "give the npz x_test and y_test, or score the run with ssgan eval"),
+                                      "has no test accuracy (its dataset has no test set), so it cannot be reported on "
+                                      "one: give the npz x_test and y_test, or report the validation rows it held out "
+                                      "with --split val"),
+        "report on validation without it": (["report", str(tested), "--out", str(tmp_path / "report"), "--split", "val"],
+                                            "has no validation accuracy (it held out no rows): fit it again with --val N"),
+        "batch larger than the rows left after val": (
+            ["fit", "--dataset", npz(tmp_path, "held", x=X, y=Y_HALF), "--val", "8", "--batch-size", "36"],
+            "--batch-size 36 exceeds the 32 training examples of npz:"),
         "damaged metrics": (["report", str(cut_short.parent), "--out", str(tmp_path / "report")],
                             "line 1, is not JSON: the file is damaged; delete that line, or move the run out of the folder"),
     }
@@ -104,7 +114,8 @@ CASE_NAMES = [
     "translate on vectors", "split for another dataset",
     "damaged split", "config unknown key", "config wrong type", "cuda without GPU", "eval on a non-run",
     "sample on a non-run", "resume a non-run", "damaged checkpoint", "eval without weights", "sample without weights",
-    "output not a folder", "damaged metrics", "report without a test set",
+    "output not a folder", "damaged metrics", "report without a test set", "report on validation without it",
+    "batch larger than the rows left after val",
 ]
 
 
