@@ -324,22 +324,26 @@ def _parse_seeds(seeds: str | None, cfg) -> list[int]:
 def _aggregate(summaries: list[dict]) -> dict:
     import numpy as np
 
-    acc = [s["test_acc"] for s in summaries if s["test_acc"] is not None]
-    return {"runs": summaries, "seeds": [s["seed"] for s in summaries],
-            "test_acc_mean": float(np.mean(acc)) if acc else None,
-            "test_acc_std": float(np.std(acc, ddof=1)) if len(acc) > 1 else 0.0}
+    out = {"runs": summaries, "seeds": [s["seed"] for s in summaries]}
+    for split in ("test", "val"):
+        acc = [s[f"{split}_acc"] for s in summaries if s.get(f"{split}_acc") is not None]
+        out[f"{split}_acc_mean"] = float(np.mean(acc)) if acc else None
+        out[f"{split}_acc_std"] = float(np.std(acc, ddof=1)) if len(acc) > 1 else 0.0
+    return out
 
 
 def _aggregate_table(agg: dict) -> None:
     from rich.table import Table
 
     table = Table(title="ssgan fit: all seeds")
-    for col in ("seed", "run", "test accuracy (last epoch)"):
+    splits = [split for split in ("val", "test") if agg[f"{split}_acc_mean"] is not None] or ["test"]
+    for col in ("seed", "run", *(f"{_SPLIT_NAMES[split]} accuracy (last epoch)" for split in splits)):
         table.add_column(col)
     for s in agg["runs"]:
-        table.add_row(str(s["seed"]), s["run"], _fmt(s["test_acc"]))
-    if agg["test_acc_mean"] is not None:
-        table.add_row("mean ± std", "", f"{agg['test_acc_mean']:.4f} ± {agg['test_acc_std']:.4f}")
+        table.add_row(str(s["seed"]), s["run"], *(_fmt(s.get(f"{split}_acc")) for split in splits))
+    if agg[f"{splits[0]}_acc_mean"] is not None:
+        table.add_row("mean ± std", "", *(f"{agg[f'{split}_acc_mean']:.4f} ± {agg[f'{split}_acc_std']:.4f}"
+                                          for split in splits))
     _console().print(table)
 
 
@@ -380,10 +384,14 @@ def _progress_reporter():
             self.progress.console.print(f"[yellow]warning:[/yellow] {message}")
 
         def on_epoch(self, metrics):
-            self.last_acc = f"test acc {_fmt(metrics['test_acc'])}"
+            split = "val" if metrics["test_acc"] is None and metrics.get("val_acc") is not None else "test"
+            self.last_acc = f"{split} acc {_fmt(metrics[f'{split}_acc'])}"
             self.progress.update(self.epochs, completed=metrics["epoch"], info=self.last_acc)
 
     return RichReporter()
+
+
+_SPLIT_NAMES = {"test": "test", "val": "validation"}
 
 
 def _fmt(value: float | None) -> str:
@@ -400,6 +408,8 @@ def _summary_table(summary: dict) -> None:
     table.add_row("labels", str(summary["labels"]))
     table.add_row("seed", str(summary["seed"]))
     table.add_row("epochs", str(summary["epochs"]))
+    if summary.get("val_acc") is not None:
+        table.add_row("validation accuracy (last epoch)", _fmt(summary["val_acc"]))
     table.add_row("test accuracy (last epoch)", _fmt(summary["test_acc"]))
     table.add_row("labeled-train accuracy", _fmt(summary["train_acc"]))
     table.add_row("training seconds", f"{summary['seconds']:.0f}")
@@ -508,9 +518,12 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
         for method in methods or ("same-net", "logreg"):
             run_dir = BASELINES[method](job, command=_command())
             last = read_metrics(run_dir)[-1]
-            results.append({"method": method, "run": str(run_dir), "seed": job.seed, "test_acc": last["test_acc"]})
+            results.append({"method": method, "run": str(run_dir), "seed": job.seed, "test_acc": last["test_acc"],
+                            "val_acc": last.get("val_acc")})
             if not as_json:
-                click.echo(f"{method:16s} seed {job.seed}: test accuracy {_fmt(last['test_acc'])}  ({run_dir})")
+                scores = [f"{_SPLIT_NAMES[split]} accuracy {_fmt(last.get(f'{split}_acc'))}" for split in ("val", "test")
+                          if last.get(f"{split}_acc") is not None or split == "test"]
+                click.echo(f"{method:16s} seed {job.seed}: {', '.join(scores)}  ({run_dir})")
     if as_json:
         click.echo(json.dumps(results))
 
@@ -524,11 +537,14 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
               help="Score N samples of the last generator of each GAN run trained without --quality-every "
                    "(FID, classifier score, precision, recall; about 12 s per run for 10,000 MNIST samples on "
                    "2 CPU cores); the run folders are not changed.")
-def report(runs, out, notes, samples) -> None:
+@click.option("--split", type=click.Choice(["test", "val"]), default="test", show_default=True,
+              help="Score the test set, or the validation rows the runs held out with --val (for data without "
+                   "a test set; the report says the figures are on validation rows).")
+def report(runs, out, notes, samples, split) -> None:
     """Turn run folders into report.md, report.json and figures."""
     from ssgan.report import write_report
 
-    path = write_report(list(runs), out, notes, samples, log=lambda msg: click.echo(msg, err=True))
+    path = write_report(list(runs), out, notes, samples, log=lambda msg: click.echo(msg, err=True), split=split)
     click.echo(f"wrote {path}/report.md, report.json, accuracy.png, losses.png, diagnostics.png, samples.png")
 
 

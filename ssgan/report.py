@@ -2,7 +2,10 @@
 
 The number of a run is its **last** epoch's test accuracy. The best epoch is shown only as a
 separate, labeled column: choosing it looks at the test set, so it is optimistic and is never
-the headline.
+the headline. Runs whose data have no test set (the user's own npz without ``x_test``) are
+reported on their validation rows instead (``split="val"``, ``ssgan report --split val``), and
+the report says so: those rows are held out of training, but settings may have been chosen on
+them.
 """
 
 from __future__ import annotations
@@ -41,8 +44,12 @@ class RunRecord:
         return f.read_text().strip() if f.is_file() else None
 
 
-def find_runs(paths: list[str | Path]) -> list[RunRecord]:
-    """Run folders among ``paths``; a folder that is not a run contributes its child runs."""
+SPLITS = {"test": "test", "val": "validation"}  # what a report scores on, and its name in the text
+
+
+def find_runs(paths: list[str | Path], split: str = "test") -> list[RunRecord]:
+    """Run folders among ``paths``; a folder that is not a run contributes its child runs.
+    Each must have an accuracy on ``split`` (``test``, or ``val``: the rows held out by ``--val``)."""
     if not paths:
         raise SSGANError("no runs given: pass run folders, or a folder that holds them")
     folders: list[Path] = []
@@ -62,9 +69,14 @@ def find_runs(paths: list[str | Path]) -> list[RunRecord]:
         metrics = read_metrics(f)
         if not metrics:
             raise SSGANError(f"{f / 'metrics.jsonl'} is empty: the run has not finished an epoch")
-        if metrics[-1].get("test_acc") is None:
-            raise SSGANError(f"{f} has no test accuracy (its dataset has no test set), so it cannot be reported: "
-                             f"give the npz x_test and y_test, or score the run with ssgan eval {f} --split val or --data")
+        if metrics[-1].get(f"{split}_acc") is None:
+            if split == "val":
+                raise SSGANError(f"{f} has no validation accuracy (it held out no rows): fit it again with --val N "
+                                 "to report on held-out rows, or report its test accuracy without --split val")
+            hint = (" or report the validation rows it held out with --split val" if metrics[-1].get("val_acc") is not None
+                    else " or fit with --val N and report those held-out rows with --split val")
+            raise SSGANError(f"{f} has no test accuracy (its dataset has no test set), so it cannot be reported on "
+                             f"one: give the npz x_test and y_test,{hint}")
         runs.append(RunRecord(f, config, metrics))
     # the full baseline trains on every label by design; it joins any label count's report
     settings = {(r.config["dataset"], r.config["labels"]) for r in runs if r.method != "full"}
@@ -92,40 +104,43 @@ def group_by_method(runs: list[RunRecord]) -> dict[str, list[RunRecord]]:
     return dict(groups)
 
 
-def summarize(runs: list[RunRecord]) -> dict:
-    """The numbers of a report: per method, and the gains of SSL methods over baselines."""
+def summarize(runs: list[RunRecord], split: str = "test") -> dict:
+    """The numbers of a report: per method, and the gains of SSL methods over baselines, scored
+    on ``split`` (keys ``{split}_acc``, ``{split}_errors``, ``n_{split}``; a test report also
+    shows the validation accuracy where every run of a method has one)."""
     groups = group_by_method(runs)
     first = next((r for r in runs if r.method != "full"), runs[0])
     dataset, labels = first.config["dataset"], first.config["labels"]
     n_classes = json.loads((first.path / "split.json").read_text()).get("n_classes", 10)
     methods = {}
     for name, rs in groups.items():
-        acc = [r.last["test_acc"] for r in rs]
-        errors = [r.last["test_errors"] for r in rs]
-        best = [max(m["test_acc"] for m in r.metrics if m.get("test_acc") is not None) for r in rs]
-        val = [r.last.get("val_acc") for r in rs]
-        val = val if all(v is not None for v in val) else None
-        methods[name] = {
-            "baseline": is_baseline(name),
-            "labels": rs[0].config["labels"],
-            "val_acc": val,
-            "val_acc_mean": _mean_std(val)[0] if val else None, "val_acc_std": _mean_std(val)[1] if val else None,
-            "n_val": rs[0].last.get("n_val") if val else None,
+        acc = [r.last[f"{split}_acc"] for r in rs]
+        errors = [r.last[f"{split}_errors"] for r in rs]
+        best = [max(m[f"{split}_acc"] for m in r.metrics if m.get(f"{split}_acc") is not None) for r in rs]
+        methods[name] = {"baseline": is_baseline(name), "labels": rs[0].config["labels"]}
+        if split == "test":  # beside the test numbers, the validation accuracy where every run has one
+            val = [r.last.get("val_acc") for r in rs]
+            val = val if all(v is not None for v in val) else None
+            methods[name].update({
+                "val_acc": val,
+                "val_acc_mean": _mean_std(val)[0] if val else None, "val_acc_std": _mean_std(val)[1] if val else None,
+                "n_val": rs[0].last.get("n_val") if val else None})
+        methods[name].update({
             "runs": [str(r.path) for r in rs],
             "seeds": [r.config["seed"] for r in rs],
             "epochs": [r.last["epoch"] for r in rs],
-            "test_acc": acc,
-            "test_acc_mean": _mean_std(acc)[0], "test_acc_std": _mean_std(acc)[1],
-            "test_errors": errors,
-            "test_errors_mean": _mean_std(errors)[0], "test_errors_std": _mean_std(errors)[1],
-            "n_test": rs[0].last["n_test"],
+            f"{split}_acc": acc,
+            f"{split}_acc_mean": _mean_std(acc)[0], f"{split}_acc_std": _mean_std(acc)[1],
+            f"{split}_errors": errors,
+            f"{split}_errors_mean": _mean_std(errors)[0], f"{split}_errors_std": _mean_std(errors)[1],
+            f"n_{split}": rs[0].last[f"n_{split}"],
             "best_epoch_acc_mean": _mean_std(best)[0],
             "seconds_mean": float(np.mean([sum(m.get("seconds", 0.0) for m in r.metrics) for r in rs])),
             "commands": [r.command for r in rs if r.command],
             "last_epoch_diagnostics": _last_diagnostics(rs),
             "sample_quality": _last_quality(rs),
             "runs_with_warnings": sum(any(m.get("warnings") for m in r.metrics) for r in rs),
-        }
+        })
     gains = []
     for ssl, s in methods.items():
         if s["baseline"]:
@@ -136,10 +151,10 @@ def summarize(runs: list[RunRecord]) -> dict:
             common = sorted(set(s["seeds"]) & set(b["seeds"]))
             if not common:
                 continue
-            diffs = [s["test_acc"][s["seeds"].index(k)] - b["test_acc"][b["seeds"].index(k)] for k in common]
+            diffs = [s[f"{split}_acc"][s["seeds"].index(k)] - b[f"{split}_acc"][b["seeds"].index(k)] for k in common]
             mean, std = _mean_std(diffs)
             gains.append({"method": ssl, "baseline": base, "seeds": common, "gain_mean": mean, "gain_std": std})
-    return {"dataset": dataset, "labels": labels, "labels_per_class": labels // n_classes,
+    return {"dataset": dataset, "labels": labels, "labels_per_class": labels // n_classes, "split": split,
             "methods": methods, "gains": gains, "settings": differing_settings(groups),
             "machine": _machine(runs)}
 
@@ -216,13 +231,13 @@ def _curves(runs: list[RunRecord], key: str) -> tuple[np.ndarray, np.ndarray] | 
     return np.arange(1, n + 1), np.array([s[:n] for s in series], dtype=float)
 
 
-def plot_accuracy(groups: dict[str, list[RunRecord]], path: Path) -> None:
+def plot_accuracy(groups: dict[str, list[RunRecord]], path: Path, split: str = "test") -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for i, (name, rs) in enumerate(groups.items()):
         color = f"C{i}"
-        ep, acc = _curves(rs, "test_acc")
+        ep, acc = _curves(rs, f"{split}_acc")
         if len(ep) == 1:  # one-shot baselines: a level
             ax.axhline(acc.mean(), color=color, ls="--", label=f"{name} ({len(rs)} runs)")
             continue
@@ -230,8 +245,8 @@ def plot_accuracy(groups: dict[str, list[RunRecord]], path: Path) -> None:
         ax.plot(ep, mean, color=color, label=f"{name} (mean of {len(rs)})")
         ax.fill_between(ep, acc.min(0), acc.max(0), color=color, alpha=0.2)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("test accuracy")
-    ax.set_title("Test accuracy per epoch (band: min-max over runs)")
+    ax.set_ylabel(f"{SPLITS[split]} accuracy")
+    ax.set_title(f"{SPLITS[split].capitalize()} accuracy per epoch (band: min-max over runs)")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     _save_figure(fig, path)
@@ -339,19 +354,25 @@ def _setting(value: object) -> str:
 
 
 def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, has_quality_plot: bool = False) -> str:
-    ds, labels = summary["dataset"], summary["labels"]
+    ds, labels, split = summary["dataset"], summary["labels"], summary.get("split", "test")
+    word = SPLITS[split]
     lines = [f"# {ds}, {labels} labels ({summary['labels_per_class']} per class)", "",
-             "Test accuracy at the **last** epoch of each run, mean ± sample std over runs (seeds); "
+             f"{word.capitalize()} accuracy at the **last** epoch of each run, mean ± sample std over runs (seeds); "
              "each seed is its own class-balanced labeled split, shared by every method. "
-             "The best-epoch column selects the epoch on the test set and is optimistic: it is "
+             f"The best-epoch column selects the epoch on the {word} rows and is optimistic: it is "
              "shown for reference, never as the result.", "",
              ]
-    has_val = any(m["val_acc"] for m in summary["methods"].values())
+    if split == "val":
+        lines += ["**Scored on validation rows, not on a test set** (`ssgan report --split val`): each run held "
+                  "these rows out of training (`--val`), but if any setting was chosen by looking at them, these "
+                  "figures are optimistic. Hold out a test set (`x_test`, `y_test` in the npz) for an unbiased "
+                  "figure.", ""]
+    has_val = split == "test" and any(m["val_acc"] for m in summary["methods"].values())
     if has_val:
         lines += ["Validation accuracy is measured on rows held out of the training set (`--val`); "
                   "settings are chosen on it, never on the test set.", ""]
     lines += ["| method | runs | seeds | " + ("val accuracy % | " if has_val else "") +
-              "test accuracy % | test errors (of N) | best epoch % (test-selected) | time per run |",
+              f"{word} accuracy % | {word} errors (of N) | best epoch % ({word}-selected) | time per run |",
               "|---|---|---|" + ("---|" if has_val else "") + "---|---|---|---|"]
     for name, m in summary["methods"].items():
         seeds = ",".join(map(str, m["seeds"]))
@@ -360,11 +381,11 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
         val = (f"{_pm(_pct(m['val_acc_mean']), _pct(m['val_acc_std']), n)} | " if m["val_acc"] else "- | ") if has_val else ""
         lines.append(
             f"| {name}{kind} | {n} | {seeds} | {val}"
-            f"{_pm(_pct(m['test_acc_mean']), _pct(m['test_acc_std']), n)} | "
-            f"{_pm(format(m['test_errors_mean'], '.1f'), format(m['test_errors_std'], '.1f'), n)} (of {m['n_test']}) | "
-            f"{_pct(m['best_epoch_acc_mean'])} | {m['seconds_mean'] / 60:.1f} min |")
+            f"{_pm(_pct(m[f'{split}_acc_mean']), _pct(m[f'{split}_acc_std']), n)} | "
+            f"{_pm(format(m[f'{split}_errors_mean'], '.1f'), format(m[f'{split}_errors_std'], '.1f'), n)} "
+            f"(of {m[f'n_{split}']}) | {_pct(m['best_epoch_acc_mean'])} | {m['seconds_mean'] / 60:.1f} min |")
     if summary["gains"]:
-        lines += ["", "Gain in test accuracy (percentage points), paired by seed:", "",
+        lines += ["", f"Gain in {word} accuracy (percentage points), paired by seed:", "",
                   "| method | over | seeds | gain (pp) |", "|---|---|---|---|"]
         for g in summary["gains"]:
             lines.append(f"| {g['method']} | {g['baseline']} | {len(g['seeds'])} | "
@@ -400,11 +421,11 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
             lines.append(f"| {name} | " + " | ".join(_pm(f"{q[k]:.3f}", f"{q[k + '_std']:.3f}", q["runs"])
                                                      for k in QUALITY_KEYS) + " |")
         lines.append("| real training images | " + " | ".join(f"{real[k]:.3f}" for k in QUALITY_KEYS) + " |")
-    lines += ["", "Per-run accuracies (last epoch):", ""]
+    lines += ["", f"Per-run {word} accuracies (last epoch):", ""]
     for name, m in summary["methods"].items():
-        accs = ", ".join(f"seed {s}: {_pct(a)}" for s, a in zip(m["seeds"], m["test_acc"]))
+        accs = ", ".join(f"seed {s}: {_pct(a)}" for s, a in zip(m["seeds"], m[f"{split}_acc"]))
         lines.append(f"- {name}: {accs}")
-    lines += ["", "![test accuracy per epoch](accuracy.png)", "", "![training losses](losses.png)", "",
+    lines += ["", f"![{word} accuracy per epoch](accuracy.png)", "", "![training losses](losses.png)", "",
               "![gradient norms and mode-collapse indicators](diagnostics.png)", ""]
     if has_quality_plot:
         lines += ["![FID per epoch](quality.png)", ""]
@@ -420,14 +441,16 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
 
 
 def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | None = None,
-                 samples: int | None = None, log=lambda msg: None) -> Path:
+                 samples: int | None = None, log=lambda msg: None, split: str = "test") -> Path:
     """Write report.md, report.json, accuracy.png, losses.png, diagnostics.png and samples.png
     (and quality.png when runs were scored at several epochs) into ``out``.
 
     ``notes``: a markdown file whose text ends report.md under "Notes" (what the numbers mean).
     ``samples``: score that many samples of the last generator of every GAN run whose last
     epoch has no sample-quality scores (runs trained without ``--quality-every``); the scores
-    go into the report only, the run folders are not changed."""
+    go into the report only, the run folders are not changed.
+    ``split``: ``test``, or ``val`` to score the rows each run held out with ``--val`` (for data
+    without a test set; the report says so)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -437,7 +460,9 @@ def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | N
             notes_text = Path(notes).read_text()
         except (OSError, UnicodeDecodeError) as e:
             raise SSGANError(f"cannot read notes file {notes}: {getattr(e, 'strerror', None) or e}") from None
-    runs = find_runs(paths)
+    if split not in SPLITS:
+        raise SSGANError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    runs = find_runs(paths, split)
     if samples:
         _score_last_generators(runs, samples, log)
     out = Path(out)
@@ -445,9 +470,9 @@ def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | N
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise SSGANError(f"cannot create report folder {out}: {e.strerror}") from None
-    summary = summarize(runs)
+    summary = summarize(runs, split)
     groups = group_by_method(runs)
-    plot_accuracy(groups, out / "accuracy.png")
+    plot_accuracy(groups, out / "accuracy.png", split)
     plot_panels(groups, LOSS_PANELS, "Training losses", out / "losses.png")
     plot_panels(groups, DIAGNOSTIC_PANELS, "Training diagnostics", out / "diagnostics.png")
     has_samples = plot_samples(groups, out / "samples.png")

@@ -208,7 +208,7 @@ def summary(run_dir: Path, result: TrainResult) -> dict:
     last = result.history[-1]
     return {"run": str(run_dir), "dataset": result.config.dataset, "labels": result.config.labels,
             "seed": result.config.seed, "epochs": last["epoch"], "test_acc": last["test_acc"],
-            "test_errors": last["test_errors"], "train_acc": last["train_acc"],
+            "test_errors": last["test_errors"], "val_acc": last.get("val_acc"), "train_acc": last["train_acc"],
             "seconds": sum(m["seconds"] for m in result.history)}
 
 

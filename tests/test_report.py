@@ -227,3 +227,48 @@ def test_report_bad_inputs(runs, tmp_path):
     r = invoke("report", out, other, "--out", tmp_path / "rep")
     assert r.exit_code == 2 and "one dataset and label count" in r.output
     assert not (tmp_path / "rep").exists()
+
+
+def test_report_on_validation_rows_for_data_without_a_test_set(tmp_path):
+    """The user's own data often has no test set: the runs' --val rows are reported instead,
+    with every method on the same held-out rows, and the report says what it scored."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 40)
+    x = (rng.random((120, 6, 6)) * 0.5 + y[:, None, None] / 4.0).astype(np.float32)
+    np.savez(tmp_path / "own.npz", x=x, y=np.where(np.arange(120) % 2 == 0, -1, y))  # no x_test, y_test
+    out = tmp_path / "runs"
+    r = invoke("fit", "--dataset", f"npz:{tmp_path / 'own.npz'}", "--labels", 15, "--val", 30, "--epochs", 2,
+               "--seeds", 2, "--batch-size", 30, "--out", out, "--json")
+    assert r.exit_code == 0, r.output
+    agg = json.loads(r.stdout)
+    assert agg["test_acc_mean"] is None and agg["val_acc_mean"] == pytest.approx(np.mean([s["val_acc"] for s in agg["runs"]]))
+    r = invoke("baseline", "--method", "logreg", "--run", out, "--out", out)
+    assert r.exit_code == 0 and r.output.count("validation accuracy ") == 2, r.output
+    r = invoke("report", out, "--out", tmp_path / "rep")
+    assert r.exit_code == 2 and "report the validation rows it held out with --split val" in r.output
+    assert not (tmp_path / "rep").exists()
+
+    r = invoke("report", out, "--out", tmp_path / "rep", "--split", "val")
+    assert r.exit_code == 0, r.output
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert rep["split"] == "val" and set(rep["methods"]) == {"ssgan", "logreg"}
+    last = {}
+    for run in sorted(out.iterdir()):
+        m = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+        assert m["test_acc"] is None and m["n_val"] == 30
+        last[str(run)] = m
+    for m in rep["methods"].values():
+        assert "test_acc" not in m and m["n_val"] == 30 and m["seeds"] == [1, 2]
+        assert m["val_acc"] == [last[p]["val_acc"] for p in m["runs"]]
+        assert m["val_errors"] == [last[p]["val_errors"] for p in m["runs"]]
+        assert m["val_acc_mean"] == pytest.approx(np.mean(m["val_acc"]))
+    ssl = [json.loads(line)["val_acc"] for p in rep["methods"]["ssgan"]["runs"]
+           for line in (Path(p) / "metrics.jsonl").read_text().splitlines()]
+    assert rep["methods"]["ssgan"]["best_epoch_acc_mean"] == pytest.approx(np.mean([max(ssl[:2]), max(ssl[2:])]))
+    (gain,) = rep["gains"]
+    diffs = np.subtract(rep["methods"]["ssgan"]["val_acc"], rep["methods"]["logreg"]["val_acc"])
+    assert gain["baseline"] == "logreg" and gain["gain_mean"] == pytest.approx(diffs.mean())
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "**Scored on validation rows, not on a test set**" in md
+    assert "| validation accuracy % | validation errors (of N) | best epoch % (validation-selected) |" in md
+    assert "test accuracy" not in md and "(of 30)" in md and (tmp_path / "rep" / "accuracy.png").stat().st_size > 0
