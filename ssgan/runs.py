@@ -361,7 +361,9 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
         source = f"{data.name} {part}"
     x, y = (data.x_test, data.y_test) if use_test else (data.x_train, data.y_train)
     if x is None:
-        raise SSGANError(f"{data.name} has no test set: use --split train")
+        hint = (f"--split val (the {run.config.val} rows the run held out)" if run.config.val
+                else "--split train (its labeled rows; fit with --val N to hold rows out to score)")
+        raise SSGANError(f"{data.name} has no test set: use {hint}")
     if part == "val" and data_spec is None:
         val = load_split(run.path / "split.json", data).val_indices
         if not len(val):

@@ -244,6 +244,8 @@ def test_report_on_validation_rows_for_data_without_a_test_set(tmp_path):
     assert agg["test_acc_mean"] is None and agg["val_acc_mean"] == pytest.approx(np.mean([s["val_acc"] for s in agg["runs"]]))
     r = invoke("baseline", "--method", "logreg", "--run", out, "--out", out)
     assert r.exit_code == 0 and r.output.count("validation accuracy ") == 2, r.output
+    r = invoke("eval", sorted(out.iterdir())[0])
+    assert r.exit_code == 2 and "has no test set: use --split val (the 30 rows the run held out)" in r.output
     r = invoke("report", out, "--out", tmp_path / "rep")
     assert r.exit_code == 2 and "report the validation rows it held out with --split val" in r.output
     assert not (tmp_path / "rep").exists()
