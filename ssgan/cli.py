@@ -20,6 +20,9 @@ class UserError(click.ClickException):
     exit_code = 2
 
 
+_SHOWN: set[str] = set()  # the data's warnings this command printed: each once, whichever seed's run finds it first
+
+
 def _warnings_as_one_line(main_rank: bool, default):
     """A ``warnings.showwarning`` that prints DataWarnings of the library (ssgan.errors) as
     ``Warning: ...`` lines on stderr and hands every other warning to ``default``."""
@@ -27,7 +30,8 @@ def _warnings_as_one_line(main_rank: bool, default):
 
     def show(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, DataWarning):
-            if main_rank:
+            if main_rank and str(message) not in _SHOWN:  # once a command, however many seeds' runs find it
+                _SHOWN.add(str(message))
                 click.echo(f"Warning: {message}", err=True)
         else:
             default(message, category, filename, lineno, file, line)
@@ -44,6 +48,7 @@ class Group(click.Group):
         main_rank = from_env().main  # under torchrun only rank 0 speaks; the others exit alike
         previous = warnings.showwarning
         warnings.showwarning = _warnings_as_one_line(main_rank, previous)
+        _SHOWN.clear()  # a new command (the tests run many in one process)
         try:
             return super().invoke(ctx)
         except Diverged as e:
@@ -248,15 +253,17 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, **o
         from ssgan.launch import run_seeds_in_parallel, run_seeds_in_threads
 
         log = (lambda msg: None) if (quiet or as_json) else (lambda msg: click.echo(msg, err=True))
+        warn = (lambda seed, msg: None) if quiet else _seed_warning
         if parallel_mode in ("threads", "stacked"):
-            summaries = run_seeds_in_threads(cfg, seed_list, parallel, _command(), log, parallel_mode == "stacked")
+            summaries = run_seeds_in_threads(cfg, seed_list, parallel, _command(), log, parallel_mode == "stacked",
+                                             warn)
         else:
-            summaries = run_seeds_in_parallel(shlex.split(_command())[1:], seed_list, parallel, log)
+            summaries = run_seeds_in_parallel(shlex.split(_command())[1:], seed_list, parallel, log, warn)
         seed_list = []
     else:
         summaries = []
     for seed in seed_list:
-        reporter = None if (quiet or as_json) else _progress_reporter()
+        reporter = None if quiet else _warning_lines() if as_json else _progress_reporter()
         try:
             if resume is not None:
                 run_dir, result = runs.resume(resume, reporter)
@@ -392,6 +399,27 @@ def _progress_reporter():
 
 
 _SPLIT_NAMES = {"test": "test", "val": "validation"}
+
+
+def _seed_warning(seed: int, message: str) -> None:
+    """A warning of one seed's run among several, unless it is one of the data's that this
+    process printed already (each child of ``--parallel-mode processes`` prints them again)."""
+    if message not in _SHOWN:
+        click.echo(f"seed {seed}: Warning: {message}", err=True)
+
+
+def _warning_lines():
+    """The reporter of ``fit --json``: nothing but the training's warnings, one line each on stderr."""
+    from ssgan.train import Reporter
+
+    class WarningLines(Reporter):
+        def on_warning(self, message):
+            click.echo(f"Warning: {message}", err=True)
+
+        def close(self):
+            pass
+
+    return WarningLines()
 
 
 def _fmt(value: float | None) -> str:

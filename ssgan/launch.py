@@ -17,6 +17,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import nullcontext
@@ -82,10 +83,28 @@ def _failed(failures: list[tuple[int, int, str]], done: int, total: int) -> SSGA
     return SSGANError(f"the run of seed {seed} failed ({message}); {done} of {total} seeds finished")
 
 
-def run_seeds_in_parallel(args: list[str], seeds: list[int], parallel: int, log=lambda msg: None) -> list[dict]:
+def _read_lines(stream, lines: list[str], on_warning) -> threading.Thread:
+    """Read a child's stderr as it comes (a child blocked on a full pipe would never end), keep
+    its non-empty lines and pass on its ``Warning: ...`` lines' messages as they are printed."""
+    def read() -> None:
+        for line in stream:
+            line = line.rstrip("\n")
+            if line.strip():
+                lines.append(line)
+            if line.startswith("Warning: "):
+                on_warning(line[len("Warning: "):])
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread
+
+
+def run_seeds_in_parallel(args: list[str], seeds: list[int], parallel: int, log=lambda msg: None,
+                          warn=lambda seed, msg: None) -> list[dict]:
     """Train one run per seed of the ``ssgan`` command ``args`` (``["fit", ...]``), at most
     ``parallel`` at a time, each in its own process and run folder; return their ``--json``
-    summaries in the order of ``seeds``.
+    summaries in the order of ``seeds``. ``warn(seed, message)`` receives each one-line warning
+    of a seed's run as it is printed.
 
     SIGINT or SIGTERM reach every running child, which checkpoints and stops; no further seed
     starts, and :class:`SeedsInterrupted` says how to resume each run and which seeds are left.
@@ -93,6 +112,7 @@ def run_seeds_in_parallel(args: list[str], seeds: list[int], parallel: int, log=
     base = _seed_args(args, ("--seeds", "--parallel", "--seed"))
     env = _threads(min(parallel, len(seeds)))
     pending, running, results, failures, resumes = list(seeds), {}, {}, [], {}
+    readers: dict[int, tuple[threading.Thread, list[str]]] = {}
     stopped: list[int] = []  # the signal that stopped the seeds, if one did
 
     def stop(signum, frame):
@@ -106,15 +126,19 @@ def run_seeds_in_parallel(args: list[str], seeds: list[int], parallel: int, log=
         while pending or running:
             while pending and len(running) < parallel and not stopped:
                 seed = pending.pop(0)
-                cmd = [sys.executable, "-m", "ssgan", *base, "--seed", str(seed), "--json", "--quiet"]
+                # --json: the summary on stdout, and on stderr only warnings and errors
+                cmd = [sys.executable, "-m", "ssgan", *base, "--seed", str(seed), "--json"]
                 running[seed] = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                lines: list[str] = []
+                readers[seed] = (_read_lines(running[seed].stderr, lines, lambda msg, seed=seed: warn(seed, msg)), lines)
                 log(f"seed {seed}: started")
             for seed, proc in list(running.items()):
                 if proc.poll() is None:
                     continue
-                out, err = proc.communicate()
+                reader, lines = readers.pop(seed)
+                reader.join()
+                out = proc.stdout.read()
                 del running[seed]
-                lines = [line for line in err.strip().splitlines() if line.strip()]
                 if stopped and proc.returncode == 128 + stopped[0] and lines:  # checkpointed: says how to resume
                     resumes[seed] = f"seed {seed}: {lines[-1].split('Resume with: ')[-1]}"
                 elif proc.returncode == 0:
@@ -145,7 +169,7 @@ def check_threads(cfg: Config) -> None:
 
 
 def run_seeds_in_threads(cfg: Config, seeds: list[int], parallel: int, command: str, log=lambda msg: None,
-                         stacked: bool = False) -> list[dict]:
+                         stacked: bool = False, warn=lambda seed, msg: None) -> list[dict]:
     """:func:`run_seeds_in_parallel` in threads of this process: one run per seed of ``cfg``, at
     most ``parallel`` at a time, each in its own run folder and, on CUDA, on its own stream.
     ``command`` is the ``ssgan fit`` command of them all, which each run's folder keeps with
@@ -155,12 +179,20 @@ def run_seeds_in_threads(cfg: Config, seeds: list[int], parallel: int, command: 
     Each run draws every random number from a generator of its own (:func:`ssgan.train.train`),
     so a seed trains as it would alone (stacked: but for D's noise, the group's). SIGINT or
     SIGTERM stop every running seed after its batch with a checkpoint, and no further seed
-    starts (:class:`SeedsInterrupted`)."""
+    starts (:class:`SeedsInterrupted`). ``warn(seed, message)`` receives each one-line warning
+    of a seed's run (the group's, stacked, through its first run)."""
     import torch
 
     from ssgan import runs
     from ssgan.batched import SeedGroup
-    from ssgan.train import Diverged, Interrupted, StopFlag, resolve_device
+    from ssgan.train import Diverged, Interrupted, Reporter, StopFlag, resolve_device
+
+    class Warnings(Reporter):
+        def __init__(self, seed: int):
+            self.seed = seed
+
+        def on_warning(self, message: str) -> None:
+            warn(self.seed, message)
 
     check_threads(cfg)
     device = resolve_device(cfg.device)
@@ -189,8 +221,9 @@ def run_seeds_in_threads(cfg: Config, seeds: list[int], parallel: int, command: 
         stream = torch.cuda.Stream(device) if device.type == "cuda" and not stacked else None
         try:
             with torch.cuda.stream(stream) if stream is not None else nullcontext():
-                run_dir, result = runs.fit(cfg.replace(seed=seed), command=shlex.join([*words, "--seed", str(seed)]),
-                                           stop=stop, group=groups.get(seed))
+                run_dir, result = runs.fit(cfg.replace(seed=seed), Warnings(seed),
+                                           command=shlex.join([*words, "--seed", str(seed)]), stop=stop,
+                                           group=groups.get(seed))
             results[seed] = runs.summary(run_dir, result)
             log(f"seed {seed}: done, {run_dir}")
         except Interrupted as e:
