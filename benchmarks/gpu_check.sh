@@ -9,11 +9,11 @@
 # 0. whether the steps can be captured at all: one digits epoch with --graphs on, which stops in
 #    one line quoting CUDA's reason if not; then parts 3 and 4 are skipped, since they would
 #    train eagerly for minutes and measure nothing new, and the lease keeps its time for a fix;
-# 1. the CUDA tests of tests/test_graphs.py, tests/test_threads.py, tests/test_models.py and
-#    tests/test_fit.py (graphs against eager weights, resume on the graph path, the fallback lines,
-#    two seeds in threads against each alone, D's noise drawn at scale against randn * std, one
-#    host read per evaluation), which skip without a GPU (`-m cuda`: those alone; CI runs the
-#    rest);
+# 1. the CUDA tests of tests/test_graphs.py, tests/test_threads.py, tests/test_stacked.py,
+#    tests/test_models.py and tests/test_fit.py (graphs against eager weights, resume on the graph
+#    path, the fallback lines, two seeds in threads against each alone, two stacked seeds captured
+#    against their stacked eager steps, D's noise drawn at scale against randn * std, one host
+#    read per evaluation), which skip without a GPU (`-m cuda`: those alone; CI runs the rest);
 # 2. benchmarks/speed.py --device cuda: seconds per iteration, eager and as graphs, fp32, bf16,
 #    and the tf32 probe (the fp32 step with TF32 matrix products, which no ssgan option sets yet);
 # 3. one timed fit of the 60-epoch schedule the issue's targets name (configs/schedule-60.toml),
@@ -21,7 +21,7 @@
 # 4. --seeds 1-10 --parallel 10 of the same schedule, wall time: the target is 3 minutes or less;
 #    first 3 epochs of the ten seeds with --parallel-mode stacked (one process, the ten seeds'
 #    steps as one, captured), threads (one process, a CUDA stream per seed) and processes (which
-#    take turns on the GPU), 40 s each at most, and the full run with the mode whose probe ended
+#    take turns on the GPU), 35 s each at most, and the full run with the mode whose probe ended
 #    first (the log says which and why); the test errors
 #    of the full run are the graph path's accuracy over 10 seeds, to set beside the eager
 #    loop's on the same schedule at this code, on the CPU (133, 126 and 129 errors on seeds 1-3,
@@ -75,15 +75,15 @@ if [[ $device == cuda* ]]; then  # (the CPU cannot capture: its smoke test goes 
   part capture 45 $py -m ssgan fit --dataset digits --labels 50 --epochs 1 --device "$device" --graphs on \
     --tag capture --out "$runs/capture" --quiet || captured=false
 fi
-part graph-tests 60 $py -m pytest -q -m cuda tests/test_graphs.py tests/test_threads.py tests/test_models.py \
-  tests/test_fit.py
+part graph-tests 75 $py -m pytest -q -m cuda tests/test_graphs.py tests/test_threads.py tests/test_stacked.py \
+  tests/test_models.py tests/test_fit.py
 precisions=fp32,bf16
 [[ $device == cuda* ]] && precisions=fp32,tf32,bf16
 part speed 75 bash -c "$py benchmarks/speed.py --device $device --iterations $iterations --precision $precisions \
   | tee -a '$out/speed.jsonl'"
 probe() {  # probe MODE: the first epochs of the seeds with --parallel-mode MODE; sets probe_s to its wall time
   local t0=$SECONDS
-  part "probe-$1" 40 $py -m ssgan fit --config configs/schedule-60.toml --epochs "$probe_epochs" --seeds "$seeds" \
+  part "probe-$1" 35 $py -m ssgan fit --config configs/schedule-60.toml --epochs "$probe_epochs" --seeds "$seeds" \
     --parallel "$parallel" --parallel-mode "$1" --device "$device" --graphs auto --tag "probe-$1" --out "$runs/probe-$1" --quiet
   local rc=$?
   probe_s=$((SECONDS - t0))
