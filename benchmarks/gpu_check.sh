@@ -73,7 +73,30 @@ part() {  # part NAME SECONDS COMMAND...: run one part under its own limit, and 
 captured=true
 if [[ $device == cuda* ]]; then  # (the CPU cannot capture: its smoke test goes on)
   part capture 45 $py -m ssgan fit --dataset digits --labels 50 --epochs 1 --device "$device" --graphs on \
-    --tag capture --out "$runs/capture" --quiet || captured=false
+    --tag capture --out "$runs/capture" --json || captured=false
+  if ! $captured; then  # the one line above quotes CUDA's reason; the traceback says where, for the fix
+    part capture-traceback 45 $py - "$runs/capture-traceback" "$device" <<'EOF'
+import sys, traceback
+
+import ssgan.graphs
+from ssgan.config import Config
+from ssgan.runs import fit
+
+made = ssgan.graphs.GraphedSteps
+
+
+def loud(*args, **kwargs):
+    try:
+        return made(*args, **kwargs)
+    except Exception:
+        traceback.print_exc()
+        raise
+
+
+ssgan.graphs.GraphedSteps = loud
+fit(Config(dataset="digits", labels=50, epochs=1, device=sys.argv[2], graphs="on", out=sys.argv[1]))
+EOF
+  fi
 fi
 part graph-tests 75 $py -m pytest -q -m cuda tests/test_graphs.py tests/test_threads.py tests/test_stacked.py \
   tests/test_models.py tests/test_fit.py
@@ -84,7 +107,7 @@ part speed 75 bash -c "$py benchmarks/speed.py --device $device --iterations $it
 probe() {  # probe MODE: the first epochs of the seeds with --parallel-mode MODE; sets probe_s to its wall time
   local t0=$SECONDS
   part "probe-$1" 35 $py -m ssgan fit --config configs/schedule-60.toml --epochs "$probe_epochs" --seeds "$seeds" \
-    --parallel "$parallel" --parallel-mode "$1" --device "$device" --graphs auto --tag "probe-$1" --out "$runs/probe-$1" --quiet
+    --parallel "$parallel" --parallel-mode "$1" --device "$device" --graphs auto --tag "probe-$1" --out "$runs/probe-$1" --json
   local rc=$?
   probe_s=$((SECONDS - t0))
   return $rc
@@ -92,7 +115,7 @@ probe() {  # probe MODE: the first epochs of the seeds with --parallel-mode MODE
 
 if $captured; then
   part fit-one 80 $py -m ssgan fit --config configs/schedule-60.toml --epochs "$epochs" --seed 1 --device "$device" \
-    --graphs auto --tag graphs --out "$runs/one" --quiet
+    --graphs auto --tag graphs --out "$runs/one" --json
   probe_epochs=$((epochs < 3 ? epochs : 3))
   probe stacked && stacked_s=$probe_s || stacked_s=
   probe threads && threads_s=$probe_s || threads_s=
@@ -102,7 +125,7 @@ if $captured; then
   if [[ -n $stacked_s && $stacked_s -le $best ]]; then mode=stacked best=$stacked_s; fi
   echo "gpu_check.sh: $probe_epochs epochs of seeds $seeds took ${stacked_s:-(failed)} s stacked, ${threads_s:-(failed)} s in threads, ${processes_s:-(failed)} s in processes: the full run uses $mode"
   part fit-seeds 200 $py -m ssgan fit --config configs/schedule-60.toml --epochs "$epochs" --seeds "$seeds" \
-    --parallel "$parallel" --parallel-mode "$mode" --device "$device" --graphs auto --tag graphs --out "$runs/seeds" --quiet
+    --parallel "$parallel" --parallel-mode "$mode" --device "$device" --graphs auto --tag graphs --out "$runs/seeds" --json
 else
   echo "gpu_check.sh: the steps were not captured (part 'capture' above says why); the timed fits would train eagerly, so they are skipped"
 fi
