@@ -263,7 +263,8 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, **o
     else:
         summaries = []
     for seed in seed_list:
-        reporter = None if quiet else _warning_lines() if as_json else _progress_reporter()
+        several = seeds is not None and len(seed_list) > 1  # one after another: say whose warning it is
+        reporter = None if quiet else _warning_lines(f"seed {seed}: " if several else "") if as_json else _progress_reporter()
         try:
             if resume is not None:
                 run_dir, result = runs.resume(resume, reporter)
@@ -408,13 +409,14 @@ def _seed_warning(seed: int, message: str) -> None:
         click.echo(f"seed {seed}: Warning: {message}", err=True)
 
 
-def _warning_lines():
-    """The reporter of ``fit --json``: nothing but the training's warnings, one line each on stderr."""
+def _warning_lines(prefix: str = ""):
+    """The reporter of ``fit --json``: nothing but the training's warnings, one line each on
+    stderr (``prefix``: whose run it is, among several)."""
     from ssgan.train import Reporter
 
     class WarningLines(Reporter):
         def on_warning(self, message):
-            click.echo(f"Warning: {message}", err=True)
+            click.echo(f"{prefix}Warning: {message}", err=True)
 
         def close(self):
             pass

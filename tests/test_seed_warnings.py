@@ -45,6 +45,11 @@ def test_each_seed_in_threads_warns_under_its_seed(tmp_path, warns, mode):
     assert r.output == ""
 
 
+def test_seeds_one_after_another_warn_under_their_seeds(tmp_path, warns):
+    r = _fit(tmp_path, "--seeds", "1-2", "--json")
+    assert r.stderr.splitlines() == ["seed 1: Warning: epoch 1: made-up", "seed 2: Warning: epoch 1: made-up"]
+
+
 def test_each_seed_in_a_process_warns_under_its_seed_and_the_datas_warnings_once(tmp_path):
     """In processes the children print their warnings; the parent passes each on under its seed
     but for the data's, which it printed itself before they started. Here the data's only warning
