@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from ssgan import __version__
-from ssgan.config import FAKE_LOGITS, FM_NORMS, G_LOSSES, MOMENT_SPACES
+from ssgan.config import FAKE_LOGITS, FM_NORMS, G_LOSSES, MOMENT_SPACES, SPLIT_NAMES
 from ssgan.errors import SSGANError
 
 
@@ -345,7 +345,7 @@ def _aggregate_table(agg: dict) -> None:
 
     table = Table(title="ssgan fit: all seeds")
     splits = [split for split in ("val", "test") if agg[f"{split}_acc_mean"] is not None] or ["test"]
-    for col in ("seed", "run", *(f"{_SPLIT_NAMES[split]} accuracy (last epoch)" for split in splits)):
+    for col in ("seed", "run", *(f"{SPLIT_NAMES[split]} accuracy (last epoch)" for split in splits)):
         table.add_column(col)
     for s in agg["runs"]:
         table.add_row(str(s["seed"]), s["run"], *(_fmt(s.get(f"{split}_acc")) for split in splits))
@@ -397,9 +397,6 @@ def _progress_reporter():
             self.progress.update(self.epochs, completed=metrics["epoch"], info=self.last_acc)
 
     return RichReporter()
-
-
-_SPLIT_NAMES = {"test": "test", "val": "validation"}
 
 
 def _seed_warning(seed: int, message: str) -> None:
@@ -551,7 +548,7 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
             results.append({"method": method, "run": str(run_dir), "seed": job.seed, "test_acc": last["test_acc"],
                             "val_acc": last.get("val_acc")})
             if not as_json:
-                scores = [f"{_SPLIT_NAMES[split]} accuracy {_fmt(last.get(f'{split}_acc'))}" for split in ("val", "test")
+                scores = [f"{SPLIT_NAMES[split]} accuracy {_fmt(last.get(f'{split}_acc'))}" for split in ("val", "test")
                           if last.get(f"{split}_acc") is not None or split == "test"]
                 click.echo(f"{method:16s} seed {job.seed}: {', '.join(scores)}  ({run_dir})")
     if as_json:
@@ -567,7 +564,7 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
               help="Score N samples of the last generator of each GAN run trained without --quality-every "
                    "(FID, classifier score, precision, recall; about 12 s per run for 10,000 MNIST samples on "
                    "2 CPU cores); the run folders are not changed.")
-@click.option("--split", type=click.Choice(["test", "val"]), default="test", show_default=True,
+@click.option("--split", type=click.Choice(list(SPLIT_NAMES)), default="test", show_default=True,
               help="Score the test set, or the validation rows the runs held out with --val (for data without "
                    "a test set; the report says the figures are on validation rows).")
 def report(runs, out, notes, samples, split) -> None:

@@ -26,6 +26,7 @@ G_LOSSES = ("feature-matching", "moment-matching", "adversarial", "fm+adv")
 FM_NORMS = ("l2", "l1")
 MOMENT_SPACES = ("data", "features")
 FAKE_LOGITS = ("implicit", "explicit")
+SPLIT_NAMES = {"test": "test", "val": "validation"}  # the held-out rows a run is scored on, as the text calls them
 ARCHS = ("auto", "mlp", "dcgan", "salimans-cnn")
 SCALES = ("auto", "minmax", "standard", "none")
 CONV_ARCHS = ("dcgan", "salimans-cnn")

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ssgan.baselines import is_baseline
+from ssgan.config import SPLIT_NAMES
 from ssgan.errors import SSGANError
 from ssgan.fileio import atomic_path, write_json, write_text
 from ssgan.runs import child_runs, method_name, read_config, read_metrics
@@ -42,9 +43,6 @@ class RunRecord:
     def command(self) -> str | None:
         f = self.path / "command.txt"
         return f.read_text().strip() if f.is_file() else None
-
-
-SPLITS = {"test": "test", "val": "validation"}  # what a report scores on, and its name in the text
 
 
 def find_runs(paths: list[str | Path], split: str = "test") -> list[RunRecord]:
@@ -245,8 +243,8 @@ def plot_accuracy(groups: dict[str, list[RunRecord]], path: Path, split: str = "
         ax.plot(ep, mean, color=color, label=f"{name} (mean of {len(rs)})")
         ax.fill_between(ep, acc.min(0), acc.max(0), color=color, alpha=0.2)
     ax.set_xlabel("epoch")
-    ax.set_ylabel(f"{SPLITS[split]} accuracy")
-    ax.set_title(f"{SPLITS[split].capitalize()} accuracy per epoch (band: min-max over runs)")
+    ax.set_ylabel(f"{SPLIT_NAMES[split]} accuracy")
+    ax.set_title(f"{SPLIT_NAMES[split].capitalize()} accuracy per epoch (band: min-max over runs)")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     _save_figure(fig, path)
@@ -355,7 +353,7 @@ def _setting(value: object) -> str:
 
 def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, has_quality_plot: bool = False) -> str:
     ds, labels, split = summary["dataset"], summary["labels"], summary.get("split", "test")
-    word = SPLITS[split]
+    word = SPLIT_NAMES[split]
     lines = [f"# {ds}, {labels} labels ({summary['labels_per_class']} per class)", "",
              f"{word.capitalize()} accuracy at the **last** epoch of each run, mean ± sample std over runs (seeds); "
              "each seed is its own class-balanced labeled split, shared by every method. "
@@ -460,8 +458,8 @@ def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | N
             notes_text = Path(notes).read_text()
         except (OSError, UnicodeDecodeError) as e:
             raise SSGANError(f"cannot read notes file {notes}: {getattr(e, 'strerror', None) or e}") from None
-    if split not in SPLITS:
-        raise SSGANError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if split not in SPLIT_NAMES:
+        raise SSGANError(f"split must be one of {', '.join(SPLIT_NAMES)}, got {split!r}")
     runs = find_runs(paths, split)
     if samples:
         _score_last_generators(runs, samples, log)
