@@ -8,6 +8,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -401,10 +402,12 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
         if run_dir is not None and world.main:  # drop metric lines written after the checkpoint
             write_text(run_dir / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in history))
 
+    writer = RunWriter()
+
     def checkpoint(epoch: int, position: dict | None = None) -> None:
         if not world.main:
             return
-        save_checkpoint(run_dir / "checkpoint.pt", {
+        writer.checkpoint(run_dir / "checkpoint.pt", {
             "config": cfg.to_dict(), "epoch": epoch, "shape": list(data.shape), "n_classes": data.n_classes,
             "generator": G.state_dict(), "discriminator": D.state_dict(),
             "ema": ema.module.state_dict(), "ema_n": int(ema.n_averaged),
@@ -421,7 +424,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
     if group is not None:  # its steps stacked with the group's other runs, driven as captured ones are
         graphed = group.member(cfg, nets, amp, x_lab, y_lab, x_all, gan, capture, reporter.on_warning)
     reporter.on_start(cfg.epochs, iters, start_epoch - 1)
-    with StopFlag(run_dir is not None and stop is None) as own:
+    with StopFlag(run_dir is not None and stop is None) as own, writer:
         stop = stop or own
         for epoch in range(start_epoch, cfg.epochs + 1):
             t0 = time.perf_counter()
@@ -508,7 +511,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
             if run_dir is not None and world.main:
                 _append_jsonl(run_dir / "metrics.jsonl", metrics)
                 if gan and (epoch % cfg.sample_every == 0 or epoch == cfg.epochs):
-                    save_samples(fake.cpu(), run_dir / "samples" / f"epoch_{epoch:04d}.png", data.x_train)
+                    writer.submit(save_samples, fake.cpu(), run_dir / "samples" / f"epoch_{epoch:04d}.png", data.x_train)
             if run_dir is not None and (epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs or signum is not None):
                 checkpoint(epoch)
             reporter.on_epoch(metrics)
@@ -578,6 +581,55 @@ def _append_jsonl(path: Path, record: dict) -> None:
     with open(path, "a") as f:
         f.write(json.dumps(record) + "\n")
         f.flush()
+
+
+def _on_host(obj):
+    """``obj`` with every tensor copied to host memory and every container new: what a
+    checkpoint holds at the moment it is taken, whatever training does next."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: _on_host(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_on_host(v) for v in obj)
+    return obj
+
+
+class RunWriter:
+    """A run's sample grids and checkpoints, written in a thread of their own in the order they
+    were taken, so that training goes on meanwhile (on a GPU a checkpoint's 40 MB otherwise stop
+    the loop every epoch; with stacked seeds, all of them). A checkpoint's state is copied to host
+    memory before :meth:`checkpoint` returns, and waits for the one before it to be on disk, so at
+    most one is held. As a context manager it waits for the last write when the loop ends; an
+    error of a write is raised there, or at the next write, unless the loop is failing already
+    (then its error stands; a stop's checkpoint, :class:`Interrupted`, must be on disk, so a
+    write's error wins there)."""
+
+    def __init__(self):
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssgan-writer")
+        self.futures: list[Future] = []
+
+    def submit(self, fn, *args) -> None:
+        self._raise_done()
+        self.futures.append(self.pool.submit(fn, *args))
+
+    def checkpoint(self, path: Path, state: dict) -> None:
+        for f in self.futures:  # the previous checkpoint first: one held in memory at a time
+            f.result()
+        self.submit(save_checkpoint, path, _on_host(state))
+
+    def _raise_done(self) -> None:
+        for f in [f for f in self.futures if f.done()]:
+            self.futures.remove(f)
+            f.result()
+
+    def __enter__(self) -> "RunWriter":
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        self.pool.shutdown(wait=True)
+        if kind is None or issubclass(kind, Interrupted):
+            self._raise_done()
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
