@@ -112,7 +112,7 @@ def prepare(cfg: Config) -> tuple[Dataset, Split, Scaler]:
     if cfg.batch_size > n_train:
         held = f" ({split.n_val} of its {len(data.x_train)} held out for validation)" if split.n_val else ""
         raise SSGANError(f"--batch-size {cfg.batch_size} exceeds the {n_train} training examples of {data.name}{held}: "
-                         f"use --batch-size {n_train} or less")
+                         f"use --batch-size {n_train} or less (in a --config file: batch_size = {n_train})")
     train_rows = np.setdiff1d(np.arange(len(data.x_train)), split.val_indices)
     scaler, notes = fit_scaler(resolve_scale(cfg.scale, data), data.x_train[train_rows])
     data, more = scale_dataset(scaler, data)
