@@ -38,8 +38,8 @@ from ssgan.graphs import use_graphs
 from ssgan.models import build_models, resolve_arch
 from ssgan.scaling import NONE, Scaler, fit_scaler, load_scaler, resolve_scale, save_scaler, scale_dataset
 from ssgan.splits import Split, default_labels, load_split, make_split, save_split
-from ssgan.train import (Reporter, StopFlag, TrainResult, load_checkpoint, resolve_device, resolve_precision,
-                         train)
+from ssgan.train import (Reporter, StopFlag, TrainResult, check_batch_rows, load_checkpoint, resolve_device,
+                         resolve_precision, train)
 
 _RUN_ID = re.compile(r"^(\d{5})-")
 
@@ -108,11 +108,7 @@ def prepare(cfg: Config) -> tuple[Dataset, Split, Scaler]:
             raise SSGANError(f"--val {cfg.val} disagrees with split file {cfg.split} ({split.n_val} validation examples): drop one")
     else:
         split = make_split(data, default_labels(cfg.dataset, cfg.labels), cfg.seed, cfg.val)
-    n_train = len(data.x_train) - split.n_val  # the rows a batch is drawn from: all but the validation rows
-    if cfg.batch_size > n_train:
-        held = f" ({split.n_val} of its {len(data.x_train)} held out for validation)" if split.n_val else ""
-        raise SSGANError(f"--batch-size {cfg.batch_size} exceeds the {n_train} training examples of {data.name}{held}: "
-                         f"use --batch-size {n_train} or less (in a --config file: batch_size = {n_train})")
+    check_batch_rows(cfg.batch_size, data, split)
     train_rows = np.setdiff1d(np.arange(len(data.x_train)), split.val_indices)
     scaler, notes = fit_scaler(resolve_scale(cfg.scale, data), data.x_train[train_rows])
     data, more = scale_dataset(scaler, data)

@@ -261,6 +261,16 @@ def _noise_seed(*parts: int) -> int:
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
 
 
+def check_batch_rows(batch_size: int, data: Dataset, split: Split) -> None:
+    """Stop with one line if a batch is larger than the rows it is drawn from: the training
+    rows less the validation rows (``runs.prepare`` asks before a run folder is made)."""
+    n_train = len(data.x_train) - split.n_val
+    if batch_size > n_train:
+        held = f" ({split.n_val} of its {len(data.x_train)} held out for validation)" if split.n_val else ""
+        raise SSGANError(f"--batch-size {batch_size} exceeds the {n_train} training examples of {data.name}{held}: "
+                         f"use --batch-size {n_train} or less (in a --config file: batch_size = {n_train})")
+
+
 @one_line_failures
 def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
           reporter: Reporter | None = None, resume: dict | None = None, scaler: dict | None = None,
@@ -304,8 +314,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
         val, test = (_on(device, data.x_train[split.val_indices], data.y_train[split.val_indices]),
                      _on(device, data.x_test, data.y_test))
     n_unl, bs = len(x_all), cfg.batch_size
-    if n_unl < bs:
-        raise SSGANError(f"batch size {bs} exceeds the {n_unl} training examples: use --batch-size {n_unl} or less")
+    check_batch_rows(bs, data, split)
     distributed.check_batch(bs, world.size)
     iters = n_unl // bs
     # this rank's rows of every global batch (all of them in one process)
@@ -474,7 +483,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                     if group is not None:
                         group.sync(nets)
                     checkpoint(epoch - 1, {"iteration": it + 1, "sums": sums, "counts": counts,
-                                           "orders": {k: v.cpu() for k, v in orders.items()}})
+                                           "orders": orders})  # the writer copies it to the host
                     distributed.barrier()  # no rank leaves before rank 0 has written
                     raise Interrupted(signum, epoch, it + 1, run_dir)
 
@@ -511,7 +520,8 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
             if run_dir is not None and world.main:
                 _append_jsonl(run_dir / "metrics.jsonl", metrics)
                 if gan and (epoch % cfg.sample_every == 0 or epoch == cfg.epochs):
-                    writer.submit(save_samples, fake.cpu(), run_dir / "samples" / f"epoch_{epoch:04d}.png", data.x_train)
+                    writer.submit(save_samples, fake.cpu(), run_dir / "samples" / f"epoch_{epoch:04d}.png",
+                                  data.x_train)
             if run_dir is not None and (epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs or signum is not None):
                 checkpoint(epoch)
             reporter.on_epoch(metrics)
