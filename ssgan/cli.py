@@ -23,6 +23,12 @@ class UserError(click.ClickException):
 _SHOWN: set[str] = set()  # the data's warnings this command printed: each once, whichever seed's run finds it first
 
 
+def _echo_warning(message: str, prefix: str = "") -> None:
+    """A one-line warning on stderr (``prefix``: whose run it is, among several). Children of
+    ``--parallel-mode processes`` are read by this form (``ssgan.launch``)."""
+    click.echo(f"{prefix}Warning: {message}", err=True)
+
+
 def _warnings_as_one_line(main_rank: bool, default):
     """A ``warnings.showwarning`` that prints DataWarnings of the library (ssgan.errors) as
     ``Warning: ...`` lines on stderr and hands every other warning to ``default``."""
@@ -32,7 +38,7 @@ def _warnings_as_one_line(main_rank: bool, default):
         if issubclass(category, DataWarning):
             if main_rank and str(message) not in _SHOWN:  # once a command, however many seeds' runs find it
                 _SHOWN.add(str(message))
-                click.echo(f"Warning: {message}", err=True)
+                _echo_warning(str(message))
         else:
             default(message, category, filename, lineno, file, line)
 
@@ -403,7 +409,7 @@ def _seed_warning(seed: int, message: str) -> None:
     """A warning of one seed's run among several, unless it is one of the data's that this
     process printed already (each child of ``--parallel-mode processes`` prints them again)."""
     if message not in _SHOWN:
-        click.echo(f"seed {seed}: Warning: {message}", err=True)
+        _echo_warning(message, f"seed {seed}: ")
 
 
 def _warning_lines(prefix: str = ""):
@@ -413,7 +419,7 @@ def _warning_lines(prefix: str = ""):
 
     class WarningLines(Reporter):
         def on_warning(self, message):
-            click.echo(f"{prefix}Warning: {message}", err=True)
+            _echo_warning(message, prefix)
 
         def close(self):
             pass
