@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from contextlib import nullcontext
 from functools import partial
 
 import torch
@@ -80,15 +79,10 @@ def captured(step, nets_list: list[Nets], cfg, device: torch.device):
         for opt in (nets.opt_d, nets.opt_g):
             graphs.to_capturable(opt, device)
         nets.ema_update = DeviceEMA(nets.ema, nets.D, cfg.ema_decay).update
-    cuda = device.type == "cuda"
-    side = torch.cuda.Stream(device) if cuda else None
-    if cuda:
-        side.wait_stream(torch.cuda.current_stream(device))
-    with torch.cuda.stream(side) if cuda else nullcontext():
+    side = graphs.side_stream(device)
+    with graphs.on_side(side):
         for _ in range(WARMUP):
             step()
-    if cuda:
-        torch.cuda.current_stream(device).wait_stream(side)
     return graphs.record(step, stream=side).replay
 
 

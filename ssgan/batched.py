@@ -40,11 +40,10 @@ from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 from torch.optim.swa_utils import AveragedModel
 
-from ssgan import steps
+from ssgan import graphs, steps
 from ssgan.config import Config
 from ssgan.diagnostics import HistoricalAverage, first_and_last_weight_names
 from ssgan.errors import SSGANError, first_line
-from ssgan.graphs import WARMUP
 from ssgan.models import resolve_arch
 from ssgan.models.layers import use_generator
 from ssgan.steps import Nets
@@ -152,8 +151,7 @@ def discriminator_step(cfg: Config, nets: Nets, xl: Tensor, yl: Tensor, xu: Tens
         *D.state(), *G.state(detach=True), xl, yl, xu, z)
     nets.opt_d.zero_grad(set_to_none=True)
     loss.sum().backward()  # the seeds' weights are apart: each gets the gradient of its own loss
-    values = {"loss_lab": values.pop("loss_lab"), "train_batch_acc": values.pop("train_batch_acc"),
-              **D.grad_norms("d"), **values}  # in the order of steps.discriminator_step
+    values = steps.d_values_with_norms(values, D.grad_norms("d"))
     nets.opt_d.step()
     nets.update_ema()
     return values
@@ -395,8 +393,6 @@ class SeedGroup:
 
     def _make_capturable(self, cfg: Config) -> None:
         """Adam capturable, its rate a device tensor, and the EMA updated on the device."""
-        from ssgan import graphs
-
         device = next(self.stacked.D.parameters()).device
         for opt in (self.stacked.opt_d, self.stacked.opt_g):
             graphs.to_capturable(opt, device)
@@ -405,7 +401,7 @@ class SeedGroup:
         self.inputs: dict[str, list] = {}
         self.outputs: dict[str, dict[str, Tensor]] = {}
         self.eager_steps = {"d": 0, "g": 0}
-        self.side = torch.cuda.Stream(device) if device.type == "cuda" else None
+        self.side = graphs.side_stream(device)
 
     def _run(self, kind: str) -> dict[str, Tensor]:
         stacked, first = self.stacked, min(self.pending)
@@ -435,27 +431,16 @@ class SeedGroup:
 
         if not self.capture:
             return step()
-        if self.eager_steps[kind] < WARMUP:  # real steps, on the stream the capture will use
+        if self.eager_steps[kind] < graphs.WARMUP:  # real steps, on the stream the capture will use
             self.eager_steps[kind] += 1
-            return self._on_side(step)
+            with graphs.on_side(self.side):
+                return step()
         return self._record(kind, batches, step)
-
-    def _on_side(self, fn):
-        if self.side is None:
-            return fn()
-        current = torch.cuda.current_stream(self.side.device)
-        self.side.wait_stream(current)
-        with torch.cuda.stream(self.side):
-            out = fn()
-        current.wait_stream(self.side)
-        return out
 
     def _record(self, kind: str, batches: list, step) -> dict[str, Tensor]:
         """Capture ``step`` on the group's own copies of the batches (the first graph's memory
         shared by the second), then replay it for this step; a failed capture leaves the group
         eager (its line says why)."""
-        from ssgan import graphs
-
         self.inputs[kind] = [None if b is None else b.clone() for b in batches]
         pool = next(iter(self.graphs.values())).pool() if self.graphs else None
         gens = (self.generator,) if self.generator.device.type == "cuda" else ()

@@ -28,8 +28,8 @@ CUDA: the CPU tests replace them (:mod:`ssgan.graphsim`) to run the rest of this
 from __future__ import annotations
 
 import threading
-from contextlib import AbstractContextManager, nullcontext
-from typing import Callable
+from contextlib import AbstractContextManager, contextmanager
+from typing import Callable, Iterator
 
 import torch
 from torch import Tensor, nn
@@ -161,6 +161,27 @@ class DeviceEMA:
         self.ema.n_averaged.add_(1)
 
 
+def side_stream(device: torch.device) -> torch.cuda.Stream | None:
+    """A stream of its own for a warm-up and the capture that follows it (None off CUDA)."""
+    return torch.cuda.Stream(device) if device.type == "cuda" else None
+
+
+@contextmanager
+def on_side(side: torch.cuda.Stream | None) -> Iterator[None]:
+    """Run the block's kernels on ``side``, after what the current stream has queued and before
+    what it queues next (``side`` None: on the current stream, as on the CPU)."""
+    if side is None:
+        yield
+        return
+    current = torch.cuda.current_stream(side.device)
+    side.wait_stream(current)
+    try:
+        with torch.cuda.stream(side):
+            yield
+    finally:
+        current.wait_stream(side)
+
+
 def record(fn: Callable[[], object], pool=None, stream=None, generators: tuple[torch.Generator, ...] = ()
            ) -> torch.cuda.CUDAGraph:
     """Capture ``fn``'s kernels as a CUDA graph on ``stream`` (the warm-up's, whose library
@@ -225,18 +246,13 @@ class GraphedSteps:
 
     def _capture(self, saved: "_Snapshot") -> None:
         nets = self.nets
-        cuda = self.device.type == "cuda"
-        side = torch.cuda.Stream(self.device) if cuda else None
-        if cuda:
-            side.wait_stream(torch.cuda.current_stream(self.device))
+        side = side_stream(self.device)
         try:
-            with torch.cuda.stream(side) if cuda else nullcontext():
+            with on_side(side):
                 for _ in range(WARMUP):
                     d_keys = list(self._d())
                     g_keys = list(self._g()) if self.gan else []
         finally:
-            if cuda:
-                torch.cuda.current_stream(self.device).wait_stream(side)
             saved.restore()  # the warm-up's updates are undone: training starts from the loaded state
         self.d_keys, self.g_keys = d_keys, g_keys
         self.d_sum = torch.zeros(len(d_keys), device=self.device)

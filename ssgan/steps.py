@@ -120,6 +120,12 @@ def discriminator_loss(cfg: Config, G: Callable[[Tensor], Tensor], D: Callable[.
     return loss_d, values
 
 
+def d_values_with_norms(values: dict[str, Tensor], norms: dict[str, Tensor]) -> dict[str, Tensor]:
+    """D's step metrics (:func:`discriminator_loss`) with its gradient norms, in the order the
+    loop has always logged them."""
+    return {"loss_lab": values.pop("loss_lab"), "train_batch_acc": values.pop("train_batch_acc"), **norms, **values}
+
+
 def discriminator_step(cfg: Config, nets: Nets, xl: Tensor, yl: Tensor, xu: Tensor | None, z: Tensor | None,
                        amp: Callable[[], AbstractContextManager]) -> dict[str, Tensor | float]:
     """One update of D by :func:`discriminator_loss` (with historical averaging, when set); also
@@ -128,9 +134,7 @@ def discriminator_step(cfg: Config, nets: Nets, xl: Tensor, yl: Tensor, xu: Tens
                                         nets.entropy_scale)
     nets.opt_d.zero_grad(set_to_none=True)
     nets.hist_d.penalized(loss_d).backward()
-    # the metrics in the order the loop has always logged them
-    values = {"loss_lab": values.pop("loss_lab"), "train_batch_acc": values.pop("train_batch_acc"),
-              **grad_norms(nets.D, "d"), **values}
+    values = d_values_with_norms(values, grad_norms(nets.D, "d"))
     nets.opt_d.step()
     nets.hist_d.update()
     nets.update_ema()
