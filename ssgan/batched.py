@@ -253,15 +253,23 @@ class SeedGroup:
     on, its place in the stack then fed with another run's batches and never read again.
 
     Each run draws G's noise from its own generator, as alone; D's noise and dropout come from
-    one generator of the group's, seeded from its seeds, drawn per seed under vmap."""
+    one generator of the group's, seeded from its seeds (and ``start``, the epoch and iteration
+    where resumed runs continue), drawn per seed under vmap.
 
-    def __init__(self, seeds: Sequence[int], device: torch.device):
+    A signal stops every run of the group after the same step (:attr:`signal`), so that their
+    checkpoints are at one place and the runs can be resumed as a group again."""
+
+    def __init__(self, seeds: Sequence[int], device: torch.device, start: tuple[int, ...] = ()):
         from ssgan.train import _noise_seed
 
         self.seeds = list(seeds)
         self.expected = len(seeds)
         self.joined: dict[int, tuple[Config, Nets]] = {}  # thread -> its run, until the stack is built
-        self.generator = torch.Generator(device=device).manual_seed(_noise_seed(*seeds))
+        self.generator = torch.Generator(device=device).manual_seed(_noise_seed(*seeds, *start))
+        # the signal that the runs had seen when they handed in the batches of the last step:
+        # the same answer for all of them, where each run's own look at the flag may fall on
+        # either side of the signal's arrival
+        self.signal: int | None = None
         self.cond = threading.Condition()
         self.slots: dict[int, int] = {}  # thread -> place in the stack
         self.members: list[tuple[Config, Nets]] = []
@@ -309,16 +317,18 @@ class SeedGroup:
 
     def member(self, cfg: Config, nets: Nets, amp: Callable[[], AbstractContextManager], x_lab: Tensor,
                y_lab: Tensor, x_unl: Tensor, gan: bool, capture: bool = False,
-               warn: Callable[[str], None] = lambda _: None) -> "GroupMember":
-        """Join with this thread's run (:meth:`join`) and return the run's side of the group."""
+               warn: Callable[[str], None] = lambda _: None, stop=None) -> "GroupMember":
+        """Join with this thread's run (:meth:`join`) and return the run's side of the group
+        (``stop``: the run's :class:`ssgan.train.StopFlag`, whose signal it hands in with its batches)."""
         self.join(cfg, nets, capture, warn)
-        return GroupMember(self, cfg, nets, amp, x_lab, y_lab, x_unl, gan)
+        return GroupMember(self, cfg, nets, amp, x_lab, y_lab, x_unl, gan, stop)
 
-    def step(self, kind: str, batches: tuple, amp) -> None:
-        """Hand in this run's batches for a D (``d``) or G (``g``) step; returns once the
-        stacked step of every run has been run (on a GPU: launched)."""
+    def step(self, kind: str, batches: tuple, amp, signum: int | None = None) -> None:
+        """Hand in this run's batches for a D (``d``) or G (``g``) step, with the signal this run
+        has seen (``signum``); returns once the stacked step of every run has been run (on a
+        GPU: launched)."""
         with self.cond:
-            self.pending[self.slots[threading.get_ident()]] = (kind, batches, amp)
+            self.pending[self.slots[threading.get_ident()]] = (kind, batches, amp, signum)
             generation = self.generation
             self._step_if_all_in()
             while self.generation == generation and self.error is None:
@@ -370,7 +380,8 @@ class SeedGroup:
         """Run the stacked step once every active run has handed in its batches."""
         if self.stacked is None or not self.pending or set(self.pending) != self.active:
             return
-        kinds = {kind for kind, _, _ in self.pending.values()}
+        kinds = {kind for kind, _, _, _ in self.pending.values()}
+        self.signal = max((signum or 0 for *_, signum in self.pending.values()), default=0) or None
         try:
             if len(kinds) != 1:
                 raise RuntimeError(f"runs asked for different steps at once ({sorted(kinds)})")
@@ -464,8 +475,8 @@ class GroupMember:
     eager loop gathers and draws them, handed to the group; the metrics read once per epoch."""
 
     def __init__(self, group: SeedGroup, cfg: Config, nets: Nets, amp, x_lab: Tensor, y_lab: Tensor,
-                 x_unl: Tensor, gan: bool):
-        self.group, self.cfg, self.nets, self.amp, self.gan = group, cfg, nets, amp, gan
+                 x_unl: Tensor, gan: bool, stop=None):
+        self.group, self.cfg, self.nets, self.amp, self.gan, self.stop = group, cfg, nets, amp, gan, stop
         self.x_lab, self.y_lab, self.x_unl = x_lab, y_lab, x_unl
         self.device = x_unl.device
 
@@ -481,13 +492,23 @@ class GroupMember:
         lab = self.orders["lab"][rows]
         xu = self.x_unl[self.orders["unl"][rows]] if self.gan else None
         z = self.nets.G.sample_z(bs, self.nets.rand, device=self.device) if self.gan else None
-        self.group.step("d", (self.x_lab[lab], self.y_lab[lab], xu, z), self.amp)
+        self.group.step("d", (self.x_lab[lab], self.y_lab[lab], xu, z), self.amp, self._seen())
         self.d_count += 1
         if g:
             xr = self.x_unl[self.orders["gen"][rows]]
             for _ in range(self.cfg.g_steps):
-                self.group.step("g", (xr, self.nets.G.sample_z(bs, self.nets.rand, device=self.device)), self.amp)
+                self.group.step("g", (xr, self.nets.G.sample_z(bs, self.nets.rand, device=self.device)), self.amp,
+                                self._seen())
             self.g_count += 1
+
+    def _seen(self) -> int | None:
+        return None if self.stop is None else self.stop.signum
+
+    @property
+    def signal(self) -> int | None:
+        """The signal that stops this run after its last step: the group's answer, the same
+        for all of its runs (:attr:`SeedGroup.signal`)."""
+        return self.group.signal
 
     def totals(self) -> tuple[dict[str, float], dict[str, int]]:
         """The epoch's metric sums and counts so far (with those it started from)."""

@@ -430,11 +430,17 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
 
     # CUDA graphs are captured from the loaded state: weights, optimizer moments, EMA
     graphed = capture_or_none(cfg, nets, amp, x_lab, y_lab, x_all, gan, iters, reporter.on_warning) if graphs else None
+    own = StopFlag(run_dir is not None and stop is None)  # its handlers installed by the `with` below
+    stop = stop or own
     if group is not None:  # its steps stacked with the group's other runs, driven as captured ones are
-        graphed = group.member(cfg, nets, amp, x_lab, y_lab, x_all, gan, capture, reporter.on_warning)
+        graphed = group.member(cfg, nets, amp, x_lab, y_lab, x_all, gan, capture, reporter.on_warning, stop)
+
+    def signal_seen() -> int | None:
+        """The signal that stops the run here: the same on every rank, and for every run of a group."""
+        return graphed.signal if group is not None else _agree_on_signal(stop.signum, world)
+
     reporter.on_start(cfg.epochs, iters, start_epoch - 1)
-    with StopFlag(run_dir is not None and stop is None) as own, writer:
-        stop = stop or own
+    with own, writer:
         for epoch in range(start_epoch, cfg.epochs + 1):
             t0 = time.perf_counter()
             if position is not None:  # resuming inside this epoch
@@ -476,7 +482,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                         sums[k] = sums.get(k, 0.0) + v
                         counts[k] = counts.get(k, 0) + 1
                 reporter.on_batch(epoch, it + 1, values)
-                signum = _agree_on_signal(stop.signum, world)
+                signum = signal_seen()
                 if signum is not None and it + 1 < iters:
                     if graphed is not None:
                         sums, counts = graphed.totals()
@@ -516,7 +522,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
             for w in metrics["warnings"]:
                 reporter.on_warning(w)
 
-            signum = _agree_on_signal(stop.signum, world)
+            signum = signal_seen()
             if run_dir is not None and world.main:
                 _append_jsonl(run_dir / "metrics.jsonl", metrics)
                 if gan and (epoch % cfg.sample_every == 0 or epoch == cfg.epochs):
