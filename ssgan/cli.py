@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -48,7 +49,7 @@ def _warnings_as_one_line(main_rank: bool, default):
 class Group(click.Group):
     def invoke(self, ctx: click.Context):
         from ssgan.distributed import from_env, shutdown
-        from ssgan.launch import SeedsInterrupted
+        from ssgan.launch import RESUME, SeedsInterrupted, resume_command
         from ssgan.train import Diverged, Interrupted
 
         main_rank = from_env().main  # under torchrun only rank 0 speaks; the others exit alike
@@ -67,11 +68,11 @@ class Group(click.Group):
             raise UserError(str(e)) from None
         except Interrupted as e:
             if main_rank:
-                where = f" Resume with: ssgan fit --resume {e.run_dir}" if e.run_dir else ""
+                where = f" {RESUME}{resume_command([e.run_dir])}" if e.run_dir else ""
                 click.echo(f"Interrupted ({e}); checkpoint written.{where}", err=True)
             ctx.exit(128 + e.signum)
         except SeedsInterrupted as e:
-            click.echo(f"Interrupted ({e})", err=True)
+            click.echo(f"Interrupted ({signal.Signals(e.signum).name}); {e}", err=True)
             ctx.exit(128 + e.signum)
         finally:
             warnings.showwarning = previous
@@ -208,7 +209,8 @@ def split(dataset, data_root, download, labels, val, seed, out) -> None:
 @click.option("--quiet", is_flag=True, help="Print nothing.")
 @click.option("--checkpoint-every", type=int, default=None, help="Write checkpoint.pt every K epochs [1].")
 @toolbox_options
-@click.option("--resume", type=str, default=None, help="Continue the run folder RUN from its last checkpoint.")
+@click.option("--resume", type=str, multiple=True,
+              help="Continue the run folder RUN from its last checkpoint; several: with --parallel N, N at once.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the result on stdout.")
 def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, **options) -> None:
     """Train a semi-supervised GAN classifier into a new run folder."""
@@ -216,31 +218,34 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, **o
     from ssgan import runs
     from ssgan.distributed import check_batch, from_env
 
+    from ssgan.launch import Job
+
     world = from_env()
-    if resume is not None:
+    if resume:
         given = [k for k, v in options.items() if v is not None and k != "nproc"]
         given += (["config"] if config_file else []) + (["seeds"] if seeds else [])
         if given:
             raise SSGANError(f"--resume continues a run with its own config.json; drop --{given[0].replace('_', '-')}")
-        if not Path(resume, "config.json").is_file():
-            raise SSGANError(f"{resume} is not a run folder (no config.json): pass a folder made by `ssgan fit`")
+        jobs = _resume_jobs(resume, parallel, parallel_mode)
+        if len(jobs) > 1 and options["nproc"]:
+            raise SSGANError("--nproc resumes one run in several processes; give one --resume with it")
         nproc = options["nproc"] or 1
-        seed_list = [None]
     else:
         cfg = config_mod.resolve(config_file, **options)
-        seed_list = _parse_seeds(seeds, cfg)
+        jobs = [Job(cfg.replace(seed=seed)) for seed in _parse_seeds(seeds, cfg)]
         nproc = cfg.nproc
     if parallel > 1 and nproc > 1:
         raise SSGANError("--parallel runs seeds side by side and --nproc splits one run across processes; use one")
     if nproc > 1 and not world.active:
-        if resume is None:
+        if not resume:
             check_batch(cfg.batch_size, nproc)
         from ssgan.launch import launch_torchrun
 
         sys.exit(launch_torchrun(nproc))
     quiet = quiet or not world.main
+    several = seeds is not None or len(jobs) > 1  # a table (--json: an object) of all; under torchrun in sequence
     if seeds is not None and not world.active:
-        data, _, _ = runs.prepare(cfg.replace(seed=seed_list[0]))  # bad input fails here, once, before any run starts
+        data, _, _ = runs.prepare(jobs[0].cfg)  # bad input fails here, once, before any run starts
         if parallel > 1 and parallel_mode == "stacked":  # (its reasons include the threads')
             from ssgan.batched import check_stackable
 
@@ -249,46 +254,100 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, **o
             from ssgan.launch import check_threads
 
             check_threads(cfg)
-        if not (quiet or as_json):  # `--seeds 2` is two seeds (1 and 2); say which, before hours of training
-            at_once = min(parallel, len(seed_list))
-            click.echo(f"Seeds {', '.join(map(str, seed_list))}: {len(seed_list)} run(s), "
-                       + (f"{at_once} at a time" if at_once > 1 else "one after another"), err=True)
-    if parallel > 1 and len(seed_list) > 1 and not world.active:
-        import shlex
-
-        from ssgan.launch import run_seeds_in_parallel, run_seeds_in_threads
-
-        log = (lambda msg: None) if (quiet or as_json) else (lambda msg: click.echo(msg, err=True))
-        warn = (lambda seed, msg: None) if quiet else _seed_warning
-        if parallel_mode in ("threads", "stacked"):
-            summaries = run_seeds_in_threads(cfg, seed_list, parallel, _command(), log, parallel_mode == "stacked",
-                                             warn)
-        else:
-            summaries = run_seeds_in_parallel(shlex.split(_command())[1:], seed_list, parallel, log, warn)
-        seed_list = []
+    if several and not world.active and not (quiet or as_json):  # `--seeds 2` is seeds 1 and 2: say which, first
+        at_once = min(parallel, len(jobs))
+        click.echo(f"{'Resuming seeds' if resume else 'Seeds'} {', '.join(str(job.seed) for job in jobs)}: "
+                   f"{len(jobs)} run(s), " + (f"{at_once} at a time" if at_once > 1 else "one after another"),
+                   err=True)
+    if several:
+        summaries = _fit_several(jobs, 1 if world.active else parallel, parallel_mode, quiet, as_json)
     else:
-        summaries = []
-    for seed in seed_list:
-        several = seeds is not None and len(seed_list) > 1  # one after another: say whose warning it is
-        reporter = None if quiet else _warning_lines(f"seed {seed}: " if several else "") if as_json else _progress_reporter()
-        try:
-            if resume is not None:
-                run_dir, result = runs.resume(resume, reporter)
-            else:
-                run_dir, result = runs.fit(cfg.replace(seed=seed), reporter, command=_command())
-        finally:
-            if reporter is not None:
-                reporter.close()
-        summaries.append(runs.summary(run_dir, result))
-        if not (quiet or as_json):
-            _summary_table(summaries[-1])
+        summaries = [_fit_one(jobs[0], quiet, as_json)]
     if not world.main:
         return
-    result_obj = summaries[0] if seeds is None else _aggregate(summaries)
+    result_obj = _aggregate(summaries) if several else summaries[0]
     if as_json:
         click.echo(json.dumps(result_obj))
-    elif not quiet and seeds is not None:
+    elif not quiet and several:
         _aggregate_table(result_obj)
+
+
+def _resume_jobs(paths: tuple[str, ...], parallel: int, mode: str | None) -> list:
+    """The runs that ``--resume`` names, each with its own config, checked up front: each a run
+    folder, none twice, and (``--parallel N`` in threads or stacked) able to train that way."""
+    from ssgan.config import from_dict
+    from ssgan.launch import Job, check_threads, stacked_start
+    from ssgan.runs import read_config
+
+    jobs, seen = [], set()
+    for path in paths:
+        if not Path(path, "config.json").is_file():
+            raise SSGANError(f"{path} is not a run folder (no config.json): pass a folder made by `ssgan fit`")
+        if Path(path).resolve() in seen:
+            raise SSGANError(f"--resume {path} is given twice: a run folder is trained by one run at a time")
+        seen.add(Path(path).resolve())
+        jobs.append(Job(from_dict(read_config(Path(path)), f"{Path(path, 'config.json')}"), path))
+    if len(jobs) > 1 and parallel > 1 and mode == "stacked":
+        seeds = [job.seed for job in jobs]
+        if len(set(seeds)) < len(seeds):
+            raise SSGANError("--parallel-mode stacked resumes runs of distinct seeds, and two of these runs have "
+                             "one seed: use --parallel-mode threads or processes")
+        for i in range(0, len(jobs), parallel):
+            stacked_start([job.resume for job in jobs[i:i + parallel]])
+    elif len(jobs) > 1 and parallel > 1 and mode == "threads":
+        for job in jobs:
+            check_threads(job.cfg)
+    return jobs
+
+
+def _fit_one(job, quiet: bool, as_json: bool, prefix: str = "") -> dict:
+    """Train (or resume) the run of ``job`` (:class:`ssgan.launch.Job`) in this process, with a
+    progress bar, its warnings (``--json``: lines on stderr, after ``prefix``) or nothing
+    (``quiet``); return its summary."""
+    from ssgan import runs
+
+    reporter = None if quiet else _warning_lines(prefix) if as_json else _progress_reporter()
+    try:
+        if job.resume is not None:
+            run_dir, result = runs.resume(job.resume, reporter)
+        else:
+            run_dir, result = runs.fit(job.cfg, reporter, command=_command())
+    finally:
+        if reporter is not None:
+            reporter.close()
+    summary = runs.summary(run_dir, result)
+    if not (quiet or as_json):
+        _summary_table(summary)
+    return summary
+
+
+def _fit_several(jobs: list, parallel: int, mode: str | None, quiet: bool, as_json: bool) -> list[dict]:
+    """Train ``jobs`` (new runs of several seeds, or runs resumed), ``parallel`` at a time
+    (``mode``: processes, threads or stacked) or one after another; return their summaries.
+    A signal stops them with one line that says how to go on (:class:`ssgan.launch.SeedsInterrupted`)."""
+    import shlex
+
+    from ssgan.launch import interrupted, run_in_processes, run_in_threads
+    from ssgan.train import Interrupted
+
+    command = shlex.split(_command())
+    if parallel > 1 and len(jobs) > 1:
+        log = (lambda msg: None) if (quiet or as_json) else (lambda msg: click.echo(msg, err=True))
+        warn = (lambda seed, msg: None) if quiet else _seed_warning
+        if mode in ("threads", "stacked"):
+            return run_in_threads(jobs, parallel, _command(), log, mode == "stacked", warn, mode)
+        return run_in_processes(command, jobs, parallel, log, warn, mode)
+    summaries = []
+    for i, job in enumerate(jobs):
+        prefix = f"seed {job.seed}: " if len(jobs) > 1 else ""  # one after another: say whose warning it is
+        try:
+            summaries.append(_fit_one(job, quiet, as_json, prefix))
+        except Interrupted as e:
+            if e.run_dir is None or len(jobs) == 1:  # its own line says how to resume it
+                raise
+            raise interrupted(e.signum, jobs, {i: str(e.run_dir)}, set(range(i + 1)), command, parallel,
+                              mode) from None
+    return summaries
 
 
 def _command() -> str:

@@ -21,6 +21,9 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
 
 from ssgan.config import Config
 from ssgan.errors import SSGANError, first_line
@@ -62,17 +65,63 @@ def launch_torchrun(nproc: int) -> int:
         return 130
 
 
-class SeedsInterrupted(Exception):
-    """SIGINT or SIGTERM stopped ``--seeds ... --parallel N``: the running seeds checkpointed
-    (``resumes``: how to continue each) and the ``pending`` ones never started."""
+@dataclass(frozen=True)
+class Job:
+    """One of several runs: a new run of ``cfg`` (its seed set), or the run folder ``resume``
+    continued (``cfg``: its own config)."""
 
-    def __init__(self, signum: int, resumes: list[str], pending: list[int]):
+    cfg: Config
+    resume: str | None = None
+
+    @property
+    def seed(self) -> int:
+        return self.cfg.seed
+
+
+def resume_command(runs: Sequence[str], parallel: int = 1, mode: str | None = None) -> str:
+    """``ssgan fit --resume ...`` of ``runs``, with ``parallel`` at a time (in ``mode``)."""
+    words = ["ssgan", "fit", *(w for run in runs for w in ("--resume", str(run)))]
+    if len(runs) > 1 and parallel > 1:
+        words += ["--parallel", str(min(parallel, len(runs)))] + (["--parallel-mode", mode] if mode else [])
+    return shlex.join(words)
+
+
+RESUME = "Resume with: "  # how a stopped run's last line says how to go on (ssgan.cli), which is read here
+
+
+class SeedsInterrupted(Exception):
+    """SIGINT or SIGTERM stopped several runs (``--seeds ...`` or ``--resume`` of several): the
+    running ones checkpointed, and no further one started. The message is how to go on: one
+    ``ssgan fit --resume`` of the stopped runs and of resumed runs that never started
+    (``resumes``), and the command of the new runs that never started (``rest``)."""
+
+    def __init__(self, signum: int, resumes: Sequence[str], rest: str | None, parallel: int = 1,
+                 mode: str | None = None):
         self.signum = signum
-        parts = [signal.Signals(signum).name, *resumes]
-        if pending:
-            parts.append(f"not started: seeds {','.join(map(str, pending))} (run them with --seeds "
-                         f"{','.join(map(str, pending))})")
-        super().__init__("; ".join(parts))
+        parts = []
+        if resumes:
+            parts.append(f"checkpoint{'s' if len(resumes) > 1 else ''} written. {RESUME}"
+                         f"{resume_command(resumes, parallel, mode)}")
+        if rest:
+            parts.append(f"not started: {rest}")
+        super().__init__("; ".join(parts) or "no run had started")
+
+
+def interrupted(signum: int, jobs: Sequence[Job], stopped: dict[int, str], started: set[int],
+                command: Sequence[str] | None, parallel: int, mode: str | None) -> SeedsInterrupted:
+    """What a signal leaves of ``jobs`` (their places): the ``stopped`` ones' run folders and
+    the resumed ones never started to resume, the new ones never started to run with
+    ``command`` (the words of the whole ``ssgan fit --seeds ...`` command) on their seeds."""
+    resumes = [stopped[i] if i in stopped else job.resume for i, job in enumerate(jobs)
+               if i in stopped or (i not in started and job.resume)]
+    seeds = [job.seed for i, job in enumerate(jobs) if i not in started and not job.resume]
+    rest = None
+    if seeds and command:
+        # `--seeds 3` would be a count (seeds 1, 2 and 3): one seed is the range 3-3
+        listed = ",".join(map(str, seeds)) if len(seeds) > 1 else f"{seeds[0]}-{seeds[0]}"
+        rest = f"seeds {','.join(map(str, seeds))}, with " + shlex.join(
+            [*_without(list(command), ("--seeds",)), "--seeds", listed])
+    return SeedsInterrupted(signum, resumes, rest, parallel, mode)
 
 
 def _failed(failures: list[tuple[int, int, str]], done: int, total: int) -> SSGANError:
@@ -99,24 +148,26 @@ def _read_lines(stream, lines: list[str], on_warning) -> threading.Thread:
     return thread
 
 
-def run_seeds_in_parallel(args: list[str], seeds: list[int], parallel: int, log=lambda msg: None,
-                          warn=lambda seed, msg: None) -> list[dict]:
-    """Train one run per seed of the ``ssgan`` command ``args`` (``["fit", ...]``), at most
-    ``parallel`` at a time, each in its own process and run folder; return their ``--json``
-    summaries in the order of ``seeds``. ``warn(seed, message)`` receives each one-line warning
-    of a seed's run as it is printed.
+def run_in_processes(command: Sequence[str], jobs: Sequence[Job], parallel: int, log=lambda msg: None,
+                     warn=lambda seed, msg: None, mode: str | None = None) -> list[dict]:
+    """Train ``jobs``, at most ``parallel`` at a time, each in its own process and run folder:
+    a new run is the ``ssgan fit`` ``command`` (its words, ``["ssgan", "fit", ...]``) with the
+    job's ``--seed`` in place of the launcher's options, a resumed one ``ssgan fit --resume
+    RUN``. Return their ``--json`` summaries in the order of ``jobs``. ``warn(seed, message)``
+    receives each one-line warning of a run as it is printed.
 
-    SIGINT or SIGTERM reach every running child, which checkpoints and stops; no further seed
-    starts, and :class:`SeedsInterrupted` says how to resume each run and which seeds are left.
-    If a child fails, the others finish and the first failure's message is raised."""
-    base = _seed_args(args, ("--seeds", "--parallel", "--seed"))
-    env = _threads(min(parallel, len(seeds)))
-    pending, running, results, failures, resumes = list(seeds), {}, {}, [], {}
+    SIGINT or SIGTERM reach every running child, which checkpoints and stops; no further run
+    starts, and :class:`SeedsInterrupted` says how to go on (``mode``: the ``--parallel-mode``
+    given, for its resume command). If a child fails, the others finish and the first
+    failure's message is raised."""
+    base = _seed_args(list(command)[1:], ("--seeds", "--parallel", "--seed"))
+    env = _threads(min(parallel, len(jobs)))
+    pending, running, results, failures, stopped_runs = list(range(len(jobs))), {}, {}, [], {}
     readers: dict[int, tuple[threading.Thread, list[str]]] = {}
-    stopped: list[int] = []  # the signal that stopped the seeds, if one did
+    stopped: list[int] = []  # the signal that stopped the runs, if one did
 
     def stop(signum, frame):
-        # as in sequence: the running seeds checkpoint and stop, and no further seed starts
+        # as in sequence: the running runs checkpoint and stop, and no further one starts
         stopped.append(signum)
         for proc in running.values():
             proc.send_signal(signum)
@@ -125,25 +176,28 @@ def run_seeds_in_parallel(args: list[str], seeds: list[int], parallel: int, log=
     try:
         while pending or running:
             while pending and len(running) < parallel and not stopped:
-                seed = pending.pop(0)
+                i = pending.pop(0)
+                seed = jobs[i].seed
+                args = ["fit", "--resume", jobs[i].resume] if jobs[i].resume else [*base, "--seed", str(seed)]
                 # --json: the summary on stdout, and on stderr only warnings and errors
-                cmd = [sys.executable, "-m", "ssgan", *base, "--seed", str(seed), "--json"]
-                running[seed] = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                running[i] = subprocess.Popen([sys.executable, "-m", "ssgan", *args, "--json"], env=env,
+                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 lines: list[str] = []
-                readers[seed] = (_read_lines(running[seed].stderr, lines, lambda msg, seed=seed: warn(seed, msg)), lines)
+                readers[i] = (_read_lines(running[i].stderr, lines, lambda msg, seed=seed: warn(seed, msg)), lines)
                 log(f"seed {seed}: started")
-            for seed, proc in list(running.items()):
+            for i, proc in list(running.items()):
                 if proc.poll() is None:
                     continue
-                reader, lines = readers.pop(seed)
+                reader, lines = readers.pop(i)
                 reader.join()
                 out = proc.stdout.read()
-                del running[seed]
-                if stopped and proc.returncode == 128 + stopped[0] and lines:  # checkpointed: says how to resume
-                    resumes[seed] = f"seed {seed}: {lines[-1].split('Resume with: ')[-1]}"
+                del running[i]
+                seed = jobs[i].seed
+                if stopped and proc.returncode == 128 + stopped[0] and lines and RESUME in lines[-1]:
+                    stopped_runs[i] = shlex.split(lines[-1].split(RESUME)[-1])[-1]  # checkpointed
                 elif proc.returncode == 0:
-                    results[seed] = json.loads(out.strip().splitlines()[-1])
-                    log(f"seed {seed}: done, {results[seed]['run']}")
+                    results[i] = json.loads(out.strip().splitlines()[-1])
+                    log(f"seed {seed}: done, {results[i]['run']}")
                 else:
                     failures.append((seed, proc.returncode, lines[-1] if lines else f"exit code {proc.returncode}"))
                     log(f"seed {seed}: failed ({failures[-1][2]})")
@@ -154,11 +208,11 @@ def run_seeds_in_parallel(args: list[str], seeds: list[int], parallel: int, log=
         for s, handler in previous.items():
             signal.signal(s, handler)
     if stopped:
-        # in the order of --seeds, not in the order the processes happened to stop
-        raise SeedsInterrupted(stopped[0], [resumes[s] for s in seeds if s in resumes], pending)
+        started = set(range(len(jobs))) - set(pending)
+        raise interrupted(stopped[0], jobs, stopped_runs, started, command, parallel, mode)
     if failures:
-        raise _failed(failures, len(results), len(seeds))
-    return [results[s] for s in seeds]
+        raise _failed(failures, len(results), len(jobs))
+    return [results[i] for i in range(len(jobs))]
 
 
 def check_threads(cfg: Config) -> None:
@@ -170,17 +224,24 @@ def check_threads(cfg: Config) -> None:
 
 def run_seeds_in_threads(cfg: Config, seeds: list[int], parallel: int, command: str, log=lambda msg: None,
                          stacked: bool = False, warn=lambda seed, msg: None) -> list[dict]:
-    """:func:`run_seeds_in_parallel` in threads of this process: one run per seed of ``cfg``, at
-    most ``parallel`` at a time, each in its own run folder and, on CUDA, on its own stream.
-    ``command`` is the ``ssgan fit`` command of them all, which each run's folder keeps with
-    ``--seed`` in place of the launcher's options. ``stacked`` (``--parallel-mode stacked``):
-    the seeds train in groups of ``parallel``, whose steps run as one (:class:`ssgan.batched.SeedGroup`).
+    """:func:`run_in_threads` of one new run of ``cfg`` per seed of ``seeds``."""
+    return run_in_threads([Job(cfg.replace(seed=seed)) for seed in seeds], parallel, command, log, stacked, warn)
+
+
+def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda msg: None, stacked: bool = False,
+                   warn=lambda seed, msg: None, mode: str | None = None) -> list[dict]:
+    """:func:`run_in_processes` in threads of this process: ``jobs``, at most ``parallel`` at a
+    time, each in its own run folder and, on CUDA, on its own stream. ``command`` is the ``ssgan
+    fit`` command of the new runs, which each run's folder keeps with ``--seed`` in place of the
+    launcher's options. ``stacked`` (``--parallel-mode stacked``): the runs train in groups of
+    ``parallel``, whose steps run as one (:class:`ssgan.batched.SeedGroup`); resumed ones must
+    be at one place (:func:`stacked_start`).
 
     Each run draws every random number from a generator of its own (:func:`ssgan.train.train`),
     so a seed trains as it would alone (stacked: but for D's noise, the group's). SIGINT or
-    SIGTERM stop every running seed after its batch with a checkpoint, and no further seed
-    starts (:class:`SeedsInterrupted`). ``warn(seed, message)`` receives each one-line warning
-    of a seed's run (the group's, stacked, through its first run)."""
+    SIGTERM stop every running run after its batch with a checkpoint (a group's runs after the
+    same step), and no further run starts (:class:`SeedsInterrupted`). ``warn(seed, message)``
+    receives each one-line warning of a run (the group's, stacked, through its first run)."""
     import torch
 
     from ssgan import runs
@@ -194,54 +255,89 @@ def run_seeds_in_threads(cfg: Config, seeds: list[int], parallel: int, command: 
         def on_warning(self, message: str) -> None:
             warn(self.seed, message)
 
-    check_threads(cfg)
-    device = resolve_device(cfg.device)
+    for job in jobs:
+        check_threads(job.cfg)
     words = _seed_args(shlex.split(command), ("--seeds", "--parallel", "--parallel-mode", "--seed"))
-    results, failures, resumes, pending = {}, [], {}, []
+    results, failures, stopped_runs, started = {}, [], {}, set()
     stop = StopFlag(True)
     groups = {}
     if stacked:
-        for i in range(0, len(seeds), parallel):
-            group = SeedGroup(seeds[i:i + parallel], device)
-            groups.update({seed: group for seed in seeds[i:i + parallel]})
+        for i in range(0, len(jobs), parallel):
+            places = range(i, min(i + parallel, len(jobs)))
+            start = stacked_start([jobs[j].resume for j in places]) if jobs[i].resume else ()
+            group = SeedGroup([jobs[j].seed for j in places], resolve_device(jobs[i].cfg.device), start)
+            groups.update({j: group for j in places})
 
-    def one(seed: int) -> None:
+    def one(i: int) -> None:
         try:
-            train_one(seed)
+            train_one(i, jobs[i])
         finally:
-            if seed in groups:  # ended, failed or never started: its group goes on without it
-                groups[seed].leave()
+            if i in groups:  # ended, failed or never started: its group goes on without it
+                groups[i].leave()
 
-    def train_one(seed: int) -> None:
-        if stop.signum is not None:  # as in sequence: after a signal no seed starts
-            pending.append(seed)
+    def train_one(i: int, job: Job) -> None:
+        if stop.signum is not None:  # as in sequence: after a signal no run starts
             return
-        log(f"seed {seed}: started")
+        started.add(i)
+        log(f"seed {job.seed}: started")
+        device = resolve_device(job.cfg.device)
         # a stream per run; none for stacked runs, whose steps run on the thread of whichever run comes last
         stream = torch.cuda.Stream(device) if device.type == "cuda" and not stacked else None
         try:
             with torch.cuda.stream(stream) if stream is not None else nullcontext():
-                run_dir, result = runs.fit(cfg.replace(seed=seed), Warnings(seed),
-                                           command=shlex.join([*words, "--seed", str(seed)]), stop=stop,
-                                           group=groups.get(seed))
-            results[seed] = runs.summary(run_dir, result)
-            log(f"seed {seed}: done, {run_dir}")
+                if job.resume:
+                    run_dir, result = runs.resume(job.resume, Warnings(job.seed), stop=stop, group=groups.get(i))
+                else:
+                    run_dir, result = runs.fit(job.cfg, Warnings(job.seed),
+                                               command=shlex.join([*words, "--seed", str(job.seed)]), stop=stop,
+                                               group=groups.get(i))
+            results[i] = runs.summary(run_dir, result)
+            log(f"seed {job.seed}: done, {run_dir}")
         except Interrupted as e:
-            resumes[seed] = f"seed {seed}: ssgan fit --resume {e.run_dir}"
+            stopped_runs[i] = str(e.run_dir)
         except Exception as e:  # the others finish; the first failure is reported, as a process's would be
             if isinstance(e, SSGANError):
-                failures.append((seed, 3 if isinstance(e, Diverged) else 2, f"Error: {e}"))
+                failures.append((job.seed, 3 if isinstance(e, Diverged) else 2, f"Error: {e}"))
             else:
-                failures.append((seed, 1, f"{type(e).__name__}: {first_line(str(e))}"))
-            log(f"seed {seed}: failed ({failures[-1][2]})")
+                failures.append((job.seed, 1, f"{type(e).__name__}: {first_line(str(e))}"))
+            log(f"seed {job.seed}: failed ({failures[-1][2]})")
 
     with stop, ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="ssgan-seed") as pool:
-        futures = [pool.submit(one, seed) for seed in seeds]
+        futures = [pool.submit(one, i) for i in range(len(jobs))]
         while wait(futures, timeout=0.2).not_done:  # short waits: the signal handler runs in between
             pass
     if stop.signum is not None:
-        raise SeedsInterrupted(stop.signum, [resumes[s] for s in seeds if s in resumes],
-                               [s for s in seeds if s in pending])
+        raise interrupted(stop.signum, jobs, stopped_runs, started, shlex.split(command), parallel,
+                          mode or ("stacked" if stacked else "threads"))
     if failures:
-        raise _failed(failures, len(results), len(seeds))
-    return [results[s] for s in seeds]
+        raise _failed(failures, len(results), len(jobs))
+    return [results[i] for i in range(len(jobs))]
+
+
+def stacked_start(paths: Sequence[str]) -> tuple[int, int]:
+    """Where the runs ``paths``, to be resumed as one group (``--parallel-mode stacked``),
+    continue: their checkpoints' epoch and iteration, which must be the same, as must their
+    configs but for the seed (one line says what differs and what to do instead)."""
+    from ssgan.batched import check_stackable
+    from ssgan.config import from_dict
+    from ssgan.train import load_checkpoint
+
+    places, configs = {}, {}
+    for path in paths:
+        if not (Path(path) / "checkpoint.pt").exists():  # stopped before its first checkpoint: starts afresh
+            places[path] = (0, 0)
+            continue
+        ckpt = load_checkpoint(Path(path) / "checkpoint.pt")
+        cfg = from_dict(ckpt["config"], f"checkpoint of {path}")
+        check_stackable(cfg, tuple(ckpt["shape"]))
+        configs[path] = cfg.replace(seed=0)
+        places[path] = (ckpt["epoch"], (ckpt.get("position") or {}).get("iteration", 0))
+    if len(set(configs.values())) > 1:
+        raise SSGANError(f"--parallel-mode stacked resumes runs that differ in their seeds alone, and {paths[0]} "
+                         f"and another differ in their config: use --parallel-mode threads or processes")
+    if len(set(places.values())) > 1:
+        where = ", ".join(f"{p}: " + (f"epoch {e + 1}, iteration {i}" if i else f"after epoch {e}")
+                          for p, (e, i) in places.items())
+        raise SSGANError(f"--parallel-mode stacked resumes runs stopped at one place, and these stopped at "
+                         f"different ones ({where}): use --parallel-mode threads or processes")
+    return next(iter(places.values()))

@@ -216,32 +216,35 @@ def _run_of_job(out: str | Path, job: str) -> Path | None:
     return None
 
 
-def resume(path: str | Path, reporter: Reporter | None = None) -> tuple[Path, TrainResult]:
+def resume(path: str | Path, reporter: Reporter | None = None, stop: StopFlag | None = None,
+           group: SeedGroup | None = None) -> tuple[Path, TrainResult]:
     """Continue a run from its last checkpoint, with its own config and split, in one process
     or several (any number: the checkpoint holds no per-process state). A run stopped before
-    its first checkpoint starts afresh in its own folder."""
+    its first checkpoint starts afresh in its own folder. ``stop`` and ``group``: as for :func:`fit`."""
     path = Path(path)
     if not (path / "checkpoint.pt").exists() and (path / "config.json").is_file() and (path / "split.json").is_file():
-        return _restart(path, reporter)
+        return _restart(path, reporter, stop, group)
     run = load_run(path)
     cfg, ckpt = run.config, run.checkpoint
     if "history" not in ckpt:
         raise SSGANError(f"{run.path}: its checkpoint has no training state to resume from")
     if ckpt["epoch"] >= cfg.epochs and ckpt.get("position") is None:
         raise SSGANError(f"{run.path} has already finished its {cfg.epochs} epochs; nothing to resume")
-    return _train_in(run.path, cfg, reporter, ckpt)
+    return _train_in(run.path, cfg, reporter, ckpt, stop, group)
 
 
-def _restart(path: Path, reporter: Reporter | None) -> tuple[Path, TrainResult]:
+def _restart(path: Path, reporter: Reporter | None, stop: StopFlag | None = None,
+             group: SeedGroup | None = None) -> tuple[Path, TrainResult]:
     """Train a run that never wrote a checkpoint from the start, with its own config and split."""
     try:
         cfg = from_dict(json.loads((path / "config.json").read_text()), f"{path / 'config.json'}")
     except json.JSONDecodeError:
         raise SSGANError(f"{path / 'config.json'} is damaged (not JSON); start a new run instead") from None
-    return _train_in(path, cfg, reporter, None)
+    return _train_in(path, cfg, reporter, None, stop, group)
 
 
-def _train_in(path: Path, cfg: Config, reporter: Reporter | None, ckpt: dict | None) -> tuple[Path, TrainResult]:
+def _train_in(path: Path, cfg: Config, reporter: Reporter | None, ckpt: dict | None, stop: StopFlag | None = None,
+              group: SeedGroup | None = None) -> tuple[Path, TrainResult]:
     """Train in an existing run folder, from its checkpoint ``ckpt`` or (None) from the start."""
     resolve_device(cfg.device)
     data = run_data(cfg, path)
@@ -252,7 +255,7 @@ def _train_in(path: Path, cfg: Config, reporter: Reporter | None, ckpt: dict | N
         if ckpt is None:
             (path / "metrics.jsonl").unlink(missing_ok=True)  # lines of epochs that no checkpoint kept
     return path, train(cfg.replace(nproc=distributed.from_env().size), data, split, path, reporter, resume=ckpt,
-                       scaler=load_scaler(path).to_dict())
+                       scaler=load_scaler(path).to_dict(), stop=stop, group=group)
 
 
 @dataclass(frozen=True)

@@ -263,7 +263,11 @@ def test_a_signal_stops_parallel_seeds_and_starts_no_more(tmp_path):
     runs = sorted(d.name for d in out.iterdir() if d.is_dir())
     assert len(runs) == 2 and {r[-2:] for r in runs} == {"s1", "s2"}, runs
     lines = [line for line in err.splitlines() if line.strip()]
-    assert lines[-1].startswith("Interrupted (SIGINT; seed 1: ssgan fit --resume ") and "not started: seeds 3" in lines[-1]
+    resume, rest = lines[-1].split("; not started: ")
+    assert resume.startswith("Interrupted (SIGINT); checkpoints written. Resume with: ssgan fit --resume ")
+    assert resume.endswith(" --parallel 2"), resume  # the two stopped runs, resumed as they ran
+    assert rest.startswith("seeds 3, with ssgan fit --dataset digits --labels 50 --parallel 2 ") and rest.endswith(
+        f"--out {out} --seeds 3-3"), rest
     for run in runs:
-        assert f"--resume {out / run}" in lines[-1]
+        assert f"--resume {out / run}" in resume
         assert 1 <= len(read_metrics(out / run)) < 500 and (out / run / "checkpoint.pt").is_file()

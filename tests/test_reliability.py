@@ -77,6 +77,32 @@ def test_cli_interrupt_prints_how_to_resume_and_exits_nonzero(tmp_path, monkeypa
     assert [m["epoch"] for m in read_metrics(run_dir)] == [1, 2]
 
 
+def test_a_signal_in_seeds_one_after_another_says_how_to_go_on(tmp_path, monkeypatch):
+    """`fit --seeds 1-3` stopped in seed 2: one line gives the resume command of seed 2's run
+    and the command of seeds 3 alone; the two commands, as printed, finish the study."""
+    import shlex
+
+    real_fit = __import__("ssgan.runs", fromlist=["fit"]).fit
+    monkeypatch.setattr("ssgan.runs.fit", lambda c, rep=None, command=None: real_fit(
+        c, SignalAt(1, 3) if c.seed == 2 else rep, command))
+    options = ["--dataset", "digits", "--labels", "50", "--epochs", "1", "--device", "cpu", "--out", str(tmp_path)]
+    r = CliRunner().invoke(main, ["fit", *options, "--seeds", "1-3", "--quiet"])
+    assert r.exit_code == 128 + signal.SIGINT, r.output
+    last = r.output.strip().splitlines()[-1]
+    run_2 = tmp_path / "00001-digits-50-s2"
+    resume, rest = last.split("; not started: ")
+    assert resume == f"Interrupted (SIGINT); checkpoint written. Resume with: ssgan fit --resume {run_2}", last
+    assert rest.startswith("seeds 3, with ssgan fit --dataset digits --labels 50 ") and rest.endswith(
+        f"--out {tmp_path} --quiet --seeds 3-3") and "1-3" not in rest, last
+    monkeypatch.undo()
+    for command in (resume.split("Resume with: ")[1], rest.split(", with ")[1]):
+        r = CliRunner().invoke(main, shlex.split(command)[1:])
+        assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["00000-digits-50-s1", "00001-digits-50-s2",
+                                                         "00002-digits-50-s3"]
+    assert all(len(read_metrics(run)) == 1 for run in tmp_path.iterdir())
+
+
 def test_resume_rejects_finished_runs_and_extra_options(uninterrupted):
     with pytest.raises(Exception, match="already finished its 2 epochs"):
         resume(uninterrupted)

@@ -52,6 +52,14 @@ def float64(monkeypatch):
                                    x_test=data.x_test.astype(np.float64)), split, scaler
 
     monkeypatch.setattr(ssgan.runs, "prepare", prepare_float64)
+    run_data = ssgan.runs.run_data  # what a resumed run reads
+
+    def run_data_float64(cfg, run_dir):
+        data = run_data(cfg, run_dir)
+        return dataclasses.replace(data, x_train=data.x_train.astype(np.float64),
+                                   x_test=data.x_test.astype(np.float64))
+
+    monkeypatch.setattr(ssgan.runs, "run_data", run_data_float64)
     before = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     yield
@@ -79,31 +87,78 @@ def test_stacked_seeds_train_as_each_seed_alone(tmp_path, float64):
                 assert ma[k] == pytest.approx(mb[k], rel=1e-5), k
 
 
-def test_a_signal_stops_stacked_seeds_with_checkpoints_that_resume(tmp_path, monkeypatch):
-    """SIGINT in seed 1's first epoch stops both seeds of the group with checkpoints inside the
-    epoch (seed 2 one step later at most); each resumes alone to the end of its two epochs."""
+def _stop_stacked_seeds(tmp_path, monkeypatch, *options) -> tuple[list[Path], str]:
+    """``fit --seeds 1-2 --parallel 2 --parallel-mode stacked`` (``OPTIONS``), stopped by SIGINT
+    in seed 1's first epoch: the two run folders (seed 1's first) and the stop's last line."""
     fit = ssgan.runs.fit
 
     def fit_seed_1_signals(cfg, reporter=None, command=None, stop=None, **group):
         return fit(cfg, SignalAt(1, 2) if cfg.seed == 1 else reporter, command, stop, **group)
 
     monkeypatch.setattr(ssgan.runs, "fit", fit_seed_1_signals)
-    options = ["--dataset", "digits", "--labels", "50", "--epochs", "2", "--batch-size", "300", "--device", "cpu"]
-    r = CliRunner().invoke(main, ["fit", *options, "--seeds", "1-2", "--parallel", "2", "--parallel-mode", "stacked",
-                                  "--out", str(tmp_path / "t")])
+    args = [w for k, v in OPTIONS.items() for w in (f"--{k.replace('_', '-')}", str(v))]
+    r = CliRunner().invoke(main, ["fit", *args, *options, "--seeds", "1-2", "--parallel", "2", "--parallel-mode",
+                                  "stacked", "--out", str(tmp_path / "t")])
     assert r.exit_code == 128 + signal.SIGINT and "not started" not in r.output, r.output
-    monkeypatch.undo()
-    stopped = sorted((tmp_path / "t").iterdir())
+    monkeypatch.setattr(ssgan.runs, "fit", fit)
+    by_seed = sorted((tmp_path / "t").iterdir(), key=lambda run: run.name[-2:])  # in the order of --seeds
+    return by_seed, r.output.strip().splitlines()[-1]
+
+
+def test_a_signal_stops_stacked_seeds_at_one_place_and_they_resume_as_a_group(tmp_path, monkeypatch):
+    """SIGINT in seed 1's first epoch stops both seeds of the group after the same step, each
+    with its own state in its checkpoint; the command the stop's line gives resumes them as a
+    group to the end of their two epochs."""
+    stopped, last = _stop_stacked_seeds(tmp_path, monkeypatch, "--batch-size", "300")
     assert len(stopped) == 2
+    positions = set()
     for run in stopped:
         ckpt = torch.load(run / "checkpoint.pt", weights_only=False)
         position = ckpt["position"]
-        assert position is not None and position["iteration"] in (2, 3)
+        assert position is not None and position["iteration"] >= 2
+        positions.add(position["iteration"])
         # the run's own state, taken back from the stack before it was written
         assert int(ckpt["opt_d"]["state"][0]["step"]) == position["iteration"] == ckpt["ema_n"]
-        r = CliRunner().invoke(main, ["fit", "--resume", str(run), "--json"])
-        assert r.exit_code == 0, r.output
+    assert len(positions) == 1, positions  # at one place: the group's answer to the signal, not each seed's look
+    command = last.split("Resume with: ")[1]
+    assert command == (f"ssgan fit --resume {stopped[0]} --resume {stopped[1]} --parallel 2 --parallel-mode stacked")
+    r = CliRunner().invoke(main, [*command.split()[1:], "--json"])
+    assert r.exit_code == 0, r.output
+    for run in stopped:
         assert [m["epoch"] for m in read_metrics(run)] == [1, 2]
+
+
+def test_stacked_seeds_stopped_and_resumed_as_a_group_train_as_each_seed_alone(tmp_path, monkeypatch, float64):
+    """Stopped in the first epoch and resumed as a group, two stacked seeds end with the weights
+    and EMA of each seed trained alone without a stop (float64, D's noise off, as above)."""
+    stopped, last = _stop_stacked_seeds(tmp_path, monkeypatch)
+    r = CliRunner().invoke(main, [*last.split("Resume with: ")[1].split()[1:], "--json"])
+    assert r.exit_code == 0, r.output
+    for run in stopped:
+        seed = int(run.name.rsplit("-s", 1)[1])
+        ssgan.runs.fit(resolve(**OPTIONS, out=str(tmp_path / "alone"), seed=seed), command=f"ssgan fit --seed {seed}")
+        assert_same_state(_weights(run), _weights(_run_of(tmp_path / "alone", seed)), rtol=1e-5, atol=1e-6)
+
+
+def test_runs_stopped_at_different_places_are_not_resumed_as_a_group(tmp_path, monkeypatch):
+    """Stacked runs must continue from one place (their steps are one): runs stopped at
+    different iterations are refused in one line that says where each stopped, and nothing is
+    trained; threads resume them."""
+    stopped, _ = _stop_stacked_seeds(tmp_path, monkeypatch, "--batch-size", "300")
+    ckpt = torch.load(stopped[1] / "checkpoint.pt", weights_only=False)
+    ckpt["position"]["iteration"] -= 1  # as if that seed had stopped a step earlier, alone
+    torch.save(ckpt, stopped[1] / "checkpoint.pt")
+    before = [(run / "metrics.jsonl").read_bytes() if (run / "metrics.jsonl").exists() else None for run in stopped]
+    resume = ["fit", "--resume", str(stopped[0]), "--resume", str(stopped[1]), "--parallel", "2"]
+    r = CliRunner().invoke(main, [*resume, "--parallel-mode", "stacked"])
+    assert r.exit_code == 2 and r.output.count("\n") == 1, r.output
+    assert r.output.startswith("Error: --parallel-mode stacked resumes runs stopped at one place, and these stopped "
+                               f"at different ones ({stopped[0]}: epoch 1, iteration "), r.output
+    assert r.output.rstrip().endswith("use --parallel-mode threads or processes"), r.output
+    assert before == [(run / "metrics.jsonl").read_bytes() if (run / "metrics.jsonl").exists() else None
+                      for run in stopped]
+    r = CliRunner().invoke(main, [*resume, "--parallel-mode", "threads", "--json"])
+    assert r.exit_code == 0, r.output
 
 
 class _FailsAt(Reporter):

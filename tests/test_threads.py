@@ -3,6 +3,7 @@ process (on CUDA each on its own stream) train exactly as each seed alone, becau
 draws from a random generator of its own; a signal stops them all with checkpoints."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -99,17 +100,18 @@ def test_a_signal_stops_seeds_in_threads_with_checkpoints(signum, tmp_path):
     runs = sorted(d.name for d in out.iterdir() if d.is_dir())
     assert len(runs) == 2 and {r[-2:] for r in runs} == {"s1", "s2"}, runs
     last = [line for line in err.splitlines() if line.strip()][-1]
-    assert last.startswith(f"Interrupted ({signal.Signals(signum).name}; seed 1: ssgan fit --resume "), last
-    assert "not started: seeds 3" in last
+    assert last.startswith(f"Interrupted ({signal.Signals(signum).name}); checkpoints written. Resume with: ssgan fit "
+                           "--resume "), last
+    assert " --parallel 2 --parallel-mode threads; not started: seeds 3, with ssgan fit " in last
+    assert last.endswith(" --seeds 3-3"), last
     for run in runs:
         assert f"--resume {out / run}" in last
         assert 1 <= len(read_metrics(out / run)) < 500 and (out / run / "checkpoint.pt").is_file()
 
 
-def test_seeds_stopped_in_threads_resume_to_the_weights_of_runs_never_stopped(tmp_path, monkeypatch):
-    """A signal in the middle of seed 1's first epoch stops both threads with checkpoints (seed
-    2 wherever it is); `fit --resume` then ends each with the weights of the seed trained alone
-    without a stop."""
+def _stop_threads(tmp_path, monkeypatch) -> tuple[list[Path], list[str]]:
+    """Seeds 1 and 2 in threads, stopped by a signal in the middle of seed 1's first epoch (seed
+    2 wherever it is): the run folders in the order of the seeds, and the resume command printed."""
     import ssgan.runs
 
     fit = ssgan.runs.fit
@@ -121,16 +123,56 @@ def test_seeds_stopped_in_threads_resume_to_the_weights_of_runs_never_stopped(tm
     r = CliRunner().invoke(main, ["fit", *OPTIONS, "--device", "cpu", "--seeds", "1-2", "--parallel", "2",
                                   "--parallel-mode", "threads", "--out", str(tmp_path / "t")])
     assert r.exit_code == 128 + signal.SIGINT and "not started" not in r.output, r.output
-    monkeypatch.undo()
-    stopped = sorted((tmp_path / "t").iterdir())
+    monkeypatch.setattr(ssgan.runs, "fit", fit)
+    stopped = sorted((tmp_path / "t").iterdir(), key=lambda run: run.name[-2:])  # in the order of --seeds
     assert len(stopped) == 2 and all(len(read_metrics(run)) < 2 for run in stopped if (run / "metrics.jsonl").exists())
+    printed = r.output.strip().splitlines()[-1].split("Resume with: ")[1].split()[1:]
+    assert printed == ["fit", "--resume", str(stopped[0]), "--resume", str(stopped[1]), "--parallel", "2",
+                       "--parallel-mode", "threads"], printed
+    return stopped, printed
+
+
+def _resume(*args) -> dict:
+    r = CliRunner().invoke(main, [*args, "--json"])
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)
+
+
+@pytest.mark.parametrize("resumed", ["alone", "as printed"])
+def test_seeds_stopped_in_threads_resume_to_the_weights_of_runs_never_stopped(tmp_path, monkeypatch, resumed):
+    """`fit --resume` ends each stopped seed with the weights of the seed trained alone without
+    a stop: resumed one at a time, or both at once with the command the stop printed (threads)."""
+    stopped, printed = _stop_threads(tmp_path, monkeypatch)
+    if resumed == "alone":
+        for run in stopped:
+            _resume("fit", "--resume", str(run))
+    else:
+        assert [s["run"] for s in _resume(*printed)["runs"]] == [str(run) for run in stopped]
     for run in stopped:
-        r = CliRunner().invoke(main, ["fit", "--resume", str(run), "--json"])
-        assert r.exit_code == 0, r.output
         seed = json.loads((run / "config.json").read_text())["seed"]
         alone = _fit("--device", "cpu", "--seed", str(seed), "--out", str(tmp_path / "alone"))
-        a, b = _weights(str(run)), _weights(alone["run"])
-        assert_same_state(a, b)
+        assert_same_state(_weights(str(run)), _weights(alone["run"]))
+
+
+def test_seeds_stopped_in_threads_resume_together_in_processes(tmp_path, monkeypatch):
+    """`fit --resume A --resume B --parallel 2` resumes the two runs in two processes, each to
+    the weights it reaches resumed alone in this process with the children's thread count
+    (bf16 sums in an order that depends on it)."""
+    import shutil
+
+    from conftest import torch_threads
+
+    stopped, printed = _stop_threads(tmp_path, monkeypatch)
+    copies = [Path(shutil.copytree(run, tmp_path / "copy" / run.name)) for run in stopped]
+    together = _resume(*printed[:-2])  # without --parallel-mode threads: processes
+    assert [s["run"] for s in together["runs"]] == [str(run) for run in stopped]
+    assert together["seeds"] == [1, 2]
+    with torch_threads(int(os.environ.get("OMP_NUM_THREADS", max(1, (os.cpu_count() or 1) // 2)))):
+        for copy in copies:
+            _resume("fit", "--resume", str(copy))
+    for run, copy in zip(stopped, copies):
+        assert [m["epoch"] for m in read_metrics(run)] == [1, 2]
+        assert_same_state(_weights(str(run)), _weights(str(copy)))
 
 
 def _meanwhile(start: threading.Event, run):
