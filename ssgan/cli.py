@@ -27,7 +27,9 @@ _SHOWN: set[str] = set()  # the data's warnings this command printed: each once,
 def _echo_warning(message: str, prefix: str = "") -> None:
     """A one-line warning on stderr (``prefix``: whose run it is, among several). Children of
     ``--parallel-mode processes`` are read by this form (``ssgan.launch``)."""
-    click.echo(f"{prefix}Warning: {message}", err=True)
+    from ssgan.launch import WARNING
+
+    click.echo(f"{prefix}{WARNING}{message}", err=True)
 
 
 def _warnings_as_one_line(main_rank: bool, default):
@@ -49,7 +51,7 @@ def _warnings_as_one_line(main_rank: bool, default):
 class Group(click.Group):
     def invoke(self, ctx: click.Context):
         from ssgan.distributed import from_env, shutdown
-        from ssgan.launch import RESUME, SeedsInterrupted, resume_command
+        from ssgan.launch import ERROR, RESUME, SeedsInterrupted, resume_command
         from ssgan.train import Diverged, Interrupted
 
         main_rank = from_env().main  # under torchrun only rank 0 speaks; the others exit alike
@@ -60,7 +62,7 @@ class Group(click.Group):
             return super().invoke(ctx)
         except Diverged as e:
             if main_rank:
-                click.echo(f"Error: {e}", err=True)
+                click.echo(f"{ERROR}{e}", err=True)
             ctx.exit(3)
         except SSGANError as e:
             if not main_rank:
@@ -206,7 +208,9 @@ def split(dataset, data_root, download, labels, val, seed, out) -> None:
               help="Train in N processes through torchrun (one GPU each on CUDA, gloo on the CPU); "
                    "--batch-size stays the global batch [1].")
 @click.option("--out", type=str, default=None, help="Folder that receives the run folder [runs].")
-@click.option("--quiet", is_flag=True, help="Print nothing.")
+@click.option("--quiet", is_flag=True,
+              help="Print no progress, tables or training warnings (they stay in metrics.jsonl); the one-line "
+                   "warnings about the data and errors still print.")
 @click.option("--checkpoint-every", type=int, default=None, help="Write checkpoint.pt every K epochs [1].")
 @toolbox_options
 @click.option("--resume", type=str, multiple=True,

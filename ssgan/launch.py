@@ -86,7 +86,9 @@ def resume_command(runs: Sequence[str], parallel: int = 1, mode: str | None = No
     return shlex.join(words)
 
 
-RESUME = "Resume with: "  # how a stopped run's last line says how to go on (ssgan.cli), which is read here
+# How the lines of a run's stderr begin (ssgan.cli writes them; the errors' is click's), which
+# the children of run_in_processes are read by
+ERROR, WARNING, RESUME = "Error: ", "Warning: ", "Resume with: "
 
 
 class SeedsInterrupted(Exception):
@@ -127,8 +129,8 @@ def interrupted(signum: int, jobs: Sequence[Job], stopped: dict[int, str], start
 def _failed(failures: list[tuple[int, int, str]], done: int, total: int) -> SSGANError:
     """The error of the first of ``failures`` (seed, exit code, its last line)."""
     seed, code, message = failures[0]
-    if code == 2 and message.startswith("Error: "):  # bad input: the child's own one-line message
-        return SSGANError(message[len("Error: "):])
+    if code == 2 and message.startswith(ERROR):  # bad input: the child's own one-line message
+        return SSGANError(message[len(ERROR):])
     return SSGANError(f"the run of seed {seed} failed ({message}); {done} of {total} seeds finished")
 
 
@@ -140,8 +142,8 @@ def _read_lines(stream, lines: list[str], on_warning) -> threading.Thread:
             line = line.rstrip("\n")
             if line.strip():
                 lines.append(line)
-            if line.startswith("Warning: "):
-                on_warning(line[len("Warning: "):])
+            if line.startswith(WARNING):
+                on_warning(line[len(WARNING):])
 
     thread = threading.Thread(target=read, daemon=True)
     thread.start()
@@ -297,7 +299,7 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
             stopped_runs[i] = str(e.run_dir)
         except Exception as e:  # the others finish; the first failure is reported, as a process's would be
             if isinstance(e, SSGANError):
-                failures.append((job.seed, 3 if isinstance(e, Diverged) else 2, f"Error: {e}"))
+                failures.append((job.seed, 3 if isinstance(e, Diverged) else 2, f"{ERROR}{e}"))
             else:
                 failures.append((job.seed, 1, f"{type(e).__name__}: {first_line(str(e))}"))
             log(f"seed {job.seed}: failed ({failures[-1][2]})")
