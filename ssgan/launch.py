@@ -237,7 +237,7 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
     fit`` command of the new runs, which each run's folder keeps with ``--seed`` in place of the
     launcher's options. ``stacked`` (``--parallel-mode stacked``): the runs train in groups of
     ``parallel``, whose steps run as one (:class:`ssgan.batched.SeedGroup`); resumed ones must
-    be at one place (:func:`stacked_start`).
+    be at one place (:func:`stacked_start`); a last group of one run trains as that run alone.
 
     Each run draws every random number from a generator of its own (:func:`ssgan.train.train`),
     so a seed trains as it would alone (stacked: but for D's noise, the group's). SIGINT or
@@ -266,6 +266,8 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
     if stacked:
         for i in range(0, len(jobs), parallel):
             places = range(i, min(i + parallel, len(jobs)))
+            if len(places) == 1:  # a last group of one would share nothing: it trains as a run alone
+                continue
             start = stacked_start([jobs[j].resume for j in places]) if jobs[i].resume else ()
             group = SeedGroup([jobs[j].seed for j in places], resolve_device(jobs[i].cfg.device), start)
             groups.update({j: group for j in places})
@@ -284,7 +286,7 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
         log(f"seed {job.seed}: started")
         device = resolve_device(job.cfg.device)
         # a stream per run; none for stacked runs, whose steps run on the thread of whichever run comes last
-        stream = torch.cuda.Stream(device) if device.type == "cuda" and not stacked else None
+        stream = torch.cuda.Stream(device) if device.type == "cuda" and i not in groups else None
         try:
             with torch.cuda.stream(stream) if stream is not None else nullcontext():
                 if job.resume:

@@ -87,6 +87,16 @@ def test_stacked_seeds_train_as_each_seed_alone(tmp_path, float64):
                 assert ma[k] == pytest.approx(mb[k], rel=1e-5), k
 
 
+def test_a_last_group_of_one_trains_as_its_seed_alone(tmp_path):
+    """--seeds 1-3 --parallel 2: seeds 1 and 2 stacked, and seed 3, a group of one, as a run of
+    its own (a stack of one shared nothing and took twice a lone run's time on the CPU): the
+    weights of seed 3 trained alone, bit for bit (its D noise from its own generator)."""
+    run_seeds_in_threads(resolve(**OPTIONS, out=str(tmp_path / "stacked")), [1, 2, 3], 2, "ssgan fit", stacked=True)
+    ssgan.runs.fit(resolve(**OPTIONS, out=str(tmp_path / "alone"), seed=3), command="ssgan fit --seed 3")
+    assert_same_state(_weights(_run_of(tmp_path / "stacked", 3)), _weights(_run_of(tmp_path / "alone", 3)))
+    assert len(read_metrics(_run_of(tmp_path / "stacked", 1))) == 2
+
+
 def _stop_stacked_seeds(tmp_path, monkeypatch, *options) -> tuple[list[Path], str]:
     """``fit --seeds 1-2 --parallel 2 --parallel-mode stacked`` (``OPTIONS``), stopped by SIGINT
     in seed 1's first epoch: the two run folders (seed 1's first) and the stop's last line."""
