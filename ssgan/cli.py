@@ -73,8 +73,9 @@ class Group(click.Group):
                 where = f" {RESUME}{resume_command([e.run_dir])}" if e.run_dir else ""
                 click.echo(f"Interrupted ({e}); checkpoint written.{where}", err=True)
             ctx.exit(128 + e.signum)
-        except SeedsInterrupted as e:
-            click.echo(f"Interrupted ({signal.Signals(e.signum).name}); {e}", err=True)
+        except SeedsInterrupted as e:  # (under torchrun: seeds one after another, each in every rank)
+            if main_rank:
+                click.echo(f"Interrupted ({signal.Signals(e.signum).name}); {e}", err=True)
             ctx.exit(128 + e.signum)
         finally:
             warnings.showwarning = previous
@@ -221,7 +222,6 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, **o
     from ssgan import config as config_mod
     from ssgan import runs
     from ssgan.distributed import check_batch, from_env
-
     from ssgan.launch import Job
 
     world = from_env()

@@ -106,7 +106,7 @@ class SeedsInterrupted(Exception):
                          f"{resume_command(resumes, parallel, mode)}")
         if rest:
             parts.append(f"not started: {rest}")
-        super().__init__("; ".join(parts) or "no run had started")
+        super().__init__("; ".join(parts) or "no run was left to stop")
 
 
 def interrupted(signum: int, jobs: Sequence[Job], stopped: dict[int, str], started: set[int],
