@@ -230,9 +230,9 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, **o
         given += (["config"] if config_file else []) + (["seeds"] if seeds else [])
         if given:
             raise SSGANError(f"--resume continues a run with its own config.json; drop --{given[0].replace('_', '-')}")
-        jobs = _resume_jobs(resume, parallel, parallel_mode)
-        if len(jobs) > 1 and options["nproc"]:
+        if len(resume) > 1 and options["nproc"]:
             raise SSGANError("--nproc resumes one run in several processes; give one --resume with it")
+        jobs = _resume_jobs(resume, parallel, parallel_mode)
         nproc = options["nproc"] or 1
     else:
         cfg = config_mod.resolve(config_file, **options)
@@ -278,19 +278,17 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, **o
 
 def _resume_jobs(paths: tuple[str, ...], parallel: int, mode: str | None) -> list:
     """The runs that ``--resume`` names, each with its own config, checked up front: each a run
-    folder, none twice, and (``--parallel N`` in threads or stacked) able to train that way."""
-    from ssgan.config import from_dict
+    folder with something left to train, none twice, and (``--parallel N`` in threads or
+    stacked) able to train that way."""
     from ssgan.launch import Job, check_threads, stacked_start
-    from ssgan.runs import read_config
+    from ssgan.runs import resume_point
 
-    jobs, seen = [], set()
+    seen = set()
     for path in paths:
-        if not Path(path, "config.json").is_file():
-            raise SSGANError(f"{path} is not a run folder (no config.json): pass a folder made by `ssgan fit`")
         if Path(path).resolve() in seen:
             raise SSGANError(f"--resume {path} is given twice: a run folder is trained by one run at a time")
         seen.add(Path(path).resolve())
-        jobs.append(Job(from_dict(read_config(Path(path)), f"{Path(path, 'config.json')}"), path))
+    jobs = [Job(resume_point(path).config, path) for path in paths]
     if len(jobs) > 1 and parallel > 1 and mode == "stacked":
         seeds = [job.seed for job in jobs]
         if len(set(seeds)) < len(seeds):

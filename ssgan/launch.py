@@ -22,7 +22,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 from ssgan.config import Config
@@ -323,25 +322,18 @@ def stacked_start(paths: Sequence[str]) -> tuple[int, int]:
     continue: their checkpoints' epoch and iteration, which must be the same, as must their
     configs but for the seed (one line says what differs and what to do instead)."""
     from ssgan.batched import check_stackable
-    from ssgan.config import from_dict
-    from ssgan.train import load_checkpoint
+    from ssgan.runs import resume_point
 
-    places, configs = {}, {}
-    for path in paths:
-        if not (Path(path) / "checkpoint.pt").exists():  # stopped before its first checkpoint: starts afresh
-            places[path] = (0, 0)
-            continue
-        ckpt = load_checkpoint(Path(path) / "checkpoint.pt")
-        cfg = from_dict(ckpt["config"], f"checkpoint of {path}")
-        check_stackable(cfg, tuple(ckpt["shape"]))
-        configs[path] = cfg.replace(seed=0)
-        places[path] = (ckpt["epoch"], (ckpt.get("position") or {}).get("iteration", 0))
-    if len(set(configs.values())) > 1:
+    points = {path: resume_point(path) for path in paths}
+    for point in points.values():
+        if point.shape is not None:  # (before its first checkpoint a run has not told its data's shape)
+            check_stackable(point.config, point.shape)
+    if len({point.config.replace(seed=0) for point in points.values()}) > 1:
         raise SSGANError(f"--parallel-mode stacked resumes runs that differ in their seeds alone, and {paths[0]} "
                          f"and another differ in their config: use --parallel-mode threads or processes")
-    if len(set(places.values())) > 1:
+    if len({point[1:3] for point in points.values()}) > 1:
         where = ", ".join(f"{p}: " + (f"epoch {e + 1}, iteration {i}" if i else f"after epoch {e}")
-                          for p, (e, i) in places.items())
+                          for p, (_, e, i, _) in points.items())
         raise SSGANError(f"--parallel-mode stacked resumes runs stopped at one place, and these stopped at "
                          f"different ones ({where}): use --parallel-mode threads or processes")
-    return next(iter(places.values()))
+    return next(iter(points.values()))[1:3]

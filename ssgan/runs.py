@@ -23,6 +23,7 @@ import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -222,25 +223,54 @@ def resume(path: str | Path, reporter: Reporter | None = None, stop: StopFlag | 
     or several (any number: the checkpoint holds no per-process state). A run stopped before
     its first checkpoint starts afresh in its own folder. ``stop`` and ``group``: as for :func:`fit`."""
     path = Path(path)
-    if not (path / "checkpoint.pt").exists() and (path / "config.json").is_file() and (path / "split.json").is_file():
-        return _restart(path, reporter, stop, group)
-    run = load_run(path)
-    cfg, ckpt = run.config, run.checkpoint
-    if "history" not in ckpt:
-        raise SSGANError(f"{run.path}: its checkpoint has no training state to resume from")
-    if ckpt["epoch"] >= cfg.epochs and ckpt.get("position") is None:
-        raise SSGANError(f"{run.path} has already finished its {cfg.epochs} epochs; nothing to resume")
-    return _train_in(run.path, cfg, reporter, ckpt, stop, group)
+    if _never_checkpointed(path):
+        return _train_in(path, _config_json(path), reporter, None, stop, group)
+    run = _resumable(load_run(path))
+    return _train_in(run.path, run.config, reporter, run.checkpoint, stop, group)
 
 
-def _restart(path: Path, reporter: Reporter | None, stop: StopFlag | None = None,
-             group: SeedGroup | None = None) -> tuple[Path, TrainResult]:
-    """Train a run that never wrote a checkpoint from the start, with its own config and split."""
+class ResumePoint(NamedTuple):
+    """Where :func:`resume` continues a run: the epochs its checkpoint finished and the
+    iterations into the next (0, 0: it starts afresh), with its config and its examples' shape
+    (None before its first checkpoint)."""
+
+    config: Config
+    epoch: int
+    iteration: int
+    shape: tuple[int, ...] | None
+
+
+def resume_point(path: str | Path) -> ResumePoint:
+    """Where :func:`resume` would continue the run folder ``path``, or the one-line error it
+    would stop with (not a run, a run already finished), without training."""
+    path = Path(path)
+    if _never_checkpointed(path):
+        return ResumePoint(_config_json(path), 0, 0, None)
+    run = _resumable(load_run(path))
+    ckpt = run.checkpoint
+    return ResumePoint(run.config, ckpt["epoch"], (ckpt.get("position") or {}).get("iteration", 0),
+                       tuple(ckpt["shape"]))
+
+
+def _never_checkpointed(path: Path) -> bool:
+    """A run stopped before its first checkpoint, which resumes by training from the start."""
+    return not (path / "checkpoint.pt").exists() and (path / "config.json").is_file() and (path / "split.json").is_file()
+
+
+def _config_json(path: Path) -> Config:
     try:
-        cfg = from_dict(json.loads((path / "config.json").read_text()), f"{path / 'config.json'}")
+        return from_dict(json.loads((path / "config.json").read_text()), f"{path / 'config.json'}")
     except json.JSONDecodeError:
         raise SSGANError(f"{path / 'config.json'} is damaged (not JSON); start a new run instead") from None
-    return _train_in(path, cfg, reporter, None, stop, group)
+
+
+def _resumable(run: Run) -> Run:
+    """``run``, or a one-line error if its checkpoint leaves nothing to resume."""
+    if "history" not in run.checkpoint:
+        raise SSGANError(f"{run.path}: its checkpoint has no training state to resume from")
+    if run.checkpoint["epoch"] >= run.config.epochs and run.checkpoint.get("position") is None:
+        raise SSGANError(f"{run.path} has already finished its {run.config.epochs} epochs; nothing to resume")
+    return run
 
 
 def _train_in(path: Path, cfg: Config, reporter: Reporter | None, ckpt: dict | None, stop: StopFlag | None = None,

@@ -103,6 +103,21 @@ def test_a_signal_in_seeds_one_after_another_says_how_to_go_on(tmp_path, monkeyp
     assert all(len(read_metrics(run)) == 1 for run in tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("parallel", ["1", "2"])
+def test_resuming_several_runs_refuses_a_finished_one_before_training_any(uninterrupted, tmp_path, parallel):
+    """`--resume STOPPED --resume FINISHED`: one line names the finished run before any run
+    trains (the stopped run's metrics and checkpoint are as they were), as for one run."""
+    with pytest.raises(Interrupted) as info:
+        fit(cfg(tmp_path), SignalAt(1, 5))
+    stopped = info.value.run_dir
+    before = [(stopped / name).read_bytes() for name in ("metrics.jsonl", "checkpoint.pt") if (stopped / name).exists()]
+    r = CliRunner().invoke(main, ["fit", "--resume", str(stopped), "--resume", str(uninterrupted), "--parallel", parallel])
+    assert r.exit_code == 2 and r.output == (f"Error: {uninterrupted} has already finished its 2 epochs; "
+                                             "nothing to resume\n"), r.output
+    assert before == [(stopped / name).read_bytes() for name in ("metrics.jsonl", "checkpoint.pt")
+                      if (stopped / name).exists()]
+
+
 def test_resume_rejects_finished_runs_and_extra_options(uninterrupted):
     with pytest.raises(Exception, match="already finished its 2 epochs"):
         resume(uninterrupted)
