@@ -209,9 +209,7 @@ def _read_npz(path: str, needs: str) -> tuple[Path, dict[str, np.ndarray]]:
 def load_npz_rows(spec: str, key: str = "x") -> np.ndarray:
     """The examples in array ``key`` of the .npz ``spec`` (``npz:PATH``), no labels needed, as
     :func:`load_npz` reads ``x``: float32, 8-bit pixels divided by 255, images as (N, C, H, W)."""
-    if not spec.startswith("npz:"):
-        raise SSGANError(f"--data must be npz:PATH, got {spec!r}")
-    p, arrays = _read_npz(spec[4:], key)
+    p, arrays = _read_npz(npz_path(spec), key)
     if key not in arrays:
         raise SSGANError(f"{p} has no {key} array (found: {', '.join(sorted(arrays)) or 'none'}); choose one with --key")
     x = arrays[key]
@@ -336,6 +334,13 @@ REGISTRY: dict[str, DatasetInfo] = {
                            lambda r, d: _load_torchvision("cifar10", r, d)),
 }
 NPZ_PREFIX = "npz:"
+
+
+def npz_path(spec: str) -> str:
+    """The path of ``--data npz:PATH``, or a one-line error if ``spec`` is not of that form."""
+    if not spec.startswith(NPZ_PREFIX):
+        raise SSGANError(f"--data must be npz:PATH, got {spec!r}")
+    return spec[len(NPZ_PREFIX):]
 
 
 def check_name(name: str) -> None:

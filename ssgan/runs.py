@@ -32,7 +32,7 @@ from ssgan import distributed
 from ssgan.batched import SeedGroup, check_stackable
 from ssgan.compiling import CompileFailed
 from ssgan.config import Config, from_dict
-from ssgan.data import Dataset, load_dataset
+from ssgan.data import Dataset, load_dataset, load_npz, npz_path
 from ssgan.errors import DataWarning, SSGANError
 from ssgan.fileio import write_json, write_text
 from ssgan.graphs import use_graphs
@@ -377,9 +377,7 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
     run = load_run(path)
     n_classes = run.checkpoint["n_classes"]
     if data_spec is not None:
-        if not data_spec.startswith("npz:"):
-            raise SSGANError(f"--data must be npz:PATH, got {data_spec!r}")
-        data, notes = scale_dataset(run.scaler, load_dataset(data_spec))
+        data, notes = scale_dataset(run.scaler, load_npz(npz_path(data_spec)))
         for message in notes:
             warnings.warn(message, DataWarning, stacklevel=2)
         use_test = data.x_test is not None

@@ -92,6 +92,11 @@ def test_bad_predictions_are_one_line(digits_run, tmp_path, monkeypatch, args, m
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.npz"]  # nothing written
 
 
+def test_eval_on_other_data_takes_an_npz_alone(digits_run):
+    r = CliRunner().invoke(main, ["eval", digits_run, "--data", "digits"])
+    assert r.exit_code == 2 and r.output == "Error: --data must be npz:PATH, got 'digits'\n", r.output
+
+
 def test_rows_of_another_shape_are_refused(digits_run, tmp_path):
     data = write_npz(tmp_path / "new.npz", x=np.zeros((3, 28, 28), np.float32))
     r = CliRunner().invoke(main, ["predict", digits_run, "--data", data, "--out", str(tmp_path / "p.csv")])
