@@ -164,6 +164,7 @@ def run_in_processes(command: Sequence[str], jobs: Sequence[Job], parallel: int,
     base = _seed_args(list(command)[1:], ("--seeds", "--parallel", "--seed"))
     env = _threads(min(parallel, len(jobs)))
     pending, running, results, failures, stopped_runs = list(range(len(jobs))), {}, {}, [], {}
+    unstarted: set[int] = set()  # children a signal stopped before they had a checkpoint to resume
     readers: dict[int, tuple[threading.Thread, list[str]]] = {}
     stopped: list[int] = []  # the signal that stopped the runs, if one did
 
@@ -196,6 +197,8 @@ def run_in_processes(command: Sequence[str], jobs: Sequence[Job], parallel: int,
                 seed = jobs[i].seed
                 if stopped and proc.returncode == 128 + stopped[0] and lines and RESUME in lines[-1]:
                     stopped_runs[i] = shlex.split(lines[-1].split(RESUME)[-1])[-1]  # checkpointed
+                elif stopped and proc.returncode != 0:  # stopped before it trained (still starting up)
+                    unstarted.add(i)
                 elif proc.returncode == 0:
                     results[i] = json.loads(out.strip().splitlines()[-1])
                     log(f"seed {seed}: done, {results[i]['run']}")
@@ -209,7 +212,7 @@ def run_in_processes(command: Sequence[str], jobs: Sequence[Job], parallel: int,
         for s, handler in previous.items():
             signal.signal(s, handler)
     if stopped:
-        started = set(range(len(jobs))) - set(pending)
+        started = set(range(len(jobs))) - set(pending) - unstarted
         raise interrupted(stopped[0], jobs, stopped_runs, started, command, parallel, mode)
     if failures:
         raise _failed(failures, len(results), len(jobs))

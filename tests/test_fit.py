@@ -212,6 +212,28 @@ def test_seeds_in_parallel_make_one_complete_run_folder_each(tmp_path):
     assert json.loads(r.stdout)["test_acc"] == summary["runs"][1]["test_acc"]
 
 
+def test_a_signal_while_parallel_seeds_start_up_names_them_to_run_again(tmp_path):
+    """SIGINT as soon as both children are started (still importing, with nothing to resume):
+    the line names both seeds to run again, where it named neither."""
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "runs"
+    p = subprocess.Popen([sys.executable, "-m", "ssgan", "fit", "--dataset", "digits", "--labels", "50", "--epochs",
+                          "5", "--device", "cpu", "--seeds", "1-2", "--parallel", "2", "--out", str(out)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in p.stderr:
+        if line.startswith("seed 2: started"):
+            break
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 128 + signal.SIGINT, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("Interrupted (SIGINT); not started: seeds 1,2, with ssgan fit --dataset digits "), last
+    assert last.endswith(f"--out {out} --seeds 1,2"), last
+
+
 @pytest.mark.parametrize("text, seeds", [("3", [1, 2, 3]), ("4,2", [4, 2]), ("6-9", [6, 7, 8, 9]), ("1-2,5", [1, 2, 5])])
 def test_seeds_counts_lists_and_ranges(text, seeds):
     from ssgan.cli import _parse_seeds
