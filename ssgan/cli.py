@@ -186,8 +186,8 @@ def split(dataset, data_root, download, labels, val, seed, out) -> None:
 @click.option("--val", type=int, default=None, help=VAL_HELP)
 @click.option("--seeds", type=str, default=None, help="Several runs in sequence: a count N (seeds 1..N), a list like 1,2,3 or a range like 6-10 (4-4: seed 4 alone).")
 @click.option("--parallel", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="With --seeds: train up to N seeds at once, one process each (one GPU shared by all; "
-                   "on the CPU the cores are shared out).")
+              help="With --seeds (or several --resume): train up to N runs at once, one process each (one GPU "
+                   "shared by all; on the CPU the cores are shared out).")
 @click.option("--parallel-mode", type=click.Choice(["processes", "threads", "stacked"]), default=None,
               help="With --parallel: a process per seed; a thread per seed in this process, each on its own CUDA "
                    "stream, so that one GPU runs several seeds' kernels at once (processes take turns on a GPU); "
