@@ -212,6 +212,27 @@ def test_seeds_in_parallel_make_one_complete_run_folder_each(tmp_path):
     assert json.loads(r.stdout)["test_acc"] == summary["runs"][1]["test_acc"]
 
 
+def test_the_stop_line_resumes_stopped_runs_and_resumed_ones_not_reached_and_reruns_new_ones():
+    """What a signal leaves of several runs, in their order: the stopped runs and the resumed
+    runs it never reached in one resume command (with the --parallel they ran with, at most one
+    per run), finished runs in neither command, the new runs never started in the command given,
+    their seeds as a list (a single seed as 4-4: `--seeds 4` would be a count)."""
+    from ssgan.launch import Job, interrupted
+
+    cfg = Config(dataset="digits", labels=50)
+    resumed = [Job(cfg.replace(seed=s), f"runs/r{s}") for s in (1, 2, 3)]
+    e = interrupted(2, resumed, {0: "runs/r1"}, {0, 1}, None, 4, "stacked")
+    assert str(e) == ("checkpoints written. Resume with: ssgan fit --resume runs/r1 --resume runs/r3 --parallel 2 "
+                      "--parallel-mode stacked") and e.signum == 2
+    new = [Job(cfg.replace(seed=s)) for s in (3, 4, 5)]
+    command = ["ssgan", "fit", "--dataset", "digits", "--seeds", "3-5", "--parallel", "2"]
+    assert str(interrupted(15, new, {0: "runs/r3"}, {0, 1}, command, 2, None)) == (
+        "checkpoint written. Resume with: ssgan fit --resume runs/r3; not started: seeds 5, with ssgan fit "
+        "--dataset digits --parallel 2 --seeds 5-5")
+    assert str(interrupted(15, new, {}, set(), command, 2, None)).endswith("--seeds 3,4,5")
+    assert str(interrupted(15, new, {}, {0, 1, 2}, command, 2, None)) == "no run was left to stop"
+
+
 def test_a_signal_while_parallel_seeds_start_up_names_them_to_run_again(tmp_path):
     """SIGINT as soon as both children are started (still importing, with nothing to resume):
     the line names both seeds to run again, where it named neither."""
