@@ -253,8 +253,10 @@ class SeedGroup:
     on, its place in the stack then fed with another run's batches and never read again.
 
     Each run draws G's noise from its own generator, as alone; D's noise and dropout come from
-    one generator of the group's, seeded from its seeds (and ``start``, the epoch and iteration
-    where resumed runs continue), drawn per seed under vmap.
+    one generator of the group's, seeded from its seeds, drawn per seed under vmap. Each run's
+    checkpoint keeps that generator's state, from which a group of the runs resumed continues
+    (for checkpoints without it, ``start``, the epoch and iteration where they continue, is
+    added to the seed).
 
     A signal stops every run of the group after the same step (:attr:`signal`), so that their
     checkpoints are at one place and the runs can be resumed as a group again."""
@@ -270,6 +272,7 @@ class SeedGroup:
         # the same answer for all of them, where each run's own look at the flag may fall on
         # either side of the signal's arrival
         self.signal: int | None = None
+        self.noise_states: dict[int, Tensor] = {}  # thread -> the generator's state its checkpoint kept
         self.cond = threading.Condition()
         self.slots: dict[int, int] = {}  # thread -> place in the stack
         self.members: list[tuple[Config, Nets]] = []
@@ -283,15 +286,20 @@ class SeedGroup:
         self.error: str | None = None
         self.capture, self.warn = False, lambda _: None  # the first run to join sets them
 
-    def join(self, cfg: Config, nets: Nets, capture: bool = False, warn: Callable[[str], None] = lambda _: None) -> None:
+    def join(self, cfg: Config, nets: Nets, capture: bool = False, warn: Callable[[str], None] = lambda _: None,
+             noise_state: Tensor | None = None) -> None:
         """Join with this thread's run; returns once every run of the group has joined and the
         stack is built. ``capture`` (the first run's decides): the stacked steps run as CUDA
         graphs after a few eager ones, as one run's do (:mod:`ssgan.graphs`); a capture that
-        fails says why through ``warn`` and the steps stay eager."""
+        fails says why through ``warn`` and the steps stay eager. ``noise_state``: the state of
+        the group's generator that a resumed run's checkpoint kept (:attr:`generator`), from
+        which the group's D noise continues as if it had never stopped."""
         with self.cond:
             if not self.joined:
                 self.capture, self.warn = capture, warn
             self.joined[threading.get_ident()] = (cfg, nets)
+            if noise_state is not None:
+                self.noise_states[threading.get_ident()] = noise_state
             self._build_if_all_joined()
             while self.stacked is None and self.error is None:
                 self.cond.wait()
@@ -317,10 +325,11 @@ class SeedGroup:
 
     def member(self, cfg: Config, nets: Nets, amp: Callable[[], AbstractContextManager], x_lab: Tensor,
                y_lab: Tensor, x_unl: Tensor, gan: bool, capture: bool = False,
-               warn: Callable[[str], None] = lambda _: None, stop=None) -> "GroupMember":
+               warn: Callable[[str], None] = lambda _: None, stop=None,
+               noise_state: Tensor | None = None) -> "GroupMember":
         """Join with this thread's run (:meth:`join`) and return the run's side of the group
         (``stop``: the run's :class:`ssgan.train.StopFlag`, whose signal it hands in with its batches)."""
-        self.join(cfg, nets, capture, warn)
+        self.join(cfg, nets, capture, warn, noise_state)
         return GroupMember(self, cfg, nets, amp, x_lab, y_lab, x_unl, gan, stop)
 
     def step(self, kind: str, batches: tuple, amp, signum: int | None = None) -> None:
@@ -363,6 +372,9 @@ class SeedGroup:
         order = sorted(self.joined, key=lambda thread: self.seeds.index(self.joined[thread][0].seed))
         self.slots = {thread: i for i, thread in enumerate(order)}
         self.members = [self.joined[thread] for thread in order]
+        kept = [self.noise_states[thread] for thread in order if thread in self.noise_states]
+        if kept:  # resumed: every run stopped after the same step, so each kept the same state
+            self.generator.set_state(kept[0])
         self.active = set(range(len(order)))
         cfg, _ = self.members[0]
         if any(c.replace(seed=0) != cfg.replace(seed=0) for c, _ in self.members):

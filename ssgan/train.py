@@ -425,6 +425,8 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
             "torch_rng": torch.get_rng_state(), "numpy_rng": rng.bit_generator.state,
             "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
             "rng": None if rand is None else {"device": device.type, "state": rand.get_state()},
+            # a stacked group's D noise, the same in each of its runs' checkpoints (they stop together)
+            "group_rng": None if group is None else group.generator.get_state(),
             "history": history, "position": position, "world_size": world.size, "scaler": scaler,
         })
 
@@ -433,7 +435,8 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
     own = StopFlag(run_dir is not None and stop is None)  # its handlers installed by the `with` below
     stop = stop or own
     if group is not None:  # its steps stacked with the group's other runs, driven as captured ones are
-        graphed = group.member(cfg, nets, amp, x_lab, y_lab, x_all, gan, capture, reporter.on_warning, stop)
+        graphed = group.member(cfg, nets, amp, x_lab, y_lab, x_all, gan, capture, reporter.on_warning, stop,
+                               None if resume is None else resume.get("group_rng"))
 
     def signal_seen() -> int | None:
         """The signal that stops the run here: the same on every rank, and for every run of a group."""
