@@ -30,7 +30,9 @@
 #    loses nothing else): benchmarks/batched_seeds.py, 1 and 10 seeds one after the other against
 #    stacked into one step (ssgan.batched), eagerly and as graphs, fp32 and bf16, appended to
 #    speed.jsonl: what stacking the ten seeds would gain, if neither mode of part 4 reaches
-#    3 minutes; then --compile, Inductor's fused kernels, on CUDA: the CUDA test of
+#    3 minutes; then the CUDA test of a stacked group stopped and resumed as a group against the
+#    group never stopped (tests/test_stacked.py: the group generator's state taken between graph
+#    replays); then --compile, Inductor's fused kernels, on CUDA: the CUDA test of
 #    tests/test_compile.py (captured against uncaptured compiled networks), then speed.py's fp32
 #    step eager, as graphs, and both compiled, appended to speed.jsonl.
 #
@@ -99,7 +101,7 @@ EOF
   fi
 fi
 part graph-tests 75 $py -m pytest -q -m cuda tests/test_graphs.py tests/test_threads.py tests/test_stacked.py \
-  tests/test_models.py tests/test_fit.py
+  tests/test_models.py tests/test_fit.py -k "not resumed_as_a_group_on_cuda"
 precisions=fp32,bf16
 [[ $device == cuda* ]] && precisions=fp32,tf32,bf16
 part speed 75 bash -c "$py benchmarks/speed.py --device $device --iterations $iterations --precision $precisions \
@@ -162,6 +164,7 @@ stacked_seeds=10
 [[ $device == cuda* ]] || stacked_seeds=2  # the CPU smoke test: the plumbing, in seconds
 part stacked-seeds 120 bash -c "$py benchmarks/batched_seeds.py --device $device --seeds 1,$stacked_seeds \
   --iterations $((iterations < 100 ? iterations : 100)) --precision fp32,bf16 | tee -a '$out/speed.jsonl'"
+part stacked-resume-test 60 $py -m pytest -q -m cuda tests/test_stacked.py -k resumed_as_a_group_on_cuda
 part compile-tests 90 $py -m pytest -q -m cuda tests/test_compile.py
 part speed-compiled 120 bash -c "$py benchmarks/speed.py --device $device --iterations $iterations --precision fp32 \
   --compile | tee -a '$out/speed.jsonl'"
