@@ -194,7 +194,7 @@ def fit(cfg: Config, reporter: Reporter | None = None, command: str | None = Non
     run_dir = distributed.broadcast(run_dir)
     try:
         return run_dir, train(cfg, data, split, run_dir, reporter, scaler=scaler.to_dict(), stop=stop, group=group)
-    except CompileFailed:
+    except (CompileFailed, KeyboardInterrupt):  # (Ctrl-C before the loop's own handler is installed)
         if world.main and not (run_dir / "checkpoint.pt").exists():
             shutil.rmtree(run_dir, ignore_errors=True)  # made by this call; nothing trained in it was kept
         raise

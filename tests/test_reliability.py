@@ -118,6 +118,21 @@ def test_resuming_several_runs_refuses_a_finished_one_before_training_any(uninte
                       if (stopped / name).exists()]
 
 
+def test_ctrl_c_while_a_run_sets_up_leaves_no_folder(tmp_path, monkeypatch):
+    """Ctrl-C after the run folder is made but before the loop handles signals (building the
+    networks) removes the folder, in which nothing was trained: the seed is simply run again
+    (a --parallel stop line names it so), with no folder left that holds no checkpoint."""
+    import ssgan.train
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ssgan.train, "build_models", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fit(cfg(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_resume_rejects_finished_runs_and_extra_options(uninterrupted):
     with pytest.raises(Exception, match="already finished its 2 epochs"):
         resume(uninterrupted)
