@@ -288,14 +288,14 @@ def _resume_jobs(paths: tuple[str, ...], parallel: int, mode: str | None) -> lis
         if Path(path).resolve() in seen:
             raise SSGANError(f"--resume {path} is given twice: a run folder is trained by one run at a time")
         seen.add(Path(path).resolve())
-    jobs = [Job(resume_point(path).config, path) for path in paths]
+    jobs = [Job(point.config, path, point) for path, point in ((path, resume_point(path)) for path in paths)]
     if len(jobs) > 1 and parallel > 1 and mode == "stacked":
         seeds = [job.seed for job in jobs]
         if len(set(seeds)) < len(seeds):
             raise SSGANError("--parallel-mode stacked resumes runs of distinct seeds, and two of these runs have "
                              "one seed: use --parallel-mode threads or processes")
         for i in range(0, len(jobs), parallel):
-            stacked_start([job.resume for job in jobs[i:i + parallel]])
+            stacked_start(jobs[i:i + parallel])
     elif len(jobs) > 1 and parallel > 1 and mode == "threads":
         for job in jobs:
             check_threads(job.cfg)
@@ -337,7 +337,7 @@ def _fit_several(jobs: list, parallel: int, mode: str | None, quiet: bool, as_js
         log = (lambda msg: None) if (quiet or as_json) else (lambda msg: click.echo(msg, err=True))
         warn = (lambda seed, msg: None) if quiet else _seed_warning
         if mode in ("threads", "stacked"):
-            return run_in_threads(jobs, parallel, _command(), log, mode == "stacked", warn, mode)
+            return run_in_threads(jobs, parallel, shlex.join(command), log, warn, mode)
         return run_in_processes(command, jobs, parallel, log, warn, mode)
     summaries = []
     for i, job in enumerate(jobs):

@@ -22,10 +22,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from ssgan.config import Config
 from ssgan.errors import SSGANError, first_line
+
+if TYPE_CHECKING:
+    from ssgan.runs import ResumePoint
 
 
 def _without(args: list[str], options: tuple[str, ...]) -> list[str]:
@@ -67,10 +70,11 @@ def launch_torchrun(nproc: int) -> int:
 @dataclass(frozen=True)
 class Job:
     """One of several runs: a new run of ``cfg`` (its seed set), or the run folder ``resume``
-    continued (``cfg``: its own config)."""
+    continued (``cfg``: its own config; ``point``: where, :func:`ssgan.runs.resume_point`)."""
 
     cfg: Config
     resume: str | None = None
+    point: ResumePoint | None = None
 
     @property
     def seed(self) -> int:
@@ -229,15 +233,16 @@ def check_threads(cfg: Config) -> None:
 def run_seeds_in_threads(cfg: Config, seeds: list[int], parallel: int, command: str, log=lambda msg: None,
                          stacked: bool = False, warn=lambda seed, msg: None) -> list[dict]:
     """:func:`run_in_threads` of one new run of ``cfg`` per seed of ``seeds``."""
-    return run_in_threads([Job(cfg.replace(seed=seed)) for seed in seeds], parallel, command, log, stacked, warn)
+    return run_in_threads([Job(cfg.replace(seed=seed)) for seed in seeds], parallel, command, log, warn,
+                          "stacked" if stacked else "threads")
 
 
-def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda msg: None, stacked: bool = False,
-                   warn=lambda seed, msg: None, mode: str | None = None) -> list[dict]:
+def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda msg: None,
+                   warn=lambda seed, msg: None, mode: str = "threads") -> list[dict]:
     """:func:`run_in_processes` in threads of this process: ``jobs``, at most ``parallel`` at a
     time, each in its own run folder and, on CUDA, on its own stream. ``command`` is the ``ssgan
     fit`` command of the new runs, which each run's folder keeps with ``--seed`` in place of the
-    launcher's options. ``stacked`` (``--parallel-mode stacked``): the runs train in groups of
+    launcher's options. ``mode`` ``stacked`` (``--parallel-mode stacked``): the runs train in groups of
     ``parallel``, whose steps run as one (:class:`ssgan.batched.SeedGroup`); resumed ones must
     be at one place (:func:`stacked_start`); a last group of one run trains as that run alone.
 
@@ -259,6 +264,7 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
         def on_warning(self, message: str) -> None:
             warn(self.seed, message)
 
+    stacked = mode == "stacked"
     for job in jobs:
         check_threads(job.cfg)
     words = _seed_args(shlex.split(command), ("--seeds", "--parallel", "--parallel-mode", "--seed"))
@@ -270,7 +276,7 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
             places = range(i, min(i + parallel, len(jobs)))
             if len(places) == 1:  # a last group of one would share nothing: it trains as a run alone
                 continue
-            start = stacked_start([jobs[j].resume for j in places]) if jobs[i].resume else ()
+            start = stacked_start([jobs[j] for j in places]) if jobs[i].resume else ()
             group = SeedGroup([jobs[j].seed for j in places], resolve_device(jobs[i].cfg.device), start)
             groups.update({j: group for j in places})
 
@@ -313,30 +319,29 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
         while wait(futures, timeout=0.2).not_done:  # short waits: the signal handler runs in between
             pass
     if stop.signum is not None:
-        raise interrupted(stop.signum, jobs, stopped_runs, started, shlex.split(command), parallel,
-                          mode or ("stacked" if stacked else "threads"))
+        raise interrupted(stop.signum, jobs, stopped_runs, started, shlex.split(command), parallel, mode)
     if failures:
         raise _failed(failures, len(results), len(jobs))
     return [results[i] for i in range(len(jobs))]
 
 
-def stacked_start(paths: Sequence[str]) -> tuple[int, int]:
-    """Where the runs ``paths``, to be resumed as one group (``--parallel-mode stacked``),
-    continue: their checkpoints' epoch and iteration, which must be the same, as must their
-    configs but for the seed (one line says what differs and what to do instead)."""
+def stacked_start(jobs: Sequence[Job]) -> tuple[int, int]:
+    """Where the resumed ``jobs``, to be resumed as one group (``--parallel-mode stacked``),
+    continue: their checkpoints' epoch and iteration (:attr:`Job.point`), which must be the
+    same, as must their configs but for the seed (one line says what differs and what to do
+    instead)."""
     from ssgan.batched import check_stackable
-    from ssgan.runs import resume_point
 
-    points = {path: resume_point(path) for path in paths}
-    for point in points.values():
-        if point.shape is not None:  # (before its first checkpoint a run has not told its data's shape)
-            check_stackable(point.config, point.shape)
-    if len({point.config.replace(seed=0) for point in points.values()}) > 1:
-        raise SSGANError(f"--parallel-mode stacked resumes runs that differ in their seeds alone, and {paths[0]} "
+    for job in jobs:
+        if job.point.shape is not None:  # (before its first checkpoint a run has not told its data's shape)
+            check_stackable(job.cfg, job.point.shape)
+    if len({job.cfg.replace(seed=0) for job in jobs}) > 1:
+        raise SSGANError(f"--parallel-mode stacked resumes runs that differ in their seeds alone, and {jobs[0].resume} "
                          f"and another differ in their config: use --parallel-mode threads or processes")
-    if len({point[1:3] for point in points.values()}) > 1:
-        where = ", ".join(f"{p}: " + (f"epoch {e + 1}, iteration {i}" if i else f"after epoch {e}")
-                          for p, (_, e, i, _) in points.items())
+    places = [(job.point.epoch, job.point.iteration) for job in jobs]
+    if len(set(places)) > 1:
+        where = ", ".join(f"{job.resume}: " + (f"epoch {e + 1}, iteration {i}" if i else f"after epoch {e}")
+                          for job, (e, i) in zip(jobs, places))
         raise SSGANError(f"--parallel-mode stacked resumes runs stopped at one place, and these stopped at "
                          f"different ones ({where}): use --parallel-mode threads or processes")
-    return next(iter(points.values()))[1:3]
+    return places[0]
