@@ -52,14 +52,15 @@ class Group(click.Group):
     def invoke(self, ctx: click.Context):
         from ssgan.distributed import from_env, shutdown
         from ssgan.launch import ERROR, RESUME, SeedsInterrupted, resume_command
-        from ssgan.train import Diverged, Interrupted
+        from ssgan.train import Diverged, Interrupted, Terminated, sigterm_raises
 
         main_rank = from_env().main  # under torchrun only rank 0 speaks; the others exit alike
         previous = warnings.showwarning
         warnings.showwarning = _warnings_as_one_line(main_rank, previous)
         _SHOWN.clear()  # a new command (the tests run many in one process)
         try:
-            return super().invoke(ctx)
+            with sigterm_raises():
+                return super().invoke(ctx)
         except Diverged as e:
             if main_rank:
                 click.echo(f"{ERROR}{e}", err=True)
@@ -77,6 +78,10 @@ class Group(click.Group):
             if main_rank:
                 click.echo(f"Interrupted ({signal.Signals(e.signum).name}); {e}", err=True)
             ctx.exit(128 + e.signum)
+        except Terminated:  # before a loop took the signal over, or after (what it made was cleaned up)
+            if main_rank:
+                click.echo("Interrupted (SIGTERM)", err=True)
+            ctx.exit(128 + signal.SIGTERM)
         finally:
             warnings.showwarning = previous
             shutdown()

@@ -192,11 +192,20 @@ def fit(cfg: Config, reporter: Reporter | None = None, command: str | None = Non
         if job:
             write_text(run_dir / ELASTIC_ID, job + "\n")
     run_dir = distributed.broadcast(run_dir)
-    try:
+    with removed_unless_checkpointed(run_dir if world.main else None):
         return run_dir, train(cfg, data, split, run_dir, reporter, scaler=scaler.to_dict(), stop=stop, group=group)
-    except (CompileFailed, KeyboardInterrupt):  # (Ctrl-C before the loop's own handler is installed)
-        if world.main and not (run_dir / "checkpoint.pt").exists():
-            shutil.rmtree(run_dir, ignore_errors=True)  # made by this call; nothing trained in it was kept
+
+
+@contextlib.contextmanager
+def removed_unless_checkpointed(run_dir: Path | None):
+    """Remove ``run_dir``, just made for a run, if a failed compile, Ctrl-C or SIGTERM (before
+    the loop's own handler is installed) ends the block before the run's first checkpoint:
+    nothing trained in it was kept, and running the seed again makes a new one."""
+    try:
+        yield
+    except (CompileFailed, KeyboardInterrupt):
+        if run_dir is not None and not (run_dir / "checkpoint.pt").exists():
+            shutil.rmtree(run_dir, ignore_errors=True)
         raise
 
 

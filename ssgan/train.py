@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import signal
@@ -185,6 +186,31 @@ class Interrupted(Exception):
         self.signum, self.epoch, self.iteration, self.run_dir = signum, epoch, iteration, run_dir
         name = signal.Signals(signum).name
         super().__init__(f"{name} at epoch {epoch}, iteration {iteration}")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM where no training loop handles signals (a run setting up, a command writing its
+    files): raised as Ctrl-C's KeyboardInterrupt is, so that what the command made is cleaned
+    up as on Ctrl-C (:func:`ssgan.runs.fit` removes the folder of a run that never
+    checkpointed), where Python's default handler ended the process on the spot."""
+
+
+@contextlib.contextmanager
+def sigterm_raises():
+    """SIGTERM raises :class:`Terminated` inside the block (in the main thread; a loop's
+    :class:`StopFlag` takes the signal over while it trains)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminated(signum, frame):
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class StopFlag:

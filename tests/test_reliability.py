@@ -1,4 +1,6 @@
 import signal
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -6,6 +8,7 @@ from click.testing import CliRunner
 
 from conftest import SignalAt, assert_same_state, without_timings
 from ssgan import losses
+from ssgan.baselines import full
 from ssgan.cli import main
 from ssgan.config import Config
 from ssgan.runs import fit, load_run, read_metrics, resume
@@ -118,7 +121,8 @@ def test_resuming_several_runs_refuses_a_finished_one_before_training_any(uninte
                       if (stopped / name).exists()]
 
 
-def test_ctrl_c_while_a_run_sets_up_leaves_no_folder(tmp_path, monkeypatch):
+@pytest.mark.parametrize("start", [fit, full], ids=["fit", "full-baseline"])
+def test_ctrl_c_while_a_run_sets_up_leaves_no_folder(tmp_path, monkeypatch, start):
     """Ctrl-C after the run folder is made but before the loop handles signals (building the
     networks) removes the folder, in which nothing was trained: the seed is simply run again
     (a --parallel stop line names it so), with no folder left that holds no checkpoint."""
@@ -129,7 +133,25 @@ def test_ctrl_c_while_a_run_sets_up_leaves_no_folder(tmp_path, monkeypatch):
 
     monkeypatch.setattr(ssgan.train, "build_models", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        fit(cfg(tmp_path))
+        start(cfg(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sigterm_while_a_run_sets_up_leaves_no_folder(tmp_path):
+    """SIGTERM, a scheduler's stop, at the same point: Python's default handler ended the
+    process on the spot and left the folder; the command now cleans up as on Ctrl-C and says
+    so in one line, with the shell's code of a SIGTERM (a process of its own: the signal is real)."""
+    script = (
+        "import os, signal, sys, time\n"
+        "import ssgan.train\n"
+        "from ssgan.cli import main\n"
+        "def terminated(*args, **kwargs):\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    time.sleep(10)\n"
+        "ssgan.train.build_models = terminated\n"
+        "main(['fit', '--dataset', 'digits', '--labels', '50', '--device', 'cpu', '--out', sys.argv[1]])\n")
+    r = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert (r.returncode, r.stdout, r.stderr) == (128 + signal.SIGTERM, "", "Interrupted (SIGTERM)\n")
     assert list(tmp_path.iterdir()) == []
 
 
