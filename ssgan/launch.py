@@ -12,6 +12,7 @@ the GPU can run the small kernels of several seeds at once.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shlex
 import signal
@@ -58,13 +59,34 @@ def _threads(share: int) -> dict[str, str]:
 
 def launch_torchrun(nproc: int) -> int:
     """Run this very command under torchrun in ``nproc`` processes on this machine (without
-    its --nproc, which torchrun's world size replaces); return torchrun's exit code."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-           "-m", "ssgan", *_without(sys.argv[1:], ("--nproc",))]
+    its --nproc, which torchrun's world size replaces); return the exit code of the job.
+
+    torchrun's agent runs in this process, as the ``torchrun`` command would run it: SIGINT
+    and SIGTERM to this process reach it, and it passes them to the workers, which checkpoint
+    and stop together; the code is then ``128 + signal``. A failed worker's code is returned,
+    after one line that names it unless it stopped on bad input (code 2), which the worker
+    itself printed in one line. The agent's own log lines are left out (``LOGLEVEL``, as for
+    torchrun, shows them): they repeat what the workers and this line say."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import main as torchrun
+
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if name.startswith("torch.distributed.elastic") and isinstance(logger, logging.Logger):
+            logger.setLevel(os.environ.get("LOGLEVEL", "CRITICAL"))
+    os.environ.update(_threads(nproc))  # the workers' environment is this process's
     try:
-        return subprocess.call(cmd, env=_threads(nproc))
-    except KeyboardInterrupt:  # torchrun forwards the signal to its workers, which checkpoint
-        return 130
+        torchrun(["--standalone", f"--nproc-per-node={nproc}", "-m", "ssgan", *_without(sys.argv[1:], ("--nproc",))])
+    except SignalException as e:
+        return 128 + int(e.sigval)
+    except ChildFailedError as e:
+        rank, failure = e.get_first_failure()
+        code = failure.exitcode if failure.exitcode >= 0 else 128 - failure.exitcode  # killed: 128 + signal
+        if code != 2:
+            how = f"signal {failure.signal_name()}" if failure.exitcode < 0 else f"exit code {code}"
+            print(f"{ERROR}rank {rank} of --nproc {nproc} failed ({how}); the other ranks were stopped", file=sys.stderr)
+        return code
+    return 0
 
 
 @dataclass(frozen=True)
