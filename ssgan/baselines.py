@@ -18,17 +18,21 @@ each run's split, and its network and schedule for ``same-net`` and ``full``.
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from ssgan.config import Config, from_dict
 from ssgan.errors import SSGANError
 from ssgan.fileio import write_text
+from ssgan.launch import SeedsInterrupted, seeds_value, without
 from ssgan.runs import (check_run_dataset, child_runs, fit, method_name, prepare, read_config,
                         removed_unless_checkpointed, start_run)
 from ssgan.splits import Split
+from ssgan.train import Interrupted
 
 
 def _sklearn_run(method: str, estimator, cfg: Config, transductive: bool, command: str | None) -> Path:
@@ -131,6 +135,36 @@ def label_spreading(cfg: Config, command: str | None = None) -> Path:
 
 
 BASELINES = {"same-net": same_net, "full": full, "logreg": logreg, "label-spreading": label_spreading}
+
+
+def stopped(stop: Interrupted, command: Sequence[str], jobs: Sequence[Config], methods: Sequence[str], done: int,
+            given_by: str) -> Exception:
+    """What a signal leaves of ``ssgan baseline`` (``command``: its words) when it stopped
+    ``methods[done]`` on ``jobs[0]``, the runs ``jobs`` given by ``given_by`` (``seeds``, ``run``
+    or ``split``): the stopped run to resume, and the commands of the methods and runs not
+    started (:class:`ssgan.launch.SeedsInterrupted`); ``stop`` itself if nothing is left."""
+    methods_left, jobs_left = methods[done + 1:], jobs[1:]
+    if not (methods_left or jobs_left) or stop.run_dir is None:
+        return stop
+    words = without(list(command), ("--seeds", "--run", "--split"))
+
+    def named(js: Sequence[Config]) -> tuple[str, list[str]]:
+        plural = "s" if len(js) > 1 else ""
+        if given_by == "seeds":
+            seeds = [j.seed for j in js]
+            return f"seed{plural} {','.join(map(str, seeds))}", ["--seeds", seeds_value(seeds)]
+        paths = [str(Path(j.split).parent) if given_by == "run" else j.split for j in js]  # a run's split is in it
+        return f"{given_by}{plural} {', '.join(paths)}", [w for path in paths for w in (f"--{given_by}", path)]
+
+    rest = []
+    if methods_left:
+        name, which = named(jobs[:1])
+        rest.append(f"{', '.join(methods_left)} of {name}, with " + shlex.join(
+            [*without(words, ("--method",)), *(w for m in methods_left for w in ("--method", m)), *which]))
+    if jobs_left:
+        name, which = named(jobs_left)
+        rest.append(f"{name}, with " + shlex.join([*words, *which]))
+    return SeedsInterrupted(stop.signum, [str(stop.run_dir)], "; ".join(rest))
 
 
 def is_baseline(method: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import signal
 import sys
 import warnings
@@ -332,8 +333,6 @@ def _fit_several(jobs: list, parallel: int, mode: str | None, quiet: bool, as_js
     """Train ``jobs`` (new runs of several seeds, or runs resumed), ``parallel`` at a time
     (``mode``: processes, threads or stacked) or one after another; return their summaries.
     A signal stops them with one line that says how to go on (:class:`ssgan.launch.SeedsInterrupted`)."""
-    import shlex
-
     from ssgan.launch import interrupted, run_in_processes, run_in_threads
     from ssgan.train import Interrupted
 
@@ -359,8 +358,6 @@ def _fit_several(jobs: list, parallel: int, mode: str | None, quiet: bool, as_js
 
 def _command() -> str:
     """The current command, rebuilt from its parsed options (what a report shows)."""
-    import shlex
-
     from ssgan.distributed import from_env
 
     ctx = click.get_current_context()
@@ -596,7 +593,8 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, as_json) -> Non
 def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) -> None:
     """Train supervised-only baselines on exactly the labels of SSL runs."""
     from ssgan import config as config_mod
-    from ssgan.baselines import BASELINES, settings_of_runs
+    from ssgan.baselines import BASELINES, settings_of_runs, stopped
+    from ssgan.train import Interrupted
     from ssgan.runs import read_metrics
     from ssgan.splits import load_split
 
@@ -612,10 +610,14 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
         jobs.append(cfg.replace(dataset=options["dataset"] or s.dataset, split=path, seed=s.seed, labels=None))
     if not (splits or run_dirs):
         jobs = [cfg.replace(seed=seed) for seed in _parse_seeds(seeds, cfg)]
-    results = []
-    for job in jobs:
-        for method in methods or ("same-net", "logreg"):
-            run_dir = BASELINES[method](job, command=_command())
+    results, methods = [], methods or ("same-net", "logreg")
+    for i, job in enumerate(jobs):
+        for j, method in enumerate(methods):
+            try:
+                run_dir = BASELINES[method](job, command=_command())
+            except Interrupted as e:  # the stopped run's resume, and the commands of what is left
+                raise stopped(e, shlex.split(_command()), jobs[i:], methods, j,
+                              "run" if run_dirs else "split" if splits else "seeds") from None
             last = read_metrics(run_dir)[-1]
             results.append({"method": method, "run": str(run_dir), "seed": job.seed, "test_acc": last["test_acc"],
                             "val_acc": last.get("val_acc")})

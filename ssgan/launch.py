@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ssgan.runs import ResumePoint
 
 
-def _without(args: list[str], options: tuple[str, ...]) -> list[str]:
+def without(args: list[str], options: tuple[str, ...]) -> list[str]:
     """``args`` less each option of ``options`` and its value (``--opt V`` or ``--opt=V``)."""
     out, skip = [], False
     for a in args:
@@ -48,7 +48,7 @@ def _without(args: list[str], options: tuple[str, ...]) -> list[str]:
 def _seed_args(args: list[str], launcher: tuple[str, ...]) -> list[str]:
     """The command ``args`` of all the seeds less the ``launcher``'s options and the output
     flags (``--json``, ``--quiet``), to which each seed's run adds its ``--seed``."""
-    return [a for a in _without(args, launcher) if a not in ("--json", "--quiet")]
+    return [a for a in without(args, launcher) if a not in ("--json", "--quiet")]
 
 
 def _threads(share: int) -> dict[str, str]:
@@ -76,7 +76,7 @@ def launch_torchrun(nproc: int) -> int:
             logger.setLevel(os.environ.get("LOGLEVEL", "CRITICAL"))
     os.environ.update(_threads(nproc))  # the workers' environment is this process's
     try:
-        torchrun(["--standalone", f"--nproc-per-node={nproc}", "-m", "ssgan", *_without(sys.argv[1:], ("--nproc",))])
+        torchrun(["--standalone", f"--nproc-per-node={nproc}", "-m", "ssgan", *without(sys.argv[1:], ("--nproc",))])
     except SignalException as e:
         return 128 + int(e.sigval)
     except ChildFailedError as e:
@@ -144,11 +144,15 @@ def interrupted(signum: int, jobs: Sequence[Job], stopped: dict[int, str], start
     seeds = [job.seed for i, job in enumerate(jobs) if i not in started and not job.resume]
     rest = None
     if seeds and command:
-        # `--seeds 3` would be a count (seeds 1, 2 and 3): one seed is the range 3-3
-        listed = ",".join(map(str, seeds)) if len(seeds) > 1 else f"{seeds[0]}-{seeds[0]}"
         rest = f"seeds {','.join(map(str, seeds))}, with " + shlex.join(
-            [*_without(list(command), ("--seeds",)), "--seeds", listed])
+            [*without(list(command), ("--seeds",)), "--seeds", seeds_value(seeds)])
     return SeedsInterrupted(signum, resumes, rest, parallel, mode)
+
+
+def seeds_value(seeds: Sequence[int]) -> str:
+    """The ``--seeds`` value of exactly ``seeds``: ``--seeds 3`` would be a count (seeds 1, 2
+    and 3), so one seed is the range ``3-3``."""
+    return ",".join(map(str, seeds)) if len(seeds) > 1 else f"{seeds[0]}-{seeds[0]}"
 
 
 def _failed(failures: list[tuple[int, int, str]], done: int, total: int) -> SSGANError:

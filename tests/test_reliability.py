@@ -1,3 +1,4 @@
+import shlex
 import signal
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from ssgan import losses
 from ssgan.baselines import full
 from ssgan.cli import main
 from ssgan.config import Config
-from ssgan.runs import fit, load_run, read_metrics, resume
+from ssgan.runs import fit, load_run, method_name, read_config, read_metrics, resume
 from ssgan.diagnostics import warnings_for
 from ssgan.train import Diverged, Interrupted, load_checkpoint, save_checkpoint
 
@@ -103,6 +104,36 @@ def test_a_signal_in_seeds_one_after_another_says_how_to_go_on(tmp_path, monkeyp
         assert r.exit_code == 0, r.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["00000-digits-50-s1", "00001-digits-50-s2",
                                                          "00002-digits-50-s3"]
+    assert all(len(read_metrics(run)) == 1 for run in tmp_path.iterdir())
+
+
+def test_a_signal_in_baselines_of_seeds_says_how_to_go_on(tmp_path, monkeypatch):
+    """`baseline --seeds 1-3` stopped in seed 2's same-net run: one line gives that run's
+    resume and the commands of what never started, logreg of seed 2 and both methods of seed
+    3; the three, run as printed, leave every baseline of the three seeds (the line named the
+    stopped run alone, and the rest was lost)."""
+    real_fit = __import__("ssgan.runs", fromlist=["fit"]).fit
+    monkeypatch.setattr("ssgan.baselines.fit", lambda c, rep=None, command=None: real_fit(
+        c, SignalAt(1, 3) if c.seed == 2 else rep, command))
+    options = ["--dataset", "digits", "--labels", "50", "--epochs", "1", "--device", "cpu", "--out", str(tmp_path)]
+    r = CliRunner().invoke(main, ["baseline", *options, "--seeds", "1-3"])
+    assert r.exit_code == 128 + signal.SIGINT, r.output
+    last = r.output.strip().splitlines()[-1]
+    resume, rest = last.split("; not started: ")
+    assert resume == ("Interrupted (SIGINT); checkpoint written. Resume with: ssgan fit --resume "
+                      f"{tmp_path / '00002-digits-50-s2-same-net'}"), last
+    logreg, seed_3 = rest.split("; ")
+    assert logreg.startswith("logreg of seed 2, with ssgan baseline ") and logreg.endswith(
+        "--method logreg --seeds 2-2"), last
+    assert seed_3.startswith("seed 3, with ssgan baseline ") and seed_3.endswith("--seeds 3-3"), last
+    assert "--method" not in seed_3 and "1-3" not in rest, last
+    monkeypatch.undo()
+    for command in (resume.split("Resume with: ")[1], logreg.split(", with ")[1], seed_3.split(", with ")[1]):
+        r = CliRunner().invoke(main, shlex.split(command)[1:])
+        assert r.exit_code == 0, r.output
+    made = [read_config(run) for run in tmp_path.iterdir()]
+    assert sorted((c["seed"], method_name(c)) for c in made) == [(seed, tag) for seed in (1, 2, 3)
+                                                            for tag in ("logreg", "same-net")]
     assert all(len(read_metrics(run)) == 1 for run in tmp_path.iterdir())
 
 
