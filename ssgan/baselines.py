@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import signal
 import time
 from pathlib import Path
 from typing import Sequence
@@ -32,7 +33,7 @@ from ssgan.launch import SeedsInterrupted, seeds_value, without
 from ssgan.runs import (check_run_dataset, child_runs, fit, method_name, prepare, read_config,
                         removed_unless_checkpointed, start_run)
 from ssgan.splits import Split
-from ssgan.train import Interrupted
+from ssgan.train import Interrupted, Terminated
 
 
 def _sklearn_run(method: str, estimator, cfg: Config, transductive: bool, command: str | None) -> Path:
@@ -40,7 +41,7 @@ def _sklearn_run(method: str, estimator, cfg: Config, transductive: bool, comman
     config = {"method": method, "dataset": cfg.dataset, "data_root": cfg.data_root, "labels": split.labels,
               "val": split.n_val, "seed": cfg.seed, "scale": scaler.kind, "estimator": repr(estimator)}
     run_dir = start_run(cfg.out, data, split, cfg.seed, config, command, scaler)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with removed_unless_checkpointed(run_dir, "metrics.jsonl"), np.errstate(divide="ignore", invalid="ignore"):
         # LabelSpreading divides 0 by 0 for rows its kNN graph never links to a label (few
         # labels on well-separated data); it predicts its first class there, and says so in a
         # RuntimeWarning per call that would only clutter the output
@@ -137,14 +138,25 @@ def label_spreading(cfg: Config, command: str | None = None) -> Path:
 BASELINES = {"same-net": same_net, "full": full, "logreg": logreg, "label-spreading": label_spreading}
 
 
-def stopped(stop: Interrupted, command: Sequence[str], jobs: Sequence[Config], methods: Sequence[str], done: int,
-            given_by: str) -> Exception:
+def stopped(stop: Interrupted | KeyboardInterrupt, command: Sequence[str], jobs: Sequence[Config],
+            methods: Sequence[str], done: int, given_by: str) -> BaseException:
     """What a signal leaves of ``ssgan baseline`` (``command``: its words) when it stopped
     ``methods[done]`` on ``jobs[0]``, the runs ``jobs`` given by ``given_by`` (``seeds``, ``run``
     or ``split``): the stopped run to resume, and the commands of the methods and runs not
-    started (:class:`ssgan.launch.SeedsInterrupted`); ``stop`` itself if nothing is left."""
-    methods_left, jobs_left = methods[done + 1:], jobs[1:]
-    if not (methods_left or jobs_left) or stop.run_dir is None:
+    started (:class:`ssgan.launch.SeedsInterrupted`); ``stop`` itself if nothing is left.
+
+    A network's training loop stops with a checkpoint (:class:`Interrupted`); elsewhere (a run
+    setting up, a scikit-learn fit) Ctrl-C or SIGTERM raise KeyboardInterrupt, the run's folder
+    is removed, and its method is among those not started."""
+    if isinstance(stop, Interrupted):
+        if stop.run_dir is None:  # (not the rank that speaks)
+            return stop
+        signum, resumes, methods_left = stop.signum, [str(stop.run_dir)], methods[done + 1:]
+    else:
+        signum = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
+        resumes, methods_left = [], methods[done:]
+    jobs_left = jobs[1:]
+    if not (methods_left or jobs_left):
         return stop
     words = without(list(command), ("--seeds", "--run", "--split"))
 
@@ -164,7 +176,7 @@ def stopped(stop: Interrupted, command: Sequence[str], jobs: Sequence[Config], m
     if jobs_left:
         name, which = named(jobs_left)
         rest.append(f"{name}, with " + shlex.join([*words, *which]))
-    return SeedsInterrupted(stop.signum, [str(stop.run_dir)], "; ".join(rest))
+    return SeedsInterrupted(signum, resumes, "; ".join(rest))
 
 
 def is_baseline(method: str) -> bool:

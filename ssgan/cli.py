@@ -615,7 +615,7 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
         for j, method in enumerate(methods):
             try:
                 run_dir = BASELINES[method](job, command=_command())
-            except Interrupted as e:  # the stopped run's resume, and the commands of what is left
+            except (Interrupted, KeyboardInterrupt) as e:  # the stopped run's resume, and the commands of what is left
                 raise stopped(e, shlex.split(_command()), jobs[i:], methods, j,
                               "run" if run_dirs else "split" if splits else "seeds") from None
             last = read_metrics(run_dir)[-1]

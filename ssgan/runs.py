@@ -197,14 +197,15 @@ def fit(cfg: Config, reporter: Reporter | None = None, command: str | None = Non
 
 
 @contextlib.contextmanager
-def removed_unless_checkpointed(run_dir: Path | None):
+def removed_unless_checkpointed(run_dir: Path | None, kept: str = "checkpoint.pt"):
     """Remove ``run_dir``, just made for a run, if a failed compile, Ctrl-C or SIGTERM (before
-    the loop's own handler is installed) ends the block before the run's first checkpoint:
-    nothing trained in it was kept, and running the seed again makes a new one."""
+    the loop's own handler is installed) ends the block before the run's first checkpoint
+    (``kept``: the file that keeps what was trained): nothing trained in it was kept, and
+    running the seed again makes a new one."""
     try:
         yield
     except (CompileFailed, KeyboardInterrupt):
-        if run_dir is not None and not (run_dir / "checkpoint.pt").exists():
+        if run_dir is not None and not (run_dir / kept).exists():
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
 

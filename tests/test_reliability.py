@@ -137,6 +137,29 @@ def test_a_signal_in_baselines_of_seeds_says_how_to_go_on(tmp_path, monkeypatch)
     assert all(len(read_metrics(run)) == 1 for run in tmp_path.iterdir())
 
 
+def test_ctrl_c_in_a_scikit_learn_baseline_names_it_among_those_not_started(tmp_path, monkeypatch):
+    """Ctrl-C in seed 2's logreg fit (no checkpoint to resume there): its folder is removed,
+    and the line names logreg of seed 2 and seed 3 with their commands."""
+    import ssgan.baselines
+
+    real = ssgan.baselines._fit_and_score
+
+    def fit_and_score(estimator, data, split, transductive, run_dir):
+        if split.seed == 2:
+            raise KeyboardInterrupt
+        real(estimator, data, split, transductive, run_dir)
+
+    monkeypatch.setattr(ssgan.baselines, "_fit_and_score", fit_and_score)
+    r = CliRunner().invoke(main, ["baseline", "--dataset", "digits", "--labels", "50", "--method", "logreg",
+                                  "--seeds", "1-3", "--out", str(tmp_path)])
+    assert r.exit_code == 128 + signal.SIGINT, r.output
+    options = f"--dataset digits --labels 50 --out {tmp_path}"
+    assert r.output.strip().splitlines()[-1] == (
+        f"Interrupted (SIGINT); not started: logreg of seed 2, with ssgan baseline {options} --method logreg "
+        f"--seeds 2-2; seed 3, with ssgan baseline --method logreg {options} --seeds 3-3")
+    assert [(c["seed"], method_name(c)) for c in map(read_config, tmp_path.iterdir())] == [(1, "logreg")]
+
+
 @pytest.mark.parametrize("parallel", ["1", "2"])
 def test_resuming_several_runs_refuses_a_finished_one_before_training_any(uninterrupted, tmp_path, parallel):
     """`--resume STOPPED --resume FINISHED`: one line names the finished run before any run
