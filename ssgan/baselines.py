@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import signal
 import time
 from pathlib import Path
 from typing import Sequence
@@ -33,7 +32,7 @@ from ssgan.launch import SeedsInterrupted, seeds_value, without
 from ssgan.runs import (check_run_dataset, child_runs, fit, method_name, prepare, read_config,
                         removed_unless_checkpointed, start_run)
 from ssgan.splits import Split
-from ssgan.train import Interrupted, Terminated
+from ssgan.train import Interrupted, signal_of
 
 
 def _sklearn_run(method: str, estimator, cfg: Config, transductive: bool, command: str | None) -> Path:
@@ -153,8 +152,7 @@ def stopped(stop: Interrupted | KeyboardInterrupt, command: Sequence[str], jobs:
             return stop
         signum, resumes, methods_left = stop.signum, [str(stop.run_dir)], methods[done + 1:]
     else:
-        signum = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
-        resumes, methods_left = [], methods[done:]
+        signum, resumes, methods_left = signal_of(stop), [], methods[done:]
     jobs_left = jobs[1:]
     if not (methods_left or jobs_left):
         return stop

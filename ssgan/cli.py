@@ -334,7 +334,7 @@ def _fit_several(jobs: list, parallel: int, mode: str | None, quiet: bool, as_js
     (``mode``: processes, threads or stacked) or one after another; return their summaries.
     A signal stops them with one line that says how to go on (:class:`ssgan.launch.SeedsInterrupted`)."""
     from ssgan.launch import interrupted, run_in_processes, run_in_threads
-    from ssgan.train import Interrupted
+    from ssgan.train import Interrupted, signal_of
 
     command = shlex.split(_command())
     if parallel > 1 and len(jobs) > 1:
@@ -353,6 +353,10 @@ def _fit_several(jobs: list, parallel: int, mode: str | None, quiet: bool, as_js
                 raise
             raise interrupted(e.signum, jobs, {i: str(e.run_dir)}, set(range(i + 1)), command, parallel,
                               mode) from None
+        except KeyboardInterrupt as e:  # while run i set up (its folder removed): it is among those not started
+            if len(jobs) == 1:
+                raise
+            raise interrupted(signal_of(e), jobs, {}, set(range(i)), command, parallel, mode) from None
     return summaries
 
 

@@ -195,6 +195,11 @@ class Terminated(KeyboardInterrupt):
     checkpointed), where Python's default handler ended the process on the spot."""
 
 
+def signal_of(stop: KeyboardInterrupt) -> int:
+    """The signal that raised ``stop``: SIGTERM for :class:`Terminated`, else Ctrl-C's SIGINT."""
+    return signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
+
+
 @contextlib.contextmanager
 def sigterm_raises():
     """SIGTERM raises :class:`Terminated` inside the block (in the main thread; a loop's

@@ -107,6 +107,28 @@ def test_a_signal_in_seeds_one_after_another_says_how_to_go_on(tmp_path, monkeyp
     assert all(len(read_metrics(run)) == 1 for run in tmp_path.iterdir())
 
 
+def test_ctrl_c_while_a_seed_sets_up_names_it_to_run_again(tmp_path, monkeypatch):
+    """`fit --seeds 1-3` with Ctrl-C while seed 2 still sets up: seed 2's folder is removed and
+    the line names seeds 2 and 3 with their command (it printed click's 'Aborted!' alone)."""
+    import ssgan.train
+
+    real = ssgan.train.build_models
+
+    def build_models(cfg, *args, **kwargs):
+        if cfg.seed == 2:
+            raise KeyboardInterrupt
+        return real(cfg, *args, **kwargs)
+
+    monkeypatch.setattr(ssgan.train, "build_models", build_models)
+    options = ["--dataset", "digits", "--labels", "50", "--epochs", "1", "--device", "cpu", "--out", str(tmp_path)]
+    r = CliRunner().invoke(main, ["fit", *options, "--seeds", "1-3", "--quiet"])
+    assert r.exit_code == 128 + signal.SIGINT, r.output
+    last = r.output.strip().splitlines()[-1]
+    assert last.startswith("Interrupted (SIGINT); not started: seeds 2,3, with ssgan fit --dataset digits ") and \
+        last.endswith(f"--out {tmp_path} --quiet --seeds 2,3") and "1-3" not in last, last
+    assert [p.name for p in tmp_path.iterdir()] == ["00000-digits-50-s1"]
+
+
 def test_a_signal_in_baselines_of_seeds_says_how_to_go_on(tmp_path, monkeypatch):
     """`baseline --seeds 1-3` stopped in seed 2's same-net run: one line gives that run's
     resume and the commands of what never started, logreg of seed 2 and both methods of seed
