@@ -598,9 +598,9 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
     """Train supervised-only baselines on exactly the labels of SSL runs."""
     from ssgan import config as config_mod
     from ssgan.baselines import BASELINES, settings_of_runs, stopped
-    from ssgan.train import Interrupted
     from ssgan.runs import read_metrics
     from ssgan.splits import load_split
+    from ssgan.train import Interrupted
 
     if splits and seeds:
         raise SSGANError("give --split or --seeds, not both")

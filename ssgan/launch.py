@@ -74,7 +74,7 @@ def launch_torchrun(nproc: int) -> int:
     for name, logger in list(logging.root.manager.loggerDict.items()):
         if name.startswith("torch.distributed.elastic") and isinstance(logger, logging.Logger):
             logger.setLevel(os.environ.get("LOGLEVEL", "CRITICAL"))
-    os.environ.update(_threads(nproc))  # the workers' environment is this process's
+    os.environ.update(_threads(nproc))  # the workers' environment is this process's: OMP_NUM_THREADS, unless set
     try:
         torchrun(["--standalone", f"--nproc-per-node={nproc}", "-m", "ssgan", *without(sys.argv[1:], ("--nproc",))])
     except SignalException as e:
