@@ -64,8 +64,8 @@ def launch_torchrun(nproc: int) -> int:
     torchrun's agent runs in this process, as the ``torchrun`` command would run it: SIGINT
     and SIGTERM to this process reach it, and it passes them to the workers, which checkpoint
     and stop together; the code is then ``128 + signal``. A failed worker's code is returned,
-    after one line that names it unless it stopped on bad input (code 2), which the worker
-    itself printed in one line. The agent's own log lines are left out (``LOGLEVEL``, as for
+    after one line that names it unless the worker itself said why in one line: bad input
+    (code 2), or a signal of its own that it stopped on with a checkpoint (130, 143). The agent's own log lines are left out (``LOGLEVEL``, as for
     torchrun, shows them): they repeat what the workers and this line say."""
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
@@ -82,7 +82,7 @@ def launch_torchrun(nproc: int) -> int:
     except ChildFailedError as e:
         rank, failure = e.get_first_failure()
         code = failure.exitcode if failure.exitcode >= 0 else 128 - failure.exitcode  # killed: 128 + signal
-        if code != 2:
+        if code not in (2, 128 + signal.SIGINT, 128 + signal.SIGTERM):
             how = f"signal {failure.signal_name()}" if failure.exitcode < 0 else f"exit code {code}"
             print(f"{ERROR}rank {rank} of --nproc {nproc} failed ({how}); the other ranks were stopped", file=sys.stderr)
         return code
