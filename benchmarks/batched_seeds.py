@@ -39,7 +39,7 @@ from ssgan.steps import Nets, discriminator_step, generator_step
 from ssgan.train import _ema_update, _optimizer, resolve_device
 
 SHAPE = (1, 28, 28)
-WARMUP = 3
+WARMUP = 3  # untimed iterations before timing (the capture's own warm-up is ssgan.graphs.WARMUP)
 
 
 def seed_nets(cfg, seed: int, device: torch.device) -> Nets:
@@ -81,7 +81,7 @@ def captured(step, nets_list: list[Nets], cfg, device: torch.device):
         nets.ema_update = DeviceEMA(nets.ema, nets.D, cfg.ema_decay).update
     side = graphs.side_stream(device)
     with graphs.on_side(side):
-        for _ in range(WARMUP):
+        for _ in range(graphs.WARMUP):
             step()
     return graphs.record(step, stream=side).replay
 
