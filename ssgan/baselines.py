@@ -27,7 +27,7 @@ import numpy as np
 
 from ssgan.config import Config, from_dict
 from ssgan.errors import SSGANError
-from ssgan.fileio import write_text
+from ssgan.fileio import trainer_lock, write_text
 from ssgan.launch import SeedsInterrupted, seeds_value, without
 from ssgan.runs import (check_run_dataset, child_runs, fit, method_name, prepare, read_config,
                         removed_unless_checkpointed, start_run)
@@ -116,7 +116,7 @@ def full(cfg: Config, command: str | None = None) -> Path:
     every = Split(split.dataset, split.seed, len(pool), split.n_classes, split.n_train, pool, split.val_indices)
     cfg = cfg.replace(unlabeled_weight=0.0, tag="full", labels=every.labels, val=every.n_val, scale=scaler.kind)
     run_dir = start_run(cfg.out, data, every, cfg.seed, cfg.to_dict(), command, scaler)
-    with removed_unless_checkpointed(run_dir):
+    with removed_unless_checkpointed(run_dir), trainer_lock(run_dir):
         train(cfg, data, every, run_dir, scaler=scaler.to_dict())
     return run_dir
 

@@ -1,13 +1,52 @@
-"""Atomic writes: a reader sees the old file or the new one, never half of one."""
+"""Writing run folders safely: atomic writes, so that a reader sees the old file or the new one,
+never half of one; and one process at a time training into a folder (:func:`trainer_lock`)."""
 
 from __future__ import annotations
 
 import json
 import os
 import secrets
+import socket
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
+
+from ssgan.errors import SSGANError
+
+try:
+    import fcntl
+except ImportError:  # no advisory locks (Windows): runs train unguarded
+    fcntl = None
+
+LOCK = ".lock"  # in a run folder: held by the process that trains into it, which it names
+
+
+@contextmanager
+def trainer_lock(run_dir: str | os.PathLike) -> Iterator[None]:
+    """Hold ``run_dir``'s lock while the block trains into the folder; :class:`SSGANError` if
+    another process holds it (a second ``--resume`` of a run still training would rewrite its
+    metrics and checkpoint under it). The lock is the kernel's (``flock``), released when the
+    process ends, even by ``kill -9``, so a stopped run never leaves it taken; on a file system
+    without locks the block runs unguarded."""
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(Path(run_dir) / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            raise SSGANError(f"{run_dir} is being trained now, by {holder}: a run folder is trained by one process at "
+                             "a time; wait for that run, or stop it (Ctrl-C writes a checkpoint) and resume then") from None
+        except OSError:  # the file system has no locks
+            pass
+        else:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"process {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # (releases the lock)
 
 
 @contextmanager

@@ -34,7 +34,7 @@ from ssgan.compiling import CompileFailed
 from ssgan.config import Config, from_dict
 from ssgan.data import Dataset, load_dataset, load_npz, npz_path
 from ssgan.errors import DataWarning, SSGANError
-from ssgan.fileio import write_json, write_text
+from ssgan.fileio import trainer_lock, write_json, write_text
 from ssgan.graphs import use_graphs
 from ssgan.models import build_models, resolve_arch
 from ssgan.scaling import NONE, Scaler, fit_scaler, load_scaler, resolve_scale, save_scaler, scale_dataset
@@ -192,7 +192,7 @@ def fit(cfg: Config, reporter: Reporter | None = None, command: str | None = Non
         if job:
             write_text(run_dir / ELASTIC_ID, job + "\n")
     run_dir = distributed.broadcast(run_dir)
-    with removed_unless_checkpointed(run_dir if world.main else None):
+    with removed_unless_checkpointed(run_dir if world.main else None), _trainer(run_dir, world.main):
         return run_dir, train(cfg, data, split, run_dir, reporter, scaler=scaler.to_dict(), stop=stop, group=group)
 
 
@@ -252,14 +252,18 @@ class ResumePoint(NamedTuple):
 
 def resume_point(path: str | Path) -> ResumePoint:
     """Where :func:`resume` would continue the run folder ``path``, or the one-line error it
-    would stop with (not a run, a run already finished), without training."""
+    would stop with (not a run, a run already finished, a run another process trains now),
+    without training."""
     path = Path(path)
     if _never_checkpointed(path):
-        return ResumePoint(_config_json(path), 0, 0, None)
-    run = _resumable(load_run(path))
-    ckpt = run.checkpoint
-    return ResumePoint(run.config, ckpt["epoch"], (ckpt.get("position") or {}).get("iteration", 0),
-                       tuple(ckpt["shape"]))
+        point = ResumePoint(_config_json(path), 0, 0, None)
+    else:
+        run = _resumable(load_run(path))
+        ckpt = run.checkpoint
+        point = ResumePoint(run.config, ckpt["epoch"], (ckpt.get("position") or {}).get("iteration", 0),
+                            tuple(ckpt["shape"]))
+    with _trainer(path, distributed.from_env().main):  # and no other process trains it now
+        return point
 
 
 def _never_checkpointed(path: Path) -> bool:
@@ -289,13 +293,21 @@ def _train_in(path: Path, cfg: Config, reporter: Reporter | None, ckpt: dict | N
     resolve_device(cfg.device)
     data = run_data(cfg, path)
     split = load_split(path / "split.json", data)
-    if distributed.from_env().main:
-        for orphan in path.glob(".*.tmp"):  # left by a kill in the middle of a write
-            orphan.unlink()
-        if ckpt is None:
-            (path / "metrics.jsonl").unlink(missing_ok=True)  # lines of epochs that no checkpoint kept
-    return path, train(cfg.replace(nproc=distributed.from_env().size), data, split, path, reporter, resume=ckpt,
-                       scaler=load_scaler(path).to_dict(), stop=stop, group=group)
+    main = distributed.from_env().main
+    with _trainer(path, main):  # before the clean-up: another process's temporary files may be in the folder
+        if main:
+            for orphan in path.glob(".*.tmp"):  # left by a kill in the middle of a write
+                orphan.unlink()
+            if ckpt is None:
+                (path / "metrics.jsonl").unlink(missing_ok=True)  # lines of epochs that no checkpoint kept
+        return path, train(cfg.replace(nproc=distributed.from_env().size), data, split, path, reporter, resume=ckpt,
+                           scaler=load_scaler(path).to_dict(), stop=stop, group=group)
+
+
+def _trainer(run_dir: Path, main: bool):
+    """The folder's :func:`ssgan.fileio.trainer_lock`, held by the rank that writes (the
+    others train into the folder under it)."""
+    return trainer_lock(run_dir) if main else contextlib.nullcontext()
 
 
 @dataclass(frozen=True)

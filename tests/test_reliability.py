@@ -231,6 +231,57 @@ def test_sigterm_while_a_run_sets_up_leaves_no_folder(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_run_is_trained_by_one_process_at_a_time(tmp_path):
+    """A run folder is locked while it trains: a `--resume` of it meanwhile (a second
+    terminal, a scheduler's requeue while the first job lingers) stops in one line and touches
+    nothing, where it rewrote metrics.jsonl under the running trainer and removed its
+    temporary files; once the trainer is gone the run resumes. The lock is held by the fit
+    itself (looked at from inside its loop) and by a resume."""
+    import fcntl
+    import os
+
+    from ssgan.errors import SSGANError
+    from ssgan.fileio import LOCK, trainer_lock
+    from ssgan.train import Reporter
+
+    class TriesTheLock(Reporter):
+        def __init__(self):
+            self.refused = []
+
+        def on_batch(self, epoch, iteration, values):
+            if (epoch, iteration) == (1, 2):
+                run = next(tmp_path.iterdir())
+                with pytest.raises(SSGANError, match=f"is being trained now, by process {os.getpid()} on "):
+                    with trainer_lock(run):
+                        pass
+                self.refused.append(run)
+            if (epoch, iteration) == (1, 5):
+                os.kill(os.getpid(), signal.SIGINT)
+
+    reporter = TriesTheLock()
+    with pytest.raises(Interrupted) as info:
+        fit(cfg(tmp_path), reporter)
+    run = info.value.run_dir
+    assert reporter.refused == [run]
+    (run / ".checkpoint.pt.abc.tmp").write_bytes(b"a write in progress")
+    fd = os.open(run / LOCK, os.O_RDWR)  # another trainer, as a process of its own would hold it
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.pwrite(fd, b"process 4242 on node7\n", 0)
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    try:
+        r = CliRunner().invoke(main, ["fit", "--resume", str(run)])
+        assert r.exit_code == 2 and r.output == (
+            f"Error: {run} is being trained now, by process 4242 on node7: a run folder is trained by one process "
+            "at a time; wait for that run, or stop it (Ctrl-C writes a checkpoint) and resume then\n"), r.output
+        with pytest.raises(SSGANError, match="being trained now"):
+            resume(run)  # the library's own way in, past the CLI's check
+        assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+    finally:
+        os.close(fd)
+    resume(run)
+    assert [m["epoch"] for m in read_metrics(run)] == [1, 2]
+
+
 def test_resume_rejects_finished_runs_and_extra_options(uninterrupted):
     with pytest.raises(Exception, match="already finished its 2 epochs"):
         resume(uninterrupted)
