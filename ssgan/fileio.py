@@ -3,15 +3,17 @@ never half of one; and one process at a time training into a folder (:func:`trai
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
+import shutil
 import socket
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from ssgan.errors import SSGANError
+from ssgan.errors import SSGANError, first_line
 
 try:
     import fcntl
@@ -47,6 +49,29 @@ def trainer_lock(run_dir: str | os.PathLike) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # (releases the lock)
+
+
+class WriteFailed(SSGANError):
+    """A file could not be written (a full disk, a folder made read-only): the message says
+    which, why, the space left there, and how to go on."""
+
+
+@contextmanager
+def writing(path: str | os.PathLike, then: str, errors: tuple[type[BaseException], ...] = (OSError,)) -> Iterator[None]:
+    """Turn an error of ``errors`` in the block, which writes ``path``, into a one-line
+    :class:`WriteFailed` that ends with ``then`` (what to do once there is room)."""
+    try:
+        yield
+    except errors as e:
+        path = Path(path)
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else f"{type(e).__name__}: {first_line(str(e))}"
+        if not (isinstance(e, OSError) and e.errno == errno.ENOSPC):
+            try:  # (the failed file may still be open here, its space not yet given back)
+                free = shutil.disk_usage(path.parent).free
+                reason += "; the disk is full" if free < 2**20 else f"; {free / 1e6:.0f} MB free there"
+            except OSError:
+                pass
+        raise WriteFailed(f"cannot write {path} ({reason}): make room there or make it writable, {then}") from None
 
 
 @contextmanager

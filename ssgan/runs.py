@@ -34,7 +34,7 @@ from ssgan.compiling import CompileFailed
 from ssgan.config import Config, from_dict
 from ssgan.data import Dataset, load_dataset, load_npz, npz_path
 from ssgan.errors import DataWarning, SSGANError
-from ssgan.fileio import trainer_lock, write_json, write_text
+from ssgan.fileio import WriteFailed, trainer_lock, write_json, write_text, writing
 from ssgan.graphs import use_graphs
 from ssgan.models import build_models, resolve_arch
 from ssgan.scaling import NONE, Scaler, fit_scaler, load_scaler, resolve_scale, save_scaler, scale_dataset
@@ -154,11 +154,16 @@ def start_run(out: str | Path, data: Dataset, split: Split, seed: int, config: d
     method = method_name(config)
     suffix = "" if method == "ssgan" else f"-{_slug(method)}"
     run_dir = new_run_dir(out, f"{_slug(data.name)}-{split.labels}-s{seed}{suffix}")
-    write_json(run_dir / "config.json", config)
-    save_split(split, run_dir / "split.json")
-    save_scaler(scaler, run_dir / "scaler.json")
-    if command:
-        write_text(run_dir / "command.txt", command + "\n")
+    try:
+        with writing(run_dir, "then run the command again (nothing was trained), or choose another --out"):
+            write_json(run_dir / "config.json", config)
+            save_split(split, run_dir / "split.json")
+            save_scaler(scaler, run_dir / "scaler.json")
+            if command:
+                write_text(run_dir / "command.txt", command + "\n")
+    except WriteFailed:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     return run_dir
 
 

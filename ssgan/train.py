@@ -24,7 +24,7 @@ from ssgan.compiling import compile_networks, one_line_failures
 from ssgan.config import CONV_ARCHS, Config
 from ssgan.data import Dataset
 from ssgan.errors import SSGANError
-from ssgan.fileio import atomic_path, write_text
+from ssgan.fileio import atomic_path, write_text, writing
 from ssgan.graphs import capture_or_none, portable_state, use_graphs
 from ssgan.models import GaussianNoise, build_models, data_dependent_init, resolve_arch, use_generator
 from ssgan.diagnostics import HistoricalAverage, collapse_indicators, fixed_real_batch, warnings_for
@@ -440,9 +440,10 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
         position = resume.get("position")
         start_epoch = resume["epoch"] + 1
         if run_dir is not None and world.main:  # drop metric lines written after the checkpoint
-            write_text(run_dir / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in history))
+            with writing(run_dir / "metrics.jsonl", _resume_then(run_dir)):
+                write_text(run_dir / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in history))
 
-    writer = RunWriter()
+    writer = RunWriter(run_dir)
 
     def checkpoint(epoch: int, position: dict | None = None) -> None:
         if not world.main:
@@ -558,10 +559,11 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
 
             signum = signal_seen()
             if run_dir is not None and world.main:
-                _append_jsonl(run_dir / "metrics.jsonl", metrics)
+                with writing(run_dir / "metrics.jsonl", _resume_then(run_dir)):
+                    _append_jsonl(run_dir / "metrics.jsonl", metrics)
                 if gan and (epoch % cfg.sample_every == 0 or epoch == cfg.epochs):
-                    writer.submit(save_samples, fake.cpu(), run_dir / "samples" / f"epoch_{epoch:04d}.png",
-                                  data.x_train)
+                    grid = run_dir / "samples" / f"epoch_{epoch:04d}.png"
+                    writer.submit(grid, save_samples, fake.cpu(), grid, data.x_train)
             if run_dir is not None and (epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs or signum is not None):
                 checkpoint(epoch)
             reporter.on_epoch(metrics)
@@ -645,6 +647,12 @@ def _on_host(obj):
     return obj
 
 
+def _resume_then(run_dir: Path) -> str:
+    """What to do once a failed write of the run folder ``run_dir`` can succeed (its last
+    checkpoint is on disk: checkpoints are written atomically)."""
+    return f"then resume with: ssgan fit --resume {run_dir}"
+
+
 class RunWriter:
     """A run's sample grids and checkpoints, written in a thread of their own in the order they
     were taken, so that training goes on meanwhile (on a GPU a checkpoint's 40 MB otherwise stop
@@ -653,20 +661,28 @@ class RunWriter:
     most one is held. As a context manager it waits for the last write when the loop ends; an
     error of a write is raised there, or at the next write, unless the loop is failing already
     (then its error stands; a stop's checkpoint, :class:`Interrupted`, must be on disk, so a
-    write's error wins there)."""
+    write's error wins there). ``run_dir``: the run folder, which that error says how to resume."""
 
-    def __init__(self):
+    def __init__(self, run_dir: Path | None = None):
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssgan-writer")
         self.futures: list[Future] = []
+        self.then = _resume_then(run_dir) if run_dir is not None else "then try again"
 
-    def submit(self, fn, *args) -> None:
+    def submit(self, path: Path, fn, *args, errors: tuple[type[BaseException], ...] = (OSError,)) -> None:
+        """Write the file ``path`` by ``fn(*args)``; a failure (``errors``) is one line,
+        :class:`ssgan.fileio.WriteFailed`, that says how to resume the run."""
         self._raise_done()
-        self.futures.append(self.pool.submit(fn, *args))
+        self.futures.append(self.pool.submit(self._write, path, errors, fn, *args))
+
+    def _write(self, path: Path, errors: tuple[type[BaseException], ...], fn, *args) -> None:
+        with writing(path, self.then, errors):
+            fn(*args)
 
     def checkpoint(self, path: Path, state: dict) -> None:
         for f in self.futures:  # the previous checkpoint first: one held in memory at a time
             f.result()
-        self.submit(save_checkpoint, path, _on_host(state))
+        # torch.save says that the disk is full with a RuntimeError ("unexpected pos ...")
+        self.submit(path, save_checkpoint, path, _on_host(state), errors=(OSError, RuntimeError))
 
     def _raise_done(self) -> None:
         for f in [f for f in self.futures if f.done()]:

@@ -282,6 +282,49 @@ def test_a_run_is_trained_by_one_process_at_a_time(tmp_path):
     assert [m["epoch"] for m in read_metrics(run)] == [1, 2]
 
 
+def test_a_full_disk_stops_the_run_in_one_line_that_says_how_to_resume(tmp_path, monkeypatch):
+    """torch.save on a full disk raises a RuntimeError ("unexpected pos ...", measured on a
+    30-MB tmpfs): the second epoch's checkpoint fails so, and the run stops with one line that
+    names the file and how to go on, where it ended in that traceback; the first epoch's
+    checkpoint is kept, and the printed command finishes the run once there is room."""
+    real_save = torch.save
+
+    def full_disk(obj, f, *args, **kwargs):
+        if obj["epoch"] == 2:
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 8454848 vs 8454740")
+        real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "2", "--device", "cpu",
+                                  "--out", str(tmp_path), "--quiet"])
+    (run,) = tmp_path.iterdir()
+    assert r.exit_code == 2 and r.output.startswith(
+        f"Error: cannot write {run / 'checkpoint.pt'} (RuntimeError: [enforce fail at inline_container.cc:672] . "
+        "unexpected pos 8454848 vs 8454740; ") and r.output.endswith(
+        f"): make room there or make it writable, then resume with: ssgan fit --resume {run}\n"), r.output
+    assert load_checkpoint(run / "checkpoint.pt")["epoch"] == 1 and not list(run.glob(".*.tmp"))
+    monkeypatch.undo()
+    r = CliRunner().invoke(main, shlex.split(r.output.split("then resume with: ")[1])[1:] + ["--quiet"])
+    assert r.exit_code == 0, r.output
+    assert [m["epoch"] for m in read_metrics(run)] == [1, 2] and load_checkpoint(run / "checkpoint.pt")["epoch"] == 2
+
+
+def test_a_full_disk_before_training_leaves_no_folder(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("ssgan.runs.save_split", full_disk)
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--device", "cpu",
+                                  "--out", str(tmp_path)])
+    assert r.exit_code == 2 and r.output == (
+        f"Error: cannot write {tmp_path / '00000-digits-50-s1'} (No space left on device): make room there or make "
+        "it writable, then run the command again (nothing was trained), or choose another --out\n"), r.output
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_resume_rejects_finished_runs_and_extra_options(uninterrupted):
     with pytest.raises(Exception, match="already finished its 2 epochs"):
         resume(uninterrupted)

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import ssgan.train
+from ssgan.fileio import WriteFailed
 from ssgan.train import Interrupted, RunWriter
 
 
@@ -36,7 +37,7 @@ def test_writes_run_in_their_own_thread_in_order_one_checkpoint_at_a_time(tmp_pa
         t0 = time.perf_counter()
         writer.checkpoint(tmp_path / "c.pt", {"n": 1})
         assert time.perf_counter() - t0 < 0.15  # returned before the write ended
-        writer.submit(lambda: events.append(("grid", 1, threading.current_thread().name)))
+        writer.submit(tmp_path / "grid.png", lambda: events.append(("grid", 1, threading.current_thread().name)))
         writer.checkpoint(tmp_path / "c.pt", {"n": 2})  # waits for checkpoint 1 to be on disk
         assert ("end", 1) in [e[:2] for e in events]
     assert [e[:2] for e in events] == [("start", 1), ("end", 1), ("grid", 1), ("start", 2), ("end", 2)]
@@ -50,7 +51,7 @@ def _failing(path, state):
 
 def test_a_failed_write_is_raised_when_the_loop_ends(tmp_path, monkeypatch):
     monkeypatch.setattr(ssgan.train, "save_checkpoint", _failing)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(WriteFailed, match="No space left"):
         with RunWriter() as writer:
             writer.checkpoint(tmp_path / "c.pt", {})
 
@@ -59,7 +60,7 @@ def test_a_failed_write_is_raised_at_the_next_checkpoint(tmp_path, monkeypatch):
     monkeypatch.setattr(ssgan.train, "save_checkpoint", _failing)
     writer = RunWriter()
     writer.checkpoint(tmp_path / "c.pt", {})
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(WriteFailed, match="No space left"):
         writer.checkpoint(tmp_path / "c.pt", {})
 
 
@@ -69,7 +70,7 @@ def test_the_loops_own_error_stands_but_a_stops_checkpoint_must_be_written(tmp_p
         with RunWriter() as writer:
             writer.checkpoint(tmp_path / "c.pt", {})
             raise ValueError("the loop's")
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(WriteFailed, match="No space left"):
         with RunWriter() as writer:
             writer.checkpoint(tmp_path / "c.pt", {})
             raise Interrupted(2, 1, 3, tmp_path)
