@@ -70,6 +70,11 @@ class Group(click.Group):
             if not main_rank:
                 ctx.exit(UserError.exit_code)
             raise UserError(str(e)) from None
+        except OSError as e:  # the file system's refusal that no command turned into its own line: say it in one
+            if not main_rank:
+                ctx.exit(UserError.exit_code)
+            where = f"{e.filename}: " if e.filename else ""
+            raise UserError(f"{where}{e.strerror or e}") from None
         except Interrupted as e:
             if main_rank:
                 where = f" {RESUME}{resume_command([e.run_dir])}" if e.run_dir else ""

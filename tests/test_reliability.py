@@ -325,6 +325,22 @@ def test_a_full_disk_before_training_leaves_no_folder(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_file_system_error_that_no_command_words_is_still_one_line(tmp_path, monkeypatch):
+    """A scikit-learn baseline whose metrics cannot be written: the OSError's own words and
+    file, in one line, instead of a traceback."""
+    import errno
+    import os
+
+    def read_only(path, text):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+    monkeypatch.setattr("ssgan.baselines.write_text", read_only)
+    r = CliRunner().invoke(main, ["baseline", "--method", "logreg", "--dataset", "digits", "--labels", "50",
+                                  "--out", str(tmp_path)])
+    metrics = next(tmp_path.iterdir()) / "metrics.jsonl"
+    assert (r.exit_code, r.output) == (2, f"Error: {metrics}: Read-only file system\n"), r.output
+
+
 def test_resume_rejects_finished_runs_and_extra_options(uninterrupted):
     with pytest.raises(Exception, match="already finished its 2 epochs"):
         resume(uninterrupted)
