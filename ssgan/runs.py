@@ -33,7 +33,7 @@ from ssgan.batched import SeedGroup, check_stackable
 from ssgan.compiling import CompileFailed
 from ssgan.config import Config, from_dict
 from ssgan.data import Dataset, load_dataset, load_npz, npz_path
-from ssgan.errors import DataWarning, SSGANError
+from ssgan.errors import DataWarning, SSGANError, first_line
 from ssgan.fileio import WriteFailed, trainer_lock, write_json, write_text, writing
 from ssgan.graphs import use_graphs
 from ssgan.models import build_models, resolve_arch
@@ -197,7 +197,8 @@ def fit(cfg: Config, reporter: Reporter | None = None, command: str | None = Non
         if job:
             write_text(run_dir / ELASTIC_ID, job + "\n")
     run_dir = distributed.broadcast(run_dir)
-    with removed_unless_checkpointed(run_dir if world.main else None), _trainer(run_dir, world.main):
+    with removed_unless_checkpointed(run_dir if world.main else None), _trainer(run_dir, world.main), \
+            _memory_in_one_line(run_dir):
         return run_dir, train(cfg, data, split, run_dir, reporter, scaler=scaler.to_dict(), stop=stop, group=group)
 
 
@@ -299,7 +300,8 @@ def _train_in(path: Path, cfg: Config, reporter: Reporter | None, ckpt: dict | N
     data = run_data(cfg, path)
     split = load_split(path / "split.json", data)
     main = distributed.from_env().main
-    with _trainer(path, main):  # before the clean-up: another process's temporary files may be in the folder
+    # the lock before the clean-up: another process's temporary files may be in the folder
+    with _trainer(path, main), _memory_in_one_line(path):
         if main:
             for orphan in path.glob(".*.tmp"):  # left by a kill in the middle of a write
                 orphan.unlink()
@@ -307,6 +309,18 @@ def _train_in(path: Path, cfg: Config, reporter: Reporter | None, ckpt: dict | N
                 (path / "metrics.jsonl").unlink(missing_ok=True)  # lines of epochs that no checkpoint kept
         return path, train(cfg.replace(nproc=distributed.from_env().size), data, split, path, reporter, resume=ckpt,
                            scaler=load_scaler(path).to_dict(), stop=stop, group=group)
+
+
+@contextlib.contextmanager
+def _memory_in_one_line(run_dir: Path):
+    """The device running out of memory while the run trains into ``run_dir``: one line that
+    says what to do, where it was a traceback (the run keeps its last checkpoint)."""
+    try:
+        yield
+    except torch.OutOfMemoryError as e:
+        raise SSGANError(f"the device ran out of memory ({first_line(str(e))}): free it, or train fewer runs on it at "
+                         f"once (--parallel), then resume with: ssgan fit --resume {run_dir}; a run too large to fit "
+                         "alone needs a smaller --batch-size or network, in a new run") from None
 
 
 def _trainer(run_dir: Path, main: bool):

@@ -341,6 +341,32 @@ def test_a_file_system_error_that_no_command_words_is_still_one_line(tmp_path, m
     assert (r.exit_code, r.output) == (2, f"Error: {metrics}: Read-only file system\n"), r.output
 
 
+def test_a_device_out_of_memory_is_one_line_that_says_what_to_do(tmp_path, monkeypatch):
+    """torch's OutOfMemoryError in a step (a GPU shared with other runs, or stacked seeds too
+    many for it): one line with torch's first line and the resume command, not a traceback."""
+    import ssgan.train
+
+    real_step, calls = ssgan.train.discriminator_step, []
+
+    def step(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 20:  # in the second epoch: the first one's checkpoint is kept
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total "
+                                         "capacity of 79.19 GiB of which 1.06 GiB is free.\nmore advice")
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(ssgan.train, "discriminator_step", step)
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "2", "--device", "cpu",
+                                  "--out", str(tmp_path), "--quiet"])
+    (run,) = tmp_path.iterdir()
+    assert r.exit_code == 2 and r.output == (
+        "Error: the device ran out of memory (CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total "
+        "capacity of 79.19 GiB of which 1.06 GiB is free.): free it, or train fewer runs on it at once (--parallel), "
+        f"then resume with: ssgan fit --resume {run}; a run too large to fit alone needs a smaller --batch-size or "
+        "network, in a new run\n"), r.output
+    assert load_checkpoint(run / "checkpoint.pt")["epoch"] == 1
+
+
 def test_resume_rejects_finished_runs_and_extra_options(uninterrupted):
     with pytest.raises(Exception, match="already finished its 2 epochs"):
         resume(uninterrupted)
