@@ -367,6 +367,23 @@ def test_a_device_out_of_memory_is_one_line_that_says_what_to_do(tmp_path, monke
     assert load_checkpoint(run / "checkpoint.pt")["epoch"] == 1
 
 
+def test_a_report_refuses_runs_that_have_not_finished(uninterrupted, tmp_path):
+    """A run stopped after epoch 1 of 2 beside a finished one: its last epoch is not the run's,
+    so the report stops in one line that names it and how to go on, where it averaged epoch 1
+    with the other's epoch 2 as if both were last epochs; resumed, it is reported."""
+    with pytest.raises(Interrupted) as info:
+        fit(cfg(tmp_path / "runs"), SignalAt(2, 1))
+    stopped = info.value.run_dir
+    r = CliRunner().invoke(main, ["report", str(uninterrupted), str(stopped), "--out", str(tmp_path / "report")])
+    assert r.exit_code == 2 and r.output == (
+        f"Error: 1 run has not finished its epochs (stopped, or training now): {stopped} (1 of 2); resume it with "
+        "ssgan fit --resume, or leave it out of the report\n"), r.output
+    assert not (tmp_path / "report").exists()
+    resume(stopped)
+    r = CliRunner().invoke(main, ["report", str(uninterrupted), str(stopped), "--out", str(tmp_path / "report")])
+    assert r.exit_code == 0, r.output
+
+
 def test_resume_rejects_finished_runs_and_extra_options(uninterrupted):
     with pytest.raises(Exception, match="already finished its 2 epochs"):
         resume(uninterrupted)
