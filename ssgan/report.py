@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ssgan.baselines import is_baseline
-from ssgan.config import SPLIT_NAMES
+from ssgan.config import SPLIT_NAMES, from_dict
 from ssgan.errors import SSGANError
 from ssgan.fileio import atomic_path, write_json, write_text
 from ssgan.runs import child_runs, method_name, read_config, read_metrics
@@ -89,7 +89,36 @@ def find_runs(paths: list[str | Path], split: str = "test") -> list[RunRecord]:
     if len(settings) > 1:
         listed = ", ".join(f"{d}@{n}" for d, n in sorted(settings, key=str))
         raise SSGANError(f"a report covers one dataset and label count, got {listed}: make one report for each")
+    for name, rs in group_by_method(runs).items():
+        _check_one_setting(name, rs)
     return runs
+
+
+def _settings_of(config: dict) -> dict:
+    """The settings of a run that make its method what it is: its config less the keys that
+    never do (:data:`_NOT_SETTINGS`), a network run's as today's Config reads it (a key added
+    since the run was made counts at the value the run had, its default)."""
+    if "epochs" in config:  # (a scikit-learn baseline's config is its estimator's)
+        config = from_dict(config, "config.json").to_dict()
+    return {k: v for k, v in config.items() if k not in _NOT_SETTINGS}
+
+
+def _check_one_setting(name: str, rs: list[RunRecord]) -> None:
+    """One line if the runs of method ``name`` differ in a setting: their mean would mix two
+    settings as if they were seeds of one."""
+    settings = [_settings_of(r.config) for r in rs]
+    differ = sorted({k for s in settings for k in s if len({json.dumps(t.get(k)) for t in settings}) > 1})
+    if not differ:
+        return
+    by_value: dict[str, list[str]] = defaultdict(list)
+    for r, s in zip(rs, settings):
+        by_value[json.dumps(s.get(differ[0]))].append(str(r.path))
+    listed = "; ".join(f"{value} in {paths[0]}" + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
+                       for value, paths in by_value.items())
+    keys = ", ".join(differ[:4]) + (f" and {len(differ) - 4} more" if len(differ) > 4 else "")
+    raise SSGANError(f"the {len(rs)} runs of {name} differ in {keys} ({differ[0]}: {listed}), so their "
+                     "mean would mix settings as if they were seeds of one: report them apart, or give each setting a "
+                     "name of its own with ssgan fit --tag")
 
 
 def _pm(mean: str, std: str, runs: int) -> str:

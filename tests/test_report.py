@@ -274,3 +274,25 @@ def test_report_on_validation_rows_for_data_without_a_test_set(tmp_path):
     assert "**Scored on validation rows, not on a test set**" in md
     assert "| validation accuracy % | validation errors (of N) | best epoch % (validation-selected) |" in md
     assert "test accuracy" not in md and "(of 30)" in md and (tmp_path / "rep" / "accuracy.png").stat().st_size > 0
+
+
+def test_a_report_refuses_one_method_whose_runs_differ_in_a_setting(tmp_path):
+    """Two seeds of one setting make one method's mean even when one config predates a key
+    (read at the default it had); a third run at another rate under the same name is refused
+    in one line that names the setting, where it was averaged in as a seed."""
+    out = tmp_path / "runs"
+    for seed, lr in ((1, "0.003"), (2, "0.003"), (3, "0.001")):
+        r = invoke("fit", "--dataset", "digits", "--labels", 50, "--epochs", 1, "--seed", seed, "--lr", lr,
+                   "--out", out, "--quiet")
+        assert r.exit_code == 0, r.output
+    first, second, third = sorted(out.iterdir())
+    config = json.loads((first / "config.json").read_text())
+    del config["beta2"]  # as a run made before --beta2 existed wrote it
+    (first / "config.json").write_text(json.dumps(config))
+    assert invoke("report", first, second, "--out", tmp_path / "two").exit_code == 0
+    r = invoke("report", out, "--out", tmp_path / "rep")
+    assert r.exit_code == 2 and r.output == (
+        f"Error: the 3 runs of ssgan differ in lr (lr: 0.003 in {first} and 1 more; 0.001 in {third}), so their mean "
+        "would mix settings as if they were seeds of one: report them apart, or give each setting a name of its own "
+        "with ssgan fit --tag\n"), r.output
+    assert not (tmp_path / "rep").exists()
