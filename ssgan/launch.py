@@ -144,7 +144,7 @@ def interrupted(signum: int, jobs: Sequence[Job], stopped: dict[int, str], start
     seeds = [job.seed for i, job in enumerate(jobs) if i not in started and not job.resume]
     rest = None
     if seeds and command:
-        rest = f"seeds {','.join(map(str, seeds))}, with " + shlex.join(
+        rest = f"seed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}, with " + shlex.join(
             [*without(list(command), ("--seeds",)), "--seeds", seeds_value(seeds)])
     return SeedsInterrupted(signum, resumes, rest, parallel, mode)
 

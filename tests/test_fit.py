@@ -227,7 +227,7 @@ def test_the_stop_line_resumes_stopped_runs_and_resumed_ones_not_reached_and_rer
     new = [Job(cfg.replace(seed=s)) for s in (3, 4, 5)]
     command = ["ssgan", "fit", "--dataset", "digits", "--seeds", "3-5", "--parallel", "2"]
     assert str(interrupted(15, new, {0: "runs/r3"}, {0, 1}, command, 2, None)) == (
-        "checkpoint written. Resume with: ssgan fit --resume runs/r3; not started: seeds 5, with ssgan fit "
+        "checkpoint written. Resume with: ssgan fit --resume runs/r3; not started: seed 5, with ssgan fit "
         "--dataset digits --parallel 2 --seeds 5-5")
     assert str(interrupted(15, new, {}, set(), command, 2, None)).endswith("--seeds 3,4,5")
     assert str(interrupted(15, new, {}, {0, 1, 2}, command, 2, None)) == "no run was left to stop"
@@ -309,7 +309,7 @@ def test_a_signal_stops_parallel_seeds_and_starts_no_more(tmp_path):
     resume, rest = lines[-1].split("; not started: ")
     assert resume.startswith("Interrupted (SIGINT); checkpoints written. Resume with: ssgan fit --resume ")
     assert resume.endswith(" --parallel 2"), resume  # the two stopped runs, resumed as they ran
-    assert rest.startswith("seeds 3, with ssgan fit --dataset digits --labels 50 --parallel 2 ") and rest.endswith(
+    assert rest.startswith("seed 3, with ssgan fit --dataset digits --labels 50 --parallel 2 ") and rest.endswith(
         f"--out {out} --seeds 3-3"), rest
     for run in runs:
         assert f"--resume {out / run}" in resume

@@ -96,7 +96,7 @@ def test_a_signal_in_seeds_one_after_another_says_how_to_go_on(tmp_path, monkeyp
     run_2 = tmp_path / "00001-digits-50-s2"
     resume, rest = last.split("; not started: ")
     assert resume == f"Interrupted (SIGINT); checkpoint written. Resume with: ssgan fit --resume {run_2}", last
-    assert rest.startswith("seeds 3, with ssgan fit --dataset digits --labels 50 ") and rest.endswith(
+    assert rest.startswith("seed 3, with ssgan fit --dataset digits --labels 50 ") and rest.endswith(
         f"--out {tmp_path} --quiet --seeds 3-3") and "1-3" not in rest, last
     monkeypatch.undo()
     for command in (resume.split("Resume with: ")[1], rest.split(", with ")[1]):

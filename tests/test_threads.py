@@ -102,7 +102,7 @@ def test_a_signal_stops_seeds_in_threads_with_checkpoints(signum, tmp_path):
     last = [line for line in err.splitlines() if line.strip()][-1]
     assert last.startswith(f"Interrupted ({signal.Signals(signum).name}); checkpoints written. Resume with: ssgan fit "
                            "--resume "), last
-    assert " --parallel 2 --parallel-mode threads; not started: seeds 3, with ssgan fit " in last
+    assert " --parallel 2 --parallel-mode threads; not started: seed 3, with ssgan fit " in last
     assert last.endswith(" --seeds 3-3"), last
     for run in runs:
         assert f"--resume {out / run}" in last
