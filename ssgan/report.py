@@ -22,7 +22,7 @@ from ssgan.baselines import is_baseline
 from ssgan.config import SPLIT_NAMES, from_dict
 from ssgan.errors import SSGANError
 from ssgan.fileio import atomic_path, write_json, write_text
-from ssgan.runs import child_runs, method_name, read_config, read_metrics
+from ssgan.runs import DIVERGED, child_runs, method_name, read_config, read_metrics
 
 
 @dataclass
@@ -78,12 +78,16 @@ def find_runs(paths: list[str | Path], split: str = "test") -> list[RunRecord]:
         runs.append(RunRecord(f, config, metrics))
     unfinished = [r for r in runs if "epochs" in r.config and r.last["epoch"] < r.config["epochs"]]
     if unfinished:  # its last epoch is not the run's: a mean over it would mix in a shorter schedule
-        listed = ", ".join(f"{r.path} ({r.last['epoch']} of {r.config['epochs']})" for r in unfinished[:3])
+        listed = ", ".join(f"{r.path} ({r.last['epoch']} of {r.config['epochs']}{_diverged(r)})" for r in unfinished[:3])
         more = f" and {len(unfinished) - 3} more" if len(unfinished) > 3 else ""
         many = len(unfinished) > 1
         runs_have, their, them = ("runs have", "their", "them") if many else ("run has", "its", "it")
+        diverged = any(_diverged(r) for r in unfinished)
         raise SSGANError(f"{len(unfinished)} {runs_have} not finished {their} epochs (stopped, or training now): "
-                         f"{listed}{more}; resume {them} with ssgan fit --resume, or leave {them} out of the report")
+                         f"{listed}{more}; resume {them} with ssgan fit --resume, or leave {them} out of the report"
+                         + (" (a run that diverged, resumed on the CPU, whose resumes are bit-exact, diverges "
+                            "again where it did: leave it out, and say so in the report's --notes)"
+                            if diverged else ""))
     # the full baseline trains on every label by design; it joins any label count's report
     settings = {(r.config["dataset"], r.config["labels"]) for r in runs if r.method != "full"}
     if len(settings) > 1:
@@ -92,6 +96,12 @@ def find_runs(paths: list[str | Path], split: str = "test") -> list[RunRecord]:
     for name, rs in group_by_method(runs).items():
         _check_one_setting(name, rs)
     return runs
+
+
+def _diverged(r: RunRecord) -> str:
+    """``; diverged: <the NaN guard's words>`` for a run that the guard stopped, else ``""``."""
+    f = r.path / DIVERGED
+    return f"; diverged: {f.read_text().split(':')[0].strip()}" if f.is_file() else ""
 
 
 def _settings_of(config: dict) -> dict:

@@ -39,7 +39,7 @@ from ssgan.graphs import use_graphs
 from ssgan.models import build_models, resolve_arch
 from ssgan.scaling import NONE, Scaler, fit_scaler, load_scaler, resolve_scale, save_scaler, scale_dataset
 from ssgan.splits import Split, default_labels, load_split, make_split, save_split
-from ssgan.train import (Reporter, StopFlag, TrainResult, check_batch_rows, load_checkpoint, resolve_device,
+from ssgan.train import (Diverged, Reporter, StopFlag, TrainResult, check_batch_rows, load_checkpoint, resolve_device,
                          resolve_precision, train)
 
 _RUN_ID = re.compile(r"^(\d{5})-")
@@ -198,7 +198,7 @@ def fit(cfg: Config, reporter: Reporter | None = None, command: str | None = Non
             write_text(run_dir / ELASTIC_ID, job + "\n")
     run_dir = distributed.broadcast(run_dir)
     with removed_unless_checkpointed(run_dir if world.main else None), _trainer(run_dir, world.main), \
-            _memory_in_one_line(run_dir):
+            _memory_in_one_line(run_dir), _divergence_noted(run_dir, world.main):
         return run_dir, train(cfg, data, split, run_dir, reporter, scaler=scaler.to_dict(), stop=stop, group=group)
 
 
@@ -301,14 +301,30 @@ def _train_in(path: Path, cfg: Config, reporter: Reporter | None, ckpt: dict | N
     split = load_split(path / "split.json", data)
     main = distributed.from_env().main
     # the lock before the clean-up: another process's temporary files may be in the folder
-    with _trainer(path, main), _memory_in_one_line(path):
+    with _trainer(path, main), _memory_in_one_line(path), _divergence_noted(path, main):
         if main:
             for orphan in path.glob(".*.tmp"):  # left by a kill in the middle of a write
                 orphan.unlink()
+            (path / DIVERGED).unlink(missing_ok=True)  # (written again if it diverges again)
             if ckpt is None:
                 (path / "metrics.jsonl").unlink(missing_ok=True)  # lines of epochs that no checkpoint kept
         return path, train(cfg.replace(nproc=distributed.from_env().size), data, split, path, reporter, resume=ckpt,
                            scaler=load_scaler(path).to_dict(), stop=stop, group=group)
+
+
+DIVERGED = "diverged.txt"  # in a run folder that the NaN guard stopped: its line, which a report quotes
+
+
+@contextlib.contextmanager
+def _divergence_noted(run_dir: Path, main: bool):
+    """Keep the NaN guard's line in the run folder (:data:`DIVERGED`), so that a report can say
+    why the run stopped short; a resume removes it before it trains."""
+    try:
+        yield
+    except Diverged as e:
+        if main:
+            write_text(run_dir / DIVERGED, f"{e}\n")
+        raise
 
 
 @contextlib.contextmanager

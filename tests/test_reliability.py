@@ -384,6 +384,36 @@ def test_a_report_refuses_runs_that_have_not_finished(uninterrupted, tmp_path):
     assert r.exit_code == 0, r.output
 
 
+def test_a_report_names_a_run_that_diverged(uninterrupted, tmp_path, monkeypatch):
+    """The NaN guard's line is kept in the run folder (diverged.txt), and the report's refusal
+    quotes it, with what to do: resuming repeats a divergence on the same device."""
+    import ssgan.train
+
+    real_step, calls = ssgan.train.discriminator_step, []
+
+    def step(*args, **kwargs):
+        calls.append(1)
+        values = real_step(*args, **kwargs)
+        if len(calls) == 20:  # epoch 2, iteration 7
+            values["loss_lab"] = torch.tensor(float("nan"))
+        return values
+
+    monkeypatch.setattr(ssgan.train, "discriminator_step", step)
+    with pytest.raises(Diverged):
+        fit(cfg(tmp_path / "runs"))
+    (run,) = (tmp_path / "runs").iterdir()
+    assert (run / "diverged.txt").read_text().startswith("loss_lab became nan at epoch 2, iteration 7: ")
+    monkeypatch.undo()
+    r = CliRunner().invoke(main, ["report", str(uninterrupted), str(run), "--out", str(tmp_path / "report")])
+    assert r.exit_code == 2 and r.output == (
+        f"Error: 1 run has not finished its epochs (stopped, or training now): {run} (1 of 2; diverged: loss_lab "
+        "became nan at epoch 2, iteration 7); resume it with ssgan fit --resume, or leave it out of the report (a run "
+        "that diverged, resumed on the CPU, whose resumes are bit-exact, diverges again where it did: leave it out, "
+        "and say so in the report's --notes)\n"), r.output
+    resume(run)  # (here the step no longer makes the NaN): the note goes with the divergence
+    assert not (run / "diverged.txt").exists()
+
+
 def test_resume_rejects_finished_runs_and_extra_options(uninterrupted):
     with pytest.raises(Exception, match="already finished its 2 epochs"):
         resume(uninterrupted)
