@@ -65,8 +65,9 @@ def launch_torchrun(nproc: int) -> int:
     and SIGTERM to this process reach it, and it passes them to the workers, which checkpoint
     and stop together; the code is then ``128 + signal``. A failed worker's code is returned,
     after one line that names it unless the worker itself said why in one line: bad input
-    (code 2), or a signal of its own that it stopped on with a checkpoint (130, 143). The agent's own log lines are left out (``LOGLEVEL``, as for
-    torchrun, shows them): they repeat what the workers and this line say."""
+    (code 2), or a signal of its own that it stopped on with a checkpoint (130, 143). The
+    agent's own log lines are left out (``LOGLEVEL``, as for torchrun, shows them): they repeat
+    what the workers and this line say."""
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import main as torchrun

@@ -76,18 +76,7 @@ def find_runs(paths: list[str | Path], split: str = "test") -> list[RunRecord]:
             raise SSGANError(f"{f} has no test accuracy (its dataset has no test set), so it cannot be reported on "
                              f"one: give the npz x_test and y_test,{hint}")
         runs.append(RunRecord(f, config, metrics))
-    unfinished = [r for r in runs if "epochs" in r.config and r.last["epoch"] < r.config["epochs"]]
-    if unfinished:  # its last epoch is not the run's: a mean over it would mix in a shorter schedule
-        listed = ", ".join(f"{r.path} ({r.last['epoch']} of {r.config['epochs']}{_diverged(r)})" for r in unfinished[:3])
-        more = f" and {len(unfinished) - 3} more" if len(unfinished) > 3 else ""
-        many = len(unfinished) > 1
-        runs_have, their, them = ("runs have", "their", "them") if many else ("run has", "its", "it")
-        diverged = any(_diverged(r) for r in unfinished)
-        raise SSGANError(f"{len(unfinished)} {runs_have} not finished {their} epochs (stopped, or training now): "
-                         f"{listed}{more}; resume {them} with ssgan fit --resume, or leave {them} out of the report"
-                         + (" (a run that diverged, resumed on the CPU, whose resumes are bit-exact, diverges "
-                            "again where it did: leave it out, and say so in the report's --notes)"
-                            if diverged else ""))
+    _check_finished(runs)
     # the full baseline trains on every label by design; it joins any label count's report
     settings = {(r.config["dataset"], r.config["labels"]) for r in runs if r.method != "full"}
     if len(settings) > 1:
@@ -96,6 +85,22 @@ def find_runs(paths: list[str | Path], split: str = "test") -> list[RunRecord]:
     for name, rs in group_by_method(runs).items():
         _check_one_setting(name, rs)
     return runs
+
+
+def _check_finished(runs: list[RunRecord]) -> None:
+    """One line if a run has not finished its epochs: its last epoch is not the run's, and a
+    mean over it would mix in a shorter schedule."""
+    unfinished = [r for r in runs if "epochs" in r.config and r.last["epoch"] < r.config["epochs"]]
+    if not unfinished:
+        return
+    listed = ", ".join(f"{r.path} ({r.last['epoch']} of {r.config['epochs']}{_diverged(r)})" for r in unfinished[:3])
+    more = f" and {len(unfinished) - 3} more" if len(unfinished) > 3 else ""
+    runs_have, their, them = ("runs have", "their", "them") if len(unfinished) > 1 else ("run has", "its", "it")
+    diverged = any(_diverged(r) for r in unfinished)
+    raise SSGANError(f"{len(unfinished)} {runs_have} not finished {their} epochs (stopped, or training now): "
+                     f"{listed}{more}; resume {them} with ssgan fit --resume, or leave {them} out of the report"
+                     + (" (a run that diverged, resumed on the CPU, whose resumes are bit-exact, diverges again where "
+                        "it did: leave it out, and say so in the report's --notes)" if diverged else ""))
 
 
 def _diverged(r: RunRecord) -> str:
