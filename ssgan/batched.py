@@ -362,6 +362,9 @@ class SeedGroup:
 
     def _raise_error(self) -> None:
         if self.error is not None:
+            if self.error.startswith("OutOfMemoryError: "):  # each run says so, as one alone does
+                raise torch.OutOfMemoryError(f"{first_line(self.error[len('OutOfMemoryError: '):])} "
+                                             f"(the stacked step of {len(self.members)} seeds)")
             raise RuntimeError(f"the stacked step of the seeds failed: {self.error}")
 
     def _build_if_all_joined(self) -> None:

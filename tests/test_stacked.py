@@ -286,3 +286,27 @@ def test_stacked_seeds_are_captured_on_cuda(tmp_path):
             assert_same_state(eager[part], graphed[part], rtol=1e-3, atol=1e-4)
         a, b = read_metrics(_run_of(tmp_path / "eager", seed)), read_metrics(_run_of(tmp_path / "graphs", seed))
         assert [m["loss_lab"] for m in a] == pytest.approx([m["loss_lab"] for m in b], rel=1e-3)
+
+
+def test_a_stacked_step_out_of_device_memory_says_what_to_do(tmp_path, monkeypatch):
+    """The group's step running out of memory (ten seeds on a GPU too small for them) reaches
+    each seed as torch's OutOfMemoryError, so that the line says what a single run's says (fewer
+    runs at once, the resume command), where it was a RuntimeError that named none of it."""
+    import ssgan.batched
+
+    real, calls = ssgan.batched.discriminator_step, []
+
+    def step(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 20:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB.\nmore advice")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ssgan.batched, "discriminator_step", step)
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "2", "--device", "cpu",
+                                  "--seeds", "1-2", "--parallel", "2", "--parallel-mode", "stacked",
+                                  "--out", str(tmp_path), "--quiet"])
+    assert r.exit_code == 2 and r.output.startswith(
+        "Error: the device ran out of memory (CUDA out of memory. Tried to allocate 2.00 GiB. (the stacked step of 2 "
+        "seeds)): free it, or train fewer runs on it at once (--parallel), then resume with: ssgan fit --resume "
+        f"{tmp_path}/"), r.output
