@@ -619,13 +619,13 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
         jobs.append(cfg.replace(dataset=options["dataset"] or s.dataset, split=path, seed=s.seed, labels=None))
     if not (splits or run_dirs):
         jobs = [cfg.replace(seed=seed) for seed in _parse_seeds(seeds, cfg)]
-    results, methods = [], methods or ("same-net", "logreg")
+    results, methods, command = [], methods or ("same-net", "logreg"), _command()
     for i, job in enumerate(jobs):
         for j, method in enumerate(methods):
             try:
-                run_dir = BASELINES[method](job, command=_command())
+                run_dir = BASELINES[method](job, command=command)
             except (Interrupted, KeyboardInterrupt) as e:  # the stopped run's resume, and the commands of what is left
-                raise stopped(e, shlex.split(_command()), jobs[i:], methods, j,
+                raise stopped(e, shlex.split(command), jobs[i:], methods, j,
                               "run" if run_dirs else "split" if splits else "seeds") from None
             last = read_metrics(run_dir)[-1]
             results.append({"method": method, "run": str(run_dir), "seed": job.seed, "test_acc": last["test_acc"],

@@ -93,14 +93,14 @@ def _check_finished(runs: list[RunRecord]) -> None:
     unfinished = [r for r in runs if "epochs" in r.config and r.last["epoch"] < r.config["epochs"]]
     if not unfinished:
         return
-    listed = ", ".join(f"{r.path} ({r.last['epoch']} of {r.config['epochs']}{_diverged(r)})" for r in unfinished[:3])
+    diverged = {r.path: _diverged(r) for r in unfinished}
+    listed = ", ".join(f"{r.path} ({r.last['epoch']} of {r.config['epochs']}{diverged[r.path]})" for r in unfinished[:3])
     more = f" and {len(unfinished) - 3} more" if len(unfinished) > 3 else ""
     runs_have, their, them = ("runs have", "their", "them") if len(unfinished) > 1 else ("run has", "its", "it")
-    diverged = any(_diverged(r) for r in unfinished)
     raise SSGANError(f"{len(unfinished)} {runs_have} not finished {their} epochs (stopped, or training now): "
                      f"{listed}{more}; resume {them} with ssgan fit --resume, or leave {them} out of the report"
                      + (" (a run that diverged, resumed on the CPU, whose resumes are bit-exact, diverges again where "
-                        "it did: leave it out, and say so in the report's --notes)" if diverged else ""))
+                        "it did: leave it out, and say so in the report's --notes)" if any(diverged.values()) else ""))
 
 
 def _diverged(r: RunRecord) -> str:

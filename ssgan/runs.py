@@ -197,8 +197,7 @@ def fit(cfg: Config, reporter: Reporter | None = None, command: str | None = Non
         if job:
             write_text(run_dir / ELASTIC_ID, job + "\n")
     run_dir = distributed.broadcast(run_dir)
-    with removed_unless_checkpointed(run_dir if world.main else None), _trainer(run_dir, world.main), \
-            _memory_in_one_line(run_dir), _divergence_noted(run_dir, world.main):
+    with removed_unless_checkpointed(run_dir if world.main else None), _training_into(run_dir, world.main):
         return run_dir, train(cfg, data, split, run_dir, reporter, scaler=scaler.to_dict(), stop=stop, group=group)
 
 
@@ -301,7 +300,7 @@ def _train_in(path: Path, cfg: Config, reporter: Reporter | None, ckpt: dict | N
     split = load_split(path / "split.json", data)
     main = distributed.from_env().main
     # the lock before the clean-up: another process's temporary files may be in the folder
-    with _trainer(path, main), _memory_in_one_line(path), _divergence_noted(path, main):
+    with _training_into(path, main):
         if main:
             for orphan in path.glob(".*.tmp"):  # left by a kill in the middle of a write
                 orphan.unlink()
@@ -310,6 +309,14 @@ def _train_in(path: Path, cfg: Config, reporter: Reporter | None, ckpt: dict | N
                 (path / "metrics.jsonl").unlink(missing_ok=True)  # lines of epochs that no checkpoint kept
         return path, train(cfg.replace(nproc=distributed.from_env().size), data, split, path, reporter, resume=ckpt,
                            scaler=load_scaler(path).to_dict(), stop=stop, group=group)
+
+
+@contextlib.contextmanager
+def _training_into(run_dir: Path, main: bool):
+    """What holds while a run, new or resumed, trains into ``run_dir``: the folder's lock
+    (:func:`_trainer`), one line for the device out of memory, the NaN guard's note kept."""
+    with _trainer(run_dir, main), _memory_in_one_line(run_dir), _divergence_noted(run_dir, main):
+        yield
 
 
 DIVERGED = "diverged.txt"  # in a run folder that the NaN guard stopped: its line, which a report quotes
