@@ -30,6 +30,7 @@ class RunRecord:
     path: Path
     config: dict
     metrics: list[dict]
+    diverged: str | None = None  # the NaN guard's line, for a run that it stopped (diverged.txt)
 
     @property
     def method(self) -> str:
@@ -65,6 +66,10 @@ def find_runs(paths: list[str | Path], split: str = "test") -> list[RunRecord]:
     for f in folders:
         config = read_config(f)
         metrics = read_metrics(f)
+        diverged = (f / DIVERGED).read_text().strip() if (f / DIVERGED).is_file() else None
+        if diverged:  # counted as diverged, whatever its metrics hold
+            runs.append(RunRecord(f, config, metrics, diverged))
+            continue
         if not metrics:
             raise SSGANError(f"{f / 'metrics.jsonl'} is empty: the run has not finished an epoch")
         if metrics[-1].get(f"{split}_acc") is None:
@@ -84,29 +89,35 @@ def find_runs(paths: list[str | Path], split: str = "test") -> list[RunRecord]:
         raise SSGANError(f"a report covers one dataset and label count, got {listed}: make one report for each")
     for name, rs in group_by_method(runs).items():
         _check_one_setting(name, rs)
+        if all(r.diverged for r in rs):
+            raise SSGANError(f"every run of {name} diverged ({rs[0].path}: {_guard_words(rs[0])}), so it has no "
+                             "accuracy to report: leave its runs out, and say so in the report's --notes")
     return runs
 
 
+def finished(runs: list[RunRecord]) -> list[RunRecord]:
+    """The runs that the NaN guard did not stop: the ones whose numbers a report averages."""
+    return [r for r in runs if not r.diverged]
+
+
 def _check_finished(runs: list[RunRecord]) -> None:
-    """One line if a run has not finished its epochs: its last epoch is not the run's, and a
-    mean over it would mix in a shorter schedule."""
-    unfinished = [r for r in runs if "epochs" in r.config and r.last["epoch"] < r.config["epochs"]]
+    """One line if a run has not finished its epochs (but for one that diverged, which the
+    report counts as such): its last epoch is not the run's, and a mean over it would mix in a
+    shorter schedule."""
+    unfinished = [r for r in runs if not r.diverged and "epochs" in r.config and r.last["epoch"] < r.config["epochs"]]
     if not unfinished:
         return
-    diverged = {r.path: _diverged(r) for r in unfinished}
-    listed = ", ".join(f"{r.path} ({r.last['epoch']} of {r.config['epochs']}{diverged[r.path]})" for r in unfinished[:3])
+    listed = ", ".join(f"{r.path} ({r.last['epoch']} of {r.config['epochs']})" for r in unfinished[:3])
     more = f" and {len(unfinished) - 3} more" if len(unfinished) > 3 else ""
     runs_have, their, them = ("runs have", "their", "them") if len(unfinished) > 1 else ("run has", "its", "it")
     raise SSGANError(f"{len(unfinished)} {runs_have} not finished {their} epochs (stopped, or training now): "
-                     f"{listed}{more}; resume {them} with ssgan fit --resume, or leave {them} out of the report"
-                     + (" (a run that diverged, resumed on the CPU, whose resumes are bit-exact, diverges again where "
-                        "it did: leave it out, and say so in the report's --notes)" if any(diverged.values()) else ""))
+                     f"{listed}{more}; resume {them} with ssgan fit --resume, or leave {them} out of the report")
 
 
-def _diverged(r: RunRecord) -> str:
-    """``; diverged: <the NaN guard's words>`` for a run that the guard stopped, else ``""``."""
-    f = r.path / DIVERGED
-    return f"; diverged: {f.read_text().split(':')[0].strip()}" if f.is_file() else ""
+def _guard_words(r: RunRecord) -> str:
+    """What the NaN guard said of a run that it stopped, less its advice: ``loss_lab became
+    nan at epoch 2, iteration 7``."""
+    return r.diverged.split(":")[0].strip()
 
 
 def _settings_of(config: dict) -> dict:
@@ -163,7 +174,8 @@ def summarize(runs: list[RunRecord], split: str = "test") -> dict:
     dataset, labels = first.config["dataset"], first.config["labels"]
     n_classes = json.loads((first.path / "split.json").read_text()).get("n_classes", 10)
     methods = {}
-    for name, rs in groups.items():
+    for name, every in groups.items():
+        rs = finished(every)
         acc = [r.last[f"{split}_acc"] for r in rs]
         errors = [r.last[f"{split}_errors"] for r in rs]
         best = [max(m[f"{split}_acc"] for m in r.metrics if m.get(f"{split}_acc") is not None) for r in rs]
@@ -186,10 +198,13 @@ def summarize(runs: list[RunRecord], split: str = "test") -> dict:
             f"n_{split}": rs[0].last[f"n_{split}"],
             "best_epoch_acc_mean": _mean_std(best)[0],
             "seconds_mean": float(np.mean([sum(m.get("seconds", 0.0) for m in r.metrics) for r in rs])),
-            "commands": [r.command for r in rs if r.command],
+            "commands": [r.command for r in every if r.command],
             "last_epoch_diagnostics": _last_diagnostics(rs),
             "sample_quality": _last_quality(rs),
             "runs_with_warnings": sum(any(m.get("warnings") for m in r.metrics) for r in rs),
+            # seeds that the NaN guard stopped: counted here, not in the means above
+            "diverged": [{"run": str(r.path), "seed": r.config["seed"], "why": _guard_words(r)}
+                         for r in every if r.diverged],
         })
     gains = []
     for ssl, s in methods.items():
@@ -428,12 +443,20 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
         seeds = ",".join(map(str, m["seeds"]))
         kind = " (all labels)" if name == "full" else " (baseline)" if m["baseline"] else ""
         n = len(m["runs"])
+        count = f"{n} of {n + len(m['diverged'])}" if m["diverged"] else f"{n}"
         val = (f"{_pm(_pct(m['val_acc_mean']), _pct(m['val_acc_std']), n)} | " if m["val_acc"] else "- | ") if has_val else ""
         lines.append(
-            f"| {name}{kind} | {n} | {seeds} | {val}"
+            f"| {name}{kind} | {count} | {seeds} | {val}"
             f"{_pm(_pct(m[f'{split}_acc_mean']), _pct(m[f'{split}_acc_std']), n)} | "
             f"{_pm(format(m[f'{split}_errors_mean'], '.1f'), format(m[f'{split}_errors_std'], '.1f'), n)} "
             f"(of {m[f'n_{split}']}) | {_pct(m['best_epoch_acc_mean'])} | {m['seconds_mean'] / 60:.1f} min |")
+    diverged = [(name, d) for name, m in summary["methods"].items() for d in m["diverged"]]
+    if diverged:
+        lines += ["", f"**{len(diverged)} run{'s' if len(diverged) > 1 else ''} diverged** and "
+                  f"{'are' if len(diverged) > 1 else 'is'} counted apart: the NaN guard stopped "
+                  f"{'them' if len(diverged) > 1 else 'it'} before the last epoch, so the means above are over the "
+                  "other runs of each method (`runs`: finished of all), and the gains over baselines pair only those:", ""]
+        lines += [f"- {name}, seed {d['seed']} ({d['run']}): {d['why']}" for name, d in diverged]
     if summary["gains"]:
         lines += ["", f"Gain in {word} accuracy (percentage points), paired by seed:", "",
                   "| method | over | seeds | gain (pp) |", "|---|---|---|---|"]
@@ -473,7 +496,8 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
         lines.append("| real training images | " + " | ".join(f"{real[k]:.3f}" for k in QUALITY_KEYS) + " |")
     lines += ["", f"Per-run {word} accuracies (last epoch):", ""]
     for name, m in summary["methods"].items():
-        accs = ", ".join(f"seed {s}: {_pct(a)}" for s, a in zip(m["seeds"], m[f"{split}_acc"]))
+        accs = ", ".join([f"seed {s}: {_pct(a)}" for s, a in zip(m["seeds"], m[f"{split}_acc"])]
+                         + [f"seed {d['seed']}: diverged" for d in m["diverged"]])
         lines.append(f"- {name}: {accs}")
     lines += ["", f"![{word} accuracy per epoch](accuracy.png)", "", "![training losses](losses.png)", "",
               "![gradient norms and mode-collapse indicators](diagnostics.png)", ""]
@@ -521,7 +545,11 @@ def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | N
     except OSError as e:
         raise SSGANError(f"cannot create report folder {out}: {e.strerror}") from None
     summary = summarize(runs, split)
-    groups = group_by_method(runs)
+    diverged = [r for r in runs if r.diverged]
+    if diverged:
+        log(f"{len(diverged)} of {len(runs)} runs diverged; the report counts them apart, not in the means: "
+            + ", ".join(f"{r.path} ({_guard_words(r)})" for r in diverged))
+    groups = group_by_method(finished(runs))  # (a diverged run's curves stop short: the figures leave it out)
     plot_accuracy(groups, out / "accuracy.png", split)
     plot_panels(groups, LOSS_PANELS, "Training losses", out / "losses.png")
     plot_panels(groups, DIAGNOSTIC_PANELS, "Training diagnostics", out / "diagnostics.png")
@@ -536,7 +564,7 @@ def _score_last_generators(runs: list[RunRecord], n: int, log) -> None:
     """Add sample-quality scores to the last metrics of every GAN run that lacks them (in memory)."""
     from ssgan.runs import sample_quality_of_run
 
-    todo = [r for r in runs if not (is_baseline(r.method) or r.config.get("unlabeled_weight", 1.0) == 0
+    todo = [r for r in finished(runs) if not (is_baseline(r.method) or r.config.get("unlabeled_weight", 1.0) == 0
                                     or r.last.get("fid") is not None)]
     missing = [r.path.name for r in todo if not (r.path / "checkpoint.pt").is_file()]
     if missing:  # checked before any scoring, so that nothing is half done

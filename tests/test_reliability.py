@@ -1,3 +1,4 @@
+import json
 import shlex
 import signal
 import subprocess
@@ -384,9 +385,10 @@ def test_a_report_refuses_runs_that_have_not_finished(uninterrupted, tmp_path):
     assert r.exit_code == 0, r.output
 
 
-def test_a_report_names_a_run_that_diverged(uninterrupted, tmp_path, monkeypatch):
-    """The NaN guard's line is kept in the run folder (diverged.txt), and the report's refusal
-    quotes it, with what to do: resuming repeats a divergence on the same device."""
+def test_a_report_counts_a_run_that_diverged_apart(uninterrupted, tmp_path, monkeypatch):
+    """The NaN guard's line is kept in the run folder (diverged.txt), and a report counts that
+    seed as diverged, apart from the means, with the guard's words, where it refused the run
+    (and a user had to drop the seed to report the others, with nothing in the report to say so)."""
     import ssgan.train
 
     real_step, calls = ssgan.train.discriminator_step, []
@@ -400,16 +402,27 @@ def test_a_report_names_a_run_that_diverged(uninterrupted, tmp_path, monkeypatch
 
     monkeypatch.setattr(ssgan.train, "discriminator_step", step)
     with pytest.raises(Diverged):
-        fit(cfg(tmp_path / "runs"))
+        fit(cfg(tmp_path / "runs", seed=2))
     (run,) = (tmp_path / "runs").iterdir()
     assert (run / "diverged.txt").read_text().startswith("loss_lab became nan at epoch 2, iteration 7: ")
     monkeypatch.undo()
     r = CliRunner().invoke(main, ["report", str(uninterrupted), str(run), "--out", str(tmp_path / "report")])
+    assert r.exit_code == 0, r.output
+    assert (f"1 of 2 runs diverged; the report counts them apart, not in the means: {run} (loss_lab became nan at "
+            "epoch 2, iteration 7)") in r.output
+    summary = json.loads((tmp_path / "report" / "report.json").read_text())["methods"]["ssgan"]
+    assert summary["seeds"] == [1] and summary["runs"] == [str(uninterrupted)]
+    assert summary["diverged"] == [{"run": str(run), "seed": 2, "why": "loss_lab became nan at epoch 2, iteration 7"}]
+    assert summary["test_acc_mean"] == read_metrics(uninterrupted)[-1]["test_acc"]
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "| ssgan | 1 of 2 | 1 |" in md
+    assert f"- ssgan, seed 2 ({run}): loss_lab became nan at epoch 2, iteration 7" in md
+    assert "- ssgan: seed 1: " in md and ", seed 2: diverged\n" in md
+    r = CliRunner().invoke(main, ["report", str(run), "--out", str(tmp_path / "alone")])
     assert r.exit_code == 2 and r.output == (
-        f"Error: 1 run has not finished its epochs (stopped, or training now): {run} (1 of 2; diverged: loss_lab "
-        "became nan at epoch 2, iteration 7); resume it with ssgan fit --resume, or leave it out of the report (a run "
-        "that diverged, resumed on the CPU, whose resumes are bit-exact, diverges again where it did: leave it out, "
-        "and say so in the report's --notes)\n"), r.output
+        f"Error: every run of ssgan diverged ({run}: loss_lab became nan at epoch 2, iteration 7), so it has no "
+        "accuracy to report: leave its runs out, and say so in the report's --notes\n"), r.output
+    assert not (tmp_path / "alone").exists()
     resume(run)  # (here the step no longer makes the NaN): the note goes with the divergence
     assert not (run / "diverged.txt").exists()
 
