@@ -282,6 +282,7 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
 
     from ssgan import runs
     from ssgan.batched import SeedGroup
+    from ssgan.runs import OutOfDeviceMemory
     from ssgan.train import Diverged, Interrupted, Reporter, StopFlag, resolve_device
 
     class Warnings(Reporter):
@@ -296,6 +297,7 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
         check_threads(job.cfg)
     words = _seed_args(shlex.split(command), ("--seeds", "--parallel", "--parallel-mode", "--seed"))
     results, failures, stopped_runs, started = {}, [], {}, set()
+    out_of_memory: dict[int, OutOfDeviceMemory] = {}
     stop = StopFlag(True)
     groups = {}
     if stacked:
@@ -335,6 +337,8 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
         except Interrupted as e:
             stopped_runs[i] = str(e.run_dir)
         except Exception as e:  # the others finish; the first failure is reported, as a process's would be
+            if isinstance(e, OutOfDeviceMemory):
+                out_of_memory[i] = e
             if isinstance(e, SSGANError):
                 failures.append((job.seed, 3 if isinstance(e, Diverged) else 2, f"{ERROR}{e}"))
             else:
@@ -347,6 +351,9 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
             pass
     if stop.signum is not None:
         raise interrupted(stop.signum, jobs, stopped_runs, started, shlex.split(command), parallel, mode)
+    if len(out_of_memory) > 1:  # (a stacked group's runs fail together): one command resumes them all, fewer at once
+        first, folders = out_of_memory[min(out_of_memory)], [out_of_memory[i].runs[0] for i in sorted(out_of_memory)]
+        raise OutOfDeviceMemory(first.reason, folders, resume_command(folders, parallel // 2, mode))
     if failures:
         raise _failed(failures, len(results), len(jobs))
     return [results[i] for i in range(len(jobs))]

@@ -334,6 +334,19 @@ def _divergence_noted(run_dir: Path, main: bool):
         raise
 
 
+class OutOfDeviceMemory(SSGANError):
+    """The device ran out of memory while runs trained (a GPU shared with other jobs, too many
+    runs on it at once): what to do, and how to resume ``runs`` (their folders kept their last
+    checkpoints) with ``resume``, the command (``ssgan fit --resume ...``)."""
+
+    def __init__(self, reason: str, runs: list[Path], resume: str):
+        self.reason, self.runs = reason, runs
+        them = " them" if len(runs) > 1 else ""
+        super().__init__(f"the device ran out of memory ({reason}): free it, or train fewer runs on it at once "
+                         f"(--parallel), then resume{them} with: {resume}; a run too large to fit alone needs a "
+                         "smaller --batch-size or network, in a new run")
+
+
 @contextlib.contextmanager
 def _memory_in_one_line(run_dir: Path):
     """The device running out of memory while the run trains into ``run_dir``: one line that
@@ -341,9 +354,7 @@ def _memory_in_one_line(run_dir: Path):
     try:
         yield
     except torch.OutOfMemoryError as e:
-        raise SSGANError(f"the device ran out of memory ({first_line(str(e))}): free it, or train fewer runs on it at "
-                         f"once (--parallel), then resume with: ssgan fit --resume {run_dir}; a run too large to fit "
-                         "alone needs a smaller --batch-size or network, in a new run") from None
+        raise OutOfDeviceMemory(first_line(str(e)), [run_dir], f"ssgan fit --resume {run_dir}") from None
 
 
 def _trainer(run_dir: Path, main: bool):

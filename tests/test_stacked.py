@@ -291,7 +291,9 @@ def test_stacked_seeds_are_captured_on_cuda(tmp_path):
 def test_a_stacked_step_out_of_device_memory_says_what_to_do(tmp_path, monkeypatch):
     """The group's step running out of memory (ten seeds on a GPU too small for them) reaches
     each seed as torch's OutOfMemoryError, so that the line says what a single run's says (fewer
-    runs at once, the resume command), where it was a RuntimeError that named none of it."""
+    runs at once, the resume command), where it was a RuntimeError that named none of it; the
+    command resumes every run of the group, fewer at once, where it named the first run alone
+    (and that command, run as printed, finishes both)."""
     import ssgan.batched
 
     real, calls = ssgan.batched.discriminator_step, []
@@ -306,7 +308,13 @@ def test_a_stacked_step_out_of_device_memory_says_what_to_do(tmp_path, monkeypat
     r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "2", "--device", "cpu",
                                   "--seeds", "1-2", "--parallel", "2", "--parallel-mode", "stacked",
                                   "--out", str(tmp_path), "--quiet"])
-    assert r.exit_code == 2 and r.output.startswith(
+    first, second = _run_of(tmp_path, 1), _run_of(tmp_path, 2)
+    assert r.exit_code == 2 and r.output == (
         "Error: the device ran out of memory (CUDA out of memory. Tried to allocate 2.00 GiB. (the stacked step of 2 "
-        "seeds)): free it, or train fewer runs on it at once (--parallel), then resume with: ssgan fit --resume "
-        f"{tmp_path}/"), r.output
+        "seeds)): free it, or train fewer runs on it at once (--parallel), then resume them with: ssgan fit --resume "
+        f"{first} --resume {second}; a run too large to fit alone needs a smaller --batch-size or network, in a new "
+        "run\n"), r.output
+    command = r.output.split("resume them with: ")[1].split(";")[0]
+    r = CliRunner().invoke(main, command.split()[1:] + ["--quiet"])
+    assert r.exit_code == 0, r.output
+    assert [len(read_metrics(run)) for run in (first, second)] == [2, 2]
