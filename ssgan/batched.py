@@ -283,7 +283,7 @@ class SeedGroup:
         self.sums: dict[str, tuple[list[str], Tensor]] = {}
         self.g_steps_done = 0
         self.stacked: Nets | None = None
-        self.error: str | None = None
+        self.error: Exception | None = None  # what failed the group's step, which every member raises
         self.capture, self.warn = False, lambda _: None  # the first run to join sets them
 
     def join(self, cfg: Config, nets: Nets, capture: bool = False, warn: Callable[[str], None] = lambda _: None,
@@ -361,11 +361,10 @@ class SeedGroup:
             return dict(zip(keys, values))
 
     def _raise_error(self) -> None:
+        if isinstance(self.error, torch.OutOfMemoryError):  # each run says so, as one alone does
+            raise torch.OutOfMemoryError(f"{first_line(str(self.error))} (the stacked step of {len(self.members)} seeds)")
         if self.error is not None:
-            if self.error.startswith("OutOfMemoryError: "):  # each run says so, as one alone does
-                raise torch.OutOfMemoryError(f"{first_line(self.error[len('OutOfMemoryError: '):])} "
-                                             f"(the stacked step of {len(self.members)} seeds)")
-            raise RuntimeError(f"the stacked step of the seeds failed: {self.error}")
+            raise RuntimeError(f"the stacked step of the seeds failed: {type(self.error).__name__}: {self.error}")
 
     def _build_if_all_joined(self) -> None:
         """Stack the runs in the order of their seeds (whichever thread came first), so that a
@@ -381,14 +380,14 @@ class SeedGroup:
         self.active = set(range(len(order)))
         cfg, _ = self.members[0]
         if any(c.replace(seed=0) != cfg.replace(seed=0) for c, _ in self.members):
-            self.error = "the runs of a group must differ in their seeds alone"
+            self.error = ValueError("the runs of a group must differ in their seeds alone")
         else:
             try:
                 self.stacked = stack_nets(cfg, [nets for _, nets in self.members], self.generator)
                 if self.capture:
                     self._make_capturable(cfg)
             except Exception as e:  # every member hears of it, not the last to join alone
-                self.error = f"{type(e).__name__}: {e}"
+                self.error = e
         self.cond.notify_all()
 
     def _step_if_all_in(self) -> None:
@@ -412,7 +411,7 @@ class SeedGroup:
                 if self.g_steps_done % self.members[0][0].g_steps == 0:
                     self.sums[kind][1].add_(stacked)
         except Exception as e:
-            self.error = f"{type(e).__name__}: {e}"
+            self.error = e
         self.pending = {}
         self.generation += 1
         self.cond.notify_all()
