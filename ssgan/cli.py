@@ -338,8 +338,8 @@ def _fit_several(jobs: list, parallel: int, mode: str | None, quiet: bool, as_js
     """Train ``jobs`` (new runs of several seeds, or runs resumed), ``parallel`` at a time
     (``mode``: processes, threads or stacked) or one after another; return their summaries.
     A signal stops them with one line that says how to go on (:class:`ssgan.launch.SeedsInterrupted`)."""
-    from ssgan.launch import interrupted, run_in_processes, run_in_threads
-    from ssgan.train import Interrupted, signal_of
+    from ssgan.launch import ERROR, failed, interrupted, not_started, resume_command, run_in_processes, run_in_threads
+    from ssgan.train import Diverged, Interrupted, signal_of
 
     command = shlex.split(_command())
     if parallel > 1 and len(jobs) > 1:
@@ -348,11 +348,24 @@ def _fit_several(jobs: list, parallel: int, mode: str | None, quiet: bool, as_js
         if mode in ("threads", "stacked"):
             return run_in_threads(jobs, parallel, shlex.join(command), log, warn, mode)
         return run_in_processes(command, jobs, parallel, log, warn, mode)
-    summaries = []
+    summaries, failures = [], []
     for i, job in enumerate(jobs):
         prefix = f"seed {job.seed}: " if len(jobs) > 1 else ""  # one after another: say whose warning it is
         try:
             summaries.append(_fit_one(job, quiet, as_json, prefix))
+        except Diverged as e:  # the seed failed, not the study: the next seeds train, as they do in parallel
+            if len(jobs) == 1:
+                raise
+            failures.append((job.seed, 3, f"{ERROR}{e}"))
+            if not quiet:
+                click.echo(f"{prefix}{ERROR}{e}", err=True)
+        except SSGANError as e:  # (a full disk, a device out of memory): stops the study; say what it left
+            resumes = [j.resume for j in jobs[i + 1:] if j.resume]
+            rest = not_started(jobs, set(range(i + 1)), command)
+            if i == 0 or not (resumes or rest):  # (nothing finished: the same command, once mended)
+                raise
+            raise SSGANError("; ".join([str(e)] + ([f"not resumed: {resume_command(resumes)}"] if resumes else [])
+                                       + ([f"not started: {rest}"] if rest else []))) from None
         except Interrupted as e:
             if e.run_dir is None or len(jobs) == 1:  # its own line says how to resume it
                 raise
@@ -362,6 +375,8 @@ def _fit_several(jobs: list, parallel: int, mode: str | None, quiet: bool, as_js
             if len(jobs) == 1:
                 raise
             raise interrupted(signal_of(e), jobs, {}, set(range(i)), command, parallel, mode) from None
+    if failures:
+        raise failed(failures, len(summaries), len(jobs))
     return summaries
 
 

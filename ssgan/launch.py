@@ -142,12 +142,18 @@ def interrupted(signum: int, jobs: Sequence[Job], stopped: dict[int, str], start
     ``command`` (the words of the whole ``ssgan fit --seeds ...`` command) on their seeds."""
     resumes = [stopped[i] if i in stopped else job.resume for i, job in enumerate(jobs)
                if i in stopped or (i not in started and job.resume)]
+    return SeedsInterrupted(signum, resumes, not_started(jobs, started, command), parallel, mode)
+
+
+def not_started(jobs: Sequence[Job], started: set[int], command: Sequence[str] | None) -> str | None:
+    """The new runs of ``jobs`` not ``started`` (their places), with the command that trains
+    them: ``seeds 3,4, with ssgan fit ... --seeds 3,4`` (``command``: the words of the whole
+    ``ssgan fit --seeds ...``); None if none."""
     seeds = [job.seed for i, job in enumerate(jobs) if i not in started and not job.resume]
-    rest = None
-    if seeds and command:
-        rest = f"seed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}, with " + shlex.join(
-            [*without(list(command), ("--seeds",)), "--seeds", seeds_value(seeds)])
-    return SeedsInterrupted(signum, resumes, rest, parallel, mode)
+    if not (seeds and command):
+        return None
+    return f"seed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}, with " + shlex.join(
+        [*without(list(command), ("--seeds",)), "--seeds", seeds_value(seeds)])
 
 
 def seeds_value(seeds: Sequence[int]) -> str:
@@ -156,8 +162,17 @@ def seeds_value(seeds: Sequence[int]) -> str:
     return ",".join(map(str, seeds)) if len(seeds) > 1 else f"{seeds[0]}-{seeds[0]}"
 
 
-def _failed(failures: list[tuple[int, int, str]], done: int, total: int) -> SSGANError:
-    """The error of the first of ``failures`` (seed, exit code, its last line)."""
+def failed(failures: list[tuple[int, int, str]], done: int, total: int) -> SSGANError:
+    """The error of the first of ``failures`` (seed, exit code, its last line); if every one
+    of them diverged (exit code 3: the NaN guard's), a :class:`ssgan.train.Diverged` that names
+    them all beside the seeds that finished, which a report counts apart."""
+    from ssgan.train import Diverged
+
+    if all(code == 3 for _, code, _ in failures):
+        which = "; ".join(f"seed {seed}: {message.removeprefix(ERROR).split(':')[0]}" for seed, _, message in failures)
+        return Diverged(f"{len(failures)} of {total} seeds diverged ({which}) and {done} finished; each diverged run "
+                        "keeps its last good checkpoint, and ssgan report counts it apart from the means; try a lower "
+                        "--lr")
     seed, code, message = failures[0]
     if code == 2 and message.startswith(ERROR):  # bad input: the child's own one-line message
         return SSGANError(message[len(ERROR):])
@@ -246,7 +261,7 @@ def run_in_processes(command: Sequence[str], jobs: Sequence[Job], parallel: int,
         started = set(range(len(jobs))) - set(pending) - unstarted
         raise interrupted(stopped[0], jobs, stopped_runs, started, command, parallel, mode)
     if failures:
-        raise _failed(failures, len(results), len(jobs))
+        raise failed(failures, len(results), len(jobs))
     return [results[i] for i in range(len(jobs))]
 
 
@@ -355,7 +370,7 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
         first, folders = out_of_memory[min(out_of_memory)], [out_of_memory[i].runs[0] for i in sorted(out_of_memory)]
         raise OutOfDeviceMemory(first.reason, folders, resume_command(folders, parallel // 2, mode))
     if failures:
-        raise _failed(failures, len(results), len(jobs))
+        raise failed(failures, len(results), len(jobs))
     return [results[i] for i in range(len(jobs))]
 
 

@@ -65,11 +65,11 @@ def find_runs(paths: list[str | Path], split: str = "test") -> list[RunRecord]:
     runs = []
     for f in folders:
         config = read_config(f)
-        metrics = read_metrics(f)
-        diverged = (f / DIVERGED).read_text().strip() if (f / DIVERGED).is_file() else None
-        if diverged:  # counted as diverged, whatever its metrics hold
-            runs.append(RunRecord(f, config, metrics, diverged))
+        if (f / DIVERGED).is_file():  # counted as diverged, whatever epochs it finished (none, perhaps)
+            metrics = read_metrics(f) if (f / "metrics.jsonl").is_file() else []
+            runs.append(RunRecord(f, config, metrics, (f / DIVERGED).read_text().strip()))
             continue
+        metrics = read_metrics(f)
         if not metrics:
             raise SSGANError(f"{f / 'metrics.jsonl'} is empty: the run has not finished an epoch")
         if metrics[-1].get(f"{split}_acc") is None:
@@ -547,7 +547,8 @@ def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | N
     summary = summarize(runs, split)
     diverged = [r for r in runs if r.diverged]
     if diverged:
-        log(f"{len(diverged)} of {len(runs)} runs diverged; the report counts them apart, not in the means: "
+        log(f"{len(diverged)} of {len(runs)} runs diverged; the report counts {'them' if len(diverged) > 1 else 'it'} "
+            "apart, not in the means: "
             + ", ".join(f"{r.path} ({_guard_words(r)})" for r in diverged))
     groups = group_by_method(finished(runs))  # (a diverged run's curves stop short: the figures leave it out)
     plot_accuracy(groups, out / "accuracy.png", split)

@@ -108,6 +108,85 @@ def test_a_signal_in_seeds_one_after_another_says_how_to_go_on(tmp_path, monkeyp
     assert all(len(read_metrics(run)) == 1 for run in tmp_path.iterdir())
 
 
+def _step_failing_for_seed(monkeypatch, seed: int, at: int, fail):
+    """D's step of ``seed``'s run calls ``fail(values)`` at its ``at``-th call."""
+    import ssgan.train
+
+    real, calls = ssgan.train.discriminator_step, []
+
+    def step(cfg, *args, **kwargs):
+        values = real(cfg, *args, **kwargs)
+        if cfg.seed == seed:
+            calls.append(1)
+            if len(calls) == at:
+                fail(values)
+        return values
+
+    monkeypatch.setattr(ssgan.train, "discriminator_step", step)
+
+
+def test_a_seed_that_diverges_in_sequence_leaves_the_next_seeds_to_train(tmp_path, monkeypatch):
+    """`fit --seeds 1-3` whose seed 2 diverges: seed 3 still trains (as it would in parallel),
+    the last line names the seed that diverged, exit code 3 as for one run, and the report counts
+    it apart; the study stopped at seed 2, leaving seed 3 untrained and unnamed."""
+    def nan(values):
+        values["loss_lab"] = torch.tensor(float("nan"))
+
+    _step_failing_for_seed(monkeypatch, 2, 4, nan)
+    options = ["--dataset", "digits", "--labels", "50", "--epochs", "1", "--device", "cpu", "--out", str(tmp_path)]
+    r = CliRunner().invoke(main, ["fit", *options, "--seeds", "1-3", "--quiet"])
+    assert r.exit_code == 3, r.output
+    assert r.output.strip().splitlines()[-1] == (
+        "Error: 1 of 3 seeds diverged (seed 2: loss_lab became nan at epoch 1, iteration 4) and 2 finished; each "
+        "diverged run keeps its last good checkpoint, and ssgan report counts it apart from the means; try a lower "
+        "--lr"), r.output
+    assert [len(read_metrics(tmp_path / f"0000{i}-digits-50-s{i + 1}")) for i in (0, 2)] == [1, 1]
+    assert (tmp_path / "00001-digits-50-s2" / "diverged.txt").is_file()  # (in its first epoch: no metrics yet)
+    r = CliRunner().invoke(main, ["report", str(tmp_path), "--out", str(tmp_path / "report")])
+    assert r.exit_code == 0, r.output
+    assert "| ssgan | 2 of 3 | 1,3 |" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_a_seed_out_of_memory_in_sequence_names_the_seeds_left(tmp_path, monkeypatch):
+    """`fit --seeds 1-3` whose seed 2 runs out of device memory: the line gives seed 2's resume
+    and seed 3's command, which, run as printed, finish the study (it gave the resume alone)."""
+    def out_of_memory(values):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB.")
+
+    _step_failing_for_seed(monkeypatch, 2, 20, out_of_memory)
+    options = ["--dataset", "digits", "--labels", "50", "--epochs", "2", "--device", "cpu", "--out", str(tmp_path)]
+    r = CliRunner().invoke(main, ["fit", *options, "--seeds", "1-3", "--quiet"])
+    assert r.exit_code == 2, r.output
+    line = r.output.strip().splitlines()[-1]
+    run_2 = tmp_path / "00001-digits-50-s2"
+    assert line.startswith("Error: the device ran out of memory (CUDA out of memory. Tried to allocate 2.00 GiB.): "
+                           f"free it, or train fewer runs on it at once (--parallel), then resume with: ssgan fit "
+                           f"--resume {run_2}; a run too large to fit alone needs a smaller --batch-size or network, in "
+                           "a new run; not started: seed 3, with ssgan fit --dataset digits "), line
+    assert line.endswith("--quiet --seeds 3-3"), line
+    monkeypatch.undo()
+    for command in (f"ssgan fit --resume {run_2}", line.split(", with ")[1]):
+        r = CliRunner().invoke(main, shlex.split(command)[1:])
+        assert r.exit_code == 0, r.output
+    assert [len(read_metrics(tmp_path / f"0000{i}-digits-50-s{i + 1}")) for i in range(3)] == [2, 2, 2]
+
+
+def test_diverged_seeds_in_parallel_are_named_together():
+    """Seeds run in parallel (processes or threads) of which some diverged: one line names each
+    with the NaN guard's words, and the error is a divergence (exit code 3)."""
+    from ssgan.launch import failed
+
+    e = failed([(2, 3, "Error: loss_unl became nan at epoch 3, iteration 2: training diverged (the last good "
+                       "checkpoint is kept); try a lower --lr"),
+                (5, 3, "Error: loss_gen became inf at epoch 9, iteration 1: training diverged")], 3, 5)
+    assert isinstance(e, Diverged) and str(e) == (
+        "2 of 5 seeds diverged (seed 2: loss_unl became nan at epoch 3, iteration 2; seed 5: loss_gen became inf at "
+        "epoch 9, iteration 1) and 3 finished; each diverged run keeps its last good checkpoint, and ssgan report "
+        "counts it apart from the means; try a lower --lr")
+    other = failed([(2, 3, "Error: loss_unl became nan in epoch 3: training diverged"), (4, 1, "RuntimeError: boom")], 3, 5)
+    assert not isinstance(other, Diverged)
+
+
 def test_ctrl_c_while_a_seed_sets_up_names_it_to_run_again(tmp_path, monkeypatch):
     """`fit --seeds 1-3` with Ctrl-C while seed 2 still sets up: seed 2's folder is removed and
     the line names seeds 2 and 3 with their command (it printed click's 'Aborted!' alone)."""
@@ -408,7 +487,7 @@ def test_a_report_counts_a_run_that_diverged_apart(uninterrupted, tmp_path, monk
     monkeypatch.undo()
     r = CliRunner().invoke(main, ["report", str(uninterrupted), str(run), "--out", str(tmp_path / "report")])
     assert r.exit_code == 0, r.output
-    assert (f"1 of 2 runs diverged; the report counts them apart, not in the means: {run} (loss_lab became nan at "
+    assert (f"1 of 2 runs diverged; the report counts it apart, not in the means: {run} (loss_lab became nan at "
             "epoch 2, iteration 7)") in r.output
     summary = json.loads((tmp_path / "report" / "report.json").read_text())["methods"]["ssgan"]
     assert summary["seeds"] == [1] and summary["runs"] == [str(uninterrupted)]
