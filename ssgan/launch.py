@@ -368,10 +368,21 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
         raise interrupted(stop.signum, jobs, stopped_runs, started, shlex.split(command), parallel, mode)
     if len(out_of_memory) > 1:  # (a stacked group's runs fail together): one command resumes them all, fewer at once
         first, folders = out_of_memory[min(out_of_memory)], [out_of_memory[i].runs[0] for i in sorted(out_of_memory)]
-        raise OutOfDeviceMemory(first.reason, folders, resume_command(folders, parallel // 2, mode))
+        raise OutOfDeviceMemory(first.reason, folders, resume_command(folders, _fewer(parallel), mode))
     if failures:
         raise failed(failures, len(results), len(jobs))
     return [results[i] for i in range(len(jobs))]
+
+
+def _fewer(parallel: int) -> int:
+    """Fewer runs at once than ``parallel``: its largest divisor below it (half, where it is
+    even), so that each new stacked group is part of one old group, whose runs stopped at one
+    place and so can resume as one group (:func:`stacked_start`).
+
+    >>> [_fewer(parallel) for parallel in (2, 4, 5, 6, 10)]
+    [1, 2, 1, 3, 5]
+    """
+    return max((d for d in range(1, parallel) if parallel % d == 0), default=1)
 
 
 def stacked_start(jobs: Sequence[Job]) -> tuple[int, int]:
