@@ -426,6 +426,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
             quality = QualityMeter(data, cfg.quality_samples, seed=cfg.seed, log=reporter.on_warning)
     history: list[dict] = []
     start_epoch, position = 1, None
+    writer = RunWriter(run_dir)
     if resume is not None:
         G.load_state_dict(resume["generator"])
         D.load_state_dict(resume["discriminator"])
@@ -440,10 +441,8 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
         position = resume.get("position")
         start_epoch = resume["epoch"] + 1
         if run_dir is not None and world.main:  # drop metric lines written after the checkpoint
-            with writing(run_dir / "metrics.jsonl", _resume_then(run_dir)):
-                write_text(run_dir / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in history))
-
-    writer = RunWriter(run_dir)
+            writer.now(run_dir / "metrics.jsonl", write_text, run_dir / "metrics.jsonl",
+                       "".join(json.dumps(m) + "\n" for m in history))
 
     def checkpoint(epoch: int, position: dict | None = None) -> None:
         if not world.main:
@@ -559,8 +558,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
 
             signum = signal_seen()
             if run_dir is not None and world.main:
-                with writing(run_dir / "metrics.jsonl", _resume_then(run_dir)):
-                    _append_jsonl(run_dir / "metrics.jsonl", metrics)
+                writer.now(run_dir / "metrics.jsonl", _append_jsonl, run_dir / "metrics.jsonl", metrics)
                 if gan and (epoch % cfg.sample_every == 0 or epoch == cfg.epochs):
                     grid = run_dir / "samples" / f"epoch_{epoch:04d}.png"
                     writer.submit(grid, save_samples, fake.cpu(), grid, data.x_train)
@@ -674,9 +672,14 @@ class RunWriter:
         self._raise_done()
         self.futures.append(self.pool.submit(self._write, path, errors, fn, *args))
 
-    def _write(self, path: Path, errors: tuple[type[BaseException], ...], fn, *args) -> None:
+    def now(self, path: Path, fn, *args, errors: tuple[type[BaseException], ...] = (OSError,)) -> None:
+        """:meth:`submit`'s write, in this thread: done when this returns (a run's metrics
+        line, before the epoch goes on)."""
         with writing(path, self.then, errors):
             fn(*args)
+
+    def _write(self, path: Path, errors: tuple[type[BaseException], ...], fn, *args) -> None:
+        self.now(path, fn, *args, errors=errors)
 
     def checkpoint(self, path: Path, state: dict) -> None:
         for f in self.futures:  # the previous checkpoint first: one held in memory at a time
