@@ -135,6 +135,31 @@ class SeedsInterrupted(Exception):
         super().__init__("; ".join(parts) or "no run was left to stop")
 
 
+class OutOfDeviceMemory(SSGANError):
+    """The device ran out of memory while ``runs`` (their folders) trained, each of which kept
+    its last checkpoint (a GPU shared with other jobs, too many runs on it at once): what to do,
+    and the command that resumes them, ``parallel`` at a time (in ``mode``)."""
+
+    BEGINS = "the device ran out of memory ("
+
+    def __init__(self, reason: str, runs: Sequence[str], parallel: int = 1, mode: str | None = None):
+        self.reason, self.runs = reason, list(runs)
+        them = " them" if len(runs) > 1 else ""
+        super().__init__(f"{self.BEGINS}{reason}): free it, or train fewer runs on it at once (--parallel), then "
+                         f"resume{them} with: {resume_command(runs, parallel, mode)}; a run too large to fit alone "
+                         "needs a smaller --batch-size or network, in a new run")
+
+    @classmethod
+    def read(cls, message: str) -> "OutOfDeviceMemory | None":
+        """The error whose message is ``message`` (a run's line, as a child process prints it
+        after ``Error: ``), or None for any other message."""
+        if not message.startswith(cls.BEGINS):
+            return None
+        reason = message[len(cls.BEGINS):].split("): free it, ")[0]
+        words = shlex.split(message.split(" with: ", 1)[1].split(";")[0])
+        return cls(reason, [words[i + 1] for i, w in enumerate(words) if w == "--resume"])
+
+
 def interrupted(signum: int, jobs: Sequence[Job], stopped: dict[int, str], started: set[int],
                 command: Sequence[str] | None, parallel: int, mode: str | None) -> SeedsInterrupted:
     """What a signal leaves of ``jobs`` (their places): the ``stopped`` ones' run folders and
@@ -162,12 +187,20 @@ def seeds_value(seeds: Sequence[int]) -> str:
     return ",".join(map(str, seeds)) if len(seeds) > 1 else f"{seeds[0]}-{seeds[0]}"
 
 
-def failed(failures: list[tuple[int, int, str]], done: int, total: int) -> SSGANError:
-    """The error of the first of ``failures`` (seed, exit code, its last line); if every one
-    of them diverged (exit code 3: the NaN guard's), a :class:`ssgan.train.Diverged` that names
-    them all beside the seeds that finished, which a report counts apart."""
+def failed(failures: list[tuple[int, int, str]], done: int, total: int, parallel: int = 1,
+           mode: str | None = None) -> SSGANError:
+    """The error of the first of ``failures`` (seed, exit code, its last line), of runs that
+    ran ``parallel`` at a time (in ``mode``); if every one of them diverged (exit code 3: the NaN
+    guard's), a :class:`ssgan.train.Diverged` that names them all beside the seeds that
+    finished, which a report counts apart; if several ran out of device memory (a stacked
+    group's runs do so together), one :class:`OutOfDeviceMemory` that resumes them all, fewer
+    at once."""
     from ssgan.train import Diverged
 
+    read = [(seed, OutOfDeviceMemory.read(m.removeprefix(ERROR))) for seed, code, m in failures if code == 2]
+    memory = [e for _, e in sorted(read, key=lambda t: t[0]) if e]  # (in the order of the seeds, whichever failed first)
+    if len(memory) > 1:
+        return OutOfDeviceMemory(memory[0].reason, [run for e in memory for run in e.runs], _fewer(parallel), mode)
     if all(code == 3 for _, code, _ in failures):
         which = "; ".join(f"seed {seed}: {message.removeprefix(ERROR).split(':')[0]}" for seed, _, message in failures)
         return Diverged(f"{len(failures)} of {total} seeds diverged ({which}) and {done} finished; each diverged run "
@@ -261,7 +294,7 @@ def run_in_processes(command: Sequence[str], jobs: Sequence[Job], parallel: int,
         started = set(range(len(jobs))) - set(pending) - unstarted
         raise interrupted(stopped[0], jobs, stopped_runs, started, command, parallel, mode)
     if failures:
-        raise failed(failures, len(results), len(jobs))
+        raise failed(failures, len(results), len(jobs), parallel, mode)
     return [results[i] for i in range(len(jobs))]
 
 
@@ -297,7 +330,6 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
 
     from ssgan import runs
     from ssgan.batched import SeedGroup
-    from ssgan.runs import OutOfDeviceMemory
     from ssgan.train import Diverged, Interrupted, Reporter, StopFlag, resolve_device
 
     class Warnings(Reporter):
@@ -312,7 +344,6 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
         check_threads(job.cfg)
     words = _seed_args(shlex.split(command), ("--seeds", "--parallel", "--parallel-mode", "--seed"))
     results, failures, stopped_runs, started = {}, [], {}, set()
-    out_of_memory: dict[int, OutOfDeviceMemory] = {}
     stop = StopFlag(True)
     groups = {}
     if stacked:
@@ -352,8 +383,6 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
         except Interrupted as e:
             stopped_runs[i] = str(e.run_dir)
         except Exception as e:  # the others finish; the first failure is reported, as a process's would be
-            if isinstance(e, OutOfDeviceMemory):
-                out_of_memory[i] = e
             if isinstance(e, SSGANError):
                 failures.append((job.seed, 3 if isinstance(e, Diverged) else 2, f"{ERROR}{e}"))
             else:
@@ -366,11 +395,8 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
             pass
     if stop.signum is not None:
         raise interrupted(stop.signum, jobs, stopped_runs, started, shlex.split(command), parallel, mode)
-    if len(out_of_memory) > 1:  # (a stacked group's runs fail together): one command resumes them all, fewer at once
-        first, folders = out_of_memory[min(out_of_memory)], [out_of_memory[i].runs[0] for i in sorted(out_of_memory)]
-        raise OutOfDeviceMemory(first.reason, folders, resume_command(folders, _fewer(parallel), mode))
     if failures:
-        raise failed(failures, len(results), len(jobs))
+        raise failed(failures, len(results), len(jobs), parallel, mode)
     return [results[i] for i in range(len(jobs))]
 
 

@@ -36,6 +36,7 @@ from ssgan.data import Dataset, load_dataset, load_npz, npz_path
 from ssgan.errors import DataWarning, SSGANError, first_line
 from ssgan.fileio import WriteFailed, trainer_lock, write_json, write_text, writing
 from ssgan.graphs import use_graphs
+from ssgan.launch import OutOfDeviceMemory
 from ssgan.models import build_models, resolve_arch
 from ssgan.scaling import NONE, Scaler, fit_scaler, load_scaler, resolve_scale, save_scaler, scale_dataset
 from ssgan.splits import Split, default_labels, load_split, make_split, save_split
@@ -334,19 +335,6 @@ def _divergence_noted(run_dir: Path, main: bool):
         raise
 
 
-class OutOfDeviceMemory(SSGANError):
-    """The device ran out of memory while runs trained (a GPU shared with other jobs, too many
-    runs on it at once): what to do, and how to resume ``runs`` (their folders kept their last
-    checkpoints) with ``resume``, the command (``ssgan fit --resume ...``)."""
-
-    def __init__(self, reason: str, runs: list[Path], resume: str):
-        self.reason, self.runs = reason, runs
-        them = " them" if len(runs) > 1 else ""
-        super().__init__(f"the device ran out of memory ({reason}): free it, or train fewer runs on it at once "
-                         f"(--parallel), then resume{them} with: {resume}; a run too large to fit alone needs a "
-                         "smaller --batch-size or network, in a new run")
-
-
 @contextlib.contextmanager
 def _memory_in_one_line(run_dir: Path):
     """The device running out of memory while the run trains into ``run_dir``: one line that
@@ -354,7 +342,7 @@ def _memory_in_one_line(run_dir: Path):
     try:
         yield
     except torch.OutOfMemoryError as e:
-        raise OutOfDeviceMemory(first_line(str(e)), [run_dir], f"ssgan fit --resume {run_dir}") from None
+        raise OutOfDeviceMemory(first_line(str(e)), [str(run_dir)]) from None
 
 
 def _trainer(run_dir: Path, main: bool):

@@ -187,6 +187,23 @@ def test_diverged_seeds_in_parallel_are_named_together():
     assert not isinstance(other, Diverged)
 
 
+def test_seeds_out_of_device_memory_in_processes_are_resumed_together():
+    """Several seeds' processes that ran out of device memory: one line resumes all of their
+    runs, fewer at once (their folders read back from each child's line, a space in a path
+    included), where it named the first child's run alone."""
+    from ssgan.launch import OutOfDeviceMemory, failed
+
+    lines = [(seed, 2, f"Error: {OutOfDeviceMemory('CUDA out of memory. Tried to allocate 2.00 GiB.', [run])}")
+             for seed, run in ((3, "runs/my runs/s3"), (1, "runs/my runs/s1"))]
+    e = failed(lines + [(2, 1, "RuntimeError: boom")], 1, 4, parallel=4, mode="processes")
+    assert isinstance(e, OutOfDeviceMemory) and str(e) == (
+        "the device ran out of memory (CUDA out of memory. Tried to allocate 2.00 GiB.): free it, or train fewer runs "
+        "on it at once (--parallel), then resume them with: ssgan fit --resume 'runs/my runs/s1' --resume "
+        "'runs/my runs/s3' --parallel 2 --parallel-mode processes; a run too large to fit alone needs a smaller "
+        "--batch-size or network, in a new run")
+    assert str(failed(lines[:1], 3, 4, parallel=4)) == str(lines[0][2]).removeprefix("Error: ")
+
+
 def test_ctrl_c_while_a_seed_sets_up_names_it_to_run_again(tmp_path, monkeypatch):
     """`fit --seeds 1-3` with Ctrl-C while seed 2 still sets up: seed 2's folder is removed and
     the line names seeds 2 and 3 with their command (it printed click's 'Aborted!' alone)."""
