@@ -618,9 +618,10 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
     """Train supervised-only baselines on exactly the labels of SSL runs."""
     from ssgan import config as config_mod
     from ssgan.baselines import BASELINES, settings_of_runs, stopped
+    from ssgan.launch import ERROR, diverged
     from ssgan.runs import read_metrics
     from ssgan.splits import load_split
-    from ssgan.train import Interrupted
+    from ssgan.train import Diverged, Interrupted
 
     if splits and seeds:
         raise SSGANError("give --split or --seeds, not both")
@@ -634,7 +635,7 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
         jobs.append(cfg.replace(dataset=options["dataset"] or s.dataset, split=path, seed=s.seed, labels=None))
     if not (splits or run_dirs):
         jobs = [cfg.replace(seed=seed) for seed in _parse_seeds(seeds, cfg)]
-    results, methods, command = [], methods or ("same-net", "logreg"), _command()
+    results, failures, methods, command = [], [], methods or ("same-net", "logreg"), _command()
     for i, job in enumerate(jobs):
         for j, method in enumerate(methods):
             try:
@@ -642,6 +643,11 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
             except (Interrupted, KeyboardInterrupt) as e:  # the stopped run's resume, and the commands of what is left
                 raise stopped(e, shlex.split(command), jobs[i:], methods, j,
                               "run" if run_dirs else "split" if splits else "seeds") from None
+            except Diverged as e:  # that run failed, not the study: the others train, as fit --seeds does
+                failures.append((f"{method} of seed {job.seed}", str(e)))
+                if not as_json:
+                    click.echo(f"{method:16s} seed {job.seed}: {ERROR}{e}", err=True)
+                continue
             last = read_metrics(run_dir)[-1]
             results.append({"method": method, "run": str(run_dir), "seed": job.seed, "test_acc": last["test_acc"],
                             "val_acc": last.get("val_acc")})
@@ -651,6 +657,8 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
                 click.echo(f"{method:16s} seed {job.seed}: {', '.join(scores)}  ({run_dir})")
     if as_json:
         click.echo(json.dumps(results))
+    if failures:
+        raise diverged(failures, len(results), len(jobs) * len(methods), "baseline runs")
 
 
 @main.command()

@@ -195,21 +195,27 @@ def failed(failures: list[tuple[int, int, str]], done: int, total: int, parallel
     finished, which a report counts apart; if several ran out of device memory (a stacked
     group's runs do so together), one :class:`OutOfDeviceMemory` that resumes them all, fewer
     at once."""
-    from ssgan.train import Diverged
-
     read = [(seed, OutOfDeviceMemory.read(m.removeprefix(ERROR))) for seed, code, m in failures if code == 2]
     memory = [e for _, e in sorted(read, key=lambda t: t[0]) if e]  # (in the order of the seeds, whichever failed first)
     if len(memory) > 1:
         return OutOfDeviceMemory(memory[0].reason, [run for e in memory for run in e.runs], _fewer(parallel), mode)
     if all(code == 3 for _, code, _ in failures):
-        which = "; ".join(f"seed {seed}: {message.removeprefix(ERROR).split(':')[0]}" for seed, _, message in failures)
-        return Diverged(f"{len(failures)} of {total} seeds diverged ({which}) and {done} finished; each diverged run "
-                        "keeps its last good checkpoint, and ssgan report counts it apart from the means; try a lower "
-                        "--lr")
+        return diverged([(f"seed {seed}", message.removeprefix(ERROR)) for seed, _, message in failures], done, total)
     seed, code, message = failures[0]
     if code == 2 and message.startswith(ERROR):  # bad input: the child's own one-line message
         return SSGANError(message[len(ERROR):])
     return SSGANError(f"the run of seed {seed} failed ({message}); {done} of {total} seeds finished")
+
+
+def diverged(runs: list[tuple[str, str]], done: int, total: int, unit: str = "seeds") -> SSGANError:
+    """The :class:`ssgan.train.Diverged` of several runs (``total`` ``unit``, ``done`` of which
+    finished) of which ``runs`` (what each is called, the NaN guard's line) diverged: each named
+    with the guard's words, which a report counts apart."""
+    from ssgan.train import Diverged
+
+    which = "; ".join(f"{name}: {line.split(':')[0]}" for name, line in runs)
+    return Diverged(f"{len(runs)} of {total} {unit} diverged ({which}) and {done} finished; each diverged run keeps "
+                    "its last good checkpoint, and ssgan report counts it apart from the means; try a lower --lr")
 
 
 def _read_lines(stream, lines: list[str], on_warning) -> threading.Thread:

@@ -187,6 +187,26 @@ def test_diverged_seeds_in_parallel_are_named_together():
     assert not isinstance(other, Diverged)
 
 
+def test_a_baseline_run_that_diverges_leaves_the_others_to_train(tmp_path, monkeypatch):
+    """`baseline --seeds 2` whose same-net run of seed 1 diverges: seed 2's runs still train,
+    and the last line names the run that diverged (exit code 3), where the study stopped there."""
+    def nan(values):
+        values["loss_lab"] = torch.tensor(float("nan"))
+
+    _step_failing_for_seed(monkeypatch, 1, 4, nan)
+    r = CliRunner().invoke(main, ["baseline", "--dataset", "digits", "--labels", "50", "--epochs", "1", "--device",
+                                  "cpu", "--seeds", "2", "--method", "same-net", "--method", "logreg",
+                                  "--out", str(tmp_path)])
+    assert r.exit_code == 3, r.output
+    assert r.output.strip().splitlines()[-1] == (
+        "Error: 1 of 4 baseline runs diverged (same-net of seed 1: loss_lab became nan at epoch 1, iteration 4) and 3 "
+        "finished; each diverged run keeps its last good checkpoint, and ssgan report counts it apart from the means; "
+        "try a lower --lr"), r.output
+    assert sorted(p.name.split("-", 1)[1] for p in tmp_path.iterdir()) == [
+        "digits-50-s1-logreg", "digits-50-s1-same-net", "digits-50-s2-logreg", "digits-50-s2-same-net"]
+    assert (next(tmp_path.glob("*-s1-same-net")) / "diverged.txt").is_file()
+
+
 def test_seeds_out_of_device_memory_in_processes_are_resumed_together():
     """Several seeds' processes that ran out of device memory: one line resumes all of their
     runs, fewer at once (their folders read back from each child's line, a space in a path
