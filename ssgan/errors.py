@@ -9,9 +9,9 @@ class SSGANError(ValueError):
 
 
 class DataWarning(UserWarning):
-    """Something about the data that the user should know, though training can go on
-    (a constant feature, test values far outside the training range). The CLI prints it as
-    one line, ``Warning: ...``."""
+    """Something about the data that the user should know, though the command can go on
+    (a constant feature, test values far outside the training range, a run folder whose run
+    diverged). The CLI prints it as one line, ``Warning: ...``."""
 
 
 def first_line(message: str) -> str:

@@ -211,9 +211,9 @@ def diverged(runs: list[tuple[str, str]], done: int, total: int, unit: str = "se
     """The :class:`ssgan.train.Diverged` of several runs (``total`` ``unit``, ``done`` of which
     finished) of which ``runs`` (what each is called, the NaN guard's line) diverged: each named
     with the guard's words, which a report counts apart."""
-    from ssgan.train import Diverged
+    from ssgan.train import Diverged, guard_words
 
-    which = "; ".join(f"{name}: {line.split(':')[0]}" for name, line in runs)
+    which = "; ".join(f"{name}: {guard_words(line)}" for name, line in runs)
     return Diverged(f"{len(runs)} of {total} {unit} diverged ({which}) and {done} finished; each diverged run keeps "
                     "its last good checkpoint, and ssgan report counts it apart from the means; try a lower --lr")
 

@@ -23,6 +23,7 @@ from ssgan.config import SPLIT_NAMES, from_dict
 from ssgan.errors import SSGANError
 from ssgan.fileio import atomic_path, write_json, write_text
 from ssgan.runs import DIVERGED, child_runs, method_name, read_config, read_metrics
+from ssgan.train import guard_words
 
 
 @dataclass
@@ -90,7 +91,7 @@ def find_runs(paths: list[str | Path], split: str = "test") -> list[RunRecord]:
     for name, rs in group_by_method(runs).items():
         _check_one_setting(name, rs)
         if all(r.diverged for r in rs):
-            raise SSGANError(f"every run of {name} diverged ({rs[0].path}: {_guard_words(rs[0])}), so it has no "
+            raise SSGANError(f"every run of {name} diverged ({rs[0].path}: {guard_words(rs[0].diverged)}), so it has no "
                              "accuracy to report: leave its runs out, and say so in the report's --notes")
     return runs
 
@@ -112,12 +113,6 @@ def _check_finished(runs: list[RunRecord]) -> None:
     runs_have, their, them = ("runs have", "their", "them") if len(unfinished) > 1 else ("run has", "its", "it")
     raise SSGANError(f"{len(unfinished)} {runs_have} not finished {their} epochs (stopped, or training now): "
                      f"{listed}{more}; resume {them} with ssgan fit --resume, or leave {them} out of the report")
-
-
-def _guard_words(r: RunRecord) -> str:
-    """What the NaN guard said of a run that it stopped, less its advice: ``loss_lab became
-    nan at epoch 2, iteration 7``."""
-    return r.diverged.split(":")[0].strip()
 
 
 def _settings_of(config: dict) -> dict:
@@ -203,7 +198,7 @@ def summarize(runs: list[RunRecord], split: str = "test") -> dict:
             "sample_quality": _last_quality(rs),
             "runs_with_warnings": sum(any(m.get("warnings") for m in r.metrics) for r in rs),
             # seeds that the NaN guard stopped: counted here, not in the means above
-            "diverged": [{"run": str(r.path), "seed": r.config["seed"], "why": _guard_words(r)}
+            "diverged": [{"run": str(r.path), "seed": r.config["seed"], "why": guard_words(r.diverged)}
                          for r in every if r.diverged],
         })
     gains = []
@@ -549,7 +544,7 @@ def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | N
     if diverged:
         log(f"{len(diverged)} of {len(runs)} runs diverged; the report counts {'them' if len(diverged) > 1 else 'it'} "
             "apart, not in the means: "
-            + ", ".join(f"{r.path} ({_guard_words(r)})" for r in diverged))
+            + ", ".join(f"{r.path} ({guard_words(r.diverged)})" for r in diverged))
     groups = group_by_method(finished(runs))  # (a diverged run's curves stop short: the figures leave it out)
     plot_accuracy(groups, out / "accuracy.png", split)
     plot_panels(groups, LOSS_PANELS, "Training losses", out / "losses.png")

@@ -40,8 +40,8 @@ from ssgan.launch import OutOfDeviceMemory
 from ssgan.models import build_models, resolve_arch
 from ssgan.scaling import NONE, Scaler, fit_scaler, load_scaler, resolve_scale, save_scaler, scale_dataset
 from ssgan.splits import Split, default_labels, load_split, make_split, save_split
-from ssgan.train import (Diverged, Reporter, StopFlag, TrainResult, check_batch_rows, load_checkpoint, resolve_device,
-                         resolve_precision, train)
+from ssgan.train import (Diverged, Reporter, StopFlag, TrainResult, check_batch_rows, guard_words, load_checkpoint,
+                         resolve_device, resolve_precision, train)
 
 _RUN_ID = re.compile(r"^(\d{5})-")
 
@@ -241,7 +241,7 @@ def resume(path: str | Path, reporter: Reporter | None = None, stop: StopFlag | 
     path = Path(path)
     if _never_checkpointed(path):
         return _train_in(path, _config_json(path), reporter, None, stop, group)
-    run = _resumable(load_run(path))
+    run = _resumable(_read_run(path))
     return _train_in(run.path, run.config, reporter, run.checkpoint, stop, group)
 
 
@@ -264,7 +264,7 @@ def resume_point(path: str | Path) -> ResumePoint:
     if _never_checkpointed(path):
         point = ResumePoint(_config_json(path), 0, 0, None)
     else:
-        run = _resumable(load_run(path))
+        run = _resumable(_read_run(path))
         ckpt = run.checkpoint
         point = ResumePoint(run.config, ckpt["epoch"], (ckpt.get("position") or {}).get("iteration", 0),
                             tuple(ckpt["shape"]))
@@ -387,6 +387,17 @@ class Run:
 
 
 def load_run(path: str | Path) -> Run:
+    """The run folder ``path`` read back, to use its networks (eval, predict, sample): a run
+    that diverged says so in a warning, since its weights are the last good checkpoint's."""
+    run = _read_run(path)
+    if (run.path / DIVERGED).is_file():
+        words = guard_words((run.path / DIVERGED).read_text())
+        warnings.warn(f"{run.path} diverged ({words}); its checkpoint is the last good one, of epoch "
+                      f"{run.checkpoint['epoch']}", DataWarning, stacklevel=2)
+    return run
+
+
+def _read_run(path: str | Path) -> Run:
     path = Path(path)
     if not path.is_dir() or not (path / "config.json").is_file():
         raise SSGANError(f"{path} is not a run folder (no config.json): pass a folder made by `ssgan fit`")

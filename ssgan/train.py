@@ -89,6 +89,15 @@ class Diverged(SSGANError):
     """A loss became NaN or infinite; the run folder keeps its last good checkpoint."""
 
 
+def guard_words(line: str) -> str:
+    """What the NaN guard's line (:func:`_check_finite`) says happened, less its advice.
+
+    >>> guard_words("loss_lab became nan at epoch 2, iteration 7: training diverged (...); try a lower --lr")
+    'loss_lab became nan at epoch 2, iteration 7'
+    """
+    return line.split(":")[0].strip()
+
+
 @torch.no_grad()
 def _logits(model: torch.nn.Module, x: torch.Tensor, fake_logit: str, device: torch.device,
             batch_size: int) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:

@@ -15,6 +15,7 @@ from ssgan.cli import main
 from ssgan.config import Config
 from ssgan.runs import fit, load_run, method_name, read_config, read_metrics, resume
 from ssgan.diagnostics import warnings_for
+from ssgan.errors import DataWarning
 from ssgan.train import Diverged, Interrupted, load_checkpoint, save_checkpoint
 
 
@@ -522,6 +523,9 @@ def test_a_report_counts_a_run_that_diverged_apart(uninterrupted, tmp_path, monk
     (run,) = (tmp_path / "runs").iterdir()
     assert (run / "diverged.txt").read_text().startswith("loss_lab became nan at epoch 2, iteration 7: ")
     monkeypatch.undo()
+    r = CliRunner().invoke(main, ["eval", str(run)])  # the last good checkpoint, said to be so
+    assert r.exit_code == 0 and (f"Warning: {run} diverged (loss_lab became nan at epoch 2, iteration 7); its "
+                                 "checkpoint is the last good one, of epoch 1\n") in r.output, r.output
     r = CliRunner().invoke(main, ["report", str(uninterrupted), str(run), "--out", str(tmp_path / "report")])
     assert r.exit_code == 0, r.output
     assert (f"1 of 2 runs diverged; the report counts it apart, not in the means: {run} (loss_lab became nan at "
@@ -564,7 +568,8 @@ def test_nan_loss_stops_with_the_term_and_epoch_and_keeps_the_checkpoint(tmp_pat
         fit(cfg(tmp_path))
     run_dir = tmp_path / "00000-digits-50-s1"
     assert load_checkpoint(run_dir / "checkpoint.pt")["epoch"] == 1
-    assert load_run(run_dir).discriminator() is not None
+    with pytest.warns(DataWarning, match="diverged .*; its checkpoint is the last good one, of epoch 1"):
+        assert load_run(run_dir).discriminator() is not None
     calls["n"] = 0
     r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "2", "--out", str(tmp_path), "--quiet"])
     assert r.exit_code == 3 and "loss_unl became nan at epoch 2" in r.output
