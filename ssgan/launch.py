@@ -23,7 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, MutableMapping, Sequence
 
 from ssgan.config import Config
 from ssgan.errors import SSGANError, first_line
@@ -51,8 +51,9 @@ def _seed_args(args: list[str], launcher: tuple[str, ...]) -> list[str]:
     return [a for a in without(args, launcher) if a not in ("--json", "--quiet")]
 
 
-def _threads(share: int) -> dict[str, str]:
-    env = dict(os.environ)
+def _threads(env: MutableMapping[str, str], share: int) -> MutableMapping[str, str]:
+    """``env`` with ``OMP_NUM_THREADS``, unless set there, at this machine's cores shared by
+    ``share`` processes."""
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // share)))
     return env
 
@@ -75,7 +76,7 @@ def launch_torchrun(nproc: int) -> int:
     for name, logger in list(logging.root.manager.loggerDict.items()):
         if name.startswith("torch.distributed.elastic") and isinstance(logger, logging.Logger):
             logger.setLevel(os.environ.get("LOGLEVEL", "CRITICAL"))
-    os.environ.update(_threads(nproc))  # the workers' environment is this process's: OMP_NUM_THREADS, unless set
+    _threads(os.environ, nproc)  # (the workers' environment is this process's)
     try:
         torchrun(["--standalone", f"--nproc-per-node={nproc}", "-m", "ssgan", *without(sys.argv[1:], ("--nproc",))])
     except SignalException as e:
@@ -247,7 +248,7 @@ def run_in_processes(command: Sequence[str], jobs: Sequence[Job], parallel: int,
     given, for its resume command). If a child fails, the others finish and the first
     failure's message is raised."""
     base = _seed_args(list(command)[1:], ("--seeds", "--parallel", "--seed"))
-    env = _threads(min(parallel, len(jobs)))
+    env = _threads(dict(os.environ), min(parallel, len(jobs)))
     pending, running, results, failures, stopped_runs = list(range(len(jobs))), {}, {}, [], {}
     unstarted: set[int] = set()  # children a signal stopped before they had a checkpoint to resume
     readers: dict[int, tuple[threading.Thread, list[str]]] = {}
