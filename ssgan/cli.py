@@ -234,6 +234,7 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, **o
     from ssgan import runs
     from ssgan.distributed import check_batch, from_env
     from ssgan.launch import Job
+    from ssgan.train import SeedsDiverged
 
     world = from_env()
     if resume:
@@ -274,17 +275,27 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, **o
         click.echo(f"{'Resuming seeds' if resume else 'Seeds'} {', '.join(str(job.seed) for job in jobs)}: "
                    f"{len(jobs)} run(s), " + (f"{at_once} at a time" if at_once > 1 else "one after another"),
                    err=True)
-    if several:
-        summaries = _fit_several(jobs, 1 if world.active else parallel, parallel_mode, quiet, as_json)
-    else:
-        summaries = [_fit_one(jobs[0], quiet, as_json)]
-    if not world.main:
+    if not several:
+        summary = _fit_one(jobs[0], quiet, as_json)
+        if as_json and world.main:
+            click.echo(json.dumps(summary))
         return
-    result_obj = _aggregate(summaries) if several else summaries[0]
+    try:
+        summaries = _fit_several(jobs, 1 if world.active else parallel, parallel_mode, quiet, as_json)
+    except SeedsDiverged as e:  # the seeds that finished are shown as always, beside those that diverged
+        if world.main:
+            _show_seeds(_aggregate(e.finished, e.diverged), quiet, as_json)
+        raise
+    if world.main:
+        _show_seeds(_aggregate(summaries), quiet, as_json)
+
+
+def _show_seeds(agg: dict, quiet: bool, as_json: bool) -> None:
+    """The outcome of several runs (:func:`_aggregate`): a JSON object, a table, or nothing."""
     if as_json:
-        click.echo(json.dumps(result_obj))
-    elif not quiet and several:
-        _aggregate_table(result_obj)
+        click.echo(json.dumps(agg))
+    elif not quiet:
+        _aggregate_table(agg)
 
 
 def _resume_jobs(paths: tuple[str, ...], parallel: int, mode: str | None) -> list:
@@ -376,7 +387,7 @@ def _fit_several(jobs: list, parallel: int, mode: str | None, quiet: bool, as_js
                 raise
             raise interrupted(signal_of(e), jobs, {}, set(range(i)), command, parallel, mode) from None
     if failures:
-        raise failed(failures, len(summaries), len(jobs))
+        raise failed(failures, summaries, len(jobs))
     return summaries
 
 
@@ -422,10 +433,13 @@ def _parse_seeds(seeds: str | None, cfg) -> list[int]:
     return out
 
 
-def _aggregate(summaries: list[dict]) -> dict:
+def _aggregate(summaries: list[dict], diverged: list[tuple[int, str]] = ()) -> dict:
+    """The runs' ``summaries`` and their accuracies' mean and std, with the seeds that
+    ``diverged`` (seed, the NaN guard's words), which the means leave out."""
     import numpy as np
 
-    out = {"runs": summaries, "seeds": [s["seed"] for s in summaries]}
+    out = {"runs": summaries, "seeds": [s["seed"] for s in summaries],
+           "diverged": [{"seed": seed, "why": why} for seed, why in diverged]}
     for split in ("test", "val"):
         acc = [s[f"{split}_acc"] for s in summaries if s.get(f"{split}_acc") is not None]
         out[f"{split}_acc_mean"] = float(np.mean(acc)) if acc else None
@@ -440,11 +454,14 @@ def _aggregate_table(agg: dict) -> None:
     splits = [split for split in ("val", "test") if agg[f"{split}_acc_mean"] is not None] or ["test"]
     for col in ("seed", "run", *(f"{SPLIT_NAMES[split]} accuracy (last epoch)" for split in splits)):
         table.add_column(col)
-    for s in agg["runs"]:
-        table.add_row(str(s["seed"]), s["run"], *(_fmt(s.get(f"{split}_acc")) for split in splits))
+    rows = [(s["seed"], s["run"], *(_fmt(s.get(f"{split}_acc")) for split in splits)) for s in agg["runs"]]
+    rows += [(d["seed"], f"diverged: {d['why']}", *("-" for _ in splits)) for d in agg["diverged"]]
+    for seed, *row in sorted(rows, key=lambda r: r[0]):
+        table.add_row(str(seed), *row)
     if agg[f"{splits[0]}_acc_mean"] is not None:
-        table.add_row("mean ± std", "", *(f"{agg[f'{split}_acc_mean']:.4f} ± {agg[f'{split}_acc_std']:.4f}"
-                                          for split in splits))
+        of = f" ({len(agg['runs'])} finished)" if agg["diverged"] else ""
+        table.add_row(f"mean ± std{of}", "", *(f"{agg[f'{split}_acc_mean']:.4f} ± {agg[f'{split}_acc_std']:.4f}"
+                                               for split in splits))
     _console().print(table)
 
 
@@ -644,7 +661,7 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
                 raise stopped(e, shlex.split(command), jobs[i:], methods, j,
                               "run" if run_dirs else "split" if splits else "seeds") from None
             except Diverged as e:  # that run failed, not the study: the others train, as fit --seeds does
-                failures.append((f"{method} of seed {job.seed}", str(e)))
+                failures.append((job.seed, f"{method} of seed {job.seed}", str(e)))
                 if not as_json:
                     click.echo(f"{method:16s} seed {job.seed}: {ERROR}{e}", err=True)
                 continue
@@ -658,7 +675,7 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
     if as_json:
         click.echo(json.dumps(results))
     if failures:
-        raise diverged(failures, len(results), len(jobs) * len(methods), "baseline runs")
+        raise diverged(failures, results, len(jobs) * len(methods), "baseline runs")
 
 
 @main.command()

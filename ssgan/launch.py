@@ -188,35 +188,39 @@ def seeds_value(seeds: Sequence[int]) -> str:
     return ",".join(map(str, seeds)) if len(seeds) > 1 else f"{seeds[0]}-{seeds[0]}"
 
 
-def failed(failures: list[tuple[int, int, str]], done: int, total: int, parallel: int = 1,
+def failed(failures: list[tuple[int, int, str]], finished: list[dict], total: int, parallel: int = 1,
            mode: str | None = None) -> SSGANError:
-    """The error of the first of ``failures`` (seed, exit code, its last line), of runs that
-    ran ``parallel`` at a time (in ``mode``); if every one of them diverged (exit code 3: the NaN
-    guard's), a :class:`ssgan.train.Diverged` that names them all beside the seeds that
-    finished, which a report counts apart; if several ran out of device memory (a stacked
-    group's runs do so together), one :class:`OutOfDeviceMemory` that resumes them all, fewer
-    at once."""
+    """The error of the first of ``failures`` (seed, exit code, its last line) of ``total`` runs
+    that ran ``parallel`` at a time (in ``mode``), of which ``finished`` (their summaries)
+    finished; if every one of them diverged (exit code 3: the NaN guard's), a
+    :func:`diverged` that names them all, which a report counts apart; if several ran out of
+    device memory (a stacked group's runs do so together), one :class:`OutOfDeviceMemory` that
+    resumes them all, fewer at once."""
+    done = len(finished)
     read = [(seed, OutOfDeviceMemory.read(m.removeprefix(ERROR))) for seed, code, m in failures if code == 2]
     memory = [e for _, e in sorted(read, key=lambda t: t[0]) if e]  # (in the order of the seeds, whichever failed first)
     if len(memory) > 1:
         return OutOfDeviceMemory(memory[0].reason, [run for e in memory for run in e.runs], _fewer(parallel), mode)
     if all(code == 3 for _, code, _ in failures):
-        return diverged([(f"seed {seed}", message.removeprefix(ERROR)) for seed, _, message in failures], done, total)
+        return diverged([(seed, f"seed {seed}", message.removeprefix(ERROR)) for seed, _, message in failures],
+                        finished, total)
     seed, code, message = failures[0]
     if code == 2 and message.startswith(ERROR):  # bad input: the child's own one-line message
         return SSGANError(message[len(ERROR):])
     return SSGANError(f"the run of seed {seed} failed ({message}); {done} of {total} seeds finished")
 
 
-def diverged(runs: list[tuple[str, str]], done: int, total: int, unit: str = "seeds") -> SSGANError:
-    """The :class:`ssgan.train.Diverged` of several runs (``total`` ``unit``, ``done`` of which
-    finished) of which ``runs`` (what each is called, the NaN guard's line) diverged: each named
-    with the guard's words, which a report counts apart."""
-    from ssgan.train import Diverged, guard_words
+def diverged(runs: list[tuple[int, str, str]], finished: list[dict], total: int, unit: str = "seeds") -> SSGANError:
+    """The :class:`ssgan.train.SeedsDiverged` of ``total`` runs (``unit``), of which ``runs``
+    (seed, what the run is called, the NaN guard's line) diverged and ``finished`` (their
+    summaries) finished: each run that diverged named with the guard's words, which a report
+    counts apart."""
+    from ssgan.train import SeedsDiverged, guard_words
 
-    which = "; ".join(f"{name}: {guard_words(line)}" for name, line in runs)
-    return Diverged(f"{len(runs)} of {total} {unit} diverged ({which}) and {done} finished; each diverged run keeps "
-                    "its last good checkpoint, and ssgan report counts it apart from the means; try a lower --lr")
+    which = "; ".join(f"{name}: {guard_words(line)}" for _, name, line in runs)
+    return SeedsDiverged(f"{len(runs)} of {total} {unit} diverged ({which}) and {len(finished)} finished; each "
+                         "diverged run keeps its last good checkpoint, and ssgan report counts it apart from the means; "
+                         "try a lower --lr", [(seed, guard_words(line)) for seed, _, line in runs], finished)
 
 
 def _read_lines(stream, lines: list[str], on_warning) -> threading.Thread:
@@ -301,7 +305,7 @@ def run_in_processes(command: Sequence[str], jobs: Sequence[Job], parallel: int,
         started = set(range(len(jobs))) - set(pending) - unstarted
         raise interrupted(stopped[0], jobs, stopped_runs, started, command, parallel, mode)
     if failures:
-        raise failed(failures, len(results), len(jobs), parallel, mode)
+        raise failed(failures, [results[i] for i in sorted(results)], len(jobs), parallel, mode)
     return [results[i] for i in range(len(jobs))]
 
 
@@ -403,7 +407,7 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
     if stop.signum is not None:
         raise interrupted(stop.signum, jobs, stopped_runs, started, shlex.split(command), parallel, mode)
     if failures:
-        raise failed(failures, len(results), len(jobs), parallel, mode)
+        raise failed(failures, [results[i] for i in sorted(results)], len(jobs), parallel, mode)
     return [results[i] for i in range(len(jobs))]
 
 

@@ -89,6 +89,16 @@ class Diverged(SSGANError):
     """A loss became NaN or infinite; the run folder keeps its last good checkpoint."""
 
 
+class SeedsDiverged(Diverged):
+    """Some runs of several (seeds, or baselines) diverged and the others finished:
+    ``diverged`` holds (seed, the guard's words) of each run that diverged, ``finished`` the
+    summaries (:func:`ssgan.runs.summary`) of those that finished."""
+
+    def __init__(self, message: str, diverged: list[tuple[int, str]], finished: list[dict]):
+        super().__init__(message)
+        self.diverged, self.finished = diverged, finished
+
+
 def guard_words(line: str) -> str:
     """What the NaN guard's line (:func:`_check_finite`) says happened, less its advice.
 

@@ -135,8 +135,11 @@ def test_a_seed_that_diverges_in_sequence_leaves_the_next_seeds_to_train(tmp_pat
 
     _step_failing_for_seed(monkeypatch, 2, 4, nan)
     options = ["--dataset", "digits", "--labels", "50", "--epochs", "1", "--device", "cpu", "--out", str(tmp_path)]
-    r = CliRunner().invoke(main, ["fit", *options, "--seeds", "1-3", "--quiet"])
+    r = CliRunner().invoke(main, ["fit", *options, "--seeds", "1-3", "--json"])
     assert r.exit_code == 3, r.output
+    shown = json.loads(next(line for line in r.output.splitlines() if line.startswith("{")))  # as always, and
+    assert shown["seeds"] == [1, 3] and shown["diverged"] == [  # the seed that diverged beside them
+        {"seed": 2, "why": "loss_lab became nan at epoch 1, iteration 4"}]
     assert r.output.strip().splitlines()[-1] == (
         "Error: 1 of 3 seeds diverged (seed 2: loss_lab became nan at epoch 1, iteration 4) and 2 finished; each "
         "diverged run keeps its last good checkpoint, and ssgan report counts it apart from the means; try a lower "
@@ -177,14 +180,18 @@ def test_diverged_seeds_in_parallel_are_named_together():
     with the NaN guard's words, and the error is a divergence (exit code 3)."""
     from ssgan.launch import failed
 
+    finished = [{"seed": seed, "test_acc": 0.9} for seed in (1, 3, 4)]
     e = failed([(2, 3, "Error: loss_unl became nan at epoch 3, iteration 2: training diverged (the last good "
                        "checkpoint is kept); try a lower --lr"),
-                (5, 3, "Error: loss_gen became inf at epoch 9, iteration 1: training diverged")], 3, 5)
+                (5, 3, "Error: loss_gen became inf at epoch 9, iteration 1: training diverged")], finished, 5)
     assert isinstance(e, Diverged) and str(e) == (
         "2 of 5 seeds diverged (seed 2: loss_unl became nan at epoch 3, iteration 2; seed 5: loss_gen became inf at "
         "epoch 9, iteration 1) and 3 finished; each diverged run keeps its last good checkpoint, and ssgan report "
         "counts it apart from the means; try a lower --lr")
-    other = failed([(2, 3, "Error: loss_unl became nan in epoch 3: training diverged"), (4, 1, "RuntimeError: boom")], 3, 5)
+    assert e.finished == finished and e.diverged == [(2, "loss_unl became nan at epoch 3, iteration 2"),
+                                                     (5, "loss_gen became inf at epoch 9, iteration 1")]
+    other = failed([(2, 3, "Error: loss_unl became nan in epoch 3: training diverged"), (4, 1, "RuntimeError: boom")],
+                   finished, 5)
     assert not isinstance(other, Diverged)
 
 
@@ -216,13 +223,13 @@ def test_seeds_out_of_device_memory_in_processes_are_resumed_together():
 
     lines = [(seed, 2, f"Error: {OutOfDeviceMemory('CUDA out of memory. Tried to allocate 2.00 GiB.', [run])}")
              for seed, run in ((3, "runs/my runs/s3"), (1, "runs/my runs/s1"))]
-    e = failed(lines + [(2, 1, "RuntimeError: boom")], 1, 4, parallel=4, mode="processes")
+    e = failed(lines + [(2, 1, "RuntimeError: boom")], [{"seed": 4}], 4, parallel=4, mode="processes")
     assert isinstance(e, OutOfDeviceMemory) and str(e) == (
         "the device ran out of memory (CUDA out of memory. Tried to allocate 2.00 GiB.): free it, or train fewer runs "
         "on it at once (--parallel), then resume them with: ssgan fit --resume 'runs/my runs/s1' --resume "
         "'runs/my runs/s3' --parallel 2 --parallel-mode processes; a run too large to fit alone needs a smaller "
         "--batch-size or network, in a new run")
-    assert str(failed(lines[:1], 3, 4, parallel=4)) == str(lines[0][2]).removeprefix("Error: ")
+    assert str(failed(lines[:1], [{"seed": 4}] * 3, 4, parallel=4)) == str(lines[0][2]).removeprefix("Error: ")
 
 
 def test_ctrl_c_while_a_seed_sets_up_names_it_to_run_again(tmp_path, monkeypatch):
