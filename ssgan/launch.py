@@ -219,8 +219,8 @@ def diverged(runs: list[tuple[int, str, str]], finished: list[dict], total: int,
 
     which = "; ".join(f"{name}: {guard_words(line)}" for _, name, line in runs)
     return SeedsDiverged(f"{len(runs)} of {total} {unit} diverged ({which}) and {len(finished)} finished; each "
-                         "diverged run keeps its last good checkpoint, and ssgan report counts it apart from the means; "
-                         "try a lower --lr", [(seed, guard_words(line)) for seed, _, line in runs], finished)
+                         "diverged run keeps its last good checkpoint (if it wrote one), and ssgan report counts it "
+                         "apart from the means; try a lower --lr", [(seed, guard_words(line)) for seed, _, line in runs], finished)
 
 
 def _read_lines(stream, lines: list[str], on_warning) -> threading.Thread:

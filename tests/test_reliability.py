@@ -142,8 +142,8 @@ def test_a_seed_that_diverges_in_sequence_leaves_the_next_seeds_to_train(tmp_pat
         {"seed": 2, "why": "loss_lab became nan at epoch 1, iteration 4"}]
     assert r.output.strip().splitlines()[-1] == (
         "Error: 1 of 3 seeds diverged (seed 2: loss_lab became nan at epoch 1, iteration 4) and 2 finished; each "
-        "diverged run keeps its last good checkpoint, and ssgan report counts it apart from the means; try a lower "
-        "--lr"), r.output
+        "diverged run keeps its last good checkpoint (if it wrote one), and ssgan report counts it apart from the "
+        "means; try a lower --lr"), r.output
     assert [len(read_metrics(tmp_path / f"0000{i}-digits-50-s{i + 1}")) for i in (0, 2)] == [1, 1]
     assert (tmp_path / "00001-digits-50-s2" / "diverged.txt").is_file()  # (in its first epoch: no metrics yet)
     r = CliRunner().invoke(main, ["report", str(tmp_path), "--out", str(tmp_path / "report")])
@@ -186,8 +186,8 @@ def test_diverged_seeds_in_parallel_are_named_together():
                 (5, 3, "Error: loss_gen became inf at epoch 9, iteration 1: training diverged")], finished, 5)
     assert isinstance(e, Diverged) and str(e) == (
         "2 of 5 seeds diverged (seed 2: loss_unl became nan at epoch 3, iteration 2; seed 5: loss_gen became inf at "
-        "epoch 9, iteration 1) and 3 finished; each diverged run keeps its last good checkpoint, and ssgan report "
-        "counts it apart from the means; try a lower --lr")
+        "epoch 9, iteration 1) and 3 finished; each diverged run keeps its last good checkpoint (if it wrote one), and "
+        "ssgan report counts it apart from the means; try a lower --lr")
     assert e.finished == finished and e.diverged == [(2, "loss_unl became nan at epoch 3, iteration 2"),
                                                      (5, "loss_gen became inf at epoch 9, iteration 1")]
     other = failed([(2, 3, "Error: loss_unl became nan in epoch 3: training diverged"), (4, 1, "RuntimeError: boom")],
@@ -208,8 +208,8 @@ def test_a_baseline_run_that_diverges_leaves_the_others_to_train(tmp_path, monke
     assert r.exit_code == 3, r.output
     assert r.output.strip().splitlines()[-1] == (
         "Error: 1 of 4 baseline runs diverged (same-net of seed 1: loss_lab became nan at epoch 1, iteration 4) and 3 "
-        "finished; each diverged run keeps its last good checkpoint, and ssgan report counts it apart from the means; "
-        "try a lower --lr"), r.output
+        "finished; each diverged run keeps its last good checkpoint (if it wrote one), and ssgan report counts it apart "
+        "from the means; try a lower --lr"), r.output
     assert sorted(p.name.split("-", 1)[1] for p in tmp_path.iterdir()) == [
         "digits-50-s1-logreg", "digits-50-s1-same-net", "digits-50-s2-logreg", "digits-50-s2-same-net"]
     assert (next(tmp_path.glob("*-s1-same-net")) / "diverged.txt").is_file()
