@@ -202,7 +202,12 @@ def _read_npz(path: str, needs: str) -> tuple[Path, dict[str, np.ndarray]]:
     try:
         with np.load(p, allow_pickle=False) as f:
             return p, {k: f[k] for k in f.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+    except ValueError as e:
+        if "Object arrays" in str(e):  # object arrays (mixed types, strings read as objects): never unpickled here
+            raise SSGANError(f"{p} holds arrays of Python objects, which are not loaded (they would be unpickled): "
+                             "save numeric arrays (numpy.asarray(x, dtype=float)) with numpy.savez") from None
+        raise SSGANError(f"{p} is not a readable .npz file (ValueError): save it with numpy.savez") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as e:
         raise SSGANError(f"{p} is not a readable .npz file ({type(e).__name__}): save it with numpy.savez") from None
 
 

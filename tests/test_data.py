@@ -86,6 +86,12 @@ def test_npz_missing_and_damaged(tmp_path):
     (tmp_path / "broken.npz").write_bytes(b"not a zip file")
     with pytest.raises(SSGANError, match="not a readable .npz"):
         load_dataset(f"npz:{tmp_path / 'broken.npz'}")
+    # mixed types become an object array, which numpy will not load without unpickling: said so,
+    # where the line told a file saved with numpy.savez to be saved with numpy.savez
+    np.savez(tmp_path / "objects.npz", x=np.array([[1, "a"]] * 4, dtype=object), y=np.array([0, 1, -1, -1]))
+    with pytest.raises(SSGANError, match=r"holds arrays of Python objects, which are not loaded \(they would be "
+                                         r"unpickled\): save numeric arrays"):
+        load_dataset(f"npz:{tmp_path / 'objects.npz'}")
 
 
 def test_unknown_dataset():
