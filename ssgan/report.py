@@ -61,6 +61,8 @@ def find_runs(paths: list[str | Path], split: str = "test") -> list[RunRecord]:
             if not children:
                 raise SSGANError(f"{p} is neither a run folder nor a folder of runs (no config.json)")
             folders += children
+        elif p.exists():
+            raise SSGANError(f"{p} is a file, not a run folder: pass run folders, or a folder that holds them")
         else:
             raise SSGANError(f"{p} does not exist")
     runs = []

@@ -102,6 +102,8 @@ def cases(tmp_path):
             "--batch-size 36 exceeds the 32 training examples of npz:"),
         "damaged metrics": (["report", str(cut_short.parent), "--out", str(tmp_path / "report")],
                             "line 1, is not JSON: the file is damaged; delete that line, or move the run out of the folder"),
+        "report of a file": (["report", str(a_file), "--out", str(tmp_path / "report")],
+                             "is a file, not a run folder: pass run folders, or a folder that holds them"),
     }
 
 
@@ -120,7 +122,7 @@ CASE_NAMES = [
     "sample on a non-run", "resume a non-run", "resume one run twice", "resume several in processes of torchrun",
     "damaged checkpoint", "eval without weights", "sample without weights",
     "output not a folder", "damaged metrics", "report without a test set", "report on validation without it",
-    "batch larger than the rows left after val",
+    "batch larger than the rows left after val", "report of a file",
 ]
 
 
