@@ -47,8 +47,18 @@ _RUN_ID = re.compile(r"^(\d{5})-")
 
 
 def _slug(text: str) -> str:
-    text = re.sub(r"\.npz$", "", Path(text.replace("npz:", "")).name)
-    return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-") or "data"
+    """``text`` as part of a folder name: runs of other characters than letters, digits and
+    dots become one dash (a tag ``lr/0.001`` names folders ``...-lr-0.001``).
+
+    >>> _slug("lr/0.001"), _slug("fm + adv")
+    ('lr-0.001', 'fm-adv')
+    """
+    return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-")
+
+
+def _data_slug(name: str) -> str:
+    """A dataset's name in a folder name: an npz file's stem (``npz:/data/cancer.npz``: ``cancer``)."""
+    return _slug(re.sub(r"\.npz$", "", Path(name.replace("npz:", "")).name)) or "data"
 
 
 def new_run_dir(out: str | Path, tag: str) -> Path:
@@ -153,8 +163,8 @@ def start_run(out: str | Path, data: Dataset, split: Split, seed: int, config: d
     """Create a run folder and write what every run has before it trains: config, split,
     scaler, command."""
     method = method_name(config)
-    suffix = "" if method == "ssgan" else f"-{_slug(method)}"
-    run_dir = new_run_dir(out, f"{_slug(data.name)}-{split.labels}-s{seed}{suffix}")
+    suffix = "" if method == "ssgan" else f"-{_slug(method) or 'tag'}"
+    run_dir = new_run_dir(out, f"{_data_slug(data.name)}-{split.labels}-s{seed}{suffix}")
     try:
         with writing(run_dir, "then run the command again (nothing was trained), or choose another --out"):
             write_json(run_dir / "config.json", config)
