@@ -79,19 +79,21 @@ def write_samples(x: torch.Tensor, z: torch.Tensor, png: Path | None, npz: Path 
     what was written."""
     from ssgan.errors import SSGANError
 
-    written = []
+    written, path = [], png  # (path: the file being written, which an error names)
     try:
         if png is not None:
             if not save_samples(x, png, real):
                 raise SSGANError(f"this run's data are vectors of shape {tuple(x.shape[1:])}, which have no picture: use --npz FILE")
             written.append(png)
         if npz is not None:
+            path = npz
+            npz.parent.mkdir(parents=True, exist_ok=True)  # (as the picture's folder is)
             with atomic_path(npz) as tmp:
                 with open(tmp, "wb") as f:
                     np.savez(f, x=to_units(x.numpy()), z=z.numpy())
             written.append(npz)
     except OSError as e:
-        raise SSGANError(f"cannot write {png if npz is None or not written else npz}: {e.strerror or e}") from None
+        raise SSGANError(f"cannot write {path}: {e.strerror or e}") from None
     return written
 
 

@@ -72,6 +72,17 @@ def test_sample_from_run(digits_run, tmp_path):
         assert 0.0 <= f["x"].min() and f["x"].max() <= 1.0
 
 
+def test_sample_arrays_go_into_new_folders_and_a_failed_write_names_them(digits_run, tmp_path):
+    """--npz makes its folder, as --out does for the picture; a write that fails names the .npz
+    (it named the picture, None without one)."""
+    run = digits_run[0] / "00000-digits-50-s1"
+    r = CliRunner().invoke(main, ["sample", str(run), "--n", "4", "--npz", str(tmp_path / "new" / "s.npz")])
+    assert r.exit_code == 0 and (tmp_path / "new" / "s.npz").is_file(), r.output
+    (tmp_path / "a_file").write_text("")
+    r = CliRunner().invoke(main, ["sample", str(run), "--n", "4", "--npz", str(tmp_path / "a_file" / "s.npz")])
+    assert r.exit_code == 2 and r.output.startswith(f"Error: cannot write {tmp_path / 'a_file' / 's.npz'}: "), r.output
+
+
 def test_loaded_run_reproduces_its_test_accuracy(digits_run):
     from ssgan.train import evaluate
 
