@@ -204,7 +204,9 @@ def split(dataset, data_root, download, labels, val, seed, out) -> None:
                    "stream, so that one GPU runs several seeds' kernels at once (processes take turns on a GPU); "
                    "or threads whose steps run as one, the seeds' weights stacked (mlp networks) [processes].")
 @click.option("--split", type=str, default=None, help="Reuse a saved split JSON (e.g. another run's split.json).")
-@click.option("--epochs", type=int, default=None, help="Passes over the unlabeled training set [125].")
+@click.option("--epochs", type=int, default=None,
+              help="Passes over the unlabeled training set [125]; with --resume, train the run to this many, "
+                   "a finished one included (a longer run; constant learning rate only).")
 @click.option("--batch-size", type=int, default=None, help="Examples per labeled, unlabeled and generated batch [100].")
 @click.option("--lr", type=float, default=None, help="Adam learning rate of both networks [0.003].")
 @click.option("--g-loss", type=click.Choice(G_LOSSES), default=None, help="Generator objective [feature-matching].")
@@ -238,13 +240,14 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, **o
 
     world = from_env()
     if resume:
-        given = [k for k, v in options.items() if v is not None and k != "nproc"]
+        given = [k for k, v in options.items() if v is not None and k not in ("nproc", "epochs")]
         given += (["config"] if config_file else []) + (["seeds"] if seeds else [])
         if given:
-            raise SSGANError(f"--resume continues a run with its own config.json; drop --{given[0].replace('_', '-')}")
+            raise SSGANError(f"--resume continues a run with its own config.json; drop --{given[0].replace('_', '-')} "
+                             "(of its settings, --epochs alone can change: a longer run)")
         if len(resume) > 1 and options["nproc"]:
             raise SSGANError("--nproc resumes one run in several processes; give one --resume with it")
-        jobs = _resume_jobs(resume, parallel, parallel_mode)
+        jobs = _resume_jobs(resume, parallel, parallel_mode, options["epochs"])
         nproc = options["nproc"] or 1
     else:
         cfg = config_mod.resolve(config_file, **options)
@@ -298,10 +301,10 @@ def _show_seeds(agg: dict, quiet: bool, as_json: bool) -> None:
         _aggregate_table(agg)
 
 
-def _resume_jobs(paths: tuple[str, ...], parallel: int, mode: str | None) -> list:
-    """The runs that ``--resume`` names, each with its own config, checked up front: each a run
-    folder with something left to train, none twice, and (``--parallel N`` in threads or
-    stacked) able to train that way."""
+def _resume_jobs(paths: tuple[str, ...], parallel: int, mode: str | None, epochs: int | None = None) -> list:
+    """The runs that ``--resume`` names, each with its own config (to ``epochs``, if given),
+    checked up front: each a run folder with something left to train, none twice, and
+    (``--parallel N`` in threads or stacked) able to train that way."""
     from ssgan.launch import Job, check_threads, stacked_start
     from ssgan.runs import resume_point
 
@@ -310,7 +313,7 @@ def _resume_jobs(paths: tuple[str, ...], parallel: int, mode: str | None) -> lis
         if Path(path).resolve() in seen:
             raise SSGANError(f"--resume {path} is given twice: a run folder is trained by one run at a time")
         seen.add(Path(path).resolve())
-    jobs = [Job(point.config, path, point) for path, point in ((path, resume_point(path)) for path in paths)]
+    jobs = [Job(point.config, path, point) for path, point in ((path, resume_point(path, epochs)) for path in paths)]
     if len(jobs) > 1 and parallel > 1 and mode == "stacked":
         seeds = [job.seed for job in jobs]
         if len(set(seeds)) < len(seeds):
@@ -333,7 +336,7 @@ def _fit_one(job, quiet: bool, as_json: bool, prefix: str = "") -> dict:
     reporter = None if quiet else _warning_lines(prefix) if as_json else _progress_reporter()
     try:
         if job.resume is not None:
-            run_dir, result = runs.resume(job.resume, reporter)
+            run_dir, result = runs.resume(job.resume, reporter, epochs=job.cfg.epochs)
         else:
             run_dir, result = runs.fit(job.cfg, reporter, command=_command())
     finally:

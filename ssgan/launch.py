@@ -270,7 +270,8 @@ def run_in_processes(command: Sequence[str], jobs: Sequence[Job], parallel: int,
             while pending and len(running) < parallel and not stopped:
                 i = pending.pop(0)
                 seed = jobs[i].seed
-                args = ["fit", "--resume", jobs[i].resume] if jobs[i].resume else [*base, "--seed", str(seed)]
+                args = (["fit", "--resume", jobs[i].resume, "--epochs", str(jobs[i].cfg.epochs)] if jobs[i].resume
+                        else [*base, "--seed", str(seed)])
                 # --json: the summary on stdout, and on stderr only warnings and errors
                 running[i] = subprocess.Popen([sys.executable, "-m", "ssgan", *args, "--json"], env=env,
                                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -384,7 +385,8 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
         try:
             with torch.cuda.stream(stream) if stream is not None else nullcontext():
                 if job.resume:
-                    run_dir, result = runs.resume(job.resume, Warnings(job.seed), stop=stop, group=groups.get(i))
+                    run_dir, result = runs.resume(job.resume, Warnings(job.seed), stop=stop, group=groups.get(i),
+                                                  epochs=job.cfg.epochs)
                 else:
                     run_dir, result = runs.fit(job.cfg, Warnings(job.seed),
                                                command=shlex.join([*words, "--seed", str(job.seed)]), stop=stop,

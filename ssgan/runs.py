@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import shutil
 import warnings
 from dataclasses import dataclass
@@ -244,15 +245,36 @@ def _run_of_job(out: str | Path, job: str) -> Path | None:
 
 
 def resume(path: str | Path, reporter: Reporter | None = None, stop: StopFlag | None = None,
-           group: SeedGroup | None = None) -> tuple[Path, TrainResult]:
+           group: SeedGroup | None = None, epochs: int | None = None) -> tuple[Path, TrainResult]:
     """Continue a run from its last checkpoint, with its own config and split, in one process
     or several (any number: the checkpoint holds no per-process state). A run stopped before
-    its first checkpoint starts afresh in its own folder. ``stop`` and ``group``: as for :func:`fit`."""
+    its first checkpoint starts afresh in its own folder. ``stop`` and ``group``: as for :func:`fit`.
+    ``epochs``: train to that many epochs instead of the run's own (:func:`_with_epochs`), a
+    finished run included."""
     path = Path(path)
     if _never_checkpointed(path):
-        return _train_in(path, _config_json(path), reporter, None, stop, group)
-    run = _resumable(_read_run(path))
+        return _train_in(path, _with_epochs(path, _config_json(path), None, epochs), reporter, None, stop, group)
+    run = _read_run(path)
+    run = _resumable(Run(run.path, _with_epochs(path, run.config, run.checkpoint, epochs), run.checkpoint))
     return _train_in(run.path, run.config, reporter, run.checkpoint, stop, group)
+
+
+def _with_epochs(path: Path, cfg: Config, ckpt: dict | None, epochs: int | None) -> Config:
+    """``cfg`` of the run folder ``path`` (its checkpoint ``ckpt``) to train to ``epochs``
+    (None: its own), or a one-line error where that run would not be itself continued: a
+    length its checkpoint has already passed, or a learning rate that decays over the run's own
+    length (a constant rate, the default, trains the same numbers whether a run is made longer
+    later or was that long from the start)."""
+    if epochs is None or epochs == cfg.epochs:
+        return cfg
+    done = ckpt["epoch"] if ckpt is not None else 0
+    if epochs <= done:
+        raise SSGANError(f"--epochs {epochs}: {path} has trained {done} epochs already; give more than {done}")
+    if ckpt is not None and cfg.lr_decay_start < 1:
+        raise SSGANError(f"--epochs {epochs}: the learning rate of {path} decays to zero over its {cfg.epochs} epochs "
+                         f"(--lr-decay-start {cfg.lr_decay_start}), so a run of {epochs} epochs is not this one "
+                         "continued: train a new run with --epochs")
+    return cfg.replace(epochs=epochs)
 
 
 class ResumePoint(NamedTuple):
@@ -266,16 +288,17 @@ class ResumePoint(NamedTuple):
     shape: tuple[int, ...] | None
 
 
-def resume_point(path: str | Path) -> ResumePoint:
-    """Where :func:`resume` would continue the run folder ``path``, or the one-line error it
-    would stop with (not a run, a run already finished, a run another process trains now),
-    without training."""
+def resume_point(path: str | Path, epochs: int | None = None) -> ResumePoint:
+    """Where :func:`resume` would continue the run folder ``path`` (to ``epochs``), or the
+    one-line error it would stop with (not a run, a run already finished, a run another process
+    trains now), without training."""
     path = Path(path)
     if _never_checkpointed(path):
-        point = ResumePoint(_config_json(path), 0, 0, None)
+        point = ResumePoint(_with_epochs(path, _config_json(path), None, epochs), 0, 0, None)
     else:
-        run = _resumable(_read_run(path))
+        run = _read_run(path)
         ckpt = run.checkpoint
+        run = _resumable(Run(run.path, _with_epochs(path, run.config, ckpt, epochs), ckpt))
         point = ResumePoint(run.config, ckpt["epoch"], (ckpt.get("position") or {}).get("iteration", 0),
                             tuple(ckpt["shape"]))
     with _trainer(path, distributed.from_env().main):  # and no other process trains it now
@@ -316,6 +339,12 @@ def _train_in(path: Path, cfg: Config, reporter: Reporter | None, ckpt: dict | N
             for orphan in path.glob(".*.tmp"):  # left by a kill in the middle of a write
                 orphan.unlink()
             (path / DIVERGED).unlink(missing_ok=True)  # (written again if it diverges again)
+            config = read_config(path)
+            if config.get("epochs") != cfg.epochs:  # made longer (or shorter) by --resume --epochs: say so there
+                write_json(path / "config.json", {**config, "epochs": cfg.epochs})
+                commands = path / "command.txt"
+                write_text(commands, (commands.read_text() if commands.is_file() else "")
+                           + f"ssgan fit --resume {shlex.quote(str(path))} --epochs {cfg.epochs}\n")
             if ckpt is None:
                 (path / "metrics.jsonl").unlink(missing_ok=True)  # lines of epochs that no checkpoint kept
         return path, train(cfg.replace(nproc=distributed.from_env().size), data, split, path, reporter, resume=ckpt,

@@ -561,6 +561,33 @@ def test_resume_rejects_finished_runs_and_extra_options(uninterrupted):
     assert r.exit_code == 2 and "drop --lr" in r.output
 
 
+def test_a_finished_run_made_longer_is_the_longer_run(uninterrupted, tmp_path):
+    """`fit --resume RUN --epochs 3` of a finished 2-epoch run trains its third epoch, to the
+    very weights of a run trained 3 epochs from the start (the rate is constant), and says so
+    in config.json and command.txt; where it could not be that run continued, one line says why."""
+    import shutil
+
+    run = tmp_path / "longer"
+    shutil.copytree(uninterrupted, run)
+    r = CliRunner().invoke(main, ["fit", "--resume", str(run), "--epochs", "3", "--quiet"])
+    assert r.exit_code == 0, r.output
+    straight, _ = fit(cfg(tmp_path / "straight").replace(epochs=3))
+    assert_same_state(_state(run), _state(straight), rtol=0, atol=0)
+    assert [m["epoch"] for m in read_metrics(run)] == [1, 2, 3] and read_config(run)["epochs"] == 3
+    assert (run / "command.txt").read_text().splitlines()[-1] == f"ssgan fit --resume {run} --epochs 3"
+    r = CliRunner().invoke(main, ["fit", "--resume", str(run), "--epochs", "3"])
+    assert r.exit_code == 2 and r.output == f"Error: {run} has already finished its 3 epochs; nothing to resume\n"
+    r = CliRunner().invoke(main, ["fit", "--resume", str(run), "--epochs", "2"])
+    assert r.exit_code == 2 and r.output == (f"Error: --epochs 2: {run} has trained 3 epochs already; give more "
+                                             "than 3\n"), r.output
+    decaying, _ = fit(cfg(tmp_path / "decaying", lr_decay_start=0.5))
+    r = CliRunner().invoke(main, ["fit", "--resume", str(decaying), "--epochs", "4"])
+    assert r.exit_code == 2 and r.output == (
+        f"Error: --epochs 4: the learning rate of {decaying} decays to zero over its 2 epochs (--lr-decay-start 0.5), "
+        "so a run of 4 epochs is not this one continued: train a new run with --epochs\n"), r.output
+    assert read_config(decaying)["epochs"] == 2
+
+
 def test_nan_loss_stops_with_the_term_and_epoch_and_keeps_the_checkpoint(tmp_path, monkeypatch):
     calls = {"n": 0}
     real = losses.unsupervised_loss
