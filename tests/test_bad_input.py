@@ -67,6 +67,8 @@ def cases(tmp_path):
         "npz wrong keys": (["fit", "--dataset", npz(tmp_path, "keys", images=X, y=Y)], "has no x array"),
         "npz wrong dims": (["fit", "--dataset", npz(tmp_path, "dims", x=X[:, 0, 0], y=Y)], "expected (N, D)"),
         "npz NaN pixels": (["fit", "--dataset", npz(tmp_path, "nan", x=np.where(X > 0.99, np.nan, X), y=Y_HALF)], "NaN"),
+        "npz of objects": (["fit", "--dataset", npz(tmp_path, "objects", x=X.astype(object), y=Y_HALF)],
+                           "holds arrays of Python objects, which are not loaded"),
         "npz labels out of range": (["fit", "--dataset", npz(tmp_path, "range", x=X, y=np.where(Y == 3, -5, Y))], "label -5"),
         "npz all unlabeled": (["fit", "--dataset", npz(tmp_path, "allunl", x=X, y=np.full(40, -1))], "every row of y is -1"),
         "npz no unlabeled": (["fit", "--dataset", npz(tmp_path, "nounl", x=X, y=Y)], "has no unlabeled rows"),
@@ -116,6 +118,7 @@ def _has_cuda():
 CASE_NAMES = [
     "unknown dataset", "missing data root", "data not in data root", "labels 0", "labels negative",
     "labels not a multiple", "labels more than available", "npz wrong keys", "npz wrong dims", "npz NaN pixels",
+    "npz of objects",
     "npz labels out of range", "npz all unlabeled", "npz no unlabeled", "npz empty test set", "npz test class unseen",
     "translate on vectors", "split for another dataset",
     "damaged split", "config unknown key", "config wrong type", "cuda without GPU", "eval on a non-run",
