@@ -374,12 +374,20 @@ def _fit_several(jobs: list, parallel: int, mode: str | None, quiet: bool, as_js
             if not quiet:
                 click.echo(f"{prefix}{ERROR}{e}", err=True)
         except SSGANError as e:  # (a full disk, a device out of memory): stops the study; say what it left
+            if i == 0:  # (nothing trained yet: the same command, once mended)
+                raise
             resumes = [j.resume for j in jobs[i + 1:] if j.resume]
             rest = not_started(jobs, set(range(i + 1)), command)
-            if i == 0 or not (resumes or rest):  # (nothing finished: the same command, once mended)
+            said = []
+            if failures:  # (each named in its own line above, and in its folder's diverged.txt)
+                said.append(f"diverged before it: {', '.join(f'seed {seed}' for seed, _, _ in failures)}")
+            if resumes:
+                said.append(f"not resumed: {resume_command(resumes)}")
+            if rest:
+                said.append(f"not started: {rest}")
+            if not said:
                 raise
-            raise SSGANError("; ".join([str(e)] + ([f"not resumed: {resume_command(resumes)}"] if resumes else [])
-                                       + ([f"not started: {rest}"] if rest else []))) from None
+            raise SSGANError("; ".join([str(e), *said])) from None
         except Interrupted as e:
             if e.run_dir is None or len(jobs) == 1:  # its own line says how to resume it
                 raise

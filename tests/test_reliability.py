@@ -175,6 +175,29 @@ def test_a_seed_out_of_memory_in_sequence_names_the_seeds_left(tmp_path, monkeyp
     assert [len(read_metrics(tmp_path / f"0000{i}-digits-50-s{i + 1}")) for i in range(3)] == [2, 2, 2]
 
 
+def test_a_sequence_stopped_after_a_seed_diverged_names_it(tmp_path, monkeypatch):
+    """`fit --seeds 1-3`: seed 1 diverges, seed 2 runs out of device memory, which stops the
+    study; the line names seed 1 beside seed 2's resume and seed 3's command."""
+    import ssgan.train
+
+    real = ssgan.train.discriminator_step
+
+    def step(cfg, *args, **kwargs):
+        values = real(cfg, *args, **kwargs)
+        if cfg.seed == 1:
+            values["loss_lab"] = torch.tensor(float("nan"))
+        if cfg.seed == 2:
+            raise torch.OutOfMemoryError("CUDA out of memory.")
+        return values
+
+    monkeypatch.setattr(ssgan.train, "discriminator_step", step)
+    options = ["--dataset", "digits", "--labels", "50", "--epochs", "1", "--device", "cpu", "--out", str(tmp_path)]
+    r = CliRunner().invoke(main, ["fit", *options, "--seeds", "1-3", "--quiet"])
+    line = r.output.strip().splitlines()[-1]
+    assert r.exit_code == 2 and line.startswith("Error: the device ran out of memory (CUDA out of memory.): "), r.output
+    assert "in a new run; diverged before it: seed 1; not started: seed 3, with ssgan fit " in line, line
+
+
 def test_diverged_seeds_in_parallel_are_named_together():
     """Seeds run in parallel (processes or threads) of which some diverged: one line names each
     with the NaN guard's words, and the error is a divergence (exit code 3)."""
