@@ -217,10 +217,11 @@ def diverged(runs: list[tuple[int, str, str]], finished: list[dict], total: int,
     counts apart."""
     from ssgan.train import SeedsDiverged, guard_words
 
-    which = "; ".join(f"{name}: {guard_words(line)}" for _, name, line in runs)
+    words = [(seed, name, guard_words(line)) for seed, name, line in runs]
+    which = "; ".join(f"{name}: {why}" for _, name, why in words)
     return SeedsDiverged(f"{len(runs)} of {total} {unit} diverged ({which}) and {len(finished)} finished; each "
                          "diverged run keeps its last good checkpoint (if it wrote one), and ssgan report counts it "
-                         "apart from the means; try a lower --lr", [(seed, guard_words(line)) for seed, _, line in runs], finished)
+                         "apart from the means; try a lower --lr", [(seed, why) for seed, _, why in words], finished)
 
 
 def _read_lines(stream, lines: list[str], on_warning) -> threading.Thread:

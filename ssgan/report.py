@@ -22,7 +22,7 @@ from ssgan.baselines import is_baseline
 from ssgan.config import SPLIT_NAMES, from_dict
 from ssgan.errors import SSGANError
 from ssgan.fileio import atomic_path, write_json, write_text
-from ssgan.runs import DIVERGED, child_runs, method_name, read_config, read_metrics
+from ssgan.runs import child_runs, divergence, method_name, read_config, read_metrics
 from ssgan.train import guard_words
 
 
@@ -68,9 +68,8 @@ def find_runs(paths: list[str | Path], split: str = "test") -> list[RunRecord]:
     runs = []
     for f in folders:
         config = read_config(f)
-        if (f / DIVERGED).is_file():  # counted as diverged, whatever epochs it finished (none, perhaps)
-            metrics = read_metrics(f) if (f / "metrics.jsonl").is_file() else []
-            runs.append(RunRecord(f, config, metrics, (f / DIVERGED).read_text().strip()))
+        if line := divergence(f):  # counted as diverged, whatever epochs it finished (none, perhaps)
+            runs.append(RunRecord(f, config, read_metrics(f) if (f / "metrics.jsonl").is_file() else [], line))
             continue
         metrics = read_metrics(f)
         if not metrics:

@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import re
-import shlex
 import shutil
 import warnings
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from ssgan.data import Dataset, load_dataset, load_npz, npz_path
 from ssgan.errors import DataWarning, SSGANError, first_line
 from ssgan.fileio import WriteFailed, trainer_lock, write_json, write_text, writing
 from ssgan.graphs import use_graphs
-from ssgan.launch import OutOfDeviceMemory
+from ssgan.launch import OutOfDeviceMemory, resume_command
 from ssgan.models import build_models, resolve_arch
 from ssgan.scaling import NONE, Scaler, fit_scaler, load_scaler, resolve_scale, save_scaler, scale_dataset
 from ssgan.splits import Split, default_labels, load_split, make_split, save_split
@@ -252,11 +251,20 @@ def resume(path: str | Path, reporter: Reporter | None = None, stop: StopFlag | 
     ``epochs``: train to that many epochs instead of the run's own (:func:`_with_epochs`), a
     finished run included."""
     path = Path(path)
+    cfg, ckpt = _resumed(path, epochs)
+    return _train_in(path, cfg, reporter, ckpt, stop, group)
+
+
+def _resumed(path: Path, epochs: int | None) -> tuple[Config, dict | None]:
+    """The config (to ``epochs``, :func:`_with_epochs`) and the checkpoint (None: it starts
+    afresh) with which :func:`resume` continues the run folder ``path``, or the one-line error
+    it stops with."""
     if _never_checkpointed(path):
-        return _train_in(path, _with_epochs(path, _config_json(path), None, epochs), reporter, None, stop, group)
+        return _with_epochs(path, _config_json(path), None, epochs), None
     run = _read_run(path)
-    run = _resumable(Run(run.path, _with_epochs(path, run.config, run.checkpoint, epochs), run.checkpoint))
-    return _train_in(run.path, run.config, reporter, run.checkpoint, stop, group)
+    cfg = _with_epochs(path, run.config, run.checkpoint, epochs)
+    _resumable(Run(path, cfg, run.checkpoint))
+    return cfg, run.checkpoint
 
 
 def _with_epochs(path: Path, cfg: Config, ckpt: dict | None, epochs: int | None) -> Config:
@@ -293,14 +301,11 @@ def resume_point(path: str | Path, epochs: int | None = None) -> ResumePoint:
     one-line error it would stop with (not a run, a run already finished, a run another process
     trains now), without training."""
     path = Path(path)
-    if _never_checkpointed(path):
-        point = ResumePoint(_with_epochs(path, _config_json(path), None, epochs), 0, 0, None)
+    cfg, ckpt = _resumed(path, epochs)
+    if ckpt is None:
+        point = ResumePoint(cfg, 0, 0, None)
     else:
-        run = _read_run(path)
-        ckpt = run.checkpoint
-        run = _resumable(Run(run.path, _with_epochs(path, run.config, ckpt, epochs), ckpt))
-        point = ResumePoint(run.config, ckpt["epoch"], (ckpt.get("position") or {}).get("iteration", 0),
-                            tuple(ckpt["shape"]))
+        point = ResumePoint(cfg, ckpt["epoch"], (ckpt.get("position") or {}).get("iteration", 0), tuple(ckpt["shape"]))
     with _trainer(path, distributed.from_env().main):  # and no other process trains it now
         return point
 
@@ -344,7 +349,7 @@ def _train_in(path: Path, cfg: Config, reporter: Reporter | None, ckpt: dict | N
                 write_json(path / "config.json", {**config, "epochs": cfg.epochs})
                 commands = path / "command.txt"
                 write_text(commands, (commands.read_text() if commands.is_file() else "")
-                           + f"ssgan fit --resume {shlex.quote(str(path))} --epochs {cfg.epochs}\n")
+                           + f"{resume_command([path])} --epochs {cfg.epochs}\n")
             if ckpt is None:
                 (path / "metrics.jsonl").unlink(missing_ok=True)  # lines of epochs that no checkpoint kept
         return path, train(cfg.replace(nproc=distributed.from_env().size), data, split, path, reporter, resume=ckpt,
@@ -360,6 +365,12 @@ def _training_into(run_dir: Path, main: bool):
 
 
 DIVERGED = "diverged.txt"  # in a run folder that the NaN guard stopped: its line, which a report quotes
+
+
+def divergence(run_dir: Path) -> str | None:
+    """The NaN guard's line kept in ``run_dir`` (:data:`DIVERGED`), if the guard stopped the run."""
+    f = Path(run_dir) / DIVERGED
+    return f.read_text().strip() if f.is_file() else None
 
 
 @contextlib.contextmanager
@@ -429,9 +440,8 @@ def load_run(path: str | Path) -> Run:
     """The run folder ``path`` read back, to use its networks (eval, predict, sample): a run
     that diverged says so in a warning, since its weights are the last good checkpoint's."""
     run = _read_run(path)
-    if (run.path / DIVERGED).is_file():
-        words = guard_words((run.path / DIVERGED).read_text())
-        warnings.warn(f"{run.path} diverged ({words}); its checkpoint is the last good one, of epoch "
+    if line := divergence(run.path):
+        warnings.warn(f"{run.path} diverged ({guard_words(line)}); its checkpoint is the last good one, of epoch "
                       f"{run.checkpoint['epoch']}", DataWarning, stacklevel=2)
     return run
 

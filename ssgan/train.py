@@ -667,7 +667,9 @@ def _on_host(obj):
 def _resume_then(run_dir: Path) -> str:
     """What to do once a failed write of the run folder ``run_dir`` can succeed (its last
     checkpoint is on disk: checkpoints are written atomically)."""
-    return f"then resume with: ssgan fit --resume {run_dir}"
+    from ssgan.launch import resume_command
+
+    return f"then resume with: {resume_command([run_dir])}"
 
 
 class RunWriter:
