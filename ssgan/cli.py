@@ -126,6 +126,8 @@ def datasets(data_root: str | None) -> None:
     table.add_row("gmm1d:modes=K", "1", "K", "yes", "toy 1-D Gaussian mixture, each mode a class (options: modes, seed, n)")
     table.add_row("gmm2d:modes=K", "2", "K", "yes", "toy 2-D Gaussian mixture on a ring, each mode a class")
     table.add_row("npz:PATH", "any", "any", "yes", "your own data: x, y (-1 = unlabeled), optional x_test, y_test")
+    table.add_row("folder:DIR", "any", "any", "yes", "your own images: DIR/train/CLASS/, optional DIR/unlabeled/ "
+                  "and DIR/test/CLASS/")
     _console().print(table)
 
 
@@ -158,7 +160,7 @@ def data_options(f):
     f = click.option("--data-root", type=str, default=None,
                      help="Directory of torchvision datasets, in torchvision's own layout.")(f)
     f = click.option("--dataset", type=str, default=None,
-                     help="mnist (default), digits, fashion-mnist, kmnist, svhn, cifar10, or npz:PATH.")(f)
+                     help="mnist (default), digits, fashion-mnist, kmnist, svhn, cifar10, npz:PATH or folder:DIR.")(f)
     return f
 
 
@@ -192,7 +194,7 @@ def split(dataset, data_root, download, labels, val, seed, out) -> None:
 @main.command()
 @click.option("--config", "config_file", type=str, default=None, help="TOML file of defaults; the command line wins.")
 @data_options
-@click.option("--labels", type=int, default=None, help="Labeled examples, class-balanced [100; all given labels for npz with -1 rows].")
+@click.option("--labels", type=int, default=None, help="Labeled examples, class-balanced [100; all given labels for npz with -1 rows and folders].")
 @click.option("--seed", type=int, default=None, help="Seed of the split and of training [1].")
 @click.option("--val", type=int, default=None, help=VAL_HELP)
 @click.option("--seeds", type=str, default=None, help="Several runs in sequence: a count N (seeds 1..N), a list like 1,2,3 or a range like 6-10 (4-4: seed 4 alone).")
@@ -604,14 +606,14 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, as_json) -> Non
     table.add_row("balanced accuracy", f"{r['balanced_accuracy']:.4f}")
     table.add_row("macro-F1", f"{r['macro_f1']:.4f}")
     for k, acc in enumerate(r["per_class_accuracy"]):
-        table.add_row(f"accuracy of class {k}", f"{acc:.4f}")
+        table.add_row(f"accuracy of class {_class_name(k, r['classes'])}", f"{acc:.4f}")
     console.print(table)
     cm = Table(title="confusion matrix (rows: true class, columns: predicted)")
     cm.add_column("")
     for k in range(len(r["confusion_matrix"])):
         cm.add_column(str(k), justify="right")
     for k, row in enumerate(r["confusion_matrix"]):
-        cm.add_row(str(k), *map(str, row))
+        cm.add_row(_class_name(k, r["classes"]), *map(str, row))
     console.print(cm)
     if "sample_quality" in r:
         q = r["sample_quality"]
@@ -711,10 +713,11 @@ def report(runs, out, notes, samples, split) -> None:
 
 @main.command()
 @click.argument("run", type=str)
-@click.option("--data", "data_spec", type=str, required=True, help="The rows to classify: npz:PATH (no labels needed).")
-@click.option("--key", type=str, default="x", show_default=True, help="Which array of the .npz holds them (e.g. x_test).")
+@click.option("--data", "data_spec", type=str, required=True, help="The rows to classify: npz:PATH, or folder:DIR of images (no labels needed).")
+@click.option("--key", type=str, default="x", show_default=True, help="Which array of the .npz holds them (e.g. x_test); not for folder:DIR.")
 @click.option("--out", type=click.Path(dir_okay=False), required=True,
-              help="A .csv (row, pred, p_real, proba_0..) or an .npz (pred, proba, p_real) to write.")
+              help="A .csv (row, pred, p_real, proba_0..) or an .npz (pred, proba, p_real) to write; "
+                   "a folder of images adds each one's file.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a line.")
 def predict(run, data_spec, key, out, as_json) -> None:
     """Classify new rows with a run's (EMA) classifier: predicted class, class probabilities, and
@@ -729,10 +732,19 @@ def predict(run, data_spec, key, out, as_json) -> None:
     counts = np.bincount(r["pred"], minlength=r["proba"].shape[1]).tolist()
     if as_json:
         click.echo(json.dumps({"run": r["run"], "data": r["data"], "epoch": r["epoch"], "n": r["n"], "out": str(path),
-                               "predicted_counts": counts}))
+                               "predicted_counts": counts, "classes": r["classes"]}))
         return
-    listed = ", ".join(f"{k}: {c}" for k, c in enumerate(counts))
+    listed = ", ".join(f"{_class_name(k, r['classes'])}: {c}" for k, c in enumerate(counts))
     click.echo(f"wrote {path}: {r['n']} rows of {r['data']} (predicted classes {listed})")
+
+
+def _class_name(k: int, classes: list[str] | None) -> str:
+    """Class ``k`` as a table or line shows it: its index, and its name where the data named it.
+
+    >>> _class_name(2, None), _class_name(2, ["cat", "dog", "fox"])
+    ('2', '2 (fox)')
+    """
+    return str(k) if classes is None else f"{k} ({classes[k]})"
 
 
 # -- samples --------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ class Config:
     dataset: str = "mnist"
     data_root: str | None = None
     download: bool = False
-    labels: int | None = None  # None: 100, or for npz data every given label (-1 = unlabeled)
+    labels: int | None = None  # None: 100, or for npz data and image folders every given label (-1 = unlabeled)
     seed: int = 1
     split: str | None = None
     val: int = 0  # class-balanced validation examples held out of training (0: none)

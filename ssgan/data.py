@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from ssgan.errors import SSGANError
+from ssgan.errors import SSGANError, first_line
 
 
 @dataclass(frozen=True, eq=False)
@@ -29,6 +29,7 @@ class Dataset:
     y_test: np.ndarray | None
     n_classes: int
     real_valued: bool = False  # the user's float values, in their own units until scaled (ssgan.scaling)
+    classes: tuple[str, ...] | None = None  # the classes' names, where the data name them (an image folder's)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -276,6 +277,107 @@ def load_npz(path: str) -> Dataset:
                    real_valued=arrays["x"].dtype != np.uint8)
 
 
+# -- the user's own images: a folder per class -------------------------------------------
+
+FOLDER_PREFIX = "folder:"
+GREY_MODES = ("1", "L", "LA")  # PIL modes read as one channel; every other mode as RGB (alpha dropped)
+FOLDER_LAYOUT = "DIR/train/CLASS/*.png, one folder per class; optional DIR/unlabeled/ and DIR/test/CLASS/"
+
+
+def _image_files(folder: Path) -> list[Path]:
+    """The image files under ``folder`` and its subfolders (torchvision's extensions), in a
+    fixed order."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS)
+
+
+def _class_folder(folder: Path) -> tuple[list[Path], np.ndarray, list[str]]:
+    """The images of a folder of class folders, numbered as torchvision's ImageFolder numbers
+    them (class folder names in sorted order): their paths, labels and class names."""
+    from torchvision.datasets import ImageFolder
+
+    try:
+        found = ImageFolder(str(folder))
+    except (FileNotFoundError, OSError) as e:  # no class folders, or a class folder without images
+        raise SSGANError(f"{folder}: {first_line(str(e))} (expected {FOLDER_LAYOUT})") from None
+    return [Path(p) for p, _ in found.samples], np.array([k for _, k in found.samples], np.int64), found.classes
+
+
+def read_images(paths: list[Path], channels: int | None = None) -> np.ndarray:
+    """The images at ``paths`` as float32 (N, C, H, W) in [0, 1]: one channel if every one is
+    grey (or ``channels`` is 1), else RGB; all must have one size. A one-line error names the
+    first file that cannot be read or has another size."""
+    from PIL import Image, UnidentifiedImageError
+
+    pixels, grey, size = [], [], None
+    for path in paths:
+        try:
+            with Image.open(path) as im:
+                if size is None:
+                    size, first = im.size, path
+                elif im.size != size:
+                    raise SSGANError(f"{path} is {im.size[0]}x{im.size[1]} pixels but {first} is {size[0]}x{size[1]}: "
+                                     "give images of one size (resize them first, e.g. with PIL's Image.resize)")
+                mode = "L" if channels == 1 or (channels is None and im.mode in GREY_MODES) else "RGB"
+                pixels.append(np.asarray(im.convert(mode), dtype=np.uint8))
+                grey.append(mode == "L")
+        except (UnidentifiedImageError, OSError) as e:
+            raise SSGANError(f"{path} is not a readable image ({type(e).__name__}): remove or convert it") from None
+    if not all(grey):  # a colour image among them: the grey ones get three equal channels, as PIL's RGB of L
+        pixels = [np.repeat(p[..., None], 3, axis=2) if g else p for p, g in zip(pixels, grey)]
+    x = np.stack(pixels)
+    return _as_images(x if x.ndim == 3 else x.transpose(0, 3, 1, 2))
+
+
+def folder_path(spec: str) -> Path:
+    """The folder of ``folder:DIR``, or a one-line error if there is none."""
+    root = Path(spec[len(FOLDER_PREFIX):]).expanduser()
+    if not root.is_dir():
+        raise SSGANError(f"no such folder: {root} (expected folder:DIR with {FOLDER_LAYOUT})")
+    return root
+
+
+def load_folder_rows(spec: str, channels: int | None = None) -> tuple[np.ndarray, list[Path]]:
+    """The images under ``folder:DIR`` and its subfolders, no labels needed, with their paths
+    (:func:`read_images`: ``channels`` 1 or 3 reads them as grey or RGB)."""
+    root = folder_path(spec)
+    paths = _image_files(root)
+    if not paths:
+        raise SSGANError(f"{root} holds no images (the extensions torchvision reads: .png, .jpg, ...)")
+    return read_images(paths, channels), paths
+
+
+def load_folder(spec: str) -> Dataset:
+    """The user's own images: ``DIR/train/CLASS/`` the labeled ones, numbered by class folder
+    name in sorted order (as torchvision's ImageFolder); ``DIR/unlabeled/`` (any subfolders)
+    unlabeled ones (-1); ``DIR/test/CLASS/`` an optional test set, numbered by the training
+    class folders' names."""
+    root = folder_path(spec)
+    if not (root / "train").is_dir():
+        raise SSGANError(f"{root} has no train folder: put the labeled images in {FOLDER_LAYOUT}")
+    paths, y, classes = _class_folder(root / "train")
+    if len(classes) < 2:
+        raise SSGANError(f"{root / 'train'} has one class folder ({classes[0]}); a classifier needs at least two")
+    unlabeled = _image_files(root / "unlabeled") if (root / "unlabeled").is_dir() else []
+    x = read_images(paths + unlabeled)
+    x_test = y_test = None
+    if (root / "test").is_dir():
+        test_paths, test_y, test_classes = _class_folder(root / "test")
+        unknown = sorted(set(test_classes) - set(classes))
+        if unknown:
+            raise SSGANError(f"{root / 'test'} has class folders that {root / 'train'} lacks ({', '.join(unknown)}): "
+                             "name the test folders as the training ones")
+        index = {name: k for k, name in enumerate(classes)}
+        y_test = np.array([index[test_classes[k]] for k in test_y], np.int64)
+        x_test = read_images(test_paths, channels=x.shape[1])
+        if x_test.shape[1:] != x.shape[1:]:
+            raise SSGANError(f"{root / 'test'} has images of shape {x_test.shape[1:]} but {root / 'train'} of "
+                             f"{x.shape[1:]}: give test images of the training images' size")
+    y = np.concatenate([y, np.full(len(unlabeled), -1, np.int64)])
+    return Dataset(spec, x, y, x_test, y_test, n_classes=len(classes), classes=tuple(classes))
+
+
 # -- toy data: Gaussian mixtures -----------------------------------------------------------
 
 GMM_PREFIXES = ("gmm1d:", "gmm2d:")
@@ -339,6 +441,7 @@ REGISTRY: dict[str, DatasetInfo] = {
                            lambda r, d: _load_torchvision("cifar10", r, d)),
 }
 NPZ_PREFIX = "npz:"
+OWN_DATA = (NPZ_PREFIX, FOLDER_PREFIX)  # the user's own data, whose given labels are the labeled set
 
 
 def npz_path(spec: str) -> str:
@@ -350,23 +453,25 @@ def npz_path(spec: str) -> str:
 
 def check_name(name: str) -> None:
     """Raise a one-line error for a dataset name that no loader takes."""
-    if name.startswith(NPZ_PREFIX) and len(name) > len(NPZ_PREFIX):
+    if any(name.startswith(prefix) and len(name) > len(prefix) for prefix in OWN_DATA):
         return
     if name.startswith(GMM_PREFIXES):
         _gmm_options(name)
         return
     if name not in REGISTRY:
         raise SSGANError(
-            f"unknown dataset {name!r}: choose one of {', '.join(REGISTRY)}, gmm1d:modes=K, gmm2d:modes=K or npz:PATH "
-            "(see `ssgan datasets`)"
+            f"unknown dataset {name!r}: choose one of {', '.join(REGISTRY)}, gmm1d:modes=K, gmm2d:modes=K, npz:PATH or "
+            "folder:DIR (see `ssgan datasets`)"
         )
 
 
 def load_dataset(name: str, data_root: str | None = None, download: bool = False) -> Dataset:
-    """Load a dataset by registry name, or ``npz:PATH`` for the user's own data."""
+    """Load a dataset by registry name, or ``npz:PATH`` or ``folder:DIR`` for the user's own data."""
     check_name(name)
     if name.startswith(NPZ_PREFIX):
         return load_npz(name[len(NPZ_PREFIX):])
+    if name.startswith(FOLDER_PREFIX):
+        return load_folder(name)
     if name.startswith(GMM_PREFIXES):
         return load_gmm(name)
     return REGISTRY[name].load(data_root, download)

@@ -32,7 +32,7 @@ from ssgan import distributed
 from ssgan.batched import SeedGroup, check_stackable
 from ssgan.compiling import CompileFailed
 from ssgan.config import Config, from_dict
-from ssgan.data import Dataset, load_dataset, load_npz, npz_path
+from ssgan.data import OWN_DATA, Dataset, load_dataset, load_npz, npz_path
 from ssgan.errors import DataWarning, SSGANError, first_line
 from ssgan.fileio import WriteFailed, trainer_lock, write_json, write_text, writing
 from ssgan.graphs import use_graphs
@@ -57,8 +57,9 @@ def _slug(text: str) -> str:
 
 
 def _data_slug(name: str) -> str:
-    """A dataset's name in a folder name: an npz file's stem (``npz:/data/cancer.npz``: ``cancer``)."""
-    return _slug(re.sub(r"\.npz$", "", Path(name.replace("npz:", "")).name)) or "data"
+    """A dataset's name in a folder name: an npz file's stem or an image folder's name
+    (``npz:/data/cancer.npz``: ``cancer``; ``folder:/data/birds/``: ``birds``)."""
+    return _slug(re.sub(r"\.npz$", "", Path(re.sub(r"^(npz|folder):", "", name)).name)) or "data"
 
 
 def new_run_dir(out: str | Path, tag: str) -> Path:
@@ -133,11 +134,11 @@ def prepare(cfg: Config) -> tuple[Dataset, Split, Scaler]:
 
 
 def check_run_dataset(cfg: Config, run_dir: Path) -> None:
-    """A one-line error, before reading, where a run's own npz file was named by a path relative
-    to the folder the run was started in and that path leads nowhere from here."""
-    if cfg.dataset.startswith("npz:"):
-        path = Path(cfg.dataset[4:]).expanduser()
-        if not path.is_absolute() and not path.is_file():
+    """A one-line error, before reading, where a run's own npz file or image folder was named by a
+    path relative to the folder the run was started in and that path leads nowhere from here."""
+    if cfg.dataset.startswith(OWN_DATA):
+        path = Path(cfg.dataset.split(":", 1)[1]).expanduser()
+        if not path.is_absolute() and not path.exists():
             raise SSGANError(f"{run_dir} was trained on {cfg.dataset}, a path relative to the folder it was started "
                              f"in, and there is no {path} in {Path.cwd()}: run this command from that folder")
 
@@ -413,6 +414,12 @@ class Run:
     def shape(self) -> tuple[int, ...]:
         return tuple(self.checkpoint["shape"])
 
+    @property
+    def classes(self) -> list[str] | None:
+        """The classes' names, by index, where the data named them (an image folder's class folders)."""
+        named = self.checkpoint.get("classes")
+        return None if named is None else list(named)
+
     def check_examples(self, x: np.ndarray, source: str) -> None:
         """A one-line error unless the rows of ``x`` (from ``source``) have the shape the run trained on."""
         if tuple(x.shape[1:]) != self.shape:
@@ -525,7 +532,7 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
     if y.size and y.max() >= n_classes:
         raise SSGANError(f"{source} has label {y.max()}, but the run knows only {n_classes} classes")
     pred = predict_logits(run.discriminator(), x, run.config.fake_logit, torch.device("cpu")).argmax(1).numpy()
-    return {"run": str(run.path), "data": source, "epoch": run.checkpoint["epoch"],
+    return {"run": str(run.path), "data": source, "epoch": run.checkpoint["epoch"], "classes": run.classes,
             **classification_metrics(y, pred, n_classes)}
 
 
@@ -542,17 +549,25 @@ def sample_quality_of_run(path: str | Path, n: int, seed: int = 0, cache_dir: st
 
 def predict_run(path: str | Path, data_spec: str, key: str = "x") -> dict:
     """The predictions of a run's EMA discriminator on the rows of array ``key`` of an .npz
-    (``npz:PATH``; no labels needed), scaled as the run's training data were: the predicted
+    (``npz:PATH``), or on the images under a folder (``folder:DIR``, any subfolders; ``files``
+    their paths), no labels needed, scaled as the run's training data were: the predicted
     class, the class probabilities (softmax over the K class logits) and ``p_real``, the
     discriminator's probability that a row is real rather than generated (the sigmoid of its
     real/fake logit)."""
-    from ssgan.data import load_npz_rows
+    from ssgan.data import FOLDER_PREFIX, load_folder_rows, load_npz_rows
     from ssgan.scaling import check_units
     from ssgan.train import predict_outputs
 
     run = load_run(path)
-    source = f"{data_spec} ({key})"
-    x = load_npz_rows(data_spec, key)
+    files = None
+    if data_spec.startswith(FOLDER_PREFIX):
+        if key != "x":
+            raise SSGANError(f"--key {key} names an array of an .npz; {data_spec} is a folder of images: drop --key")
+        x, files = load_folder_rows(data_spec, run.shape[0] if len(run.shape) == 3 else None)
+        source = f"{data_spec} ({len(x)} images)"
+    else:
+        x = load_npz_rows(data_spec, key)
+        source = f"{data_spec} ({key})"
     run.check_examples(x, source)
     x = run.scaler.transform(x)
     for message in check_units(run.scaler, x, key):
@@ -560,7 +575,7 @@ def predict_run(path: str | Path, data_spec: str, key: str = "x") -> dict:
     class_logits, real_logit = predict_outputs(run.discriminator(), x, run.config.fake_logit, torch.device("cpu"))
     return {"run": str(run.path), "data": source, "epoch": run.checkpoint["epoch"], "n": len(x),
             "pred": class_logits.argmax(1).numpy(), "proba": torch.softmax(class_logits, 1).numpy(),
-            "p_real": torch.sigmoid(real_logit).numpy()}
+            "p_real": torch.sigmoid(real_logit).numpy(), "files": files, "classes": run.classes}
 
 
 PREDICTION_FORMATS = (".csv", ".npz")
@@ -578,23 +593,32 @@ def prediction_path(out: str | Path) -> Path:
 
 def write_predictions(result: dict, out: str | Path) -> Path:
     """Write :func:`predict_run`'s arrays, atomically: an .npz of ``pred``, ``proba`` and
-    ``p_real``, or a .csv with a row per example (``row, pred, p_real, proba_0 .. proba_K-1``)."""
+    ``p_real``, or a .csv with a row per example (``row, pred, p_real, proba_0 .. proba_K-1``);
+    images of a folder add their paths (the .npz array ``files``, the .csv column ``file`` after
+    ``row``), and a run whose classes have names adds them (``classes``; ``class`` after ``pred``)."""
     import csv
 
     from ssgan.fileio import atomic_path
 
     out = prediction_path(out)
+    files, classes = result.get("files"), result.get("classes")
     try:
         with atomic_path(out) as tmp:
             if out.suffix == ".npz":
                 with open(tmp, "wb") as f:
-                    np.savez(f, pred=result["pred"], proba=result["proba"], p_real=result["p_real"])
+                    named = {} if files is None else {"files": np.array([str(p) for p in files])}
+                    named.update({} if classes is None else {"classes": np.array(classes)})
+                    np.savez(f, pred=result["pred"], proba=result["proba"], p_real=result["p_real"], **named)
             else:
                 with open(tmp, "w", newline="") as f:
                     writer = csv.writer(f)
-                    writer.writerow(["row", "pred", "p_real", *(f"proba_{k}" for k in range(result["proba"].shape[1]))])
+                    writer.writerow(["row", *(["file"] if files is not None else []), "pred",
+                                     *(["class"] if classes is not None else []), "p_real",
+                                     *(f"proba_{k}" for k in range(result["proba"].shape[1]))])
                     for i, (pred, p_real, proba) in enumerate(zip(result["pred"], result["p_real"], result["proba"])):
-                        writer.writerow([i, int(pred), f"{p_real:.6g}", *(f"{p:.6g}" for p in proba)])
+                        writer.writerow([i, *([str(files[i])] if files is not None else []), int(pred),
+                                         *([classes[pred]] if classes is not None else []),
+                                         f"{p_real:.6g}", *(f"{p:.6g}" for p in proba)])
     except OSError as e:
         raise SSGANError(f"cannot write {out}: {e.strerror or e}") from None
     return out

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ssgan.data import Dataset
+from ssgan.data import OWN_DATA, Dataset
 from ssgan.errors import SSGANError
 from ssgan.fileio import write_json
 
@@ -30,8 +30,8 @@ DEFAULT_LABELS = 100  # for the registered datasets, which come fully labeled
 
 def default_labels(dataset_name: str, labels: int | None) -> int | None:
     """``--labels`` as given, else 100 for registered datasets and None (keep the given
-    labels) for a user's npz."""
-    if labels is not None or dataset_name.startswith("npz:"):
+    labels) for a user's npz or image folder."""
+    if labels is not None or dataset_name.startswith(OWN_DATA):
         return labels
     return DEFAULT_LABELS
 
@@ -92,10 +92,10 @@ def make_split(dataset: Dataset, labels: int | None, seed: int, val: int = 0) ->
         raise SSGANError(f"--val must be a multiple of the {k} classes of {dataset.name} (0 for none), got {val}")
     if labels is None:
         if len(known) == len(y):
-            raise SSGANError(
-                f"{dataset.name} has no unlabeled rows (y == -1): mark the unlabeled rows with -1, "
-                "or pass --labels N to keep N labels and hide the rest"
-            )
+            mark = ("put the unlabeled images in its unlabeled/ folder" if dataset.name.startswith("folder:")
+                    else "mark the unlabeled rows with -1")
+            raise SSGANError(f"{dataset.name} has no unlabeled rows (y == -1): {mark}, "
+                             "or pass --labels N to keep N labels and hide the rest")
         # the validation rows come out of the given labels, which must keep one example of each class
         val_idx = _draw_balanced(y, k, known, val // k, np.random.default_rng(seed), dataset.name, "--val", val,
                                  after=" labeled", keep=1)

@@ -1,0 +1,155 @@
+"""`folder:DIR`: the user's own images, a folder per class, as torchvision's ImageFolder reads them."""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from ssgan.cli import main
+from ssgan.data import load_dataset, load_digits
+from ssgan.errors import SSGANError
+from ssgan.runs import evaluate_run
+
+NAMES = {0: "zero", 1: "one", 2: "two"}  # folder names whose sorted order is not the digits' order
+
+
+def save(path: Path, pixels: np.ndarray, mode: str = "L") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.fromarray(pixels)
+    image.convert(mode).save(path)
+
+
+def digit_folder(root: Path, labeled: int = 4, test: int = 20) -> dict:
+    """Digits 0-2 of scikit-learn's digits as 8x8 PNGs: ``labeled`` per class in
+    train/NAME/, the rest of the training images in unlabeled/ (in two subfolders), ``test``
+    per class of the test images in test/NAME/. Returns the arrays that were written."""
+    digits = load_digits()
+    written = {"train": [], "unlabeled": [], "test": []}
+    for part, x, y in (("train", digits.x_train, digits.y_train), ("test", digits.x_test, digits.y_test)):
+        seen = {k: 0 for k in NAMES}
+        for i, (img, k) in enumerate(zip(x[:, 0], y)):
+            if k not in NAMES:
+                continue
+            pixels = np.round(img * 255).astype(np.uint8)
+            seen[k] += 1
+            if part == "test" and seen[k] > test:
+                continue
+            where = (f"{part}/{NAMES[k]}" if part == "test" or seen[k] <= labeled else f"unlabeled/part{i % 2}")
+            save(root / where / f"{i:04d}.png", pixels)
+            written["unlabeled" if where.startswith("unlabeled") else part].append((pixels, int(k)))
+    return written
+
+
+def test_an_image_folder_loads_labeled_unlabeled_and_test_images_by_class_name(tmp_path):
+    written = digit_folder(tmp_path / "d")
+    data = load_dataset(f"folder:{tmp_path / 'd'}")
+    assert data.classes == ("one", "two", "zero")  # ImageFolder's numbering: the folder names sorted
+    assert data.shape == (1, 8, 8) and data.n_classes == 3 and not data.real_valued
+    labeled = data.y_train >= 0
+    assert labeled.sum() == 12 and (data.y_train == -1).sum() == len(written["unlabeled"])
+    index = {name: k for k, name in enumerate(data.classes)}
+    # each labeled image carries the index of its class folder's name, pixels divided by 255
+    by_pixels = {p.tobytes(): index[NAMES[k]] for p, k in written["train"]}
+    for x, y in zip(data.x_train[labeled], data.y_train[labeled]):
+        assert by_pixels[np.round(x[0] * 255).astype(np.uint8).tobytes()] == y
+    assert len(data.y_test) == 60 and np.bincount(data.y_test).tolist() == [20, 20, 20]
+    assert data.x_train.dtype == np.float32 and data.x_train.min() >= 0 and data.x_train.max() <= 1
+    # a test set without some class keeps the training folders' numbering
+    for path in (tmp_path / "d" / "test" / "one").iterdir():
+        path.unlink()
+    (tmp_path / "d" / "test" / "one").rmdir()
+    assert np.bincount(load_dataset(f"folder:{tmp_path / 'd'}").y_test).tolist() == [0, 20, 20]
+
+
+def test_fit_eval_and_predict_on_an_image_folder_name_the_classes(tmp_path, monkeypatch):
+    """From a folder to predictions for new images: the run knows its classes' names, eval shows
+    them, and predict writes each file's class, the same classes that eval scores."""
+    digit_folder(tmp_path / "d")
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["fit", "--dataset", "folder:d", "--epochs", "2", "--out", "runs", "--json", "--quiet"])
+    assert r.exit_code == 0, r.output
+    run = json.loads(r.stdout)["run"]
+    assert Path(run).name == "00000-d-12-s1" and json.loads(r.stdout)["labels"] == 12
+    r = CliRunner().invoke(main, ["eval", run])
+    assert r.exit_code == 0, r.output
+    assert "accuracy of class 2 (zero)" in r.output
+    assert evaluate_run(run)["classes"] == ["one", "two", "zero"]
+    # the test images, copied flat into a folder of new images, are classified one file each
+    for path in Path("d/test").rglob("*.png"):
+        (Path("new") / path.name).parent.mkdir(exist_ok=True)
+        (Path("new") / path.name).write_bytes(path.read_bytes())
+    r = CliRunner().invoke(main, ["predict", run, "--data", "folder:new", "--out", "p.csv"])
+    assert r.exit_code == 0, r.output
+    assert "60 rows of folder:new (60 images)" in r.output
+    with open("p.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0])[:5] == ["row", "file", "pred", "class", "p_real"]
+    truth = {path.name: path.parent.name for path in Path("d/test").rglob("*.png")}
+    assert all(row["class"] == ["one", "two", "zero"][int(row["pred"])] for row in rows)
+    right = np.mean([row["class"] == truth[Path(row["file"]).name] for row in rows])
+    assert right == pytest.approx(evaluate_run(run)["accuracy"])
+    r = CliRunner().invoke(main, ["predict", run, "--data", "folder:new", "--out", "p.npz"])
+    assert r.exit_code == 0, r.output
+    with np.load("p.npz") as p:
+        assert p["classes"].tolist() == ["one", "two", "zero"] and len(p["files"]) == 60
+
+
+def test_colour_images_make_rgb_data_and_grey_ones_among_them_get_three_equal_channels(tmp_path):
+    rng = np.random.default_rng(0)
+    for k, name in enumerate(("a", "b")):
+        save(tmp_path / "c" / "train" / name / "0.png", rng.integers(0, 256, (12, 12, 3), dtype=np.uint8), "RGB")
+        save(tmp_path / "c" / "train" / name / "1.png", rng.integers(0, 256, (12, 12), dtype=np.uint8))
+    data = load_dataset(f"folder:{tmp_path / 'c'}")
+    assert data.shape == (3, 12, 12) and data.x_test is None
+    grey = data.x_train[[1, 3]]
+    assert np.array_equal(grey[:, 0], grey[:, 1]) and np.array_equal(grey[:, 0], grey[:, 2])
+    assert not np.array_equal(data.x_train[0, 0], data.x_train[0, 1])
+
+
+@pytest.mark.parametrize("case", ["no folder", "no train", "one class", "empty class", "sizes", "not an image",
+                                  "test class", "test size", "no unlabeled", "predict empty"])
+def test_a_bad_image_folder_is_one_line_that_says_what_to_do(tmp_path, case):
+    root = tmp_path / "d"
+    pixels = np.zeros((8, 8), np.uint8)
+    if case != "no folder":
+        root.mkdir()
+    if case not in ("no folder", "no train"):
+        save(root / "train" / "a" / "0.png", pixels)
+    if case not in ("no folder", "no train", "one class", "no unlabeled"):
+        save(root / "unlabeled" / "0.png", pixels)
+    if case not in ("no folder", "no train", "one class"):
+        (root / "train" / "b").mkdir()
+        if case != "empty class":
+            save(root / "train" / "b" / "0.png", pixels)
+    if case == "sizes":
+        save(root / "unlabeled" / "big.png", np.zeros((9, 8), np.uint8))
+    if case == "not an image":
+        (root / "unlabeled").mkdir(exist_ok=True)
+        (root / "unlabeled" / "broken.png").write_bytes(b"not a png")
+    if case == "test class":
+        save(root / "test" / "c" / "0.png", pixels)
+    if case == "test size":
+        save(root / "test" / "a" / "0.png", np.zeros((6, 6), np.uint8))
+    expected = {
+        "no folder": "no such folder", "no train": "has no train folder", "one class": "has one class folder (a)",
+        "empty class": "Found no valid file for the classes b", "sizes": "big.png is 8x9 pixels but",
+        "not an image": "broken.png is not a readable image", "test class": "has class folders that",
+        "test size": "give test images of the training images' size", "predict empty": "holds no images",
+        "no unlabeled": "has no unlabeled rows (y == -1): put the unlabeled images in its unlabeled/ folder, or pass",
+    }[case]
+    if case == "predict empty":
+        from ssgan.data import load_folder_rows
+
+        (root / "new").mkdir()
+        with pytest.raises(SSGANError, match=expected):
+            load_folder_rows(f"folder:{root / 'new'}")
+        return
+    r = CliRunner().invoke(main, ["fit", "--dataset", f"folder:{root}", "--epochs", "1",
+                                  "--out", str(tmp_path / "runs")])
+    assert r.exit_code == 2, r.output
+    assert r.output.startswith("Error: ") and expected in r.output and len(r.output.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
