@@ -606,7 +606,7 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, as_json) -> Non
     table.add_row("balanced accuracy", f"{r['balanced_accuracy']:.4f}")
     table.add_row("macro-F1", f"{r['macro_f1']:.4f}")
     for k, acc in enumerate(r["per_class_accuracy"]):
-        table.add_row(f"accuracy of class {_class_name(k, r['classes'])}", f"{acc:.4f}")
+        table.add_row(f"accuracy of class {_class_name(k, r['classes'])}", "no examples" if acc is None else f"{acc:.4f}")
     console.print(table)
     cm = Table(title="confusion matrix (rows: true class, columns: predicted)")
     cm.add_column("")

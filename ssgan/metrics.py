@@ -8,7 +8,10 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_m
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict:
     """Accuracy, error count, balanced accuracy, macro-F1, per-class accuracy and the confusion
-    matrix (rows: true class, columns: predicted class) of integer predictions."""
+    matrix (rows: true class, columns: predicted class) of integer predictions. Data without
+    some class (a subset scored on its own) leave it out of the averages: balanced accuracy over
+    the classes in ``y_true``, macro-F1 over those in ``y_true`` or ``y_pred`` (scikit-learn's
+    own choice), and its per-class accuracy is None, not 0."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     labels = list(range(n_classes))
     present = np.unique(y_true)
@@ -18,7 +21,9 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, n_classes: in
         "errors": int((y_true != y_pred).sum()),
         # balanced accuracy averages recall over the classes present in y_true
         "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)) if len(present) > 1 else float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
-        "per_class_accuracy": [float(v) for v in recall_score(y_true, y_pred, labels=labels, average=None, zero_division=0)],
+        "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+        "per_class_accuracy": [float(v) if k in present else None
+                               for k, v in enumerate(recall_score(y_true, y_pred, labels=labels, average=None,
+                                                                  zero_division=0))],
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
     }

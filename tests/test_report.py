@@ -29,6 +29,16 @@ def test_metrics_on_a_known_confusion_matrix():
     assert m["macro_f1"] == pytest.approx(np.mean(f1))
 
 
+def test_metrics_of_data_without_a_class_leave_it_out_of_the_averages():
+    """Data of classes 0 and 2 of three, scored on their own: class 1 has no accuracy (not 0),
+    and macro-F1 averages the classes in the data or the predictions (class 1 is in neither)."""
+    y_true, y_pred = np.array([0, 0, 2, 2]), np.array([0, 0, 2, 0])
+    m = classification_metrics(y_true, y_pred, 3)
+    assert m["per_class_accuracy"] == [1.0, None, 0.5]
+    assert m["balanced_accuracy"] == pytest.approx(0.75)
+    assert m["macro_f1"] == pytest.approx(np.mean([2 * (2 / 3) / (2 / 3 + 1), 2 * 0.5 / 1.5]))
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")
