@@ -304,6 +304,30 @@ def _class_folder(folder: Path) -> tuple[list[Path], np.ndarray, list[str]]:
     return [Path(p) for p, _ in found.samples], np.array([k for _, k in found.samples], np.int64), found.classes
 
 
+def _class_folder_as(folder: Path, classes: list[str], lacks: str) -> tuple[list[Path], np.ndarray]:
+    """The images of a folder of class folders, numbered as the class names ``classes`` are
+    (a folder of another name is a one-line error: ``lacks`` says who lacks it)."""
+    paths, y, names = _class_folder(folder)
+    unknown = sorted(set(names) - set(classes))
+    if unknown:
+        raise SSGANError(f"{folder} has class folders that {lacks} ({', '.join(unknown)}): name its class folders as "
+                         f"those ({', '.join(classes)})")
+    index = {name: k for k, name in enumerate(classes)}
+    return paths, np.array([index[names[k]] for k in y], np.int64)
+
+
+def load_folder_labeled(spec: str, classes: list[str], channels: int | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """Labeled images of ``folder:DIR`` to score a run on: ``DIR/test/CLASS/`` if there, else
+    ``DIR/train/CLASS/``, numbered as the run's class names ``classes``; with the part read."""
+    root = folder_path(spec)
+    part = next((p for p in ("test", "train") if (root / p).is_dir()), None)
+    if part is None:
+        raise SSGANError(f"{root} has neither a test nor a train folder: put labeled images in DIR/test/CLASS/, "
+                         "one folder per class")
+    paths, y = _class_folder_as(root / part, classes, "the run did not train on")
+    return read_images(paths, channels), y, part
+
+
 def read_images(paths: list[Path], channels: int | None = None) -> np.ndarray:
     """The images at ``paths`` as float32 (N, C, H, W) in [0, 1]: one channel if every one is
     grey (or ``channels`` is 1), else RGB; all must have one size. A one-line error names the
@@ -363,13 +387,7 @@ def load_folder(spec: str) -> Dataset:
     x = read_images(paths + unlabeled)
     x_test = y_test = None
     if (root / "test").is_dir():
-        test_paths, test_y, test_classes = _class_folder(root / "test")
-        unknown = sorted(set(test_classes) - set(classes))
-        if unknown:
-            raise SSGANError(f"{root / 'test'} has class folders that {root / 'train'} lacks ({', '.join(unknown)}): "
-                             "name the test folders as the training ones")
-        index = {name: k for k, name in enumerate(classes)}
-        y_test = np.array([index[test_classes[k]] for k in test_y], np.int64)
+        test_paths, y_test = _class_folder_as(root / "test", classes, f"{root / 'train'} lacks")
         x_test = read_images(test_paths, channels=x.shape[1])
         if x_test.shape[1:] != x.shape[1:]:
             raise SSGANError(f"{root / 'test'} has images of shape {x_test.shape[1:]} but {root / 'train'} of "

@@ -32,7 +32,7 @@ from ssgan import distributed
 from ssgan.batched import SeedGroup, check_stackable
 from ssgan.compiling import CompileFailed
 from ssgan.config import Config, from_dict
-from ssgan.data import OWN_DATA, Dataset, load_dataset, load_npz, npz_path
+from ssgan.data import FOLDER_PREFIX, OWN_DATA, Dataset, load_dataset, load_folder_labeled, load_npz, npz_path
 from ssgan.errors import DataWarning, SSGANError, first_line
 from ssgan.fileio import WriteFailed, trainer_lock, write_json, write_text, writing
 from ssgan.graphs import use_graphs
@@ -499,23 +499,34 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
 
     ``part`` is ``test``, ``train`` (the training rows with known labels) or ``val`` (the
     run's validation rows) of the run's own dataset; ``data_spec`` (``npz:PATH``) scores other
-    data of the same shape instead: its ``x_test``/``y_test`` if present, else its labeled rows.
+    data of the same shape instead: its ``x_test``/``y_test`` if present, else its labeled rows;
+    (``folder:DIR``) the images of ``DIR/test/CLASS/``, else of ``DIR/train/CLASS/``, whose
+    class folders are named as the run's classes (``0``, ``1``, ... where its data named none).
     """
     from ssgan.metrics import classification_metrics
     from ssgan.train import predict_logits
 
     run = load_run(path)
     n_classes = run.checkpoint["n_classes"]
-    if data_spec is not None:
+    if data_spec is not None and data_spec.startswith(FOLDER_PREFIX):  # class folders named as the run's classes
+        names = run.classes or [str(k) for k in range(n_classes)]
+        x, y, read = load_folder_labeled(data_spec, names, run.shape[0] if len(run.shape) == 3 else None)
+        data, notes = scale_dataset(run.scaler, Dataset(data_spec, x, y, None, None, n_classes))
+        use_test, source = False, f"{data_spec} ({read}/ images)"
+    elif data_spec is not None:
         data, notes = scale_dataset(run.scaler, load_npz(npz_path(data_spec)))
-        for message in notes:
-            warnings.warn(message, DataWarning, stacklevel=2)
         use_test = data.x_test is not None
         source = f"{data_spec} ({'x_test' if use_test else 'labeled rows of x'})"
     else:
-        data = run_data(run.config, run.path)
+        data, notes = run_data(run.config, run.path), []
+        if run.classes is not None and list(data.classes or ()) != run.classes:
+            raise SSGANError(f"the class folders of {data.name} are now {', '.join(data.classes or ())}, but "
+                             f"{run.path} trained on {', '.join(run.classes)}: put them back, or score other images "
+                             "with --data folder:DIR")
         use_test = part == "test"
         source = f"{data.name} {part}"
+    for message in notes:
+        warnings.warn(message, DataWarning, stacklevel=2)
     x, y = (data.x_test, data.y_test) if use_test else (data.x_train, data.y_train)
     if x is None:
         hint = (f"--split val (the {run.config.val} rows the run held out)" if run.config.val
@@ -554,7 +565,7 @@ def predict_run(path: str | Path, data_spec: str, key: str = "x") -> dict:
     class, the class probabilities (softmax over the K class logits) and ``p_real``, the
     discriminator's probability that a row is real rather than generated (the sigmoid of its
     real/fake logit)."""
-    from ssgan.data import FOLDER_PREFIX, load_folder_rows, load_npz_rows
+    from ssgan.data import load_folder_rows, load_npz_rows
     from ssgan.scaling import check_units
     from ssgan.train import predict_outputs
 

@@ -98,6 +98,32 @@ def test_fit_eval_and_predict_on_an_image_folder_name_the_classes(tmp_path, monk
         assert p["classes"].tolist() == ["one", "two", "zero"] and len(p["files"]) == 60
 
 
+def test_eval_of_other_images_numbers_their_class_folders_by_the_runs_names(tmp_path, monkeypatch):
+    """eval --data folder:DIR scores images whose class folders are named as the run's classes,
+    whatever subset of them it holds; a name the run does not know, and a run whose own class
+    folders changed since it trained, stop in one line."""
+    digit_folder(tmp_path / "d")
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["fit", "--dataset", "folder:d", "--epochs", "2", "--out", "runs", "--json", "--quiet"])
+    run = json.loads(r.stdout)["run"]
+    full = evaluate_run(run)
+    Path("other/test").mkdir(parents=True)
+    Path("d/test/zero").rename("other/test/zero")  # the zeros alone, class 2 of the run
+    zeros = evaluate_run(run, data_spec="folder:other")
+    assert zeros["data"] == "folder:other (test/ images)" and zeros["n"] == 20
+    assert zeros["per_class_accuracy"][:2] == [None, None]
+    assert zeros["accuracy"] == pytest.approx(full["per_class_accuracy"][2])
+    Path("other/test/nil").mkdir()
+    Path("other/test/zero/").joinpath(next(iter(sorted(Path("other/test/zero").iterdir()))).name).rename(
+        "other/test/nil/a.png")
+    r = CliRunner().invoke(main, ["eval", run, "--data", "folder:other"])
+    assert r.exit_code == 2 and "has class folders that the run did not train on (nil)" in r.output, r.output
+    Path("d/train/nil").mkdir()
+    Path("other/test/nil/a.png").rename("d/train/nil/a.png")
+    r = CliRunner().invoke(main, ["eval", run])
+    assert r.exit_code == 2 and "the class folders of folder:d are now nil, one, two, zero, but" in r.output, r.output
+
+
 def test_colour_images_make_rgb_data_and_grey_ones_among_them_get_three_equal_channels(tmp_path):
     rng = np.random.default_rng(0)
     for k, name in enumerate(("a", "b")):
