@@ -284,12 +284,19 @@ GREY_MODES = ("1", "L", "LA")  # PIL modes read as one channel; every other mode
 FOLDER_LAYOUT = "DIR/train/CLASS/*.png, one folder per class; optional DIR/unlabeled/ and DIR/test/CLASS/"
 
 
-def _image_files(folder: Path) -> list[Path]:
-    """The image files under ``folder`` and its subfolders (torchvision's extensions), in a
-    fixed order."""
+def _is_image(path: str | Path) -> bool:
+    """Whether ``path`` names an image file that a folder dataset reads: one of torchvision's
+    extensions, and not hidden (macOS's ``._name.png`` beside each copied image is no image)."""
     from torchvision.datasets.folder import IMG_EXTENSIONS
 
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS)
+    return Path(path).suffix.lower() in IMG_EXTENSIONS and not Path(path).name.startswith(".")
+
+
+def _image_files(folder: Path) -> list[Path]:
+    """The image files under ``folder`` and its subfolders, hidden folders left out, in a fixed
+    order."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and _is_image(p)
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
 def _class_folder(folder: Path) -> tuple[list[Path], np.ndarray, list[str]]:
@@ -298,7 +305,7 @@ def _class_folder(folder: Path) -> tuple[list[Path], np.ndarray, list[str]]:
     from torchvision.datasets import ImageFolder
 
     try:
-        found = ImageFolder(str(folder))
+        found = ImageFolder(str(folder), is_valid_file=_is_image)
     except (FileNotFoundError, OSError) as e:  # no class folders, or a class folder without images
         raise SSGANError(f"{folder}: {first_line(str(e))} (expected {FOLDER_LAYOUT})") from None
     return [Path(p) for p, _ in found.samples], np.array([k for _, k in found.samples], np.int64), found.classes

@@ -46,6 +46,9 @@ def digit_folder(root: Path, labeled: int = 4, test: int = 20) -> dict:
 
 def test_an_image_folder_loads_labeled_unlabeled_and_test_images_by_class_name(tmp_path):
     written = digit_folder(tmp_path / "d")
+    # what a copy from macOS or a notebook leaves beside the images is not read as images
+    (tmp_path / "d" / "train" / "one" / "._0001.png").write_bytes(b"\x00\x05\x16\x07")
+    save(tmp_path / "d" / "unlabeled" / ".ipynb_checkpoints" / "0001-checkpoint.png", np.zeros((8, 8), np.uint8))
     data = load_dataset(f"folder:{tmp_path / 'd'}")
     assert data.classes == ("one", "two", "zero")  # ImageFolder's numbering: the folder names sorted
     assert data.shape == (1, 8, 8) and data.n_classes == 3 and not data.real_valued
