@@ -350,6 +350,9 @@ def read_images(paths: list[Path], channels: int | None = None) -> np.ndarray:
                 elif im.size != size:
                     raise SSGANError(f"{path} is {im.size[0]}x{im.size[1]} pixels but {first} is {size[0]}x{size[1]}: "
                                      "give images of one size (resize them first, e.g. with PIL's Image.resize)")
+                if im.mode.startswith(("I", "F")):  # 16- or 32-bit or float pixels: 8 bits would clip them
+                    raise SSGANError(f"{path} has pixels of more than 8 bits (PIL mode {im.mode}), which a folder "
+                                     "does not read: save 8-bit images, or give the values in an npz (npz:PATH)")
                 mode = "L" if channels == 1 or (channels is None and im.mode in GREY_MODES) else "RGB"
                 pixels.append(np.asarray(im.convert(mode), dtype=np.uint8))
                 grey.append(mode == "L")

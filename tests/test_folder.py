@@ -140,7 +140,7 @@ def test_colour_images_make_rgb_data_and_grey_ones_among_them_get_three_equal_ch
 
 
 @pytest.mark.parametrize("case", ["no folder", "no train", "one class", "empty class", "sizes", "not an image",
-                                  "test class", "test size", "no unlabeled", "predict empty"])
+                                  "test class", "test size", "no unlabeled", "16 bits", "predict empty"])
 def test_a_bad_image_folder_is_one_line_that_says_what_to_do(tmp_path, case):
     root = tmp_path / "d"
     pixels = np.zeros((8, 8), np.uint8)
@@ -159,6 +159,8 @@ def test_a_bad_image_folder_is_one_line_that_says_what_to_do(tmp_path, case):
     if case == "not an image":
         (root / "unlabeled").mkdir(exist_ok=True)
         (root / "unlabeled" / "broken.png").write_bytes(b"not a png")
+    if case == "16 bits":
+        save(root / "unlabeled" / "deep.png", np.full((8, 8), 40000, np.uint16), "I;16")
     if case == "test class":
         save(root / "test" / "c" / "0.png", pixels)
     if case == "test size":
@@ -168,6 +170,7 @@ def test_a_bad_image_folder_is_one_line_that_says_what_to_do(tmp_path, case):
         "empty class": "Found no valid file for the classes b", "sizes": "big.png is 8x9 pixels but",
         "not an image": "broken.png is not a readable image", "test class": "has class folders that",
         "test size": "give test images of the training images' size", "predict empty": "holds no images",
+        "16 bits": "deep.png has pixels of more than 8 bits (PIL mode I;16), which a folder does not read",
         "no unlabeled": "has no unlabeled rows (y == -1): put the unlabeled images in its unlabeled/ folder, or pass",
     }[case]
     if case == "predict empty":
