@@ -473,9 +473,10 @@ OWN_DATA = (NPZ_PREFIX, FOLDER_PREFIX)  # the user's own data, whose given label
 
 
 def npz_path(spec: str) -> str:
-    """The path of ``--data npz:PATH``, or a one-line error if ``spec`` is not of that form."""
+    """The path of ``--data npz:PATH``, or a one-line error if ``spec`` is not of that form (nor
+    ``folder:DIR``, which its callers read before)."""
     if not spec.startswith(NPZ_PREFIX):
-        raise SSGANError(f"--data must be npz:PATH, got {spec!r}")
+        raise SSGANError(f"--data must be npz:PATH or folder:DIR, got {spec!r}")
     return spec[len(NPZ_PREFIX):]
 
 

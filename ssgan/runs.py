@@ -593,12 +593,14 @@ PREDICTION_FORMATS = (".csv", ".npz")
 
 
 def prediction_path(out: str | Path) -> Path:
-    """``out`` if predictions can be written there (a .csv or .npz in a folder that exists)."""
+    """``out`` if predictions can be written there: a .csv or .npz whose folder is one, or is
+    not there yet (:func:`write_predictions` makes it, as ``sample`` and ``fit`` make theirs)."""
     out = Path(out)
     if out.suffix not in PREDICTION_FORMATS:
         raise SSGANError(f"--out {out}: write predictions to a .csv or an .npz file")
-    if not out.parent.is_dir():
-        raise SSGANError(f"--out {out}: the folder {out.parent} does not exist")
+    above = next(p for p in (out.parent, *out.parent.parents) if p.exists())  # ("." or "/" at the latest)
+    if above.exists() and not above.is_dir():
+        raise SSGANError(f"--out {out}: {above} is a file, not a folder")
     return out
 
 
@@ -614,6 +616,7 @@ def write_predictions(result: dict, out: str | Path) -> Path:
     out = prediction_path(out)
     files, classes = result.get("files"), result.get("classes")
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(out) as tmp:
             if out.suffix == ".npz":
                 with open(tmp, "wb") as f:

@@ -79,8 +79,8 @@ def test_real_valued_rows_are_scaled_as_in_training(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--out", "p.txt"], "--out p.txt: write predictions to a .csv or an .npz file"),
     (["--key", "x_test", "--out", "p.csv"], "has no x_test array (found: x); choose one with --key"),
-    (["--data", "digits", "--out", "p.csv"], "--data must be npz:PATH, got 'digits'"),
-    (["--out", "nowhere/p.csv"], "the folder nowhere does not exist"),
+    (["--data", "digits", "--out", "p.csv"], "--data must be npz:PATH or folder:DIR, got 'digits'"),
+    (["--out", "new.npz/p.csv"], "--out new.npz/p.csv: new.npz is a file, not a folder"),
 ])
 def test_bad_predictions_are_one_line(digits_run, tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
@@ -94,7 +94,19 @@ def test_bad_predictions_are_one_line(digits_run, tmp_path, monkeypatch, args, m
 
 def test_eval_on_other_data_takes_an_npz_alone(digits_run):
     r = CliRunner().invoke(main, ["eval", digits_run, "--data", "digits"])
-    assert r.exit_code == 2 and r.output == "Error: --data must be npz:PATH, got 'digits'\n", r.output
+    assert r.exit_code == 2 and r.output == "Error: --data must be npz:PATH or folder:DIR, got 'digits'\n", r.output
+
+
+def test_predictions_go_into_a_folder_made_for_them(digits_run, tmp_path):
+    """--out in folders that are not there yet makes them, as sample --out and fit --out do;
+    a prediction that fails first leaves none behind."""
+    data = write_npz(tmp_path / "new.npz", x=np.zeros((3, 8, 8), np.float32))
+    out = tmp_path / "a" / "b" / "p.csv"
+    r = CliRunner().invoke(main, ["predict", digits_run, "--data", data, "--out", str(out)])
+    assert r.exit_code == 0 and out.is_file(), r.output
+    wrong = write_npz(tmp_path / "wrong.npz", x=np.zeros((3, 5, 5), np.float32))
+    r = CliRunner().invoke(main, ["predict", digits_run, "--data", wrong, "--out", str(tmp_path / "c" / "p.csv")])
+    assert r.exit_code == 2 and not (tmp_path / "c").exists(), r.output
 
 
 def test_rows_of_another_shape_are_refused(digits_run, tmp_path):
