@@ -2,6 +2,8 @@
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -185,3 +187,18 @@ def test_a_bad_image_folder_is_one_line_that_says_what_to_do(tmp_path, case):
     assert r.exit_code == 2, r.output
     assert r.output.startswith("Error: ") and expected in r.output and len(r.output.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_the_image_folder_benchmark_reads_back_its_archive(tmp_path):
+    """benchmarks/image_folder.py writes an archive as PNG files and checks that the folder
+    reads back the archive's pixels and class names (here on a small archive of three classes)."""
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "small.npz", x_train=rng.integers(0, 256, (30, 6, 6), dtype=np.uint8),
+             y_train=np.arange(30) % 3, x_test=rng.integers(0, 256, (9, 6, 6), dtype=np.uint8), y_test=np.arange(9) % 3)
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "image_folder.py"
+    r = subprocess.run([sys.executable, str(script), str(tmp_path / "f"), "--npz", str(tmp_path / "small.npz"),
+                        "--names", "c,b,a", "--labels-per-class", "2", "--repeats", "1"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "30 training images (6 labeled), 9 test images, shape (1, 6, 6)" in r.stdout
+    assert r.stdout.strip().endswith("test images as in the archive: pixels True, class names True")
