@@ -420,6 +420,11 @@ class Run:
         named = self.checkpoint.get("classes")
         return None if named is None else list(named)
 
+    @property
+    def channels(self) -> int | None:
+        """The channels of the run's images (None for vectors): how a folder's images are read for it."""
+        return self.shape[0] if len(self.shape) == 3 else None
+
     def check_examples(self, x: np.ndarray, source: str) -> None:
         """A one-line error unless the rows of ``x`` (from ``source``) have the shape the run trained on."""
         if tuple(x.shape[1:]) != self.shape:
@@ -510,7 +515,7 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
     n_classes = run.checkpoint["n_classes"]
     if data_spec is not None and data_spec.startswith(FOLDER_PREFIX):  # class folders named as the run's classes
         names = run.classes or [str(k) for k in range(n_classes)]
-        x, y, read = load_folder_labeled(data_spec, names, run.shape[0] if len(run.shape) == 3 else None)
+        x, y, read = load_folder_labeled(data_spec, names, run.channels)
         data, notes = scale_dataset(run.scaler, Dataset(data_spec, x, y, None, None, n_classes))
         use_test, source = False, f"{data_spec} ({read}/ images)"
     elif data_spec is not None:
@@ -574,7 +579,7 @@ def predict_run(path: str | Path, data_spec: str, key: str = "x") -> dict:
     if data_spec.startswith(FOLDER_PREFIX):
         if key != "x":
             raise SSGANError(f"--key {key} names an array of an .npz; {data_spec} is a folder of images: drop --key")
-        x, files = load_folder_rows(data_spec, run.shape[0] if len(run.shape) == 3 else None)
+        x, files = load_folder_rows(data_spec, run.channels)
         source = f"{data_spec} ({len(x)} images)"
     else:
         x = load_npz_rows(data_spec, key)
@@ -599,7 +604,7 @@ def prediction_path(out: str | Path) -> Path:
     if out.suffix not in PREDICTION_FORMATS:
         raise SSGANError(f"--out {out}: write predictions to a .csv or an .npz file")
     above = next(p for p in (out.parent, *out.parent.parents) if p.exists())  # ("." or "/" at the latest)
-    if above.exists() and not above.is_dir():
+    if not above.is_dir():
         raise SSGANError(f"--out {out}: {above} is a file, not a folder")
     return out
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ssgan.data import OWN_DATA, Dataset
+from ssgan.data import FOLDER_PREFIX, OWN_DATA, Dataset
 from ssgan.errors import SSGANError
 from ssgan.fileio import write_json
 
@@ -92,10 +92,9 @@ def make_split(dataset: Dataset, labels: int | None, seed: int, val: int = 0) ->
         raise SSGANError(f"--val must be a multiple of the {k} classes of {dataset.name} (0 for none), got {val}")
     if labels is None:
         if len(known) == len(y):
-            mark = ("put the unlabeled images in its unlabeled/ folder" if dataset.name.startswith("folder:")
-                    else "mark the unlabeled rows with -1")
-            raise SSGANError(f"{dataset.name} has no unlabeled rows (y == -1): {mark}, "
-                             "or pass --labels N to keep N labels and hide the rest")
+            lacks = ("has no unlabeled images: put them in its unlabeled/ folder" if dataset.name.startswith(FOLDER_PREFIX)
+                     else "has no unlabeled rows (y == -1): mark the unlabeled rows with -1")
+            raise SSGANError(f"{dataset.name} {lacks}, or pass --labels N to keep N labels and hide the rest")
         # the validation rows come out of the given labels, which must keep one example of each class
         val_idx = _draw_balanced(y, k, known, val // k, np.random.default_rng(seed), dataset.name, "--val", val,
                                  after=" labeled", keep=1)

@@ -173,7 +173,7 @@ def test_a_bad_image_folder_is_one_line_that_says_what_to_do(tmp_path, case):
         "not an image": "broken.png is not a readable image", "test class": "has class folders that",
         "test size": "give test images of the training images' size", "predict empty": "holds no images",
         "16 bits": "deep.png has pixels of more than 8 bits (PIL mode I;16), which a folder does not read",
-        "no unlabeled": "has no unlabeled rows (y == -1): put the unlabeled images in its unlabeled/ folder, or pass",
+        "no unlabeled": "has no unlabeled images: put them in its unlabeled/ folder, or pass --labels N",
     }[case]
     if case == "predict empty":
         from ssgan.data import load_folder_rows
