@@ -754,19 +754,24 @@ def _class_name(k: int, classes: list[str] | None) -> str:
 @click.option("--n", "n", type=click.IntRange(1, 10000), default=64, show_default=True, help="Number of samples.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="PNG to write [RUN/samples.png].")
 @click.option("--npz", type=click.Path(dir_okay=False), default=None, help="Also write the raw samples (x, z) to this .npz, x in the data's own units (the run's scaling inverted).")
+@click.option("--images", type=click.Path(file_okay=False), default=None,
+              help="Also write each sample as an 8-bit PNG file into this new folder (as FID tools and "
+                   "--data folder:DIR read images).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
 @click.option("--walk", type=int, default=None, help="Walk latent dimension DIM (rows: 8 random starts, 10 steps).")
 @click.option("--interpolate", is_flag=True, help="Interpolate between pairs of noise vectors (8 rows, 10 steps).")
-def sample(run, n, out, npz, seed, walk, interpolate) -> None:
+def sample(run, n, out, npz, images, seed, walk, interpolate) -> None:
     """Generate samples from a run's generator; no training flags needed."""
     from ssgan.runs import load_run
-    from ssgan.samples import generate, interpolation, latent_walk, save_grid, write_samples
+    from ssgan.samples import generate, interpolation, latent_walk, save_grid, write_image_files, write_samples
 
     r = load_run(run)
     png = Path(out or Path(run) / "samples.png")
     if walk is not None or interpolate:
         if walk is not None and interpolate:
             raise SSGANError("choose --walk DIM or --interpolate, not both")
+        if images is not None:
+            raise SSGANError("--images writes --n samples, not a walk or an interpolation: drop one of them")
         if len(r.shape) != 3:
             raise SSGANError(f"--walk and --interpolate draw image grids; this run's data have shape {r.shape}")
         x = latent_walk(r.generator(), walk, seed=seed) if walk is not None else interpolation(r.generator(), seed=seed)
@@ -778,9 +783,12 @@ def sample(run, n, out, npz, seed, walk, interpolate) -> None:
     x, z = generate(r.generator(), n, seed)
     toy = len(r.shape) == 1 and r.shape[0] <= 2  # density plots need the real points
     real = run_data(r.config, r.path).x_train if toy else None
-    written = write_samples(x, z, None if out is None and npz else png, Path(npz) if npz else None, real,
+    said = []
+    if images is not None:  # first: it checks its folder and the samples' shape before anything is written
+        said.append(f"{images} ({write_image_files(x, Path(images))} images)")
+    written = write_samples(x, z, None if out is None and (npz or images) else png, Path(npz) if npz else None, real,
                             to_units=r.scaler.inverse)
-    click.echo("wrote " + ", ".join(str(p) for p in written))
+    click.echo("wrote " + ", ".join([*(str(p) for p in written), *said]))
 
 
 if __name__ == "__main__":  # pragma: no cover

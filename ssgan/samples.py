@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +96,42 @@ def write_samples(x: torch.Tensor, z: torch.Tensor, png: Path | None, npz: Path 
     except OSError as e:
         raise SSGANError(f"cannot write {path}: {e.strerror or e}") from None
     return written
+
+
+def write_image_files(x: torch.Tensor, folder: Path) -> int:
+    """Write each generated image of ``x`` (N, C, H, W) in [0, 1] as an 8-bit PNG file
+    (``sample_00000.png``, ...; grey for one channel, RGB for three) into ``folder``, a new
+    one: the files go into a hidden folder beside it, renamed to ``folder`` once all are
+    written, so that a failed or stopped export leaves no half-filled folder. The folder reads
+    back as ``folder:DIR`` images (``ssgan predict``) and is what FID tools that take folders
+    of images read. Returns how many files were written."""
+    import shutil
+    import secrets
+
+    from PIL import Image
+
+    from ssgan.errors import SSGANError
+
+    if x.dim() != 4 or x.shape[1] not in (1, 3):
+        raise SSGANError(f"--images writes grey or RGB images, and this run's samples have shape {tuple(x.shape[1:])}: "
+                         "use --npz FILE")
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise SSGANError(f"--images {folder}: it exists{' and is not empty' if folder.is_dir() else ''}; "
+                         "give a new folder, so that these samples are not mixed with other files")
+    pixels = x.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()  # as save_image rounds
+    partial = folder.parent / f".{folder.name}.{secrets.token_hex(6)}.partial"
+    try:
+        partial.mkdir(parents=True)
+        for i, image in enumerate(pixels):
+            Image.fromarray(image[..., 0] if image.shape[2] == 1 else image).save(partial / f"sample_{i:05d}.png")
+        if folder.is_dir():
+            folder.rmdir()  # (empty, checked above) so that the rename can take its place
+        os.replace(partial, folder)
+    except OSError as e:
+        raise SSGANError(f"cannot write {folder}: {e.strerror or e}") from None
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return len(pixels)
 
 
 def _z_range(generator) -> tuple[float, float]:

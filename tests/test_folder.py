@@ -202,3 +202,37 @@ def test_the_image_folder_benchmark_reads_back_its_archive(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "30 training images (6 labeled), 9 test images, shape (1, 6, 6)" in r.stdout
     assert r.stdout.strip().endswith("test images as in the archive: pixels True, class names True")
+
+
+def test_sample_images_are_files_that_read_back_as_a_folder(tmp_path, monkeypatch):
+    """sample --images writes each sample as an 8-bit PNG, the pixels of the samples that --npz
+    writes (same seed) rounded as the grid is; the folder classifies with predict --data folder:;
+    a folder in use is refused, and an export that fails halfway leaves no folder behind."""
+    digit_folder(tmp_path / "d")
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["fit", "--dataset", "folder:d", "--epochs", "1", "--out", "runs", "--json", "--quiet"])
+    run = json.loads(r.stdout)["run"]
+    r = CliRunner().invoke(main, ["sample", run, "--n", "12", "--images", "gen", "--npz", "gen.npz"])
+    assert r.exit_code == 0 and r.output == "wrote gen.npz, gen (12 images)\n", r.output
+    files = sorted(Path("gen").iterdir())
+    assert [p.name for p in files] == [f"sample_{i:05d}.png" for i in range(12)]
+    with np.load("gen.npz") as z:
+        expected = np.floor(z["x"][:, 0] * 255 + 0.5).astype(np.uint8)
+    read = np.stack([np.asarray(Image.open(p)) for p in files])
+    assert read.dtype == np.uint8 and np.array_equal(read, expected)
+    r = CliRunner().invoke(main, ["predict", run, "--data", "folder:gen", "--out", "gen.csv"])
+    assert r.exit_code == 0 and "12 rows of folder:gen (12 images)" in r.output, r.output
+    r = CliRunner().invoke(main, ["sample", run, "--images", "gen"])
+    assert r.exit_code == 2 and "--images gen: it exists and is not empty" in r.output, r.output
+
+    saved = Image.Image.save
+
+    def fail_at_the_fourth(image, path, *args, **kwargs):
+        if Path(path).name == "sample_00003.png":
+            raise OSError(28, "No space left on device")
+        return saved(image, path, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", fail_at_the_fourth)
+    r = CliRunner().invoke(main, ["sample", run, "--n", "8", "--images", "full"])
+    assert r.exit_code == 2 and r.output == "Error: cannot write full: No space left on device\n", r.output
+    assert not Path("full").exists() and not [p for p in Path(".").iterdir() if p.name.startswith(".full")]
