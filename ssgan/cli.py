@@ -161,6 +161,8 @@ def data_options(f):
                      help="Directory of torchvision datasets, in torchvision's own layout.")(f)
     f = click.option("--dataset", type=str, default=None,
                      help="mnist (default), digits, fashion-mnist, kmnist, svhn, cifar10, npz:PATH or folder:DIR.")(f)
+    f = click.option("--image-size", type=int, default=None,
+                     help="folder:DIR only: resize each image (its shorter side) to N and centre-crop it to N x N.")(f)
     return f
 
 
@@ -171,13 +173,15 @@ def data_options(f):
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the draw.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Where to write the split JSON [DATASET.seedS@N.json].")
-def split(dataset, data_root, download, labels, val, seed, out) -> None:
+def split(dataset, data_root, download, image_size, labels, val, seed, out) -> None:
     """Draw a class-balanced labeled split and save it as JSON."""
+    from ssgan.config import Config
     from ssgan.data import load_dataset
     from ssgan.splits import default_labels, make_split, save_split
 
     dataset = dataset or "mnist"
-    data = load_dataset(dataset, data_root, bool(download))
+    Config(dataset=dataset, image_size=image_size)  # (its checks)
+    data = load_dataset(dataset, data_root, bool(download), image_size)
     s = make_split(data, default_labels(dataset, labels), seed, val)
     path = Path(out or f"{s.name.replace(':', '_').replace('/', '_')}.json")
     try:

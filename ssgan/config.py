@@ -53,6 +53,7 @@ class Config:
     split: str | None = None
     val: int = 0  # class-balanced validation examples held out of training (0: none)
     scale: str = "auto"  # minmax | standard | none; auto: minmax for real-valued npz data (ssgan.scaling)
+    image_size: int | None = None  # folder:DIR images resized (shorter side) and centre-cropped to N x N
     # model (None: the architecture's own default, ARCH_DEFAULTS)
     arch: str = "auto"  # auto: salimans-cnn for colour images it takes, mlp otherwise
     z_dim: int = 100
@@ -155,9 +156,12 @@ class Config:
         choice("graphs", GRAPHS)
         for name in ("epochs", "batch_size", "z_dim", "sample_every", "checkpoint_every", "init_batch",
                      "mbd_dim", "d_steps", "g_steps", "nproc", "d_width", "g_width", "quality_samples",
-                     "entropy_epochs"):
+                     "entropy_epochs", "image_size"):
             if getattr(self, name) is not None:
                 at_least(name, 1)
+        if self.image_size is not None and not self.dataset.startswith("folder:"):
+            raise SSGANError(f"image_size resizes the images of a folder:DIR dataset, and {self.dataset} is not one: "
+                             "drop it")
         for name in ("lr", "lr_d", "lr_g", "adam_eps"):
             if getattr(self, name) is not None:
                 at_least(name, 0.0, inclusive=False)

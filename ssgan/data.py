@@ -323,38 +323,46 @@ def _class_folder_as(folder: Path, classes: list[str], lacks: str) -> tuple[list
     return paths, np.array([index[names[k]] for k in y], np.int64)
 
 
-def load_folder_labeled(spec: str, classes: list[str], channels: int | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+def load_folder_labeled(spec: str, classes: list[str], channels: int | None = None,
+                        size: int | None = None) -> tuple[np.ndarray, np.ndarray, str]:
     """Labeled images of ``folder:DIR`` to score a run on: ``DIR/test/CLASS/`` if there, else
-    ``DIR/train/CLASS/``, numbered as the run's class names ``classes``; with the part read."""
+    ``DIR/train/CLASS/``, numbered as the run's class names ``classes`` (read as
+    :func:`read_images` reads them); with the part read."""
     root = folder_path(spec)
     part = next((p for p in ("test", "train") if (root / p).is_dir()), None)
     if part is None:
         raise SSGANError(f"{root} has neither a test nor a train folder: put labeled images in DIR/test/CLASS/, "
                          "one folder per class")
     paths, y = _class_folder_as(root / part, classes, "the run did not train on")
-    return read_images(paths, channels), y, part
+    return read_images(paths, channels, size), y, part
 
 
-def read_images(paths: list[Path], channels: int | None = None) -> np.ndarray:
+def read_images(paths: list[Path], channels: int | None = None, size: int | None = None) -> np.ndarray:
     """The images at ``paths`` as float32 (N, C, H, W) in [0, 1]: one channel if every one is
-    grey (or ``channels`` is 1), else RGB; all must have one size. A one-line error names the
-    first file that cannot be read or has another size."""
+    grey (or ``channels`` is 1), else RGB; all of one size, or each resized to ``size`` x
+    ``size`` as torchvision's ``Resize(size)`` and ``CenterCrop(size)`` do (the shorter side
+    to ``size``, antialiased, then the centre). A one-line error names the first file that
+    cannot be read or has another size."""
     from PIL import Image, UnidentifiedImageError
+    from torchvision.transforms import functional as tvf
 
-    pixels, grey, size = [], [], None
+    pixels, grey, shape = [], [], None
     for path in paths:
         try:
             with Image.open(path) as im:
-                if size is None:
-                    size, first = im.size, path
-                elif im.size != size:
-                    raise SSGANError(f"{path} is {im.size[0]}x{im.size[1]} pixels but {first} is {size[0]}x{size[1]}: "
-                                     "give images of one size (resize them first, e.g. with PIL's Image.resize)")
+                if shape is None:
+                    shape, first = im.size, path
+                elif im.size != shape and size is None:
+                    raise SSGANError(f"{path} is {im.size[0]}x{im.size[1]} pixels but {first} is {shape[0]}x{shape[1]}: "
+                                     "give images of one size, or --image-size N to resize and centre-crop each")
                 if im.mode.startswith(("I", "F")):  # 16- or 32-bit or float pixels: 8 bits would clip them
                     raise SSGANError(f"{path} has pixels of more than 8 bits (PIL mode {im.mode}), which a folder "
                                      "does not read: save 8-bit images, or give the values in an npz (npz:PATH)")
                 mode = "L" if channels == 1 or (channels is None and im.mode in GREY_MODES) else "RGB"
-                pixels.append(np.asarray(im.convert(mode), dtype=np.uint8))
+                image = im.convert(mode)
+                if size is not None:
+                    image = tvf.center_crop(tvf.resize(image, size), size)
+                pixels.append(np.asarray(image, dtype=np.uint8))
                 grey.append(mode == "L")
         except (UnidentifiedImageError, OSError) as e:
             raise SSGANError(f"{path} is not a readable image ({type(e).__name__}): remove or convert it") from None
@@ -372,21 +380,21 @@ def folder_path(spec: str) -> Path:
     return root
 
 
-def load_folder_rows(spec: str, channels: int | None = None) -> tuple[np.ndarray, list[Path]]:
+def load_folder_rows(spec: str, channels: int | None = None, size: int | None = None) -> tuple[np.ndarray, list[Path]]:
     """The images under ``folder:DIR`` and its subfolders, no labels needed, with their paths
-    (:func:`read_images`: ``channels`` 1 or 3 reads them as grey or RGB)."""
+    (:func:`read_images`: ``channels`` 1 or 3 reads them as grey or RGB, ``size`` resizes)."""
     root = folder_path(spec)
     paths = _image_files(root)
     if not paths:
         raise SSGANError(f"{root} holds no images (the extensions torchvision reads: .png, .jpg, ...)")
-    return read_images(paths, channels), paths
+    return read_images(paths, channels, size), paths
 
 
-def load_folder(spec: str) -> Dataset:
+def load_folder(spec: str, size: int | None = None) -> Dataset:
     """The user's own images: ``DIR/train/CLASS/`` the labeled ones, numbered by class folder
     name in sorted order (as torchvision's ImageFolder); ``DIR/unlabeled/`` (any subfolders)
     unlabeled ones (-1); ``DIR/test/CLASS/`` an optional test set, numbered by the training
-    class folders' names."""
+    class folders' names. ``size``: each image resized and centre-cropped (:func:`read_images`)."""
     root = folder_path(spec)
     if not (root / "train").is_dir():
         raise SSGANError(f"{root} has no train folder: put the labeled images in {FOLDER_LAYOUT}")
@@ -394,11 +402,11 @@ def load_folder(spec: str) -> Dataset:
     if len(classes) < 2:
         raise SSGANError(f"{root / 'train'} has one class folder ({classes[0]}); a classifier needs at least two")
     unlabeled = _image_files(root / "unlabeled") if (root / "unlabeled").is_dir() else []
-    x = read_images(paths + unlabeled)
+    x = read_images(paths + unlabeled, size=size)
     x_test = y_test = None
     if (root / "test").is_dir():
         test_paths, y_test = _class_folder_as(root / "test", classes, f"{root / 'train'} lacks")
-        x_test = read_images(test_paths, channels=x.shape[1])
+        x_test = read_images(test_paths, channels=x.shape[1], size=size)
         if x_test.shape[1:] != x.shape[1:]:
             raise SSGANError(f"{root / 'test'} has images of shape {x_test.shape[1:]} but {root / 'train'} of "
                              f"{x.shape[1:]}: give test images of the training images' size")
@@ -494,13 +502,15 @@ def check_name(name: str) -> None:
         )
 
 
-def load_dataset(name: str, data_root: str | None = None, download: bool = False) -> Dataset:
-    """Load a dataset by registry name, or ``npz:PATH`` or ``folder:DIR`` for the user's own data."""
+def load_dataset(name: str, data_root: str | None = None, download: bool = False,
+                 image_size: int | None = None) -> Dataset:
+    """Load a dataset by registry name, or ``npz:PATH`` or ``folder:DIR`` for the user's own
+    data (``image_size``: a folder's images resized, :func:`read_images`)."""
     check_name(name)
     if name.startswith(NPZ_PREFIX):
         return load_npz(name[len(NPZ_PREFIX):])
     if name.startswith(FOLDER_PREFIX):
-        return load_folder(name)
+        return load_folder(name, image_size)
     if name.startswith(GMM_PREFIXES):
         return load_gmm(name)
     return REGISTRY[name].load(data_root, download)

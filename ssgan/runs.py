@@ -106,7 +106,7 @@ def prepare(cfg: Config) -> tuple[Dataset, Split, Scaler]:
     """Load the data and the labeled split, checking everything that can be checked up front,
     and scale the data with a scaler fitted on the training rows (``cfg.scale``)."""
     resolve_device(cfg.device)
-    data = load_dataset(cfg.dataset, cfg.data_root, cfg.download)
+    data = load_dataset(cfg.dataset, cfg.data_root, cfg.download, cfg.image_size)
     resolve_arch(cfg, data.shape)  # the networks must take this data's shape
     if cfg.quality_every and (data.x_test is None or not data.is_image):
         raise SSGANError(f"--quality-every needs image data with a test set to compare samples with; "
@@ -146,7 +146,7 @@ def check_run_dataset(cfg: Config, run_dir: Path) -> None:
 def run_data(cfg: Config, run_dir: Path) -> Dataset:
     """A run's dataset in the units its networks were trained in (its ``scaler.json``)."""
     check_run_dataset(cfg, run_dir)
-    data = load_dataset(cfg.dataset, cfg.data_root, False)
+    data = load_dataset(cfg.dataset, cfg.data_root, False, cfg.image_size)
     return scale_dataset(load_scaler(run_dir), data)[0]
 
 
@@ -515,7 +515,7 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
     n_classes = run.checkpoint["n_classes"]
     if data_spec is not None and data_spec.startswith(FOLDER_PREFIX):  # class folders named as the run's classes
         names = run.classes or [str(k) for k in range(n_classes)]
-        x, y, read = load_folder_labeled(data_spec, names, run.channels)
+        x, y, read = load_folder_labeled(data_spec, names, run.channels, run.config.image_size)
         data, notes = scale_dataset(run.scaler, Dataset(data_spec, x, y, None, None, n_classes))
         use_test, source = False, f"{data_spec} ({read}/ images)"
     elif data_spec is not None:
@@ -579,7 +579,7 @@ def predict_run(path: str | Path, data_spec: str, key: str = "x") -> dict:
     if data_spec.startswith(FOLDER_PREFIX):
         if key != "x":
             raise SSGANError(f"--key {key} names an array of an .npz; {data_spec} is a folder of images: drop --key")
-        x, files = load_folder_rows(data_spec, run.channels)
+        x, files = load_folder_rows(data_spec, run.channels, run.config.image_size)
         source = f"{data_spec} ({len(x)} images)"
     else:
         x = load_npz_rows(data_spec, key)

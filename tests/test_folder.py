@@ -236,3 +236,34 @@ def test_sample_images_are_files_that_read_back_as_a_folder(tmp_path, monkeypatc
     r = CliRunner().invoke(main, ["sample", run, "--n", "8", "--images", "full"])
     assert r.exit_code == 2 and r.output == "Error: cannot write full: No space left on device\n", r.output
     assert not Path("full").exists() and not [p for p in Path(".").iterdir() if p.name.startswith(".full")]
+
+
+def test_image_size_resizes_and_centre_crops_images_of_any_size(tmp_path, monkeypatch):
+    """--image-size N brings images of many sizes to N x N as torchvision's Resize(N) and
+    CenterCrop(N) do, in training and for the new images that predict and eval read for the run;
+    it is refused for data that are not an image folder."""
+    from torchvision import transforms
+
+    rng = np.random.default_rng(0)
+    sizes = iter(rng.integers(12, 40, (40, 2)))
+    for part, n in (("train/a", 3), ("train/b", 3), ("unlabeled", 12), ("test/a", 2), ("test/b", 2), ("new", 3)):
+        for i in range(n):
+            w, h = next(sizes)
+            save(tmp_path / "m" / part / f"{i}.png", rng.integers(0, 256, (h, w, 3), dtype=np.uint8), "RGB")
+    monkeypatch.chdir(tmp_path)
+    data = load_dataset("folder:m", image_size=10)
+    assert data.shape == (3, 10, 10) and len(data.x_test) == 4
+    path = Path("m/train/a/0.png")
+    expected = np.asarray(transforms.Compose([transforms.Resize(10), transforms.CenterCrop(10)])(Image.open(path)))
+    assert np.array_equal(np.round(data.x_train[0] * 255).astype(np.uint8).transpose(1, 2, 0), expected)
+    r = CliRunner().invoke(main, ["fit", "--dataset", "folder:m", "--image-size", "10", "--epochs", "1",
+                                  "--batch-size", "6", "--out", "runs", "--json", "--quiet"])
+    assert r.exit_code == 0, r.output
+    run = json.loads(r.stdout)["run"]
+    r = CliRunner().invoke(main, ["predict", run, "--data", "folder:m/new", "--out", "p.csv"])
+    assert r.exit_code == 0 and "3 rows of folder:m/new (3 images)" in r.output, r.output
+    assert evaluate_run(run, data_spec="folder:m")["n"] == 4
+    r = CliRunner().invoke(main, ["fit", "--dataset", "folder:m", "--epochs", "1", "--out", "runs"])
+    assert r.exit_code == 2 and "or --image-size N to resize and centre-crop each" in r.output, r.output
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--image-size", "10", "--out", "runs"])
+    assert r.exit_code == 2 and "image_size resizes the images of a folder:DIR dataset, and digits is not one" in r.output
