@@ -267,3 +267,20 @@ def test_image_size_resizes_and_centre_crops_images_of_any_size(tmp_path, monkey
     assert r.exit_code == 2 and "or --image-size N to resize and centre-crop each" in r.output, r.output
     r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--image-size", "10", "--out", "runs"])
     assert r.exit_code == 2 and "image_size resizes the images of a folder:DIR dataset, and digits is not one" in r.output
+
+
+def test_a_run_on_unnamed_classes_scores_folders_named_by_their_numbers(tmp_path):
+    """A digits run knows no class names: eval --data folder:DIR reads class folders named 0..9,
+    here the test images of 3 and 7 alone, scored as classes 3 and 7."""
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "1",
+                                  "--out", str(tmp_path / "runs"), "--json", "--quiet"])
+    run = json.loads(r.stdout)["run"]
+    digits = load_digits()
+    for i in np.flatnonzero(np.isin(digits.y_test, (3, 7))):
+        save(tmp_path / "d" / "test" / str(digits.y_test[i]) / f"{i}.png", np.round(digits.x_test[i, 0] * 255).astype(np.uint8))
+    scored = evaluate_run(run, data_spec=f"folder:{tmp_path / 'd'}")
+    own = evaluate_run(run)
+    assert scored["classes"] is None and scored["n"] == int(np.isin(digits.y_test, (3, 7)).sum())
+    assert [k for k, acc in enumerate(scored["per_class_accuracy"]) if acc is not None] == [3, 7]
+    assert scored["per_class_accuracy"][3] == pytest.approx(own["per_class_accuracy"][3])
+    assert scored["per_class_accuracy"][7] == pytest.approx(own["per_class_accuracy"][7])
