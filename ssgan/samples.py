@@ -105,8 +105,8 @@ def write_image_files(x: torch.Tensor, folder: Path) -> int:
     written, so that a failed or stopped export leaves no half-filled folder. The folder reads
     back as ``folder:DIR`` images (``ssgan predict``) and is what FID tools that take folders
     of images read. Returns how many files were written."""
-    import shutil
     import secrets
+    import shutil
 
     from PIL import Image
 
