@@ -125,7 +125,7 @@ def datasets(data_root: str | None) -> None:
         table.add_row(info.name, info.shape, info.n_classes, where, info.description)
     table.add_row("gmm1d:modes=K", "1", "K", "yes", "toy 1-D Gaussian mixture, each mode a class (options: modes, seed, n)")
     table.add_row("gmm2d:modes=K", "2", "K", "yes", "toy 2-D Gaussian mixture on a ring, each mode a class")
-    table.add_row("npz:PATH", "any", "any", "yes", "your own data: x, y (-1 = unlabeled), optional x_test, y_test")
+    table.add_row("npz:PATH", "any", "any", "yes", "your own data: x, y (-1 = unlabeled), optional x_test, y_test, classes")
     table.add_row("folder:DIR", "any", "any", "yes", "your own images: DIR/train/CLASS/, optional DIR/unlabeled/ "
                   "and DIR/test/CLASS/")
     _console().print(table)

@@ -225,7 +225,8 @@ def load_npz_rows(spec: str, key: str = "x") -> np.ndarray:
 
 
 def load_npz(path: str) -> Dataset:
-    """The user's own data: ``x`` and ``y`` (-1 = unlabeled), optional ``x_test``/``y_test``.
+    """The user's own data: ``x`` and ``y`` (-1 = unlabeled), optional ``x_test``/``y_test``
+    and ``classes`` (the classes' names, by index).
 
     ``x`` is (N, H, W), (N, C, H, W) or (N, D); uint8 pixels are divided by 255, other
     values are kept in their own units (``real_valued``) for :mod:`ssgan.scaling`.
@@ -273,8 +274,15 @@ def load_npz(path: str) -> Dataset:
         unseen = np.unique(y_test[y_test >= n_classes]).tolist()
         raise SSGANError(f"{p}: y_test has classes {_listed(unseen)} that no labeled training example has "
                          f"(y's classes are 0..{n_classes - 1}); label training examples of each test class")
+    names = None
+    if "classes" in arrays:  # optional names, by class index, as an image folder's class folders name them
+        names = arrays["classes"]
+        if names.ndim != 1 or names.dtype.kind != "U" or len(names) != n_classes:
+            raise SSGANError(f"{p}: classes must be {n_classes} names (strings, one per class 0..{n_classes - 1}), "
+                             f"got an array of shape {names.shape} and dtype {names.dtype}")
+        names = tuple(str(name) for name in names)
     return Dataset(f"npz:{path}", x, y, x_test, y_test, n_classes=n_classes,
-                   real_valued=arrays["x"].dtype != np.uint8)
+                   real_valued=arrays["x"].dtype != np.uint8, classes=names)
 
 
 # -- the user's own images: a folder per class -------------------------------------------

@@ -284,3 +284,28 @@ def test_a_run_on_unnamed_classes_scores_folders_named_by_their_numbers(tmp_path
     assert [k for k, acc in enumerate(scored["per_class_accuracy"]) if acc is not None] == [3, 7]
     assert scored["per_class_accuracy"][3] == pytest.approx(own["per_class_accuracy"][3])
     assert scored["per_class_accuracy"][7] == pytest.approx(own["per_class_accuracy"][7])
+
+
+def test_an_npz_may_name_its_classes_as_a_folder_does(tmp_path):
+    """An npz's optional `classes` array names the classes, which eval and predict then show, as
+    for an image folder; names that do not fit the labels are one line."""
+    from conftest import write_npz
+
+    digits = load_digits()
+    y = np.where(np.arange(len(digits.y_train)) < 100, digits.y_train, -1)
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+    data = write_npz(tmp_path / "d.npz", x=digits.x_train, y=y, x_test=digits.x_test, y_test=digits.y_test,
+                     classes=names)
+    r = CliRunner().invoke(main, ["fit", "--dataset", data, "--epochs", "1", "--out", str(tmp_path / "runs"),
+                                  "--json", "--quiet"])
+    assert r.exit_code == 0, r.output
+    run = json.loads(r.stdout)["run"]
+    assert evaluate_run(run)["classes"] == names.tolist()
+    r = CliRunner().invoke(main, ["predict", run, "--data", data, "--key", "x_test", "--out", str(tmp_path / "p.csv")])
+    with open(tmp_path / "p.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert all(row["class"] == names[int(row["pred"])] for row in rows)
+    bad = write_npz(tmp_path / "bad.npz", x=digits.x_train, y=y, classes=names[:9])
+    r = CliRunner().invoke(main, ["fit", "--dataset", bad, "--out", str(tmp_path / "runs")])
+    assert r.exit_code == 2 and "classes must be 10 names (strings, one per class 0..9), got an array of shape (9,)" \
+        in r.output, r.output
