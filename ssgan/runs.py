@@ -520,6 +520,9 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
         use_test, source = False, f"{data_spec} ({read}/ images)"
     elif data_spec is not None:
         data, notes = scale_dataset(run.scaler, load_npz(npz_path(data_spec)))
+        if data.classes is not None and run.classes is not None and list(data.classes) != run.classes:
+            raise SSGANError(f"{data_spec} names its classes {', '.join(data.classes)}, but {run.path} knows them as "
+                             f"{', '.join(run.classes)}: label them in the run's order, or drop its classes array")
         use_test = data.x_test is not None
         source = f"{data_spec} ({'x_test' if use_test else 'labeled rows of x'})"
     else:

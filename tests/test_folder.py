@@ -305,6 +305,9 @@ def test_an_npz_may_name_its_classes_as_a_folder_does(tmp_path):
     with open(tmp_path / "p.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert all(row["class"] == names[int(row["pred"])] for row in rows)
+    other = write_npz(tmp_path / "other.npz", x=digits.x_test, y=digits.y_test, classes=names[::-1])
+    r = CliRunner().invoke(main, ["eval", run, "--data", other])
+    assert r.exit_code == 2 and "names its classes nine, eight," in r.output, r.output
     bad = write_npz(tmp_path / "bad.npz", x=digits.x_train, y=y, classes=names[:9])
     r = CliRunner().invoke(main, ["fit", "--dataset", bad, "--out", str(tmp_path / "runs")])
     assert r.exit_code == 2 and "classes must be 10 names (strings, one per class 0..9), got an array of shape (9,)" \
