@@ -417,7 +417,8 @@ def load_folder(spec: str, size: int | None = None) -> Dataset:
         x_test = read_images(test_paths, channels=x.shape[1], size=size)
         if x_test.shape[1:] != x.shape[1:]:
             raise SSGANError(f"{root / 'test'} has images of shape {x_test.shape[1:]} but {root / 'train'} of "
-                             f"{x.shape[1:]}: give test images of the training images' size")
+                             f"{x.shape[1:]}: give test images of the training images' size, or --image-size N to "
+                             "bring both to N x N")
     y = np.concatenate([y, np.full(len(unlabeled), -1, np.int64)])
     return Dataset(spec, x, y, x_test, y_test, n_classes=len(classes), classes=tuple(classes))
 

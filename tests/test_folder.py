@@ -171,7 +171,7 @@ def test_a_bad_image_folder_is_one_line_that_says_what_to_do(tmp_path, case):
         "no folder": "no such folder", "no train": "has no train folder", "one class": "has one class folder (a)",
         "empty class": "Found no valid file for the classes b", "sizes": "big.png is 8x9 pixels but",
         "not an image": "broken.png is not a readable image", "test class": "has class folders that",
-        "test size": "give test images of the training images' size", "predict empty": "holds no images",
+        "test size": "give test images of the training images' size, or --image-size N", "predict empty": "holds no images",
         "16 bits": "deep.png has pixels of more than 8 bits (PIL mode I;16), which a folder does not read",
         "no unlabeled": "has no unlabeled images: put them in its unlabeled/ folder, or pass --labels N",
     }[case]
