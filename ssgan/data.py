@@ -489,6 +489,16 @@ NPZ_PREFIX = "npz:"
 OWN_DATA = (NPZ_PREFIX, FOLDER_PREFIX)  # the user's own data, whose given labels are the labeled set
 
 
+def own_path(name: str) -> str | None:
+    """The path that a dataset of the user's own names (``npz:PATH``, ``folder:DIR``); None
+    for the others.
+
+    >>> own_path("folder:data/birds"), own_path("mnist")
+    ('data/birds', None)
+    """
+    return name.split(":", 1)[1] if name.startswith(OWN_DATA) else None
+
+
 def npz_path(spec: str) -> str:
     """The path of ``--data npz:PATH``, or a one-line error if ``spec`` is not of that form (nor
     ``folder:DIR``, which its callers read before)."""

@@ -32,7 +32,7 @@ from ssgan import distributed
 from ssgan.batched import SeedGroup, check_stackable
 from ssgan.compiling import CompileFailed
 from ssgan.config import Config, from_dict
-from ssgan.data import FOLDER_PREFIX, OWN_DATA, Dataset, load_dataset, load_folder_labeled, load_npz, npz_path
+from ssgan.data import FOLDER_PREFIX, Dataset, load_dataset, load_folder_labeled, load_npz, npz_path, own_path
 from ssgan.errors import DataWarning, SSGANError, first_line
 from ssgan.fileio import WriteFailed, trainer_lock, write_json, write_text, writing
 from ssgan.graphs import use_graphs
@@ -59,7 +59,7 @@ def _slug(text: str) -> str:
 def _data_slug(name: str) -> str:
     """A dataset's name in a folder name: an npz file's stem or an image folder's name
     (``npz:/data/cancer.npz``: ``cancer``; ``folder:/data/birds/``: ``birds``)."""
-    return _slug(re.sub(r"\.npz$", "", Path(re.sub(r"^(npz|folder):", "", name)).name)) or "data"
+    return _slug(re.sub(r"\.npz$", "", Path(own_path(name) or name).name)) or "data"
 
 
 def new_run_dir(out: str | Path, tag: str) -> Path:
@@ -136,8 +136,8 @@ def prepare(cfg: Config) -> tuple[Dataset, Split, Scaler]:
 def check_run_dataset(cfg: Config, run_dir: Path) -> None:
     """A one-line error, before reading, where a run's own npz file or image folder was named by a
     path relative to the folder the run was started in and that path leads nowhere from here."""
-    if cfg.dataset.startswith(OWN_DATA):
-        path = Path(cfg.dataset.split(":", 1)[1]).expanduser()
+    if (given := own_path(cfg.dataset)) is not None:
+        path = Path(given).expanduser()
         if not path.is_absolute() and not path.exists():
             raise SSGANError(f"{run_dir} was trained on {cfg.dataset}, a path relative to the folder it was started "
                              f"in, and there is no {path} in {Path.cwd()}: run this command from that folder")
