@@ -528,9 +528,10 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
     else:
         data, notes = run_data(run.config, run.path), []
         if run.classes is not None and list(data.classes or ()) != run.classes:
-            raise SSGANError(f"the class folders of {data.name} are now {', '.join(data.classes or ())}, but "
-                             f"{run.path} trained on {', '.join(run.classes)}: put them back, or score other images "
-                             "with --data folder:DIR")
+            names, other = (("class folders", "images with --data folder:DIR") if data.name.startswith(FOLDER_PREFIX)
+                            else ("classes", "data with --data npz:PATH"))  # (an npz names them in its classes array)
+            raise SSGANError(f"the {names} of {data.name} are now {', '.join(data.classes or ()) or 'none'}, but "
+                             f"{run.path} trained on {', '.join(run.classes)}: put them back, or score other {other}")
         use_test = part == "test"
         source = f"{data.name} {part}"
     for message in notes:

@@ -305,6 +305,9 @@ def test_an_npz_may_name_its_classes_as_a_folder_does(tmp_path):
     with open(tmp_path / "p.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert all(row["class"] == names[int(row["pred"])] for row in rows)
+    write_npz(tmp_path / "d.npz", x=digits.x_train, y=y, x_test=digits.x_test, y_test=digits.y_test)  # names gone
+    r = CliRunner().invoke(main, ["eval", run])
+    assert r.exit_code == 2 and "the classes of npz:" in r.output and " are now none, but " in r.output, r.output
     other = write_npz(tmp_path / "other.npz", x=digits.x_test, y=digits.y_test, classes=names[::-1])
     r = CliRunner().invoke(main, ["eval", run, "--data", other])
     assert r.exit_code == 2 and "names its classes nine, eight," in r.output, r.output
