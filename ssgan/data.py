@@ -281,6 +281,9 @@ def load_npz(path: str) -> Dataset:
             raise SSGANError(f"{p}: classes must be {n_classes} names (strings, one per class 0..{n_classes - 1}), "
                              f"got an array of shape {names.shape} and dtype {names.dtype}")
         names = tuple(str(name) for name in names)
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise SSGANError(f"{p}: classes names {', '.join(twice)} more than once; give each class a name of its own")
     return Dataset(f"npz:{path}", x, y, x_test, y_test, n_classes=n_classes,
                    real_valued=arrays["x"].dtype != np.uint8, classes=names)
 

@@ -21,7 +21,7 @@ import os
 import re
 import shutil
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -519,10 +519,7 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
         data, notes = scale_dataset(run.scaler, Dataset(data_spec, x, y, None, None, n_classes))
         use_test, source = False, f"{data_spec} ({read}/ images)"
     elif data_spec is not None:
-        data, notes = scale_dataset(run.scaler, load_npz(npz_path(data_spec)))
-        if data.classes is not None and run.classes is not None and list(data.classes) != run.classes:
-            raise SSGANError(f"{data_spec} names its classes {', '.join(data.classes)}, but {run.path} knows them as "
-                             f"{', '.join(run.classes)}: label them in the run's order, or drop its classes array")
+        data, notes = scale_dataset(run.scaler, _numbered_as_run(load_npz(npz_path(data_spec)), run))
         use_test = data.x_test is not None
         source = f"{data_spec} ({'x_test' if use_test else 'labeled rows of x'})"
     else:
@@ -554,6 +551,24 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
     pred = predict_logits(run.discriminator(), x, run.config.fake_logit, torch.device("cpu")).argmax(1).numpy()
     return {"run": str(run.path), "data": source, "epoch": run.checkpoint["epoch"], "classes": run.classes,
             **classification_metrics(y, pred, n_classes)}
+
+
+def _numbered_as_run(data: Dataset, run: Run) -> Dataset:
+    """``data`` with its labels renumbered as the run numbers the classes its ``classes`` array names
+    (any of the run's classes, in any order), as a folder's class folders are; unnamed labels stay."""
+    if data.classes is None or run.classes is None:
+        return data
+    unknown = [name for name in data.classes if name not in run.classes]
+    if unknown:
+        raise SSGANError(f"{data.name} names classes {', '.join(unknown)}, which {run.path} did not train on "
+                         f"(its classes: {', '.join(run.classes)}); score only examples of those")
+    index = np.array([run.classes.index(name) for name in data.classes])
+
+    def relabel(y):
+        return None if y is None else np.where(y >= 0, index[np.maximum(y, 0)], y)  # (-1 stays unlabeled)
+
+    return replace(data, y_train=relabel(data.y_train), y_test=relabel(data.y_test),
+                   n_classes=len(run.classes), classes=tuple(run.classes))
 
 
 def sample_quality_of_run(path: str | Path, n: int, seed: int = 0, cache_dir: str | None = None, log=lambda m: None,

@@ -308,9 +308,21 @@ def test_an_npz_may_name_its_classes_as_a_folder_does(tmp_path):
     write_npz(tmp_path / "d.npz", x=digits.x_train, y=y, x_test=digits.x_test, y_test=digits.y_test)  # names gone
     r = CliRunner().invoke(main, ["eval", run])
     assert r.exit_code == 2 and "the classes of npz:" in r.output and " are now none, but " in r.output, r.output
-    other = write_npz(tmp_path / "other.npz", x=digits.x_test, y=digits.y_test, classes=names[::-1])
-    r = CliRunner().invoke(main, ["eval", run, "--data", other])
-    assert r.exit_code == 2 and "names its classes nine, eight," in r.output, r.output
+    # other examples whose npz numbers the classes otherwise are scored by name, as a folder's are
+    own = evaluate_run(run, data_spec=write_npz(tmp_path / "own.npz", x=digits.x_test, y=digits.y_test,
+                                                 classes=names))
+    other = write_npz(tmp_path / "other.npz", x=digits.x_test, y=9 - digits.y_test, classes=names[::-1])
+    assert evaluate_run(run, data_spec=other)["confusion_matrix"] == own["confusion_matrix"]
+    odd = np.isin(digits.y_test, [1, 3])  # two of the classes, numbered 0 and 1 in their npz
+    some = write_npz(tmp_path / "some.npz", x=digits.x_test[odd], y=(digits.y_test[odd] == 3).astype(np.int64),
+                     classes=names[[1, 3]])
+    assert evaluate_run(run, data_spec=some)["confusion_matrix"][3] == own["confusion_matrix"][3]
+    alien = write_npz(tmp_path / "alien.npz", x=digits.x_test, y=digits.y_test, classes=np.char.add(names, "!"))
+    r = CliRunner().invoke(main, ["eval", run, "--data", alien])
+    assert r.exit_code == 2 and "names classes zero!, one!," in r.output and "did not train on" in r.output, r.output
+    twice = write_npz(tmp_path / "twice.npz", x=digits.x_test, y=digits.y_test, classes=np.array([*names[:9], "one"]))
+    r = CliRunner().invoke(main, ["eval", run, "--data", twice])
+    assert r.exit_code == 2 and "classes names one more than once" in r.output, r.output
     bad = write_npz(tmp_path / "bad.npz", x=digits.x_train, y=y, classes=names[:9])
     r = CliRunner().invoke(main, ["fit", "--dataset", bad, "--out", str(tmp_path / "runs")])
     assert r.exit_code == 2 and "classes must be 10 names (strings, one per class 0..9), got an array of shape (9,)" \
