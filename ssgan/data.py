@@ -212,16 +212,17 @@ def _read_npz(path: str, needs: str) -> tuple[Path, dict[str, np.ndarray]]:
         raise SSGANError(f"{p} is not a readable .npz file ({type(e).__name__}): save it with numpy.savez") from None
 
 
-def load_npz_rows(spec: str, key: str = "x") -> np.ndarray:
+def load_npz_rows(spec: str, key: str = "x") -> tuple[np.ndarray, bool]:
     """The examples in array ``key`` of the .npz ``spec`` (``npz:PATH``), no labels needed, as
-    :func:`load_npz` reads ``x``: float32, 8-bit pixels divided by 255, images as (N, C, H, W)."""
+    :func:`load_npz` reads ``x``: float32, 8-bit pixels divided by 255, images as (N, C, H, W);
+    and whether they were 8-bit pixels."""
     p, arrays = _read_npz(npz_path(spec), key)
     if key not in arrays:
         raise SSGANError(f"{p} has no {key} array (found: {', '.join(sorted(arrays)) or 'none'}); choose one with --key")
     x = arrays[key]
     if x.ndim not in (2, 3, 4) or len(x) == 0:
         raise SSGANError(f"{p}: {key} has shape {x.shape}; expected N > 0 rows of shape (D,), (H, W) or (C, H, W)")
-    return _pixels(x, key, p)
+    return _pixels(x, key, p), x.dtype == np.uint8
 
 
 def load_npz(path: str) -> Dataset:

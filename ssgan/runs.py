@@ -425,6 +425,14 @@ class Run:
         """The channels of the run's images (None for vectors): how a folder's images are read for it."""
         return self.shape[0] if len(self.shape) == 3 else None
 
+    def check_eight_bit(self, source: str) -> None:
+        """A one-line error for 8-bit pixels (read as [0, 1]) given to a run that trained on values in
+        their own units (an npz of floats, scaled by the run's scaler): the scaler would take them as
+        values near the bottom of the training range, and every prediction would be wrong in silence."""
+        if self.checkpoint.get("real_valued"):  # (None in runs made before it was recorded: not checked)
+            raise SSGANError(f"{source} holds 8-bit pixels, but {self.path} trained on values in their own units "
+                             f"({self.config.dataset}): give its examples in those units, as floats in an npz")
+
     def check_examples(self, x: np.ndarray, source: str) -> None:
         """A one-line error unless the rows of ``x`` (from ``source``) have the shape the run trained on."""
         if tuple(x.shape[1:]) != self.shape:
@@ -515,11 +523,15 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
     n_classes = run.checkpoint["n_classes"]
     if data_spec is not None and data_spec.startswith(FOLDER_PREFIX):  # class folders named as the run's classes
         names = run.classes or [str(k) for k in range(n_classes)]
+        run.check_eight_bit(data_spec)
         x, y, read = load_folder_labeled(data_spec, names, run.channels, run.config.image_size)
         data, notes = scale_dataset(run.scaler, Dataset(data_spec, x, y, None, None, n_classes))
         use_test, source = False, f"{data_spec} ({read}/ images)"
     elif data_spec is not None:
-        data, notes = scale_dataset(run.scaler, _numbered_as_run(load_npz(npz_path(data_spec)), run))
+        data = _numbered_as_run(load_npz(npz_path(data_spec)), run)
+        if not data.real_valued:
+            run.check_eight_bit(f"{data_spec} (uint8 x)")
+        data, notes = scale_dataset(run.scaler, data)
         use_test = data.x_test is not None
         source = f"{data_spec} ({'x_test' if use_test else 'labeled rows of x'})"
     else:
@@ -598,11 +610,14 @@ def predict_run(path: str | Path, data_spec: str, key: str = "x") -> dict:
     if data_spec.startswith(FOLDER_PREFIX):
         if key != "x":
             raise SSGANError(f"--key {key} names an array of an .npz; {data_spec} is a folder of images: drop --key")
+        run.check_eight_bit(data_spec)
         x, files = load_folder_rows(data_spec, run.channels, run.config.image_size)
         source = f"{data_spec} ({len(x)} images)"
     else:
-        x = load_npz_rows(data_spec, key)
+        x, eight_bit = load_npz_rows(data_spec, key)
         source = f"{data_spec} ({key})"
+        if eight_bit:
+            run.check_eight_bit(f"{data_spec} (uint8 {key})")
     run.check_examples(x, source)
     x = run.scaler.transform(x)
     for message in check_units(run.scaler, x, key):

@@ -327,3 +327,37 @@ def test_an_npz_may_name_its_classes_as_a_folder_does(tmp_path):
     r = CliRunner().invoke(main, ["fit", "--dataset", bad, "--out", str(tmp_path / "runs")])
     assert r.exit_code == 2 and "classes must be 10 names (strings, one per class 0..9), got an array of shape (9,)" \
         in r.output, r.output
+
+
+def test_a_run_on_values_in_their_own_units_refuses_8_bit_pixels(tmp_path):
+    """A run trained on an npz of floats (here digits as 0..16 intensities, scaled by the run's
+    min-max scaler) reads other floats in those units; 8-bit pixels, which ssgan reads as [0, 1],
+    would land at the bottom of its range and be misclassified in silence, so they stop in one
+    line: a folder of PNGs and an npz of uint8 alike, for eval and for predict."""
+    from conftest import write_npz
+
+    digits = load_digits()
+    sixteen = np.round(digits.x_train[:, 0] * 16).astype(np.float32)  # (N, 8, 8) in 0..16
+    y = np.where(np.arange(len(digits.y_train)) < 100, digits.y_train, -1)
+    data = write_npz(tmp_path / "d.npz", x=sixteen, y=y)
+    r = CliRunner().invoke(main, ["fit", "--dataset", data, "--epochs", "1", "--out", str(tmp_path / "runs"),
+                                  "--json", "--quiet"])
+    assert r.exit_code == 0, r.output
+    run = json.loads(r.stdout)["run"]
+    for i in range(30):
+        save(tmp_path / "imgs" / "test" / str(digits.y_test[i]) / f"{i}.png",
+             np.round(digits.x_test[i, 0] * 255).astype(np.uint8))
+    pixels = write_npz(tmp_path / "pixels.npz", x=np.round(digits.x_test[:, 0] * 255).astype(np.uint8),
+                       y=digits.y_test)
+    for command in (["eval", run, "--data", f"folder:{tmp_path / 'imgs'}"], ["eval", run, "--data", pixels],
+                    ["predict", run, "--data", f"folder:{tmp_path / 'imgs'}", "--out", str(tmp_path / "p.csv")],
+                    ["predict", run, "--data", pixels, "--out", str(tmp_path / "p.csv")]):
+        r = CliRunner().invoke(main, command)
+        assert r.exit_code == 2 and "holds 8-bit pixels, but" in r.output and "trained on values in their own units" \
+            in r.output, (command, r.output)
+    assert not (tmp_path / "p.csv").exists()
+    floats = write_npz(tmp_path / "floats.npz", x=np.round(digits.x_test[:, 0] * 16).astype(np.float32),
+                       y=digits.y_test)
+    r = CliRunner().invoke(main, ["predict", run, "--data", floats, "--out", str(tmp_path / "p.csv")])
+    assert r.exit_code == 0, r.output
+    assert evaluate_run(run, data_spec=floats)["n"] == len(digits.y_test)
