@@ -381,9 +381,10 @@ def _divergence_noted(run_dir: Path, main: bool):
     try:
         yield
     except Diverged as e:
+        named = Diverged(e.what, run_dir)  # (the line says where the checkpoint is: several runs may be training)
         if main:
-            write_text(run_dir / DIVERGED, f"{e}\n")
-        raise
+            write_text(run_dir / DIVERGED, f"{named}\n")
+        raise named from None
 
 
 @contextlib.contextmanager

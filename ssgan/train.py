@@ -86,7 +86,13 @@ class Reporter:
 
 
 class Diverged(SSGANError):
-    """A loss became NaN or infinite; the run folder keeps its last good checkpoint."""
+    """A loss became NaN or infinite (``what``: which, and where in training); the run folder
+    (``run_dir``, named in the line once known) keeps its last good checkpoint."""
+
+    def __init__(self, what: str, run_dir: Path | None = None):
+        self.what, self.run_dir = what, run_dir
+        kept = f" in {run_dir}" if run_dir is not None else ""
+        super().__init__(f"{what}: training diverged (the last good checkpoint is kept{kept}); try a lower --lr")
 
 
 class SeedsDiverged(Diverged):
@@ -95,7 +101,8 @@ class SeedsDiverged(Diverged):
     summaries (:func:`ssgan.runs.summary`) of those that finished."""
 
     def __init__(self, message: str, diverged: list[tuple[int, str]], finished: list[dict]):
-        super().__init__(message)
+        SSGANError.__init__(self, message)
+        self.what, self.run_dir = message, None
         self.diverged, self.finished = diverged, finished
 
 
@@ -623,8 +630,7 @@ def _check_finite(values: dict[str, float], where: str) -> None:
     """The NaN guard: stop on the first loss (or other metric) that is not finite."""
     bad = sorted((k for k, v in values.items() if not math.isfinite(v)), key=lambda k: not k.startswith("loss"))
     if bad:
-        raise Diverged(f"{bad[0]} became {values[bad[0]]} {where}: training diverged "
-                       "(the last good checkpoint is kept); try a lower --lr")
+        raise Diverged(f"{bad[0]} became {values[bad[0]]} {where}")
 
 
 def _reduce_values(values: dict, world: distributed.World) -> dict[str, float]:

@@ -630,6 +630,10 @@ def test_nan_loss_stops_with_the_term_and_epoch_and_keeps_the_checkpoint(tmp_pat
     calls["n"] = 0
     r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "2", "--out", str(tmp_path), "--quiet"])
     assert r.exit_code == 3 and "loss_unl became nan at epoch 2" in r.output
+    again = tmp_path / "00001-digits-50-s1"  # the line says where the checkpoint is
+    assert f"training diverged (the last good checkpoint is kept in {again}); try a lower --lr" in r.output, r.output
+    assert (again / "diverged.txt").read_text().startswith("loss_unl became nan at epoch 2, iteration 4: training "
+                                                           f"diverged (the last good checkpoint is kept in {again})")
 
 
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
