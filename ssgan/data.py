@@ -349,35 +349,61 @@ def load_folder_labeled(spec: str, classes: list[str], channels: int | None = No
     return read_images(paths, channels, size), y, part
 
 
+THREADED_PIXELS = 128 * 128  # images at least this large are read in threads (read_images)
+
+
+def _read_image(path: Path, channels: int | None, size: int | None) -> tuple[np.ndarray, bool, tuple[int, int]]:
+    """One image of :func:`read_images`: its pixels (uint8), whether read grey, its size as stored."""
+    from PIL import Image, UnidentifiedImageError
+    from torchvision.transforms import functional as tvf
+
+    try:
+        with Image.open(path) as im:
+            if im.mode.startswith(("I", "F")):  # 16- or 32-bit or float pixels: 8 bits would clip them
+                raise SSGANError(f"{path} has pixels of more than 8 bits (PIL mode {im.mode}), which a folder "
+                                 "does not read: save 8-bit images, or give the values in an npz (npz:PATH)")
+            grey = channels == 1 or (channels is None and im.mode in GREY_MODES)
+            image = im.convert("L" if grey else "RGB")
+            if size is not None:
+                image = tvf.center_crop(tvf.resize(image, size), size)
+            return np.asarray(image, dtype=np.uint8), grey, im.size
+    except (UnidentifiedImageError, OSError) as e:
+        raise SSGANError(f"{path} is not a readable image ({type(e).__name__}): remove or convert it") from None
+
+
 def read_images(paths: list[Path], channels: int | None = None, size: int | None = None) -> np.ndarray:
     """The images at ``paths`` as float32 (N, C, H, W) in [0, 1]: one channel if every one is
     grey (or ``channels`` is 1), else RGB; all of one size, or each resized to ``size`` x
     ``size`` as torchvision's ``Resize(size)`` and ``CenterCrop(size)`` do (the shorter side
     to ``size``, antialiased, then the centre). A one-line error names the first file that
-    cannot be read or has another size."""
-    from PIL import Image, UnidentifiedImageError
-    from torchvision.transforms import functional as tvf
+    cannot be read or has another size.
 
-    pixels, grey, shape = [], [], None
-    for path in paths:
-        try:
-            with Image.open(path) as im:
-                if shape is None:
-                    shape, first = im.size, path
-                elif im.size != shape and size is None:
-                    raise SSGANError(f"{path} is {im.size[0]}x{im.size[1]} pixels but {first} is {shape[0]}x{shape[1]}: "
-                                     "give images of one size, or --image-size N to resize and centre-crop each")
-                if im.mode.startswith(("I", "F")):  # 16- or 32-bit or float pixels: 8 bits would clip them
-                    raise SSGANError(f"{path} has pixels of more than 8 bits (PIL mode {im.mode}), which a folder "
-                                     "does not read: save 8-bit images, or give the values in an npz (npz:PATH)")
-                mode = "L" if channels == 1 or (channels is None and im.mode in GREY_MODES) else "RGB"
-                image = im.convert(mode)
-                if size is not None:
-                    image = tvf.center_crop(tvf.resize(image, size), size)
-                pixels.append(np.asarray(image, dtype=np.uint8))
-                grey.append(mode == "L")
-        except (UnidentifiedImageError, OSError) as e:
-            raise SSGANError(f"{path} is not a readable image ({type(e).__name__}): remove or convert it") from None
+    Images of :data:`THREADED_PIXELS` or more (as the first one is) are decoded in as many
+    threads as torch computes with, since Pillow decodes and resizes without Python's lock;
+    smaller ones one after another, where threads cost more than they gain
+    (``benchmarks/read_threads.py`` measures both ways)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from itertools import chain
+
+    import torch
+
+    def read(path):
+        return _read_image(path, channels, size)
+
+    first = read(paths[0])
+    threads = min(torch.get_num_threads(), 32) if first[2][0] * first[2][1] >= THREADED_PIXELS else 1
+    pool = ThreadPoolExecutor(threads) if threads > 1 and len(paths) > 1 else None
+    pixels, grey, shape = [], [], first[2]
+    try:
+        for path, (image, is_grey, stored) in zip(paths, chain([first], (pool.map if pool else map)(read, paths[1:]))):
+            if stored != shape and size is None:
+                raise SSGANError(f"{path} is {stored[0]}x{stored[1]} pixels but {paths[0]} is {shape[0]}x{shape[1]}: "
+                                 "give images of one size, or --image-size N to resize and centre-crop each")
+            pixels.append(image)
+            grey.append(is_grey)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)  # (after an error: the images not yet read are not read)
     if not all(grey):  # a colour image among them: the grey ones get three equal channels, as PIL's RGB of L
         pixels = [np.repeat(p[..., None], 3, axis=2) if g else p for p, g in zip(pixels, grey)]
     x = np.stack(pixels)

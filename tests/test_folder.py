@@ -361,3 +361,28 @@ def test_a_run_on_values_in_their_own_units_refuses_8_bit_pixels(tmp_path):
     r = CliRunner().invoke(main, ["predict", run, "--data", floats, "--out", str(tmp_path / "p.csv")])
     assert r.exit_code == 0, r.output
     assert evaluate_run(run, data_spec=floats)["n"] == len(digits.y_test)
+
+
+@pytest.mark.parametrize("threaded", [False, True])
+def test_large_images_read_in_threads_as_one_after_another(tmp_path, monkeypatch, threaded):
+    """Images of THREADED_PIXELS or more are decoded in threads: the same pixels in the order of
+    the paths, and the first bad file in that order is the one named, as when read one by one."""
+    import torch
+
+    import ssgan.data
+
+    monkeypatch.setattr(ssgan.data, "THREADED_PIXELS", 0 if threaded else 10**9)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)  # (threads even on a one-core machine)
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(40):
+        paths.append(tmp_path / f"{i:02d}.png")
+        save(paths[-1], rng.integers(0, 256, (12, 10, 3), dtype=np.uint8), "RGB" if i % 3 else "L")
+    expected = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in paths]).transpose(0, 3, 1, 2) / 255.0
+    np.testing.assert_array_equal(ssgan.data.read_images(paths), expected.astype(np.float32))
+    save(paths[7], rng.integers(0, 256, (9, 9), dtype=np.uint8))  # another size, before ...
+    paths[20].write_bytes(b"not an image")  # ... an unreadable file
+    with pytest.raises(SSGANError, match=r"07.png is 9x9 pixels but .*00.png is 10x12"):
+        ssgan.data.read_images(paths)
+    with pytest.raises(SSGANError, match=r"20.png is not a readable image"):
+        ssgan.data.read_images(paths, size=8)
