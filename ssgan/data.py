@@ -371,6 +371,27 @@ def _read_image(path: Path, channels: int | None, size: int | None) -> tuple[np.
         raise SSGANError(f"{path} is not a readable image ({type(e).__name__}): remove or convert it") from None
 
 
+LARGEST_SIDE = 64  # the longest side of a folder's images trained on at the size they have, without --image-size
+
+
+def _check_side(path: Path) -> None:
+    """A one-line error, before any image is decoded, if the image at ``path`` (the first of a
+    folder's) is larger than the networks are made for: photos at full size would make the MLP's
+    first layer hundreds of millions of weights (846 million at 500x375) and fill the memory
+    with the decoded images before training could start."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+    except (UnidentifiedImageError, OSError):
+        return  # (read_images names it)
+    if max(width, height) > LARGEST_SIDE:
+        raise SSGANError(f"{path} is {width}x{height} pixels, and ssgan's networks are made for images of at most "
+                         f"{LARGEST_SIDE} pixels a side: give --image-size 32 (the size the paper's colour networks "
+                         f"take) or another --image-size N to train at N x N")
+
+
 def read_images(paths: list[Path], channels: int | None = None, size: int | None = None) -> np.ndarray:
     """The images at ``paths`` as float32 (N, C, H, W) in [0, 1]: one channel if every one is
     grey (or ``channels`` is 1), else RGB; all of one size, or each resized to ``size`` x
@@ -440,6 +461,8 @@ def load_folder(spec: str, size: int | None = None) -> Dataset:
     if len(classes) < 2:
         raise SSGANError(f"{root / 'train'} has one class folder ({classes[0]}); a classifier needs at least two")
     unlabeled = _image_files(root / "unlabeled") if (root / "unlabeled").is_dir() else []
+    if size is None:
+        _check_side(paths[0])
     x = read_images(paths + unlabeled, size=size)
     x_test = y_test = None
     if (root / "test").is_dir():

@@ -142,10 +142,10 @@ def test_colour_images_make_rgb_data_and_grey_ones_among_them_get_three_equal_ch
 
 
 @pytest.mark.parametrize("case", ["no folder", "no train", "one class", "empty class", "sizes", "not an image",
-                                  "test class", "test size", "no unlabeled", "16 bits", "predict empty"])
+                                  "test class", "test size", "no unlabeled", "16 bits", "predict empty", "photos"])
 def test_a_bad_image_folder_is_one_line_that_says_what_to_do(tmp_path, case):
     root = tmp_path / "d"
-    pixels = np.zeros((8, 8), np.uint8)
+    pixels = np.zeros((375, 500) if case == "photos" else (8, 8), np.uint8)
     if case != "no folder":
         root.mkdir()
     if case not in ("no folder", "no train"):
@@ -174,6 +174,8 @@ def test_a_bad_image_folder_is_one_line_that_says_what_to_do(tmp_path, case):
         "test size": "give test images of the training images' size, or --image-size N", "predict empty": "holds no images",
         "16 bits": "deep.png has pixels of more than 8 bits (PIL mode I;16), which a folder does not read",
         "no unlabeled": "has no unlabeled images: put them in its unlabeled/ folder, or pass --labels N",
+        "photos": "0.png is 500x375 pixels, and ssgan's networks are made for images of at most 64 pixels a side: "
+                  "give --image-size 32",
     }[case]
     if case == "predict empty":
         from ssgan.data import load_folder_rows
