@@ -335,8 +335,8 @@ def _class_folder_as(folder: Path, classes: list[str], lacks: str) -> tuple[list
     return paths, np.array([index[names[k]] for k in y], np.int64)
 
 
-def load_folder_labeled(spec: str, classes: list[str], channels: int | None = None,
-                        size: int | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+def load_folder_labeled(spec: str, classes: list[str], channels: int | None = None, size: int | None = None,
+                        trained: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, str]:
     """Labeled images of ``folder:DIR`` to score a run on: ``DIR/test/CLASS/`` if there, else
     ``DIR/train/CLASS/``, numbered as the run's class names ``classes`` (read as
     :func:`read_images` reads them); with the part read."""
@@ -346,7 +346,7 @@ def load_folder_labeled(spec: str, classes: list[str], channels: int | None = No
         raise SSGANError(f"{root} has neither a test nor a train folder: put labeled images in DIR/test/CLASS/, "
                          "one folder per class")
     paths, y = _class_folder_as(root / part, classes, "the run did not train on")
-    return read_images(paths, channels, size), y, part
+    return read_images(paths, channels, size, trained), y, part
 
 
 THREADED_PIXELS = 128 * 128  # images at least this large are read in threads (read_images)
@@ -392,12 +392,14 @@ def _check_side(path: Path) -> None:
                          f"take) or another --image-size N to train at N x N")
 
 
-def read_images(paths: list[Path], channels: int | None = None, size: int | None = None) -> np.ndarray:
+def read_images(paths: list[Path], channels: int | None = None, size: int | None = None,
+                trained: tuple[int, int] | None = None) -> np.ndarray:
     """The images at ``paths`` as float32 (N, C, H, W) in [0, 1]: one channel if every one is
     grey (or ``channels`` is 1), else RGB; all of one size, or each resized to ``size`` x
     ``size`` as torchvision's ``Resize(size)`` and ``CenterCrop(size)`` do (the shorter side
     to ``size``, antialiased, then the centre). A one-line error names the first file that
-    cannot be read or has another size.
+    cannot be read or has another size; ``trained``, the (height, width) of the images a run
+    trained on, is checked on the first image, before the others are read.
 
     Images of :data:`THREADED_PIXELS` or more (as the first one is) are decoded in as many
     threads as torch computes with, since Pillow decodes and resizes without Python's lock;
@@ -412,7 +414,11 @@ def read_images(paths: list[Path], channels: int | None = None, size: int | None
         return _read_image(path, channels, size)
 
     first = read(paths[0])
-    threads = min(torch.get_num_threads(), 32) if first[2][0] * first[2][1] >= THREADED_PIXELS else 1
+    width, height = first[2]
+    if trained is not None and size is None and (height, width) != tuple(trained):
+        raise SSGANError(f"{paths[0]} is {width}x{height} pixels, but the run was trained on images of "
+                         f"{trained[1]}x{trained[0]}: give images of that size")
+    threads = min(torch.get_num_threads(), 32) if width * height >= THREADED_PIXELS else 1
     pool = ThreadPoolExecutor(threads) if threads > 1 and len(paths) > 1 else None
     pixels, grey, shape = [], [], first[2]
     try:
@@ -439,14 +445,15 @@ def folder_path(spec: str) -> Path:
     return root
 
 
-def load_folder_rows(spec: str, channels: int | None = None, size: int | None = None) -> tuple[np.ndarray, list[Path]]:
+def load_folder_rows(spec: str, channels: int | None = None, size: int | None = None,
+                     trained: tuple[int, int] | None = None) -> tuple[np.ndarray, list[Path]]:
     """The images under ``folder:DIR`` and its subfolders, no labels needed, with their paths
     (:func:`read_images`: ``channels`` 1 or 3 reads them as grey or RGB, ``size`` resizes)."""
     root = folder_path(spec)
     paths = _image_files(root)
     if not paths:
         raise SSGANError(f"{root} holds no images (the extensions torchvision reads: .png, .jpg, ...)")
-    return read_images(paths, channels, size), paths
+    return read_images(paths, channels, size, trained), paths
 
 
 def load_folder(spec: str, size: int | None = None) -> Dataset:

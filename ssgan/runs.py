@@ -426,6 +426,11 @@ class Run:
         """The channels of the run's images (None for vectors): how a folder's images are read for it."""
         return self.shape[0] if len(self.shape) == 3 else None
 
+    @property
+    def height_width(self) -> tuple[int, int] | None:
+        """The height and width of the run's images (None for vectors): what a folder's images must have."""
+        return self.shape[1:] if len(self.shape) == 3 else None
+
     def check_eight_bit(self, source: str) -> None:
         """A one-line error for 8-bit pixels (read as [0, 1]) given to a run that trained on values in
         their own units (an npz of floats, scaled by the run's scaler): the scaler would take them as
@@ -525,7 +530,7 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
     if data_spec is not None and data_spec.startswith(FOLDER_PREFIX):  # class folders named as the run's classes
         names = run.classes or [str(k) for k in range(n_classes)]
         run.check_eight_bit(data_spec)
-        x, y, read = load_folder_labeled(data_spec, names, run.channels, run.config.image_size)
+        x, y, read = load_folder_labeled(data_spec, names, run.channels, run.config.image_size, run.height_width)
         data, notes = scale_dataset(run.scaler, Dataset(data_spec, x, y, None, None, n_classes))
         use_test, source = False, f"{data_spec} ({read}/ images)"
     elif data_spec is not None:
@@ -612,7 +617,7 @@ def predict_run(path: str | Path, data_spec: str, key: str = "x") -> dict:
         if key != "x":
             raise SSGANError(f"--key {key} names an array of an .npz; {data_spec} is a folder of images: drop --key")
         run.check_eight_bit(data_spec)
-        x, files = load_folder_rows(data_spec, run.channels, run.config.image_size)
+        x, files = load_folder_rows(data_spec, run.channels, run.config.image_size, run.height_width)
         source = f"{data_spec} ({len(x)} images)"
     else:
         x, eight_bit = load_npz_rows(data_spec, key)

@@ -101,6 +101,13 @@ def test_fit_eval_and_predict_on_an_image_folder_name_the_classes(tmp_path, monk
     assert r.exit_code == 0, r.output
     with np.load("p.npz") as p:
         assert p["classes"].tolist() == ["one", "two", "zero"] and len(p["files"]) == 60
+    # images of another size stop at the first one, before the rest are read
+    save(Path("big/test/one/0.png"), np.zeros((12, 10), np.uint8))
+    (Path("big/test/one/1.png")).write_bytes(b"not read, so not named")
+    for command in (["predict", run, "--data", "folder:big", "--out", "q.csv"], ["eval", run, "--data", "folder:big"]):
+        r = CliRunner().invoke(main, command)
+        assert r.exit_code == 2 and "0.png is 10x12 pixels, but the run was trained on images of 8x8: give images of " \
+            "that size\n" in r.output, r.output
 
 
 def test_eval_of_other_images_numbers_their_class_folders_by_the_runs_names(tmp_path, monkeypatch):
