@@ -450,13 +450,13 @@ def _parse_seeds(seeds: str | None, cfg) -> list[int]:
     return out
 
 
-def _aggregate(summaries: list[dict], diverged: list[tuple[int, str]] = ()) -> dict:
+def _aggregate(summaries: list[dict], diverged: list[tuple[int, str, str | None]] = ()) -> dict:
     """The runs' ``summaries`` and their accuracies' mean and std, with the seeds that
-    ``diverged`` (seed, the NaN guard's words), which the means leave out."""
+    ``diverged`` (seed, the NaN guard's words, the run folder), which the means leave out."""
     import numpy as np
 
     out = {"runs": summaries, "seeds": [s["seed"] for s in summaries],
-           "diverged": [{"seed": seed, "why": why} for seed, why in diverged]}
+           "diverged": [{"seed": seed, "why": why, "run": run} for seed, why, run in diverged]}
     for split in ("test", "val"):
         acc = [s[f"{split}_acc"] for s in summaries if s.get(f"{split}_acc") is not None]
         out[f"{split}_acc_mean"] = float(np.mean(acc)) if acc else None
@@ -472,7 +472,8 @@ def _aggregate_table(agg: dict) -> None:
     for col in ("seed", "run", *(f"{SPLIT_NAMES[split]} accuracy (last epoch)" for split in splits)):
         table.add_column(col)
     rows = [(s["seed"], s["run"], *(_fmt(s.get(f"{split}_acc")) for split in splits)) for s in agg["runs"]]
-    rows += [(d["seed"], f"diverged: {d['why']}", *("-" for _ in splits)) for d in agg["diverged"]]
+    rows += [(d["seed"], d["run"] or "-", *(f"diverged: {d['why']}" for _ in splits[:1]), *("-" for _ in splits[1:]))
+             for d in agg["diverged"]]
     for seed, *row in sorted(rows, key=lambda r: r[0]):
         table.add_row(str(seed), *row)
     if agg[f"{splits[0]}_acc_mean"] is not None:

@@ -215,13 +215,14 @@ def diverged(runs: list[tuple[int, str, str]], finished: list[dict], total: int,
     (seed, what the run is called, the NaN guard's line) diverged and ``finished`` (their
     summaries) finished: each run that diverged named with the guard's words, which a report
     counts apart."""
-    from ssgan.train import SeedsDiverged, guard_words
+    from ssgan.train import SeedsDiverged, guard_run, guard_words
 
-    words = [(seed, name, guard_words(line)) for seed, name, line in runs]
-    which = "; ".join(f"{name}: {why}" for _, name, why in words)
+    words = [(seed, name, guard_words(line), guard_run(line)) for seed, name, line in runs]
+    which = "; ".join(f"{name}: {why}" for _, name, why, _ in words)
     return SeedsDiverged(f"{len(runs)} of {total} {unit} diverged ({which}) and {len(finished)} finished; each "
                          "diverged run keeps its last good checkpoint (if it wrote one), and ssgan report counts it "
-                         "apart from the means; try a lower --lr", [(seed, why) for seed, _, why in words], finished)
+                         "apart from the means; try a lower --lr", [(seed, why, run) for seed, _, why, run in words],
+                         finished)
 
 
 def _read_lines(stream, lines: list[str], on_warning) -> threading.Thread:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 import signal
 import threading
 import time
@@ -97,10 +98,10 @@ class Diverged(SSGANError):
 
 class SeedsDiverged(Diverged):
     """Some runs of several (seeds, or baselines) diverged and the others finished:
-    ``diverged`` holds (seed, the guard's words) of each run that diverged, ``finished`` the
-    summaries (:func:`ssgan.runs.summary`) of those that finished."""
+    ``diverged`` holds (seed, the guard's words, its run folder or None) of each run that
+    diverged, ``finished`` the summaries (:func:`ssgan.runs.summary`) of those that finished."""
 
-    def __init__(self, message: str, diverged: list[tuple[int, str]], finished: list[dict]):
+    def __init__(self, message: str, diverged: list[tuple[int, str, str | None]], finished: list[dict]):
         SSGANError.__init__(self, message)
         self.what, self.run_dir = message, None
         self.diverged, self.finished = diverged, finished
@@ -113,6 +114,17 @@ def guard_words(line: str) -> str:
     'loss_lab became nan at epoch 2, iteration 7'
     """
     return line.split(":")[0].strip()
+
+
+def guard_run(line: str) -> str | None:
+    """The run folder that the NaN guard's line names as keeping the last good checkpoint, if it does.
+
+    >>> guard_run("loss_lab became nan at epoch 2, iteration 7: training diverged (the last good checkpoint "
+    ...           "is kept in runs/00001-mnist-100-s2); try a lower --lr")
+    'runs/00001-mnist-100-s2'
+    """
+    named = re.search(r"the last good checkpoint is kept in (.+)\); try a lower --lr", line)
+    return named.group(1) if named else None
 
 
 @torch.no_grad()

@@ -138,8 +138,8 @@ def test_a_seed_that_diverges_in_sequence_leaves_the_next_seeds_to_train(tmp_pat
     r = CliRunner().invoke(main, ["fit", *options, "--seeds", "1-3", "--json"])
     assert r.exit_code == 3, r.output
     shown = json.loads(next(line for line in r.output.splitlines() if line.startswith("{")))  # as always, and
-    assert shown["seeds"] == [1, 3] and shown["diverged"] == [  # the seed that diverged beside them
-        {"seed": 2, "why": "loss_lab became nan at epoch 1, iteration 4"}]
+    assert shown["seeds"] == [1, 3] and shown["diverged"] == [  # the seed that diverged beside them, and where
+        {"seed": 2, "why": "loss_lab became nan at epoch 1, iteration 4", "run": str(tmp_path / "00001-digits-50-s2")}]
     assert r.output.strip().splitlines()[-1] == (
         "Error: 1 of 3 seeds diverged (seed 2: loss_lab became nan at epoch 1, iteration 4) and 2 finished; each "
         "diverged run keeps its last good checkpoint (if it wrote one), and ssgan report counts it apart from the "
@@ -205,14 +205,14 @@ def test_diverged_seeds_in_parallel_are_named_together():
 
     finished = [{"seed": seed, "test_acc": 0.9} for seed in (1, 3, 4)]
     e = failed([(2, 3, "Error: loss_unl became nan at epoch 3, iteration 2: training diverged (the last good "
-                       "checkpoint is kept); try a lower --lr"),
+                       "checkpoint is kept in runs/00001-x-s2); try a lower --lr"),
                 (5, 3, "Error: loss_gen became inf at epoch 9, iteration 1: training diverged")], finished, 5)
     assert isinstance(e, Diverged) and str(e) == (
         "2 of 5 seeds diverged (seed 2: loss_unl became nan at epoch 3, iteration 2; seed 5: loss_gen became inf at "
         "epoch 9, iteration 1) and 3 finished; each diverged run keeps its last good checkpoint (if it wrote one), and "
         "ssgan report counts it apart from the means; try a lower --lr")
-    assert e.finished == finished and e.diverged == [(2, "loss_unl became nan at epoch 3, iteration 2"),
-                                                     (5, "loss_gen became inf at epoch 9, iteration 1")]
+    assert e.finished == finished and e.diverged == [(2, "loss_unl became nan at epoch 3, iteration 2", "runs/00001-x-s2"),
+                                                     (5, "loss_gen became inf at epoch 9, iteration 1", None)]
     other = failed([(2, 3, "Error: loss_unl became nan in epoch 3: training diverged"), (4, 1, "RuntimeError: boom")],
                    finished, 5)
     assert not isinstance(other, Diverged)
