@@ -126,8 +126,8 @@ def datasets(data_root: str | None) -> None:
     table.add_row("gmm1d:modes=K", "1", "K", "yes", "toy 1-D Gaussian mixture, each mode a class (options: modes, seed, n)")
     table.add_row("gmm2d:modes=K", "2", "K", "yes", "toy 2-D Gaussian mixture on a ring, each mode a class")
     table.add_row("npz:PATH", "any", "any", "yes", "your own data: x, y (-1 = unlabeled), optional x_test, y_test, classes")
-    table.add_row("folder:DIR", "any", "any", "yes", "your own images: DIR/train/CLASS/, optional DIR/unlabeled/ "
-                  "and DIR/test/CLASS/")
+    table.add_row("folder:DIR", "images", "any", "yes", "your own images: DIR/train/CLASS/, optional DIR/unlabeled/ "
+                  "and DIR/test/CLASS/; up to 64 pixels a side, or --image-size N")
     _console().print(table)
 
 
