@@ -29,6 +29,7 @@ class Dataset:
     y_test: np.ndarray | None
     n_classes: int
     real_valued: bool = False  # the user's float values, in their own units until scaled (ssgan.scaling)
+    value_range: tuple[float, float] | None = None  # (min, max) of those values in x, where real-valued
     classes: tuple[str, ...] | None = None  # the classes' names, where the data name them (an image folder's)
 
     @property
@@ -286,7 +287,8 @@ def load_npz(path: str) -> Dataset:
         if twice:
             raise SSGANError(f"{p}: classes names {', '.join(twice)} more than once; give each class a name of its own")
     return Dataset(f"npz:{path}", x, y, x_test, y_test, n_classes=n_classes,
-                   real_valued=arrays["x"].dtype != np.uint8, classes=names)
+                   real_valued=arrays["x"].dtype != np.uint8, classes=names,
+                   value_range=None if arrays["x"].dtype == np.uint8 else (float(x.min()), float(x.max())))
 
 
 # -- the user's own images: a folder per class -------------------------------------------

@@ -432,12 +432,15 @@ class Run:
         return self.shape[1:] if len(self.shape) == 3 else None
 
     def check_eight_bit(self, source: str) -> None:
-        """A one-line error for 8-bit pixels (read as [0, 1]) given to a run that trained on values in
-        their own units (an npz of floats, scaled by the run's scaler): the scaler would take them as
-        values near the bottom of the training range, and every prediction would be wrong in silence."""
-        if self.checkpoint.get("real_valued"):  # (None in runs made before it was recorded: not checked)
-            raise SSGANError(f"{source} holds 8-bit pixels, but {self.path} trained on values in their own units "
-                             f"({self.config.dataset}): give its examples in those units, as floats in an npz")
+        """A one-line error for 8-bit pixels (read as [0, 1]) given to a run that trained on floats
+        outside [0, 1] (an npz in the user's own units, scaled by the run's scaler): the scaler would
+        take them as values near the bottom of the training range, and every prediction would be
+        wrong in silence. Floats within [0, 1] are taken to be pixels in ssgan's own units."""
+        trained = self.checkpoint.get("value_range")  # (None for 8-bit data, and runs made before it was kept)
+        if trained is not None and (trained[0] < 0.0 or trained[1] > 1.0):
+            raise SSGANError(f"{source} holds 8-bit pixels, which ssgan reads as [0, 1], but {self.path} trained on "
+                             f"values in [{trained[0]:g}, {trained[1]:g}] ({self.config.dataset}): give its examples "
+                             "in those units, as floats in an npz")
 
     def check_examples(self, x: np.ndarray, source: str) -> None:
         """A one-line error unless the rows of ``x`` (from ``source``) have the shape the run trained on."""

@@ -487,7 +487,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
             return
         writer.checkpoint(run_dir / "checkpoint.pt", {
             "config": cfg.to_dict(), "epoch": epoch, "shape": list(data.shape), "n_classes": data.n_classes,
-            "classes": data.classes, "real_valued": data.real_valued,
+            "classes": data.classes, "value_range": data.value_range,
             "generator": G.state_dict(), "discriminator": D.state_dict(),
             "ema": ema.module.state_dict(), "ema_n": int(ema.n_averaged),
             "opt_d": portable_state(opt_d.state_dict()), "opt_g": portable_state(opt_g.state_dict()),

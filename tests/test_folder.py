@@ -342,7 +342,8 @@ def test_a_run_on_values_in_their_own_units_refuses_8_bit_pixels(tmp_path):
     """A run trained on an npz of floats (here digits as 0..16 intensities, scaled by the run's
     min-max scaler) reads other floats in those units; 8-bit pixels, which ssgan reads as [0, 1],
     would land at the bottom of its range and be misclassified in silence, so they stop in one
-    line: a folder of PNGs and an npz of uint8 alike, for eval and for predict."""
+    line: a folder of PNGs and an npz of uint8 alike, for eval and for predict. A run on floats
+    within [0, 1] takes them."""
     from conftest import write_npz
 
     digits = load_digits()
@@ -362,14 +363,21 @@ def test_a_run_on_values_in_their_own_units_refuses_8_bit_pixels(tmp_path):
                     ["predict", run, "--data", f"folder:{tmp_path / 'imgs'}", "--out", str(tmp_path / "p.csv")],
                     ["predict", run, "--data", pixels, "--out", str(tmp_path / "p.csv")]):
         r = CliRunner().invoke(main, command)
-        assert r.exit_code == 2 and "holds 8-bit pixels, but" in r.output and "trained on values in their own units" \
-            in r.output, (command, r.output)
+        assert r.exit_code == 2 and "holds 8-bit pixels, which ssgan reads as [0, 1], but" in r.output \
+            and "trained on values in [0, 16] (npz:" in r.output, (command, r.output)
     assert not (tmp_path / "p.csv").exists()
     floats = write_npz(tmp_path / "floats.npz", x=np.round(digits.x_test[:, 0] * 16).astype(np.float32),
                        y=digits.y_test)
     r = CliRunner().invoke(main, ["predict", run, "--data", floats, "--out", str(tmp_path / "p.csv")])
     assert r.exit_code == 0, r.output
     assert evaluate_run(run, data_spec=floats)["n"] == len(digits.y_test)
+    # floats within [0, 1] are pixels in ssgan's own units: 8-bit images are read in the same ones
+    unit = write_npz(tmp_path / "unit.npz", x=digits.x_train[:, 0], y=y)
+    r = CliRunner().invoke(main, ["fit", "--dataset", unit, "--epochs", "1", "--out", str(tmp_path / "runs"),
+                                  "--json", "--quiet"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["eval", json.loads(r.stdout)["run"], "--data", f"folder:{tmp_path / 'imgs'}"])
+    assert r.exit_code == 0, r.output
 
 
 @pytest.mark.parametrize("threaded", [False, True])
