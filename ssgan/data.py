@@ -376,32 +376,17 @@ def _read_image(path: Path, channels: int | None, size: int | None) -> tuple[np.
 LARGEST_SIDE = 64  # the longest side of a folder's images trained on at the size they have, without --image-size
 
 
-def _check_side(path: Path) -> None:
-    """A one-line error, before any image is decoded, if the image at ``path`` (the first of a
-    folder's) is larger than the networks are made for: photos at full size would make the MLP's
-    first layer hundreds of millions of weights (846 million at 500x375) and fill the memory
-    with the decoded images before training could start."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            width, height = im.size
-    except (UnidentifiedImageError, OSError):
-        return  # (read_images names it)
-    if max(width, height) > LARGEST_SIDE:
-        raise SSGANError(f"{path} is {width}x{height} pixels, and ssgan's networks are made for images of at most "
-                         f"{LARGEST_SIDE} pixels a side: give --image-size 32 (the size the paper's colour networks "
-                         f"take) or another --image-size N to train at N x N")
-
-
 def read_images(paths: list[Path], channels: int | None = None, size: int | None = None,
-                trained: tuple[int, int] | None = None) -> np.ndarray:
+                trained: tuple[int, int] | None = None, largest: int | None = None) -> np.ndarray:
     """The images at ``paths`` as float32 (N, C, H, W) in [0, 1]: one channel if every one is
     grey (or ``channels`` is 1), else RGB; all of one size, or each resized to ``size`` x
     ``size`` as torchvision's ``Resize(size)`` and ``CenterCrop(size)`` do (the shorter side
     to ``size``, antialiased, then the centre). A one-line error names the first file that
-    cannot be read or has another size; ``trained``, the (height, width) of the images a run
-    trained on, is checked on the first image, before the others are read.
+    cannot be read or has another size. Two sizes are checked on the first image, before the
+    others are read, where ``size`` is None: ``trained``, the (height, width) of the images a
+    run trained on, and ``largest``, the longest side the networks are made for (photos at full
+    size would make the MLP's first layer hundreds of millions of weights, 846 million at
+    500x375, and fill the memory with decoded images before training could start).
 
     Images of :data:`THREADED_PIXELS` or more (as the first one is) are decoded in as many
     threads as torch computes with, since Pillow decodes and resizes without Python's lock;
@@ -420,6 +405,10 @@ def read_images(paths: list[Path], channels: int | None = None, size: int | None
     if trained is not None and size is None and (height, width) != tuple(trained):
         raise SSGANError(f"{paths[0]} is {width}x{height} pixels, but the run was trained on images of "
                          f"{trained[1]}x{trained[0]}: give images of that size")
+    if largest is not None and size is None and max(width, height) > largest:
+        raise SSGANError(f"{paths[0]} is {width}x{height} pixels, and ssgan's networks are made for images of at most "
+                         f"{largest} pixels a side: give --image-size 32 (the size the paper's colour networks "
+                         f"take) or another --image-size N to train at N x N")
     threads = min(torch.get_num_threads(), 32) if width * height >= THREADED_PIXELS else 1
     pool = ThreadPoolExecutor(threads) if threads > 1 and len(paths) > 1 else None
     pixels, grey, shape = [], [], first[2]
@@ -470,9 +459,7 @@ def load_folder(spec: str, size: int | None = None) -> Dataset:
     if len(classes) < 2:
         raise SSGANError(f"{root / 'train'} has one class folder ({classes[0]}); a classifier needs at least two")
     unlabeled = _image_files(root / "unlabeled") if (root / "unlabeled").is_dir() else []
-    if size is None:
-        _check_side(paths[0])
-    x = read_images(paths + unlabeled, size=size)
+    x = read_images(paths + unlabeled, size=size, largest=LARGEST_SIDE)
     x_test = y_test = None
     if (root / "test").is_dir():
         test_paths, y_test = _class_folder_as(root / "test", classes, f"{root / 'train'} lacks")
