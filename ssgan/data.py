@@ -28,9 +28,13 @@ class Dataset:
     x_test: np.ndarray | None
     y_test: np.ndarray | None
     n_classes: int
-    real_valued: bool = False  # the user's float values, in their own units until scaled (ssgan.scaling)
-    value_range: tuple[float, float] | None = None  # (min, max) of those values in x, where real-valued
+    value_range: tuple[float, float] | None = None  # (min, max) of x in the user's own units, where real-valued
     classes: tuple[str, ...] | None = None  # the classes' names, where the data name them (an image folder's)
+
+    @property
+    def real_valued(self) -> bool:
+        """Whether ``x`` holds the user's float values, in their own units until scaled (:mod:`ssgan.scaling`)."""
+        return self.value_range is not None
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -287,8 +291,8 @@ def load_npz(path: str) -> Dataset:
         if twice:
             raise SSGANError(f"{p}: classes names {', '.join(twice)} more than once; give each class a name of its own")
     return Dataset(f"npz:{path}", x, y, x_test, y_test, n_classes=n_classes,
-                   real_valued=arrays["x"].dtype != np.uint8, classes=names,
-                   value_range=None if arrays["x"].dtype == np.uint8 else (float(x.min()), float(x.max())))
+                   value_range=None if arrays["x"].dtype == np.uint8 else (float(x.min()), float(x.max())),
+                   classes=names)
 
 
 # -- the user's own images: a folder per class -------------------------------------------

@@ -135,7 +135,7 @@ def test_dataset_scaling_warns_as_data_warning():
     from ssgan.data import Dataset
 
     d = Dataset("t", np.zeros((4, 2), np.float32) + np.array([0.0, 1.0], np.float32), np.zeros(4, np.int64),
-                np.full((2, 2), 9.0, np.float32), np.zeros(2, np.int64), 2, real_valued=True)
+                np.full((2, 2), 9.0, np.float32), np.zeros(2, np.int64), 2, value_range=(0.0, 1.0))
     scaler, _ = fit_scaler("minmax", d.x_train)
     _, notes = scale_dataset(scaler, d)
     assert len(notes) == 1 and notes[0].startswith("x_test: 100.0 % of its rows")
