@@ -90,10 +90,12 @@ class Diverged(SSGANError):
     """A loss became NaN or infinite (``what``: which, and where in training); the run folder
     (``run_dir``, named in the line once known) keeps its last good checkpoint."""
 
+    KEPT, ADVICE = "the last good checkpoint is kept", "try a lower --lr"  # (guard_run reads the line back)
+
     def __init__(self, what: str, run_dir: Path | None = None):
         self.what, self.run_dir = what, run_dir
         kept = f" in {run_dir}" if run_dir is not None else ""
-        super().__init__(f"{what}: training diverged (the last good checkpoint is kept{kept}); try a lower --lr")
+        super().__init__(f"{what}: training diverged ({self.KEPT}{kept}); {self.ADVICE}")
 
 
 class SeedsDiverged(Diverged):
@@ -123,7 +125,7 @@ def guard_run(line: str) -> str | None:
     ...           "is kept in runs/00001-mnist-100-s2); try a lower --lr")
     'runs/00001-mnist-100-s2'
     """
-    named = re.search(r"the last good checkpoint is kept in (.+)\); try a lower --lr", line)
+    named = re.search(f"{re.escape(Diverged.KEPT)} in (.+)\\); {re.escape(Diverged.ADVICE)}", line)
     return named.group(1) if named else None
 
 
