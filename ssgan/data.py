@@ -451,15 +451,15 @@ def folder_path(spec: str) -> Path:
     return root
 
 
-def load_folder_rows(spec: str, channels: int | None = None, size: int | None = None,
-                     trained: tuple[int, int] | None = None) -> tuple[np.ndarray, list[Path]]:
-    """The images under ``folder:DIR`` and its subfolders, no labels needed, with their paths
-    (:func:`read_images`: ``channels`` 1 or 3 reads them as grey or RGB, ``size`` resizes)."""
+def folder_images(spec: str) -> list[Path]:
+    """The image files under ``folder:DIR`` and its subfolders, in a fixed order, for rows
+    without labels (``predict`` reads them with :func:`read_images`); a one-line error if there
+    are none."""
     root = folder_path(spec)
     paths = _image_files(root)
     if not paths:
         raise SSGANError(f"{root} holds no images (the extensions torchvision reads: .png, .jpg, ...)")
-    return read_images(paths, channels, size, trained), paths
+    return paths
 
 
 def load_folder(spec: str, size: int | None = None) -> Dataset:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import shutil
@@ -603,36 +604,55 @@ def sample_quality_of_run(path: str | Path, n: int, seed: int = 0, cache_dir: st
             **sample_quality(run.generator(), data, n, seed, cache_dir, log, feature_net)}
 
 
+PREDICT_CHUNK_VALUES = 1 << 25  # predict takes rows a part at a time, about this many values (128 MiB of float32)
+PREDICT_BATCH = 1000  # rows the discriminator classifies at once; every part is whole batches of them
+
+
 def predict_run(path: str | Path, data_spec: str, key: str = "x") -> dict:
     """The predictions of a run's EMA discriminator on the rows of array ``key`` of an .npz
     (``npz:PATH``), or on the images under a folder (``folder:DIR``, any subfolders; ``files``
     their paths), no labels needed, scaled as the run's training data were: the predicted
     class, the class probabilities (softmax over the K class logits) and ``p_real``, the
     discriminator's probability that a row is real rather than generated (the sigmoid of its
-    real/fake logit)."""
-    from ssgan.data import load_folder_rows, load_npz_rows
-    from ssgan.scaling import check_units
+    real/fake logit).
+
+    The rows are scaled and classified a part of about :data:`PREDICT_CHUNK_VALUES` values at
+    a time, and a folder's images are read a part at a time, so that the memory a folder takes
+    does not grow with its number of images (an npz is read whole, as numpy reads it)."""
+    from ssgan.data import folder_images, load_npz_rows, read_images
+    from ssgan.scaling import far_outside, far_warnings
     from ssgan.train import predict_outputs
 
     run = load_run(path)
+    step = max(1, PREDICT_CHUNK_VALUES // math.prod(run.shape) // PREDICT_BATCH) * PREDICT_BATCH  # (a row's
+    # numbers depend on the batch it is computed in, not on the part)
     files = None
     if data_spec.startswith(FOLDER_PREFIX):
         if key != "x":
             raise SSGANError(f"--key {key} names an array of an .npz; {data_spec} is a folder of images: drop --key")
         run.check_eight_bit(data_spec)
-        x, files = load_folder_rows(data_spec, run.channels, run.config.image_size, run.height_width)
-        source = f"{data_spec} ({len(x)} images)"
+        files = folder_images(data_spec)
+        source = f"{data_spec} ({len(files)} images)"
+        parts = (read_images(files[i:i + step], run.channels, run.config.image_size, run.height_width)
+                 for i in range(0, len(files), step))
     else:
         x, eight_bit = load_npz_rows(data_spec, key)
         source = f"{data_spec} ({key})"
         if eight_bit:
             run.check_eight_bit(f"{data_spec} (uint8 {key})")
-    run.check_examples(x, source)
-    x = run.scaler.transform(x)
-    for message in check_units(run.scaler, x, key):
+        parts = (x[i:i + step] for i in range(0, len(x), step))  # (x is not bound again below)
+    discriminator, outputs, far, units = run.discriminator(), [], 0, 0
+    for part in parts:
+        run.check_examples(part, source)
+        scaled = run.scaler.transform(part)
+        outside, counted = far_outside(run.scaler, scaled, key)
+        far, units = far + outside, units + counted
+        outputs.append(predict_outputs(discriminator, scaled, run.config.fake_logit, torch.device("cpu"),
+                                       PREDICT_BATCH))
+    for message in far_warnings(run.scaler, far, units, len(run.shape) == 3, key):
         warnings.warn(message, DataWarning, stacklevel=2)
-    class_logits, real_logit = predict_outputs(run.discriminator(), x, run.config.fake_logit, torch.device("cpu"))
-    return {"run": str(run.path), "data": source, "epoch": run.checkpoint["epoch"], "n": len(x),
+    class_logits, real_logit = (torch.cat(part) for part in zip(*outputs))
+    return {"run": str(run.path), "data": source, "epoch": run.checkpoint["epoch"], "n": len(class_logits),
             "pred": class_logits.argmax(1).numpy(), "proba": torch.softmax(class_logits, 1).numpy(),
             "p_real": torch.sigmoid(real_logit).numpy(), "files": files, "classes": run.classes}
 

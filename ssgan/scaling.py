@@ -102,22 +102,35 @@ def fit_scaler(kind: str, x: np.ndarray) -> tuple[Scaler, list[str]]:
 def check_units(scaler: Scaler, x: np.ndarray, name: str) -> list[str]:
     """Errors for data the networks cannot take; warnings for values far outside the training range.
     ``x`` is already scaled."""
+    return far_warnings(scaler, *far_outside(scaler, x, name), images=x.ndim == 4, name=name)
+
+
+def far_outside(scaler: Scaler, x: np.ndarray, name: str) -> tuple[int, int]:
+    """Of the rows of ``x`` (already scaled; of its values, for images), how many hold values far
+    outside the training range, and how many there are: what :func:`check_units` warns of, in
+    counts that add up over parts of the data read one after another. ``--scale none`` takes
+    values in [0, 1] only: others are a one-line error."""
     if scaler.kind == "none":
         lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
         if lo < 0.0 or hi > 1.0:
             raise SSGANError(f"{name} values lie in [{lo:g}, {hi:g}] but --scale none needs [0, 1]: "
                              "use --scale minmax or standard (or scale them yourself)")
-        return []
+        return 0, len(x)
     margin = FAR_OUTSIDE[scaler.kind]
     lo, hi = (0.0, 1.0) if scaler.kind == "minmax" else (0.0, 0.0)
     cols = _columns(x)
     far = (cols < lo - margin) | (cols > hi + margin)
-    if not far.any():
+    return (int(far.sum()), far.size) if x.ndim == 4 else (int(far.any(axis=1).sum()), len(far))
+
+
+def far_warnings(scaler: Scaler, far: int, units: int, images: bool, name: str) -> list[str]:
+    """The warning of :func:`check_units` for ``far`` of ``units`` rows (values of ``images``)
+    far outside the training range (:func:`far_outside`); none where there are none."""
+    if not far:
         return []
-    share = far.any(axis=1).mean() if x.ndim != 4 else far.mean()
-    unit = "of its rows" if x.ndim != 4 else "of its pixels"
-    where = "half the training range" if scaler.kind == "minmax" else f"{margin:g} standard deviations"
-    return [f"{name}: {100 * share:.1f} % {unit} hold values more than {where} outside the training data; "
+    unit = "of its pixels" if images else "of its rows"
+    where = "half the training range" if scaler.kind == "minmax" else f"{FAR_OUTSIDE[scaler.kind]:g} standard deviations"
+    return [f"{name}: {100 * far / units:.1f} % {unit} hold values more than {where} outside the training data; "
             "predictions there are extrapolations"]
 
 

@@ -110,6 +110,36 @@ def test_fit_eval_and_predict_on_an_image_folder_name_the_classes(tmp_path, monk
             "that size\n" in r.output, r.output
 
 
+def test_predict_takes_rows_a_part_at_a_time(tmp_path, monkeypatch):
+    """predict reads a folder's images, and scales and classifies an npz's rows, a part at a
+    time, so that the memory a folder takes does not grow with its images; the parts give every
+    row the numbers of one pass over all of them, in the same order."""
+    import ssgan.data
+    import ssgan.runs
+
+    digit_folder(tmp_path / "d")
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["fit", "--dataset", "folder:d", "--epochs", "1", "--out", "runs", "--json", "--quiet"])
+    assert r.exit_code == 0, r.output
+    run = json.loads(r.stdout)["run"]
+    Path("new").mkdir()
+    for path in Path("d/test").rglob("*.png"):
+        (Path("new") / f"{path.parent.name}-{path.name}").write_bytes(path.read_bytes())
+    np.savez("new.npz", x=np.stack([np.asarray(Image.open(p)) for p in sorted(Path("new").iterdir())]))
+    monkeypatch.setattr(ssgan.runs, "PREDICT_BATCH", 16)
+    whole = {spec: ssgan.runs.predict_run(run, spec) for spec in ("folder:new", "npz:new.npz")}
+    assert np.array_equal(whole["folder:new"]["proba"], whole["npz:new.npz"]["proba"])  # the same pixels
+    read, reads = ssgan.data.read_images, []
+    monkeypatch.setattr(ssgan.data, "read_images", lambda paths, *a: reads.append(len(paths)) or read(paths, *a))
+    monkeypatch.setattr(ssgan.runs, "PREDICT_CHUNK_VALUES", 8 * 8 * 20)  # parts of 16 rows (whole batches)
+    for spec, one in whole.items():
+        parts = ssgan.runs.predict_run(run, spec)
+        assert parts["n"] == one["n"] == 60
+        for key in ("pred", "proba", "p_real"):
+            assert np.array_equal(parts[key], one[key]), (spec, key)
+    assert reads == [16, 16, 16, 12]
+
+
 def test_eval_of_other_images_numbers_their_class_folders_by_the_runs_names(tmp_path, monkeypatch):
     """eval --data folder:DIR scores images whose class folders are named as the run's classes,
     whatever subset of them it holds; a name the run does not know, and a run whose own class
@@ -185,11 +215,11 @@ def test_a_bad_image_folder_is_one_line_that_says_what_to_do(tmp_path, case):
                   "give --image-size 32",
     }[case]
     if case == "predict empty":
-        from ssgan.data import load_folder_rows
+        from ssgan.data import folder_images
 
         (root / "new").mkdir()
         with pytest.raises(SSGANError, match=expected):
-            load_folder_rows(f"folder:{root / 'new'}")
+            folder_images(f"folder:{root / 'new'}")
         return
     r = CliRunner().invoke(main, ["fit", "--dataset", f"folder:{root}", "--epochs", "1",
                                   "--out", str(tmp_path / "runs")])

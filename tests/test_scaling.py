@@ -11,7 +11,7 @@ from ssgan.cli import main
 from ssgan.config import Config
 from ssgan.errors import DataWarning, SSGANError
 from ssgan.runs import load_run
-from ssgan.scaling import Scaler, check_units, fit_scaler, load_scaler, scale_dataset
+from ssgan.scaling import Scaler, check_units, far_outside, far_warnings, fit_scaler, load_scaler, scale_dataset
 
 from conftest import write_npz
 
@@ -60,6 +60,22 @@ def test_constant_columns_warn_and_far_test_data_warn():
     far = scaler.transform(np.array([[3.0, 7.0], [0.5, 7.0]]))
     (message,) = check_units(scaler, far, "x_test")
     assert "50.0 % of its rows" in message and "outside the training data" in message
+
+
+@pytest.mark.parametrize("kind", ["minmax", "standard"])
+@pytest.mark.parametrize("images", [False, True])
+def test_far_values_counted_a_part_at_a_time_warn_as_the_whole(kind, images):
+    """predict reads rows a part at a time: the counts of far_outside add up over the parts to
+    the warning that check_units gives for all the rows at once (rows of vectors, values of images)."""
+    rng = np.random.default_rng(0)
+    shape = (2, 3, 3) if images else (4,)
+    scaler, _ = fit_scaler(kind, rng.normal(size=(50, *shape)))
+    x = scaler.transform(rng.normal(size=(23, *shape)) * np.linspace(1, 12, 23).reshape(-1, *[1] * len(shape)))
+    (whole,) = check_units(scaler, x, "x")
+    counts = np.array([far_outside(scaler, x[i:i + 5], "x") for i in range(0, len(x), 5)])
+    assert far_warnings(scaler, *counts.sum(0).tolist(), images=images, name="x") == [whole]
+    assert counts[:, 1].sum() == (x.size if images else len(x))
+    assert far_warnings(scaler, 0, len(x), images, "x") == []
 
 
 def test_scale_none_refuses_data_outside_unit_range():
