@@ -341,18 +341,17 @@ def _class_folder_as(folder: Path, classes: list[str], lacks: str) -> tuple[list
     return paths, np.array([index[names[k]] for k in y], np.int64)
 
 
-def load_folder_labeled(spec: str, classes: list[str], channels: int | None = None, size: int | None = None,
-                        trained: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, str]:
-    """Labeled images of ``folder:DIR`` to score a run on: ``DIR/test/CLASS/`` if there, else
-    ``DIR/train/CLASS/``, numbered as the run's class names ``classes`` (read as
-    :func:`read_images` reads them); with the part read."""
+def folder_labeled_images(spec: str, classes: list[str]) -> tuple[list[Path], np.ndarray, str]:
+    """Labeled images of ``folder:DIR`` to score a run on: the paths of ``DIR/test/CLASS/`` if
+    there, else of ``DIR/train/CLASS/``, and their labels, numbered as the run's class names
+    ``classes``; with the part found (the images are read by the caller, :func:`read_images`)."""
     root = folder_path(spec)
     part = next((p for p in ("test", "train") if (root / p).is_dir()), None)
     if part is None:
         raise SSGANError(f"{root} has neither a test nor a train folder: put labeled images in DIR/test/CLASS/, "
                          "one folder per class")
     paths, y = _class_folder_as(root / part, classes, "the run did not train on")
-    return read_images(paths, channels, size, trained), y, part
+    return paths, y, part
 
 
 THREADED_PIXELS = 128 * 128  # images at least this large are read in threads (read_images)

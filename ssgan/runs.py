@@ -24,6 +24,7 @@ import shutil
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
+from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -33,7 +34,7 @@ from ssgan import distributed
 from ssgan.batched import SeedGroup, check_stackable
 from ssgan.compiling import CompileFailed
 from ssgan.config import Config, from_dict
-from ssgan.data import FOLDER_PREFIX, Dataset, load_dataset, load_folder_labeled, load_npz, npz_path, own_path
+from ssgan.data import FOLDER_PREFIX, Dataset, load_dataset, load_npz, npz_path, own_path
 from ssgan.errors import DataWarning, SSGANError, first_line
 from ssgan.fileio import WriteFailed, trainer_lock, write_json, write_text, writing
 from ssgan.graphs import use_graphs
@@ -146,9 +147,13 @@ def check_run_dataset(cfg: Config, run_dir: Path) -> None:
 
 def run_data(cfg: Config, run_dir: Path) -> Dataset:
     """A run's dataset in the units its networks were trained in (its ``scaler.json``)."""
+    return scale_dataset(load_scaler(run_dir), _own_data(cfg, run_dir))[0]
+
+
+def _own_data(cfg: Config, run_dir: Path) -> Dataset:
+    """A run's dataset in its own units, as it is loaded."""
     check_run_dataset(cfg, run_dir)
-    data = load_dataset(cfg.dataset, cfg.data_root, False, cfg.image_size)
-    return scale_dataset(load_scaler(run_dir), data)[0]
+    return load_dataset(cfg.dataset, cfg.data_root, False, cfg.image_size)
 
 
 def method_name(config: dict) -> str:
@@ -525,27 +530,25 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
     data of the same shape instead: its ``x_test``/``y_test`` if present, else its labeled rows;
     (``folder:DIR``) the images of ``DIR/test/CLASS/``, else of ``DIR/train/CLASS/``, whose
     class folders are named as the run's classes (``0``, ``1``, ... where its data named none).
+    The rows are classified as :func:`predict_run` classifies them, a part at a time.
     """
-    from ssgan.metrics import classification_metrics
-    from ssgan.train import predict_logits
+    from ssgan.data import folder_labeled_images
 
     run = load_run(path)
     n_classes = run.checkpoint["n_classes"]
     if data_spec is not None and data_spec.startswith(FOLDER_PREFIX):  # class folders named as the run's classes
-        names = run.classes or [str(k) for k in range(n_classes)]
         run.check_eight_bit(data_spec)
-        x, y, read = load_folder_labeled(data_spec, names, run.channels, run.config.image_size, run.height_width)
-        data, notes = scale_dataset(run.scaler, Dataset(data_spec, x, y, None, None, n_classes))
-        use_test, source = False, f"{data_spec} ({read}/ images)"
-    elif data_spec is not None:
+        paths, y, read = folder_labeled_images(data_spec, run.classes or [str(k) for k in range(n_classes)])
+        source = f"{data_spec} ({read}/ images)"
+        return _scores(run, source, y, _classified(run, _image_parts(run, paths), source, "x")[0])
+    if data_spec is not None:
         data = _numbered_as_run(load_npz(npz_path(data_spec)), run)
         if not data.real_valued:
             run.check_eight_bit(f"{data_spec} (uint8 x)")
-        data, notes = scale_dataset(run.scaler, data)
         use_test = data.x_test is not None
         source = f"{data_spec} ({'x_test' if use_test else 'labeled rows of x'})"
     else:
-        data, notes = run_data(run.config, run.path), []
+        data = _own_data(run.config, run.path)
         if run.classes is not None and list(data.classes or ()) != run.classes:
             names, other = (("class folders", "images with --data folder:DIR") if data.name.startswith(FOLDER_PREFIX)
                             else ("classes", "data with --data npz:PATH"))  # (an npz names them in its classes array)
@@ -553,8 +556,6 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
                              f"{run.path} trained on {', '.join(run.classes)}: put them back, or score other {other}")
         use_test = part == "test"
         source = f"{data.name} {part}"
-    for message in notes:
-        warnings.warn(message, DataWarning, stacklevel=2)
     x, y = (data.x_test, data.y_test) if use_test else (data.x_train, data.y_train)
     if x is None:
         hint = (f"--split val (the {run.config.val} rows the run held out)" if run.config.val
@@ -570,9 +571,15 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
     run.check_examples(x, source)
     if y.size and y.max() >= n_classes:
         raise SSGANError(f"{source} has label {y.max()}, but the run knows only {n_classes} classes")
-    pred = predict_logits(run.discriminator(), x, run.config.fake_logit, torch.device("cpu")).argmax(1).numpy()
+    return _scores(run, source, y, _classified(run, _row_parts(run, x), source, "x_test" if use_test else "x")[0])
+
+
+def _scores(run: Run, source: str, y: np.ndarray, class_logits: torch.Tensor) -> dict:
+    """What :func:`evaluate_run` returns for the labels ``y`` and the run's class logits of their rows."""
+    from ssgan.metrics import classification_metrics
+
     return {"run": str(run.path), "data": source, "epoch": run.checkpoint["epoch"], "classes": run.classes,
-            **classification_metrics(y, pred, n_classes)}
+            **classification_metrics(y, class_logits.argmax(1).numpy(), run.checkpoint["n_classes"])}
 
 
 def _numbered_as_run(data: Dataset, run: Run) -> Dataset:
@@ -614,47 +621,76 @@ def predict_run(path: str | Path, data_spec: str, key: str = "x") -> dict:
     their paths), no labels needed, scaled as the run's training data were: the predicted
     class, the class probabilities (softmax over the K class logits) and ``p_real``, the
     discriminator's probability that a row is real rather than generated (the sigmoid of its
-    real/fake logit).
-
-    The rows are scaled and classified a part of about :data:`PREDICT_CHUNK_VALUES` values at
-    a time, and a folder's images are read a part at a time, so that the memory a folder takes
-    does not grow with its number of images (an npz is read whole, as numpy reads it)."""
-    from ssgan.data import folder_images, load_npz_rows, read_images
-    from ssgan.scaling import far_outside, far_warnings
-    from ssgan.train import predict_outputs
+    real/fake logit). The rows are classified a part at a time (:func:`_classified`)."""
+    from ssgan.data import folder_images, load_npz_rows
 
     run = load_run(path)
-    step = max(1, PREDICT_CHUNK_VALUES // math.prod(run.shape) // PREDICT_BATCH) * PREDICT_BATCH  # (a row's
-    # numbers depend on the batch it is computed in, not on the part)
     files = None
     if data_spec.startswith(FOLDER_PREFIX):
         if key != "x":
             raise SSGANError(f"--key {key} names an array of an .npz; {data_spec} is a folder of images: drop --key")
         run.check_eight_bit(data_spec)
         files = folder_images(data_spec)
-        source = f"{data_spec} ({len(files)} images)"
-        parts = (read_images(files[i:i + step], run.channels, run.config.image_size, run.height_width)
-                 for i in range(0, len(files), step))
+        source, parts = f"{data_spec} ({len(files)} images)", _image_parts(run, files)
     else:
         x, eight_bit = load_npz_rows(data_spec, key)
-        source = f"{data_spec} ({key})"
         if eight_bit:
             run.check_eight_bit(f"{data_spec} (uint8 {key})")
-        parts = (x[i:i + step] for i in range(0, len(x), step))  # (x is not bound again below)
+        source, parts = f"{data_spec} ({key})", _row_parts(run, x)
+    class_logits, real_logit = _classified(run, parts, source, key)
+    return {"run": str(run.path), "data": source, "epoch": run.checkpoint["epoch"], "n": len(class_logits),
+            "pred": class_logits.argmax(1).numpy(), "proba": torch.softmax(class_logits, 1).numpy(),
+            "p_real": torch.sigmoid(real_logit).numpy(), "files": files, "classes": run.classes}
+
+
+PREDICT_CHUNK_VALUES = 1 << 25  # eval and predict take rows a part at a time, about this many values (128 MiB of float32)
+PREDICT_BATCH = 1000  # rows the discriminator classifies at once; every part is whole batches of them
+
+
+def _part_rows(run: Run) -> int:
+    """Rows of a part: about :data:`PREDICT_CHUNK_VALUES` values, in whole batches (a row's
+    numbers depend on the batch it is computed in, so not on the parts)."""
+    return max(1, PREDICT_CHUNK_VALUES // math.prod(run.shape) // PREDICT_BATCH) * PREDICT_BATCH
+
+
+def _row_parts(run: Run, x: np.ndarray) -> Iterator[np.ndarray]:
+    """The rows of ``x``, a part at a time."""
+    step = _part_rows(run)
+    return (x[i:i + step] for i in range(0, len(x), step))
+
+
+def _image_parts(run: Run, paths: list[Path]) -> Iterator[np.ndarray]:
+    """The images at ``paths`` read a part at a time, as the run's images were (channels,
+    ``--image-size``; the first one checked against the size it trained on)."""
+    from ssgan.data import read_images
+
+    step = _part_rows(run)
+    return (read_images(paths[i:i + step], run.channels, run.config.image_size, run.height_width)
+            for i in range(0, len(paths), step))
+
+
+def _classified(run: Run, parts: Iterable[np.ndarray], source: str, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The class logits (N, K) and real/fake logits (N,) of the run's EMA discriminator on the
+    rows of ``parts``, arrays in the data's own units from ``source``, taken one after another:
+    each checked against the run's shape and scaled as its training data were, so that the
+    memory a folder of images takes does not grow with its number of images; one warning for
+    values far outside the training range, counted over all of them (``name``: what it calls
+    the rows)."""
+    from ssgan.scaling import far_outside, far_warnings
+    from ssgan.train import predict_outputs
+
     discriminator, outputs, far, units = run.discriminator(), [], 0, 0
     for part in parts:
         run.check_examples(part, source)
         scaled = run.scaler.transform(part)
-        outside, counted = far_outside(run.scaler, scaled, key)
+        outside, counted = far_outside(run.scaler, scaled, name)
         far, units = far + outside, units + counted
         outputs.append(predict_outputs(discriminator, scaled, run.config.fake_logit, torch.device("cpu"),
                                        PREDICT_BATCH))
-    for message in far_warnings(run.scaler, far, units, len(run.shape) == 3, key):
-        warnings.warn(message, DataWarning, stacklevel=2)
+    for message in far_warnings(run.scaler, far, units, len(run.shape) == 3, name):
+        warnings.warn(message, DataWarning, stacklevel=3)
     class_logits, real_logit = (torch.cat(part) for part in zip(*outputs))
-    return {"run": str(run.path), "data": source, "epoch": run.checkpoint["epoch"], "n": len(class_logits),
-            "pred": class_logits.argmax(1).numpy(), "proba": torch.softmax(class_logits, 1).numpy(),
-            "p_real": torch.sigmoid(real_logit).numpy(), "files": files, "classes": run.classes}
+    return class_logits, real_logit
 
 
 PREDICTION_FORMATS = (".csv", ".npz")

@@ -110,10 +110,10 @@ def test_fit_eval_and_predict_on_an_image_folder_name_the_classes(tmp_path, monk
             "that size\n" in r.output, r.output
 
 
-def test_predict_takes_rows_a_part_at_a_time(tmp_path, monkeypatch):
-    """predict reads a folder's images, and scales and classifies an npz's rows, a part at a
-    time, so that the memory a folder takes does not grow with its images; the parts give every
-    row the numbers of one pass over all of them, in the same order."""
+def test_predict_and_eval_take_rows_a_part_at_a_time(tmp_path, monkeypatch):
+    """predict and eval read a folder's images, and scale and classify an npz's rows, a part at
+    a time, so that the memory a folder takes does not grow with its images; the parts give
+    every row the numbers of one pass over all of them, in the same order."""
     import ssgan.data
     import ssgan.runs
 
@@ -129,8 +129,9 @@ def test_predict_takes_rows_a_part_at_a_time(tmp_path, monkeypatch):
     monkeypatch.setattr(ssgan.runs, "PREDICT_BATCH", 16)
     whole = {spec: ssgan.runs.predict_run(run, spec) for spec in ("folder:new", "npz:new.npz")}
     assert np.array_equal(whole["folder:new"]["proba"], whole["npz:new.npz"]["proba"])  # the same pixels
+    scored = [evaluate_run(run), evaluate_run(run, data_spec="folder:d")]
     read, reads = ssgan.data.read_images, []
-    monkeypatch.setattr(ssgan.data, "read_images", lambda paths, *a: reads.append(len(paths)) or read(paths, *a))
+    monkeypatch.setattr(ssgan.data, "read_images", lambda paths, *a, **kw: reads.append(len(paths)) or read(paths, *a, **kw))
     monkeypatch.setattr(ssgan.runs, "PREDICT_CHUNK_VALUES", 8 * 8 * 20)  # parts of 16 rows (whole batches)
     for spec, one in whole.items():
         parts = ssgan.runs.predict_run(run, spec)
@@ -138,6 +139,9 @@ def test_predict_takes_rows_a_part_at_a_time(tmp_path, monkeypatch):
         for key in ("pred", "proba", "p_real"):
             assert np.array_equal(parts[key], one[key]), (spec, key)
     assert reads == [16, 16, 16, 12]
+    reads.clear()
+    assert evaluate_run(run, data_spec="folder:d") == scored[1] and reads == [16, 16, 16, 12]  # d/test's 60 images
+    assert evaluate_run(run) == scored[0]  # (the run's own data, its test rows a part at a time)
 
 
 def test_eval_of_other_images_numbers_their_class_folders_by_the_runs_names(tmp_path, monkeypatch):
