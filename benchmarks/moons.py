@@ -5,7 +5,7 @@ network without unlabeled data (unlabeled_weight=0), scored on 1000 fresh points
     python benchmarks/moons.py [EPOCHS]   # 30 by default; about 20 seconds on 2 CPU cores
 """
 
-import sys
+import argparse
 import time
 
 import numpy as np
@@ -15,7 +15,9 @@ from ssgan import SSGANClassifier
 
 
 def main() -> None:
-    epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("epochs", type=int, nargs="?", default=30, help="Epochs of each fit.")
+    epochs = parser.parse_args().epochs
     for seed in (0, 1):
         X, y = make_moons(1000, noise=0.1, random_state=seed)
         X_test, y_test = make_moons(1000, noise=0.1, random_state=100 + seed)

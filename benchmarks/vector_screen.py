@@ -12,9 +12,10 @@ accuracy (what the rule was chosen on) and the test accuracy (reported, not used
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
-import sys
+import os
 import time
 import warnings
 
@@ -41,7 +42,14 @@ def settings(d: int) -> dict[str, dict]:
 
 
 def main() -> None:
-    root = sys.argv[1] if len(sys.argv) > 1 else "data/vectors"
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("root", nargs="?", default="data/vectors",
+                        help="The folder that benchmarks/vector_data.py wrote.")
+    root = parser.parse_args().root
+    missing = [name for name in DATASETS if not os.path.isfile(f"{root}/{name}.npz")]
+    if missing:
+        parser.error(f"{root} lacks {', '.join(f'{name}.npz' for name in missing)}: "
+                     f"write them with python benchmarks/vector_data.py {root}")
     warnings.simplefilter("ignore")
     torch.set_num_threads(1)
     for name, (labels, val) in DATASETS.items():
