@@ -537,14 +537,11 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
     run = load_run(path)
     n_classes = run.checkpoint["n_classes"]
     if data_spec is not None and data_spec.startswith(FOLDER_PREFIX):  # class folders named as the run's classes
-        run.check_eight_bit(data_spec)
         paths, y, read = folder_labeled_images(data_spec, run.classes or [str(k) for k in range(n_classes)])
         source = f"{data_spec} ({read}/ images)"
-        return _scores(run, source, y, _classified(run, _image_parts(run, paths), source, "x")[0])
+        return _scores(run, source, y, _classified(run, _image_parts(run, paths), source, "x", eight_bit=True)[0])
     if data_spec is not None:
         data = _numbered_as_run(load_npz(npz_path(data_spec)), run)
-        if not data.real_valued:
-            run.check_eight_bit(f"{data_spec} (uint8 x)")
         use_test = data.x_test is not None
         source = f"{data_spec} ({'x_test' if use_test else 'labeled rows of x'})"
     else:
@@ -571,7 +568,9 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
     run.check_examples(x, source)
     if y.size and y.max() >= n_classes:
         raise SSGANError(f"{source} has label {y.max()}, but the run knows only {n_classes} classes")
-    return _scores(run, source, y, _classified(run, _row_parts(run, x), source, "x_test" if use_test else "x")[0])
+    name = "x_test" if use_test else "x"
+    eight_bit = data_spec is not None and not data.real_valued  # (the run's own data are what it trained on)
+    return _scores(run, source, y, _classified(run, _row_parts(run, x), source, name, eight_bit)[0])
 
 
 def _scores(run: Run, source: str, y: np.ndarray, class_logits: torch.Tensor) -> dict:
@@ -629,15 +628,12 @@ def predict_run(path: str | Path, data_spec: str, key: str = "x") -> dict:
     if data_spec.startswith(FOLDER_PREFIX):
         if key != "x":
             raise SSGANError(f"--key {key} names an array of an .npz; {data_spec} is a folder of images: drop --key")
-        run.check_eight_bit(data_spec)
         files = folder_images(data_spec)
-        source, parts = f"{data_spec} ({len(files)} images)", _image_parts(run, files)
+        source, parts, eight_bit = f"{data_spec} ({len(files)} images)", _image_parts(run, files), True
     else:
         x, eight_bit = load_npz_rows(data_spec, key)
-        if eight_bit:
-            run.check_eight_bit(f"{data_spec} (uint8 {key})")
         source, parts = f"{data_spec} ({key})", _row_parts(run, x)
-    class_logits, real_logit = _classified(run, parts, source, key)
+    class_logits, real_logit = _classified(run, parts, source, key, eight_bit)
     return {"run": str(run.path), "data": source, "epoch": run.checkpoint["epoch"], "n": len(class_logits),
             "pred": class_logits.argmax(1).numpy(), "proba": torch.softmax(class_logits, 1).numpy(),
             "p_real": torch.sigmoid(real_logit).numpy(), "files": files, "classes": run.classes}
@@ -669,16 +665,20 @@ def _image_parts(run: Run, paths: list[Path]) -> Iterator[np.ndarray]:
             for i in range(0, len(paths), step))
 
 
-def _classified(run: Run, parts: Iterable[np.ndarray], source: str, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _classified(run: Run, parts: Iterable[np.ndarray], source: str, name: str,
+                eight_bit: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """The class logits (N, K) and real/fake logits (N,) of the run's EMA discriminator on the
     rows of ``parts``, arrays in the data's own units from ``source``, taken one after another:
     each checked against the run's shape and scaled as its training data were, so that the
     memory a folder of images takes does not grow with its number of images; one warning for
     values far outside the training range, counted over all of them (``name``: what it calls
-    the rows)."""
+    the rows). ``eight_bit``: the rows are 8-bit pixels read as [0, 1], which a run on other
+    units refuses (:meth:`Run.check_eight_bit`) before the first part is read."""
     from ssgan.scaling import far_outside, far_warnings
     from ssgan.train import predict_outputs
 
+    if eight_bit:
+        run.check_eight_bit(source)
     discriminator, outputs, far, units = run.discriminator(), [], 0, 0
     for part in parts:
         run.check_examples(part, source)

@@ -391,6 +391,7 @@ def test_a_run_on_values_in_their_own_units_refuses_8_bit_pixels(tmp_path):
     for i in range(30):
         save(tmp_path / "imgs" / "test" / str(digits.y_test[i]) / f"{i}.png",
              np.round(digits.x_test[i, 0] * 255).astype(np.uint8))
+    (tmp_path / "imgs" / "test" / "0" / "00.png").write_bytes(b"not read: the check comes first")
     pixels = write_npz(tmp_path / "pixels.npz", x=np.round(digits.x_test[:, 0] * 255).astype(np.uint8),
                        y=digits.y_test)
     for command in (["eval", run, "--data", f"folder:{tmp_path / 'imgs'}"], ["eval", run, "--data", pixels],
@@ -400,6 +401,7 @@ def test_a_run_on_values_in_their_own_units_refuses_8_bit_pixels(tmp_path):
         assert r.exit_code == 2 and "holds 8-bit pixels, which ssgan reads as [0, 1], but" in r.output \
             and "trained on values in [0, 16] (npz:" in r.output, (command, r.output)
     assert not (tmp_path / "p.csv").exists()
+    (tmp_path / "imgs" / "test" / "0" / "00.png").unlink()
     floats = write_npz(tmp_path / "floats.npz", x=np.round(digits.x_test[:, 0] * 16).astype(np.float32),
                        y=digits.y_test)
     r = CliRunner().invoke(main, ["predict", run, "--data", floats, "--out", str(tmp_path / "p.csv")])
