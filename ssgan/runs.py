@@ -22,9 +22,9 @@ import os
 import re
 import shutil
 import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -610,10 +610,6 @@ def sample_quality_of_run(path: str | Path, n: int, seed: int = 0, cache_dir: st
             **sample_quality(run.generator(), data, n, seed, cache_dir, log, feature_net)}
 
 
-PREDICT_CHUNK_VALUES = 1 << 25  # predict takes rows a part at a time, about this many values (128 MiB of float32)
-PREDICT_BATCH = 1000  # rows the discriminator classifies at once; every part is whole batches of them
-
-
 def predict_run(path: str | Path, data_spec: str, key: str = "x") -> dict:
     """The predictions of a run's EMA discriminator on the rows of array ``key`` of an .npz
     (``npz:PATH``), or on the images under a folder (``folder:DIR``, any subfolders; ``files``
@@ -639,7 +635,7 @@ def predict_run(path: str | Path, data_spec: str, key: str = "x") -> dict:
             "p_real": torch.sigmoid(real_logit).numpy(), "files": files, "classes": run.classes}
 
 
-PREDICT_CHUNK_VALUES = 1 << 25  # eval and predict take rows a part at a time, about this many values (128 MiB of float32)
+PREDICT_CHUNK_VALUES = 1 << 25  # eval and predict take rows a part at a time, about this many values (128 MiB)
 PREDICT_BATCH = 1000  # rows the discriminator classifies at once; every part is whole batches of them
 
 

@@ -115,7 +115,7 @@ def far_outside(scaler: Scaler, x: np.ndarray, name: str) -> tuple[int, int]:
         if lo < 0.0 or hi > 1.0:
             raise SSGANError(f"{name} values lie in [{lo:g}, {hi:g}] but --scale none needs [0, 1]: "
                              "use --scale minmax or standard (or scale them yourself)")
-        return 0, len(x)
+        return 0, x.size if x.ndim == 4 else len(x)
     margin = FAR_OUTSIDE[scaler.kind]
     lo, hi = (0.0, 1.0) if scaler.kind == "minmax" else (0.0, 0.0)
     cols = _columns(x)
