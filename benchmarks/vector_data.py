@@ -15,7 +15,7 @@ set ``x_test, y_test``, all float64 in the data's own units (ssgan scales them):
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,9 @@ def datasets() -> dict[str, tuple[np.ndarray, ...]]:
 
 
 def main() -> None:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "data/vectors")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", nargs="?", default="data/vectors", help="The folder to write the .npz files into.")
+    out = Path(parser.parse_args().out)
     out.mkdir(parents=True, exist_ok=True)
     for name, (x, y, x_test, y_test) in datasets().items():
         np.savez(out / f"{name}.npz", x=x, y=y.astype(np.int64), x_test=x_test, y_test=y_test.astype(np.int64))

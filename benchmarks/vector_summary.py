@@ -11,8 +11,8 @@ is appended (the reading of the numbers, written by hand).
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 METHODS = ("ssgan", "same-net", "label-spreading", "logreg")
@@ -25,7 +25,12 @@ def cell(m: dict | None) -> str:
 
 
 def main() -> None:
-    root = Path(sys.argv[1] if len(sys.argv) > 1 else "reports/vectors")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("root", nargs="?", default="reports/vectors",
+                        help="The folder of per-dataset reports; its README.md is written.")
+    root = Path(parser.parse_args().root)
+    if not any(root.glob("*/report.json")):
+        parser.error(f"{root} holds no DIR/*/report.json: make them with bash benchmarks/make_reports.sh vectors")
     rows = []
     for path in sorted(root.glob("*/report.json")):
         r = json.loads(path.read_text())
