@@ -472,8 +472,7 @@ def _aggregate_table(agg: dict) -> None:
     for col in ("seed", "run", *(f"{SPLIT_NAMES[split]} accuracy (last epoch)" for split in splits)):
         table.add_column(col)
     rows = [(s["seed"], s["run"], *(_fmt(s.get(f"{split}_acc")) for split in splits)) for s in agg["runs"]]
-    rows += [(d["seed"], d["run"] or "-", *(f"diverged: {d['why']}" for _ in splits[:1]), *("-" for _ in splits[1:]))
-             for d in agg["diverged"]]
+    rows += [(d["seed"], d["run"] or "-", f"diverged: {d['why']}", *("-" for _ in splits[1:])) for d in agg["diverged"]]
     for seed, *row in sorted(rows, key=lambda r: r[0]):
         table.add_row(str(seed), *row)
     if agg[f"{splits[0]}_acc_mean"] is not None:
