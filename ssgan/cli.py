@@ -154,6 +154,13 @@ VAL_HELP = ("Hold out N class-balanced training examples for validation: never t
             "every epoch as val_acc, so that settings are chosen without the test set [0].")
 
 
+def device_option(f):
+    """--device for the commands that put a run's networks to work (eval, predict, sample)."""
+    return click.option("--device", type=str, default="auto", show_default=True,
+                        help="Where the run's networks compute: auto (CUDA, then MPS, then the CPU), cpu, cuda, "
+                             "cuda:N or mps. Results agree across devices up to rounding.")(f)
+
+
 def data_options(f):
     f = click.option("--download/--no-download", default=None,
                      help="Let torchvision fetch the dataset into --data-root (needs the network).")(f)
@@ -586,18 +593,22 @@ def _summary_table(summary: dict) -> None:
               help="Features for --samples: the dataset's reference CNN, or torchvision's Inception-v3 (ImageNet "
                    "weights, which must already be in the torch cache; for colour data). Scores from different "
                    "networks are not comparable.")
+@device_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
-def eval_(run, part, data_spec, samples, cache_dir, feature_net, as_json) -> None:
+def eval_(run, part, data_spec, samples, cache_dir, feature_net, device, as_json) -> None:
     """Score a run's (EMA) classifier: accuracy, errors, balanced accuracy, macro-F1, confusion;
     with --samples, its generator's samples too."""
     from rich.table import Table
 
     from ssgan.runs import evaluate_run, sample_quality_of_run
+    from ssgan.train import resolve_device
 
-    r = evaluate_run(run, part, data_spec)
+    device = resolve_device(device)
+    r = evaluate_run(run, part, data_spec, device)
     if samples is not None:
         log = (lambda m: None) if as_json else (lambda m: click.echo(m, err=True))
-        r["sample_quality"] = sample_quality_of_run(run, samples, cache_dir=cache_dir, log=log, feature_net=feature_net)
+        r["sample_quality"] = sample_quality_of_run(run, samples, cache_dir=cache_dir, log=log,
+                                                    feature_net=feature_net, device=device)
     if as_json:
         click.echo(json.dumps(r))
         return
@@ -722,16 +733,18 @@ def report(runs, out, notes, samples, split) -> None:
 @click.option("--out", type=click.Path(dir_okay=False), required=True,
               help="A .csv (row, pred, p_real, proba_0..) or an .npz (pred, proba, p_real) to write; "
                    "a folder of images adds each one's file.")
+@device_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a line.")
-def predict(run, data_spec, key, out, as_json) -> None:
+def predict(run, data_spec, key, out, device, as_json) -> None:
     """Classify new rows with a run's (EMA) classifier: predicted class, class probabilities, and
     the discriminator's probability that each row is real."""
     import numpy as np
 
     from ssgan.runs import prediction_path, predict_run, write_predictions
+    from ssgan.train import resolve_device
 
     path = prediction_path(out)  # before the work
-    r = predict_run(run, data_spec, key)
+    r = predict_run(run, data_spec, key, resolve_device(device))
     write_predictions(r, path)
     counts = np.bincount(r["pred"], minlength=r["proba"].shape[1]).tolist()
     if as_json:
@@ -764,12 +777,14 @@ def _class_name(k: int, classes: list[str] | None) -> str:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
 @click.option("--walk", type=int, default=None, help="Walk latent dimension DIM (rows: 8 random starts, 10 steps).")
 @click.option("--interpolate", is_flag=True, help="Interpolate between pairs of noise vectors (8 rows, 10 steps).")
-def sample(run, n, out, npz, images, seed, walk, interpolate) -> None:
+@device_option
+def sample(run, n, out, npz, images, seed, walk, interpolate, device) -> None:
     """Generate samples from a run's generator; no training flags needed."""
     from ssgan.runs import load_run
     from ssgan.samples import generate, interpolation, latent_walk, save_grid, write_image_files, write_samples
+    from ssgan.train import resolve_device
 
-    r = load_run(run)
+    r = load_run(run, resolve_device(device))
     png = Path(out or Path(run) / "samples.png")
     if walk is not None or interpolate:
         if walk is not None and interpolate:
@@ -778,13 +793,15 @@ def sample(run, n, out, npz, images, seed, walk, interpolate) -> None:
             raise SSGANError("--images writes --n samples, not a walk or an interpolation: drop one of them")
         if len(r.shape) != 3:
             raise SSGANError(f"--walk and --interpolate draw image grids; this run's data have shape {r.shape}")
-        x = latent_walk(r.generator(), walk, seed=seed) if walk is not None else interpolation(r.generator(), seed=seed)
+        with r.computing():
+            x = latent_walk(r.generator(), walk, seed=seed) if walk is not None else interpolation(r.generator(), seed=seed)
         save_grid(x, png, nrow=10)
         click.echo(f"wrote {png}")
         return
     from ssgan.runs import run_data
 
-    x, z = generate(r.generator(), n, seed)
+    with r.computing():
+        x, z = generate(r.generator(), n, seed)
     toy = len(r.shape) == 1 and r.shape[0] <= 2  # density plots need the real points
     real = run_data(r.config, r.path).x_train if toy else None
     said = []

@@ -91,19 +91,23 @@ def scores(real_feats: np.ndarray, feats: np.ndarray, probs: np.ndarray, k: int 
 
 class QualityMeter:
     """Scores generators of one dataset against its test set, again and again: the reference
-    network, the test features and the real-data row are computed once (``fit --quality-every``).
+    network, the test features and the real-data row are computed once (``fit --quality-every``),
+    the features on ``device`` (the generator's, where the run trains; the CPU if None).
 
     ``real`` holds the scores of ``n`` real training images, the row that shows how far the
     samples are from data. The noise is the same at every call (seeded), so scores of one
     run's epochs differ by the generator only."""
 
-    def __init__(self, data, n: int, seed: int = 0, cache_dir=None, log=lambda msg: None, feature_net: str = "reference"):
+    def __init__(self, data, n: int, seed: int = 0, cache_dir=None, log=lambda msg: None, feature_net: str = "reference",
+                 device=None):
         from ssgan.errors import SSGANError
         from ssgan.reference import load_feature_net, predict
 
         if data.x_test is None:
             raise SSGANError(f"{data.name} has no test set to compare samples with")
-        self.net, record = load_feature_net(data, feature_net, cache_dir, log)
+        self.net, record = load_feature_net(data, feature_net, cache_dir, log)  # (trained, if at all, on the CPU)
+        if device is not None:
+            self.net.to(device)
         self._predict = predict
         self.n, self.seed = n, seed
         self.network = record["name"]
@@ -133,6 +137,6 @@ def sample_quality(generator, data, n: int, seed: int = 0, cache_dir=None, log=l
     same scores of ``n`` real training images, on the features of the dataset's reference
     network or Inception-v3 (``feature_net``, :mod:`ssgan.reference`). The real row shows how
     far the samples are from data."""
-    meter = QualityMeter(data, n, seed, cache_dir, log, feature_net)
+    meter = QualityMeter(data, n, seed, cache_dir, log, feature_net, next(generator.parameters()).device)
     return {"network": meter.network, "n": n, "reference": meter.reference,
             "generated": meter.score(generator), "real": meter.real}

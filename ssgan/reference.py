@@ -101,13 +101,15 @@ def train_reference(data: Dataset, epochs: int = 6, seed: int = 0, batch_size: i
 
 @torch.no_grad()
 def predict(net: ReferenceCNN, x: np.ndarray | Tensor, batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray]:
-    """Features (N, F) and class probabilities (N, K) of images ``x`` (F = 128 for a ReferenceCNN)."""
+    """Features (N, F) and class probabilities (N, K) of images ``x`` (F = 128 for a ReferenceCNN),
+    computed batch by batch on the network's device."""
     x = torch.as_tensor(np.asarray(x, np.float32))
+    device = next(net.parameters()).device
     feats, probs = [], []
     for i in range(0, len(x), batch_size):
-        f = net.features(x[i:i + batch_size])
-        feats.append(f)
-        probs.append(torch.softmax(net.out(f), 1))
+        f = net.features(x[i:i + batch_size].to(device))
+        feats.append(f.cpu())
+        probs.append(torch.softmax(net.out(f), 1).cpu())
     return torch.cat(feats).numpy().astype(np.float64), torch.cat(probs).numpy().astype(np.float64)
 
 

@@ -416,6 +416,7 @@ class Run:
     path: Path
     config: Config
     checkpoint: dict
+    device: torch.device = torch.device("cpu")  # where its networks are put to work (eval, predict, sample)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -454,9 +455,10 @@ class Run:
             raise SSGANError(f"{source} has examples of shape {tuple(x.shape[1:])}, but the run was trained on {self.shape}")
 
     def generator(self) -> torch.nn.Module:
+        """The generator, on the run's device."""
         g, _ = build_models(self.config, self.shape, self.checkpoint["n_classes"])
         g.load_state_dict(self.checkpoint["generator"])
-        return g.eval()
+        return g.to(self.device).eval()
 
     @property
     def scaler(self) -> Scaler:
@@ -465,16 +467,27 @@ class Run:
         return Scaler.from_dict(stored) if stored else load_scaler(self.path)
 
     def discriminator(self) -> torch.nn.Module:
-        """The EMA discriminator, the model that is evaluated."""
+        """The EMA discriminator, the model that is evaluated, on the run's device."""
         _, d = build_models(self.config, self.shape, self.checkpoint["n_classes"])
         d.load_state_dict(self.checkpoint["ema"])
-        return d.eval()
+        return d.to(self.device).eval()
+
+    @contextlib.contextmanager
+    def computing(self):
+        """The run's device running out of memory while its networks compute (a GPU that other
+        jobs share): one line that says what to do, where it was a traceback."""
+        try:
+            yield
+        except torch.OutOfMemoryError as e:
+            raise SSGANError(f"the device ({self.device}) ran out of memory ({first_line(str(e))}): free it, or "
+                             "compute elsewhere with --device (--device cpu)") from None
 
 
-def load_run(path: str | Path) -> Run:
-    """The run folder ``path`` read back, to use its networks (eval, predict, sample): a run
-    that diverged says so in a warning, since its weights are the last good checkpoint's."""
-    run = _read_run(path)
+def load_run(path: str | Path, device: torch.device | str = "cpu") -> Run:
+    """The run folder ``path`` read back, to use its networks (eval, predict, sample) on
+    ``device``: a run that diverged says so in a warning, since its weights are the last good
+    checkpoint's."""
+    run = replace(_read_run(path), device=torch.device(device))
     if line := divergence(run.path):
         warnings.warn(f"{run.path} diverged ({guard_words(line)}); its checkpoint is the last good one, of epoch "
                       f"{run.checkpoint['epoch']}", DataWarning, stacklevel=2)
@@ -522,7 +535,8 @@ def read_metrics(path: str | Path) -> list[dict]:
     return records
 
 
-def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = None) -> dict:
+def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = None,
+                 device: torch.device | str = "cpu") -> dict:
     """Score a run's EMA discriminator with :func:`ssgan.metrics.classification_metrics`.
 
     ``part`` is ``test``, ``train`` (the training rows with known labels) or ``val`` (the
@@ -530,11 +544,11 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
     data of the same shape instead: its ``x_test``/``y_test`` if present, else its labeled rows;
     (``folder:DIR``) the images of ``DIR/test/CLASS/``, else of ``DIR/train/CLASS/``, whose
     class folders are named as the run's classes (``0``, ``1``, ... where its data named none).
-    The rows are classified as :func:`predict_run` classifies them, a part at a time.
+    The rows are classified as :func:`predict_run` classifies them, a part at a time, on ``device``.
     """
     from ssgan.data import folder_labeled_images
 
-    run = load_run(path)
+    run = load_run(path, device)
     n_classes = run.checkpoint["n_classes"]
     if data_spec is not None and data_spec.startswith(FOLDER_PREFIX):  # class folders named as the run's classes
         paths, y, read = folder_labeled_images(data_spec, run.classes or [str(k) for k in range(n_classes)])
@@ -600,26 +614,28 @@ def _numbered_as_run(data: Dataset, run: Run) -> Dataset:
 
 
 def sample_quality_of_run(path: str | Path, n: int, seed: int = 0, cache_dir: str | None = None, log=lambda m: None,
-                          feature_net: str = "reference") -> dict:
-    """:func:`ssgan.quality.sample_quality` of a run's generator on its own dataset."""
+                          feature_net: str = "reference", device: torch.device | str = "cpu") -> dict:
+    """:func:`ssgan.quality.sample_quality` of a run's generator (drawing its samples on ``device``)
+    on its own dataset."""
     from ssgan.quality import sample_quality
 
-    run = load_run(path)
+    run = load_run(path, device)
     data = run_data(run.config, run.path)
-    return {"run": str(run.path), "epoch": run.checkpoint["epoch"],
-            **sample_quality(run.generator(), data, n, seed, cache_dir, log, feature_net)}
+    with run.computing():
+        scores = sample_quality(run.generator(), data, n, seed, cache_dir, log, feature_net)
+    return {"run": str(run.path), "epoch": run.checkpoint["epoch"], **scores}
 
 
-def predict_run(path: str | Path, data_spec: str, key: str = "x") -> dict:
+def predict_run(path: str | Path, data_spec: str, key: str = "x", device: torch.device | str = "cpu") -> dict:
     """The predictions of a run's EMA discriminator on the rows of array ``key`` of an .npz
     (``npz:PATH``), or on the images under a folder (``folder:DIR``, any subfolders; ``files``
     their paths), no labels needed, scaled as the run's training data were: the predicted
     class, the class probabilities (softmax over the K class logits) and ``p_real``, the
     discriminator's probability that a row is real rather than generated (the sigmoid of its
-    real/fake logit). The rows are classified a part at a time (:func:`_classified`)."""
+    real/fake logit). The rows are classified a part at a time (:func:`_classified`), on ``device``."""
     from ssgan.data import folder_images, load_npz_rows
 
-    run = load_run(path)
+    run = load_run(path, device)
     files = None
     if data_spec.startswith(FOLDER_PREFIX):
         if key != "x":
@@ -663,8 +679,8 @@ def _image_parts(run: Run, paths: list[Path]) -> Iterator[np.ndarray]:
 
 def _classified(run: Run, parts: Iterable[np.ndarray], source: str, name: str,
                 eight_bit: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """The class logits (N, K) and real/fake logits (N,) of the run's EMA discriminator on the
-    rows of ``parts``, arrays in the data's own units from ``source``, taken one after another:
+    """The class logits (N, K) and real/fake logits (N,), on the CPU, of the run's EMA
+    discriminator (on the run's device) on the rows of ``parts``, arrays in the data's own units from ``source``, taken one after another:
     each checked against the run's shape and scaled as its training data were, so that the
     memory a folder of images takes does not grow with its number of images; one warning for
     values far outside the training range, counted over all of them (``name``: what it calls
@@ -675,14 +691,15 @@ def _classified(run: Run, parts: Iterable[np.ndarray], source: str, name: str,
 
     if eight_bit:
         run.check_eight_bit(source)
-    discriminator, outputs, far, units = run.discriminator(), [], 0, 0
-    for part in parts:
-        run.check_examples(part, source)
-        scaled = run.scaler.transform(part)
-        outside, counted = far_outside(run.scaler, scaled, name)
-        far, units = far + outside, units + counted
-        outputs.append(predict_outputs(discriminator, scaled, run.config.fake_logit, torch.device("cpu"),
-                                       PREDICT_BATCH))
+    outputs, far, units = [], 0, 0
+    with run.computing():
+        discriminator = run.discriminator()
+        for part in parts:
+            run.check_examples(part, source)
+            scaled = run.scaler.transform(part)
+            outside, counted = far_outside(run.scaler, scaled, name)
+            far, units = far + outside, units + counted
+            outputs.append(predict_outputs(discriminator, scaled, run.config.fake_logit, run.device, PREDICT_BATCH))
     for message in far_warnings(run.scaler, far, units, len(run.shape) == 3, name):
         warnings.warn(message, DataWarning, stacklevel=3)
     class_logits, real_logit = (torch.cat(part) for part in zip(*outputs))

@@ -67,10 +67,16 @@ def save_samples(fake: torch.Tensor, path: str | Path, real: np.ndarray | None =
 
 @torch.no_grad()
 def generate(generator: torch.nn.Module, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` samples and their noise from ``generator`` in eval mode, reproducible by ``seed``."""
+    """``n`` samples and their noise, on the CPU, from ``generator`` in eval mode on its own device;
+    reproducible by ``seed`` (the noise is drawn on the CPU, the same on every device)."""
     generator.eval()
     z = generator.sample_z(n, torch.Generator().manual_seed(seed))
-    return generator(z), z
+    return _generated(generator, z), z
+
+
+def _generated(generator: torch.nn.Module, z: torch.Tensor) -> torch.Tensor:
+    """``generator(z)`` on the generator's device, given back on the CPU in fp32."""
+    return generator(z.to(next(generator.parameters()).device)).float().cpu()
 
 
 def write_samples(x: torch.Tensor, z: torch.Tensor, png: Path | None, npz: Path | None,
@@ -148,7 +154,7 @@ def latent_walk(generator: torch.nn.Module, dim: int, rows: int = 8, steps: int 
     generator.eval()
     z = generator.sample_z(rows, torch.Generator().manual_seed(seed)).repeat_interleave(steps, 0)
     z[:, dim] = torch.linspace(*_z_range(generator), steps).repeat(rows)
-    return generator(z)
+    return _generated(generator, z)
 
 
 @torch.no_grad()
@@ -159,4 +165,4 @@ def interpolation(generator: torch.nn.Module, rows: int = 8, steps: int = 10, se
     z0, z1 = generator.sample_z(rows, g), generator.sample_z(rows, g)
     t = torch.linspace(0.0, 1.0, steps).view(1, steps, 1)
     z = (z0.unsqueeze(1) * (1 - t) + z1.unsqueeze(1) * t).reshape(rows * steps, -1)
-    return generator(z)
+    return _generated(generator, z)

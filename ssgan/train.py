@@ -463,7 +463,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
         from ssgan.quality import QualityMeter
 
         with GLOBAL_RNG:  # a reference network trained here seeds and draws from the global generators
-            quality = QualityMeter(data, cfg.quality_samples, seed=cfg.seed, log=reporter.on_warning)
+            quality = QualityMeter(data, cfg.quality_samples, seed=cfg.seed, log=reporter.on_warning, device=device)
     history: list[dict] = []
     start_epoch, position = 1, None
     writer = RunWriter(run_dir)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from conftest import write_npz
+from conftest import cuda, write_npz
 from ssgan.cli import main
 from ssgan.data import load_digits
 from ssgan.runs import evaluate_run, load_run
@@ -81,9 +81,12 @@ def test_real_valued_rows_are_scaled_as_in_training(tmp_path):
     (["--key", "x_test", "--out", "p.csv"], "has no x_test array (found: x); choose one with --key"),
     (["--data", "digits", "--out", "p.csv"], "--data must be npz:PATH or folder:DIR, got 'digits'"),
     (["--out", "new.npz/p.csv"], "--out new.npz/p.csv: new.npz is a file, not a folder"),
+    (["--device", "cuda", "--out", "p.csv"], "--device cuda: torch sees no CUDA GPU here; use --device cpu or auto"),
+    (["--device", "gpu0", "--out", "p.csv"], "unknown device 'gpu0': use auto, cpu, cuda, cuda:N or mps"),
 ])
 def test_bad_predictions_are_one_line(digits_run, tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # (the same line on a machine with a GPU)
     data = write_npz(tmp_path / "new.npz", x=np.zeros((3, 8, 8), np.float32))
     if "--data" not in args:
         args = ["--data", data, *args]
@@ -114,3 +117,68 @@ def test_rows_of_another_shape_are_refused(digits_run, tmp_path):
     r = CliRunner().invoke(main, ["predict", digits_run, "--data", data, "--out", str(tmp_path / "p.csv")])
     assert r.exit_code == 2 and "has examples of shape (1, 28, 28), but the run was trained on (1, 8, 8)" in r.output
     assert not (tmp_path / "p.csv").exists()
+
+
+@pytest.mark.parametrize("command", [["eval"], ["sample", "--out", "s.png"]])
+def test_a_device_that_is_not_there_is_one_line(digits_run, tmp_path, monkeypatch, command):
+    """eval and sample take --device as predict does: a GPU that is not there stops them in one
+    line before any work, with nothing written."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    r = CliRunner().invoke(main, [command[0], digits_run, *command[1:], "--device", "cuda"])
+    assert r.exit_code == 2 and r.output == "Error: --device cuda: torch sees no CUDA GPU here; use --device cpu or auto\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_device_out_of_memory_is_one_line(digits_run, tmp_path, monkeypatch):
+    """A GPU that other jobs fill while predict, eval or sample computes: one line that says what
+    to do, and no file half-written (here the CPU stands in for the device that ran out)."""
+    import ssgan.samples
+    import ssgan.train
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB\nmore that a traceback would show")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(ssgan.train, "predict_outputs", out_of_memory)
+    monkeypatch.setattr(ssgan.samples, "generate", out_of_memory)
+    data = write_npz(tmp_path / "new.npz", x=np.zeros((3, 8, 8), np.float32))
+    line = ("Error: the device (cpu) ran out of memory (CUDA out of memory. Tried to allocate 2.00 GiB): free it, "
+            "or compute elsewhere with --device (--device cpu)\n")
+    for command in (["predict", digits_run, "--data", data, "--out", "p.csv"], ["eval", digits_run],
+                    ["sample", digits_run, "--out", "s.png"]):
+        r = CliRunner().invoke(main, command)
+        assert r.exit_code == 2 and r.output == line, r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.npz"]
+
+
+@cuda
+def test_predict_eval_and_sample_on_cuda_agree_with_the_cpu(digits_run, tmp_path):
+    """The run's networks on the GPU give the CPU's numbers up to rounding: the same predicted
+    classes and errors, probabilities and samples within float32 noise."""
+    digits = load_digits()
+    data = write_npz(tmp_path / "new.npz", x=digits.x_test)
+    outputs = {}
+    for device in ("cpu", "cuda"):
+        r = CliRunner().invoke(main, ["predict", digits_run, "--data", data, "--out", str(tmp_path / f"{device}.npz"),
+                                      "--device", device])
+        assert r.exit_code == 0, r.output
+        r = CliRunner().invoke(main, ["sample", digits_run, "--n", "50", "--npz", str(tmp_path / f"s-{device}.npz"),
+                                      "--device", device])
+        assert r.exit_code == 0, r.output
+        with np.load(tmp_path / f"{device}.npz") as p, np.load(tmp_path / f"s-{device}.npz") as s:
+            outputs[device] = {"proba": p["proba"], "p_real": p["p_real"], "x": s["x"],
+                               "eval": evaluate_run(digits_run, device=device)}
+    cpu, gpu = outputs["cpu"], outputs["cuda"]
+    assert np.allclose(cpu["proba"], gpu["proba"], atol=1e-4) and np.allclose(cpu["p_real"], gpu["p_real"], atol=1e-4)
+    assert np.allclose(cpu["x"], gpu["x"], atol=1e-4)
+    assert abs(cpu["eval"]["errors"] - gpu["eval"]["errors"]) <= 1  # (a near tie may round the other way)
+    quality = {}
+    for device in ("cpu", "cuda"):  # the samples and the reference network's features on the device
+        r = CliRunner().invoke(main, ["eval", digits_run, "--device", device, "--samples", "200", "--cache-dir",
+                                      str(tmp_path / "cache"), "--json"])
+        assert r.exit_code == 0, r.output
+        quality[device] = json.loads(r.stdout)["sample_quality"]
+    for row in ("generated", "real"):
+        assert quality["cuda"][row]["fid"] == pytest.approx(quality["cpu"][row]["fid"], rel=1e-3)
+        assert quality["cuda"][row]["precision"] == pytest.approx(quality["cpu"][row]["precision"], abs=0.02)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from conftest import cuda
 from ssgan.errors import SSGANError
 from ssgan.quality import classifier_score, frechet_distance, precision_recall
 
@@ -260,3 +261,23 @@ def test_frechet_distances_in_threads_leave_the_warning_filters_as_they_were(mon
     frechet_distance(x, x + 1.0)
     t.join()
     assert warnings.filters == before
+
+
+@cuda
+def test_quality_every_scores_on_cuda(tmp_path, monkeypatch):
+    """fit --quality-every on a GPU puts the reference network's features there too: the
+    scores come out, with the real row better than the one-epoch generator's."""
+    import json
+
+    from click.testing import CliRunner
+
+    from ssgan.cli import main
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "1", "--device", "cuda",
+                                  "--quality-every", "1", "--quality-samples", "200", "--out", str(tmp_path / "runs"),
+                                  "--quiet"])
+    assert r.exit_code == 0, r.output
+    run = next((tmp_path / "runs").iterdir())
+    last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert "reference CNN for digits" in last["quality_network"] and last["quality_real"]["fid"] < last["fid"]
