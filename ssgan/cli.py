@@ -155,7 +155,7 @@ VAL_HELP = ("Hold out N class-balanced training examples for validation: never t
 
 
 def device_option(f):
-    """--device for the commands that put a run's networks to work (eval, predict, sample)."""
+    """--device for the commands that put a run's networks to work (eval, predict, sample; report --samples)."""
     return click.option("--device", type=str, default="auto", show_default=True,
                         help="Where the run's networks compute: auto (CUDA, then MPS, then the CPU), cpu, cuda, "
                              "cuda:N or mps. Results agree across devices up to rounding.")(f)
@@ -718,11 +718,14 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
 @click.option("--split", type=click.Choice(list(SPLIT_NAMES)), default="test", show_default=True,
               help="Score the test set, or the validation rows the runs held out with --val (for data without "
                    "a test set; the report says the figures are on validation rows).")
-def report(runs, out, notes, samples, split) -> None:
+@device_option
+def report(runs, out, notes, samples, split, device) -> None:
     """Turn run folders into report.md, report.json and figures."""
     from ssgan.report import write_report
+    from ssgan.train import resolve_device
 
-    path = write_report(list(runs), out, notes, samples, log=lambda msg: click.echo(msg, err=True), split=split)
+    path = write_report(list(runs), out, notes, samples, log=lambda msg: click.echo(msg, err=True), split=split,
+                        device=resolve_device(device))
     click.echo(f"wrote {path}/report.md, report.json, accuracy.png, losses.png, diagnostics.png, samples.png")
 
 

@@ -511,14 +511,14 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
 
 
 def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | None = None,
-                 samples: int | None = None, log=lambda msg: None, split: str = "test") -> Path:
+                 samples: int | None = None, log=lambda msg: None, split: str = "test", device="cpu") -> Path:
     """Write report.md, report.json, accuracy.png, losses.png, diagnostics.png and samples.png
     (and quality.png when runs were scored at several epochs) into ``out``.
 
     ``notes``: a markdown file whose text ends report.md under "Notes" (what the numbers mean).
     ``samples``: score that many samples of the last generator of every GAN run whose last
     epoch has no sample-quality scores (runs trained without ``--quality-every``); the scores
-    go into the report only, the run folders are not changed.
+    go into the report only, the run folders are not changed; they are drawn and scored on ``device``.
     ``split``: ``test``, or ``val`` to score the rows each run held out with ``--val`` (for data
     without a test set; the report says so)."""
     import matplotlib
@@ -534,7 +534,7 @@ def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | N
         raise SSGANError(f"split must be one of {', '.join(SPLIT_NAMES)}, got {split!r}")
     runs = find_runs(paths, split)
     if samples:
-        _score_last_generators(runs, samples, log)
+        _score_last_generators(runs, samples, log, device)
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -557,7 +557,7 @@ def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | N
     return out
 
 
-def _score_last_generators(runs: list[RunRecord], n: int, log) -> None:
+def _score_last_generators(runs: list[RunRecord], n: int, log, device="cpu") -> None:
     """Add sample-quality scores to the last metrics of every GAN run that lacks them (in memory)."""
     from ssgan.runs import sample_quality_of_run
 
@@ -569,6 +569,6 @@ def _score_last_generators(runs: list[RunRecord], n: int, log) -> None:
                          f"{len(missing)} run(s) lack ({', '.join(missing)}): make the report without --samples")
     for r in todo:
         log(f"scoring {n} samples of {r.path.name}")
-        q = sample_quality_of_run(r.path, n)
+        q = sample_quality_of_run(r.path, n, device=device)
         r.metrics[-1] = {**r.last, **q["generated"], "quality_network": q["network"], "quality_samples": n,
                          "quality_real": q["real"]}

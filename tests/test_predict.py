@@ -119,9 +119,9 @@ def test_rows_of_another_shape_are_refused(digits_run, tmp_path):
     assert not (tmp_path / "p.csv").exists()
 
 
-@pytest.mark.parametrize("command", [["eval"], ["sample", "--out", "s.png"]])
+@pytest.mark.parametrize("command", [["eval"], ["sample", "--out", "s.png"], ["report", "--out", "r", "--samples", "100"]])
 def test_a_device_that_is_not_there_is_one_line(digits_run, tmp_path, monkeypatch, command):
-    """eval and sample take --device as predict does: a GPU that is not there stops them in one
+    """eval, sample and report take --device as predict does: a GPU that is not there stops them in one
     line before any work, with nothing written."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
