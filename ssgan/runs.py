@@ -43,7 +43,7 @@ from ssgan.models import build_models, resolve_arch
 from ssgan.scaling import NONE, Scaler, fit_scaler, load_scaler, resolve_scale, save_scaler, scale_dataset
 from ssgan.splits import Split, default_labels, load_split, make_split, save_split
 from ssgan.train import (Diverged, Reporter, StopFlag, TrainResult, check_batch_rows, guard_words, load_checkpoint,
-                         resolve_device, resolve_precision, train)
+                         resolve_device, resolve_precision, to_device, train)
 
 _RUN_ID = re.compile(r"^(\d{5})-")
 
@@ -458,7 +458,7 @@ class Run:
         """The generator, on the run's device."""
         g, _ = build_models(self.config, self.shape, self.checkpoint["n_classes"])
         g.load_state_dict(self.checkpoint["generator"])
-        return g.to(self.device).eval()
+        return to_device(g, self.device, self.config.arch).eval()
 
     @property
     def scaler(self) -> Scaler:
@@ -470,7 +470,7 @@ class Run:
         """The EMA discriminator, the model that is evaluated, on the run's device."""
         _, d = build_models(self.config, self.shape, self.checkpoint["n_classes"])
         d.load_state_dict(self.checkpoint["ema"])
-        return d.to(self.device).eval()
+        return to_device(d, self.device, self.config.arch).eval()
 
     @contextlib.contextmanager
     def computing(self):

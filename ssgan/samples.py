@@ -75,8 +75,9 @@ def generate(generator: torch.nn.Module, n: int, seed: int = 0) -> tuple[torch.T
 
 
 def _generated(generator: torch.nn.Module, z: torch.Tensor) -> torch.Tensor:
-    """``generator(z)`` on the generator's device, given back on the CPU in fp32."""
-    return generator(z.to(next(generator.parameters()).device)).float().cpu()
+    """``generator(z)`` on the generator's device, given back on the CPU in fp32 (contiguous:
+    a convolutional generator on the CPU computes channels-last)."""
+    return generator(z.to(next(generator.parameters()).device)).float().cpu().contiguous()
 
 
 def write_samples(x: torch.Tensor, z: torch.Tensor, png: Path | None, npz: Path | None,

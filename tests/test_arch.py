@@ -14,6 +14,7 @@ from ssgan.config import Config, from_dict
 from ssgan.errors import SSGANError
 from ssgan.models import WNConv2d, build_models, data_dependent_init, resolve_arch
 from ssgan.models.layers import GroupBatchNorm2d, pyramid
+from ssgan.runs import evaluate_run, load_run
 
 from conftest import write_npz
 
@@ -158,6 +159,10 @@ def test_two_iteration_fit_through_the_cli(tmp_path, arch):
     metrics = [json.loads(line) for line in open(f"{result['run']}/metrics.jsonl")]
     assert metrics[-1]["iterations"] == 2 and 0.0 <= metrics[-1]["test_acc"] <= 1.0
     assert json.load(open(f"{result['run']}/config.json"))["arch"] == arch
+    assert evaluate_run(result["run"])["errors"] == metrics[-1]["test_errors"]  # eval scores as the loop did
+    if arch != "mlp":  # on the CPU, a convolutional run's networks are read back channels-last, as the loop trained them
+        weights = [p for p in load_run(result["run"]).discriminator().parameters() if p.dim() == 4]
+        assert weights and all(w.is_contiguous(memory_format=torch.channels_last) for w in weights)
 
 
 @pytest.mark.parametrize("arch, shape", [("dcgan", (1, 30, 30)), ("salimans-cnn", (64,)), ("salimans-cnn", (3, 8, 8))])
