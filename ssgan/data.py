@@ -175,7 +175,7 @@ def _pixels(x: np.ndarray, key: str, path: Path) -> np.ndarray:
     else:
         if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
             raise SSGANError(f"{path}: {key} has dtype {x.dtype}; expected uint8 or float pixels")
-        x = x.astype(np.float32)
+        x = x.astype(np.float32, copy=False)  # (an npz's array is read afresh: no one else holds it)
         if not np.isfinite(x).all():
             raise SSGANError(f"{path}: {key} contains NaN or infinite values: clean or impute them first")
     return x[:, None] if x.ndim == 3 else x

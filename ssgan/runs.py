@@ -125,7 +125,7 @@ def prepare(cfg: Config) -> tuple[Dataset, Split, Scaler]:
         split = make_split(data, default_labels(cfg.dataset, cfg.labels), cfg.seed, cfg.val)
     check_batch_rows(cfg.batch_size, data, split)
     train_rows = np.setdiff1d(np.arange(len(data.x_train)), split.val_indices)
-    scaler, notes = fit_scaler(resolve_scale(cfg.scale, data), data.x_train[train_rows])
+    scaler, notes = fit_scaler(resolve_scale(cfg.scale, data), data.x_train, train_rows)
     data, more = scale_dataset(scaler, data)
     if scaler.kind == "standard" and cfg.g_output not in (None, "none"):  # set by hand: the default is none
         notes.append(f"--g-output {cfg.g_output} keeps generated samples in [0, 1], but --scale standard data have "

@@ -17,6 +17,7 @@ the user's units.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,17 +42,27 @@ class Scaler:
         return (-1, 1, 1) if x.ndim == 4 else (-1,)
 
     def transform(self, x: np.ndarray) -> np.ndarray:
+        """The data's own units into the networks' (float32)."""
         if self.kind == "none":
             return x
-        shape = self._shape(x)
-        return ((x - self.offset.reshape(shape)) / self.scale.reshape(shape)).astype(np.float32)
+        return self._by_rows(x, lambda part, offset, scale: (part - offset) / scale)
 
     def inverse(self, x: np.ndarray) -> np.ndarray:
         """Network units back to the data's own units."""
         if self.kind == "none":
             return x
+        return self._by_rows(x, lambda part, offset, scale: part * scale + offset)
+
+    def _by_rows(self, x: np.ndarray, f) -> np.ndarray:
+        """``f(rows, offset, scale)``, computed in float64 (the scaler's own precision) a part of the
+        rows at a time and written into one float32 array: the numbers of one pass over all of
+        them, in the memory of the result and a part's float64 temporaries, not of the whole."""
         shape = self._shape(x)
-        return (x * self.scale.reshape(shape) + self.offset.reshape(shape)).astype(np.float32)
+        offset, scale = self.offset.reshape(shape), self.scale.reshape(shape)
+        out = np.empty(x.shape, np.float32)
+        for rows in _row_slices(len(x), x.shape[1:]):
+            out[rows] = f(x[rows], offset, scale)
+        return out
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "offset": self.offset.tolist(), "scale": self.scale.tolist()}
@@ -76,18 +87,32 @@ def _columns(x: np.ndarray) -> np.ndarray:
     return x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1]) if x.ndim == 4 else x.reshape(len(x), -1)
 
 
-def fit_scaler(kind: str, x: np.ndarray) -> tuple[Scaler, list[str]]:
-    """Fit a scaler of ``kind`` on training rows ``x``; return it and warnings about the data."""
+PART_VALUES = 1 << 22  # values of the rows that scaling computes on at once (32 MiB in float64)
+
+
+def _row_slices(n: int, shape: tuple[int, ...]) -> list[slice]:
+    """Slices of ``n`` rows of ``shape`` holding about :data:`PART_VALUES` values each (one row at least)."""
+    step = max(1, PART_VALUES // max(1, math.prod(shape)))
+    return [slice(i, i + step) for i in range(0, n, step)]
+
+
+def fit_scaler(kind: str, x: np.ndarray, rows: np.ndarray | None = None) -> tuple[Scaler, list[str]]:
+    """Fit a scaler of ``kind`` on the training rows ``rows`` of ``x`` (all of them if None); return
+    it and warnings about the data. ``minmax`` takes the rows a part at a time (a minimum and a
+    maximum are the same however the rows are cut); ``standard`` fits one float64 copy of them,
+    since a mean and a variance taken in parts would round differently."""
     from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
     if kind == "none":
         return NONE, []
-    cols = _columns(np.asarray(x, np.float64))
     if kind == "minmax":
-        fitted = MinMaxScaler().fit(cols)
+        fitted = MinMaxScaler()
+        index = np.arange(len(x)) if rows is None else rows
+        for part in _row_slices(len(index), x.shape[1:]):
+            fitted.partial_fit(_columns(np.asarray(x[index[part]], np.float64)))
         offset, scale, spread = fitted.data_min_, 1.0 / fitted.scale_, fitted.data_range_
     else:
-        fitted = StandardScaler().fit(cols)
+        fitted = StandardScaler().fit(_columns(_float64_rows(x, rows)))
         offset, scale, spread = fitted.mean_, fitted.scale_, fitted.var_
     warnings = []
     constant = np.flatnonzero(spread == 0)
@@ -97,6 +122,15 @@ def fit_scaler(kind: str, x: np.ndarray) -> tuple[Scaler, list[str]]:
         warnings.append(f"{len(constant)} {what} of x are constant in the training rows ({listed}): "
                         "they carry no information")
     return Scaler(kind, offset, scale), warnings
+
+
+def _float64_rows(x: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+    """The rows ``rows`` of ``x`` (all if None) as one float64 array, copied a part at a time."""
+    n = len(x) if rows is None else len(rows)
+    out = np.empty((n, *x.shape[1:]), np.float64)
+    for part in _row_slices(n, x.shape[1:]):
+        out[part] = x[part] if rows is None else x[rows[part]]
+    return out
 
 
 def check_units(scaler: Scaler, x: np.ndarray, name: str) -> list[str]:

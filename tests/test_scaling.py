@@ -44,6 +44,34 @@ def test_scaler_round_trip(kind, tmp_path):
     assert np.allclose(again.inverse(z), x, atol=1e-4) and warnings == []
 
 
+@pytest.mark.parametrize("kind", ["minmax", "standard"])
+@pytest.mark.parametrize("shape", [(7,), (3, 4, 5)])
+def test_rows_are_fitted_and_scaled_a_part_at_a_time_as_all_at_once(kind, shape, monkeypatch):
+    """With parts of one row and of a few, the scaler of the training rows, the scaled rows and
+    the rows scaled back are bit for bit those of one pass over all of them, in float64 rounded
+    once to float32 (the parts bound the memory of large data; they change no number)."""
+    import ssgan.scaling
+
+    rng = np.random.default_rng(2)
+    x = (rng.standard_cauchy(size=(41, *shape)) * 1e3 + 7).astype(np.float32)
+    rows = np.setdiff1d(np.arange(41), [3, 17, 30])
+    cols = lambda a: a.transpose(0, 2, 3, 1).reshape(-1, a.shape[1]) if a.ndim == 4 else a  # noqa: E731
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+    fitted = (MinMaxScaler if kind == "minmax" else StandardScaler)().fit(cols(x[rows].astype(np.float64)))
+    offset, scale = (fitted.data_min_, 1.0 / fitted.scale_) if kind == "minmax" else (fitted.mean_, fitted.scale_)
+    view = (-1, 1, 1) if len(shape) == 3 else (-1,)
+    scaled = ((x - offset.reshape(view)) / scale.reshape(view)).astype(np.float32)
+    for part_values in (1, 2 * int(np.prod(shape)) + 1, 1 << 22):
+        monkeypatch.setattr(ssgan.scaling, "PART_VALUES", part_values)
+        scaler, _ = fit_scaler(kind, x, rows)
+        assert np.array_equal(scaler.offset, offset) and np.array_equal(scaler.scale, scale)
+        z = scaler.transform(x)
+        assert z.dtype == np.float32 and np.array_equal(z, scaled)
+        back = (z * scale.reshape(view) + offset.reshape(view)).astype(np.float32)
+        assert np.array_equal(scaler.inverse(z), back)
+
+
 def test_images_are_scaled_per_channel():
     x = np.random.default_rng(0).random((10, 3, 4, 4)) * np.array([1.0, 10.0, 100.0]).reshape(1, 3, 1, 1)
     scaler, _ = fit_scaler("minmax", x)

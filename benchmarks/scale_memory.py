@@ -1,0 +1,64 @@
+"""Peak memory and time of loading and scaling real-valued data, as ``ssgan fit`` does before it
+trains (``ssgan.runs.prepare``: read the npz, fit ``--scale`` on the training rows, scale every
+row): the measurement behind scaling a part of the rows at a time (``ssgan.scaling.PART_VALUES``).
+
+Writes an npz of ``--rows`` float32 rows of ``--features`` values (100 of them labeled, and the
+``--val`` rows to hold out besides), then, for
+each ``--scale`` kind, prepares it in a child process of its own and prints one JSON line: the
+array's size, the child's peak resident memory above what importing torch and ssgan took (both
+measured in the child, with ``resource.getrusage``), and the seconds that preparing took.
+
+    python benchmarks/scale_memory.py DIR [--rows 100000] [--features 784] [--val 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+CHILD = """
+import json, resource, sys, time
+import torch
+from ssgan.config import Config
+from ssgan.runs import prepare
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+t0 = time.perf_counter()
+data, split, scaler = prepare(Config(dataset="npz:" + sys.argv[1], scale=sys.argv[2], val=int(sys.argv[3])))
+seconds = time.perf_counter() - t0
+print(json.dumps({"scale": scaler.kind, "array_mib": round(data.x_train.nbytes / 2**20, 1),
+                  "peak_above_import_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base),
+                  "seconds": round(seconds, 1)}))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("dir", type=Path, help="A new folder for the npz.")
+    parser.add_argument("--rows", type=int, default=100000, help="Rows of the array.")
+    parser.add_argument("--features", type=int, default=784, help="Values in a row.")
+    parser.add_argument("--val", type=int, default=0, help="Rows held out for validation (fit --val).")
+    args = parser.parse_args()
+    args.dir.mkdir(parents=True, exist_ok=False)
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(args.rows, args.features)) * 50 + 10).astype(np.float32)
+    y = np.full(args.rows, -1)
+    y[:100 + args.val] = np.arange(100 + args.val) % 10
+    path = args.dir / "data.npz"
+    np.savez(path, x=x, y=y)
+    del x
+    for kind in ("minmax", "standard"):
+        child = subprocess.run([sys.executable, "-c", CHILD, str(path), kind, str(args.val)], capture_output=True,
+                               text=True)
+        if child.returncode:
+            sys.exit(f"preparing with --scale {kind} failed: {child.stderr.strip()}")
+        record = json.loads(child.stdout.strip().splitlines()[-1])
+        print(json.dumps({"rows": args.rows, "features": args.features, "val": args.val, **record}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
