@@ -2,13 +2,14 @@
 trains (``ssgan.runs.prepare``: read the npz, fit ``--scale`` on the training rows, scale every
 row): the measurement behind scaling a part of the rows at a time (``ssgan.scaling.PART_VALUES``).
 
-Writes an npz of ``--rows`` float32 rows of ``--features`` values (100 of them labeled, and the
+Writes an npz of ``--rows`` float32 rows of ``--shape`` (vectors of 784 values, or images such
+as 3x32x32, scaled per channel) (100 of them labeled, and the
 ``--val`` rows to hold out besides), then, for
 each ``--scale`` kind, prepares it in a child process of its own and prints one JSON line: the
 array's size, the child's peak resident memory above what importing torch and ssgan took (both
 measured in the child, with ``resource.getrusage``), and the seconds that preparing took.
 
-    python benchmarks/scale_memory.py DIR [--rows 100000] [--features 784] [--val 0]
+    python benchmarks/scale_memory.py DIR [--rows 100000] [--shape 784 | --shape 3x32x32] [--val 0]
 """
 
 from __future__ import annotations
@@ -40,12 +41,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dir", type=Path, help="A new folder for the npz.")
     parser.add_argument("--rows", type=int, default=100000, help="Rows of the array.")
-    parser.add_argument("--features", type=int, default=784, help="Values in a row.")
+    parser.add_argument("--shape", default="784", help="A row's shape: D values, or CxHxW (an image).")
     parser.add_argument("--val", type=int, default=0, help="Rows held out for validation (fit --val).")
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=False)
     rng = np.random.default_rng(0)
-    x = (rng.normal(size=(args.rows, args.features)) * 50 + 10).astype(np.float32)
+    shape = tuple(int(v) for v in args.shape.split("x"))
+    x = (rng.normal(size=(args.rows, *shape)) * 50 + 10).astype(np.float32)
     y = np.full(args.rows, -1)
     y[:100 + args.val] = np.arange(100 + args.val) % 10
     path = args.dir / "data.npz"
@@ -57,7 +59,7 @@ def main() -> None:
         if child.returncode:
             sys.exit(f"preparing with --scale {kind} failed: {child.stderr.strip()}")
         record = json.loads(child.stdout.strip().splitlines()[-1])
-        print(json.dumps({"rows": args.rows, "features": args.features, "val": args.val, **record}), flush=True)
+        print(json.dumps({"rows": args.rows, "shape": args.shape, "val": args.val, **record}), flush=True)
 
 
 if __name__ == "__main__":

@@ -135,8 +135,13 @@ def _float64_rows(x: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
 
 def check_units(scaler: Scaler, x: np.ndarray, name: str) -> list[str]:
     """Errors for data the networks cannot take; warnings for values far outside the training range.
-    ``x`` is already scaled."""
-    return far_warnings(scaler, *far_outside(scaler, x, name), images=x.ndim == 4, name=name)
+    ``x`` is already scaled; its values are counted a part of the rows at a time (images would
+    otherwise be copied whole into columns)."""
+    far = units = 0
+    for rows in [slice(None)] if scaler.kind == "none" else _row_slices(len(x), x.shape[1:]):
+        outside, counted = far_outside(scaler, x[rows], name)
+        far, units = far + outside, units + counted
+    return far_warnings(scaler, far, units, images=x.ndim == 4, name=name)
 
 
 def far_outside(scaler: Scaler, x: np.ndarray, name: str) -> tuple[int, int]:
