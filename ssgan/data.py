@@ -200,14 +200,15 @@ def _listed(values: list[int], shown: int = 8) -> str:
     return f"{values[:shown]}" + (f" and {len(values) - shown:,} more" if len(values) > shown else "")
 
 
-def _read_npz(path: str, needs: str) -> tuple[Path, dict[str, np.ndarray]]:
-    """The arrays of an .npz file, or a one-line error (``needs``: which arrays it should hold)."""
+def _read_npz(path: str, needs: str, only: str | None = None) -> tuple[Path, dict[str, np.ndarray | None]]:
+    """The arrays of an .npz file by name, or a one-line error (``needs``: which arrays it should
+    hold); with ``only``, that array alone is read, and the others' names map to None."""
     p = Path(path).expanduser()
     if not p.is_file():
         raise SSGANError(f"no such file: {p} (expected npz:PATH to an .npz with arrays {needs})")
     try:
         with np.load(p, allow_pickle=False) as f:
-            return p, {k: f[k] for k in f.files}
+            return p, {k: f[k] if only is None or k == only else None for k in f.files}
     except ValueError as e:
         if "Object arrays" in str(e):  # object arrays (mixed types, strings read as objects): never unpickled here
             raise SSGANError(f"{p} holds arrays of Python objects, which are not loaded (they would be unpickled): "
@@ -221,7 +222,7 @@ def load_npz_rows(spec: str, key: str = "x") -> tuple[np.ndarray, bool]:
     """The examples in array ``key`` of the .npz ``spec`` (``npz:PATH``), no labels needed, as
     :func:`load_npz` reads ``x``: float32, 8-bit pixels divided by 255, images as (N, C, H, W);
     and whether they were 8-bit pixels."""
-    p, arrays = _read_npz(npz_path(spec), key)
+    p, arrays = _read_npz(npz_path(spec), key, only=key)  # (not the training arrays beside it)
     if key not in arrays:
         raise SSGANError(f"{p} has no {key} array (found: {', '.join(sorted(arrays)) or 'none'}); choose one with --key")
     x = arrays[key]

@@ -112,6 +112,18 @@ def test_predictions_go_into_a_folder_made_for_them(digits_run, tmp_path):
     assert r.exit_code == 2 and not (tmp_path / "c").exists(), r.output
 
 
+def test_predict_reads_only_the_array_it_classifies(digits_run, tmp_path):
+    """--key names the one array that predict reads: an array of Python objects beside it (which
+    ssgan never unpickles, and which stopped predict before) is left unread."""
+    digits = load_digits()
+    data = tmp_path / "mixed.npz"
+    np.savez(data, x=np.zeros((5, 8, 8), np.float32), notes=np.array([{"by": "hand"}], dtype=object),
+             x_test=digits.x_test[:12])
+    r = CliRunner().invoke(main, ["predict", digits_run, "--data", f"npz:{data}", "--key", "x_test", "--out",
+                                  str(tmp_path / "p.csv"), "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["n"] == 12, r.output
+
+
 def test_rows_of_another_shape_are_refused(digits_run, tmp_path):
     data = write_npz(tmp_path / "new.npz", x=np.zeros((3, 28, 28), np.float32))
     r = CliRunner().invoke(main, ["predict", digits_run, "--data", data, "--out", str(tmp_path / "p.csv")])
