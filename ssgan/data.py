@@ -61,9 +61,14 @@ class DatasetInfo:
 def _as_images(x: np.ndarray) -> np.ndarray:
     """uint8 (N, H, W) or (N, H, W, C) or (N, C, H, W) -> float32 (N, C, H, W) in [0, 1]."""
     x = np.asarray(x)
-    if x.ndim == 3:
-        x = x[:, None]
-    return (x.astype(np.float32) / 255.0)
+    return _unit_floats(x[:, None] if x.ndim == 3 else x)
+
+
+def _unit_floats(x: np.ndarray) -> np.ndarray:
+    """8-bit values as float32 in [0, 1]: one float32 copy, divided by 255 in place (the numbers
+    of ``x.astype(np.float32) / 255.0``, without its second copy)."""
+    floats = x.astype(np.float32)
+    return np.divide(floats, np.float32(255), out=floats)
 
 
 # -- bundled data ---------------------------------------------------------------------------
@@ -153,10 +158,10 @@ def _load_torchvision(name: str, data_root: str | None, download: bool) -> Datas
 
     def arrays(ds):
         if name == "svhn":
-            return ds.data.astype(np.float32) / 255.0, np.asarray(ds.labels, dtype=np.int64)
+            return _unit_floats(ds.data), np.asarray(ds.labels, dtype=np.int64)
         if name == "cifar10":
             x = np.asarray(ds.data).transpose(0, 3, 1, 2)
-            return x.astype(np.float32) / 255.0, np.asarray(ds.targets, dtype=np.int64)
+            return _unit_floats(x), np.asarray(ds.targets, dtype=np.int64)
         return _as_images(ds.data.numpy()), ds.targets.numpy().astype(np.int64)
 
     x_tr, y_tr = arrays(parts["train"])
@@ -171,7 +176,7 @@ def _pixels(x: np.ndarray, key: str, path: Path) -> np.ndarray:
     other values as they are (:mod:`ssgan.scaling` brings them into the networks' units);
     grey images (N, H, W) get their channel axis, (N, 1, H, W)."""
     if x.dtype == np.uint8:
-        x = x.astype(np.float32) / 255.0
+        x = _unit_floats(x)
     else:
         if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
             raise SSGANError(f"{path}: {key} has dtype {x.dtype}; expected uint8 or float pixels")
