@@ -101,10 +101,10 @@ def fit_scaler(kind: str, x: np.ndarray, rows: np.ndarray | None = None) -> tupl
     it and warnings about the data. ``minmax`` takes the rows a part at a time (a minimum and a
     maximum are the same however the rows are cut); ``standard`` fits one float64 copy of them,
     since a mean and a variance taken in parts would round differently."""
-    from sklearn.preprocessing import MinMaxScaler, StandardScaler
-
     if kind == "none":
         return NONE, []
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler  # (1-2 s to import: not for data taken as they are)
+
     if kind == "minmax":
         fitted = MinMaxScaler()
         index = np.arange(len(x)) if rows is None else rows
