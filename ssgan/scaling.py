@@ -98,39 +98,38 @@ def _row_slices(n: int, shape: tuple[int, ...]) -> list[slice]:
 
 def fit_scaler(kind: str, x: np.ndarray, rows: np.ndarray | None = None) -> tuple[Scaler, list[str]]:
     """Fit a scaler of ``kind`` on the training rows ``rows`` of ``x`` (all of them if None); return
-    it and warnings about the data. ``minmax`` takes the rows a part at a time (a minimum and a
-    maximum are the same however the rows are cut); ``standard`` fits one float64 copy of them,
-    since a mean and a variance taken in parts would round differently."""
+    it and warnings about the data. The rows are taken a part at a time, in float64, by the
+    scalers' ``partial_fit``: a minimum and a maximum are those of one pass over all the rows; a
+    mean and a variance combined over parts differ from one pass's in the last float64 digits
+    (closer to the exact values, not further). A feature is constant when its training range is 0
+    (a variance combined over parts can be a rounding error above 0 where one pass gives 0): it
+    keeps its value as offset and scale 1, as one pass would give it."""
     if kind == "none":
         return NONE, []
     from sklearn.preprocessing import MinMaxScaler, StandardScaler  # (1-2 s to import: not for data taken as they are)
 
-    if kind == "minmax":
-        fitted = MinMaxScaler()
-        index = np.arange(len(x)) if rows is None else rows
-        for part in _row_slices(len(index), x.shape[1:]):
-            fitted.partial_fit(_columns(np.asarray(x[index[part]], np.float64)))
-        offset, scale, spread = fitted.data_min_, 1.0 / fitted.scale_, fitted.data_range_
-    else:
-        fitted = StandardScaler().fit(_columns(_float64_rows(x, rows)))
-        offset, scale, spread = fitted.mean_, fitted.scale_, fitted.var_
+    ranges = MinMaxScaler()  # the minmax scaler, and the features that are constant for every kind
+    moments = StandardScaler() if kind == "standard" else None
+    index = np.arange(len(x)) if rows is None else rows
+    for part in _row_slices(len(index), x.shape[1:]):
+        values = _columns(np.asarray(x[index[part]], np.float64))
+        ranges.partial_fit(values)
+        if moments is not None:
+            moments.partial_fit(values)
+    constant = ranges.data_range_ == 0
+    if moments is None:
+        offset, scale = ranges.data_min_, 1.0 / ranges.scale_
+    else:  # (a constant feature as one pass gives it: its value, and scale 1)
+        offset = np.where(constant, ranges.data_min_, moments.mean_)
+        scale = np.where(constant, 1.0, moments.scale_)
     warnings = []
-    constant = np.flatnonzero(spread == 0)
+    constant = np.flatnonzero(constant)
     if len(constant):
         what = "channel(s)" if x.ndim == 4 else "feature(s)"
         listed = ", ".join(map(str, constant[:10])) + (", ..." if len(constant) > 10 else "")
         warnings.append(f"{len(constant)} {what} of x are constant in the training rows ({listed}): "
                         "they carry no information")
     return Scaler(kind, offset, scale), warnings
-
-
-def _float64_rows(x: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
-    """The rows ``rows`` of ``x`` (all if None) as one float64 array, copied a part at a time."""
-    n = len(x) if rows is None else len(rows)
-    out = np.empty((n, *x.shape[1:]), np.float64)
-    for part in _row_slices(n, x.shape[1:]):
-        out[part] = x[part] if rows is None else x[rows[part]]
-    return out
 
 
 def check_units(scaler: Scaler, x: np.ndarray, name: str) -> list[str]:

@@ -47,9 +47,11 @@ def test_scaler_round_trip(kind, tmp_path):
 @pytest.mark.parametrize("kind", ["minmax", "standard"])
 @pytest.mark.parametrize("shape", [(7,), (3, 4, 5)])
 def test_rows_are_fitted_and_scaled_a_part_at_a_time_as_all_at_once(kind, shape, monkeypatch):
-    """With parts of one row and of a few, the scaler of the training rows, the scaled rows and
-    the rows scaled back are bit for bit those of one pass over all of them, in float64 rounded
-    once to float32 (the parts bound the memory of large data; they change no number)."""
+    """With parts of one row and of a few, the scaled rows and the rows scaled back are bit for
+    bit those of one pass over all of them with the scaler's numbers, in float64 rounded once to
+    float32; the numbers themselves are one pass's bit for bit for ``minmax`` (and for any kind
+    in one part), and within float64 rounding of them for ``standard``'s mean and variance,
+    which partial_fit combines over the parts."""
     import ssgan.scaling
 
     rng = np.random.default_rng(2)
@@ -61,15 +63,40 @@ def test_rows_are_fitted_and_scaled_a_part_at_a_time_as_all_at_once(kind, shape,
     fitted = (MinMaxScaler if kind == "minmax" else StandardScaler)().fit(cols(x[rows].astype(np.float64)))
     offset, scale = (fitted.data_min_, 1.0 / fitted.scale_) if kind == "minmax" else (fitted.mean_, fitted.scale_)
     view = (-1, 1, 1) if len(shape) == 3 else (-1,)
-    scaled = ((x - offset.reshape(view)) / scale.reshape(view)).astype(np.float32)
     for part_values in (1, 2 * int(np.prod(shape)) + 1, 1 << 22):
         monkeypatch.setattr(ssgan.scaling, "PART_VALUES", part_values)
         scaler, _ = fit_scaler(kind, x, rows)
-        assert np.array_equal(scaler.offset, offset) and np.array_equal(scaler.scale, scale)
+        if kind == "minmax" or part_values == 1 << 22:
+            assert np.array_equal(scaler.offset, offset) and np.array_equal(scaler.scale, scale)
+        else:
+            assert np.allclose(scaler.offset, offset, rtol=1e-13, atol=0) and np.allclose(scaler.scale, scale, rtol=1e-13, atol=0)
         z = scaler.transform(x)
+        scaled = ((x - scaler.offset.reshape(view)) / scaler.scale.reshape(view)).astype(np.float32)
         assert z.dtype == np.float32 and np.array_equal(z, scaled)
-        back = (z * scale.reshape(view) + offset.reshape(view)).astype(np.float32)
+        back = (z * scaler.scale.reshape(view) + scaler.offset.reshape(view)).astype(np.float32)
         assert np.array_equal(scaler.inverse(z), back)
+
+
+@pytest.mark.parametrize("kind", ["minmax", "standard"])
+def test_a_constant_feature_fitted_in_parts_is_found_and_kept_as_one_pass_keeps_it(kind, monkeypatch):
+    """A constant feature over several parts: one warning, offset its value and scale 1, so that
+    it scales to 0 exactly, as one pass gives it (``standard``'s variance combined over parts of
+    a constant can round to just above 0, which must not hide it)."""
+    import ssgan.scaling
+
+    monkeypatch.setattr(ssgan.scaling, "PART_VALUES", 3 * 10)  # parts of 10 rows, 6 of them
+    rng = np.random.default_rng(0)
+    x = np.column_stack([rng.normal(size=53), np.full(53, 4266.9204), rng.normal(size=53)]).astype(np.float32)
+    from sklearn.preprocessing import StandardScaler
+
+    combined = StandardScaler()
+    for i in range(0, 53, 10):
+        combined.partial_fit(x[i:i + 10].astype(np.float64))
+    assert combined.var_[1] > 0  # (the case this test is about: the combined variance is not 0)
+    scaler, warnings = fit_scaler(kind, x)
+    assert len(warnings) == 1 and "1 feature(s) of x are constant" in warnings[0] and "(1)" in warnings[0]
+    assert scaler.offset[1] == np.float32(4266.9204) and scaler.scale[1] == 1.0
+    assert np.all(scaler.transform(x)[:, 1] == 0.0)
 
 
 def test_images_are_scaled_per_channel():
