@@ -91,7 +91,8 @@ def write_samples(x: torch.Tensor, z: torch.Tensor, png: Path | None, npz: Path 
     try:
         if png is not None:
             if not save_samples(x, png, real):
-                raise SSGANError(f"this run's data are vectors of shape {tuple(x.shape[1:])}, which have no picture: use --npz FILE")
+                what = "leave out --out: --npz writes the samples alone" if npz is not None else "use --npz FILE"
+                raise SSGANError(f"this run's data are vectors of shape {tuple(x.shape[1:])}, which have no picture: {what}")
             written.append(png)
         if npz is not None:
             path = npz

@@ -176,6 +176,12 @@ def test_real_valued_npz_trains_evaluates_and_samples_in_its_units(tmp_path):
     s = np.load(npz)["x"]
     assert s.shape == (50, 3) and s.min() >= x.min(0).min() - 1e-3 and s.max() <= x.max(0).max() + 1e-3
     assert s[:, 0].max() > 1.0  # not in [0, 1]: the scaling was inverted
+    # vectors have no picture: one line that says what to give instead, and no file half made
+    for args, advice in (([], "use --npz FILE"), (["--out", tmp_path / "g.png", "--npz", tmp_path / "t.npz"],
+                                                  "leave out --out: --npz writes the samples alone")):
+        r = run("sample", run_dir, "--n", 5, *args)
+        assert r.exit_code == 2 and r.stderr.strip().endswith(f"which have no picture: {advice}"), r.output
+        assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "t.npz").exists()
 
 
 def test_scaler_fits_the_training_rows_only(tmp_path):
