@@ -7,11 +7,12 @@ images are laid out as (N, C, H, W) and flat data as (N, D). Labels are int64 cl
 
 from __future__ import annotations
 
+import contextlib
 import zipfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -171,18 +172,61 @@ def _load_torchvision(name: str, data_root: str | None, download: bool) -> Datas
 
 # -- the user's own data --------------------------------------------------------------------
 
-def _pixels(x: np.ndarray, key: str, path: Path) -> np.ndarray:
-    """Validate and convert one array of the user's npz to float32: 8-bit pixels into [0, 1],
-    other values as they are (:mod:`ssgan.scaling` brings them into the networks' units);
-    grey images (N, H, W) get their channel axis, (N, 1, H, W)."""
-    if x.dtype == np.uint8:
-        x = _unit_floats(x)
-    else:
-        if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
-            raise SSGANError(f"{path}: {key} has dtype {x.dtype}; expected uint8 or float pixels")
-        x = x.astype(np.float32, copy=False)  # (an npz's array is read afresh: no one else holds it)
-        if not np.isfinite(x).all():
-            raise SSGANError(f"{path}: {key} contains NaN or infinite values: clean or impute them first")
+READ_VALUES = 1 << 22  # values of an npz array read and converted at once (32 MiB of float64)
+_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+OBJECT_ARRAYS = ("holds arrays of Python objects, which are not loaded (they would be unpickled): "
+                 "save numeric arrays (numpy.asarray(x, dtype=float)) with numpy.savez")
+
+
+def _examples(f: np.lib.npyio.NpzFile, key: str, path: Path) -> tuple[np.ndarray, bool]:
+    """Array ``key`` of the open .npz ``f``, validated and converted to float32: 8-bit pixels into
+    [0, 1], other numbers as they are (:mod:`ssgan.scaling` brings them into the networks' units);
+    and whether it held 8-bit pixels. The values are read and converted a part of the rows at a
+    time (about :data:`READ_VALUES`), so that a float64 array is never whole in memory beside its
+    float32 copy; the numbers are those of converting it whole. An array that numpy stores
+    otherwise (Fortran order, a header of format 3.0) is read whole first."""
+    with f.zip.open(f"{key}.npy") as member:
+        version, whole = np.lib.format.read_magic(member), None
+        if version in _HEADERS:
+            shape, fortran, dtype = _HEADERS[version](member)
+        else:
+            whole = f[key]
+            shape, fortran, dtype = whole.shape, True, whole.dtype
+        if dtype.hasobject:
+            raise SSGANError(f"{path} {OBJECT_ARRAYS}")
+        eight_bit = dtype == np.uint8
+        if not (eight_bit or np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)):
+            raise SSGANError(f"{path}: {key} has dtype {dtype}; expected uint8 or float pixels")
+        out = np.empty(shape, np.float32)
+        flat = out.reshape(-1)  # (a view: the values in C order, as the file holds them)
+        if fortran:
+            parts = [np.asarray(f[key] if whole is None else whole).reshape(-1)]
+        else:
+            step = max(1, READ_VALUES // max(1, int(np.prod(shape[1:])))) * int(np.prod(shape[1:]))
+            parts = (np.frombuffer(_read_exactly(member, min(step, flat.size - i) * dtype.itemsize), dtype)
+                     for i in range(0, flat.size, max(1, step)))
+        done = 0
+        for part in parts:
+            values = flat[done:done + part.size]
+            values[...] = part
+            if eight_bit:  # (as _unit_floats: the float32 values divided by 255 in place)
+                np.divide(values, np.float32(255), out=values)
+            elif not np.isfinite(values).all():
+                raise SSGANError(f"{path}: {key} contains NaN or infinite values: clean or impute them first")
+            done += part.size
+    return out, eight_bit
+
+
+def _read_exactly(member, size: int) -> bytes:
+    """``size`` bytes of an open zip member, or EOFError where it ends first (a file cut short)."""
+    data = member.read(size)
+    if len(data) != size:
+        raise EOFError(f"expected {size} bytes of array data, got {len(data)}")
+    return data
+
+
+def _with_channel(x: np.ndarray) -> np.ndarray:
+    """Grey images (N, H, W) with their channel axis, (N, 1, H, W); other arrays as they are."""
     return x[:, None] if x.ndim == 3 else x
 
 
@@ -205,21 +249,23 @@ def _listed(values: list[int], shown: int = 8) -> str:
     return f"{values[:shown]}" + (f" and {len(values) - shown:,} more" if len(values) > shown else "")
 
 
-def _read_npz(path: str, needs: str, only: str | None = None) -> tuple[Path, dict[str, np.ndarray | None]]:
-    """The arrays of an .npz file by name, or a one-line error (``needs``: which arrays it should
-    hold); with ``only``, that array alone is read, and the others' names map to None."""
+@contextlib.contextmanager
+def _open_npz(path: str, needs: str) -> Iterator[tuple[Path, np.lib.npyio.NpzFile]]:
+    """The .npz file at ``path``, open to read its arrays by name, or a one-line error (``needs``:
+    which arrays it should hold) for a file that is not there, not an .npz, or cut short."""
     p = Path(path).expanduser()
     if not p.is_file():
         raise SSGANError(f"no such file: {p} (expected npz:PATH to an .npz with arrays {needs})")
     try:
         with np.load(p, allow_pickle=False) as f:
-            return p, {k: f[k] if only is None or k == only else None for k in f.files}
+            yield p, f
+    except SSGANError:
+        raise
     except ValueError as e:
         if "Object arrays" in str(e):  # object arrays (mixed types, strings read as objects): never unpickled here
-            raise SSGANError(f"{p} holds arrays of Python objects, which are not loaded (they would be unpickled): "
-                             "save numeric arrays (numpy.asarray(x, dtype=float)) with numpy.savez") from None
+            raise SSGANError(f"{p} {OBJECT_ARRAYS}") from None
         raise SSGANError(f"{p} is not a readable .npz file (ValueError): save it with numpy.savez") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as e:
+    except (OSError, zipfile.BadZipFile, EOFError, KeyError) as e:
         raise SSGANError(f"{p} is not a readable .npz file ({type(e).__name__}): save it with numpy.savez") from None
 
 
@@ -227,13 +273,13 @@ def load_npz_rows(spec: str, key: str = "x") -> tuple[np.ndarray, bool]:
     """The examples in array ``key`` of the .npz ``spec`` (``npz:PATH``), no labels needed, as
     :func:`load_npz` reads ``x``: float32, 8-bit pixels divided by 255, images as (N, C, H, W);
     and whether they were 8-bit pixels."""
-    p, arrays = _read_npz(npz_path(spec), key, only=key)  # (not the training arrays beside it)
-    if key not in arrays:
-        raise SSGANError(f"{p} has no {key} array (found: {', '.join(sorted(arrays)) or 'none'}); choose one with --key")
-    x = arrays[key]
+    with _open_npz(npz_path(spec), key) as (p, f):  # (only this array: not the training arrays beside it)
+        if key not in f.files:
+            raise SSGANError(f"{p} has no {key} array (found: {', '.join(sorted(f.files)) or 'none'}); choose one with --key")
+        x, eight_bit = _examples(f, key, p)
     if x.ndim not in (2, 3, 4) or len(x) == 0:
         raise SSGANError(f"{p}: {key} has shape {x.shape}; expected N > 0 rows of shape (D,), (H, W) or (C, H, W)")
-    return _pixels(x, key, p), x.dtype == np.uint8
+    return _with_channel(x), eight_bit
 
 
 def load_npz(path: str) -> Dataset:
@@ -243,36 +289,38 @@ def load_npz(path: str) -> Dataset:
     ``x`` is (N, H, W), (N, C, H, W) or (N, D); uint8 pixels are divided by 255, other
     values are kept in their own units (``real_valued``) for :mod:`ssgan.scaling`.
     """
-    p, arrays = _read_npz(path, "x and y")
-    missing = [k for k in ("x", "y") if k not in arrays]
-    if missing:
-        raise SSGANError(f"{p} has no {' or '.join(missing)} array (found: {', '.join(sorted(arrays)) or 'none'}); it needs x and y")
-    if ("x_test" in arrays) != ("y_test" in arrays):
-        raise SSGANError(f"{p}: give both x_test and y_test, or neither")
+    with _open_npz(path, "x and y") as (p, f):
+        missing = [k for k in ("x", "y") if k not in f.files]
+        if missing:
+            raise SSGANError(f"{p} has no {' or '.join(missing)} array (found: {', '.join(sorted(f.files)) or 'none'}); "
+                             "it needs x and y")
+        if ("x_test" in f.files) != ("y_test" in f.files):
+            raise SSGANError(f"{p}: give both x_test and y_test, or neither")
+        y = _labels(f["y"], "y", p)
+        x, eight_bit = _examples(f, "x", p)
+        if x.ndim not in (2, 3, 4):
+            raise SSGANError(f"{p}: x has shape {x.shape}; expected (N, D), (N, H, W) or (N, C, H, W)")
+        if len(x) != len(y):
+            raise SSGANError(f"{p}: x has {len(x)} rows but y has {len(y)}")
+        if len(x) == 0:
+            raise SSGANError(f"{p}: x and y have no rows; give the training examples in them")
+        if (y >= 0).sum() == 0:
+            raise SSGANError(f"{p}: every row of y is -1 (unlabeled); label at least one example of each class")
+        x = _with_channel(x)
 
-    x, y = arrays["x"], _labels(arrays["y"], "y", p)
-    if x.ndim not in (2, 3, 4):
-        raise SSGANError(f"{p}: x has shape {x.shape}; expected (N, D), (N, H, W) or (N, C, H, W)")
-    if len(x) != len(y):
-        raise SSGANError(f"{p}: x has {len(x)} rows but y has {len(y)}")
-    if len(x) == 0:
-        raise SSGANError(f"{p}: x and y have no rows; give the training examples in them")
-    if (y >= 0).sum() == 0:
-        raise SSGANError(f"{p}: every row of y is -1 (unlabeled); label at least one example of each class")
-    x = _pixels(x, "x", p)
-
-    x_test = y_test = None
-    if "x_test" in arrays:
-        x_test = _pixels(arrays["x_test"], "x_test", p)
-        y_test = _labels(arrays["y_test"], "y_test", p)
-        if x_test.shape[1:] != x.shape[1:]:
-            raise SSGANError(f"{p}: x_test examples have shape {x_test.shape[1:]} but x examples {x.shape[1:]}")
-        if len(x_test) != len(y_test):
-            raise SSGANError(f"{p}: x_test has {len(x_test)} rows but y_test has {len(y_test)}")
-        if len(x_test) == 0:
-            raise SSGANError(f"{p}: x_test and y_test have no rows; give test examples in them, or leave both out")
-        if y_test.min() < 0:
-            raise SSGANError(f"{p}: y_test must be fully labeled (found -1)")
+        x_test = y_test = None
+        if "x_test" in f.files:
+            x_test = _with_channel(_examples(f, "x_test", p)[0])
+            y_test = _labels(f["y_test"], "y_test", p)
+            if x_test.shape[1:] != x.shape[1:]:
+                raise SSGANError(f"{p}: x_test examples have shape {x_test.shape[1:]} but x examples {x.shape[1:]}")
+            if len(x_test) != len(y_test):
+                raise SSGANError(f"{p}: x_test has {len(x_test)} rows but y_test has {len(y_test)}")
+            if len(x_test) == 0:
+                raise SSGANError(f"{p}: x_test and y_test have no rows; give test examples in them, or leave both out")
+            if y_test.min() < 0:
+                raise SSGANError(f"{p}: y_test must be fully labeled (found -1)")
+        names = f["classes"] if "classes" in f.files else None
 
     n_classes = int(y.max()) + 1
     if n_classes < 2:
@@ -286,9 +334,7 @@ def load_npz(path: str) -> Dataset:
         unseen = np.unique(y_test[y_test >= n_classes]).tolist()
         raise SSGANError(f"{p}: y_test has classes {_listed(unseen)} that no labeled training example has "
                          f"(y's classes are 0..{n_classes - 1}); label training examples of each test class")
-    names = None
-    if "classes" in arrays:  # optional names, by class index, as an image folder's class folders name them
-        names = arrays["classes"]
+    if names is not None:  # optional names, by class index, as an image folder's class folders name them
         if names.ndim != 1 or names.dtype.kind != "U" or len(names) != n_classes:
             raise SSGANError(f"{p}: classes must be {n_classes} names (strings, one per class 0..{n_classes - 1}), "
                              f"got an array of shape {names.shape} and dtype {names.dtype}")
@@ -297,7 +343,7 @@ def load_npz(path: str) -> Dataset:
         if twice:
             raise SSGANError(f"{p}: classes names {', '.join(twice)} more than once; give each class a name of its own")
     return Dataset(f"npz:{path}", x, y, x_test, y_test, n_classes=n_classes,
-                   value_range=None if arrays["x"].dtype == np.uint8 else (float(x.min()), float(x.max())),
+                   value_range=None if eight_bit else (float(x.min()), float(x.max())),
                    classes=names)
 
 

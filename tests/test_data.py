@@ -94,6 +94,62 @@ def test_npz_missing_and_damaged(tmp_path):
         load_dataset(f"npz:{tmp_path / 'objects.npz'}")
 
 
+@pytest.mark.parametrize("save", [np.savez, np.savez_compressed])
+def test_npz_arrays_read_a_part_at_a_time_convert_as_whole_arrays(tmp_path, monkeypatch, save):
+    """The example arrays of an npz are read and converted to float32 a few rows at a time (the
+    memory of a float64 file's arrays is not doubled); the numbers are those of converting each
+    array whole: 8-bit pixels divided by 255, other numbers cast, in any byte order, stored in
+    C or Fortran order, compressed or not. NaN in a later part is still found, and a file cut
+    short is one line."""
+    import ssgan.data
+
+    monkeypatch.setattr(ssgan.data, "READ_VALUES", 40)  # parts of a row or a few
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * 9 + [-1] * 7)
+    cases = {
+        "grey uint8": rng.integers(0, 256, (25, 5, 6), dtype=np.uint8),
+        "colour uint8": rng.integers(0, 256, (25, 3, 4, 4), dtype=np.uint8),
+        "float64": rng.normal(size=(25, 13)) * 1e3,
+        "big-endian float64": (rng.normal(size=(25, 7)) * 1e3).astype(">f8"),
+        "int32": rng.integers(-5000, 5000, (25, 9)).astype(np.int32),
+        "Fortran float64": np.asfortranarray(rng.normal(size=(25, 11))),
+        "one row per part": rng.normal(size=(25, 90)),
+    }
+    reads = []
+    read_exactly = ssgan.data._read_exactly
+    monkeypatch.setattr(ssgan.data, "_read_exactly", lambda member, size: reads.append(size) or read_exactly(member, size))
+    for name, x in cases.items():
+        reads.clear()
+        path = tmp_path / f"{name}-{save.__name__}.npz"
+        save(path, x=x, y=y, x_test=x[:6], y_test=y[:6] % 2)
+        data = load_dataset(f"npz:{path}")
+        expected = x.astype(np.float32) / np.float32(255) if x.dtype == np.uint8 else x.astype(np.float32)
+        expected = expected[:, None] if x.ndim == 3 else expected
+        assert data.x_train.dtype == np.float32 and np.array_equal(data.x_train, expected), name
+        assert np.array_equal(data.x_test, expected[:6]) and data.real_valued == (x.dtype != np.uint8), name
+        if name == "float64":  # x in parts of 3 rows of 13 values (40 at most), then x_test's 6 rows
+            assert reads == [3 * 13 * 8] * 8 + [13 * 8] + [3 * 13 * 8] * 2
+        rows, eight_bit = ssgan.data.load_npz_rows(f"npz:{path}", "x_test")
+        assert np.array_equal(rows, expected[:6]) and eight_bit == (x.dtype == np.uint8), name
+    x = rng.normal(size=(25, 13))
+    x[21, 4] = np.nan  # in the last part
+    save(tmp_path / "nan.npz", x=x, y=y)
+    with pytest.raises(SSGANError, match="x contains NaN or infinite values"):
+        load_dataset(f"npz:{tmp_path / 'nan.npz'}")
+    # an x whose header promises more rows than the file holds (a file written cut short)
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (25, 13)})
+    with zipfile.ZipFile(tmp_path / "short.npz", "w") as z:
+        z.writestr("x.npy", header.getvalue() + rng.normal(size=(20, 13)).tobytes())
+        with z.open("y.npy", "w") as member:
+            np.lib.format.write_array(member, y)
+    with pytest.raises(SSGANError, match=r"short.npz is not a readable .npz file \(EOFError\): save it with numpy.savez"):
+        load_dataset(f"npz:{tmp_path / 'short.npz'}")
+
+
 def test_unknown_dataset():
     with pytest.raises(SSGANError, match="unknown dataset 'imagenet'"):
         check_name("imagenet")
