@@ -126,7 +126,7 @@ def prepare(cfg: Config) -> tuple[Dataset, Split, Scaler]:
     check_batch_rows(cfg.batch_size, data, split)
     train_rows = np.setdiff1d(np.arange(len(data.x_train)), split.val_indices)
     scaler, notes = fit_scaler(resolve_scale(cfg.scale, data), data.x_train, train_rows)
-    data, more = scale_dataset(scaler, data)
+    data, more = scale_dataset(scaler, data, in_place=True)  # (the arrays were loaded above, for this run alone)
     if scaler.kind == "standard" and cfg.g_output not in (None, "none"):  # set by hand: the default is none
         notes.append(f"--g-output {cfg.g_output} keeps generated samples in [0, 1], but --scale standard data have "
                      "zero mean and unit variance, mostly outside it: use --g-output none")
@@ -147,7 +147,7 @@ def check_run_dataset(cfg: Config, run_dir: Path) -> None:
 
 def run_data(cfg: Config, run_dir: Path) -> Dataset:
     """A run's dataset in the units its networks were trained in (its ``scaler.json``)."""
-    return scale_dataset(load_scaler(run_dir), _own_data(cfg, run_dir))[0]
+    return scale_dataset(load_scaler(run_dir), _own_data(cfg, run_dir), in_place=True)[0]  # (loaded for this alone)
 
 
 def _own_data(cfg: Config, run_dir: Path) -> Dataset:

@@ -41,11 +41,14 @@ class Scaler:
     def _shape(self, x: np.ndarray) -> tuple[int, ...]:
         return (-1, 1, 1) if x.ndim == 4 else (-1,)
 
-    def transform(self, x: np.ndarray) -> np.ndarray:
-        """The data's own units into the networks' (float32)."""
+    def transform(self, x: np.ndarray, in_place: bool = False) -> np.ndarray:
+        """The data's own units into the networks' (float32); ``in_place``: written over ``x``
+        itself where it is a float32 array (the caller's own, which no one else reads), with the
+        same numbers, so that the data are not held twice."""
         if self.kind == "none":
             return x
-        return self._by_rows(x, lambda part, offset, scale: (part - offset) / scale)
+        out = x if in_place and x.dtype == np.float32 and x.flags.c_contiguous and x.flags.writeable else None
+        return self._by_rows(x, lambda part, offset, scale: (part - offset) / scale, out)
 
     def inverse(self, x: np.ndarray) -> np.ndarray:
         """Network units back to the data's own units."""
@@ -53,13 +56,14 @@ class Scaler:
             return x
         return self._by_rows(x, lambda part, offset, scale: part * scale + offset)
 
-    def _by_rows(self, x: np.ndarray, f) -> np.ndarray:
+    def _by_rows(self, x: np.ndarray, f, out: np.ndarray | None = None) -> np.ndarray:
         """``f(rows, offset, scale)``, computed in float64 (the scaler's own precision) a part of the
-        rows at a time and written into one float32 array: the numbers of one pass over all of
-        them, in the memory of the result and a part's float64 temporaries, not of the whole."""
+        rows at a time and written into one float32 array (``out``, which may be ``x``: a part
+        is computed whole before it is written): the numbers of one pass over all of them, in
+        the memory of the result and a part's float64 temporaries, not of the whole."""
         shape = self._shape(x)
         offset, scale = self.offset.reshape(shape), self.scale.reshape(shape)
-        out = np.empty(x.shape, np.float32)
+        out = np.empty(x.shape, np.float32) if out is None else out
         for rows in _row_slices(len(x), x.shape[1:]):
             out[rows] = f(x[rows], offset, scale)
         return out
@@ -172,14 +176,15 @@ def far_warnings(scaler: Scaler, far: int, units: int, images: bool, name: str) 
             "predictions there are extrapolations"]
 
 
-def scale_dataset(scaler: Scaler, data: Dataset) -> tuple[Dataset, list[str]]:
-    """``data`` in network units; warnings about the test rows."""
-    x_train = scaler.transform(data.x_train)
+def scale_dataset(scaler: Scaler, data: Dataset, in_place: bool = False) -> tuple[Dataset, list[str]]:
+    """``data`` in network units; warnings about the test rows. ``in_place``: the arrays of
+    ``data`` are scaled over themselves (for data just loaded, which nothing else holds)."""
+    x_train = scaler.transform(data.x_train, in_place)
     check_units(scaler, x_train, "x")
     warnings = []
     x_test = None
     if data.x_test is not None:
-        x_test = scaler.transform(data.x_test)
+        x_test = scaler.transform(data.x_test, in_place)
         warnings += check_units(scaler, x_test, "x_test")
     return dataclasses.replace(data, x_train=x_train, x_test=x_test), warnings
 

@@ -99,6 +99,38 @@ def test_a_constant_feature_fitted_in_parts_is_found_and_kept_as_one_pass_keeps_
     assert np.all(scaler.transform(x)[:, 1] == 0.0)
 
 
+@pytest.mark.parametrize("kind", ["minmax", "standard"])
+def test_data_just_loaded_are_scaled_over_themselves_to_the_same_numbers(kind, tmp_path, monkeypatch):
+    """prepare scales the arrays it has just loaded in place (the data are not held twice): the
+    numbers of scaling into new arrays, a part at a time; arrays that are not float32 are scaled
+    into new ones, and without in_place nothing is written over."""
+    import dataclasses
+
+    import ssgan.scaling
+    from ssgan.data import Dataset
+    from ssgan.scaling import scale_dataset
+
+    monkeypatch.setattr(ssgan.scaling, "PART_VALUES", 3 * 25)  # parts of 3 rows
+    rng = np.random.default_rng(0)
+    data = Dataset("d", (rng.normal(size=(20, 25)) * 40 + 3).astype(np.float32), np.zeros(20, np.int64),
+                   (rng.normal(size=(7, 25)) * 40 + 3).astype(np.float32), np.zeros(7, np.int64), n_classes=2)
+    scaler, _ = fit_scaler(kind, data.x_train)
+    kept = dataclasses.replace(data, x_train=data.x_train.copy(), x_test=data.x_test.copy())
+    apart, _ = scale_dataset(scaler, data)
+    assert np.array_equal(data.x_train, kept.x_train) and np.array_equal(data.x_test, kept.x_test)
+    over, _ = scale_dataset(scaler, data, in_place=True)
+    assert over.x_train is data.x_train and over.x_test is data.x_test
+    assert np.array_equal(over.x_train, apart.x_train) and np.array_equal(over.x_test, apart.x_test)
+    wide = kept.x_train.astype(np.float64)
+    assert np.array_equal(scaler.transform(wide, in_place=True), apart.x_train) and np.array_equal(wide, kept.x_train)
+    # the whole way: a run's data as fit prepares them are those of scaling new arrays
+    path = write_npz(tmp_path / "d.npz", x=kept.x_train, y=np.arange(20) % 2, x_test=kept.x_test, y_test=np.arange(7) % 2)
+    from ssgan.runs import prepare
+
+    prepared, _, fitted = prepare(Config(dataset=path, scale=kind, labels=2, batch_size=2))
+    assert np.array_equal(prepared.x_train, fitted.transform(kept.x_train))
+
+
 def test_images_are_scaled_per_channel():
     x = np.random.default_rng(0).random((10, 3, 4, 4)) * np.array([1.0, 10.0, 100.0]).reshape(1, 3, 1, 1)
     scaler, _ = fit_scaler("minmax", x)
