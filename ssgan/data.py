@@ -185,6 +185,8 @@ def _examples(f: np.lib.npyio.NpzFile, key: str, path: Path) -> tuple[np.ndarray
     time (about :data:`READ_VALUES`), so that a float64 array is never whole in memory beside its
     float32 copy; the numbers are those of converting it whole. An array that numpy stores
     otherwise (Fortran order, a header of format 3.0) is read whole first."""
+    if f"{key}.npy" not in f.zip.namelist():  # (a member that numpy.savez did not write)
+        raise SSGANError(f"{path}: {key} is not a numpy array in the file: save it with numpy.savez")
     with f.zip.open(f"{key}.npy") as member:
         version, whole = np.lib.format.read_magic(member), None
         if version in _HEADERS:
@@ -265,7 +267,7 @@ def _open_npz(path: str, needs: str) -> Iterator[tuple[Path, np.lib.npyio.NpzFil
         if "Object arrays" in str(e):  # object arrays (mixed types, strings read as objects): never unpickled here
             raise SSGANError(f"{p} {OBJECT_ARRAYS}") from None
         raise SSGANError(f"{p} is not a readable .npz file (ValueError): save it with numpy.savez") from None
-    except (OSError, zipfile.BadZipFile, EOFError, KeyError) as e:
+    except (OSError, zipfile.BadZipFile, EOFError) as e:
         raise SSGANError(f"{p} is not a readable .npz file ({type(e).__name__}): save it with numpy.savez") from None
 
 

@@ -148,6 +148,12 @@ def test_npz_arrays_read_a_part_at_a_time_convert_as_whole_arrays(tmp_path, monk
             np.lib.format.write_array(member, y)
     with pytest.raises(SSGANError, match=r"short.npz is not a readable .npz file \(EOFError\): save it with numpy.savez"):
         load_dataset(f"npz:{tmp_path / 'short.npz'}")
+    with zipfile.ZipFile(tmp_path / "raw.npz", "w") as z:  # an x that is bytes, not an array numpy wrote
+        z.writestr("x", b"1,2,3")
+        with z.open("y.npy", "w") as member:
+            np.lib.format.write_array(member, y)
+    with pytest.raises(SSGANError, match=r"raw.npz: x is not a numpy array in the file: save it with numpy.savez"):
+        load_dataset(f"npz:{tmp_path / 'raw.npz'}")
 
 
 def test_unknown_dataset():
