@@ -178,6 +178,38 @@ OBJECT_ARRAYS = ("holds arrays of Python objects, which are not loaded (they wou
                  "save numeric arrays (numpy.asarray(x, dtype=float)) with numpy.savez")
 
 
+def _header(f: np.lib.npyio.NpzFile, member, key: str, path: Path) -> tuple[tuple[int, ...], bool, np.dtype, np.ndarray | None]:
+    """The shape, Fortran order and dtype of array ``key`` from the header of its open ``member``
+    (and the array itself, read whole, where the header is of a format this does not parse),
+    checked to be numbers that examples can be made of."""
+    version, whole = np.lib.format.read_magic(member), None
+    if version in _HEADERS:
+        shape, fortran, dtype = _HEADERS[version](member)
+    else:
+        whole = f[key]
+        shape, fortran, dtype = whole.shape, True, whole.dtype
+    if dtype.hasobject:
+        raise SSGANError(f"{path} {OBJECT_ARRAYS}")
+    if not (dtype == np.uint8 or np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)):
+        raise SSGANError(f"{path}: {key} has dtype {dtype}; expected uint8 or float pixels")
+    return shape, fortran, dtype, whole
+
+
+def _member(f: np.lib.npyio.NpzFile, key: str, path: Path):
+    """The open zip member that holds array ``key`` of ``f``."""
+    if f"{key}.npy" not in f.zip.namelist():  # (a member that numpy.savez did not write)
+        raise SSGANError(f"{path}: {key} is not a numpy array in the file: save it with numpy.savez")
+    return f.zip.open(f"{key}.npy")
+
+
+def _shape_of(f: np.lib.npyio.NpzFile, key: str, path: Path) -> tuple[tuple[int, ...], bool]:
+    """The shape of array ``key`` of the open .npz ``f`` and whether it holds 8-bit pixels, from its
+    header, its values not read; checked as :func:`_examples` checks them."""
+    with _member(f, key, path) as member:
+        shape, _, dtype, _ = _header(f, member, key, path)
+    return shape, dtype == np.uint8
+
+
 def _examples(f: np.lib.npyio.NpzFile, key: str, path: Path) -> tuple[np.ndarray, bool]:
     """Array ``key`` of the open .npz ``f``, validated and converted to float32: 8-bit pixels into
     [0, 1], other numbers as they are (:mod:`ssgan.scaling` brings them into the networks' units);
@@ -185,20 +217,9 @@ def _examples(f: np.lib.npyio.NpzFile, key: str, path: Path) -> tuple[np.ndarray
     time (about :data:`READ_VALUES`), so that a float64 array is never whole in memory beside its
     float32 copy; the numbers are those of converting it whole. An array that numpy stores
     otherwise (Fortran order, a header of format 3.0) is read whole first."""
-    if f"{key}.npy" not in f.zip.namelist():  # (a member that numpy.savez did not write)
-        raise SSGANError(f"{path}: {key} is not a numpy array in the file: save it with numpy.savez")
-    with f.zip.open(f"{key}.npy") as member:
-        version, whole = np.lib.format.read_magic(member), None
-        if version in _HEADERS:
-            shape, fortran, dtype = _HEADERS[version](member)
-        else:
-            whole = f[key]
-            shape, fortran, dtype = whole.shape, True, whole.dtype
-        if dtype.hasobject:
-            raise SSGANError(f"{path} {OBJECT_ARRAYS}")
+    with _member(f, key, path) as member:
+        shape, fortran, dtype, whole = _header(f, member, key, path)
         eight_bit = dtype == np.uint8
-        if not (eight_bit or np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)):
-            raise SSGANError(f"{path}: {key} has dtype {dtype}; expected uint8 or float pixels")
         out = np.empty(shape, np.float32)
         flat = out.reshape(-1)  # (a view: the values in C order, as the file holds them)
         if fortran:
@@ -284,12 +305,16 @@ def load_npz_rows(spec: str, key: str = "x") -> tuple[np.ndarray, bool]:
     return _with_channel(x), eight_bit
 
 
-def load_npz(path: str) -> Dataset:
+def load_npz(path: str, test_only: bool = False) -> Dataset:
     """The user's own data: ``x`` and ``y`` (-1 = unlabeled), optional ``x_test``/``y_test``
     and ``classes`` (the classes' names, by index).
 
     ``x`` is (N, H, W), (N, C, H, W) or (N, D); uint8 pixels are divided by 255, other
     values are kept in their own units (``real_valued``) for :mod:`ssgan.scaling`.
+
+    ``test_only`` (a file read to score a run on its test set, ``eval --data``): where the file
+    has ``x_test``, the values of ``x`` are not read, only checked from its header, and the
+    dataset's training set has no rows (``value_range`` is then ``x_test``'s).
     """
     with _open_npz(path, "x and y") as (p, f):
         missing = [k for k in ("x", "y") if k not in f.files]
@@ -299,16 +324,17 @@ def load_npz(path: str) -> Dataset:
         if ("x_test" in f.files) != ("y_test" in f.files):
             raise SSGANError(f"{p}: give both x_test and y_test, or neither")
         y = _labels(f["y"], "y", p)
-        x, eight_bit = _examples(f, "x", p)
-        if x.ndim not in (2, 3, 4):
-            raise SSGANError(f"{p}: x has shape {x.shape}; expected (N, D), (N, H, W) or (N, C, H, W)")
-        if len(x) != len(y):
-            raise SSGANError(f"{p}: x has {len(x)} rows but y has {len(y)}")
-        if len(x) == 0:
+        lean = test_only and "x_test" in f.files
+        shape, eight_bit = _shape_of(f, "x", p)
+        if len(shape) not in (2, 3, 4):
+            raise SSGANError(f"{p}: x has shape {shape}; expected (N, D), (N, H, W) or (N, C, H, W)")
+        if shape[0] != len(y):
+            raise SSGANError(f"{p}: x has {shape[0]} rows but y has {len(y)}")
+        if shape[0] == 0:
             raise SSGANError(f"{p}: x and y have no rows; give the training examples in them")
         if (y >= 0).sum() == 0:
             raise SSGANError(f"{p}: every row of y is -1 (unlabeled); label at least one example of each class")
-        x = _with_channel(x)
+        x = _with_channel(np.empty((0, *shape[1:]), np.float32) if lean else _examples(f, "x", p)[0])
 
         x_test = y_test = None
         if "x_test" in f.files:
@@ -344,8 +370,9 @@ def load_npz(path: str) -> Dataset:
         twice = sorted({name for name in names if names.count(name) > 1})
         if twice:
             raise SSGANError(f"{p}: classes names {', '.join(twice)} more than once; give each class a name of its own")
-    return Dataset(f"npz:{path}", x, y, x_test, y_test, n_classes=n_classes,
-                   value_range=None if eight_bit else (float(x.min()), float(x.max())),
+    held = x_test if lean else x
+    return Dataset(f"npz:{path}", x, y[:0] if lean else y, x_test, y_test, n_classes=n_classes,
+                   value_range=None if eight_bit else (float(held.min()), float(held.max())),
                    classes=names)
 
 

@@ -555,7 +555,7 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
         source = f"{data_spec} ({read}/ images)"
         return _scores(run, source, y, _classified(run, _image_parts(run, paths), source, "x", eight_bit=True)[0])
     if data_spec is not None:
-        data = _numbered_as_run(load_npz(npz_path(data_spec)), run)
+        data = _numbered_as_run(load_npz(npz_path(data_spec), test_only=True), run)  # (x unread beside x_test)
         use_test = data.x_test is not None
         source = f"{data_spec} ({'x_test' if use_test else 'labeled rows of x'})"
     else:

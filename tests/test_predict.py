@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from conftest import cuda, write_npz
 from ssgan.cli import main
 from ssgan.data import load_digits
+from ssgan.errors import SSGANError
 from ssgan.runs import evaluate_run, load_run
 
 
@@ -122,6 +123,32 @@ def test_predict_reads_only_the_array_it_classifies(digits_run, tmp_path):
     r = CliRunner().invoke(main, ["predict", digits_run, "--data", f"npz:{data}", "--key", "x_test", "--out",
                                   str(tmp_path / "p.csv"), "--json"])
     assert r.exit_code == 0 and json.loads(r.stdout)["n"] == 12, r.output
+
+
+def test_eval_on_a_file_with_a_test_set_reads_x_only_from_its_header(digits_run, tmp_path, monkeypatch):
+    """eval --data npz: scores x_test where the file has one, and does not read the training rows
+    beside it (their header is still checked); the scores are those of the file read whole.
+    Without x_test, the labeled rows of x are read and scored."""
+    import ssgan.data
+
+    digits = load_digits()
+    x = np.concatenate([digits.x_train, digits.x_train])[:, 0].astype(np.float64)  # float64, as numpy makes them
+    y = np.concatenate([digits.y_train, np.full(len(digits.y_train), -1)])
+    data = write_npz(tmp_path / "d.npz", x=x, y=y, x_test=digits.x_test[:, 0], y_test=digits.y_test)
+    whole = evaluate_run(digits_run, data_spec=data)
+    read = []
+    examples = ssgan.data._examples
+    monkeypatch.setattr(ssgan.data, "_examples", lambda f, key, path: read.append(key) or examples(f, key, path))
+    assert evaluate_run(digits_run, data_spec=data) == whole and read == ["x_test"]
+    assert whole["data"] == f"{data} (x_test)" and whole["n"] == 450
+    own = evaluate_run(digits_run)
+    assert (whole["accuracy"], whole["confusion_matrix"]) == (own["accuracy"], own["confusion_matrix"])
+    read.clear()
+    labeled = write_npz(tmp_path / "labeled.npz", x=x, y=y)
+    assert evaluate_run(digits_run, data_spec=labeled)["n"] == len(digits.y_train) and read == ["x"]
+    short = write_npz(tmp_path / "short.npz", x=x[:-1], y=y, x_test=digits.x_test[:, 0], y_test=digits.y_test)
+    with pytest.raises(SSGANError, match=f"x has {len(x) - 1} rows but y has {len(y)}"):
+        evaluate_run(digits_run, data_spec=short)
 
 
 def test_rows_of_another_shape_are_refused(digits_run, tmp_path):
