@@ -178,7 +178,8 @@ OBJECT_ARRAYS = ("holds arrays of Python objects, which are not loaded (they wou
                  "save numeric arrays (numpy.asarray(x, dtype=float)) with numpy.savez")
 
 
-def _header(f: np.lib.npyio.NpzFile, member, key: str, path: Path) -> tuple[tuple[int, ...], bool, np.dtype, np.ndarray | None]:
+def _header(f: np.lib.npyio.NpzFile, member, key: str,
+            path: Path) -> tuple[tuple[int, ...], bool, np.dtype, np.ndarray | None]:
     """The shape, Fortran order and dtype of array ``key`` from the header of its open ``member``
     (and the array itself, read whole, where the header is of a format this does not parse),
     checked to be numbers that examples can be made of."""
