@@ -4,6 +4,7 @@ Every case must end in one line, ``Error: ...``, exit code 2, and no run folder.
 
 import json
 import os
+import zipfile
 
 import numpy as np
 import pytest
@@ -52,6 +53,12 @@ def cases(tmp_path):
     tested.mkdir()
     (tested / "config.json").write_text(json.dumps(Config(dataset="digits").to_dict()))
     (tested / "metrics.jsonl").write_text(json.dumps({"epoch": 1, "test_acc": 0.5, "test_errors": 5, "n_test": 10}) + "\n")
+    raw = tmp_path / "raw.npz"  # an x that another tool zipped in as bytes, not as an array numpy wrote
+    with zipfile.ZipFile(raw, "w") as z:
+        z.writestr("x", b"0.1,0.2\n0.3,0.4\n")
+        with z.open("y.npy", "w") as member:
+            np.lib.format.write_array(member, Y_HALF)
+    raw_npz = f"npz:{raw}"
     cut_short = tmp_path / "cut_short" / "run"  # a metrics line cut off in the middle
     cut_short.mkdir(parents=True)
     (cut_short / "config.json").write_text(json.dumps(Config(dataset="digits").to_dict()))
@@ -69,6 +76,7 @@ def cases(tmp_path):
         "npz NaN pixels": (["fit", "--dataset", npz(tmp_path, "nan", x=np.where(X > 0.99, np.nan, X), y=Y_HALF)], "NaN"),
         "npz of objects": (["fit", "--dataset", npz(tmp_path, "objects", x=X.astype(object), y=Y_HALF)],
                            "holds arrays of Python objects, which are not loaded"),
+        "npz of raw bytes": (["fit", "--dataset", raw_npz], "x is not a numpy array in the file: save it with numpy.savez"),
         "npz labels out of range": (["fit", "--dataset", npz(tmp_path, "range", x=X, y=np.where(Y == 3, -5, Y))], "label -5"),
         "npz all unlabeled": (["fit", "--dataset", npz(tmp_path, "allunl", x=X, y=np.full(40, -1))], "every row of y is -1"),
         "npz no unlabeled": (["fit", "--dataset", npz(tmp_path, "nounl", x=X, y=Y)], "has no unlabeled rows"),
@@ -118,7 +126,7 @@ def _has_cuda():
 CASE_NAMES = [
     "unknown dataset", "missing data root", "data not in data root", "labels 0", "labels negative",
     "labels not a multiple", "labels more than available", "npz wrong keys", "npz wrong dims", "npz NaN pixels",
-    "npz of objects",
+    "npz of objects", "npz of raw bytes",
     "npz labels out of range", "npz all unlabeled", "npz no unlabeled", "npz empty test set", "npz test class unseen",
     "translate on vectors", "split for another dataset",
     "damaged split", "config unknown key", "config wrong type", "cuda without GPU", "eval on a non-run",
