@@ -8,13 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torchvision.utils import save_image
 
 from ssgan.fileio import atomic_path
 
 
 def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -> None:
     """Write images (N, C, H, W) in [0, 1] as one PNG grid, atomically."""
+    from torchvision.utils import save_image  # (here, not above: importing torchvision takes about 1 s)
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     nrow = nrow or max(1, int(math.ceil(math.sqrt(len(images)))))

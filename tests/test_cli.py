@@ -55,3 +55,16 @@ def test_bad_input_is_one_line_with_exit_code_2(args, message, tmp_path):
     assert "Traceback" not in r.output
     if args[0] == "fit":
         assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_commands_that_write_no_picture_do_not_import_torchvision():
+    """torchvision (which imports torch._dynamo: about a second and 160 MiB here) is imported
+    where a picture is written or an image folder read, not by importing the commands' modules,
+    so that eval and predict on arrays start without it. A fresh process: this one has it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, ssgan.cli, ssgan.runs, ssgan.train, ssgan.report; "
+            "print(sorted(m for m in ('torchvision', 'torch._dynamo') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (r.returncode, r.stdout.strip()) == (0, "[]"), r.stderr
