@@ -8,6 +8,7 @@ images are laid out as (N, C, H, W) and flat data as (N, D). Labels are int64 cl
 from __future__ import annotations
 
 import contextlib
+import math
 import zipfile
 from dataclasses import dataclass
 from importlib import resources
@@ -65,11 +66,20 @@ def _as_images(x: np.ndarray) -> np.ndarray:
     return _unit_floats(x[:, None] if x.ndim == 3 else x)
 
 
-def _unit_floats(x: np.ndarray) -> np.ndarray:
-    """8-bit values as float32 in [0, 1]: one float32 copy, divided by 255 in place (the numbers
-    of ``x.astype(np.float32) / 255.0``, without its second copy)."""
-    floats = x.astype(np.float32)
-    return np.divide(floats, np.float32(255), out=floats)
+def _unit_floats(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """8-bit values as float32 in [0, 1]: one float32 copy (into ``out``, where given), divided by
+    255 in place (the numbers of ``x.astype(np.float32) / 255.0``, without its second copy)."""
+    if out is None:
+        out = x.astype(np.float32)
+    else:
+        out[...] = x
+    return np.divide(out, np.float32(255), out=out)
+
+
+def rows_per_part(shape: tuple[int, ...], values: int) -> int:
+    """How many rows of ``shape`` hold about ``values`` values (one row at least): the parts in
+    which large arrays are read, converted and scaled, so that their temporaries stay small."""
+    return max(1, values // max(1, math.prod(shape)))
 
 
 # -- bundled data ---------------------------------------------------------------------------
@@ -226,17 +236,18 @@ def _examples(f: np.lib.npyio.NpzFile, key: str, path: Path) -> tuple[np.ndarray
         if fortran:
             parts = [np.asarray(f[key] if whole is None else whole).reshape(-1)]
         else:
-            step = max(1, READ_VALUES // max(1, int(np.prod(shape[1:])))) * int(np.prod(shape[1:]))
+            step = max(1, rows_per_part(shape[1:], READ_VALUES) * math.prod(shape[1:]))  # (values, whole rows)
             parts = (np.frombuffer(_read_exactly(member, min(step, flat.size - i) * dtype.itemsize), dtype)
-                     for i in range(0, flat.size, max(1, step)))
+                     for i in range(0, flat.size, step))
         done = 0
         for part in parts:
             values = flat[done:done + part.size]
-            values[...] = part
-            if eight_bit:  # (as _unit_floats: the float32 values divided by 255 in place)
-                np.divide(values, np.float32(255), out=values)
-            elif not np.isfinite(values).all():
-                raise SSGANError(f"{path}: {key} contains NaN or infinite values: clean or impute them first")
+            if eight_bit:
+                _unit_floats(part, out=values)
+            else:
+                values[...] = part
+                if not np.isfinite(values).all():
+                    raise SSGANError(f"{path}: {key} contains NaN or infinite values: clean or impute them first")
             done += part.size
     return out, eight_bit
 

@@ -680,11 +680,11 @@ def _image_parts(run: Run, paths: list[Path]) -> Iterator[np.ndarray]:
 def _classified(run: Run, parts: Iterable[np.ndarray], source: str, name: str,
                 eight_bit: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """The class logits (N, K) and real/fake logits (N,), on the CPU, of the run's EMA
-    discriminator (on the run's device) on the rows of ``parts``, arrays in the data's own units from ``source``, taken one after another:
-    each checked against the run's shape and scaled as its training data were, so that the
-    memory a folder of images takes does not grow with its number of images; one warning for
-    values far outside the training range, counted over all of them (``name``: what it calls
-    the rows). ``eight_bit``: the rows are 8-bit pixels read as [0, 1], which a run on other
+    discriminator (on the run's device) on the rows of ``parts``, arrays in the data's own units
+    from ``source``, taken one after another: each checked against the run's shape and scaled as
+    its training data were, so that the memory a folder of images takes does not grow with its
+    number of images; one warning for values far outside the training range, counted over all
+    of them (``name``: what it calls the rows). ``eight_bit``: the rows are 8-bit pixels read as [0, 1], which a run on other
     units refuses (:meth:`Run.check_eight_bit`) before the first part is read."""
     from ssgan.scaling import far_outside, far_warnings
     from ssgan.train import predict_outputs

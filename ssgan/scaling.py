@@ -17,13 +17,12 @@ the user's units.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ssgan.data import Dataset
+from ssgan.data import Dataset, rows_per_part
 from ssgan.errors import SSGANError
 
 # test values this far outside the training range (in units of the scaled range) are flagged
@@ -96,7 +95,7 @@ PART_VALUES = 1 << 22  # values of the rows that scaling computes on at once (32
 
 def _row_slices(n: int, shape: tuple[int, ...]) -> list[slice]:
     """Slices of ``n`` rows of ``shape`` holding about :data:`PART_VALUES` values each (one row at least)."""
-    step = max(1, PART_VALUES // max(1, math.prod(shape)))
+    step = rows_per_part(shape, PART_VALUES)
     return [slice(i, i + step) for i in range(0, n, step)]
 
 
@@ -105,9 +104,9 @@ def fit_scaler(kind: str, x: np.ndarray, rows: np.ndarray | None = None) -> tupl
     it and warnings about the data. The rows are taken a part at a time, in float64, by the
     scalers' ``partial_fit``: a minimum and a maximum are those of one pass over all the rows; a
     mean and a variance combined over parts differ from one pass's in the last float64 digits
-    (closer to the exact values, not further). A feature is constant when its training range is 0
-    (a variance combined over parts can be a rounding error above 0 where one pass gives 0): it
-    keeps its value as offset and scale 1, as one pass would give it."""
+    (``benchmarks/scale_rounding.py`` measures by how much). A feature is constant when its
+    training range is 0 (a variance combined over parts can be a rounding error above 0 where
+    one pass gives 0): it keeps its value as offset and scale 1, as one pass would give it."""
     if kind == "none":
         return NONE, []
     from sklearn.preprocessing import MinMaxScaler, StandardScaler  # (1-2 s to import: not for data taken as they are)
