@@ -154,9 +154,16 @@ VAL_HELP = ("Hold out N class-balanced training examples for validation: never t
             "every epoch as val_acc, so that settings are chosen without the test set [0].")
 
 
+def _resolved_device(ctx, param, name: str):
+    from ssgan.train import resolve_device
+
+    return resolve_device(name)
+
+
 def device_option(f):
-    """--device for the commands that put a run's networks to work (eval, predict, sample; report --samples)."""
-    return click.option("--device", type=str, default="auto", show_default=True,
+    """--device for the commands that put a run's networks to work (eval, predict, sample; report --samples),
+    given to the command as the torch.device it names (a one-line error for one that is not here)."""
+    return click.option("--device", type=str, default="auto", show_default=True, callback=_resolved_device,
                         help="Where the run's networks compute: auto (CUDA, then MPS, then the CPU), cpu, cuda, "
                              "cuda:N or mps. Results agree across devices up to rounding.")(f)
 
@@ -601,9 +608,7 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, device, as_json
     from rich.table import Table
 
     from ssgan.runs import evaluate_run, sample_quality_of_run
-    from ssgan.train import resolve_device
 
-    device = resolve_device(device)
     r = evaluate_run(run, part, data_spec, device)
     if samples is not None:
         log = (lambda m: None) if as_json else (lambda m: click.echo(m, err=True))
@@ -722,10 +727,9 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
 def report(runs, out, notes, samples, split, device) -> None:
     """Turn run folders into report.md, report.json and figures."""
     from ssgan.report import write_report
-    from ssgan.train import resolve_device
 
     path = write_report(list(runs), out, notes, samples, log=lambda msg: click.echo(msg, err=True), split=split,
-                        device=resolve_device(device))
+                        device=device)
     click.echo(f"wrote {path}/report.md, report.json, accuracy.png, losses.png, diagnostics.png, samples.png")
 
 
@@ -744,10 +748,9 @@ def predict(run, data_spec, key, out, device, as_json) -> None:
     import numpy as np
 
     from ssgan.runs import prediction_path, predict_run, write_predictions
-    from ssgan.train import resolve_device
 
     path = prediction_path(out)  # before the work
-    r = predict_run(run, data_spec, key, resolve_device(device))
+    r = predict_run(run, data_spec, key, device)
     write_predictions(r, path)
     counts = np.bincount(r["pred"], minlength=r["proba"].shape[1]).tolist()
     if as_json:
@@ -785,9 +788,8 @@ def sample(run, n, out, npz, images, seed, walk, interpolate, device) -> None:
     """Generate samples from a run's generator; no training flags needed."""
     from ssgan.runs import load_run
     from ssgan.samples import generate, interpolation, latent_walk, save_grid, write_image_files, write_samples
-    from ssgan.train import resolve_device
 
-    r = load_run(run, resolve_device(device))
+    r = load_run(run, device)
     png = Path(out or Path(run) / "samples.png")
     if walk is not None or interpolate:
         if walk is not None and interpolate:
