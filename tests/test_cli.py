@@ -60,11 +60,13 @@ def test_bad_input_is_one_line_with_exit_code_2(args, message, tmp_path):
 def test_commands_that_write_no_picture_do_not_import_torchvision():
     """torchvision (which imports torch._dynamo: about a second and 160 MiB here) is imported
     where a picture is written or an image folder read, not by importing the commands' modules,
-    so that eval and predict on arrays start without it. A fresh process: this one has it."""
+    so that eval and predict on arrays start without it, nor by a torchvision dataset that has no
+    --data-root (which `ssgan datasets` asks of each). A fresh process: this one has it."""
     import subprocess
     import sys
 
-    code = ("import sys, ssgan.cli, ssgan.runs, ssgan.train, ssgan.report; "
+    code = ("import sys, ssgan.cli, ssgan.runs, ssgan.train, ssgan.report; from ssgan.data import available_offline; "
+            "assert not any(available_offline(n) for n in ('fashion-mnist', 'kmnist', 'svhn', 'cifar10')); "
             "print(sorted(m for m in ('torchvision', 'torch._dynamo') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert (r.returncode, r.stdout.strip()) == (0, "[]"), r.stderr
