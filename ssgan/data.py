@@ -202,7 +202,8 @@ def _header(f: np.lib.npyio.NpzFile, member, key: str,
     if dtype.hasobject:
         raise SSGANError(f"{path} {OBJECT_ARRAYS}")
     if not (dtype == np.uint8 or np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)):
-        raise SSGANError(f"{path}: {key} has dtype {dtype}; expected uint8 or float pixels")
+        raise SSGANError(f"{path}: {key} has dtype {dtype}; expected real numbers (8-bit pixels, integers or "
+                         f"floats): save numpy.asarray({key}, dtype=float) if its values are numbers")
     return shape, fortran, dtype, whole
 
 

@@ -59,6 +59,10 @@ Y = np.array([0, 1, 0, 1, -1, -1])
     (dict(images=X, y=Y), "has no x array"),
     (dict(x=X), "has no y array"),
     (dict(x=np.zeros((6,), np.float32), y=Y), "expected \\(N, D\\)"),
+    # booleans (binary tabular features) and complex values: what to save instead
+    (dict(x=X > 0, y=Y), "x has dtype bool; expected real numbers \\(8-bit pixels, integers or floats\\): save "
+                         "numpy.asarray\\(x, dtype=float\\)"),
+    (dict(x=X + 1j, y=Y), "x has dtype complex64; expected real numbers"),
     (dict(x=X, y=Y[:5]), "x has 6 rows but y has 5"),
     (dict(x=np.where(np.arange(96).reshape(6, 4, 4) == 3, np.nan, 0).astype(np.float32), y=Y), "NaN"),
     (dict(x=X, y=np.array([0, 1, 0, 1, -1, -2])), "label -2"),
