@@ -351,7 +351,12 @@ def load_npz(path: str, test_only: bool = False) -> Dataset:
 
         x_test = y_test = None
         if "x_test" in f.files:
-            x_test = _with_channel(_examples(f, "x_test", p)[0])
+            x_test, test_eight_bit = _examples(f, "x_test", p)
+            x_test = _with_channel(x_test)
+            if test_eight_bit and not eight_bit and not lean and (x.min() < 0.0 or x.max() > 1.0):
+                # (the scaler fitted on x would take x_test's [0, 1] as values near x's minimum)
+                raise SSGANError(f"{p}: x_test holds 8-bit pixels, which ssgan reads as [0, 1], but x holds floats "
+                                 f"in [{x.min():g}, {x.max():g}]: save both in the same units (x_test as floats)")
             y_test = _labels(f["y_test"], "y_test", p)
             if x_test.shape[1:] != x.shape[1:]:
                 raise SSGANError(f"{p}: x_test examples have shape {x_test.shape[1:]} but x examples {x.shape[1:]}")

@@ -47,6 +47,15 @@ def test_npz_uint8_is_scaled(tmp_path):
     assert d.x_train.max() == 1.0
 
 
+def test_npz_eight_bit_test_pixels_beside_training_floats_in_their_units(tmp_path):
+    """Floats within [0, 1] are pixels in ssgan's units, so 8-bit test pixels beside them are the
+    same units, as eval takes 8-bit pixels for such a run."""
+    x = np.linspace(0, 1, 6 * 16, dtype=np.float32).reshape(6, 4, 4)
+    d = load_dataset(write_npz(tmp_path / "d.npz", x=x, y=np.array([0, 1] * 3), x_test=np.full((2, 4, 4), 255, np.uint8),
+                               y_test=np.array([0, 1])))
+    assert d.x_test.max() == 1.0 and d.x_train.max() == 1.0
+
+
 def _bad(tmp_path, **arrays):
     return write_npz(tmp_path / "bad.npz", **arrays)
 
@@ -72,6 +81,10 @@ Y = np.array([0, 1, 0, 1, -1, -1])
     (dict(x=X, y=Y, x_test=X), "both x_test and y_test"),
     (dict(x=X, y=Y, x_test=np.zeros((2, 5, 5), np.float32), y_test=np.array([0, 1])), "x_test examples have shape"),
     (dict(x=X, y=Y, x_test=X[:2], y_test=np.array([0, -1])), "y_test must be fully labeled"),
+    # 8-bit test pixels (read as [0, 1]) beside training floats in other units: x's scaler would
+    # have taken them as values near x's minimum, and the test accuracy would have been chance
+    (dict(x=X + 255, y=Y, x_test=np.zeros((2, 4, 4), np.uint8), y_test=np.array([0, 1])),
+     "x_test holds 8-bit pixels, which ssgan reads as \\[0, 1\\], but x holds floats in \\[255, 255\\]: save both"),
     (dict(x=X, y=np.array([0.5, 1, 0, 1, -1, -1])), "integer class labels"),
     (dict(x=X[:0], y=Y[:0]), "x and y have no rows"),
     (dict(x=X, y=Y, x_test=X[:0], y_test=Y[:0]), "x_test and y_test have no rows"),
