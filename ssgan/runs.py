@@ -691,13 +691,15 @@ def _classified(run: Run, parts: Iterable[np.ndarray], source: str, name: str,
 
     if eight_bit:
         run.check_eight_bit(source)
+    advice = (f"{run.path} trained on values in [0, 1] (--scale none): give them in those units (8-bit pixels "
+              "as uint8, or divided by 255)")
     outputs, far, units = [], 0, 0
     with run.computing():
         discriminator = run.discriminator()
         for part in parts:
             run.check_examples(part, source)
             scaled = run.scaler.transform(part)
-            outside, counted = far_outside(run.scaler, scaled, name)
+            outside, counted = far_outside(run.scaler, scaled, name, advice)
             far, units = far + outside, units + counted
             outputs.append(predict_outputs(discriminator, scaled, run.config.fake_logit, run.device, PREDICT_BATCH))
     for message in far_warnings(run.scaler, far, units, len(run.shape) == 3, name):

@@ -146,16 +146,19 @@ def check_units(scaler: Scaler, x: np.ndarray, name: str) -> list[str]:
     return far_warnings(scaler, far, units, images=x.ndim == 4, name=name)
 
 
-def far_outside(scaler: Scaler, x: np.ndarray, name: str) -> tuple[int, int]:
+NONE_ADVICE = "--scale none needs [0, 1]: use --scale minmax or standard (or scale them yourself)"
+
+
+def far_outside(scaler: Scaler, x: np.ndarray, name: str, advice: str = NONE_ADVICE) -> tuple[int, int]:
     """Of the rows of ``x`` (already scaled; of its values, for images), how many hold values far
     outside the training range, and how many there are: what :func:`check_units` warns of, in
     counts that add up over parts of the data read one after another. ``--scale none`` takes
-    values in [0, 1] only: others are a one-line error."""
+    values in [0, 1] only: others are a one-line error, which ends in ``advice`` (a trained run's
+    new data are told otherwise than data to train on)."""
     if scaler.kind == "none":
         lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
         if lo < 0.0 or hi > 1.0:
-            raise SSGANError(f"{name} values lie in [{lo:g}, {hi:g}] but --scale none needs [0, 1]: "
-                             "use --scale minmax or standard (or scale them yourself)")
+            raise SSGANError(f"{name} values lie in [{lo:g}, {hi:g}] but {advice}")
         return 0, x.size if x.ndim == 4 else len(x)
     margin = FAR_OUTSIDE[scaler.kind]
     lo, hi = (0.0, 1.0) if scaler.kind == "minmax" else (0.0, 0.0)

@@ -96,6 +96,20 @@ def test_bad_predictions_are_one_line(digits_run, tmp_path, monkeypatch, args, m
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.npz"]  # nothing written
 
 
+@pytest.mark.parametrize("command", ["predict", "eval"])
+def test_values_outside_the_unit_range_for_a_run_on_pixels_are_told_the_runs_units(digits_run, tmp_path, command):
+    """A run trained with --scale none (digits' pixels in [0, 1]) given floats in other units (the
+    8x8 digits' own 0..16) says what the run takes, not the --scale option of fit."""
+    x = np.full((3, 8, 8), 16.0)
+    data = write_npz(tmp_path / "new.npz", x=x, y=np.arange(3), x_test=x, y_test=np.arange(3))
+    args = ["--out", str(tmp_path / "p.csv")] if command == "predict" else []
+    r = CliRunner().invoke(main, [command, digits_run, "--data", data, *args])
+    assert r.exit_code == 2 and r.output.count("\n") == 1, r.output
+    assert (f"values lie in [16, 16] but {digits_run} trained on values in [0, 1] (--scale none): give them in those "
+            "units (8-bit pixels as uint8, or divided by 255)") in r.output
+    assert not (tmp_path / "p.csv").exists()
+
+
 def test_eval_on_other_data_takes_an_npz_alone(digits_run):
     r = CliRunner().invoke(main, ["eval", digits_run, "--data", "digits"])
     assert r.exit_code == 2 and r.output == "Error: --data must be npz:PATH or folder:DIR, got 'digits'\n", r.output
