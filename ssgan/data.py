@@ -8,6 +8,7 @@ images are laid out as (N, C, H, W) and flat data as (N, D). Labels are int64 cl
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import zipfile
 from dataclasses import dataclass
@@ -46,6 +47,15 @@ class Dataset:
     @property
     def is_image(self) -> bool:
         return len(self.shape) == 3
+
+    def sha256(self, with_test: bool = True) -> str:
+        """The SHA-256 of the training examples and labels (and of the test set's, ``with_test``),
+        as loaded: what tells the data a split or a run was made for from data changed since."""
+        h = hashlib.sha256()
+        for a in (self.x_train, self.y_train, *((self.x_test, self.y_test) if with_test else ())):
+            if a is not None:
+                h.update(memoryview(np.ascontiguousarray(a)).cast("B"))
+        return h.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from ssgan.graphs import use_graphs
 from ssgan.launch import OutOfDeviceMemory, resume_command
 from ssgan.models import build_models, resolve_arch
 from ssgan.scaling import NONE, Scaler, fit_scaler, load_scaler, resolve_scale, save_scaler, scale_dataset
-from ssgan.splits import Split, default_labels, load_split, make_split, save_split
+from ssgan.splits import Split, default_labels, load_split, make_split, same_data, save_split
 from ssgan.train import (Diverged, Reporter, StopFlag, TrainResult, check_batch_rows, guard_words, load_checkpoint,
                          resolve_device, resolve_precision, to_device, train)
 
@@ -117,6 +117,9 @@ def prepare(cfg: Config) -> tuple[Dataset, Split, Scaler]:
         raise SSGANError(f"--translate moves images; {data.name} has examples of shape {data.shape}: drop --translate")
     if cfg.split is not None:
         split = load_split(cfg.split, data)
+        if not same_data(split, data):
+            raise SSGANError(f"split file {cfg.split} was drawn from other data than {data.name} holds now (their "
+                             "SHA-256 differs): make a new split of these data with ssgan split")
         if cfg.labels is not None and cfg.labels != split.labels:
             raise SSGANError(f"--labels {cfg.labels} disagrees with split file {cfg.split} ({split.labels} labels): drop one")
         if cfg.val and cfg.val != split.n_val:
@@ -150,10 +153,22 @@ def run_data(cfg: Config, run_dir: Path) -> Dataset:
     return scale_dataset(load_scaler(run_dir), _own_data(cfg, run_dir), in_place=True)[0]  # (loaded for this alone)
 
 
-def _own_data(cfg: Config, run_dir: Path) -> Dataset:
-    """A run's dataset in its own units, as it is loaded."""
+def _own_data(cfg: Config, run_dir: Path, classes: list[str] | None = None) -> Dataset:
+    """A run's dataset in its own units, as it is loaded; a one-line error where its arrays are not
+    those the run was trained on (a file or folder changed since: the split's rows would be others),
+    which names the classes where they are no longer ``classes``, the run's names for them."""
     check_run_dataset(cfg, run_dir)
-    return load_dataset(cfg.dataset, cfg.data_root, False, cfg.image_size)
+    data = load_dataset(cfg.dataset, cfg.data_root, False, cfg.image_size)
+    if classes is not None and list(data.classes or ()) != classes:
+        names, other = (("class folders", "images with --data folder:DIR") if data.name.startswith(FOLDER_PREFIX)
+                        else ("classes", "data with --data npz:PATH"))  # (an npz names them in its classes array)
+        raise SSGANError(f"the {names} of {data.name} are now {', '.join(data.classes or ()) or 'none'}, but "
+                         f"{run_dir} trained on {', '.join(classes)}: put them back, or score other {other}")
+    if (run_dir / "split.json").is_file() and not same_data(load_split(run_dir / "split.json"), data):
+        raise SSGANError(f"{cfg.dataset} has changed since {run_dir} trained on it (the SHA-256 of its arrays is not "
+                         "the one in its split.json): restore the data it trained on; to score other data, give "
+                         "them to eval --data")
+    return data
 
 
 def method_name(config: dict) -> str:
@@ -559,12 +574,7 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
         use_test = data.x_test is not None
         source = f"{data_spec} ({'x_test' if use_test else 'labeled rows of x'})"
     else:
-        data = _own_data(run.config, run.path)
-        if run.classes is not None and list(data.classes or ()) != run.classes:
-            names, other = (("class folders", "images with --data folder:DIR") if data.name.startswith(FOLDER_PREFIX)
-                            else ("classes", "data with --data npz:PATH"))  # (an npz names them in its classes array)
-            raise SSGANError(f"the {names} of {data.name} are now {', '.join(data.classes or ()) or 'none'}, but "
-                             f"{run.path} trained on {', '.join(run.classes)}: put them back, or score other {other}")
+        data = _own_data(run.config, run.path, run.classes)
         use_test = part == "test"
         source = f"{data.name} {part}"
     x, y = (data.x_test, data.y_test) if use_test else (data.x_train, data.y_train)

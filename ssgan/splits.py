@@ -45,6 +45,7 @@ class Split:
     n_train: int
     indices: np.ndarray  # sorted int64 indices into the training set
     val_indices: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # held out, never trained on
+    data_sha256: str | None = None  # Dataset.sha256 of the data drawn from (None in files made before it was kept)
 
     @property
     def name(self) -> str:
@@ -74,6 +75,7 @@ class Split:
             "indices": self.indices.tolist(),
             "val": self.n_val,
             "val_indices": self.val_indices.tolist(),
+            **({"data_sha256": self.data_sha256} if self.data_sha256 else {}),
         }
 
 
@@ -101,7 +103,7 @@ def make_split(dataset: Dataset, labels: int | None, seed: int, val: int = 0) ->
         labeled = np.setdiff1d(known, val_idx)
         if len(np.unique(y[labeled])) < k:
             raise SSGANError(f"--val {val} leaves a class of {dataset.name} with no labeled example: use a smaller --val")
-        return Split(dataset.name, seed, len(labeled), k, len(y), labeled.astype(np.int64), val_idx)
+        return Split(dataset.name, seed, len(labeled), k, len(y), labeled.astype(np.int64), val_idx, dataset.sha256())
     if labels <= 0:
         raise SSGANError(f"--labels must be a positive number of labeled examples, got {labels}")
     if labels % k:
@@ -115,7 +117,7 @@ def make_split(dataset: Dataset, labels: int | None, seed: int, val: int = 0) ->
     indices = _draw_balanced(y, k, known, labels // k, rng, dataset.name, "--labels", labels)
     val_idx = _draw_balanced(y, k, np.setdiff1d(known, indices), val // k, rng, dataset.name, "--val", val,
                              after=f" after the {labels} labeled ones")
-    return Split(dataset.name, seed, labels, k, len(y), indices, val_idx)
+    return Split(dataset.name, seed, labels, k, len(y), indices, val_idx, dataset.sha256())
 
 
 def _draw_balanced(y: np.ndarray, k: int, candidates: np.ndarray, per_class: int, rng: np.random.Generator,
@@ -154,6 +156,7 @@ def load_split(path: str | Path, dataset: Dataset | None = None) -> Split:
             n_train=int(d["n_train"]),
             indices=np.asarray(d["indices"], dtype=np.int64),
             val_indices=np.asarray(d.get("val_indices", []), dtype=np.int64),
+            data_sha256=None if d.get("data_sha256") is None else str(d["data_sha256"]),
         )
     except FileNotFoundError:
         raise SSGANError(f"split file {path} does not exist") from None
@@ -181,3 +184,9 @@ def load_split(path: str | Path, dataset: Dataset | None = None) -> Split:
         if (dataset.y_train[split.indices] < 0).any() or (dataset.y_train[split.val_indices] < 0).any():
             raise SSGANError(f"split file {path} marks unlabeled rows of {dataset.name} as labeled")
     return split
+
+
+def same_data(split: Split, dataset: Dataset) -> bool:
+    """Whether ``dataset`` (as loaded, before scaling) holds the data ``split`` was drawn from, as
+    far as the split knows (a split file made before their SHA-256 was kept knows nothing)."""
+    return split.data_sha256 is None or split.data_sha256 == dataset.sha256()

@@ -53,6 +53,10 @@ def cases(tmp_path):
     tested.mkdir()
     (tested / "config.json").write_text(json.dumps(Config(dataset="digits").to_dict()))
     (tested / "metrics.jsonl").write_text(json.dumps({"epoch": 1, "test_acc": 0.5, "test_errors": 5, "n_test": 10}) + "\n")
+    changed = npz(tmp_path, "changed", x=X, y=Y_HALF)  # a split drawn from it, then its rows reordered
+    changed_split = tmp_path / "changed_split.json"
+    assert CliRunner().invoke(main, ["split", "--dataset", changed, "--out", str(changed_split)]).exit_code == 0
+    npz(tmp_path, "changed", x=X[::-1], y=Y_HALF)
     raw = tmp_path / "raw.npz"  # an x that another tool zipped in as bytes, not as an array numpy wrote
     with zipfile.ZipFile(raw, "w") as z:
         z.writestr("x", b"0.1,0.2\n0.3,0.4\n")
@@ -91,6 +95,8 @@ def cases(tmp_path):
                             "x has dtype bool; expected real numbers"),
         "translate on vectors": (["fit", "--dataset", "gmm2d:modes=4", "--translate", "1"], "--translate moves images"),
         "split for another dataset": (["fit", "--dataset", "mnist", "--split", str(digits_split)], "is for dataset 'digits'"),
+        "split of data changed since": (["fit", "--dataset", changed, "--split", str(changed_split)],
+                                        f"split file {changed_split} was drawn from other data than {changed} holds now"),
         "damaged split": (["fit", "--split", str(bad_split)], "damaged or not a split"),
         "config unknown key": (["fit", "--config", str(unknown_key)], "unknown key 'epoch'"),
         "config wrong type": (["fit", "--config", str(wrong_type)], "lr must be float"),
@@ -133,13 +139,19 @@ CASE_NAMES = [
     "labels not a multiple", "labels more than available", "npz wrong keys", "npz wrong dims", "npz NaN pixels",
     "npz of objects", "npz of raw bytes",
     "npz labels out of range", "npz all unlabeled", "npz no unlabeled", "npz empty test set", "npz test class unseen",
-    "translate on vectors", "split for another dataset",
+    "npz 8-bit test pixels beside floats", "npz of booleans",
+    "translate on vectors", "split for another dataset", "split of data changed since",
     "damaged split", "config unknown key", "config wrong type", "cuda without GPU", "eval on a non-run",
     "sample on a non-run", "resume a non-run", "resume one run twice", "resume several in processes of torchrun",
     "damaged checkpoint", "eval without weights", "sample without weights",
     "output not a folder", "damaged metrics", "report without a test set", "report on validation without it",
     "batch larger than the rows left after val", "report of a file",
 ]
+
+
+def test_every_case_is_run(tmp_path):
+    """A case added to cases() but not named here would never run."""
+    assert sorted(cases(tmp_path)) == sorted(CASE_NAMES)
 
 
 @pytest.mark.parametrize("name", CASE_NAMES)

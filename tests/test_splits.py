@@ -82,3 +82,45 @@ def test_npz_without_unlabeled_rows_needs_labels(tmp_path):
     with pytest.raises(SSGANError, match="has no unlabeled rows .* or pass --labels N"):
         make_split(d, None, 1)
     assert make_split(d, 2, 1).labels == 2
+
+
+def test_data_changed_since_a_run_trained_on_them_is_one_line(tmp_path, monkeypatch, tiny_npz):
+    """A split keeps the SHA-256 of the data it was drawn from. Data changed since (here the same
+    file with its rows in another order: the same size, so no other check sees it) stop resume,
+    eval, baseline --run and fit --split in one line, where they went on with the split's
+    indices pointing at other rows; the data restored, the run resumes."""
+    from click.testing import CliRunner
+
+    from ssgan.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    path = tiny_npz[len("npz:"):]
+    original = dict(np.load(path))
+    fit = CliRunner().invoke(main, ["fit", "--dataset", tiny_npz, "--epochs", "1", "--batch-size", "20", "--out", "runs",
+                                    "--quiet", "--device", "cpu"])
+    assert fit.exit_code == 0, fit.output
+    (run,) = (tmp_path / "runs").iterdir()
+    assert json.loads((run / "split.json").read_text())["data_sha256"] == load_dataset(tiny_npz).sha256()
+    np.savez(path, **{**original, "x": original["x"][::-1]})
+    changed = f"{tiny_npz} has changed since {run} trained on it"
+    drawn = f"split file {run / 'split.json'} was drawn from other data than {tiny_npz} holds now"
+    for args, said in ((["fit", "--resume", str(run), "--epochs", "2"], changed), (["eval", str(run)], changed),
+                       (["baseline", "--run", str(run), "--method", "logreg"], drawn),
+                       (["fit", "--dataset", tiny_npz, "--split", str(run / "split.json"), "--out", "other"], drawn)):
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 2 and r.output.count("\n") == 1 and said in r.output, (args, r.output)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs", "tiny.npz"]
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == [run.name]
+    np.savez(path, **original)
+    r = CliRunner().invoke(main, ["fit", "--resume", str(run), "--epochs", "2", "--quiet"])
+    assert r.exit_code == 0, r.output
+
+
+def test_split_files_made_before_the_data_sha256_was_kept_still_load(tmp_path, digits):
+    s = make_split(digits, 50, 1).to_dict()
+    assert s.pop("data_sha256") == digits.sha256()
+    (tmp_path / "s.json").write_text(json.dumps(s))
+    from ssgan.splits import same_data
+
+    old = load_split(tmp_path / "s.json", digits)
+    assert old.data_sha256 is None and same_data(old, digits)
