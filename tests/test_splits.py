@@ -5,7 +5,7 @@ import pytest
 
 from ssgan.data import load_dataset, load_mnist
 from ssgan.errors import SSGANError
-from ssgan.splits import load_split, make_split, save_split
+from ssgan.splits import load_split, make_split, same_data, save_split
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +120,5 @@ def test_split_files_made_before_the_data_sha256_was_kept_still_load(tmp_path, d
     s = make_split(digits, 50, 1).to_dict()
     assert s.pop("data_sha256") == digits.sha256()
     (tmp_path / "s.json").write_text(json.dumps(s))
-    from ssgan.splits import same_data
-
     old = load_split(tmp_path / "s.json", digits)
     assert old.data_sha256 is None and same_data(old, digits)
