@@ -61,7 +61,9 @@ class Group(click.Group):
         _SHOWN.clear()  # a new command (the tests run many in one process)
         try:
             with sigterm_raises():
-                return super().invoke(ctx)
+                result = super().invoke(ctx)
+            shutdown(finished=True)
+            return result
         except Diverged as e:
             if main_rank:
                 click.echo(f"{ERROR}{e}", err=True)

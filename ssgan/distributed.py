@@ -71,8 +71,18 @@ def wrap(module: nn.Module, device: torch.device) -> nn.Module:
     return DDP(module, device_ids=ids, **{no_sync: False})
 
 
-def shutdown() -> None:
+def shutdown(finished: bool = False) -> None:
+    """Leave the process group; ``finished``: every rank ended its command normally, and they
+    meet in a barrier first. Without it a rank could go on to exit while one of gloo's worker
+    threads was still releasing the last all-reduce's tensors; a tensor that Python made then
+    needs the GIL during the interpreter's finalization, and the process ends in SIGABRT
+    ("terminate called without an active exception") after a complete run. A core dump showed
+    that thread (``ProcessGroupGloo::runLoop`` destroying an ``AsyncAllreduceWork``, in
+    ``take_gil``) beside ``Py_FinalizeEx``. The barrier's round trip gives the threads the time to
+    finish; on a failure no barrier is waited for, since a rank may be gone."""
     if dist.is_initialized():
+        if finished and dist.get_world_size() > 1:
+            dist.barrier()
         dist.destroy_process_group()
 
 

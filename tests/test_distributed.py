@@ -55,7 +55,7 @@ def _worker(rank: int, world: int, port: int, out: str, changes: dict) -> None:
         torch.save({"G": r.generator.state_dict(), "D": r.discriminator.state_dict(),
                     "loss_gen": r.history[-1]["loss_gen"]}, out)
     from ssgan.distributed import shutdown
-    shutdown()
+    shutdown(finished=True)  # (as the command line leaves: see shutdown)
 
 
 @pytest.mark.parametrize("changes", [dict(), dict(g_loss="moment-matching", moment_space="features")])
