@@ -79,10 +79,15 @@ def shutdown(finished: bool = False) -> None:
     ("terminate called without an active exception") after a complete run. A core dump showed
     that thread (``ProcessGroupGloo::runLoop`` destroying an ``AsyncAllreduceWork``, in
     ``take_gil``) beside ``Py_FinalizeEx``. The barrier's round trip gives the threads the time to
-    finish; on a failure no barrier is waited for, since a rank may be gone."""
+    finish; on a failure no barrier is waited for, since a rank may be gone. A rank that finished
+    while another failed (and so left without the barrier) finds the barrier broken: that rank
+    says why it failed, and this one leaves quietly."""
     if dist.is_initialized():
         if finished and dist.get_world_size() > 1:
-            dist.barrier()
+            try:
+                dist.barrier()
+            except RuntimeError:  # (gloo: "Connection closed by peer"; DistBackendError is one too)
+                pass
         dist.destroy_process_group()
 
 

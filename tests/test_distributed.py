@@ -58,6 +58,26 @@ def _worker(rank: int, world: int, port: int, out: str, changes: dict) -> None:
     shutdown(finished=True)  # (as the command line leaves: see shutdown)
 
 
+def _leaver(rank: int, port: int) -> None:
+    os.environ.update(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    from ssgan.distributed import all_reduce, setup, shutdown
+
+    setup(torch.device("cpu"))
+    all_reduce(torch.ones(3))
+    if rank == 0:
+        shutdown()  # (as a rank that failed leaves: without the barrier)
+    else:
+        time.sleep(0.5)
+        shutdown(finished=True)
+
+
+def test_a_rank_that_finished_leaves_quietly_where_another_failed():
+    """The barrier of a finished command's shutdown, broken by a rank that failed and left without
+    it, is no error of this rank's: the failed rank says why, and this one leaves without a
+    traceback (mp.spawn raises for a worker that raised)."""
+    mp.spawn(_leaver, args=(_free_port(),), nprocs=2, join=True)
+
+
 @pytest.mark.parametrize("changes", [dict(), dict(g_loss="moment-matching", moment_space="features")])
 def test_two_processes_equal_one_with_the_same_global_batch(tmp_path, changes):
     out = str(tmp_path / "two.pt")
