@@ -61,9 +61,7 @@ class Group(click.Group):
         _SHOWN.clear()  # a new command (the tests run many in one process)
         try:
             with sigterm_raises():
-                result = super().invoke(ctx)
-            shutdown(finished=True)
-            return result
+                return super().invoke(ctx)
         except Diverged as e:
             if main_rank:
                 click.echo(f"{ERROR}{e}", err=True)

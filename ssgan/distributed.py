@@ -8,8 +8,10 @@ does nothing, when the world has one process.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
+import weakref
 from dataclasses import dataclass
 
 import torch
@@ -49,6 +51,12 @@ def setup(device: torch.device) -> tuple[World, torch.device]:
         device = torch.device("cuda", world.local_rank)
         torch.cuda.set_device(device)
     if not dist.is_initialized():
+        # torch.distributed.nn.functional's collectives take ``group=group.WORLD`` as a default
+        # argument, evaluated as the module is imported: imported once the group exists (wrap's
+        # DistributedDataParallel imports it, through torch.distributed._shard), those defaults
+        # hold the group for good and shutdown could not free it. Imported first, they hold None.
+        importlib.import_module("torch.distributed.nn.functional")
+
         # torchrun's own store outlives an elastic restart: a prefix per attempt keeps the new
         # processes from reading the addresses that the last attempt's processes left there.
         store, rank, size = next(dist.rendezvous("env://"))
@@ -68,26 +76,34 @@ def wrap(module: nn.Module, device: torch.device) -> nn.Module:
     ids = [device] if device.type == "cuda" else None
     params = inspect.signature(DDP).parameters
     no_sync = "forward_sync_buffers" if "forward_sync_buffers" in params else "broadcast_buffers"
-    return DDP(module, device_ids=ids, **{no_sync: False})
+    wrapped = DDP(module, device_ids=ids, **{no_sync: False})
+    _WRAPPED.add(wrapped)
+    return wrapped
 
 
-def shutdown(finished: bool = False) -> None:
-    """Leave the process group; ``finished``: every rank ended its command normally, and they
-    meet in a barrier first. Without it a rank could go on to exit while one of gloo's worker
-    threads was still releasing the last all-reduce's tensors; a tensor that Python made then
-    needs the GIL during the interpreter's finalization, and the process ends in SIGABRT
-    ("terminate called without an active exception") after a complete run. A core dump showed
-    that thread (``ProcessGroupGloo::runLoop`` destroying an ``AsyncAllreduceWork``, in
-    ``take_gil``) beside ``Py_FinalizeEx``. The barrier's round trip gives the threads the time to
-    finish; on a failure no barrier is waited for, since a rank may be gone. A rank that finished
-    while another failed (and so left without the barrier) finds the barrier broken: that rank
-    says why it failed, and this one leaves quietly."""
+# The wrappers that hold the group (their reducer and their own reference), for shutdown to let go.
+_WRAPPED: weakref.WeakSet = weakref.WeakSet()
+
+
+def shutdown() -> None:
+    """Leave the process group, and free it, on every way out of a command.
+
+    Freeing the group joins its worker threads (gloo's, and NCCL's watchdog). Left running into
+    the interpreter's finalization, a gloo thread that still held the last all-reduce's work
+    released its tensors there; a tensor made in Python needs the GIL to be freed, and a thread
+    that asks for it during finalization is ended by the interpreter, which aborts the process
+    ("terminate called without an active exception", SIGABRT) after a complete run: 5 of 157
+    runs of ``fit --nproc 2`` here, with a core dump showing ``ProcessGroupGloo::runLoop``
+    destroying an ``AsyncAllreduceWork`` in ``take_gil`` beside ``Py_FinalizeEx``. The group is
+    freed only when nothing else holds it: DDP wrappers do (their reducer, and their own
+    reference), and a run that stopped on an exception keeps its wrappers alive in the
+    traceback's frames, so they let go of it here; setup imports the functions whose default
+    arguments would hold it."""
+    for ddp in list(_WRAPPED):  # DDP's own pickling drops these three attributes, for the same reason
+        for name in ("reducer", "logger", "process_group"):
+            ddp.__dict__.pop(name, None)
+    _WRAPPED.clear()
     if dist.is_initialized():
-        if finished and dist.get_world_size() > 1:
-            try:
-                dist.barrier()
-            except RuntimeError:  # (gloo: "Connection closed by peer"; DistBackendError is one too)
-                pass
         dist.destroy_process_group()
 
 

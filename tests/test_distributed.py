@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -55,13 +56,7 @@ def _worker(rank: int, world: int, port: int, out: str, changes: dict) -> None:
         torch.save({"G": r.generator.state_dict(), "D": r.discriminator.state_dict(),
                     "loss_gen": r.history[-1]["loss_gen"]}, out)
     from ssgan.distributed import shutdown
-    shutdown(finished=True)  # (as the command line leaves: see shutdown)
-    # Not through the interpreter's finalization, where a gloo thread can still abort the process
-    # (README, Scaling out; a clean CI run had this worker die of SIGABRT after the weights were
-    # saved): this test compares weights, and the exit is not what it measures.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    shutdown()  # (as the command line leaves)
 
 
 def _leaver(rank: int, port: int) -> None:
@@ -70,18 +65,41 @@ def _leaver(rank: int, port: int) -> None:
 
     setup(torch.device("cpu"))
     all_reduce(torch.ones(3))
-    if rank == 0:
-        shutdown()  # (as a rank that failed leaves: without the barrier)
-    else:
-        time.sleep(0.5)
-        shutdown(finished=True)
+    if rank == 1:
+        time.sleep(0.5)  # (rank 0, as one that failed, has left)
+    shutdown()
 
 
 def test_a_rank_that_finished_leaves_quietly_where_another_failed():
-    """The barrier of a finished command's shutdown, broken by a rank that failed and left without
-    it, is no error of this rank's: the failed rank says why, and this one leaves without a
-    traceback (mp.spawn raises for a worker that raised)."""
+    """A rank that leaves the group after another has left it (on a failure, which that rank
+    reports) does so without a traceback (mp.spawn raises for a worker that raised)."""
     mp.spawn(_leaver, args=(_free_port(),), nprocs=2, join=True)
+
+
+def _thread_names() -> list[str]:
+    return [Path(f"/proc/self/task/{t}/comm").read_text().strip() for t in os.listdir("/proc/self/task")]
+
+
+def _freer(rank: int, port: int) -> None:
+    os.environ.update(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    from ssgan.distributed import all_reduce, setup, shutdown, wrap
+
+    setup(torch.device("cpu"))
+    net = wrap(torch.nn.Linear(4, 2), torch.device("cpu"))
+    net(torch.randn(8, 4)).sum().backward()
+    all_reduce(torch.ones(3))
+    before = [n for n in _thread_names() if "gloo" in n]
+    assert before, "gloo's threads no longer carry its names: this test would check nothing"
+    shutdown()  # with the wrapper still held here, as a traceback's frames hold a failed run's
+    left = [n for n in _thread_names() if "gloo" in n]
+    assert not left, f"gloo threads outlive shutdown: {left}"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="thread names are read from Linux's /proc")
+def test_shutdown_frees_the_group_and_its_threads():
+    """No gloo thread is left to release tensors during the interpreter's finalization, where
+    it would abort the process (see distributed.shutdown), even with a DDP wrapper alive."""
+    mp.spawn(_freer, args=(_free_port(),), nprocs=2, join=True)
 
 
 @pytest.mark.parametrize("changes", [dict(), dict(g_loss="moment-matching", moment_space="features")])
