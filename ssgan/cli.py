@@ -789,6 +789,7 @@ def sample(run, n, out, npz, images, seed, walk, interpolate, device) -> None:
     from ssgan.runs import load_run
     from ssgan.samples import generate, interpolation, latent_walk, save_grid, write_image_files, write_samples
 
+    _check_sample_names(out, npz)  # before the work
     r = load_run(run, device)
     png = Path(out or Path(run) / "samples.png")
     if walk is not None or interpolate:
@@ -815,6 +816,24 @@ def sample(run, n, out, npz, images, seed, walk, interpolate, device) -> None:
     written = write_samples(x, z, None if out is None and (npz or images) else png, Path(npz) if npz else None, real,
                             to_units=r.scaler.inverse)
     click.echo("wrote " + ", ".join([*(str(p) for p in written), *said]))
+
+
+def _check_sample_names(out: str | None, npz: str | None) -> None:
+    """One line where a name does not say what ``sample`` writes there: ``--out`` is a PNG and
+    ``--npz`` an .npz whatever the name (``--out s.npz`` had written a PNG picture named s.npz).
+
+    >>> _check_sample_names("grid.PNG", "s.npz")
+    >>> _check_sample_names("s.npz", None)
+    Traceback (most recent call last):
+    ssgan.errors.SSGANError: --out s.npz: sample writes a PNG picture there; give a name that ends in .png (--npz s.npz writes the samples' values)
+    """
+    if out is not None and Path(out).suffix.lower() != ".png":
+        values = f" (--npz {out} writes the samples' values)" if Path(out).suffix.lower() == ".npz" else ""
+        raise SSGANError(f"--out {out}: sample writes a PNG picture there; give a name that ends in .png{values}")
+    if npz is not None and Path(npz).suffix.lower() != ".npz":
+        picture = f" (--out {npz} writes the picture)" if Path(npz).suffix.lower() == ".png" else ""
+        raise SSGANError(f"--npz {npz}: sample writes the samples' values as an .npz there; give a name that ends in "
+                         f".npz{picture}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -83,6 +83,25 @@ def test_sample_arrays_go_into_new_folders_and_a_failed_write_names_them(digits_
     assert r.exit_code == 2 and r.output.startswith(f"Error: cannot write {tmp_path / 'a_file' / 's.npz'}: "), r.output
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--out", "s.npz"], "--out s.npz: sample writes a PNG picture there; give a name that ends in .png "
+                         "(--npz s.npz writes the samples' values)"),
+    (["--npz", "s.png"], "--npz s.png: sample writes the samples' values as an .npz there; give a name that ends "
+                         "in .npz (--out s.png writes the picture)"),
+    (["--out", "grid"], "--out grid: sample writes a PNG picture there; give a name that ends in .png"),
+])
+def test_sample_names_say_what_they_hold(digits_run, tmp_path, monkeypatch, args, message):
+    """A name that says another format is refused before anything is written: --out s.npz had
+    written a PNG picture named s.npz."""
+    monkeypatch.chdir(tmp_path)
+    run = digits_run[0] / "00000-digits-50-s1"
+    r = CliRunner().invoke(main, ["sample", str(run), "--n", "4", *args])
+    assert r.exit_code == 2 and r.output == f"Error: {message}\n", r.output
+    assert not any(tmp_path.iterdir())
+    r = CliRunner().invoke(main, ["sample", str(run), "--n", "4", "--out", "G.PNG"])
+    assert r.exit_code == 0 and (tmp_path / "G.PNG").read_bytes()[:4] == b"\x89PNG", r.output
+
+
 def test_loaded_run_reproduces_its_test_accuracy(digits_run):
     from ssgan.train import evaluate
 
