@@ -445,22 +445,35 @@ def _command() -> str:
 
 
 def _parse_seeds(seeds: str | None, cfg) -> list[int]:
+    """The seeds that ``--seeds`` names: a count (3: seeds 1, 2 and 3), a list, ranges, or both.
+
+    >>> from types import SimpleNamespace as C
+    >>> _parse_seeds("3", C(split=None)), _parse_seeds("1-3,7", C(split=None))
+    ([1, 2, 3], [1, 2, 3, 7])
+    >>> _parse_seeds("3-1", C(split=None))
+    Traceback (most recent call last):
+    ssgan.errors.SSGANError: --seeds 3-1: the range 3-1 counts down; write it 1-3
+    """
     if seeds is None:
         return [cfg.seed]
     if cfg.split is not None:
         raise SSGANError("--seeds draws a split for each seed and cannot be combined with --split")
+    listed = "," in seeds or "-" in seeds  # a list of seeds and ranges, else a count
     try:
-        if "," in seeds or "-" in seeds:
-            out = []
-            for part in (p.strip() for p in seeds.split(",") if p.strip()):
-                first, dash, last = part.partition("-")
-                out += list(range(int(first), int(last) + 1)) if dash else [int(first)]
-        else:
-            out = list(range(1, int(seeds) + 1))
+        parts = [p.strip().partition("-") for p in seeds.split(",") if p.strip()] if listed else [("1", "-", seeds)]
+        ranges = [(int(first), int(last) if dash else int(first)) for first, dash, last in parts]
     except ValueError:
         raise SSGANError(f"--seeds must be a count like 3, a list like 1,2,3 or a range like 1-10, got {seeds!r}") from None
-    if not out or len(set(out)) != len(out):
-        raise SSGANError(f"--seeds must name at least one seed, each once, got {seeds!r}")
+    down = next(((a, b) for a, b in ranges if a > b), None) if listed else None
+    if down:
+        raise SSGANError(f"--seeds {seeds}: the range {down[0]}-{down[1]} counts down; write it {down[1]}-{down[0]}")
+    out = [s for a, b in ranges for s in range(a, b + 1)]
+    twice = sorted({s for s in out if out.count(s) > 1})
+    if twice:
+        raise SSGANError(f"--seeds {seeds} names seed{'s' if len(twice) > 1 else ''} {', '.join(map(str, twice))} "
+                         "more than once; name each seed once")
+    if not out:
+        raise SSGANError(f"--seeds must name at least one seed (a count of 1 or more), got {seeds!r}")
     return out
 
 

@@ -292,10 +292,18 @@ def test_seeds_counts_lists_and_ranges(text, seeds):
     assert _parse_seeds(text, Config()) == seeds
 
 
-@pytest.mark.parametrize("text", ["x", "1-", "3-1", "1,1", "2-3,3"])
-def test_bad_seeds_are_one_line(text, tmp_path):
+@pytest.mark.parametrize("text, message", [
+    ("x", "--seeds must be a count like 3, a list like 1,2,3 or a range like 1-10, got 'x'"),
+    ("1-", "--seeds must be a count like 3, a list like 1,2,3 or a range like 1-10, got '1-'"),
+    ("0", "--seeds must name at least one seed (a count of 1 or more), got '0'"),
+    ("3-1", "--seeds 3-1: the range 3-1 counts down; write it 1-3"),
+    ("1,1", "--seeds 1,1 names seed 1 more than once; name each seed once"),
+    ("2-3,3,1-2", "--seeds 2-3,3,1-2 names seeds 2, 3 more than once; name each seed once"),
+])
+def test_bad_seeds_are_one_line(text, message, tmp_path):
     r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--epochs", "1", "--seeds", text, "--out", str(tmp_path)])
-    assert r.exit_code == 2 and r.output.startswith("Error: --seeds must") and r.output.count("\n") == 1, r.output
+    assert r.exit_code == 2 and r.output == f"Error: {message}\n", r.output
+    assert not any(tmp_path.iterdir())
 
 
 def test_seeds_are_named_before_they_train(tmp_path):
