@@ -88,18 +88,18 @@ _WRAPPED: weakref.WeakSet = weakref.WeakSet()
 def shutdown() -> None:
     """Leave the process group, and free it, on every way out of a command.
 
-    Freeing the group joins its worker threads (gloo's, and NCCL's watchdog). Left running into
-    the interpreter's finalization, a gloo thread that still held the last all-reduce's work
-    released its tensors there; a tensor made in Python needs the GIL to be freed, and a thread
-    that asks for it during finalization is ended by the interpreter, which aborts the process
-    ("terminate called without an active exception", SIGABRT) after a complete run: 5 of 157
-    runs of ``fit --nproc 2`` here, with a core dump showing ``ProcessGroupGloo::runLoop``
-    destroying an ``AsyncAllreduceWork`` in ``take_gil`` beside ``Py_FinalizeEx``. The group is
-    freed only when nothing else holds it: DDP wrappers do (their reducer, and their own
-    reference), and a run that stopped on an exception keeps its wrappers alive in the
-    traceback's frames, so they let go of it here; setup imports the functions whose default
-    arguments would hold it."""
-    for ddp in list(_WRAPPED):  # DDP's own pickling drops these three attributes, for the same reason
+    Freeing the group joins gloo's worker threads (NCCL's group is freed alike; not yet tried on
+    a GPU). Left running into the interpreter's finalization, a gloo thread that still held the
+    last all-reduce's work released its tensors there; a tensor made in Python needs the GIL to
+    be freed, and a thread that asks for it during finalization is ended by the interpreter,
+    which aborts the process ("terminate called without an active exception", SIGABRT) after a
+    complete run: 5 of 157 runs of ``fit --nproc 2`` here, with a core dump showing
+    ``ProcessGroupGloo::runLoop`` destroying an ``AsyncAllreduceWork`` in ``take_gil`` beside
+    ``Py_FinalizeEx``. The group is freed only when nothing else holds it: DDP wrappers do
+    (their reducer, and their own reference), and a run that stopped on an exception keeps its
+    wrappers alive in the traceback's frames, so they let go of it here; setup imports the
+    functions whose default arguments would hold it."""
+    for ddp in list(_WRAPPED):  # (the three attributes that DDP's own pickling leaves out)
         for name in ("reducer", "logger", "process_group"):
             ddp.__dict__.pop(name, None)
     _WRAPPED.clear()
