@@ -337,7 +337,9 @@ def load_npz(path: str, test_only: bool = False) -> Dataset:
 
     ``test_only`` (a file read to score a run on its test set, ``eval --data``): where the file
     has ``x_test``, the values of ``x`` are not read, only checked from its header, and the
-    dataset's training set has no rows (``value_range`` is then ``x_test``'s).
+    dataset's training set has no rows (``value_range`` is then ``x_test``'s). Its labels need not
+    be those a training set needs: any of the run's classes may be missing (a subset scored on its
+    own, numbered as the run numbers its classes), and ``classes`` may name more than they use.
     """
     with _open_npz(path, "x and y") as (p, f):
         missing = [k for k in ("x", "y") if k not in f.files]
@@ -355,8 +357,9 @@ def load_npz(path: str, test_only: bool = False) -> Dataset:
             raise SSGANError(f"{p}: x has {shape[0]} rows but y has {len(y)}")
         if shape[0] == 0:
             raise SSGANError(f"{p}: x and y have no rows; give the training examples in them")
-        if (y >= 0).sum() == 0:
-            raise SSGANError(f"{p}: every row of y is -1 (unlabeled); label at least one example of each class")
+        if (y >= 0).sum() == 0 and not lean:
+            raise SSGANError(f"{p}: every row of y is -1 (unlabeled); " + ("give labeled rows to score, or x_test and "
+                             "y_test" if test_only else "label at least one example of each class"))
         x = _with_channel(np.empty((0, *shape[1:]), np.float32) if lean else _examples(f, "x", p)[0])
 
         x_test = y_test = None
@@ -379,17 +382,12 @@ def load_npz(path: str, test_only: bool = False) -> Dataset:
         names = f["classes"] if "classes" in f.files else None
 
     n_classes = int(y.max()) + 1
-    if n_classes < 2:
-        raise SSGANError(f"{p}: found only one class; a classifier needs at least two")
-    present = np.unique(y[y >= 0])
-    if len(present) != n_classes:
-        absent = sorted(set(range(n_classes)) - set(present.tolist()))
-        raise SSGANError(f"{p}: labels must be 0..{n_classes - 1}, but classes {_listed(absent)} have no labeled "
-                         "training example; relabel them consecutively")
-    if y_test is not None and y_test.max() >= n_classes:
-        unseen = np.unique(y_test[y_test >= n_classes]).tolist()
-        raise SSGANError(f"{p}: y_test has classes {_listed(unseen)} that no labeled training example has "
-                         f"(y's classes are 0..{n_classes - 1}); label training examples of each test class")
+    if test_only:  # the classes its labels (and names) use; the run that scores them checks them
+        n_classes = max(n_classes, 0 if y_test is None else int(y_test.max()) + 1)
+        if names is not None and names.ndim == 1 and len(names) >= n_classes:
+            n_classes = len(names)
+    else:
+        _check_training_labels(p, y, y_test, n_classes)
     if names is not None:  # optional names, by class index, as an image folder's class folders name them
         if names.ndim != 1 or names.dtype.kind != "U" or len(names) != n_classes:
             raise SSGANError(f"{p}: classes must be {n_classes} names (strings, one per class 0..{n_classes - 1}), "
@@ -402,6 +400,22 @@ def load_npz(path: str, test_only: bool = False) -> Dataset:
     return Dataset(f"npz:{path}", x, y[:0] if lean else y, x_test, y_test, n_classes=n_classes,
                    value_range=None if eight_bit else (float(held.min()), float(held.max())),
                    classes=names)
+
+
+def _check_training_labels(p: Path, y: np.ndarray, y_test: np.ndarray | None, n_classes: int) -> None:
+    """What a training set's labels need: two classes or more, each with a labeled example, and
+    no test class that no training example has."""
+    if n_classes < 2:
+        raise SSGANError(f"{p}: found only one class; a classifier needs at least two")
+    present = np.unique(y[y >= 0])
+    if len(present) != n_classes:
+        absent = sorted(set(range(n_classes)) - set(present.tolist()))
+        raise SSGANError(f"{p}: labels must be 0..{n_classes - 1}, but classes {_listed(absent)} have no labeled "
+                         "training example; relabel them consecutively")
+    if y_test is not None and y_test.max() >= n_classes:
+        unseen = np.unique(y_test[y_test >= n_classes]).tolist()
+        raise SSGANError(f"{p}: y_test has classes {_listed(unseen)} that no labeled training example has "
+                         f"(y's classes are 0..{n_classes - 1}); label training examples of each test class")
 
 
 # -- the user's own images: a folder per class -------------------------------------------

@@ -607,20 +607,22 @@ def _scores(run: Run, source: str, y: np.ndarray, class_logits: torch.Tensor) ->
 
 def _numbered_as_run(data: Dataset, run: Run) -> Dataset:
     """``data`` with its labels renumbered as the run numbers the classes its ``classes`` array names
-    (any of the run's classes, in any order), as a folder's class folders are; unnamed labels stay."""
-    if data.classes is None or run.classes is None:
+    (any of the run's classes, in any order), as a folder's class folders are (a run on data
+    without names calls its classes ``0``, ``1``, ...); unnamed labels stay."""
+    if data.classes is None:
         return data
-    unknown = [name for name in data.classes if name not in run.classes]
+    known = list(run.classes or [str(k) for k in range(run.checkpoint["n_classes"])])
+    unknown = [name for name in data.classes if name not in known]
     if unknown:
         raise SSGANError(f"{data.name} names classes {', '.join(unknown)}, which {run.path} did not train on "
-                         f"(its classes: {', '.join(run.classes)}); score only examples of those")
-    index = np.array([run.classes.index(name) for name in data.classes])
+                         f"(its classes: {', '.join(known)}); score only examples of those")
+    index = np.array([known.index(name) for name in data.classes])
 
     def relabel(y):
         return None if y is None else np.where(y >= 0, index[np.maximum(y, 0)], y)  # (-1 stays unlabeled)
 
     return replace(data, y_train=relabel(data.y_train), y_test=relabel(data.y_test),
-                   n_classes=len(run.classes), classes=tuple(run.classes))
+                   n_classes=len(known), classes=None if run.classes is None else tuple(run.classes))
 
 
 def sample_quality_of_run(path: str | Path, n: int, seed: int = 0, cache_dir: str | None = None, log=lambda m: None,

@@ -165,6 +165,45 @@ def test_eval_on_a_file_with_a_test_set_reads_x_only_from_its_header(digits_run,
         evaluate_run(digits_run, data_spec=short)
 
 
+@pytest.mark.parametrize("keys", [("x", "y"), ("x_test", "y_test")])
+def test_eval_scores_a_subset_of_the_classes_by_the_runs_numbers(digits_run, tmp_path, keys):
+    """Labels are the run's class numbers, and any of them may be missing from what eval scores:
+    the test images of classes 3 and 7 alone (which a training set's checks had refused, with the
+    advice to relabel them 0 and 1, which would have scored them as other classes), and of class
+    3 alone. Their rows of the confusion matrix are those of the whole test set."""
+    digits = load_digits()
+    whole = evaluate_run(digits_run, data_spec=write_npz(tmp_path / "all.npz", x=digits.x_test[:, 0], y=digits.y_test))
+    for classes in ((3, 7), (3,)):
+        rows = np.isin(digits.y_test, classes)
+        arrays = {keys[0]: digits.x_test[rows, 0], keys[1]: digits.y_test[rows]}
+        if keys[0] == "x_test":  # beside a training part whose labels are a subset too
+            arrays.update(x=digits.x_test[rows, 0][:5], y=np.full(5, classes[0]))
+        r = evaluate_run(digits_run, data_spec=write_npz(tmp_path / f"sub{len(classes)}.npz", **arrays))
+        assert r["n"] == rows.sum()
+        cm = np.array(whole["confusion_matrix"])
+        assert r["confusion_matrix"] == [list(row) if k in classes else [0] * 10 for k, row in enumerate(cm)]
+        assert r["per_class_accuracy"] == [whole["per_class_accuracy"][k] if k in classes else None for k in range(10)]
+        assert r["errors"] == sum(cm[k].sum() - cm[k, k] for k in classes)
+
+
+def test_an_npz_names_the_classes_of_a_run_without_names_as_a_folder_does(digits_run, tmp_path):
+    """For a run on data without names, an npz's `classes` name the run's classes "0", "1", ...,
+    as its class folders would: before, the names were ignored and labels 0 and 1 of classes
+    named "3" and "7" were scored as classes 0 and 1."""
+    digits = load_digits()
+    rows = np.isin(digits.y_test, (3, 7))
+    numbered = evaluate_run(digits_run, data_spec=write_npz(tmp_path / "n.npz", x=digits.x_test[rows, 0],
+                                                             y=digits.y_test[rows]))
+    named = evaluate_run(digits_run, data_spec=write_npz(tmp_path / "named.npz", x=digits.x_test[rows, 0],
+                                                          y=(digits.y_test[rows] == 7).astype(np.int64),
+                                                          classes=np.array(["3", "7"])))
+    assert named["confusion_matrix"] == numbered["confusion_matrix"] and named["classes"] is None
+    alien = write_npz(tmp_path / "alien.npz", x=digits.x_test[rows, 0], y=(digits.y_test[rows] == 7).astype(np.int64),
+                      classes=np.array(["three", "seven"]))
+    with pytest.raises(SSGANError, match=r"names classes three, seven, which .* did not train on \(its classes: 0, 1, 2,"):
+        evaluate_run(digits_run, data_spec=alien)
+
+
 def test_rows_of_another_shape_are_refused(digits_run, tmp_path):
     data = write_npz(tmp_path / "new.npz", x=np.zeros((3, 28, 28), np.float32))
     r = CliRunner().invoke(main, ["predict", digits_run, "--data", data, "--out", str(tmp_path / "p.csv")])
