@@ -741,9 +741,9 @@ def report(runs, out, notes, samples, split, device) -> None:
     """Turn run folders into report.md, report.json and figures."""
     from ssgan.report import write_report
 
-    path = write_report(list(runs), out, notes, samples, log=lambda msg: click.echo(msg, err=True), split=split,
-                        device=device)
-    click.echo(f"wrote {path}/report.md, report.json, accuracy.png, losses.png, diagnostics.png, samples.png")
+    written = write_report(list(runs), out, notes, samples, log=lambda msg: click.echo(msg, err=True), split=split,
+                           device=device)
+    click.echo(f"wrote {written[0]}, " + ", ".join(p.name for p in written[1:]))
 
 
 @main.command()
@@ -800,7 +800,8 @@ def _class_name(k: int, classes: list[str] | None) -> str:
 def sample(run, n, out, npz, images, seed, walk, interpolate, device) -> None:
     """Generate samples from a run's generator; no training flags needed."""
     from ssgan.runs import load_run
-    from ssgan.samples import generate, interpolation, latent_walk, save_grid, write_image_files, write_samples
+    from ssgan.samples import (generate, has_picture, interpolation, latent_walk, save_grid, write_image_files,
+                               write_samples)
 
     _check_sample_names(out, npz)  # before the work
     r = load_run(run, device)
@@ -810,8 +811,9 @@ def sample(run, n, out, npz, images, seed, walk, interpolate, device) -> None:
             raise SSGANError("choose --walk DIM or --interpolate, not both")
         if images is not None:
             raise SSGANError("--images writes --n samples, not a walk or an interpolation: drop one of them")
-        if len(r.shape) != 3:
-            raise SSGANError(f"--walk and --interpolate draw image grids; this run's data have shape {r.shape}")
+        if not has_picture(r.shape):
+            raise SSGANError(f"--walk and --interpolate draw image grids; this run's data have shape {r.shape}, "
+                             "which has no picture")
         with r.computing():
             x = latent_walk(r.generator(), walk, seed=seed) if walk is not None else interpolation(r.generator(), seed=seed)
         save_grid(x, png, nrow=10)

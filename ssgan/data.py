@@ -271,6 +271,22 @@ def _read_exactly(member, size: int) -> bytes:
     return data
 
 
+def _check_channels_first(shape: tuple[int, ...], key: str, path: Path) -> None:
+    """One line for images saved channels-last, (N, H, W, C) as PIL, TensorFlow and CIFAR-10's
+    own arrays lay them out: read as (N, C, H, W), they would train as H channels of W-pixel-wide
+    images, and their samples would have no picture. Taken as channels-last: a last axis of 4 or
+    fewer after two longer ones (16 bands of 4x4 pixels stay as they are).
+
+    >>> _check_channels_first((5, 3, 32, 32), "x", Path("d.npz"))
+    >>> _check_channels_first((5, 32, 32, 3), "x", Path("d.npz"))
+    Traceback (most recent call last):
+    ssgan.errors.SSGANError: d.npz: x has shape (5, 32, 32, 3), images channels-last; ssgan reads them as (N, C, H, W): save numpy.moveaxis(x, -1, 1)
+    """
+    if len(shape) == 4 and shape[3] <= 4 < min(shape[1], shape[2]):
+        raise SSGANError(f"{path}: {key} has shape {shape}, images channels-last; ssgan reads them as (N, C, H, W): "
+                         f"save numpy.moveaxis({key}, -1, 1)")
+
+
 def _with_channel(x: np.ndarray) -> np.ndarray:
     """Grey images (N, H, W) with their channel axis, (N, 1, H, W); other arrays as they are."""
     return x[:, None] if x.ndim == 3 else x
@@ -325,6 +341,7 @@ def load_npz_rows(spec: str, key: str = "x") -> tuple[np.ndarray, bool]:
         x, eight_bit = _examples(f, key, p)
     if x.ndim not in (2, 3, 4) or len(x) == 0:
         raise SSGANError(f"{p}: {key} has shape {x.shape}; expected N > 0 rows of shape (D,), (H, W) or (C, H, W)")
+    _check_channels_first(x.shape, key, p)
     return _with_channel(x), eight_bit
 
 
@@ -353,6 +370,7 @@ def load_npz(path: str, test_only: bool = False) -> Dataset:
         shape, eight_bit = _shape_of(f, "x", p)
         if len(shape) not in (2, 3, 4):
             raise SSGANError(f"{p}: x has shape {shape}; expected (N, D), (N, H, W) or (N, C, H, W)")
+        _check_channels_first(shape, "x", p)
         if shape[0] != len(y):
             raise SSGANError(f"{p}: x has {shape[0]} rows but y has {len(y)}")
         if shape[0] == 0:

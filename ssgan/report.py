@@ -511,9 +511,10 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
 
 
 def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | None = None,
-                 samples: int | None = None, log=lambda msg: None, split: str = "test", device="cpu") -> Path:
-    """Write report.md, report.json, accuracy.png, losses.png, diagnostics.png and samples.png
-    (and quality.png when runs were scored at several epochs) into ``out``.
+                 samples: int | None = None, log=lambda msg: None, split: str = "test", device="cpu") -> list[Path]:
+    """Write report.md, report.json, accuracy.png, losses.png, diagnostics.png, samples.png (when
+    a run has sample grids) and quality.png (when runs were scored at several epochs) into
+    ``out``; return the files written, report.md first.
 
     ``notes``: a markdown file whose text ends report.md under "Notes" (what the numbers mean).
     ``samples``: score that many samples of the last generator of every GAN run whose last
@@ -554,7 +555,8 @@ def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | N
     has_quality_plot = plot_quality(groups, out / "quality.png")
     write_json(out / "report.json", summary)
     write_text(out / "report.md", render_markdown(summary, has_samples, notes_text, has_quality_plot))
-    return out
+    figures = ["accuracy.png", "losses.png", "diagnostics.png"] + ["samples.png"] * has_samples + ["quality.png"] * has_quality_plot
+    return [out / name for name in ("report.md", "report.json", *figures)]
 
 
 def _score_last_generators(runs: list[RunRecord], n: int, log, device="cpu") -> None:

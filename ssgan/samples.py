@@ -51,11 +51,22 @@ def save_density(real: np.ndarray, fake: np.ndarray, path: str | Path, title: st
         fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
 
 
+PICTURE_CHANNELS = 4  # images of 1 to 4 channels have a picture (grey, grey and alpha, RGB, RGBA)
+
+
+def has_picture(shape: tuple[int, ...]) -> bool:
+    """Whether examples of ``shape`` (C, H, W) can be drawn as an image grid: not vectors, and not
+    images of more channels than a PNG holds (say 16 bands of a multispectral image)."""
+    return len(shape) == 3 and shape[0] <= PICTURE_CHANNELS
+
+
 def save_samples(fake: torch.Tensor, path: str | Path, real: np.ndarray | None = None) -> bool:
-    """The picture of generated samples that fits them: an image grid for (N, C, H, W), or a
-    density plot against ``real`` points for 1-D and 2-D data. Returns False (and writes
-    nothing) when there is no such picture."""
+    """The picture of generated samples that fits them: an image grid for (N, C, H, W) with up to
+    four channels, or a density plot against ``real`` points for 1-D and 2-D data. Returns False
+    (and writes nothing) when there is no such picture."""
     if fake.dim() == 4:
+        if not has_picture(tuple(fake.shape[1:])):
+            return False
         save_grid(fake, path)
         return True
     if fake.dim() == 2 and fake.shape[1] in (1, 2) and real is not None:
@@ -93,7 +104,7 @@ def write_samples(x: torch.Tensor, z: torch.Tensor, png: Path | None, npz: Path 
         if png is not None:
             if not save_samples(x, png, real):
                 what = "leave out --out: --npz writes the samples alone" if npz is not None else "use --npz FILE"
-                raise SSGANError(f"this run's data are vectors of shape {tuple(x.shape[1:])}, which have no picture: {what}")
+                raise SSGANError(f"this run's examples, of shape {tuple(x.shape[1:])}, have no picture: {what}")
             written.append(png)
         if npz is not None:
             path = npz

@@ -91,6 +91,9 @@ def cases(tmp_path):
         "npz 8-bit test pixels beside floats": (["fit", "--dataset", npz(tmp_path, "units", x=X * 255, y=Y_HALF, x_test=(X[:4] * 255).astype(np.uint8),
                                                                       y_test=Y[:4])],
                                                 "x_test holds 8-bit pixels, which ssgan reads as [0, 1], but x holds floats in"),
+        "npz of channels-last images": (["fit", "--dataset", npz(tmp_path, "nhwc", x=np.stack([X] * 3, -1), y=Y_HALF)],
+                                        "x has shape (40, 5, 5, 3), images channels-last; ssgan reads them as "
+                                        "(N, C, H, W): save numpy.moveaxis(x, -1, 1)"),
         "npz of booleans": (["fit", "--dataset", npz(tmp_path, "booleans", x=X > 0.5, y=Y_HALF)],
                             "x has dtype bool; expected real numbers"),
         "translate on vectors": (["fit", "--dataset", "gmm2d:modes=4", "--translate", "1"], "--translate moves images"),
@@ -139,7 +142,7 @@ CASE_NAMES = [
     "labels not a multiple", "labels more than available", "npz wrong keys", "npz wrong dims", "npz NaN pixels",
     "npz of objects", "npz of raw bytes",
     "npz labels out of range", "npz all unlabeled", "npz no unlabeled", "npz empty test set", "npz test class unseen",
-    "npz 8-bit test pixels beside floats", "npz of booleans",
+    "npz 8-bit test pixels beside floats", "npz of booleans", "npz of channels-last images",
     "translate on vectors", "split for another dataset", "split of data changed since",
     "damaged split", "config unknown key", "config wrong type", "cuda without GPU", "eval on a non-run",
     "sample on a non-run", "resume a non-run", "resume one run twice", "resume several in processes of torchrun",

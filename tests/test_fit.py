@@ -102,6 +102,29 @@ def test_sample_names_say_what_they_hold(digits_run, tmp_path, monkeypatch, args
     assert r.exit_code == 0 and (tmp_path / "G.PNG").read_bytes()[:4] == b"\x89PNG", r.output
 
 
+def test_images_of_more_channels_than_a_picture_holds_train_without_one(tmp_path, monkeypatch):
+    """16 bands of 4x4 pixels: the run trains and reports with no sample grid (the grid of its
+    first epoch had raised a TypeError from PIL in the middle of the run), and sample says there
+    is no picture while --npz writes the values."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    np.savez("bands.npz", x=rng.random((40, 16, 4, 4)).astype(np.float32), y=np.where(np.arange(40) < 10,
+             np.arange(40) % 2, -1), x_test=rng.random((10, 16, 4, 4)).astype(np.float32), y_test=np.arange(10) % 2)
+    r = CliRunner().invoke(main, ["fit", "--dataset", "npz:bands.npz", "--epochs", "2", "--batch-size", "10",
+                                  "--quiet", "--json"])
+    assert r.exit_code == 0, r.output
+    run = Path(json.loads(r.stdout)["run"])
+    assert (run / "checkpoint.pt").is_file() and not (run / "samples").exists()
+    r = CliRunner().invoke(main, ["sample", str(run), "--n", "4"])
+    assert r.exit_code == 2 and r.output == ("Error: this run's examples, of shape (16, 4, 4), have no picture: "
+                                             "use --npz FILE\n"), r.output
+    r = CliRunner().invoke(main, ["sample", str(run), "--n", "4", "--npz", "s.npz"])
+    assert r.exit_code == 0 and np.load("s.npz")["x"].shape == (4, 16, 4, 4), r.output
+    r = CliRunner().invoke(main, ["report", str(run), "--out", "rep"])
+    assert r.exit_code == 0 and r.output == "wrote rep/report.md, report.json, accuracy.png, losses.png, diagnostics.png\n"
+    assert not Path("rep/samples.png").exists()
+
+
 def test_loaded_run_reproduces_its_test_accuracy(digits_run):
     from ssgan.train import evaluate
 
