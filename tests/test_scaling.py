@@ -212,7 +212,7 @@ def test_real_valued_npz_trains_evaluates_and_samples_in_its_units(tmp_path):
     for args, advice in (([], "use --npz FILE"), (["--out", tmp_path / "g.png", "--npz", tmp_path / "t.npz"],
                                                   "leave out --out: --npz writes the samples alone")):
         r = run("sample", run_dir, "--n", 5, *args)
-        assert r.exit_code == 2 and r.stderr.strip().endswith(f"which have no picture: {advice}"), r.output
+        assert r.exit_code == 2 and r.stderr.strip().endswith(f"have no picture: {advice}"), r.output
         assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "t.npz").exists()
 
 
