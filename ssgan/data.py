@@ -353,25 +353,29 @@ def load_npz(path: str, test_only: bool = False) -> Dataset:
     values are kept in their own units (``real_valued``) for :mod:`ssgan.scaling`.
 
     ``test_only`` (a file read to score a run on its test set, ``eval --data``): where the file
-    has ``x_test``, the values of ``x`` are not read, only checked from its header, and the
-    dataset's training set has no rows (``value_range`` is then ``x_test``'s). Its labels need not
+    has ``x_test``, the values of ``x`` are not read, only checked from its header (and the file
+    may hold ``x_test`` and ``y_test`` alone), and the dataset's training set has no rows
+    (``value_range`` is then ``x_test``'s). Its labels need not
     be those a training set needs: any of the run's classes may be missing (a subset scored on its
     own, numbered as the run numbers its classes), and ``classes`` may name more than they use.
     """
     with _open_npz(path, "x and y") as (p, f):
-        missing = [k for k in ("x", "y") if k not in f.files]
-        if missing:
-            raise SSGANError(f"{p} has no {' or '.join(missing)} array (found: {', '.join(sorted(f.files)) or 'none'}); "
-                             "it needs x and y")
         if ("x_test" in f.files) != ("y_test" in f.files):
             raise SSGANError(f"{p}: give both x_test and y_test, or neither")
-        y = _labels(f["y"], "y", p)
+        # a file to score may hold its test set alone; it then reads as one with no training rows
+        alone = test_only and "x_test" in f.files and not {"x", "y"} & set(f.files)
+        missing = [k for k in ("x", "y") if k not in f.files and not alone]
+        if missing:
+            raise SSGANError(f"{p} has no {' or '.join(missing)} array (found: {', '.join(sorted(f.files)) or 'none'}); "
+                             "it needs x and y" + (", or x_test and y_test alone" if test_only else ""))
+        y = np.empty(0, np.int64) if alone else _labels(f["y"], "y", p)
         lean = test_only and "x_test" in f.files
-        shape, eight_bit = _shape_of(f, "x", p)
+        key = "x_test" if alone else "x"
+        shape, eight_bit = _shape_of(f, key, p)
         if len(shape) not in (2, 3, 4):
-            raise SSGANError(f"{p}: x has shape {shape}; expected (N, D), (N, H, W) or (N, C, H, W)")
-        _check_channels_first(shape, "x", p)
-        if shape[0] != len(y):
+            raise SSGANError(f"{p}: {key} has shape {shape}; expected (N, D), (N, H, W) or (N, C, H, W)")
+        _check_channels_first(shape, key, p)
+        if shape[0] != len(y) and not alone:
             raise SSGANError(f"{p}: x has {shape[0]} rows but y has {len(y)}")
         if shape[0] == 0:
             raise SSGANError(f"{p}: x and y have no rows; give the training examples in them")
@@ -399,7 +403,7 @@ def load_npz(path: str, test_only: bool = False) -> Dataset:
                 raise SSGANError(f"{p}: y_test must be fully labeled (found -1)")
         names = f["classes"] if "classes" in f.files else None
 
-    n_classes = int(y.max()) + 1
+    n_classes = int(y.max()) + 1 if y.size else 0
     if test_only:  # the classes its labels (and names) use; the run that scores them checks them
         n_classes = max(n_classes, 0 if y_test is None else int(y_test.max()) + 1)
         if names is not None and names.ndim == 1 and len(names) >= n_classes:

@@ -186,6 +186,25 @@ def test_eval_scores_a_subset_of_the_classes_by_the_runs_numbers(digits_run, tmp
         assert r["errors"] == sum(cm[k].sum() - cm[k, k] for k in classes)
 
 
+def test_eval_takes_a_test_set_alone(digits_run, tmp_path):
+    """An npz of x_test and y_test alone is a test set to score (it had to carry x and y beside
+    them), with the scores of the same rows beside training rows; fit still needs x and y, and a
+    file with half of x and y names what it lacks."""
+    digits = load_digits()
+    alone = write_npz(tmp_path / "alone.npz", x_test=digits.x_test[:, 0], y_test=digits.y_test)
+    beside = write_npz(tmp_path / "beside.npz", x=digits.x_train[:5, 0], y=digits.y_train[:5],
+                       x_test=digits.x_test[:, 0], y_test=digits.y_test)
+    r = evaluate_run(digits_run, data_spec=alone)
+    assert r["data"] == f"{alone} (x_test)" and r["n"] == 450
+    assert {k: v for k, v in r.items() if k != "data"} == {k: v for k, v in evaluate_run(digits_run, data_spec=beside).items()
+                                                          if k != "data"}
+    half = write_npz(tmp_path / "half.npz", y=digits.y_test, x_test=digits.x_test[:, 0], y_test=digits.y_test)
+    with pytest.raises(SSGANError, match="has no x array .*; it needs x and y, or x_test and y_test alone$"):
+        evaluate_run(digits_run, data_spec=half)
+    r = CliRunner().invoke(main, ["fit", "--dataset", alone, "--epochs", "1", "--out", str(tmp_path / "runs")])
+    assert r.exit_code == 2 and r.output.endswith("has no x or y array (found: x_test, y_test); it needs x and y\n")
+
+
 def test_an_npz_names_the_classes_of_a_run_without_names_as_a_folder_does(digits_run, tmp_path):
     """For a run on data without names, an npz's `classes` name the run's classes "0", "1", ...,
     as its class folders would: before, the names were ignored and labels 0 and 1 of classes
