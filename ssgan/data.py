@@ -355,9 +355,9 @@ def load_npz(path: str, test_only: bool = False) -> Dataset:
     ``test_only`` (a file read to score a run on its test set, ``eval --data``): where the file
     has ``x_test``, the values of ``x`` are not read, only checked from its header (and the file
     may hold ``x_test`` and ``y_test`` alone), and the dataset's training set has no rows
-    (``value_range`` is then ``x_test``'s). Its labels need not
-    be those a training set needs: any of the run's classes may be missing (a subset scored on its
-    own, numbered as the run numbers its classes), and ``classes`` may name more than they use.
+    (``value_range`` is then ``x_test``'s). Its labels need not be those a training set needs:
+    any of the run's classes may be missing (a subset scored on its own, numbered as the run
+    numbers its classes), and ``classes`` may name more than they use.
     """
     with _open_npz(path, "x and y") as (p, f):
         if ("x_test" in f.files) != ("y_test" in f.files):
@@ -377,7 +377,7 @@ def load_npz(path: str, test_only: bool = False) -> Dataset:
         _check_channels_first(shape, key, p)
         if shape[0] != len(y) and not alone:
             raise SSGANError(f"{p}: x has {shape[0]} rows but y has {len(y)}")
-        if shape[0] == 0:
+        if shape[0] == 0 and not alone:  # (x_test's rows are checked below)
             raise SSGANError(f"{p}: x and y have no rows; give the training examples in them")
         if (y >= 0).sum() == 0 and not lean:
             raise SSGANError(f"{p}: every row of y is -1 (unlabeled); " + ("give labeled rows to score, or x_test and "
