@@ -691,7 +691,10 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
     if run_dirs and (splits or seeds or config_file):
         raise SSGANError("--run brings the run's split and settings: give it without --split, --seeds or --config")
     given = {k: v for k, v in options.items() if v is not None}
-    jobs = [run.replace(**given) for path in run_dirs for run in settings_of_runs(path)]  # the command line wins
+    try:
+        jobs = [run.replace(**given) for path in run_dirs for run in settings_of_runs(path)]  # the command line wins
+    except config_mod.InvalidSetting as e:
+        raise e.where(given) from None
     cfg = config_mod.resolve(config_file, **options)
     for path in splits:
         s = load_split(path)

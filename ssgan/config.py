@@ -40,6 +40,24 @@ PRECISIONS = ("auto", "fp32", "bf16")
 GRAPHS = ("auto", "on", "off")
 
 
+class InvalidSetting(SSGANError):
+    """A setting out of its range, ``field`` and what is wrong with it (``rest``): "epochs must be
+    >= 1, got 0". :func:`resolve` names it by the flag or the config file that gave it."""
+
+    def __init__(self, field: str, rest: str):
+        super().__init__(f"{field} {rest}")
+        self.field, self.rest = field, rest
+
+    def where(self, flags, config_file: str | Path | None = None) -> SSGANError:
+        """This error named by its flag where ``flags`` (the settings the command line gave) hold
+        its field, else by ``config_file`` where one was read, else as it is."""
+        if self.field in flags:
+            return SSGANError(f"--{self.field.replace('_', '-')} {self.rest}")
+        if config_file is not None:
+            return SSGANError(f"config file {config_file}: {self}")
+        return self
+
+
 @dataclass(frozen=True)
 class Config:
     """Every option of ``ssgan fit``; the field names are the TOML keys and CLI options."""
@@ -126,13 +144,13 @@ class Config:
         def choice(name: str, options: tuple[str, ...]) -> None:
             value = getattr(self, name)
             if value is not None and value not in options:
-                raise SSGANError(f"{name} must be one of {', '.join(options)}, got {value!r}")
+                raise InvalidSetting(name, f"must be one of {', '.join(options)}, got {value!r}")
 
         def at_least(name: str, low: float, inclusive: bool = True) -> None:
             value = getattr(self, name)
             if value < low or (not inclusive and value == low):
                 sign = ">=" if inclusive else ">"
-                raise SSGANError(f"{name} must be {sign} {low:g}, got {value}")
+                raise InvalidSetting(name, f"must be {sign} {low:g}, got {value}")
 
         choice("g_loss", G_LOSSES)
         choice("fm_norm", FM_NORMS)
@@ -173,7 +191,7 @@ class Config:
                      "d_input_dropout"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value < 1.0 and not (name == "lr_decay_start" and value == 1.0):
-                raise SSGANError(f"{name} must lie in [0, 1), got {value}")
+                raise InvalidSetting(name, f"must lie in [0, 1), got {value}")
         self._check_layers()
 
     def _check_layers(self) -> None:
@@ -186,14 +204,14 @@ class Config:
             except ValueError:
                 widths[name] = ()
             if not widths[name] or min(widths[name]) < 1:
-                raise SSGANError(f"{name} must be comma-separated positive widths like 500,500, got {getattr(self, name)!r}")
+                raise InvalidSetting(name, f"must be comma-separated positive widths like 500,500, got {getattr(self, name)!r}")
         try:
             rates = parse_per_layer(self.g_dropout, len(widths["g_hidden"]))
         except ValueError:
-            raise SSGANError(f"g_dropout must be one rate or one per generator layer "
-                             f"({len(widths['g_hidden'])}), got {self.g_dropout!r}") from None
+            raise InvalidSetting("g_dropout", f"must be one rate or one per generator layer "
+                                              f"({len(widths['g_hidden'])}), got {self.g_dropout!r}") from None
         if not all(0.0 <= r < 1.0 for r in rates):
-            raise SSGANError(f"g_dropout rates must lie in [0, 1), got {self.g_dropout!r}")
+            raise InvalidSetting("g_dropout", f"rates must lie in [0, 1), got {self.g_dropout!r}")
         if self.arch in CONV_ARCHS:
             mlp_only = {"d_hidden": Config.d_hidden, "g_hidden": Config.g_hidden, "g_dropout": Config.g_dropout,
                         "fm_layer": Config.fm_layer, "d_layer_norm": Config.d_layer_norm}
@@ -206,7 +224,7 @@ class Config:
             return
         n = len(widths["d_hidden"])
         if not -n <= self.fm_layer < n:
-            raise SSGANError(f"fm_layer must index one of the {n} hidden layers of D (-{n}..{n - 1}), got {self.fm_layer}")
+            raise InvalidSetting("fm_layer", f"must index one of the {n} hidden layers of D (-{n}..{n - 1}), got {self.fm_layer}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -353,12 +371,17 @@ def load_toml(path: str | Path) -> dict[str, Any]:
 
 
 def resolve(config_file: str | Path | None = None, **cli: Any) -> Config:
-    """Defaults, then the config file, then the command line (``None`` = not given)."""
+    """Defaults, then the config file, then the command line (``None`` = not given). A value
+    out of range is named where it was given: its flag, or the config file and its key."""
     values: dict[str, Any] = {}
     if config_file is not None:
         values.update(load_toml(config_file))
-    values.update(check_keys({k: v for k, v in cli.items() if v is not None}, "command line"))
-    return Config(**values)
+    given = check_keys({k: v for k, v in cli.items() if v is not None}, "command line")
+    values.update(given)
+    try:
+        return Config(**values)
+    except InvalidSetting as e:
+        raise e.where(given, config_file if e.field in values else None) from None
 
 
 def from_dict(values: dict[str, Any], source: str) -> Config:

@@ -56,6 +56,29 @@ def test_invalid_values(changes, message):
         Config(**changes)
 
 
+def test_a_value_out_of_range_is_named_where_it_was_given(tmp_path):
+    """By its flag where the command line gave it, by the config file where that did (it was
+    "batch_size must be >= 1, got 0" either way, which named neither); by its field in Python."""
+    import re
+
+    from click.testing import CliRunner
+
+    from ssgan.cli import main
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("batch_size = 0\n")
+    with pytest.raises(SSGANError, match=rf"^config file {re.escape(str(cfg))}: batch_size must be >= 1, got 0$"):
+        resolve(cfg)
+    with pytest.raises(SSGANError, match=r"^--batch-size must be >= 1, got 0$"):
+        resolve(cfg, batch_size=0)
+    with pytest.raises(SSGANError, match=r"^--label-smoothing must lie in \[0, 1\), got 1.5$"):
+        resolve(None, label_smoothing=1.5)
+    with pytest.raises(SSGANError, match=r"^epochs must be >= 1, got 0$"):
+        Config(epochs=0)
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--lr", "-1", "--out", str(tmp_path / "runs")])
+    assert r.exit_code == 2 and r.output == "Error: --lr must be > 0, got -1.0\n" and not (tmp_path / "runs").exists()
+
+
 @pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parent.parent / "configs").glob("*.toml")))
 def test_shipped_configs_load(name):
     from pathlib import Path
