@@ -398,7 +398,8 @@ def load_npz(path: str, test_only: bool = False) -> Dataset:
             if len(x_test) != len(y_test):
                 raise SSGANError(f"{p}: x_test has {len(x_test)} rows but y_test has {len(y_test)}")
             if len(x_test) == 0:
-                raise SSGANError(f"{p}: x_test and y_test have no rows; give test examples in them, or leave both out")
+                raise SSGANError(f"{p}: x_test and y_test have no rows; give test examples in them"
+                                 + ("" if alone else ", or leave both out"))
             if y_test.min() < 0:
                 raise SSGANError(f"{p}: y_test must be fully labeled (found -1)")
         names = f["classes"] if "classes" in f.files else None

@@ -198,6 +198,9 @@ def test_eval_takes_a_test_set_alone(digits_run, tmp_path):
     assert r["data"] == f"{alone} (x_test)" and r["n"] == 450
     assert {k: v for k, v in r.items() if k != "data"} == {k: v for k, v in evaluate_run(digits_run, data_spec=beside).items()
                                                           if k != "data"}
+    empty = write_npz(tmp_path / "empty.npz", x_test=digits.x_test[:0, 0], y_test=digits.y_test[:0])
+    with pytest.raises(SSGANError, match="x_test and y_test have no rows; give test examples in them$"):
+        evaluate_run(digits_run, data_spec=empty)
     half = write_npz(tmp_path / "half.npz", y=digits.y_test, x_test=digits.x_test[:, 0], y_test=digits.y_test)
     with pytest.raises(SSGANError, match="has no x array .*; it needs x and y, or x_test and y_test alone$"):
         evaluate_run(digits_run, data_spec=half)
