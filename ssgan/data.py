@@ -375,10 +375,11 @@ def load_npz(path: str, test_only: bool = False) -> Dataset:
         if len(shape) not in (2, 3, 4):
             raise SSGANError(f"{p}: {key} has shape {shape}; expected (N, D), (N, H, W) or (N, C, H, W)")
         _check_channels_first(shape, key, p)
-        if shape[0] != len(y) and not alone:
-            raise SSGANError(f"{p}: x has {shape[0]} rows but y has {len(y)}")
-        if shape[0] == 0 and not alone:  # (x_test's rows are checked below)
-            raise SSGANError(f"{p}: x and y have no rows; give the training examples in them")
+        if not alone:  # (x_test's rows are checked below)
+            if shape[0] != len(y):
+                raise SSGANError(f"{p}: x has {shape[0]} rows but y has {len(y)}")
+            if shape[0] == 0:
+                raise SSGANError(f"{p}: x and y have no rows; give the training examples in them")
         if (y >= 0).sum() == 0 and not lean:
             raise SSGANError(f"{p}: every row of y is -1 (unlabeled); " + ("give labeled rows to score, or x_test and "
                              "y_test" if test_only else "label at least one example of each class"))

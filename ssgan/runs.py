@@ -444,6 +444,12 @@ class Run:
         return None if named is None else list(named)
 
     @property
+    def class_names(self) -> list[str]:
+        """What other data name the run's classes by: its classes' names, or "0", "1", ... for a
+        run on data without names (class folders, and an npz's ``classes``)."""
+        return self.classes or [str(k) for k in range(self.checkpoint["n_classes"])]
+
+    @property
     def channels(self) -> int | None:
         """The channels of the run's images (None for vectors): how a folder's images are read for it."""
         return self.shape[0] if len(self.shape) == 3 else None
@@ -566,7 +572,7 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
     run = load_run(path, device)
     n_classes = run.checkpoint["n_classes"]
     if data_spec is not None and data_spec.startswith(FOLDER_PREFIX):  # class folders named as the run's classes
-        paths, y, read = folder_labeled_images(data_spec, run.classes or [str(k) for k in range(n_classes)])
+        paths, y, read = folder_labeled_images(data_spec, run.class_names)
         source = f"{data_spec} ({read}/ images)"
         return _scores(run, source, y, _classified(run, _image_parts(run, paths), source, "x", eight_bit=True)[0])
     if data_spec is not None:
@@ -611,7 +617,7 @@ def _numbered_as_run(data: Dataset, run: Run) -> Dataset:
     without names calls its classes ``0``, ``1``, ...); unnamed labels stay."""
     if data.classes is None:
         return data
-    known = list(run.classes or [str(k) for k in range(run.checkpoint["n_classes"])])
+    known = run.class_names
     unknown = [name for name in data.classes if name not in known]
     if unknown:
         raise SSGANError(f"{data.name} names classes {', '.join(unknown)}, which {run.path} did not train on "
