@@ -492,7 +492,7 @@ def folder_labeled_images(spec: str, classes: list[str]) -> tuple[list[Path], np
     """Labeled images of ``folder:DIR`` to score a run on: the paths of ``DIR/test/CLASS/`` if
     there, else of ``DIR/train/CLASS/``, and their labels, numbered as the run's class names
     ``classes``; with the part found (the images are read by the caller, :func:`read_images`)."""
-    root = folder_path(spec)
+    root = folder_path(spec, "DIR/test/CLASS/*.png or DIR/train/CLASS/*.png, one folder per class")
     part = next((p for p in ("test", "train") if (root / p).is_dir()), None)
     if part is None:
         raise SSGANError(f"{root} has neither a test nor a train folder: put labeled images in DIR/test/CLASS/, "
@@ -550,11 +550,14 @@ def read_images(paths: list[Path], channels: int | None = None, size: int | None
     def read(path):
         return _read_image(path, channels, size)
 
+    def not_trained_size(path, stored):
+        return SSGANError(f"{path} is {stored[0]}x{stored[1]} pixels, but the run was trained on images of "
+                          f"{trained[1]}x{trained[0]}: give images of that size")
+
     first = read(paths[0])
     width, height = first[2]
     if trained is not None and size is None and (height, width) != tuple(trained):
-        raise SSGANError(f"{paths[0]} is {width}x{height} pixels, but the run was trained on images of "
-                         f"{trained[1]}x{trained[0]}: give images of that size")
+        raise not_trained_size(paths[0], first[2])
     if largest is not None and size is None and max(width, height) > largest:
         raise SSGANError(f"{paths[0]} is {width}x{height} pixels, and ssgan's networks are made for images of at most "
                          f"{largest} pixels a side: give --image-size 32 (the size the paper's colour networks "
@@ -565,6 +568,8 @@ def read_images(paths: list[Path], channels: int | None = None, size: int | None
     try:
         for path, (image, is_grey, stored) in zip(paths, chain([first], (pool.map if pool else map)(read, paths[1:]))):
             if stored != shape and size is None:
+                if trained is not None:  # (eval and predict, which have no --image-size)
+                    raise not_trained_size(path, stored)
                 raise SSGANError(f"{path} is {stored[0]}x{stored[1]} pixels but {paths[0]} is {shape[0]}x{shape[1]}: "
                                  "give images of one size, or --image-size N to resize and centre-crop each")
             pixels.append(image)
@@ -589,11 +594,13 @@ def _filled(pixels: list[np.ndarray], grey: bool) -> np.ndarray:
     return np.divide(x, np.float32(255.0), out=x)
 
 
-def folder_path(spec: str) -> Path:
-    """The folder of ``folder:DIR``, or a one-line error if there is none."""
+def folder_path(spec: str, layout: str = FOLDER_LAYOUT) -> Path:
+    """The folder of ``folder:DIR``, or a one-line error if there is none, which says what the
+    caller reads there (``layout``)."""
+    _check_named(spec)
     root = Path(spec[len(FOLDER_PREFIX):]).expanduser()
     if not root.is_dir():
-        raise SSGANError(f"no such folder: {root} (expected folder:DIR with {FOLDER_LAYOUT})")
+        raise SSGANError(f"no such folder: {root} (expected folder:DIR with {layout})")
     return root
 
 
@@ -601,7 +608,7 @@ def folder_images(spec: str) -> list[Path]:
     """The image files under ``folder:DIR`` and its subfolders, in a fixed order, for rows
     without labels (``predict`` reads them with :func:`read_images`); a one-line error if there
     are none."""
-    root = folder_path(spec)
+    root = folder_path(spec, "images in DIR or its subfolders")
     paths = _image_files(root)
     if not paths:
         raise SSGANError(f"{root} holds no images (the extensions torchvision reads: .png, .jpg, ...)")
@@ -712,8 +719,10 @@ def own_path(name: str) -> str | None:
 def npz_path(spec: str) -> str:
     """The path of ``--data npz:PATH``, or a one-line error if ``spec`` is not of that form (nor
     ``folder:DIR``, which its callers read before)."""
+    _check_named(spec)
     if not spec.startswith(NPZ_PREFIX):
-        raise SSGANError(f"--data must be npz:PATH or folder:DIR, got {spec!r}")
+        meant = _meant(spec, own_only=True)
+        raise SSGANError(f"--data must be npz:PATH or folder:DIR, got {spec!r}" + (f": did you mean {meant}?" if meant else ""))
     return spec[len(NPZ_PREFIX):]
 
 
@@ -725,10 +734,46 @@ def check_name(name: str) -> None:
         _gmm_options(name)
         return
     if name not in REGISTRY:
+        _check_named(name)
+        meant = _meant(name)
         raise SSGANError(
+            f"unknown dataset {name!r}: did you mean {meant}? (`ssgan datasets` lists them all)" if meant else
             f"unknown dataset {name!r}: choose one of {', '.join(REGISTRY)}, gmm1d:modes=K, gmm2d:modes=K, npz:PATH or "
             "folder:DIR (see `ssgan datasets`)"
         )
+
+
+def _check_named(spec: str) -> None:
+    """A one-line error for ``npz:`` or ``folder:`` with nothing after it (``folder:`` would
+    read the working folder)."""
+    if spec in OWN_DATA:
+        raise SSGANError(f"{spec} names no {'file' if spec == NPZ_PREFIX else 'folder'}: write "
+                         f"{spec}{'PATH' if spec == NPZ_PREFIX else 'DIR'}")
+
+
+def _meant(name: str, own_only: bool = False) -> str | None:
+    """The dataset name that ``name``, which no loader takes, most likely meant: a prefix in
+    other case, an .npz file or a folder named without its prefix, or (unless ``own_only``, for
+    eval's and predict's ``--data``) a registry name written in other case or a letter off.
+
+    >>> [_meant(n) for n in ("MNIST", "fashion_mnist", "NPZ:cells.npz", "cells.npz", "imagenet", "npz:")]
+    ['mnist', 'fashion-mnist', 'npz:cells.npz', 'npz:cells.npz', None, None]
+    """
+    import difflib
+
+    prefix, _, rest = name.partition(":")
+    if rest and f"{prefix.lower()}:" in (*OWN_DATA, *GMM_PREFIXES) and prefix.lower() != prefix:
+        return f"{prefix.lower()}:{rest}"
+    path = Path(name).expanduser()
+    if name and name not in (*OWN_DATA, *GMM_PREFIXES):
+        if name.lower().endswith(".npz") or path.is_file():
+            return f"{NPZ_PREFIX}{name}"
+        if path.is_dir():
+            return f"{FOLDER_PREFIX}{name}"
+    if own_only:
+        return None
+    close = difflib.get_close_matches(name.lower(), REGISTRY, n=1, cutoff=0.8)
+    return close[0] if close else None
 
 
 def load_dataset(name: str, data_root: str | None = None, download: bool = False,

@@ -69,6 +69,11 @@ def cases(tmp_path):
     (cut_short / "metrics.jsonl").write_text('{"epoch": 1, "test_')
     return {
         "unknown dataset": (["fit", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
+        "dataset in capitals": (["fit", "--dataset", "MNIST"], "unknown dataset 'MNIST': did you mean mnist?"),
+        "npz without its prefix": (["fit", "--dataset", npz(tmp_path, "bare", x=X, y=Y_HALF)[len("npz:"):]],
+                                   f"did you mean npz:{tmp_path / 'bare.npz'}?"),
+        "folder without its prefix": (["fit", "--dataset", str(tmp_path)], f"did you mean folder:{tmp_path}?"),
+        "prefix without a path": (["fit", "--dataset", "npz:"], "npz: names no file: write npz:PATH"),
         "missing data root": (["fit", "--dataset", "svhn", "--data-root", str(tmp_path / "nowhere")], "does not exist"),
         "data not in data root": (["fit", "--dataset", "cifar10", "--data-root", str(tmp_path)], "cifar10 not found in"),
         "labels 0": (["fit", "--labels", "0"], "positive number"),
@@ -138,7 +143,8 @@ def _has_cuda():
 
 
 CASE_NAMES = [
-    "unknown dataset", "missing data root", "data not in data root", "labels 0", "labels negative",
+    "unknown dataset", "dataset in capitals", "npz without its prefix", "folder without its prefix",
+    "prefix without a path", "missing data root", "data not in data root", "labels 0", "labels negative",
     "labels not a multiple", "labels more than available", "npz wrong keys", "npz wrong dims", "npz NaN pixels",
     "npz of objects", "npz of raw bytes",
     "npz labels out of range", "npz all unlabeled", "npz no unlabeled", "npz empty test set", "npz test class unseen",

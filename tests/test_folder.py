@@ -101,13 +101,19 @@ def test_fit_eval_and_predict_on_an_image_folder_name_the_classes(tmp_path, monk
     assert r.exit_code == 0, r.output
     with np.load("p.npz") as p:
         assert p["classes"].tolist() == ["one", "two", "zero"] and len(p["files"]) == 60
-    # images of another size stop at the first one, before the rest are read
+    # images of another size stop at the first one, before the rest are read; one among images
+    # of the run's size is told the run's size too (eval and predict have no --image-size)
     save(Path("big/test/one/0.png"), np.zeros((12, 10), np.uint8))
     (Path("big/test/one/1.png")).write_bytes(b"not read, so not named")
-    for command in (["predict", run, "--data", "folder:big", "--out", "q.csv"], ["eval", run, "--data", "folder:big"]):
-        r = CliRunner().invoke(main, command)
-        assert r.exit_code == 2 and "0.png is 10x12 pixels, but the run was trained on images of 8x8: give images of " \
-            "that size\n" in r.output, r.output
+    save(Path("mixed/test/one/0.png"), np.zeros((8, 8), np.uint8))
+    save(Path("mixed/test/one/1.png"), np.zeros((12, 10), np.uint8))
+    for where, first in (("big", "0.png"), ("mixed", "1.png")):
+        for command in (["predict", run, "--data", f"folder:{where}", "--out", "q.csv"],
+                        ["eval", run, "--data", f"folder:{where}"]):
+            r = CliRunner().invoke(main, command)
+            assert r.exit_code == 2 and r.output.endswith(f"{first} is 10x12 pixels, but the run was trained on "
+                                                          "images of 8x8: give images of that size\n"), r.output
+    assert not Path("q.csv").exists()
 
 
 def test_predict_and_eval_take_rows_a_part_at_a_time(tmp_path, monkeypatch):
