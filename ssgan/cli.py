@@ -774,7 +774,7 @@ def predict(run, data_spec, key, out, device, as_json) -> None:
                                "predicted_counts": counts, "classes": r["classes"]}))
         return
     listed = ", ".join(f"{_class_name(k, r['classes'])}: {c}" for k, c in enumerate(counts))
-    click.echo(f"wrote {path}: {r['n']} rows of {r['data']} (predicted classes {listed})")
+    click.echo(f"wrote {path}: {r['n']} row{'s' * (r['n'] != 1)} of {r['data']} (predicted classes {listed})")
 
 
 def _class_name(k: int, classes: list[str] | None) -> str:

@@ -733,7 +733,7 @@ def prediction_path(out: str | Path) -> Path:
     """``out`` if predictions can be written there: a .csv or .npz whose folder is one, or is
     not there yet (:func:`write_predictions` makes it, as ``sample`` and ``fit`` make theirs)."""
     out = Path(out)
-    if out.suffix not in PREDICTION_FORMATS:
+    if out.suffix.lower() not in PREDICTION_FORMATS:
         raise SSGANError(f"--out {out}: write predictions to a .csv or an .npz file")
     above = next(p for p in (out.parent, *out.parent.parents) if p.exists())  # ("." or "/" at the latest)
     if not above.is_dir():
@@ -755,7 +755,7 @@ def write_predictions(result: dict, out: str | Path) -> Path:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(out) as tmp:
-            if out.suffix == ".npz":
+            if out.suffix.lower() == ".npz":
                 with open(tmp, "wb") as f:
                     named = {} if files is None else {"files": np.array([str(p) for p in files])}
                     named.update({} if classes is None else {"classes": np.array(classes)})

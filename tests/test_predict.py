@@ -55,6 +55,13 @@ def test_npz_predictions_hold_probabilities_and_the_real_probability(digits_run,
         logits, _ = load_run(digits_run).discriminator()(torch.from_numpy(digits.x_test[:20]))
     assert np.allclose(p_real, torch.sigmoid(torch.logsumexp(logits, 1)).numpy(), atol=1e-6)
     assert np.allclose(proba, torch.softmax(logits, 1).numpy(), atol=1e-6)
+    # a suffix in capitals names the same formats (as sample's --out .PNG does)
+    for name in ("P.NPZ", "P.CSV"):
+        r = CliRunner().invoke(main, ["predict", digits_run, "--data", data, "--out", str(tmp_path / name)])
+        assert r.exit_code == 0 and "wrote " in r.output, r.output
+    with np.load(tmp_path / "P.NPZ") as p:
+        assert np.array_equal(p["proba"], proba)
+    assert (tmp_path / "P.CSV").read_text().startswith("row,pred,p_real,proba_0")
 
 
 def test_real_valued_rows_are_scaled_as_in_training(tmp_path):
@@ -80,7 +87,13 @@ def test_real_valued_rows_are_scaled_as_in_training(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--out", "p.txt"], "--out p.txt: write predictions to a .csv or an .npz file"),
     (["--key", "x_test", "--out", "p.csv"], "has no x_test array (found: x); choose one with --key"),
-    (["--data", "digits", "--out", "p.csv"], "--data must be npz:PATH or folder:DIR, got 'digits'"),
+    (["--data", "digits", "--out", "p.csv"], "--data must be npz:PATH or folder:DIR, got 'digits'\n"),
+    (["--data", "new.npz", "--out", "p.csv"], "got 'new.npz': did you mean npz:new.npz?"),
+    (["--data", ".", "--out", "p.csv"], "got '.': did you mean folder:.?"),
+    (["--data", "folder:", "--out", "p.csv"], "folder: names no folder: write folder:DIR"),  # (not the working folder)
+    (["--data", "npz:", "--out", "p.csv"], "npz: names no file: write npz:PATH"),
+    (["--data", "folder:nowhere", "--out", "p.csv"], "no such folder: nowhere (expected folder:DIR with images in DIR "
+                                                    "or its subfolders)"),
     (["--out", "new.npz/p.csv"], "--out new.npz/p.csv: new.npz is a file, not a folder"),
     (["--device", "cuda", "--out", "p.csv"], "--device cuda: torch sees no CUDA GPU here; use --device cpu or auto"),
     (["--device", "gpu0", "--out", "p.csv"], "unknown device 'gpu0': use auto, cpu, cuda, cuda:N or mps"),
