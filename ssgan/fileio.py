@@ -113,3 +113,12 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+def check_folder_can_be(folder: str | os.PathLike, flag: str) -> None:
+    """A one-line error, before any work, where a folder cannot be made at ``folder`` because it
+    or a folder above it is a file (``flag``: the option that named it, as the line shows it)."""
+    folder = Path(folder)
+    above = next(p for p in (folder, *folder.parents) if p.exists())  # ("." or "/" at the latest)
+    if not above.is_dir():
+        raise SSGANError(f"{flag}: {above} is a file, not a folder")

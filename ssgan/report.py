@@ -21,7 +21,7 @@ import numpy as np
 from ssgan.baselines import is_baseline
 from ssgan.config import SPLIT_NAMES, from_dict
 from ssgan.errors import SSGANError
-from ssgan.fileio import atomic_path, write_json, write_text
+from ssgan.fileio import atomic_path, check_folder_can_be, write_json, write_text
 from ssgan.runs import child_runs, divergence, method_name, read_config, read_metrics
 from ssgan.train import guard_words
 
@@ -525,6 +525,7 @@ def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | N
     import matplotlib
 
     matplotlib.use("Agg")
+    check_folder_can_be(out, f"--out {out}")  # (before the runs are scored)
     notes_text = None
     if notes is not None:
         try:

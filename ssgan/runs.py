@@ -36,7 +36,7 @@ from ssgan.compiling import CompileFailed
 from ssgan.config import Config, from_dict
 from ssgan.data import FOLDER_PREFIX, Dataset, load_dataset, load_npz, npz_path, own_path
 from ssgan.errors import DataWarning, SSGANError, first_line
-from ssgan.fileio import WriteFailed, trainer_lock, write_json, write_text, writing
+from ssgan.fileio import WriteFailed, check_folder_can_be, trainer_lock, write_json, write_text, writing
 from ssgan.graphs import use_graphs
 from ssgan.launch import OutOfDeviceMemory, resume_command
 from ssgan.models import build_models, resolve_arch
@@ -735,9 +735,7 @@ def prediction_path(out: str | Path) -> Path:
     out = Path(out)
     if out.suffix.lower() not in PREDICTION_FORMATS:
         raise SSGANError(f"--out {out}: write predictions to a .csv or an .npz file")
-    above = next(p for p in (out.parent, *out.parent.parents) if p.exists())  # ("." or "/" at the latest)
-    if not above.is_dir():
-        raise SSGANError(f"--out {out}: {above} is a file, not a folder")
+    check_folder_can_be(out.parent, f"--out {out}")
     return out
 
 

@@ -215,7 +215,7 @@ def test_report_compares_settings_and_ends_with_notes(tmp_path):
     assert r.exit_code == 2 and "cannot read notes file" in r.output and not (tmp_path / "rep2").exists()
 
 
-def test_report_bad_inputs(runs, tmp_path):
+def test_report_bad_inputs(runs, tmp_path, monkeypatch):
     out, _, _ = runs
     with pytest.raises(SSGANError, match="no runs given"):
         find_runs([])
@@ -237,6 +237,18 @@ def test_report_bad_inputs(runs, tmp_path):
     r = invoke("report", out, other, "--out", tmp_path / "rep")
     assert r.exit_code == 2 and "one dataset and label count" in r.output
     assert not (tmp_path / "rep").exists()
+    # a report folder that cannot be made is told before the samples are scored (minutes, for many runs)
+    a_file = tmp_path / "report.csv"
+    a_file.write_text("")
+    import ssgan.report
+
+    def score(*args):
+        raise AssertionError("scored before --out was checked")
+
+    monkeypatch.setattr(ssgan.report, "_score_last_generators", score)
+    for where in (a_file, a_file / "sub"):
+        r = invoke("report", out, "--out", where, "--samples", "100")
+        assert r.exit_code == 2 and r.output == f"Error: --out {where}: {a_file} is a file, not a folder\n", r.output
 
 
 def test_report_on_validation_rows_for_data_without_a_test_set(tmp_path):
