@@ -14,6 +14,7 @@ import click
 from ssgan import __version__
 from ssgan.config import FAKE_LOGITS, FM_NORMS, G_LOSSES, MOMENT_SPACES, SPLIT_NAMES
 from ssgan.errors import SSGANError
+from ssgan.fileio import check_folder_can_be
 
 
 class UserError(click.ClickException):
@@ -807,6 +808,9 @@ def sample(run, n, out, npz, images, seed, walk, interpolate, device) -> None:
                                write_samples)
 
     _check_sample_names(out, npz)  # before the work
+    for flag, name in (("--out", out), ("--npz", npz), ("--images", images)):
+        if name is not None:  # (the folder of a file, or --images' own)
+            check_folder_can_be(Path(name) if flag == "--images" else Path(name).parent, f"{flag} {name}")
     r = load_run(run, device)
     png = Path(out or Path(run) / "samples.png")
     if walk is not None or interpolate:

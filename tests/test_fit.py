@@ -79,8 +79,11 @@ def test_sample_arrays_go_into_new_folders_and_a_failed_write_names_them(digits_
     r = CliRunner().invoke(main, ["sample", str(run), "--n", "4", "--npz", str(tmp_path / "new" / "s.npz")])
     assert r.exit_code == 0 and (tmp_path / "new" / "s.npz").is_file(), r.output
     (tmp_path / "a_file").write_text("")
-    r = CliRunner().invoke(main, ["sample", str(run), "--n", "4", "--npz", str(tmp_path / "a_file" / "s.npz")])
-    assert r.exit_code == 2 and r.output.startswith(f"Error: cannot write {tmp_path / 'a_file' / 's.npz'}: "), r.output
+    for flag, name in (("--npz", "s.npz"), ("--out", "s.png"), ("--images", "s")):  # told before the samples are drawn
+        where = tmp_path / "a_file" / name
+        r = CliRunner().invoke(main, ["sample", str(run), "--n", "4", flag, str(where)])
+        assert r.exit_code == 2 and r.output == f"Error: {flag} {where}: {tmp_path / 'a_file'} is a file, not a folder\n", \
+            r.output
 
 
 @pytest.mark.parametrize("args, message", [
