@@ -45,6 +45,10 @@ def test_any_label_values(digits_xy):
     clf = SSGANClassifier(epochs=1, random_state=0).fit(X, names)
     assert list(clf.classes_) == list("abcdefghij")
     assert set(clf.predict(X[:20])) <= set("abcdefghij")
+    with pytest.raises(ValueError, match=r"y = y.astype\(object\); y\[y == '-1'\] = -1"):
+        clf.fit(X, names.astype(str))  # unlabeled rows as the string '-1'
+    with pytest.raises(ValueError, match="n must be a positive number of samples, got 0"):
+        clf.generate(0)
 
 
 @pytest.mark.parametrize("shape", [(600, 64), (600, 8, 8), (600, 1, 8, 8)])
@@ -89,7 +93,8 @@ def test_pipeline_cross_val_and_grid_search(digits_xy):
 
 @pytest.mark.parametrize("X, y, message", [
     (np.zeros((10, 4)), np.full(10, -1), "no labeled rows"),
-    (np.zeros((10, 4)), np.zeros(10), "only one class"),
+    (np.zeros((10, 4)), np.zeros(10), r"only one class \(0.0\)"),
+    (np.zeros((10, 4)), np.where(np.arange(10) < 4, "cat", "-1"), "holds the string '-1'"),  # (not a class '-1')
     (np.zeros((10,)), np.arange(10) % 2, "Reshape your data"),
     (np.zeros((2, 3, 4, 5, 6)), np.arange(2) % 2, "must have shape"),
     (np.full((10, 4), np.nan), np.arange(10) % 2, "NaN"),
