@@ -298,12 +298,31 @@ def _labels(y: np.ndarray, key: str, path: Path) -> np.ndarray:
     if np.issubdtype(y.dtype, np.floating):
         if not np.isfinite(y).all() or not np.all(y == np.round(y)):
             raise SSGANError(f"{path}: {key} must hold integer class labels (-1 for unlabeled)")
+    elif y.dtype.kind in "US":
+        raise SSGANError(f"{path}: {key} holds strings; expected integer class labels 0..K-1 (-1 for unlabeled): save "
+                         f"the class names in an array named classes, and {key} as their indices")
     elif not np.issubdtype(y.dtype, np.integer):
         raise SSGANError(f"{path}: {key} has dtype {y.dtype}; expected integer class labels")
+    elif y.dtype.kind == "u" and y.size and _wrapped(y):
+        top = np.iinfo(y.dtype).max
+        raise SSGANError(f"{path}: {key} has dtype {y.dtype}, which cannot hold -1, and its {top}s look like -1 (unlabeled) "
+                         f"wrapped around: save signed labels, numpy.where({key} == {top}, -1, {key}).astype(int)")
     y = y.astype(np.int64)
     if y.size and y.min() < -1:
         raise SSGANError(f"{path}: {key} has label {y.min()}; labels are 0..K-1, or -1 for unlabeled")
     return y
+
+
+def _wrapped(y: np.ndarray) -> bool:
+    """Whether unsigned labels ``y`` hold their type's largest value (255 for uint8) far above
+    the other labels: -1, meant as unlabeled, stored in a type without negative numbers.
+
+    >>> _wrapped(np.array([0, 1, 255], np.uint8)), _wrapped(np.arange(256).astype(np.uint8))
+    (True, False)
+    """
+    top = np.iinfo(y.dtype).max
+    rest = y[y != top]
+    return bool(len(rest) < len(y) and (not len(rest) or rest.max() < top - 1))
 
 
 def _listed(values: list[int], shown: int = 8) -> str:

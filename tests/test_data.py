@@ -86,6 +86,11 @@ Y = np.array([0, 1, 0, 1, -1, -1])
     (dict(x=X + 255, y=Y, x_test=np.zeros((2, 4, 4), np.uint8), y_test=np.array([0, 1])),
      "x_test holds 8-bit pixels, which ssgan reads as \\[0, 1\\], but x holds floats in \\[255, 255\\]: save both"),
     (dict(x=X, y=np.array([0.5, 1, 0, 1, -1, -1])), "integer class labels"),
+    # class names as labels, and -1 saved as an unsigned type's largest value: what to save instead
+    (dict(x=X, y=Y.astype(str)), "y holds strings; expected integer class labels 0..K-1 \\(-1 for unlabeled\\): save "
+                                 "the class names in an array named classes, and y as their indices"),
+    (dict(x=X, y=Y.astype(np.uint8)), "y has dtype uint8, which cannot hold -1, and its 255s look like -1 \\(unlabeled\\) "
+                                      "wrapped around: save signed labels, numpy.where\\(y == 255, -1, y\\).astype\\(int\\)"),
     (dict(x=X[:0], y=Y[:0]), "x and y have no rows"),
     (dict(x=X, y=Y, x_test=X[:0], y_test=Y[:0]), "x_test and y_test have no rows"),
     (dict(x=X, y=Y, x_test=X[:2], y_test=np.array([1, 7])), "y_test has classes \\[7\\] that no labeled training example has"),
