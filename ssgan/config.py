@@ -371,13 +371,21 @@ def load_toml(path: str | Path) -> dict[str, Any]:
 
 
 def resolve(config_file: str | Path | None = None, **cli: Any) -> Config:
-    """Defaults, then the config file, then the command line (``None`` = not given). A value
-    out of range is named where it was given: its flag, or the config file and its key."""
+    """Defaults, then the config file, then the command line (``None`` = not given); a split
+    file brings its dataset and seed where neither gives them (as ``baseline --split`` takes
+    them). A value out of range is named where it was
+    given: its flag, or the config file and its key."""
     values: dict[str, Any] = {}
     if config_file is not None:
         values.update(load_toml(config_file))
     given = check_keys({k: v for k, v in cli.items() if v is not None}, "command line")
     values.update(given)
+    if values.get("split") is not None:  # a split file names the data and the seed it was drawn with
+        from ssgan.splits import load_split
+
+        split = load_split(values["split"])
+        values.setdefault("dataset", split.dataset)
+        values.setdefault("seed", split.seed)
     try:
         return Config(**values)
     except InvalidSetting as e:

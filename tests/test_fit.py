@@ -60,6 +60,23 @@ def test_run_folders_are_never_overwritten(digits_run):
     assert a == b
 
 
+def test_a_split_file_brings_its_dataset_and_seed(tmp_path, monkeypatch):
+    """``fit --split s.json`` trains on the data and with the seed the split was drawn with, as
+    ``baseline --split`` does; it had trained on MNIST's default and stopped: 'split file s.json
+    is for dataset 'digits', not 'mnist''. What the command line or a config file gives wins."""
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(main, ["split", "--dataset", "digits", "--labels", "50", "--seed", "3",
+                                     "--out", "s.json"]).exit_code == 0
+    Path("c.toml").write_text('dataset = "mnist"\n')
+    for args, run in ((["--split", "s.json"], "00000-digits-50-s3"), (["--split", "s.json", "--seed", "7"], "00001-digits-50-s7")):
+        r = CliRunner().invoke(main, ["fit", *args, "--epochs", "1", "--out", "runs", "--json", "--quiet"])
+        assert r.exit_code == 0 and json.loads(r.stdout)["run"] == f"runs/{run}", r.output
+        assert json.loads(Path("runs", run, "split.json").read_text())["indices"] == \
+            json.loads(Path("s.json").read_text())["indices"]
+    r = CliRunner().invoke(main, ["fit", "--config", "c.toml", "--split", "s.json", "--epochs", "1", "--out", "runs"])
+    assert r.exit_code == 2 and "split file s.json is for dataset 'digits', not 'mnist'" in r.output, r.output
+
+
 def test_sample_from_run(digits_run, tmp_path):
     out, _ = digits_run
     run = out / "00000-digits-50-s1"
