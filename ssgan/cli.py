@@ -196,10 +196,13 @@ def split(dataset, data_root, download, image_size, labels, val, seed, out) -> N
 
     dataset = dataset or "mnist"
     Config(dataset=dataset, image_size=image_size)  # (its checks)
+    if out is not None:
+        check_folder_can_be(Path(out).parent, f"--out {out}")  # before the data are read
     data = load_dataset(dataset, data_root, bool(download), image_size)
     s = make_split(data, default_labels(dataset, labels), seed, val)
     path = Path(out or f"{s.name.replace(':', '_').replace('/', '_')}.json")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # (as fit, predict and sample make theirs)
         save_split(s, path)
     except OSError as e:
         raise SSGANError(f"cannot write {path}: {e.strerror}") from None

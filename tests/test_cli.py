@@ -34,6 +34,11 @@ def test_split_writes_100_balanced_indices_deterministically(tmp_path):
     assert "per class: 10, 10, 10, 10, 10, 10, 10, 10, 10, 10" in r.output
     da, db = json.loads(a.read_text()), json.loads(b.read_text())
     assert len(da["indices"]) == 100 and da["indices"] == db["indices"]
+    # a new folder is made for it; a file where the folder would be is told before the data are read
+    r = run("split", "--dataset", "digits", "--labels", 50, "--out", tmp_path / "new" / "s.json")
+    assert r.exit_code == 0 and json.loads((tmp_path / "new" / "s.json").read_text())["labels"] == 50, r.output
+    r = run("split", "--dataset", "digits", "--labels", 50, "--out", a / "s.json")
+    assert r.exit_code == 2 and r.output == f"Error: --out {a / 's.json'}: {a} is a file, not a folder\n", r.output
 
 
 @pytest.mark.parametrize("args, message", [
