@@ -281,6 +281,8 @@ def _resumed(path: Path, epochs: int | None) -> tuple[Config, dict | None]:
     """The config (to ``epochs``, :func:`_with_epochs`) and the checkpoint (None: it starts
     afresh) with which :func:`resume` continues the run folder ``path``, or the one-line error
     it stops with."""
+    if (path / "config.json").is_file():
+        _check_networks(path)
     if _never_checkpointed(path):
         return _with_epochs(path, _config_json(path), None, epochs), None
     run = _read_run(path)
@@ -519,12 +521,22 @@ def _read_run(path: str | Path) -> Run:
     path = Path(path)
     if not path.is_dir() or not (path / "config.json").is_file():
         raise SSGANError(f"{path} is not a run folder (no config.json): pass a folder made by `ssgan fit`")
+    _check_networks(path)
     ckpt = load_checkpoint(path / "checkpoint.pt")
     try:
         cfg = from_dict(ckpt["config"], f"checkpoint {path / 'checkpoint.pt'}")
     except SSGANError as e:
         raise SSGANError(f"checkpoint of {path} holds an unusable config: {e}") from None
     return Run(path, cfg, ckpt)
+
+
+def _check_networks(path: Path) -> None:
+    """A one-line error for the folder of a scikit-learn baseline (its config names its
+    ``estimator``, :mod:`ssgan.baselines`), which has no networks to use or train."""
+    if "estimator" in (saved := read_config(path)):
+        raise SSGANError(f"{path} is a {saved.get('method', 'scikit-learn')} baseline, which has no networks to use or "
+                         "train: eval, predict, sample and --resume take runs of ssgan fit (or of baseline same-net or "
+                         "full); ssgan report reads it")
 
 
 def child_runs(folder: Path) -> list[Path]:

@@ -133,6 +133,22 @@ def test_baselines_of_a_baseline_are_refused(runs):
     assert r.exit_code == 2 and "is a logreg baseline: pass the semi-supervised run it belongs to" in r.output, r.output
 
 
+def test_a_baseline_without_networks_is_told_so_where_networks_are_needed(runs, tmp_path):
+    """eval, predict, sample and --resume of a logreg run had said it has no checkpoint.pt,
+    'removed, or the run stopped before writing one' (--resume: a config key it did not know)."""
+    _, _, baselines = runs
+    run = baselines[1]["run"]
+    assert baselines[1]["method"] == "logreg"
+    np.savez(tmp_path / "x.npz", x=np.zeros((2, 1, 8, 8), np.float32))
+    for args in (["eval", run], ["sample", run], ["predict", run, "--data", f"npz:{tmp_path / 'x.npz'}", "--out",
+                                                   tmp_path / "p.csv"], ["fit", "--resume", run]):
+        r = invoke(*args)
+        assert r.exit_code == 2 and r.output == (
+            f"Error: {run} is a logreg baseline, which has no networks to use or train: eval, predict, sample and "
+            "--resume take runs of ssgan fit (or of baseline same-net or full); ssgan report reads it\n"), r.output
+    assert not (tmp_path / "p.csv").exists()
+
+
 def test_eval_prints_metrics_and_json(runs):
     out, agg, _ = runs
     run = agg["runs"][0]["run"]
