@@ -581,6 +581,9 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
     """
     from ssgan.data import folder_labeled_images
 
+    if data_spec is not None and part != "test":
+        raise SSGANError(f"--split {part} scores rows of the run's own data, and --data scores {data_spec}'s (its test "
+                         "set, else its labeled rows): drop one")
     run = load_run(path, device)
     n_classes = run.checkpoint["n_classes"]
     if data_spec is not None and data_spec.startswith(FOLDER_PREFIX):  # class folders named as the run's classes

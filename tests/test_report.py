@@ -176,6 +176,11 @@ def test_eval_on_other_data(runs, tmp_path):
     np.savez(tmp_path / "other.npz", x=np.zeros((5, 9, 9), np.float32), y=np.array([0, 1, 0, 1, 0]))
     r = invoke("eval", run, "--data", f"npz:{tmp_path / 'other.npz'}")
     assert r.exit_code == 2 and "shape (1, 9, 9)" in r.output and "trained on (1, 8, 8)" in r.output
+    for part in ("train", "val"):  # rows of the run's own data, which --data replaces: not left unsaid
+        r = invoke("eval", run, "--data", f"npz:{tmp_path / 'same.npz'}", "--split", part)
+        assert r.exit_code == 2 and r.output == (f"Error: --split {part} scores rows of the run's own data, and --data "
+                                                 f"scores npz:{tmp_path / 'same.npz'}'s (its test set, else its labeled "
+                                                 "rows): drop one\n"), r.output
 
 
 def test_report_writes_all_files_with_right_counts(runs, tmp_path):
