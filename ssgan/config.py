@@ -178,8 +178,8 @@ class Config:
             if getattr(self, name) is not None:
                 at_least(name, 1)
         if self.image_size is not None and not self.dataset.startswith("folder:"):
-            raise SSGANError(f"image_size resizes the images of a folder:DIR dataset, and {self.dataset} is not one: "
-                             "drop it")
+            raise InvalidSetting("image_size", f"resizes the images of a folder:DIR dataset, and {self.dataset} is not "
+                                               "one: drop it")
         for name in ("lr", "lr_d", "lr_g", "adam_eps"):
             if getattr(self, name) is not None:
                 at_least(name, 0.0, inclusive=False)
@@ -217,10 +217,10 @@ class Config:
                         "fm_layer": Config.fm_layer, "d_layer_norm": Config.d_layer_norm}
             for name, default in mlp_only.items():
                 if getattr(self, name) != default:
-                    raise SSGANError(f"{name} applies to --arch mlp only; {self.arch} takes d_width, g_width, "
-                                     "d_dropout and d_input_dropout")
+                    raise InvalidSetting(name, f"applies to --arch mlp only; {self.arch} takes --d-width, --g-width, "
+                                               "--d-dropout and --d-input-dropout")
             if self.g_norm not in ("batch", "none"):
-                raise SSGANError(f"g_norm {self.g_norm} is for --arch mlp; {self.arch} takes batch or none")
+                raise InvalidSetting("g_norm", f"{self.g_norm} is for --arch mlp; {self.arch} takes batch or none")
             return
         n = len(widths["d_hidden"])
         if not -n <= self.fm_layer < n:

@@ -145,6 +145,19 @@ def test_options_that_do_not_fit_the_architecture(changes, message):
         Config(**changes)
 
 
+def test_options_that_do_not_fit_the_architecture_are_named_where_they_were_given(tmp_path):
+    """By their flag, or by the config file that gave them, as settings out of range are."""
+    (tmp_path / "c.toml").write_text('arch = "dcgan"\nfm_layer = 2\n')
+    for args, line in ((["--arch", "dcgan", "--d-hidden", "10,10"], "--d-hidden applies to --arch mlp only; dcgan takes "
+                                                                    "--d-width, --g-width, --d-dropout and --d-input-dropout"),
+                       (["--arch", "dcgan", "--g-norm", "layer"], "--g-norm layer is for --arch mlp; dcgan takes batch or none"),
+                       (["--config", str(tmp_path / "c.toml")], f"config file {tmp_path / 'c.toml'}: fm_layer applies to "
+                                                                "--arch mlp only")):
+        r = CliRunner().invoke(main, ["fit", "--dataset", "digits", *args, "--out", str(tmp_path / "runs")])
+        assert r.exit_code == 2 and r.output.startswith(f"Error: {line}"), r.output
+    assert not (tmp_path / "runs").exists()
+
+
 @pytest.mark.parametrize("arch", ARCHS)
 def test_two_iteration_fit_through_the_cli(tmp_path, arch):
     rng = np.random.default_rng(0)

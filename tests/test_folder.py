@@ -315,7 +315,7 @@ def test_image_size_resizes_and_centre_crops_images_of_any_size(tmp_path, monkey
     r = CliRunner().invoke(main, ["fit", "--dataset", "folder:m", "--epochs", "1", "--out", "runs"])
     assert r.exit_code == 2 and "or --image-size N to resize and centre-crop each" in r.output, r.output
     r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--image-size", "10", "--out", "runs"])
-    assert r.exit_code == 2 and "image_size resizes the images of a folder:DIR dataset, and digits is not one" in r.output
+    assert r.exit_code == 2 and "--image-size resizes the images of a folder:DIR dataset, and digits is not one" in r.output
 
 
 def test_a_run_on_unnamed_classes_scores_folders_named_by_their_numbers(tmp_path):
