@@ -11,11 +11,12 @@ from __future__ import annotations
 import dataclasses
 import sys
 import typing
+import warnings
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ssgan.errors import SSGANError
+from ssgan.errors import DataWarning, SSGANError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -373,8 +374,8 @@ def load_toml(path: str | Path) -> dict[str, Any]:
 def resolve(config_file: str | Path | None = None, **cli: Any) -> Config:
     """Defaults, then the config file, then the command line (``None`` = not given); a split
     file brings its dataset and seed where neither gives them (as ``baseline --split`` takes
-    them). A value out of range is named where it was
-    given: its flag, or the config file and its key."""
+    them). A value out of range is named where it was given: its flag, or the config file and
+    its key; so is a setting given that the others leave without effect, in a warning."""
     values: dict[str, Any] = {}
     if config_file is not None:
         values.update(load_toml(config_file))
@@ -387,9 +388,39 @@ def resolve(config_file: str | Path | None = None, **cli: Any) -> Config:
         values.setdefault("dataset", split.dataset)
         values.setdefault("seed", split.seed)
     try:
-        return Config(**values)
+        cfg = Config(**values)
     except InvalidSetting as e:
         raise e.where(given, config_file if e.field in values else None) from None
+    for field, needs in without_effect(cfg).items():
+        if field in values:
+            where = f"--{field.replace('_', '-')}" if field in given else f"config file {config_file}: {field}"
+            warnings.warn(f"{where} has no effect in this run: it acts only with {needs}", DataWarning, stacklevel=2)
+    return cfg
+
+
+def without_effect(cfg: Config) -> dict[str, str]:
+    """The settings that ``cfg``'s others leave without effect, each with what it acts with:
+    a user who gives one believes it changes the run.
+
+    >>> without_effect(Config())
+    {'adv_weight': '--g-loss fm+adv', 'moment_weight': '--g-loss moment-matching', 'moment_space': '--g-loss moment-matching', 'mbd_dim': '--mbd-kernels above 0'}
+    >>> list(without_effect(Config(g_loss="moment-matching", mbd_kernels=50, entropy_weight=0.0)))
+    ['fm_norm', 'adv_weight', 'fm_layer', 'entropy_epochs']
+    """
+    features = cfg.g_loss in ("feature-matching", "fm+adv")
+    moments = cfg.g_loss == "moment-matching"
+    acts = {
+        "fm_norm": (features, "--g-loss feature-matching or fm+adv"),
+        "adv_weight": (cfg.g_loss == "fm+adv", "--g-loss fm+adv"),
+        "moment_weight": (moments, "--g-loss moment-matching"),
+        "moment_space": (moments, "--g-loss moment-matching"),
+        "fm_layer": (features or (moments and cfg.moment_space == "features"),
+                     "--g-loss feature-matching or fm+adv, or moment-matching with --moment-space features"),
+        "mbd_dim": (cfg.mbd_kernels > 0, "--mbd-kernels above 0"),
+        "entropy_epochs": (cfg.entropy_weight > 0, "--entropy-weight above 0"),
+        "init_batch": (cfg.data_init, "--data-init"),
+    }
+    return {field: needs for field, (acting, needs) in acts.items() if not acting}
 
 
 def from_dict(values: dict[str, Any], source: str) -> Config:

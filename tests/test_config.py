@@ -79,9 +79,43 @@ def test_a_value_out_of_range_is_named_where_it_was_given(tmp_path):
     assert r.exit_code == 2 and r.output == "Error: --lr must be > 0, got -1.0\n" and not (tmp_path / "runs").exists()
 
 
+def test_a_setting_without_effect_is_a_warning_named_where_it_was_given(tmp_path):
+    """--moment-weight under feature matching changed nothing, without a word: a user who gave it
+    believed it did. Said once per setting given, by its flag or its config file; the run goes on."""
+    import warnings
+
+    from click.testing import CliRunner
+
+    from ssgan.cli import main
+    from ssgan.errors import DataWarning
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("mbd_dim = 3\nentropy_weight = 0.0\nentropy_epochs = 5\n")
+    with pytest.warns(DataWarning) as caught:
+        resolve(cfg, moment_weight=0.5)
+    assert [str(w.message) for w in caught] == [
+        "--moment-weight has no effect in this run: it acts only with --g-loss moment-matching",
+        f"config file {cfg}: mbd_dim has no effect in this run: it acts only with --mbd-kernels above 0",
+        f"config file {cfg}: entropy_epochs has no effect in this run: it acts only with --entropy-weight above 0"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        resolve(None, g_loss="moment-matching", moment_weight=0.5, moment_space="features", fm_layer=-2)
+        resolve(None, mbd_kernels=10, mbd_dim=3, fm_norm="l1", fm_layer=-2)
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "1", "--adv-weight", "0.2",
+                                  "--out", str(tmp_path / "runs"), "--quiet"])
+    assert r.exit_code == 0 and r.stderr == ("Warning: --adv-weight has no effect in this run: it acts only with "
+                                             "--g-loss fm+adv\n"), r.output
+
+
 @pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parent.parent / "configs").glob("*.toml")))
 def test_shipped_configs_load(name):
+    """... and give no setting that their others leave without effect."""
+    import warnings
+
     from pathlib import Path
 
     path = Path(__file__).parent.parent / "configs" / name
     Config(**load_toml(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        resolve(path)
