@@ -406,6 +406,8 @@ def without_effect(cfg: Config) -> dict[str, str]:
     {'adv_weight': '--g-loss fm+adv', 'moment_weight': '--g-loss moment-matching', 'moment_space': '--g-loss moment-matching', 'mbd_dim': '--mbd-kernels above 0'}
     >>> list(without_effect(Config(g_loss="moment-matching", mbd_kernels=50, entropy_weight=0.0)))
     ['fm_norm', 'adv_weight', 'fm_layer', 'entropy_epochs']
+    >>> list(without_effect(Config(g_loss="fm+adv", lr_d=1e-3, lr_g=2e-3, optimizer="sgd")))
+    ['moment_weight', 'moment_space', 'mbd_dim', 'lr', 'beta2', 'adam_eps']
     """
     features = cfg.g_loss in ("feature-matching", "fm+adv")
     moments = cfg.g_loss == "moment-matching"
@@ -419,6 +421,10 @@ def without_effect(cfg: Config) -> dict[str, str]:
         "mbd_dim": (cfg.mbd_kernels > 0, "--mbd-kernels above 0"),
         "entropy_epochs": (cfg.entropy_weight > 0, "--entropy-weight above 0"),
         "init_batch": (cfg.data_init, "--data-init"),
+        "lr": (cfg.lr_d is None or cfg.lr_g is None, "--lr-d or --lr-g left unset"),
+        "beta1": (cfg.beta1_d is None or cfg.beta1_g is None, "--beta1-d or --beta1-g left unset"),
+        "beta2": (cfg.optimizer == "adam", "--optimizer adam"),
+        "adam_eps": (cfg.optimizer == "adam", "--optimizer adam"),
     }
     return {field: needs for field, (acting, needs) in acts.items() if not acting}
 
