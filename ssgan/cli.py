@@ -286,6 +286,8 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, **o
         from ssgan.launch import launch_torchrun
 
         sys.exit(launch_torchrun(nproc))
+    if not resume:  # (under torchrun, in the ranks: their first says them, once)
+        config_mod.warn_without_effect(cfg, config_file, **options)
     quiet = quiet or not world.main
     several = seeds is not None or len(jobs) > 1  # a table (--json: an object) of all; under torchrun in sequence
     if seeds is not None and not world.active:
@@ -701,6 +703,7 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
     except config_mod.InvalidSetting as e:
         raise e.where(given) from None
     cfg = config_mod.resolve(config_file, **options)
+    config_mod.warn_without_effect(cfg, config_file, **options)
     for path in splits:
         s = load_split(path)
         jobs.append(cfg.replace(dataset=options["dataset"] or s.dataset, split=path, seed=s.seed, labels=None))

@@ -375,7 +375,7 @@ def resolve(config_file: str | Path | None = None, **cli: Any) -> Config:
     """Defaults, then the config file, then the command line (``None`` = not given); a split
     file brings its dataset and seed where neither gives them (as ``baseline --split`` takes
     them). A value out of range is named where it was given: its flag, or the config file and
-    its key; so is a setting given that the others leave without effect, in a warning."""
+    its key."""
     values: dict[str, Any] = {}
     if config_file is not None:
         values.update(load_toml(config_file))
@@ -388,19 +388,28 @@ def resolve(config_file: str | Path | None = None, **cli: Any) -> Config:
         values.setdefault("dataset", split.dataset)
         values.setdefault("seed", split.seed)
     try:
-        cfg = Config(**values)
+        return Config(**values)
     except InvalidSetting as e:
         raise e.where(given, config_file if e.field in values else None) from None
+
+
+def warn_without_effect(cfg: Config, config_file: str | Path | None = None, **cli: Any) -> None:
+    """A warning for each setting given to :func:`resolve` (``config_file``, ``cli``) that
+    ``cfg``'s others leave without effect (:func:`without_effect`), named where it was given:
+    a user who gives one believes it changes the run."""
+    in_file = load_toml(config_file) if config_file is not None else {}
     for field, needs in without_effect(cfg).items():
-        if field in values:
-            where = f"--{field.replace('_', '-')}" if field in given else f"config file {config_file}: {field}"
-            warnings.warn(f"{where} has no effect in this run: it acts only with {needs}", DataWarning, stacklevel=2)
-    return cfg
+        if cli.get(field) is not None:
+            where = f"--{field.replace('_', '-')}"
+        elif field in in_file:
+            where = f"config file {config_file}: {field}"
+        else:
+            continue
+        warnings.warn(f"{where} has no effect in this run: it acts only with {needs}", DataWarning, stacklevel=2)
 
 
 def without_effect(cfg: Config) -> dict[str, str]:
-    """The settings that ``cfg``'s others leave without effect, each with what it acts with:
-    a user who gives one believes it changes the run.
+    """The settings that ``cfg``'s others leave without effect, each with what it acts with.
 
     >>> without_effect(Config())
     {'adv_weight': '--g-loss fm+adv', 'moment_weight': '--g-loss moment-matching', 'moment_space': '--g-loss moment-matching', 'mbd_dim': '--mbd-kernels above 0'}

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from ssgan.config import Config, load_toml, resolve
+from ssgan.config import Config, load_toml, resolve, warn_without_effect
 from ssgan.errors import SSGANError
 
 
@@ -92,15 +92,16 @@ def test_a_setting_without_effect_is_a_warning_named_where_it_was_given(tmp_path
     cfg = tmp_path / "c.toml"
     cfg.write_text("mbd_dim = 3\nentropy_weight = 0.0\nentropy_epochs = 5\n")
     with pytest.warns(DataWarning) as caught:
-        resolve(cfg, moment_weight=0.5)
+        warn_without_effect(resolve(cfg, moment_weight=0.5), cfg, moment_weight=0.5, lr=None)
     assert [str(w.message) for w in caught] == [
         "--moment-weight has no effect in this run: it acts only with --g-loss moment-matching",
         f"config file {cfg}: mbd_dim has no effect in this run: it acts only with --mbd-kernels above 0",
         f"config file {cfg}: entropy_epochs has no effect in this run: it acts only with --entropy-weight above 0"]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        resolve(None, g_loss="moment-matching", moment_weight=0.5, moment_space="features", fm_layer=-2)
-        resolve(None, mbd_kernels=10, mbd_dim=3, fm_norm="l1", fm_layer=-2)
+        for given in (dict(g_loss="moment-matching", moment_weight=0.5, moment_space="features", fm_layer=-2),
+                      dict(mbd_kernels=10, mbd_dim=3, fm_norm="l1", fm_layer=-2)):
+            warn_without_effect(resolve(None, **given), None, **given)
     r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "1", "--adv-weight", "0.2",
                                   "--out", str(tmp_path / "runs"), "--quiet"])
     assert r.exit_code == 0 and r.stderr == ("Warning: --adv-weight has no effect in this run: it acts only with "
@@ -118,4 +119,4 @@ def test_shipped_configs_load(name):
     Config(**load_toml(path))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        resolve(path)
+        warn_without_effect(resolve(path), path)
