@@ -125,9 +125,10 @@ def _torchrun(*args, **kw) -> subprocess.Popen:
 
 def test_torchrun_fit_makes_one_complete_run_folder(tmp_path):
     p = _torchrun("--dataset", "digits", "--labels", "50", "--epochs", "2", "--device", "cpu", "--out", tmp_path,
-                  "--json")
+                  "--json", "--adv-weight", "0.2")
     out, _ = p.communicate(timeout=240)
     assert p.returncode == 0, out
+    assert out.count("Warning: --adv-weight has no effect in this run") == 1, out  # said by rank 0 alone
     runs = [d for d in tmp_path.iterdir() if d.is_dir()]
     assert len(runs) == 1, runs
     run = runs[0]
@@ -141,7 +142,8 @@ def test_torchrun_fit_makes_one_complete_run_folder(tmp_path):
 
 
 def test_nproc_with_a_batch_that_does_not_split_is_one_line(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "ssgan", "fit", "--dataset", "digits", "--nproc", "2",
+    """(The launcher leaves a setting without effect to the ranks to say, so it says nothing here.)"""
+    r = subprocess.run([sys.executable, "-m", "ssgan", "fit", "--dataset", "digits", "--nproc", "2", "--adv-weight", "0.2",
                         "--batch-size", "33", "--out", str(tmp_path / "runs")], capture_output=True, text=True)
     assert r.returncode == 2
     assert r.stderr.strip() == "Error: --batch-size 33 is the global batch and must divide by the 2 processes: use a multiple of 2"
