@@ -381,28 +381,30 @@ def load_npz(path: str, test_only: bool = False) -> Dataset:
     with _open_npz(path, "x and y") as (p, f):
         if ("x_test" in f.files) != ("y_test" in f.files):
             raise SSGANError(f"{p}: give both x_test and y_test, or neither")
+        xk, yk = _training_keys(f.files)
         # a file to score may hold its test set alone; it then reads as one with no training rows
-        alone = test_only and "x_test" in f.files and not {"x", "y"} & set(f.files)
-        missing = [k for k in ("x", "y") if k not in f.files and not alone]
+        alone = test_only and "x_test" in f.files and not {xk, yk} & set(f.files)
+        missing = [k for k in (xk, yk) if k not in f.files and not alone]
         if missing:
             raise SSGANError(f"{p} has no {' or '.join(missing)} array (found: {', '.join(sorted(f.files)) or 'none'}); "
-                             "it needs x and y" + (", or x_test and y_test alone" if test_only else ""))
-        y = np.empty(0, np.int64) if alone else _labels(f["y"], "y", p)
+                             "it needs x and y (or x_train and y_train)"
+                             + (", or x_test and y_test alone" if test_only else ""))
+        y = np.empty(0, np.int64) if alone else _labels(f[yk], yk, p)
         lean = test_only and "x_test" in f.files
-        key = "x_test" if alone else "x"
+        key = "x_test" if alone else xk
         shape, eight_bit = _shape_of(f, key, p)
         if len(shape) not in (2, 3, 4):
             raise SSGANError(f"{p}: {key} has shape {shape}; expected (N, D), (N, H, W) or (N, C, H, W)")
         _check_channels_first(shape, key, p)
         if not alone:  # (x_test's rows are checked below)
             if shape[0] != len(y):
-                raise SSGANError(f"{p}: x has {shape[0]} rows but y has {len(y)}")
+                raise SSGANError(f"{p}: {xk} has {shape[0]} rows but {yk} has {len(y)}")
             if shape[0] == 0:
-                raise SSGANError(f"{p}: x and y have no rows; give the training examples in them")
+                raise SSGANError(f"{p}: {xk} and {yk} have no rows; give the training examples in them")
         if (y >= 0).sum() == 0 and not lean:
-            raise SSGANError(f"{p}: every row of y is -1 (unlabeled); " + ("give labeled rows to score, or x_test and "
-                             "y_test" if test_only else "label at least one example of each class"))
-        x = _with_channel(np.empty((0, *shape[1:]), np.float32) if lean else _examples(f, "x", p)[0])
+            raise SSGANError(f"{p}: every row of {yk} is -1 (unlabeled); " + ("give labeled rows to score, or x_test "
+                             "and y_test" if test_only else "label at least one example of each class"))
+        x = _with_channel(np.empty((0, *shape[1:]), np.float32) if lean else _examples(f, xk, p)[0])
 
         x_test = y_test = None
         if "x_test" in f.files:
@@ -443,6 +445,19 @@ def load_npz(path: str, test_only: bool = False) -> Dataset:
     return Dataset(f"npz:{path}", x, y[:0] if lean else y, x_test, y_test, n_classes=n_classes,
                    value_range=None if eight_bit else (float(held.min()), float(held.max())),
                    classes=names)
+
+
+def _training_keys(names: list[str]) -> tuple[str, str]:
+    """The names of the training arrays of an .npz holding arrays ``names``: ``x`` and ``y``, or
+    ``x_train`` and ``y_train`` in a file without either (the layout of Keras' mnist.npz and of
+    many a ``numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)``).
+
+    >>> _training_keys(["x_train", "y_train", "x_test", "y_test"]), _training_keys(["x", "y", "x_train"])
+    (('x_train', 'y_train'), ('x', 'y'))
+    """
+    if not {"x", "y"} & set(names) and {"x_train", "y_train"} <= set(names):
+        return "x_train", "y_train"
+    return "x", "y"
 
 
 def _check_training_labels(p: Path, y: np.ndarray, y_test: np.ndarray | None, n_classes: int) -> None:

@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +40,32 @@ def test_npz_shapes(tmp_path, shape, expected):
     d = load_dataset(name)
     assert d.shape == expected and d.n_classes == 5 and d.x_test is None
     assert (d.y_train == -1).sum() == 25
+
+
+def test_npz_in_the_train_and_test_layout_of_keras(tmp_path):
+    """x_train and y_train (Keras' mnist.npz, and many a numpy.savez) are the training arrays of a
+    file without x and y: the same data as under x and y; they had been refused ('has no x or y
+    array'). A file with x and y reads those, whatever else it holds."""
+    from click.testing import CliRunner
+
+    from ssgan.cli import main
+
+    rng = np.random.default_rng(0)
+    x, y = (rng.random((40, 4, 4)) * 255).astype(np.uint8), np.tile(np.arange(4), 10)
+    arrays = dict(x_test=x[:8], y_test=y[:8])
+    keras = load_dataset(write_npz(tmp_path / "k.npz", x_train=x, y_train=y, **arrays))
+    plain = load_dataset(write_npz(tmp_path / "p.npz", x=x, y=y, **arrays))
+    for a, b in ((keras.x_train, plain.x_train), (keras.y_train, plain.y_train), (keras.x_test, plain.x_test)):
+        assert np.array_equal(a, b)
+    both = load_dataset(write_npz(tmp_path / "b.npz", x=x[:20], y=y[:20], x_train=x, y_train=y))
+    assert len(both.x_train) == 20
+    with pytest.raises(SSGANError, match=r"k2.npz: x_train has 40 rows but y_train has 39"):
+        load_dataset(write_npz(tmp_path / "k2.npz", x_train=x, y_train=y[:39]))
+    r = CliRunner().invoke(main, ["fit", "--dataset", f"npz:{tmp_path / 'k.npz'}", "--labels", "8", "--epochs", "1",
+                                  "--batch-size", "8", "--out", str(tmp_path / "runs"), "--json", "--quiet"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["eval", json.loads(r.stdout)["run"], "--data", f"npz:{tmp_path / 'k.npz'}"])
+    assert r.exit_code == 0 and "(x_test)" in r.output, r.output
 
 
 def test_npz_uint8_is_scaled(tmp_path):
