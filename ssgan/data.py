@@ -688,8 +688,10 @@ def _gmm_options(spec: str) -> dict[str, int]:
         if key not in opts or not value.lstrip("-").isdigit():
             raise SSGANError(f"bad option {part!r} in {spec!r}: use modes=K, seed=S, n=N (e.g. gmm2d:modes=8)")
         opts[key] = int(value)
-    if not 1 <= opts["modes"] <= 50 or opts["n"] < 10:
-        raise SSGANError(f"{spec!r}: modes must lie in 1..50 and n be at least 10")
+    if not 2 <= opts["modes"] <= 50:  # (each mode is a class, and a classifier needs two)
+        raise SSGANError(f"{spec!r}: modes must lie in 2..50, one class each, got {opts['modes']}")
+    if opts["n"] < 10:
+        raise SSGANError(f"{spec!r}: n must be at least 10 training points, got {opts['n']}")
     return opts
 
 
@@ -788,10 +790,11 @@ def _check_named(spec: str) -> None:
 def _meant(name: str, own_only: bool = False) -> str | None:
     """The dataset name that ``name``, which no loader takes, most likely meant: a prefix in
     other case, an .npz file or a folder named without its prefix, or (unless ``own_only``, for
-    eval's and predict's ``--data``) a registry name written in other case or a letter off.
+    eval's and predict's ``--data``) a registry name written in other case or a letter off, or a
+    toy mixture named without its options.
 
-    >>> [_meant(n) for n in ("MNIST", "fashion_mnist", "NPZ:cells.npz", "cells.npz", "imagenet", "npz:")]
-    ['mnist', 'fashion-mnist', 'npz:cells.npz', 'npz:cells.npz', None, None]
+    >>> [_meant(n) for n in ("MNIST", "fashion_mnist", "NPZ:cells.npz", "cells.npz", "imagenet", "npz:", "gmm2d")]
+    ['mnist', 'fashion-mnist', 'npz:cells.npz', 'npz:cells.npz', None, None, 'gmm2d:modes=8']
     """
     import difflib
 
@@ -806,6 +809,8 @@ def _meant(name: str, own_only: bool = False) -> str | None:
             return f"{FOLDER_PREFIX}{name}"
     if own_only:
         return None
+    if name.lower() in (prefix[:-1] for prefix in GMM_PREFIXES):
+        return f"{name.lower()}:modes=8"
     close = difflib.get_close_matches(name.lower(), REGISTRY, n=1, cutoff=0.8)
     return close[0] if close else None
 

@@ -74,6 +74,8 @@ def cases(tmp_path):
                                    f"did you mean npz:{tmp_path / 'bare.npz'}?"),
         "folder without its prefix": (["fit", "--dataset", str(tmp_path)], f"did you mean folder:{tmp_path}?"),
         "prefix without a path": (["fit", "--dataset", "npz:"], "npz: names no file: write npz:PATH"),
+        "toy mixture of one mode": (["fit", "--dataset", "gmm2d:modes=1", "--labels", "10"],
+                                    "'gmm2d:modes=1': modes must lie in 2..50, one class each, got 1"),
         "missing data root": (["fit", "--dataset", "svhn", "--data-root", str(tmp_path / "nowhere")], "does not exist"),
         "data not in data root": (["fit", "--dataset", "cifar10", "--data-root", str(tmp_path)], "cifar10 not found in"),
         "labels 0": (["fit", "--labels", "0"], "positive number"),
@@ -144,7 +146,7 @@ def _has_cuda():
 
 CASE_NAMES = [
     "unknown dataset", "dataset in capitals", "npz without its prefix", "folder without its prefix",
-    "prefix without a path", "missing data root", "data not in data root", "labels 0", "labels negative",
+    "prefix without a path", "toy mixture of one mode", "missing data root", "data not in data root", "labels 0", "labels negative",
     "labels not a multiple", "labels more than available", "npz wrong keys", "npz wrong dims", "npz NaN pixels",
     "npz of objects", "npz of raw bytes",
     "npz labels out of range", "npz all unlabeled", "npz no unlabeled", "npz empty test set", "npz test class unseen",
