@@ -115,6 +115,9 @@ def prepare(cfg: Config) -> tuple[Dataset, Split, Scaler]:
                          f"{data.name} has {'no test set' if data.x_test is None else f'examples of shape {data.shape}'}")
     if cfg.translate and not data.is_image:
         raise SSGANError(f"--translate moves images; {data.name} has examples of shape {data.shape}: drop --translate")
+    if cfg.translate >= min(data.shape[1:], default=cfg.translate + 1):  # (every image moved out of its own frame)
+        raise SSGANError(f"--translate {cfg.translate} moves images by up to {cfg.translate} pixels, and those of "
+                         f"{data.name} are {data.shape[2]}x{data.shape[1]}: give fewer than {min(data.shape[1:])}")
     if cfg.split is not None:
         split = load_split(cfg.split, data)
         if not same_data(split, data):
