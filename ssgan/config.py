@@ -174,10 +174,11 @@ class Config:
         choice("precision", PRECISIONS)
         choice("graphs", GRAPHS)
         for name in ("epochs", "batch_size", "z_dim", "sample_every", "checkpoint_every", "init_batch",
-                     "mbd_dim", "d_steps", "g_steps", "nproc", "d_width", "g_width", "quality_samples",
+                     "mbd_dim", "d_steps", "g_steps", "nproc", "d_width", "g_width",
                      "entropy_epochs", "image_size"):
             if getattr(self, name) is not None:
                 at_least(name, 1)
+        at_least("quality_samples", 10)  # (recall compares each sample with its 3 nearest; eval --samples's least)
         if self.image_size is not None and not self.dataset.startswith("folder:"):
             raise InvalidSetting("image_size", f"resizes the images of a folder:DIR dataset, and {self.dataset} is not "
                                                "one: drop it")

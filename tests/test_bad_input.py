@@ -104,6 +104,8 @@ def cases(tmp_path):
         "npz of booleans": (["fit", "--dataset", npz(tmp_path, "booleans", x=X > 0.5, y=Y_HALF)],
                             "x has dtype bool; expected real numbers"),
         "translate on vectors": (["fit", "--dataset", "gmm2d:modes=4", "--translate", "1"], "--translate moves images"),
+        "too few samples to score": (["fit", "--dataset", "digits", "--quality-every", "1", "--quality-samples", "2"],
+                                     "--quality-samples must be >= 10, got 2"),
         "translate out of the frame": (["fit", "--dataset", "digits", "--labels", "50", "--translate", "8"],
                                        "--translate 8 moves images by up to 8 pixels, and those of digits are 8x8: give "
                                        "fewer than 8"),
@@ -154,7 +156,7 @@ CASE_NAMES = [
     "npz of objects", "npz of raw bytes",
     "npz labels out of range", "npz all unlabeled", "npz no unlabeled", "npz empty test set", "npz test class unseen",
     "npz 8-bit test pixels beside floats", "npz of booleans", "npz of channels-last images",
-    "translate on vectors", "translate out of the frame", "split for another dataset", "split of data changed since",
+    "too few samples to score", "translate on vectors", "translate out of the frame", "split for another dataset", "split of data changed since",
     "damaged split", "config unknown key", "config wrong type", "cuda without GPU", "eval on a non-run",
     "sample on a non-run", "resume a non-run", "resume one run twice", "resume several in processes of torchrun",
     "damaged checkpoint", "eval without weights", "sample without weights",
