@@ -523,7 +523,10 @@ def load_run(path: str | Path, device: torch.device | str = "cpu") -> Run:
 def _read_run(path: str | Path) -> Run:
     path = Path(path)
     if not path.is_dir() or not (path / "config.json").is_file():
-        raise SSGANError(f"{path} is not a run folder (no config.json): pass a folder made by `ssgan fit`")
+        inside = child_runs(path) if path.is_dir() else []
+        raise SSGANError(f"{path} is not a run folder (no config.json): pass a folder made by `ssgan fit`"
+                         + (f"; it holds {len(inside)} run folder{'s' * (len(inside) > 1)}, such as {inside[0]}"
+                            if inside else ""))
     _check_networks(path)
     ckpt = load_checkpoint(path / "checkpoint.pt")
     try:

@@ -118,6 +118,9 @@ def cases(tmp_path):
         "cuda without GPU": (["fit", "--device", "cuda"] if not _has_cuda() else ["fit", "--device", "cuda:99"], "--device cuda"),
         "eval on a non-run": (["eval", str(not_a_run)], "is not a run folder"),
         "sample on a non-run": (["sample", str(not_a_run)], "is not a run folder"),
+        "eval of a folder of runs": (["eval", str(tmp_path)], f"{tmp_path} is not a run folder (no config.json): pass "
+                                                              f"a folder made by `ssgan fit`; it holds 4 run folders, such "
+                                                              f"as {tmp_path / 'damaged_run'}"),
         "resume a non-run": (["fit", "--resume", str(not_a_run)], "is not a run folder"),
         "resume one run twice": (["fit", "--resume", str(tested), "--resume", str(tested / ".")],
                                  f"--resume {tested / '.'} is given twice: a run folder is trained by one run at a time"),
@@ -157,7 +160,7 @@ CASE_NAMES = [
     "npz labels out of range", "npz all unlabeled", "npz no unlabeled", "npz empty test set", "npz test class unseen",
     "npz 8-bit test pixels beside floats", "npz of booleans", "npz of channels-last images",
     "too few samples to score", "translate on vectors", "translate out of the frame", "split for another dataset", "split of data changed since",
-    "damaged split", "config unknown key", "config wrong type", "cuda without GPU", "eval on a non-run",
+    "damaged split", "config unknown key", "config wrong type", "cuda without GPU", "eval on a non-run", "eval of a folder of runs",
     "sample on a non-run", "resume a non-run", "resume one run twice", "resume several in processes of torchrun",
     "damaged checkpoint", "eval without weights", "sample without weights",
     "output not a folder", "damaged metrics", "report without a test set", "report on validation without it",
