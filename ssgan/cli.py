@@ -227,7 +227,8 @@ def split(dataset, data_root, download, image_size, labels, val, seed, out) -> N
               help="With --parallel: a process per seed; a thread per seed in this process, each on its own CUDA "
                    "stream, so that one GPU runs several seeds' kernels at once (processes take turns on a GPU); "
                    "or threads whose steps run as one, the seeds' weights stacked (mlp networks) [processes].")
-@click.option("--split", type=str, default=None, help="Reuse a saved split JSON (e.g. another run's split.json), with the dataset and seed it was "
+@click.option("--split", type=str, default=None,
+              help="Reuse a saved split JSON (e.g. another run's split.json), with the dataset and seed it was "
                    "drawn with unless --dataset or --seed say otherwise.")
 @click.option("--epochs", type=int, default=None,
               help="Passes over the unlabeled training set [125]; with --resume, train the run to this many, "

@@ -305,8 +305,9 @@ def _labels(y: np.ndarray, key: str, path: Path) -> np.ndarray:
         raise SSGANError(f"{path}: {key} has dtype {y.dtype}; expected integer class labels")
     elif y.dtype.kind == "u" and y.size and _wrapped(y):
         top = np.iinfo(y.dtype).max
-        raise SSGANError(f"{path}: {key} has dtype {y.dtype}, which cannot hold -1, and its {top}s look like -1 (unlabeled) "
-                         f"wrapped around: save signed labels, numpy.where({key} == {top}, -1, {key}).astype(int)")
+        raise SSGANError(f"{path}: {key} has dtype {y.dtype}, which cannot hold -1, and its {top}s look like -1 "
+                         f"(unlabeled) wrapped around: save signed labels, numpy.where({key} == {top}, -1, "
+                         f"{key}).astype(int)")
     y = y.astype(np.int64)
     if y.size and y.min() < -1:
         raise SSGANError(f"{path}: {key} has label {y.min()}; labels are 0..K-1, or -1 for unlabeled")
@@ -758,7 +759,8 @@ def npz_path(spec: str) -> str:
     _check_named(spec)
     if not spec.startswith(NPZ_PREFIX):
         meant = _meant(spec, own_only=True)
-        raise SSGANError(f"--data must be npz:PATH or folder:DIR, got {spec!r}" + (f": did you mean {meant}?" if meant else ""))
+        raise SSGANError(f"--data must be npz:PATH or folder:DIR, got {spec!r}"
+                         + (f": did you mean {meant}?" if meant else ""))
     return spec[len(NPZ_PREFIX):]
 
 

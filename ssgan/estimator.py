@@ -135,16 +135,17 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
         y = column_or_1d(y, warn=True)
         check_consistent_length(X, y)
         if y.dtype.kind in "US" and (y == str(UNLABELED)).any():  # a class "-1" would take in every unlabeled row
-            raise ValueError(f"y holds the string '{UNLABELED}', which would be a class of its own (an array of strings "
-                             f"turns the integer {UNLABELED} into one); mark unlabeled rows with the integer in an object "
-                             f"array: y = y.astype(object); y[y == '{UNLABELED}'] = {UNLABELED}")
+            raise ValueError(f"y holds the string '{UNLABELED}', which would be a class of its own (an array of "
+                             f"strings turns the integer {UNLABELED} into one); mark unlabeled rows with the integer "
+                             f"in an object array: y = y.astype(object); y[y == '{UNLABELED}'] = {UNLABELED}")
         unlabeled = np.array([v == UNLABELED for v in y], dtype=bool) if y.dtype == object else (y == UNLABELED)
         if unlabeled.all():
             raise ValueError("y has no labeled rows (every entry is -1)")
         check_classification_targets(y[~unlabeled])
         self.classes_ = np.unique(y[~unlabeled])
         if len(self.classes_) < 2:
-            raise ValueError(f"y has only one class ({np.asarray(self.classes_[0]).item()!r}); a classifier needs at least two")
+            only = np.asarray(self.classes_[0]).item()  # (the label as written: 0, not np.int64(0))
+            raise ValueError(f"y has only one class ({only!r}); a classifier needs at least two")
         codes = np.full(len(y), -1, dtype=np.int64)
         codes[~unlabeled] = np.searchsorted(self.classes_, y[~unlabeled])
 
