@@ -706,7 +706,7 @@ def load_gmm(spec: str) -> Dataset:
     opts = _gmm_options(spec)
     k, rng = opts["modes"], np.random.default_rng(opts["seed"])
     if spec.startswith("gmm1d:"):
-        centers = np.linspace(0.15, 0.85, k)[:, None] if k > 1 else np.array([[0.5]])
+        centers = np.linspace(0.15, 0.85, k)[:, None]  # (k >= 2: _gmm_options)
         std = 0.6 / (6 * k)
     else:
         angles = 2 * np.pi * np.arange(k) / k

@@ -221,7 +221,7 @@ def test_collapse_indicators_and_warnings():
     assert warnings_for(history, {"epoch": 2, "sample_spread": 0.8, "class_entropy": 0.9}) == []
 
 
-@pytest.mark.parametrize("spec, dim, k", [("gmm1d:modes=3", 1, 3), ("gmm2d:modes=8", 2, 8), ("gmm2d:modes=1,n=100", 2, 1)])
+@pytest.mark.parametrize("spec, dim, k", [("gmm1d:modes=3", 1, 3), ("gmm2d:modes=8", 2, 8), ("gmm2d:modes=2,n=100", 2, 2)])
 def test_gaussian_mixture_datasets(spec, dim, k):
     d = load_dataset(spec)
     assert d.shape == (dim,) and d.n_classes == k and d.x_train.min() >= 0 and d.x_train.max() <= 1
