@@ -550,7 +550,8 @@ def _read_image(path: Path, channels: int | None, size: int | None) -> tuple[np.
                 raise SSGANError(f"{path} has pixels of more than 8 bits (PIL mode {im.mode}), which a folder "
                                  "does not read: save 8-bit images, or give the values in an npz (npz:PATH)")
             grey = channels == 1 or (channels is None and im.mode in GREY_MODES)
-            image = im.convert("L" if grey else "RGB")
+            source = im.convert("RGBA") if im.mode == "P" and "transparency" in im.info else im  # (PIL warns otherwise)
+            image = source.convert("L" if grey else "RGB")
             if size is not None:
                 image = tvf.center_crop(tvf.resize(image, size), size)
             return np.asarray(image, dtype=np.uint8), grey, im.size

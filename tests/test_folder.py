@@ -188,6 +188,25 @@ def test_colour_images_make_rgb_data_and_grey_ones_among_them_get_three_equal_ch
     assert not np.array_equal(data.x_train[0, 0], data.x_train[0, 1])
 
 
+def test_palette_images_with_transparency_read_without_a_warning_as_pil_converts_them(tmp_path):
+    """A palette PNG whose transparency is a table of bytes (as many web images are) had printed
+    PIL's 'Palette images with Transparency expressed in bytes should be converted to RGBA'."""
+    import warnings
+
+    from ssgan.data import read_images
+
+    path = tmp_path / "p.png"
+    Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8)).convert("P").save(path, transparency=bytes(range(256)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rgb, grey = read_images([path]), read_images([path], channels=1)
+    with Image.open(path) as im, warnings.catch_warnings():
+        assert isinstance(im.info["transparency"], bytes)
+        warnings.simplefilter("ignore")
+        assert np.array_equal(rgb[0], np.asarray(im.convert("RGB")).transpose(2, 0, 1) / np.float32(255))
+        assert np.array_equal(grey[0, 0], np.asarray(im.convert("L")) / np.float32(255))
+
+
 @pytest.mark.parametrize("case", ["no folder", "no train", "one class", "empty class", "sizes", "not an image",
                                   "test class", "test size", "no unlabeled", "16 bits", "predict empty", "photos"])
 def test_a_bad_image_folder_is_one_line_that_says_what_to_do(tmp_path, case):
