@@ -358,10 +358,11 @@ def load_npz_rows(spec: str, key: str = "x") -> tuple[np.ndarray, bool]:
     with _open_npz(npz_path(spec), key) as (p, f):  # (only this array: not the training arrays beside it)
         if key not in f.files:
             raise SSGANError(f"{p} has no {key} array (found: {', '.join(sorted(f.files)) or 'none'}); choose one with --key")
+        shape, _ = _shape_of(f, key, p)  # (from its header: an array of the wrong shape is refused unread)
+        if len(shape) not in (2, 3, 4) or shape[0] == 0:
+            raise SSGANError(f"{p}: {key} has shape {shape}; expected N > 0 rows of shape (D,), (H, W) or (C, H, W)")
+        _check_channels_first(shape, key, p)
         x, eight_bit = _examples(f, key, p)
-    if x.ndim not in (2, 3, 4) or len(x) == 0:
-        raise SSGANError(f"{p}: {key} has shape {x.shape}; expected N > 0 rows of shape (D,), (H, W) or (C, H, W)")
-    _check_channels_first(x.shape, key, p)
     return _with_channel(x), eight_bit
 
 

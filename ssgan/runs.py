@@ -478,7 +478,10 @@ class Run:
     def check_examples(self, x: np.ndarray, source: str) -> None:
         """A one-line error unless the rows of ``x`` (from ``source``) have the shape the run trained on."""
         if tuple(x.shape[1:]) != self.shape:
-            raise SSGANError(f"{source} has examples of shape {tuple(x.shape[1:])}, but the run was trained on {self.shape}")
+            same = math.prod(x.shape[1:]) == math.prod(self.shape)  # (the same values laid out otherwise: flattened)
+            raise SSGANError(f"{source} has examples of shape {tuple(x.shape[1:])}, but the run was trained on {self.shape}"
+                             + (f": if they hold the same values, save x.reshape(len(x), {', '.join(map(str, self.shape))})"
+                                if same else ""))
 
     def generator(self) -> torch.nn.Module:
         """The generator, on the run's device."""

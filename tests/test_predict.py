@@ -241,10 +241,24 @@ def test_an_npz_names_the_classes_of_a_run_without_names_as_a_folder_does(digits
         evaluate_run(digits_run, data_spec=alien)
 
 
-def test_rows_of_another_shape_are_refused(digits_run, tmp_path):
+def test_rows_of_another_shape_are_refused(digits_run, tmp_path, monkeypatch):
     data = write_npz(tmp_path / "new.npz", x=np.zeros((3, 28, 28), np.float32))
     r = CliRunner().invoke(main, ["predict", digits_run, "--data", data, "--out", str(tmp_path / "p.csv")])
-    assert r.exit_code == 2 and "has examples of shape (1, 28, 28), but the run was trained on (1, 8, 8)" in r.output
+    assert r.exit_code == 2 and r.output.endswith("has examples of shape (1, 28, 28), but the run was trained on "
+                                                  "(1, 8, 8)\n"), r.output
+    # the same values flattened are told how to lay them out
+    data = write_npz(tmp_path / "flat.npz", x=np.zeros((3, 64), np.float32))
+    r = CliRunner().invoke(main, ["predict", digits_run, "--data", data, "--out", str(tmp_path / "p.csv")])
+    assert r.exit_code == 2 and r.output.endswith("has examples of shape (64,), but the run was trained on (1, 8, 8): "
+                                                  "if they hold the same values, save x.reshape(len(x), 1, 8, 8)\n")
+    # an array of no shape that rows have is refused from its header, its values unread
+    import ssgan.data
+
+    monkeypatch.setattr(ssgan.data, "_examples", lambda *a: pytest.fail("read an array it refuses"))
+    for shape in ((3, 8, 8, 3), (3, 1, 1, 8, 8), (0, 8, 8)):
+        data = write_npz(tmp_path / "bad.npz", x=np.zeros(shape, np.float32))
+        r = CliRunner().invoke(main, ["predict", digits_run, "--data", data, "--out", str(tmp_path / "p.csv")])
+        assert r.exit_code == 2 and f"x has shape {shape}" in r.output, r.output
     assert not (tmp_path / "p.csv").exists()
 
 
