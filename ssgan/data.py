@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ssgan.errors import SSGANError, first_line
+from ssgan.errors import SSGANError, first_line, joined_lines
 
 
 @dataclass(frozen=True, eq=False)
@@ -173,9 +173,11 @@ def _load_torchvision(name: str, data_root: str | None, download: bool) -> Datas
                 f"{name} not found in {root}: expected {files} there "
                 "(add --download to fetch it when online)"
             ) from None
-        raise SSGANError(f"could not load {name} from {root}: {e}") from None
+        online = " (are you online for --download?)" if download else ""
+        raise SSGANError(f"could not load {name} from {root}: {joined_lines(str(e))}{online}") from None
     except OSError as e:
-        raise SSGANError(f"could not load {name} from {root}: {e} (are you online for --download?)") from None
+        raise SSGANError(f"could not load {name} from {root}: {joined_lines(str(e))} (are you online for "
+                         "--download?)") from None
 
     def arrays(ds):
         if name == "svhn":

@@ -18,3 +18,14 @@ def first_line(message: str) -> str:
     """The first non-blank line of a (multi-line) message from a library, stripped; "" if none:
     what a one-line error quotes of torch's reason."""
     return next((line.strip() for line in message.splitlines() if line.strip()), "")
+
+
+def joined_lines(message: str) -> str:
+    """A library's (multi-line) message as one line: its non-blank lines, stripped, joined by
+    spaces; what a one-line error quotes where every line counts (torchvision's download error
+    names the file, the address and the reason on three).
+
+    >>> joined_lines("Error downloading a.gz:\\nTried http://x/, got:\\n<urlopen error>\\n")
+    'Error downloading a.gz: Tried http://x/, got: <urlopen error>'
+    """
+    return " ".join(line.strip() for line in message.splitlines() if line.strip())

@@ -218,6 +218,23 @@ def test_torchvision_offline_errors_name_the_files(tmp_path, name):
         load_dataset(name, data_root=str(tmp_path))
 
 
+def test_a_download_that_fails_is_one_line(tmp_path, monkeypatch):
+    """torchvision says a failed download on three lines (file, address, reason): the error had
+    printed them as three, where every error is one line."""
+    import torchvision.datasets as tvd
+
+    def offline(*args, **kwargs):
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nTried http://example.org/kmnist/, "
+                           "got:\n<urlopen error [Errno -2] Name or service not known>\n")
+
+    monkeypatch.setattr(tvd, "KMNIST", offline)
+    with pytest.raises(SSGANError) as e:
+        load_dataset("kmnist", data_root=str(tmp_path), download=True)
+    assert str(e.value) == (f"could not load kmnist from {tmp_path}: Error downloading train-images-idx3-ubyte.gz: Tried "
+                            "http://example.org/kmnist/, got: <urlopen error [Errno -2] Name or service not known> (are "
+                            "you online for --download?)")
+
+
 def test_torchvision_loader_reads_torchvision_layout(tmp_path):
     """Write a tiny FashionMNIST into torchvision's raw layout with the README's command
     (benchmarks/fashion_mnist_layout.py) and load it through the registry."""
