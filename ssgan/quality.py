@@ -103,6 +103,8 @@ class QualityMeter:
         from ssgan.errors import SSGANError
         from ssgan.reference import load_feature_net, predict
 
+        if not data.is_image:  # (before a reference network is looked for, or said to be trained)
+            raise SSGANError(f"{data.name} is not image data (shape {data.shape}); sample-quality scores need images")
         if data.x_test is None:
             raise SSGANError(f"{data.name} has no test set to compare samples with")
         self.net, record = load_feature_net(data, feature_net, cache_dir, log)  # (trained, if at all, on the CPU)

@@ -1,5 +1,7 @@
 """Sample-quality scores on hand-built data."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -168,6 +170,16 @@ def test_quality_every_needs_images_with_a_test_set(tmp_path):
                                   "--out", str(tmp_path / "runs")])
     assert r.exit_code == 2 and r.output.count("\n") == 1 and "--quality-every needs image data" in r.output, r.output
     assert not (tmp_path / "runs").exists()
+    # eval --samples of a run on vectors says so before a reference network is looked for (it had
+    # said that it was training one, and then that the data were no images)
+    np.savez(tmp_path / "t.npz", x=np.random.default_rng(0).random((20, 5)).astype(np.float32),
+             y=np.array([0, 1] * 5 + [-1] * 10), x_test=np.zeros((4, 5), np.float32), y_test=np.array([0, 1, 0, 1]))
+    r = CliRunner().invoke(main, ["fit", "--dataset", f"npz:{tmp_path / 't.npz'}", "--epochs", "1", "--batch-size", "10",
+                                  "--out", str(tmp_path / "runs"), "--json", "--quiet"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["eval", json.loads(r.stdout)["run"], "--samples", "10"])
+    assert r.exit_code == 2 and r.output == (f"Error: npz:{tmp_path / 't.npz'} is not image data (shape (5,)); "
+                                             "sample-quality scores need images\n"), r.output
 
 
 def _tiny_image_run(tmp_path):
