@@ -406,6 +406,15 @@ def plot_samples(groups: dict[str, list[RunRecord]], path: Path) -> bool:
     return True
 
 
+def _duration(seconds: float) -> str:
+    """A run's time as the table shows it: seconds below a minute, else minutes.
+
+    >>> _duration(1.4), _duration(59.6), _duration(754.0)
+    ('1 s', '60 s', '12.6 min')
+    """
+    return f"{seconds:.0f} s" if seconds < 59.95 else f"{seconds / 60:.1f} min"
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.2f}"
 
@@ -445,7 +454,7 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
             f"| {name}{kind} | {count} | {seeds} | {val}"
             f"{_pm(_pct(m[f'{split}_acc_mean']), _pct(m[f'{split}_acc_std']), n)} | "
             f"{_pm(format(m[f'{split}_errors_mean'], '.1f'), format(m[f'{split}_errors_std'], '.1f'), n)} "
-            f"(of {m[f'n_{split}']}) | {_pct(m['best_epoch_acc_mean'])} | {m['seconds_mean'] / 60:.1f} min |")
+            f"(of {m[f'n_{split}']}) | {_pct(m['best_epoch_acc_mean'])} | {_duration(m['seconds_mean'])} |")
     diverged = [(name, d) for name, m in summary["methods"].items() for d in m["diverged"]]
     if diverged:
         lines += ["", f"**{len(diverged)} run{'s' if len(diverged) > 1 else ''} diverged** and "
