@@ -7,12 +7,13 @@ import shlex
 import signal
 import sys
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import click
 
 from ssgan import __version__
-from ssgan.config import FAKE_LOGITS, FM_NORMS, G_LOSSES, MOMENT_SPACES, SPLIT_NAMES
+from ssgan.config import FAKE_LOGITS, FM_NORMS, G_LOSSES, MOMENT_SPACES, SEED_MAX, SPLIT_NAMES
 from ssgan.errors import SSGANError
 from ssgan.fileio import check_folder_can_be
 
@@ -185,7 +186,7 @@ def data_options(f):
 @data_options
 @click.option("--labels", type=int, default=None, help="Number of labeled examples, a multiple of the classes [100].")
 @click.option("--val", type=int, default=0, show_default=True, help=VAL_HELP)
-@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the draw.")
+@click.option("--seed", type=click.IntRange(0, SEED_MAX), default=1, show_default=True, help="Seed of the draw.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Where to write the split JSON [DATASET.seedS@N.json].")
 def split(dataset, data_root, download, image_size, labels, val, seed, out) -> None:
@@ -452,6 +453,9 @@ def _command() -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
+MOST_SEEDS = 100_000  # --seeds names at most this many runs (a typo, such as 1-100000000, lists none)
+
+
 def _parse_seeds(seeds: str | None, cfg) -> list[int]:
     """The seeds that ``--seeds`` names: a count (3: seeds 1, 2 and 3), a list, ranges, or both.
 
@@ -475,8 +479,13 @@ def _parse_seeds(seeds: str | None, cfg) -> list[int]:
     down = next(((a, b) for a, b in ranges if a > b), None) if listed else None
     if down:
         raise SSGANError(f"--seeds {seeds}: the range {down[0]}-{down[1]} counts down; write it {down[1]}-{down[0]}")
+    if any(not 0 <= s <= SEED_MAX for pair in ranges for s in pair):  # (before a range is counted out)
+        raise SSGANError(f"--seeds {seeds}: seeds lie in 0..{SEED_MAX}")
+    if sum(b - a + 1 for a, b in ranges) > MOST_SEEDS:
+        raise SSGANError(f"--seeds {seeds} names more than {MOST_SEEDS:,} seeds, a run each: name fewer")
     out = [s for a, b in ranges for s in range(a, b + 1)]
-    twice = sorted({s for s in out if out.count(s) > 1})
+    counts = Counter(out)
+    twice = sorted(s for s, n in counts.items() if n > 1)
     if twice:
         raise SSGANError(f"--seeds {seeds} names seed{'s' if len(twice) > 1 else ''} {', '.join(map(str, twice))} "
                          "more than once; name each seed once")
@@ -805,7 +814,7 @@ def _class_name(k: int, classes: list[str] | None) -> str:
 @click.option("--images", type=click.Path(file_okay=False), default=None,
               help="Also write each sample as an 8-bit PNG file into this new folder (as FID tools and "
                    "--data folder:DIR read images).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
+@click.option("--seed", type=click.IntRange(0, SEED_MAX), default=0, show_default=True, help="Seed of the noise.")
 @click.option("--walk", type=int, default=None, help="Walk latent dimension DIM (rows: 8 random starts, 10 steps).")
 @click.option("--interpolate", is_flag=True, help="Interpolate between pairs of noise vectors (8 rows, 10 steps).")
 @device_option

@@ -39,6 +39,7 @@ INITS = ("default", "normal-0.02", "xavier")
 OPTIMIZERS = ("adam", "sgd")
 PRECISIONS = ("auto", "fp32", "bf16")
 GRAPHS = ("auto", "on", "off")
+SEED_MAX = 2**32 - 1  # seeds lie in 0..SEED_MAX, as numpy's legacy seeding and scikit-learn's random_state take them
 
 
 class InvalidSetting(SSGANError):
@@ -178,6 +179,8 @@ class Config:
                      "entropy_epochs", "image_size"):
             if getattr(self, name) is not None:
                 at_least(name, 1)
+        if not 0 <= self.seed <= SEED_MAX:  # (numpy's and torch's generators take these)
+            raise InvalidSetting("seed", f"must lie in 0..{SEED_MAX}, got {self.seed}")
         at_least("quality_samples", 10)  # (recall compares each sample with its 3 nearest; eval --samples's least)
         if self.image_size is not None and not self.dataset.startswith("folder:"):
             raise InvalidSetting("image_size", f"resizes the images of a folder:DIR dataset, and {self.dataset} is not "
