@@ -39,7 +39,7 @@ from ssgan.errors import DataWarning, SSGANError, first_line
 from ssgan.fileio import WriteFailed, check_folder_can_be, trainer_lock, write_json, write_text, writing
 from ssgan.graphs import use_graphs
 from ssgan.launch import OutOfDeviceMemory, resume_command
-from ssgan.models import build_models, resolve_arch
+from ssgan.models import TRAINING_BYTES_PER_PARAMETER, build_models, parameter_count, resolve_arch
 from ssgan.scaling import NONE, Scaler, fit_scaler, load_scaler, resolve_scale, save_scaler, scale_dataset
 from ssgan.splits import Split, default_labels, load_split, make_split, same_data, save_split
 from ssgan.train import (Diverged, Reporter, StopFlag, TrainResult, check_batch_rows, guard_words, load_checkpoint,
@@ -104,12 +104,32 @@ def _exclusive(folder: Path):
         os.close(fd)  # closing releases the lock
 
 
+def _check_network_size(cfg: Config, data: Dataset, device: torch.device) -> None:
+    """A one-line error, before a run folder is made, where the training state of the networks
+    alone (:data:`TRAINING_BYTES_PER_PARAMETER` a parameter) is more than ``device`` holds: a
+    mistyped width (--z-dim 1000000000) had stopped in torch's allocation traceback, its run
+    folder left behind."""
+    if device.type == "cuda":
+        held = torch.cuda.get_device_properties(device).total_memory
+    elif device.type == "cpu" and hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
+        held = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    else:  # (MPS shares the machine's memory, and says nothing of it)
+        return
+    n = parameter_count(cfg, data.shape, data.n_classes)
+    if n * TRAINING_BYTES_PER_PARAMETER > held:
+        raise SSGANError(f"the networks have {n:,} parameters, about {n * TRAINING_BYTES_PER_PARAMETER / 2**30:,.0f} GiB "
+                         f"to train (weights, gradients and Adam's moments of G and D, and D's average), more than the "
+                         f"{held / 2**30:,.0f} GiB of {device}: choose smaller networks (--z-dim, --g-hidden, --d-hidden, "
+                         "or --g-width and --d-width)")
+
+
 def prepare(cfg: Config) -> tuple[Dataset, Split, Scaler]:
     """Load the data and the labeled split, checking everything that can be checked up front,
     and scale the data with a scaler fitted on the training rows (``cfg.scale``)."""
-    resolve_device(cfg.device)
+    device = resolve_device(cfg.device)
     data = load_dataset(cfg.dataset, cfg.data_root, cfg.download, cfg.image_size)
     resolve_arch(cfg, data.shape)  # the networks must take this data's shape
+    _check_network_size(cfg, data, device)
     if cfg.quality_every and (data.x_test is None or not data.is_image):
         raise SSGANError(f"--quality-every needs image data with a test set to compare samples with; "
                          f"{data.name} has {'no test set' if data.x_test is None else f'examples of shape {data.shape}'}")

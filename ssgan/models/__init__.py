@@ -61,6 +61,19 @@ def n_outputs(n_classes: int, fake_logit: str) -> int:
     return n_classes + (fake_logit == "explicit")
 
 
+TRAINING_BYTES_PER_PARAMETER = 20  # fp32 weights, gradients and Adam's two moments of G and D, and D's average
+
+
+def parameter_count(cfg, in_shape: tuple[int, ...], n_classes: int) -> int:
+    """The parameters of :func:`build_models`' two networks, built on torch's meta device, which
+    holds no values: what training them would take, known before any memory is asked for."""
+    import torch
+
+    with torch.device("meta"):
+        g, d = build_models(cfg, in_shape, n_classes)
+    return sum(p.numel() for net in (g, d) for p in net.parameters())
+
+
 def build_models(cfg, in_shape: tuple[int, ...], n_classes: int):
     """The (generator, discriminator) pair that ``cfg`` describes, for examples of ``in_shape``."""
     cfg = resolve_arch(cfg, tuple(in_shape))
