@@ -14,7 +14,7 @@ from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d, validate_data
 
-from ssgan.config import Config
+from ssgan.config import SEED_MAX, Config
 from ssgan.data import Dataset
 from ssgan.models import build_models
 from ssgan.splits import Split
@@ -48,9 +48,9 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
         As the options of ``ssgan fit``.
     device : str, default="cpu"
         "cpu", "cuda", "cuda:N", "mps" or "auto".
-    random_state : int or None, default=None
-        Seed of initialisation, noise and batch order; the same seed on the CPU gives the
-        same model.
+    random_state : int, numpy RandomState or Generator, or None, default=None
+        Seed of initialisation, noise and batch order (0..2**32-1); the same seed on the CPU
+        gives the same model. A RandomState or Generator, or None, draws one.
 
     Attributes
     ----------
@@ -152,8 +152,7 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
         self.input_shape_ = tuple(X.shape[1:])
         self.model_shape_ = (1, *self.input_shape_) if X.ndim == 3 else self.input_shape_
         self.scaler_ = MinMaxScaler(clip=True).fit(X.reshape(len(X), -1))
-        seed = (self.random_state if self.random_state is not None
-                else int(np.random.default_rng().integers(2**31)))
+        seed = _seed(self.random_state)
         cfg = self._config(seed).replace(batch_size=min(self.batch_size, len(X)))
         data = Dataset("array", self._to_model_space(X), codes, None, None, n_classes=len(self.classes_))
         labeled = np.flatnonzero(~unlabeled)
@@ -190,7 +189,7 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "generator_")
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n must be a positive number of samples, got {n!r}")
-        seed = random_state if random_state is not None else int(np.random.default_rng().integers(2**31))
+        seed = _seed(random_state)
         x, _ = generate(self.generator_, n, seed)
         flat = self.scaler_.inverse_transform(x.reshape(n, -1).numpy())
         return flat.reshape((n, *self.input_shape_)).astype(np.float32)
@@ -218,3 +217,23 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
             g.load_state_dict(state["generator_"])
             d.load_state_dict(state["discriminator_"])
             self.generator_, self.discriminator_ = g.eval(), d.eval()
+
+
+def _seed(random_state) -> int:
+    """The seed that scikit-learn's ``random_state`` names: an int as it is, one drawn from a
+    numpy RandomState or Generator, or a fresh one for None.
+
+    >>> _seed(7), _seed(np.random.RandomState(0)), _seed(np.random.default_rng(0))
+    (7, 209652396, 1826701615)
+    """
+    if random_state is None:
+        return int(np.random.default_rng().integers(2**31))
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        if not 0 <= random_state <= SEED_MAX:
+            raise ValueError(f"random_state must lie in 0..{SEED_MAX}, got {random_state}")
+        return int(random_state)
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(2**31))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**31))
+    raise ValueError(f"random_state must be an int, a numpy RandomState or Generator, or None, got {random_state!r}")

@@ -67,6 +67,13 @@ def test_random_state_reproducible(digits_xy):
     a = SSGANClassifier(epochs=1, random_state=3).fit(X, masked(y)).predict_proba(X)
     b = SSGANClassifier(epochs=1, random_state=3).fit(X, masked(y)).predict_proba(X)
     assert np.array_equal(a, b)
+    # scikit-learn's other forms: a RandomState in the same state draws the same seed
+    c, d = (SSGANClassifier(epochs=1, random_state=np.random.RandomState(5)).fit(X, masked(y)).predict_proba(X)
+            for _ in range(2))
+    assert np.array_equal(c, d)
+    for bad, message in ((-1, "random_state must lie in 0..4294967295, got -1"), ("3", "must be an int, a numpy")):
+        with pytest.raises(ValueError, match=message):
+            SSGANClassifier(epochs=1, random_state=bad).fit(X, masked(y))
 
 
 def test_params_clone_and_pickle(fitted, digits_xy):
