@@ -168,7 +168,8 @@ def check_run_dataset(cfg: Config, run_dir: Path) -> None:
         path = Path(given).expanduser()
         if not path.is_absolute() and not path.exists():
             raise SSGANError(f"{run_dir} was trained on {cfg.dataset}, a path relative to the folder it was started "
-                             f"in, and there is no {path} in {Path.cwd()}: run this command from that folder")
+                             f"in, and there is no {path} in {Path.cwd()}: run this command from that folder (if it "
+                             f"was this one, put {path} back)")
 
 
 def run_data(cfg: Config, run_dir: Path) -> Dataset:

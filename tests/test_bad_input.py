@@ -221,5 +221,6 @@ def test_a_run_on_a_relative_npz_path_says_where_to_run_from(tmp_path, monkeypat
         r = CliRunner().invoke(main, args)
         assert r.exit_code == 2 and r.output.count("\n") == 1, r.output
         assert (f"{run} was trained on npz:d.npz, a path relative to the folder it was started in, and there is "
-                f"no d.npz in {elsewhere}: run this command from that folder") in r.output
+                f"no d.npz in {elsewhere}: run this command from that folder (if it was this one, put d.npz "
+                "back)") in r.output
     assert list(elsewhere.iterdir()) == []
