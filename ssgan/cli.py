@@ -198,6 +198,8 @@ def split(dataset, data_root, download, image_size, labels, val, seed, out) -> N
     dataset = dataset or "mnist"
     Config(dataset=dataset, image_size=image_size)  # (its checks)
     if out is not None:
+        if Path(out).suffix.lower() != ".json":  # (--out cells.npz had written the split over the data)
+            raise SSGANError(f"--out {out}: split writes JSON there; give a name that ends in .json")
         check_folder_can_be(Path(out).parent, f"--out {out}")  # before the data are read
     data = load_dataset(dataset, data_root, bool(download), image_size)
     s = make_split(data, default_labels(dataset, labels), seed, val)
@@ -784,6 +786,10 @@ def predict(run, data_spec, key, out, device, as_json) -> None:
     from ssgan.runs import prediction_path, predict_run, write_predictions
 
     path = prediction_path(out)  # before the work
+    given = Path(data_spec.partition(":")[2]).expanduser()
+    if data_spec.startswith("npz:") and path.exists() and given.exists() and path.samefile(given):
+        raise SSGANError(f"--out {out} is the file of --data {data_spec}: the predictions would replace the rows they "
+                         "are of; give another --out")
     r = predict_run(run, data_spec, key, device)
     write_predictions(r, path)
     counts = np.bincount(r["pred"], minlength=r["proba"].shape[1]).tolist()

@@ -37,6 +37,11 @@ def test_split_writes_100_balanced_indices_deterministically(tmp_path):
     # a new folder is made for it; a file where the folder would be is told before the data are read
     r = run("split", "--dataset", "digits", "--labels", 50, "--out", tmp_path / "new" / "s.json")
     assert r.exit_code == 0 and json.loads((tmp_path / "new" / "s.json").read_text())["labels"] == 50, r.output
+    data = tmp_path / "cells.npz"  # a name that is not a split's: it had been overwritten with the split's JSON
+    data.write_bytes(b"data")
+    r = run("split", "--dataset", "digits", "--labels", 50, "--out", data)
+    assert r.exit_code == 2 and r.output == (f"Error: --out {data}: split writes JSON there; give a name that ends in "
+                                             ".json\n") and data.read_bytes() == b"data", r.output
     r = run("split", "--dataset", "digits", "--labels", 50, "--out", a / "s.json")
     assert r.exit_code == 2 and r.output == f"Error: --out {a / 's.json'}: {a} is a file, not a folder\n", r.output
 

@@ -95,6 +95,7 @@ def test_real_valued_rows_are_scaled_as_in_training(tmp_path):
     (["--data", "folder:nowhere", "--out", "p.csv"], "no such folder: nowhere (expected folder:DIR with images in DIR "
                                                     "or its subfolders)"),
     (["--out", "new.npz/p.csv"], "--out new.npz/p.csv: new.npz is a file, not a folder"),
+    (["--out", "new.npz"], "--out new.npz is the file of --data npz:"),  # (it had replaced the rows with predictions)
     (["--device", "cuda", "--out", "p.csv"], "--device cuda: torch sees no CUDA GPU here; use --device cpu or auto"),
     (["--device", "gpu0", "--out", "p.csv"], "unknown device 'gpu0': use auto, cpu, cuda, cuda:N or mps"),
 ])
@@ -107,6 +108,8 @@ def test_bad_predictions_are_one_line(digits_run, tmp_path, monkeypatch, args, m
     r = CliRunner().invoke(main, ["predict", digits_run, *args])
     assert r.exit_code == 2 and r.output.count("\n") == 1 and message in r.output, r.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.npz"]  # nothing written
+    with np.load(tmp_path / "new.npz") as f:
+        assert f.files == ["x"]
 
 
 @pytest.mark.parametrize("command", ["predict", "eval"])
