@@ -826,6 +826,7 @@ def _class_name(k: int, classes: list[str] | None) -> str:
 @device_option
 def sample(run, n, out, npz, images, seed, walk, interpolate, device) -> None:
     """Generate samples from a run's generator; no training flags needed."""
+    from ssgan.data import own_path
     from ssgan.runs import load_run
     from ssgan.samples import (generate, has_picture, interpolation, latent_walk, save_grid, write_image_files,
                                write_samples)
@@ -835,6 +836,10 @@ def sample(run, n, out, npz, images, seed, walk, interpolate, device) -> None:
         if name is not None:  # (the folder of a file, or --images' own)
             check_folder_can_be(Path(name) if flag == "--images" else Path(name).parent, f"{flag} {name}")
     r = load_run(run, device)
+    data = own_path(r.config.dataset)  # (the run's own npz: never to be written over)
+    if npz is not None and data is not None and Path(npz).exists() and Path(npz).samefile(Path(data).expanduser()):
+        raise SSGANError(f"--npz {npz} is the file {run} trained on: the samples would replace its data; give another "
+                         "--npz")
     png = Path(out or Path(run) / "samples.png")
     if walk is not None or interpolate:
         if walk is not None and interpolate:
