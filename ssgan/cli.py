@@ -786,10 +786,7 @@ def predict(run, data_spec, key, out, device, as_json) -> None:
     from ssgan.runs import prediction_path, predict_run, write_predictions
 
     path = prediction_path(out)  # before the work
-    given = Path(data_spec.partition(":")[2]).expanduser()
-    if data_spec.startswith("npz:") and path.exists() and given.exists() and path.samefile(given):
-        raise SSGANError(f"--out {out} is the file of --data {data_spec}: the predictions would replace the rows they "
-                         "are of; give another --out")
+    _check_not_data(out, "--out", run, data_spec)
     r = predict_run(run, data_spec, key, device)
     write_predictions(r, path)
     counts = np.bincount(r["pred"], minlength=r["proba"].shape[1]).tolist()
@@ -799,6 +796,23 @@ def predict(run, data_spec, key, out, device, as_json) -> None:
         return
     listed = ", ".join(f"{_class_name(k, r['classes'])}: {c}" for k, c in enumerate(counts))
     click.echo(f"wrote {path}: {r['n']} row{'s' * (r['n'] != 1)} of {r['data']} (predicted classes {listed})")
+
+
+def _check_not_data(name: str | None, flag: str, run: str, data_spec: str | None = None) -> None:
+    """A one-line error where ``name``, the .npz that ``flag`` writes, is a file of data: that of
+    ``data_spec`` (``npz:PATH``) or the one the run trained on. Writing there had replaced the
+    user's rows with predictions or samples."""
+    from ssgan.data import NPZ_PREFIX
+    from ssgan.runs import read_config
+
+    if name is None or not Path(name).is_file():
+        return
+    trained = read_config(Path(run)).get("dataset") if (Path(run) / "config.json").is_file() else None
+    for spec, whose in ((data_spec, f"of --data {data_spec}"), (trained, f"{run} trained on")):
+        data = Path(spec[len(NPZ_PREFIX):]).expanduser() if spec and spec.startswith(NPZ_PREFIX) else None
+        if data is not None and data.is_file() and Path(name).samefile(data):
+            raise SSGANError(f"{flag} {name} is the file {whose}: writing there would replace the data; give another "
+                             f"{flag}")
 
 
 def _class_name(k: int, classes: list[str] | None) -> str:
@@ -826,7 +840,6 @@ def _class_name(k: int, classes: list[str] | None) -> str:
 @device_option
 def sample(run, n, out, npz, images, seed, walk, interpolate, device) -> None:
     """Generate samples from a run's generator; no training flags needed."""
-    from ssgan.data import own_path
     from ssgan.runs import load_run
     from ssgan.samples import (generate, has_picture, interpolation, latent_walk, save_grid, write_image_files,
                                write_samples)
@@ -835,11 +848,8 @@ def sample(run, n, out, npz, images, seed, walk, interpolate, device) -> None:
     for flag, name in (("--out", out), ("--npz", npz), ("--images", images)):
         if name is not None:  # (the folder of a file, or --images' own)
             check_folder_can_be(Path(name) if flag == "--images" else Path(name).parent, f"{flag} {name}")
+    _check_not_data(npz, "--npz", run)
     r = load_run(run, device)
-    data = own_path(r.config.dataset)  # (the run's own npz: never to be written over)
-    if npz is not None and data is not None and Path(npz).exists() and Path(npz).samefile(Path(data).expanduser()):
-        raise SSGANError(f"--npz {npz} is the file {run} trained on: the samples would replace its data; give another "
-                         "--npz")
     png = Path(out or Path(run) / "samples.png")
     if walk is not None or interpolate:
         if walk is not None and interpolate:

@@ -141,8 +141,10 @@ def test_images_of_more_channels_than_a_picture_holds_train_without_one(tmp_path
     r = CliRunner().invoke(main, ["sample", str(run), "--n", "4", "--npz", "s.npz"])
     assert r.exit_code == 0 and np.load("s.npz")["x"].shape == (4, 16, 4, 4), r.output
     r = CliRunner().invoke(main, ["sample", str(run), "--n", "4", "--npz", "./bands.npz"])  # the run's own data
-    assert r.exit_code == 2 and r.output == (f"Error: --npz ./bands.npz is the file {run} trained on: the samples "
-                                             "would replace its data; give another --npz\n"), r.output
+    assert r.exit_code == 2 and r.output == (f"Error: --npz ./bands.npz is the file {run} trained on: writing there "
+                                             "would replace the data; give another --npz\n"), r.output
+    r = CliRunner().invoke(main, ["predict", str(run), "--data", "npz:s.npz", "--out", "bands.npz"])
+    assert r.exit_code == 2 and f"--out bands.npz is the file {run} trained on" in r.output, r.output
     assert np.load("bands.npz").files == ["x", "y", "x_test", "y_test"]
     r = CliRunner().invoke(main, ["report", str(run), "--out", "rep"])
     assert r.exit_code == 0 and r.output == "wrote rep/report.md, report.json, accuracy.png, losses.png, diagnostics.png\n"
