@@ -392,6 +392,9 @@ def resolve(config_file: str | Path | None = None, **cli: Any) -> Config:
         values.setdefault("dataset", split.dataset)
         values.setdefault("seed", split.seed)
     try:
+        tag = values.get("tag", "")  # (checked here, not in Config: runs saved before still load)
+        if tag != tag.strip() or "\n" in tag:  # a blank name had headed a report's row
+            raise InvalidSetting("tag", f"must name the method without spaces around it or lines, got {tag!r}")
         return Config(**values)
     except InvalidSetting as e:
         raise e.where(given, config_file if e.field in values else None) from None

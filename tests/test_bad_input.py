@@ -79,6 +79,7 @@ def cases(tmp_path):
         "missing data root": (["fit", "--dataset", "svhn", "--data-root", str(tmp_path / "nowhere")], "does not exist"),
         "data not in data root": (["fit", "--dataset", "cifar10", "--data-root", str(tmp_path)], "cifar10 not found in"),
         "negative seed": (["fit", "--seed", "-1"], "--seed must lie in 0..4294967295, got -1"),
+        "blank tag": (["fit", "--tag", "   "], "--tag must name the method without spaces around it or lines, got '   '"),
         "seeds past the generators' range": (["fit", "--seeds", "1-99999999999"],
                                               "--seeds 1-99999999999: seeds lie in 0..4294967295"),
         "seeds by the hundred thousand": (["fit", "--seeds", "200000"],
@@ -162,7 +163,7 @@ def _has_cuda():
 CASE_NAMES = [
     "unknown dataset", "dataset in capitals", "npz without its prefix", "folder without its prefix",
     "prefix without a path", "toy mixture of one mode", "missing data root", "data not in data root",
-    "negative seed", "seeds past the generators' range", "seeds by the hundred thousand", "labels 0",
+    "blank tag", "negative seed", "seeds past the generators' range", "seeds by the hundred thousand", "labels 0",
     "labels negative", "labels not a multiple", "labels more than available", "npz wrong keys", "npz wrong dims", "npz NaN pixels",
     "npz of objects", "npz of raw bytes",
     "npz labels out of range", "npz all unlabeled", "npz no unlabeled", "npz empty test set", "npz test class unseen",
