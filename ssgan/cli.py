@@ -110,7 +110,7 @@ def _console(stderr: bool = False):
 # -- data -----------------------------------------------------------------------------------
 
 @main.command()
-@click.option("--data-root", type=click.Path(file_okay=False), default=None,
+@click.option("--data-root", type=click.Path(exists=True, file_okay=False), default=None,
               help="Directory of torchvision datasets, to check which are there.")
 def datasets(data_root: str | None) -> None:
     """List the datasets and whether each loads offline now."""
@@ -716,9 +716,10 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
         raise e.where(given) from None
     cfg = config_mod.resolve(config_file, **options)
     config_mod.warn_without_effect(cfg, config_file, **options)
-    for path in splits:
+    named = options["dataset"] or (config_mod.load_toml(config_file).get("dataset") if config_file else None)
+    for path in splits:  # (a split brings its dataset where neither the command line nor --config names one, as in fit)
         s = load_split(path)
-        jobs.append(cfg.replace(dataset=options["dataset"] or s.dataset, split=path, seed=s.seed, labels=None))
+        jobs.append(cfg.replace(dataset=named or s.dataset, split=path, seed=s.seed, labels=None))
     if not (splits or run_dirs):
         jobs = [cfg.replace(seed=seed) for seed in _parse_seeds(seeds, cfg)]
     results, failures, methods, command = [], [], methods or ("same-net", "logreg"), _command()

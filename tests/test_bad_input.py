@@ -32,6 +32,8 @@ def cases(tmp_path):
     assert CliRunner().invoke(main, ["split", "--dataset", "digits", "--labels", "50", "--out", str(digits_split)]).exit_code == 0
     unknown_key = tmp_path / "unknown.toml"
     unknown_key.write_text("epoch = 3\n")
+    of_mnist = tmp_path / "mnist.toml"
+    of_mnist.write_text('dataset = "mnist"\n')
     wrong_type = tmp_path / "type.toml"
     wrong_type.write_text('lr = "fast"\n')
     not_a_run = tmp_path / "not_a_run"
@@ -118,6 +120,9 @@ def cases(tmp_path):
                                        "--translate 8 moves images by up to 8 pixels, and those of digits are 8x8: give "
                                        "fewer than 8"),
         "split for another dataset": (["fit", "--dataset", "mnist", "--split", str(digits_split)], "is for dataset 'digits'"),
+        "baseline split for a config's other dataset": (
+            ["baseline", "--config", str(of_mnist), "--split", str(digits_split), "--method", "logreg", "--out",
+             str(tmp_path / "runs")], f"split file {digits_split} is for dataset 'digits', not 'mnist'"),
         "split of data changed since": (["fit", "--dataset", changed, "--split", str(changed_split)],
                                         f"split file {changed_split} was drawn from other data than {changed} holds now"),
         "damaged split": (["fit", "--split", str(bad_split)], "damaged or not a split"),
@@ -162,19 +167,19 @@ def _has_cuda():
 
 CASE_NAMES = [
     "unknown dataset", "dataset in capitals", "npz without its prefix", "folder without its prefix",
-    "prefix without a path", "toy mixture of one mode", "missing data root", "data not in data root",
-    "blank tag", "negative seed", "seeds past the generators' range", "seeds by the hundred thousand", "labels 0",
-    "labels negative", "labels not a multiple", "labels more than available", "npz wrong keys", "npz wrong dims", "npz NaN pixels",
-    "npz of objects", "npz of raw bytes",
-    "npz labels out of range", "npz all unlabeled", "npz no unlabeled", "npz empty test set", "npz test class unseen",
-    "npz 8-bit test pixels beside floats", "npz of booleans", "npz of channels-last images",
-    "too few samples to score", "networks larger than the machine", "translate on vectors", "translate out of the frame", "split for another dataset",
-    "split of data changed since",
-    "damaged split", "config unknown key", "config wrong type", "cuda without GPU", "eval on a non-run", "eval of a folder of runs",
-    "sample on a non-run", "resume a non-run", "resume one run twice", "resume several in processes of torchrun",
-    "damaged checkpoint", "eval without weights", "sample without weights",
-    "output not a folder", "damaged metrics", "report without a test set", "report on validation without it",
-    "batch larger than the rows left after val", "report of a file",
+    "prefix without a path", "toy mixture of one mode", "missing data root", "data not in data root", "blank tag",
+    "negative seed", "seeds past the generators' range", "seeds by the hundred thousand", "labels 0", "labels negative",
+    "labels not a multiple", "labels more than available", "npz wrong keys", "npz wrong dims", "npz NaN pixels",
+    "npz of objects", "npz of raw bytes", "npz labels out of range", "npz all unlabeled", "npz no unlabeled",
+    "npz empty test set", "npz test class unseen", "npz 8-bit test pixels beside floats", "npz of booleans",
+    "npz of channels-last images", "too few samples to score", "networks larger than the machine",
+    "translate on vectors", "translate out of the frame", "split for another dataset",
+    "baseline split for a config's other dataset", "split of data changed since", "damaged split", "config unknown key",
+    "config wrong type", "cuda without GPU", "eval on a non-run", "eval of a folder of runs", "sample on a non-run",
+    "resume a non-run", "resume one run twice", "resume several in processes of torchrun", "damaged checkpoint",
+    "eval without weights", "sample without weights", "output not a folder", "damaged metrics",
+    "report without a test set", "report on validation without it", "batch larger than the rows left after val",
+    "report of a file",
 ]
 
 
