@@ -138,7 +138,7 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"y holds the string '{UNLABELED}', which would be a class of its own (an array of "
                              f"strings turns the integer {UNLABELED} into one); mark unlabeled rows with the integer "
                              f"in an object array: y = y.astype(object); y[y == '{UNLABELED}'] = {UNLABELED}")
-        unlabeled = np.array([v == UNLABELED for v in y], dtype=bool) if y.dtype == object else (y == UNLABELED)
+        unlabeled = _unlabeled(y)
         if unlabeled.all():
             raise ValueError("y has no labeled rows (every entry is -1)")
         check_classification_targets(y[~unlabeled])
@@ -182,6 +182,17 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "discriminator_")
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy on the rows of ``y`` that have labels: rows marked -1 (unlabeled) are left
+        out, so that ``cross_val_score`` and ``GridSearchCV`` on semi-supervised ``y`` score the
+        held-out labels alone (each -1 had counted as a wrong prediction)."""
+        y = column_or_1d(y)
+        labeled = ~_unlabeled(y)
+        if not labeled.any():
+            raise ValueError("y has no labeled rows to score (every entry is -1)")
+        weight = None if sample_weight is None else np.asarray(sample_weight)[labeled]
+        return super().score(np.asarray(X)[labeled], y[labeled], weight)
+
     def generate(self, n: int, random_state: int | None = None) -> np.ndarray:
         """``n`` generated examples in the original feature scale and shape of ``X``."""
         from ssgan.samples import generate
@@ -217,6 +228,11 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
             g.load_state_dict(state["generator_"])
             d.load_state_dict(state["discriminator_"])
             self.generator_, self.discriminator_ = g.eval(), d.eval()
+
+
+def _unlabeled(y: np.ndarray) -> np.ndarray:
+    """Which entries of ``y`` mark unlabeled rows (the integer -1, also in an object array)."""
+    return np.array([v == UNLABELED for v in y], dtype=bool) if y.dtype == object else (y == UNLABELED)
 
 
 def _seed(random_state) -> int:

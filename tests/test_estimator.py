@@ -88,6 +88,21 @@ def test_params_clone_and_pickle(fitted, digits_xy):
     assert np.array_equal(restored.predict_proba(X), fitted.predict_proba(X))
 
 
+def test_score_leaves_out_unlabeled_rows(fitted, digits_xy):
+    """cross_val_score and GridSearchCV on semi-supervised y score the labels held out: each -1
+    had counted as a wrong prediction, so a fold of 83 % unlabeled rows scored at most 0.17."""
+    X, y = digits_xy
+    semi = np.where(np.arange(len(y)) % 6 == 0, y, -1)
+    labeled = semi != -1
+    assert fitted.score(X, semi) == pytest.approx((fitted.predict(X[labeled]) == y[labeled]).mean())
+    weight = np.arange(len(y)) % 3 + 1.0
+    assert fitted.score(X, semi, sample_weight=weight) == pytest.approx(
+        np.average(fitted.predict(X[labeled]) == y[labeled], weights=weight[labeled]))
+    assert fitted.score(X, semi) > 0.5
+    with pytest.raises(ValueError, match="no labeled rows to score"):
+        fitted.score(X, np.full(len(y), -1))
+
+
 def test_pipeline_cross_val_and_grid_search(digits_xy):
     X, y = digits_xy
     pipe = make_pipeline(FunctionTransformer(lambda a: a / 16.0), SSGANClassifier(epochs=1, random_state=0))
