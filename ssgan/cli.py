@@ -803,14 +803,15 @@ def _check_not_data(name: str | None, flag: str, run: str, data_spec: str | None
     """A one-line error where ``name``, the .npz that ``flag`` writes, is a file of data: that of
     ``data_spec`` (``npz:PATH``) or the one the run trained on. Writing there had replaced the
     user's rows with predictions or samples."""
-    from ssgan.data import NPZ_PREFIX
+    from ssgan.data import own_path
     from ssgan.runs import read_config
 
     if name is None or not Path(name).is_file():
         return
     trained = read_config(Path(run)).get("dataset") if (Path(run) / "config.json").is_file() else None
     for spec, whose in ((data_spec, f"of --data {data_spec}"), (trained, f"{run} trained on")):
-        data = Path(spec[len(NPZ_PREFIX):]).expanduser() if spec and spec.startswith(NPZ_PREFIX) else None
+        given = own_path(spec) if spec else None  # (npz:PATH's or folder:DIR's; a folder is no file)
+        data = Path(given).expanduser() if given else None
         if data is not None and data.is_file() and Path(name).samefile(data):
             raise SSGANError(f"{flag} {name} is the file {whose}: writing there would replace the data; give another "
                              f"{flag}")

@@ -305,8 +305,6 @@ def _resumed(path: Path, epochs: int | None) -> tuple[Config, dict | None]:
     """The config (to ``epochs``, :func:`_with_epochs`) and the checkpoint (None: it starts
     afresh) with which :func:`resume` continues the run folder ``path``, or the one-line error
     it stops with."""
-    if (path / "config.json").is_file():
-        _check_networks(path)
     if _never_checkpointed(path):
         return _with_epochs(path, _config_json(path), None, epochs), None
     run = _read_run(path)
@@ -365,9 +363,11 @@ def _never_checkpointed(path: Path) -> bool:
 
 def _config_json(path: Path) -> Config:
     try:
-        return from_dict(json.loads((path / "config.json").read_text()), f"{path / 'config.json'}")
+        saved = json.loads((path / "config.json").read_text())
     except json.JSONDecodeError:
         raise SSGANError(f"{path / 'config.json'} is damaged (not JSON); start a new run instead") from None
+    _check_networks(path, saved)  # (a scikit-learn baseline's folder looks like a run stopped before its checkpoint)
+    return from_dict(saved, f"{path / 'config.json'}")
 
 
 def _resumable(run: Run) -> Run:
@@ -551,7 +551,7 @@ def _read_run(path: str | Path) -> Run:
         raise SSGANError(f"{path} is not a run folder (no config.json): pass a folder made by `ssgan fit`"
                          + (f"; it holds {len(inside)} run folder{'s' * (len(inside) > 1)}, such as {inside[0]}"
                             if inside else ""))
-    _check_networks(path)
+    _check_networks(path, read_config(path))
     ckpt = load_checkpoint(path / "checkpoint.pt")
     try:
         cfg = from_dict(ckpt["config"], f"checkpoint {path / 'checkpoint.pt'}")
@@ -560,10 +560,10 @@ def _read_run(path: str | Path) -> Run:
     return Run(path, cfg, ckpt)
 
 
-def _check_networks(path: Path) -> None:
-    """A one-line error for the folder of a scikit-learn baseline (its config names its
-    ``estimator``, :mod:`ssgan.baselines`), which has no networks to use or train."""
-    if "estimator" in (saved := read_config(path)):
+def _check_networks(path: Path, saved: dict) -> None:
+    """A one-line error for the folder ``path`` of a scikit-learn baseline (its config, ``saved``,
+    names its ``estimator``, :mod:`ssgan.baselines`), which has no networks to use or train."""
+    if "estimator" in saved:
         raise SSGANError(f"{path} is a {saved.get('method', 'scikit-learn')} baseline, which has no networks to use or "
                          "train: eval, predict, sample and --resume take runs of ssgan fit (or of baseline same-net or "
                          "full); ssgan report reads it")
