@@ -9,6 +9,7 @@ The resolved config is saved as ``config.json`` in the run folder and is all tha
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import typing
 import warnings
@@ -154,6 +155,10 @@ class Config:
                 sign = ">=" if inclusive else ">"
                 raise InvalidSetting(name, f"must be {sign} {low:g}, got {value}")
 
+        for field in fields(self):  # nan passes every range check below (its comparisons are all false)
+            value = getattr(self, field.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise InvalidSetting(field.name, f"must be a finite number, got {value}")
         choice("g_loss", G_LOSSES)
         choice("fm_norm", FM_NORMS)
         choice("moment_space", MOMENT_SPACES)

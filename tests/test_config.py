@@ -50,6 +50,14 @@ def test_missing_config_file(tmp_path):
     (dict(beta2=1.0), "beta2 must lie in"),
     (dict(unlabeled_weight=-1.0), "^unlabeled_weight must be >= 0, got -1.0$"),
     (dict(quality_every=-1), "^quality_every must be >= 0, got -1$"),
+    # nan compares false with every bound, so it passed them all (lr: torch's traceback;
+    # unlabeled_weight: a run that trained to the end on nan losses); inf trained until the guard
+    (dict(lr=float("nan")), "^lr must be a finite number, got nan$"),
+    (dict(adam_eps=float("nan")), "^adam_eps must be a finite number, got nan$"),
+    (dict(unlabeled_weight=float("nan")), "^unlabeled_weight must be a finite number, got nan$"),
+    (dict(d_input_noise=float("nan")), "^d_input_noise must be a finite number, got nan$"),
+    (dict(lr=float("inf")), "^lr must be a finite number, got inf$"),
+    (dict(moment_weight=float("-inf")), "^moment_weight must be a finite number, got -inf$"),
 ])
 def test_invalid_values(changes, message):
     with pytest.raises(SSGANError, match=message):
@@ -77,6 +85,11 @@ def test_a_value_out_of_range_is_named_where_it_was_given(tmp_path):
         Config(epochs=0)
     r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--lr", "-1", "--out", str(tmp_path / "runs")])
     assert r.exit_code == 2 and r.output == "Error: --lr must be > 0, got -1.0\n" and not (tmp_path / "runs").exists()
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--lr-d", "nan", "--out", str(tmp_path / "runs")])
+    assert r.exit_code == 2 and r.output == "Error: --lr-d must be a finite number, got nan\n" and not (tmp_path / "runs").exists()
+    cfg.write_text("lr = inf\n")  # (TOML's inf and nan are floats)
+    with pytest.raises(SSGANError, match=rf"^config file {re.escape(str(cfg))}: lr must be a finite number, got inf$"):
+        resolve(cfg)
 
 
 def test_a_setting_without_effect_is_a_warning_named_where_it_was_given(tmp_path):
