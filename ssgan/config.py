@@ -347,9 +347,7 @@ def check_keys(values: dict[str, Any], source: str) -> dict[str, Any]:
     checked = {}
     for key, value in values.items():
         if key not in types:
-            raise SSGANError(
-                f"{source}: unknown key {key!r}; known keys are {', '.join(types)}"
-            )
+            raise SSGANError(f"{source}: unknown key {key!r}; {_known_keys_for(key, value, types)}")
         allowed = types[key]
         if float in allowed and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
@@ -364,6 +362,21 @@ def check_keys(values: dict[str, Any], source: str) -> dict[str, Any]:
             raise SSGANError(f"{source}: {key} must be {names}, got {value!r}")
         checked[key] = value
     return checked
+
+
+def _known_keys_for(key: str, value: Any, types: dict) -> str:
+    """What an unknown key was likely meant to be: a flag's spelling (``batch-size``), a near
+    miss (``epoch``), a [table] header; else the list of keys."""
+    import difflib
+
+    if key.replace("-", "_") in types:
+        return f"did you mean {key.replace('-', '_')!r}? (keys are written with underscores, flags with dashes)"
+    if isinstance(value, dict):
+        return "a config file is one flat table of keys such as epochs = 60, without [sections]"
+    close = difflib.get_close_matches(key.replace("-", "_"), list(types), n=1)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return f"known keys are {', '.join(types)}"
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:

@@ -25,7 +25,10 @@ def test_command_line_wins_over_file(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("epoch = 3\n", "unknown key 'epoch'"),
+    ("epoch = 3\n", "unknown key 'epoch'; did you mean 'epochs'\\?$"),
+    ("batch-size = 50\n", "unknown key 'batch-size'; did you mean 'batch_size'\\? \\(keys are written with underscores"),
+    ("[fit]\nepochs = 3\n", "unknown key 'fit'; a config file is one flat table of keys"),
+    ("bogus = 3\n", "unknown key 'bogus'; known keys are dataset, data_root, "),
     ('epochs = "3"\n', "epochs must be int"),
     ("lr = true\n", "lr must be float"),
     ("epochs = [", "not valid TOML"),
