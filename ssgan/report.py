@@ -65,6 +65,7 @@ def find_runs(paths: list[str | Path], split: str = "test") -> list[RunRecord]:
             raise SSGANError(f"{p} is a file, not a run folder: pass run folders, or a folder that holds them")
         else:
             raise SSGANError(f"{p} does not exist")
+    _check_named_once(folders)
     runs = []
     for f in folders:
         config = read_config(f)
@@ -91,10 +92,38 @@ def find_runs(paths: list[str | Path], split: str = "test") -> list[RunRecord]:
         raise SSGANError(f"a report covers one dataset and label count, got {listed}: make one report for each")
     for name, rs in group_by_method(runs).items():
         _check_one_setting(name, rs)
+        _check_distinct_seeds(name, rs)
         if all(r.diverged for r in rs):
             raise SSGANError(f"every run of {name} diverged ({rs[0].path}: {guard_words(rs[0].diverged)}), so it has no "
                              "accuracy to report: leave its runs out, and say so in the report's --notes")
     return runs
+
+
+def _check_named_once(folders: list[Path]) -> None:
+    """One line if a run folder comes twice (named twice, or named and in a folder also named):
+    the report would count it as two seeds, with a mean ± std that were not measured."""
+    seen: dict[Path, Path] = {}
+    for f in folders:
+        if f.resolve() in seen:
+            first = seen[f.resolve()]
+            how = "" if first == f else f" (as {first} and as {f})"
+            raise SSGANError(f"{f} is given twice{how}: a report counts each run once, so name it once")
+        seen[f.resolve()] = f
+
+
+def _check_distinct_seeds(name: str, rs: list[RunRecord]) -> None:
+    """One line if two runs of method ``name`` share their seed and their labeled split (a run
+    folder copied, or a seed trained again): they are one measurement, which a mean over
+    seeds would count twice. Runs with one seed on different splits are distinct."""
+    seen: dict[tuple, Path] = {}
+    for r in rs:
+        f = r.path / "split.json"
+        labeled = tuple(json.loads(f.read_text()).get("indices", ())) if f.is_file() else None
+        key = (r.config.get("seed"), labeled)
+        if key in seen:
+            raise SSGANError(f"{seen[key]} and {r.path} are both {name} with seed {key[0]} on the same labels: a "
+                             "report's mean and spread are over distinct seeds, so leave one of them out")
+        seen[key] = r.path
 
 
 def finished(runs: list[RunRecord]) -> list[RunRecord]:

@@ -339,3 +339,32 @@ def test_a_report_refuses_one_method_whose_runs_differ_in_a_setting(tmp_path):
         "would mix settings as if they were seeds of one: report them apart, or give each setting a name of its own "
         "with ssgan fit --tag\n"), r.output
     assert not (tmp_path / "rep").exists()
+
+
+def test_a_report_counts_each_run_once(runs, tmp_path):
+    """A run named twice (or named beside the folder that holds it), or copied, was averaged in
+    as a second seed: 3 seeds reported as 4, a spread that was never measured. One seed on two
+    different labeled splits is two measurements, and is reported."""
+    import shutil
+
+    out, agg, _ = runs
+    first = Path(agg["runs"][0]["run"])
+    r = invoke("report", out, first, "--out", tmp_path / "rep")
+    assert r.exit_code == 2 and r.output == (f"Error: {first} is given twice: a report counts each run once, "
+                                             "so name it once\n"), r.output
+    copy = tmp_path / "copy"
+    shutil.copytree(first, copy)
+    r = invoke("report", out, copy, "--out", tmp_path / "rep")
+    assert r.exit_code == 2 and r.output == (
+        f"Error: {first} and {copy} are both ssgan with seed 1 on the same labels: a report's mean and spread are over "
+        "distinct seeds, so leave one of them out\n"), r.output
+    assert not (tmp_path / "rep").exists()
+    other = tmp_path / "other"
+    assert invoke("split", "--dataset", "digits", "--labels", 50, "--seed", 7, "--out", tmp_path / "s7.json").exit_code == 0
+    r = invoke("fit", "--split", tmp_path / "s7.json", "--seed", 1, "--epochs", 2, "--out", other, "--quiet")
+    assert r.exit_code == 0, r.output
+    one, = other.iterdir()
+    r = invoke("report", first, one, "--out", tmp_path / "rep")
+    assert r.exit_code == 0, r.output
+    report = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert report["methods"]["ssgan"]["seeds"] == [1, 1] and report["methods"]["ssgan"]["runs"] == [str(first), str(one)]
