@@ -722,6 +722,7 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
         jobs.append(cfg.replace(dataset=named or s.dataset, split=path, seed=s.seed, labels=None))
     if not (splits or run_dirs):
         jobs = [cfg.replace(seed=seed) for seed in _parse_seeds(seeds, cfg)]
+    _check_jobs_once(jobs, methods, "--run" if run_dirs else "--split")
     results, failures, methods, command = [], [], methods or ("same-net", "logreg"), _command()
     for i, job in enumerate(jobs):
         for j, method in enumerate(methods):
@@ -746,6 +747,26 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
         click.echo(json.dumps(results))
     if failures:
         raise diverged(failures, results, len(jobs) * len(methods), "baseline runs")
+
+
+def _check_jobs_once(jobs: list, methods: tuple[str, ...], flag: str) -> None:
+    """One line if ``baseline`` would train one method on one split twice (a --run or --split
+    given twice, as itself or inside a folder given too, or a --method twice): the second run
+    measured nothing new, and ``report`` refuses the pair as one seed counted twice."""
+    from ssgan.splits import load_split
+
+    if twice := next((m for m in methods if methods.count(m) > 1), None):
+        raise SSGANError(f"--method {twice} is given twice: name each method once")
+    seen: dict = {}
+    for job in jobs:
+        key = (job.replace(split=None), tuple(load_split(job.split).indices) if job.split else None)
+        named = Path(job.split).parent if flag == "--run" else job.split  # (a run's job is its split.json)
+        if key in seen and flag == "--run" and Path(seen[key]).resolve() == Path(named).resolve():
+            raise SSGANError(f"--run {named} is given twice (named twice, or also in a folder named): name each run once")
+        if key in seen:
+            raise SSGANError(f"{seen[key]} and {named} are the same labeled split (seed {job.seed}): each baseline "
+                             f"trains once on it, so give {flag} one of them")
+        seen[key] = named
 
 
 @main.command()

@@ -127,6 +127,31 @@ def test_baselines_of_a_run_refuse_what_contradicts_it(runs, args, message):
     assert not (out / "never").exists()
 
 
+def test_baselines_train_once_per_split_and_method(runs, tmp_path):
+    """A --run, --split or --method given twice trained the same baseline twice, into two
+    folders that a report then counted as two seeds."""
+    import shutil
+
+    out, agg, _ = runs
+    first = agg["runs"][0]["run"]
+    split = f"{first}/split.json"
+    copy = tmp_path / "copy.json"
+    shutil.copy(split, copy)
+    for args, message in [
+        (["--run", first, "--run", first], f"--run {first} is given twice (named twice, or also in a folder named): "
+                                           "name each run once"),
+        (["--run", out, "--run", first], f"--run {first} is given twice (named twice, or also in a folder named): "
+                                         "name each run once"),
+        (["--split", split, "--split", copy], f"{split} and {copy} are the same labeled split (seed 1): each baseline "
+                                              "trains once on it, so give --split one of them"),
+        (["--split", split, "--method", "same-net", "--method", "same-net"],
+         "--method same-net is given twice: name each method once"),
+    ]:
+        r = invoke("baseline", *args, "--method", "logreg", "--out", tmp_path / "never")
+        assert r.exit_code == 2 and r.output == f"Error: {message}\n", r.output
+    assert not (tmp_path / "never").exists()
+
+
 def test_baselines_of_a_baseline_are_refused(runs):
     out, _, baselines = runs
     r = invoke("baseline", "--run", baselines[1]["run"], "--method", "logreg")
