@@ -868,6 +868,14 @@ def sample(run, n, out, npz, images, seed, walk, interpolate, device) -> None:
                                write_samples)
 
     _check_sample_names(out, npz)  # before the work
+    if walk is not None and interpolate:
+        raise SSGANError("choose --walk DIM or --interpolate, not both")
+    if walk is not None or interpolate:  # a grid of 8 rows of 10 steps: --npz had been dropped in silence, --n too
+        n_given = click.get_current_context().get_parameter_source("n") != click.core.ParameterSource.DEFAULT
+        extra = [flag for flag, value in (("--n", n_given), ("--npz", npz), ("--images", images)) if value]
+        if extra:
+            raise SSGANError("--walk and --interpolate draw one picture of 8 rows of 10 steps into --out; --n, --npz "
+                             f"and --images are for random samples: drop {' and '.join(extra)}")
     for flag, name in (("--out", out), ("--npz", npz), ("--images", images)):
         if name is not None:  # (the folder of a file, or --images' own)
             check_folder_can_be(Path(name) if flag == "--images" else Path(name).parent, f"{flag} {name}")
@@ -875,10 +883,6 @@ def sample(run, n, out, npz, images, seed, walk, interpolate, device) -> None:
     r = load_run(run, device)
     png = Path(out or Path(run) / "samples.png")
     if walk is not None or interpolate:
-        if walk is not None and interpolate:
-            raise SSGANError("choose --walk DIM or --interpolate, not both")
-        if images is not None:
-            raise SSGANError("--images writes --n samples, not a walk or an interpolation: drop one of them")
         if not has_picture(r.shape):
             raise SSGANError(f"--walk and --interpolate draw image grids; this run's data have shape {r.shape}, "
                              "which has no picture")

@@ -262,3 +262,11 @@ def test_latent_walk_and_interpolation(tmp_path):
         assert (w, h) == (10 * 10 + 2, 8 * 10 + 2)  # 10 steps x 8 rows of 8x8 images, 2-pixel padding
     r = CliRunner().invoke(main, ["sample", run, "--walk", "100"])
     assert r.exit_code == 2 and "dimensions 0..99" in r.output
+    # a grid has no --n, and --npz had been dropped in silence (no file, exit 0)
+    for args, dropped in ((["--walk", "3", "--npz", str(tmp_path / "w.npz")], "--npz"), (["--interpolate", "--n", "16"], "--n"),
+                          (["--walk", "3", "--images", str(tmp_path / "im"), "--n", "64"], "--n and --images")):
+        r = CliRunner().invoke(main, ["sample", run, *args, "--out", str(tmp_path / "never.png")])
+        assert r.exit_code == 2 and r.output == (
+            "Error: --walk and --interpolate draw one picture of 8 rows of 10 steps into --out; --n, --npz and --images "
+            f"are for random samples: drop {dropped}\n"), r.output
+    assert not any((tmp_path / name).exists() for name in ("w.npz", "im", "never.png"))
