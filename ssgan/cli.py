@@ -639,8 +639,15 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, device, as_json
     with --samples, its generator's samples too."""
     from rich.table import Table
 
+    from ssgan.errors import DataWarning
     from ssgan.runs import evaluate_run, sample_quality_of_run
 
+    if samples is None:  # (as fit warns of settings that its others leave without effect)
+        source = click.get_current_context().get_parameter_source
+        for flag, given in (("--cache-dir", cache_dir is not None),
+                            ("--feature-net", source("feature_net") != click.core.ParameterSource.DEFAULT)):
+            if given:
+                warnings.warn(f"{flag} has no effect in this command: it acts only with --samples N", DataWarning)
     r = evaluate_run(run, part, data_spec, device)
     if samples is not None:
         log = (lambda m: None) if as_json else (lambda m: click.echo(m, err=True))

@@ -186,6 +186,11 @@ def test_eval_prints_metrics_and_json(runs):
     assert "balanced accuracy" in table.output and "confusion matrix" in table.output
     train = json.loads(invoke("eval", run, "--split", "train", "--json").stdout)
     assert train["n"] == 1347
+    assert r.stderr == ""  # the options of --samples, given without it, are said to do nothing (they did so in silence)
+    r = invoke("eval", run, "--feature-net", "inception", "--cache-dir", "somewhere", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["accuracy"] == m["accuracy"]
+    assert r.stderr == ("Warning: --cache-dir has no effect in this command: it acts only with --samples N\n"
+                        "Warning: --feature-net has no effect in this command: it acts only with --samples N\n")
 
 
 def test_eval_on_other_data(runs, tmp_path):
