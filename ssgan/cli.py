@@ -185,7 +185,7 @@ def data_options(f):
 @main.command()
 @data_options
 @click.option("--labels", type=int, default=None, help="Number of labeled examples, a multiple of the classes [100].")
-@click.option("--val", type=int, default=0, show_default=True, help=VAL_HELP)
+@click.option("--val", type=int, default=0, help=VAL_HELP)
 @click.option("--seed", type=click.IntRange(0, SEED_MAX), default=1, show_default=True, help="Seed of the draw.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Where to write the split JSON [DATASET.seedS@N.json].")

@@ -90,7 +90,9 @@ def make_split(dataset: Dataset, labels: int | None, seed: int, val: int = 0) ->
     y = dataset.y_train
     k = dataset.n_classes
     known = np.flatnonzero(y >= 0)
-    if val < 0 or val % k:
+    if val < 0:  # (split's --val; fit's is a Config setting, refused before the data load)
+        raise SSGANError(f"--val must be >= 0 (0 for none), got {val}")
+    if val % k:
         raise SSGANError(f"--val must be a multiple of the {k} classes of {dataset.name} (0 for none), got {val}")
     if labels is None:
         if len(known) == len(y):

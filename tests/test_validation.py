@@ -56,7 +56,7 @@ def test_damaged_val_indices_are_refused(tmp_path, digits):
 
 @pytest.mark.parametrize("val, message", [
     (55, "--val must be a multiple of the 10 classes of digits"),
-    (-10, "--val must be a multiple"),
+    (-10, r"^--val must be >= 0 \(0 for none\), got -10$"),  # (it had said "must be a multiple of the 10 classes")
     (1340, "asks for 134 validation examples of class 8, but digits has only 126 after the 50 labeled ones: use at most 1260"),
 ])
 def test_bad_val_sizes(digits, val, message):
