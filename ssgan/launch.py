@@ -272,7 +272,8 @@ def run_in_processes(command: Sequence[str], jobs: Sequence[Job], parallel: int,
             while pending and len(running) < parallel and not stopped:
                 i = pending.pop(0)
                 seed = jobs[i].seed
-                args = (["fit", "--resume", jobs[i].resume, "--epochs", str(jobs[i].cfg.epochs)] if jobs[i].resume
+                args = (["fit", "--resume", jobs[i].resume, "--epochs", str(jobs[i].cfg.epochs), "--device",
+                         jobs[i].cfg.device] if jobs[i].resume
                         else [*base, "--seed", str(seed)])
                 # --json: the summary on stdout, and on stderr only warnings and errors
                 running[i] = subprocess.Popen([sys.executable, "-m", "ssgan", *args, "--json"], env=env,
@@ -388,7 +389,7 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
             with torch.cuda.stream(stream) if stream is not None else nullcontext():
                 if job.resume:
                     run_dir, result = runs.resume(job.resume, Warnings(job.seed), stop=stop, group=groups.get(i),
-                                                  epochs=job.cfg.epochs)
+                                                  epochs=job.cfg.epochs, device=job.cfg.device)
                 else:
                     run_dir, result = runs.fit(job.cfg, Warnings(job.seed),
                                                command=shlex.join([*words, "--seed", str(job.seed)]), stop=stop,

@@ -290,25 +290,35 @@ def _run_of_job(out: str | Path, job: str) -> Path | None:
 
 
 def resume(path: str | Path, reporter: Reporter | None = None, stop: StopFlag | None = None,
-           group: SeedGroup | None = None, epochs: int | None = None) -> tuple[Path, TrainResult]:
+           group: SeedGroup | None = None, epochs: int | None = None,
+           device: str | None = None) -> tuple[Path, TrainResult]:
     """Continue a run from its last checkpoint, with its own config and split, in one process
     or several (any number: the checkpoint holds no per-process state). A run stopped before
     its first checkpoint starts afresh in its own folder. ``stop`` and ``group``: as for :func:`fit`.
     ``epochs``: train to that many epochs instead of the run's own (:func:`_with_epochs`), a
-    finished run included."""
+    finished run included. ``device``: train on it instead of the run's own (a run made with
+    ``--device cuda`` continued on a machine without one)."""
     path = Path(path)
-    cfg, ckpt = _resumed(path, epochs)
+    cfg, ckpt = _resumed(path, epochs, device)
     return _train_in(path, cfg, reporter, ckpt, stop, group)
 
 
-def _resumed(path: Path, epochs: int | None) -> tuple[Config, dict | None]:
-    """The config (to ``epochs``, :func:`_with_epochs`) and the checkpoint (None: it starts
-    afresh) with which :func:`resume` continues the run folder ``path``, or the one-line error
-    it stops with."""
+def _resumed(path: Path, epochs: int | None, device: str | None = None) -> tuple[Config, dict | None]:
+    """The config (to ``epochs``, :func:`_with_epochs`; on ``device``, if given) and the
+    checkpoint (None: it starts afresh) with which :func:`resume` continues the run folder
+    ``path``, or the one-line error it stops with."""
     if _never_checkpointed(path):
-        return _with_epochs(path, _config_json(path), None, epochs), None
+        cfg = _with_epochs(path, _config_json(path), None, epochs)
+        return (cfg if device is None else cfg.replace(device=device)), None
     run = _read_run(path)
     cfg = _with_epochs(path, run.config, run.checkpoint, epochs)
+    if device is not None:
+        cfg = cfg.replace(device=device)
+    elif cfg.device.startswith(("cuda", "mps")):  # its own, such as cuda on a machine without one
+        try:
+            resolve_device(cfg.device)
+        except SSGANError as e:
+            raise SSGANError(f"{path} was made with {e}") from None
     _resumable(Run(path, cfg, run.checkpoint))
     return cfg, run.checkpoint
 
@@ -342,12 +352,12 @@ class ResumePoint(NamedTuple):
     shape: tuple[int, ...] | None
 
 
-def resume_point(path: str | Path, epochs: int | None = None) -> ResumePoint:
-    """Where :func:`resume` would continue the run folder ``path`` (to ``epochs``), or the
+def resume_point(path: str | Path, epochs: int | None = None, device: str | None = None) -> ResumePoint:
+    """Where :func:`resume` would continue the run folder ``path`` (to ``epochs``, on ``device``), or the
     one-line error it would stop with (not a run, a run already finished, a run another process
     trains now), without training."""
     path = Path(path)
-    cfg, ckpt = _resumed(path, epochs)
+    cfg, ckpt = _resumed(path, epochs, device)
     if ckpt is None:
         point = ResumePoint(cfg, 0, 0, None)
     else:
@@ -393,11 +403,13 @@ def _train_in(path: Path, cfg: Config, reporter: Reporter | None, ckpt: dict | N
                 orphan.unlink()
             (path / DIVERGED).unlink(missing_ok=True)  # (written again if it diverges again)
             config = read_config(path)
-            if config.get("epochs") != cfg.epochs:  # made longer (or shorter) by --resume --epochs: say so there
-                write_json(path / "config.json", {**config, "epochs": cfg.epochs})
+            # made longer by --resume --epochs, or moved by --device: say so there
+            changed = {key: getattr(cfg, key) for key in ("epochs", "device") if config.get(key) != getattr(cfg, key)}
+            if changed:
+                write_json(path / "config.json", {**config, **changed})
                 commands = path / "command.txt"
-                write_text(commands, (commands.read_text() if commands.is_file() else "")
-                           + f"{resume_command([path])} --epochs {cfg.epochs}\n")
+                write_text(commands, (commands.read_text() if commands.is_file() else "") + resume_command([path])
+                           + "".join(f" --{key} {value}" for key, value in changed.items()) + "\n")
             if ckpt is None:
                 (path / "metrics.jsonl").unlink(missing_ok=True)  # lines of epochs that no checkpoint kept
         return path, train(cfg.replace(nproc=distributed.from_env().size), data, split, path, reporter, resume=ckpt,

@@ -611,6 +611,30 @@ def test_a_finished_run_made_longer_is_the_longer_run(uninterrupted, tmp_path):
     assert read_config(decaying)["epochs"] == 2
 
 
+def test_a_run_made_on_a_gpu_resumes_on_the_cpu_with_device(uninterrupted, tmp_path):
+    """A run made with --device cuda could not be resumed on a machine without one: its own
+    device was refused there, and --device with --resume was refused too. --device now moves it
+    (said in config.json and command.txt); without it, one line says what to add."""
+    import shutil
+
+    run = tmp_path / "made-on-cuda"
+    shutil.copytree(uninterrupted, run)
+    ckpt = load_checkpoint(run / "checkpoint.pt")
+    ckpt["config"]["device"] = "cuda:7"  # as --device cuda:7 on a machine with 8 GPUs saved it
+    save_checkpoint(run / "checkpoint.pt", ckpt)
+    (run / "config.json").write_text(json.dumps({**read_config(run), "device": "cuda:7"}))
+    if torch.cuda.device_count() < 8:
+        r = CliRunner().invoke(main, ["fit", "--resume", str(run), "--epochs", "3"])
+        seen = "torch sees no CUDA GPU here; use --device cpu or auto" if not torch.cuda.is_available() else "only"
+        assert r.exit_code == 2 and r.output.startswith(f"Error: {run} was made with --device cuda:7: {seen}"), r.output
+    r = CliRunner().invoke(main, ["fit", "--resume", str(run), "--epochs", "3", "--device", "cpu", "--quiet"])
+    assert r.exit_code == 0, r.output
+    straight, _ = fit(cfg(tmp_path / "straight").replace(epochs=3))  # trained on the CPU all along, as it was
+    assert_same_state(_state(run), _state(straight), rtol=0, atol=0)
+    assert read_config(run)["device"] == "cpu" and load_checkpoint(run / "checkpoint.pt")["config"]["device"] == "cpu"
+    assert (run / "command.txt").read_text().splitlines()[-1] == f"ssgan fit --resume {run} --epochs 3 --device cpu"
+
+
 def test_nan_loss_stops_with_the_term_and_epoch_and_keeps_the_checkpoint(tmp_path, monkeypatch):
     calls = {"n": 0}
     real = losses.unsupervised_loss
