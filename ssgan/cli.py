@@ -723,7 +723,6 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
     except config_mod.InvalidSetting as e:
         raise e.where(given) from None
     cfg = config_mod.resolve(config_file, **options)
-    config_mod.warn_without_effect(cfg, config_file, **options)
     named = options["dataset"] or (config_mod.load_toml(config_file).get("dataset") if config_file else None)
     for path in splits:  # (a split brings its dataset where neither the command line nor --config names one, as in fit)
         s = load_split(path)
@@ -731,6 +730,7 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
     if not (splits or run_dirs):
         jobs = [cfg.replace(seed=seed) for seed in _parse_seeds(seeds, cfg)]
     _check_jobs_once(jobs, methods, "--run" if run_dirs else "--split")
+    config_mod.warn_without_effect(jobs[0], config_file, **options)  # (of the dataset that a split or run brings)
     results, failures, methods, command = [], [], methods or ("same-net", "logreg"), _command()
     for i, job in enumerate(jobs):
         for j, method in enumerate(methods):

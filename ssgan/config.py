@@ -437,15 +437,21 @@ def without_effect(cfg: Config) -> dict[str, str]:
     """The settings that ``cfg``'s others leave without effect, each with what it acts with.
 
     >>> list(without_effect(Config())), without_effect(Config())["mbd_dim"]
-    (['adv_weight', 'moment_weight', 'moment_space', 'mbd_dim'], '--mbd-kernels above 0')
-    >>> list(without_effect(Config(g_loss="moment-matching", mbd_kernels=50, entropy_weight=0.0)))
+    (['data_root', 'download', 'adv_weight', 'moment_weight', 'moment_space', 'mbd_dim'], '--mbd-kernels above 0')
+    >>> list(without_effect(Config(g_loss="moment-matching", mbd_kernels=50, entropy_weight=0.0, dataset="cifar10")))
     ['fm_norm', 'adv_weight', 'fm_layer', 'entropy_epochs']
-    >>> list(without_effect(Config(g_loss="fm+adv", lr_d=1e-3, lr_g=2e-3, optimizer="sgd")))
+    >>> list(without_effect(Config(g_loss="fm+adv", lr_d=1e-3, lr_g=2e-3, optimizer="sgd", dataset="svhn")))
     ['moment_weight', 'moment_space', 'mbd_dim', 'lr', 'beta2', 'adam_eps']
     """
+    from ssgan.data import REGISTRY
+
     features = cfg.g_loss in ("feature-matching", "fm+adv")
     moments = cfg.g_loss == "moment-matching"
+    fetched = [name for name, info in REGISTRY.items() if not info.bundled]  # torchvision's, read from --data-root
+    torchvision = (cfg.dataset in fetched, f"a torchvision dataset ({', '.join(fetched[:-1])} or {fetched[-1]})")
     acts = {
+        "data_root": torchvision,
+        "download": torchvision,
         "fm_norm": (features, "--g-loss feature-matching or fm+adv"),
         "adv_weight": (cfg.g_loss == "fm+adv", "--g-loss fm+adv"),
         "moment_weight": (moments, "--g-loss moment-matching"),

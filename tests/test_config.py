@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,20 @@ def test_a_setting_without_effect_is_a_warning_named_where_it_was_given(tmp_path
                                   "--out", str(tmp_path / "runs"), "--quiet"])
     assert r.exit_code == 0 and r.stderr == ("Warning: --adv-weight has no effect in this run: it acts only with "
                                              "--g-loss fm+adv\n"), r.output
+    # --data-root and --download are read by torchvision's datasets alone (bundled MNIST ignored them in silence)
+    torchvision = "a torchvision dataset (fashion-mnist, kmnist, svhn or cifar10)"
+    with pytest.warns(DataWarning) as caught:
+        warn_without_effect(resolve(None, dataset="mnist", download=True), None, dataset="mnist", download=True)
+    assert [str(w.message) for w in caught] == [f"--download has no effect in this run: it acts only with {torchvision}"]
+    r = CliRunner().invoke(main, ["baseline", "--dataset", "digits", "--labels", "50", "--seeds", "1", "--method", "logreg",
+                                  "--data-root", str(tmp_path), "--out", str(tmp_path / "runs"), "--json"])
+    assert r.exit_code == 0 and r.stderr == f"Warning: --data-root has no effect in this run: it acts only with {torchvision}\n"
+    split = tmp_path / "svhn.json"  # a split brings its dataset to baseline: svhn reads --data-root, so no warning
+    split.write_text(json.dumps({"dataset": "svhn", "seed": 1, "labels": 10, "n_classes": 10, "n_train": 100,
+                                 "indices": list(range(10))}))
+    r = CliRunner().invoke(main, ["baseline", "--split", str(split), "--method", "logreg", "--data-root", str(tmp_path / "no"),
+                                  "--out", str(tmp_path / "runs")])
+    assert r.exit_code == 2 and r.stderr.startswith(f"Error: data root {tmp_path / 'no'} does not exist"), r.output
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parent.parent / "configs").glob("*.toml")))
