@@ -520,7 +520,7 @@ def test_a_report_refuses_runs_that_have_not_finished(uninterrupted, tmp_path):
     so the report stops in one line that names it and how to go on, where it averaged epoch 1
     with the other's epoch 2 as if both were last epochs; resumed, it is reported."""
     with pytest.raises(Interrupted) as info:
-        fit(cfg(tmp_path / "runs"), SignalAt(2, 1))
+        fit(cfg(tmp_path / "runs", seed=2), SignalAt(2, 1))  # (a second seed: one seed twice is one measurement)
     stopped = info.value.run_dir
     r = CliRunner().invoke(main, ["report", str(uninterrupted), str(stopped), "--out", str(tmp_path / "report")])
     assert r.exit_code == 2 and r.output == (
