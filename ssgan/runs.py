@@ -64,6 +64,9 @@ def _data_slug(name: str) -> str:
     return _slug(re.sub(r"\.npz$", "", Path(own_path(name) or name).name)) or "data"
 
 
+RUN_TAG_MAX = 120  # characters of a run folder's name after its number; config.json keeps the whole tag
+
+
 def new_run_dir(out: str | Path, tag: str) -> Path:
     """Create ``out/NNNNN-tag`` with the next free number; never reuse an existing folder.
 
@@ -71,6 +74,7 @@ def new_run_dir(out: str | Path, tag: str) -> Path:
     turns under an advisory lock on the folder itself: the tag is part of the name, so two of
     them could otherwise both make folder NNNNN under different tags."""
     out = Path(out)
+    tag = tag[:RUN_TAG_MAX].rstrip("-")  # (a long --tag or npz name: file systems take 255 bytes a name)
     try:
         out.mkdir(parents=True, exist_ok=True)
         with _exclusive(out):

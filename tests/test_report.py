@@ -398,3 +398,18 @@ def test_a_report_counts_each_run_once(runs, tmp_path):
     assert r.exit_code == 0, r.output
     report = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert report["methods"]["ssgan"]["seeds"] == [1, 1] and report["methods"]["ssgan"]["runs"] == [str(first), str(one)]
+
+
+def test_a_long_tag_names_its_method_whole_and_its_folder_in_part(tmp_path):
+    """A --tag (or an npz name) too long for a folder name had stopped the run: 'File name too
+    long'. The folder takes the first characters; config.json and the report keep the whole tag."""
+    tag = "lr-0.001-" + "x" * 300
+    r = invoke("fit", "--dataset", "digits", "--labels", 50, "--epochs", 1, "--tag", tag, "--out", tmp_path / "runs",
+               "--quiet", "--json")
+    assert r.exit_code == 0, r.output
+    run = Path(json.loads(r.stdout)["run"])
+    assert run.name == f"00000-digits-50-s1-{tag}"[:6 + 120]
+    assert json.loads((run / "config.json").read_text())["tag"] == tag
+    r = invoke("report", run, "--out", tmp_path / "rep")
+    assert r.exit_code == 0, r.output
+    assert list(json.loads((tmp_path / "rep" / "report.json").read_text())["methods"]) == [tag]
