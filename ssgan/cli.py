@@ -279,6 +279,7 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, **o
         jobs = _resume_jobs(resume, parallel, parallel_mode, options["epochs"], options["device"])
         nproc = options["nproc"] or 1
     else:
+        _check_one_seed_setting(seeds, options["seed"], config_file)
         cfg = config_mod.resolve(config_file, **options)
         jobs = [Job(cfg.replace(seed=seed)) for seed in _parse_seeds(seeds, cfg)]
         nproc = cfg.nproc
@@ -457,6 +458,23 @@ def _command() -> str:
 
 
 MOST_SEEDS = 100_000  # --seeds names at most this many runs (a typo, such as 1-100000000, lists none)
+
+
+def _check_one_seed_setting(seeds: str | None, seed: int | None, config_file: str | None) -> None:
+    """One line where ``--seed`` comes beside ``--seeds``, and a warning where a config file's
+    ``seed`` does: ``--seeds`` names every seed it runs, and the other was dropped in silence
+    (``--seed 5 --seeds 2`` ran seeds 1 and 2)."""
+    from ssgan.config import load_toml
+    from ssgan.errors import DataWarning
+
+    if seeds is None:
+        return
+    if seed is not None:
+        raise SSGANError(f"give --seed {seed} or --seeds {seeds}, not both: --seeds names every seed it runs "
+                         f"(--seeds {seed}-{seed + 1}: seeds {seed} and {seed + 1})")
+    if config_file is not None and "seed" in load_toml(config_file):
+        warnings.warn(f"config file {config_file}: seed has no effect under --seeds {seeds}, which names every seed "
+                      "it runs", DataWarning)
 
 
 def _parse_seeds(seeds: str | None, cfg) -> list[int]:
@@ -728,6 +746,7 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
         s = load_split(path)
         jobs.append(cfg.replace(dataset=named or s.dataset, split=path, seed=s.seed, labels=None))
     if not (splits or run_dirs):
+        _check_one_seed_setting(seeds, None, config_file)
         jobs = [cfg.replace(seed=seed) for seed in _parse_seeds(seeds, cfg)]
     _check_jobs_once(jobs, methods, "--run" if run_dirs else "--split")
     config_mod.warn_without_effect(jobs[0], config_file, **options)  # (of the dataset that a split or run brings)

@@ -86,6 +86,8 @@ def cases(tmp_path):
                                               "--seeds 1-99999999999: seeds lie in 0..4294967295"),
         "seeds by the hundred thousand": (["fit", "--seeds", "200000"],
                                           "--seeds 200000 names more than 100,000 seeds, a run each: name fewer"),
+        "seed beside seeds": (["fit", "--dataset", "digits", "--seed", "5", "--seeds", "2"],
+                              "give --seed 5 or --seeds 2, not both: --seeds names every seed it runs"),
         "labels 0": (["fit", "--labels", "0"], "positive number"),
         "labels negative": (["fit", "--labels", "-10"], "positive number"),
         "labels not a multiple": (["fit", "--labels", "15"], "not a multiple of the 10 classes"),
@@ -168,7 +170,8 @@ def _has_cuda():
 CASE_NAMES = [
     "unknown dataset", "dataset in capitals", "npz without its prefix", "folder without its prefix",
     "prefix without a path", "toy mixture of one mode", "missing data root", "data not in data root", "blank tag",
-    "negative seed", "seeds past the generators' range", "seeds by the hundred thousand", "labels 0", "labels negative",
+    "negative seed", "seeds past the generators' range", "seeds by the hundred thousand", "seed beside seeds",
+    "labels 0", "labels negative",
     "labels not a multiple", "labels more than available", "npz wrong keys", "npz wrong dims", "npz NaN pixels",
     "npz of objects", "npz of raw bytes", "npz labels out of range", "npz all unlabeled", "npz no unlabeled",
     "npz empty test set", "npz test class unseen", "npz 8-bit test pixels beside floats", "npz of booleans",

@@ -131,6 +131,12 @@ def test_a_setting_without_effect_is_a_warning_named_where_it_was_given(tmp_path
     r = CliRunner().invoke(main, ["baseline", "--dataset", "digits", "--labels", "50", "--seeds", "1", "--method", "logreg",
                                   "--data-root", str(tmp_path), "--out", str(tmp_path / "runs"), "--json"])
     assert r.exit_code == 0 and r.stderr == f"Warning: --data-root has no effect in this run: it acts only with {torchvision}\n"
+    seeded = tmp_path / "seeded.toml"  # --seeds names every seed of the study; the file's seed was dropped in silence
+    seeded.write_text("seed = 5\nepochs = 1\n")
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--config", str(seeded), "--seeds", "1-1",
+                                  "--out", str(tmp_path / "seeded"), "--quiet"])
+    assert r.exit_code == 0 and r.stderr == (f"Warning: config file {seeded}: seed has no effect under --seeds 1-1, "
+                                             "which names every seed it runs\n"), r.output
     split = tmp_path / "svhn.json"  # a split brings its dataset to baseline: svhn reads --data-root, so no warning
     split.write_text(json.dumps({"dataset": "svhn", "seed": 1, "labels": 10, "n_classes": 10, "n_train": 100,
                                  "indices": list(range(10))}))
