@@ -293,6 +293,15 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, **o
         sys.exit(launch_torchrun(nproc))
     if not resume:  # (under torchrun, in the ranks: their first says them, once)
         config_mod.warn_without_effect(cfg, config_file, **options)
+    if not world.active:  # (these two are the launcher's, and it dropped them in silence)
+        from ssgan.errors import DataWarning
+
+        if parallel > 1 and len(jobs) == 1:
+            warnings.warn(f"--parallel {parallel} has no effect on one run: it trains several runs (--seeds, or several "
+                          "--resume) side by side", DataWarning)
+        elif parallel == 1 and parallel_mode is not None:
+            warnings.warn(f"--parallel-mode {parallel_mode} has no effect in this run: it acts only with --parallel N "
+                          "above 1", DataWarning)
     quiet = quiet or not world.main
     several = seeds is not None or len(jobs) > 1  # a table (--json: an object) of all; under torchrun in sequence
     if seeds is not None and not world.active:

@@ -253,7 +253,7 @@ def run_in_processes(command: Sequence[str], jobs: Sequence[Job], parallel: int,
     starts, and :class:`SeedsInterrupted` says how to go on (``mode``: the ``--parallel-mode``
     given, for its resume command). If a child fails, the others finish and the first
     failure's message is raised."""
-    base = _seed_args(list(command)[1:], ("--seeds", "--parallel", "--seed"))
+    base = _seed_args(list(command)[1:], ("--seeds", "--parallel", "--parallel-mode", "--seed"))
     env = _threads(dict(os.environ), min(parallel, len(jobs)))
     pending, running, results, failures, stopped_runs = list(range(len(jobs))), {}, {}, [], {}
     unstarted: set[int] = set()  # children a signal stopped before they had a checkpoint to resume

@@ -137,6 +137,13 @@ def test_a_setting_without_effect_is_a_warning_named_where_it_was_given(tmp_path
                                   "--out", str(tmp_path / "seeded"), "--quiet"])
     assert r.exit_code == 0 and r.stderr == (f"Warning: config file {seeded}: seed has no effect under --seeds 1-1, "
                                              "which names every seed it runs\n"), r.output
+    for args, line in ((["--parallel", "2"], "--parallel 2 has no effect on one run: it trains several runs (--seeds, or "
+                                            "several --resume) side by side"),
+                       (["--seeds", "1-2", "--parallel-mode", "threads"],
+                        "--parallel-mode threads has no effect in this run: it acts only with --parallel N above 1")):
+        r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "1", *args,
+                                      "--out", str(tmp_path / "parallel"), "--quiet"])
+        assert r.exit_code == 0 and r.stderr == f"Warning: {line}\n", r.output
     split = tmp_path / "svhn.json"  # a split brings its dataset to baseline: svhn reads --data-root, so no warning
     split.write_text(json.dumps({"dataset": "svhn", "seed": 1, "labels": 10, "n_classes": 10, "n_train": 100,
                                  "indices": list(range(10))}))

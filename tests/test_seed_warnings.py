@@ -70,8 +70,9 @@ def test_each_seed_in_a_process_warns_under_its_seed_and_the_datas_warnings_once
     assert held == {1: False, 2: True}  # the premise of this test
     r = CliRunner().invoke(main, ["fit", "--dataset", f"npz:{tmp_path / 'd.npz'}", "--labels", "10", "--val", "4",
                                   "--epochs", "1", "--batch-size", "12", "--d-hidden", "8", "--g-hidden", "8",
-                                  "--seeds", "1-2", "--parallel", "2", "--out", str(tmp_path / "runs"), "--json"])
-    assert r.exit_code == 0, r.output
+                                  "--seeds", "1-2", "--parallel", "2", "--parallel-mode", "processes",
+                                  "--out", str(tmp_path / "runs"), "--json"])
+    assert r.exit_code == 0, r.output  # (and no child says its --parallel-mode, the launcher's, does nothing)
     constant = "1 feature(s) of x are constant in the training rows (2): they carry no information"
     assert r.stderr.splitlines() == [f"seed 2: Warning: {constant}"]
 
