@@ -552,7 +552,7 @@ def _read_image(path: Path, channels: int | None, size: int | None) -> tuple[np.
             if im.mode.startswith(("I", "F")):  # 16- or 32-bit or float pixels: 8 bits would clip them
                 raise SSGANError(f"{path} has pixels of more than 8 bits (PIL mode {im.mode}), which a folder "
                                  "does not read: save 8-bit images, or give the values in an npz (npz:PATH)")
-            grey = channels == 1 or (channels is None and im.mode in GREY_MODES)
+            grey = channels == 1 or (channels is None and (im.mode in GREY_MODES or _grey_palette(im)))
             source = im.convert("RGBA") if im.mode == "P" and "transparency" in im.info else im  # (PIL warns otherwise)
             image = source.convert("L" if grey else "RGB")
             if size is not None:
@@ -560,6 +560,18 @@ def _read_image(path: Path, channels: int | None, size: int | None) -> tuple[np.
             return np.asarray(image, dtype=np.uint8), grey, im.size
     except (UnidentifiedImageError, OSError) as e:
         raise SSGANError(f"{path} is not a readable image ({type(e).__name__}): remove or convert it") from None
+
+
+def _grey_palette(im) -> bool:
+    """Whether ``im`` is a palette image whose colours in use are all grey (as some tools save
+    grey pictures), which is read as one channel like an "L" image; it had been read as RGB, so
+    that a folder of such images, or of these beside "L" ones, trained on three equal channels."""
+    if im.mode != "P" or "transparency" in im.info:
+        return False
+    colours = np.asarray(im.getpalette() or [], dtype=np.int64).reshape(-1, 3)
+    used = np.unique(np.asarray(im))
+    return bool(used.size) and used.max() < len(colours) and bool(
+        (colours[used, 0] == colours[used, 1]).all() and (colours[used, 1] == colours[used, 2]).all())
 
 
 LARGEST_SIDE = 64  # the longest side of a folder's images trained on at the size they have, without --image-size

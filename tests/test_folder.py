@@ -207,6 +207,25 @@ def test_palette_images_with_transparency_read_without_a_warning_as_pil_converts
         assert np.array_equal(grey[0, 0], np.asarray(im.convert("L")) / np.float32(255))
 
 
+def test_palette_images_of_grey_colours_read_as_one_channel(tmp_path):
+    """Grey pictures saved with a palette (as some tools save them) were read as RGB: a folder
+    of them, or of them beside "L" images, trained on three equal channels. A palette whose
+    colours in use are grey reads as "L" does; one with other colours stays RGB."""
+    from ssgan.data import read_images
+
+    pixels = np.arange(64, dtype=np.uint8).reshape(8, 8) * 4
+    Image.fromarray(pixels).save(tmp_path / "l.png")
+    Image.fromarray(pixels).convert("P").save(tmp_path / "p.png")
+    with Image.open(tmp_path / "p.png") as im:
+        assert im.mode == "P"  # the premise
+    x = read_images([tmp_path / "l.png", tmp_path / "p.png"])
+    assert x.shape == (2, 1, 8, 8) and np.array_equal(x[0], x[1]) and np.array_equal(x[0, 0], pixels / np.float32(255))
+    colour = np.zeros((8, 8, 3), np.uint8)
+    colour[..., 0] = pixels
+    Image.fromarray(colour).convert("P", palette=Image.Palette.ADAPTIVE).save(tmp_path / "c.png")
+    assert read_images([tmp_path / "p.png", tmp_path / "c.png"]).shape == (2, 3, 8, 8)
+
+
 @pytest.mark.parametrize("case", ["no folder", "no train", "one class", "empty class", "sizes", "not an image",
                                   "test class", "test size", "no unlabeled", "16 bits", "predict empty", "photos"])
 def test_a_bad_image_folder_is_one_line_that_says_what_to_do(tmp_path, case):
