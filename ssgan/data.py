@@ -666,11 +666,12 @@ def folder_images(spec: str) -> list[Path]:
     return paths
 
 
-def load_folder(spec: str, size: int | None = None) -> Dataset:
+def load_folder(spec: str, size: int | None = None, channels: int | None = None) -> Dataset:
     """The user's own images: ``DIR/train/CLASS/`` the labeled ones, numbered by class folder
     name in sorted order (as torchvision's ImageFolder); ``DIR/unlabeled/`` (any subfolders)
     unlabeled ones (-1); ``DIR/test/CLASS/`` an optional test set, numbered by the training
-    class folders' names. ``size``: each image resized and centre-cropped (:func:`read_images`)."""
+    class folders' names. ``size``: each image resized and centre-cropped (:func:`read_images`);
+    ``channels``: 3 to read every image as RGB, as runs made before grey palettes read as grey did."""
     root = folder_path(spec)
     if not (root / "train").is_dir():
         raise SSGANError(f"{root} has no train folder: put the labeled images in {FOLDER_LAYOUT}")
@@ -678,7 +679,7 @@ def load_folder(spec: str, size: int | None = None) -> Dataset:
     if len(classes) < 2:
         raise SSGANError(f"{root / 'train'} has one class folder ({classes[0]}); a classifier needs at least two")
     unlabeled = _image_files(root / "unlabeled") if (root / "unlabeled").is_dir() else []
-    x = read_images(paths + unlabeled, size=size, largest=LARGEST_SIDE)
+    x = read_images(paths + unlabeled, channels, size=size, largest=LARGEST_SIDE)
     x_test = y_test = None
     if (root / "test").is_dir():
         test_paths, y_test = _class_folder_as(root / "test", classes, f"{root / 'train'} lacks")
@@ -834,14 +835,14 @@ def _meant(name: str, own_only: bool = False) -> str | None:
 
 
 def load_dataset(name: str, data_root: str | None = None, download: bool = False,
-                 image_size: int | None = None) -> Dataset:
+                 image_size: int | None = None, channels: int | None = None) -> Dataset:
     """Load a dataset by registry name, or ``npz:PATH`` or ``folder:DIR`` for the user's own
-    data (``image_size``: a folder's images resized, :func:`read_images`)."""
+    data (``image_size``, ``channels``: a folder's images resized or read as RGB, :func:`load_folder`)."""
     check_name(name)
     if name.startswith(NPZ_PREFIX):
         return load_npz(name[len(NPZ_PREFIX):])
     if name.startswith(FOLDER_PREFIX):
-        return load_folder(name, image_size)
+        return load_folder(name, image_size, channels)
     if name.startswith(GMM_PREFIXES):
         return load_gmm(name)
     return REGISTRY[name].load(data_root, download)

@@ -192,7 +192,11 @@ def _own_data(cfg: Config, run_dir: Path, classes: list[str] | None = None) -> D
                         else ("classes", "data with --data npz:PATH"))  # (an npz names them in its classes array)
         raise SSGANError(f"the {names} of {data.name} are now {', '.join(data.classes or ()) or 'none'}, but "
                          f"{run_dir} trained on {', '.join(classes)}: put them back, or score other {other}")
-    if (run_dir / "split.json").is_file() and not same_data(load_split(run_dir / "split.json"), data):
+    if (run_dir / "split.json").is_file() and not same_data(split := load_split(run_dir / "split.json"), data):
+        if data.name.startswith(FOLDER_PREFIX) and data.shape[0] == 1:  # a run made before grey palettes read as grey
+            legacy = load_dataset(cfg.dataset, cfg.data_root, False, cfg.image_size, channels=3)
+            if same_data(split, legacy):
+                return legacy
         raise SSGANError(f"{cfg.dataset} has changed since {run_dir} trained on it (the SHA-256 of its arrays is not "
                          "the one in its split.json): restore the data it trained on; to score other data, give "
                          "them to eval --data")

@@ -226,6 +226,29 @@ def test_palette_images_of_grey_colours_read_as_one_channel(tmp_path):
     assert read_images([tmp_path / "p.png", tmp_path / "c.png"]).shape == (2, 3, 8, 8)
 
 
+def test_a_run_made_when_grey_palettes_read_as_rgb_still_loads_its_data(tmp_path, monkeypatch):
+    """A run trained on grey palette images before they read as one channel (three equal ones,
+    then) finds its data as it trained on them, not 'changed since' it trained."""
+    import ssgan.data
+
+    root = tmp_path / "d"
+    digit_folder(root, test=5)
+    for path in root.rglob("*.png"):
+        with Image.open(path) as im:
+            im.convert("P").save(path)
+    with monkeypatch.context() as m:
+        m.setattr(ssgan.data, "_grey_palette", lambda im: False)  # as ssgan read them before
+        r = CliRunner().invoke(main, ["fit", "--dataset", f"folder:{root}", "--epochs", "1", "--out", str(tmp_path / "runs"),
+                                      "--json"])
+        assert r.exit_code == 0, r.output
+        run = json.loads(r.stdout)["run"]
+        before = evaluate_run(run)
+    assert load_dataset(f"folder:{root}").shape == (1, 8, 8)  # read as grey now
+    assert evaluate_run(run)["accuracy"] == before["accuracy"]
+    r = CliRunner().invoke(main, ["fit", "--resume", run, "--epochs", "2", "--quiet"])
+    assert r.exit_code == 0, r.output
+
+
 @pytest.mark.parametrize("case", ["no folder", "no train", "one class", "empty class", "sizes", "not an image",
                                   "test class", "test size", "no unlabeled", "16 bits", "predict empty", "photos"])
 def test_a_bad_image_folder_is_one_line_that_says_what_to_do(tmp_path, case):
