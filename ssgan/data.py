@@ -392,7 +392,8 @@ def load_npz(path: str, test_only: bool = False) -> Dataset:
         if missing:
             raise SSGANError(f"{p} has no {' or '.join(missing)} array (found: {', '.join(sorted(f.files)) or 'none'}); "
                              "it needs x and y (or x_train and y_train)"
-                             + (", or x_test and y_test alone" if test_only else ""))
+                             + (", or x_test and y_test alone (to classify rows without labels: ssgan predict)"
+                                if test_only else ""))
         y = np.empty(0, np.int64) if alone else _labels(f[yk], yk, p)
         lean = test_only and "x_test" in f.files
         key = "x_test" if alone else xk

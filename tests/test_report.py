@@ -211,6 +211,10 @@ def test_eval_on_other_data(runs, tmp_path):
         assert r.exit_code == 2 and r.output == (f"Error: --split {part} scores rows of the run's own data, and --data "
                                                  f"scores npz:{tmp_path / 'same.npz'}'s (its test set, else its labeled "
                                                  "rows): drop one\n"), r.output
+    np.savez(tmp_path / "unlabeled.npz", x=d.x_test[:5, 0])  # rows without labels are predict's, which it names
+    r = invoke("eval", run, "--data", f"npz:{tmp_path / 'unlabeled.npz'}")
+    assert r.exit_code == 2 and r.output.endswith("or x_test and y_test alone (to classify rows without labels: "
+                                                  "ssgan predict)\n"), r.output
 
 
 def test_report_writes_all_files_with_right_counts(runs, tmp_path):
