@@ -258,8 +258,13 @@ def _examples(f: np.lib.npyio.NpzFile, key: str, path: Path) -> tuple[np.ndarray
             if eight_bit:
                 _unit_floats(part, out=values)
             else:
-                values[...] = part
+                with np.errstate(over="ignore"):  # (said below, in one line)
+                    values[...] = part
                 if not np.isfinite(values).all():
+                    if np.isfinite(part).all():  # finite in the file, past float32's largest
+                        raise SSGANError(f"{path}: {key} has values of magnitude up to {np.abs(part).max():.3g}, past "
+                                         f"float32's largest ({np.finfo(np.float32).max:.3g}), which ssgan computes in: "
+                                         "divide them by a power of ten first")
                     raise SSGANError(f"{path}: {key} contains NaN or infinite values: clean or impute them first")
             done += part.size
     return out, eight_bit

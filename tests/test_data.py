@@ -101,6 +101,10 @@ Y = np.array([0, 1, 0, 1, -1, -1])
     (dict(x=X + 1j, y=Y), "x has dtype complex64; expected real numbers"),
     (dict(x=X, y=Y[:5]), "x has 6 rows but y has 5"),
     (dict(x=np.where(np.arange(96).reshape(6, 4, 4) == 3, np.nan, 0).astype(np.float32), y=Y), "NaN"),
+    # finite float64 values past float32's range: they had been said to be NaN or infinite, after numpy's warning
+    (dict(x=np.where(np.arange(96).reshape(6, 4, 4) == 3, -5e300, 0.5), y=Y),
+     "x has values of magnitude up to 5e\\+300, past float32's largest \\(3.4e\\+38\\), which ssgan computes in: "
+     "divide them by a power of ten first"),
     (dict(x=X, y=np.array([0, 1, 0, 1, -1, -2])), "label -2"),
     (dict(x=X, y=np.full(6, -1)), "every row of y is -1"),
     (dict(x=X, y=np.array([0, 2, 0, 2, -1, -1])), "classes \\[1\\] have no labeled"),
