@@ -120,8 +120,9 @@ def fit_scaler(kind: str, x: np.ndarray, rows: np.ndarray | None = None) -> tupl
         if moments is not None:
             moments.partial_fit(values)
     constant = ranges.data_range_ == 0
-    if moments is None:
-        offset, scale = ranges.data_min_, 1.0 / ranges.scale_
+    if moments is None:  # scikit-learn keeps scale 1 for a range below 10 float64 epsilons: a range of 1e-30 is
+        tiny = ~constant & (ranges.data_range_ < 10 * np.finfo(np.float64).eps)  # no less a range for that
+        offset, scale = ranges.data_min_, np.where(tiny, ranges.data_range_, 1.0 / ranges.scale_)
     else:  # (a constant feature as one pass gives it: its value, and scale 1)
         offset = np.where(constant, ranges.data_min_, moments.mean_)
         scale = np.where(constant, 1.0, moments.scale_)

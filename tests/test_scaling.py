@@ -139,6 +139,17 @@ def test_images_are_scaled_per_channel():
     assert np.allclose(z.reshape(10, 3, -1).transpose(1, 0, 2).reshape(3, -1).max(1), 1.0)
 
 
+def test_features_of_tiny_range_are_scaled_to_the_unit_range():
+    """scikit-learn's MinMaxScaler keeps scale 1 for a range below 10 float64 epsilons, so data in
+    units of 1e-30 (masses in kg, say) stayed at 1e-30 in the networks' units: every feature read
+    as 0, and runs trained at chance without a word. Their range is the scale, as for any other."""
+    x = np.random.default_rng(0).random((20, 3)) * np.array([1e-30, 1.0, 1e30])
+    scaler, warnings = fit_scaler("minmax", x)
+    z = scaler.transform(x)
+    assert warnings == [] and np.allclose(z.min(0), 0.0) and np.allclose(z.max(0), 1.0)
+    assert np.allclose(scaler.inverse(z), x, rtol=1e-6, atol=0)
+
+
 def test_constant_columns_warn_and_far_test_data_warn():
     x = np.column_stack([np.linspace(0, 1, 20), np.full(20, 7.0)])
     scaler, warnings = fit_scaler("minmax", x)
