@@ -151,7 +151,7 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
 
         self.input_shape_ = tuple(X.shape[1:])
         self.model_shape_ = (1, *self.input_shape_) if X.ndim == 3 else self.input_shape_
-        self.scaler_ = MinMaxScaler(clip=True).fit(X.reshape(len(X), -1))
+        self.scaler_ = _unit_scaler(X.reshape(len(X), -1))
         seed = _seed(self.random_state)
         cfg = self._config(seed).replace(batch_size=min(self.batch_size, len(X)))
         data = Dataset("array", self._to_model_space(X), codes, None, None, n_classes=len(self.classes_))
@@ -233,6 +233,17 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
 def _unlabeled(y: np.ndarray) -> np.ndarray:
     """Which entries of ``y`` mark unlabeled rows (the integer -1, also in an object array)."""
     return np.array([v == UNLABELED for v in y], dtype=bool) if y.dtype == object else (y == UNLABELED)
+
+
+def _unit_scaler(X: np.ndarray) -> MinMaxScaler:
+    """A ``MinMaxScaler`` (clipping) fitted on ``X``, which scales a feature whose range is below 10
+    float64 epsilons by that range: scikit-learn keeps scale 1 there, so that features in units
+    like 1e-30 stayed near 0 and the classifier trained at chance (as ``ssgan.scaling`` does)."""
+    scaler = MinMaxScaler(clip=True).fit(X)
+    tiny = (scaler.data_range_ > 0) & (scaler.data_range_ < 10 * np.finfo(np.float64).eps)
+    scaler.scale_[tiny] = 1.0 / scaler.data_range_[tiny]
+    scaler.min_[tiny] = -scaler.data_min_[tiny] * scaler.scale_[tiny]
+    return scaler
 
 
 def _seed(random_state) -> int:

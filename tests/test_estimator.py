@@ -62,6 +62,16 @@ def test_input_shapes_and_generate(digits_xy, shape):
     assert np.array_equal(samples, clf.generate(7, random_state=1))
 
 
+def test_features_in_tiny_units_are_scaled_to_the_unit_range(digits_xy):
+    """X in units of 1e-30 had trained at chance (0.10 on digits): scikit-learn's MinMaxScaler keeps
+    scale 1 for a range below 10 float64 epsilons, and every feature read as 0."""
+    X, y = digits_xy
+    clf = SSGANClassifier(epochs=1, random_state=0).fit(X * 1e-30, masked(y))
+    z = clf.scaler_.transform(X * 1e-30)
+    assert np.allclose(z.max(0), (X.max(0) > X.min(0)).astype(float)) and z.min() == 0.0
+    assert clf.score(X * 1e-30, y) > 0.5
+
+
 def test_random_state_reproducible(digits_xy):
     X, y = digits_xy
     a = SSGANClassifier(epochs=1, random_state=3).fit(X, masked(y)).predict_proba(X)
