@@ -174,12 +174,13 @@ def interrupted(signum: int, jobs: Sequence[Job], stopped: dict[int, str], start
 def not_started(jobs: Sequence[Job], started: set[int], command: Sequence[str] | None) -> str | None:
     """The new runs of ``jobs`` not ``started`` (their places), with the command that trains
     them: ``seeds 3,4, with ssgan fit ... --seeds 3,4`` (``command``: the words of the whole
-    ``ssgan fit --seeds ...``); None if none."""
+    ``ssgan fit --seeds ...``; for one seed, less ``--parallel``); None if none."""
     seeds = [job.seed for i, job in enumerate(jobs) if i not in started and not job.resume]
     if not (seeds and command):
         return None
+    alone = ("--parallel", "--parallel-mode") if len(seeds) == 1 else ()  # (one run: they would do nothing)
     return f"seed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}, with " + shlex.join(
-        [*without(list(command), ("--seeds",)), "--seeds", seeds_value(seeds)])
+        [*without(list(command), ("--seeds", *alone)), "--seeds", seeds_value(seeds)])
 
 
 def seeds_value(seeds: Sequence[int]) -> str:
