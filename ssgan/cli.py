@@ -709,7 +709,7 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, device, as_json
             sq.add_column(col, justify="right" if col else "left")
         for row in ("generated", "real"):
             v = q[row]
-            sq.add_row(f"{row} ({q['n']})" if row == "generated" else f"real training images ({q['n']})",
+            sq.add_row(f"{row} ({q['n']})" if row == "generated" else f"real training images ({q['n_real']})",
                        f"{v['fid']:.2f}", f"{v['classifier_score']:.3f}", f"{v['precision']:.3f}", f"{v['recall']:.3f}")
         console.print(sq)
 

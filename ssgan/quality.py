@@ -116,6 +116,7 @@ class QualityMeter:
         self.reference = f"{data.name} test set ({len(data.x_test)} images)"
         self.test_feats, _ = predict(self.net, data.x_test)
         rows = np.random.default_rng(seed).choice(len(data.x_train), size=min(n, len(data.x_train)), replace=False)
+        self.n_real = len(rows)  # (fewer than n where the training set is smaller)
         self.real = scores(self.test_feats, *predict(self.net, data.x_train[rows]))
 
     def score(self, generator) -> dict[str, float]:
@@ -136,9 +137,9 @@ class QualityMeter:
 def sample_quality(generator, data, n: int, seed: int = 0, cache_dir=None, log=lambda msg: None,
                    feature_net: str = "reference") -> dict:
     """Scores of ``n`` samples of ``generator`` against the test set of ``data``, beside the
-    same scores of ``n`` real training images, on the features of the dataset's reference
+    same scores of ``n`` real training images (all of them, ``n_real``, where there are fewer), on the features of the dataset's reference
     network or Inception-v3 (``feature_net``, :mod:`ssgan.reference`). The real row shows how
     far the samples are from data."""
     meter = QualityMeter(data, n, seed, cache_dir, log, feature_net, next(generator.parameters()).device)
-    return {"network": meter.network, "n": n, "reference": meter.reference,
+    return {"network": meter.network, "n": n, "n_real": meter.n_real, "reference": meter.reference,
             "generated": meter.score(generator), "real": meter.real}

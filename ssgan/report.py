@@ -266,6 +266,7 @@ def _last_quality(rs: list[RunRecord]) -> dict | None:
         return None
     out = {"network": rs[0].last["quality_network"], "n": rs[0].last["quality_samples"],
            "real": rs[0].last["quality_real"], "runs": len(rs)}
+    out["n_real"] = rs[0].last.get("quality_real_samples", out["n"])  # (runs scored before it was kept: n)
     for key in QUALITY_KEYS:
         out[key], out[f"{key}_std"] = _mean_std([r.last[key] for r in rs])
     return out
@@ -522,7 +523,9 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
         lines += ["", f"Sample quality at the last epoch, mean ± std over runs: {q0['n']} generated samples against "
                   f"the test set, on the features of {q0['network']} (FID: lower is better; classifier score: "
                   "up to the number of classes; precision and recall: k-NN manifolds, k = 3). The last row is "
-                  "the same number of real training images, the level that samples can reach:", "",
+                  + ("the same number of real training images" if q0["n_real"] == q0["n"] else
+                     f"{q0['n_real']} real training images, all the training set holds (fewer than the samples: "
+                     "a smaller set's FID is higher)") + ", the level that samples can reach:", "",
                   "| method | FID | classifier score | precision | recall |", "|---|---|---|---|---|"]
         for name, q in quality.items():
             lines.append(f"| {name} | " + " | ".join(_pm(f"{q[k]:.3f}", f"{q[k + '_std']:.3f}", q["runs"])
@@ -612,4 +615,4 @@ def _score_last_generators(runs: list[RunRecord], n: int, log, device="cpu") -> 
         log(f"scoring {n} samples of {r.path.name}")
         q = sample_quality_of_run(r.path, n, device=device)
         r.metrics[-1] = {**r.last, **q["generated"], "quality_network": q["network"], "quality_samples": n,
-                         "quality_real": q["real"]}
+                         "quality_real": q["real"], "quality_real_samples": q["n_real"]}

@@ -593,7 +593,8 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                     t_q = time.perf_counter()
                     metrics.update(quality.score(G))
                     metrics.update(quality_network=quality.network, quality_samples=quality.n,
-                                   quality_real=quality.real, quality_seconds=time.perf_counter() - t_q)
+                                   quality_real=quality.real, quality_real_samples=quality.n_real,
+                                   quality_seconds=time.perf_counter() - t_q)
                 metrics["lr"] = opt_d.param_groups[0]["initial_lr"] * _lr_factor(epoch * iters, total, decay_from)
                 metrics["seconds"] = time.perf_counter() - t0
                 metrics["device"] = str(device)

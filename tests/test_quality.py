@@ -102,6 +102,10 @@ def test_eval_samples_prints_scores_and_the_network(tmp_path):
     for row in ("generated", "real"):
         assert set(q[row]) == {"fid", "classifier_score", "precision", "recall"}
     assert q["real"]["fid"] < q["generated"]["fid"] and q["real"]["classifier_score"] > q["generated"]["classifier_score"]
+    assert q["n_real"] == 200
+    # more samples than the 1347 training images: the real row is all of them, and says so (it had said 2000)
+    r = CliRunner().invoke(main, ["eval", str(run), "--samples", "2000", "--cache-dir", str(tmp_path / "cache")])
+    assert r.exit_code == 0 and "generated (2000)" in r.output and "images (1347)" in r.output, r.output
 
 
 def test_quality_every_scores_epochs_and_reports_show_them(tmp_path, monkeypatch):
