@@ -264,6 +264,17 @@ def _last_quality(rs: list[RunRecord]) -> dict | None:
     images' scores and the feature network; None unless every run has them."""
     if not all(r.last.get("fid") is not None for r in rs):
         return None
+    sizes = {r.last["quality_samples"] for r in rs}
+    if len(sizes) > 1:  # FID depends on the number of samples: a mean over sizes would compare nothing
+        import warnings
+
+        from ssgan.errors import DataWarning
+
+        listed = "; ".join(f"{n} in {next(r.path for r in rs if r.last['quality_samples'] == n)}" for n in sorted(sizes))
+        warnings.warn(f"the runs of {rs[0].method} scored different numbers of samples ({listed}), whose FIDs do not "
+                      "compare: the report leaves their sample quality out (fit them with one --quality-samples)",
+                      DataWarning)
+        return None
     out = {"network": rs[0].last["quality_network"], "n": rs[0].last["quality_samples"],
            "real": rs[0].last["quality_real"], "runs": len(rs)}
     out["n_real"] = rs[0].last.get("quality_real_samples", out["n"])  # (runs scored before it was kept: n)
@@ -385,17 +396,19 @@ def plot_panels(groups: dict[str, list[RunRecord]], panels, title: str, path: Pa
 
 def plot_quality(groups: dict[str, list[RunRecord]], path: Path) -> bool:
     """FID against epochs, the mean over each method's runs, at the epochs that were scored;
-    False (and no figure) when no run was scored at more than one epoch."""
+    False (and no figure) when no run was scored at more than one epoch. A method whose runs
+    scored different numbers of samples is left out, as from the table."""
     import matplotlib.pyplot as plt
 
     series = {}
     for name, rs in groups.items():
-        by_epoch = defaultdict(list)
+        by_epoch, sizes = defaultdict(list), set()
         for r in rs:
             for m in r.metrics:
                 if m.get("fid") is not None:
                     by_epoch[m["epoch"]].append(m["fid"])
-        if len(by_epoch) > 1:
+                    sizes.add(m.get("quality_samples"))
+        if len(by_epoch) > 1 and len(sizes) == 1:  # (FIDs of different numbers of samples do not compare)
             series[name] = sorted((e, float(np.mean(v))) for e, v in by_epoch.items())
     if not series:
         return False

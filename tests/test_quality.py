@@ -136,6 +136,23 @@ def test_quality_every_scores_epochs_and_reports_show_them(tmp_path, monkeypatch
     assert (tmp_path / "report" / "quality.png").is_file()
     summary = json.loads((tmp_path / "report" / "report.json").read_text())
     assert summary["methods"]["ssgan"]["sample_quality"]["fid"] == last["fid"]
+    # a seed scored on more samples than the 1347 training images: its real row is all of them, said so
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "3", "--device", "cpu",
+                                  "--seed", "2", "--quality-every", "3", "--quality-samples", "2000",
+                                  "--out", str(tmp_path / "more"), "--quiet"])
+    assert r.exit_code == 0, r.output
+    more = next((tmp_path / "more").iterdir())
+    r = CliRunner().invoke(main, ["report", str(more), "--out", str(tmp_path / "report-more")])
+    assert r.exit_code == 0, r.output
+    assert "The last row is 1347 real training images, all the training set holds (fewer than the samples: a smaller " \
+           "set's FID is higher)" in (tmp_path / "report-more" / "report.md").read_text()
+    # the two together: FIDs of 200 and of 2000 samples were averaged as if they compared
+    r = CliRunner().invoke(main, ["report", str(run), str(more), "--out", str(tmp_path / "both")])
+    assert r.exit_code == 0 and r.stderr == (
+        f"Warning: the runs of ssgan scored different numbers of samples (200 in {run}; 2000 in {more}), whose FIDs do "
+        "not compare: the report leaves their sample quality out (fit them with one --quality-samples)\n"), r.output
+    assert json.loads((tmp_path / "both" / "report.json").read_text())["methods"]["ssgan"]["sample_quality"] is None
+    assert not (tmp_path / "both" / "quality.png").exists()  # (the one method's curve would have mixed them too)
 
 
 def test_report_samples_scores_runs_trained_without_quality(tmp_path, monkeypatch):
