@@ -137,9 +137,9 @@ class QualityMeter:
 def sample_quality(generator, data, n: int, seed: int = 0, cache_dir=None, log=lambda msg: None,
                    feature_net: str = "reference") -> dict:
     """Scores of ``n`` samples of ``generator`` against the test set of ``data``, beside the
-    same scores of ``n`` real training images (all of them, ``n_real``, where there are fewer), on the features of the dataset's reference
-    network or Inception-v3 (``feature_net``, :mod:`ssgan.reference`). The real row shows how
-    far the samples are from data."""
+    same scores of ``n`` real training images (all of them, ``n_real``, where there are fewer),
+    on the features of the dataset's reference network or Inception-v3 (``feature_net``,
+    :mod:`ssgan.reference`). The real row shows how far the samples are from data."""
     meter = QualityMeter(data, n, seed, cache_dir, log, feature_net, next(generator.parameters()).device)
     return {"network": meter.network, "n": n, "n_real": meter.n_real, "reference": meter.reference,
             "generated": meter.score(generator), "real": meter.real}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import platform
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ import numpy as np
 
 from ssgan.baselines import is_baseline
 from ssgan.config import SPLIT_NAMES, from_dict
-from ssgan.errors import SSGANError
+from ssgan.errors import DataWarning, SSGANError
 from ssgan.fileio import atomic_path, check_folder_can_be, write_json, write_text
 from ssgan.runs import child_runs, divergence, method_name, read_config, read_metrics
 from ssgan.train import guard_words
@@ -266,10 +267,6 @@ def _last_quality(rs: list[RunRecord]) -> dict | None:
         return None
     sizes = {r.last["quality_samples"] for r in rs}
     if len(sizes) > 1:  # FID depends on the number of samples: a mean over sizes would compare nothing
-        import warnings
-
-        from ssgan.errors import DataWarning
-
         listed = "; ".join(f"{n} in {next(r.path for r in rs if r.last['quality_samples'] == n)}" for n in sorted(sizes))
         warnings.warn(f"the runs of {rs[0].method} scored different numbers of samples ({listed}), whose FIDs do not "
                       "compare: the report leaves their sample quality out (fit them with one --quality-samples)",

@@ -341,7 +341,8 @@ def _with_epochs(path: Path, cfg: Config, ckpt: dict | None, epochs: int | None)
         return cfg
     done = ckpt["epoch"] if ckpt is not None else 0
     if epochs <= done:
-        raise SSGANError(f"--epochs {epochs}: {path} has trained {done} epoch{'s' * (done != 1)} already; give more than {done}")
+        raise SSGANError(f"--epochs {epochs}: {path} has trained {done} epoch{'s' * (done != 1)} already; "
+                         f"give more than {done}")
     if ckpt is not None and cfg.lr_decay_start < 1:
         raise SSGANError(f"--epochs {epochs}: the learning rate of {path} decays to zero over its {cfg.epochs} epochs "
                          f"(--lr-decay-start {cfg.lr_decay_start}), so a run of {epochs} epochs is not this one "
@@ -393,7 +394,8 @@ def _resumable(run: Run) -> Run:
     if "history" not in run.checkpoint:
         raise SSGANError(f"{run.path}: its checkpoint has no training state to resume from")
     if run.checkpoint["epoch"] >= run.config.epochs and run.checkpoint.get("position") is None:
-        raise SSGANError(f"{run.path} has already finished its {run.config.epochs} epoch{'s' * (run.config.epochs != 1)}; nothing to resume")
+        epochs = run.config.epochs
+        raise SSGANError(f"{run.path} has already finished its {epochs} epoch{'s' * (epochs != 1)}; nothing to resume")
     return run
 
 

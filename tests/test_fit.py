@@ -396,8 +396,8 @@ def test_a_signal_stops_parallel_seeds_and_starts_no_more(tmp_path):
     resume, rest = lines[-1].split("; not started: ")
     assert resume.startswith("Interrupted (SIGINT); checkpoints written. Resume with: ssgan fit --resume ")
     assert resume.endswith(" --parallel 2"), resume  # the two stopped runs, resumed as they ran
-    assert rest.startswith("seed 3, with ssgan fit --dataset digits --labels 50 --parallel 2 ") and rest.endswith(
-        f"--out {out} --seeds 3-3"), rest
+    assert rest.startswith("seed 3, with ssgan fit --dataset digits --labels 50 --epochs 500 ") and rest.endswith(
+        f"--out {out} --seeds 3-3"), rest  # (one seed: without --parallel, which would do nothing)
     for run in runs:
         assert f"--resume {out / run}" in resume
         assert 1 <= len(read_metrics(out / run)) < 500 and (out / run / "checkpoint.pt").is_file()

@@ -219,7 +219,7 @@ def test_eval_takes_a_test_set_alone(digits_run, tmp_path):
         evaluate_run(digits_run, data_spec=empty)
     half = write_npz(tmp_path / "half.npz", y=digits.y_test, x_test=digits.x_test[:, 0], y_test=digits.y_test)
     with pytest.raises(SSGANError, match=r"has no x array .*; it needs x and y \(or x_train and y_train\), or x_test and "
-                                         r"y_test alone$"):
+                                         r"y_test alone \(to classify rows without labels: ssgan predict\)$"):
         evaluate_run(digits_run, data_spec=half)
     r = CliRunner().invoke(main, ["fit", "--dataset", alone, "--epochs", "1", "--out", str(tmp_path / "runs")])
     assert r.exit_code == 2 and r.output.endswith("has no x or y array (found: x_test, y_test); it needs x and y (or "
