@@ -154,12 +154,14 @@ def test_a_setting_without_effect_is_a_warning_named_where_it_was_given(tmp_path
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parent.parent / "configs").glob("*.toml")))
 def test_shipped_configs_load(name):
-    """... and give no setting that their others leave without effect."""
+    """... and give no setting that their others leave without effect, nor a seed (they are run
+    with --seeds, beside which a file's seed is a warning; the default seed is 1)."""
     import warnings
 
     from pathlib import Path
 
     path = Path(__file__).parent.parent / "configs" / name
+    assert "seed" not in load_toml(path)
     Config(**load_toml(path))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
