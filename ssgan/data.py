@@ -448,6 +448,10 @@ def load_npz(path: str, test_only: bool = False) -> Dataset:
             raise SSGANError(f"{p}: classes must be {n_classes} names (strings, one per class 0..{n_classes - 1}), "
                              f"got an array of shape {names.shape} and dtype {names.dtype}")
         names = tuple(str(name) for name in names)
+        blank = [k for k, name in enumerate(names) if not name.strip()]
+        if blank:  # (they would head an unnamed column and row in eval's tables)
+            raise SSGANError(f"{p}: classes has no name for class {blank[0]} (an empty or blank string); give each "
+                             "class a name")
         twice = sorted({name for name in names if names.count(name) > 1})
         if twice:
             raise SSGANError(f"{p}: classes names {', '.join(twice)} more than once; give each class a name of its own")

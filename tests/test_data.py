@@ -100,6 +100,9 @@ Y = np.array([0, 1, 0, 1, -1, -1])
                          "numpy.asarray\\(x, dtype=float\\)"),
     (dict(x=X + 1j, y=Y), "x has dtype complex64; expected real numbers"),
     (dict(x=X, y=Y[:5]), "x has 6 rows but y has 5"),
+    # a blank class name had been said to be named 'more than once' (with nothing between the spaces), or passed
+    (dict(x=X, y=Y, classes=np.array(["cat", " "])), "classes has no name for class 1 \\(an empty or blank string\\); "
+                                                     "give each class a name"),
     (dict(x=np.where(np.arange(96).reshape(6, 4, 4) == 3, np.nan, 0).astype(np.float32), y=Y), "NaN"),
     # finite float64 values past float32's range: they had been said to be NaN or infinite, after numpy's warning
     (dict(x=np.where(np.arange(96).reshape(6, 4, 4) == 3, -5e300, 0.5), y=Y),
