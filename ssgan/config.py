@@ -437,10 +437,11 @@ def without_effect(cfg: Config) -> dict[str, str]:
     """The settings that ``cfg``'s others leave without effect, each with what it acts with.
 
     >>> list(without_effect(Config())), without_effect(Config())["mbd_dim"]
-    (['data_root', 'download', 'adv_weight', 'moment_weight', 'moment_space', 'mbd_dim'], '--mbd-kernels above 0')
-    >>> list(without_effect(Config(g_loss="moment-matching", mbd_kernels=50, entropy_weight=0.0, dataset="cifar10")))
+    (['data_root', 'download', 'adv_weight', 'moment_weight', 'moment_space', 'mbd_dim', 'quality_samples'], '--mbd-kernels above 0')
+    >>> list(without_effect(Config(g_loss="moment-matching", mbd_kernels=50, entropy_weight=0.0, dataset="cifar10",
+    ...                            quality_every=5)))
     ['fm_norm', 'adv_weight', 'fm_layer', 'entropy_epochs']
-    >>> list(without_effect(Config(g_loss="fm+adv", lr_d=1e-3, lr_g=2e-3, optimizer="sgd", dataset="svhn")))
+    >>> list(without_effect(Config(g_loss="fm+adv", lr_d=1e-3, lr_g=2e-3, optimizer="sgd", dataset="svhn", quality_every=5)))
     ['moment_weight', 'moment_space', 'mbd_dim', 'lr', 'beta2', 'adam_eps']
     """
     from ssgan.data import REGISTRY
@@ -461,6 +462,7 @@ def without_effect(cfg: Config) -> dict[str, str]:
         "mbd_dim": (cfg.mbd_kernels > 0, "--mbd-kernels above 0"),
         "entropy_epochs": (cfg.entropy_weight > 0, "--entropy-weight above 0"),
         "init_batch": (cfg.data_init, "--data-init"),
+        "quality_samples": (cfg.quality_every > 0, "--quality-every above 0"),
         "lr": (cfg.lr_d is None or cfg.lr_g is None, "--lr-d or --lr-g left unset"),
         "beta1": (cfg.beta1_d is None or cfg.beta1_g is None, "--beta1-d or --beta1-g left unset"),
         "beta2": (cfg.optimizer == "adam", "--optimizer adam"),

@@ -140,7 +140,9 @@ def test_a_setting_without_effect_is_a_warning_named_where_it_was_given(tmp_path
     for args, line in ((["--parallel", "2"], "--parallel 2 has no effect on one run: it trains several runs (--seeds, or "
                                             "several --resume) side by side"),
                        (["--seeds", "1-2", "--parallel-mode", "threads"],
-                        "--parallel-mode threads has no effect in this run: it acts only with --parallel N above 1")):
+                        "--parallel-mode threads has no effect in this run: it acts only with --parallel N above 1"),
+                       (["--quality-samples", "500"],
+                        "--quality-samples has no effect in this run: it acts only with --quality-every above 0")):
         r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "1", *args,
                                       "--out", str(tmp_path / "parallel"), "--quiet"])
         assert r.exit_code == 0 and r.stderr == f"Warning: {line}\n", r.output
