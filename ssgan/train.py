@@ -398,6 +398,14 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
     check_batch_rows(bs, data, split)
     distributed.check_batch(bs, world.size)
     iters = n_unl // bs
+    if cfg.unlabeled_weight > 0 and cfg.d_steps > iters and world.main:  # (the count starts again each epoch)
+        import warnings
+
+        from ssgan.errors import DataWarning
+
+        warnings.warn(f"--d-steps {cfg.d_steps} is more than the {iters} batches of an epoch, and the count starts "
+                      f"again each epoch: the generator steps once an epoch, at its first batch, as with --d-steps "
+                      f"{iters}", DataWarning)
     # this rank's rows of every global batch (all of them in one process)
     lo, hi = world.rank * (bs // world.size), (world.rank + 1) * (bs // world.size)
 

@@ -146,9 +146,19 @@ def _steps(opt_state):
     return int(next(iter(opt_state["state"].values()))["step"])
 
 
-@pytest.mark.parametrize("d_steps, g_steps, expected", [(1, 1, 13), (2, 1, 7), (1, 3, 39)])
+@pytest.mark.parametrize("d_steps, g_steps, expected", [(1, 1, 13), (2, 1, 7), (1, 3, 39), (20, 1, 1)])
 def test_d_steps_and_g_steps_set_the_number_of_generator_updates(tmp_path, d_steps, g_steps, expected):
-    run_dir, _ = _short_run(tmp_path, d_steps=d_steps, g_steps=g_steps)
+    import warnings
+
+    from ssgan.errors import DataWarning
+
+    with warnings.catch_warnings(record=True) as caught:  # more steps than an epoch's 13 batches: said, not silent
+        warnings.simplefilter("always", DataWarning)
+        run_dir, _ = _short_run(tmp_path, d_steps=d_steps, g_steps=g_steps)
+    said = [str(w.message) for w in caught if issubclass(w.category, DataWarning) and "--d-steps" in str(w.message)]
+    assert said == ([] if d_steps <= 13 else ["--d-steps 20 is more than the 13 batches of an epoch, and the count "
+                                              "starts again each epoch: the generator steps once an epoch, at its "
+                                              "first batch, as with --d-steps 13"])
     ckpt = load_checkpoint(run_dir / "checkpoint.pt")
     assert _steps(ckpt["opt_d"]) == 13 and _steps(ckpt["opt_g"]) == expected
 
