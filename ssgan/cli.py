@@ -14,7 +14,7 @@ import click
 
 from ssgan import __version__
 from ssgan.config import FAKE_LOGITS, FM_NORMS, G_LOSSES, MOMENT_SPACES, SEED_MAX, SPLIT_NAMES
-from ssgan.errors import SSGANError
+from ssgan.errors import DataWarning, SSGANError
 from ssgan.fileio import check_folder_can_be
 
 
@@ -38,8 +38,6 @@ def _echo_warning(message: str, prefix: str = "") -> None:
 def _warnings_as_one_line(main_rank: bool, default):
     """A ``warnings.showwarning`` that prints DataWarnings of the library (ssgan.errors) as
     ``Warning: ...`` lines on stderr and hands every other warning to ``default``."""
-    from ssgan.errors import DataWarning
-
     def show(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, DataWarning):
             if main_rank and str(message) not in _SHOWN:  # once a command, however many seeds' runs find it
@@ -294,8 +292,6 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, **o
     if not resume:  # (under torchrun, in the ranks: their first says them, once)
         config_mod.warn_without_effect(cfg, config_file, **options)
     if not world.active:  # (these two are the launcher's, and it dropped them in silence)
-        from ssgan.errors import DataWarning
-
         if parallel > 1 and len(jobs) == 1:
             warnings.warn(f"--parallel {parallel} has no effect on one run: it trains several runs (--seeds, or several "
                           "--resume) side by side", DataWarning)
@@ -474,7 +470,6 @@ def _check_one_seed_setting(seeds: str | None, seed: int | None, config_file: st
     ``seed`` does: ``--seeds`` names every seed it runs, and the other was dropped in silence
     (``--seed 5 --seeds 2`` ran seeds 1 and 2)."""
     from ssgan.config import load_toml
-    from ssgan.errors import DataWarning
 
     if seeds is None:
         return
@@ -667,7 +662,6 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, device, as_json
     with --samples, its generator's samples too."""
     from rich.table import Table
 
-    from ssgan.errors import DataWarning
     from ssgan.runs import evaluate_run, sample_quality_of_run
 
     if samples is None:  # (as fit warns of settings that its others leave without effect)

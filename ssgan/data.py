@@ -579,9 +579,9 @@ def _grey_palette(im) -> bool:
     if im.mode != "P" or "transparency" in im.info:
         return False
     colours = np.asarray(im.getpalette() or [], dtype=np.int64).reshape(-1, 3)
+    grey = (colours[:, 0] == colours[:, 1]) & (colours[:, 1] == colours[:, 2])
     used = np.unique(np.asarray(im))
-    return bool(used.size) and used.max() < len(colours) and bool(
-        (colours[used, 0] == colours[used, 1]).all() and (colours[used, 1] == colours[used, 2]).all())
+    return used.size > 0 and used.max() < len(colours) and bool(grey[used].all())
 
 
 LARGEST_SIDE = 64  # the longest side of a folder's images trained on at the size they have, without --image-size

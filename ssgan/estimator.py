@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted, c
 from ssgan.config import SEED_MAX, Config
 from ssgan.data import Dataset
 from ssgan.models import build_models
+from ssgan.scaling import SKLEARN_ZERO_RANGE
 from ssgan.splits import Split
 
 UNLABELED = -1
@@ -236,11 +237,12 @@ def _unlabeled(y: np.ndarray) -> np.ndarray:
 
 
 def _unit_scaler(X: np.ndarray) -> MinMaxScaler:
-    """A ``MinMaxScaler`` (clipping) fitted on ``X``, which scales a feature whose range is below 10
-    float64 epsilons by that range: scikit-learn keeps scale 1 there, so that features in units
-    like 1e-30 stayed near 0 and the classifier trained at chance (as ``ssgan.scaling`` does)."""
+    """A ``MinMaxScaler`` (clipping) fitted on ``X``, which scales a feature whose range is below
+    :data:`ssgan.scaling.SKLEARN_ZERO_RANGE` by that range: scikit-learn keeps scale 1 there, so
+    that features in units like 1e-30 stayed near 0 and the classifier trained at chance (as
+    :func:`ssgan.scaling.fit_scaler` does)."""
     scaler = MinMaxScaler(clip=True).fit(X)
-    tiny = (scaler.data_range_ > 0) & (scaler.data_range_ < 10 * np.finfo(np.float64).eps)
+    tiny = (scaler.data_range_ > 0) & (scaler.data_range_ < SKLEARN_ZERO_RANGE)
     scaler.scale_[tiny] = 1.0 / scaler.data_range_[tiny]
     scaler.min_[tiny] = -scaler.data_min_[tiny] * scaler.scale_[tiny]
     return scaler

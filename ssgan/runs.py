@@ -316,10 +316,10 @@ def _resumed(path: Path, epochs: int | None, device: str | None = None) -> tuple
     checkpoint (None: it starts afresh) with which :func:`resume` continues the run folder
     ``path``, or the one-line error it stops with."""
     if _never_checkpointed(path):
-        cfg = _with_epochs(path, _config_json(path), None, epochs)
-        return (cfg if device is None else cfg.replace(device=device)), None
-    run = _read_run(path)
-    cfg = _with_epochs(path, run.config, run.checkpoint, epochs)
+        cfg, ckpt = _with_epochs(path, _config_json(path), None, epochs), None
+    else:
+        run = _read_run(path)
+        cfg, ckpt = _with_epochs(path, run.config, run.checkpoint, epochs), run.checkpoint
     if device is not None:
         cfg = cfg.replace(device=device)
     elif cfg.device.startswith(("cuda", "mps")):  # its own, such as cuda on a machine without one
@@ -327,8 +327,9 @@ def _resumed(path: Path, epochs: int | None, device: str | None = None) -> tuple
             resolve_device(cfg.device)
         except SSGANError as e:
             raise SSGANError(f"{path} was made with {e}") from None
-    _resumable(Run(path, cfg, run.checkpoint))
-    return cfg, run.checkpoint
+    if ckpt is not None:
+        _resumable(Run(path, cfg, ckpt))
+    return cfg, ckpt
 
 
 def _with_epochs(path: Path, cfg: Config, ckpt: dict | None, epochs: int | None) -> Config:

@@ -99,6 +99,11 @@ def _row_slices(n: int, shape: tuple[int, ...]) -> list[slice]:
     return [slice(i, i + step) for i in range(0, n, step)]
 
 
+# scikit-learn's MinMaxScaler keeps scale 1 for a range below this, as if the feature were
+# constant: a range of 1e-30 (masses in kilograms) is no less a range for that
+SKLEARN_ZERO_RANGE = 10 * np.finfo(np.float64).eps
+
+
 def fit_scaler(kind: str, x: np.ndarray, rows: np.ndarray | None = None) -> tuple[Scaler, list[str]]:
     """Fit a scaler of ``kind`` on the training rows ``rows`` of ``x`` (all of them if None); return
     it and warnings about the data. The rows are taken a part at a time, in float64, by the
@@ -120,8 +125,8 @@ def fit_scaler(kind: str, x: np.ndarray, rows: np.ndarray | None = None) -> tupl
         if moments is not None:
             moments.partial_fit(values)
     constant = ranges.data_range_ == 0
-    if moments is None:  # scikit-learn keeps scale 1 for a range below 10 float64 epsilons: a range of 1e-30 is
-        tiny = ~constant & (ranges.data_range_ < 10 * np.finfo(np.float64).eps)  # no less a range for that
+    if moments is None:
+        tiny = ~constant & (ranges.data_range_ < SKLEARN_ZERO_RANGE)
         offset, scale = ranges.data_min_, np.where(tiny, ranges.data_range_, 1.0 / ranges.scale_)
     else:  # (a constant feature as one pass gives it: its value, and scale 1)
         offset = np.where(constant, ranges.data_min_, moments.mean_)

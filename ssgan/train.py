@@ -9,6 +9,7 @@ import re
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from ssgan import distributed, losses
 from ssgan.compiling import compile_networks, one_line_failures
 from ssgan.config import CONV_ARCHS, Config
 from ssgan.data import Dataset
-from ssgan.errors import SSGANError
+from ssgan.errors import DataWarning, SSGANError
 from ssgan.fileio import atomic_path, write_text, writing
 from ssgan.graphs import capture_or_none, portable_state, use_graphs
 from ssgan.models import GaussianNoise, build_models, data_dependent_init, resolve_arch, use_generator
@@ -399,10 +400,6 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
     distributed.check_batch(bs, world.size)
     iters = n_unl // bs
     if cfg.unlabeled_weight > 0 and cfg.d_steps > iters and world.main:  # (the count starts again each epoch)
-        import warnings
-
-        from ssgan.errors import DataWarning
-
         warnings.warn(f"--d-steps {cfg.d_steps} is more than the {iters} batches of an epoch, and the count starts "
                       f"again each epoch: the generator steps once an epoch, at its first batch, as with --d-steps "
                       f"{iters}", DataWarning)
