@@ -828,7 +828,7 @@ def write_predictions(result: dict, out: str | Path) -> Path:
                     np.savez(f, pred=result["pred"], proba=result["proba"], p_real=result["p_real"], **named)
             else:
                 with open(tmp, "w", newline="") as f:
-                    writer = csv.writer(f)
+                    writer = csv.writer(f, lineterminator="\n")  # (csv's CRLF left \r in the last field for awk, cut)
                     writer.writerow(["row", *(["file"] if files is not None else []), "pred",
                                      *(["class"] if classes is not None else []), "p_real",
                                      *(f"proba_{k}" for k in range(result["proba"].shape[1]))])

@@ -35,6 +35,7 @@ def test_predictions_of_the_test_images_are_what_eval_scores(digits_run, tmp_pat
     with open(tmp_path / "p.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["row", "pred", "p_real", *(f"proba_{k}" for k in range(10))]
+    assert b"\r" not in (tmp_path / "p.csv").read_bytes()  # (csv's default CRLF put \r in awk's and cut's last column)
     pred = np.array([int(row["pred"]) for row in rows])
     assert (pred == digits.y_test).mean() == pytest.approx(evaluate_run(digits_run)["accuracy"])
 
