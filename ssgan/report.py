@@ -614,6 +614,7 @@ def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | N
 def _score_last_generators(runs: list[RunRecord], n: int, log, device="cpu") -> None:
     """Add sample-quality scores to the last metrics of every GAN run that lacks them (in memory)."""
     from ssgan.runs import sample_quality_of_run
+    from ssgan.train import load_checkpoint
 
     todo = [r for r in finished(runs) if not (is_baseline(r.method) or r.config.get("unlabeled_weight", 1.0) == 0
                                     or r.last.get("fid") is not None)]
@@ -621,6 +622,12 @@ def _score_last_generators(runs: list[RunRecord], n: int, log, device="cpu") -> 
     if missing:  # checked before any scoring, so that nothing is half done
         raise SSGANError(f"--samples scores each GAN run's last generator from its checkpoint.pt, which "
                          f"{len(missing)} run(s) lack ({', '.join(missing)}): make the report without --samples")
+    for r in todo:  # (idem: a run on vectors among image runs had failed after the others were scored)
+        shape = load_checkpoint(r.path / "checkpoint.pt")["shape"]
+        if len(shape) != 3:
+            raise SSGANError(f"--samples scores generated images, and {r.path.name} was trained on "
+                             f"{r.config['dataset']}, which is not image data (shape {tuple(shape)}): make the "
+                             "report without --samples")
     for r in todo:
         log(f"scoring {n} samples of {r.path.name}")
         q = sample_quality_of_run(r.path, n, device=device)

@@ -1,6 +1,7 @@
 """Sample-quality scores on hand-built data."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -198,9 +199,16 @@ def test_quality_every_needs_images_with_a_test_set(tmp_path):
     r = CliRunner().invoke(main, ["fit", "--dataset", f"npz:{tmp_path / 't.npz'}", "--epochs", "1", "--batch-size", "10",
                                   "--out", str(tmp_path / "runs"), "--json", "--quiet"])
     assert r.exit_code == 0, r.output
-    r = CliRunner().invoke(main, ["eval", json.loads(r.stdout)["run"], "--samples", "10"])
+    run = Path(json.loads(r.stdout)["run"])
+    r = CliRunner().invoke(main, ["eval", str(run), "--samples", "10"])
     assert r.exit_code == 2 and r.output == (f"Error: npz:{tmp_path / 't.npz'} is not image data (shape (5,)); "
                                              "sample-quality scores need images\n"), r.output
+    # and report --samples, in one line before it says that it scores anything
+    r = CliRunner().invoke(main, ["report", str(run), "--samples", "10", "--out", str(tmp_path / "report")])
+    assert r.exit_code == 2 and r.output == (
+        f"Error: --samples scores generated images, and {run.name} was trained on npz:{tmp_path / 't.npz'}, which is "
+        "not image data (shape (5,)): make the report without --samples\n"), r.output
+    assert not (tmp_path / "report").exists()
 
 
 def _tiny_image_run(tmp_path):
