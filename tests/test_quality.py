@@ -54,6 +54,18 @@ def test_precision_recall_on_hand_built_sets():
     assert precision == 1.0 and 0.5 <= recall < 0.8
 
 
+def test_radii_found_in_parts_are_those_found_at_once(monkeypatch):
+    """The k-th-neighbour radii are asked for a part of the rows at a time (so that Ctrl-C is
+    taken between parts): parts that do not divide the rows give the scores of one call."""
+    import ssgan.quality
+
+    rng = np.random.default_rng(3)
+    real, fake = rng.normal(size=(103, 5)), rng.normal(size=(61, 5)) + 0.3
+    at_once = precision_recall(real, fake, k=3)
+    monkeypatch.setattr(ssgan.quality, "RADIUS_ROWS", 10)
+    assert precision_recall(real, fake, k=3) == at_once and 0 < at_once[0] < 1 and 0 < at_once[1] < 1
+
+
 def test_precision_recall_needs_more_than_k_samples():
     with pytest.raises(ValueError, match="more than k=3"):
         precision_recall(np.zeros((3, 2)), np.zeros((10, 2)), k=3)
