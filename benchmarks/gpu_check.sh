@@ -32,8 +32,9 @@
 #    speed.jsonl: what stacking the ten seeds would gain, if neither mode of part 4 reaches
 #    3 minutes; then the CUDA test of a stacked group stopped and resumed as a group against the
 #    group never stopped (tests/test_stacked.py: the group generator's state taken between graph
-#    replays); then the CUDA tests of eval, predict and sample --device cuda against the CPU and of
-#    fit --quality-every on CUDA (tests/test_predict.py, tests/test_quality.py); then --compile, Inductor's fused kernels, on CUDA: the CUDA test of
+#    replays); then the CUDA tests of eval, predict and sample --device cuda against the CPU, of
+#    fit --quality-every on CUDA and of a CPU run resumed with --device cuda and back
+#    (tests/test_predict.py, tests/test_quality.py, tests/test_reliability.py); then --compile, Inductor's fused kernels, on CUDA: the CUDA test of
 #    tests/test_compile.py (captured against uncaptured compiled networks), then speed.py's fp32
 #    step eager, as graphs, and both compiled, appended to speed.jsonl.
 #
@@ -166,7 +167,7 @@ stacked_seeds=10
 part stacked-seeds 120 bash -c "$py benchmarks/batched_seeds.py --device $device --seeds 1,$stacked_seeds \
   --iterations $((iterations < 100 ? iterations : 100)) --precision fp32,bf16 | tee -a '$out/speed.jsonl'"
 part stacked-resume-test 60 $py -m pytest -q -m cuda tests/test_stacked.py -k resumed_as_a_group_on_cuda
-part device-tests 60 $py -m pytest -q -m cuda tests/test_predict.py tests/test_quality.py
+part device-tests 60 $py -m pytest -q -m cuda tests/test_predict.py tests/test_quality.py tests/test_reliability.py
 part compile-tests 90 $py -m pytest -q -m cuda tests/test_compile.py
 part speed-compiled 120 bash -c "$py benchmarks/speed.py --device $device --iterations $iterations --precision fp32 \
   --compile | tee -a '$out/speed.jsonl'"

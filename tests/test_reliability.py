@@ -8,7 +8,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from conftest import SignalAt, assert_same_state, without_timings
+from conftest import SignalAt, assert_same_state, cuda, without_timings
 from ssgan import losses
 from ssgan.baselines import full
 from ssgan.cli import main
@@ -633,6 +633,28 @@ def test_a_run_made_on_a_gpu_resumes_on_the_cpu_with_device(uninterrupted, tmp_p
     assert_same_state(_state(run), _state(straight), rtol=0, atol=0)
     assert read_config(run)["device"] == "cpu" and load_checkpoint(run / "checkpoint.pt")["config"]["device"] == "cpu"
     assert (run / "command.txt").read_text().splitlines()[-1] == f"ssgan fit --resume {run} --epochs 3 --device cpu"
+
+
+@cuda
+def test_a_cpu_run_moves_to_a_gpu_and_back_with_resume_device(uninterrupted, tmp_path):
+    """--resume RUN --device cuda trains a run made on the CPU on in CUDA (Adam's state moved
+    with the weights; graphs captured where --graphs auto allows), its checkpoint still on the
+    host, and --device cpu brings it back: every epoch is in metrics.jsonl, each device in
+    config.json."""
+    import shutil
+
+    run = tmp_path / "moved"
+    shutil.copytree(uninterrupted, run)
+    for epochs, device in ((3, "cuda"), (4, "cpu")):
+        r = CliRunner().invoke(main, ["fit", "--resume", str(run), "--epochs", str(epochs), "--device", device, "--quiet"])
+        assert r.exit_code == 0, r.output
+        assert read_config(run)["device"] == device
+        ckpt = load_checkpoint(run / "checkpoint.pt")
+        assert ckpt["epoch"] == epochs and ckpt["config"]["device"] == device
+        assert all(v.device.type == "cpu" for part in ("generator", "discriminator", "ema") for v in ckpt[part].values())
+    metrics = read_metrics(run)
+    assert [m["epoch"] for m in metrics] == [1, 2, 3, 4]
+    assert all(m["test_acc"] > 0.5 for m in metrics[2:]), [m["test_acc"] for m in metrics]  # (digits: 0.8-0.9)
 
 
 def test_nan_loss_stops_with_the_term_and_epoch_and_keeps_the_checkpoint(tmp_path, monkeypatch):
