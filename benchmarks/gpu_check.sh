@@ -33,8 +33,8 @@
 #    3 minutes; then the CUDA test of a stacked group stopped and resumed as a group against the
 #    group never stopped (tests/test_stacked.py: the group generator's state taken between graph
 #    replays); then the CUDA tests of eval, predict and sample --device cuda against the CPU, of
-#    fit --quality-every on CUDA and of a CPU run resumed with --device cuda and back
-#    (tests/test_predict.py, tests/test_quality.py, tests/test_reliability.py); then --compile, Inductor's fused kernels, on CUDA: the CUDA test of
+#    fit --quality-every on CUDA, of a CPU run resumed with --device cuda and back, and of the
+#    networks-too-large line with the GPU's memory (tests/test_predict.py, tests/test_quality.py, tests/test_reliability.py); then --compile, Inductor's fused kernels, on CUDA: the CUDA test of
 #    tests/test_compile.py (captured against uncaptured compiled networks), then speed.py's fp32
 #    step eager, as graphs, and both compiled, appended to speed.jsonl.
 #

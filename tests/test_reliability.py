@@ -657,6 +657,17 @@ def test_a_cpu_run_moves_to_a_gpu_and_back_with_resume_device(uninterrupted, tmp
     assert all(m["test_acc"] > 0.5 for m in metrics[2:]), [m["test_acc"] for m in metrics]  # (digits: 0.8-0.9)
 
 
+@cuda
+def test_networks_larger_than_the_gpu_are_one_line_before_a_folder(tmp_path):
+    """The size check reads the GPU's memory on CUDA (the CPU's case is in test_bad_input.py)."""
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--z-dim", "1000000000", "--device", "cuda",
+                                  "--out", str(tmp_path / "runs")])
+    assert r.exit_code == 2 and r.output.count("\n") == 1, r.output
+    assert r.output.startswith("Error: the networks have 500,001,105,148 parameters, about 9,313 GiB to train") \
+        and " GiB of cuda: choose smaller networks" in r.output, r.output
+    assert not (tmp_path / "runs").exists()
+
+
 def test_nan_loss_stops_with_the_term_and_epoch_and_keeps_the_checkpoint(tmp_path, monkeypatch):
     calls = {"n": 0}
     real = losses.unsupervised_loss
