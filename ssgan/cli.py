@@ -879,9 +879,12 @@ def _class_name(k: int, classes: list[str] | None) -> str:
 
 # -- samples --------------------------------------------------------------------------------
 
+GRID_MOST = 10_000  # samples that sample's picture draws (100 x 100; FID tools take 50,000 as files or arrays)
+
 @main.command()
 @click.argument("run", type=str)
-@click.option("--n", "n", type=click.IntRange(1, 10000), default=64, show_default=True, help="Number of samples.")
+@click.option("--n", "n", type=click.IntRange(1, 100_000), default=64, show_default=True,
+              help=f"Number of samples; a picture draws up to {GRID_MOST:,}, --npz and --images take them all.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="PNG to write [RUN/samples.png].")
 @click.option("--npz", type=click.Path(dir_okay=False), default=None, help="Also write the raw samples (x, z) to this .npz, x in the data's own units (the run's scaling inverted).")
 @click.option("--images", type=click.Path(file_okay=False), default=None,
@@ -923,6 +926,10 @@ def sample(run, n, out, npz, images, seed, walk, interpolate, device) -> None:
         return
     from ssgan.runs import run_data
 
+    grid = out is not None or not (npz or images)  # (--npz or --images alone write no picture)
+    if grid and n > GRID_MOST and has_picture(r.shape):  # (before minutes of work: a grid of 100,000 is no picture)
+        raise SSGANError(f"--n {n}: a picture draws at most {GRID_MOST:,} samples; write more with --npz FILE or "
+                         "--images DIR, without --out")
     with r.computing():
         x, z = generate(r.generator(), n, seed)
     toy = len(r.shape) == 1 and r.shape[0] <= 2  # density plots need the real points
@@ -930,7 +937,7 @@ def sample(run, n, out, npz, images, seed, walk, interpolate, device) -> None:
     said = []
     if images is not None:  # first: it checks its folder and the samples' shape before anything is written
         said.append(f"{images} ({write_image_files(x, Path(images))} images)")
-    written = write_samples(x, z, None if out is None and (npz or images) else png, Path(npz) if npz else None, real,
+    written = write_samples(x, z, png if grid else None, Path(npz) if npz else None, real,
                             to_units=r.scaler.inverse)
     click.echo("wrote " + ", ".join([*(str(p) for p in written), *said]))
 

@@ -77,13 +77,18 @@ def save_samples(fake: torch.Tensor, path: str | Path, real: np.ndarray | None =
     return False
 
 
+GENERATED_ROWS = 10_000  # samples that one pass of the generator makes (more: in parts of this many)
+
+
 @torch.no_grad()
 def generate(generator: torch.nn.Module, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` samples and their noise, on the CPU, from ``generator`` in eval mode on its own device;
-    reproducible by ``seed`` (the noise is drawn on the CPU, the same on every device)."""
+    reproducible by ``seed`` (the noise is drawn on the CPU, the same on every device). Passes
+    of at most :data:`GENERATED_ROWS` samples keep a convolutional generator's activations within
+    what 10,000 samples take (and those 10,000 as they were made in one pass)."""
     generator.eval()
     z = generator.sample_z(n, torch.Generator().manual_seed(seed))
-    return _generated(generator, z), z
+    return torch.cat([_generated(generator, z[i:i + GENERATED_ROWS]) for i in range(0, n, GENERATED_ROWS)]), z
 
 
 def _generated(generator: torch.nn.Module, z: torch.Tensor) -> torch.Tensor:

@@ -89,6 +89,33 @@ def test_sample_from_run(digits_run, tmp_path):
         assert 0.0 <= f["x"].min() and f["x"].max() <= 1.0
 
 
+def test_more_samples_than_a_picture_draws_go_to_arrays_made_in_parts(digits_run, tmp_path, monkeypatch):
+    """--n above 10,000 (FID tools take 50,000) writes --npz and --images, the generator run on
+    parts of 10,000 samples, the first part as one pass of 10,000 made it; a picture of so many
+    is refused before any work, with what to write instead."""
+    import ssgan.samples
+
+    monkeypatch.chdir(tmp_path)
+    run = digits_run[0] / "00000-digits-50-s1"
+    for args in ([], ["--out", "g.png", "--npz", "s.npz"]):
+        r = CliRunner().invoke(main, ["sample", str(run), "--n", "10001", *args])
+        assert r.exit_code == 2 and r.output == ("Error: --n 10001: a picture draws at most 10,000 samples; write more "
+                                                 "with --npz FILE or --images DIR, without --out\n"), r.output
+        assert not any(tmp_path.iterdir())
+    monkeypatch.setattr(ssgan.samples, "GENERATED_ROWS", 300)  # (parts that do not divide --n)
+    r = CliRunner().invoke(main, ["sample", str(run), "--n", "700", "--npz", "parts.npz", "--images", "parts"])
+    assert r.exit_code == 0 and r.output == "wrote parts.npz, parts (700 images)\n", r.output
+    monkeypatch.setattr(ssgan.samples, "GENERATED_ROWS", 10_000)
+    for n in (300, 700):
+        r = CliRunner().invoke(main, ["sample", str(run), "--n", str(n), "--npz", f"one-{n}.npz"])
+        assert r.exit_code == 0, r.output
+    with np.load("parts.npz") as parts, np.load("one-300.npz") as first, np.load("one-700.npz") as whole:
+        assert parts["x"].shape == (700, 1, 8, 8) and np.array_equal(parts["x"][:300], first["x"])
+        assert np.array_equal(parts["z"], whole["z"])  # every part from its own rows of the noise:
+        assert np.allclose(parts["x"], whole["x"], rtol=0, atol=1e-5)  # (the pass's size moves the last bit)
+    assert len(list(Path("parts").iterdir())) == 700
+
+
 def test_sample_arrays_go_into_new_folders_and_a_failed_write_names_them(digits_run, tmp_path):
     """--npz makes its folder, as --out does for the picture; a write that fails names the .npz
     (it named the picture, None without one)."""
