@@ -147,6 +147,32 @@ _TORCHVISION = {
 }
 
 
+# torchvision's own archives, as they are copied to machines without the network: torchvision
+# reads them unpacked, and unpacks them itself under --download, where their MD5 checks (no
+# download then). name -> (the folder under --data-root, the archives' names, how to unpack them)
+_ARCHIVES = {
+    "fashion-mnist": ("FashionMNIST/raw", "*-ubyte.gz", "gunzip -k {root}/FashionMNIST/raw/*-ubyte.gz"),
+    "kmnist": ("KMNIST/raw", "*-ubyte.gz", "gunzip -k {root}/KMNIST/raw/*-ubyte.gz"),
+    "cifar10": (".", "cifar-10-python.tar.gz", "tar -xzf {root}/cifar-10-python.tar.gz -C {root}"),
+}
+
+
+def _packed(name: str, root: Path) -> str:
+    """What to say where ``name``'s archives lie packed in ``root`` ("" where none do)."""
+    import shlex
+
+    if name not in _ARCHIVES:
+        return ""
+    folder, pattern, unpack = _ARCHIVES[name]
+    found = sorted((root / folder).glob(pattern))
+    if not found:
+        return ""
+    what = f"{found[0]} is" if len(found) == 1 else f"{len(found)} archives such as {found[0]} are"
+    return (f"; {what} there, packed: unpack {'it' if len(found) == 1 else 'them'} "
+            f"({unpack.format(root=shlex.quote(str(root)))}), or add --download, which unpacks torchvision's own "
+            "archives without the network once their MD5 checks")
+
+
 def _load_torchvision(name: str, data_root: str | None, download: bool) -> Dataset:
     cls_name, n_classes, files = _TORCHVISION[name]
     if data_root is None:
@@ -169,10 +195,8 @@ def _load_torchvision(name: str, data_root: str | None, download: bool) -> Datas
                 parts[part] = cls(str(root), train=(part == "train"), download=download)
     except RuntimeError as e:
         if "not found" in str(e) or "corrupted" in str(e):
-            raise SSGANError(
-                f"{name} not found in {root}: expected {files} there "
-                "(add --download to fetch it when online)"
-            ) from None
+            raise SSGANError(f"{name} not found in {root}: expected {files} there"
+                             + (_packed(name, root) or " (add --download to fetch it when online)")) from None
         online = " (are you online for --download?)" if download else ""
         raise SSGANError(f"could not load {name} from {root}: {joined_lines(str(e))}{online}") from None
     except OSError as e:

@@ -242,9 +242,8 @@ def test_a_download_that_fails_is_one_line(tmp_path, monkeypatch):
                             "you online for --download?)")
 
 
-def test_torchvision_loader_reads_torchvision_layout(tmp_path):
-    """Write a tiny FashionMNIST into torchvision's raw layout with the README's command
-    (benchmarks/fashion_mnist_layout.py) and load it through the registry."""
+def _fashion_layout(tmp_path) -> Path:
+    """A tiny FashionMNIST in torchvision's layout (benchmarks/fashion_mnist_layout.py); its root."""
     rng = np.random.default_rng(0)
     arrays = {}
     for part, n in (("train", 30), ("test", 10)):
@@ -252,11 +251,79 @@ def test_torchvision_loader_reads_torchvision_layout(tmp_path):
         arrays[f"y_{part}"] = (np.arange(n) % 10).astype(np.uint8)
     np.savez(tmp_path / "tiny.npz", **arrays)
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "fashion_mnist_layout.py"
-    subprocess.run([sys.executable, str(script), str(tmp_path / "root"), "--npz", str(tmp_path / "tiny.npz")],
+    subprocess.run([sys.executable, str(script), str(tmp_path / "my root"), "--npz", str(tmp_path / "tiny.npz")],
                    check=True, capture_output=True)
-    d = load_dataset("fashion-mnist", data_root=str(tmp_path / "root"))
+    return tmp_path / "my root"
+
+
+def test_torchvision_loader_reads_torchvision_layout(tmp_path):
+    """Write a tiny FashionMNIST into torchvision's raw layout with the README's command
+    (benchmarks/fashion_mnist_layout.py) and load it through the registry."""
+    d = load_dataset("fashion-mnist", data_root=str(_fashion_layout(tmp_path)))
     assert d.x_train.shape == (30, 1, 28, 28) and d.x_test.shape == (10, 1, 28, 28)
     assert d.y_train[:3].tolist() == [0, 1, 2] and d.x_train.max() <= 1.0
+
+
+def test_archives_copied_packed_are_named_with_how_to_unpack_them(tmp_path, monkeypatch):
+    """Archives of torchvision's downloads, copied to a machine without the network and not
+    unpacked, are named in the not-found line with the command that unpacks them (which works
+    as printed, spaces in the path and all); --download unpacks them offline where their MD5
+    is torchvision's (here the tiny files' own, set in its place)."""
+    import gzip
+    import hashlib
+    import shutil
+    import tarfile
+
+    import torchvision.datasets as tvd
+    import torchvision.datasets.cifar
+
+    from test_arch import _write_cifar10
+
+    root = _fashion_layout(tmp_path)
+    raw = root / "FashionMNIST" / "raw"
+    md5 = {}
+    for f in sorted(raw.iterdir()):
+        with open(f, "rb") as src, gzip.open(f"{f}.gz", "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        md5[f"{f.name}.gz"] = hashlib.md5(Path(f"{f}.gz").read_bytes()).hexdigest()
+        f.unlink()
+    with pytest.raises(SSGANError) as e:
+        load_dataset("fashion-mnist", data_root=str(root))
+    message = str(e.value)
+    assert f"; 4 archives such as {raw / 't10k-images-idx3-ubyte.gz'} are there, packed: unpack them (gunzip -k " \
+        f"'{root}'/FashionMNIST/raw/*-ubyte.gz), or add --download" in message, message
+    monkeypatch.setattr(tvd.FashionMNIST, "resources", [(name, md5[name]) for name, _ in tvd.FashionMNIST.resources])
+    monkeypatch.setattr(tvd.FashionMNIST, "mirrors", ["http://127.0.0.1:9/"])  # (offline: a download would fail)
+    assert load_dataset("fashion-mnist", data_root=str(root), download=True).x_train.shape == (30, 1, 28, 28)
+    for f in raw.glob("*-ubyte"):
+        f.unlink()
+    command = message.split("unpack them (")[1].split("), or")[0]
+    subprocess.run(command, shell=True, check=True)
+    assert load_dataset("fashion-mnist", data_root=str(root)).x_train.shape == (30, 1, 28, 28)
+
+    # CIFAR-10's one archive
+    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda path, md5=None: Path(path).is_file())
+    root = tmp_path / "cifar root"
+    _write_cifar10(root, np.random.default_rng(0))
+    with tarfile.open(root / "cifar-10-python.tar.gz", "w:gz") as tar:
+        tar.add(root / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    shutil.rmtree(root / "cifar-10-batches-py")
+    with pytest.raises(SSGANError) as e:
+        load_dataset("cifar10", data_root=str(root))
+    message = str(e.value)
+    assert message.endswith(f"; {root / 'cifar-10-python.tar.gz'} is there, packed: unpack it (tar -xzf "
+                            f"'{root}'/cifar-10-python.tar.gz -C '{root}'), or add --download, which unpacks "
+                            "torchvision's own archives without the network once their MD5 checks"), message
+    subprocess.run(message.split("unpack it (")[1].split("), or")[0], shell=True, check=True)
+    assert load_dataset("cifar10", data_root=str(root)).x_train.shape == (40, 3, 32, 32)
+    shutil.rmtree(root / "cifar-10-batches-py")
+    monkeypatch.setattr(tvd.CIFAR10, "tgz_md5", hashlib.md5((root / "cifar-10-python.tar.gz").read_bytes()).hexdigest())
+    monkeypatch.setattr(tvd.CIFAR10, "url", "http://127.0.0.1:9/cifar-10-python.tar.gz")
+    assert load_dataset("cifar10", data_root=str(root), download=True).x_train.shape == (40, 3, 32, 32)
+    # without archives, the line is as it was
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SSGANError, match=r"there \(add --download to fetch it when online\)$"):
+        load_dataset("cifar10", data_root=str(tmp_path / "empty"))
 
 
 def test_registry_lists_all_issue_datasets():
