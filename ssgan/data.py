@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
+import os
 import zipfile
 from dataclasses import dataclass
 from importlib import resources
@@ -173,6 +174,33 @@ def _packed(name: str, root: Path) -> str:
             "archives without the network once their MD5 checks")
 
 
+# name -> (the folder torchvision reads its files from, under --data-root; one of those files)
+_OWN_FOLDERS = {
+    "fashion-mnist": ("FashionMNIST/raw", "train-images-idx3-ubyte"),
+    "kmnist": ("KMNIST/raw", "train-images-idx3-ubyte"),
+    "cifar10": ("cifar-10-batches-py", "data_batch_1"),
+}
+
+
+def _elsewhere(name: str, root: Path) -> str:
+    """What to say where ``name``'s files lie in torchvision's layout under a folder near
+    ``root``: ``root`` is a folder of that layout (--data-root DIR/cifar-10-batches-py for DIR),
+    or a subfolder of ``root`` holds it (DIR's parent for DIR); "" where neither does."""
+    if name not in _OWN_FOLDERS:
+        return ""
+    folder, marker = _OWN_FOLDERS[name]
+    parts = Path(folder).parts
+    root = Path(os.path.normpath(root))  # (DIR/raw/../raw: its parent is DIR's)
+    for depth in range(len(parts), 0, -1):  # root is the layout's first `depth` folders
+        if root.resolve().parts[-depth:] == parts[:depth] and any(root.joinpath(*parts[depth:]).glob(f"{marker}*")):
+            parent = root.parents[depth - 1] if len(root.parts) > depth else root.resolve().parents[depth - 1]
+            return f"; {root} is the layout's {'/'.join(parts[:depth])}: give --data-root {parent}"
+    below = sorted(p for p in root.glob(f"*/{folder}") if any(p.glob(f"{marker}*")))
+    if below:
+        return f"; {below[0]} is there: give --data-root {Path(*below[0].parts[:len(below[0].parts) - len(parts)])}"
+    return ""
+
+
 def _load_torchvision(name: str, data_root: str | None, download: bool) -> Dataset:
     cls_name, n_classes, files = _TORCHVISION[name]
     if data_root is None:
@@ -196,7 +224,8 @@ def _load_torchvision(name: str, data_root: str | None, download: bool) -> Datas
     except RuntimeError as e:
         if "not found" in str(e) or "corrupted" in str(e):
             raise SSGANError(f"{name} not found in {root}: expected {files} there"
-                             + (_packed(name, root) or " (add --download to fetch it when online)")) from None
+                             + (_elsewhere(name, root) or _packed(name, root)
+                                or " (add --download to fetch it when online)")) from None
         online = " (are you online for --download?)" if download else ""
         raise SSGANError(f"could not load {name} from {root}: {joined_lines(str(e))}{online}") from None
     except OSError as e:

@@ -264,6 +264,27 @@ def test_torchvision_loader_reads_torchvision_layout(tmp_path):
     assert d.y_train[:3].tolist() == [0, 1, 2] and d.x_train.max() <= 1.0
 
 
+def test_a_data_root_one_folder_off_the_layout_is_told_the_right_one(tmp_path, monkeypatch):
+    """--data-root at a folder of torchvision's layout (DIR/FashionMNIST/raw for DIR), or above
+    the folder that holds it, is told which folder to give, relative as it was given."""
+    from test_arch import _write_cifar10
+
+    monkeypatch.chdir(tmp_path)
+    _fashion_layout(tmp_path)  # under "my root"
+    expected = "fashion-mnist not found in {}: expected FashionMNIST/raw/{{train,t10k}}-{{images-idx3,labels-idx1}}-ubyte there; "
+    for given, said in (("my root/FashionMNIST/raw", "my root/FashionMNIST/raw is the layout's FashionMNIST/raw"),
+                        ("my root/FashionMNIST/", "my root/FashionMNIST is the layout's FashionMNIST"),
+                        ("my root/FashionMNIST/raw/../raw", "my root/FashionMNIST/raw is the layout's FashionMNIST/raw"),
+                        (".", "my root/FashionMNIST/raw is there")):
+        with pytest.raises(SSGANError) as e:
+            load_dataset("fashion-mnist", data_root=given)
+        assert str(e.value) == expected.format(Path(given)) + f"{said}: give --data-root my root", str(e.value)
+    assert load_dataset("fashion-mnist", data_root="my root").x_train.shape == (30, 1, 28, 28)
+    _write_cifar10(tmp_path / "c", np.random.default_rng(0))
+    with pytest.raises(SSGANError, match=r"; c/cifar-10-batches-py is the layout's cifar-10-batches-py: give --data-root c$"):
+        load_dataset("cifar10", data_root="c/cifar-10-batches-py")
+
+
 def test_archives_copied_packed_are_named_with_how_to_unpack_them(tmp_path, monkeypatch):
     """Archives of torchvision's downloads, copied to a machine without the network and not
     unpacked, are named in the not-found line with the command that unpacks them (which works
