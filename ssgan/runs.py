@@ -319,6 +319,7 @@ def _resumed(path: Path, epochs: int | None, device: str | None = None) -> tuple
         cfg, ckpt = _with_epochs(path, _config_json(path), None, epochs), None
     else:
         run = _read_run(path)
+        _check_config_json(path, run.config)
         cfg, ckpt = _with_epochs(path, run.config, run.checkpoint, epochs), run.checkpoint
     if device is not None:
         cfg = cfg.replace(device=device)
@@ -330,6 +331,26 @@ def _resumed(path: Path, epochs: int | None, device: str | None = None) -> tuple
     if ckpt is not None:
         _resumable(Run(path, cfg, ckpt))
     return cfg, ckpt
+
+
+RESUME_CHANGES = ("epochs", "device", "nproc")  # what --resume (torchrun: its size) changes, config.json first
+
+
+def _check_config_json(path: Path, trained: Config) -> None:
+    """A one-line error where the config.json of the run folder ``path`` names settings other
+    than those its checkpoint was ``trained`` with (edited by hand): resume trains with the
+    checkpoint's, and config.json, which reports read, had gone on to say otherwise."""
+    import dataclasses
+
+    saved = _config_json(path)
+    edited = [f.name for f in dataclasses.fields(Config)
+              if f.name not in RESUME_CHANGES and getattr(saved, f.name) != getattr(trained, f.name)]
+    if edited:
+        said = ", ".join(f"{key} {json.dumps(getattr(saved, key))} (trained with {json.dumps(getattr(trained, key))})"
+                         for key in edited)
+        raise SSGANError(f"{path / 'config.json'} is not the config that the run was trained with: {said}; a run "
+                         "continues with its own settings: put them back, or train a new run with these (of the "
+                         "settings, --resume changes --epochs and --device)")
 
 
 def _with_epochs(path: Path, cfg: Config, ckpt: dict | None, epochs: int | None) -> Config:

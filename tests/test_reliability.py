@@ -584,6 +584,25 @@ def test_resume_rejects_finished_runs_and_extra_options(uninterrupted):
     assert r.exit_code == 2 and "drop --lr" in r.output
 
 
+def test_a_config_json_edited_by_hand_is_refused_on_resume(tmp_path):
+    """Resume trains with the settings of the checkpoint: an lr edited into config.json had been
+    ignored in silence, and the folder said for good that the run had trained at that rate."""
+    with pytest.raises(Interrupted) as info:
+        fit(cfg(tmp_path), SignalAt(1, 5))
+    run = info.value.run_dir
+    saved = read_config(run)
+    (run / "config.json").write_text(json.dumps({**saved, "lr": 0.0001, "g_loss": "adversarial"}))
+    r = CliRunner().invoke(main, ["fit", "--resume", str(run), "--quiet"])
+    assert r.exit_code == 2 and r.output == (
+        f"Error: {run / 'config.json'} is not the config that the run was trained with: g_loss \"adversarial\" (trained "
+        'with "feature-matching"), lr 0.0001 (trained with 0.003); a run continues with its own settings: put them '
+        "back, or train a new run with these (of the settings, --resume changes --epochs and --device)\n"), r.output
+    assert not (run / "metrics.jsonl").exists() and read_config(run)["lr"] == 0.0001  # (nothing trained or touched)
+    (run / "config.json").write_text(json.dumps({**saved, "epochs": 3}))  # (as an interrupted --resume --epochs 3 left it)
+    r = CliRunner().invoke(main, ["fit", "--resume", str(run), "--quiet"])
+    assert r.exit_code == 0 and [m["epoch"] for m in read_metrics(run)] == [1, 2], r.output
+
+
 def test_a_finished_run_made_longer_is_the_longer_run(uninterrupted, tmp_path):
     """`fit --resume RUN --epochs 3` of a finished 2-epoch run trains its third epoch, to the
     very weights of a run trained 3 epochs from the start (the rate is constant), and says so
