@@ -262,19 +262,20 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, **o
     from ssgan import config as config_mod
     from ssgan import runs
     from ssgan.distributed import check_batch, from_env
-    from ssgan.launch import Job
+    from ssgan.launch import RESUME_CHANGES, Job
     from ssgan.train import SeedsDiverged
 
     world = from_env()
     if resume:
-        given = [k for k, v in options.items() if v is not None and k not in ("nproc", "epochs", "device")]
+        given = [k for k, v in options.items() if v is not None and k not in ("nproc", *RESUME_CHANGES)]
         given += (["config"] if config_file else []) + (["seeds"] if seeds else [])
         if given:
             raise SSGANError(f"--resume continues a run with its own config.json; drop --{given[0].replace('_', '-')} "
-                             "(of its settings, --epochs can change, for a longer run, and --device, where it trains)")
+                             "(of its settings, --epochs can change, for a longer run, --device, where it trains, and "
+                             "--dataset or --data-root, where its data are now)")
         if len(resume) > 1 and options["nproc"]:
             raise SSGANError("--nproc resumes one run in several processes; give one --resume with it")
-        jobs = _resume_jobs(resume, parallel, parallel_mode, options["epochs"], options["device"])
+        jobs = _resume_jobs(resume, parallel, parallel_mode, **{k: options[k] for k in RESUME_CHANGES})
         nproc = options["nproc"] or 1
     else:
         _check_one_seed_setting(seeds, options["seed"], config_file)
@@ -338,9 +339,9 @@ def _show_seeds(agg: dict, quiet: bool, as_json: bool) -> None:
         _aggregate_table(agg)
 
 
-def _resume_jobs(paths: tuple[str, ...], parallel: int, mode: str | None, epochs: int | None = None,
-                 device: str | None = None) -> list:
-    """The runs that ``--resume`` names, each with its own config (to ``epochs``, on ``device``, if given),
+def _resume_jobs(paths: tuple[str, ...], parallel: int, mode: str | None, **changes) -> list:
+    """The runs that ``--resume`` names, each with its own config (with ``changes``: to ``epochs``, on
+    ``device``, its data at ``dataset`` or under ``data_root``, where given),
     checked up front: each a run folder with something left to train, none twice, and
     (``--parallel N`` in threads or stacked) able to train that way."""
     from ssgan.launch import Job, check_threads, stacked_start
@@ -351,7 +352,7 @@ def _resume_jobs(paths: tuple[str, ...], parallel: int, mode: str | None, epochs
         if Path(path).resolve() in seen:
             raise SSGANError(f"--resume {path} is given twice: a run folder is trained by one run at a time")
         seen.add(Path(path).resolve())
-    jobs = [Job(point.config, path, point) for path, point in ((path, resume_point(path, epochs, device)) for path in paths)]
+    jobs = [Job(point.config, path, point) for path, point in ((path, resume_point(path, **changes)) for path in paths)]
     if len(jobs) > 1 and parallel > 1 and mode == "stacked":
         seeds = [job.seed for job in jobs]
         if len(set(seeds)) < len(seeds):
@@ -374,7 +375,7 @@ def _fit_one(job, quiet: bool, as_json: bool, prefix: str = "") -> dict:
     reporter = None if quiet else _warning_lines(prefix) if as_json else _progress_reporter()
     try:
         if job.resume is not None:
-            run_dir, result = runs.resume(job.resume, reporter, epochs=job.cfg.epochs, device=job.cfg.device)
+            run_dir, result = runs.resume(job.resume, reporter, **job.resume_changes)
         else:
             run_dir, result = runs.fit(job.cfg, reporter, command=_command())
     finally:

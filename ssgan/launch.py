@@ -91,6 +91,11 @@ def launch_torchrun(nproc: int) -> int:
     return 0
 
 
+# the settings of a run that `fit --resume` may change (the rest are the run's own): its length,
+# its device, and where its data are now
+RESUME_CHANGES = ("epochs", "device", "dataset", "data_root")
+
+
 @dataclass(frozen=True)
 class Job:
     """One of several runs: a new run of ``cfg`` (its seed set), or the run folder ``resume``
@@ -103,6 +108,11 @@ class Job:
     @property
     def seed(self) -> int:
         return self.cfg.seed
+
+    @property
+    def resume_changes(self) -> dict:
+        """What :func:`ssgan.runs.resume` continues the run with: its length, device and data's place."""
+        return {key: getattr(self.cfg, key) for key in RESUME_CHANGES}
 
 
 def resume_command(runs: Sequence[str], parallel: int = 1, mode: str | None = None) -> str:
@@ -273,9 +283,10 @@ def run_in_processes(command: Sequence[str], jobs: Sequence[Job], parallel: int,
             while pending and len(running) < parallel and not stopped:
                 i = pending.pop(0)
                 seed = jobs[i].seed
-                args = (["fit", "--resume", jobs[i].resume, "--epochs", str(jobs[i].cfg.epochs), "--device",
-                         jobs[i].cfg.device] if jobs[i].resume
-                        else [*base, "--seed", str(seed)])
+                args = (["fit", "--resume", jobs[i].resume, *(word for key, value in jobs[i].resume_changes.items()
+                                                              if value is not None
+                                                              for word in (f"--{key.replace('_', '-')}", str(value)))]
+                        if jobs[i].resume else [*base, "--seed", str(seed)])
                 # --json: the summary on stdout, and on stderr only warnings and errors
                 running[i] = subprocess.Popen([sys.executable, "-m", "ssgan", *args, "--json"], env=env,
                                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -390,7 +401,7 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
             with torch.cuda.stream(stream) if stream is not None else nullcontext():
                 if job.resume:
                     run_dir, result = runs.resume(job.resume, Warnings(job.seed), stop=stop, group=groups.get(i),
-                                                  epochs=job.cfg.epochs, device=job.cfg.device)
+                                                  **job.resume_changes)
                 else:
                     run_dir, result = runs.fit(job.cfg, Warnings(job.seed),
                                                command=shlex.join([*words, "--seed", str(job.seed)]), stop=stop,

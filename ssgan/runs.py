@@ -20,6 +20,7 @@ import json
 import math
 import os
 import re
+import shlex
 import shutil
 import warnings
 from collections.abc import Iterable, Iterator
@@ -38,10 +39,10 @@ from ssgan.data import FOLDER_PREFIX, Dataset, load_dataset, load_npz, npz_path,
 from ssgan.errors import DataWarning, SSGANError, first_line
 from ssgan.fileio import WriteFailed, check_folder_can_be, trainer_lock, write_json, write_text, writing
 from ssgan.graphs import use_graphs
-from ssgan.launch import OutOfDeviceMemory, resume_command
+from ssgan.launch import RESUME_CHANGES, OutOfDeviceMemory, resume_command
 from ssgan.models import TRAINING_BYTES_PER_PARAMETER, build_models, parameter_count, resolve_arch
 from ssgan.scaling import NONE, Scaler, fit_scaler, load_scaler, resolve_scale, save_scaler, scale_dataset
-from ssgan.splits import Split, default_labels, load_split, make_split, same_data, save_split
+from ssgan.splits import Split, check_split, default_labels, load_split, make_split, same_data, save_split
 from ssgan.train import (Diverged, Reporter, StopFlag, TrainResult, check_batch_rows, guard_words, load_checkpoint,
                          resolve_device, resolve_precision, to_device, train)
 
@@ -165,15 +166,28 @@ def prepare(cfg: Config) -> tuple[Dataset, Split, Scaler]:
     return data, split, scaler
 
 
-def check_run_dataset(cfg: Config, run_dir: Path) -> None:
-    """A one-line error, before reading, where a run's own npz file or image folder was named by a
-    path relative to the folder the run was started in and that path leads nowhere from here."""
+def check_run_dataset(cfg: Config, run_dir: Path, resuming: bool = False) -> None:
+    """A one-line error, before reading, where a run's own npz file or image folder is no longer
+    where it was named (by a path relative to the folder the run was started in, or not);
+    ``resuming``: it says how to resume the run with its data where they moved (also for a
+    torchvision dataset whose --data-root is not there)."""
+    from ssgan.data import REGISTRY
+
+    if resuming and cfg.data_root is not None and cfg.dataset in REGISTRY and not REGISTRY[cfg.dataset].bundled \
+            and not Path(cfg.data_root).expanduser().is_dir():
+        raise SSGANError(f"{run_dir} was trained on {cfg.dataset} under --data-root {cfg.data_root}, which is not "
+                         "there now: put it back; where it moved, give --data-root NEWDIR with --resume")
     if (given := own_path(cfg.dataset)) is not None:
         path = Path(given).expanduser()
-        if not path.is_absolute() and not path.exists():
+        if path.exists():
+            return
+        kind = cfg.dataset[:len(cfg.dataset) - len(given)]
+        moved = f"; where they moved, give --dataset {kind}NEWPATH with --resume" if resuming else ""
+        if not path.is_absolute():
             raise SSGANError(f"{run_dir} was trained on {cfg.dataset}, a path relative to the folder it was started "
                              f"in, and there is no {path} in {Path.cwd()}: run this command from that folder (if it "
-                             f"was this one, put {path} back)")
+                             f"was this one, put {path} back){moved}")
+        raise SSGANError(f"{run_dir} was trained on {cfg.dataset}, and there is no {path} now: put it back{moved}")
 
 
 def run_data(cfg: Config, run_dir: Path) -> Dataset:
@@ -192,11 +206,21 @@ def _own_data(cfg: Config, run_dir: Path, classes: list[str] | None = None) -> D
                         else ("classes", "data with --data npz:PATH"))  # (an npz names them in its classes array)
         raise SSGANError(f"the {names} of {data.name} are now {', '.join(data.classes or ()) or 'none'}, but "
                          f"{run_dir} trained on {', '.join(classes)}: put them back, or score other {other}")
-    if (run_dir / "split.json").is_file() and not same_data(split := load_split(run_dir / "split.json"), data):
+    if not (run_dir / "split.json").is_file():
+        return data
+    split = load_split(run_dir / "split.json")
+    if split.dataset != cfg.dataset and split.data_sha256 is None:  # (moved by fit --resume --dataset)
+        raise SSGANError(f"{run_dir} was trained on {split.dataset}, and its split.json, made before ssgan kept the "
+                         f"SHA-256 of the data, cannot tell whether {cfg.dataset} holds the same: resume it with its "
+                         f"data at {split.dataset}")
+    if not same_data(split, data):
         if data.name.startswith(FOLDER_PREFIX) and data.shape[0] == 1:  # a run made before grey palettes read as grey
             legacy = load_dataset(cfg.dataset, cfg.data_root, False, cfg.image_size, channels=3)
             if same_data(split, legacy):
                 return legacy
+        if split.dataset != cfg.dataset:
+            raise SSGANError(f"{cfg.dataset} is not the data that {run_dir} trained on, {split.dataset} (the SHA-256 "
+                             "of its arrays is not the one in its split.json): give the place of those data")
         raise SSGANError(f"{cfg.dataset} has changed since {run_dir} trained on it (the SHA-256 of its arrays is not "
                          "the one in its split.json): restore the data it trained on; to score other data, give "
                          "them to eval --data")
@@ -298,21 +322,24 @@ def _run_of_job(out: str | Path, job: str) -> Path | None:
 
 
 def resume(path: str | Path, reporter: Reporter | None = None, stop: StopFlag | None = None,
-           group: SeedGroup | None = None, epochs: int | None = None,
-           device: str | None = None) -> tuple[Path, TrainResult]:
+           group: SeedGroup | None = None, epochs: int | None = None, device: str | None = None,
+           dataset: str | None = None, data_root: str | None = None) -> tuple[Path, TrainResult]:
     """Continue a run from its last checkpoint, with its own config and split, in one process
     or several (any number: the checkpoint holds no per-process state). A run stopped before
     its first checkpoint starts afresh in its own folder. ``stop`` and ``group``: as for :func:`fit`.
     ``epochs``: train to that many epochs instead of the run's own (:func:`_with_epochs`), a
     finished run included. ``device``: train on it instead of the run's own (a run made with
-    ``--device cuda`` continued on a machine without one)."""
+    ``--device cuda`` continued on a machine without one). ``dataset``, ``data_root``: where
+    the run's data are now (:func:`_moved_data`)."""
     path = Path(path)
-    cfg, ckpt = _resumed(path, epochs, device)
+    cfg, ckpt = _resumed(path, epochs, device, dataset, data_root)
     return _train_in(path, cfg, reporter, ckpt, stop, group)
 
 
-def _resumed(path: Path, epochs: int | None, device: str | None = None) -> tuple[Config, dict | None]:
-    """The config (to ``epochs``, :func:`_with_epochs`; on ``device``, if given) and the
+def _resumed(path: Path, epochs: int | None, device: str | None = None, dataset: str | None = None,
+             data_root: str | None = None) -> tuple[Config, dict | None]:
+    """The config (to ``epochs``, :func:`_with_epochs`; on ``device``, with its data at ``dataset``
+    or ``data_root``, :func:`_moved_data`, if given) and the
     checkpoint (None: it starts afresh) with which :func:`resume` continues the run folder
     ``path``, or the one-line error it stops with."""
     if _never_checkpointed(path):
@@ -321,6 +348,8 @@ def _resumed(path: Path, epochs: int | None, device: str | None = None) -> tuple
         run = _read_run(path)
         _check_config_json(path, run.config)
         cfg, ckpt = _with_epochs(path, run.config, run.checkpoint, epochs), run.checkpoint
+    cfg = _moved_data(path, cfg, dataset, data_root)
+    check_run_dataset(cfg, path, resuming=True)
     if device is not None:
         cfg = cfg.replace(device=device)
     elif cfg.device.startswith(("cuda", "mps")):  # its own, such as cuda on a machine without one
@@ -333,7 +362,29 @@ def _resumed(path: Path, epochs: int | None, device: str | None = None) -> tuple
     return cfg, ckpt
 
 
-RESUME_CHANGES = ("epochs", "device", "nproc")  # what --resume (torchrun: its size) changes, config.json first
+
+
+def _moved_data(path: Path, cfg: Config, dataset: str | None, data_root: str | None) -> Config:
+    """``cfg`` of the run folder ``path`` with its data where they are now: its own npz file or
+    image folder at ``dataset`` (of the same kind), a torchvision dataset under ``data_root``
+    (a run moved to another machine, or data moved on one). The data must be those the run
+    trained on: the SHA-256 in its split.json is checked as they load."""
+    from ssgan.data import REGISTRY
+
+    if dataset is not None and dataset != cfg.dataset:
+        own = own_path(cfg.dataset)
+        kind = cfg.dataset[:len(cfg.dataset) - len(own)] if own is not None else None
+        if kind is None or not dataset.startswith(kind) or not own_path(dataset):
+            where = f"its data moved: {kind}{'PATH' if kind == 'npz:' else 'DIR'}" if kind else "a run on its own data"
+            raise SSGANError(f"--dataset {dataset}: {path} was trained on {cfg.dataset}; with --resume, --dataset "
+                             f"names where the data it trained on are now ({where})")
+        cfg = cfg.replace(dataset=dataset)
+    if data_root is not None and data_root != cfg.data_root:
+        if cfg.dataset not in REGISTRY or REGISTRY[cfg.dataset].bundled:  # (own data, toys, bundled)
+            raise SSGANError(f"--data-root {data_root}: {path} was trained on {cfg.dataset}, which is not read from a "
+                             "data root (torchvision's datasets are)")
+        cfg = cfg.replace(data_root=data_root)
+    return cfg
 
 
 def _check_config_json(path: Path, trained: Config) -> None:
@@ -343,14 +394,15 @@ def _check_config_json(path: Path, trained: Config) -> None:
     import dataclasses
 
     saved = _config_json(path)
-    edited = [f.name for f in dataclasses.fields(Config)
-              if f.name not in RESUME_CHANGES and getattr(saved, f.name) != getattr(trained, f.name)]
+    edited = [f.name for f in dataclasses.fields(Config)  # (torchrun's size, nproc, is no edit either)
+              if f.name not in (*RESUME_CHANGES, "nproc") and getattr(saved, f.name) != getattr(trained, f.name)]
     if edited:
         said = ", ".join(f"{key} {json.dumps(getattr(saved, key))} (trained with {json.dumps(getattr(trained, key))})"
                          for key in edited)
         raise SSGANError(f"{path / 'config.json'} is not the config that the run was trained with: {said}; a run "
                          "continues with its own settings: put them back, or train a new run with these (of the "
-                         "settings, --resume changes --epochs and --device)")
+                         "settings, --resume changes --epochs, --device, and --dataset or --data-root where its data "
+                         "moved)")
 
 
 def _with_epochs(path: Path, cfg: Config, ckpt: dict | None, epochs: int | None) -> Config:
@@ -383,12 +435,14 @@ class ResumePoint(NamedTuple):
     shape: tuple[int, ...] | None
 
 
-def resume_point(path: str | Path, epochs: int | None = None, device: str | None = None) -> ResumePoint:
-    """Where :func:`resume` would continue the run folder ``path`` (to ``epochs``, on ``device``), or the
+def resume_point(path: str | Path, epochs: int | None = None, device: str | None = None, dataset: str | None = None,
+                 data_root: str | None = None) -> ResumePoint:
+    """Where :func:`resume` would continue the run folder ``path`` (to ``epochs``, on ``device``, its
+    data at ``dataset`` or ``data_root``), or the
     one-line error it would stop with (not a run, a run already finished, a run another process
     trains now), without training."""
     path = Path(path)
-    cfg, ckpt = _resumed(path, epochs, device)
+    cfg, ckpt = _resumed(path, epochs, device, dataset, data_root)
     if ckpt is None:
         point = ResumePoint(cfg, 0, 0, None)
     else:
@@ -426,8 +480,13 @@ def _train_in(path: Path, cfg: Config, reporter: Reporter | None, ckpt: dict | N
     """Train in an existing run folder, from its checkpoint ``ckpt`` or (None) from the start."""
     resolve_device(cfg.device)
     data = run_data(cfg, path)
-    split = load_split(path / "split.json", data)
     main = distributed.from_env().main
+    split = load_split(path / "split.json")
+    if split.dataset != cfg.dataset:  # its data moved (fit --resume --dataset), the same data (run_data checked)
+        split = replace(split, dataset=cfg.dataset)
+        if main:
+            save_split(split, path / "split.json")
+    check_split(split, data, path / "split.json")
     # the lock before the clean-up: another process's temporary files may be in the folder
     with _training_into(path, main):
         if main:
@@ -435,13 +494,14 @@ def _train_in(path: Path, cfg: Config, reporter: Reporter | None, ckpt: dict | N
                 orphan.unlink()
             (path / DIVERGED).unlink(missing_ok=True)  # (written again if it diverges again)
             config = read_config(path)
-            # made longer by --resume --epochs, or moved by --device: say so there
-            changed = {key: getattr(cfg, key) for key in ("epochs", "device") if config.get(key) != getattr(cfg, key)}
+            # made longer by --resume --epochs, moved by --device, its data moved: say so there
+            changed = {key: getattr(cfg, key) for key in RESUME_CHANGES if config.get(key) != getattr(cfg, key)}
             if changed:
                 write_json(path / "config.json", {**config, **changed})
                 commands = path / "command.txt"
                 write_text(commands, (commands.read_text() if commands.is_file() else "") + resume_command([path])
-                           + "".join(f" --{key} {value}" for key, value in changed.items()) + "\n")
+                           + "".join(f" --{key.replace('_', '-')} {shlex.quote(str(value))}"
+                                     for key, value in changed.items()) + "\n")
             if ckpt is None:
                 (path / "metrics.jsonl").unlink(missing_ok=True)  # lines of epochs that no checkpoint kept
         return path, train(cfg.replace(nproc=distributed.from_env().size), data, split, path, reporter, resume=ckpt,

@@ -173,19 +173,24 @@ def load_split(path: str | Path, dataset: Dataset | None = None) -> Split:
             or len(np.unique(split.val_indices)) != split.n_val:
         raise SSGANError(f"split file {path} is damaged: its validation indices overlap the labeled ones or repeat")
     if dataset is not None:
-        if split.dataset != dataset.name:
-            raise SSGANError(
-                f"split file {path} is for dataset {split.dataset!r}, not {dataset.name!r}: "
-                f"use --dataset {split.dataset} or make a new split"
-            )
-        if split.n_train != len(dataset.y_train) or max(split.indices.max(), split.val_indices.max(initial=0)) >= len(dataset.y_train):
-            raise SSGANError(
-                f"split file {path} was made for a training set of {split.n_train} rows, "
-                f"but {dataset.name} has {len(dataset.y_train)}: make a new split"
-            )
-        if (dataset.y_train[split.indices] < 0).any() or (dataset.y_train[split.val_indices] < 0).any():
-            raise SSGANError(f"split file {path} marks unlabeled rows of {dataset.name} as labeled")
+        check_split(split, dataset, path)
     return split
+
+
+def check_split(split: Split, dataset: Dataset, path: str | Path) -> None:
+    """A one-line error where ``split`` (read from ``path``) does not belong to ``dataset``."""
+    if split.dataset != dataset.name:
+        raise SSGANError(
+            f"split file {path} is for dataset {split.dataset!r}, not {dataset.name!r}: "
+            f"use --dataset {split.dataset} or make a new split"
+        )
+    if split.n_train != len(dataset.y_train) or max(split.indices.max(), split.val_indices.max(initial=0)) >= len(dataset.y_train):
+        raise SSGANError(
+            f"split file {path} was made for a training set of {split.n_train} rows, "
+            f"but {dataset.name} has {len(dataset.y_train)}: make a new split"
+        )
+    if (dataset.y_train[split.indices] < 0).any() or (dataset.y_train[split.val_indices] < 0).any():
+        raise SSGANError(f"split file {path} marks unlabeled rows of {dataset.name} as labeled")
 
 
 def same_data(split: Split, dataset: Dataset) -> bool:

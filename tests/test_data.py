@@ -285,6 +285,32 @@ def test_a_data_root_one_folder_off_the_layout_is_told_the_right_one(tmp_path, m
         load_dataset("cifar10", data_root="c/cifar-10-batches-py")
 
 
+def test_a_run_on_a_torchvision_dataset_resumes_with_its_data_root_moved(tmp_path):
+    """fit --resume RUN --data-root NEW: the run's data root moved (the data's SHA-256 checked)."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from ssgan.cli import main
+    from ssgan.runs import read_config
+
+    root = _fashion_layout(tmp_path)
+    r = CliRunner().invoke(main, ["fit", "--dataset", "fashion-mnist", "--data-root", str(root), "--labels", "10",
+                                  "--epochs", "1", "--batch-size", "10", "--out", str(tmp_path / "runs"), "--json",
+                                  "--quiet"])
+    assert r.exit_code == 0, r.output
+    run = json.loads(r.stdout)["run"]
+    shutil.move(root, tmp_path / "new root")
+    r = CliRunner().invoke(main, ["fit", "--resume", run, "--epochs", "2", "--quiet"])
+    assert r.exit_code == 2 and r.output == (f"Error: {run} was trained on fashion-mnist under --data-root {root}, "
+                                             "which is not there now: put it back; where it moved, give --data-root "
+                                             "NEWDIR with --resume\n"), r.output
+    r = CliRunner().invoke(main, ["fit", "--resume", run, "--epochs", "2", "--data-root", str(tmp_path / "new root"),
+                                  "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert read_config(Path(run))["data_root"] == str(tmp_path / "new root")
+
+
 def test_archives_copied_packed_are_named_with_how_to_unpack_them(tmp_path, monkeypatch):
     """Archives of torchvision's downloads, copied to a machine without the network and not
     unpacked, are named in the not-found line with the command that unpacks them (which works

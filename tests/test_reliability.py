@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
@@ -596,11 +597,57 @@ def test_a_config_json_edited_by_hand_is_refused_on_resume(tmp_path):
     assert r.exit_code == 2 and r.output == (
         f"Error: {run / 'config.json'} is not the config that the run was trained with: g_loss \"adversarial\" (trained "
         'with "feature-matching"), lr 0.0001 (trained with 0.003); a run continues with its own settings: put them '
-        "back, or train a new run with these (of the settings, --resume changes --epochs and --device)\n"), r.output
+        "back, or train a new run with these (of the settings, --resume changes --epochs, --device, and --dataset or "
+        "--data-root where its data moved)\n"), r.output
     assert not (run / "metrics.jsonl").exists() and read_config(run)["lr"] == 0.0001  # (nothing trained or touched)
     (run / "config.json").write_text(json.dumps({**saved, "epochs": 3}))  # (as an interrupted --resume --epochs 3 left it)
     r = CliRunner().invoke(main, ["fit", "--resume", str(run), "--quiet"])
     assert r.exit_code == 0 and [m["epoch"] for m in read_metrics(run)] == [1, 2], r.output
+
+
+def test_a_run_whose_data_moved_resumes_with_dataset_to_the_same_weights(tmp_path, monkeypatch):
+    """A run on its own npz whose file moved (another machine, another disk) resumes with
+    --resume RUN --dataset npz:NEW, to the very weights of a run that never stopped, once the
+    file's SHA-256 is the run's; other data, or data of another kind, are one line."""
+    import shutil
+
+    from conftest import write_npz
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    x, y = rng.random((60, 5)).astype(np.float32), np.arange(60) % 2
+    labels = np.where(np.arange(60) < 10, y, -1)
+    write_npz(tmp_path / "d.npz", x=x, y=labels, x_test=x[:20], y_test=y[:20])
+    write_npz(tmp_path / "other.npz", x=x * 2, y=labels, x_test=x[:20], y_test=y[:20])
+    moved = lambda **c: Config(dataset="npz:d.npz", labels=10, epochs=2, batch_size=10, device="cpu", **c)
+    straight, _ = fit(moved(out="straight"))
+    with pytest.raises(Interrupted) as info:
+        fit(moved(out="runs"), SignalAt(1, 3))
+    run = info.value.run_dir  # (relative: runs/00000-d-10-s1)
+    (tmp_path / "new").mkdir()
+    shutil.move("d.npz", "new/d.npz")
+    for args, said in (
+        ([], f"{run} was trained on npz:d.npz, a path relative to the folder it was started in, and there is no d.npz "
+             f"in {tmp_path}: run this command from that folder (if it was this one, put d.npz back); where they "
+             "moved, give --dataset npz:NEWPATH with --resume"),
+        (["--dataset", "npz:other.npz"], f"npz:other.npz is not the data that {run} trained on, npz:d.npz (the "
+                                         "SHA-256 of its arrays is not the one in its split.json): give the place of "
+                                         "those data"),
+        (["--dataset", "folder:new"], f"--dataset folder:new: {run} was trained on npz:d.npz; with --resume, "
+                                      "--dataset names where the data it trained on are now (its data moved: npz:PATH)"),
+        (["--data-root", "new"], f"--data-root new: {run} was trained on npz:d.npz, which is not read from a data root "
+                                 "(torchvision's datasets are)"),
+    ):
+        r = CliRunner().invoke(main, ["fit", "--resume", str(run), *args, "--quiet"])
+        assert r.exit_code == 2 and r.output == f"Error: {said}\n", r.output
+    r = CliRunner().invoke(main, ["fit", "--resume", str(run), "--dataset", "npz:new/d.npz", "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert_same_state(_state(run), _state(straight))
+    assert read_config(run)["dataset"] == "npz:new/d.npz" and json.loads((run / "split.json").read_text())["dataset"] \
+        == "npz:new/d.npz" and load_checkpoint(run / "checkpoint.pt")["config"]["dataset"] == "npz:new/d.npz"
+    assert (run / "command.txt").read_text().splitlines()[-1] == f"ssgan fit --resume {run} --dataset npz:new/d.npz"
+    r = CliRunner().invoke(main, ["eval", str(run), "--json"])  # (the folder names the data where they are now)
+    assert r.exit_code == 0 and json.loads(r.stdout)["accuracy"] == read_metrics(run)[-1]["test_acc"], r.output
 
 
 def test_a_finished_run_made_longer_is_the_longer_run(uninterrupted, tmp_path):
