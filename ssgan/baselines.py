@@ -36,7 +36,7 @@ from ssgan.train import Interrupted, signal_of
 
 
 def _sklearn_run(method: str, estimator, cfg: Config, transductive: bool, command: str | None) -> Path:
-    data, split, scaler = prepare(cfg)
+    data, split, scaler = prepare(cfg, networks=False)  # (logistic regression takes no batches)
     config = {"method": method, "dataset": cfg.dataset, "data_root": cfg.data_root, "labels": split.labels,
               "val": split.n_val, "seed": cfg.seed, "scale": scaler.kind, "estimator": repr(estimator)}
     run_dir = start_run(cfg.out, data, split, cfg.seed, config, command, scaler)
@@ -135,6 +135,7 @@ def label_spreading(cfg: Config, command: str | None = None) -> Path:
 
 
 BASELINES = {"same-net": same_net, "full": full, "logreg": logreg, "label-spreading": label_spreading}
+NETWORK_BASELINES = ("same-net", "full")  # the others are scikit-learn estimators: no epochs, batches or device
 
 
 def stopped(stop: Interrupted | KeyboardInterrupt, command: Sequence[str], jobs: Sequence[Config],

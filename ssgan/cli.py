@@ -723,13 +723,14 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, device, as_json
 @click.option("--labels", type=int, default=None, help="Labeled examples, without --split [100].")
 @click.option("--val", type=int, default=None, help=VAL_HELP)
 @click.option("--epochs", type=int, default=None, help="Epochs of same-net [as fit].")
+@click.option("--batch-size", type=int, default=None, help="Batch size of same-net [as fit].")
 @click.option("--device", type=str, default=None, help="Device of same-net [auto].")
 @click.option("--out", type=str, default=None, help="Folder that receives the run folders [runs].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the results.")
 def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) -> None:
     """Train supervised-only baselines on exactly the labels of SSL runs."""
     from ssgan import config as config_mod
-    from ssgan.baselines import BASELINES, settings_of_runs, stopped
+    from ssgan.baselines import BASELINES, NETWORK_BASELINES, settings_of_runs, stopped
     from ssgan.launch import ERROR, diverged
     from ssgan.runs import read_metrics
     from ssgan.splits import load_split
@@ -755,6 +756,11 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
     _check_jobs_once(jobs, methods, "--run" if run_dirs else "--split")
     config_mod.warn_without_effect(jobs[0], config_file, **options)  # (of the dataset that a split or run brings)
     results, failures, methods, command = [], [], methods or ("same-net", "logreg"), _command()
+    unused = [f"--{k.replace('_', '-')}" for k in ("epochs", "batch_size", "device") if options[k] is not None]
+    if unused and not set(methods) & set(NETWORK_BASELINES):  # (they had been dropped in silence)
+        warnings.warn(f"{' and '.join(unused)} {'has' if len(unused) == 1 else 'have'} no effect on "
+                      f"{' and '.join(methods)}: {'it acts' if len(unused) == 1 else 'they act'} only on the network "
+                      f"baselines, {' and '.join(NETWORK_BASELINES)}", DataWarning)
     for i, job in enumerate(jobs):
         for j, method in enumerate(methods):
             try:

@@ -128,13 +128,15 @@ def _check_network_size(cfg: Config, data: Dataset, device: torch.device) -> Non
                          "or --g-width and --d-width)")
 
 
-def prepare(cfg: Config) -> tuple[Dataset, Split, Scaler]:
+def prepare(cfg: Config, networks: bool = True) -> tuple[Dataset, Split, Scaler]:
     """Load the data and the labeled split, checking everything that can be checked up front,
-    and scale the data with a scaler fitted on the training rows (``cfg.scale``)."""
+    and scale the data with a scaler fitted on the training rows (``cfg.scale``). Without
+    ``networks`` (a scikit-learn baseline), the networks' checks and the batch's are left out."""
     device = resolve_device(cfg.device)
     data = load_dataset(cfg.dataset, cfg.data_root, cfg.download, cfg.image_size)
-    resolve_arch(cfg, data.shape)  # the networks must take this data's shape
-    _check_network_size(cfg, data, device)
+    if networks:
+        resolve_arch(cfg, data.shape)  # the networks must take this data's shape
+        _check_network_size(cfg, data, device)
     if cfg.quality_every and (data.x_test is None or not data.is_image):
         raise SSGANError(f"--quality-every needs image data with a test set to compare samples with; "
                          f"{data.name} has {'no test set' if data.x_test is None else f'examples of shape {data.shape}'}")
@@ -154,7 +156,8 @@ def prepare(cfg: Config) -> tuple[Dataset, Split, Scaler]:
             raise SSGANError(f"--val {cfg.val} disagrees with split file {cfg.split} ({split.n_val} validation examples): drop one")
     else:
         split = make_split(data, default_labels(cfg.dataset, cfg.labels), cfg.seed, cfg.val)
-    check_batch_rows(cfg.batch_size, data, split)
+    if networks:
+        check_batch_rows(cfg.batch_size, data, split)
     train_rows = np.setdiff1d(np.arange(len(data.x_train)), split.val_indices)
     scaler, notes = fit_scaler(resolve_scale(cfg.scale, data), data.x_train, train_rows)
     data, more = scale_dataset(scaler, data, in_place=True)  # (the arrays were loaded above, for this run alone)

@@ -152,6 +152,27 @@ def test_baselines_train_once_per_split_and_method(runs, tmp_path):
     assert not (tmp_path / "never").exists()
 
 
+def test_baselines_on_fewer_rows_than_a_batch(tmp_path, tiny_npz):
+    """On data of fewer training rows than the default batch of 100 (here 60), the scikit-learn
+    baselines train: they take no batches, and had been refused for one, with a line that named
+    --batch-size, which baseline did not have. same-net takes --batch-size now; options of the
+    networks alone, beside scikit-learn methods alone, are said to do nothing."""
+    r = invoke("baseline", "--dataset", tiny_npz, "--method", "logreg", "--method", "label-spreading", "--out",
+               tmp_path / "runs", "--json")
+    assert r.exit_code == 0 and r.stderr == "" and len(json.loads(r.stdout)) == 2, r.output
+    r = invoke("baseline", "--dataset", tiny_npz, "--method", "same-net", "--out", tmp_path / "runs")
+    assert r.exit_code == 2 and r.output == (f"Error: --batch-size 100 exceeds the 60 training examples of {tiny_npz}: "
+                                             "use --batch-size 60 or less (in a --config file: batch_size = 60)\n")
+    r = invoke("baseline", "--dataset", tiny_npz, "--method", "same-net", "--batch-size", "20", "--epochs", "1",
+               "--out", tmp_path / "runs", "--json")
+    assert r.exit_code == 0 and json.loads((Path(json.loads(r.stdout)[0]["run"]) / "config.json").read_text())[
+        "batch_size"] == 20, r.output
+    r = invoke("baseline", "--dataset", tiny_npz, "--method", "logreg", "--epochs", "5", "--batch-size", "20", "--out",
+               tmp_path / "runs", "--json")
+    assert r.exit_code == 0 and r.stderr == ("Warning: --epochs and --batch-size have no effect on logreg: they act only "
+                                             "on the network baselines, same-net and full\n"), r.output
+
+
 def test_baselines_of_a_baseline_are_refused(runs):
     out, _, baselines = runs
     r = invoke("baseline", "--run", baselines[1]["run"], "--method", "logreg")
