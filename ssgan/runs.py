@@ -146,7 +146,11 @@ def prepare(cfg: Config, networks: bool = True) -> tuple[Dataset, Split, Scaler]
         raise SSGANError(f"--translate {cfg.translate} moves images by up to {cfg.translate} pixels, and those of "
                          f"{data.name} are {data.shape[2]}x{data.shape[1]}: give fewer than {min(data.shape[1:])}")
     if cfg.split is not None:
-        split = load_split(cfg.split, data)
+        split = load_split(cfg.split)
+        if split.dataset != data.name and split.data_sha256 is not None and own_path(split.dataset) \
+                and own_path(data.name) and split.data_sha256 == data.sha256():
+            split = replace(split, dataset=data.name)  # the same data, moved: their SHA-256 says so
+        check_split(split, data, cfg.split)
         if not same_data(split, data):
             raise SSGANError(f"split file {cfg.split} was drawn from other data than {data.name} holds now (their "
                              "SHA-256 differs): make a new split of these data with ssgan split")

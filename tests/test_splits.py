@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,6 +115,34 @@ def test_data_changed_since_a_run_trained_on_them_is_one_line(tmp_path, monkeypa
     np.savez(path, **original)
     r = CliRunner().invoke(main, ["fit", "--resume", str(run), "--epochs", "2", "--quiet"])
     assert r.exit_code == 0, r.output
+
+
+def test_a_split_of_data_that_moved_is_reused_with_their_new_place(tmp_path, monkeypatch, tiny_npz):
+    """A saved split names its data by path; a copy of those data elsewhere (the same SHA-256)
+    takes it with --dataset npz:NEW, in fit and baseline, with the split's very rows, where it
+    had been refused, and a new split would have drawn other rows. Other data are still refused."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from ssgan.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["split", "--dataset", tiny_npz, "--labels", "6", "--seed", "4", "--out", "s.json"])
+    assert r.exit_code == 0, r.output
+    shutil.copy(tiny_npz[len("npz:"):], "copy.npz")
+    original = dict(np.load("copy.npz"))
+    np.savez("other.npz", **{**original, "x": original["x"][::-1]})
+    for command in (["fit", "--epochs", "1", "--batch-size", "20", "--device", "cpu", "--quiet"],
+                    ["baseline", "--method", "logreg"]):
+        r = CliRunner().invoke(main, [*command, "--split", "s.json", "--dataset", "npz:copy.npz", "--out", "runs", "--json"])
+        assert r.exit_code == 0, r.output
+        run = max((tmp_path / "runs").iterdir())
+        saved = json.loads((run / "split.json").read_text())
+        assert saved["dataset"] == "npz:copy.npz" and saved["indices"] == json.loads(Path("s.json").read_text())["indices"]
+    r = CliRunner().invoke(main, ["fit", "--split", "s.json", "--dataset", "npz:other.npz", "--out", "runs"])
+    assert r.exit_code == 2 and r.output == (f"Error: split file s.json is for dataset '{tiny_npz}', not 'npz:other.npz': "
+                                             f"use --dataset {tiny_npz} or make a new split\n"), r.output
 
 
 def test_split_files_made_before_the_data_sha256_was_kept_still_load(tmp_path, digits):
