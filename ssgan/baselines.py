@@ -29,7 +29,7 @@ from ssgan.config import Config, from_dict
 from ssgan.errors import SSGANError
 from ssgan.fileio import trainer_lock, write_text
 from ssgan.launch import SeedsInterrupted, seeds_value, without
-from ssgan.runs import (check_run_dataset, child_runs, fit, method_name, prepare, read_config,
+from ssgan.runs import (child_runs, fit, method_name, prepare, read_config,
                         removed_unless_checkpointed, start_run)
 from ssgan.splits import Split
 from ssgan.train import Interrupted, signal_of
@@ -84,8 +84,7 @@ def settings_of_run(path: str | Path, config: dict | None = None) -> Config:
     config = read_config(path) if config is None else config
     if is_baseline(method_name(config)):
         raise SSGANError(f"--run {path} is a {method_name(config)} baseline: pass the semi-supervised run it belongs to")
-    cfg = from_dict(config, str(config_file))
-    check_run_dataset(cfg, path)
+    cfg = from_dict(config, str(config_file))  # (its data are checked as a job, after the command line: they may have moved)
     return cfg.replace(split=str(split_file), labels=None, tag=None, out=str(path.parent))
 
 

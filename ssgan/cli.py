@@ -732,7 +732,7 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
     from ssgan import config as config_mod
     from ssgan.baselines import BASELINES, NETWORK_BASELINES, settings_of_runs, stopped
     from ssgan.launch import ERROR, diverged
-    from ssgan.runs import read_metrics
+    from ssgan.runs import check_run_dataset, read_metrics
     from ssgan.splits import load_split
     from ssgan.train import Diverged, Interrupted
 
@@ -745,6 +745,8 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
         jobs = [run.replace(**given) for path in run_dirs for run in settings_of_runs(path)]  # the command line wins
     except config_mod.InvalidSetting as e:
         raise e.where(given) from None
+    for job in jobs:  # (each run's data where they are, or where --dataset says they moved)
+        check_run_dataset(job, Path(job.split).parent, moved_with="--run")
     cfg = config_mod.resolve(config_file, **options)
     named = options["dataset"] or (config_mod.load_toml(config_file).get("dataset") if config_file else None)
     for path in splits:  # (a split brings its dataset where neither the command line nor --config names one, as in fit)

@@ -173,23 +173,23 @@ def prepare(cfg: Config, networks: bool = True) -> tuple[Dataset, Split, Scaler]
     return data, split, scaler
 
 
-def check_run_dataset(cfg: Config, run_dir: Path, resuming: bool = False) -> None:
+def check_run_dataset(cfg: Config, run_dir: Path, moved_with: str | None = None) -> None:
     """A one-line error, before reading, where a run's own npz file or image folder is no longer
     where it was named (by a path relative to the folder the run was started in, or not);
-    ``resuming``: it says how to resume the run with its data where they moved (also for a
-    torchvision dataset whose --data-root is not there)."""
+    ``moved_with`` (the option, such as --resume, that takes --dataset or --data-root where the
+    data moved): it says so (also for a torchvision dataset whose --data-root is not there)."""
     from ssgan.data import REGISTRY
 
-    if resuming and cfg.data_root is not None and cfg.dataset in REGISTRY and not REGISTRY[cfg.dataset].bundled \
+    if moved_with and cfg.data_root is not None and cfg.dataset in REGISTRY and not REGISTRY[cfg.dataset].bundled \
             and not Path(cfg.data_root).expanduser().is_dir():
         raise SSGANError(f"{run_dir} was trained on {cfg.dataset} under --data-root {cfg.data_root}, which is not "
-                         "there now: put it back; where it moved, give --data-root NEWDIR with --resume")
+                         f"there now: put it back; where it moved, give --data-root NEWDIR with {moved_with}")
     if (given := own_path(cfg.dataset)) is not None:
         path = Path(given).expanduser()
         if path.exists():
             return
         kind = cfg.dataset[:len(cfg.dataset) - len(given)]
-        moved = f"; where they moved, give --dataset {kind}NEWPATH with --resume" if resuming else ""
+        moved = f"; where they moved, give --dataset {kind}NEWPATH with {moved_with}" if moved_with else ""
         if not path.is_absolute():
             raise SSGANError(f"{run_dir} was trained on {cfg.dataset}, a path relative to the folder it was started "
                              f"in, and there is no {path} in {Path.cwd()}: run this command from that folder (if it "
@@ -356,7 +356,7 @@ def _resumed(path: Path, epochs: int | None, device: str | None = None, dataset:
         _check_config_json(path, run.config)
         cfg, ckpt = _with_epochs(path, run.config, run.checkpoint, epochs), run.checkpoint
     cfg = _moved_data(path, cfg, dataset, data_root)
-    check_run_dataset(cfg, path, resuming=True)
+    check_run_dataset(cfg, path, moved_with="--resume")
     if device is not None:
         cfg = cfg.replace(device=device)
     elif cfg.device.startswith(("cuda", "mps")):  # its own, such as cuda on a machine without one

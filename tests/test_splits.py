@@ -143,6 +143,15 @@ def test_a_split_of_data_that_moved_is_reused_with_their_new_place(tmp_path, mon
     r = CliRunner().invoke(main, ["fit", "--split", "s.json", "--dataset", "npz:other.npz", "--out", "runs"])
     assert r.exit_code == 2 and r.output == (f"Error: split file s.json is for dataset '{tiny_npz}', not 'npz:other.npz': "
                                              f"use --dataset {tiny_npz} or make a new split\n"), r.output
+    # baseline --run of a run whose data moved since: --dataset says where (it was refused before the option was read)
+    run = min((tmp_path / "runs").iterdir()).relative_to(tmp_path)  # (the fit's, on npz:copy.npz)
+    Path("moved").mkdir()
+    shutil.move("copy.npz", "moved/copy.npz")
+    r = CliRunner().invoke(main, ["baseline", "--run", str(run), "--method", "logreg"])
+    assert r.exit_code == 2 and r.output.endswith("(if it was this one, put copy.npz back); where they moved, give "
+                                                  "--dataset npz:NEWPATH with --run\n"), r.output
+    r = CliRunner().invoke(main, ["baseline", "--run", str(run), "--method", "logreg", "--dataset", "npz:moved/copy.npz"])
+    assert r.exit_code == 0, r.output
 
 
 def test_split_files_made_before_the_data_sha256_was_kept_still_load(tmp_path, digits):
