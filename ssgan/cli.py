@@ -890,6 +890,7 @@ def _class_name(k: int, classes: list[str] | None) -> str:
 
 GRID_MOST = 10_000  # samples that sample's picture draws (100 x 100; FID tools take 50,000 as files or arrays)
 
+
 @main.command()
 @click.argument("run", type=str)
 @click.option("--n", "n", type=click.IntRange(1, 100_000), default=64, show_default=True,

@@ -369,8 +369,6 @@ def _resumed(path: Path, epochs: int | None, device: str | None = None, dataset:
     return cfg, ckpt
 
 
-
-
 def _moved_data(path: Path, cfg: Config, dataset: str | None, data_root: str | None) -> Config:
     """``cfg`` of the run folder ``path`` with its data where they are now: its own npz file or
     image folder at ``dataset`` (of the same kind), a torchvision dataset under ``data_root``
@@ -489,14 +487,15 @@ def _train_in(path: Path, cfg: Config, reporter: Reporter | None, ckpt: dict | N
     data = run_data(cfg, path)
     main = distributed.from_env().main
     split = load_split(path / "split.json")
-    if split.dataset != cfg.dataset:  # its data moved (fit --resume --dataset), the same data (run_data checked)
+    moved = split.dataset != cfg.dataset  # its data moved (fit --resume --dataset), the same data (run_data checked)
+    if moved:
         split = replace(split, dataset=cfg.dataset)
-        if main:
-            save_split(split, path / "split.json")
     check_split(split, data, path / "split.json")
     # the lock before the clean-up: another process's temporary files may be in the folder
     with _training_into(path, main):
         if main:
+            if moved:  # (under the lock: the folder is this process's now)
+                save_split(split, path / "split.json")
             for orphan in path.glob(".*.tmp"):  # left by a kill in the middle of a write
                 orphan.unlink()
             (path / DIVERGED).unlink(missing_ok=True)  # (written again if it diverges again)
