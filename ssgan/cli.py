@@ -372,7 +372,7 @@ def _fit_one(job, quiet: bool, as_json: bool, prefix: str = "") -> dict:
     (``quiet``); return its summary."""
     from ssgan import runs
 
-    reporter = None if quiet else _warning_lines(prefix) if as_json else _progress_reporter()
+    reporter = None if quiet else _warning_lines(prefix) if as_json else _progress_reporter(prefix)
     try:
         if job.resume is not None:
             run_dir, result = runs.resume(job.resume, reporter, **job.resume_changes)
@@ -552,17 +552,24 @@ def _aggregate_table(agg: dict) -> None:
     _console().print(table)
 
 
-def _progress_reporter():
+def _progress_reporter(prefix: str = ""):
+    """Live bars of epochs and batches on a terminal; elsewhere (a log file, a batch scheduler's
+    output) a line per epoch, where the bars would print once, at the end (``prefix``: whose
+    run it is, among several)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from ssgan.train import Reporter
+
+    console = _console(stderr=True)
+    if not console.is_terminal:
+        return _epoch_lines(prefix)
 
     class RichReporter(Reporter):
         def __init__(self) -> None:
             self.progress = Progress(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                 TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
-                console=_console(stderr=True),
+                console=console,
             )
             self.last_acc = "test acc -"
             self.started = False
@@ -581,8 +588,7 @@ def _progress_reporter():
             if iteration == 1:
                 self.progress.reset(self.batches, total=self.progress.tasks[self.batches].total, info="")
             if iteration % 10 == 0 or iteration == self.progress.tasks[self.batches].total:
-                info = " ".join(f"{name} {values[key]:.3f}" for key, name in
-                                (("loss_lab", "lab"), ("loss_unl", "unl"), ("loss_gen", "gen")) if key in values)
+                info = " ".join(f"{name} {values[key]:.3f}" for key, name in LOSS_NAMES if key in values)
                 self.progress.update(self.batches, completed=iteration, info=info)
 
         def on_warning(self, message):
@@ -594,6 +600,34 @@ def _progress_reporter():
             self.progress.update(self.epochs, completed=metrics["epoch"], info=self.last_acc)
 
     return RichReporter()
+
+
+LOSS_NAMES = (("loss_lab", "lab"), ("loss_unl", "unl"), ("loss_gen", "gen"))  # a progress line's losses
+
+
+def _epoch_lines(prefix: str = ""):
+    """The reporter of ``fit`` whose stderr is no terminal: a line per epoch (its accuracies,
+    mean losses and seconds) and each warning, as they come."""
+    from ssgan.train import Reporter
+
+    class EpochLines(Reporter):
+        def on_start(self, epochs, iterations, start_epoch):
+            self.epochs = epochs
+
+        def on_epoch(self, metrics):
+            accs = [f"{split} acc {_fmt(metrics[f'{split}_acc'])}" for split in ("val", "test")
+                    if metrics.get(f"{split}_acc") is not None]
+            losses = " ".join(f"{name} {metrics[key]:.3f}" for key, name in LOSS_NAMES if metrics.get(key) is not None)
+            click.echo(f"{prefix}epoch {metrics['epoch']}/{self.epochs}: {', '.join([*accs, losses])}, "
+                       f"{metrics['seconds']:.1f} s", err=True)
+
+        def on_warning(self, message):
+            click.echo(f"{prefix}warning: {message}", err=True)
+
+        def close(self):
+            pass
+
+    return EpochLines()
 
 
 def _seed_warning(seed: int, message: str) -> None:

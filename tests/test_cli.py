@@ -80,3 +80,25 @@ def test_commands_that_write_no_picture_do_not_import_torchvision():
             "print(sorted(m for m in ('torchvision', 'torch._dynamo') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert (r.returncode, r.stdout.strip()) == (0, "[]"), r.stderr
+
+
+def test_fit_into_a_log_file_prints_a_line_per_epoch(tmp_path):
+    """stderr that is no terminal (a log file, a scheduler's output; here the test runner's)
+    gets a line per epoch as it ends, where rich's bars printed once, after the last epoch; each
+    line names its seed among several."""
+    import re
+
+    from ssgan.runs import read_metrics
+
+    r = run("fit", "--dataset", "digits", "--labels", "50", "--epochs", "2", "--val", "50", "--out", tmp_path / "one")
+    assert r.exit_code == 0, r.output
+    lines = [line for line in r.stderr.splitlines() if "epoch" in line]
+    metrics = read_metrics(next((tmp_path / "one").iterdir()))
+    assert [re.sub(r"[\d.]+ s$", "T s", line) for line in lines] == [
+        f"epoch {m['epoch']}/2: val acc {m['val_acc']:.4f}, test acc {m['test_acc']:.4f}, lab {m['loss_lab']:.3f} "
+        f"unl {m['loss_unl']:.3f} gen {m['loss_gen']:.3f}, T s" for m in metrics], r.stderr
+    assert "━" not in r.stderr  # (no bars)
+    r = run("fit", "--dataset", "digits", "--labels", "50", "--epochs", "1", "--seeds", "2", "--out", tmp_path / "two")
+    assert r.exit_code == 0, r.output
+    assert [line.split(": test acc")[0] for line in r.stderr.splitlines() if "epoch" in line] == [
+        "seed 1: epoch 1/1", "seed 2: epoch 1/1"], r.stderr
