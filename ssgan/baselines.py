@@ -101,12 +101,12 @@ def settings_of_runs(path: str | Path) -> list[Config]:
     return runs
 
 
-def same_net(cfg: Config, command: str | None = None) -> Path:
-    run_dir, _ = fit(cfg.replace(unlabeled_weight=0.0, tag="same-net"), command=command)
+def same_net(cfg: Config, command: str | None = None, reporter=None) -> Path:
+    run_dir, _ = fit(cfg.replace(unlabeled_weight=0.0, tag="same-net"), reporter, command=command)
     return run_dir
 
 
-def full(cfg: Config, command: str | None = None) -> Path:
+def full(cfg: Config, command: str | None = None, reporter=None) -> Path:
     from ssgan.train import train
 
     data, split, scaler = prepare(cfg)
@@ -116,23 +116,24 @@ def full(cfg: Config, command: str | None = None) -> Path:
     cfg = cfg.replace(unlabeled_weight=0.0, tag="full", labels=every.labels, val=every.n_val, scale=scaler.kind)
     run_dir = start_run(cfg.out, data, every, cfg.seed, cfg.to_dict(), command, scaler)
     with removed_unless_checkpointed(run_dir), trainer_lock(run_dir):
-        train(cfg, data, every, run_dir, scaler=scaler.to_dict())
+        train(cfg, data, every, run_dir, reporter, scaler=scaler.to_dict())
     return run_dir
 
 
-def logreg(cfg: Config, command: str | None = None) -> Path:
+def logreg(cfg: Config, command: str | None = None, reporter=None) -> Path:
     from sklearn.linear_model import LogisticRegression
 
     return _sklearn_run("logreg", LogisticRegression(max_iter=2000), cfg, False, command)
 
 
-def label_spreading(cfg: Config, command: str | None = None) -> Path:
+def label_spreading(cfg: Config, command: str | None = None, reporter=None) -> Path:
     from sklearn.semi_supervised import LabelSpreading
 
     return _sklearn_run("label-spreading", LabelSpreading(kernel="knn", n_neighbors=10, alpha=0.2, max_iter=100),
                         cfg, True, command)
 
 
+# method -> its function (cfg, command, reporter: the progress of a network's training; scikit-learn's have none)
 BASELINES = {"same-net": same_net, "full": full, "logreg": logreg, "label-spreading": label_spreading}
 NETWORK_BASELINES = ("same-net", "full")  # the others are scikit-learn estimators: no epochs, batches or device
 

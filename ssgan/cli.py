@@ -799,8 +799,14 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
                       f"baselines, {' and '.join(NETWORK_BASELINES)}", DataWarning)
     for i, job in enumerate(jobs):
         for j, method in enumerate(methods):
+            # a network's epochs shown as fit shows them (they had trained in silence, an hour for full on MNIST)
+            progress = None if as_json or method not in NETWORK_BASELINES else _progress_reporter(f"{method} seed {job.seed}: ")
             try:
-                run_dir = BASELINES[method](job, command=command)
+                try:
+                    run_dir = BASELINES[method](job, command=command, reporter=progress)
+                finally:
+                    if progress is not None:
+                        progress.close()
             except (Interrupted, KeyboardInterrupt) as e:  # the stopped run's resume, and the commands of what is left
                 raise stopped(e, shlex.split(command), jobs[i:], methods, j,
                               "run" if run_dirs else "split" if splits else "seeds") from None

@@ -102,3 +102,9 @@ def test_fit_into_a_log_file_prints_a_line_per_epoch(tmp_path):
     assert r.exit_code == 0, r.output
     assert [line.split(": test acc")[0] for line in r.stderr.splitlines() if "epoch" in line] == [
         "seed 1: epoch 1/1", "seed 2: epoch 1/1"], r.stderr
+    # the network baselines show their epochs as fit does (they trained in silence), named by method and seed
+    r = run("baseline", "--dataset", "digits", "--labels", "50", "--seeds", "2", "--method", "same-net", "--method",
+            "logreg", "--epochs", "1", "--out", tmp_path / "baselines")
+    assert r.exit_code == 0, r.output
+    assert [line.split(": test acc")[0] for line in r.stderr.splitlines()] == [
+        "same-net seed 1: epoch 1/1", "same-net seed 2: epoch 1/1"], r.stderr
