@@ -6,6 +6,7 @@ import json
 import shlex
 import signal
 import sys
+import time
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -612,14 +613,17 @@ def _epoch_lines(prefix: str = ""):
 
     class EpochLines(Reporter):
         def on_start(self, epochs, iterations, start_epoch):
-            self.epochs = epochs
+            self.epochs, self.first, self.t0 = epochs, start_epoch, time.perf_counter()
 
         def on_epoch(self, metrics):
             accs = [f"{split} acc {_fmt(metrics[f'{split}_acc'])}" for split in ("val", "test")
                     if metrics.get(f"{split}_acc") is not None]
             losses = " ".join(f"{name} {metrics[key]:.3f}" for key, name in LOSS_NAMES if metrics.get(key) is not None)
-            click.echo(f"{prefix}epoch {metrics['epoch']}/{self.epochs}: {', '.join([*accs, losses])}, "
-                       f"{metrics['seconds']:.1f} s", err=True)
+            epoch, elapsed = metrics["epoch"], time.perf_counter() - self.t0
+            left = elapsed / max(epoch - self.first, 1) * (self.epochs - epoch)  # (at this session's pace)
+            eta = f", about {_duration(left)} left" if epoch < self.epochs else ""
+            click.echo(f"{prefix}epoch {epoch}/{self.epochs}: {', '.join([*accs, losses])}, "
+                       f"{metrics['seconds']:.1f} s{eta}", err=True)
 
         def on_warning(self, message):
             click.echo(f"{prefix}warning: {message}", err=True)
@@ -628,6 +632,19 @@ def _epoch_lines(prefix: str = ""):
             pass
 
     return EpochLines()
+
+
+def _duration(seconds: float) -> str:
+    """A wait in words: 40 s, 12 min, 2.5 h.
+
+    >>> _duration(40.4), _duration(725), _duration(9000)
+    ('40 s', '12 min', '2.5 h')
+    """
+    if seconds < 100:
+        return f"{seconds:.0f} s"
+    if seconds < 6000:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _seed_warning(seed: int, message: str) -> None:

@@ -94,7 +94,8 @@ def test_fit_into_a_log_file_prints_a_line_per_epoch(tmp_path):
     assert r.exit_code == 0, r.output
     lines = [line for line in r.stderr.splitlines() if "epoch" in line]
     metrics = read_metrics(next((tmp_path / "one").iterdir()))
-    assert [re.sub(r"[\d.]+ s$", "T s", line) for line in lines] == [
+    assert lines[0].endswith(" left") and not lines[1].endswith(" left"), lines  # (a wait until the last epoch)
+    assert [re.sub(r"[\d.]+ s(, about [\d.]+ (s|min|h) left)?$", "T s", line) for line in lines] == [
         f"epoch {m['epoch']}/2: val acc {m['val_acc']:.4f}, test acc {m['test_acc']:.4f}, lab {m['loss_lab']:.3f} "
         f"unl {m['loss_unl']:.3f} gen {m['loss_gen']:.3f}, T s" for m in metrics], r.stderr
     assert "━" not in r.stderr  # (no bars)
