@@ -604,22 +604,28 @@ def _progress_reporter(prefix: str = ""):
 
 
 LOSS_NAMES = (("loss_lab", "lab"), ("loss_unl", "unl"), ("loss_gen", "gen"))  # a progress line's losses
+LOG_EVERY_S = 10  # a log's epoch lines come at most this often (the first and the last epoch's always)
 
 
 def _epoch_lines(prefix: str = ""):
     """The reporter of ``fit`` whose stderr is no terminal: a line per epoch (its accuracies,
-    mean losses and seconds) and each warning, as they come."""
+    mean losses and seconds, and about how long is left), at most every :data:`LOG_EVERY_S`
+    seconds but for the first and the last, and each warning, as they come."""
     from ssgan.train import Reporter
 
     class EpochLines(Reporter):
         def on_start(self, epochs, iterations, start_epoch):
             self.epochs, self.first, self.t0 = epochs, start_epoch, time.perf_counter()
+            self.said = -LOG_EVERY_S
 
         def on_epoch(self, metrics):
+            epoch, elapsed = metrics["epoch"], time.perf_counter() - self.t0
+            if epoch not in (self.first + 1, self.epochs) and elapsed - self.said < LOG_EVERY_S:
+                return  # (epochs of a fraction of a second would flood the log)
+            self.said = elapsed
             accs = [f"{split} acc {_fmt(metrics[f'{split}_acc'])}" for split in ("val", "test")
                     if metrics.get(f"{split}_acc") is not None]
             losses = " ".join(f"{name} {metrics[key]:.3f}" for key, name in LOSS_NAMES if metrics.get(key) is not None)
-            epoch, elapsed = metrics["epoch"], time.perf_counter() - self.t0
             left = elapsed / max(epoch - self.first, 1) * (self.epochs - epoch)  # (at this session's pace)
             eta = f", about {_duration(left)} left" if epoch < self.epochs else ""
             click.echo(f"{prefix}epoch {epoch}/{self.epochs}: {', '.join([*accs, losses])}, "

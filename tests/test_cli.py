@@ -82,10 +82,11 @@ def test_commands_that_write_no_picture_do_not_import_torchvision():
     assert (r.returncode, r.stdout.strip()) == (0, "[]"), r.stderr
 
 
-def test_fit_into_a_log_file_prints_a_line_per_epoch(tmp_path):
+def test_fit_into_a_log_file_prints_a_line_per_epoch(tmp_path, monkeypatch):
     """stderr that is no terminal (a log file, a scheduler's output; here the test runner's)
-    gets a line per epoch as it ends, where rich's bars printed once, after the last epoch; each
-    line names its seed among several."""
+    gets a line per epoch as it ends (at most every 10 s, but for the first and the last),
+    where rich's bars printed once, after the last epoch; each line names its seed among several."""
+    import ssgan.cli
     import re
 
     from ssgan.runs import read_metrics
@@ -103,6 +104,11 @@ def test_fit_into_a_log_file_prints_a_line_per_epoch(tmp_path):
     assert r.exit_code == 0, r.output
     assert [line.split(": test acc")[0] for line in r.stderr.splitlines() if "epoch" in line] == [
         "seed 1: epoch 1/1", "seed 2: epoch 1/1"], r.stderr
+    r = run("fit", "--dataset", "digits", "--labels", "50", "--epochs", "3", "--out", tmp_path / "three")
+    assert [line.split(":")[0] for line in r.stderr.splitlines()] == ["epoch 1/3", "epoch 3/3"], r.stderr
+    monkeypatch.setattr(ssgan.cli, "LOG_EVERY_S", 0)
+    r = run("fit", "--dataset", "digits", "--labels", "50", "--epochs", "3", "--out", tmp_path / "three")
+    assert [line.split(":")[0] for line in r.stderr.splitlines()] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"], r.stderr
     # the network baselines show their epochs as fit does (they trained in silence), named by method and seed
     r = run("baseline", "--dataset", "digits", "--labels", "50", "--seeds", "2", "--method", "same-net", "--method",
             "logreg", "--epochs", "1", "--out", tmp_path / "baselines")
