@@ -399,8 +399,9 @@ def _check_config_json(path: Path, trained: Config) -> None:
     import dataclasses
 
     saved = _config_json(path)
-    edited = [f.name for f in dataclasses.fields(Config)  # (torchrun's size, nproc, is no edit either)
-              if f.name not in (*RESUME_CHANGES, "nproc") and getattr(saved, f.name) != getattr(trained, f.name)]
+    # not edits: torchrun's size (nproc), and names that do not train (a tag renamed for a report)
+    edited = [f.name for f in dataclasses.fields(Config)
+              if f.name not in (*RESUME_CHANGES, "nproc", "tag", "out") and getattr(saved, f.name) != getattr(trained, f.name)]
     if edited:
         said = ", ".join(f"{key} {json.dumps(getattr(saved, key))} (trained with {json.dumps(getattr(trained, key))})"
                          for key in edited)

@@ -600,9 +600,11 @@ def test_a_config_json_edited_by_hand_is_refused_on_resume(tmp_path):
         "back, or train a new run with these (of the settings, --resume changes --epochs, --device, and --dataset or "
         "--data-root where its data moved)\n"), r.output
     assert not (run / "metrics.jsonl").exists() and read_config(run)["lr"] == 0.0001  # (nothing trained or touched)
-    (run / "config.json").write_text(json.dumps({**saved, "epochs": 3}))  # (as an interrupted --resume --epochs 3 left it)
+    # as an interrupted --resume --epochs 3 left it, and a tag renamed by hand for a report (neither trains otherwise)
+    (run / "config.json").write_text(json.dumps({**saved, "epochs": 3, "tag": "renamed"}))
     r = CliRunner().invoke(main, ["fit", "--resume", str(run), "--quiet"])
     assert r.exit_code == 0 and [m["epoch"] for m in read_metrics(run)] == [1, 2], r.output
+    assert read_config(run)["tag"] == "renamed"
 
 
 def test_a_run_whose_data_moved_resumes_with_dataset_to_the_same_weights(tmp_path, monkeypatch):
