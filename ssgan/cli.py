@@ -115,14 +115,16 @@ def datasets(data_root: str | None) -> None:
     """List the datasets and whether each loads offline now."""
     from rich.table import Table
 
-    from ssgan.data import REGISTRY, available_offline
+    from ssgan.data import REGISTRY, available_offline, packed_archives
 
     table = Table(title="ssgan datasets")
     for col in ("name", "shape", "classes", "offline now", "description"):
         table.add_column(col)
     for info in REGISTRY.values():
         ok = available_offline(info.name, data_root)
-        where = "yes (bundled)" if info.bundled and ok else ("yes" if ok else "no")
+        packed = not ok and data_root is not None and packed_archives(info.name, data_root)
+        where = ("yes (bundled)" if info.bundled and ok else "yes" if ok
+                 else "no (packed)" if packed else "no")  # (fit's not-found line says how to unpack)
         table.add_row(info.name, info.shape, info.n_classes, where, info.description)
     table.add_row("gmm1d:modes=K", "1", "K", "yes", "toy 1-D Gaussian mixture, each mode a class (options: modes, seed, n)")
     table.add_row("gmm2d:modes=K", "2", "K", "yes", "toy 2-D Gaussian mixture on a ring, each mode a class")

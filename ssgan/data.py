@@ -158,16 +158,22 @@ _ARCHIVES = {
 }
 
 
+def packed_archives(name: str, root: str | Path) -> list[Path]:
+    """torchvision's archives of ``name`` that lie packed under the data root ``root``."""
+    if name not in _ARCHIVES:
+        return []
+    folder, pattern, _ = _ARCHIVES[name]
+    return sorted((Path(root).expanduser() / folder).glob(pattern))
+
+
 def _packed(name: str, root: Path) -> str:
     """What to say where ``name``'s archives lie packed in ``root`` ("" where none do)."""
     import shlex
 
-    if name not in _ARCHIVES:
-        return ""
-    folder, pattern, unpack = _ARCHIVES[name]
-    found = sorted((root / folder).glob(pattern))
+    found = packed_archives(name, root)
     if not found:
         return ""
+    unpack = _ARCHIVES[name][2]
     what = f"{found[0]} is" if len(found) == 1 else f"{len(found)} archives such as {found[0]} are"
     return (f"; {what} there, packed: unpack {'it' if len(found) == 1 else 'them'} "
             f"({unpack.format(root=shlex.quote(str(root)))}), or add --download, which unpacks torchvision's own "

@@ -18,12 +18,19 @@ def test_version_and_help():
         assert cmd in out
 
 
-def test_datasets_table_shows_bundled_offline():
+def test_datasets_table_shows_bundled_offline(tmp_path):
     r = run("datasets")
     assert r.exit_code == 0
     lines = {line.split()[1]: line for line in r.output.splitlines() if line.startswith("│ ")}
     assert "yes (bundled)" in lines["mnist"] and "yes (bundled)" in lines["digits"]
     assert " no " in lines["cifar10"]
+    # torchvision's archive copied there, not unpacked: said (fit's not-found line says how to unpack it)
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "cifar-10-python.tar.gz").write_bytes(b"")
+    r = run("datasets", "--data-root", root)
+    lines = {line.split()[1]: line for line in r.output.splitlines() if line.startswith("│ ")}
+    assert " no (packed) " in lines["cifar10"] and " no " in lines["svhn"], r.output
 
 
 def test_split_writes_100_balanced_indices_deterministically(tmp_path):
