@@ -167,7 +167,7 @@ stacked_seeds=10
 part stacked-seeds 120 bash -c "$py benchmarks/batched_seeds.py --device $device --seeds 1,$stacked_seeds \
   --iterations $((iterations < 100 ? iterations : 100)) --precision fp32,bf16 | tee -a '$out/speed.jsonl'"
 part stacked-resume-test 60 $py -m pytest -q -m cuda tests/test_stacked.py -k resumed_as_a_group_on_cuda
-part device-tests 60 $py -m pytest -q -m cuda tests/test_predict.py tests/test_quality.py tests/test_reliability.py
+part device-tests 90 $py -m pytest -q -m cuda tests/test_predict.py tests/test_quality.py tests/test_reliability.py
 part compile-tests 90 $py -m pytest -q -m cuda tests/test_compile.py
 part speed-compiled 120 bash -c "$py benchmarks/speed.py --device $device --iterations $iterations --precision fp32 \
   --compile | tee -a '$out/speed.jsonl'"
