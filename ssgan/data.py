@@ -839,6 +839,20 @@ def own_path(name: str) -> str | None:
     return name.split(":", 1)[1] if name.startswith(OWN_DATA) else None
 
 
+def own_kind(name: str) -> str | None:
+    """The prefix of a dataset of the user's own (``npz:`` or ``folder:``); None for the others.
+
+    >>> own_kind("npz:d.npz"), own_kind("cifar10")
+    ('npz:', None)
+    """
+    return next((prefix for prefix in OWN_DATA if name.startswith(prefix)), None)
+
+
+def reads_data_root(name: str) -> bool:
+    """Whether the dataset ``name`` is read from ``--data-root`` (torchvision's datasets)."""
+    return name in _TORCHVISION
+
+
 def npz_path(spec: str) -> str:
     """The path of ``--data npz:PATH``, or a one-line error if ``spec`` is not of that form (nor
     ``folder:DIR``, which its callers read before)."""

@@ -35,7 +35,7 @@ from ssgan import distributed
 from ssgan.batched import SeedGroup, check_stackable
 from ssgan.compiling import CompileFailed
 from ssgan.config import Config, from_dict
-from ssgan.data import FOLDER_PREFIX, Dataset, load_dataset, load_npz, npz_path, own_path
+from ssgan.data import FOLDER_PREFIX, Dataset, load_dataset, load_npz, npz_path, own_kind, own_path, reads_data_root
 from ssgan.errors import DataWarning, SSGANError, first_line
 from ssgan.fileio import WriteFailed, check_folder_can_be, trainer_lock, write_json, write_text, writing
 from ssgan.graphs import use_graphs
@@ -147,11 +147,12 @@ def prepare(cfg: Config, networks: bool = True) -> tuple[Dataset, Split, Scaler]
                          f"{data.name} are {data.shape[2]}x{data.shape[1]}: give fewer than {min(data.shape[1:])}")
     if cfg.split is not None:
         split = load_split(cfg.split)
-        if split.dataset != data.name and split.data_sha256 is not None and own_path(split.dataset) \
-                and own_path(data.name) and split.data_sha256 == data.sha256():
+        digest = data.sha256() if split.data_sha256 is not None else None  # (once: it reads every array)
+        if split.dataset != data.name and digest is not None and digest == split.data_sha256 \
+                and own_path(split.dataset) and own_path(data.name):
             split = replace(split, dataset=data.name)  # the same data, moved: their SHA-256 says so
         check_split(split, data, cfg.split)
-        if not same_data(split, data):
+        if not same_data(split, data, digest):
             raise SSGANError(f"split file {cfg.split} was drawn from other data than {data.name} holds now (their "
                              "SHA-256 differs): make a new split of these data with ssgan split")
         if cfg.labels is not None and cfg.labels != split.labels:
@@ -178,9 +179,7 @@ def check_run_dataset(cfg: Config, run_dir: Path, moved_with: str | None = None)
     where it was named (by a path relative to the folder the run was started in, or not);
     ``moved_with`` (the option, such as --resume, that takes --dataset or --data-root where the
     data moved): it says so (also for a torchvision dataset whose --data-root is not there)."""
-    from ssgan.data import REGISTRY
-
-    if moved_with and cfg.data_root is not None and cfg.dataset in REGISTRY and not REGISTRY[cfg.dataset].bundled \
+    if moved_with and cfg.data_root is not None and reads_data_root(cfg.dataset) \
             and not Path(cfg.data_root).expanduser().is_dir():
         raise SSGANError(f"{run_dir} was trained on {cfg.dataset} under --data-root {cfg.data_root}, which is not "
                          f"there now: put it back; where it moved, give --data-root NEWDIR with {moved_with}")
@@ -188,8 +187,7 @@ def check_run_dataset(cfg: Config, run_dir: Path, moved_with: str | None = None)
         path = Path(given).expanduser()
         if path.exists():
             return
-        kind = cfg.dataset[:len(cfg.dataset) - len(given)]
-        moved = f"; where they moved, give --dataset {kind}NEWPATH with {moved_with}" if moved_with else ""
+        moved = f"; where they moved, give --dataset {own_kind(cfg.dataset)}NEWPATH with {moved_with}" if moved_with else ""
         if not path.is_absolute():
             raise SSGANError(f"{run_dir} was trained on {cfg.dataset}, a path relative to the folder it was started "
                              f"in, and there is no {path} in {Path.cwd()}: run this command from that folder (if it "
@@ -374,18 +372,15 @@ def _moved_data(path: Path, cfg: Config, dataset: str | None, data_root: str | N
     image folder at ``dataset`` (of the same kind), a torchvision dataset under ``data_root``
     (a run moved to another machine, or data moved on one). The data must be those the run
     trained on: the SHA-256 in its split.json is checked as they load."""
-    from ssgan.data import REGISTRY
-
     if dataset is not None and dataset != cfg.dataset:
-        own = own_path(cfg.dataset)
-        kind = cfg.dataset[:len(cfg.dataset) - len(own)] if own is not None else None
+        kind = own_kind(cfg.dataset)
         if kind is None or not dataset.startswith(kind) or not own_path(dataset):
             where = f"its data moved: {kind}{'PATH' if kind == 'npz:' else 'DIR'}" if kind else "a run on its own data"
             raise SSGANError(f"--dataset {dataset}: {path} was trained on {cfg.dataset}; with --resume, --dataset "
                              f"names where the data it trained on are now ({where})")
         cfg = cfg.replace(dataset=dataset)
     if data_root is not None and data_root != cfg.data_root:
-        if cfg.dataset not in REGISTRY or REGISTRY[cfg.dataset].bundled:  # (own data, toys, bundled)
+        if not reads_data_root(cfg.dataset):  # (own data, toys, bundled)
             raise SSGANError(f"--data-root {data_root}: {path} was trained on {cfg.dataset}, which is not read from a "
                              "data root (torchvision's datasets are)")
         cfg = cfg.replace(data_root=data_root)

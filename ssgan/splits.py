@@ -193,7 +193,8 @@ def check_split(split: Split, dataset: Dataset, path: str | Path) -> None:
         raise SSGANError(f"split file {path} marks unlabeled rows of {dataset.name} as labeled")
 
 
-def same_data(split: Split, dataset: Dataset) -> bool:
+def same_data(split: Split, dataset: Dataset, digest: str | None = None) -> bool:
     """Whether ``dataset`` (as loaded, before scaling) holds the data ``split`` was drawn from, as
-    far as the split knows (a split file made before their SHA-256 was kept knows nothing)."""
-    return split.data_sha256 is None or split.data_sha256 == dataset.sha256()
+    far as the split knows (a split file made before their SHA-256 was kept knows nothing);
+    ``digest``: ``dataset.sha256()`` where the caller has it already."""
+    return split.data_sha256 is None or split.data_sha256 == (digest or dataset.sha256())
