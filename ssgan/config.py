@@ -444,12 +444,12 @@ def without_effect(cfg: Config) -> dict[str, str]:
     >>> list(without_effect(Config(g_loss="fm+adv", lr_d=1e-3, lr_g=2e-3, optimizer="sgd", dataset="svhn", quality_every=5)))
     ['moment_weight', 'moment_space', 'mbd_dim', 'lr', 'beta2', 'adam_eps']
     """
-    from ssgan.data import REGISTRY
+    from ssgan.data import REGISTRY, reads_data_root
 
     features = cfg.g_loss in ("feature-matching", "fm+adv")
     moments = cfg.g_loss == "moment-matching"
-    fetched = [name for name, info in REGISTRY.items() if not info.bundled]  # torchvision's, read from --data-root
-    torchvision = (cfg.dataset in fetched, f"a torchvision dataset ({', '.join(fetched[:-1])} or {fetched[-1]})")
+    fetched = [name for name in REGISTRY if reads_data_root(name)]  # torchvision's
+    torchvision = (reads_data_root(cfg.dataset), f"a torchvision dataset ({', '.join(fetched[:-1])} or {fetched[-1]})")
     acts = {
         "data_root": torchvision,
         "download": torchvision,
