@@ -148,22 +148,24 @@ _TORCHVISION = {
 }
 
 
-# torchvision's own archives, as they are copied to machines without the network: torchvision
-# reads them unpacked, and unpacks them itself under --download, where their MD5 checks (no
-# download then). name -> (the folder under --data-root, the archives' names, how to unpack them)
-_ARCHIVES = {
-    "fashion-mnist": ("FashionMNIST/raw", "*-ubyte.gz", "gunzip -k {root}/FashionMNIST/raw/*-ubyte.gz"),
-    "kmnist": ("KMNIST/raw", "*-ubyte.gz", "gunzip -k {root}/KMNIST/raw/*-ubyte.gz"),
-    "cifar10": (".", "cifar-10-python.tar.gz", "tar -xzf {root}/cifar-10-python.tar.gz -C {root}"),
+# Where torchvision's files lie under --data-root, and its archives as they are copied packed to
+# machines without the network (torchvision reads them unpacked, and unpacks them itself under
+# --download, where their MD5 checks: no download then). name -> (the folder of its files, one of
+# those files, its archives relative to the root, how to unpack them)
+_LAYOUTS = {
+    "fashion-mnist": ("FashionMNIST/raw", "train-images-idx3-ubyte", "FashionMNIST/raw/*-ubyte.gz",
+                      "gunzip -k {root}/FashionMNIST/raw/*-ubyte.gz"),
+    "kmnist": ("KMNIST/raw", "train-images-idx3-ubyte", "KMNIST/raw/*-ubyte.gz", "gunzip -k {root}/KMNIST/raw/*-ubyte.gz"),
+    "cifar10": ("cifar-10-batches-py", "data_batch_1", "cifar-10-python.tar.gz",
+                "tar -xzf {root}/cifar-10-python.tar.gz -C {root}"),
 }
 
 
 def packed_archives(name: str, root: str | Path) -> list[Path]:
     """torchvision's archives of ``name`` that lie packed under the data root ``root``."""
-    if name not in _ARCHIVES:
+    if name not in _LAYOUTS:
         return []
-    folder, pattern, _ = _ARCHIVES[name]
-    return sorted((Path(root).expanduser() / folder).glob(pattern))
+    return sorted(Path(root).expanduser().glob(_LAYOUTS[name][2]))
 
 
 def _packed(name: str, root: Path) -> str:
@@ -173,28 +175,20 @@ def _packed(name: str, root: Path) -> str:
     found = packed_archives(name, root)
     if not found:
         return ""
-    unpack = _ARCHIVES[name][2]
+    unpack = _LAYOUTS[name][3]
     what = f"{found[0]} is" if len(found) == 1 else f"{len(found)} archives such as {found[0]} are"
     return (f"; {what} there, packed: unpack {'it' if len(found) == 1 else 'them'} "
             f"({unpack.format(root=shlex.quote(str(root)))}), or add --download, which unpacks torchvision's own "
             "archives without the network once their MD5 checks")
 
 
-# name -> (the folder torchvision reads its files from, under --data-root; one of those files)
-_OWN_FOLDERS = {
-    "fashion-mnist": ("FashionMNIST/raw", "train-images-idx3-ubyte"),
-    "kmnist": ("KMNIST/raw", "train-images-idx3-ubyte"),
-    "cifar10": ("cifar-10-batches-py", "data_batch_1"),
-}
-
-
 def _elsewhere(name: str, root: Path) -> str:
     """What to say where ``name``'s files lie in torchvision's layout under a folder near
     ``root``: ``root`` is a folder of that layout (--data-root DIR/cifar-10-batches-py for DIR),
     or a subfolder of ``root`` holds it (DIR's parent for DIR); "" where neither does."""
-    if name not in _OWN_FOLDERS:
+    if name not in _LAYOUTS:
         return ""
-    folder, marker = _OWN_FOLDERS[name]
+    folder, marker = _LAYOUTS[name][:2]
     parts = Path(folder).parts
     root = Path(os.path.normpath(root))  # (DIR/raw/../raw: its parent is DIR's)
     for depth in range(len(parts), 0, -1):  # root is the layout's first `depth` folders
