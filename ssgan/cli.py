@@ -9,6 +9,7 @@ import sys
 import time
 import warnings
 from collections import Counter
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -28,12 +29,14 @@ class UserError(click.ClickException):
 _SHOWN: set[str] = set()  # the data's warnings this command printed: each once, whichever seed's run finds it first
 
 
-def _echo_warning(message: str, prefix: str = "") -> None:
-    """A one-line warning on stderr (``prefix``: whose run it is, among several). Children of
-    ``--parallel-mode processes`` are read by this form (``ssgan.launch``)."""
+def _echo_warning(message: str, prefix: str = "", echo=None) -> None:
+    """A one-line warning on stderr (``prefix``: whose run it is, among several; ``echo``: what
+    prints it, where not click). Children of ``--parallel-mode processes`` are read by this
+    form (``ssgan.launch``)."""
     from ssgan.launch import WARNING
 
-    click.echo(f"{prefix}{WARNING}{message}", err=True)
+    line = f"{prefix}{WARNING}{message}"
+    click.echo(line, err=True) if echo is None else echo(line)
 
 
 def _warnings_as_one_line(main_rank: bool, default):
@@ -399,11 +402,16 @@ def _fit_several(jobs: list, parallel: int, mode: str | None, quiet: bool, as_js
 
     command = shlex.split(_command())
     if parallel > 1 and len(jobs) > 1:
-        log = (lambda msg: None) if (quiet or as_json) else (lambda msg: click.echo(msg, err=True))
-        warn = (lambda seed, msg: None) if quiet else _seed_warning
-        if mode in ("threads", "stacked"):
-            return run_in_threads(jobs, parallel, shlex.join(command), log, warn, mode)
-        return run_in_processes(command, jobs, parallel, log, warn, mode)
+        if quiet or as_json:
+            log, progress, shown = (lambda msg: None), None, nullcontext()
+            warn = (lambda seed, msg: None) if quiet else _seed_warning
+        else:
+            shown = _SeedsProgress()
+            log, progress, warn = shown.log, shown.reporter, shown.warn
+        with shown:
+            if mode in ("threads", "stacked"):
+                return run_in_threads(jobs, parallel, shlex.join(command), log, warn, mode, progress)
+            return run_in_processes(command, jobs, parallel, log, warn, mode, progress)
     summaries, failures = [], []
     for i, job in enumerate(jobs):
         prefix = f"seed {job.seed}: " if len(jobs) > 1 else ""  # one after another: say whose warning it is
@@ -655,19 +663,34 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _seed_warning(seed: int, message: str) -> None:
+def _seed_warning(seed: int, message: str, echo=None) -> None:
     """A warning of one seed's run among several, unless it is one of the data's that this
     process printed already (each child of ``--parallel-mode processes`` prints them again)."""
     if message not in _SHOWN:
-        _echo_warning(message, f"seed {seed}: ")
+        _echo_warning(message, f"seed {seed}: ", echo)
 
 
 def _warning_lines(prefix: str = ""):
     """The reporter of ``fit --json``: nothing but the training's warnings, one line each on
-    stderr (``prefix``: whose run it is, among several)."""
+    stderr (``prefix``: whose run it is, among several); in a child of ``--parallel-mode
+    processes`` whose parent shows the epochs, also a ``Progress: ...`` line per start and
+    epoch, for the parent (:data:`ssgan.launch.PROGRESS`)."""
+    import os
+
+    from ssgan.launch import PROGRESS, PROGRESS_ENV
     from ssgan.train import Reporter
 
+    told = os.environ.get(PROGRESS_ENV) == "1"
+
     class WarningLines(Reporter):
+        def on_start(self, epochs, iterations, start_epoch):
+            if told:
+                click.echo(PROGRESS + json.dumps({"start": [epochs, iterations, start_epoch]}), err=True)
+
+        def on_epoch(self, metrics):
+            if told:
+                click.echo(PROGRESS + json.dumps({"epoch": metrics}), err=True)
+
         def on_warning(self, message):
             _echo_warning(message, prefix)
 
@@ -675,6 +698,57 @@ def _warning_lines(prefix: str = ""):
             pass
 
     return WarningLines()
+
+
+class _SeedsProgress:
+    """The epochs of several runs that train at once (``--parallel``): on a terminal a bar of
+    epochs per run, named by its seed; elsewhere each run's epoch lines (:func:`_epoch_lines`),
+    after ``seed N: ``. :meth:`reporter` is a run's; :meth:`log` and :meth:`warn` print a line
+    (above the bars).
+    Use as a context: the bars end with it."""
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        console = _console(stderr=True)
+        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                             TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
+                             console=console) if console.is_terminal else None
+
+    def __enter__(self) -> "_SeedsProgress":
+        if self.bars is not None:
+            self.bars.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bars is not None:
+            self.bars.stop()
+
+    def log(self, message: str) -> None:
+        if self.bars is not None:  # (above the bars: click's own writes would land on their line)
+            self.bars.console.print(message, markup=False, highlight=False)
+        else:
+            click.echo(message, err=True)
+
+    def warn(self, seed: int, message: str) -> None:
+        _seed_warning(seed, message, self.log)
+
+    def reporter(self, seed: int):
+        from ssgan.train import Reporter
+
+        if self.bars is None:
+            return _epoch_lines(f"seed {seed}: ")
+        bars = self.bars
+
+        class SeedBar(Reporter):
+            def on_start(self, epochs, iterations, start_epoch):
+                self.task = bars.add_task(f"seed {seed}", total=epochs, completed=start_epoch, info="")
+
+            def on_epoch(self, metrics):
+                split = "val" if metrics["test_acc"] is None and metrics.get("val_acc") is not None else "test"
+                bars.update(self.task, completed=metrics["epoch"], info=f"{split} acc {_fmt(metrics[f'{split}_acc'])}")
+
+        return SeedBar()
 
 
 def _fmt(value: float | None) -> str:

@@ -30,6 +30,7 @@ from ssgan.errors import SSGANError, first_line
 
 if TYPE_CHECKING:
     from ssgan.runs import ResumePoint
+    from ssgan.train import Reporter
 
 
 def without(args: list[str], options: tuple[str, ...]) -> list[str]:
@@ -126,6 +127,10 @@ def resume_command(runs: Sequence[str], parallel: int = 1, mode: str | None = No
 # How the lines of a run's stderr begin (ssgan.cli writes them; the errors' is click's), which
 # the children of run_in_processes are read by
 ERROR, WARNING, RESUME = "Error: ", "Warning: ", "Resume with: "
+# and, where the parent shows its children's epochs (PROGRESS_ENV set to 1 in theirs), a line
+# per training start and epoch: PROGRESS and a JSON object, {"start": [epochs, iterations,
+# start_epoch]} or {"epoch": the epoch's metrics}
+PROGRESS, PROGRESS_ENV = "Progress: ", "SSGAN_PROGRESS_LINES"
 
 
 class SeedsInterrupted(Exception):
@@ -236,12 +241,18 @@ def diverged(runs: list[tuple[int, str, str]], finished: list[dict], total: int,
                          finished)
 
 
-def _read_lines(stream, lines: list[str], on_warning) -> threading.Thread:
+def _read_lines(stream, lines: list[str], on_warning, reporter: Reporter | None = None) -> threading.Thread:
     """Read a child's stderr as it comes (a child blocked on a full pipe would never end), keep
-    its non-empty lines and pass on its ``Warning: ...`` lines' messages as they are printed."""
+    its non-empty lines and pass on its ``Warning: ...`` lines' messages as they are printed,
+    and its ``Progress: ...`` lines to ``reporter``'s ``on_start`` and ``on_epoch``."""
     def read() -> None:
         for line in stream:
             line = line.rstrip("\n")
+            if line.startswith(PROGRESS):
+                event = json.loads(line[len(PROGRESS):])
+                if reporter is not None:
+                    reporter.on_start(*event["start"]) if "start" in event else reporter.on_epoch(event["epoch"])
+                continue
             if line.strip():
                 lines.append(line)
             if line.startswith(WARNING):
@@ -253,12 +264,13 @@ def _read_lines(stream, lines: list[str], on_warning) -> threading.Thread:
 
 
 def run_in_processes(command: Sequence[str], jobs: Sequence[Job], parallel: int, log=lambda msg: None,
-                     warn=lambda seed, msg: None, mode: str | None = None) -> list[dict]:
+                     warn=lambda seed, msg: None, mode: str | None = None, progress=None) -> list[dict]:
     """Train ``jobs``, at most ``parallel`` at a time, each in its own process and run folder:
     a new run is the ``ssgan fit`` ``command`` (its words, ``["ssgan", "fit", ...]``) with the
     job's ``--seed`` in place of the launcher's options, a resumed one ``ssgan fit --resume
     RUN``. Return their ``--json`` summaries in the order of ``jobs``. ``warn(seed, message)``
-    receives each one-line warning of a run as it is printed.
+    receives each one-line warning of a run as it is printed; ``progress(seed)``, if given, is
+    the :class:`ssgan.train.Reporter` of the run's start and epochs, which its child tells it.
 
     SIGINT or SIGTERM reach every running child, which checkpoints and stops; no further run
     starts, and :class:`SeedsInterrupted` says how to go on (``mode``: the ``--parallel-mode``
@@ -266,6 +278,8 @@ def run_in_processes(command: Sequence[str], jobs: Sequence[Job], parallel: int,
     failure's message is raised."""
     base = _seed_args(list(command)[1:], ("--seeds", "--parallel", "--parallel-mode", "--seed"))
     env = _threads(dict(os.environ), min(parallel, len(jobs)))
+    if progress is not None:
+        env[PROGRESS_ENV] = "1"
     pending, running, results, failures, stopped_runs = list(range(len(jobs))), {}, {}, [], {}
     unstarted: set[int] = set()  # children a signal stopped before they had a checkpoint to resume
     readers: dict[int, tuple[threading.Thread, list[str]]] = {}
@@ -291,7 +305,8 @@ def run_in_processes(command: Sequence[str], jobs: Sequence[Job], parallel: int,
                 running[i] = subprocess.Popen([sys.executable, "-m", "ssgan", *args, "--json"], env=env,
                                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 lines: list[str] = []
-                readers[i] = (_read_lines(running[i].stderr, lines, lambda msg, seed=seed: warn(seed, msg)), lines)
+                readers[i] = (_read_lines(running[i].stderr, lines, lambda msg, seed=seed: warn(seed, msg),
+                                          progress(seed) if progress is not None else None), lines)
                 log(f"seed {seed}: started")
             for i, proc in list(running.items()):
                 if proc.poll() is None:
@@ -333,14 +348,14 @@ def check_threads(cfg: Config) -> None:
 
 
 def run_seeds_in_threads(cfg: Config, seeds: list[int], parallel: int, command: str, log=lambda msg: None,
-                         stacked: bool = False, warn=lambda seed, msg: None) -> list[dict]:
+                         stacked: bool = False, warn=lambda seed, msg: None, progress=None) -> list[dict]:
     """:func:`run_in_threads` of one new run of ``cfg`` per seed of ``seeds``."""
     return run_in_threads([Job(cfg.replace(seed=seed)) for seed in seeds], parallel, command, log, warn,
-                          "stacked" if stacked else "threads")
+                          "stacked" if stacked else "threads", progress)
 
 
 def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda msg: None,
-                   warn=lambda seed, msg: None, mode: str = "threads") -> list[dict]:
+                   warn=lambda seed, msg: None, mode: str = "threads", progress=None) -> list[dict]:
     """:func:`run_in_processes` in threads of this process: ``jobs``, at most ``parallel`` at a
     time, each in its own run folder and, on CUDA, on its own stream. ``command`` is the ``ssgan
     fit`` command of the new runs, which each run's folder keeps with ``--seed`` in place of the
@@ -352,7 +367,8 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
     so a seed trains as it would alone (stacked: but for D's noise, the group's). SIGINT or
     SIGTERM stop every running run after its batch with a checkpoint (a group's runs after the
     same step), and no further run starts (:class:`SeedsInterrupted`). ``warn(seed, message)``
-    receives each one-line warning of a run (the group's, stacked, through its first run)."""
+    receives each one-line warning of a run (the group's, stacked, through its first run), and
+    ``progress(seed)``, if given, is the reporter of its start and epochs."""
     import torch
 
     from ssgan import runs
@@ -362,6 +378,13 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
     class Warnings(Reporter):
         def __init__(self, seed: int):
             self.seed = seed
+            self.progress = progress(seed) if progress is not None else Reporter()
+
+        def on_start(self, epochs: int, iterations: int, start_epoch: int) -> None:
+            self.progress.on_start(epochs, iterations, start_epoch)
+
+        def on_epoch(self, metrics: dict) -> None:
+            self.progress.on_epoch(metrics)
 
         def on_warning(self, message: str) -> None:
             warn(self.seed, message)

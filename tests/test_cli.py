@@ -122,3 +122,55 @@ def test_fit_into_a_log_file_prints_a_line_per_epoch(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     assert [line.split(": test acc")[0] for line in r.stderr.splitlines()] == [
         "same-net seed 1: epoch 1/1", "same-net seed 2: epoch 1/1"], r.stderr
+
+
+@pytest.mark.parametrize("mode", ["processes", "threads"])
+def test_seeds_in_parallel_show_their_epochs(mode, tmp_path, monkeypatch):
+    """`fit --seeds 1-2 --parallel 2` into a log: each run's epoch lines, named by its seed, as
+    it trains (they said `started` and, an hour later, `done`, and nothing between); a child
+    process tells its parent its epochs in lines that the parent reads and never prints."""
+    import re
+
+    import ssgan.cli
+    from ssgan.runs import read_metrics
+
+    monkeypatch.setattr(ssgan.cli, "LOG_EVERY_S", 0)
+    r = run("fit", "--dataset", "digits", "--labels", "50", "--epochs", "2", "--device", "cpu", "--seeds", "1-2",
+            "--parallel", "2", "--parallel-mode", mode, "--out", tmp_path)
+    assert r.exit_code == 0, r.output
+    assert "Progress" not in r.output and "{" not in r.stderr, r.stderr
+    for run_dir in sorted(tmp_path.iterdir()):
+        seed = json.loads((run_dir / "config.json").read_text())["seed"]
+        lines = [line for line in r.stderr.splitlines() if line.startswith(f"seed {seed}: ")]
+        assert [re.sub(r"[\d.]+ s(, about [\d.]+ (s|min|h) left)?$", "T s", line) for line in lines] == [
+            f"seed {seed}: started", *(f"seed {seed}: epoch {m['epoch']}/2: test acc {m['test_acc']:.4f}, lab "
+                                       f"{m['loss_lab']:.3f} unl {m['loss_unl']:.3f} gen {m['loss_gen']:.3f}, T s"
+                                       for m in read_metrics(run_dir)), f"seed {seed}: done, {run_dir}"], r.stderr
+    # --json and --quiet: no epochs (the one's stderr is for warnings and errors)
+    for flag in ("--json", "--quiet"):
+        r = run("fit", "--dataset", "digits", "--labels", "50", "--epochs", "1", "--device", "cpu", "--seeds", "1-2",
+                "--parallel", "2", "--parallel-mode", mode, "--out", tmp_path / flag, flag)
+        assert r.exit_code == 0 and "epoch" not in r.stderr, r.stderr
+
+
+def test_seeds_in_parallel_on_a_terminal_have_a_bar_each(tmp_path, monkeypatch):
+    """On a terminal, runs that train at once have a bar of epochs each, named by seed, and the
+    lines said meanwhile (a run started, a warning) print above the bars, not on their line."""
+    import io
+
+    from rich.console import Console
+
+    import ssgan.cli
+
+    screen = io.StringIO()
+    monkeypatch.setattr(ssgan.cli, "_console", lambda stderr=False: Console(file=screen, force_terminal=True, width=120))
+    with ssgan.cli._SeedsProgress() as shown:
+        bar = shown.reporter(7)
+        bar.on_start(4, 10, 1)
+        bar.on_epoch({"epoch": 2, "test_acc": 0.8125, "val_acc": None})
+        shown.warn(7, "something odd")
+        shown.log("seed 7: done, runs/r7")
+    text = screen.getvalue()
+    assert "seed 7 " in text and "2/4" in text and "test acc 0.8125" in text, text
+    for line in ("seed 7: Warning: something odd", "seed 7: done, runs/r7"):
+        assert f"\x1b[2K{line}\n" in text, text  # (the bar's line cleared, the line a whole one)
