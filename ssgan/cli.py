@@ -796,8 +796,10 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, device, as_json
     with --samples, its generator's samples too."""
     from rich.table import Table
 
-    from ssgan.runs import evaluate_run, sample_quality_of_run
+    from ssgan.runs import check_trained_generator, evaluate_run, read_config, sample_quality_of_run
 
+    if samples is not None and (Path(run) / "config.json").is_file():  # (before the accuracy's work)
+        check_trained_generator(Path(run), read_config(Path(run)), "drop --samples to score its classifier")
     if samples is None:  # (as fit warns of settings that its others leave without effect)
         source = click.get_current_context().get_parameter_source
         for flag, given in (("--cache-dir", cache_dir is not None),

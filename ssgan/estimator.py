@@ -199,6 +199,9 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
         from ssgan.samples import generate
 
         check_is_fitted(self, "generator_")
+        if self.unlabeled_weight == 0:
+            raise ValueError("unlabeled_weight=0 trains the discriminator alone, on the labeled rows: its generator "
+                             "is untrained, and generate() would return noise; fit with unlabeled_weight above 0")
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n must be a positive number of samples, got {n!r}")
         seed = _seed(random_state)

@@ -611,7 +611,8 @@ class Run:
                                 if same else ""))
 
     def generator(self) -> torch.nn.Module:
-        """The generator, on the run's device."""
+        """The generator, on the run's device (a one-line error for a run that trained none)."""
+        check_trained_generator(self.path, self.config.to_dict())
         g, _ = build_models(self.config, self.shape, self.checkpoint["n_classes"])
         g.load_state_dict(self.checkpoint["generator"])
         return to_device(g, self.device, self.config.arch).eval()
@@ -673,6 +674,16 @@ def _check_networks(path: Path, saved: dict) -> None:
         raise SSGANError(f"{path} is a {saved.get('method', 'scikit-learn')} baseline, which has no networks to use or "
                          "train: eval, predict, sample and --resume take runs of ssgan fit (or of baseline same-net or "
                          "full); ssgan report reads it")
+
+
+def check_trained_generator(path: Path, config: dict,
+                            advice: str = "sample a run trained with an unlabeled weight above 0") -> None:
+    """A one-line error for the run folder ``path`` (of ``config``) if it trained no generator:
+    a supervised-only run (unlabeled weight 0: baseline's same-net and full) keeps its generator
+    as initialised, and its samples, and their scores, would be those of random weights."""
+    if config.get("unlabeled_weight", 1.0) == 0:
+        raise SSGANError(f"{path} is a supervised-only run ({method_name(config)}: unlabeled weight 0), which trains "
+                         f"no generator (its weights are the untrained ones): {advice}")
 
 
 def child_runs(folder: Path) -> list[Path]:

@@ -62,6 +62,15 @@ def test_input_shapes_and_generate(digits_xy, shape):
     assert np.array_equal(samples, clf.generate(7, random_state=1))
 
 
+def test_no_samples_from_a_classifier_trained_without_its_generator(digits_xy):
+    """unlabeled_weight=0 trains D alone: generate() had returned the untrained generator's noise."""
+    X, y = digits_xy
+    clf = SSGANClassifier(epochs=1, unlabeled_weight=0.0, random_state=0).fit(X, masked(y))
+    with pytest.raises(ValueError, match="unlabeled_weight=0 trains the discriminator alone"):
+        clf.generate(5)
+    assert clf.predict(X[:5]).shape == (5,)
+
+
 def test_features_in_tiny_units_are_scaled_to_the_unit_range(digits_xy):
     """X in units of 1e-30 had trained at chance (0.10 on digits): scikit-learn's MinMaxScaler keeps
     scale 1 for a range below 10 float64 epsilons, and every feature read as 0."""

@@ -89,6 +89,25 @@ def test_sample_from_run(digits_run, tmp_path):
         assert 0.0 <= f["x"].min() and f["x"].max() <= 1.0
 
 
+def test_a_run_without_a_trained_generator_has_no_samples(tmp_path):
+    """A supervised-only run (unlabeled weight 0: baseline's same-net and full) trains no
+    generator; `sample` wrote a picture of its untrained one, and `eval --samples` scored it
+    (FID 505 on digits), without a word. Each now says so in one line; its classifier is scored."""
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "1", "--unlabeled-weight",
+                                  "0", "--out", str(tmp_path), "--json"])
+    assert r.exit_code == 0, r.output
+    run = json.loads(r.stdout)["run"]
+    for args, advice in ((["sample", run], "sample a run trained with an unlabeled weight above 0"),
+                         (["sample", run, "--walk", "3"], "sample a run trained with an unlabeled weight above 0"),
+                         (["eval", run, "--samples", "100"], "drop --samples to score its classifier")):
+        r = CliRunner().invoke(main, args)
+        assert (r.exit_code, r.output) == (2, f"Error: {run} is a supervised-only run (same-net: unlabeled weight 0), "
+                                              f"which trains no generator (its weights are the untrained ones): {advice}\n")
+    assert not (Path(run) / "samples.png").exists()
+    r = CliRunner().invoke(main, ["eval", run, "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["accuracy"] > 0.5, r.output
+
+
 def test_more_samples_than_a_picture_draws_go_to_arrays_made_in_parts(digits_run, tmp_path, monkeypatch):
     """--n above 10,000 (FID tools take 50,000) writes --npz and --images, the generator run on
     parts of 10,000 samples, the first part as one pass of 10,000 made it; a picture of so many
