@@ -443,6 +443,8 @@ def without_effect(cfg: Config) -> dict[str, str]:
     ['fm_norm', 'adv_weight', 'fm_layer', 'entropy_epochs']
     >>> list(without_effect(Config(g_loss="fm+adv", lr_d=1e-3, lr_g=2e-3, optimizer="sgd", dataset="svhn", quality_every=5)))
     ['moment_weight', 'moment_space', 'mbd_dim', 'lr', 'beta2', 'adam_eps']
+    >>> without_effect(Config(unlabeled_weight=0.0))["g_loss"]
+    '--unlabeled-weight above 0'
     """
     from ssgan.data import REGISTRY, reads_data_root
 
@@ -468,7 +470,16 @@ def without_effect(cfg: Config) -> dict[str, str]:
         "beta2": (cfg.optimizer == "adam", "--optimizer adam"),
         "adam_eps": (cfg.optimizer == "adam", "--optimizer adam"),
     }
+    if cfg.unlabeled_weight == 0:  # D trains on the labeled batches alone: no generator, no unlabeled term
+        acts.update({field: (False, "--unlabeled-weight above 0") for field in GAN_ONLY})
     return {field: needs for field, (acting, needs) in acts.items() if not acting}
+
+
+# what acts only where a generator trains against D (an unlabeled weight above 0): the
+# unlabeled and generated terms of D's loss, the generator's own loss and steps, its samples
+GAN_ONLY = ("label_smoothing", "entropy_weight", "entropy_epochs", "balance_weight", "g_loss", "fm_norm", "adv_weight",
+            "moment_weight", "moment_space", "fm_layer", "lr_g", "beta1_g", "d_steps", "g_steps", "hist_avg_g",
+            "sample_every", "quality_every", "quality_samples")
 
 
 def from_dict(values: dict[str, Any], source: str) -> Config:

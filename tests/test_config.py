@@ -142,7 +142,10 @@ def test_a_setting_without_effect_is_a_warning_named_where_it_was_given(tmp_path
                        (["--seeds", "1-2", "--parallel-mode", "threads"],
                         "--parallel-mode threads has no effect in this run: it acts only with --parallel N above 1"),
                        (["--quality-samples", "500"],
-                        "--quality-samples has no effect in this run: it acts only with --quality-every above 0")):
+                        "--quality-samples has no effect in this run: it acts only with --quality-every above 0"),
+                       # with an unlabeled weight of 0 no generator trains: its loss and samples were dropped in silence
+                       (["--unlabeled-weight", "0", "--g-loss", "moment-matching"],
+                        "--g-loss has no effect in this run: it acts only with --unlabeled-weight above 0")):
         r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "1", *args,
                                       "--out", str(tmp_path / "parallel"), "--quiet"])
         assert r.exit_code == 0 and r.stderr == f"Warning: {line}\n", r.output
