@@ -779,7 +779,8 @@ def _summary_table(summary: dict) -> None:
 @click.argument("run", type=str)
 @click.option("--split", "part", type=click.Choice(["test", "train", "val"]), default="test", show_default=True,
               help="Which part of the run's dataset to score (train: the rows with known labels; val: the run's --val rows).")
-@click.option("--data", "data_spec", type=str, default=None, help="Score other data of the same shape: npz:PATH, or folder:DIR (DIR/test/CLASS/, else DIR/train/CLASS/).")
+@click.option("--data", "data_spec", type=str, default=None, help="Score other data of the same shape: npz:PATH, or folder:DIR (DIR/test/CLASS/, else DIR/train/CLASS/); "
+                   "with --split train or val, where the run's own data are now, if they moved.")
 @click.option("--samples", type=click.IntRange(10, 100000), default=None,
               help="Also score N generated samples against the test set: FID, classifier score, precision and "
                    "recall on a reference network's features, beside the same scores of N real images.")

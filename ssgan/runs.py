@@ -174,11 +174,12 @@ def prepare(cfg: Config, networks: bool = True) -> tuple[Dataset, Split, Scaler]
     return data, split, scaler
 
 
-def check_run_dataset(cfg: Config, run_dir: Path, moved_with: str | None = None) -> None:
+def check_run_dataset(cfg: Config, run_dir: Path, moved_with: str | None = None, data_option: str | None = None) -> None:
     """A one-line error, before reading, where a run's own npz file or image folder is no longer
     where it was named (by a path relative to the folder the run was started in, or not);
     ``moved_with`` (the option, such as --resume, that takes --dataset or --data-root where the
-    data moved): it says so (also for a torchvision dataset whose --data-root is not there)."""
+    data moved): it says so (also for a torchvision dataset whose --data-root is not there);
+    ``data_option`` (eval's ``--data``): the option that names the own data's new place."""
     if moved_with and cfg.data_root is not None and reads_data_root(cfg.dataset) \
             and not Path(cfg.data_root).expanduser().is_dir():
         raise SSGANError(f"{run_dir} was trained on {cfg.dataset} under --data-root {cfg.data_root}, which is not "
@@ -187,7 +188,9 @@ def check_run_dataset(cfg: Config, run_dir: Path, moved_with: str | None = None)
         path = Path(given).expanduser()
         if path.exists():
             return
-        moved = f"; where they moved, give --dataset {own_kind(cfg.dataset)}NEWPATH with {moved_with}" if moved_with else ""
+        kind = own_kind(cfg.dataset)
+        moved = (f"; where they moved, give --dataset {kind}NEWPATH with {moved_with}" if moved_with
+                 else f"; where they moved, give {data_option} {kind}NEWPATH" if data_option else "")
         if not path.is_absolute():
             raise SSGANError(f"{run_dir} was trained on {cfg.dataset}, a path relative to the folder it was started "
                              f"in, and there is no {path} in {Path.cwd()}: run this command from that folder (if it "
@@ -200,11 +203,12 @@ def run_data(cfg: Config, run_dir: Path) -> Dataset:
     return scale_dataset(load_scaler(run_dir), _own_data(cfg, run_dir), in_place=True)[0]  # (loaded for this alone)
 
 
-def _own_data(cfg: Config, run_dir: Path, classes: list[str] | None = None) -> Dataset:
+def _own_data(cfg: Config, run_dir: Path, classes: list[str] | None = None, data_option: str | None = None) -> Dataset:
     """A run's dataset in its own units, as it is loaded; a one-line error where its arrays are not
     those the run was trained on (a file or folder changed since: the split's rows would be others),
-    which names the classes where they are no longer ``classes``, the run's names for them."""
-    check_run_dataset(cfg, run_dir)
+    which names the classes where they are no longer ``classes``, the run's names for them
+    (``data_option``: as :func:`check_run_dataset`'s)."""
+    check_run_dataset(cfg, run_dir, data_option=data_option)
     data = load_dataset(cfg.dataset, cfg.data_root, False, cfg.image_size)
     if classes is not None and list(data.classes or ()) != classes:
         names, other = (("class folders", "images with --data folder:DIR") if data.name.startswith(FOLDER_PREFIX)
@@ -724,15 +728,22 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
     data of the same shape instead: its ``x_test``/``y_test`` if present, else its labeled rows;
     (``folder:DIR``) the images of ``DIR/test/CLASS/``, else of ``DIR/train/CLASS/``, whose
     class folders are named as the run's classes (``0``, ``1``, ... where its data named none).
+    With ``part`` ``train`` or ``val``, ``data_spec`` is where the run's own data are now (moved
+    since it trained: the SHA-256 in its split.json is checked).
     The rows are classified as :func:`predict_run` classifies them, a part at a time, on ``device``.
     """
     from ssgan.data import folder_labeled_images
 
-    if data_spec is not None and part != "test":
-        raise SSGANError(f"--split {part} scores rows of the run's own data, and --data scores {data_spec}'s (its test "
-                         "set, else its labeled rows): drop one")
     run = load_run(path, device)
     n_classes = run.checkpoint["n_classes"]
+    if data_spec is not None and part != "test":  # the run's own rows, of its data moved to data_spec
+        kind = own_kind(run.config.dataset)
+        if kind is None or not data_spec.startswith(kind):
+            raise SSGANError(f"--split {part} scores rows of the run's own data ({run.config.dataset}), and --data "
+                             f"{data_spec} is other data (its test set, else its labeled rows are scored): drop one")
+        run, data_spec, moved = replace(run, config=run.config.replace(dataset=data_spec)), None, True
+    else:
+        moved = False
     if data_spec is not None and data_spec.startswith(FOLDER_PREFIX):  # class folders named as the run's classes
         paths, y, read = folder_labeled_images(data_spec, run.class_names)
         source = f"{data_spec} ({read}/ images)"
@@ -742,7 +753,7 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
         use_test = data.x_test is not None
         source = f"{data_spec} ({'x_test' if use_test else 'labeled rows of x'})"
     else:
-        data = _own_data(run.config, run.path, run.classes)
+        data = _own_data(run.config, run.path, run.classes, data_option="--data")
         use_test = part == "test"
         source = f"{data.name} {part}"
     x, y = (data.x_test, data.y_test) if use_test else (data.x_train, data.y_train)
@@ -751,7 +762,7 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
                 else "--split train (its labeled rows; fit with --val N to hold rows out to score)")
         raise SSGANError(f"{data.name} has no test set: use {hint}")
     if part == "val" and data_spec is None:
-        val = load_split(run.path / "split.json", data).val_indices
+        val = load_split(run.path / "split.json", None if moved else data).val_indices  # (moved: the SHA-256 matched)
         if not len(val):
             raise SSGANError(f"{run.path} has no validation set: it was trained without --val")
         x, y = x[val], y[val]

@@ -229,9 +229,9 @@ def test_eval_on_other_data(runs, tmp_path):
     assert r.exit_code == 2 and "shape (1, 9, 9)" in r.output and "trained on (1, 8, 8)" in r.output
     for part in ("train", "val"):  # rows of the run's own data, which --data replaces: not left unsaid
         r = invoke("eval", run, "--data", f"npz:{tmp_path / 'same.npz'}", "--split", part)
-        assert r.exit_code == 2 and r.output == (f"Error: --split {part} scores rows of the run's own data, and --data "
-                                                 f"scores npz:{tmp_path / 'same.npz'}'s (its test set, else its labeled "
-                                                 "rows): drop one\n"), r.output
+        assert r.exit_code == 2 and r.output == (f"Error: --split {part} scores rows of the run's own data (digits), "
+                                                 f"and --data npz:{tmp_path / 'same.npz'} is other data (its test set, "
+                                                 "else its labeled rows are scored): drop one\n"), r.output
     np.savez(tmp_path / "unlabeled.npz", x=d.x_test[:5, 0])  # rows without labels are predict's, which it names
     r = invoke("eval", run, "--data", f"npz:{tmp_path / 'unlabeled.npz'}")
     assert r.exit_code == 2 and r.output.endswith("or x_test and y_test alone (to classify rows without labels: "

@@ -154,6 +154,44 @@ def test_a_split_of_data_that_moved_is_reused_with_their_new_place(tmp_path, mon
     assert r.exit_code == 0, r.output
 
 
+def test_eval_scores_the_rows_of_a_run_whose_data_moved(tmp_path, monkeypatch, tiny_npz):
+    """`eval RUN --split val` (or train) scores rows of the run's own data, which had to be where
+    it trained: a run taken to another machine, or data moved on one, could not be scored on its
+    validation rows at all. --data names their new place (the SHA-256 in split.json decides),
+    and the line for missing data says so; other data are refused."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from ssgan.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(tiny_npz[len("npz:"):], "d.npz")
+    r = CliRunner().invoke(main, ["fit", "--dataset", "npz:d.npz", "--val", "6", "--epochs", "1", "--batch-size", "20",
+                                  "--device", "cpu", "--out", "runs", "--json"])
+    assert r.exit_code == 0, r.output
+    run = json.loads(r.stdout)["run"]
+    before = {part: json.loads(CliRunner().invoke(main, ["eval", run, "--split", part, "--json"]).stdout)
+              for part in ("val", "train")}
+    assert (before["val"]["n"], before["train"]["n"]) == (6, 20)  # (train: every row with a label)
+    Path("moved").mkdir()
+    shutil.move("d.npz", "moved/d.npz")
+    r = CliRunner().invoke(main, ["eval", run, "--split", "val"])
+    assert r.exit_code == 2 and r.output.endswith("(if it was this one, put d.npz back); where they moved, give --data "
+                                                  "npz:NEWPATH\n"), r.output
+    for part in ("val", "train"):
+        r = CliRunner().invoke(main, ["eval", run, "--split", part, "--data", "npz:moved/d.npz", "--json"])
+        assert r.exit_code == 0, r.output
+        after = json.loads(r.stdout)
+        assert {**after, "data": None} == {**before[part], "data": None} and after["data"] == f"npz:moved/d.npz {part}"
+    original = dict(np.load("moved/d.npz"))
+    np.savez("other.npz", **{**original, "x": original["x"][::-1]})
+    r = CliRunner().invoke(main, ["eval", run, "--split", "val", "--data", "npz:other.npz"])
+    assert r.exit_code == 2 and r.output == (f"Error: npz:other.npz is not the data that {run} trained on, npz:d.npz (the "
+                                             "SHA-256 of its arrays is not the one in its split.json): give the place "
+                                             "of those data\n"), r.output
+
+
 def test_split_files_made_before_the_data_sha256_was_kept_still_load(tmp_path, digits):
     s = make_split(digits, 50, 1).to_dict()
     assert s.pop("data_sha256") == digits.sha256()
