@@ -207,6 +207,8 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
         seed = _seed(random_state)
         x, _ = generate(self.generator_, n, seed)
         flat = self.scaler_.inverse_transform(x.reshape(n, -1).numpy())
+        constant = self.scaler_.data_range_ == 0  # (their value, where the generator's output would shift it)
+        flat[:, constant] = self.scaler_.data_min_[constant]
         return flat.reshape((n, *self.input_shape_)).astype(np.float32)
 
     def __sklearn_tags__(self):

@@ -9,7 +9,7 @@ are divided by 255 when loaded, and the bundled and torchvision datasets are alr
 Vectors are scaled per feature (column), images per channel. The statistics come from the
 training rows only (the validation rows and the test set stay out) and are fitted by
 scikit-learn's ``MinMaxScaler`` or ``StandardScaler``; a constant feature keeps scale 1, as
-scikit-learn does. The fitted scaler is stored in the run folder (``scaler.json``) and in the
+scikit-learn does, and comes back from the networks' units as its value. The fitted scaler is stored in the run folder (``scaler.json``) and in the
 checkpoint; ``eval --data`` applies it, ``sample --npz`` inverts it so that samples come out in
 the user's units.
 """
@@ -36,6 +36,8 @@ class Scaler:
     kind: str
     offset: np.ndarray
     scale: np.ndarray
+    constant: tuple[int, ...] = ()  # the features (channels) constant in the training rows, which offset holds
+
 
     def _shape(self, x: np.ndarray) -> tuple[int, ...]:
         return (-1, 1, 1) if x.ndim == 4 else (-1,)
@@ -50,10 +52,14 @@ class Scaler:
         return self._by_rows(x, lambda part, offset, scale: (part - offset) / scale, out)
 
     def inverse(self, x: np.ndarray) -> np.ndarray:
-        """Network units back to the data's own units."""
+        """Network units back to the data's own units; a feature constant in the training rows
+        comes back as its value, whatever a generator made of it (it had kept the generator's
+        output, such as 5.21 to 5.31 for a feature that was 5 in every row)."""
         if self.kind == "none":
             return x
-        return self._by_rows(x, lambda part, offset, scale: part * scale + offset)
+        scale = self.scale.copy()
+        scale[list(self.constant)] = 0.0
+        return dataclasses.replace(self, scale=scale)._by_rows(x, lambda part, offset, scale: part * scale + offset)
 
     def _by_rows(self, x: np.ndarray, f, out: np.ndarray | None = None) -> np.ndarray:
         """``f(rows, offset, scale)``, computed in float64 (the scaler's own precision) a part of the
@@ -68,11 +74,14 @@ class Scaler:
         return out
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "offset": self.offset.tolist(), "scale": self.scale.tolist()}
+        return {"kind": self.kind, "offset": self.offset.tolist(), "scale": self.scale.tolist(),
+                "constant": list(self.constant)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Scaler":
-        return cls(d["kind"], np.asarray(d["offset"], np.float64), np.asarray(d["scale"], np.float64))
+        """The scaler ``to_dict`` wrote (one of a run made before ``constant`` was kept: none marked)."""
+        return cls(d["kind"], np.asarray(d["offset"], np.float64), np.asarray(d["scale"], np.float64),
+                   tuple(int(i) for i in d.get("constant", ())))
 
 
 NONE = Scaler("none", np.zeros(0), np.ones(0))
@@ -138,7 +147,7 @@ def fit_scaler(kind: str, x: np.ndarray, rows: np.ndarray | None = None) -> tupl
         listed = ", ".join(map(str, constant[:10])) + (", ..." if len(constant) > 10 else "")
         warnings.append(f"{len(constant)} {what} of x are constant in the training rows ({listed}): "
                         "they carry no information")
-    return Scaler(kind, offset, scale), warnings
+    return Scaler(kind, offset, scale, tuple(int(i) for i in constant)), warnings
 
 
 def check_units(scaler: Scaler, x: np.ndarray, name: str) -> list[str]:

@@ -62,6 +62,17 @@ def test_input_shapes_and_generate(digits_xy, shape):
     assert np.array_equal(samples, clf.generate(7, random_state=1))
 
 
+def test_generated_constant_features_are_their_value(digits_xy):
+    """A feature constant in X (digits' first pixel, 0 in every row; here moved to 5) came back
+    from generate() as 5 plus the generator's output for it, 5.2 to 5.3; it is 5."""
+    X, y = digits_xy
+    X = X.copy()
+    X[:, 0] = 5.0
+    clf = SSGANClassifier(epochs=1, random_state=0).fit(X, masked(y))
+    samples = clf.generate(50, random_state=1)
+    assert np.all(samples[:, 0] == 5.0) and np.ptp(samples[:, 20]) > 0
+
+
 def test_no_samples_from_a_classifier_trained_without_its_generator(digits_xy):
     """unlabeled_weight=0 trains D alone: generate() had returned the untrained generator's noise."""
     X, y = digits_xy

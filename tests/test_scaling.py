@@ -249,6 +249,26 @@ def test_warnings_are_one_line_and_training_goes_on(tmp_path):
     assert r.exit_code == 0, r.output
     lines = [line for line in r.stderr.splitlines() if line.startswith("Warning: ")]
     assert len(lines) == 2 and "constant" in lines[0] and "x_test" in lines[1]
+    # samples in the data's units: the constant feature is its value (it had come back as 3 plus
+    # whatever the generator made of it, 3.2 to 3.3), the other one spans its values
+    run = next((tmp_path / "runs").iterdir())
+    r = CliRunner().invoke(main, ["sample", str(run), "--n", "50", "--npz", str(tmp_path / "s.npz")])
+    assert r.exit_code == 0, r.output
+    samples = np.load(tmp_path / "s.npz")["x"]
+    assert np.all(samples[:, 1] == 3.0) and np.ptp(samples[:, 0]) > 0
+    assert json.loads((run / "scaler.json").read_text())["constant"] == [1]
+
+
+def test_a_constant_feature_or_channel_comes_back_as_its_value_and_old_scalers_load():
+    x = np.random.default_rng(0).random((10, 3, 2, 2))
+    x[:, 1] = 0.25
+    scaler, _ = fit_scaler("standard", x)
+    made = np.random.default_rng(1).random((4, 3, 2, 2)).astype(np.float32)
+    back = scaler.inverse(made)
+    assert np.all(back[:, 1] == np.float32(0.25)) and np.array_equal(back[:, 0], scaler.inverse(made)[:, 0])
+    assert np.allclose(back[:, 0], made[:, 0] * scaler.scale[0] + scaler.offset[0])
+    old = {key: value for key, value in scaler.to_dict().items() if key != "constant"}  # (a run's made before)
+    assert Scaler.from_dict(old).constant == () and Scaler.from_dict(scaler.to_dict()).constant == (1,)
 
 
 def test_dataset_scaling_warns_as_data_warning():
