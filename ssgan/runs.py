@@ -188,9 +188,9 @@ def check_run_dataset(cfg: Config, run_dir: Path, moved_with: str | None = None,
         path = Path(given).expanduser()
         if path.exists():
             return
-        kind = own_kind(cfg.dataset)
-        moved = (f"; where they moved, give --dataset {kind}NEWPATH with {moved_with}" if moved_with
-                 else f"; where they moved, give {data_option} {kind}NEWPATH" if data_option else "")
+        new = f"{own_kind(cfg.dataset)}{'NEWDIR' if cfg.dataset.startswith(FOLDER_PREFIX) else 'NEWPATH'}"
+        moved = (f"; where they moved, give --dataset {new} with {moved_with}" if moved_with
+                 else f"; where they moved, give {data_option} {new}" if data_option else "")
         if not path.is_absolute():
             raise SSGANError(f"{run_dir} was trained on {cfg.dataset}, a path relative to the folder it was started "
                              f"in, and there is no {path} in {Path.cwd()}: run this command from that folder (if it "

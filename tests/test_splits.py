@@ -190,6 +190,15 @@ def test_eval_scores_the_rows_of_a_run_whose_data_moved(tmp_path, monkeypatch, t
     assert r.exit_code == 2 and r.output == (f"Error: npz:other.npz is not the data that {run} trained on, npz:d.npz (the "
                                              "SHA-256 of its arrays is not the one in its split.json): give the place "
                                              "of those data\n"), r.output
+    # an image folder's new place is a folder
+    from ssgan.config import Config
+    from ssgan.errors import SSGANError
+    from ssgan.runs import check_run_dataset
+
+    for kwargs, hint in ((dict(data_option="--data"), "give --data folder:NEWDIR"),
+                         (dict(moved_with="--resume"), "give --dataset folder:NEWDIR with --resume")):
+        with pytest.raises(SSGANError, match=f"; where they moved, {hint}$"):
+            check_run_dataset(Config(dataset="folder:gone"), Path("runs/r"), **kwargs)
 
 
 def test_split_files_made_before_the_data_sha256_was_kept_still_load(tmp_path, digits):
