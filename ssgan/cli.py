@@ -460,7 +460,8 @@ def _command() -> str:
     words = ["ssgan", ctx.command.name]  # also under `python -m ssgan`, as torchrun starts it
     for param in ctx.command.params:
         value = ctx.params.get(param.name)
-        if value is None or value is False or value == ():
+        if value is None or value is False or value == () \
+                or ctx.get_parameter_source(param.name) == click.core.ParameterSource.DEFAULT:  # (--parallel 1)
             continue
         if isinstance(param, click.Argument):
             words += [str(v) for v in (value if isinstance(value, tuple) else (value,))]

@@ -37,6 +37,8 @@ def test_fit_writes_a_complete_run_folder(digits_run):
     assert config["dataset"] == "digits" and config["labels"] == 50 and config["epochs"] == 2
     split = json.loads((run / "split.json").read_text())
     assert split["name"] == "digits.seed1@50" and len(split["indices"]) == 50
+    # the command as given, less the defaults it did not name (`--parallel 1` had been in every one)
+    assert (run / "command.txt").read_text() == f"ssgan fit --dataset digits --labels 50 --epochs 2 --out {out} --json\n"
     metrics = read_metrics(run)
     assert [m["epoch"] for m in metrics] == [1, 2] and all(METRIC_KEYS <= set(m) for m in metrics)
     assert metrics[-1]["lr"] == pytest.approx(0.003)  # the default rate is constant
