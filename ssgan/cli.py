@@ -109,6 +109,32 @@ def _console(stderr: bool = False):
     return Console(stderr=stderr)
 
 
+def _named_where_given(command):
+    """``command`` (fit, baseline) whose one-line errors that begin with a setting's flag and
+    value (``--labels 5000 asks for ...``) name it as its ``--config`` file's key where the file,
+    not the command line, gave that value: the user never typed ``--labels``."""
+    import functools
+
+    @functools.wraps(command)
+    def named(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except SSGANError as e:
+            config_file, message = kwargs.get("config_file"), str(e)
+            flag, _, rest = message.partition(" ")
+            key = flag.removeprefix("--").replace("-", "_")
+            if not (config_file and flag.startswith("--") and kwargs.get(key) is None and type(e) is SSGANError):
+                raise
+            from ssgan.config import load_toml
+
+            value = load_toml(config_file).get(key)
+            if value is None or not rest.startswith(f"{value}"):
+                raise
+            raise SSGANError(f"config file {config_file}: {key} = {rest}") from None
+
+    return named
+
+
 # -- data -----------------------------------------------------------------------------------
 
 @main.command()
@@ -263,6 +289,7 @@ def split(dataset, data_root, download, image_size, labels, val, seed, out) -> N
 @click.option("--resume", type=str, multiple=True,
               help="Continue the run folder RUN from its last checkpoint; several: with --parallel N, N at once.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the result on stdout.")
+@_named_where_given
 def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, **options) -> None:
     """Train a semi-supervised GAN classifier into a new run folder."""
     from ssgan import config as config_mod
@@ -864,6 +891,7 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, device, as_json
 @click.option("--device", type=str, default=None, help="Device of same-net [auto].")
 @click.option("--out", type=str, default=None, help="Folder that receives the run folders [runs].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the results.")
+@_named_where_given
 def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) -> None:
     """Train supervised-only baselines on exactly the labels of SSL runs."""
     from ssgan import config as config_mod

@@ -171,3 +171,22 @@ def test_shipped_configs_load(name):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warn_without_effect(resolve(path), path)
+
+
+def test_an_error_of_a_setting_from_the_config_file_names_the_file(tmp_path):
+    """`labels = 5000` in a --config file stopped with `--labels 5000 asks for ...`, a flag the
+    user never typed; it names the file's key now. Given on the command line, the flag it stays."""
+    from click.testing import CliRunner
+
+    from ssgan.cli import main
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("labels = 5000\nepochs = 1\n")
+    for command in (["fit"], ["baseline", "--method", "logreg", "--seeds", "1"]):
+        r = CliRunner().invoke(main, [*command, "--dataset", "digits", "--config", str(cfg), "--out", str(tmp_path / "r")])
+        assert (r.exit_code, r.output) == (2, f"Error: config file {cfg}: labels = 5000 asks for 500 labeled examples of "
+                                              "class 8, but digits has only 131: use at most 1310\n")
+        r = CliRunner().invoke(main, [*command, "--dataset", "digits", "--config", str(cfg), "--labels", "2000",
+                                      "--out", str(tmp_path / "r")])
+        assert r.output.startswith("Error: --labels 2000 asks for 200 labeled examples"), r.output
+    assert not (tmp_path / "r").exists()
