@@ -591,12 +591,19 @@ def _aggregate_table(agg: dict) -> None:
     _console().print(table)
 
 
+def _bars(console):
+    """rich's bars of training on ``console``: a task's name, bar, count, time spent and left, and
+    its ``info`` field (an accuracy, losses)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), TextColumn("{task.fields[info]}"), console=console)
+
+
 def _progress_reporter(prefix: str = ""):
     """Live bars of epochs and batches on a terminal; elsewhere (a log file, a batch scheduler's
     output) a line per epoch, where the bars would print once, at the end (``prefix``: whose
     run it is, among several)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
     from ssgan.train import Reporter
 
     console = _console(stderr=True)
@@ -605,11 +612,7 @@ def _progress_reporter(prefix: str = ""):
 
     class RichReporter(Reporter):
         def __init__(self) -> None:
-            self.progress = Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
-                console=console,
-            )
+            self.progress = _bars(console)
             self.last_acc = "test acc -"
             self.started = False
 
@@ -736,12 +739,8 @@ class _SeedsProgress:
     Use as a context: the bars end with it."""
 
     def __init__(self) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
         console = _console(stderr=True)
-        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                             TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
-                             console=console) if console.is_terminal else None
+        self.bars = _bars(console) if console.is_terminal else None
 
     def __enter__(self) -> "_SeedsProgress":
         if self.bars is not None:
