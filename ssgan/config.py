@@ -201,7 +201,8 @@ class Config:
                      "d_input_dropout"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value < 1.0 and not (name == "lr_decay_start" and value == 1.0):
-                raise InvalidSetting(name, f"must lie in [0, 1), got {value}")
+                interval = "[0, 1] (1: a constant rate)" if name == "lr_decay_start" else "[0, 1)"
+                raise InvalidSetting(name, f"must lie in {interval}, got {value}")
         self._check_layers()
 
     def _check_layers(self) -> None:
