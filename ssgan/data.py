@@ -353,8 +353,29 @@ def _with_channel(x: np.ndarray) -> np.ndarray:
 
 
 def _labels(y: np.ndarray, key: str, path: Path) -> np.ndarray:
+    """The class labels ``y`` (array ``key`` of the npz ``path``) as int64, or a one-line error
+    that says how to save them: a column (N, 1), as Keras keeps them, or one-hot rows (N, K) say
+    the numpy expression that gives one label per row (-1 for a row of zeros).
+
+    >>> _labels(np.array([[0], [2]]), "y", Path("d.npz"))
+    Traceback (most recent call last):
+    ssgan.errors.SSGANError: d.npz: y must be one-dimensional, got shape (2, 1): save y.ravel()
+    >>> _labels(np.eye(3)[[0, 2]], "y", Path("d.npz"))
+    Traceback (most recent call last):
+    ssgan.errors.SSGANError: d.npz: y must be one-dimensional, got shape (2, 3), one-hot rows: save y.argmax(1)
+    >>> _labels(np.array([[0, 1], [0, 0]]), "y", Path("d.npz"))  # (a row of zeros: unlabeled)
+    Traceback (most recent call last):
+    ssgan.errors.SSGANError: d.npz: y must be one-dimensional, got shape (2, 2), one-hot rows: save numpy.where(y.any(1), y.argmax(1), -1)
+    """
     if y.ndim != 1:
-        raise SSGANError(f"{path}: {key} must be one-dimensional, got shape {y.shape}")
+        how = ""
+        if y.ndim == 2 and y.shape[1] == 1:
+            how = f": save {key}.ravel()"
+        elif y.ndim == 2 and y.size and np.isin(y, (0, 1)).all() and (y.sum(1) <= 1).all():
+            some_empty = (y.sum(1) == 0).any()  # (rows of zeros: unlabeled)
+            how = ", one-hot rows: save " + (f"numpy.where({key}.any(1), {key}.argmax(1), -1)" if some_empty
+                                               else f"{key}.argmax(1)")
+        raise SSGANError(f"{path}: {key} must be one-dimensional, got shape {y.shape}{how}")
     if np.issubdtype(y.dtype, np.floating):
         if not np.isfinite(y).all() or not np.all(y == np.round(y)):
             raise SSGANError(f"{path}: {key} must hold integer class labels (-1 for unlabeled)")
