@@ -255,7 +255,14 @@ def test_report_writes_all_files_with_right_counts(runs, tmp_path):
     g = gains[("ssgan", "logreg")]
     diffs = np.array(rep["methods"]["ssgan"]["test_acc"]) - np.array(rep["methods"]["logreg"]["test_acc"])
     assert g["gain_mean"] == pytest.approx(diffs.mean())
+    from scipy import stats
+
+    # the gain's 95 % interval is scipy's t interval of the paired differences; the seeds it wins on are counted
+    lo, hi = stats.t.interval(0.95, len(diffs) - 1, loc=diffs.mean(), scale=stats.sem(diffs))
+    assert g["gain_ci95"] == pytest.approx([lo, hi]) and g["better_on"] == int((diffs > 0).sum())
     md = (tmp_path / "rep" / "report.md").read_text()
+    assert (f"| ssgan | logreg | 3 | {100 * diffs.mean():.2f} ± {100 * diffs.std(ddof=1):.2f} | {100 * lo:.2f} to "
+            f"{100 * hi:.2f} | {int((diffs > 0).sum())} of 3 |") in md, md
     assert "| ssgan | 3 | 1,2,3 |" in md and "same-net (baseline) | 3 |" in md
     row = next(line for line in md.splitlines() if line.startswith("| ssgan | 3 |"))
     assert row.count(" ± ") == 2  # test accuracy and test errors, mean ± std over the 3 runs
