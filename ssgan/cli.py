@@ -990,13 +990,17 @@ def _check_jobs_once(jobs: list, methods: tuple[str, ...], flag: str) -> None:
 @click.option("--split", type=click.Choice(list(SPLIT_NAMES)), default="test", show_default=True,
               help="Score the test set, or the validation rows the runs held out with --val (for data without "
                    "a test set; the report says the figures are on validation rows).")
+@click.option("--against", type=str, default=None,
+              help="Pair every other method with METHOD by seed (an ablation's control, named by its --tag): the "
+                   "mean difference in accuracy, its 95 % confidence interval and the seeds it wins, on the "
+                   "validation rows too where the runs have them.")
 @device_option
-def report(runs, out, notes, samples, split, device) -> None:
+def report(runs, out, notes, samples, split, against, device) -> None:
     """Turn run folders into report.md, report.json and figures."""
     from ssgan.report import write_report
 
     written = write_report(list(runs), out, notes, samples, log=lambda msg: click.echo(msg, err=True), split=split,
-                           device=device)
+                           device=device, against=against)
     click.echo(f"wrote {written[0]}, " + ", ".join(p.name for p in written[1:]))
 
 

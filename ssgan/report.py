@@ -206,10 +206,11 @@ def group_by_method(runs: list[RunRecord]) -> dict[str, list[RunRecord]]:
     return dict(groups)
 
 
-def summarize(runs: list[RunRecord], split: str = "test") -> dict:
+def summarize(runs: list[RunRecord], split: str = "test", against: str | None = None) -> dict:
     """The numbers of a report: per method, and the gains of SSL methods over baselines, scored
     on ``split`` (keys ``{split}_acc``, ``{split}_errors``, ``n_{split}``; a test report also
-    shows the validation accuracy where every run of a method has one)."""
+    shows the validation accuracy where every run of a method has one); ``against``: a method
+    (an ablation's control) that every other one is paired with, by seed (``against``)."""
     groups = group_by_method(runs)
     first = next((r for r in runs if r.method != "full"), runs[0])
     dataset, labels = first.config["dataset"], first.config["labels"]
@@ -254,16 +255,41 @@ def summarize(runs: list[RunRecord], split: str = "test") -> dict:
         for base, b in methods.items():
             if not b["baseline"] or base == "full":  # full is the upper bound, not a baseline to beat
                 continue
-            common = sorted(set(s["seeds"]) & set(b["seeds"]))
-            if not common:
-                continue
-            diffs = [s[f"{split}_acc"][s["seeds"].index(k)] - b[f"{split}_acc"][b["seeds"].index(k)] for k in common]
-            mean, std = _mean_std(diffs)
-            gains.append({"method": ssl, "baseline": base, "seeds": common, "gain_mean": mean, "gain_std": std,
-                          "gain_ci95": _ci95(mean, std, len(diffs)), "better_on": sum(d > 0 for d in diffs)})
-    return {"dataset": dataset, "labels": labels, "labels_per_class": labels // n_classes, "split": split,
-            "methods": methods, "gains": gains, "settings": differing_settings(groups),
-            "machine": _machine(runs)}
+            if (paired := _paired(s, b, f"{split}_acc")) is not None:
+                gains.append({"method": ssl, "baseline": base, "seeds": paired["seeds"], "gain_mean": paired["mean"],
+                              "gain_std": paired["std"], "gain_ci95": paired["ci95"], "better_on": paired["better_on"]})
+    summary = {"dataset": dataset, "labels": labels, "labels_per_class": labels // n_classes, "split": split,
+               "methods": methods, "gains": gains, "settings": differing_settings(groups), "machine": _machine(runs)}
+    if against is not None:
+        _check_against(against, list(methods))
+        control = methods[against]
+        summary["against"] = {"method": against, "differences": [
+            {"method": name, split: _paired(m, control, f"{split}_acc"),
+             "val": _paired(m, control, "val_acc") if split == "test" else None}
+            for name, m in methods.items() if name != against]}
+    return summary
+
+
+def _check_against(against: str, methods: list[str]) -> None:
+    """A one-line error unless ``against`` names one of ``methods``."""
+    if against not in methods:
+        raise SSGANError(f"--against {against}: no method of that name among the runs (they are "
+                         f"{', '.join(methods)}; a run's method is its --tag, or ssgan)")
+
+
+def _paired(a: dict, b: dict, key: str) -> dict | None:
+    """The differences of accuracies ``key`` of methods ``a`` and ``b`` (:func:`summarize`'s),
+    a minus b, over the seeds both ran: their seeds, mean, std, 95 % interval and the number of
+    seeds on which a is the better; None where they share no seed or one lacks them."""
+    if a.get(key) is None or b.get(key) is None:
+        return None
+    common = sorted(set(a["seeds"]) & set(b["seeds"]))
+    if not common:
+        return None
+    diffs = [a[key][a["seeds"].index(k)] - b[key][b["seeds"].index(k)] for k in common]
+    mean, std = _mean_std(diffs)
+    return {"seeds": common, "mean": mean, "std": std, "ci95": _ci95(mean, std, len(diffs)),
+            "better_on": sum(d > 0 for d in diffs)}
 
 
 # Last-epoch indicators shown in the report's diagnostics table (GAN runs only)
@@ -471,6 +497,15 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 59.95 else f"{seconds / 60:.1f} min"
 
 
+def _paired_cells(paired: dict) -> str:
+    """Three cells of a table of paired differences (:func:`_paired`): mean ± std, the 95 %
+    interval, and on how many of the seeds the method is the better, in percentage points."""
+    ci, n = paired.get("ci95"), len(paired["seeds"])
+    better = "-" if paired.get("better_on") is None else f"{paired['better_on']} of {n}"
+    return (f"{_pct(paired['mean'])} ± {_pct(paired['std'])} | {f'{_pct(ci[0])} to {_pct(ci[1])}' if ci else '-'} | "
+            f"{better}")
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.2f}"
 
@@ -524,11 +559,25 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
                   "is the better:", "",
                   "| method | over | seeds | gain (pp) | 95 % CI (pp) | better on |", "|---|---|---|---|---|---|"]
         for g in summary["gains"]:
-            ci = g.get("gain_ci95")
-            lines.append(f"| {g['method']} | {g['baseline']} | {len(g['seeds'])} | "
-                         f"{_pct(g['gain_mean'])} ± {_pct(g['gain_std'])} | "
-                         f"{f'{_pct(ci[0])} to {_pct(ci[1])}' if ci else '-'} | "
-                         f"{g.get('better_on', '-')} of {len(g['seeds'])} |")
+            lines.append(f"| {g['method']} | {g['baseline']} | {len(g['seeds'])} | " + _paired_cells(
+                {"mean": g["gain_mean"], "std": g["gain_std"], "ci95": g.get("gain_ci95"),
+                 "better_on": g.get("better_on"), "seeds": g["seeds"]}) + " |")
+    if summary.get("against"):
+        control, rows = summary["against"]["method"], summary["against"]["differences"]
+        with_val = any(row["val"] for row in rows)
+        lines += ["", f"Difference from **{control}** (`--against`), paired by seed: each method's accuracy minus "
+                  f"{control}'s on the seeds both ran, in percentage points (mean ± std, 95 % confidence interval, "
+                  f"the seeds on which the method is the better)" + (
+                      "; choose on the validation columns, and report the test ones" if with_val else "") + ":", "",
+                  "| method | seeds | " + ("val difference (pp) | val 95 % CI | val better on | " if with_val else "")
+                  + f"{word} difference (pp) | {word} 95 % CI | {word} better on |",
+                  "|---|---|" + "---|---|---|" * (2 if with_val else 1)]
+        for row in rows:
+            paired = row[split]
+            cells = [_paired_cells(row["val"]) if row["val"] else "- | - | -"] if with_val else []
+            cells.append(_paired_cells(paired) if paired else "- | - | -")
+            seeds = len(paired["seeds"]) if paired else "none in common"
+            lines.append(f"| {row['method']} | {seeds} | " + " | ".join(cells) + " |")
     settings = summary["settings"]
     if settings:
         keys = list(next(iter(settings.values())))
@@ -583,7 +632,8 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
 
 
 def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | None = None,
-                 samples: int | None = None, log=lambda msg: None, split: str = "test", device="cpu") -> list[Path]:
+                 samples: int | None = None, log=lambda msg: None, split: str = "test", device="cpu",
+                 against: str | None = None) -> list[Path]:
     """Write report.md, report.json, accuracy.png, losses.png, diagnostics.png, samples.png (when
     a run has sample grids) and quality.png (when runs were scored at several epochs) into
     ``out``; return the files written, report.md first.
@@ -593,7 +643,8 @@ def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | N
     epoch has no sample-quality scores (runs trained without ``--quality-every``); the scores
     go into the report only, the run folders are not changed; they are drawn and scored on ``device``.
     ``split``: ``test``, or ``val`` to score the rows each run held out with ``--val`` (for data
-    without a test set; the report says so)."""
+    without a test set; the report says so). ``against``: a method that every other one is paired
+    with by seed, as an ablation's control (:func:`summarize`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -607,6 +658,8 @@ def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | N
     if split not in SPLIT_NAMES:
         raise SSGANError(f"split must be one of {', '.join(SPLIT_NAMES)}, got {split!r}")
     runs = find_runs(paths, split)
+    if against is not None:  # (before any scoring)
+        _check_against(against, list(group_by_method(runs)))
     if samples:
         _score_last_generators(runs, samples, log, device)
     out = Path(out)
@@ -614,7 +667,7 @@ def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | N
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise SSGANError(f"cannot create report folder {out}: {e.strerror}") from None
-    summary = summarize(runs, split)
+    summary = summarize(runs, split, against)
     diverged = [r for r in runs if r.diverged]
     if diverged:
         log(f"{len(diverged)} of {len(runs)} runs diverged; the report counts {'them' if len(diverged) > 1 else 'it'} "

@@ -214,6 +214,55 @@ def test_eval_prints_metrics_and_json(runs):
                         "Warning: --feature-net has no effect in this command: it acts only with --samples N\n")
 
 
+def test_report_against_a_control_pairs_every_other_method_by_seed(runs, tmp_path):
+    """--against METHOD: each other method's accuracy minus the control's, seed by seed (an
+    ablation's table, which had been made by hand), with the 95 % interval and the seeds won; on
+    the validation rows too where the runs held some out. A method not among the runs is one line."""
+    from scipy import stats
+
+    out, _, _ = runs
+    r = invoke("report", out, "--out", tmp_path / "rep", "--against", "same-net")
+    assert r.exit_code == 0, r.output
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    control = rep["methods"]["same-net"]
+    rows = {row["method"]: row for row in rep["against"]["differences"]}
+    assert rep["against"]["method"] == "same-net" and set(rows) == {"ssgan", "logreg"}
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "val difference" not in md  # (these runs held no rows out)
+    for name, row in rows.items():
+        diffs = np.array(rep["methods"][name]["test_acc"]) - np.array(control["test_acc"])
+        lo, hi = stats.t.interval(0.95, len(diffs) - 1, loc=diffs.mean(), scale=stats.sem(diffs))
+        got = row["test"]
+        assert got["seeds"] == [1, 2, 3] and row["val"] is None
+        assert (got["mean"], got["ci95"], got["better_on"]) == (pytest.approx(diffs.mean()), pytest.approx([lo, hi]),
+                                                                 int((diffs > 0).sum()))
+        assert (f"| {name} | 3 | {100 * diffs.mean():.2f} ± {100 * diffs.std(ddof=1):.2f} | {100 * lo:.2f} to "
+                f"{100 * hi:.2f} | {int((diffs > 0).sum())} of 3 |") in md, md
+    r = invoke("report", out, "--out", tmp_path / "nope", "--against", "ssgan-lr")
+    assert (r.exit_code, r.output) == (2, "Error: --against ssgan-lr: no method of that name among the runs (they are "
+                                          "ssgan, logreg, same-net; a run's method is its --tag, or ssgan)\n")
+    assert not (tmp_path / "nope").exists()
+
+
+def test_report_against_a_control_pairs_the_validation_rows_too(tmp_path):
+    """Runs that held rows out (--val): --against pairs their validation accuracies as well,
+    the columns to choose on, beside the test ones to report."""
+    for tag, lr in (("control", "0.003"), ("lever", "0.01")):
+        r = invoke("fit", "--dataset", "digits", "--labels", 50, "--val", 50, "--epochs", 1, "--seeds", 2, "--lr", lr,
+                   "--tag", tag, "--out", tmp_path / "runs", "--quiet")
+        assert r.exit_code == 0, r.output
+    r = invoke("report", tmp_path / "runs", "--out", tmp_path / "rep", "--against", "control")
+    assert r.exit_code == 0, r.output
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    (row,) = rep["against"]["differences"]
+    lever, control = rep["methods"]["lever"], rep["methods"]["control"]
+    for split in ("val", "test"):
+        diffs = np.array(lever[f"{split}_acc"]) - np.array(control[f"{split}_acc"])
+        assert row[split]["mean"] == pytest.approx(diffs.mean()) and row[split]["seeds"] == [1, 2]
+    assert "| lever | 2 | " in (tmp_path / "rep" / "report.md").read_text()
+    assert "val difference (pp) | val 95 % CI | val better on | test difference" in (tmp_path / "rep" / "report.md").read_text()
+
+
 def test_eval_on_other_data(runs, tmp_path):
     _, agg, _ = runs
     run = agg["runs"][0]["run"]
