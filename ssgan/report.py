@@ -502,7 +502,7 @@ def _paired_cells(paired: dict) -> str:
     interval, and on how many of the seeds the method is the better, in percentage points."""
     ci, n = paired.get("ci95"), len(paired["seeds"])
     better = "-" if paired.get("better_on") is None else f"{paired['better_on']} of {n}"
-    return (f"{_pct(paired['mean'])} ± {_pct(paired['std'])} | {f'{_pct(ci[0])} to {_pct(ci[1])}' if ci else '-'} | "
+    return (f"{_pm(_pct(paired['mean']), _pct(paired['std']), n)} | {f'{_pct(ci[0])} to {_pct(ci[1])}' if ci else '-'} | "
             f"{better}")
 
 
