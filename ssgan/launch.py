@@ -249,9 +249,12 @@ def _read_lines(stream, lines: list[str], on_warning, reporter: Reporter | None 
         for line in stream:
             line = line.rstrip("\n")
             if line.startswith(PROGRESS):
-                event = json.loads(line[len(PROGRESS):])
-                if reporter is not None:
-                    reporter.on_start(*event["start"]) if "start" in event else reporter.on_epoch(event["epoch"])
+                try:
+                    event = json.loads(line[len(PROGRESS):])
+                    if reporter is not None:
+                        reporter.on_start(*event["start"]) if "start" in event else reporter.on_epoch(event["epoch"])
+                except Exception:  # (progress shown or not, the pipe must be drained, or the child blocks)
+                    pass
                 continue
             if line.strip():
                 lines.append(line)

@@ -2,6 +2,7 @@
 way of running it: `fit --json` prints them on stderr, and several seeds' runs print each
 seed's, prefixed by its seed, in threads, stacked or in processes; `--quiet` prints none."""
 
+import json
 import subprocess
 import sys
 import threading
@@ -90,3 +91,34 @@ def test_a_childs_stderr_is_read_as_it_comes():
     assert not reader.is_alive() and len(lines) == 20001 and lines[-1] == "Error: end"
     assert passed == [f"w{i}" for i in range(1, 20000, 2)]
     assert isinstance(reader, threading.Thread)
+
+
+def test_a_childs_progress_lines_go_to_its_reporter_and_never_stop_the_reading():
+    """``Progress: ...`` lines (a child of --parallel-mode processes telling its parent its
+    epochs) reach the run's reporter and are not kept among its lines (whose last says how it
+    ended); a line that cannot be read, or a reporter that fails, leaves the pipe drained."""
+    import io
+
+    from ssgan.launch import PROGRESS
+    from ssgan.train import Reporter
+
+    class Seen(Reporter):
+        def __init__(self):
+            self.calls = []
+
+        def on_start(self, epochs, iterations, start_epoch):
+            self.calls.append(("start", epochs, iterations, start_epoch))
+
+        def on_epoch(self, metrics):
+            self.calls.append(("epoch", metrics["epoch"]))
+            if metrics["epoch"] == 2:
+                raise KeyError("test_acc")
+
+    text = "\n".join(["Warning: w", PROGRESS + json.dumps({"start": [3, 10, 0]}), PROGRESS + "{broken",
+                      *(PROGRESS + json.dumps({"epoch": {"epoch": e, "test_acc": None}}) for e in (1, 2, 3)),
+                      "Error: end"]) + "\n"
+    lines, passed, seen = [], [], Seen()
+    reader = _read_lines(io.StringIO(text), lines, passed.append, seen)
+    reader.join(timeout=60)
+    assert lines == ["Warning: w", "Error: end"] and passed == ["w"]
+    assert seen.calls == [("start", 3, 10, 0), ("epoch", 1), ("epoch", 2), ("epoch", 3)]
