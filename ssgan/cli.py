@@ -637,8 +637,7 @@ def _progress_reporter(prefix: str = ""):
             self.progress.console.print(f"[yellow]warning:[/yellow] {message}")
 
         def on_epoch(self, metrics):
-            split = "val" if metrics["test_acc"] is None and metrics.get("val_acc") is not None else "test"
-            self.last_acc = f"{split} acc {_fmt(metrics[f'{split}_acc'])}"
+            self.last_acc = _bar_accuracy(metrics)
             self.progress.update(self.epochs, completed=metrics["epoch"], info=self.last_acc)
 
     return RichReporter()
@@ -772,10 +771,20 @@ class _SeedsProgress:
                 self.task = bars.add_task(f"seed {seed}", total=epochs, completed=start_epoch, info="")
 
             def on_epoch(self, metrics):
-                split = "val" if metrics["test_acc"] is None and metrics.get("val_acc") is not None else "test"
-                bars.update(self.task, completed=metrics["epoch"], info=f"{split} acc {_fmt(metrics[f'{split}_acc'])}")
+                bars.update(self.task, completed=metrics["epoch"], info=_bar_accuracy(metrics))
 
         return SeedBar()
+
+
+def _bar_accuracy(metrics: dict) -> str:
+    """What a bar of epochs shows of an epoch's metrics: its test accuracy, or the validation
+    accuracy of data without a test set.
+
+    >>> _bar_accuracy({"test_acc": None, "val_acc": 0.5}), _bar_accuracy({"test_acc": 0.25})
+    ('val acc 0.5000', 'test acc 0.2500')
+    """
+    split = "val" if metrics["test_acc"] is None and metrics.get("val_acc") is not None else "test"
+    return f"{split} acc {_fmt(metrics[f'{split}_acc'])}"
 
 
 def _fmt(value: float | None) -> str:
