@@ -6,7 +6,9 @@
 Each lever is NAME=FLAGS: extra `ssgan fit` flags on top of the defaults. Every run holds out
 a class-balanced validation set (--val, 5000 by default) that is never trained on; levers are
 compared on its accuracy (val_acc in metrics.jsonl), and `ssgan report` of the out folder
-shows val and test side by side (the test numbers are reported, never used to choose).
+shows val and test side by side (the test numbers are reported, never used to choose); with
+`--against NAME` (the control lever, such as `default`), each lever's difference from it,
+paired by seed, with its 95 % interval.
 Runs go out in parallel processes of --threads threads each (2 x 1 thread on a 2-core
 machine; more on a many-core one). A run folder that already holds a finished run of a
 lever and seed is kept, so an interrupted screen can be started again with the same command.
