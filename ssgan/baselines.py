@@ -101,6 +101,34 @@ def settings_of_runs(path: str | Path) -> list[Config]:
     return runs
 
 
+# what a baseline run of the scikit-learn methods depends on, beside its split: its data and their scaling
+ESTIMATOR_SETTINGS = ("dataset", "data_root", "image_size", "scale")
+# what never makes two runs of a network baseline different: where and how it runs, what the
+# generator would do (it trains none), the names
+_NOT_NETWORK_SETTINGS = {"split", "labels", "tag", "out", "device", "nproc", "sample_every", "checkpoint_every",
+                         "unlabeled_weight", "download"}
+
+
+def baseline_settings(cfg: Config, method: str) -> dict:
+    """The settings that decide the baseline run ``method`` of the job ``cfg`` beside its labeled
+    split: its data and their scaling (scikit-learn's methods); the network and schedule too
+    (same-net, full), less what acts only where a generator trains. Two jobs of one split and
+    equal settings would train the same run twice.
+
+    >>> baseline_settings(Config(lr=0.001), "logreg") == baseline_settings(Config(), "logreg")
+    True
+    >>> [k for k, v in baseline_settings(Config(lr=0.001, entropy_weight=0.0), "same-net").items()
+    ...  if v != baseline_settings(Config(), "same-net")[k]]
+    ['lr']
+    """
+    from ssgan.config import GAN_ONLY
+
+    values = cfg.to_dict()
+    if method not in NETWORK_BASELINES:
+        return {key: values[key] for key in ESTIMATOR_SETTINGS}
+    return {key: value for key, value in values.items() if key not in _NOT_NETWORK_SETTINGS and key not in GAN_ONLY}
+
+
 def same_net(cfg: Config, command: str | None = None, reporter=None) -> Path:
     run_dir, _ = fit(cfg.replace(unlabeled_weight=0.0, tag="same-net"), reporter, command=command)
     return run_dir

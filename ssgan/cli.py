@@ -936,8 +936,14 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
         warnings.warn(f"{' and '.join(unused)} {'has' if len(unused) == 1 else 'have'} no effect on "
                       f"{' and '.join(methods)}: {'it acts' if len(unused) == 1 else 'they act'} only on the network "
                       f"baselines, {' and '.join(NETWORK_BASELINES)}", DataWarning)
+    shared = _shared_baselines(jobs, methods, "--run" if run_dirs else "--split")
     for i, job in enumerate(jobs):
         for j, method in enumerate(methods):
+            if (i, j) in shared:  # (the same run as one trained above: a report would count it twice)
+                if not as_json:
+                    click.echo(f"{method:16s} seed {job.seed}: the same labeled split and settings as "
+                               f"{shared[(i, j)]}, whose {method} run is above", err=True)
+                continue
             # a network's epochs shown as fit shows them (they had trained in silence, an hour for full on MNIST)
             progress = None if as_json or method not in NETWORK_BASELINES else _progress_reporter(f"{method} seed {job.seed}: ")
             try:
@@ -964,7 +970,47 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
     if as_json:
         click.echo(json.dumps(results))
     if failures:
-        raise diverged(failures, results, len(jobs) * len(methods), "baseline runs")
+        raise diverged(failures, results, len(jobs) * len(methods) - len(shared), "baseline runs")
+
+
+def _shared_baselines(jobs: list, methods: tuple[str, ...], flag: str) -> dict[tuple[int, int], str]:
+    """Of ``baseline``'s ``jobs`` x ``methods`` (their places), those that would train a run
+    already trained by an earlier job (the same labeled split and the settings the method
+    depends on: an ablation's runs of one seed share their split, and logreg trained once per
+    run had made duplicates that ``report`` refuses), each with that job's name. Runs of one
+    split whose network or schedule differ are one line for a network baseline: it would train
+    two runs on one split that a report cannot tell apart."""
+    from ssgan.baselines import baseline_settings
+    from ssgan.splits import load_split
+
+    def where(job) -> tuple:  # (the labeled split: its rows, or the seed that draws them)
+        if not job.split:
+            return job.dataset, job.seed, job.labels, job.val
+        s = load_split(job.split)
+        return s.dataset, tuple(s.indices), tuple(s.val_indices)
+
+    def name(job) -> str:
+        return str(Path(job.split).parent if flag == "--run" else job.split) if job.split else f"seed {job.seed}"
+
+    places = [where(job) for job in jobs]
+    first: dict[tuple, tuple[int, dict]] = {}
+    shared = {}
+    for j, method in enumerate(methods):
+        for i, job in enumerate(jobs):
+            settings = baseline_settings(job, method)
+            if (method, places[i]) not in first:
+                first[(method, places[i])] = (i, settings)
+                continue
+            k, earlier = first[(method, places[i])]
+            if settings == earlier:
+                shared[(i, j)] = name(jobs[k])
+                continue
+            differ = [key for key in settings if settings[key] != earlier[key]]
+            raise SSGANError(f"{name(jobs[k])} and {name(job)} share the labeled split of seed {job.seed} but differ "
+                             f"in {', '.join(differ)}: {method} would train twice on one split, runs that a report "
+                             f"cannot tell apart; give {flag} the runs of one setting (the control's), or train "
+                             "logreg and label-spreading alone, once per split")
+    return shared
 
 
 def _check_jobs_once(jobs: list, methods: tuple[str, ...], flag: str) -> None:

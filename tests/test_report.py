@@ -152,6 +152,37 @@ def test_baselines_train_once_per_split_and_method(runs, tmp_path):
     assert not (tmp_path / "never").exists()
 
 
+def test_baselines_of_an_ablations_runs_train_once_per_split(tmp_path):
+    """`baseline --run FOLDER` of an ablation (levers that share each seed's split) trained
+    logreg once per run, three runs of one seed that `report` then refused as one seed counted
+    twice. A scikit-learn method, or a network one whose settings the levers do not change (the
+    GAN's alone), trains once per split; a network baseline of levers that change its settings
+    is one line before anything trains; the report takes the folder."""
+    out = tmp_path / "abl"
+    for extra in ([], ["--entropy-weight", "0", "--tag", "ent0"], ["--lr", "0.001", "--tag", "lr"]):
+        r = invoke("fit", "--dataset", "digits", "--labels", 50, "--epochs", 1, "--seeds", 2, "--out", out, "--quiet",
+                   *extra)
+        assert r.exit_code == 0, r.output
+    r = invoke("baseline", "--run", out, "--method", "same-net", "--method", "logreg", "--epochs", 1)
+    assert r.exit_code == 2 and r.output == (
+        f"Error: {out}/00000-digits-50-s1 and {out}/00004-digits-50-s1-lr share the labeled split of seed 1 but differ "
+        "in lr: same-net would train twice on one split, runs that a report cannot tell apart; give --run the runs of "
+        "one setting (the control's), or train logreg and label-spreading alone, once per split\n"), r.output
+    assert len(list(out.iterdir())) == 6
+    r = invoke("baseline", "--run", out / "00000-digits-50-s1", "--run", out / "00001-digits-50-s2", "--run",
+               out / "00002-digits-50-s1-ent0", "--run", out / "00003-digits-50-s2-ent0", "--method", "same-net",
+               "--epochs", 1, "--json")
+    assert r.exit_code == 0, r.output
+    assert sorted(result["seed"] for result in json.loads(r.stdout)) == [1, 2]  # (ent0 changes the GAN alone)
+    r = invoke("baseline", "--run", out, "--method", "logreg")
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name.split("-s")[-1] for p in out.glob("*logreg")) == ["1-logreg", "2-logreg"]
+    assert f"logreg           seed 1: the same labeled split and settings as {out}/00000-digits-50-s1, whose logreg " \
+           "run is above" in r.stderr, r.stderr
+    r = invoke("report", out, "--out", tmp_path / "rep")
+    assert r.exit_code == 0, r.output
+
+
 def test_baselines_on_fewer_rows_than_a_batch(tmp_path, tiny_npz):
     """On data of fewer training rows than the default batch of 100 (here 60), the scikit-learn
     baselines train: they take no batches, and had been refused for one, with a line that named
