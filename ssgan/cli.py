@@ -667,7 +667,7 @@ def _epoch_lines(prefix: str = ""):
                     if metrics.get(f"{split}_acc") is not None]
             losses = " ".join(f"{name} {metrics[key]:.3f}" for key, name in LOSS_NAMES if metrics.get(key) is not None)
             left = elapsed / max(epoch - self.first, 1) * (self.epochs - epoch)  # (at this session's pace)
-            eta = f", about {_duration(left)} left" if epoch < self.epochs else ""
+            eta = "" if epoch == self.epochs else ", under 1 s left" if left < 0.5 else f", about {_duration(left)} left"
             click.echo(f"{prefix}epoch {epoch}/{self.epochs}: {', '.join([*accs, losses])}, "
                        f"{metrics['seconds']:.1f} s{eta}", err=True)
 
