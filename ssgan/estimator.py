@@ -110,6 +110,25 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
                    and k not in ("epochs", "batch_size", "z_dim")}
         return Config(**{**params, **numeric}, seed=seed, labels=None, dataset="array")
 
+    def _warn_without_effect(self, cfg: Config) -> None:
+        """A UserWarning for each parameter set away from its default that the others leave
+        without effect (``moment_weight`` under feature matching, ``g_loss`` with
+        ``unlabeled_weight=0``: :func:`ssgan.config.without_effect`), as ``ssgan fit`` says
+        of its options; they changed nothing in silence."""
+        import inspect
+        import re
+        import warnings
+
+        from ssgan.config import without_effect
+
+        defaults = {name: param.default for name, param in inspect.signature(type(self).__init__).parameters.items()}
+        params = self.get_params()
+        for field, needs in without_effect(cfg).items():
+            if field in params and params[field] != defaults.get(field):
+                needs = re.sub(r"--([a-z0-9-]+)", lambda m: m.group(1).replace("-", "_"), needs)  # (the parameters' names)
+                warnings.warn(f"{field}={params[field]!r} has no effect in this fit: it acts only with {needs}",
+                              UserWarning, stacklevel=3)
+
     def _check_X(self, X, fitting: bool) -> np.ndarray:
         """scikit-learn's validation (dense, finite, numeric, >= 2 dimensions; the feature count
         of ``fit``), allowing images of shape (n, h, w) or (n, c, h, w)."""
@@ -155,6 +174,7 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
         self.scaler_ = _unit_scaler(X.reshape(len(X), -1))
         seed = _seed(self.random_state)
         cfg = self._config(seed).replace(batch_size=min(self.batch_size, len(X)))
+        self._warn_without_effect(cfg)
         data = Dataset("array", self._to_model_space(X), codes, None, None, n_classes=len(self.classes_))
         labeled = np.flatnonzero(~unlabeled)
         split = Split("array", seed, len(labeled), len(self.classes_), len(X), labeled)

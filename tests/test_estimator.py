@@ -62,6 +62,22 @@ def test_input_shapes_and_generate(digits_xy, shape):
     assert np.array_equal(samples, clf.generate(7, random_state=1))
 
 
+def test_parameters_without_effect_are_a_warning(digits_xy):
+    """moment_weight under feature matching, or the generator's loss with unlabeled_weight=0,
+    changed nothing in silence; each is a UserWarning, as ssgan fit says of its options. The
+    defaults, and settings that act, say nothing."""
+    import warnings
+
+    X, y = digits_xy
+    with pytest.warns(UserWarning) as caught:
+        SSGANClassifier(epochs=1, random_state=0, unlabeled_weight=0.0, g_loss="moment-matching").fit(X, masked(y))
+    assert [str(w.message) for w in caught] == [
+        "g_loss='moment-matching' has no effect in this fit: it acts only with unlabeled_weight above 0"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SSGANClassifier(epochs=1, random_state=0, g_loss="moment-matching", moment_weight=0.5).fit(X, masked(y))
+
+
 def test_generated_constant_features_are_their_value(digits_xy):
     """A feature constant in X (digits' first pixel, 0 in every row; here moved to 5) came back
     from generate() as 5 plus the generator's output for it, 5.2 to 5.3; it is 5."""
