@@ -1045,7 +1045,7 @@ def _check_jobs_once(jobs: list, methods: tuple[str, ...], flag: str) -> None:
 @click.option("--split", type=click.Choice(list(SPLIT_NAMES)), default="test", show_default=True,
               help="Score the test set, or the validation rows the runs held out with --val (for data without "
                    "a test set; the report says the figures are on validation rows).")
-@click.option("--against", type=str, default=None,
+@click.option("--against", type=str, default=None, metavar="METHOD",
               help="Pair every other method with METHOD by seed (an ablation's control, named by its --tag): the "
                    "mean difference in accuracy, its 95 % confidence interval and the seeds it wins, on the "
                    "validation rows too where the runs have them.")
