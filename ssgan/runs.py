@@ -174,6 +174,12 @@ def prepare(cfg: Config, networks: bool = True) -> tuple[Dataset, Split, Scaler]
     return data, split, scaler
 
 
+def _own_place(dataset: str, new: str = "") -> str:
+    """How a command names the place of the user's own ``dataset`` (of its kind): ``npz:PATH``,
+    ``folder:DIR`` (``new``: before the word, ``npz:NEWPATH``)."""
+    return f"{own_kind(dataset)}{new}{'DIR' if dataset.startswith(FOLDER_PREFIX) else 'PATH'}"
+
+
 def check_run_dataset(cfg: Config, run_dir: Path, moved_with: str | None = None, data_option: str | None = None) -> None:
     """A one-line error, before reading, where a run's own npz file or image folder is no longer
     where it was named (by a path relative to the folder the run was started in, or not);
@@ -188,7 +194,7 @@ def check_run_dataset(cfg: Config, run_dir: Path, moved_with: str | None = None,
         path = Path(given).expanduser()
         if path.exists():
             return
-        new = f"{own_kind(cfg.dataset)}{'NEWDIR' if cfg.dataset.startswith(FOLDER_PREFIX) else 'NEWPATH'}"
+        new = _own_place(cfg.dataset, "NEW")
         moved = (f"; where they moved, give --dataset {new} with {moved_with}" if moved_with
                  else f"; where they moved, give {data_option} {new}" if data_option else "")
         if not path.is_absolute():
@@ -196,6 +202,18 @@ def check_run_dataset(cfg: Config, run_dir: Path, moved_with: str | None = None,
                              f"in, and there is no {path} in {Path.cwd()}: run this command from that folder (if it "
                              f"was this one, put {path} back){moved}")
         raise SSGANError(f"{run_dir} was trained on {cfg.dataset}, and there is no {path} now: put it back{moved}")
+
+
+def _run_split(run_dir: Path, data: Dataset) -> tuple[Split, bool]:
+    """The labeled split of the run folder ``run_dir`` for ``data``, its own data as
+    :func:`_own_data` loads them (and checks against the split's SHA-256), named by their place
+    now; and whether that place is another than the split names (its data moved)."""
+    split = load_split(run_dir / "split.json")
+    moved = split.dataset != data.name
+    if moved:
+        split = replace(split, dataset=data.name)
+    check_split(split, data, run_dir / "split.json")
+    return split, moved
 
 
 def run_data(cfg: Config, run_dir: Path) -> Dataset:
@@ -379,7 +397,7 @@ def _moved_data(path: Path, cfg: Config, dataset: str | None, data_root: str | N
     if dataset is not None and dataset != cfg.dataset:
         kind = own_kind(cfg.dataset)
         if kind is None or not dataset.startswith(kind) or not own_path(dataset):
-            where = f"its data moved: {kind}{'PATH' if kind == 'npz:' else 'DIR'}" if kind else "a run on its own data"
+            where = f"its data moved: {_own_place(cfg.dataset)}" if kind else "a run on its own data"
             raise SSGANError(f"--dataset {dataset}: {path} was trained on {cfg.dataset}; with --resume, --dataset "
                              f"names where the data it trained on are now ({where})")
         cfg = cfg.replace(dataset=dataset)
@@ -486,11 +504,7 @@ def _train_in(path: Path, cfg: Config, reporter: Reporter | None, ckpt: dict | N
     resolve_device(cfg.device)
     data = run_data(cfg, path)
     main = distributed.from_env().main
-    split = load_split(path / "split.json")
-    moved = split.dataset != cfg.dataset  # its data moved (fit --resume --dataset), the same data (run_data checked)
-    if moved:
-        split = replace(split, dataset=cfg.dataset)
-    check_split(split, data, path / "split.json")
+    split, moved = _run_split(path, data)
     # the lock before the clean-up: another process's temporary files may be in the folder
     with _training_into(path, main):
         if main:
@@ -741,9 +755,7 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
         if kind is None or not data_spec.startswith(kind):
             raise SSGANError(f"--split {part} scores rows of the run's own data ({run.config.dataset}), and --data "
                              f"{data_spec} is other data (its test set, else its labeled rows are scored): drop one")
-        run, data_spec, moved = replace(run, config=run.config.replace(dataset=data_spec)), None, True
-    else:
-        moved = False
+        run, data_spec = replace(run, config=run.config.replace(dataset=data_spec)), None
     if data_spec is not None and data_spec.startswith(FOLDER_PREFIX):  # class folders named as the run's classes
         paths, y, read = folder_labeled_images(data_spec, run.class_names)
         source = f"{data_spec} ({read}/ images)"
@@ -762,7 +774,7 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
                 else "--split train (its labeled rows; fit with --val N to hold rows out to score)")
         raise SSGANError(f"{data.name} has no test set: use {hint}")
     if part == "val" and data_spec is None:
-        val = load_split(run.path / "split.json", None if moved else data).val_indices  # (moved: the SHA-256 matched)
+        val = _run_split(run.path, data)[0].val_indices
         if not len(val):
             raise SSGANError(f"{run.path} has no validation set: it was trained without --val")
         x, y = x[val], y[val]

@@ -9,9 +9,9 @@ are divided by 255 when loaded, and the bundled and torchvision datasets are alr
 Vectors are scaled per feature (column), images per channel. The statistics come from the
 training rows only (the validation rows and the test set stay out) and are fitted by
 scikit-learn's ``MinMaxScaler`` or ``StandardScaler``; a constant feature keeps scale 1, as
-scikit-learn does, and comes back from the networks' units as its value. The fitted scaler is stored in the run folder (``scaler.json``) and in the
-checkpoint; ``eval --data`` applies it, ``sample --npz`` inverts it so that samples come out in
-the user's units.
+scikit-learn does, and comes back from the networks' units as its value. The fitted scaler is
+stored in the run folder (``scaler.json``) and in the checkpoint; ``eval --data`` applies it,
+``sample --npz`` inverts it so that samples come out in the user's units.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ class Scaler:
     offset: np.ndarray
     scale: np.ndarray
     constant: tuple[int, ...] = ()  # the features (channels) constant in the training rows, which offset holds
-
 
     def _shape(self, x: np.ndarray) -> tuple[int, ...]:
         return (-1, 1, 1) if x.ndim == 4 else (-1,)
