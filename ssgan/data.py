@@ -366,6 +366,12 @@ def _labels(y: np.ndarray, key: str, path: Path) -> np.ndarray:
     >>> _labels(np.array([[0, 1], [0, 0]]), "y", Path("d.npz"))  # (a row of zeros: unlabeled)
     Traceback (most recent call last):
     ssgan.errors.SSGANError: d.npz: y must be one-dimensional, got shape (2, 2), one-hot rows: save numpy.where(y.any(1), y.argmax(1), -1)
+    >>> _labels(np.array([0.0, np.nan, 1.0]), "y", Path("d.npz"))  # (pandas' missing labels)
+    Traceback (most recent call last):
+    ssgan.errors.SSGANError: d.npz: y is NaN in 1 of 3 rows; mark unlabeled rows -1: save numpy.where(numpy.isnan(y), -1, y).astype(int)
+    >>> _labels(np.array([0.0, 0.5]), "y", Path("d.npz"))
+    Traceback (most recent call last):
+    ssgan.errors.SSGANError: d.npz: y must hold integer class labels (-1 for unlabeled), got 0.5
     """
     if y.ndim != 1:
         how = ""
@@ -377,8 +383,15 @@ def _labels(y: np.ndarray, key: str, path: Path) -> np.ndarray:
                                                else f"{key}.argmax(1)")
         raise SSGANError(f"{path}: {key} must be one-dimensional, got shape {y.shape}{how}")
     if np.issubdtype(y.dtype, np.floating):
-        if not np.isfinite(y).all() or not np.all(y == np.round(y)):
-            raise SSGANError(f"{path}: {key} must hold integer class labels (-1 for unlabeled)")
+        missing = np.isnan(y)
+        if missing.any():  # (pandas marks a missing label NaN)
+            how = (f"mark unlabeled rows -1: save numpy.where(numpy.isnan({key}), -1, {key}).astype(int)" if key == "y"
+                   else "a test set needs every label: leave those rows out of it")
+            raise SSGANError(f"{path}: {key} is NaN in {missing.sum():,} of {len(y):,} rows; {how}")
+        odd = y[~np.isfinite(y) | (y != np.round(y))]
+        if len(odd):
+            raise SSGANError(f"{path}: {key} must hold integer class labels (-1 for unlabeled), got "
+                             f"{odd[0].item()!r}" + (f" and {len(odd) - 1:,} more values that are not" if len(odd) > 1 else ""))
     elif y.dtype.kind in "US":
         raise SSGANError(f"{path}: {key} holds strings; expected integer class labels 0..K-1 (-1 for unlabeled): save "
                          f"the class names in an array named classes, and {key} as their indices")
