@@ -153,6 +153,9 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
         X = self._check_X(X, fitting=True)
         y = column_or_1d(y, warn=True)
+        if y.dtype.kind == "f" and np.isnan(y).any():  # (pandas marks a missing label NaN)
+            raise ValueError(f"y is NaN in {np.isnan(y).sum():,} of {len(y):,} rows; mark unlabeled rows -1 "
+                             f"(scikit-learn's semi-supervised convention): y = np.where(np.isnan(y), -1, y)")
         check_consistent_length(X, y)
         if y.dtype.kind in "US" and (y == str(UNLABELED)).any():  # a class "-1" would take in every unlabeled row
             raise ValueError(f"y holds the string '{UNLABELED}', which would be a class of its own (an array of "
