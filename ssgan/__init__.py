@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 
 from ssgan.errors import SSGANError  # noqa: E402
 
-__all__ = ["SSGANClassifier", "SSGANError", "__version__"]
+__all__ = ["SSGANClassifier", "SSGANError", "__version__", "load_run"]
 
 
 def __getattr__(name: str):
@@ -18,4 +18,8 @@ def __getattr__(name: str):
         from ssgan.estimator import SSGANClassifier
 
         return SSGANClassifier
+    if name == "load_run":
+        from ssgan.runs import load_run
+
+        return load_run
     raise AttributeError(f"module 'ssgan' has no attribute {name!r}")

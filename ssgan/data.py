@@ -331,7 +331,7 @@ def _read_exactly(member, size: int) -> bytes:
     return data
 
 
-def _check_channels_first(shape: tuple[int, ...], key: str, path: Path) -> None:
+def _check_channels_first(shape: tuple[int, ...], key: str, path: Path | str, verb: str = "save") -> None:
     """One line for images saved channels-last, (N, H, W, C) as PIL, TensorFlow and CIFAR-10's
     own arrays lay them out: read as (N, C, H, W), they would train as H channels of W-pixel-wide
     images, and their samples would have no picture. Taken as channels-last: a last axis of 4 or
@@ -344,7 +344,39 @@ def _check_channels_first(shape: tuple[int, ...], key: str, path: Path) -> None:
     """
     if len(shape) == 4 and shape[3] <= 4 < min(shape[1], shape[2]):
         raise SSGANError(f"{path}: {key} has shape {shape}, images channels-last; ssgan reads them as (N, C, H, W): "
-                         f"save numpy.moveaxis({key}, -1, 1)")
+                         f"{verb} numpy.moveaxis({key}, -1, 1)")
+
+
+def array_rows(x, name: str = "x") -> tuple[np.ndarray, bool]:
+    """Examples given in Python (an array, or what ``numpy.asarray`` takes), as
+    :func:`load_npz_rows` reads an npz's: float32, 8-bit pixels (uint8) divided by 255, grey
+    images (N, H, W) as (N, 1, H, W); and whether they were 8-bit pixels. ``name`` is what an
+    error calls them.
+
+    >>> x, eight_bit = array_rows(np.array([[0, 255]], np.uint8))
+    >>> x, eight_bit
+    (array([[0., 1.]], dtype=float32), True)
+    >>> array_rows(np.zeros((2, 8, 8, 3)))[0].shape
+    Traceback (most recent call last):
+    ssgan.errors.SSGANError: given array: x has shape (2, 8, 8, 3), images channels-last; ssgan reads them as (N, C, H, W): pass numpy.moveaxis(x, -1, 1)
+    """
+    x = np.asarray(x)
+    if x.dtype.kind not in "uif":
+        raise SSGANError(f"{name} has dtype {x.dtype}; expected real numbers (8-bit pixels, integers or floats)")
+    if x.ndim not in (2, 3, 4) or len(x) == 0:
+        raise SSGANError(f"{name} has shape {x.shape}; expected N > 0 rows of shape (D,), (H, W) or (C, H, W)")
+    _check_channels_first(x.shape, name, "given array", verb="pass")
+    eight_bit = x.dtype == np.uint8
+    if eight_bit:
+        out = _unit_floats(x)
+    else:
+        with np.errstate(over="ignore"):
+            out = x.astype(np.float32)
+        if not np.isfinite(out).all():
+            raise SSGANError(f"{name} contains NaN or infinite values"
+                             + (", or values past float32's largest" if np.isfinite(x).all() else "")
+                             + ": clean or impute them first")
+    return _with_channel(out), eight_bit
 
 
 def _with_channel(x: np.ndarray) -> np.ndarray:

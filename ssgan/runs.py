@@ -620,13 +620,13 @@ class Run:
                              f"values in [{trained[0]:g}, {trained[1]:g}] ({self.config.dataset}): give its examples "
                              "in those units, as floats in an npz")
 
-    def check_examples(self, x: np.ndarray, source: str) -> None:
+    def check_examples(self, x: np.ndarray, source: str, verb: str = "save") -> None:
         """A one-line error unless the rows of ``x`` (from ``source``) have the shape the run trained on."""
         if tuple(x.shape[1:]) != self.shape:
             same = math.prod(x.shape[1:]) == math.prod(self.shape)  # (the same values laid out otherwise: flattened)
             raise SSGANError(f"{source} has examples of shape {tuple(x.shape[1:])}, but the run was trained on {self.shape}"
-                             + (f": if they hold the same values, save x.reshape(len(x), {', '.join(map(str, self.shape))})"
-                                if same else ""))
+                             + (f": if they hold the same values, {verb} x.reshape(len(x), "
+                                f"{', '.join(map(str, self.shape))})" if same else ""))
 
     def generator(self) -> torch.nn.Module:
         """The generator, on the run's device (a one-line error for a run that trained none)."""
@@ -647,6 +647,47 @@ class Run:
         d.load_state_dict(self.checkpoint["ema"])
         return to_device(d, self.device, self.config.arch).eval()
 
+    # -- in Python: what predict and sample --npz write, on arrays -------------------------------
+
+    def predict_proba(self, x) -> np.ndarray:
+        """The class probabilities (N, K) of the rows of ``x`` (the softmax over the EMA
+        discriminator's K class logits): the numbers ``ssgan predict`` writes. ``x`` is in the
+        data's own units, as an npz of them holds them: 8-bit pixels (uint8), or floats scaled here
+        as the run's training data were; images (N, C, H, W) or grey (N, H, W), vectors (N, D)."""
+        class_logits, _ = self._outputs(x)
+        return torch.softmax(class_logits, 1).numpy()
+
+    def predict(self, x) -> np.ndarray:
+        """The predicted class of each row of ``x`` (as :meth:`predict_proba`): its index, which
+        :attr:`class_names` names."""
+        class_logits, _ = self._outputs(x)
+        return class_logits.argmax(1).numpy()
+
+    def p_real(self, x) -> np.ndarray:
+        """The discriminator's probability that each row of ``x`` is real rather than generated
+        (the sigmoid of its real/fake logit), as ``ssgan predict`` writes it."""
+        _, real_logit = self._outputs(x)
+        return torch.sigmoid(real_logit).numpy()
+
+    def sample(self, n: int, seed: int = 0) -> np.ndarray:
+        """``n`` samples of the generator in the data's own units (the run's scaling inverted), of
+        the shape of its examples: the array ``x`` that ``ssgan sample --n N --seed SEED --npz``
+        writes."""
+        from ssgan.samples import generate
+
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise SSGANError(f"n must be a positive number of samples, got {n!r}")
+        with self.computing():
+            x, _ = generate(self.generator(), int(n), seed)
+        return self.scaler.inverse(x.numpy())
+
+    def _outputs(self, x) -> tuple[torch.Tensor, torch.Tensor]:
+        from ssgan.data import array_rows
+
+        rows, eight_bit = array_rows(x)
+        self.check_examples(rows, "x", verb="pass")
+        return _classified(self, _row_parts(self, rows), f"x ({len(rows)} rows)", "x", eight_bit)
+
     @contextlib.contextmanager
     def computing(self):
         """The run's device running out of memory while its networks compute (a GPU that other
@@ -660,9 +701,15 @@ class Run:
 
 def load_run(path: str | Path, device: torch.device | str = "cpu") -> Run:
     """The run folder ``path`` read back, to use its networks (eval, predict, sample) on
-    ``device``: a run that diverged says so in a warning, since its weights are the last good
-    checkpoint's."""
-    run = replace(_read_run(path), device=torch.device(device))
+    ``device`` ("auto", "cpu", "cuda", "cuda:N" or "mps", as ``--device``): a run that diverged
+    says so in a warning, since its weights are the last good checkpoint's.
+
+    Also the Python API to a run that ``ssgan fit`` trained (``ssgan.load_run``): its
+    :meth:`Run.predict`, :meth:`Run.predict_proba`, :meth:`Run.p_real` and :meth:`Run.sample`
+    on arrays, its :attr:`Run.config` and its networks (:meth:`Run.discriminator`, the EMA
+    classifier, and :meth:`Run.generator`)."""
+    device = device if isinstance(device, torch.device) else resolve_device(device)
+    run = replace(_read_run(path), device=device)
     if line := divergence(run.path):
         warnings.warn(f"{run.path} diverged ({guard_words(line)}); its checkpoint is the last good one, of epoch "
                       f"{run.checkpoint['epoch']}", DataWarning, stacklevel=2)

@@ -329,3 +329,76 @@ def test_predict_eval_and_sample_on_cuda_agree_with_the_cpu(digits_run, tmp_path
     for row in ("generated", "real"):
         assert quality["cuda"][row]["fid"] == pytest.approx(quality["cpu"][row]["fid"], rel=1e-3)
         assert quality["cuda"][row]["precision"] == pytest.approx(quality["cpu"][row]["precision"], abs=0.02)
+
+
+# -- the Python API to a run: ssgan.load_run ---------------------------------------------------
+
+def test_a_runs_predictions_in_python_are_those_predict_writes(digits_run, tmp_path):
+    """``ssgan.load_run(RUN).predict_proba(x)``, ``predict`` and ``p_real`` on an array give the
+    numbers ``ssgan predict`` writes for the same rows (bit for bit), in their 8-bit and grey
+    forms as in an npz."""
+    import ssgan
+
+    digits = load_digits()
+    grey = digits.x_test[:, 0]  # (N, 8, 8): grey images without their channel
+    data = write_npz(tmp_path / "new.npz", x=grey)
+    r = CliRunner().invoke(main, ["predict", digits_run, "--data", data, "--out", str(tmp_path / "p.npz")])
+    assert r.exit_code == 0, r.output
+    run = ssgan.load_run(digits_run)
+    with np.load(tmp_path / "p.npz") as p:
+        assert np.array_equal(run.predict_proba(grey), p["proba"])
+        assert np.array_equal(run.predict(grey), p["pred"])
+        assert np.array_equal(run.p_real(digits.x_test), p["p_real"])  # (N, 1, 8, 8) alike
+    eight_bit = np.round(grey * 255).astype(np.uint8)
+    assert np.array_equal(run.predict(eight_bit), run.predict(eight_bit.astype(np.float32) / 255))
+    assert (run.predict(grey) == digits.y_test).mean() == pytest.approx(evaluate_run(digits_run)["accuracy"])
+    assert run.class_names == [str(k) for k in range(10)]
+
+
+def test_a_runs_samples_in_python_are_those_sample_writes(digits_run, tmp_path):
+    import ssgan
+
+    r = CliRunner().invoke(main, ["sample", digits_run, "--n", "7", "--seed", "3", "--npz", str(tmp_path / "s.npz")])
+    assert r.exit_code == 0, r.output
+    with np.load(tmp_path / "s.npz") as s:
+        assert np.array_equal(ssgan.load_run(digits_run).sample(7, seed=3), s["x"])
+
+
+def test_a_runs_samples_in_python_are_in_the_datas_units(tmp_path):
+    """Features in thousands come back in thousands: the run's scaling inverted."""
+    import ssgan
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, 3)) * 1000.0 + 5000.0
+    data = write_npz(tmp_path / "raw.npz", x=x, y=np.where(np.arange(100) < 20, np.arange(100) % 2, -1))
+    r = CliRunner().invoke(main, ["fit", "--dataset", data, "--epochs", "1", "--batch-size", "20",
+                                  "--out", str(tmp_path / "runs"), "--json", "--quiet"])
+    assert r.exit_code == 0, r.output
+    samples = ssgan.load_run(json.loads(r.stdout)["run"]).sample(50)
+    assert samples.shape == (50, 3)
+    assert (samples >= x.min(0) - 1e-3).all() and (samples <= x.max(0) + 1e-3).all() and samples.mean() > 1000
+
+
+@pytest.mark.parametrize("x, message", [
+    (np.zeros((3, 64)), r"x has examples of shape \(64,\), but the run was trained on \(1, 8, 8\): if they hold "
+                        r"the same values, pass x.reshape\(len\(x\), 1, 8, 8\)"),
+    (np.zeros((0, 8, 8)), r"x has shape \(0, 8, 8\); expected N > 0 rows"),
+    (np.array([["a"]]), "x has dtype <U1; expected real numbers"),
+    (np.full((2, 8, 8), np.nan), "x contains NaN or infinite values: clean or impute them first"),
+    (np.zeros((2, 8, 8, 3)), r"channels-last; ssgan reads them as \(N, C, H, W\): pass numpy.moveaxis\(x, -1, 1\)"),
+])
+def test_bad_arrays_for_a_run_in_python_are_one_line(digits_run, x, message):
+    import ssgan
+
+    with pytest.raises(ssgan.SSGANError, match=message):
+        ssgan.load_run(digits_run).predict(x)
+
+
+def test_load_run_takes_devices_by_name(digits_run):
+    import ssgan
+
+    assert ssgan.load_run(digits_run, device="auto").device.type in ("cpu", "cuda", "mps")
+    with pytest.raises(ssgan.SSGANError, match="unknown device 'gpu0'"):
+        ssgan.load_run(digits_run, device="gpu0")
+    with pytest.raises(ssgan.SSGANError, match="positive number of samples"):
+        ssgan.load_run(digits_run).sample(0)
