@@ -365,6 +365,11 @@ def check_keys(values: dict[str, Any], source: str) -> dict[str, Any]:
     return checked
 
 
+# options of fit and baseline that are not settings of a run, and so no keys of a config file
+COMMAND_LINE_ONLY = {"seeds": "--seeds", "parallel": "--parallel", "parallel_mode": "--parallel-mode",
+                     "resume": "--resume", "quiet": "--quiet", "json": "--json", "method": "--method", "run": "--run"}
+
+
 def _known_keys_for(key: str, value: Any, types: dict) -> str:
     """What an unknown key was likely meant to be: a flag's spelling (``batch-size``), a near
     miss (``epoch``), a [table] header; else the list of keys."""
@@ -374,6 +379,10 @@ def _known_keys_for(key: str, value: Any, types: dict) -> str:
         return f"did you mean {key.replace('-', '_')!r}? (keys are written with underscores, flags with dashes)"
     if isinstance(value, dict):
         return "a config file is one flat table of keys such as epochs = 60, without [sections]"
+    flag = COMMAND_LINE_ONLY.get(key.replace("-", "_"))
+    if flag:  # (not a misspelt seed: a study's seeds had been offered 'seed')
+        return (f"a config file holds the settings of a run, and {flag} chooses which runs to make, how many or how: give "
+                f"{flag} on the command line, beside --config")
     close = difflib.get_close_matches(key.replace("-", "_"), list(types), n=1)
     if close:
         return f"did you mean {close[0]!r}?"

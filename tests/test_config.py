@@ -30,6 +30,9 @@ def test_command_line_wins_over_file(tmp_path):
     ("batch-size = 50\n", "unknown key 'batch-size'; did you mean 'batch_size'\\? \\(keys are written with underscores"),
     ("[fit]\nepochs = 3\n", "unknown key 'fit'; a config file is one flat table of keys"),
     ("bogus = 3\n", "unknown key 'bogus'; known keys are dataset, data_root, "),
+    ("seeds = [1, 2, 3]\n", "unknown key 'seeds'; a config file holds the settings of a run, and --seeds chooses "
+                            "which runs to make, how many or how: give --seeds on the command line"),  # (not 'seed')
+    ("parallel-mode = 'threads'\n", "unknown key 'parallel-mode'; .* give --parallel-mode on the command line"),
     ('epochs = "3"\n', "epochs must be int"),
     ("lr = true\n", "lr must be float"),
     ("epochs = [", "not valid TOML"),
