@@ -86,18 +86,32 @@ def find_runs(paths: list[str | Path], split: str = "test") -> list[RunRecord]:
                              f"one: give the npz x_test and y_test,{hint}")
         runs.append(RunRecord(f, config, metrics))
     _check_finished(runs)
-    # the full baseline trains on every label by design; it joins any label count's report
-    settings = {(r.config["dataset"], r.config["labels"]) for r in runs if r.method != "full"}
-    if len(settings) > 1:
-        listed = ", ".join(f"{d}@{n}" for d, n in sorted(settings, key=str))
-        raise SSGANError(f"a report covers one dataset and label count, got {listed}: make one report for each")
-    for name, rs in group_by_method(runs).items():
-        _check_one_setting(name, rs)
-        _check_distinct_seeds(name, rs)
-        if all(r.diverged for r in rs):
-            raise SSGANError(f"every run of {name} diverged ({rs[0].path}: {guard_words(rs[0].diverged)}), so it has no "
-                             "accuracy to report: leave its runs out, and say so in the report's --notes")
+    datasets = sorted({r.config["dataset"] for r in runs})
+    if len(datasets) > 1:
+        raise SSGANError(f"a report covers one dataset, got {', '.join(datasets)}: make one report for each")
+    for labels, group in label_groups(runs).items():
+        for name, rs in group_by_method(group).items():
+            _check_one_setting(name, rs)
+            _check_distinct_seeds(name, rs)
+            if all(r.diverged for r in rs):
+                raise SSGANError(f"every run of {name} diverged ({rs[0].path}: {guard_words(rs[0].diverged)}), so it "
+                                 "has no accuracy to report: leave its runs out, and say so in the report's --notes")
     return runs
+
+
+def label_groups(runs: list[RunRecord]) -> dict[int, list[RunRecord]]:
+    """The runs by their number of labeled examples, fewest first: a study of several label
+    counts (the paper's table of 20, 50, 100 and 200 labels) is reported a count at a time. The
+    full baseline trains on every label by design: it joins the group of its own count, or every
+    group where no other run has its count."""
+    counts = sorted({r.config["labels"] for r in runs if r.method != "full"})
+    if not counts:  # (full alone)
+        counts = sorted({r.config["labels"] for r in runs})
+    groups: dict[int, list[RunRecord]] = {n: [] for n in counts}
+    for r in runs:
+        for n in ([r.config["labels"]] if r.config["labels"] in groups else counts):
+            groups[n].append(r)
+    return groups
 
 
 def _check_named_once(folders: list[Path]) -> None:
@@ -270,10 +284,11 @@ def summarize(runs: list[RunRecord], split: str = "test", against: str | None = 
     return summary
 
 
-def _check_against(against: str, methods: list[str]) -> None:
-    """A one-line error unless ``against`` names one of ``methods``."""
+def _check_against(against: str, methods: list[str], where: str = "") -> None:
+    """A one-line error unless ``against`` names one of ``methods`` (those of the runs ``where``
+    says: of a label count)."""
     if against not in methods:
-        raise SSGANError(f"--against {against}: no method of that name among the runs (they are "
+        raise SSGANError(f"--against {against}: no method of that name among the runs{where} (they are "
                          f"{', '.join(methods)}; a run's method is its --tag, or ssgan)")
 
 
@@ -644,7 +659,11 @@ def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | N
     go into the report only, the run folders are not changed; they are drawn and scored on ``device``.
     ``split``: ``test``, or ``val`` to score the rows each run held out with ``--val`` (for data
     without a test set; the report says so). ``against``: a method that every other one is paired
-    with by seed, as an ablation's control (:func:`summarize`)."""
+    with by seed, as an ablation's control (:func:`summarize`).
+
+    Runs of several label counts (one dataset) make a report of each count in ``out/labels-N/``,
+    and in ``out`` a report.md and report.json of every method's accuracy at each count and
+    labels.png, the accuracy against the count; it returns those three files and the folders."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -658,11 +677,30 @@ def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | N
     if split not in SPLIT_NAMES:
         raise SSGANError(f"split must be one of {', '.join(SPLIT_NAMES)}, got {split!r}")
     runs = find_runs(paths, split)
+    groups = label_groups(runs)
     if against is not None:  # (before any scoring)
-        _check_against(against, list(group_by_method(runs)))
+        for labels, group in groups.items():
+            _check_against(against, list(group_by_method(group)), "" if len(groups) == 1 else f" of {labels} labels")
     if samples:
         _score_last_generators(runs, samples, log, device)
     out = Path(out)
+    if len(groups) == 1:
+        return _write_one(runs, out, notes_text, split, against, log)[0]
+    # several label counts: a report of each in its own folder, and a table of them all
+    folders = {labels: f"labels-{labels}" for labels in groups}
+    summaries = {labels: _write_one(group, out / folders[labels], None, split, against, log)[1]
+                 for labels, group in groups.items()}
+    summary = summarize_label_counts(summaries, folders)
+    plot_label_counts(summary, out / "labels.png")
+    write_json(out / "report.json", summary)
+    write_text(out / "report.md", render_label_counts(summary, notes_text))
+    return [out / "report.md", out / "report.json", out / "labels.png", *(out / f for f in folders.values())]
+
+
+def _write_one(runs: list[RunRecord], out: Path, notes_text: str | None, split: str, against: str | None,
+               log) -> tuple[list[Path], dict]:
+    """The report of ``runs`` of one label count in the folder ``out``: :func:`write_report`'s
+    files, and the summary in its report.json."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -682,7 +720,85 @@ def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | N
     write_json(out / "report.json", summary)
     write_text(out / "report.md", render_markdown(summary, has_samples, notes_text, has_quality_plot))
     figures = ["accuracy.png", "losses.png", "diagnostics.png"] + ["samples.png"] * has_samples + ["quality.png"] * has_quality_plot
-    return [out / name for name in ("report.md", "report.json", *figures)]
+    return [out / name for name in ("report.md", "report.json", *figures)], summary
+
+
+def summarize_label_counts(summaries: dict[int, dict], folders: dict[int, str]) -> dict:
+    """The numbers of a report over several label counts, from each count's :func:`summarize`
+    (``summaries``, whose report lies in ``folders``): per method, its accuracy and errors at
+    each count (None where it has no runs of that count)."""
+    first = next(iter(summaries.values()))
+    split = first["split"]
+    counts = list(summaries)
+    names = list(dict.fromkeys(name for s in summaries.values() for name in s["methods"]))
+    names.sort(key=lambda name: (is_baseline(name), name))  # (as a report orders them: SSL methods first)
+    methods = {}
+    for name in names:
+        ms = [summaries[n]["methods"].get(name) for n in counts]
+        some = next(m for m in ms if m)
+        methods[name] = {"baseline": some["baseline"], **{key: [m[key] if m else None for m in ms] for key in (
+            "seeds", f"{split}_acc_mean", f"{split}_acc_std", f"{split}_errors_mean", f"{split}_errors_std")},
+            "runs": [len(m["runs"]) if m else 0 for m in ms]}
+    return {"dataset": first["dataset"], "split": split, "labels": counts,
+            "labels_per_class": [summaries[n]["labels_per_class"] for n in counts],
+            f"n_{split}": next(iter(first["methods"].values()))[f"n_{split}"],
+            "reports": {str(n): f"{folders[n]}/report.md" for n in counts}, "methods": methods}
+
+
+def render_label_counts(summary: dict, notes: str | None = None) -> str:
+    """report.md of several label counts: a table of methods against counts, as the paper's
+    table of 20 to 200 labels, and links to each count's own report."""
+    split, counts = summary["split"], summary["labels"]
+    word = SPLIT_NAMES[split]
+    lines = [f"# {summary['dataset']}: {word} accuracy by the number of labeled examples", "",
+             f"{word.capitalize()} accuracy at the **last** epoch of each run, mean ± sample std over runs (seeds), "
+             "for each number of labeled examples (n: runs); each seed is its own class-balanced labeled split, "
+             "shared by every method of its count. Each count's own report has the gains over the baselines paired "
+             "by seed, the settings, the diagnostics, the figures and the commands.", ""]
+    if split == "val":
+        lines += ["**Scored on validation rows, not on a test set** (`ssgan report --split val`): if any setting was "
+                  "chosen by looking at them, these figures are optimistic.", ""]
+    head = "| method | " + " | ".join(f"{n} labels ({k} per class)" for n, k in zip(counts, summary["labels_per_class"]))
+    rule = "|---" * (len(counts) + 1) + "|"
+    for title, key, fmt in ((f"{word.capitalize()} accuracy %", "acc", _pct),
+                            (f"{word.capitalize()} errors (of {summary[f'n_{split}']})", "errors", lambda v: f"{v:.1f}")):
+        lines += [f"{title}:", "", head + " |", rule]
+        for name, m in summary["methods"].items():
+            kind = " (all labels)" if name == "full" else " (baseline)" if m["baseline"] else ""
+            cells = [f"{_pm(fmt(mean), fmt(std), n)} (n={n})" if n else "-" for mean, std, n in zip(
+                m[f"{split}_{key}_mean"], m[f"{split}_{key}_std"], m["runs"])]
+            lines.append(f"| {name}{kind} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += [f"![{word} accuracy by labeled examples](labels.png)", "", "Each count's report:", ""]
+    lines += [f"- [{n} labels]({summary['reports'][str(n)]})" for n in counts]
+    lines.append("")
+    if notes:
+        lines += ["## Notes", "", notes.strip(), ""]
+    return "\n".join(lines)
+
+
+def plot_label_counts(summary: dict, path: Path) -> None:
+    """Accuracy against the number of labeled examples (log scale), a line per method with its
+    std over seeds as error bars."""
+    import matplotlib.pyplot as plt
+
+    split = summary["split"]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for i, (name, m) in enumerate(summary["methods"].items()):
+        points = [(n, mean, std) for n, mean, std in zip(summary["labels"], m[f"{split}_acc_mean"],
+                                                         m[f"{split}_acc_std"]) if mean is not None]
+        x, mean, std = (np.array(v, dtype=float) for v in zip(*points))
+        ax.errorbar(x, 100 * mean, yerr=100 * std, color=f"C{i}", marker="o", capsize=3,
+                    ls="--" if name == "full" else "-", label=name)
+    ax.set_xscale("log")
+    ax.minorticks_off()  # (log ticks like 3x10^1 between the counts)
+    ax.set_xticks(summary["labels"], [str(n) for n in summary["labels"]])
+    ax.set_xlabel("labeled examples")
+    ax.set_ylabel(f"{SPLIT_NAMES[split]} accuracy %")
+    ax.set_title(f"{summary['dataset']}: {SPLIT_NAMES[split]} accuracy at the last epoch (bars: std over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    _save_figure(fig, path)
 
 
 def _score_last_generators(runs: list[RunRecord], n: int, log, device="cpu") -> None:

@@ -398,7 +398,7 @@ def test_report_bad_inputs(runs, tmp_path, monkeypatch):
     (other / "config.json").write_text(json.dumps({"dataset": "mnist", "labels": 100, "seed": 1}))
     (other / "metrics.jsonl").write_text(json.dumps({"epoch": 1, "test_acc": 0.5, "test_errors": 5000, "n_test": 10000}) + "\n")
     r = invoke("report", out, other, "--out", tmp_path / "rep")
-    assert r.exit_code == 2 and "one dataset and label count" in r.output
+    assert r.exit_code == 2 and r.output == "Error: a report covers one dataset, got digits, mnist: make one report for each\n"
     assert not (tmp_path / "rep").exists()
     # a report folder that cannot be made is told before the samples are scored (minutes, for many runs)
     a_file = tmp_path / "report.csv"
@@ -525,3 +525,48 @@ def test_a_long_tag_names_its_method_whole_and_its_folder_in_part(tmp_path):
     r = invoke("report", run, "--out", tmp_path / "rep")
     assert r.exit_code == 0, r.output
     assert list(json.loads((tmp_path / "rep" / "report.json").read_text())["methods"]) == [tag]
+
+
+def test_a_report_of_several_label_counts_tables_them_as_the_papers_table(runs, tmp_path):
+    """Runs of 20 and 50 labels (a study of the label budget, as the paper's table of 20 to 200
+    labels) had been refused; they make a report of each count in its own folder, and a table of
+    every method's accuracy and errors by count, from the counts' own numbers; full, trained on
+    every label, joins each count."""
+    out, agg, _ = runs
+    few = tmp_path / "few"
+    r = invoke("fit", "--dataset", "digits", "--labels", 20, "--epochs", 2, "--seeds", 2, "--out", few, "--quiet")
+    assert r.exit_code == 0, r.output
+    r = invoke("baseline", "--run", few, "--method", "logreg")
+    assert r.exit_code == 0, r.output
+    r = invoke("baseline", "--dataset", "digits", "--seeds", 1, "--method", "full", "--epochs", 1, "--out", few)
+    assert r.exit_code == 0, r.output
+    rep = tmp_path / "rep"
+    r = invoke("report", out, few, "--out", rep, "--against", "logreg")
+    assert r.exit_code == 0, r.output
+    assert r.output == f"wrote {rep / 'report.md'}, report.json, labels.png, labels-20, labels-50\n"
+    summary = json.loads((rep / "report.json").read_text())
+    by_count = {n: json.loads((rep / f"labels-{n}" / "report.json").read_text()) for n in (20, 50)}
+    assert summary["labels"] == [20, 50] and summary["labels_per_class"] == [2, 5]
+    assert {n: s["labels"] for n, s in by_count.items()} == {20: 20, 50: 50}
+    assert list(summary["methods"]) == ["ssgan", "full", "logreg", "same-net"]
+    for name, m in summary["methods"].items():
+        for i, n in enumerate((20, 50)):
+            own = by_count[n]["methods"].get(name)
+            assert m["test_acc_mean"][i] == (own and own["test_acc_mean"])
+            assert m["runs"][i] == (len(own["runs"]) if own else 0)
+    assert summary["methods"]["ssgan"]["runs"] == [2, 3] and summary["methods"]["same-net"]["runs"] == [0, 3]
+    assert summary["methods"]["full"]["test_acc_mean"][0] == summary["methods"]["full"]["test_acc_mean"][1]
+    assert by_count[20]["against"]["method"] == "logreg"
+    md = (rep / "report.md").read_text()
+    assert md.startswith("# digits: test accuracy by the number of labeled examples")
+    assert "| method | 20 labels (2 per class) | 50 labels (5 per class) |" in md
+    ssgan = summary["methods"]["ssgan"]
+    assert (f"| ssgan | {100 * ssgan['test_acc_mean'][0]:.2f} ± {100 * ssgan['test_acc_std'][0]:.2f} (n=2) | "
+            in md)
+    assert "| same-net (baseline) | - | " in md and "[20 labels](labels-20/report.md)" in md
+    assert (rep / "labels.png").stat().st_size > 0
+    assert (rep / "labels-20" / "report.md").read_text().startswith("# digits, 20 labels (2 per class)")
+    # a control that one count lacks is told before anything is written
+    r = invoke("report", out, few, "--out", tmp_path / "rep2", "--against", "same-net")
+    assert r.exit_code == 2 and "--against same-net: no method of that name among the runs of 20 labels" in r.output
+    assert not (tmp_path / "rep2").exists()
