@@ -852,7 +852,12 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, device, as_json
         click.echo(json.dumps(r))
         return
     console = _console()
-    table = Table(title=f"{r['run']} (epoch {r['epoch']}) on {r['data']}")
+    # a run stopped, or training now, is scored at the epoch it has reached, which is not its result; the
+    # line is no table title, which wraps at the table's width, mid-name
+    unfinished = f" of {r['epochs']}, not finished" if r["epoch"] < r["epochs"] else ""
+    console.print(f"{r['run']} (epoch {r['epoch']}{unfinished}) on {r['data']}", highlight=False, markup=False,
+                  soft_wrap=True)
+    table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_row("accuracy", f"{r['accuracy']:.4f}")

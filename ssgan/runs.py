@@ -839,7 +839,8 @@ def _scores(run: Run, source: str, y: np.ndarray, class_logits: torch.Tensor) ->
     """What :func:`evaluate_run` returns for the labels ``y`` and the run's class logits of their rows."""
     from ssgan.metrics import classification_metrics
 
-    return {"run": str(run.path), "data": source, "epoch": run.checkpoint["epoch"], "classes": run.classes,
+    return {"run": str(run.path), "data": source, "epoch": run.checkpoint["epoch"], "epochs": run.config.epochs,
+            "classes": run.classes,
             **classification_metrics(y, class_logits.argmax(1).numpy(), run.checkpoint["n_classes"])}
 
 

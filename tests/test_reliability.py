@@ -79,9 +79,14 @@ def test_cli_interrupt_prints_how_to_resume_and_exits_nonzero(tmp_path, monkeypa
     assert r.exit_code == 128 + signal.SIGINT
     assert "Resume with: ssgan fit --resume" in r.output
     run_dir = tmp_path / "00000-digits-50-s1"
+    r = CliRunner().invoke(main, ["eval", str(run_dir)])  # (scored where it stopped, which is not its result)
+    assert r.exit_code == 0 and r.output.startswith(f"{run_dir} (epoch 0 of 2, not finished) on digits test\n"), r.output
     r = CliRunner().invoke(main, ["fit", "--resume", str(run_dir), "--json"])
     assert r.exit_code == 0, r.output
     assert [m["epoch"] for m in read_metrics(run_dir)] == [1, 2]
+    r = CliRunner().invoke(main, ["eval", str(run_dir), "--json"])
+    assert (json.loads(r.stdout)["epoch"], json.loads(r.stdout)["epochs"]) == (2, 2)
+    assert CliRunner().invoke(main, ["eval", str(run_dir)]).output.startswith(f"{run_dir} (epoch 2) on digits test\n")
 
 
 def test_a_signal_in_seeds_one_after_another_says_how_to_go_on(tmp_path, monkeypatch):
