@@ -741,7 +741,7 @@ def summarize_label_counts(summaries: dict[int, dict], folders: dict[int, str]) 
             "runs": [len(m["runs"]) if m else 0 for m in ms]}
     return {"dataset": first["dataset"], "split": split, "labels": counts,
             "labels_per_class": [summaries[n]["labels_per_class"] for n in counts],
-            f"n_{split}": next(iter(first["methods"].values()))[f"n_{split}"],
+            f"n_{split}": [next(iter(summaries[n]["methods"].values()))[f"n_{split}"] for n in counts],
             "reports": {str(n): f"{folders[n]}/report.md" for n in counts}, "methods": methods}
 
 
@@ -760,8 +760,11 @@ def render_label_counts(summary: dict, notes: str | None = None) -> str:
                   "chosen by looking at them, these figures are optimistic.", ""]
     head = "| method | " + " | ".join(f"{n} labels ({k} per class)" for n, k in zip(counts, summary["labels_per_class"]))
     rule = "|---" * (len(counts) + 1) + "|"
+    scored = sorted(set(summary[f"n_{split}"]))  # (validation rows: as many as each count's runs held out)
+    of = f"of {scored[0]}" if len(scored) == 1 else "of " + ", ".join(f"{n} at {c} labels" for c, n in zip(
+        counts, summary[f"n_{split}"]))
     for title, key, fmt in ((f"{word.capitalize()} accuracy %", "acc", _pct),
-                            (f"{word.capitalize()} errors (of {summary[f'n_{split}']})", "errors", lambda v: f"{v:.1f}")):
+                            (f"{word.capitalize()} errors ({of})", "errors", lambda v: f"{v:.1f}")):
         lines += [f"{title}:", "", head + " |", rule]
         for name, m in summary["methods"].items():
             kind = " (all labels)" if name == "full" else " (baseline)" if m["baseline"] else ""

@@ -546,7 +546,7 @@ def test_a_report_of_several_label_counts_tables_them_as_the_papers_table(runs, 
     assert r.output == f"wrote {rep / 'report.md'}, report.json, labels.png, labels-20, labels-50\n"
     summary = json.loads((rep / "report.json").read_text())
     by_count = {n: json.loads((rep / f"labels-{n}" / "report.json").read_text()) for n in (20, 50)}
-    assert summary["labels"] == [20, 50] and summary["labels_per_class"] == [2, 5]
+    assert summary["labels"] == [20, 50] and summary["labels_per_class"] == [2, 5] and summary["n_test"] == [450, 450]
     assert {n: s["labels"] for n, s in by_count.items()} == {20: 20, 50: 50}
     assert list(summary["methods"]) == ["ssgan", "full", "logreg", "same-net"]
     for name, m in summary["methods"].items():
@@ -559,7 +559,7 @@ def test_a_report_of_several_label_counts_tables_them_as_the_papers_table(runs, 
     assert by_count[20]["against"]["method"] == "logreg"
     md = (rep / "report.md").read_text()
     assert md.startswith("# digits: test accuracy by the number of labeled examples")
-    assert "| method | 20 labels (2 per class) | 50 labels (5 per class) |" in md
+    assert "| method | 20 labels (2 per class) | 50 labels (5 per class) |" in md and "Test errors (of 450):" in md
     ssgan = summary["methods"]["ssgan"]
     assert (f"| ssgan | {100 * ssgan['test_acc_mean'][0]:.2f} ± {100 * ssgan['test_acc_std'][0]:.2f} (n=2) | "
             in md)
@@ -570,3 +570,17 @@ def test_a_report_of_several_label_counts_tables_them_as_the_papers_table(runs, 
     r = invoke("report", out, few, "--out", tmp_path / "rep2", "--against", "same-net")
     assert r.exit_code == 2 and "--against same-net: no method of that name among the runs of 20 labels" in r.output
     assert not (tmp_path / "rep2").exists()
+
+
+def test_a_label_count_table_of_validation_rows_says_how_many_each_count_held_out():
+    """--val may hold out another number of rows at each count: the errors' table says each."""
+    from ssgan.report import render_label_counts
+
+    m = {"baseline": False, "seeds": [[1], [1]], "runs": [1, 1], "val_acc_mean": [0.5, 0.6], "val_acc_std": [0.0, 0.0],
+         "val_errors_mean": [50.0, 80.0], "val_errors_std": [0.0, 0.0]}
+    summary = {"dataset": "digits", "split": "val", "labels": [20, 50], "labels_per_class": [2, 5],
+               "n_val": [100, 200], "reports": {"20": "labels-20/report.md", "50": "labels-50/report.md"},
+               "methods": {"ssgan": m}}
+    md = render_label_counts(summary)
+    assert "Validation errors (of 100 at 20 labels, 200 at 50 labels):" in md
+    assert "| ssgan | 50.0 (n=1) | 80.0 (n=1) |" in md and "**Scored on validation rows, not on a test set**" in md
