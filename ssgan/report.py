@@ -378,6 +378,16 @@ def _save_figure(fig, path: Path) -> None:
     plt.close(fig)
 
 
+def _save_axes(fig, ax, path: Path, xlabel: str, ylabel: str, title: str, legend: str = "best") -> None:
+    """One panel's labels, title, grid and legend (at ``legend``), and the figure saved to ``path``."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc=legend)
+    _save_figure(fig, path)
+
+
 def _curves(runs: list[RunRecord], key: str) -> tuple[np.ndarray, np.ndarray] | None:
     """Epochs and a (runs, epochs) array of ``key``, cut to the shortest run."""
     series = [[m.get(key) for m in r.metrics] for r in runs]
@@ -400,12 +410,8 @@ def plot_accuracy(groups: dict[str, list[RunRecord]], path: Path, split: str = "
         mean = acc.mean(0)
         ax.plot(ep, mean, color=color, label=f"{name} (mean of {len(rs)})")
         ax.fill_between(ep, acc.min(0), acc.max(0), color=color, alpha=0.2)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(f"{SPLIT_NAMES[split]} accuracy")
-    ax.set_title(f"{SPLIT_NAMES[split].capitalize()} accuracy per epoch (band: min-max over runs)")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
-    _save_figure(fig, path)
+    _save_axes(fig, ax, path, "epoch", f"{SPLIT_NAMES[split]} accuracy",
+               f"{SPLIT_NAMES[split].capitalize()} accuracy per epoch (band: min-max over runs)", "lower right")
 
 
 # (metric keys, title, log scale): keys of one panel share its colour, solid then dashed
@@ -470,12 +476,8 @@ def plot_quality(groups: dict[str, list[RunRecord]], path: Path) -> bool:
     for i, (name, points) in enumerate(series.items()):
         ax.plot(*zip(*points), marker="o", color=f"C{i}", label=name)
     ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("FID (log scale; lower is better)")
-    ax.set_title("FID of generated samples against the test set (mean over runs)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    _save_figure(fig, path)
+    _save_axes(fig, ax, path, "epoch", "FID (log scale; lower is better)",
+               "FID of generated samples against the test set (mean over runs)")
     return True
 
 
@@ -796,12 +798,9 @@ def plot_label_counts(summary: dict, path: Path) -> None:
     ax.set_xscale("log")
     ax.minorticks_off()  # (log ticks like 3x10^1 between the counts)
     ax.set_xticks(summary["labels"], [str(n) for n in summary["labels"]])
-    ax.set_xlabel("labeled examples")
-    ax.set_ylabel(f"{SPLIT_NAMES[split]} accuracy %")
-    ax.set_title(f"{summary['dataset']}: {SPLIT_NAMES[split]} accuracy at the last epoch (bars: std over seeds)")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
-    _save_figure(fig, path)
+    _save_axes(fig, ax, path, "labeled examples", f"{SPLIT_NAMES[split]} accuracy %",
+               f"{summary['dataset']}: {SPLIT_NAMES[split]} accuracy at the last epoch (bars: std over seeds)",
+               "lower right")
 
 
 def _score_last_generators(runs: list[RunRecord], n: int, log, device="cpu") -> None:
