@@ -1056,7 +1056,10 @@ def _check_jobs_once(jobs: list, methods: tuple[str, ...], flag: str) -> None:
                    "validation rows too where the runs have them.")
 @device_option
 def report(runs, out, notes, samples, split, against, device) -> None:
-    """Turn run folders into report.md, report.json and figures."""
+    """Turn run folders into report.md, report.json and figures.
+
+    Runs of one dataset; of several label counts, each count's report goes into OUT/labels-N/,
+    and OUT gets a table of every method's accuracy by count."""
     from ssgan.report import write_report
 
     written = write_report(list(runs), out, notes, samples, log=lambda msg: click.echo(msg, err=True), split=split,
