@@ -24,7 +24,7 @@ import shlex
 import shutil
 import warnings
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -580,8 +580,14 @@ class Run:
 
     path: Path
     config: Config
-    checkpoint: dict
+    checkpoint: dict = field(repr=False)  # (its weights: a notebook had printed them, hundreds of thousands of characters)
     device: torch.device = torch.device("cpu")  # where its networks are put to work (eval, predict, sample)
+
+    def __repr__(self) -> str:
+        epoch, epochs = self.checkpoint["epoch"], self.config.epochs
+        return (f"Run('{self.path}': {self.config.dataset}, {self.config.labels} labels, seed {self.config.seed}, "
+                f"epoch {epoch}" + (f" of {epochs}" if epoch < epochs else "")
+                + f", {self.checkpoint['n_classes']} classes, on {self.device})")
 
     @property
     def shape(self) -> tuple[int, ...]:

@@ -402,3 +402,10 @@ def test_load_run_takes_devices_by_name(digits_run):
         ssgan.load_run(digits_run, device="gpu0")
     with pytest.raises(ssgan.SSGANError, match="positive number of samples"):
         ssgan.load_run(digits_run).sample(0)
+
+
+def test_a_run_in_python_shows_itself_in_a_line(digits_run):
+    """Its repr had printed the checkpoint's weights (hundreds of thousands of characters in a notebook)."""
+    import ssgan
+
+    assert repr(ssgan.load_run(digits_run)) == f"Run('{digits_run}': digits, 50 labels, seed 1, epoch 1, 10 classes, on cpu)"
