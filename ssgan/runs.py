@@ -655,6 +655,12 @@ class Run:
 
     # -- in Python: what predict and sample --npz write, on arrays -------------------------------
 
+    @property
+    def metrics(self) -> list[dict]:
+        """The run's ``metrics.jsonl``, a dict per epoch (read now: a run still training has more
+        each epoch)."""
+        return read_metrics(self.path)
+
     def predict_proba(self, x) -> np.ndarray:
         """The class probabilities (N, K) of the rows of ``x`` (the softmax over the EMA
         discriminator's K class logits): the numbers ``ssgan predict`` writes. ``x`` is in the
