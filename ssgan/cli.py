@@ -847,7 +847,7 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, device, as_json
     if samples is not None:
         log = (lambda m: None) if as_json else (lambda m: click.echo(m, err=True))
         r["sample_quality"] = sample_quality_of_run(run, samples, cache_dir=cache_dir, log=log,
-                                                    feature_net=feature_net, device=device)
+                                                    feature_net=feature_net, device=device, data_spec=data_spec)
     if as_json:
         click.echo(json.dumps(r))
         return

@@ -877,16 +877,34 @@ def _numbered_as_run(data: Dataset, run: Run) -> Dataset:
 
 
 def sample_quality_of_run(path: str | Path, n: int, seed: int = 0, cache_dir: str | None = None, log=lambda m: None,
-                          feature_net: str = "reference", device: torch.device | str = "cpu") -> dict:
+                          feature_net: str = "reference", device: torch.device | str = "cpu",
+                          data_spec: str | None = None) -> dict:
     """:func:`ssgan.quality.sample_quality` of a run's generator (drawing its samples on ``device``)
-    on its own dataset."""
+    on its own dataset; ``data_spec`` (``eval --data``), where it holds the run's own data moved
+    since (their SHA-256 is its split's), is read in their place."""
     from ssgan.quality import sample_quality
 
     run = load_run(path, device)
-    data = run_data(run.config, run.path)
+    data = _quality_data(run, data_spec)
     with run.computing():
         scores = sample_quality(run.generator(), data, n, seed, cache_dir, log, feature_net)
     return {"run": str(run.path), "epoch": run.checkpoint["epoch"], **scores}
+
+
+def _quality_data(run: Run, data_spec: str | None) -> Dataset:
+    """The dataset that a run's samples are scored against: its own, at ``data_spec`` where they
+    are there (moved since it trained), else at their place. ``eval --samples`` of a run whose
+    data had moved told to give ``--data npz:NEWPATH``, and then refused that too."""
+    kind = own_kind(run.config.dataset)
+    if data_spec is None or kind is None or not data_spec.startswith(kind):
+        return run_data(run.config, run.path)
+    try:
+        return run_data(run.config.replace(dataset=data_spec), run.path)
+    except SSGANError as elsewhere:  # (other data at data_spec: the run's own, where they are)
+        try:
+            return run_data(run.config, run.path)
+        except SSGANError:
+            raise elsewhere from None
 
 
 def predict_run(path: str | Path, data_spec: str, key: str = "x", device: torch.device | str = "cpu") -> dict:

@@ -334,3 +334,41 @@ def test_quality_every_scores_on_cuda(tmp_path, monkeypatch):
     run = next((tmp_path / "runs").iterdir())
     last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert "reference CNN for digits" in last["quality_network"] and last["quality_real"]["fid"] < last["fid"]
+
+
+def test_eval_samples_of_a_run_whose_data_moved_reads_them_at_data(tmp_path, digits):
+    """eval --samples of a run whose npz moved told to give --data npz:NEWPATH, then refused it
+    too; the run's own data at --data are scored against (the same scores as at their old
+    place), and other data there are one line while the run's own are missing."""
+    import json
+    import shutil
+
+    from click.testing import CliRunner
+
+    from conftest import write_npz
+    from ssgan.cli import main
+
+    pixels = np.round(digits.x_train[:, 0] * 255).astype(np.uint8)
+    y = np.where(np.arange(len(pixels)) < 100, digits.y_train, -1)
+    data = write_npz(tmp_path / "own.npz", x=pixels, y=y, x_test=np.round(digits.x_test[:, 0] * 255).astype(np.uint8),
+                     y_test=digits.y_test)
+    r = CliRunner().invoke(main, ["fit", "--dataset", data, "--epochs", "1", "--device", "cpu",
+                                  "--out", str(tmp_path / "runs"), "--quiet", "--json"])
+    assert r.exit_code == 0, r.output
+    run = json.loads(r.stdout)["run"]
+    scoring = ["--samples", "100", "--cache-dir", str(tmp_path / "cache"), "--json"]
+    r = CliRunner().invoke(main, ["eval", run, *scoring])
+    assert r.exit_code == 0, r.output
+    before = json.loads(r.stdout)["sample_quality"]
+    shutil.move(tmp_path / "own.npz", tmp_path / "moved.npz")
+    r = CliRunner().invoke(main, ["eval", run, *scoring])
+    assert r.exit_code == 2 and "give --data npz:NEWPATH" in r.output, r.output
+    r = CliRunner().invoke(main, ["eval", run, *scoring, "--data", f"npz:{tmp_path / 'moved.npz'}"])
+    assert r.exit_code == 0, r.output
+    after = json.loads(r.stdout)["sample_quality"]
+    assert after["reference"].startswith(f"npz:{tmp_path / 'moved.npz'} test set")
+    # (the reference network is cached under the data's name: trained again, from the same seed, on the same images)
+    assert {k: after[k] for k in ("generated", "real", "n", "n_real")} == {k: before[k] for k in ("generated", "real", "n", "n_real")}
+    other = write_npz(tmp_path / "other.npz", x=pixels[::-1], y=y, x_test=pixels[:50], y_test=digits.y_train[:50])
+    r = CliRunner().invoke(main, ["eval", run, *scoring, "--data", other])
+    assert r.exit_code == 2 and f"Error: {other} is not the data that {run} trained on" in r.output, r.output
