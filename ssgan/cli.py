@@ -157,7 +157,8 @@ def datasets(data_root: str | None) -> None:
         table.add_row(info.name, info.shape, info.n_classes, where, info.description)
     table.add_row("gmm1d:modes=K", "1", "K", "yes", "toy 1-D Gaussian mixture, each mode a class (options: modes, seed, n)")
     table.add_row("gmm2d:modes=K", "2", "K", "yes", "toy 2-D Gaussian mixture on a ring, each mode a class")
-    table.add_row("npz:PATH", "any", "any", "yes", "your own data: x, y (-1 = unlabeled), optional x_test, y_test, classes")
+    table.add_row("npz:PATH", "any", "any", "yes", "your own data: x, y (-1 = unlabeled), optional x_test, y_test, "
+                  "classes (ssgan convert makes one of a CSV table)")
     table.add_row("folder:DIR", "images", "any", "yes", "your own images: DIR/train/CLASS/, optional DIR/unlabeled/ "
                   "and DIR/test/CLASS/; up to 64 pixels a side, or --image-size N")
     _console().print(table)
@@ -210,6 +211,33 @@ def data_options(f):
     f = click.option("--image-size", type=int, default=None,
                      help="folder:DIR only: resize each image (its shorter side) to N and centre-crop it to N x N.")(f)
     return f
+
+
+@main.command()
+@click.argument("table", type=str)
+@click.option("--out", type=str, required=True, help="The .npz to write, for --dataset npz:PATH (or predict's --data).")
+@click.option("--label", type=str, default="label", show_default=True,
+              help="The column of labels; a row whose cell is empty, -1, NaN or NA is unlabeled.")
+@click.option("--no-label", is_flag=True, help="The table has no labels: rows to classify with ssgan predict.")
+@click.option("--test", type=str, default=None, help="A CSV of test rows, every one labeled, with the same columns.")
+@click.option("--like", type=str, default=None,
+              help="An .npz that convert wrote: take its feature columns, by name and in its order (new rows for a "
+                   "run trained on it; a table's columns in another order would be read as other features).")
+def convert(table, out, label, no_label, test, like) -> None:
+    """Turn a CSV table (a header row, a column of labels, numbers in the others) into an .npz."""
+    from ssgan.tables import convert as convert_table
+
+    if no_label and click.get_current_context().get_parameter_source("label") != click.core.ParameterSource.DEFAULT:
+        raise SSGANError("give --label NAME or --no-label, not both")
+    r = convert_table(table, out, None if no_label else label, test, like)
+    if "classes" not in r:
+        click.echo(f"wrote {out}: {r['rows']} rows of {len(r['features'])} features, no labels (classify them with "
+                   f"ssgan predict RUN --data npz:{out})")
+        return
+    tested = f"; {r['test_rows']} test rows" if "test_rows" in r else ""
+    click.echo(f"wrote {out}: {r['rows']} rows of {len(r['features'])} features, {r['labeled']} labeled and "
+               f"{r['rows'] - r['labeled']} unlabeled, {len(r['classes'])} classes ({', '.join(r['classes'])}){tested}; "
+               f"train on it with ssgan fit --dataset npz:{out}")
 
 
 @main.command()

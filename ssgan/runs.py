@@ -35,7 +35,7 @@ from ssgan import distributed
 from ssgan.batched import SeedGroup, check_stackable
 from ssgan.compiling import CompileFailed
 from ssgan.config import Config, from_dict
-from ssgan.data import FOLDER_PREFIX, Dataset, load_dataset, load_npz, npz_path, own_kind, own_path, reads_data_root
+from ssgan.data import FOLDER_PREFIX, NPZ_PREFIX, Dataset, load_dataset, load_npz, npz_path, own_kind, own_path, reads_data_root
 from ssgan.errors import DataWarning, SSGANError, first_line
 from ssgan.fileio import WriteFailed, check_folder_can_be, trainer_lock, write_json, write_text, writing
 from ssgan.graphs import use_graphs
@@ -820,6 +820,7 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
         source = f"{data_spec} ({read}/ images)"
         return _scores(run, source, y, _classified(run, _image_parts(run, paths), source, "x", eight_bit=True)[0])
     if data_spec is not None:
+        _check_columns(run, data_spec)
         data = _numbered_as_run(load_npz(npz_path(data_spec), test_only=True), run)  # (x unread beside x_test)
         use_test = data.x_test is not None
         source = f"{data_spec} ({'x_test' if use_test else 'labeled rows of x'})"
@@ -924,12 +925,22 @@ def predict_run(path: str | Path, data_spec: str, key: str = "x", device: torch.
         files = folder_images(data_spec)
         source, parts, eight_bit = f"{data_spec} ({len(files)} images)", _image_parts(run, files), True
     else:
+        _check_columns(run, data_spec)
         x, eight_bit = load_npz_rows(data_spec, key)
         source, parts = f"{data_spec} ({key})", _row_parts(run, x)
     class_logits, real_logit = _classified(run, parts, source, key, eight_bit)
     return {"run": str(run.path), "data": source, "epoch": run.checkpoint["epoch"], "n": len(class_logits),
             "pred": class_logits.argmax(1).numpy(), "proba": torch.softmax(class_logits, 1).numpy(),
             "p_real": torch.sigmoid(real_logit).numpy(), "files": files, "classes": run.classes}
+
+
+def _check_columns(run: Run, data_spec: str) -> None:
+    """New rows of a table (``ssgan convert``) whose columns are not those the run's own table
+    had, where both name them: one line (:func:`ssgan.tables.check_columns`)."""
+    from ssgan.tables import check_columns
+
+    if own_kind(run.config.dataset) == NPZ_PREFIX:
+        check_columns(Path(own_path(run.config.dataset)).expanduser(), Path(npz_path(data_spec)).expanduser(), run.path)
 
 
 PREDICT_CHUNK_VALUES = 1 << 25  # eval and predict take rows a part at a time, about this many values (128 MiB)

@@ -1,0 +1,213 @@
+"""Tables of the user's own: a CSV file (a header row, a column of labels, the rest numbers)
+turned into the .npz that ``--dataset npz:PATH`` reads (``ssgan convert``).
+
+ssgan trains on arrays; tabular data mostly come as CSV, with the labels of a few rows in a
+column and the others left empty. The conversion is its own step, so that the run's data are
+the .npz, whose SHA-256 its split keeps, and every command reads them one way.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ssgan.errors import SSGANError
+
+UNLABELED_CELLS = ("", "-1", "nan", "na", "n/a", "none", "null", "?")  # (lower case) a row without a label
+
+
+def read_table(path: str | Path, label: str | None, columns: list[str] | None = None,
+               of: str | Path | None = None) -> tuple[list[str], np.ndarray, list[str] | None]:
+    """The feature columns' names, the features (float64, rows by columns) and the label cells
+    (stripped; None without a label column, ``label=None``) of the CSV file ``path``: every
+    column but the labels, or ``columns`` (those of ``of``), found by name and in their order,
+    since a table's columns in another order would be read as other features."""
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # (utf-8-sig: Excel's byte-order mark)
+            sample = f.read(1 << 16)
+            f.seek(0)
+            try:
+                dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+            except csv.Error:  # (one column, say)
+                dialect = csv.excel
+            rows = list(csv.reader(f, dialect))
+    except FileNotFoundError:
+        raise SSGANError(f"{path} does not exist") from None
+    except UnicodeDecodeError:
+        raise SSGANError(f"{path} is not a text file in UTF-8: save it as CSV (UTF-8)") from None
+    except (OSError, csv.Error) as e:
+        raise SSGANError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+    rows = [row for row in rows if any(cell.strip() for cell in row)]  # (blank lines, as spreadsheets end files)
+    if not rows:
+        raise SSGANError(f"{path} is empty: it needs a header row of column names and a row per example")
+    header = [name.strip() for name in rows[0]]
+    if len(rows) == 1:
+        raise SSGANError(f"{path} has a header row and no rows of data")
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        raise SSGANError(f"{path}: column {twice[0]!r} is named more than once in the header row; name each once")
+    if label is not None and label not in header:
+        raise SSGANError(f"{path} has no column {label!r} (its columns: {_columns(header)}): name the column of labels "
+                         "with --label NAME, or give --no-label for rows to classify")
+    for n, row in enumerate(rows[1:], 2):
+        if len(row) != len(header):
+            raise SSGANError(f"{path}, line {n}: {len(row)} cells, but the header row names {len(header)} columns")
+    if columns is not None:
+        missing = [name for name in columns if name not in header]
+        if missing:
+            raise SSGANError(f"{path} has no column {missing[0]!r}, a feature of {of}: give its rows the same columns")
+        features = [header.index(name) for name in columns]
+    else:
+        features = [k for k, name in enumerate(header) if name != label]
+    if not features:
+        raise SSGANError(f"{path} has no column of features beside {label!r}")
+    x = np.empty((len(rows) - 1, len(features)), np.float64)
+    for n, row in enumerate(rows[1:], 2):
+        for j, k in enumerate(features):
+            x[n - 2, j] = _number(row[k], path, n, header[k])
+    labels = None if label is None else [_label(row[header.index(label)]) for row in rows[1:]]
+    return [header[k] for k in features], x, labels
+
+
+def _label(cell: str) -> str:
+    """A label cell as its class is named: stripped, and a whole number written as a float (pandas
+    writes a column of labels with missing ones as 1.0, 2.0, ...) as the whole number.
+
+    >>> [_label(c) for c in (" cat ", "1.0", "2", "1.5", "")]
+    ['cat', '1', '2', '1.5', '']
+    """
+    text = cell.strip()
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return str(int(value)) if math.isfinite(value) and value == int(value) and "." in text else text
+
+
+def _number(cell: str, path: Path, line: int, column: str) -> float:
+    """A feature cell's value, or a one-line error for an empty cell or one that is no number."""
+    text = cell.strip()
+    try:
+        value = float(text)
+    except ValueError:
+        if not text:
+            raise SSGANError(f"{path}, line {line}: column {column!r} is empty; ssgan needs every feature: impute "
+                             "missing values first (or leave the column out)") from None
+        raise SSGANError(f"{path}, line {line}: column {column!r} holds {text!r}, which is not a number: encode it "
+                         "first (a 0/1 column per category), or leave the column out") from None
+    if not math.isfinite(value):
+        raise SSGANError(f"{path}, line {line}: column {column!r} holds {text!r}; ssgan needs finite numbers: impute "
+                         "it first")
+    return value
+
+
+def _columns(header: list[str], shown: int = 8) -> str:
+    return ", ".join(header[:shown]) + (f" and {len(header) - shown} more" if len(header) > shown else "")
+
+
+def class_names(cells: list[str]) -> list[str]:
+    """The classes of labeled cells, in order: by value where every one is a number (2 before
+    10), else alphabetically.
+
+    >>> class_names(["10", "2", "2"]), class_names(["dog", "cat"])
+    (['2', '10'], ['cat', 'dog'])
+    """
+    names = sorted(set(cells))
+    try:
+        return sorted(names, key=float)
+    except ValueError:
+        return names
+
+
+def features_in(npz: str | Path) -> list[str] | None:
+    """The feature columns that ``ssgan convert`` named in the .npz ``npz``; None for an .npz
+    without them (or none there)."""
+    try:
+        with np.load(npz) as f:
+            return [str(name) for name in f["features"]] if "features" in f.files else None
+    except (OSError, ValueError):
+        return None
+
+
+def check_columns(trained_on: str | Path, given: str | Path, run: str | Path) -> None:
+    """A one-line error where the .npz ``given`` (new rows for ``run``) and ``trained_on`` (the
+    run's own) both name their feature columns (``ssgan convert``) and the names differ: the rows
+    would be read as other features, and classified wrong in silence."""
+    new, own = features_in(given), features_in(trained_on)
+    if new is not None and own is not None and new != own:
+        how = "columns in another order" if sorted(new) == sorted(own) else "other columns"
+        raise SSGANError(f"{given} holds {how} than {run} trained on ({_columns(new, 4)}, against {_columns(own, 4)}): "
+                         f"convert its table with --like {trained_on}")
+
+
+def _features_of(npz: str | Path) -> list[str]:
+    """The feature columns that ``ssgan convert`` named in the .npz ``npz``."""
+    try:
+        with np.load(npz) as f:
+            if "features" not in f.files:
+                raise SSGANError(f"--like {npz} names no feature columns (no array features): give an .npz that "
+                                 "ssgan convert wrote")
+            return [str(name) for name in f["features"]]
+    except (OSError, ValueError) as e:
+        raise SSGANError(f"--like {npz} cannot be read as an .npz ({type(e).__name__})") from None
+
+
+def convert(train: str | Path, out: str | Path, label: str | None = "label", test: str | Path | None = None,
+            like: str | Path | None = None) -> dict:
+    """Write the .npz of the CSV ``train`` (and ``test``) to ``out``, atomically: ``x`` the
+    features, ``features`` their columns' names, ``y`` the labels (-1 where the label cell is
+    empty, -1, NaN, NA, ...), ``classes`` their names where they are not already the numbers
+    0..K-1, ``x_test`` and ``y_test`` from ``test`` (its feature columns found by name; every
+    row labeled, with a training class); or ``x`` alone with ``label=None`` (rows to classify,
+    ``ssgan predict``). ``like``: an .npz that this wrote, whose feature columns ``x`` takes, by
+    name and in its order (new rows for a run trained on it). Returns what it wrote."""
+    from ssgan.fileio import atomic_path
+
+    out = Path(out)
+    if out.suffix.lower() != ".npz":
+        raise SSGANError(f"--out {out}: convert writes an .npz; give a name that ends in .npz")
+    for given in (train, test):
+        if given is not None and out.exists() and Path(given).exists() and out.samefile(given):
+            raise SSGANError(f"--out {out} is the CSV file {given}: writing there would replace it; give another --out")
+    if label is None and test is not None:
+        raise SSGANError("--test needs labels to score: give the column of labels with --label NAME, not --no-label")
+    columns, x, cells = read_table(train, label, None if like is None else _features_of(like), like)
+    arrays: dict[str, np.ndarray] = {"x": x, "features": np.array(columns)}
+    summary = {"out": str(out), "rows": len(x), "features": columns}
+    if cells is not None:
+        labeled = [cell for cell in cells if cell.lower() not in UNLABELED_CELLS]
+        names = class_names(labeled)
+        if len(names) < 2:
+            raise SSGANError(f"{train}: column {label!r} has " + (f"one class ({names[0]!r}) among its labels"
+                             if names else "no labels (every cell is empty, -1 or NaN)") + "; a classifier needs two "
+                             "classes or more, each with a labeled row")
+        index = {name: k for k, name in enumerate(names)}
+        arrays["y"] = np.array([index.get(cell, -1) if cell.lower() not in UNLABELED_CELLS else -1 for cell in cells],
+                               np.int64)
+        numbered = names == [str(k) for k in range(len(names))]  # (labels 0..K-1 are their own numbers)
+        if not numbered:
+            arrays["classes"] = np.array(names)
+        summary.update(labeled=len(labeled), classes=names)
+        if test is not None:
+            _, x_test, test_cells = read_table(test, label, columns, train)
+            unknown = sorted({cell for cell in test_cells if cell not in index})
+            if unknown:
+                what = ("an empty label (or -1, NaN)" if unknown[0].lower() in UNLABELED_CELLS
+                        else f"the label {unknown[0]!r}, which no labeled row of {train} has")
+                raise SSGANError(f"{test}: column {label!r} holds {what}; every test row needs a label of a training "
+                                 "class")
+            arrays["x_test"] = x_test
+            arrays["y_test"] = np.array([index[cell] for cell in test_cells], np.int64)
+            summary["test_rows"] = len(x_test)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+    except OSError as e:
+        raise SSGANError(f"cannot write {out}: {e.strerror or e}") from None
+    return summary

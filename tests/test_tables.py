@@ -1,0 +1,168 @@
+"""`ssgan convert`: a CSV table of the user's own into the .npz that --dataset npz:PATH reads."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from ssgan.cli import main
+
+
+def write(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+TABLE = """height,weight,species
+1.5,20,cat
+2.5,40,dog
+1.0,18,
+3.0,45,NaN
+1.6,21,-1
+2.8,41,dog
+1.4,19,cat
+"""
+
+
+def test_a_table_with_named_labels_and_empty_cells_becomes_an_npz(tmp_path):
+    train = write(tmp_path / "t.csv", TABLE)
+    test = write(tmp_path / "test.csv", "species,weight,height\ndog,39,2.4\ncat,17,1.2\n")  # (its columns in another order)
+    r = invoke("convert", train, "--label", "species", "--test", test, "--out", tmp_path / "t.npz")
+    assert r.exit_code == 0, r.output
+    assert r.output == (f"wrote {tmp_path / 't.npz'}: 7 rows of 2 features, 4 labeled and 3 unlabeled, 2 classes (cat, "
+                        f"dog); 2 test rows; train on it with ssgan fit --dataset npz:{tmp_path / 't.npz'}\n")
+    with np.load(tmp_path / "t.npz") as d:
+        assert sorted(d.files) == ["classes", "features", "x", "x_test", "y", "y_test"]
+        assert d["x"].tolist() == [[1.5, 20], [2.5, 40], [1.0, 18], [3.0, 45], [1.6, 21], [2.8, 41], [1.4, 19]]
+        assert d["y"].tolist() == [0, 1, -1, -1, -1, 1, 0] and d["classes"].tolist() == ["cat", "dog"]
+        assert d["x_test"].tolist() == [[2.4, 39], [1.2, 17]] and d["y_test"].tolist() == [1, 0]
+
+
+def test_the_npz_of_a_table_trains_and_its_new_rows_are_classified_by_name(tmp_path):
+    rng = np.random.default_rng(0)
+    y = np.arange(120) % 2
+    x = rng.normal(size=(120, 3)) + 4.0 * y[:, None]
+    lines = ["a,b,c,label"] + [f"{r[0]},{r[1]},{r[2]},{['no', 'yes'][k] if i < 20 else ''}"
+                               for i, (r, k) in enumerate(zip(x, y))]
+    train = write(tmp_path / "t.csv", "\n".join(lines) + "\n")
+    new = write(tmp_path / "new.csv", "c,b,a\n" + "\n".join(f"{r[2]},{r[1]},{r[0]}" for r in x[:10]) + "\n")
+    assert invoke("convert", train, "--out", tmp_path / "t.npz").exit_code == 0
+    r = invoke("convert", new, "--no-label", "--like", tmp_path / "t.npz", "--out", tmp_path / "new.npz")
+    assert r.exit_code == 0 and "3 features, no labels" in r.output, r.output
+    with np.load(tmp_path / "new.npz") as d:  # (columns found by name, in the training table's order: a, b, c)
+        assert sorted(d.files) == ["features", "x"] and np.array_equal(d["x"], x[:10])
+        assert d["features"].tolist() == ["a", "b", "c"]
+    r = invoke("fit", "--dataset", f"npz:{tmp_path / 't.npz'}", "--val", 10, "--epochs", 2, "--batch-size", 20,
+               "--out", tmp_path / "runs", "--quiet", "--json")
+    assert r.exit_code == 0, r.output
+    run = json.loads(r.stdout)["run"]
+    r = invoke("predict", run, "--data", f"npz:{tmp_path / 'new.npz'}", "--out", tmp_path / "p.csv")
+    assert r.exit_code == 0, r.output
+    assert "predicted classes 0 (no): " in r.output and (tmp_path / "p.csv").read_text().startswith("row,pred,class,")
+    # the same rows converted without --like, in their table's order (c, b, a): one line, where they had been
+    # classified as other features in silence
+    assert invoke("convert", new, "--no-label", "--out", tmp_path / "unordered.npz").exit_code == 0
+    for command in (["predict", run, "--out", tmp_path / "q.csv"], ["eval", run]):
+        r = invoke(*command, "--data", f"npz:{tmp_path / 'unordered.npz'}")
+        assert r.exit_code == 2 and r.output == (
+            f"Error: {tmp_path / 'unordered.npz'} holds columns in another order than {run} trained on (c, b, a, "
+            f"against a, b, c): convert its table with --like {tmp_path / 't.npz'}\n"), r.output
+
+
+@pytest.mark.parametrize("labels, y, classes", [
+    (["0", "1", "2", ""], [0, 1, 2, -1], None),  # the numbers 0..K-1 are their own classes
+    (["1.0", "2.0", "", "2.0"], [0, 1, -1, 1], ["1", "2"]),  # (pandas writes labels beside missing ones as floats)
+    (["10", "2", "2", "?"], [1, 0, 0, -1], ["2", "10"]),  # (numbers ordered as numbers)
+])
+def test_labels_that_are_numbers(tmp_path, labels, y, classes):
+    train = write(tmp_path / "t.csv", "f,label\n" + "".join(f"{i},{v}\n" for i, v in enumerate(labels)))
+    r = invoke("convert", train, "--out", tmp_path / "t.npz")
+    assert r.exit_code == 0, r.output
+    with np.load(tmp_path / "t.npz") as d:
+        assert d["y"].tolist() == y
+        assert (d["classes"].tolist() if "classes" in d.files else None) == classes
+
+
+def test_a_spreadsheets_table_semicolons_and_byte_order_mark(tmp_path):
+    """Excel's "CSV UTF-8" starts with a byte-order mark; in many locales it separates by semicolons."""
+    path = tmp_path / "t.csv"
+    path.write_bytes("\ufeffx;label\n0.5;a\n1.5;b\n\n".encode("utf-8"))
+    r = invoke("convert", path, "--out", tmp_path / "t.npz")
+    assert r.exit_code == 0, r.output
+    with np.load(tmp_path / "t.npz") as d:
+        assert d["x"].tolist() == [[0.5], [1.5]] and d["classes"].tolist() == ["a", "b"]
+
+
+@pytest.mark.parametrize("files, args, message", [
+    ({"t.csv": TABLE}, ["t.csv"], "t.csv has no column 'label' (its columns: height, weight, species): name the column "
+                                  "of labels with --label NAME, or give --no-label for rows to classify"),
+    ({"t.csv": "a,label\n1,x\nM,y\n"}, ["t.csv"], "t.csv, line 3: column 'a' holds 'M', which is not a number: encode "
+                                                  "it first (a 0/1 column per category), or leave the column out"),
+    ({"t.csv": "a,label\n1,x\n,y\n"}, ["t.csv"], "t.csv, line 3: column 'a' is empty; ssgan needs every feature: "
+                                                 "impute missing values first"),
+    ({"t.csv": "a,label\n1,x\ninf,y\n"}, ["t.csv"], "column 'a' holds 'inf'; ssgan needs finite numbers"),
+    ({"t.csv": "a,label\n1,x\n2,y,3\n"}, ["t.csv"], "t.csv, line 3: 3 cells, but the header row names 2 columns"),
+    ({"t.csv": "a,label\n1,x\n2,\n"}, ["t.csv"], "column 'label' has one class ('x') among its labels; a classifier "
+                                                 "needs two classes or more"),
+    ({"t.csv": "a,label\n1,\n2,-1\n"}, ["t.csv"], "column 'label' has no labels (every cell is empty, -1 or NaN)"),
+    ({"t.csv": "a,a,label\n1,2,x\n"}, ["t.csv"], "column 'a' is named more than once in the header row"),
+    ({"t.csv": "a,label\n"}, ["t.csv"], "t.csv has a header row and no rows of data"),
+    ({"t.csv": "\n\n"}, ["t.csv"], "t.csv is empty: it needs a header row of column names and a row per example"),
+    ({"t.csv": "label\nx\ny\n"}, ["t.csv"], "t.csv has no column of features beside 'label'"),
+    ({"t.csv": "a,label\n1,x\n2,y\n", "s.csv": "a,label\n1,x\n2,z\n"}, ["t.csv", "--test", "s.csv"],
+     "s.csv: column 'label' holds the label 'z', which no labeled row of t.csv has; every test row needs a label of "
+     "a training class"),
+    ({"t.csv": "a,label\n1,x\n2,y\n", "s.csv": "a,label\n1,x\n2,\n"}, ["t.csv", "--test", "s.csv"],
+     "s.csv: column 'label' holds an empty label (or -1, NaN); every test row needs a label"),
+    ({"t.csv": "a,b,label\n1,1,x\n2,2,y\n", "s.csv": "a,label\n1,x\n"}, ["t.csv", "--test", "s.csv"],
+     "s.csv has no column 'b', a feature of t.csv: give its rows the same columns"),
+    ({"t.csv": "a,label\n1,x\n2,y\n"}, ["t.csv", "--no-label", "--test", "t.csv"], "--test needs labels to score"),
+    ({"t.csv": "a,label\n1,x\n2,y\n"}, ["t.csv", "--no-label", "--label", "label"], "give --label NAME or --no-label, "
+                                                                                     "not both"),
+    ({}, ["nowhere.csv"], "nowhere.csv does not exist"),
+    ({"t.csv": "a,label\n1,x\n2,y\n", "n.csv": "b\n3\n"}, ["n.csv", "--no-label", "--like", "like.npz"],
+     "n.csv has no column 'a', a feature of like.npz: give its rows the same columns"),
+    ({"n.csv": "b\n3\n"}, ["n.csv", "--no-label", "--like", "n.csv"], "--like n.csv cannot be read as an .npz"),
+])
+def test_bad_tables_are_one_line_and_write_nothing(tmp_path, monkeypatch, files, args, message):
+    monkeypatch.chdir(tmp_path)
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    np.savez(tmp_path / "like.npz", x=np.zeros((1, 1)), features=np.array(["a"]))
+    r = invoke("convert", *args, "--out", "out.npz")
+    assert r.exit_code == 2 and r.output.startswith("Error: ") and message in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1 and not (tmp_path / "out.npz").exists()
+
+
+@pytest.mark.parametrize("out, message", [
+    ("t.csv", "--out t.csv: convert writes an .npz; give a name that ends in .npz"),
+])
+def test_the_npz_is_named_as_one(tmp_path, monkeypatch, out, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.csv").write_text("a,label\n1,x\n2,y\n")
+    r = invoke("convert", "t.csv", "--out", out)
+    assert r.exit_code == 2 and message in r.output and (tmp_path / "t.csv").read_text() == "a,label\n1,x\n2,y\n"
+
+
+def test_a_file_that_is_not_text(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00")
+    r = invoke("convert", path, "--out", tmp_path / "t.npz")
+    assert r.exit_code == 2 and "is not a text file in UTF-8: save it as CSV (UTF-8)" in r.output, r.output
+
+
+def test_like_takes_the_training_tables_columns_alone(tmp_path):
+    """--no-label --like: a table that has more columns (its labels, an id) gives the training
+    table's features, by name, and reads no other column (a column of names is no number)."""
+    train = write(tmp_path / "t.csv", "a,b,label\n1,2,x\n3,4,y\n")
+    assert invoke("convert", train, "--out", tmp_path / "t.npz").exit_code == 0
+    rows = write(tmp_path / "rows.csv", "id,label,b,a\nk1,x,20,10\nk2,,40,30\n")
+    r = invoke("convert", rows, "--no-label", "--like", tmp_path / "t.npz", "--out", tmp_path / "rows.npz")
+    assert r.exit_code == 0, r.output
+    with np.load(tmp_path / "rows.npz") as d:
+        assert d["x"].tolist() == [[10, 20], [30, 40]] and d["features"].tolist() == ["a", "b"]
