@@ -19,12 +19,16 @@ from ssgan.errors import SSGANError
 UNLABELED_CELLS = ("", "-1", "nan", "na", "n/a", "none", "null", "?")  # (lower case) a row without a label
 
 
+ROWS_AT_ONCE = 4096  # rows converted into one block of the features, so that a table is never held as text
+
+
 def read_table(path: str | Path, label: str | None, columns: list[str] | None = None,
                of: str | Path | None = None) -> tuple[list[str], np.ndarray, list[str] | None]:
     """The feature columns' names, the features (float64, rows by columns) and the label cells
     (stripped; None without a label column, ``label=None``) of the CSV file ``path``: every
     column but the labels, or ``columns`` (those of ``of``), found by name and in their order,
-    since a table's columns in another order would be read as other features."""
+    since a table's columns in another order would be read as other features. The rows are read
+    one after another, into blocks of numbers."""
     path = Path(path)
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:  # (utf-8-sig: Excel's byte-order mark)
@@ -34,28 +38,46 @@ def read_table(path: str | Path, label: str | None, columns: list[str] | None = 
                 dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
             except csv.Error:  # (one column, say)
                 dialect = csv.excel
-            rows = list(csv.reader(f, dialect))
+            reader = csv.reader(f, dialect)
+            rows = (row for row in reader if any(cell.strip() for cell in row))  # (blank lines, as spreadsheets end files)
+            header = [name.strip() for name in next(rows, [])]
+            if not header:
+                raise SSGANError(f"{path} is empty: it needs a header row of column names and a row per example")
+            names, features, at = _feature_columns(path, header, label, columns, of)
+            blocks, cells, block = [], [], []
+            for row in rows:
+                if len(row) != len(header):
+                    raise SSGANError(f"{path}, line {reader.line_num}: {len(row)} cells, but the header row names "
+                                     f"{len(header)} columns")
+                block.append(_numbers(row, features, header, path, reader.line_num))
+                if at is not None:
+                    cells.append(_label(row[at]))
+                if len(block) == ROWS_AT_ONCE:
+                    blocks.append(np.array(block))
+                    block = []
     except FileNotFoundError:
         raise SSGANError(f"{path} does not exist") from None
     except UnicodeDecodeError:
         raise SSGANError(f"{path} is not a text file in UTF-8: save it as CSV (UTF-8)") from None
     except (OSError, csv.Error) as e:
         raise SSGANError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
-    rows = [row for row in rows if any(cell.strip() for cell in row)]  # (blank lines, as spreadsheets end files)
-    if not rows:
-        raise SSGANError(f"{path} is empty: it needs a header row of column names and a row per example")
-    header = [name.strip() for name in rows[0]]
-    if len(rows) == 1:
+    if block:
+        blocks.append(np.array(block))
+    if not blocks:
         raise SSGANError(f"{path} has a header row and no rows of data")
+    return names, np.concatenate(blocks), None if at is None else cells
+
+
+def _feature_columns(path: Path, header: list[str], label: str | None, columns: list[str] | None,
+                     of) -> tuple[list[str], list[int], int | None]:
+    """The names and places of the feature columns of a table of ``header`` (``columns``, those
+    of ``of``, by name; else all but ``label``), and the place of its labels (None without)."""
     twice = sorted({name for name in header if header.count(name) > 1})
     if twice:
         raise SSGANError(f"{path}: column {twice[0]!r} is named more than once in the header row; name each once")
     if label is not None and label not in header:
         raise SSGANError(f"{path} has no column {label!r} (its columns: {_columns(header)}): name the column of labels "
                          "with --label NAME, or give --no-label for rows to classify")
-    for n, row in enumerate(rows[1:], 2):
-        if len(row) != len(header):
-            raise SSGANError(f"{path}, line {n}: {len(row)} cells, but the header row names {len(header)} columns")
     if columns is not None:
         missing = [name for name in columns if name not in header]
         if missing:
@@ -65,12 +87,21 @@ def read_table(path: str | Path, label: str | None, columns: list[str] | None = 
         features = [k for k, name in enumerate(header) if name != label]
     if not features:
         raise SSGANError(f"{path} has no column of features beside {label!r}")
-    x = np.empty((len(rows) - 1, len(features)), np.float64)
-    for n, row in enumerate(rows[1:], 2):
-        for j, k in enumerate(features):
-            x[n - 2, j] = _number(row[k], path, n, header[k])
-    labels = None if label is None else [_label(row[header.index(label)]) for row in rows[1:]]
-    return [header[k] for k in features], x, labels
+    return [header[k] for k in features], features, None if label is None else header.index(label)
+
+
+def _numbers(row: list[str], features: list[int], header: list[str], path: Path, line: int) -> np.ndarray:
+    """The features of a row, as numpy reads numbers written as text; a one-line error that names
+    the cell where one is empty, no number, or not finite."""
+    try:
+        values = np.array([row[k] for k in features], dtype=np.float64)
+        if np.isfinite(values).all():
+            return values
+    except ValueError:
+        pass
+    for k in features:  # (the first cell that is wrong, for the message)
+        _number(row[k], path, line, header[k])
+    raise AssertionError("a row that numpy refused has no wrong cell")  # pragma: no cover
 
 
 def _label(cell: str) -> str:
