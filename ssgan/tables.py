@@ -76,8 +76,9 @@ def _feature_columns(path: Path, header: list[str], label: str | None, columns: 
     if twice:
         raise SSGANError(f"{path}: column {twice[0]!r} is named more than once in the header row; name each once")
     if label is not None and label not in header:
-        raise SSGANError(f"{path} has no column {label!r} (its columns: {_columns(header)}): name the column of labels "
-                         "with --label NAME, or give --no-label for rows to classify")
+        how = ("the test rows need their labels in a column of that name" if columns is not None else
+               "name the column of labels with --label NAME, or give --no-label for rows to classify")
+        raise SSGANError(f"{path} has no column {label!r} (its columns: {_columns(header)}): {how}")
     if columns is not None:
         missing = [name for name in columns if name not in header]
         if missing:

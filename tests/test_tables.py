@@ -123,6 +123,8 @@ def test_a_spreadsheets_table_semicolons_and_byte_order_mark(tmp_path):
     ({"t.csv": "a,b,label\n1,1,x\n2,2,y\n", "s.csv": "a,label\n1,x\n"}, ["t.csv", "--test", "s.csv"],
      "s.csv has no column 'b', a feature of t.csv: give its rows the same columns"),
     ({"t.csv": "a,label\n1,x\n2,y\n"}, ["t.csv", "--no-label", "--test", "t.csv"], "--test needs labels to score"),
+    ({"t.csv": "a,label\n1,x\n2,y\n", "s.csv": "a\n1\n"}, ["t.csv", "--test", "s.csv"],
+     "s.csv has no column 'label' (its columns: a): the test rows need their labels in a column of that name"),
     ({"t.csv": "a,label\n1,x\n2,y\n"}, ["t.csv", "--no-label", "--label", "label"], "give --label NAME or --no-label, "
                                                                                      "not both"),
     ({}, ["nowhere.csv"], "nowhere.csv does not exist"),
