@@ -23,12 +23,12 @@ ROWS_AT_ONCE = 4096  # rows converted into one block of the features, so that a 
 
 
 def read_table(path: str | Path, label: str | None, columns: list[str] | None = None,
-               of: str | Path | None = None) -> tuple[list[str], np.ndarray, list[str] | None]:
+               of: str | Path | None = None, test: bool = False) -> tuple[list[str], np.ndarray, list[str] | None]:
     """The feature columns' names, the features (float64, rows by columns) and the label cells
     (stripped; None without a label column, ``label=None``) of the CSV file ``path``: every
     column but the labels, or ``columns`` (those of ``of``), found by name and in their order,
-    since a table's columns in another order would be read as other features. The rows are read
-    one after another, into blocks of numbers."""
+    since a table's columns in another order would be read as other features (``test``: the
+    test rows of ``of``). The rows are read one after another, into blocks of numbers."""
     path = Path(path)
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:  # (utf-8-sig: Excel's byte-order mark)
@@ -43,7 +43,7 @@ def read_table(path: str | Path, label: str | None, columns: list[str] | None = 
             header = [name.strip() for name in next(rows, [])]
             if not header:
                 raise SSGANError(f"{path} is empty: it needs a header row of column names and a row per example")
-            names, features, at = _feature_columns(path, header, label, columns, of)
+            names, features, at = _feature_columns(path, header, label, columns, of, test)
             blocks, cells, block = [], [], []
             for row in rows:
                 if len(row) != len(header):
@@ -69,14 +69,14 @@ def read_table(path: str | Path, label: str | None, columns: list[str] | None = 
 
 
 def _feature_columns(path: Path, header: list[str], label: str | None, columns: list[str] | None,
-                     of) -> tuple[list[str], list[int], int | None]:
+                     of, test: bool = False) -> tuple[list[str], list[int], int | None]:
     """The names and places of the feature columns of a table of ``header`` (``columns``, those
     of ``of``, by name; else all but ``label``), and the place of its labels (None without)."""
     twice = sorted({name for name in header if header.count(name) > 1})
     if twice:
         raise SSGANError(f"{path}: column {twice[0]!r} is named more than once in the header row; name each once")
     if label is not None and label not in header:
-        how = ("the test rows need their labels in a column of that name" if columns is not None else
+        how = ("the test rows need their labels in a column of that name" if test else
                "name the column of labels with --label NAME, or give --no-label for rows to classify")
         raise SSGANError(f"{path} has no column {label!r} (its columns: {_columns(header)}): {how}")
     if columns is not None:
@@ -225,7 +225,7 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
             arrays["classes"] = np.array(names)
         summary.update(labeled=len(labeled), classes=names)
         if test is not None:
-            _, x_test, test_cells = read_table(test, label, columns, train)
+            _, x_test, test_cells = read_table(test, label, columns, train, test=True)
             unknown = sorted({cell for cell in test_cells if cell not in index})
             if unknown:
                 what = ("an empty label (or -1, NaN)" if unknown[0].lower() in UNLABELED_CELLS
