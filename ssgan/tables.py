@@ -159,10 +159,14 @@ def features_in(npz: str | Path) -> list[str] | None:
     """The feature columns that ``ssgan convert`` named in the .npz ``npz``; None for an .npz
     without them (or none there)."""
     try:
-        with np.load(npz) as f:
-            return [str(name) for name in f["features"]] if "features" in f.files else None
+        return _read_features(npz)
     except (OSError, ValueError):
         return None
+
+
+def _read_features(npz: str | Path) -> list[str] | None:
+    with np.load(npz) as f:
+        return [str(name) for name in f["features"]] if "features" in f.files else None
 
 
 def check_columns(trained_on: str | Path, given: str | Path, run: str | Path) -> None:
@@ -177,15 +181,15 @@ def check_columns(trained_on: str | Path, given: str | Path, run: str | Path) ->
 
 
 def _features_of(npz: str | Path) -> list[str]:
-    """The feature columns that ``ssgan convert`` named in the .npz ``npz``."""
+    """The feature columns that ``ssgan convert`` named in the .npz ``npz`` (``--like``), or a one-line error."""
     try:
-        with np.load(npz) as f:
-            if "features" not in f.files:
-                raise SSGANError(f"--like {npz} names no feature columns (no array features): give an .npz that "
-                                 "ssgan convert wrote")
-            return [str(name) for name in f["features"]]
+        names = _read_features(npz)
     except (OSError, ValueError) as e:
         raise SSGANError(f"--like {npz} cannot be read as an .npz ({type(e).__name__})") from None
+    if names is None:
+        raise SSGANError(f"--like {npz} names no feature columns (no array features): give an .npz that ssgan convert "
+                         "wrote")
+    return names
 
 
 def convert(train: str | Path, out: str | Path, label: str | None = "label", test: str | Path | None = None,
@@ -218,8 +222,7 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
                              if names else "no labels (every cell is empty, -1 or NaN)") + "; a classifier needs two "
                              "classes or more, each with a labeled row")
         index = {name: k for k, name in enumerate(names)}
-        arrays["y"] = np.array([index.get(cell, -1) if cell.lower() not in UNLABELED_CELLS else -1 for cell in cells],
-                               np.int64)
+        arrays["y"] = np.array([-1 if cell.lower() in UNLABELED_CELLS else index[cell] for cell in cells], np.int64)
         numbered = names == [str(k) for k in range(len(names))]  # (labels 0..K-1 are their own numbers)
         if not numbered:
             arrays["classes"] = np.array(names)

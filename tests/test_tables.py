@@ -131,12 +131,15 @@ def test_a_spreadsheets_table_semicolons_and_byte_order_mark(tmp_path):
     ({"t.csv": "a,label\n1,x\n2,y\n", "n.csv": "b\n3\n"}, ["n.csv", "--no-label", "--like", "like.npz"],
      "n.csv has no column 'a', a feature of like.npz: give its rows the same columns"),
     ({"n.csv": "b\n3\n"}, ["n.csv", "--no-label", "--like", "n.csv"], "--like n.csv cannot be read as an .npz"),
+    ({"n.csv": "b\n3\n"}, ["n.csv", "--no-label", "--like", "plain.npz"],
+     "--like plain.npz names no feature columns (no array features): give an .npz that ssgan convert wrote"),
 ])
 def test_bad_tables_are_one_line_and_write_nothing(tmp_path, monkeypatch, files, args, message):
     monkeypatch.chdir(tmp_path)
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     np.savez(tmp_path / "like.npz", x=np.zeros((1, 1)), features=np.array(["a"]))
+    np.savez(tmp_path / "plain.npz", x=np.zeros((1, 1)))
     r = invoke("convert", *args, "--out", "out.npz")
     assert r.exit_code == 2 and r.output.startswith("Error: ") and message in r.output, r.output
     assert len(r.output.strip().splitlines()) == 1 and not (tmp_path / "out.npz").exists()
