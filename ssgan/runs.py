@@ -35,7 +35,8 @@ from ssgan import distributed
 from ssgan.batched import SeedGroup, check_stackable
 from ssgan.compiling import CompileFailed
 from ssgan.config import Config, from_dict
-from ssgan.data import FOLDER_PREFIX, NPZ_PREFIX, Dataset, load_dataset, load_npz, npz_path, own_kind, own_path, reads_data_root
+from ssgan.data import (FOLDER_PREFIX, NPZ_PREFIX, Dataset, load_dataset, load_npz, npz_path, own_kind, own_path,
+                        reads_data_root)
 from ssgan.errors import DataWarning, SSGANError, first_line
 from ssgan.fileio import WriteFailed, check_folder_can_be, trainer_lock, write_json, write_text, writing
 from ssgan.graphs import use_graphs
@@ -653,13 +654,13 @@ class Run:
         d.load_state_dict(self.checkpoint["ema"])
         return to_device(d, self.device, self.config.arch).eval()
 
-    # -- in Python: what predict and sample --npz write, on arrays -------------------------------
-
     @property
     def metrics(self) -> list[dict]:
         """The run's ``metrics.jsonl``, a dict per epoch (read now: a run still training has more
         each epoch)."""
         return read_metrics(self.path)
+
+    # -- in Python: what predict and sample --npz write, on arrays -------------------------------
 
     def predict_proba(self, x) -> np.ndarray:
         """The class probabilities (N, K) of the rows of ``x`` (the softmax over the EMA
