@@ -129,12 +129,23 @@ def _number(cell: str, path: Path, line: int, column: str) -> float:
         if not text:
             raise SSGANError(f"{path}, line {line}: column {column!r} is empty; ssgan needs every feature: impute "
                              "missing values first (or leave the column out)") from None
+        if _is_number(text.replace(",", ".", 1)):  # (a spreadsheet of a locale that writes 1,5 for 1.5)
+            raise SSGANError(f"{path}, line {line}: column {column!r} holds {text!r}, a decimal comma: save the table "
+                             f"with decimal points ({text.replace(',', '.', 1)})") from None
         raise SSGANError(f"{path}, line {line}: column {column!r} holds {text!r}, which is not a number: encode it "
                          "first (a 0/1 column per category), or leave the column out") from None
     if not math.isfinite(value):
         raise SSGANError(f"{path}, line {line}: column {column!r} holds {text!r}; ssgan needs finite numbers: impute "
                          "it first")
     return value
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _columns(header: list[str], shown: int = 8) -> str:

@@ -106,6 +106,8 @@ def test_a_spreadsheets_table_semicolons_and_byte_order_mark(tmp_path):
     ({"t.csv": "a,label\n1,x\n,y\n"}, ["t.csv"], "t.csv, line 3: column 'a' is empty; ssgan needs every feature: "
                                                  "impute missing values first"),
     ({"t.csv": "a,label\n1,x\ninf,y\n"}, ["t.csv"], "column 'a' holds 'inf'; ssgan needs finite numbers"),
+    ({"t.csv": "a;label\n1,5;x\n2,5;y\n"}, ["t.csv"], "t.csv, line 2: column 'a' holds '1,5', a decimal comma: "
+                                                       "save the table with decimal points (1.5)"),
     ({"t.csv": "a,label\n1,x\n\n,y\n"}, ["t.csv"], "t.csv, line 4: column 'a' is empty"),  # (the blank line counts)
     ({"t.csv": "a,label\n1,x\n2,y,3\n"}, ["t.csv"], "t.csv, line 3: 3 cells, but the header row names 2 columns"),
     ({"t.csv": "a,label\n1,x\n2,\n"}, ["t.csv"], "column 'label' has one class ('x') among its labels; a classifier "
