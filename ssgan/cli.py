@@ -230,12 +230,12 @@ def convert(table, out, label, no_label, test, like) -> None:
     if no_label and click.get_current_context().get_parameter_source("label") != click.core.ParameterSource.DEFAULT:
         raise SSGANError("give --label NAME or --no-label, not both")
     r = convert_table(table, out, None if no_label else label, test, like)
+    rows = f"{r['rows']} row{'s' * (r['rows'] != 1)} of {len(r['features'])} feature{'s' * (len(r['features']) != 1)}"
     if "classes" not in r:
-        click.echo(f"wrote {out}: {r['rows']} rows of {len(r['features'])} features, no labels (classify them with "
-                   f"ssgan predict RUN --data npz:{out})")
+        click.echo(f"wrote {out}: {rows}, no labels (classify them with ssgan predict RUN --data npz:{out})")
         return
     tested = f"; {r['test_rows']} test rows" if "test_rows" in r else ""
-    click.echo(f"wrote {out}: {r['rows']} rows of {len(r['features'])} features, {r['labeled']} labeled and "
+    click.echo(f"wrote {out}: {rows}, {r['labeled']} labeled and "
                f"{r['rows'] - r['labeled']} unlabeled, {len(r['classes'])} classes ({', '.join(r['classes'])}){tested}; "
                f"train on it with ssgan fit --dataset npz:{out}")
 

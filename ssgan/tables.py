@@ -212,7 +212,7 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
     row labeled, with a training class); or ``x`` alone with ``label=None`` (rows to classify,
     ``ssgan predict``). ``like``: an .npz that this wrote, whose feature columns ``x`` takes, by
     name and in its order (new rows for a run trained on it). Returns what it wrote."""
-    from ssgan.fileio import atomic_path
+    from ssgan.fileio import atomic_path, check_folder_can_be
 
     out = Path(out)
     if out.suffix.lower() != ".npz":
@@ -220,6 +220,9 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
     for given in (train, test):
         if given is not None and out.exists() and Path(given).exists() and out.samefile(given):
             raise SSGANError(f"--out {out} is the CSV file {given}: writing there would replace it; give another --out")
+    if out.is_dir():
+        raise SSGANError(f"--out {out} is a folder: give the name of the .npz file to write")
+    check_folder_can_be(out.parent, f"--out {out}")  # (before the table is read)
     if label is None and test is not None:
         raise SSGANError("--test needs labels to score: give the column of labels with --label NAME, not --no-label")
     columns, x, cells = read_table(train, label, None if like is None else _features_of(like), like)

@@ -149,10 +149,13 @@ def test_bad_tables_are_one_line_and_write_nothing(tmp_path, monkeypatch, files,
 
 @pytest.mark.parametrize("out, message", [
     ("t.csv", "--out t.csv: convert writes an .npz; give a name that ends in .npz"),
+    ("t.csv/x.npz", "--out t.csv/x.npz: t.csv is a file, not a folder"),
+    ("folder.npz", "--out folder.npz is a folder: give the name of the .npz file to write"),
 ])
 def test_the_npz_is_named_as_one(tmp_path, monkeypatch, out, message):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "t.csv").write_text("a,label\n1,x\n2,y\n")
+    (tmp_path / "folder.npz").mkdir()
     r = invoke("convert", "t.csv", "--out", out)
     assert r.exit_code == 2 and message in r.output and (tmp_path / "t.csv").read_text() == "a,label\n1,x\n2,y\n"
 
