@@ -974,7 +974,8 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
         for j, method in enumerate(methods):
             if (i, j) in shared:  # (the same run as one trained above: a report would count it twice)
                 if not as_json:
-                    click.echo(f"{method:16s} seed {job.seed}: the same labeled split and settings as "
+                    rows = "training rows (every label)" if method == "full" else "labeled split"
+                    click.echo(f"{method:16s} seed {job.seed}: the same {rows} and settings as "
                                f"{shared[(i, j)]}, whose {method} run is above", err=True)
                 continue
             # a network's epochs shown as fit shows them (they had trained in silence, an hour for full on MNIST)
@@ -1010,13 +1011,19 @@ def _shared_baselines(jobs: list, methods: tuple[str, ...], flag: str) -> dict[t
     """Of ``baseline``'s ``jobs`` x ``methods`` (their places), those that would train a run
     already trained by an earlier job (the same labeled split and the settings the method
     depends on: an ablation's runs of one seed share their split, and logreg trained once per
-    run had made duplicates that ``report`` refuses), each with that job's name. Runs of one
+    run had made duplicates that ``report`` refuses; full's rows are every label but the
+    validation ones, which the counts of a label budget share), each with that job's name. Runs of one
     split whose network or schedule differ are one line for a network baseline: it would train
     two runs on one split that a report cannot tell apart."""
     from ssgan.baselines import baseline_settings
     from ssgan.splits import load_split
 
-    def where(job) -> tuple:  # (the labeled split: its rows, or the seed that draws them)
+    def where(job, method: str) -> tuple:  # (the labeled split: its rows, or the seed that draws them)
+        if method == "full":  # every labeled row but the validation ones: the runs of a label budget's counts share it
+            if not job.split:
+                return (job.dataset, job.seed) + ((job.labels, job.val) if job.val else ())
+            s = load_split(job.split)
+            return s.dataset, job.seed, tuple(s.val_indices)
         if not job.split:
             return job.dataset, job.seed, job.labels, job.val
         s = load_split(job.split)
@@ -1025,16 +1032,15 @@ def _shared_baselines(jobs: list, methods: tuple[str, ...], flag: str) -> dict[t
     def name(job) -> str:
         return str(Path(job.split).parent if flag == "--run" else job.split) if job.split else f"seed {job.seed}"
 
-    places = [where(job) for job in jobs]
     first: dict[tuple, tuple[int, dict]] = {}
     shared = {}
     for j, method in enumerate(methods):
         for i, job in enumerate(jobs):
-            settings = baseline_settings(job, method)
-            if (method, places[i]) not in first:
-                first[(method, places[i])] = (i, settings)
+            settings, place = baseline_settings(job, method), (method, where(job, method))
+            if place not in first:
+                first[place] = (i, settings)
                 continue
-            k, earlier = first[(method, places[i])]
+            k, earlier = first[place]
             if settings == earlier:
                 shared[(i, j)] = name(jobs[k])
                 continue

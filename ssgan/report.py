@@ -102,16 +102,25 @@ def find_runs(paths: list[str | Path], split: str = "test") -> list[RunRecord]:
 def label_groups(runs: list[RunRecord]) -> dict[int, list[RunRecord]]:
     """The runs by their number of labeled examples, fewest first: a study of several label
     counts (the paper's table of 20, 50, 100 and 200 labels) is reported a count at a time. The
-    full baseline trains on every label by design: it joins the group of its own count, or every
-    group where no other run has its count."""
-    counts = sorted({r.config["labels"] for r in runs if r.method != "full"})
-    if not counts:  # (full alone)
-        counts = sorted({r.config["labels"] for r in runs})
-    groups: dict[int, list[RunRecord]] = {n: [] for n in counts}
+    full baseline trains on every label by design: it joins the counts whose runs of its seed held
+    out its validation rows (``baseline --run`` made it for them), else every count."""
+    others = [r for r in runs if r.method != "full"]
+    counts = sorted({r.config["labels"] for r in others or runs})
+    groups: dict[int, list[RunRecord]] = {n: [r for r in others if r.config["labels"] == n] for n in counts}
     for r in runs:
-        for n in ([r.config["labels"]] if r.config["labels"] in groups else counts):
-            groups[n].append(r)
+        if r.method == "full":
+            held = _val_rows(r)
+            mine = [n for n in counts if any(o.config["seed"] == r.config["seed"] and _val_rows(o) == held
+                                              for o in groups[n] if o.method != "full")]
+            for n in mine or counts:
+                groups[n].append(r)
     return groups
+
+
+def _val_rows(r: RunRecord) -> tuple[int, ...] | None:
+    """The validation rows a run held out (its split.json's), None where it has no split file."""
+    f = r.path / "split.json"
+    return tuple(json.loads(f.read_text()).get("val_indices", ())) if f.is_file() else None
 
 
 def _check_named_once(folders: list[Path]) -> None:

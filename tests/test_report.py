@@ -584,3 +584,33 @@ def test_a_label_count_table_of_validation_rows_says_how_many_each_count_held_ou
     md = render_label_counts(summary)
     assert "Validation errors (of 100 at 20 labels, 200 at 50 labels):" in md
     assert "| ssgan | 50.0 (n=1) | 80.0 (n=1) |" in md and "**Scored on validation rows, not on a test set**" in md
+
+
+@pytest.mark.parametrize("val", [0, 20])
+def test_full_of_a_label_budget_trains_once_per_seed_and_joins_its_counts(tmp_path, val):
+    """baseline --run of runs of 20 and 50 labels trained full once per count, the same run
+    twice where no rows are held out, and report then refused the pair; full's rows are every
+    label but the validation ones: once per seed without --val (joining both counts), once per
+    count with it (each count's own validation rows, in its own count's report)."""
+    out = tmp_path / "runs"
+    for labels in (20, 50):
+        r = invoke("fit", "--dataset", "digits", "--labels", labels, "--val", val, "--epochs", 1, "--seeds", 2,
+                   "--out", out, "--quiet")
+        assert r.exit_code == 0, r.output
+    r = invoke("baseline", "--run", out, "--method", "full", "--epochs", 1, "--json")
+    assert r.exit_code == 0, r.output
+    fulls = json.loads(r.stdout)
+    assert len(fulls) == (2 if not val else 4)
+    rep = tmp_path / "rep"
+    r = invoke("report", out, "--out", rep)
+    assert r.exit_code == 0, r.output
+
+    def held(run):
+        return json.loads((Path(run) / "split.json").read_text())["val_indices"]
+
+    reports = {n: json.loads((rep / f"labels-{n}" / "report.json").read_text())["methods"] for n in (20, 50)}
+    for labels, methods in reports.items():
+        assert methods["full"]["seeds"] == [1, 2] and set(methods["full"]["runs"]) <= {f["run"] for f in fulls}
+        for full, ssl in zip(methods["full"]["runs"], methods["ssgan"]["runs"]):  # (both by seed)
+            assert held(full) == held(ssl)
+    assert (reports[20]["full"]["runs"] == reports[50]["full"]["runs"]) == (not val)
