@@ -737,7 +737,8 @@ def _write_one(runs: list[RunRecord], out: Path, notes_text: str | None, split: 
 def summarize_label_counts(summaries: dict[int, dict], folders: dict[int, str]) -> dict:
     """The numbers of a report over several label counts, from each count's :func:`summarize`
     (``summaries``, whose report lies in ``folders``): per method, its accuracy and errors at
-    each count (None where it has no runs of that count)."""
+    each count (None where it has no runs of that count), and each SSL method's gain over each
+    baseline at each count."""
     first = next(iter(summaries.values()))
     split = first["split"]
     counts = list(summaries)
@@ -750,10 +751,17 @@ def summarize_label_counts(summaries: dict[int, dict], folders: dict[int, str]) 
         methods[name] = {"baseline": some["baseline"], **{key: [m[key] if m else None for m in ms] for key in (
             "seeds", f"{split}_acc_mean", f"{split}_acc_std", f"{split}_errors_mean", f"{split}_errors_std")},
             "runs": [len(m["runs"]) if m else 0 for m in ms]}
+    pairs = list(dict.fromkeys((g["method"], g["baseline"]) for n in counts for g in summaries[n]["gains"]))
+    gains = []
+    for method, baseline in pairs:  # each SSL method's gain over each baseline, paired by seed, at each count
+        at = [next((g for g in summaries[n]["gains"] if (g["method"], g["baseline"]) == (method, baseline)), None)
+              for n in counts]
+        gains.append({"method": method, "baseline": baseline, **{key: [g[key] if g else None for g in at] for key in (
+            "gain_mean", "gain_std", "gain_ci95", "better_on")}, "seeds": [len(g["seeds"]) if g else 0 for g in at]})
     return {"dataset": first["dataset"], "split": split, "labels": counts,
             "labels_per_class": [summaries[n]["labels_per_class"] for n in counts],
             f"n_{split}": [next(iter(summaries[n]["methods"].values()))[f"n_{split}"] for n in counts],
-            "reports": {str(n): f"{folders[n]}/report.md" for n in counts}, "methods": methods}
+            "reports": {str(n): f"{folders[n]}/report.md" for n in counts}, "methods": methods, "gains": gains}
 
 
 def render_label_counts(summary: dict, notes: str | None = None) -> str:
@@ -764,8 +772,8 @@ def render_label_counts(summary: dict, notes: str | None = None) -> str:
     lines = [f"# {summary['dataset']}: {word} accuracy by the number of labeled examples", "",
              f"{word.capitalize()} accuracy at the **last** epoch of each run, mean ± sample std over runs (seeds), "
              "for each number of labeled examples (n: runs); each seed is its own class-balanced labeled split, "
-             "shared by every method of its count. Each count's own report has the gains over the baselines paired "
-             "by seed, the settings, the diagnostics, the figures and the commands.", ""]
+             "shared by every method of its count. Each count's own report has the confidence intervals of the gains, "
+             "the settings, the diagnostics, the figures and the commands.", ""]
     if split == "val":
         lines += ["**Scored on validation rows, not on a test set** (`ssgan report --split val`): if any setting was "
                   "chosen by looking at them, these figures are optimistic.", ""]
@@ -782,6 +790,16 @@ def render_label_counts(summary: dict, notes: str | None = None) -> str:
             cells = [f"{_pm(fmt(mean), fmt(std), n)} (n={n})" if n else "-" for mean, std, n in zip(
                 m[f"{split}_{key}_mean"], m[f"{split}_{key}_std"], m["runs"])]
             lines.append(f"| {name}{kind} | " + " | ".join(cells) + " |")
+        lines.append("")
+    if summary.get("gains"):
+        lines += [f"Gain in {word} accuracy (percentage points) over each baseline, paired by seed: mean ± std of the "
+                  "differences and the seeds on which the method is the better (each count's report has the 95 % "
+                  "confidence intervals):", "", "| method | over | " + head.removeprefix("| method | ") + " |",
+                  "|---" + rule]
+        for g in summary["gains"]:
+            cells = [f"{_pm(_pct(mean), _pct(std), n)} ({better} of {n})" if n else "-" for mean, std, better, n in zip(
+                g["gain_mean"], g["gain_std"], g["better_on"], g["seeds"])]
+            lines.append(f"| {g['method']} | {g['baseline']} | " + " | ".join(cells) + " |")
         lines.append("")
     lines += [f"![{word} accuracy by labeled examples](labels.png)", "", "Each count's report:", ""]
     lines += [f"- [{n} labels]({summary['reports'][str(n)]})" for n in counts]

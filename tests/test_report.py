@@ -557,6 +557,13 @@ def test_a_report_of_several_label_counts_tables_them_as_the_papers_table(runs, 
     assert summary["methods"]["ssgan"]["runs"] == [2, 3] and summary["methods"]["same-net"]["runs"] == [0, 3]
     assert summary["methods"]["full"]["test_acc_mean"][0] == summary["methods"]["full"]["test_acc_mean"][1]
     assert by_count[20]["against"]["method"] == "logreg"
+    gains = {(g["method"], g["baseline"]): g for g in summary["gains"]}
+    assert set(gains) == {("ssgan", "logreg"), ("ssgan", "same-net")}
+    for i, n in enumerate((20, 50)):
+        own = {(g["method"], g["baseline"]): g for g in by_count[n]["gains"]}
+        for pair, g in gains.items():
+            assert g["gain_mean"][i] == (own[pair]["gain_mean"] if pair in own else None)
+    assert gains[("ssgan", "same-net")]["seeds"] == [0, 3]  # (same-net ran at 50 labels alone)
     md = (rep / "report.md").read_text()
     assert md.startswith("# digits: test accuracy by the number of labeled examples")
     assert "| method | 20 labels (2 per class) | 50 labels (5 per class) |" in md and "Test errors (of 450):" in md
