@@ -695,17 +695,40 @@ def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | N
     if samples:
         _score_last_generators(runs, samples, log, device)
     out = Path(out)
+    earlier = (out / "report.json").is_file()  # (a report made here before: what it wrote and this does not goes)
     if len(groups) == 1:
-        return _write_one(runs, out, notes_text, split, against, log)[0]
-    # several label counts: a report of each in its own folder, and a table of them all
-    folders = {labels: f"labels-{labels}" for labels in groups}
-    summaries = {labels: _write_one(group, out / folders[labels], None, split, against, log)[1]
-                 for labels, group in groups.items()}
-    summary = summarize_label_counts(summaries, folders)
-    plot_label_counts(summary, out / "labels.png")
-    write_json(out / "report.json", summary)
-    write_text(out / "report.md", render_label_counts(summary, notes_text))
-    return [out / "report.md", out / "report.json", out / "labels.png", *(out / f for f in folders.values())]
+        written = _write_one(runs, out, notes_text, split, against, log)[0]
+    else:  # several label counts: a report of each in its own folder, and a table of them all
+        folders = {labels: f"labels-{labels}" for labels in groups}
+        summaries = {labels: _write_one(group, out / folders[labels], None, split, against, log)[1]
+                     for labels, group in groups.items()}
+        summary = summarize_label_counts(summaries, folders)
+        plot_label_counts(summary, out / "labels.png")
+        write_json(out / "report.json", summary)
+        write_text(out / "report.md", render_label_counts(summary, notes_text))
+        written = [out / "report.md", out / "report.json", out / "labels.png", *(out / f for f in folders.values())]
+    if earlier:
+        _remove_stale(out, written)
+    return written
+
+
+REPORT_FILES = ("report.md", "report.json", "accuracy.png", "losses.png", "diagnostics.png", "samples.png",
+                "quality.png", "labels.png")  # what a report writes, some of it only where its runs have it
+
+
+def _remove_stale(out: Path, written: list[Path]) -> None:
+    """The files and ``labels-N`` folders that an earlier report wrote into ``out`` and this one
+    did not (sample grids of runs no longer given, a label count's report, a single count's
+    figures beside a table of counts): left there, they read as this report's. Other files stay."""
+    kept = {p.name for p in written}
+    for name in REPORT_FILES:
+        if name not in kept and (out / name).is_file():
+            (out / name).unlink()
+    for folder in out.glob("labels-*"):
+        if folder.name not in kept and folder.is_dir() and (folder / "report.json").is_file():
+            _remove_stale(folder, [])
+            if not any(folder.iterdir()):
+                folder.rmdir()
 
 
 def _write_one(runs: list[RunRecord], out: Path, notes_text: str | None, split: str, against: str | None,

@@ -573,6 +573,15 @@ def test_a_report_of_several_label_counts_tables_them_as_the_papers_table(runs, 
     assert "| same-net (baseline) | - | " in md and "[20 labels](labels-20/report.md)" in md
     assert (rep / "labels.png").stat().st_size > 0
     assert (rep / "labels-20" / "report.md").read_text().startswith("# digits, 20 labels (2 per class)")
+    # a report made again into the folder, of one count: the table of counts and its folders go, the user's files stay
+    (rep / "notes.md").write_text("mine")
+    r = invoke("report", out, "--out", rep)
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in rep.iterdir()) == ["accuracy.png", "diagnostics.png", "losses.png", "notes.md",
+                                                     "report.json", "report.md", "samples.png"]
+    r = invoke("report", out, few, "--out", rep)  # (and back: the one count's figures go)
+    assert r.exit_code == 0 and sorted(p.name for p in rep.iterdir()) == [
+        "labels-20", "labels-50", "labels.png", "notes.md", "report.json", "report.md"]
     # a control that one count lacks is told before anything is written
     r = invoke("report", out, few, "--out", tmp_path / "rep2", "--against", "same-net")
     assert r.exit_code == 2 and "--against same-net: no method of that name among the runs of 20 labels" in r.output
