@@ -32,7 +32,7 @@ from ssgan.launch import SeedsInterrupted, seeds_value, without
 from ssgan.runs import (child_runs, fit, method_name, prepare, read_config,
                         removed_unless_checkpointed, start_run)
 from ssgan.splits import Split
-from ssgan.train import Interrupted, signal_of
+from ssgan.stops import Interrupted, signal_of
 
 
 def _sklearn_run(method: str, estimator, cfg: Config, transductive: bool, command: str | None) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import signal
 import sys
@@ -55,11 +56,12 @@ def _warnings_as_one_line(main_rank: bool, default):
 
 class Group(click.Group):
     def invoke(self, ctx: click.Context):
-        from ssgan.distributed import from_env, shutdown
         from ssgan.launch import ERROR, RESUME, SeedsInterrupted, resume_command
-        from ssgan.train import Diverged, Interrupted, Terminated, sigterm_raises
+        from ssgan.stops import Diverged, Interrupted, Terminated, sigterm_raises
 
-        main_rank = from_env().main  # under torchrun only rank 0 speaks; the others exit alike
+        # under torchrun only rank 0 speaks; the others exit alike (read as ssgan.distributed.from_env reads it, which
+        # would import torch for every command: `ssgan convert --help` had taken 1.5 s)
+        main_rank = int(os.environ.get("RANK", 0)) == 0
         previous = warnings.showwarning
         warnings.showwarning = _warnings_as_one_line(main_rank, previous)
         _SHOWN.clear()  # a new command (the tests run many in one process)
@@ -94,7 +96,8 @@ class Group(click.Group):
             ctx.exit(128 + signal.SIGTERM)
         finally:
             warnings.showwarning = previous
-            shutdown()
+            if "ssgan.distributed" in sys.modules:  # (a command that used it: leave the process group)
+                sys.modules["ssgan.distributed"].shutdown()
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -324,7 +327,7 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, **o
     from ssgan import runs
     from ssgan.distributed import check_batch, from_env
     from ssgan.launch import RESUME_CHANGES, Job
-    from ssgan.train import SeedsDiverged
+    from ssgan.stops import SeedsDiverged
 
     world = from_env()
     if resume:
@@ -453,7 +456,7 @@ def _fit_several(jobs: list, parallel: int, mode: str | None, quiet: bool, as_js
     (``mode``: processes, threads or stacked) or one after another; return their summaries.
     A signal stops them with one line that says how to go on (:class:`ssgan.launch.SeedsInterrupted`)."""
     from ssgan.launch import ERROR, failed, interrupted, not_started, resume_command, run_in_processes, run_in_threads
-    from ssgan.train import Diverged, Interrupted, signal_of
+    from ssgan.stops import Diverged, Interrupted, signal_of
 
     command = shlex.split(_command())
     if parallel > 1 and len(jobs) > 1:
@@ -940,7 +943,7 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
     from ssgan.launch import ERROR, diverged
     from ssgan.runs import check_run_dataset, read_metrics
     from ssgan.splits import load_split
-    from ssgan.train import Diverged, Interrupted
+    from ssgan.stops import Diverged, Interrupted
 
     if splits and seeds:
         raise SSGANError("give --split or --seeds, not both")

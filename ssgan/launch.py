@@ -227,11 +227,12 @@ def failed(failures: list[tuple[int, int, str]], finished: list[dict], total: in
 
 
 def diverged(runs: list[tuple[int, str, str]], finished: list[dict], total: int, unit: str = "seeds") -> SSGANError:
-    """The :class:`ssgan.train.SeedsDiverged` of ``total`` runs (``unit``), of which ``runs``
+    """The :class:`ssgan.stops.SeedsDiverged` of ``total`` runs (``unit``), of which ``runs``
     (seed, what the run is called, the NaN guard's line) diverged and ``finished`` (their
     summaries) finished: each run that diverged named with the guard's words, which a report
     counts apart."""
-    from ssgan.train import SeedsDiverged, guard_run, guard_words
+    from ssgan.stops import SeedsDiverged
+    from ssgan.train import guard_run, guard_words
 
     words = [(seed, name, guard_words(line), guard_run(line)) for seed, name, line in runs]
     which = "; ".join(f"{name}: {why}" for _, name, why, _ in words)
@@ -376,7 +377,8 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
 
     from ssgan import runs
     from ssgan.batched import SeedGroup
-    from ssgan.train import Diverged, Interrupted, Reporter, StopFlag, resolve_device
+    from ssgan.stops import Diverged, Interrupted
+    from ssgan.train import Reporter, StopFlag, resolve_device
 
     class Warnings(Reporter):
         def __init__(self, seed: int):

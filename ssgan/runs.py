@@ -44,8 +44,9 @@ from ssgan.launch import RESUME_CHANGES, OutOfDeviceMemory, resume_command
 from ssgan.models import TRAINING_BYTES_PER_PARAMETER, build_models, parameter_count, resolve_arch
 from ssgan.scaling import NONE, Scaler, fit_scaler, load_scaler, resolve_scale, save_scaler, scale_dataset
 from ssgan.splits import Split, check_split, default_labels, load_split, make_split, same_data, save_split
-from ssgan.train import (Diverged, Reporter, StopFlag, TrainResult, check_batch_rows, guard_words, load_checkpoint,
-                         resolve_device, resolve_precision, to_device, train)
+from ssgan.stops import Diverged
+from ssgan.train import (Reporter, StopFlag, TrainResult, check_batch_rows, guard_words, load_checkpoint, resolve_device,
+                         resolve_precision, to_device, train)
 
 _RUN_ID = re.compile(r"^(\d{5})-")
 

@@ -22,7 +22,8 @@ from ssgan.models import build_models
 from ssgan.runs import fit, read_metrics, resume
 from ssgan.splits import make_split
 from ssgan.steps import Nets, discriminator_step, generator_step
-from ssgan.train import Interrupted, _ema_update, load_checkpoint, train
+from ssgan.stops import Interrupted
+from ssgan.train import _ema_update, load_checkpoint, train
 
 # D's noise off: compiled noise comes from another random stream than the eager one
 QUIET_D = {"d_input_noise": 0.0, "d_hidden_noise": 0.0}

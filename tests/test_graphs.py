@@ -22,7 +22,8 @@ from ssgan.errors import SSGANError
 from ssgan.graphs import DeviceEMA, graph_blockers, portable_state, to_eager, use_graphs
 from ssgan.runs import fit, prepare, read_metrics, resume
 from ssgan.splits import make_split
-from ssgan.train import Diverged, Interrupted, Reporter, _ema_update, load_checkpoint, train
+from ssgan.stops import Diverged, Interrupted
+from ssgan.train import Reporter, _ema_update, load_checkpoint, train
 
 CUDA = torch.device("cuda")  # a device name; no GPU is touched by the option logic
 CPU = torch.device("cpu")

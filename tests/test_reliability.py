@@ -17,7 +17,8 @@ from ssgan.config import Config
 from ssgan.runs import fit, load_run, method_name, read_config, read_metrics, resume
 from ssgan.diagnostics import warnings_for
 from ssgan.errors import DataWarning
-from ssgan.train import Diverged, Interrupted, load_checkpoint, save_checkpoint
+from ssgan.stops import Diverged, Interrupted
+from ssgan.train import load_checkpoint, save_checkpoint
 
 
 def cfg(out, **changes):

@@ -10,7 +10,8 @@ import torch
 
 import ssgan.train
 from ssgan.fileio import WriteFailed
-from ssgan.train import Interrupted, RunWriter
+from ssgan.stops import Interrupted
+from ssgan.train import RunWriter
 
 
 def test_a_checkpoint_holds_the_state_of_the_moment_it_was_taken(tmp_path):
