@@ -133,6 +133,8 @@ def test_a_spreadsheets_table_semicolons_and_byte_order_mark(tmp_path):
     ({"t.csv": "a,label\n1,x\n2,y\n", "n.csv": "b\n3\n"}, ["n.csv", "--no-label", "--like", "like.npz"],
      "n.csv has no column 'a', a feature of like.npz: give its rows the same columns"),
     ({"n.csv": "b\n3\n"}, ["n.csv", "--no-label", "--like", "n.csv"], "--like n.csv cannot be read as an .npz"),
+    ({"n.csv": "a\n3\n"}, ["n.csv", "--like", "like.npz"],  # (a training table with --like: not test rows)
+     "n.csv has no column 'label' (its columns: a): name the column of labels with --label NAME, or give --no-label"),
     ({"n.csv": "b\n3\n"}, ["n.csv", "--no-label", "--like", "plain.npz"],
      "--like plain.npz names no feature columns (no array features): give an .npz that ssgan convert wrote"),
 ])
