@@ -238,9 +238,9 @@ def convert(table, out, label, no_label, test, like) -> None:
         click.echo(f"wrote {out}: {rows}, no labels (classify them with ssgan predict RUN --data npz:{out})")
         return
     tested = f"; {r['test_rows']} test rows" if "test_rows" in r else ""
-    click.echo(f"wrote {out}: {rows}, {r['labeled']} labeled and "
-               f"{r['rows'] - r['labeled']} unlabeled, {len(r['classes'])} classes ({', '.join(r['classes'])}){tested}; "
-               f"train on it with ssgan fit --dataset npz:{out}")
+    names = ", ".join(r["classes"][:10]) + (f" and {len(r['classes']) - 10} more" if len(r["classes"]) > 10 else "")
+    click.echo(f"wrote {out}: {rows}, {r['labeled']} labeled and {r['rows'] - r['labeled']} unlabeled, "
+               f"{len(r['classes'])} classes ({names}){tested}; train on it with ssgan fit --dataset npz:{out}")
 
 
 @main.command()

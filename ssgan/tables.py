@@ -241,6 +241,14 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
         if not numbered:
             arrays["classes"] = np.array(names)
         summary.update(labeled=len(labeled), classes=names)
+        if len(names) > 10 and len(names) > len(labeled) / 2:  # (a column of measurements taken for labels)
+            import warnings
+
+            from ssgan.errors import DataWarning
+
+            warnings.warn(f"{train}: column {label!r} holds {len(names)} different labels among {len(labeled)} labeled "
+                          "rows, fewer than two rows each: ssgan classifies, and takes each value for a class; if the "
+                          "column holds numbers to predict (a regression), this is not its task", DataWarning)
         if test is not None:
             _, x_test, test_cells = read_table(test, label, columns, train, test=True)
             unknown = sorted({cell for cell in test_cells if cell not in index})

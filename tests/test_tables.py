@@ -194,3 +194,13 @@ def test_convert_and_its_help_import_no_torch(tmp_path):
             "print('torch' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "False", r.stdout + r.stderr
+
+
+def test_a_column_of_measurements_taken_for_labels_is_told(tmp_path):
+    """A price column given as --label makes a class of every value: a warning says that ssgan
+    classifies, and the line lists the first ten classes, not a hundred."""
+    rows = "".join(f"{i},{100 + 3 * i}.5\n" for i in range(40))
+    r = invoke("convert", write(tmp_path / "t.csv", "a,price\n" + rows), "--label", "price", "--out", tmp_path / "t.npz")
+    assert r.exit_code == 0, r.output
+    assert "Warning: " in r.output and "column 'price' holds 40 different labels among 40 labeled rows" in r.output
+    assert "40 classes (100.5, 103.5, 106.5, 109.5, 112.5, 115.5, 118.5, 121.5, 124.5, 127.5 and 30 more)" in r.output
