@@ -105,7 +105,7 @@ def label_groups(runs: list[RunRecord]) -> dict[int, list[RunRecord]]:
     full baseline trains on every label by design: it joins the counts whose runs of its seed held
     out its validation rows (``baseline --run`` made it for them), else every count."""
     others = [r for r in runs if r.method != "full"]
-    counts = sorted({r.config["labels"] for r in others or runs})
+    counts = sorted({r.config["labels"] for r in others or runs}, key=lambda n: (n is None, n or 0))  # (None: unknown)
     groups: dict[int, list[RunRecord]] = {n: [r for r in others if r.config["labels"] == n] for n in counts}
     for r in runs:
         if r.method == "full":
