@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ssgan.data import Dataset
+from ssgan.data import Dataset, own_kind
 from ssgan.errors import SSGANError
 
 SHIPPED = Path(__file__).parent / "data" / "mnist_reference.pt"
@@ -54,8 +54,17 @@ class ReferenceCNN(nn.Module):
 
 
 def content_key(data: Dataset) -> str:
-    """The dataset's name and a hash of its training images and labels."""
-    return f"{data.name.replace(':', '_').replace('/', '_')}-{data.sha256(with_test=False)[:12]}"
+    """The dataset's name and a hash of its training images and labels; for the user's own data,
+    their kind (``npz``, ``folder``) and the hash, not their path: data that moved keep their
+    network, which had been trained again under the new path's name.
+
+    >>> from ssgan.data import load_digits
+    >>> content_key(load_digits())[:7]
+    'digits-'
+    """
+    kind = own_kind(data.name)
+    name = kind.rstrip(":") if kind else data.name.replace(":", "_").replace("/", "_")
+    return f"{name}-{data.sha256(with_test=False)[:12]}"
 
 
 def default_cache_dir() -> Path:

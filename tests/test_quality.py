@@ -367,8 +367,10 @@ def test_eval_samples_of_a_run_whose_data_moved_reads_them_at_data(tmp_path, dig
     assert r.exit_code == 0, r.output
     after = json.loads(r.stdout)["sample_quality"]
     assert after["reference"].startswith(f"npz:{tmp_path / 'moved.npz'} test set")
-    # (the reference network is cached under the data's name: trained again, from the same seed, on the same images)
     assert {k: after[k] for k in ("generated", "real", "n", "n_real")} == {k: before[k] for k in ("generated", "real", "n", "n_real")}
+    # the reference network is cached by the images' hash, not the path: it was not trained again for the moved file
+    assert len(list((tmp_path / "cache").glob("reference-*.pt"))) == 1
+    assert "(cached in " in after["network"] and after["network"].split("(cached in ")[1] == before["network"].split("(cached in ")[1]
     other = write_npz(tmp_path / "other.npz", x=pixels[::-1], y=y, x_test=pixels[:50], y_test=digits.y_train[:50])
     r = CliRunner().invoke(main, ["eval", run, *scoring, "--data", other])
     assert r.exit_code == 2 and f"Error: {other} is not the data that {run} trained on" in r.output, r.output
