@@ -964,7 +964,8 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
     if not (splits or run_dirs):
         _check_one_seed_setting(seeds, None, config_file)
         jobs = [cfg.replace(seed=seed) for seed in _parse_seeds(seeds, cfg)]
-    _check_jobs_once(jobs, methods, "--run" if run_dirs else "--split")
+    splits_of = {job.split: load_split(job.split) for job in jobs if job.split}  # (each file read once, for both checks)
+    _check_jobs_once(jobs, methods, "--run" if run_dirs else "--split", splits_of)
     config_mod.warn_without_effect(jobs[0], config_file, **options)  # (of the dataset that a split or run brings)
     results, failures, methods, command = [], [], methods or ("same-net", "logreg"), _command()
     unused = [f"--{k.replace('_', '-')}" for k in ("epochs", "batch_size", "device") if options[k] is not None]
@@ -972,7 +973,7 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
         warnings.warn(f"{' and '.join(unused)} {'has' if len(unused) == 1 else 'have'} no effect on "
                       f"{' and '.join(methods)}: {'it acts' if len(unused) == 1 else 'they act'} only on the network "
                       f"baselines, {' and '.join(NETWORK_BASELINES)}", DataWarning)
-    shared = _shared_baselines(jobs, methods, "--run" if run_dirs else "--split")
+    shared = _shared_baselines(jobs, methods, "--run" if run_dirs else "--split", splits_of)
     for i, job in enumerate(jobs):
         for j, method in enumerate(methods):
             if (i, j) in shared:  # (the same run as one trained above: a report would count it twice)
@@ -1010,27 +1011,22 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
         raise diverged(failures, results, len(jobs) * len(methods) - len(shared), "baseline runs")
 
 
-def _shared_baselines(jobs: list, methods: tuple[str, ...], flag: str) -> dict[tuple[int, int], str]:
+def _shared_baselines(jobs: list, methods: tuple[str, ...], flag: str, splits_of: dict) -> dict[tuple[int, int], str]:
     """Of ``baseline``'s ``jobs`` x ``methods`` (their places), those that would train a run
     already trained by an earlier job (the same labeled split and the settings the method
     depends on: an ablation's runs of one seed share their split, and logreg trained once per
     run had made duplicates that ``report`` refuses; full's rows are every label but the
     validation ones, which the counts of a label budget share), each with that job's name. Runs of one
     split whose network or schedule differ are one line for a network baseline: it would train
-    two runs on one split that a report cannot tell apart."""
+    two runs on one split that a report cannot tell apart. ``splits_of``: the jobs' split files, read."""
     from ssgan.baselines import baseline_settings
-    from ssgan.splits import load_split
 
     def where(job, method: str) -> tuple:  # (the labeled split: its rows, or the seed that draws them)
-        if method == "full":  # every labeled row but the validation ones: the runs of a label budget's counts share it
-            if not job.split:
-                return (job.dataset, job.seed) + ((job.labels, job.val) if job.val else ())
-            s = load_split(job.split)
-            return s.dataset, job.seed, tuple(s.val_indices)
+        full = method == "full"  # every labeled row but the validation ones: the runs of a label budget's counts share it
         if not job.split:
-            return job.dataset, job.seed, job.labels, job.val
-        s = load_split(job.split)
-        return s.dataset, tuple(s.indices), tuple(s.val_indices)
+            return (job.dataset, job.seed) + ((job.labels, job.val) if job.val or not full else ())
+        s = splits_of[job.split]
+        return ((s.dataset, job.seed) if full else (s.dataset, tuple(s.indices))) + (tuple(s.val_indices),)
 
     def name(job) -> str:
         return str(Path(job.split).parent if flag == "--run" else job.split) if job.split else f"seed {job.seed}"
@@ -1055,17 +1051,16 @@ def _shared_baselines(jobs: list, methods: tuple[str, ...], flag: str) -> dict[t
     return shared
 
 
-def _check_jobs_once(jobs: list, methods: tuple[str, ...], flag: str) -> None:
+def _check_jobs_once(jobs: list, methods: tuple[str, ...], flag: str, splits_of: dict) -> None:
     """One line if ``baseline`` would train one method on one split twice (a --run or --split
     given twice, as itself or inside a folder given too, or a --method twice): the second run
-    measured nothing new, and ``report`` refuses the pair as one seed counted twice."""
-    from ssgan.splits import load_split
-
+    measured nothing new, and ``report`` refuses the pair as one seed counted twice
+    (``splits_of``: the jobs' split files, read)."""
     if twice := next((m for m in methods if methods.count(m) > 1), None):
         raise SSGANError(f"--method {twice} is given twice: name each method once")
     seen: dict = {}
     for job in jobs:
-        key = (job.replace(split=None), tuple(load_split(job.split).indices) if job.split else None)
+        key = (job.replace(split=None), tuple(splits_of[job.split].indices) if job.split else None)
         named = Path(job.split).parent if flag == "--run" else job.split  # (a run's job is its split.json)
         if key in seen and flag == "--run" and Path(seen[key]).resolve() == Path(named).resolve():
             raise SSGANError(f"--run {named} is given twice (named twice, or also in a folder named): name each run once")
