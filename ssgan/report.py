@@ -10,6 +10,7 @@ them.
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
 import warnings
@@ -46,6 +47,13 @@ class RunRecord:
     def command(self) -> str | None:
         f = self.path / "command.txt"
         return f.read_text().strip() if f.is_file() else None
+
+    @functools.cached_property
+    def split(self) -> dict | None:
+        """The run's split.json, read once (None where it has none): the checks and the grouping
+        by label count each look at its rows."""
+        f = self.path / "split.json"
+        return json.loads(f.read_text()) if f.is_file() else None
 
 
 def find_runs(paths: list[str | Path], split: str = "test") -> list[RunRecord]:
@@ -119,8 +127,7 @@ def label_groups(runs: list[RunRecord]) -> dict[int, list[RunRecord]]:
 
 def _val_rows(r: RunRecord) -> tuple[int, ...] | None:
     """The validation rows a run held out (its split.json's), None where it has no split file."""
-    f = r.path / "split.json"
-    return tuple(json.loads(f.read_text()).get("val_indices", ())) if f.is_file() else None
+    return tuple(r.split.get("val_indices", ())) if r.split is not None else None
 
 
 def _check_named_once(folders: list[Path]) -> None:
@@ -141,8 +148,7 @@ def _check_distinct_seeds(name: str, rs: list[RunRecord]) -> None:
     seeds would count twice. Runs with one seed on different splits are distinct."""
     seen: dict[tuple, Path] = {}
     for r in rs:
-        f = r.path / "split.json"
-        labeled = tuple(json.loads(f.read_text()).get("indices", ())) if f.is_file() else None
+        labeled = tuple(r.split.get("indices", ())) if r.split is not None else None
         key = (r.config.get("seed"), labeled)
         if key in seen:
             raise SSGANError(f"{seen[key]} and {r.path} are both {name} with seed {key[0]} on the same labels: a "
