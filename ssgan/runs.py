@@ -668,20 +668,17 @@ class Run:
         discriminator's K class logits): the numbers ``ssgan predict`` writes. ``x`` is in the
         data's own units, as an npz of them holds them: 8-bit pixels (uint8), or floats scaled here
         as the run's training data were; images (N, C, H, W) or grey (N, H, W), vectors (N, D)."""
-        class_logits, _ = self._outputs(x)
-        return torch.softmax(class_logits, 1).numpy()
+        return self._predictions(x)["proba"]
 
     def predict(self, x) -> np.ndarray:
         """The predicted class of each row of ``x`` (as :meth:`predict_proba`): its index, which
         :attr:`class_names` names."""
-        class_logits, _ = self._outputs(x)
-        return class_logits.argmax(1).numpy()
+        return self._predictions(x)["pred"]
 
     def p_real(self, x) -> np.ndarray:
         """The discriminator's probability that each row of ``x`` is real rather than generated
         (the sigmoid of its real/fake logit), as ``ssgan predict`` writes it."""
-        _, real_logit = self._outputs(x)
-        return torch.sigmoid(real_logit).numpy()
+        return self._predictions(x)["p_real"]
 
     def sample(self, n: int, seed: int = 0) -> np.ndarray:
         """``n`` samples of the generator in the data's own units (the run's scaling inverted), of
@@ -695,12 +692,12 @@ class Run:
             x, _ = generate(self.generator(), int(n), seed)
         return self.scaler.inverse(x.numpy())
 
-    def _outputs(self, x) -> tuple[torch.Tensor, torch.Tensor]:
+    def _predictions(self, x) -> dict[str, np.ndarray]:
         from ssgan.data import array_rows
 
         rows, eight_bit = array_rows(x)
         self.check_examples(rows, "x", verb="pass")
-        return _classified(self, _row_parts(self, rows), f"x ({len(rows)} rows)", "x", eight_bit)
+        return _predictions(*_classified(self, _row_parts(self, rows), f"x ({len(rows)} rows)", "x", eight_bit))
 
     @contextlib.contextmanager
     def computing(self):
@@ -932,8 +929,15 @@ def predict_run(path: str | Path, data_spec: str, key: str = "x", device: torch.
         source, parts = f"{data_spec} ({key})", _row_parts(run, x)
     class_logits, real_logit = _classified(run, parts, source, key, eight_bit)
     return {"run": str(run.path), "data": source, "epoch": run.checkpoint["epoch"], "n": len(class_logits),
-            "pred": class_logits.argmax(1).numpy(), "proba": torch.softmax(class_logits, 1).numpy(),
-            "p_real": torch.sigmoid(real_logit).numpy(), "files": files, "classes": run.classes}
+            **_predictions(class_logits, real_logit), "files": files, "classes": run.classes}
+
+
+def _predictions(class_logits: torch.Tensor, real_logit: torch.Tensor) -> dict[str, np.ndarray]:
+    """What ``predict`` writes of a discriminator's outputs: the predicted class, the class
+    probabilities (the softmax over the K class logits) and ``p_real`` (the sigmoid of the
+    real/fake logit); ``Run``'s methods give the same."""
+    return {"pred": class_logits.argmax(1).numpy(), "proba": torch.softmax(class_logits, 1).numpy(),
+            "p_real": torch.sigmoid(real_logit).numpy()}
 
 
 def _check_columns(run: Run, data_spec: str) -> None:
