@@ -219,14 +219,13 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
 
     def generate(self, n: int, random_state: int | None = None) -> np.ndarray:
         """``n`` generated examples in the original feature scale and shape of ``X``."""
-        from ssgan.samples import generate
+        from ssgan.samples import generate, sample_count
 
         check_is_fitted(self, "generator_")
         if self.unlabeled_weight == 0:
             raise ValueError("unlabeled_weight=0 trains the discriminator alone, on the labeled rows: its generator "
                              "is untrained, and generate() would return noise; fit with unlabeled_weight above 0")
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n must be a positive number of samples, got {n!r}")
+        n = sample_count(n)
         seed = _seed(random_state)
         x, _ = generate(self.generator_, n, seed)
         flat = self.scaler_.inverse_transform(x.reshape(n, -1).numpy())

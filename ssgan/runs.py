@@ -684,12 +684,11 @@ class Run:
         """``n`` samples of the generator in the data's own units (the run's scaling inverted), of
         the shape of its examples: the array ``x`` that ``ssgan sample --n N --seed SEED --npz``
         writes."""
-        from ssgan.samples import generate
+        from ssgan.samples import generate, sample_count
 
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise SSGANError(f"n must be a positive number of samples, got {n!r}")
+        n = sample_count(n)
         with self.computing():
-            x, _ = generate(self.generator(), int(n), seed)
+            x, _ = generate(self.generator(), n, seed)
         return self.scaler.inverse(x.numpy())
 
     def _predictions(self, x) -> dict[str, np.ndarray]:

@@ -80,6 +80,23 @@ def save_samples(fake: torch.Tensor, path: str | Path, real: np.ndarray | None =
 GENERATED_ROWS = 10_000  # samples that one pass of the generator makes (more: in parts of this many)
 
 
+def sample_count(n) -> int:
+    """``n`` as a number of samples to generate, given in Python (``Run.sample``, the estimator's
+    ``generate``), or a one-line error (an :class:`~ssgan.errors.SSGANError`, a ValueError).
+
+    >>> sample_count(3)
+    3
+    >>> sample_count(True)
+    Traceback (most recent call last):
+    ssgan.errors.SSGANError: n must be a positive number of samples, got True
+    """
+    from ssgan.errors import SSGANError
+
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise SSGANError(f"n must be a positive number of samples, got {n!r}")
+    return int(n)
+
+
 @torch.no_grad()
 def generate(generator: torch.nn.Module, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` samples and their noise, on the CPU, from ``generator`` in eval mode on its own device;
