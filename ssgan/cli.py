@@ -736,8 +736,6 @@ def _warning_lines(prefix: str = ""):
     stderr (``prefix``: whose run it is, among several); in a child of ``--parallel-mode
     processes`` whose parent shows the epochs, also a ``Progress: ...`` line per start and
     epoch, for the parent (:data:`ssgan.launch.PROGRESS`)."""
-    import os
-
     from ssgan.launch import PROGRESS, PROGRESS_ENV
     from ssgan.train import Reporter
 
