@@ -224,16 +224,24 @@ def data_options(f):
 @click.option("--no-label", is_flag=True, help="The table has no labels: rows to classify with ssgan predict.")
 @click.option("--test", type=str, default=None, help="A CSV of test rows, every one labeled, with the same columns.")
 @click.option("--like", type=str, default=None,
-              help="An .npz that convert wrote: take its feature columns, by name and in its order (new rows for a "
-                   "run trained on it; a table's columns in another order would be read as other features).")
-def convert(table, out, label, no_label, test, like) -> None:
-    """Turn a CSV table (a header row, a column of labels, numbers in the others) into an .npz."""
+              help="An .npz that convert wrote: take its feature columns and categories, by name and in its order "
+                   "(new rows for a run trained on it; a table's columns in another order would be read as other "
+                   "features).")
+@click.option("--categorical", multiple=True, metavar="NAME",
+              help="A column of categories (text, or numbers that are codes): one 0/1 feature per value of the "
+                   "table's rows. Repeat it for more columns.")
+@click.option("--drop", multiple=True, metavar="NAME",
+              help="A column to leave out (an id, a note, a date). Repeat it for more columns.")
+def convert(table, out, label, no_label, test, like, categorical, drop) -> None:
+    """Turn a CSV table (a header row, a column of labels, features in the others) into an .npz."""
     from ssgan.tables import convert as convert_table
 
     if no_label and click.get_current_context().get_parameter_source("label") != click.core.ParameterSource.DEFAULT:
         raise SSGANError("give --label NAME or --no-label, not both")
-    r = convert_table(table, out, None if no_label else label, test, like)
+    r = convert_table(table, out, None if no_label else label, test, like, categorical, drop)
     rows = f"{r['rows']} row{'s' * (r['rows'] != 1)} of {len(r['features'])} feature{'s' * (len(r['features']) != 1)}"
+    if r["one_hot"]:
+        rows += f" ({', '.join(f'{name}: {n} values' for name, n in r['one_hot'].items())}, one 0/1 feature each)"
     if "classes" not in r:
         click.echo(f"wrote {out}: {rows}, no labels (classify them with ssgan predict RUN --data npz:{out})")
         return

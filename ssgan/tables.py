@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Collection
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -22,13 +24,25 @@ UNLABELED_CELLS = ("", "-1", "nan", "na", "n/a", "none", "null", "?")  # (lower 
 ROWS_AT_ONCE = 4096  # rows converted into one block of the features, so that a table is never held as text
 
 
+class Table(NamedTuple):
+    """A CSV table as :func:`read_table` reads it."""
+
+    columns: list[str]  # the feature columns, in order
+    numbers: np.ndarray  # the numeric ones' values (float64, rows by columns)
+    cells: dict[str, list[str]]  # each column of categories' cells, stripped
+    lines: list[int]  # each row's line in the file, where there are columns of categories (their messages)
+    labels: list[str] | None  # the label cells, stripped; None without a label column
+
+
 def read_table(path: str | Path, label: str | None, columns: list[str] | None = None,
-               of: str | Path | None = None, test: bool = False) -> tuple[list[str], np.ndarray, list[str] | None]:
-    """The feature columns' names, the features (float64, rows by columns) and the label cells
-    (stripped; None without a label column, ``label=None``) of the CSV file ``path``: every
-    column but the labels, or ``columns`` (those of ``of``), found by name and in their order,
-    since a table's columns in another order would be read as other features (``test``: the
-    test rows of ``of``). The rows are read one after another, into blocks of numbers."""
+               of: str | Path | None = None, test: bool = False, categorical: Collection[str] = (),
+               drop: Collection[str] = ()) -> Table:
+    """The CSV file ``path`` as a :class:`Table`: its feature columns are every column but the
+    labels (``label``, None for none) and ``drop``, or ``columns`` (those of ``of``), found by
+    name and in their order, since a table's columns in another order would be read as other
+    features (``test``: the test rows of ``of``); ``categorical`` names the columns of categories,
+    kept as text, the others must hold numbers. The rows are read one after another, into blocks
+    of numbers."""
     path = Path(path)
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:  # (utf-8-sig: Excel's byte-order mark)
@@ -43,17 +57,24 @@ def read_table(path: str | Path, label: str | None, columns: list[str] | None = 
             header = [name.strip() for name in next(rows, [])]
             if not header:
                 raise SSGANError(f"{path} is empty: it needs a header row of column names and a row per example")
-            names, features, at = _feature_columns(path, header, label, columns, of, test)
-            blocks, cells, block = [], [], []
+            names, features, at = _feature_columns(path, header, label, columns, of, test, categorical, drop)
+            numeric = [k for k in features if header[k] not in categorical]
+            kept = {header[k]: k for k in features if header[k] in categorical}
+            cells: dict[str, list[str]] = {name: [] for name in kept}
+            blocks, lines, labels, block = [], [], [], []
             for row in rows:
                 if len(row) != len(header):
                     raise SSGANError(f"{path}, line {reader.line_num}: {len(row)} cells, but the header row names "
                                      f"{len(header)} columns")
-                block.append(_numbers(row, features, header, path, reader.line_num))
+                block.append(_numbers(row, numeric, header, path, reader.line_num, of))
+                for name, k in kept.items():
+                    cells[name].append(_category(row[k], path, reader.line_num, name))
+                if kept:
+                    lines.append(reader.line_num)
                 if at is not None:
-                    cells.append(_label(row[at]))
+                    labels.append(_label(row[at]))
                 if len(block) == ROWS_AT_ONCE:
-                    blocks.append(np.array(block))
+                    blocks.append(np.array(block).reshape(len(block), len(numeric)))
                     block = []
     except FileNotFoundError:
         raise SSGANError(f"{path} does not exist") from None
@@ -62,16 +83,18 @@ def read_table(path: str | Path, label: str | None, columns: list[str] | None = 
     except (OSError, csv.Error) as e:
         raise SSGANError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
     if block:
-        blocks.append(np.array(block))
+        blocks.append(np.array(block).reshape(len(block), len(numeric)))
     if not blocks:
         raise SSGANError(f"{path} has a header row and no rows of data")
-    return names, np.concatenate(blocks), None if at is None else cells
+    return Table(names, np.concatenate(blocks), cells, lines, None if at is None else labels)
 
 
 def _feature_columns(path: Path, header: list[str], label: str | None, columns: list[str] | None,
-                     of, test: bool = False) -> tuple[list[str], list[int], int | None]:
+                     of, test: bool = False, categorical: Collection[str] = (),
+                     drop: Collection[str] = ()) -> tuple[list[str], list[int], int | None]:
     """The names and places of the feature columns of a table of ``header`` (``columns``, those
-    of ``of``, by name; else all but ``label``), and the place of its labels (None without)."""
+    of ``of``, by name; else all but ``label`` and ``drop``), and the place of its labels (None
+    without)."""
     twice = sorted({name for name in header if header.count(name) > 1})
     if twice:
         raise SSGANError(f"{path}: column {twice[0]!r} is named more than once in the header row; name each once")
@@ -85,15 +108,27 @@ def _feature_columns(path: Path, header: list[str], label: str | None, columns: 
             raise SSGANError(f"{path} has no column {missing[0]!r}, a feature of {of}: give its rows the same columns")
         features = [header.index(name) for name in columns]
     else:
-        features = [k for k, name in enumerate(header) if name != label]
+        for option, names in (("--categorical", categorical), ("--drop", drop)):
+            for name in names:
+                if name not in header:
+                    raise SSGANError(f"{option} {name}: {path} has no column {name!r} (its columns: "
+                                     f"{_columns(header)})")
+                if name == label:
+                    raise SSGANError(f"{option} {name}: {name!r} is the column of labels; give a column of features")
+        both = [name for name in categorical if name in drop]
+        if both:
+            raise SSGANError(f"column {both[0]!r} is given to both --categorical and --drop; give it to one")
+        features = [k for k, name in enumerate(header) if name != label and name not in drop]
     if not features:
-        raise SSGANError(f"{path} has no column of features beside {label!r}")
+        raise SSGANError(f"{path} has no column of features beside {label!r}" + (" and those dropped" if drop else ""))
     return [header[k] for k in features], features, None if label is None else header.index(label)
 
 
-def _numbers(row: list[str], features: list[int], header: list[str], path: Path, line: int) -> np.ndarray:
+def _numbers(row: list[str], features: list[int], header: list[str], path: Path, line: int,
+             of: str | Path | None = None) -> np.ndarray:
     """The features of a row, as numpy reads numbers written as text; a one-line error that names
-    the cell where one is empty, no number, or not finite."""
+    the cell where one is empty, no number, or not finite (``of``: the table whose columns these
+    are, where they are not the table's own)."""
     try:
         values = np.array([row[k] for k in features], dtype=np.float64)
         if np.isfinite(values).all():
@@ -101,7 +136,7 @@ def _numbers(row: list[str], features: list[int], header: list[str], path: Path,
     except ValueError:
         pass
     for k in features:  # (the first cell that is wrong, for the message)
-        _number(row[k], path, line, header[k])
+        _number(row[k], path, line, header[k], of)
     raise AssertionError("a row that numpy refused has no wrong cell")  # pragma: no cover
 
 
@@ -120,24 +155,45 @@ def _label(cell: str) -> str:
     return str(int(value)) if math.isfinite(value) and value == int(value) and "." in text else text
 
 
-def _number(cell: str, path: Path, line: int, column: str) -> float:
-    """A feature cell's value, or a one-line error for an empty cell or one that is no number."""
+def _number(cell: str, path: Path, line: int, column: str, of: str | Path | None = None) -> float:
+    """A feature cell's value, or a one-line error for an empty cell or one that is no number,
+    which names convert's options for such a column (or, with ``of``, the table whose columns
+    these are, where it holds numbers)."""
     text = cell.strip()
     try:
         value = float(text)
     except ValueError:
         if not text:
             raise SSGANError(f"{path}, line {line}: column {column!r} is empty; ssgan needs every feature: impute "
-                             "missing values first (or leave the column out)") from None
+                             "missing values first" + (f" (or leave the column out with --drop {column})" if of is None
+                                                       else "")) from None
         if _is_number(text.replace(",", ".", 1)):  # (a spreadsheet of a locale that writes 1,5 for 1.5)
             raise SSGANError(f"{path}, line {line}: column {column!r} holds {text!r}, a decimal comma: save the table "
                              f"with decimal points ({text.replace(',', '.', 1)})") from None
-        raise SSGANError(f"{path}, line {line}: column {column!r} holds {text!r}, which is not a number: encode it "
-                         "first (a 0/1 column per category), or leave the column out") from None
+        how = (f"give --categorical {column} for a 0/1 feature per value, or leave the column out with --drop "
+               f"{column}" if of is None else f"it is a column of numbers in {of}")
+        raise SSGANError(f"{path}, line {line}: column {column!r} holds {text!r}, which is not a number: {how}") from None
     if not math.isfinite(value):
         raise SSGANError(f"{path}, line {line}: column {column!r} holds {text!r}; ssgan needs finite numbers: impute "
                          "it first")
     return value
+
+
+def _category(cell: str, path: Path, line: int, column: str) -> str:
+    """A cell of a column of categories, stripped, or a one-line error where it is empty."""
+    text = cell.strip()
+    if not text:
+        raise SSGANError(f"{path}, line {line}: column {column!r} is empty; write a category for missing values "
+                         "(such as unknown) first")
+    return text
+
+
+def _warn(message: str) -> None:
+    import warnings
+
+    from ssgan.errors import DataWarning
+
+    warnings.warn(message, DataWarning)
 
 
 def _is_number(text: str) -> bool:
@@ -191,27 +247,67 @@ def check_columns(trained_on: str | Path, given: str | Path, run: str | Path) ->
                          f"convert its table with --like {trained_on}")
 
 
-def _features_of(npz: str | Path) -> list[str]:
-    """The feature columns that ``ssgan convert`` named in the .npz ``npz`` (``--like``), or a one-line error."""
+def _encoding_of(npz: str | Path) -> tuple[list[str], dict[str, list[str]]]:
+    """The table's feature columns and the values of its columns of categories that ``ssgan
+    convert`` wrote into the .npz ``npz`` (``--like``), or a one-line error."""
     try:
-        names = _read_features(npz)
+        with np.load(npz) as f:
+            names = [str(name) for name in f["features"]] if "features" in f.files else None
+            pairs = f["one_hot"].tolist() if "one_hot" in f.files else []
     except (OSError, ValueError) as e:
         raise SSGANError(f"--like {npz} cannot be read as an .npz ({type(e).__name__})") from None
     if names is None:
         raise SSGANError(f"--like {npz} names no feature columns (no array features): give an .npz that ssgan convert "
                          "wrote")
-    return names
+    categories: dict[str, list[str]] = {}
+    for column, value in pairs:
+        categories.setdefault(str(column), []).append(str(value))
+    column_of = {f"{column}={value}": column for column, values in categories.items() for value in values}
+    return list(dict.fromkeys(column_of.get(name, name) for name in names)), categories
+
+
+def encode(table: Table, categories: dict[str, list[str]], path: str | Path,
+           of: str | Path | None = None) -> tuple[list[str], np.ndarray]:
+    """The features' names and values of ``table``, in its columns' order: its numbers, and each
+    column of categories as a 0/1 feature per value of ``categories`` (scikit-learn's
+    OneHotEncoder), named COLUMN=VALUE; a one-line error for a value that ``categories`` lack
+    (those of the table ``of``)."""
+    if not table.cells:
+        return table.columns, table.numbers
+    from sklearn.preprocessing import OneHotEncoder
+
+    names, parts, at = [], [], 0
+    for column in table.columns:
+        if column not in table.cells:
+            names.append(column)
+            parts.append(table.numbers[:, at:at + 1])
+            at += 1
+            continue
+        values, cells = categories[column], table.cells[column]
+        known = set(values)
+        unknown = next((i for i, cell in enumerate(cells) if cell not in known), None)
+        if unknown is not None:
+            raise SSGANError(f"{path}, line {table.lines[unknown]}: column {column!r} holds {cells[unknown]!r}, which is "
+                             f"not among the values of {of} ({_columns(values, 4)}), so no feature stands for it: "
+                             "leave such rows out")
+        encoder = OneHotEncoder(categories=[values], sparse_output=False, dtype=np.float64)
+        parts.append(encoder.fit_transform(np.array(cells, dtype=object)[:, None]))
+        names += [f"{column}={value}" for value in values]
+    return names, np.hstack(parts)
 
 
 def convert(train: str | Path, out: str | Path, label: str | None = "label", test: str | Path | None = None,
-            like: str | Path | None = None) -> dict:
+            like: str | Path | None = None, categorical: Collection[str] = (), drop: Collection[str] = ()) -> dict:
     """Write the .npz of the CSV ``train`` (and ``test``) to ``out``, atomically: ``x`` the
-    features, ``features`` their columns' names, ``y`` the labels (-1 where the label cell is
-    empty, -1, NaN, NA, ...), ``classes`` their names where they are not already the numbers
-    0..K-1, ``x_test`` and ``y_test`` from ``test`` (its feature columns found by name; every
-    row labeled, with a training class); or ``x`` alone with ``label=None`` (rows to classify,
-    ``ssgan predict``). ``like``: an .npz that this wrote, whose feature columns ``x`` takes, by
-    name and in its order (new rows for a run trained on it). Returns what it wrote."""
+    features, ``features`` their names, ``y`` the labels (-1 where the label cell is empty, -1,
+    NaN, NA, ...), ``classes`` their names where they are not already the numbers 0..K-1,
+    ``x_test`` and ``y_test`` from ``test`` (its feature columns found by name; every row
+    labeled, with a training class); or ``x`` alone with ``label=None`` (rows to classify,
+    ``ssgan predict``). Every column but the labels and ``drop`` is a feature; those named in
+    ``categorical`` become a 0/1 feature per value of ``train`` (``one_hot``: the pairs of
+    column and value). ``like``: an .npz that this wrote, whose feature columns and values
+    ``x`` takes, by name and in its order (new rows for a run trained on it). Returns what it
+    wrote."""
     from ssgan.fileio import atomic_path, check_folder_can_be
 
     out = Path(out)
@@ -225,9 +321,28 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
     check_folder_can_be(out.parent, f"--out {out}")  # (before the table is read)
     if label is None and test is not None:
         raise SSGANError("--test needs labels to score: give the column of labels with --label NAME, not --no-label")
-    columns, x, cells = read_table(train, label, None if like is None else _features_of(like), like)
-    arrays: dict[str, np.ndarray] = {"x": x, "features": np.array(columns)}
-    summary = {"out": str(out), "rows": len(x), "features": columns}
+    if like is not None and (categorical or drop):
+        raise SSGANError(f"--like {like} gives the columns and their categories; give no --categorical or --drop with it")
+    columns, categories = (None, None) if like is None else _encoding_of(like)
+    table = read_table(train, label, columns, like, categorical=list(categorical if like is None else categories),
+                       drop=drop)
+    if categories is None:
+        categories = {column: class_names(cells) for column, cells in table.cells.items()}
+        for column, values in categories.items():
+            if len(values) > 10 and len(values) > len(table.numbers) / 2:  # (an identifier, or free text)
+                _warn(f"{train}: column {column!r} holds {len(values)} different values among {len(table.numbers)} "
+                      f"rows, each a feature of its own: if it names the rows (an id), leave it out with --drop {column}")
+    features, x = encode(table, categories, train, like)
+    clash = next((name for name in features if features.count(name) > 1), None)
+    if clash is not None:
+        raise SSGANError(f"{train}: {clash!r} names a column and a value of a column of categories (its feature); "
+                         "rename the column")
+    cells = table.labels
+    arrays: dict[str, np.ndarray] = {"x": x, "features": np.array(features)}
+    if categories:
+        arrays["one_hot"] = np.array([[column, value] for column, values in categories.items() for value in values])
+    summary = {"out": str(out), "rows": len(x), "features": features,
+               "one_hot": {column: len(values) for column, values in categories.items()}}
     if cells is not None:
         labeled = [cell for cell in cells if cell.lower() not in UNLABELED_CELLS]
         names = class_names(labeled)
@@ -242,15 +357,12 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
             arrays["classes"] = np.array(names)
         summary.update(labeled=len(labeled), classes=names)
         if len(names) > 10 and len(names) > len(labeled) / 2:  # (a column of measurements taken for labels)
-            import warnings
-
-            from ssgan.errors import DataWarning
-
-            warnings.warn(f"{train}: column {label!r} holds {len(names)} different labels among {len(labeled)} labeled "
-                          "rows, fewer than two rows each: ssgan classifies, and takes each value for a class; if the "
-                          "column holds numbers to predict (a regression), this is not its task", DataWarning)
+            _warn(f"{train}: column {label!r} holds {len(names)} different labels among {len(labeled)} labeled rows, "
+                  "fewer than two rows each: ssgan classifies, and takes each value for a class; if the column holds "
+                  "numbers to predict (a regression), this is not its task")
         if test is not None:
-            _, x_test, test_cells = read_table(test, label, columns, train, test=True)
+            rows = read_table(test, label, table.columns, train, test=True, categorical=list(table.cells))
+            x_test, test_cells = encode(rows, categories, test, train)[1], rows.labels
             unknown = sorted({cell for cell in test_cells if cell not in index})
             if unknown:
                 what = ("an empty label (or -1, NaN)" if unknown[0].lower() in UNLABELED_CELLS

@@ -101,10 +101,31 @@ def test_a_spreadsheets_table_semicolons_and_byte_order_mark(tmp_path):
 @pytest.mark.parametrize("files, args, message", [
     ({"t.csv": TABLE}, ["t.csv"], "t.csv has no column 'label' (its columns: height, weight, species): name the column "
                                   "of labels with --label NAME, or give --no-label for rows to classify"),
-    ({"t.csv": "a,label\n1,x\nM,y\n"}, ["t.csv"], "t.csv, line 3: column 'a' holds 'M', which is not a number: encode "
-                                                  "it first (a 0/1 column per category), or leave the column out"),
+    ({"t.csv": "a,label\n1,x\nM,y\n"}, ["t.csv"], "t.csv, line 3: column 'a' holds 'M', which is not a number: give "
+                                                  "--categorical a for a 0/1 feature per value, or leave the column out "
+                                                  "with --drop a"),
     ({"t.csv": "a,label\n1,x\n,y\n"}, ["t.csv"], "t.csv, line 3: column 'a' is empty; ssgan needs every feature: "
-                                                 "impute missing values first"),
+                                                 "impute missing values first (or leave the column out with --drop a)"),
+    ({"t.csv": "a,c,label\n1,u,x\n2,,y\n"}, ["t.csv", "--categorical", "c"],
+     "t.csv, line 3: column 'c' is empty; write a category for missing values (such as unknown) first"),
+    ({"t.csv": "a,c,label\n1,u,x\n2,v,y\n"}, ["t.csv", "--categorical", "d"],
+     "--categorical d: t.csv has no column 'd' (its columns: a, c, label)"),
+    ({"t.csv": "a,c,label\n1,u,x\n2,v,y\n"}, ["t.csv", "--drop", "label"],
+     "--drop label: 'label' is the column of labels; give a column of features"),
+    ({"t.csv": "a,c,label\n1,u,x\n2,v,y\n"}, ["t.csv", "--drop", "c", "--categorical", "c"],
+     "column 'c' is given to both --categorical and --drop; give it to one"),
+    ({"t.csv": "a,c,label\n1,u,x\n2,v,y\n"}, ["t.csv", "--drop", "a", "--drop", "c"],
+     "t.csv has no column of features beside 'label' and those dropped"),
+    ({"t.csv": "a,c,c=u,label\n1,u,3,x\n2,v,4,y\n"}, ["t.csv", "--categorical", "c"],
+     "t.csv: 'c=u' names a column and a value of a column of categories (its feature); rename the column"),
+    ({"t.csv": "a,c,label\n1,u,x\n2,v,y\n", "s.csv": "c,a,label\nw,1,x\n"}, ["t.csv", "--categorical", "c", "--test",
+                                                                            "s.csv"],
+     "s.csv, line 2: column 'c' holds 'w', which is not among the values of t.csv (u, v), so no feature stands for it: "
+     "leave such rows out"),
+    ({"t.csv": "a,c,label\n1,5,x\n2,6,y\n", "s.csv": "c,a,label\n5,1,x\nM,2,y\n"}, ["t.csv", "--test", "s.csv"],
+     "s.csv, line 3: column 'c' holds 'M', which is not a number: it is a column of numbers in t.csv"),
+    ({"n.csv": "a\n3\n"}, ["n.csv", "--no-label", "--like", "like.npz", "--drop", "a"],
+     "--like like.npz gives the columns and their categories; give no --categorical or --drop with it"),
     ({"t.csv": "a,label\n1,x\ninf,y\n"}, ["t.csv"], "column 'a' holds 'inf'; ssgan needs finite numbers"),
     ({"t.csv": "a;label\n1,5;x\n2,5;y\n"}, ["t.csv"], "t.csv, line 2: column 'a' holds '1,5', a decimal comma: "
                                                        "save the table with decimal points (1.5)"),
@@ -204,3 +225,49 @@ def test_a_column_of_measurements_taken_for_labels_is_told(tmp_path):
     assert r.exit_code == 0, r.output
     assert "Warning: " in r.output and "column 'price' holds 40 different labels among 40 labeled rows" in r.output
     assert "40 classes (100.5, 103.5, 106.5, 109.5, 112.5, 115.5, 118.5, 121.5, 124.5, 127.5 and 30 more)" in r.output
+
+
+def test_columns_of_categories_become_a_0_1_feature_per_value_and_ids_are_dropped(tmp_path):
+    """--categorical: a column of text (or of codes) becomes a 0/1 feature per value of the
+    training table, named COLUMN=VALUE, in the column's place; --drop leaves a column out; the
+    test table and new rows (--like) get the same features, whatever their columns' order."""
+    rng = np.random.default_rng(0)
+    k = np.arange(80) % 2
+    colour = np.where(k == 1, "red", rng.choice(["blue", "green"], size=80))
+    lines = ["id,height,colour,size,label"] + [
+        f"r{i},{1.0 + 3.0 * k[i] + rng.normal():.3f},{colour[i]},{1 + i % 3},{['no', 'yes'][k[i]] if i < 16 else ''}"
+        for i in range(80)]
+    train = write(tmp_path / "t.csv", "\n".join(lines) + "\n")
+    test = write(tmp_path / "s.csv", "label,size,colour,height,id\nyes,3,red,4.5,s1\nno,1,blue,0.5,s2\n")
+    r = invoke("convert", train, "--categorical", "colour", "--categorical", "size", "--drop", "id", "--test", test,
+               "--out", tmp_path / "t.npz")
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith(f"wrote {tmp_path / 't.npz'}: 80 rows of 7 features (colour: 3 values, size: 3 values, "
+                               "one 0/1 feature each), 16 labeled and 64 unlabeled"), r.output
+    features = ["height", "colour=blue", "colour=green", "colour=red", "size=1", "size=2", "size=3"]
+    with np.load(tmp_path / "t.npz") as d:
+        assert d["features"].tolist() == features
+        assert d["one_hot"].tolist() == [["colour", "blue"], ["colour", "green"], ["colour", "red"], ["size", "1"],
+                                         ["size", "2"], ["size", "3"]]
+        assert d["x"][:3].tolist() == [[float(lines[i + 1].split(",")[1]), *(colour[i] == np.array(["blue", "green",
+                                        "red"])), *(1 + i % 3 == np.arange(1, 4))] for i in range(3)]
+        assert d["x_test"].tolist() == [[4.5, 0, 0, 1, 0, 0, 1], [0.5, 1, 0, 0, 1, 0, 0]]
+    new = write(tmp_path / "new.csv", "colour,size,height\ngreen,2,1.0\n")
+    r = invoke("convert", new, "--no-label", "--like", tmp_path / "t.npz", "--out", tmp_path / "new.npz")
+    assert r.exit_code == 0, r.output
+    with np.load(tmp_path / "new.npz") as d:
+        assert d["features"].tolist() == features and d["x"].tolist() == [[1.0, 0, 1, 0, 0, 1, 0]]
+    r = invoke("fit", "--dataset", f"npz:{tmp_path / 't.npz'}", "--epochs", 1, "--batch-size", 16,
+               "--out", tmp_path / "runs", "--quiet", "--json")
+    assert r.exit_code == 0, r.output
+    run = json.loads(r.stdout)["run"]
+    r = invoke("predict", run, "--data", f"npz:{tmp_path / 'new.npz'}", "--out", tmp_path / "p.csv")
+    assert r.exit_code == 0 and len((tmp_path / "p.csv").read_text().splitlines()) == 2, r.output
+
+
+def test_a_column_of_categories_that_names_its_rows_is_told(tmp_path):
+    train = write(tmp_path / "t.csv", "name,a,label\n" + "".join(f"n{i},{i},{i % 2}\n" for i in range(30)))
+    r = invoke("convert", train, "--categorical", "name", "--out", tmp_path / "t.npz")
+    assert r.exit_code == 0, r.output
+    assert ("Warning: " in r.output and "column 'name' holds 30 different values among 30 rows, each a feature of its "
+            "own: if it names the rows (an id), leave it out with --drop name" in r.output), r.output
