@@ -266,9 +266,9 @@ def _header(f: np.lib.npyio.NpzFile, member, key: str,
         shape, fortran, dtype = whole.shape, True, whole.dtype
     if dtype.hasobject:
         raise SSGANError(f"{path} {OBJECT_ARRAYS}")
-    if not (dtype == np.uint8 or np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)):
-        raise SSGANError(f"{path}: {key} has dtype {dtype}; expected real numbers (8-bit pixels, integers or "
-                         f"floats): save numpy.asarray({key}, dtype=float) if its values are numbers")
+    if dtype.kind not in "buif":  # (booleans, binary features, are read as 0 and 1)
+        raise SSGANError(f"{path}: {key} has dtype {dtype}; expected real numbers (8-bit pixels, booleans, integers "
+                         f"or floats): save numpy.asarray({key}, dtype=float) if its values are numbers")
     return shape, fortran, dtype, whole
 
 
@@ -361,8 +361,9 @@ def array_rows(x, name: str = "x") -> tuple[np.ndarray, bool]:
     ssgan.errors.SSGANError: given array: x has shape (2, 8, 8, 3), images channels-last; ssgan reads them as (N, C, H, W): pass numpy.moveaxis(x, -1, 1)
     """
     x = np.asarray(x)
-    if x.dtype.kind not in "uif":
-        raise SSGANError(f"{name} has dtype {x.dtype}; expected real numbers (8-bit pixels, integers or floats)")
+    if x.dtype.kind not in "buif":
+        raise SSGANError(f"{name} has dtype {x.dtype}; expected real numbers (8-bit pixels, booleans, integers or "
+                         "floats)")
     if x.ndim not in (2, 3, 4) or len(x) == 0:
         raise SSGANError(f"{name} has shape {x.shape}; expected N > 0 rows of shape (D,), (H, W) or (C, H, W)")
     _check_channels_first(x.shape, name, "given array", verb="pass")

@@ -74,6 +74,18 @@ def test_npz_uint8_is_scaled(tmp_path):
     assert d.x_train.max() == 1.0
 
 
+def test_npz_booleans_are_features_of_0_and_1(tmp_path):
+    """Binary features saved as booleans (x > 0, a table's yes/no columns) had been refused with
+    a request to save them as floats; they are those floats."""
+    from ssgan.data import array_rows
+
+    x = np.arange(40).reshape(10, 4) % 3 == 0
+    d = load_dataset(write_npz(tmp_path / "d.npz", x=x, y=np.array([0, 1] * 5), x_test=x[:2], y_test=np.array([0, 1])))
+    assert np.array_equal(d.x_train, x.astype(np.float32)) and np.array_equal(d.x_test, x[:2].astype(np.float32))
+    assert d.value_range == (0.0, 1.0) and d.x_train.dtype == np.float32
+    assert np.array_equal(array_rows(x)[0], x.astype(np.float32)) and not array_rows(x)[1]
+
+
 def test_npz_eight_bit_test_pixels_beside_training_floats_in_their_units(tmp_path):
     """Floats within [0, 1] are pixels in ssgan's units, so 8-bit test pixels beside them are the
     same units, as eval takes 8-bit pixels for such a run."""
@@ -95,10 +107,9 @@ Y = np.array([0, 1, 0, 1, -1, -1])
     (dict(images=X, y=Y), "has no x array"),
     (dict(x=X), "has no y array"),
     (dict(x=np.zeros((6,), np.float32), y=Y), "expected \\(N, D\\)"),
-    # booleans (binary tabular features) and complex values: what to save instead
-    (dict(x=X > 0, y=Y), "x has dtype bool; expected real numbers \\(8-bit pixels, integers or floats\\): save "
-                         "numpy.asarray\\(x, dtype=float\\)"),
-    (dict(x=X + 1j, y=Y), "x has dtype complex64; expected real numbers"),
+    # complex values: what to save instead
+    (dict(x=X + 1j, y=Y), "x has dtype complex64; expected real numbers \\(8-bit pixels, booleans, integers or "
+                          "floats\\): save numpy.asarray\\(x, dtype=float\\)"),
     (dict(x=X, y=Y[:5]), "x has 6 rows but y has 5"),
     # a blank class name had been said to be named 'more than once' (with nothing between the spaces), or passed
     (dict(x=X, y=Y, classes=np.array(["cat", " "])), "classes has no name for class 1 \\(an empty or blank string\\); "
