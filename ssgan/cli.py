@@ -231,14 +231,17 @@ def data_options(f):
               help="A column of categories (text, or numbers that are codes): one 0/1 feature per value of the "
                    "table's rows. Repeat it for more columns.")
 @click.option("--drop", multiple=True, metavar="NAME",
-              help="A column to leave out (an id, a note, a date). Repeat it for more columns.")
-def convert(table, out, label, no_label, test, like, categorical, drop) -> None:
+              help="A column to leave out (a note, a date). Repeat it for more columns.")
+@click.option("--id", "ids", type=str, default=None, metavar="NAME",
+              help="The column that names the rows (not a feature): kept in the .npz, and written by ssgan predict "
+                   "beside each row's prediction.")
+def convert(table, out, label, no_label, test, like, categorical, drop, ids) -> None:
     """Turn a CSV table (a header row, a column of labels, features in the others) into an .npz."""
     from ssgan.tables import convert as convert_table
 
     if no_label and click.get_current_context().get_parameter_source("label") != click.core.ParameterSource.DEFAULT:
         raise SSGANError("give --label NAME or --no-label, not both")
-    r = convert_table(table, out, None if no_label else label, test, like, categorical, drop)
+    r = convert_table(table, out, None if no_label else label, test, like, categorical, drop, ids)
     rows = f"{r['rows']} row{'s' * (r['rows'] != 1)} of {len(r['features'])} feature{'s' * (len(r['features']) != 1)}"
     if r["one_hot"]:
         rows += f" ({', '.join(f'{name}: {n} values' for name, n in r['one_hot'].items())}, one 0/1 feature each)"

@@ -478,6 +478,29 @@ def _open_npz(path: str, needs: str) -> Iterator[tuple[Path, np.lib.npyio.NpzFil
         raise SSGANError(f"{p} is not a readable .npz file ({type(e).__name__}): save it with numpy.savez") from None
 
 
+def row_ids(spec: str, key: str, n: int) -> list[str] | None:
+    """The names of the ``n`` rows of array ``key`` of the .npz ``spec`` (``npz:PATH``), as text:
+    the array ``ids`` beside ``x`` (``ids_test`` beside ``x_test``: what ``ssgan convert --id``
+    writes); None where it holds none.
+
+    >>> [_ids_key(k) for k in ("x", "x_test", "rows")]
+    ['ids', 'ids_test', None]
+    """
+    name = _ids_key(key)
+    with _open_npz(npz_path(spec), key) as (p, f):
+        if name is None or name not in f.files:
+            return None
+        ids = f[name]
+    if ids.ndim != 1 or len(ids) != n or ids.dtype.kind not in "USiu":
+        raise SSGANError(f"{p}: {name} names the rows of {key}, but it is an array of shape {ids.shape} and dtype "
+                         f"{ids.dtype}; save one name (text or a whole number) per row of {key}, {n} in all")
+    return [str(i) for i in ids.tolist()]
+
+
+def _ids_key(key: str) -> str | None:
+    return "ids" + key[1:] if key == "x" or key.startswith("x_") else None
+
+
 def load_npz_rows(spec: str, key: str = "x") -> tuple[np.ndarray, bool]:
     """The examples in array ``key`` of the .npz ``spec`` (``npz:PATH``), no labels needed, as
     :func:`load_npz` reads ``x``: float32, 8-bit pixels divided by 255, images as (N, C, H, W);

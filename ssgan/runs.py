@@ -913,10 +913,10 @@ def predict_run(path: str | Path, data_spec: str, key: str = "x", device: torch.
     class, the class probabilities (softmax over the K class logits) and ``p_real``, the
     discriminator's probability that a row is real rather than generated (the sigmoid of its
     real/fake logit). The rows are classified a part at a time (:func:`_classified`), on ``device``."""
-    from ssgan.data import folder_images, load_npz_rows
+    from ssgan.data import folder_images, load_npz_rows, row_ids
 
     run = load_run(path, device)
-    files = None
+    files = ids = None
     if data_spec.startswith(FOLDER_PREFIX):
         if key != "x":
             raise SSGANError(f"--key {key} names an array of an .npz; {data_spec} is a folder of images: drop --key")
@@ -925,10 +925,11 @@ def predict_run(path: str | Path, data_spec: str, key: str = "x", device: torch.
     else:
         _check_columns(run, data_spec)
         x, eight_bit = load_npz_rows(data_spec, key)
+        ids = row_ids(data_spec, key, len(x))
         source, parts = f"{data_spec} ({key})", _row_parts(run, x)
     class_logits, real_logit = _classified(run, parts, source, key, eight_bit)
     return {"run": str(run.path), "data": source, "epoch": run.checkpoint["epoch"], "n": len(class_logits),
-            **_predictions(class_logits, real_logit), "files": files, "classes": run.classes}
+            **_predictions(class_logits, real_logit), "files": files, "ids": ids, "classes": run.classes}
 
 
 def _predictions(class_logits: torch.Tensor, real_logit: torch.Tensor) -> dict[str, np.ndarray]:
@@ -1022,29 +1023,32 @@ def write_predictions(result: dict, out: str | Path) -> Path:
     """Write :func:`predict_run`'s arrays, atomically: an .npz of ``pred``, ``proba`` and
     ``p_real``, or a .csv with a row per example (``row, pred, p_real, proba_0 .. proba_K-1``);
     images of a folder add their paths (the .npz array ``files``, the .csv column ``file`` after
-    ``row``), and a run whose classes have names adds them (``classes``; ``class`` after ``pred``)."""
+    ``row``), rows of an .npz that names them their names (``ids``; ``id``), and a run whose
+    classes have names adds them (``classes``; ``class`` after ``pred``)."""
     import csv
 
     from ssgan.fileio import atomic_path
 
     out = prediction_path(out)
-    files, classes = result.get("files"), result.get("classes")
+    classes = result.get("classes")
+    named, column = next(((result[k], name) for k, name in (("files", "file"), ("ids", "id")) if result.get(k) is not None),
+                         (None, None))
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(out) as tmp:
             if out.suffix.lower() == ".npz":
                 with open(tmp, "wb") as f:
-                    named = {} if files is None else {"files": np.array([str(p) for p in files])}
-                    named.update({} if classes is None else {"classes": np.array(classes)})
-                    np.savez(f, pred=result["pred"], proba=result["proba"], p_real=result["p_real"], **named)
+                    arrays = {} if named is None else {f"{column}s": np.array([str(p) for p in named])}
+                    arrays.update({} if classes is None else {"classes": np.array(classes)})
+                    np.savez(f, pred=result["pred"], proba=result["proba"], p_real=result["p_real"], **arrays)
             else:
                 with open(tmp, "w", newline="") as f:
                     writer = csv.writer(f, lineterminator="\n")  # (csv's CRLF left \r in the last field for awk, cut)
-                    writer.writerow(["row", *(["file"] if files is not None else []), "pred",
+                    writer.writerow(["row", *([column] if named is not None else []), "pred",
                                      *(["class"] if classes is not None else []), "p_real",
                                      *(f"proba_{k}" for k in range(result["proba"].shape[1]))])
                     for i, (pred, p_real, proba) in enumerate(zip(result["pred"], result["p_real"], result["proba"])):
-                        writer.writerow([i, *([str(files[i])] if files is not None else []), int(pred),
+                        writer.writerow([i, *([str(named[i])] if named is not None else []), int(pred),
                                          *([classes[pred]] if classes is not None else []),
                                          f"{p_real:.6g}", *(f"{p:.6g}" for p in proba)])
     except OSError as e:

@@ -32,17 +32,19 @@ class Table(NamedTuple):
     cells: dict[str, list[str]]  # each column of categories' cells, stripped
     lines: list[int]  # each row's line in the file, where there are columns of categories (their messages)
     labels: list[str] | None  # the label cells, stripped; None without a label column
+    ids: list[str] | None  # the cells that name the rows (--id), stripped; None without
 
 
 def read_table(path: str | Path, label: str | None, columns: list[str] | None = None,
                of: str | Path | None = None, test: bool = False, categorical: Collection[str] = (),
-               drop: Collection[str] = ()) -> Table:
+               drop: Collection[str] = (), ids: str | None = None) -> Table:
     """The CSV file ``path`` as a :class:`Table`: its feature columns are every column but the
-    labels (``label``, None for none) and ``drop``, or ``columns`` (those of ``of``), found by
-    name and in their order, since a table's columns in another order would be read as other
-    features (``test``: the test rows of ``of``); ``categorical`` names the columns of categories,
-    kept as text, the others must hold numbers. The rows are read one after another, into blocks
-    of numbers."""
+    labels (``label``, None for none), ``ids`` and ``drop``, or ``columns`` (those of ``of``),
+    found by name and in their order, since a table's columns in another order would be read as
+    other features (``test``: the test rows of ``of``, which need not have ``ids``);
+    ``categorical`` names the columns of categories, kept as text, the others must hold numbers;
+    ``ids`` the column whose cells name the rows. The rows are read one after another, into
+    blocks of numbers."""
     path = Path(path)
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:  # (utf-8-sig: Excel's byte-order mark)
@@ -57,11 +59,12 @@ def read_table(path: str | Path, label: str | None, columns: list[str] | None = 
             header = [name.strip() for name in next(rows, [])]
             if not header:
                 raise SSGANError(f"{path} is empty: it needs a header row of column names and a row per example")
-            names, features, at = _feature_columns(path, header, label, columns, of, test, categorical, drop)
+            names, features, at, named = _feature_columns(path, header, label, columns, of, test, categorical, drop,
+                                                           ids)
             numeric = [k for k in features if header[k] not in categorical]
             kept = {header[k]: k for k in features if header[k] in categorical}
             cells: dict[str, list[str]] = {name: [] for name in kept}
-            blocks, lines, labels, block = [], [], [], []
+            blocks, lines, labels, row_ids, block = [], [], [], [], []
             for row in rows:
                 if len(row) != len(header):
                     raise SSGANError(f"{path}, line {reader.line_num}: {len(row)} cells, but the header row names "
@@ -73,6 +76,8 @@ def read_table(path: str | Path, label: str | None, columns: list[str] | None = 
                     lines.append(reader.line_num)
                 if at is not None:
                     labels.append(_label(row[at]))
+                if named is not None:
+                    row_ids.append(row[named].strip())
                 if len(block) == ROWS_AT_ONCE:
                     blocks.append(np.array(block).reshape(len(block), len(numeric)))
                     block = []
@@ -86,15 +91,17 @@ def read_table(path: str | Path, label: str | None, columns: list[str] | None = 
         blocks.append(np.array(block).reshape(len(block), len(numeric)))
     if not blocks:
         raise SSGANError(f"{path} has a header row and no rows of data")
-    return Table(names, np.concatenate(blocks), cells, lines, None if at is None else labels)
+    return Table(names, np.concatenate(blocks), cells, lines, None if at is None else labels,
+                 None if named is None else row_ids)
 
 
 def _feature_columns(path: Path, header: list[str], label: str | None, columns: list[str] | None,
                      of, test: bool = False, categorical: Collection[str] = (),
-                     drop: Collection[str] = ()) -> tuple[list[str], list[int], int | None]:
+                     drop: Collection[str] = (), ids: str | None = None) -> tuple[list[str], list[int], int | None,
+                                                                                  int | None]:
     """The names and places of the feature columns of a table of ``header`` (``columns``, those
-    of ``of``, by name; else all but ``label`` and ``drop``), and the place of its labels (None
-    without)."""
+    of ``of``, by name; else all but ``label``, ``ids`` and ``drop``), the place of its labels
+    and that of the column ``ids`` (None without; a table of test rows may have none)."""
     twice = sorted({name for name in header if header.count(name) > 1})
     if twice:
         raise SSGANError(f"{path}: column {twice[0]!r} is named more than once in the header row; name each once")
@@ -102,7 +109,13 @@ def _feature_columns(path: Path, header: list[str], label: str | None, columns: 
         how = ("the test rows need their labels in a column of that name" if test else
                "name the column of labels with --label NAME, or give --no-label for rows to classify")
         raise SSGANError(f"{path} has no column {label!r} (its columns: {_columns(header)}): {how}")
+    if ids is not None and ids not in header and not test:
+        raise SSGANError(f"--id {ids}: {path} has no column {ids!r} (its columns: {_columns(header)})")
+    if ids is not None and ids == label:
+        raise SSGANError(f"--id {ids}: {ids!r} is the column of labels; give the column that names the rows")
     if columns is not None:
+        if ids in columns:
+            raise SSGANError(f"--id {ids}: {ids!r} is a feature of {of}; give the column that names the rows")
         missing = [name for name in columns if name not in header]
         if missing:
             raise SSGANError(f"{path} has no column {missing[0]!r}, a feature of {of}: give its rows the same columns")
@@ -115,13 +128,16 @@ def _feature_columns(path: Path, header: list[str], label: str | None, columns: 
                                      f"{_columns(header)})")
                 if name == label:
                     raise SSGANError(f"{option} {name}: {name!r} is the column of labels; give a column of features")
-        both = [name for name in categorical if name in drop]
-        if both:
-            raise SSGANError(f"column {both[0]!r} is given to both --categorical and --drop; give it to one")
-        features = [k for k, name in enumerate(header) if name != label and name not in drop]
+        for first, second, names in (("--categorical", "--drop", drop), ("--categorical", "--id", [ids]),
+                                     ("--drop", "--id", [ids])):
+            both = [name for name in (categorical if first == "--categorical" else drop) if name in names]
+            if both:
+                raise SSGANError(f"column {both[0]!r} is given to both {first} and {second}; give it to one")
+        features = [k for k, name in enumerate(header) if name not in (label, ids) and name not in drop]
     if not features:
         raise SSGANError(f"{path} has no column of features beside {label!r}" + (" and those dropped" if drop else ""))
-    return [header[k] for k in features], features, None if label is None else header.index(label)
+    return ([header[k] for k in features], features, None if label is None else header.index(label),
+            header.index(ids) if ids in header else None)
 
 
 def _numbers(row: list[str], features: list[int], header: list[str], path: Path, line: int,
@@ -297,7 +313,8 @@ def encode(table: Table, categories: dict[str, list[str]], path: str | Path,
 
 
 def convert(train: str | Path, out: str | Path, label: str | None = "label", test: str | Path | None = None,
-            like: str | Path | None = None, categorical: Collection[str] = (), drop: Collection[str] = ()) -> dict:
+            like: str | Path | None = None, categorical: Collection[str] = (), drop: Collection[str] = (),
+            ids: str | None = None) -> dict:
     """Write the .npz of the CSV ``train`` (and ``test``) to ``out``, atomically: ``x`` the
     features, ``features`` their names, ``y`` the labels (-1 where the label cell is empty, -1,
     NaN, NA, ...), ``classes`` their names where they are not already the numbers 0..K-1,
@@ -306,8 +323,9 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
     ``ssgan predict``). Every column but the labels and ``drop`` is a feature; those named in
     ``categorical`` become a 0/1 feature per value of ``train`` (``one_hot``: the pairs of
     column and value). ``like``: an .npz that this wrote, whose feature columns and values
-    ``x`` takes, by name and in its order (new rows for a run trained on it). Returns what it
-    wrote."""
+    ``x`` takes, by name and in its order (new rows for a run trained on it). ``ids``: the
+    column whose cells name the rows, kept as ``ids`` (and ``ids_test``, where the test table
+    has it) for ``predict`` to write beside its predictions. Returns what it wrote."""
     from ssgan.fileio import atomic_path, check_folder_can_be
 
     out = Path(out)
@@ -325,13 +343,13 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
         raise SSGANError(f"--like {like} gives the columns and their categories; give no --categorical or --drop with it")
     columns, categories = (None, None) if like is None else _encoding_of(like)
     table = read_table(train, label, columns, like, categorical=list(categorical if like is None else categories),
-                       drop=drop)
+                       drop=drop, ids=ids)
     if categories is None:
         categories = {column: class_names(cells) for column, cells in table.cells.items()}
         for column, values in categories.items():
             if len(values) > 10 and len(values) > len(table.numbers) / 2:  # (an identifier, or free text)
                 _warn(f"{train}: column {column!r} holds {len(values)} different values among {len(table.numbers)} "
-                      f"rows, each a feature of its own: if it names the rows (an id), leave it out with --drop {column}")
+                      f"rows, each a feature of its own: if it names the rows (an id), give --id {column} instead")
     features, x = encode(table, categories, train, like)
     clash = next((name for name in features if features.count(name) > 1), None)
     if clash is not None:
@@ -339,6 +357,8 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
                          "rename the column")
     cells = table.labels
     arrays: dict[str, np.ndarray] = {"x": x, "features": np.array(features)}
+    if table.ids is not None:
+        arrays["ids"] = np.array(table.ids)
     if categories:
         arrays["one_hot"] = np.array([[column, value] for column, values in categories.items() for value in values])
     summary = {"out": str(out), "rows": len(x), "features": features,
@@ -361,7 +381,7 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
                   "fewer than two rows each: ssgan classifies, and takes each value for a class; if the column holds "
                   "numbers to predict (a regression), this is not its task")
         if test is not None:
-            rows = read_table(test, label, table.columns, train, test=True, categorical=list(table.cells))
+            rows = read_table(test, label, table.columns, train, test=True, categorical=list(table.cells), ids=ids)
             x_test, test_cells = encode(rows, categories, test, train)[1], rows.labels
             unknown = sorted({cell for cell in test_cells if cell not in index})
             if unknown:
@@ -371,6 +391,8 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
                                  "class")
             arrays["x_test"] = x_test
             arrays["y_test"] = np.array([index[cell] for cell in test_cells], np.int64)
+            if rows.ids is not None:
+                arrays["ids_test"] = np.array(rows.ids)
             summary["test_rows"] = len(x_test)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

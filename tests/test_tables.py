@@ -124,6 +124,14 @@ def test_a_spreadsheets_table_semicolons_and_byte_order_mark(tmp_path):
      "leave such rows out"),
     ({"t.csv": "a,c,label\n1,5,x\n2,6,y\n", "s.csv": "c,a,label\n5,1,x\nM,2,y\n"}, ["t.csv", "--test", "s.csv"],
      "s.csv, line 3: column 'c' holds 'M', which is not a number: it is a column of numbers in t.csv"),
+    ({"t.csv": "a,c,label\n1,u,x\n2,v,y\n"}, ["t.csv", "--id", "k"], "--id k: t.csv has no column 'k' (its columns: "
+                                                                     "a, c, label)"),
+    ({"t.csv": "a,c,label\n1,u,x\n2,v,y\n"}, ["t.csv", "--id", "label"],
+     "--id label: 'label' is the column of labels; give the column that names the rows"),
+    ({"t.csv": "a,c,label\n1,u,x\n2,v,y\n"}, ["t.csv", "--id", "c", "--drop", "c"],
+     "column 'c' is given to both --drop and --id; give it to one"),
+    ({"n.csv": "a,b\n3,4\n"}, ["n.csv", "--no-label", "--like", "like.npz", "--id", "a"],
+     "--id a: 'a' is a feature of like.npz; give the column that names the rows"),
     ({"n.csv": "a\n3\n"}, ["n.csv", "--no-label", "--like", "like.npz", "--drop", "a"],
      "--like like.npz gives the columns and their categories; give no --categorical or --drop with it"),
     ({"t.csv": "a,label\n1,x\ninf,y\n"}, ["t.csv"], "column 'a' holds 'inf'; ssgan needs finite numbers"),
@@ -227,20 +235,21 @@ def test_a_column_of_measurements_taken_for_labels_is_told(tmp_path):
     assert "40 classes (100.5, 103.5, 106.5, 109.5, 112.5, 115.5, 118.5, 121.5, 124.5, 127.5 and 30 more)" in r.output
 
 
-def test_columns_of_categories_become_a_0_1_feature_per_value_and_ids_are_dropped(tmp_path):
+def test_columns_of_categories_become_a_0_1_feature_per_value_and_rows_keep_their_ids(tmp_path):
     """--categorical: a column of text (or of codes) becomes a 0/1 feature per value of the
-    training table, named COLUMN=VALUE, in the column's place; --drop leaves a column out; the
-    test table and new rows (--like) get the same features, whatever their columns' order."""
+    training table, named COLUMN=VALUE, in the column's place; --drop leaves a column out; --id
+    keeps the rows' names, which predict writes beside its predictions; the test table and new
+    rows (--like) get the same features, whatever their columns' order."""
     rng = np.random.default_rng(0)
     k = np.arange(80) % 2
     colour = np.where(k == 1, "red", rng.choice(["blue", "green"], size=80))
-    lines = ["id,height,colour,size,label"] + [
-        f"r{i},{1.0 + 3.0 * k[i] + rng.normal():.3f},{colour[i]},{1 + i % 3},{['no', 'yes'][k[i]] if i < 16 else ''}"
+    lines = ["id,height,colour,size,label,note"] + [
+        f"r{i},{1.0 + 3.0 * k[i] + rng.normal():.3f},{colour[i]},{1 + i % 3},{['no', 'yes'][k[i]] if i < 16 else ''},n"
         for i in range(80)]
     train = write(tmp_path / "t.csv", "\n".join(lines) + "\n")
     test = write(tmp_path / "s.csv", "label,size,colour,height,id\nyes,3,red,4.5,s1\nno,1,blue,0.5,s2\n")
-    r = invoke("convert", train, "--categorical", "colour", "--categorical", "size", "--drop", "id", "--test", test,
-               "--out", tmp_path / "t.npz")
+    r = invoke("convert", train, "--categorical", "colour", "--categorical", "size", "--drop", "note", "--id", "id",
+               "--test", test, "--out", tmp_path / "t.npz")
     assert r.exit_code == 0, r.output
     assert r.output.startswith(f"wrote {tmp_path / 't.npz'}: 80 rows of 7 features (colour: 3 values, size: 3 values, "
                                "one 0/1 feature each), 16 labeled and 64 unlabeled"), r.output
@@ -252,17 +261,27 @@ def test_columns_of_categories_become_a_0_1_feature_per_value_and_ids_are_droppe
         assert d["x"][:3].tolist() == [[float(lines[i + 1].split(",")[1]), *(colour[i] == np.array(["blue", "green",
                                         "red"])), *(1 + i % 3 == np.arange(1, 4))] for i in range(3)]
         assert d["x_test"].tolist() == [[4.5, 0, 0, 1, 0, 0, 1], [0.5, 1, 0, 0, 1, 0, 0]]
-    new = write(tmp_path / "new.csv", "colour,size,height\ngreen,2,1.0\n")
-    r = invoke("convert", new, "--no-label", "--like", tmp_path / "t.npz", "--out", tmp_path / "new.npz")
+        assert d["ids"].tolist() == [f"r{i}" for i in range(80)] and d["ids_test"].tolist() == ["s1", "s2"]
+    new = write(tmp_path / "new.csv", "colour,size,height,id\ngreen,2,1.0,c7\nred,1,4.0,c9\n")
+    r = invoke("convert", new, "--no-label", "--like", tmp_path / "t.npz", "--id", "id", "--out", tmp_path / "new.npz")
     assert r.exit_code == 0, r.output
     with np.load(tmp_path / "new.npz") as d:
-        assert d["features"].tolist() == features and d["x"].tolist() == [[1.0, 0, 1, 0, 0, 1, 0]]
+        assert d["features"].tolist() == features and d["x"].tolist() == [[1.0, 0, 1, 0, 0, 1, 0],
+                                                                          [4.0, 0, 0, 1, 1, 0, 0]]
+        assert d["ids"].tolist() == ["c7", "c9"]
     r = invoke("fit", "--dataset", f"npz:{tmp_path / 't.npz'}", "--epochs", 1, "--batch-size", 16,
                "--out", tmp_path / "runs", "--quiet", "--json")
     assert r.exit_code == 0, r.output
     run = json.loads(r.stdout)["run"]
     r = invoke("predict", run, "--data", f"npz:{tmp_path / 'new.npz'}", "--out", tmp_path / "p.csv")
-    assert r.exit_code == 0 and len((tmp_path / "p.csv").read_text().splitlines()) == 2, r.output
+    assert r.exit_code == 0, r.output
+    rows = (tmp_path / "p.csv").read_text().splitlines()
+    assert rows[0].startswith("row,id,pred,class,p_real,") and [row.split(",")[:2] for row in rows[1:]] == [
+        ["0", "c7"], ["1", "c9"]]
+    r = invoke("predict", run, "--data", f"npz:{tmp_path / 't.npz'}", "--key", "x_test", "--out", tmp_path / "p.npz")
+    assert r.exit_code == 0, r.output
+    with np.load(tmp_path / "p.npz") as d:
+        assert d["ids"].tolist() == ["s1", "s2"] and len(d["pred"]) == 2
 
 
 def test_a_column_of_categories_that_names_its_rows_is_told(tmp_path):
@@ -270,4 +289,17 @@ def test_a_column_of_categories_that_names_its_rows_is_told(tmp_path):
     r = invoke("convert", train, "--categorical", "name", "--out", tmp_path / "t.npz")
     assert r.exit_code == 0, r.output
     assert ("Warning: " in r.output and "column 'name' holds 30 different values among 30 rows, each a feature of its "
-            "own: if it names the rows (an id), leave it out with --drop name" in r.output), r.output
+            "own: if it names the rows (an id), give --id name instead" in r.output), r.output
+
+
+def test_names_of_rows_that_do_not_fit_their_rows_are_one_line(tmp_path):
+    from ssgan.data import row_ids
+    from ssgan.errors import SSGANError
+
+    np.savez(tmp_path / "d.npz", x=np.zeros((3, 2)), ids=np.array(["a", "b"]), x_test=np.zeros((2, 2)),
+             ids_test=np.array([7, 9]))
+    spec = f"npz:{tmp_path / 'd.npz'}"
+    assert row_ids(spec, "x_test", 2) == ["7", "9"] and row_ids(spec, "rows", 3) is None
+    with pytest.raises(SSGANError, match=r"d.npz: ids names the rows of x, but it is an array of shape \(2,\) and dtype "
+                                         r"<U1; save one name \(text or a whole number\) per row of x, 3 in all"):
+        row_ids(spec, "x", 3)
