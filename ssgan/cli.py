@@ -204,6 +204,13 @@ def device_option(f):
                              "cuda:N or mps. Results agree across devices up to rounding.")(f)
 
 
+def weights_option(f):
+    """--weights for the commands that put a run's networks to work (eval, predict, sample)."""
+    return click.option("--weights", type=click.Choice(["last", "best"]), default="last", show_default=True,
+                        help="The run's weights: of its last epoch (its result), or of its epoch of best validation "
+                             "accuracy (best.pt, which fit --val N keeps).")(f)
+
+
 def data_options(f):
     f = click.option("--download/--no-download", default=None,
                      help="Let torchvision fetch the dataset into --data-root (needs the network).")(f)
@@ -866,9 +873,10 @@ def _summary_table(summary: dict) -> None:
               help="Features for --samples: the dataset's reference CNN, or torchvision's Inception-v3 (ImageNet "
                    "weights, which must already be in the torch cache; for colour data). Scores from different "
                    "networks are not comparable.")
+@weights_option
 @device_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
-def eval_(run, part, data_spec, samples, cache_dir, feature_net, device, as_json) -> None:
+def eval_(run, part, data_spec, samples, cache_dir, feature_net, weights, device, as_json) -> None:
     """Score a run's (EMA) classifier: accuracy, errors, balanced accuracy, macro-F1, confusion;
     with --samples, its generator's samples too."""
     from rich.table import Table
@@ -883,11 +891,12 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, device, as_json
                             ("--feature-net", source("feature_net") != click.core.ParameterSource.DEFAULT)):
             if given:
                 warnings.warn(f"{flag} has no effect in this command: it acts only with --samples N", DataWarning)
-    r = evaluate_run(run, part, data_spec, device)
+    r = evaluate_run(run, part, data_spec, device, weights)
     if samples is not None:
         log = (lambda m: None) if as_json else (lambda m: click.echo(m, err=True))
         r["sample_quality"] = sample_quality_of_run(run, samples, cache_dir=cache_dir, log=log,
-                                                    feature_net=feature_net, device=device, data_spec=data_spec)
+                                                    feature_net=feature_net, device=device, data_spec=data_spec,
+                                                    weights=weights)
     if as_json:
         click.echo(json.dumps(r))
         return
@@ -895,8 +904,8 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, device, as_json
     # a run stopped, or training now, is scored at the epoch it has reached, which is not its result; the
     # line is no table title, which wraps at the table's width, mid-name
     unfinished = f" of {r['epochs']}, not finished" if r["epoch"] < r["epochs"] else ""
-    console.print(f"{r['run']} (epoch {r['epoch']}{unfinished}) on {r['data']}", highlight=False, markup=False,
-                  soft_wrap=True)
+    at = f"epoch {r['epoch']}, its best on validation" if weights == "best" else f"epoch {r['epoch']}{unfinished}"
+    console.print(f"{r['run']} ({at}) on {r['data']}", highlight=False, markup=False, soft_wrap=True)
     table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -1115,9 +1124,10 @@ def report(runs, out, notes, samples, split, against, device) -> None:
 @click.option("--out", type=click.Path(dir_okay=False), required=True,
               help="A .csv (row, pred, p_real, proba_0..) or an .npz (pred, proba, p_real) to write; "
                    "a folder of images adds each one's file.")
+@weights_option
 @device_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a line.")
-def predict(run, data_spec, key, out, device, as_json) -> None:
+def predict(run, data_spec, key, out, weights, device, as_json) -> None:
     """Classify new rows with a run's (EMA) classifier: predicted class, class probabilities, and
     the discriminator's probability that each row is real."""
     import numpy as np
@@ -1126,11 +1136,12 @@ def predict(run, data_spec, key, out, device, as_json) -> None:
 
     path = prediction_path(out)  # before the work
     _check_not_data(out, "--out", run, data_spec)
-    r = predict_run(run, data_spec, key, device)
+    r = predict_run(run, data_spec, key, device, weights)
     write_predictions(r, path)
     counts = np.bincount(r["pred"], minlength=r["proba"].shape[1]).tolist()
     if as_json:
-        click.echo(json.dumps({"run": r["run"], "data": r["data"], "epoch": r["epoch"], "n": r["n"], "out": str(path),
+        click.echo(json.dumps({"run": r["run"], "data": r["data"], "epoch": r["epoch"], "weights": r["weights"],
+                               "n": r["n"], "out": str(path),
                                "predicted_counts": counts, "classes": r["classes"]}))
         return
     listed = ", ".join(f"{_class_name(k, r['classes'])}: {c}" for k, c in enumerate(counts))
@@ -1173,7 +1184,7 @@ GRID_MOST = 10_000  # samples that sample's picture draws (100 x 100; FID tools 
 @click.argument("run", type=str)
 @click.option("--n", "n", type=click.IntRange(1, 100_000), default=64, show_default=True,
               help=f"Number of samples; a picture draws up to {GRID_MOST:,}, --npz and --images take them all.")
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="PNG to write [RUN/samples.png].")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="PNG to write [RUN/samples.png; RUN/samples-best.png with --weights best].")
 @click.option("--npz", type=click.Path(dir_okay=False), default=None, help="Also write the raw samples (x, z) to this .npz, x in the data's own units (the run's scaling inverted).")
 @click.option("--images", type=click.Path(file_okay=False), default=None,
               help="Also write each sample as an 8-bit PNG file into this new folder (as FID tools and "
@@ -1181,8 +1192,9 @@ GRID_MOST = 10_000  # samples that sample's picture draws (100 x 100; FID tools 
 @click.option("--seed", type=click.IntRange(0, SEED_MAX), default=0, show_default=True, help="Seed of the noise.")
 @click.option("--walk", type=int, default=None, help="Walk latent dimension DIM (rows: 8 random starts, 10 steps).")
 @click.option("--interpolate", is_flag=True, help="Interpolate between pairs of noise vectors (8 rows, 10 steps).")
+@weights_option
 @device_option
-def sample(run, n, out, npz, images, seed, walk, interpolate, device) -> None:
+def sample(run, n, out, npz, images, seed, walk, interpolate, weights, device) -> None:
     """Generate samples from a run's generator; no training flags needed."""
     from ssgan.runs import load_run
     from ssgan.samples import (generate, has_picture, interpolation, latent_walk, save_grid, write_image_files,
@@ -1201,8 +1213,8 @@ def sample(run, n, out, npz, images, seed, walk, interpolate, device) -> None:
         if name is not None:  # (the folder of a file, or --images' own)
             check_folder_can_be(Path(name) if flag == "--images" else Path(name).parent, f"{flag} {name}")
     _check_not_data(npz, "--npz", run)
-    r = load_run(run, device)
-    png = Path(out or Path(run) / "samples.png")
+    r = load_run(run, device, weights)
+    png = Path(out or Path(run) / ("samples-best.png" if weights == "best" else "samples.png"))
     if walk is not None or interpolate:
         if not has_picture(r.shape):
             raise SSGANError(f"--walk and --interpolate draw image grids; this run's data have shape {r.shape}, "

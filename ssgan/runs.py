@@ -8,6 +8,8 @@ A run folder ``runs/00003-mnist-100-s1/`` holds
 - ``metrics.jsonl``: one JSON object per epoch;
 - ``checkpoint.pt``: state dicts of both networks, the EMA discriminator, the optimisers,
   the config, the epoch and the RNG states, rewritten atomically every epoch;
+- ``best.pt`` (runs with ``--val``): the generator and the EMA discriminator at the epoch of
+  best validation accuracy, which ``--weights best`` uses;
 - ``samples/epoch_NNNN.png``: grids from a fixed noise.
 
 Folders are numbered and never overwritten.
@@ -45,7 +47,8 @@ from ssgan.models import TRAINING_BYTES_PER_PARAMETER, build_models, parameter_c
 from ssgan.scaling import NONE, Scaler, fit_scaler, load_scaler, resolve_scale, save_scaler, scale_dataset
 from ssgan.splits import Split, check_split, default_labels, load_split, make_split, same_data, save_split
 from ssgan.stops import Diverged
-from ssgan.train import (Reporter, StopFlag, TrainResult, check_batch_rows, guard_words, load_checkpoint, resolve_device,
+from ssgan.train import (BEST_WEIGHTS, Reporter, StopFlag, TrainResult, check_batch_rows, guard_words, load_checkpoint,
+                         resolve_device,
                          resolve_precision, to_device, train)
 
 _RUN_ID = re.compile(r"^(\d{5})-")
@@ -584,12 +587,14 @@ class Run:
     config: Config
     checkpoint: dict = field(repr=False)  # (its weights: a notebook had printed them, hundreds of thousands of characters)
     device: torch.device = torch.device("cpu")  # where its networks are put to work (eval, predict, sample)
+    weights: str = "last"  # whose: the last epoch's (checkpoint.pt), or the best on validation (best.pt)
 
     def __repr__(self) -> str:
         epoch, epochs = self.checkpoint["epoch"], self.config.epochs
+        at = (f"epoch {epoch}, its best on validation" if self.weights == "best"
+              else f"epoch {epoch}" + (f" of {epochs}" if epoch < epochs else ""))
         return (f"Run('{self.path}': {self.config.dataset}, {self.config.labels} labels, seed {self.config.seed}, "
-                f"epoch {epoch}" + (f" of {epochs}" if epoch < epochs else "")
-                + f", {self.checkpoint['n_classes']} classes, on {self.device})")
+                f"{at}, {self.checkpoint['n_classes']} classes, on {self.device})")
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -709,37 +714,52 @@ class Run:
                              "compute elsewhere with --device (--device cpu)") from None
 
 
-def load_run(path: str | Path, device: torch.device | str = "cpu") -> Run:
+def load_run(path: str | Path, device: torch.device | str = "cpu", weights: str = "last") -> Run:
     """The run folder ``path`` read back, to use its networks (eval, predict, sample) on
     ``device`` ("auto", "cpu", "cuda", "cuda:N" or "mps", as ``--device``): a run that diverged
-    says so in a warning, since its weights are the last good checkpoint's.
+    says so in a warning, since its weights are the last good checkpoint's. ``weights``:
+    ``"last"``, those of its last epoch (its result), or ``"best"``, those of its epoch of best
+    validation accuracy (``best.pt``, which runs trained with ``--val N`` keep).
 
     Also the Python API to a run that ``ssgan fit`` trained (``ssgan.load_run``): its
     :meth:`Run.predict`, :meth:`Run.predict_proba`, :meth:`Run.p_real` and :meth:`Run.sample`
     on arrays, its :attr:`Run.config` and its networks (:meth:`Run.discriminator`, the EMA
     classifier, and :meth:`Run.generator`)."""
     device = device if isinstance(device, torch.device) else resolve_device(device)
-    run = replace(_read_run(path), device=device)
-    if line := divergence(run.path):
+    if weights not in WEIGHTS:
+        raise SSGANError(f"weights={weights!r}: give one of {', '.join(WEIGHTS)}")
+    run = replace(_read_run(path, weights), device=device)
+    if weights == "last" and (line := divergence(run.path)):
         warnings.warn(f"{run.path} diverged ({guard_words(line)}); its checkpoint is the last good one, of epoch "
                       f"{run.checkpoint['epoch']}", DataWarning, stacklevel=2)
     return run
 
 
-def _read_run(path: str | Path) -> Run:
+WEIGHTS = ("last", "best")  # a run's weights: of its last epoch, or of its best on validation (best.pt)
+
+
+def _read_run(path: str | Path, weights: str = "last") -> Run:
     path = Path(path)
     if not path.is_dir() or not (path / "config.json").is_file():
         inside = child_runs(path) if path.is_dir() else []
         raise SSGANError(f"{path} is not a run folder (no config.json): pass a folder made by `ssgan fit`"
                          + (f"; it holds {len(inside)} run folder{'s' * (len(inside) > 1)}, such as {inside[0]}"
                             if inside else ""))
-    _check_networks(path, read_config(path))
-    ckpt = load_checkpoint(path / "checkpoint.pt")
+    saved = read_config(path)
+    _check_networks(path, saved)
+    name = BEST_WEIGHTS if weights == "best" else "checkpoint.pt"
+    if weights == "best" and not (path / name).is_file():
+        raise SSGANError(f"{path} has no {name}: " + (
+            "it held out no validation rows, so no epoch is best (fit --val N keeps the best epoch's weights); use its "
+            "last weights" if not saved.get("val") else
+            "it stopped before its first checkpoint, or was trained by a version of ssgan that kept none; use its last "
+            "weights"))
+    ckpt = load_checkpoint(path / name)
     try:
-        cfg = from_dict(ckpt["config"], f"checkpoint {path / 'checkpoint.pt'}")
+        cfg = from_dict(ckpt["config"], f"checkpoint {path / name}")
     except SSGANError as e:
         raise SSGANError(f"checkpoint of {path} holds an unusable config: {e}") from None
-    return Run(path, cfg, ckpt)
+    return Run(path, cfg, ckpt, weights=weights)
 
 
 def _check_networks(path: Path, saved: dict) -> None:
@@ -791,7 +811,7 @@ def read_metrics(path: str | Path) -> list[dict]:
 
 
 def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = None,
-                 device: torch.device | str = "cpu") -> dict:
+                 device: torch.device | str = "cpu", weights: str = "last") -> dict:
     """Score a run's EMA discriminator with :func:`ssgan.metrics.classification_metrics`.
 
     ``part`` is ``test``, ``train`` (the training rows with known labels) or ``val`` (the
@@ -801,11 +821,12 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
     class folders are named as the run's classes (``0``, ``1``, ... where its data named none).
     With ``part`` ``train`` or ``val``, ``data_spec`` is where the run's own data are now (moved
     since it trained: the SHA-256 in its split.json is checked).
-    The rows are classified as :func:`predict_run` classifies them, a part at a time, on ``device``.
+    The rows are classified as :func:`predict_run` classifies them, a part at a time, on ``device``,
+    by the ``weights`` of :func:`load_run`.
     """
     from ssgan.data import folder_labeled_images
 
-    run = load_run(path, device)
+    run = load_run(path, device, weights)
     n_classes = run.checkpoint["n_classes"]
     if data_spec is not None and part != "test":  # the run's own rows, of its data moved to data_spec
         kind = own_kind(run.config.dataset)
@@ -851,7 +872,7 @@ def _scores(run: Run, source: str, y: np.ndarray, class_logits: torch.Tensor) ->
     from ssgan.metrics import classification_metrics
 
     return {"run": str(run.path), "data": source, "epoch": run.checkpoint["epoch"], "epochs": run.config.epochs,
-            "classes": run.classes,
+            "weights": run.weights, "classes": run.classes,
             **classification_metrics(y, class_logits.argmax(1).numpy(), run.checkpoint["n_classes"])}
 
 
@@ -877,13 +898,13 @@ def _numbered_as_run(data: Dataset, run: Run) -> Dataset:
 
 def sample_quality_of_run(path: str | Path, n: int, seed: int = 0, cache_dir: str | None = None, log=lambda m: None,
                           feature_net: str = "reference", device: torch.device | str = "cpu",
-                          data_spec: str | None = None) -> dict:
+                          data_spec: str | None = None, weights: str = "last") -> dict:
     """:func:`ssgan.quality.sample_quality` of a run's generator (drawing its samples on ``device``)
     on its own dataset; ``data_spec`` (``eval --data``), where it holds the run's own data moved
     since (their SHA-256 is its split's), is read in their place."""
     from ssgan.quality import sample_quality
 
-    run = load_run(path, device)
+    run = load_run(path, device, weights)
     data = _quality_data(run, data_spec)
     with run.computing():
         scores = sample_quality(run.generator(), data, n, seed, cache_dir, log, feature_net)
@@ -906,16 +927,18 @@ def _quality_data(run: Run, data_spec: str | None) -> Dataset:
             raise elsewhere from None
 
 
-def predict_run(path: str | Path, data_spec: str, key: str = "x", device: torch.device | str = "cpu") -> dict:
+def predict_run(path: str | Path, data_spec: str, key: str = "x", device: torch.device | str = "cpu",
+                weights: str = "last") -> dict:
     """The predictions of a run's EMA discriminator on the rows of array ``key`` of an .npz
     (``npz:PATH``), or on the images under a folder (``folder:DIR``, any subfolders; ``files``
     their paths), no labels needed, scaled as the run's training data were: the predicted
     class, the class probabilities (softmax over the K class logits) and ``p_real``, the
     discriminator's probability that a row is real rather than generated (the sigmoid of its
-    real/fake logit). The rows are classified a part at a time (:func:`_classified`), on ``device``."""
+    real/fake logit). The rows are classified a part at a time (:func:`_classified`), on ``device``,
+    by the ``weights`` of :func:`load_run`."""
     from ssgan.data import folder_images, load_npz_rows, row_ids
 
-    run = load_run(path, device)
+    run = load_run(path, device, weights)
     files = ids = None
     if data_spec.startswith(FOLDER_PREFIX):
         if key != "x":
@@ -928,7 +951,8 @@ def predict_run(path: str | Path, data_spec: str, key: str = "x", device: torch.
         ids = row_ids(data_spec, key, len(x))
         source, parts = f"{data_spec} ({key})", _row_parts(run, x)
     class_logits, real_logit = _classified(run, parts, source, key, eight_bit)
-    return {"run": str(run.path), "data": source, "epoch": run.checkpoint["epoch"], "n": len(class_logits),
+    return {"run": str(run.path), "data": source, "epoch": run.checkpoint["epoch"], "weights": run.weights,
+            "n": len(class_logits),
             **_predictions(class_logits, real_logit), "files": files, "ids": ids, "classes": run.classes}
 
 

@@ -435,9 +435,32 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
             writer.now(run_dir / "metrics.jsonl", write_text, run_dir / "metrics.jsonl",
                        "".join(json.dumps(m) + "\n" for m in history))
 
+    # The weights of the epoch of best validation accuracy (--val): kept on the host when an
+    # epoch beats every earlier one, and written as best.pt just before the next checkpoint, so
+    # that best.pt is never of an epoch that the checkpoint on disk has not reached.
+    best_val = max((m["val_acc"] for m in history if m.get("val_acc") is not None), default=None)
+    best: dict | None = None
+    if run_dir is not None and world.main:
+        drop_later_best(run_dir, start_epoch - 1)
+
+    def keep_if_best(metrics: dict) -> None:
+        nonlocal best_val, best
+        if run_dir is None or metrics.get("val_acc") is None or (best_val is not None and metrics["val_acc"] <= best_val):
+            return
+        best_val = metrics["val_acc"]
+        best = _on_host({"config": cfg.to_dict(), "epoch": metrics["epoch"], "val_acc": metrics["val_acc"],
+                         "shape": list(data.shape), "n_classes": data.n_classes, "classes": data.classes,
+                         "value_range": data.value_range, "scaler": scaler,
+                         "generator": G.state_dict(), "ema": ema.module.state_dict()})
+
     def checkpoint(epoch: int, position: dict | None = None) -> None:
+        nonlocal best
         if not world.main:
             return
+        if best is not None:
+            writer.submit(run_dir / BEST_WEIGHTS, save_checkpoint, run_dir / BEST_WEIGHTS, best,
+                          errors=(OSError, RuntimeError))
+            best = None
         writer.checkpoint(run_dir / "checkpoint.pt", {
             "config": cfg.to_dict(), "epoch": epoch, "shape": list(data.shape), "n_classes": data.n_classes,
             "classes": data.classes, "value_range": data.value_range,
@@ -544,6 +567,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                 if world.active:
                     metrics["world_size"] = world.size
                 metrics["warnings"] = warnings_for(history, metrics)
+                keep_if_best(metrics)
             metrics = distributed.broadcast(metrics)
             history.append(metrics)
             for w in metrics["warnings"]:
@@ -695,10 +719,27 @@ class RunWriter:
             self._raise_done()
 
 
+BEST_WEIGHTS = "best.pt"  # a run's weights at the epoch of its best validation accuracy (fit --val)
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
     """``torch.save`` through a temporary file, so a kill leaves the last good checkpoint."""
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
+
+
+def drop_later_best(run_dir: Path, epoch: int) -> None:
+    """Remove the run's best.pt where it is of an epoch after ``epoch``, where training goes on
+    from (0: a run that starts again): it was written before a kill that the checkpoint did not
+    reach, and the epochs after ``epoch`` are trained again (and keep their own best)."""
+    path = run_dir / BEST_WEIGHTS
+    if path.is_file():
+        try:
+            later = epoch == 0 or torch.load(path, map_location="cpu", weights_only=False)["epoch"] > epoch
+        except Exception:  # (a damaged file, which the next best replaces)
+            later = True
+        if later:
+            path.unlink(missing_ok=True)
 
 
 def load_checkpoint(path: Path) -> dict:
