@@ -3,6 +3,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
 from ssgan.cli import main
@@ -292,6 +293,32 @@ def test_report_against_a_control_pairs_the_validation_rows_too(tmp_path):
         assert row[split]["mean"] == pytest.approx(diffs.mean()) and row[split]["seeds"] == [1, 2]
     assert "| lever | 2 | " in (tmp_path / "rep" / "report.md").read_text()
     assert "val difference (pp) | val 95 % CI | val better on | test difference" in (tmp_path / "rep" / "report.md").read_text()
+
+
+def test_a_report_of_runs_with_validation_rows_gives_the_test_accuracy_at_their_best_validation_epoch(tmp_path):
+    """Runs with --val keep the weights of their epoch of best validation accuracy (best.pt);
+    the report gives the test accuracy of that epoch beside the last one's: a choice made on
+    the validation rows."""
+    r = invoke("fit", "--dataset", "digits", "--labels", 50, "--val", 50, "--epochs", 3, "--seeds", 2,
+               "--out", tmp_path / "runs", "--quiet")
+    assert r.exit_code == 0, r.output
+    r = invoke("report", tmp_path / "runs", "--out", tmp_path / "rep")
+    assert r.exit_code == 0, r.output
+    m = json.loads((tmp_path / "rep" / "report.json").read_text())["methods"]["ssgan"]
+    chosen, epochs = [], []
+    for run in m["runs"]:
+        metrics = [json.loads(line) for line in (Path(run) / "metrics.jsonl").read_text().splitlines()]
+        vals = [e["val_acc"] for e in metrics]
+        epoch = vals.index(max(vals)) + 1  # (the first of equals)
+        assert torch.load(Path(run) / "best.pt", weights_only=False)["epoch"] == epoch
+        chosen.append(metrics[epoch - 1]["test_acc"])
+        epochs.append(epoch)
+    assert m["best_val_epochs"] == epochs and m["at_best_val_acc"] == chosen
+    assert m["at_best_val_acc_mean"] == pytest.approx(np.mean(chosen))
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert ("| val accuracy % | test accuracy % | test errors (of N) | test % at best val epoch (val-selected) | "
+            "best epoch % (test-selected) |") in md
+    assert f"| {100 * np.mean(chosen):.2f} ± {100 * np.std(chosen, ddof=1):.2f} |" in md
 
 
 def test_eval_on_other_data(runs, tmp_path):
