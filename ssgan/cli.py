@@ -252,6 +252,8 @@ def convert(table, out, label, no_label, test, like, categorical, drop, ids) -> 
     rows = f"{r['rows']} row{'s' * (r['rows'] != 1)} of {len(r['features'])} feature{'s' * (len(r['features']) != 1)}"
     if r["one_hot"]:
         rows += f" ({', '.join(f'{name}: {n} values' for name, n in r['one_hot'].items())}, one 0/1 feature each)"
+    if ids is not None:
+        rows += f", named by {ids}"
     if "classes" not in r:
         click.echo(f"wrote {out}: {rows}, no labels (classify them with ssgan predict RUN --data npz:{out})")
         return

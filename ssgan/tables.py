@@ -292,12 +292,14 @@ def encode(table: Table, categories: dict[str, list[str]], path: str | Path,
         return table.columns, table.numbers
     from sklearn.preprocessing import OneHotEncoder
 
-    names, parts, at = [], [], 0
+    width = sum(len(categories[column]) if column in table.cells else 1 for column in table.columns)
+    x = np.empty((len(table.numbers), width))  # (filled a column at a time: no second copy of the whole)
+    names, at, number = [], 0, 0
     for column in table.columns:
         if column not in table.cells:
             names.append(column)
-            parts.append(table.numbers[:, at:at + 1])
-            at += 1
+            x[:, at] = table.numbers[:, number]
+            at, number = at + 1, number + 1
             continue
         values, cells = categories[column], table.cells[column]
         known = set(values)
@@ -307,9 +309,10 @@ def encode(table: Table, categories: dict[str, list[str]], path: str | Path,
                              f"not among the values of {of} ({_columns(values, 4)}), so no feature stands for it: "
                              "leave such rows out")
         encoder = OneHotEncoder(categories=[values], sparse_output=False, dtype=np.float64)
-        parts.append(encoder.fit_transform(np.array(cells, dtype=object)[:, None]))
+        x[:, at:at + len(values)] = encoder.fit_transform(np.array(cells, dtype=object)[:, None])
         names += [f"{column}={value}" for value in values]
-    return names, np.hstack(parts)
+        at += len(values)
+    return names, x
 
 
 def convert(train: str | Path, out: str | Path, label: str | None = "label", test: str | Path | None = None,

@@ -252,7 +252,7 @@ def test_columns_of_categories_become_a_0_1_feature_per_value_and_rows_keep_thei
                "--test", test, "--out", tmp_path / "t.npz")
     assert r.exit_code == 0, r.output
     assert r.output.startswith(f"wrote {tmp_path / 't.npz'}: 80 rows of 7 features (colour: 3 values, size: 3 values, "
-                               "one 0/1 feature each), 16 labeled and 64 unlabeled"), r.output
+                               "one 0/1 feature each), named by id, 16 labeled and 64 unlabeled"), r.output
     features = ["height", "colour=blue", "colour=green", "colour=red", "size=1", "size=2", "size=3"]
     with np.load(tmp_path / "t.npz") as d:
         assert d["features"].tolist() == features
