@@ -168,7 +168,7 @@ def test_two_iteration_fit_through_the_cli(tmp_path, arch):
             "--json", "--d-width", 4, "--g-width", 4) if arch != "mlp" else \
         run("fit", "--dataset", data, "--arch", arch, "--epochs", 1, "--batch-size", 10, "--out", tmp_path / "runs", "--json")
     assert r.exit_code == 0, r.output
-    result = json.loads(r.output)
+    result = json.loads(r.stdout)
     metrics = [json.loads(line) for line in open(f"{result['run']}/metrics.jsonl")]
     assert metrics[-1]["iterations"] == 2 and 0.0 <= metrics[-1]["test_acc"] <= 1.0
     assert json.load(open(f"{result['run']}/config.json"))["arch"] == arch
@@ -228,11 +228,11 @@ def test_colour_path_end_to_end(tmp_path, monkeypatch, dataset):
     r = run("fit", "--dataset", dataset, "--data-root", root, "--labels", 20, "--epochs", 2, "--batch-size", 10,
             "--d-width", 8, "--g-width", 8, "--out", runs, "--json")
     assert r.exit_code == 0, r.output
-    run_dir = json.loads(r.output)["run"]
+    run_dir = json.loads(r.stdout)["run"]
     config = json.load(open(f"{run_dir}/config.json"))
     assert config["arch"] == "salimans-cnn"  # auto: colour images get the convolutional pair
     r = run("eval", run_dir, "--json")
-    assert r.exit_code == 0 and json.loads(r.output)["n"] == 20, r.output
+    assert r.exit_code == 0 and json.loads(r.stdout)["n"] == 20, r.output
     npz = tmp_path / "s.npz"
     r = run("sample", run_dir, "--n", 8, "--npz", npz)
     assert r.exit_code == 0, r.output
