@@ -168,6 +168,13 @@ def prepare(cfg: Config, networks: bool = True) -> tuple[Dataset, Split, Scaler]
         split = make_split(data, default_labels(cfg.dataset, cfg.labels), cfg.seed, cfg.val)
     if networks:
         check_batch_rows(cfg.batch_size, data, split)
+    if data.x_test is None and not split.n_val:  # (the run's summary had shown "-" for its test accuracy, alone)
+        warnings.warn(f"{data.name} has no test set and the run holds out no rows (--val 0): nothing will measure "
+                      "its accuracy on rows it did not train on; hold labeled rows out with --val N (a multiple of "
+                      f"its {data.n_classes} classes), or " + ("add a test/CLASS/ folder of images" if
+                                                               data.name.startswith(FOLDER_PREFIX) else
+                                                               "give the npz x_test and y_test"),
+                      DataWarning, stacklevel=2)
     train_rows = np.setdiff1d(np.arange(len(data.x_train)), split.val_indices)
     scaler, notes = fit_scaler(resolve_scale(cfg.scale, data), data.x_train, train_rows)
     data, more = scale_dataset(scaler, data, in_place=True)  # (the arrays were loaded above, for this run alone)

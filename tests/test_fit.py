@@ -449,3 +449,25 @@ def test_a_signal_stops_parallel_seeds_and_starts_no_more(tmp_path):
     for run in runs:
         assert f"--resume {out / run}" in resume
         assert 1 <= len(read_metrics(out / run)) < 500 and (out / run / "checkpoint.pt").is_file()
+
+
+def test_a_run_that_nothing_will_score_on_held_out_rows_is_told(tmp_path):
+    """Data without a test set, and no --val: the run's summary had shown "-" for its accuracy,
+    and nothing said how to get one."""
+    import numpy as np
+    from click.testing import CliRunner
+
+    from ssgan.cli import main
+
+    rng = np.random.default_rng(0)
+    y = np.arange(60) % 2
+    np.savez(tmp_path / "d.npz", x=rng.normal(size=(60, 3)) + 3.0 * y[:, None], y=np.where(np.arange(60) < 10, y, -1))
+    args = ["fit", "--dataset", f"npz:{tmp_path / 'd.npz'}", "--epochs", "1", "--batch-size", "10", "--out",
+            str(tmp_path / "runs"), "--json"]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0 and ("Warning: npz:" in r.stderr and "d.npz has no test set and the run holds out no rows "
+                                 "(--val 0): nothing will measure its accuracy on rows it did not train on; hold "
+                                 "labeled rows out with --val N (a multiple of its 2 classes), or give the npz x_test "
+                                 "and y_test" in r.stderr), r.output
+    r = CliRunner().invoke(main, args + ["--val", "4"])
+    assert r.exit_code == 0 and "has no test set" not in r.stderr, r.output

@@ -192,7 +192,8 @@ def test_a_bounded_generator_on_standardised_data_is_warned_of(tmp_path):
     data = write_npz(tmp_path / "s.npz", x=np.random.default_rng(0).normal(size=(40, 2)), y=y)
     for g_output, expected in (("sigmoid", 1), ("none", 0)):
         r = CliRunner().invoke(main, ["fit", "--dataset", data, "--scale", "standard", "--g-output", g_output,
-                                      "--epochs", "1", "--batch-size", "10", "--out", str(tmp_path / "runs"), "--quiet"])
+                                      "--epochs", "1", "--batch-size", "10", "--val", "4", "--out", str(tmp_path / "runs"),
+                                      "--quiet"])  # (--val: rows to score on, which data without a test set are told)
         assert r.exit_code == 0, r.output
         lines = [line for line in r.stderr.splitlines() if line.startswith("Warning: ")]
         assert len(lines) == expected and all("use --g-output none" in line for line in lines)
