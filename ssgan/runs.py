@@ -48,8 +48,7 @@ from ssgan.scaling import NONE, Scaler, fit_scaler, load_scaler, resolve_scale, 
 from ssgan.splits import Split, check_split, default_labels, load_split, make_split, same_data, save_split
 from ssgan.stops import Diverged
 from ssgan.train import (BEST_WEIGHTS, Reporter, StopFlag, TrainResult, check_batch_rows, guard_words, load_checkpoint,
-                         resolve_device,
-                         resolve_precision, to_device, train)
+                         resolve_device, resolve_precision, to_device, train)
 
 _RUN_ID = re.compile(r"^(\d{5})-")
 
@@ -721,6 +720,9 @@ class Run:
                              "compute elsewhere with --device (--device cpu)") from None
 
 
+WEIGHTS = ("last", "best")  # a run's weights: of its last epoch, or of its best on validation (best.pt)
+
+
 def load_run(path: str | Path, device: torch.device | str = "cpu", weights: str = "last") -> Run:
     """The run folder ``path`` read back, to use its networks (eval, predict, sample) on
     ``device`` ("auto", "cpu", "cuda", "cuda:N" or "mps", as ``--device``): a run that diverged
@@ -740,9 +742,6 @@ def load_run(path: str | Path, device: torch.device | str = "cpu", weights: str 
         warnings.warn(f"{run.path} diverged ({guard_words(line)}); its checkpoint is the last good one, of epoch "
                       f"{run.checkpoint['epoch']}", DataWarning, stacklevel=2)
     return run
-
-
-WEIGHTS = ("last", "best")  # a run's weights: of its last epoch, or of its best on validation (best.pt)
 
 
 def _read_run(path: str | Path, weights: str = "last") -> Run:
@@ -959,8 +958,8 @@ def predict_run(path: str | Path, data_spec: str, key: str = "x", device: torch.
         source, parts = f"{data_spec} ({key})", _row_parts(run, x)
     class_logits, real_logit = _classified(run, parts, source, key, eight_bit)
     return {"run": str(run.path), "data": source, "epoch": run.checkpoint["epoch"], "weights": run.weights,
-            "n": len(class_logits),
-            **_predictions(class_logits, real_logit), "files": files, "ids": ids, "classes": run.classes}
+            "n": len(class_logits), **_predictions(class_logits, real_logit), "files": files, "ids": ids,
+            "classes": run.classes}
 
 
 def _predictions(class_logits: torch.Tensor, real_logit: torch.Tensor) -> dict[str, np.ndarray]:
