@@ -101,3 +101,14 @@ def test_tf32_probe_times_the_fp32_step_with_tf32_matrix_products(speed, monkeyp
     assert out["tf32_graphs_fraction_of_matmul_rate"] == pytest.approx(gflop / 0.008 / 200.0, abs=1e-3)
     assert out["matmul_gflops_tf32"] == 300.0
     assert torch.get_float32_matmul_precision() == "highest"
+
+
+@pytest.mark.parametrize("native, steps", [(True, ["fp32", "bf16"]), (False, ["fp32"])])
+def test_bf16_is_timed_by_default_only_on_a_cpu_that_has_it(speed, monkeypatch, capsys, native, steps):
+    """A CPU without native bf16 emulates it: the default command had printed nothing in 15
+    minutes on an AMD EPYC with AVX2 alone. There the default times the fp32 step only."""
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: native)
+    rates = [100.0, 200.0, 400.0] if native else [100.0]
+    _, calls = run(speed, monkeypatch, capsys, rates, [0.05, 0.04][:len(steps)], "--iterations", "3")
+    assert [call[1] for call in calls if call[0] == "step"] == steps
