@@ -254,12 +254,13 @@ def summarize(runs: list[RunRecord], split: str = "test", against: str | None = 
         if split == "test":  # beside the test numbers, the validation accuracy where every run has one
             val = [r.last.get("val_acc") for r in rs]
             val = val if all(v is not None for v in val) else None
-            chosen = [_at_best_val(r) for r in rs] if val else None  # (the test accuracy of best.pt's epoch)
+            selected = [_best_val_epoch(r) for r in rs] if val else None  # (the epoch of best.pt, each run's)
+            chosen = [m["test_acc"] for m in selected] if val else None
             methods[name].update({
                 "val_acc": val,
                 "val_acc_mean": _mean_std(val)[0] if val else None, "val_acc_std": _mean_std(val)[1] if val else None,
                 "n_val": rs[0].last.get("n_val") if val else None,
-                "best_val_epochs": [_best_val_epoch(r)["epoch"] for r in rs] if val else None,
+                "best_val_epochs": [m["epoch"] for m in selected] if val else None,
                 "at_best_val_acc": chosen,
                 "at_best_val_acc_mean": _mean_std(chosen)[0] if val else None,
                 "at_best_val_acc_std": _mean_std(chosen)[1] if val else None})
@@ -548,10 +549,6 @@ def _best_val_epoch(r: RunRecord) -> dict:
     whose weights it keeps in best.pt."""
     scored = [m for m in r.metrics if m.get("val_acc") is not None]
     return max(scored, key=lambda m: m["val_acc"])  # (max keeps the first of equals)
-
-
-def _at_best_val(r: RunRecord) -> float:
-    return _best_val_epoch(r)["test_acc"]
 
 
 def _pct(x: float) -> str:
