@@ -242,14 +242,17 @@ def features_in(npz: str | Path) -> list[str] | None:
     """The feature columns that ``ssgan convert`` named in the .npz ``npz``; None for an .npz
     without them (or none there)."""
     try:
-        return _read_features(npz)
+        return _read_features(npz)[0]
     except (OSError, ValueError):
         return None
 
 
-def _read_features(npz: str | Path) -> list[str] | None:
+def _read_features(npz: str | Path) -> tuple[list[str] | None, list[list[str]]]:
+    """The feature names that ``ssgan convert`` wrote into the .npz ``npz`` (None: none) and its
+    pairs of column and value of the columns of categories (``one_hot``; none: [])."""
     with np.load(npz) as f:
-        return [str(name) for name in f["features"]] if "features" in f.files else None
+        names = [str(name) for name in f["features"]] if "features" in f.files else None
+        return names, f["one_hot"].tolist() if "one_hot" in f.files else []
 
 
 def check_columns(trained_on: str | Path, given: str | Path, run: str | Path) -> None:
@@ -267,9 +270,7 @@ def _encoding_of(npz: str | Path) -> tuple[list[str], dict[str, list[str]]]:
     """The table's feature columns and the values of its columns of categories that ``ssgan
     convert`` wrote into the .npz ``npz`` (``--like``), or a one-line error."""
     try:
-        with np.load(npz) as f:
-            names = [str(name) for name in f["features"]] if "features" in f.files else None
-            pairs = f["one_hot"].tolist() if "one_hot" in f.files else []
+        names, pairs = _read_features(npz)
     except (OSError, ValueError) as e:
         raise SSGANError(f"--like {npz} cannot be read as an .npz ({type(e).__name__})") from None
     if names is None:
