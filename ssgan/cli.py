@@ -242,25 +242,37 @@ def data_options(f):
 @click.option("--id", "ids", type=str, default=None, metavar="NAME",
               help="The column that names the rows (not a feature): kept in the .npz, and written by ssgan predict "
                    "beside each row's prediction.")
-def convert(table, out, label, no_label, test, like, categorical, drop, ids) -> None:
+@click.option("--impute", type=click.Choice(["median", "mean", "most_frequent"]), default=None,
+              help="Fill missing feature cells (empty, NA, NaN, ...) of this table and --test from this table's rows: "
+                   "each column of numbers by its median, mean or most frequent value, each column of categories by "
+                   "its most frequent one. Without it a missing cell is an error.")
+def convert(table, out, label, no_label, test, like, categorical, drop, ids, impute) -> None:
     """Turn a CSV table (a header row, a column of labels, features in the others) into an .npz."""
     from ssgan.tables import convert as convert_table
 
     if no_label and click.get_current_context().get_parameter_source("label") != click.core.ParameterSource.DEFAULT:
         raise SSGANError("give --label NAME or --no-label, not both")
-    r = convert_table(table, out, None if no_label else label, test, like, categorical, drop, ids)
+    r = convert_table(table, out, None if no_label else label, test, like, categorical, drop, ids, impute)
     rows = f"{r['rows']} row{'s' * (r['rows'] != 1)} of {len(r['features'])} feature{'s' * (len(r['features']) != 1)}"
     if r["one_hot"]:
         rows += f" ({', '.join(f'{name}: {n} values' for name, n in r['one_hot'].items())}, one 0/1 feature each)"
     if ids is not None:
         rows += f", named by {ids}"
+    if r["filled"] or impute:
+        rows += f", {_cells(r['filled'])} filled " + (f"from the table's rows ({impute})" if impute else f"as in {like}")
     if "classes" not in r:
         click.echo(f"wrote {out}: {rows}, no labels (classify them with ssgan predict RUN --data npz:{out})")
         return
     tested = f"; {r['test_rows']} test rows" if "test_rows" in r else ""
+    if r.get("test_filled"):
+        tested += f" ({_cells(r['test_filled'])} filled)"
     names = ", ".join(r["classes"][:10]) + (f" and {len(r['classes']) - 10} more" if len(r["classes"]) > 10 else "")
     click.echo(f"wrote {out}: {rows}, {r['labeled']} labeled and {r['rows'] - r['labeled']} unlabeled, "
                f"{len(r['classes'])} classes ({names}){tested}; train on it with ssgan fit --dataset npz:{out}")
+
+
+def _cells(n: int) -> str:
+    return f"{n} missing cell{'s' * (n != 1)}"
 
 
 @main.command()

@@ -19,6 +19,8 @@ import numpy as np
 from ssgan.errors import SSGANError
 
 UNLABELED_CELLS = ("", "-1", "nan", "na", "n/a", "none", "null", "?")  # (lower case) a row without a label
+MISSING_CELLS = ("", "nan", "na", "n/a", "none", "null", "?")  # (lower case) a feature's missing value, with --impute
+IMPUTE = ("median", "mean", "most_frequent")  # scikit-learn's SimpleImputer strategies that --impute takes
 
 
 ROWS_AT_ONCE = 4096  # rows converted into one block of the features, so that a table is never held as text
@@ -28,8 +30,8 @@ class Table(NamedTuple):
     """A CSV table as :func:`read_table` reads it."""
 
     columns: list[str]  # the feature columns, in order
-    numbers: np.ndarray  # the numeric ones' values (float64, rows by columns)
-    cells: dict[str, list[str]]  # each column of categories' cells, stripped
+    numbers: np.ndarray  # the numeric ones' values (float64, rows by columns; NaN where missing, with ``missing``)
+    cells: dict[str, list[str]]  # each column of categories' cells, stripped ("" where missing, with ``missing``)
     lines: list[int]  # each row's line in the file, where there are columns of categories (their messages)
     labels: list[str] | None  # the label cells, stripped; None without a label column
     ids: list[str] | None  # the cells that name the rows (--id), stripped; None without
@@ -37,14 +39,16 @@ class Table(NamedTuple):
 
 def read_table(path: str | Path, label: str | None, columns: list[str] | None = None,
                of: str | Path | None = None, test: bool = False, categorical: Collection[str] = (),
-               drop: Collection[str] = (), ids: str | None = None) -> Table:
+               drop: Collection[str] = (), ids: str | None = None, missing: bool = False) -> Table:
     """The CSV file ``path`` as a :class:`Table`: its feature columns are every column but the
     labels (``label``, None for none), ``ids`` and ``drop``, or ``columns`` (those of ``of``),
     found by name and in their order, since a table's columns in another order would be read as
     other features (``test``: the test rows of ``of``, which need not have ``ids``);
     ``categorical`` names the columns of categories, kept as text, the others must hold numbers;
-    ``ids`` the column whose cells name the rows. The rows are read one after another, into
-    blocks of numbers."""
+    ``ids`` the column whose cells name the rows. A missing feature (a cell that is empty, NA,
+    NaN, ...: ``MISSING_CELLS``) is a one-line error, or with ``missing`` NaN among the numbers
+    and "" among the categories, for :func:`fill` to fill. The rows are read one after another,
+    into blocks of numbers."""
     path = Path(path)
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:  # (utf-8-sig: Excel's byte-order mark)
@@ -69,9 +73,9 @@ def read_table(path: str | Path, label: str | None, columns: list[str] | None = 
                 if len(row) != len(header):
                     raise SSGANError(f"{path}, line {reader.line_num}: {len(row)} cells, but the header row names "
                                      f"{len(header)} columns")
-                block.append(_numbers(row, numeric, header, path, reader.line_num, of))
+                block.append(_numbers(row, numeric, header, path, reader.line_num, of, test, missing))
                 for name, k in kept.items():
-                    cells[name].append(_category(row[k], path, reader.line_num, name))
+                    cells[name].append(_category(row[k], path, reader.line_num, name, of, test, missing))
                 if kept:
                     lines.append(reader.line_num)
                 if at is not None:
@@ -141,19 +145,19 @@ def _feature_columns(path: Path, header: list[str], label: str | None, columns: 
 
 
 def _numbers(row: list[str], features: list[int], header: list[str], path: Path, line: int,
-             of: str | Path | None = None) -> np.ndarray:
+             of: str | Path | None = None, test: bool = False, missing: bool = False) -> np.ndarray:
     """The features of a row, as numpy reads numbers written as text; a one-line error that names
-    the cell where one is empty, no number, or not finite (``of``: the table whose columns these
-    are, where they are not the table's own)."""
+    the cell where one is missing, no number, or not finite (``of``: the table whose columns these
+    are, where they are not the table's own; ``test``: its test rows), or NaN for a missing one
+    with ``missing``."""
     try:
         values = np.array([row[k] for k in features], dtype=np.float64)
         if np.isfinite(values).all():
             return values
     except ValueError:
         pass
-    for k in features:  # (the first cell that is wrong, for the message)
-        _number(row[k], path, line, header[k], of)
-    raise AssertionError("a row that numpy refused has no wrong cell")  # pragma: no cover
+    # (a row that needs a look at its cells: the first that is wrong, for the message, or missing ones)
+    return np.array([_number(row[k], path, line, header[k], of, test, missing) for k in features], dtype=np.float64)
 
 
 def _label(cell: str) -> str:
@@ -171,18 +175,19 @@ def _label(cell: str) -> str:
     return str(int(value)) if math.isfinite(value) and value == int(value) and "." in text else text
 
 
-def _number(cell: str, path: Path, line: int, column: str, of: str | Path | None = None) -> float:
-    """A feature cell's value, or a one-line error for an empty cell or one that is no number,
-    which names convert's options for such a column (or, with ``of``, the table whose columns
-    these are, where it holds numbers)."""
+def _number(cell: str, path: Path, line: int, column: str, of: str | Path | None = None, test: bool = False,
+            missing: bool = False) -> float:
+    """A feature cell's value (NaN for a missing one, with ``missing``), or a one-line error for a
+    missing cell or one that is no number, which names convert's options for such a column (or,
+    with ``of``, the table whose columns these are, where it holds numbers)."""
     text = cell.strip()
+    if text.lower() in MISSING_CELLS:
+        if missing:
+            return math.nan
+        raise SSGANError(_missing(text, path, line, column, of, test))
     try:
         value = float(text)
     except ValueError:
-        if not text:
-            raise SSGANError(f"{path}, line {line}: column {column!r} is empty; ssgan needs every feature: impute "
-                             "missing values first" + (f" (or leave the column out with --drop {column})" if of is None
-                                                       else "")) from None
         if _is_number(text.replace(",", ".", 1)):  # (a spreadsheet of a locale that writes 1,5 for 1.5)
             raise SSGANError(f"{path}, line {line}: column {column!r} holds {text!r}, a decimal comma: save the table "
                              f"with decimal points ({text.replace(',', '.', 1)})") from None
@@ -190,18 +195,39 @@ def _number(cell: str, path: Path, line: int, column: str, of: str | Path | None
                f"{column}" if of is None else f"it is a column of numbers in {of}")
         raise SSGANError(f"{path}, line {line}: column {column!r} holds {text!r}, which is not a number: {how}") from None
     if not math.isfinite(value):
-        raise SSGANError(f"{path}, line {line}: column {column!r} holds {text!r}; ssgan needs finite numbers: impute "
-                         "it first")
+        raise SSGANError(f"{path}, line {line}: column {column!r} holds {text!r}; ssgan needs finite numbers: write a "
+                         "number, or leave the cell empty and give --impute")
     return value
 
 
-def _category(cell: str, path: Path, line: int, column: str) -> str:
-    """A cell of a column of categories, stripped, or a one-line error where it is empty."""
+def _category(cell: str, path: Path, line: int, column: str, of: str | Path | None = None, test: bool = False,
+              missing: bool = False) -> str:
+    """A cell of a column of categories, stripped; where it is missing, "" with ``missing``, else
+    a one-line error for an empty one (without ``missing``, NA and the like are categories, as
+    they were before --impute)."""
     text = cell.strip()
+    if missing and text.lower() in MISSING_CELLS:
+        return ""
     if not text:
-        raise SSGANError(f"{path}, line {line}: column {column!r} is empty; write a category for missing values "
-                         "(such as unknown) first")
+        raise SSGANError(_missing(text, path, line, column, of, test, category=True))
     return text
+
+
+def _missing(text: str, path: Path, line: int, column: str, of: str | Path | None, test: bool,
+             category: bool = False) -> str:
+    """The one-line error for a missing feature: what fills it, as the table is converted."""
+    what = "is empty" if not text else f"holds {text!r}, a missing value"
+    if of is not None and not test:  # (rows converted --like an .npz that was converted without --impute)
+        how = (f"{of} was converted without --impute, so nothing fills it: leave such rows out, or convert the "
+               "training table again with --impute")
+    elif category:
+        how = ("give --impute most_frequent to fill it with the column's most frequent category, or write a category "
+               "for missing values (such as unknown)")
+    else:
+        how = (f"give --impute median (or mean, most_frequent) to fill missing cells from the "
+               f"{'training ' if test else ''}table's rows" + ("" if test else f", or leave the column out with --drop "
+                                                                                 f"{column}"))
+    return f"{path}, line {line}: column {column!r} {what}; ssgan needs every feature: {how}"
 
 
 def _warn(message: str) -> None:
@@ -247,12 +273,15 @@ def features_in(npz: str | Path) -> list[str] | None:
         return None
 
 
-def _read_features(npz: str | Path) -> tuple[list[str] | None, list[list[str]]]:
-    """The feature names that ``ssgan convert`` wrote into the .npz ``npz`` (None: none) and its
-    pairs of column and value of the columns of categories (``one_hot``; none: [])."""
+def _read_features(npz: str | Path) -> tuple[list[str] | None, list[list[str]], list[list[str]] | None]:
+    """The feature names that ``ssgan convert`` wrote into the .npz ``npz`` (None: none), its
+    pairs of column and value of the columns of categories (``one_hot``; none: []) and its pairs
+    of column and the value that fills its missing cells, as text (``fill``, with --impute; None
+    without)."""
     with np.load(npz) as f:
         names = [str(name) for name in f["features"]] if "features" in f.files else None
-        return names, f["one_hot"].tolist() if "one_hot" in f.files else []
+        return (names, f["one_hot"].tolist() if "one_hot" in f.files else [],
+                f["fill"].tolist() if "fill" in f.files else None)
 
 
 def check_columns(trained_on: str | Path, given: str | Path, run: str | Path) -> None:
@@ -266,11 +295,12 @@ def check_columns(trained_on: str | Path, given: str | Path, run: str | Path) ->
                          f"convert its table with --like {trained_on}")
 
 
-def _encoding_of(npz: str | Path) -> tuple[list[str], dict[str, list[str]]]:
-    """The table's feature columns and the values of its columns of categories that ``ssgan
-    convert`` wrote into the .npz ``npz`` (``--like``), or a one-line error."""
+def _encoding_of(npz: str | Path) -> tuple[list[str], dict[str, list[str]], dict[str, float | str] | None]:
+    """The table's feature columns, the values of its columns of categories and what fills each
+    column's missing cells (None: it was converted without --impute) that ``ssgan convert``
+    wrote into the .npz ``npz`` (``--like``), or a one-line error."""
     try:
-        names, pairs = _read_features(npz)
+        names, pairs, filled = _read_features(npz)
     except (OSError, ValueError) as e:
         raise SSGANError(f"--like {npz} cannot be read as an .npz ({type(e).__name__})") from None
     if names is None:
@@ -280,7 +310,44 @@ def _encoding_of(npz: str | Path) -> tuple[list[str], dict[str, list[str]]]:
     for column, value in pairs:
         categories.setdefault(str(column), []).append(str(value))
     column_of = {f"{column}={value}": column for column, values in categories.items() for value in values}
-    return list(dict.fromkeys(column_of.get(name, name) for name in names)), categories
+    values = None if filled is None else {
+        str(column): str(value) if column in categories else float(value) for column, value in filled}
+    return list(dict.fromkeys(column_of.get(name, name) for name in names)), categories, values
+
+
+def fill_values(table: Table, strategy: str, path: str | Path) -> dict[str, float | str]:
+    """What fills each feature column's missing cells, from the rows of the training ``table``
+    (scikit-learn's ``SimpleImputer``): the ``strategy`` (median, mean or most_frequent) of a
+    column of numbers, the most frequent value of a column of categories; a one-line error for
+    a column with no value at all."""
+    from sklearn.impute import SimpleImputer
+
+    numeric = [column for column in table.columns if column not in table.cells]
+    empty = [column for column, n in zip(numeric, np.isnan(table.numbers).all(axis=0)) if n]
+    empty += [column for column, cells in table.cells.items() if not any(cells)]
+    if empty:
+        raise SSGANError(f"{path}: column {empty[0]!r} has no value in any row, so nothing can fill it; leave it out "
+                         f"with --drop {empty[0]}")
+    values: dict[str, float | str] = {}
+    if numeric:
+        imputer = SimpleImputer(strategy=strategy).fit(table.numbers)
+        values.update(zip(numeric, (float(v) for v in imputer.statistics_)))
+    for column, cells in table.cells.items():
+        imputer = SimpleImputer(missing_values="", strategy="most_frequent")
+        values[column] = str(imputer.fit(np.array(cells, dtype=object)[:, None]).statistics_[0])
+    return {column: values[column] for column in table.columns}
+
+
+def fill(table: Table, values: dict[str, float | str]) -> tuple[Table, int]:
+    """``table`` with its missing cells (read with ``missing``) filled by ``values`` (a value per
+    feature column, :func:`fill_values`; its numbers in place), and how many cells were filled."""
+    numeric = [column for column in table.columns if column not in table.cells]
+    numbers, gaps = table.numbers, np.isnan(table.numbers)
+    numbers[gaps] = np.broadcast_to(np.array([values[column] for column in numeric], dtype=np.float64),
+                                    numbers.shape)[gaps]
+    cells = {column: [cell or str(values[column]) for cell in column_cells] for column, column_cells in table.cells.items()}
+    filled = int(gaps.sum()) + sum(column_cells.count("") for column_cells in table.cells.values())
+    return table._replace(numbers=numbers, cells=cells), filled
 
 
 def encode(table: Table, categories: dict[str, list[str]], path: str | Path,
@@ -318,7 +385,7 @@ def encode(table: Table, categories: dict[str, list[str]], path: str | Path,
 
 def convert(train: str | Path, out: str | Path, label: str | None = "label", test: str | Path | None = None,
             like: str | Path | None = None, categorical: Collection[str] = (), drop: Collection[str] = (),
-            ids: str | None = None) -> dict:
+            ids: str | None = None, impute: str | None = None) -> dict:
     """Write the .npz of the CSV ``train`` (and ``test``) to ``out``, atomically: ``x`` the
     features, ``features`` their names, ``y`` the labels (-1 where the label cell is empty, -1,
     NaN, NA, ...), ``classes`` their names where they are not already the numbers 0..K-1,
@@ -329,7 +396,10 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
     column and value). ``like``: an .npz that this wrote, whose feature columns and values
     ``x`` takes, by name and in its order (new rows for a run trained on it). ``ids``: the
     column whose cells name the rows, kept as ``ids`` (and ``ids_test``, where the test table
-    has it) for ``predict`` to write beside its predictions. Returns what it wrote."""
+    has it) for ``predict`` to write beside its predictions. ``impute`` (median, mean or
+    most_frequent): a missing feature cell (empty, NA, NaN, ...) of either table is filled from
+    ``train``'s rows (:func:`fill_values`; ``fill``: the pairs of column and value, which
+    ``like`` passes on), where without it it is a one-line error. Returns what it wrote."""
     from ssgan.fileio import atomic_path, check_folder_can_be
 
     out = Path(out)
@@ -343,16 +413,24 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
     check_folder_can_be(out.parent, f"--out {out}")  # (before the table is read)
     if label is None and test is not None:
         raise SSGANError("--test needs labels to score: give the column of labels with --label NAME, not --no-label")
-    if like is not None and (categorical or drop):
-        raise SSGANError(f"--like {like} gives the columns and their categories; give no --categorical or --drop with it")
-    columns, categories = (None, None) if like is None else _encoding_of(like)
+    if like is not None and (categorical or drop or impute):
+        raise SSGANError(f"--like {like} gives the columns, their categories and what fills missing cells; give no "
+                         "--categorical, --drop or --impute with it")
+    if impute is not None and impute not in IMPUTE:
+        raise SSGANError(f"--impute {impute}: give one of {', '.join(IMPUTE)}")
+    columns, categories, values = (None, None, None) if like is None else _encoding_of(like)
     table = read_table(train, label, columns, like, categorical=list(categorical if like is None else categories),
-                       drop=drop, ids=ids)
+                       drop=drop, ids=ids, missing=impute is not None or values is not None)
+    filled = 0
+    if impute is not None:
+        values = fill_values(table, impute, train)
+    if values is not None:
+        table, filled = fill(table, values)
     if categories is None:
         categories = {column: class_names(cells) for column, cells in table.cells.items()}
-        for column, values in categories.items():
-            if len(values) > 10 and len(values) > len(table.numbers) / 2:  # (an identifier, or free text)
-                _warn(f"{train}: column {column!r} holds {len(values)} different values among {len(table.numbers)} "
+        for column, kinds in categories.items():
+            if len(kinds) > 10 and len(kinds) > len(table.numbers) / 2:  # (an identifier, or free text)
+                _warn(f"{train}: column {column!r} holds {len(kinds)} different values among {len(table.numbers)} "
                       f"rows, each a feature of its own: if it names the rows (an id), give --id {column} instead")
     features, x = encode(table, categories, train, like)
     clash = next((name for name in features if features.count(name) > 1), None)
@@ -364,9 +442,12 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
     if table.ids is not None:
         arrays["ids"] = np.array(table.ids)
     if categories:
-        arrays["one_hot"] = np.array([[column, value] for column, values in categories.items() for value in values])
-    summary = {"out": str(out), "rows": len(x), "features": features,
-               "one_hot": {column: len(values) for column, values in categories.items()}}
+        arrays["one_hot"] = np.array([[column, value] for column, kinds in categories.items() for value in kinds])
+    if values is not None:
+        arrays["fill"] = np.array([[column, repr(value) if isinstance(value, float) else value]
+                                   for column, value in values.items()])
+    summary = {"out": str(out), "rows": len(x), "features": features, "filled": filled,
+               "one_hot": {column: len(kinds) for column, kinds in categories.items()}}
     if cells is not None:
         labeled = [cell for cell in cells if cell.lower() not in UNLABELED_CELLS]
         names = class_names(labeled)
@@ -385,7 +466,10 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
                   "fewer than two rows each: ssgan classifies, and takes each value for a class; if the column holds "
                   "numbers to predict (a regression), this is not its task")
         if test is not None:
-            rows = read_table(test, label, table.columns, train, test=True, categorical=list(table.cells), ids=ids)
+            rows = read_table(test, label, table.columns, train, test=True, categorical=list(table.cells), ids=ids,
+                              missing=values is not None)
+            if values is not None:
+                rows, summary["test_filled"] = fill(rows, values)
             x_test, test_cells = encode(rows, categories, test, train)[1], rows.labels
             unknown = sorted({cell for cell in test_cells if cell not in index})
             if unknown:

@@ -105,9 +105,26 @@ def test_a_spreadsheets_table_semicolons_and_byte_order_mark(tmp_path):
                                                   "--categorical a for a 0/1 feature per value, or leave the column out "
                                                   "with --drop a"),
     ({"t.csv": "a,label\n1,x\n,y\n"}, ["t.csv"], "t.csv, line 3: column 'a' is empty; ssgan needs every feature: "
-                                                 "impute missing values first (or leave the column out with --drop a)"),
+                                                 "give --impute median (or mean, most_frequent) to fill missing cells "
+                                                 "from the table's rows, or leave the column out with --drop a"),
+    ({"t.csv": "a,label\n1,x\nNA,y\n"}, ["t.csv"], "t.csv, line 3: column 'a' holds 'NA', a missing value; ssgan "
+                                                   "needs every feature: give --impute median"),
+    ({"t.csv": "a,label\n1,x\n2,y\n", "s.csv": "a,label\n?,x\n"}, ["t.csv", "--test", "s.csv"],
+     "s.csv, line 2: column 'a' holds '?', a missing value; ssgan needs every feature: give --impute median (or mean, "
+     "most_frequent) to fill missing cells from the training table's rows"),
     ({"t.csv": "a,c,label\n1,u,x\n2,,y\n"}, ["t.csv", "--categorical", "c"],
-     "t.csv, line 3: column 'c' is empty; write a category for missing values (such as unknown) first"),
+     "t.csv, line 3: column 'c' is empty; ssgan needs every feature: give --impute most_frequent to fill it with the "
+     "column's most frequent category, or write a category for missing values (such as unknown)"),
+    ({"n.csv": "a,z\n,7\n"}, ["n.csv", "--no-label", "--like", "like.npz"],  # (like.npz: converted without --impute)
+     "n.csv, line 2: column 'a' is empty; ssgan needs every feature: like.npz was converted without --impute, so "
+     "nothing fills it: leave such rows out, or convert the training table again with --impute"),
+    ({"t.csv": "a,b,label\n1,,x\n2,NaN,y\n"}, ["t.csv", "--impute", "median"],
+     "t.csv: column 'b' has no value in any row, so nothing can fill it; leave it out with --drop b"),
+    ({"t.csv": "a,c,label\n1,,x\n2,,y\n"}, ["t.csv", "--categorical", "c", "--impute", "mean"],
+     "t.csv: column 'c' has no value in any row, so nothing can fill it; leave it out with --drop c"),
+    ({"n.csv": "a\n3\n"}, ["n.csv", "--no-label", "--like", "like.npz", "--impute", "median"],
+     "--like like.npz gives the columns, their categories and what fills missing cells; give no --categorical, "
+     "--drop or --impute with it"),
     ({"t.csv": "a,c,label\n1,u,x\n2,v,y\n"}, ["t.csv", "--categorical", "d"],
      "--categorical d: t.csv has no column 'd' (its columns: a, c, label)"),
     ({"t.csv": "a,c,label\n1,u,x\n2,v,y\n"}, ["t.csv", "--drop", "label"],
@@ -133,8 +150,10 @@ def test_a_spreadsheets_table_semicolons_and_byte_order_mark(tmp_path):
     ({"n.csv": "a,b\n3,4\n"}, ["n.csv", "--no-label", "--like", "like.npz", "--id", "a"],
      "--id a: 'a' is a feature of like.npz; give the column that names the rows"),
     ({"n.csv": "a\n3\n"}, ["n.csv", "--no-label", "--like", "like.npz", "--drop", "a"],
-     "--like like.npz gives the columns and their categories; give no --categorical or --drop with it"),
-    ({"t.csv": "a,label\n1,x\ninf,y\n"}, ["t.csv"], "column 'a' holds 'inf'; ssgan needs finite numbers"),
+     "--like like.npz gives the columns, their categories and what fills missing cells; give no --categorical, "
+     "--drop or --impute with it"),
+    ({"t.csv": "a,label\n1,x\ninf,y\n"}, ["t.csv", "--impute", "median"],
+     "column 'a' holds 'inf'; ssgan needs finite numbers: write a number, or leave the cell empty and give --impute"),
     ({"t.csv": "a;label\n1,5;x\n2,5;y\n"}, ["t.csv"], "t.csv, line 2: column 'a' holds '1,5', a decimal comma: "
                                                        "save the table with decimal points (1.5)"),
     ({"t.csv": "a,label\n1,x\n\n,y\n"}, ["t.csv"], "t.csv, line 4: column 'a' is empty"),  # (the blank line counts)
@@ -303,3 +322,35 @@ def test_names_of_rows_that_do_not_fit_their_rows_are_one_line(tmp_path):
     with pytest.raises(SSGANError, match=r"d.npz: ids names the rows of x, but it is an array of shape \(2,\) and dtype "
                                          r"<U1; save one name \(text or a whole number\) per row of x, 3 in all"):
         row_ids(spec, "x", 3)
+
+
+@pytest.mark.parametrize("strategy, a_fill, b_fill", [("median", 2.0, 2.5), ("mean", 2.25, 2.5),
+                                                     ("most_frequent", 2.0, 0.0)])  # (b's ties: the smallest)
+def test_missing_cells_are_filled_from_the_training_rows_and_so_are_those_of_test_and_new_rows(tmp_path, strategy,
+                                                                                               a_fill, b_fill):
+    """--impute: a missing cell (empty, NA, NaN, ?, null, ...) of a column of numbers takes the
+    column's median, mean or most frequent value over the training table's rows, one of a column
+    of categories its most frequent value; the .npz keeps those values, which fill the test rows
+    and new rows converted --like it (never by their own statistics)."""
+    train = write(tmp_path / "t.csv", "a,colour,b,label\n1,red,0,x\nNA,,1,y\n2,blue,2,x\n2,red,3,y\nnull,NA,4,\n"
+                                      "4,red,5,\n")  # (a: 1, 2, 2, 4 known; colour: red 3 times, blue once)
+    test = write(tmp_path / "s.csv", "label,b,colour,a\ny,?,,3\nx,1,blue,NaN\n")
+    r = invoke("convert", train, "--categorical", "colour", "--impute", strategy, "--test", test, "--out",
+               tmp_path / "t.npz")
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith(f"wrote {tmp_path / 't.npz'}: 6 rows of 4 features (colour: 2 values, one 0/1 feature "
+                               f"each), 4 missing cells filled from the table's rows ({strategy}), 4 labeled and 2 "
+                               "unlabeled, 2 classes (x, y); 2 test rows (3 missing cells filled); train"), r.output
+    blue, red = [1.0, 0.0], [0.0, 1.0]
+    with np.load(tmp_path / "t.npz") as d:
+        assert d["features"].tolist() == ["a", "colour=blue", "colour=red", "b"]
+        assert d["fill"].tolist() == [["a", repr(a_fill)], ["colour", "red"], ["b", repr(b_fill)]]
+        assert d["x"].tolist() == [[1, *red, 0], [a_fill, *red, 1], [2, *blue, 2], [2, *red, 3], [a_fill, *red, 4],
+                                   [4, *red, 5]]
+        assert d["x_test"].tolist() == [[3, *red, b_fill], [a_fill, *blue, 1]]
+    new = write(tmp_path / "n.csv", "b,a,colour\nN/A,,\n5,6,blue\n")
+    r = invoke("convert", new, "--no-label", "--like", tmp_path / "t.npz", "--out", tmp_path / "n.npz")
+    assert r.exit_code == 0 and f"3 missing cells filled as in {tmp_path / 't.npz'}" in r.output, r.output
+    with np.load(tmp_path / "n.npz") as d:
+        assert d["x"].tolist() == [[a_fill, *red, b_fill], [6, *blue, 5]]
+        assert d["fill"].tolist() == [["a", repr(a_fill)], ["colour", "red"], ["b", repr(b_fill)]]
