@@ -246,13 +246,16 @@ def data_options(f):
               help="Fill missing feature cells (empty, NA, NaN, ...) of this table and --test from this table's rows: "
                    "each column of numbers by its median, mean or most frequent value, each column of categories by "
                    "its most frequent one. Without it a missing cell is an error.")
-def convert(table, out, label, no_label, test, like, categorical, drop, ids, impute) -> None:
+@click.option("--unknown-category", "unknown", type=click.Choice(["error", "ignore"]), default="error",
+              show_default=True, help="A category that the training table lacks, in --test rows or rows converted "
+                                      "--like an .npz: an error, or (ignore) encoded as none of its values, all zeros.")
+def convert(table, out, label, no_label, test, like, categorical, drop, ids, impute, unknown) -> None:
     """Turn a CSV table (a header row, a column of labels, features in the others) into an .npz."""
     from ssgan.tables import convert as convert_table
 
     if no_label and click.get_current_context().get_parameter_source("label") != click.core.ParameterSource.DEFAULT:
         raise SSGANError("give --label NAME or --no-label, not both")
-    r = convert_table(table, out, None if no_label else label, test, like, categorical, drop, ids, impute)
+    r = convert_table(table, out, None if no_label else label, test, like, categorical, drop, ids, impute, unknown)
     rows = f"{r['rows']} row{'s' * (r['rows'] != 1)} of {len(r['features'])} feature{'s' * (len(r['features']) != 1)}"
     if r["one_hot"]:
         rows += f" ({', '.join(f'{name}: {n} values' for name, n in r['one_hot'].items())}, one 0/1 feature each)"
@@ -260,12 +263,15 @@ def convert(table, out, label, no_label, test, like, categorical, drop, ids, imp
         rows += f", named by {ids}"
     if r["filled"] or impute:
         rows += f", {_cells(r['filled'])} filled " + (f"from the table's rows ({impute})" if impute else f"as in {like}")
+    if r["unknown"]:
+        rows += f", {_unknown(r['unknown'])}"
     if "classes" not in r:
         click.echo(f"wrote {out}: {rows}, no labels (classify them with ssgan predict RUN --data npz:{out})")
         return
     tested = f"; {r['test_rows']} test rows" if "test_rows" in r else ""
-    if r.get("test_filled"):
-        tested += f" ({_cells(r['test_filled'])} filled)"
+    told = [_cells(r["test_filled"]) + " filled"] if r.get("test_filled") else []
+    told += [_unknown(r["test_unknown"])] if r.get("test_unknown") else []
+    tested += f" ({', '.join(told)})" if told else ""
     names = ", ".join(r["classes"][:10]) + (f" and {len(r['classes']) - 10} more" if len(r["classes"]) > 10 else "")
     click.echo(f"wrote {out}: {rows}, {r['labeled']} labeled and {r['rows'] - r['labeled']} unlabeled, "
                f"{len(r['classes'])} classes ({names}){tested}; train on it with ssgan fit --dataset npz:{out}")
@@ -273,6 +279,10 @@ def convert(table, out, label, no_label, test, like, categorical, drop, ids, imp
 
 def _cells(n: int) -> str:
     return f"{n} missing cell{'s' * (n != 1)}"
+
+
+def _unknown(n: int) -> str:
+    return f"{n} cell{'s' * (n != 1)} of categories the training table lacks encoded as none (all zeros)"
 
 
 @main.command()

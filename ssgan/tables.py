@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Collection
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -350,19 +351,20 @@ def fill(table: Table, values: dict[str, float | str]) -> tuple[Table, int]:
     return table._replace(numbers=numbers, cells=cells), filled
 
 
-def encode(table: Table, categories: dict[str, list[str]], path: str | Path,
-           of: str | Path | None = None) -> tuple[list[str], np.ndarray]:
+def encode(table: Table, categories: dict[str, list[str]], path: str | Path, of: str | Path | None = None,
+           unknown: str = "error") -> tuple[list[str], np.ndarray, int]:
     """The features' names and values of ``table``, in its columns' order: its numbers, and each
     column of categories as a 0/1 feature per value of ``categories`` (scikit-learn's
-    OneHotEncoder), named COLUMN=VALUE; a one-line error for a value that ``categories`` lack
-    (those of the table ``of``)."""
+    OneHotEncoder), named COLUMN=VALUE; and how many cells held a value that ``categories`` lack
+    (those of the table ``of``): with ``unknown="ignore"`` each is encoded as none of them (all
+    zeros, the encoder's ``handle_unknown="ignore"``), with "error" the first is a one-line error."""
     if not table.cells:
-        return table.columns, table.numbers
+        return table.columns, table.numbers, 0
     from sklearn.preprocessing import OneHotEncoder
 
     width = sum(len(categories[column]) if column in table.cells else 1 for column in table.columns)
     x = np.empty((len(table.numbers), width))  # (filled a column at a time: no second copy of the whole)
-    names, at, number = [], 0, 0
+    names, at, number, unknowns = [], 0, 0, 0
     for column in table.columns:
         if column not in table.cells:
             names.append(column)
@@ -371,21 +373,35 @@ def encode(table: Table, categories: dict[str, list[str]], path: str | Path,
             continue
         values, cells = categories[column], table.cells[column]
         known = set(values)
-        unknown = next((i for i, cell in enumerate(cells) if cell not in known), None)
-        if unknown is not None:
-            raise SSGANError(f"{path}, line {table.lines[unknown]}: column {column!r} holds {cells[unknown]!r}, which is "
+        new = [i for i, cell in enumerate(cells) if cell not in known]
+        if new and unknown == "error":
+            raise SSGANError(f"{path}, line {table.lines[new[0]]}: column {column!r} holds {cells[new[0]]!r}, which is "
                              f"not among the values of {of} ({_columns(values, 4)}), so no feature stands for it: "
+                             "give --unknown-category ignore to encode such a value as none of them (all zeros), or "
                              "leave such rows out")
-        encoder = OneHotEncoder(categories=[values], sparse_output=False, dtype=np.float64)
-        x[:, at:at + len(values)] = encoder.fit_transform(np.array(cells, dtype=object)[:, None])
+        encoder = OneHotEncoder(categories=[values], sparse_output=False, dtype=np.float64, handle_unknown=unknown)
+        with _unknowns_told():
+            x[:, at:at + len(values)] = encoder.fit(np.array(values, dtype=object)[:, None]).transform(
+                np.array(cells, dtype=object)[:, None])
         names += [f"{column}={value}" for value in values]
-        at += len(values)
-    return names, x
+        at, unknowns = at + len(values), unknowns + len(new)
+    return names, x, unknowns
+
+
+@contextmanager
+def _unknowns_told():
+    """scikit-learn warns of unknown categories that ``handle_unknown="ignore"`` encodes; convert
+    counts them in its own line instead."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Found unknown categories", category=UserWarning)
+        yield
 
 
 def convert(train: str | Path, out: str | Path, label: str | None = "label", test: str | Path | None = None,
             like: str | Path | None = None, categorical: Collection[str] = (), drop: Collection[str] = (),
-            ids: str | None = None, impute: str | None = None) -> dict:
+            ids: str | None = None, impute: str | None = None, unknown: str = "error") -> dict:
     """Write the .npz of the CSV ``train`` (and ``test``) to ``out``, atomically: ``x`` the
     features, ``features`` their names, ``y`` the labels (-1 where the label cell is empty, -1,
     NaN, NA, ...), ``classes`` their names where they are not already the numbers 0..K-1,
@@ -399,7 +415,9 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
     has it) for ``predict`` to write beside its predictions. ``impute`` (median, mean or
     most_frequent): a missing feature cell (empty, NA, NaN, ...) of either table is filled from
     ``train``'s rows (:func:`fill_values`; ``fill``: the pairs of column and value, which
-    ``like`` passes on), where without it it is a one-line error. Returns what it wrote."""
+    ``like`` passes on), where without it it is a one-line error. ``unknown``: "error", or
+    "ignore" to encode a category that ``train`` lacks, in ``test`` or in rows converted
+    ``like`` an .npz, as none of its values (all zeros). Returns what it wrote."""
     from ssgan.fileio import atomic_path, check_folder_can_be
 
     out = Path(out)
@@ -418,6 +436,11 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
                          "--categorical, --drop or --impute with it")
     if impute is not None and impute not in IMPUTE:
         raise SSGANError(f"--impute {impute}: give one of {', '.join(IMPUTE)}")
+    if unknown not in ("error", "ignore"):
+        raise SSGANError(f"--unknown-category {unknown}: give error or ignore")
+    if unknown != "error" and like is None and test is None:
+        _warn("--unknown-category has no effect here: it acts on the rows of --test and on rows converted --like an "
+              ".npz, whose categories can be ones the training table lacks")
     columns, categories, values = (None, None, None) if like is None else _encoding_of(like)
     table = read_table(train, label, columns, like, categorical=list(categorical if like is None else categories),
                        drop=drop, ids=ids, missing=impute is not None or values is not None)
@@ -432,7 +455,7 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
             if len(kinds) > 10 and len(kinds) > len(table.numbers) / 2:  # (an identifier, or free text)
                 _warn(f"{train}: column {column!r} holds {len(kinds)} different values among {len(table.numbers)} "
                       f"rows, each a feature of its own: if it names the rows (an id), give --id {column} instead")
-    features, x = encode(table, categories, train, like)
+    features, x, unknowns = encode(table, categories, train, like, unknown)
     clash = next((name for name in features if features.count(name) > 1), None)
     if clash is not None:
         raise SSGANError(f"{train}: {clash!r} names a column and a value of a column of categories (its feature); "
@@ -446,7 +469,7 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
     if values is not None:
         arrays["fill"] = np.array([[column, repr(value) if isinstance(value, float) else value]
                                    for column, value in values.items()])
-    summary = {"out": str(out), "rows": len(x), "features": features, "filled": filled,
+    summary = {"out": str(out), "rows": len(x), "features": features, "filled": filled, "unknown": unknowns,
                "one_hot": {column: len(kinds) for column, kinds in categories.items()}}
     if cells is not None:
         labeled = [cell for cell in cells if cell.lower() not in UNLABELED_CELLS]
@@ -470,7 +493,8 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
                               missing=values is not None)
             if values is not None:
                 rows, summary["test_filled"] = fill(rows, values)
-            x_test, test_cells = encode(rows, categories, test, train)[1], rows.labels
+            _, x_test, summary["test_unknown"] = encode(rows, categories, test, train, unknown)
+            test_cells = rows.labels
             unknown = sorted({cell for cell in test_cells if cell not in index})
             if unknown:
                 what = ("an empty label (or -1, NaN)" if unknown[0].lower() in UNLABELED_CELLS

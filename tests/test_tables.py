@@ -138,7 +138,7 @@ def test_a_spreadsheets_table_semicolons_and_byte_order_mark(tmp_path):
     ({"t.csv": "a,c,label\n1,u,x\n2,v,y\n", "s.csv": "c,a,label\nw,1,x\n"}, ["t.csv", "--categorical", "c", "--test",
                                                                             "s.csv"],
      "s.csv, line 2: column 'c' holds 'w', which is not among the values of t.csv (u, v), so no feature stands for it: "
-     "leave such rows out"),
+     "give --unknown-category ignore to encode such a value as none of them (all zeros), or leave such rows out"),
     ({"t.csv": "a,c,label\n1,5,x\n2,6,y\n", "s.csv": "c,a,label\n5,1,x\nM,2,y\n"}, ["t.csv", "--test", "s.csv"],
      "s.csv, line 3: column 'c' holds 'M', which is not a number: it is a column of numbers in t.csv"),
     ({"t.csv": "a,c,label\n1,u,x\n2,v,y\n"}, ["t.csv", "--id", "k"], "--id k: t.csv has no column 'k' (its columns: "
@@ -354,3 +354,29 @@ def test_missing_cells_are_filled_from_the_training_rows_and_so_are_those_of_tes
     with np.load(tmp_path / "n.npz") as d:
         assert d["x"].tolist() == [[a_fill, *red, b_fill], [6, *blue, 5]]
         assert d["fill"].tolist() == [["a", repr(a_fill)], ["colour", "red"], ["b", repr(b_fill)]]
+
+
+def test_categories_the_training_table_lacks_are_none_of_its_values_with_unknown_category_ignore(tmp_path):
+    """--unknown-category ignore: a category of the test rows or of new rows (--like) that no
+    training row has is encoded as none of the training table's values (all zeros, scikit-
+    learn's handle_unknown="ignore"), counted in convert's line; on a training table alone the
+    option acts on nothing, and a warning says so."""
+    train = write(tmp_path / "t.csv", "a,c,label\n1,u,x\n2,v,y\n3,u,\n")
+    test = write(tmp_path / "s.csv", "c,a,label\nw,1,x\nv,2,y\nz,3,x\n")
+    r = invoke("convert", train, "--categorical", "c", "--test", test, "--unknown-category", "ignore", "--out",
+               tmp_path / "t.npz")
+    assert r.exit_code == 0, r.output
+    assert ("; 3 test rows (2 cells of categories the training table lacks encoded as none (all zeros)); train"
+            in r.output and "Warning" not in r.output), r.output
+    with np.load(tmp_path / "t.npz") as d:
+        assert d["features"].tolist() == ["a", "c=u", "c=v"]
+        assert d["x_test"].tolist() == [[1, 0, 0], [2, 0, 1], [3, 0, 0]] and d["y_test"].tolist() == [0, 1, 0]
+    new = write(tmp_path / "n.csv", "a,c\n5,q\n6,u\n")
+    r = invoke("convert", new, "--no-label", "--like", tmp_path / "t.npz", "--unknown-category", "ignore", "--out",
+               tmp_path / "n.npz")
+    assert r.exit_code == 0 and (", 1 cell of categories the training table lacks encoded as none (all zeros), no "
+                                 "labels" in r.output), r.output
+    with np.load(tmp_path / "n.npz") as d:
+        assert d["x"].tolist() == [[5, 0, 0], [6, 1, 0]]
+    r = invoke("convert", train, "--categorical", "c", "--unknown-category", "ignore", "--out", tmp_path / "u.npz")
+    assert r.exit_code == 0 and "Warning: --unknown-category has no effect here" in r.output, r.output
