@@ -1,0 +1,140 @@
+"""What drawing D's Gaussian noise costs the default step on this machine's CPU, and the highest
+fraction of the fp32 matmul rate (issue 11's measure, ``speed.py``) that the step could reach
+while it draws its noise as it does today.
+
+    python benchmarks/noise.py [--repeats 20]
+
+It counts the noise the default step draws, shape by shape, by training on 10 and on 20 MNIST
+batches with D's noise layers counted and taking the difference (what one more iteration
+adds, without the set-up and the data-dependent initialisation). Then, each the best of three
+timings of ``--repeats`` iterations' worth:
+
+- ``torch_normal_s``: drawing those shapes as the step does (``torch.normal`` from a CPU
+  generator, Mersenne Twister), and ``torch_uniform_s`` the same count of uniform numbers alone,
+  the part of a normal draw that the generator makes one number after another;
+- ``numpy_<bit generator>_s``: numpy's standard normals (float32, ziggurat) of the same count,
+  the other generator at hand;
+- ``matmul_s``: the step's matrix products alone, as ``speed.py`` times them, and
+  ``overlapped_s``: those products and the noise at once, the noise drawn in a second thread
+  (the one way to hide it without changing its numbers), against ``sequential_s``, the sum.
+
+``ceiling_fraction`` = matmul_s / (matmul_s + torch_normal_s): the fraction of the matmul rate
+that the step reaches if nothing but its products and its noise took time. A ceiling under 0.8
+says that issue 11's 80 % needs another way of drawing the noise on this CPU, which changes the
+random stream. One JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import threading
+import time
+from collections import Counter
+
+import numpy as np
+import torch
+from speed import matmul_rate, step_gflop
+
+import ssgan.models.layers as layers
+from ssgan.config import Config
+from ssgan.data import Dataset, load_mnist
+from ssgan.splits import make_split
+from ssgan.train import train
+
+
+def noise_shapes(cfg: Config) -> Counter:
+    """The shapes of the noise that one iteration of ``cfg``'s step draws, with their counts."""
+    drawn: Counter = Counter()
+    forward = layers.GaussianNoise.forward
+
+    def counted(self, x):
+        if self.training and self.std > 0:
+            drawn[tuple(x.shape)] += 1
+        return forward(self, x)
+
+    mnist = load_mnist()
+    per_run = []
+    layers.GaussianNoise.forward = counted
+    try:
+        for batches in (10, 20):
+            drawn.clear()
+            n = batches * cfg.batch_size
+            data = Dataset("bench", mnist.x_train[:n], mnist.y_train[:n], None, None, 10)
+            train(cfg, data, make_split(data, 100, 1))
+            per_run.append(Counter(drawn))
+    finally:
+        layers.GaussianNoise.forward = forward
+    more = per_run[1]
+    more.subtract(per_run[0])
+    return Counter({shape: count // 10 for shape, count in more.items() if count > 0})
+
+
+def best_of_three(work, repeats: int) -> float:
+    """Seconds per call of ``work``, the best of three timings of ``repeats`` calls (after two)."""
+    work(), work()
+    best = math.inf
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            work()
+        best = min(best, (time.perf_counter() - t0) / repeats)
+    return best
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--repeats", type=int, default=20, help="iterations' worth per timing")
+    args = p.parse_args()
+    cfg = Config(epochs=1, device="cpu", precision="fp32", graphs="off")
+    shapes = noise_shapes(cfg)
+    numbers = sum(math.prod(shape) * count for shape, count in shapes.items())
+    generator = torch.Generator().manual_seed(0)
+    draws = [shape for shape, count in shapes.items() for _ in range(count)]
+
+    def torch_noise():
+        for shape in draws:
+            torch.normal(0.0, 0.5, shape, generator=generator)
+
+    def torch_uniform():
+        for shape in draws:
+            torch.rand(shape, generator=generator)
+
+    out = {"threads": torch.get_num_threads(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+           "noise_shapes": {"x".join(map(str, s)): c for s, c in sorted(shapes.items())},
+           "numbers_per_iteration": numbers,
+           "torch_normal_s": best_of_three(torch_noise, args.repeats),
+           "torch_uniform_s": best_of_three(torch_uniform, args.repeats)}
+    for name in ("PCG64", "SFC64", "Philox"):
+        rng = np.random.Generator(getattr(np.random, name)(0))
+        buffer = np.empty(numbers, dtype=np.float32)
+        out[f"numpy_{name}_s"] = best_of_three(lambda: rng.standard_normal(numbers, dtype=np.float32, out=buffer),
+                                               args.repeats)
+    rate = matmul_rate(cfg, torch.device("cpu"))
+    out["matmul_gflops"] = rate
+    out["matmul_s"] = step_gflop(cfg) / rate
+    out["sequential_s"] = out["matmul_s"] + out["torch_normal_s"]
+
+    from speed import step_products
+
+    mats = [(torch.randn(m, k), torch.randn(k, n), c) for m, k, n, c in step_products(cfg)]
+
+    def products():
+        for a, b, c in mats:
+            for _ in range(c):
+                torch.mm(a, b)
+
+    def together():
+        drawer = threading.Thread(target=torch_noise)
+        drawer.start()
+        products()
+        drawer.join()
+
+    out["overlapped_s"] = best_of_three(together, args.repeats)
+    out["ceiling_fraction"] = out["matmul_s"] / out["sequential_s"]
+    print(json.dumps({k: round(v, 5) if isinstance(v, float) else v for k, v in out.items()}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

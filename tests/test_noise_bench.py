@@ -1,0 +1,30 @@
+"""benchmarks/noise.py counts the noise that one iteration of the step draws, shape by shape:
+D's input noise and its hidden noise on the D step's three batches at once, and on the G step's
+generated and real batches apart (what its timings and its ceiling rest on)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections import Counter
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def test_the_noise_of_one_iteration_is_counted_by_shape(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # (noise.py imports speed.py beside it,
+    monkeypatch.delitem(sys.modules, "speed", raising=False)  # which leaves with the test)
+    spec = importlib.util.spec_from_file_location("noise_bench", BENCHMARKS / "noise.py")
+    noise = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(noise)
+    from ssgan.config import Config
+
+    cfg = Config(epochs=1, device="cpu", precision="fp32", graphs="off", d_hidden="20,10", g_hidden="8", batch_size=50)
+    shapes = noise.noise_shapes(cfg)
+    # per D forward: the input (784) and each hidden layer's output (20, 10); the D step's 3 x 50
+    # rows in one forward, the G step's 50 generated and 50 real rows in two
+    assert shapes == Counter({(150, 784): 1, (150, 20): 1, (150, 10): 1, (50, 784): 2, (50, 20): 2, (50, 10): 2})
+    from ssgan.models.layers import GaussianNoise
+
+    assert GaussianNoise.forward.__name__ == "forward"  # (the counting is undone)
