@@ -287,6 +287,9 @@ def _shape_of(f: np.lib.npyio.NpzFile, key: str, path: Path) -> tuple[tuple[int,
     return shape, dtype == np.uint8
 
 
+IMPUTERS = " (scikit-learn's SimpleImputer fills missing values; a CSV table: ssgan convert --impute median)"
+
+
 def _examples(f: np.lib.npyio.NpzFile, key: str, path: Path) -> tuple[np.ndarray, bool]:
     """Array ``key`` of the open .npz ``f``, validated and converted to float32: 8-bit pixels into
     [0, 1], other numbers as they are (:mod:`ssgan.scaling` brings them into the networks' units);
@@ -318,7 +321,8 @@ def _examples(f: np.lib.npyio.NpzFile, key: str, path: Path) -> tuple[np.ndarray
                         raise SSGANError(f"{path}: {key} has values of magnitude up to {np.abs(part).max():.3g}, past "
                                          f"float32's largest ({np.finfo(np.float32).max:.3g}), which ssgan computes in: "
                                          "divide them by a power of ten first")
-                    raise SSGANError(f"{path}: {key} contains NaN or infinite values: clean or impute them first")
+                    raise SSGANError(f"{path}: {key} contains NaN or infinite values: clean or impute them first"
+                                     + (IMPUTERS if len(shape) == 2 else ""))
             done += part.size
     return out, eight_bit
 
@@ -376,7 +380,7 @@ def array_rows(x, name: str = "x") -> tuple[np.ndarray, bool]:
         if not np.isfinite(out).all():
             raise SSGANError(f"{name} contains NaN or infinite values"
                              + (", or values past float32's largest" if np.isfinite(x).all() else "")
-                             + ": clean or impute them first")
+                             + ": clean or impute them first" + (IMPUTERS if x.ndim == 2 else ""))
     return _with_channel(out), eight_bit
 
 

@@ -95,6 +95,9 @@ def cases(tmp_path):
         "npz wrong keys": (["fit", "--dataset", npz(tmp_path, "keys", images=X, y=Y)], "has no x array"),
         "npz wrong dims": (["fit", "--dataset", npz(tmp_path, "dims", x=X[:, 0, 0], y=Y)], "expected (N, D)"),
         "npz NaN pixels": (["fit", "--dataset", npz(tmp_path, "nan", x=np.where(X > 0.99, np.nan, X), y=Y_HALF)], "NaN"),
+        "npz NaN features": (["fit", "--dataset", npz(tmp_path, "nan_v", x=np.where(X > 0.99, np.nan, X)[:, 0], y=Y_HALF)],
+                             "x contains NaN or infinite values: clean or impute them first (scikit-learn's "
+                             "SimpleImputer fills missing values; a CSV table: ssgan convert --impute median)"),
         "npz NaN labels": (["fit", "--dataset", npz(tmp_path, "nan_y", x=X, y=np.where(Y_HALF < 0, np.nan, Y_HALF))],
                            "y is NaN in 20 of 40 rows; mark unlabeled rows -1: save numpy.where(numpy.isnan(y), -1, "
                            "y).astype(int)"),
@@ -178,7 +181,7 @@ CASE_NAMES = [
     "prefix without a path", "toy mixture of one mode", "missing data root", "data not in data root", "blank tag",
     "negative seed", "seeds past the generators' range", "seeds by the hundred thousand", "seed beside seeds",
     "labels 0", "labels negative",
-    "labels not a multiple", "labels more than available", "npz wrong keys", "npz wrong dims", "npz NaN pixels",
+    "labels not a multiple", "labels more than available", "npz wrong keys", "npz wrong dims", "npz NaN pixels", "npz NaN features",
     "npz NaN labels", "npz NaN test labels",
     "npz of objects", "npz of raw bytes", "npz labels out of range", "npz all unlabeled", "npz no unlabeled",
     "npz empty test set", "npz test class unseen", "npz 8-bit test pixels beside floats", "npz of complex numbers",
