@@ -249,13 +249,17 @@ def data_options(f):
 @click.option("--unknown-category", "unknown", type=click.Choice(["error", "ignore"]), default="error",
               show_default=True, help="A category that the training table lacks, in --test rows or rows converted "
                                       "--like an .npz: an error, or (ignore) encoded as none of its values, all zeros.")
-def convert(table, out, label, no_label, test, like, categorical, drop, ids, impute, unknown) -> None:
+@click.option("--missing-indicator", "indicator", is_flag=True,
+              help="With --impute: a 0/1 feature after each column that has missing cells, COLUMN:missing, 1 where "
+                   "the cell was missing (the missingness can tell the class).")
+def convert(table, out, label, no_label, test, like, categorical, drop, ids, impute, unknown, indicator) -> None:
     """Turn a CSV table (a header row, a column of labels, features in the others) into an .npz."""
     from ssgan.tables import convert as convert_table
 
     if no_label and click.get_current_context().get_parameter_source("label") != click.core.ParameterSource.DEFAULT:
         raise SSGANError("give --label NAME or --no-label, not both")
-    r = convert_table(table, out, None if no_label else label, test, like, categorical, drop, ids, impute, unknown)
+    r = convert_table(table, out, None if no_label else label, test, like, categorical, drop, ids, impute, unknown,
+                      indicator)
     rows = f"{r['rows']} row{'s' * (r['rows'] != 1)} of {len(r['features'])} feature{'s' * (len(r['features']) != 1)}"
     if r["one_hot"]:
         rows += f" ({', '.join(f'{name}: {n} values' for name, n in r['one_hot'].items())}, one 0/1 feature each)"
@@ -263,6 +267,10 @@ def convert(table, out, label, no_label, test, like, categorical, drop, ids, imp
         rows += f", named by {ids}"
     if r["filled"] or impute:
         rows += f", {_cells(r['filled'])} filled " + (f"from the table's rows ({impute})" if impute else f"as in {like}")
+    if r["indicators"]:
+        n = len(r["indicators"])
+        rows += f", marked in {n} feature{'s' * (n != 1)} ({', '.join(f'{c}:missing' for c in r['indicators'][:4])}" + (
+            f" and {n - 4} more)" if n > 4 else ")")
     if r["unknown"]:
         rows += f", {_unknown(r['unknown'])}"
     if "classes" not in r:

@@ -22,6 +22,7 @@ from ssgan.errors import SSGANError
 UNLABELED_CELLS = ("", "-1", "nan", "na", "n/a", "none", "null", "?")  # (lower case) a row without a label
 MISSING_CELLS = ("", "nan", "na", "n/a", "none", "null", "?")  # (lower case) a feature's missing value, with --impute
 IMPUTE = ("median", "mean", "most_frequent")  # scikit-learn's SimpleImputer strategies that --impute takes
+MISSING = ":missing"  # the end of the name of a feature that marks a column's missing cells (--missing-indicator)
 
 
 ROWS_AT_ONCE = 4096  # rows converted into one block of the features, so that a table is never held as text
@@ -269,20 +270,27 @@ def features_in(npz: str | Path) -> list[str] | None:
     """The feature columns that ``ssgan convert`` named in the .npz ``npz``; None for an .npz
     without them (or none there)."""
     try:
-        return _read_features(npz)[0]
+        return _read_features(npz).names
     except (OSError, ValueError):
         return None
 
 
-def _read_features(npz: str | Path) -> tuple[list[str] | None, list[list[str]], list[list[str]] | None]:
-    """The feature names that ``ssgan convert`` wrote into the .npz ``npz`` (None: none), its
-    pairs of column and value of the columns of categories (``one_hot``; none: []) and its pairs
-    of column and the value that fills its missing cells, as text (``fill``, with --impute; None
-    without)."""
+class Written(NamedTuple):
+    """What ``ssgan convert`` wrote into an .npz about its table's columns."""
+
+    names: list[str] | None  # the features' names (``features``; None: none)
+    one_hot: list[list[str]]  # the pairs of column and value of its columns of categories (none: [])
+    fill: list[list[str]] | None  # the pairs of column and the value that fills its missing cells, as text (--impute)
+    indicators: list[str]  # the columns whose missing cells a 0/1 feature marks (--missing-indicator; none: [])
+
+
+def _read_features(npz: str | Path) -> Written:
+    """What ``ssgan convert`` wrote into the .npz ``npz`` about its table's columns."""
     with np.load(npz) as f:
-        names = [str(name) for name in f["features"]] if "features" in f.files else None
-        return (names, f["one_hot"].tolist() if "one_hot" in f.files else [],
-                f["fill"].tolist() if "fill" in f.files else None)
+        return Written([str(name) for name in f["features"]] if "features" in f.files else None,
+                       f["one_hot"].tolist() if "one_hot" in f.files else [],
+                       f["fill"].tolist() if "fill" in f.files else None,
+                       [str(name) for name in f["indicators"]] if "indicators" in f.files else [])
 
 
 def check_columns(trained_on: str | Path, given: str | Path, run: str | Path) -> None:
@@ -296,12 +304,13 @@ def check_columns(trained_on: str | Path, given: str | Path, run: str | Path) ->
                          f"convert its table with --like {trained_on}")
 
 
-def _encoding_of(npz: str | Path) -> tuple[list[str], dict[str, list[str]], dict[str, float | str] | None]:
-    """The table's feature columns, the values of its columns of categories and what fills each
-    column's missing cells (None: it was converted without --impute) that ``ssgan convert``
-    wrote into the .npz ``npz`` (``--like``), or a one-line error."""
+def _encoding_of(npz: str | Path) -> tuple[list[str], dict[str, list[str]], dict[str, float | str] | None, list[str]]:
+    """The table's feature columns, the values of its columns of categories, what fills each
+    column's missing cells (None: it was converted without --impute) and the columns whose
+    missing cells a feature marks, that ``ssgan convert`` wrote into the .npz ``npz``
+    (``--like``), or a one-line error."""
     try:
-        names, pairs, filled = _read_features(npz)
+        names, pairs, filled, indicators = _read_features(npz)
     except (OSError, ValueError) as e:
         raise SSGANError(f"--like {npz} cannot be read as an .npz ({type(e).__name__})") from None
     if names is None:
@@ -311,9 +320,10 @@ def _encoding_of(npz: str | Path) -> tuple[list[str], dict[str, list[str]], dict
     for column, value in pairs:
         categories.setdefault(str(column), []).append(str(value))
     column_of = {f"{column}={value}": column for column, values in categories.items() for value in values}
+    column_of.update({f"{column}{MISSING}": column for column in indicators})
     values = None if filled is None else {
         str(column): str(value) if column in categories else float(value) for column, value in filled}
-    return list(dict.fromkeys(column_of.get(name, name) for name in names)), categories, values
+    return list(dict.fromkeys(column_of.get(name, name) for name in names)), categories, values, indicators
 
 
 def fill_values(table: Table, strategy: str, path: str | Path) -> dict[str, float | str]:
@@ -339,30 +349,33 @@ def fill_values(table: Table, strategy: str, path: str | Path) -> dict[str, floa
     return {column: values[column] for column in table.columns}
 
 
-def fill(table: Table, values: dict[str, float | str]) -> tuple[Table, int]:
+def fill(table: Table, values: dict[str, float | str]) -> tuple[Table, dict[str, np.ndarray]]:
     """``table`` with its missing cells (read with ``missing``) filled by ``values`` (a value per
-    feature column, :func:`fill_values`; its numbers in place), and how many cells were filled."""
+    feature column, :func:`fill_values`; its numbers in place), and which rows each column had
+    missing (a boolean array per column)."""
     numeric = [column for column in table.columns if column not in table.cells]
     numbers, gaps = table.numbers, np.isnan(table.numbers)
     numbers[gaps] = np.broadcast_to(np.array([values[column] for column in numeric], dtype=np.float64),
                                     numbers.shape)[gaps]
+    missing = dict(zip(numeric, gaps.T))
+    missing.update({column: np.array([not cell for cell in cells], dtype=bool) for column, cells in table.cells.items()})
     cells = {column: [cell or str(values[column]) for cell in column_cells] for column, column_cells in table.cells.items()}
-    filled = int(gaps.sum()) + sum(column_cells.count("") for column_cells in table.cells.values())
-    return table._replace(numbers=numbers, cells=cells), filled
+    return table._replace(numbers=numbers, cells=cells), {column: missing[column] for column in table.columns}
 
 
 def encode(table: Table, categories: dict[str, list[str]], path: str | Path, of: str | Path | None = None,
-           unknown: str = "error") -> tuple[list[str], np.ndarray, int]:
+           unknown: str = "error", marks: dict[str, np.ndarray] | None = None) -> tuple[list[str], np.ndarray, int]:
     """The features' names and values of ``table``, in its columns' order: its numbers, and each
     column of categories as a 0/1 feature per value of ``categories`` (scikit-learn's
-    OneHotEncoder), named COLUMN=VALUE; and how many cells held a value that ``categories`` lack
-    (those of the table ``of``): with ``unknown="ignore"`` each is encoded as none of them (all
-    zeros, the encoder's ``handle_unknown="ignore"``), with "error" the first is a one-line error."""
-    if not table.cells:
+    OneHotEncoder), named COLUMN=VALUE, each followed, where ``marks`` has the column, by a 0/1
+    feature that is 1 in the rows it marks (its missing cells), named COLUMN:missing; and how
+    many cells held a value that ``categories`` lack (those of the table ``of``): with
+    ``unknown="ignore"`` each is encoded as none of them (all zeros, the encoder's
+    ``handle_unknown="ignore"``), with "error" the first is a one-line error."""
+    marks = marks or {}
+    if not table.cells and not marks:
         return table.columns, table.numbers, 0
-    from sklearn.preprocessing import OneHotEncoder
-
-    width = sum(len(categories[column]) if column in table.cells else 1 for column in table.columns)
+    width = sum(len(categories[column]) if column in table.cells else 1 for column in table.columns) + len(marks)
     x = np.empty((len(table.numbers), width))  # (filled a column at a time: no second copy of the whole)
     names, at, number, unknowns = [], 0, 0, 0
     for column in table.columns:
@@ -370,22 +383,46 @@ def encode(table: Table, categories: dict[str, list[str]], path: str | Path, of:
             names.append(column)
             x[:, at] = table.numbers[:, number]
             at, number = at + 1, number + 1
-            continue
-        values, cells = categories[column], table.cells[column]
-        known = set(values)
-        new = [i for i, cell in enumerate(cells) if cell not in known]
-        if new and unknown == "error":
-            raise SSGANError(f"{path}, line {table.lines[new[0]]}: column {column!r} holds {cells[new[0]]!r}, which is "
-                             f"not among the values of {of} ({_columns(values, 4)}), so no feature stands for it: "
-                             "give --unknown-category ignore to encode such a value as none of them (all zeros), or "
-                             "leave such rows out")
-        encoder = OneHotEncoder(categories=[values], sparse_output=False, dtype=np.float64, handle_unknown=unknown)
-        with _unknowns_told():
-            x[:, at:at + len(values)] = encoder.fit(np.array(values, dtype=object)[:, None]).transform(
-                np.array(cells, dtype=object)[:, None])
-        names += [f"{column}={value}" for value in values]
-        at, unknowns = at + len(values), unknowns + len(new)
+        else:
+            block, new = _one_hot(table.cells[column], column, categories[column], table.lines, path, of, unknown)
+            x[:, at:at + block.shape[1]] = block
+            names += [f"{column}={value}" for value in categories[column]]
+            at, unknowns = at + block.shape[1], unknowns + new
+        if column in marks:
+            names.append(f"{column}{MISSING}")
+            x[:, at] = marks[column]
+            at += 1
     return names, x, unknowns
+
+
+def _one_hot(cells: list[str], column: str, values: list[str], lines: list[int], path: str | Path,
+             of: str | Path | None, unknown: str) -> tuple[np.ndarray, int]:
+    """:func:`encode`'s 0/1 features of the column of categories ``column`` (its ``cells``, on
+    the file's ``lines``), a feature per value of ``values``, and how many cells hold none of
+    them."""
+    from sklearn.preprocessing import OneHotEncoder
+
+    known = set(values)
+    new = [i for i, cell in enumerate(cells) if cell not in known]
+    if new and unknown == "error":
+        raise SSGANError(f"{path}, line {lines[new[0]]}: column {column!r} holds {cells[new[0]]!r}, which is "
+                         f"not among the values of {of} ({_columns(values, 4)}), so no feature stands for it: "
+                         "give --unknown-category ignore to encode such a value as none of them (all zeros), or "
+                         "leave such rows out")
+    encoder = OneHotEncoder(categories=[values], sparse_output=False, dtype=np.float64, handle_unknown=unknown)
+    with _unknowns_told():
+        return encoder.fit(np.array(values, dtype=object)[:, None]).transform(np.array(cells, dtype=object)[:, None]), \
+            len(new)
+
+
+def _marks(gaps: dict[str, np.ndarray], columns: list[str]) -> dict[str, np.ndarray]:
+    """The 0/1 values of the features that mark the missing cells of ``columns`` (:func:`encode`)."""
+    return {column: gaps[column] for column in columns}
+
+
+def _count(gaps: dict[str, np.ndarray]) -> int:
+    """How many cells :func:`fill` filled."""
+    return int(sum(rows.sum() for rows in gaps.values()))
 
 
 @contextmanager
@@ -401,7 +438,8 @@ def _unknowns_told():
 
 def convert(train: str | Path, out: str | Path, label: str | None = "label", test: str | Path | None = None,
             like: str | Path | None = None, categorical: Collection[str] = (), drop: Collection[str] = (),
-            ids: str | None = None, impute: str | None = None, unknown: str = "error") -> dict:
+            ids: str | None = None, impute: str | None = None, unknown: str = "error",
+            indicator: bool = False) -> dict:
     """Write the .npz of the CSV ``train`` (and ``test``) to ``out``, atomically: ``x`` the
     features, ``features`` their names, ``y`` the labels (-1 where the label cell is empty, -1,
     NaN, NA, ...), ``classes`` their names where they are not already the numbers 0..K-1,
@@ -417,7 +455,10 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
     ``train``'s rows (:func:`fill_values`; ``fill``: the pairs of column and value, which
     ``like`` passes on), where without it it is a one-line error. ``unknown``: "error", or
     "ignore" to encode a category that ``train`` lacks, in ``test`` or in rows converted
-    ``like`` an .npz, as none of its values (all zeros). Returns what it wrote."""
+    ``like`` an .npz, as none of its values (all zeros). ``indicator`` (with ``impute``): each
+    column with a missing cell in ``train`` gets a 0/1 feature after its own, COLUMN:missing, 1
+    where its cell was missing (scikit-learn's ``add_indicator``; ``indicators``: those
+    columns, which ``like`` passes on). Returns what it wrote."""
     from ssgan.fileio import atomic_path, check_folder_can_be
 
     out = Path(out)
@@ -431,9 +472,11 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
     check_folder_can_be(out.parent, f"--out {out}")  # (before the table is read)
     if label is None and test is not None:
         raise SSGANError("--test needs labels to score: give the column of labels with --label NAME, not --no-label")
-    if like is not None and (categorical or drop or impute):
+    if like is not None and (categorical or drop or impute or indicator):
         raise SSGANError(f"--like {like} gives the columns, their categories and what fills missing cells; give no "
-                         "--categorical, --drop or --impute with it")
+                         "--categorical, --drop, --impute or --missing-indicator with it")
+    if indicator and impute is None:
+        raise SSGANError("--missing-indicator marks the cells that --impute fills: give --impute too")
     if impute is not None and impute not in IMPUTE:
         raise SSGANError(f"--impute {impute}: give one of {', '.join(IMPUTE)}")
     if unknown not in ("error", "ignore"):
@@ -441,25 +484,27 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
     if unknown != "error" and like is None and test is None:
         _warn("--unknown-category has no effect here: it acts on the rows of --test and on rows converted --like an "
               ".npz, whose categories can be ones the training table lacks")
-    columns, categories, values = (None, None, None) if like is None else _encoding_of(like)
+    columns, categories, values, indicate = (None, None, None, []) if like is None else _encoding_of(like)
     table = read_table(train, label, columns, like, categorical=list(categorical if like is None else categories),
                        drop=drop, ids=ids, missing=impute is not None or values is not None)
-    filled = 0
+    gaps: dict[str, np.ndarray] = {}
     if impute is not None:
         values = fill_values(table, impute, train)
     if values is not None:
-        table, filled = fill(table, values)
+        table, gaps = fill(table, values)
+    if indicator:
+        indicate = [column for column in table.columns if gaps[column].any()]
     if categories is None:
         categories = {column: class_names(cells) for column, cells in table.cells.items()}
         for column, kinds in categories.items():
             if len(kinds) > 10 and len(kinds) > len(table.numbers) / 2:  # (an identifier, or free text)
                 _warn(f"{train}: column {column!r} holds {len(kinds)} different values among {len(table.numbers)} "
                       f"rows, each a feature of its own: if it names the rows (an id), give --id {column} instead")
-    features, x, unknowns = encode(table, categories, train, like, unknown)
+    features, x, unknowns = encode(table, categories, train, like, unknown, _marks(gaps, indicate))
     clash = next((name for name in features if features.count(name) > 1), None)
     if clash is not None:
-        raise SSGANError(f"{train}: {clash!r} names a column and a value of a column of categories (its feature); "
-                         "rename the column")
+        raise SSGANError(f"{train}: {clash!r} names a column and a feature that convert makes (a value of a column "
+                         "of categories, or a column's missing cells); rename the column")
     cells = table.labels
     arrays: dict[str, np.ndarray] = {"x": x, "features": np.array(features)}
     if table.ids is not None:
@@ -469,7 +514,10 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
     if values is not None:
         arrays["fill"] = np.array([[column, repr(value) if isinstance(value, float) else value]
                                    for column, value in values.items()])
-    summary = {"out": str(out), "rows": len(x), "features": features, "filled": filled, "unknown": unknowns,
+    if indicate:
+        arrays["indicators"] = np.array(indicate)
+    summary = {"out": str(out), "rows": len(x), "features": features, "filled": _count(gaps), "unknown": unknowns,
+               "indicators": indicate,
                "one_hot": {column: len(kinds) for column, kinds in categories.items()}}
     if cells is not None:
         labeled = [cell for cell in cells if cell.lower() not in UNLABELED_CELLS]
@@ -491,9 +539,12 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
         if test is not None:
             rows = read_table(test, label, table.columns, train, test=True, categorical=list(table.cells), ids=ids,
                               missing=values is not None)
+            test_gaps: dict[str, np.ndarray] = {}
             if values is not None:
-                rows, summary["test_filled"] = fill(rows, values)
-            _, x_test, summary["test_unknown"] = encode(rows, categories, test, train, unknown)
+                rows, test_gaps = fill(rows, values)
+                summary["test_filled"] = _count(test_gaps)
+            _, x_test, summary["test_unknown"] = encode(rows, categories, test, train, unknown,
+                                                        _marks(test_gaps, indicate))
             test_cells = rows.labels
             unknown = sorted({cell for cell in test_cells if cell not in index})
             if unknown:

@@ -124,7 +124,7 @@ def test_a_spreadsheets_table_semicolons_and_byte_order_mark(tmp_path):
      "t.csv: column 'c' has no value in any row, so nothing can fill it; leave it out with --drop c"),
     ({"n.csv": "a\n3\n"}, ["n.csv", "--no-label", "--like", "like.npz", "--impute", "median"],
      "--like like.npz gives the columns, their categories and what fills missing cells; give no --categorical, "
-     "--drop or --impute with it"),
+     "--drop, --impute or --missing-indicator with it"),
     ({"t.csv": "a,c,label\n1,u,x\n2,v,y\n"}, ["t.csv", "--categorical", "d"],
      "--categorical d: t.csv has no column 'd' (its columns: a, c, label)"),
     ({"t.csv": "a,c,label\n1,u,x\n2,v,y\n"}, ["t.csv", "--drop", "label"],
@@ -134,7 +134,12 @@ def test_a_spreadsheets_table_semicolons_and_byte_order_mark(tmp_path):
     ({"t.csv": "a,c,label\n1,u,x\n2,v,y\n"}, ["t.csv", "--drop", "a", "--drop", "c"],
      "t.csv has no column of features beside 'label' and those dropped"),
     ({"t.csv": "a,c,c=u,label\n1,u,3,x\n2,v,4,y\n"}, ["t.csv", "--categorical", "c"],
-     "t.csv: 'c=u' names a column and a value of a column of categories (its feature); rename the column"),
+     "t.csv: 'c=u' names a column and a feature that convert makes (a value of a column of categories, or a "
+     "column's missing cells); rename the column"),
+    ({"t.csv": "a,a:missing,label\n,1,x\n2,4,y\n"}, ["t.csv", "--impute", "mean", "--missing-indicator"],
+     "t.csv: 'a:missing' names a column and a feature that convert makes"),
+    ({"t.csv": "a,label\n1,x\n,y\n"}, ["t.csv", "--missing-indicator"],
+     "--missing-indicator marks the cells that --impute fills: give --impute too"),
     ({"t.csv": "a,c,label\n1,u,x\n2,v,y\n", "s.csv": "c,a,label\nw,1,x\n"}, ["t.csv", "--categorical", "c", "--test",
                                                                             "s.csv"],
      "s.csv, line 2: column 'c' holds 'w', which is not among the values of t.csv (u, v), so no feature stands for it: "
@@ -151,7 +156,7 @@ def test_a_spreadsheets_table_semicolons_and_byte_order_mark(tmp_path):
      "--id a: 'a' is a feature of like.npz; give the column that names the rows"),
     ({"n.csv": "a\n3\n"}, ["n.csv", "--no-label", "--like", "like.npz", "--drop", "a"],
      "--like like.npz gives the columns, their categories and what fills missing cells; give no --categorical, "
-     "--drop or --impute with it"),
+     "--drop, --impute or --missing-indicator with it"),
     ({"t.csv": "a,label\n1,x\ninf,y\n"}, ["t.csv", "--impute", "median"],
      "column 'a' holds 'inf'; ssgan needs finite numbers: write a number, or leave the cell empty and give --impute"),
     ({"t.csv": "a;label\n1,5;x\n2,5;y\n"}, ["t.csv"], "t.csv, line 2: column 'a' holds '1,5', a decimal comma: "
@@ -380,3 +385,27 @@ def test_categories_the_training_table_lacks_are_none_of_its_values_with_unknown
         assert d["x"].tolist() == [[5, 0, 0], [6, 1, 0]]
     r = invoke("convert", train, "--categorical", "c", "--unknown-category", "ignore", "--out", tmp_path / "u.npz")
     assert r.exit_code == 0 and "Warning: --unknown-category has no effect here" in r.output, r.output
+
+
+def test_missing_indicator_adds_a_0_1_feature_after_each_column_with_gaps(tmp_path):
+    """--missing-indicator (with --impute): each column with a missing cell in the training table
+    gets a feature after its own, COLUMN:missing, 1 where the cell was missing (scikit-learn's
+    add_indicator), in the test rows and the new rows (--like) alike; a column without gaps gets
+    none, even where a test row lacks it."""
+    train = write(tmp_path / "t.csv", "a,colour,b,label\n1,red,5,x\n,blue,6,y\n3,,7,x\n5,red,8,\n")
+    test = write(tmp_path / "s.csv", "a,colour,b,label\n,red,,x\n2,blue,6,y\n")
+    r = invoke("convert", train, "--categorical", "colour", "--impute", "median", "--missing-indicator", "--test", test,
+               "--out", tmp_path / "t.npz")
+    assert r.exit_code == 0, r.output
+    assert ("4 rows of 6 features (colour: 2 values, one 0/1 feature each), 2 missing cells filled from the table's "
+            "rows (median), marked in 2 features (a:missing, colour:missing), 3 labeled" in r.output), r.output
+    features = ["a", "a:missing", "colour=blue", "colour=red", "colour:missing", "b"]
+    with np.load(tmp_path / "t.npz") as d:
+        assert d["features"].tolist() == features and d["indicators"].tolist() == ["a", "colour"]
+        assert d["x"].tolist() == [[1, 0, 0, 1, 0, 5], [3, 1, 1, 0, 0, 6], [3, 0, 0, 1, 1, 7], [5, 0, 0, 1, 0, 8]]
+        assert d["x_test"].tolist() == [[3, 1, 0, 1, 0, 6.5], [2, 0, 1, 0, 0, 6]]  # (b's gap filled, not marked)
+    new = write(tmp_path / "n.csv", "b,colour,a\n9,,\n1,blue,4\n")
+    r = invoke("convert", new, "--no-label", "--like", tmp_path / "t.npz", "--out", tmp_path / "n.npz")
+    assert r.exit_code == 0 and "marked in 2 features" in r.output, r.output
+    with np.load(tmp_path / "n.npz") as d:
+        assert d["features"].tolist() == features and d["x"].tolist() == [[3, 1, 0, 1, 1, 9], [4, 0, 1, 0, 0, 1]]
