@@ -231,7 +231,7 @@ def data_options(f):
 @click.option("--no-label", is_flag=True, help="The table has no labels: rows to classify with ssgan predict.")
 @click.option("--test", type=str, default=None, help="A CSV of test rows, every one labeled, with the same columns.")
 @click.option("--like", type=str, default=None,
-              help="An .npz that convert wrote: take its feature columns and categories, by name and in its order "
+              help="An .npz that convert wrote: take its feature columns, categories and fill values, by name and in its order "
                    "(new rows for a run trained on it; a table's columns in another order would be read as other "
                    "features).")
 @click.option("--categorical", multiple=True, metavar="NAME",
