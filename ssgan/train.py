@@ -731,11 +731,12 @@ def save_checkpoint(path: Path, state: dict) -> None:
 def drop_later_best(run_dir: Path, epoch: int) -> None:
     """Remove the run's best.pt where it is of an epoch after ``epoch``, where training goes on
     from (0: a run that starts again): it was written before a kill that the checkpoint did not
-    reach, and the epochs after ``epoch`` are trained again (and keep their own best)."""
+    reach, and the epochs after ``epoch`` are trained again (and keep their own best). Its epoch
+    is read with the weights memory-mapped, not read."""
     path = run_dir / BEST_WEIGHTS
     if path.is_file():
         try:
-            later = epoch == 0 or torch.load(path, map_location="cpu", weights_only=False)["epoch"] > epoch
+            later = epoch == 0 or torch.load(path, map_location="cpu", weights_only=False, mmap=True)["epoch"] > epoch
         except Exception:  # (a damaged file, which the next best replaces)
             later = True
         if later:
