@@ -890,7 +890,7 @@ def _score_last_generators(runs: list[RunRecord], n: int, log, device="cpu") -> 
         raise SSGANError(f"--samples scores each GAN run's last generator from its checkpoint.pt, which "
                          f"{len(missing)} run(s) lack ({', '.join(missing)}): make the report without --samples")
     for r in todo:  # (idem: a run on vectors among image runs had failed after the others were scored)
-        shape = load_checkpoint(r.path / "checkpoint.pt")["shape"]
+        shape = load_checkpoint(r.path / "checkpoint.pt", mmap=True)["shape"]
         if len(shape) != 3:
             raise SSGANError(f"--samples scores generated images, and {r.path.name} was trained on "
                              f"{r.config['dataset']}, which is not image data (shape {tuple(shape)}): make the "

@@ -743,13 +743,15 @@ def drop_later_best(run_dir: Path, epoch: int) -> None:
             path.unlink(missing_ok=True)
 
 
-def load_checkpoint(path: Path) -> dict:
+def load_checkpoint(path: Path, mmap: bool = False) -> dict:
+    """A run's checkpoint, or a one-line error; with ``mmap`` its tensors are memory-mapped and read
+    only where used (a look at its other entries)."""
     path = Path(path)
     if not path.is_file():  # a run folder kept without its weights, or stopped before its first checkpoint
         raise SSGANError(f"{path.parent} has no {path.name} (removed, or the run stopped before writing one): "
                          "this command needs its trained weights; ssgan report reads the run without them")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=False, mmap=mmap)
     except Exception as e:  # torch raises many types for a damaged file
         raise SSGANError(f"checkpoint {path} is damaged ({type(e).__name__}); it cannot be loaded") from None
     if not isinstance(state, dict) or not {"config", "generator", "ema"} <= set(state):
