@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import csv
 import math
+import warnings
 from collections.abc import Collection
-from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -37,6 +37,11 @@ class Table(NamedTuple):
     lines: list[int]  # each row's line in the file, where there are columns of categories (their messages)
     labels: list[str] | None  # the label cells, stripped; None without a label column
     ids: list[str] | None  # the cells that name the rows (--id), stripped; None without
+
+    @property
+    def numeric(self) -> list[str]:
+        """The columns of numbers, in order (the columns of ``numbers``)."""
+        return [column for column in self.columns if column not in self.cells]
 
 
 def read_table(path: str | Path, label: str | None, columns: list[str] | None = None,
@@ -233,8 +238,6 @@ def _missing(text: str, path: Path, line: int, column: str, of: str | Path | Non
 
 
 def _warn(message: str) -> None:
-    import warnings
-
     from ssgan.errors import DataWarning
 
     warnings.warn(message, DataWarning)
@@ -333,7 +336,7 @@ def fill_values(table: Table, strategy: str, path: str | Path) -> dict[str, floa
     a column with no value at all."""
     from sklearn.impute import SimpleImputer
 
-    numeric = [column for column in table.columns if column not in table.cells]
+    numeric = table.numeric
     empty = [column for column, n in zip(numeric, np.isnan(table.numbers).all(axis=0)) if n]
     empty += [column for column, cells in table.cells.items() if not any(cells)]
     if empty:
@@ -353,14 +356,13 @@ def fill(table: Table, values: dict[str, float | str]) -> tuple[Table, dict[str,
     """``table`` with its missing cells (read with ``missing``) filled by ``values`` (a value per
     feature column, :func:`fill_values`; its numbers in place), and which rows each column had
     missing (a boolean array per column)."""
-    numeric = [column for column in table.columns if column not in table.cells]
     numbers, gaps = table.numbers, np.isnan(table.numbers)
-    numbers[gaps] = np.broadcast_to(np.array([values[column] for column in numeric], dtype=np.float64),
+    numbers[gaps] = np.broadcast_to(np.array([values[column] for column in table.numeric], dtype=np.float64),
                                     numbers.shape)[gaps]
-    missing = dict(zip(numeric, gaps.T))
+    missing = dict(zip(table.numeric, gaps.T))
     missing.update({column: np.array([not cell for cell in cells], dtype=bool) for column, cells in table.cells.items()})
     cells = {column: [cell or str(values[column]) for cell in column_cells] for column, column_cells in table.cells.items()}
-    return table._replace(numbers=numbers, cells=cells), {column: missing[column] for column in table.columns}
+    return table._replace(numbers=numbers, cells=cells), missing
 
 
 def encode(table: Table, categories: dict[str, list[str]], path: str | Path, of: str | Path | None = None,
@@ -410,9 +412,10 @@ def _one_hot(cells: list[str], column: str, values: list[str], lines: list[int],
                          "give --unknown-category ignore to encode such a value as none of them (all zeros), or "
                          "leave such rows out")
     encoder = OneHotEncoder(categories=[values], sparse_output=False, dtype=np.float64, handle_unknown=unknown)
-    with _unknowns_told():
-        return encoder.fit(np.array(values, dtype=object)[:, None]).transform(np.array(cells, dtype=object)[:, None]), \
-            len(new)
+    with warnings.catch_warnings():  # (of the unknown cells that "ignore" encodes: convert's line counts them)
+        warnings.filterwarnings("ignore", message="Found unknown categories", category=UserWarning)
+        block = encoder.fit(np.array(values, dtype=object)[:, None]).transform(np.array(cells, dtype=object)[:, None])
+    return block, len(new)
 
 
 def _marks(gaps: dict[str, np.ndarray], columns: list[str]) -> dict[str, np.ndarray]:
@@ -423,17 +426,6 @@ def _marks(gaps: dict[str, np.ndarray], columns: list[str]) -> dict[str, np.ndar
 def _count(gaps: dict[str, np.ndarray]) -> int:
     """How many cells :func:`fill` filled."""
     return int(sum(rows.sum() for rows in gaps.values()))
-
-
-@contextmanager
-def _unknowns_told():
-    """scikit-learn warns of unknown categories that ``handle_unknown="ignore"`` encodes; convert
-    counts them in its own line instead."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Found unknown categories", category=UserWarning)
-        yield
 
 
 def convert(train: str | Path, out: str | Path, label: str | None = "label", test: str | Path | None = None,
