@@ -35,7 +35,7 @@ from collections import Counter
 
 import numpy as np
 import torch
-from speed import matmul_rate, step_gflop
+from speed import matmul_rate, step_gflop, step_matmuls
 
 import ssgan.models.layers as layers
 from ssgan.config import Config
@@ -115,15 +115,7 @@ def main() -> None:
     out["matmul_gflops"] = rate
     out["matmul_s"] = step_gflop(cfg) / rate
     out["sequential_s"] = out["matmul_s"] + out["torch_normal_s"]
-
-    from speed import step_products
-
-    mats = [(torch.randn(m, k), torch.randn(k, n), c) for m, k, n, c in step_products(cfg)]
-
-    def products():
-        for a, b, c in mats:
-            for _ in range(c):
-                torch.mm(a, b)
+    products = step_matmuls(cfg, torch.device("cpu"))
 
     def together():
         drawer = threading.Thread(target=torch_noise)

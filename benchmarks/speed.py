@@ -90,17 +90,22 @@ def step_gflop(cfg: Config) -> float:
     return sum(2 * m * k * n * c for m, k, n, c in step_products(cfg)) / 1e9
 
 
-def matmul_rate(cfg: Config, device: torch.device, repeats: int = 50, dtype: torch.dtype = torch.float32) -> float:
-    """GFLOP/s of the step's matrix products alone, best of three timings of ``repeats`` passes."""
-    products = step_products(cfg)
+def step_matmuls(cfg: Config, device: torch.device, dtype: torch.dtype = torch.float32):
+    """A function that computes every matrix product of one iteration once, on random matrices."""
     mats = [(torch.randn(m, k, device=device, dtype=dtype), torch.randn(k, n, device=device, dtype=dtype), c)
-            for m, k, n, c in products]
+            for m, k, n, c in step_products(cfg)]
 
     def once():
         for a, b, c in mats:
             for _ in range(c):
                 torch.mm(a, b)
 
+    return once
+
+
+def matmul_rate(cfg: Config, device: torch.device, repeats: int = 50, dtype: torch.dtype = torch.float32) -> float:
+    """GFLOP/s of the step's matrix products alone, best of three timings of ``repeats`` passes."""
+    once = step_matmuls(cfg, device, dtype)
     for _ in range(5):
         once()
     best = math.inf
