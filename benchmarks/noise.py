@@ -21,7 +21,16 @@ timings of ``--repeats`` iterations' worth:
 ``ceiling_fraction`` = matmul_s / (matmul_s + torch_normal_s): the fraction of the matmul rate
 that the step reaches if nothing but its products and its noise took time. A ceiling under 0.8
 says that issue 11's 80 % needs another way of drawing the noise on this CPU, which changes the
-random stream. One JSON line.
+random stream.
+
+Then the one such way that torch's own generator allows, and what it and the noise are worth
+inside the step: ``split_s`` draws every shape in two halves at once, from two generators in
+two threads (other numbers than the step draws, from the same distribution); ``step_s``,
+``step_split_s`` and ``step_noise_free_s`` time the default fp32 step as ``speed.py`` does (its
+``train`` on ``--iterations`` batches after a 10-batch warm-up), with its noise as today, drawn
+that way, and not drawn at all (D's noise layers add nothing: a bound, not a step anyone should
+train), in turn ``--rounds`` times, each round after its own matmul rate (``*_fraction``: the
+fraction of it, medians over the rounds; every round under ``rounds``). One JSON line.
 """
 
 from __future__ import annotations
@@ -29,13 +38,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 import torch
-from speed import matmul_rate, step_gflop, step_matmuls
+from speed import matmul_rate, seconds_per_iteration, step_gflop, step_matmuls
 
 import ssgan.models.layers as layers
 from ssgan.config import Config
@@ -71,6 +83,33 @@ def noise_shapes(cfg: Config) -> Counter:
     return Counter({shape: count // 10 for shape, count in more.items() if count > 0})
 
 
+@contextmanager
+def noise_drawn(how: str):
+    """D's noise layers draw as the step does (``as-is``), each draw in two halves from two
+    generators in two threads (``split``), or not at all (``none``)."""
+    forward = layers.GaussianNoise.forward
+    generators = [torch.Generator().manual_seed(1), torch.Generator().manual_seed(2)]
+    pool = ThreadPoolExecutor(1)
+
+    def split(self, x):
+        if not self.training or self.std <= 0:
+            return x
+        noise = torch.empty(x.shape, dtype=x.dtype)
+        flat = noise.view(-1)
+        half = flat.numel() // 2
+        other = pool.submit(flat[half:].normal_, 0.0, self.std, generator=generators[1])
+        flat[:half].normal_(0.0, self.std, generator=generators[0])
+        other.result()
+        return x + noise
+
+    layers.GaussianNoise.forward = {"as-is": forward, "split": split, "none": lambda self, x: x}[how]
+    try:
+        yield
+    finally:
+        layers.GaussianNoise.forward = forward
+        pool.shutdown()
+
+
 def best_of_three(work, repeats: int) -> float:
     """Seconds per call of ``work``, the best of three timings of ``repeats`` calls (after two)."""
     work(), work()
@@ -86,6 +125,8 @@ def best_of_three(work, repeats: int) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--repeats", type=int, default=20, help="iterations' worth per timing")
+    p.add_argument("--iterations", type=int, default=60, help="iterations of each step timing")
+    p.add_argument("--rounds", type=int, default=3, help="rounds of the step timings")
     args = p.parse_args()
     cfg = Config(epochs=1, device="cpu", precision="fp32", graphs="off")
     shapes = noise_shapes(cfg)
@@ -125,6 +166,29 @@ def main() -> None:
 
     out["overlapped_s"] = best_of_three(together, args.repeats)
     out["ceiling_fraction"] = out["matmul_s"] / out["sequential_s"]
+    halves = [torch.Generator().manual_seed(1), torch.Generator().manual_seed(2)]
+    with ThreadPoolExecutor(1) as pool:
+        def split_noise():
+            for shape in draws:
+                flat = torch.empty(shape).view(-1)
+                half = flat.numel() // 2
+                other = pool.submit(flat[half:].normal_, 0.0, 0.5, generator=halves[1])
+                flat[:half].normal_(0.0, 0.5, generator=halves[0])
+                other.result()
+
+        out["split_s"] = best_of_three(split_noise, args.repeats)
+    rounds = []
+    for _ in range(args.rounds):
+        rate = matmul_rate(cfg, torch.device("cpu"))
+        row = {"matmul_gflops": rate}
+        for how, key in (("as-is", "step"), ("split", "step_split"), ("none", "step_noise_free")):
+            with noise_drawn(how):
+                row[f"{key}_s"] = seconds_per_iteration(cfg, args.iterations)
+            row[f"{key}_fraction"] = step_gflop(cfg) / row[f"{key}_s"] / rate
+        rounds.append({k: round(v, 5) for k, v in row.items()})
+    for key in rounds[0]:
+        out[key] = statistics.median(r[key] for r in rounds)
+    out["rounds"] = rounds
     print(json.dumps({k: round(v, 5) if isinstance(v, float) else v for k, v in out.items()}), flush=True)
 
 

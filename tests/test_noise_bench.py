@@ -28,3 +28,34 @@ def test_the_noise_of_one_iteration_is_counted_by_shape(monkeypatch):
     from ssgan.models.layers import GaussianNoise
 
     assert GaussianNoise.forward.__name__ == "forward"  # (the counting is undone)
+
+
+def test_the_noise_can_be_drawn_in_two_halves_or_not_at_all_and_is_put_back(monkeypatch):
+    """The step timings' three ways of drawing D's noise: as the step does, two halves from two
+    generators in two threads (each half noise at the layer's scale), and none; the layer's own
+    forward is back afterwards."""
+    import torch
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    monkeypatch.delitem(sys.modules, "speed", raising=False)
+    spec = importlib.util.spec_from_file_location("noise_bench", BENCHMARKS / "noise.py")
+    noise = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(noise)
+    from ssgan.models.layers import GaussianNoise
+
+    layer, x = GaussianNoise(0.5), torch.ones(400, 250)
+    with noise.noise_drawn("none"):
+        assert torch.equal(layer(x), x)
+    with noise.noise_drawn("split"):
+        drawn = (layer(x) - x).view(-1)
+        assert torch.equal(layer.eval()(x), x)  # (eval mode adds nothing)
+        layer.train()
+    for half in drawn.chunk(2):  # both halves drawn, at the layer's scale
+        assert abs(half.std().item() - 0.5) < 0.01 and abs(half.mean().item()) < 0.01
+    assert not torch.equal(drawn[:50000], drawn[50000:])
+    assert GaussianNoise.forward.__name__ == "forward"
+    torch.manual_seed(0)
+    as_is = layer(x)
+    torch.manual_seed(0)
+    with noise.noise_drawn("as-is"):
+        assert torch.equal(layer(x), as_is)
