@@ -915,6 +915,7 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, weights, device
 
     from ssgan.runs import check_trained_generator, evaluate_run, read_config, sample_quality_of_run
 
+    _check_not_table(run, data_spec, labeled=True)
     if samples is not None and (Path(run) / "config.json").is_file():  # (before the accuracy's work)
         check_trained_generator(Path(run), read_config(Path(run)), "drop --samples to score its classifier")
     if samples is None:  # (as fit warns of settings that its others leave without effect)
@@ -1166,6 +1167,7 @@ def predict(run, data_spec, key, out, weights, device, as_json) -> None:
 
     from ssgan.runs import prediction_path, predict_run, write_predictions
 
+    _check_not_table(run, data_spec, labeled=False)
     path = prediction_path(out)  # before the work
     _check_not_data(out, "--out", run, data_spec)
     r = predict_run(run, data_spec, key, device, weights)
@@ -1178,6 +1180,19 @@ def predict(run, data_spec, key, out, weights, device, as_json) -> None:
         return
     listed = ", ".join(f"{_class_name(k, r['classes'])}: {c}" for k, c in enumerate(counts))
     click.echo(f"wrote {path}: {r['n']} row{'s' * (r['n'] != 1)} of {r['data']} (predicted classes {listed})")
+
+
+def _check_not_table(run: str, data_spec: str | None, labeled: bool) -> None:
+    """A one-line error for a CSV table given as ``--data``: the convert command that makes it an
+    .npz of the run's columns (``--like`` the .npz the run trained on, where it trained on one)."""
+    from ssgan.data import NPZ_PREFIX, own_path, table_advice
+    from ssgan.runs import read_config
+
+    if data_spec is None or table_advice(data_spec) is None or not (Path(run) / "config.json").is_file():
+        return  # (not a run: said as a run's other commands say it)
+    trained = read_config(Path(run)).get("dataset", "")
+    like = own_path(trained) if trained.startswith(NPZ_PREFIX) else None
+    raise SSGANError(table_advice(data_spec, like, labeled))
 
 
 def _check_not_data(name: str | None, flag: str, run: str, data_spec: str | None = None) -> None:

@@ -477,8 +477,11 @@ def _open_npz(path: str, needs: str) -> Iterator[tuple[Path, np.lib.npyio.NpzFil
     except ValueError as e:
         if "Object arrays" in str(e):  # object arrays (mixed types, strings read as objects): never unpickled here
             raise SSGANError(f"{p} {OBJECT_ARRAYS}") from None
-        raise SSGANError(f"{p} is not a readable .npz file (ValueError): save it with numpy.savez") from None
+        raise SSGANError(table_advice(path) or f"{p} is not a readable .npz file (ValueError): save it with "
+                         "numpy.savez") from None
     except (OSError, zipfile.BadZipFile, EOFError) as e:
+        if table_advice(path):
+            raise SSGANError(table_advice(path)) from None
         raise SSGANError(f"{p} is not a readable .npz file ({type(e).__name__}): save it with numpy.savez") from None
 
 
@@ -915,6 +918,33 @@ REGISTRY: dict[str, DatasetInfo] = {
 }
 NPZ_PREFIX = "npz:"
 OWN_DATA = (NPZ_PREFIX, FOLDER_PREFIX)  # the user's own data, whose given labels are the labeled set
+TABLES = (".csv", ".tsv")  # what ``ssgan convert`` turns into an .npz
+
+
+def table_advice(path: str, like: str | None = None, labeled: bool = True) -> str | None:
+    """The one-line error for a CSV table given where an .npz is read (``fit --dataset``,
+    ``--data`` of eval and predict), or None for a name that is no table: the ``ssgan convert``
+    command that makes it one; ``like``, the .npz a run trained on, whose columns, categories and
+    fill values new rows take (``labeled``: whether the rows carry labels, as eval's do).
+
+    >>> table_advice("csv:cells.csv")
+    'cells.csv is a table, not an .npz: `ssgan convert cells.csv --out cells.npz` makes one (rows without labels, to classify: add --no-label --like TRAIN.npz), then give npz:cells.npz'
+    >>> table_advice("new.csv", like="train.npz", labeled=False)
+    'new.csv is a table, not an .npz: `ssgan convert new.csv --no-label --like train.npz --out new.npz` makes one, then give npz:new.npz'
+    >>> table_advice("npz:cells.npz") is None
+    True
+    """
+    prefix, _, rest = path.partition(":")
+    if rest and prefix.lower() in ("csv", "tsv", NPZ_PREFIX[:-1]):
+        path = rest
+    if Path(path).suffix.lower() not in TABLES:
+        return None
+    npz = Path(path).with_suffix(".npz")
+    if like is not None and npz == Path(like):  # (not over the rows the run trained on)
+        npz = npz.with_name(f"{npz.stem}-rows.npz")
+    options = ("" if labeled else " --no-label") + (f" --like {like}" if like else "")
+    unlabeled = "" if like else " (rows without labels, to classify: add --no-label --like TRAIN.npz)"
+    return f"{path} is a table, not an .npz: `ssgan convert {path}{options} --out {npz}` makes one{unlabeled}, then give npz:{npz}"
 
 
 def own_path(name: str) -> str | None:
@@ -945,6 +975,8 @@ def npz_path(spec: str) -> str:
     """The path of ``--data npz:PATH``, or a one-line error if ``spec`` is not of that form (nor
     ``folder:DIR``, which its callers read before)."""
     _check_named(spec)
+    if not spec.startswith(NPZ_PREFIX) and table_advice(spec):
+        raise SSGANError(table_advice(spec))
     if not spec.startswith(NPZ_PREFIX):
         meant = _meant(spec, own_only=True)
         raise SSGANError(f"--data must be npz:PATH or folder:DIR, got {spec!r}"
@@ -961,6 +993,8 @@ def check_name(name: str) -> None:
         return
     if name not in REGISTRY:
         _check_named(name)
+        if table_advice(name):
+            raise SSGANError(table_advice(name))
         meant = _meant(name)
         raise SSGANError(
             f"unknown dataset {name!r}: did you mean {meant}? (`ssgan datasets` lists them all)" if meant else

@@ -69,7 +69,13 @@ def cases(tmp_path):
     cut_short.mkdir(parents=True)
     (cut_short / "config.json").write_text(json.dumps(Config(dataset="digits").to_dict()))
     (cut_short / "metrics.jsonl").write_text('{"epoch": 1, "test_')
+    table = tmp_path / "cells.csv"
+    table.write_text("a,b,label\n0.1,0.2,0\n0.3,0.4,\n")
+    advice = (f"{table} is a table, not an .npz: `ssgan convert {table} --out {tmp_path / 'cells.npz'}` makes one "
+              f"(rows without labels, to classify: add --no-label --like TRAIN.npz), then give npz:{tmp_path / 'cells.npz'}")
     return {
+        "csv table as dataset": (["fit", "--dataset", str(table)], advice),
+        "csv table as npz": (["fit", "--dataset", f"npz:{table}"], advice),
         "unknown dataset": (["fit", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
         "dataset in capitals": (["fit", "--dataset", "MNIST"], "unknown dataset 'MNIST': did you mean mnist?"),
         "npz without its prefix": (["fit", "--dataset", npz(tmp_path, "bare", x=X, y=Y_HALF)[len("npz:"):]],
@@ -177,7 +183,8 @@ def _has_cuda():
 
 
 CASE_NAMES = [
-    "unknown dataset", "dataset in capitals", "npz without its prefix", "folder without its prefix",
+    "csv table as dataset", "csv table as npz", "unknown dataset", "dataset in capitals", "npz without its prefix",
+    "folder without its prefix",
     "prefix without a path", "toy mixture of one mode", "missing data root", "data not in data root", "blank tag",
     "negative seed", "seeds past the generators' range", "seeds by the hundred thousand", "seed beside seeds",
     "labels 0", "labels negative",

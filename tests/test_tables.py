@@ -1,6 +1,7 @@
 """`ssgan convert`: a CSV table of the user's own into the .npz that --dataset npz:PATH reads."""
 
 import json
+import shlex
 
 import numpy as np
 import pytest
@@ -72,6 +73,19 @@ def test_the_npz_of_a_table_trains_and_its_new_rows_are_classified_by_name(tmp_p
         assert r.exit_code == 2 and r.output == (
             f"Error: {tmp_path / 'unordered.npz'} holds columns in another order than {run} trained on (c, b, a, "
             f"against a, b, c): convert its table with --like {tmp_path / 't.npz'}\n"), r.output
+    # the table itself as --data (as npz:PATH too): one line, the convert command that makes it an .npz of the
+    # run's columns; predict's works as printed
+    for command, no_label in ((["predict", run, "--out", tmp_path / "q.csv"], " --no-label"), (["eval", run], "")):
+        for data in (new, f"npz:{new}"):
+            r = invoke(*command, "--data", data)
+            assert r.exit_code == 2 and r.output == (
+                f"Error: {new} is a table, not an .npz: `ssgan convert {new}{no_label} --like {tmp_path / 't.npz'} "
+                f"--out {tmp_path / 'new.npz'}` makes one, then give npz:{tmp_path / 'new.npz'}\n"), r.output
+    (tmp_path / "new.npz").unlink()
+    r = invoke("predict", run, "--data", new, "--out", tmp_path / "q.csv")
+    assert invoke(*shlex.split(r.output.split("`")[1])[1:]).exit_code == 0
+    r = invoke("predict", run, "--data", r.output.rstrip("\n").rsplit(" ", 1)[1], "--out", tmp_path / "q.csv")
+    assert r.exit_code == 0 and (tmp_path / "q.csv").read_text() == (tmp_path / "p.csv").read_text()
 
 
 @pytest.mark.parametrize("labels, y, classes", [
