@@ -470,7 +470,10 @@ def _open_npz(path: str, needs: str) -> Iterator[tuple[Path, np.lib.npyio.NpzFil
     if not p.is_file():
         raise SSGANError(f"no such file: {p} (expected npz:PATH to an .npz with arrays {needs})")
     try:
-        with np.load(p, allow_pickle=False) as f:
+        loaded = np.load(p, allow_pickle=False)
+        if isinstance(loaded, np.ndarray):  # (a .npy: one array, and no context manager)
+            raise SSGANError(npy_advice(str(p), needs))
+        with loaded as f:
             yield p, f
     except SSGANError:
         raise
@@ -921,6 +924,24 @@ OWN_DATA = (NPZ_PREFIX, FOLDER_PREFIX)  # the user's own data, whose given label
 TABLES = (".csv", ".tsv")  # what ``ssgan convert`` turns into an .npz
 
 
+def npy_advice(path: str, needs: str = "x and y") -> str | None:
+    """The one-line error for a .npy file (one array) given where an .npz of named arrays is
+    read, or None for other names; ``needs``: the arrays it should hold.
+
+    >>> npy_advice("npz:x.npy")
+    "x.npy is one array (.npy), not an .npz of named arrays (x and y): save them together, numpy.savez('x.npz', x=x, y=y), with y -1 for unlabeled rows"
+    >>> npy_advice("new.npy", "x")
+    "new.npy is one array (.npy), not an .npz of named arrays (x): save it by name, numpy.savez('new.npz', x=x)"
+    """
+    path = path[len(NPZ_PREFIX):] if path.lower().startswith(NPZ_PREFIX) else path
+    if Path(path).suffix.lower() != ".npy":
+        return None
+    npz = Path(path).with_suffix(".npz")
+    how = (f"save them together, numpy.savez('{npz}', x=x, y=y), with y -1 for unlabeled rows" if needs == "x and y"
+           else f"save it by name, numpy.savez('{npz}', {needs}=x)")
+    return f"{path} is one array (.npy), not an .npz of named arrays ({needs}): {how}"
+
+
 def table_advice(path: str, like: str | None = None, labeled: bool = True) -> str | None:
     """The one-line error for a CSV table given where an .npz is read (``fit --dataset``,
     ``--data`` of eval and predict), or None for a name that is no table: the ``ssgan convert``
@@ -943,7 +964,7 @@ def table_advice(path: str, like: str | None = None, labeled: bool = True) -> st
     if like is not None and npz == Path(like):  # (not over the rows the run trained on)
         npz = npz.with_name(f"{npz.stem}-rows.npz")
     options = ("" if labeled else " --no-label") + (f" --like {like}" if like else "")
-    unlabeled = "" if like else " (rows without labels, to classify: add --no-label --like TRAIN.npz)"
+    unlabeled = " (rows without labels, to classify: add --no-label --like TRAIN.npz)" if labeled and not like else ""
     return f"{path} is a table, not an .npz: `ssgan convert {path}{options} --out {npz}` makes one{unlabeled}, then give npz:{npz}"
 
 
@@ -975,8 +996,8 @@ def npz_path(spec: str) -> str:
     """The path of ``--data npz:PATH``, or a one-line error if ``spec`` is not of that form (nor
     ``folder:DIR``, which its callers read before)."""
     _check_named(spec)
-    if not spec.startswith(NPZ_PREFIX) and table_advice(spec):
-        raise SSGANError(table_advice(spec))
+    if not spec.startswith(NPZ_PREFIX) and (table_advice(spec) or npy_advice(spec, "x")):
+        raise SSGANError(table_advice(spec) or npy_advice(spec, "x"))
     if not spec.startswith(NPZ_PREFIX):
         meant = _meant(spec, own_only=True)
         raise SSGANError(f"--data must be npz:PATH or folder:DIR, got {spec!r}"
@@ -993,8 +1014,8 @@ def check_name(name: str) -> None:
         return
     if name not in REGISTRY:
         _check_named(name)
-        if table_advice(name):
-            raise SSGANError(table_advice(name))
+        if table_advice(name) or npy_advice(name):
+            raise SSGANError(table_advice(name) or npy_advice(name))
         meant = _meant(name)
         raise SSGANError(
             f"unknown dataset {name!r}: did you mean {meant}? (`ssgan datasets` lists them all)" if meant else

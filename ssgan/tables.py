@@ -288,8 +288,12 @@ class Written(NamedTuple):
 
 
 def _read_features(npz: str | Path) -> Written:
-    """What ``ssgan convert`` wrote into the .npz ``npz`` about its table's columns."""
-    with np.load(npz) as f:
+    """What ``ssgan convert`` wrote into the .npz ``npz`` about its table's columns (a ValueError
+    for a .npy, one array that names nothing)."""
+    loaded = np.load(npz)
+    if isinstance(loaded, np.ndarray):
+        raise ValueError(f"{npz} is one array, not an .npz")
+    with loaded as f:
         return Written([str(name) for name in f["features"]] if "features" in f.files else None,
                        f["one_hot"].tolist() if "one_hot" in f.files else [],
                        f["fill"].tolist() if "fill" in f.files else None,

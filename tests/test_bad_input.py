@@ -73,9 +73,15 @@ def cases(tmp_path):
     table.write_text("a,b,label\n0.1,0.2,0\n0.3,0.4,\n")
     advice = (f"{table} is a table, not an .npz: `ssgan convert {table} --out {tmp_path / 'cells.npz'}` makes one "
               f"(rows without labels, to classify: add --no-label --like TRAIN.npz), then give npz:{tmp_path / 'cells.npz'}")
+    one_array = tmp_path / "x.npy"  # (np.load gives an array, not a file of named arrays)
+    np.save(one_array, X)
+    npy = (f"{one_array} is one array (.npy), not an .npz of named arrays (x and y): save them together, "
+           f"numpy.savez('{tmp_path / 'x.npz'}', x=x, y=y), with y -1 for unlabeled rows")
     return {
         "csv table as dataset": (["fit", "--dataset", str(table)], advice),
         "csv table as npz": (["fit", "--dataset", f"npz:{table}"], advice),
+        "npy as dataset": (["fit", "--dataset", f"npz:{one_array}"], npy),
+        "npy without its prefix": (["fit", "--dataset", str(one_array)], npy),
         "unknown dataset": (["fit", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
         "dataset in capitals": (["fit", "--dataset", "MNIST"], "unknown dataset 'MNIST': did you mean mnist?"),
         "npz without its prefix": (["fit", "--dataset", npz(tmp_path, "bare", x=X, y=Y_HALF)[len("npz:"):]],
@@ -183,7 +189,7 @@ def _has_cuda():
 
 
 CASE_NAMES = [
-    "csv table as dataset", "csv table as npz", "unknown dataset", "dataset in capitals", "npz without its prefix",
+    "csv table as dataset", "csv table as npz", "npy as dataset", "npy without its prefix", "unknown dataset", "dataset in capitals", "npz without its prefix",
     "folder without its prefix",
     "prefix without a path", "toy mixture of one mode", "missing data root", "data not in data root", "blank tag",
     "negative seed", "seeds past the generators' range", "seeds by the hundred thousand", "seed beside seeds",

@@ -81,6 +81,11 @@ def test_the_npz_of_a_table_trains_and_its_new_rows_are_classified_by_name(tmp_p
             assert r.exit_code == 2 and r.output == (
                 f"Error: {new} is a table, not an .npz: `ssgan convert {new}{no_label} --like {tmp_path / 't.npz'} "
                 f"--out {tmp_path / 'new.npz'}` makes one, then give npz:{tmp_path / 'new.npz'}\n"), r.output
+    np.save(tmp_path / "new.npy", x[:10])  # (one array: np.load gives no file of named arrays, which had been a traceback)
+    for command in (["predict", run, "--out", tmp_path / "q.csv"], ["eval", run]):
+        r = invoke(*command, "--data", f"npz:{tmp_path / 'new.npy'}")
+        assert r.exit_code == 2 and r.output.startswith(f"Error: {tmp_path / 'new.npy'} is one array (.npy), not an "
+                                                        ".npz of named arrays (x"), r.output
     (tmp_path / "new.npz").unlink()
     r = invoke("predict", run, "--data", new, "--out", tmp_path / "q.csv")
     assert invoke(*shlex.split(r.output.split("`")[1])[1:]).exit_code == 0
