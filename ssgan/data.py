@@ -837,6 +837,13 @@ def load_folder(spec: str, size: int | None = None, channels: int | None = None)
     ``channels``: 3 to read every image as RGB, as runs made before grey palettes read as grey did."""
     root = folder_path(spec)
     if not (root / "train").is_dir():
+        classes = [d.name for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith(".")
+                   and d.name not in ("unlabeled", "test") and any(f.is_file() and _is_image(f) for f in d.iterdir())]
+        if classes:  # (torchvision's ImageFolder layout, DIR/CLASS/: every image labeled)
+            shown = ", ".join(classes[:4]) + (f" and {len(classes) - 4} more" if len(classes) > 4 else "")
+            raise SSGANError(f"{root} has no train folder, and its folders of images ({shown}) look like one per "
+                             f"class: move them into {root / 'train'}/, and images without labels into "
+                             f"{root / 'unlabeled'}/")
         raise SSGANError(f"{root} has no train folder: put the labeled images in {FOLDER_LAYOUT}")
     paths, y, classes = _class_folder(root / "train")
     if len(classes) < 2:

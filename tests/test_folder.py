@@ -249,18 +249,18 @@ def test_a_run_made_when_grey_palettes_read_as_rgb_still_loads_its_data(tmp_path
     assert r.exit_code == 0, r.output
 
 
-@pytest.mark.parametrize("case", ["no folder", "no train", "one class", "empty class", "sizes", "not an image",
+@pytest.mark.parametrize("case", ["no folder", "no train", "image folder layout", "one class", "empty class", "sizes", "not an image",
                                   "test class", "test size", "no unlabeled", "16 bits", "predict empty", "photos"])
 def test_a_bad_image_folder_is_one_line_that_says_what_to_do(tmp_path, case):
     root = tmp_path / "d"
     pixels = np.zeros((375, 500) if case == "photos" else (8, 8), np.uint8)
     if case != "no folder":
         root.mkdir()
-    if case not in ("no folder", "no train"):
+    if case not in ("no folder", "no train", "image folder layout"):
         save(root / "train" / "a" / "0.png", pixels)
-    if case not in ("no folder", "no train", "one class", "no unlabeled"):
+    if case not in ("no folder", "no train", "image folder layout", "one class", "no unlabeled"):
         save(root / "unlabeled" / "0.png", pixels)
-    if case not in ("no folder", "no train", "one class"):
+    if case not in ("no folder", "no train", "image folder layout", "one class"):
         (root / "train" / "b").mkdir()
         if case != "empty class":
             save(root / "train" / "b" / "0.png", pixels)
@@ -271,12 +271,20 @@ def test_a_bad_image_folder_is_one_line_that_says_what_to_do(tmp_path, case):
         (root / "unlabeled" / "broken.png").write_bytes(b"not a png")
     if case == "16 bits":
         save(root / "unlabeled" / "deep.png", np.full((8, 8), 40000, np.uint16), "I;16")
+    if case == "image folder layout":  # (torchvision's ImageFolder: DIR/CLASS/, no train folder)
+        for k in "abcdef":
+            save(root / k / "0.png", pixels)
+        (root / "notes").mkdir()  # (a folder without images is no class)
     if case == "test class":
         save(root / "test" / "c" / "0.png", pixels)
     if case == "test size":
         save(root / "test" / "a" / "0.png", np.zeros((6, 6), np.uint8))
     expected = {
-        "no folder": "no such folder", "no train": "has no train folder", "one class": "has one class folder (a)",
+        "no folder": "no such folder", "no train": "has no train folder: put the labeled images in DIR/train/CLASS/",
+        "image folder layout": f"{root} has no train folder, and its folders of images (a, b, c, d and 2 more) look "
+                               f"like one per class: move them into {root / 'train'}/, and images without labels into "
+                               f"{root / 'unlabeled'}/",
+        "one class": "has one class folder (a)",
         "empty class": "Found no valid file for the classes b", "sizes": "big.png is 8x9 pixels but",
         "not an image": "broken.png is not a readable image", "test class": "has class folders that",
         "test size": "give test images of the training images' size, or --image-size N", "predict empty": "holds no images",
