@@ -156,6 +156,12 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
         if y.dtype.kind == "f" and np.isnan(y).any():  # (pandas marks a missing label NaN)
             raise ValueError(f"y is NaN in {np.isnan(y).sum():,} of {len(y):,} rows; mark unlabeled rows -1 "
                              f"(scikit-learn's semi-supervised convention): y = np.where(np.isnan(y), -1, y)")
+        if y.dtype == object:  # (None, or NaN, in an object array: pandas' missing labels beside strings)
+            missing = sum(v is None or (isinstance(v, float) and np.isnan(v)) for v in y)
+            if missing:
+                raise ValueError(f"y is None or NaN in {missing:,} of {len(y):,} rows; mark unlabeled rows with the "
+                                 f"integer {UNLABELED} (scikit-learn's semi-supervised convention): y = np.array([-1 "
+                                 f"if v is None or v != v else v for v in y], dtype=object)")
         check_consistent_length(X, y)
         if y.dtype.kind in "US" and (y == str(UNLABELED)).any():  # a class "-1" would take in every unlabeled row
             raise ValueError(f"y holds the string '{UNLABELED}', which would be a class of its own (an array of "

@@ -170,6 +170,8 @@ def test_pipeline_cross_val_and_grid_search(digits_xy):
     (np.zeros((10, 4)), np.linspace(0, 1, 10), "Unknown label type"),
     (np.zeros((10, 4)), np.where(np.arange(10) < 4, np.arange(10) % 2, np.nan),  # (pandas' missing labels)
      r"y is NaN in 6 of 10 rows; mark unlabeled rows -1 .*np.where\(np.isnan\(y\), -1, y\)"),
+    (np.zeros((10, 4)), np.array(["cat", "dog", None, None, "cat", float("nan"), None, "dog", None, None], dtype=object),
+     r"y is None or NaN in 6 of 10 rows; mark unlabeled rows with the integer -1 "),  # (had been a TypeError from sorting)
     (np.zeros((10, 4)) + 1j, np.arange(10) % 2, "Complex data not supported"),
 ])
 def test_bad_input(X, y, message):
