@@ -252,14 +252,18 @@ def data_options(f):
 @click.option("--missing-indicator", "indicator", is_flag=True,
               help="With --impute: a 0/1 feature after each column that has missing cells, COLUMN:missing, 1 where "
                    "the cell was missing (the missingness can tell the class).")
-def convert(table, out, label, no_label, test, like, categorical, drop, ids, impute, unknown, indicator) -> None:
+@click.option("--decimal-comma", is_flag=True,
+              help="The numbers are written with a decimal comma (1,5 for 1.5), as spreadsheets save tables in many "
+                   "locales (their cells then separated by semicolons or tabs).")
+def convert(table, out, label, no_label, test, like, categorical, drop, ids, impute, unknown, indicator,
+            decimal_comma) -> None:
     """Turn a CSV table (a header row, a column of labels, features in the others) into an .npz."""
     from ssgan.tables import convert as convert_table
 
     if no_label and click.get_current_context().get_parameter_source("label") != click.core.ParameterSource.DEFAULT:
         raise SSGANError("give --label NAME or --no-label, not both")
     r = convert_table(table, out, None if no_label else label, test, like, categorical, drop, ids, impute, unknown,
-                      indicator)
+                      indicator, decimal_comma)
     rows = f"{r['rows']} row{'s' * (r['rows'] != 1)} of {len(r['features'])} feature{'s' * (len(r['features']) != 1)}"
     if r["one_hot"]:
         rows += f" ({', '.join(f'{name}: {n} values' for name, n in r['one_hot'].items())}, one 0/1 feature each)"

@@ -46,7 +46,8 @@ class Table(NamedTuple):
 
 def read_table(path: str | Path, label: str | None, columns: list[str] | None = None,
                of: str | Path | None = None, test: bool = False, categorical: Collection[str] = (),
-               drop: Collection[str] = (), ids: str | None = None, missing: bool = False) -> Table:
+               drop: Collection[str] = (), ids: str | None = None, missing: bool = False,
+               decimal_comma: bool = False) -> Table:
     """The CSV file ``path`` as a :class:`Table`: its feature columns are every column but the
     labels (``label``, None for none), ``ids`` and ``drop``, or ``columns`` (those of ``of``),
     found by name and in their order, since a table's columns in another order would be read as
@@ -54,8 +55,9 @@ def read_table(path: str | Path, label: str | None, columns: list[str] | None = 
     ``categorical`` names the columns of categories, kept as text, the others must hold numbers;
     ``ids`` the column whose cells name the rows. A missing feature (a cell that is empty, NA,
     NaN, ...: ``MISSING_CELLS``) is a one-line error, or with ``missing`` NaN among the numbers
-    and "" among the categories, for :func:`fill` to fill. The rows are read one after another,
-    into blocks of numbers."""
+    and "" among the categories, for :func:`fill` to fill. ``decimal_comma``: the numbers are
+    written with a decimal comma (1,5), as spreadsheets save them in many locales. The rows are
+    read one after another, into blocks of numbers."""
     path = Path(path)
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:  # (utf-8-sig: Excel's byte-order mark)
@@ -80,7 +82,7 @@ def read_table(path: str | Path, label: str | None, columns: list[str] | None = 
                 if len(row) != len(header):
                     raise SSGANError(f"{path}, line {reader.line_num}: {len(row)} cells, but the header row names "
                                      f"{len(header)} columns")
-                block.append(_numbers(row, numeric, header, path, reader.line_num, of, test, missing))
+                block.append(_numbers(row, numeric, header, path, reader.line_num, of, test, missing, decimal_comma))
                 for name, k in kept.items():
                     cells[name].append(_category(row[k], path, reader.line_num, name, of, test, missing))
                 if kept:
@@ -152,19 +154,24 @@ def _feature_columns(path: Path, header: list[str], label: str | None, columns: 
 
 
 def _numbers(row: list[str], features: list[int], header: list[str], path: Path, line: int,
-             of: str | Path | None = None, test: bool = False, missing: bool = False) -> np.ndarray:
-    """The features of a row, as numpy reads numbers written as text; a one-line error that names
-    the cell where one is missing, no number, or not finite (``of``: the table whose columns these
-    are, where they are not the table's own; ``test``: its test rows), or NaN for a missing one
-    with ``missing``."""
+             of: str | Path | None = None, test: bool = False, missing: bool = False,
+             decimal_comma: bool = False) -> np.ndarray:
+    """The features of a row, as numpy reads numbers written as text (with ``decimal_comma``,
+    1,5 for 1.5); a one-line error that names the cell where one is missing, no number, or not
+    finite (``of``: the table whose columns these are, where they are not the table's own;
+    ``test``: its test rows), or NaN for a missing one with ``missing``."""
+    cells = [row[k] for k in features]
+    if decimal_comma:  # (a point there, as in 1.500, may be a thousands separator: _number refuses it)
+        cells = [cell.replace(",", ".") if "." not in cell else "?" for cell in cells]
     try:
-        values = np.array([row[k] for k in features], dtype=np.float64)
+        values = np.array(cells, dtype=np.float64)
         if np.isfinite(values).all():
             return values
     except ValueError:
         pass
     # (a row that needs a look at its cells: the first that is wrong, for the message, or missing ones)
-    return np.array([_number(row[k], path, line, header[k], of, test, missing) for k in features], dtype=np.float64)
+    return np.array([_number(row[k], path, line, header[k], of, test, missing, decimal_comma) for k in features],
+                    dtype=np.float64)
 
 
 def _label(cell: str) -> str:
@@ -183,21 +190,28 @@ def _label(cell: str) -> str:
 
 
 def _number(cell: str, path: Path, line: int, column: str, of: str | Path | None = None, test: bool = False,
-            missing: bool = False) -> float:
-    """A feature cell's value (NaN for a missing one, with ``missing``), or a one-line error for a
-    missing cell or one that is no number, which names convert's options for such a column (or,
-    with ``of``, the table whose columns these are, where it holds numbers)."""
+            missing: bool = False, decimal_comma: bool = False) -> float:
+    """A feature cell's value (NaN for a missing one, with ``missing``; with ``decimal_comma``,
+    1,5 is 1.5), or a one-line error for a missing cell or one that is no number, which names
+    convert's options for such a column (or, with ``of``, the table whose columns these are,
+    where it holds numbers)."""
     text = cell.strip()
     if text.lower() in MISSING_CELLS:
         if missing:
             return math.nan
         raise SSGANError(_missing(text, path, line, column, of, test))
+    if decimal_comma and "." in text and _is_number(text.replace(".", "").replace(",", ".")):
+        raise SSGANError(f"{path}, line {line}: column {column!r} holds {text!r}, a point among decimal commas (a "
+                         "thousands separator, as in 1.500, or a decimal point?): save the table without thousands "
+                         "separators, with one decimal mark throughout")
+    if decimal_comma:
+        text = text.replace(",", ".")
     try:
         value = float(text)
     except ValueError:
         if _is_number(text.replace(",", ".", 1)):  # (a spreadsheet of a locale that writes 1,5 for 1.5)
-            raise SSGANError(f"{path}, line {line}: column {column!r} holds {text!r}, a decimal comma: save the table "
-                             f"with decimal points ({text.replace(',', '.', 1)})") from None
+            raise SSGANError(f"{path}, line {line}: column {column!r} holds {text!r}, a decimal comma: convert with "
+                             f"--decimal-comma, or save the table with decimal points ({text.replace(',', '.', 1)})") from None
         how = (f"give --categorical {column} for a 0/1 feature per value, or leave the column out with --drop "
                f"{column}" if of is None else f"it is a column of numbers in {of}")
         raise SSGANError(f"{path}, line {line}: column {column!r} holds {text!r}, which is not a number: {how}") from None
@@ -435,7 +449,7 @@ def _count(gaps: dict[str, np.ndarray]) -> int:
 def convert(train: str | Path, out: str | Path, label: str | None = "label", test: str | Path | None = None,
             like: str | Path | None = None, categorical: Collection[str] = (), drop: Collection[str] = (),
             ids: str | None = None, impute: str | None = None, unknown: str = "error",
-            indicator: bool = False) -> dict:
+            indicator: bool = False, decimal_comma: bool = False) -> dict:
     """Write the .npz of the CSV ``train`` (and ``test``) to ``out``, atomically: ``x`` the
     features, ``features`` their names, ``y`` the labels (-1 where the label cell is empty, -1,
     NaN, NA, ...), ``classes`` their names where they are not already the numbers 0..K-1,
@@ -454,7 +468,8 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
     ``like`` an .npz, as none of its values (all zeros). ``indicator`` (with ``impute``): each
     column with a missing cell in ``train`` gets a 0/1 feature after its own, COLUMN:missing, 1
     where its cell was missing (scikit-learn's ``add_indicator``; ``indicators``: those
-    columns, which ``like`` passes on). Returns what it wrote."""
+    columns, which ``like`` passes on). ``decimal_comma``: both tables write their numbers with a
+    decimal comma (1,5). Returns what it wrote."""
     from ssgan.fileio import atomic_path, check_folder_can_be
 
     out = Path(out)
@@ -482,7 +497,7 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
               ".npz, whose categories can be ones the training table lacks")
     columns, categories, values, indicate = (None, None, None, []) if like is None else _encoding_of(like)
     table = read_table(train, label, columns, like, categorical=list(categorical if like is None else categories),
-                       drop=drop, ids=ids, missing=impute is not None or values is not None)
+                       drop=drop, ids=ids, missing=impute is not None or values is not None, decimal_comma=decimal_comma)
     gaps: dict[str, np.ndarray] = {}
     if impute is not None:
         values = fill_values(table, impute, train)
@@ -534,7 +549,7 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
                   "numbers to predict (a regression), this is not its task")
         if test is not None:
             rows = read_table(test, label, table.columns, train, test=True, categorical=list(table.cells), ids=ids,
-                              missing=values is not None)
+                              missing=values is not None, decimal_comma=decimal_comma)
             test_gaps: dict[str, np.ndarray] = {}
             if values is not None:
                 rows, test_gaps = fill(rows, values)

@@ -179,7 +179,11 @@ def test_a_spreadsheets_table_semicolons_and_byte_order_mark(tmp_path):
     ({"t.csv": "a,label\n1,x\ninf,y\n"}, ["t.csv", "--impute", "median"],
      "column 'a' holds 'inf'; ssgan needs finite numbers: write a number, or leave the cell empty and give --impute"),
     ({"t.csv": "a;label\n1,5;x\n2,5;y\n"}, ["t.csv"], "t.csv, line 2: column 'a' holds '1,5', a decimal comma: "
-                                                       "save the table with decimal points (1.5)"),
+                                                       "convert with --decimal-comma, or save the table with decimal "
+                                                       "points (1.5)"),
+    ({"t.csv": "a;label\n1,5;x\n1.500;y\n"}, ["t.csv", "--decimal-comma"],  # (1.5, or one thousand five hundred?)
+     "t.csv, line 3: column 'a' holds '1.500', a point among decimal commas (a thousands separator, as in 1.500, or a "
+     "decimal point?): save the table without thousands separators, with one decimal mark throughout"),
     ({"t.csv": "a,label\n1,x\n\n,y\n"}, ["t.csv"], "t.csv, line 4: column 'a' is empty"),  # (the blank line counts)
     ({"t.csv": "a,label\n1,x\n2,y,3\n"}, ["t.csv"], "t.csv, line 3: 3 cells, but the header row names 2 columns"),
     ({"t.csv": "a,label\n1,x\n2,\n"}, ["t.csv"], "column 'label' has one class ('x') among its labels; a classifier "
@@ -428,3 +432,20 @@ def test_missing_indicator_adds_a_0_1_feature_after_each_column_with_gaps(tmp_pa
     assert r.exit_code == 0 and "marked in 2 features" in r.output, r.output
     with np.load(tmp_path / "n.npz") as d:
         assert d["features"].tolist() == features and d["x"].tolist() == [[3, 1, 0, 1, 1, 9], [4, 0, 1, 0, 0, 1]]
+
+
+def test_numbers_with_decimal_commas_are_read_with_decimal_comma_in_every_table_it_reads(tmp_path):
+    """A spreadsheet of a locale that writes 1,5 for 1.5 saves its tables with semicolons (or tabs)
+    between the cells: --decimal-comma reads them, the test table and rows converted --like too."""
+    train = write(tmp_path / "t.csv", "a;b;label\n1,5;-2;x\n3;4,25;y\n5,125;6e-1;\n7;;\n")
+    test = write(tmp_path / "test.csv", "b\ta\tlabel\n0,5\t2,75\ty\n")
+    r = invoke("convert", train, "--test", test, "--impute", "mean", "--decimal-comma", "--out", tmp_path / "t.npz")
+    assert r.exit_code == 0, r.output
+    with np.load(tmp_path / "t.npz") as d:
+        assert d["x"].tolist() == [[1.5, -2.0], [3.0, 4.25], [5.125, 0.6], [7.0, (-2.0 + 4.25 + 0.6) / 3]]
+        assert d["x_test"].tolist() == [[2.75, 0.5]]
+    r = invoke("convert", test, "--no-label", "--like", tmp_path / "t.npz", "--decimal-comma", "--out", tmp_path / "n.npz")
+    assert r.exit_code == 0, r.output
+    with np.load(tmp_path / "n.npz") as d:
+        assert d["x"].tolist() == [[2.75, 0.5]]
+
