@@ -217,7 +217,7 @@ def data_options(f):
     f = click.option("--data-root", type=str, default=None,
                      help="Directory of torchvision datasets, in torchvision's own layout.")(f)
     f = click.option("--dataset", type=str, default=None,
-                     help="mnist (default), digits, fashion-mnist, kmnist, svhn, cifar10, npz:PATH or folder:DIR.")(f)
+                     help="mnist (default), digits, fashion-mnist, kmnist, svhn, cifar10, npz:PATH (a CSV table: make it one with ssgan convert) or folder:DIR.")(f)
     f = click.option("--image-size", type=int, default=None,
                      help="folder:DIR only: resize each image (its shorter side) to N and centre-crop it to N x N.")(f)
     return f
