@@ -21,6 +21,7 @@ from ssgan.errors import SSGANError
 
 UNLABELED_CELLS = ("", "-1", "nan", "na", "n/a", "none", "null", "?")  # (lower case) a row without a label
 MISSING_CELLS = ("", "nan", "na", "n/a", "none", "null", "?")  # (lower case) a feature's missing value, with --impute
+COLUMNS_AT_ONCE = 64  # columns whose fill values SimpleImputer fits at a time: its median copies what it is given
 IMPUTE = ("median", "mean", "most_frequent")  # scikit-learn's SimpleImputer strategies that --impute takes
 MISSING = ":missing"  # the end of the name of a feature that marks a column's missing cells (--missing-indicator)
 
@@ -361,9 +362,9 @@ def fill_values(table: Table, strategy: str, path: str | Path) -> dict[str, floa
         raise SSGANError(f"{path}: column {empty[0]!r} has no value in any row, so nothing can fill it; leave it out "
                          f"with --drop {empty[0]}")
     values: dict[str, float | str] = {}
-    if numeric:
-        imputer = SimpleImputer(strategy=strategy).fit(table.numbers)
-        values.update(zip(numeric, (float(v) for v in imputer.statistics_)))
+    for k in range(0, len(numeric), COLUMNS_AT_ONCE):  # (a column's statistic is its own: blocks of columns
+        imputer = SimpleImputer(strategy=strategy).fit(table.numbers[:, k:k + COLUMNS_AT_ONCE])  # hold less at once)
+        values.update(zip(numeric[k:k + COLUMNS_AT_ONCE], (float(v) for v in imputer.statistics_)))
     for column, cells in table.cells.items():
         imputer = SimpleImputer(missing_values="", strategy="most_frequent")
         values[column] = str(imputer.fit(np.array(cells, dtype=object)[:, None]).statistics_[0])

@@ -449,3 +449,22 @@ def test_numbers_with_decimal_commas_are_read_with_decimal_comma_in_every_table_
     with np.load(tmp_path / "n.npz") as d:
         assert d["x"].tolist() == [[2.75, 0.5]]
 
+
+
+@pytest.mark.parametrize("strategy", ["median", "mean", "most_frequent"])
+def test_fill_values_of_many_columns_are_scikit_learns_on_the_whole_table(tmp_path, strategy):
+    """fill_values fits SimpleImputer on blocks of columns (so that its median's copies stay small):
+    each column's value is the one of a fit on every column at once, in the columns' order."""
+    from sklearn.impute import SimpleImputer
+
+    from ssgan.tables import COLUMNS_AT_ONCE, fill_values, read_table
+
+    rng = np.random.default_rng(0)
+    n = 2 * COLUMNS_AT_ONCE + 5  # (three blocks, the last one short)
+    x = rng.integers(0, 9, (40, n)).astype(float) * (1 + np.arange(n))  # (each column its own scale)
+    x[rng.random(x.shape) < 0.2] = np.nan
+    lines = [",".join([*(f"c{k}" for k in range(n)), "label"])]
+    lines += [",".join([*("" if np.isnan(v) else str(v) for v in row), str(i % 2)]) for i, row in enumerate(x)]
+    table = read_table(write(tmp_path / "t.csv", "\n".join(lines) + "\n"), "label", missing=True)
+    whole = SimpleImputer(strategy=strategy).fit(x).statistics_
+    assert list(fill_values(table, strategy, "t.csv").values()) == whole.tolist()
