@@ -164,9 +164,13 @@ def _numbers(row: list[str], features: list[int], header: list[str], path: Path,
     cells = [row[k] for k in features]
     if decimal_comma:  # (a point there, as in 1.500, may be a thousands separator: _number refuses it)
         cells = [cell.replace(",", ".") if "." not in cell else "?" for cell in cells]
+    if missing:  # (empty cells, the usual gaps, read as NaN here, where each had sent its row to _number)
+        cells = [cell or "nan" for cell in cells]
     try:
         values = np.array(cells, dtype=np.float64)
-        if np.isfinite(values).all():
+        gaps = ~np.isfinite(values)
+        if not gaps.any() or (missing and all(row[features[k]].strip().lower() in MISSING_CELLS
+                                              for k in np.flatnonzero(gaps))):
             return values
     except ValueError:
         pass

@@ -185,6 +185,10 @@ def test_a_spreadsheets_table_semicolons_and_byte_order_mark(tmp_path):
      "t.csv, line 3: column 'a' holds '1.500', a point among decimal commas (a thousands separator, as in 1.500, or a "
      "decimal point?): save the table without thousands separators, with one decimal mark throughout"),
     ({"t.csv": "a,label\n1,x\n\n,y\n"}, ["t.csv"], "t.csv, line 4: column 'a' is empty"),  # (the blank line counts)
+    ({"t.csv": "a,b,label\n1,,x\n2,-nan,y\n"}, ["t.csv", "--impute", "mean"],  # (a NaN that is no missing cell,
+     "t.csv, line 3: column 'b' holds '-nan'; ssgan needs finite numbers"),     # beside one that is)
+    ({"t.csv": "a,b,label\n1,,x\n2,inf,y\n"}, ["t.csv", "--impute", "mean"],
+     "t.csv, line 3: column 'b' holds 'inf'; ssgan needs finite numbers"),
     ({"t.csv": "a,label\n1,x\n2,y,3\n"}, ["t.csv"], "t.csv, line 3: 3 cells, but the header row names 2 columns"),
     ({"t.csv": "a,label\n1,x\n2,\n"}, ["t.csv"], "column 'label' has one class ('x') among its labels; a classifier "
                                                  "needs two classes or more"),
