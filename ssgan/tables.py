@@ -9,6 +9,7 @@ the .npz, whose SHA-256 its split keeps, and every command reads them one way.
 from __future__ import annotations
 
 import csv
+import difflib
 import math
 import warnings
 from collections.abc import Collection
@@ -20,6 +21,7 @@ import numpy as np
 from ssgan.errors import SSGANError
 
 UNLABELED_CELLS = ("", "-1", "nan", "na", "n/a", "none", "null", "?")  # (lower case) a row without a label
+LABEL_NAMES = ("label", "target", "class", "labels", "y")  # (lower case) what a table's column of labels is often called
 MISSING_CELLS = ("", "nan", "na", "n/a", "none", "null", "?")  # (lower case) a feature's missing value, with --impute
 COLUMNS_AT_ONCE = 64  # columns whose fill values SimpleImputer fits at a time: its median copies what it is given
 IMPUTE = ("median", "mean", "most_frequent")  # scikit-learn's SimpleImputer strategies that --impute takes
@@ -120,7 +122,11 @@ def _feature_columns(path: Path, header: list[str], label: str | None, columns: 
     if twice:
         raise SSGANError(f"{path}: column {twice[0]!r} is named more than once in the header row; name each once")
     if label is not None and label not in header:
+        close = difflib.get_close_matches(label.lower(), [name.lower() for name in header], n=1, cutoff=0.75)
+        meant = next((name for name in header if close and name.lower() == close[0]), None) or next(
+            (name for name in header if name.lower() in LABEL_NAMES), None)  # (Label, a typo; scikit-learn's target)
         how = ("the test rows need their labels in a column of that name" if test else
+               f"did you mean --label {meant}? (or --no-label for rows to classify)" if meant else
                "name the column of labels with --label NAME, or give --no-label for rows to classify")
         raise SSGANError(f"{path} has no column {label!r} (its columns: {_columns(header)}): {how}")
     if ids is not None and ids not in header and not test:

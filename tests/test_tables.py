@@ -185,6 +185,11 @@ def test_a_spreadsheets_table_semicolons_and_byte_order_mark(tmp_path):
      "t.csv, line 3: column 'a' holds '1.500', a point among decimal commas (a thousands separator, as in 1.500, or a "
      "decimal point?): save the table without thousands separators, with one decimal mark throughout"),
     ({"t.csv": "a,label\n1,x\n\n,y\n"}, ["t.csv"], "t.csv, line 4: column 'a' is empty"),  # (the blank line counts)
+    # a column of labels under another name: scikit-learn's (target), in capitals, or mistyped
+    ({"t.csv": "a,target\n1,0\n2,1\n"}, ["t.csv"], "t.csv has no column 'label' (its columns: a, target): did you "
+                                                     "mean --label target? (or --no-label for rows to classify)"),
+    ({"t.csv": "a,Label\n1,0\n2,1\n"}, ["t.csv"], "did you mean --label Label?"),
+    ({"t.csv": "a,species\n1,x\n2,y\n"}, ["t.csv", "--label", "specis"], "did you mean --label species?"),
     ({"t.csv": "a,b,label\n1,,x\n2,-nan,y\n"}, ["t.csv", "--impute", "mean"],  # (a NaN that is no missing cell,
      "t.csv, line 3: column 'b' holds '-nan'; ssgan needs finite numbers"),     # beside one that is)
     ({"t.csv": "a,b,label\n1,,x\n2,inf,y\n"}, ["t.csv", "--impute", "mean"],
