@@ -950,7 +950,8 @@ def predict_run(path: str | Path, data_spec: str, key: str = "x", device: torch.
         if key != "x":
             raise SSGANError(f"--key {key} names an array of an .npz; {data_spec} is a folder of images: drop --key")
         files = folder_images(data_spec)
-        source, parts, eight_bit = f"{data_spec} ({len(files)} images)", _image_parts(run, files), True
+        n = len(files)
+        source, parts, eight_bit = f"{data_spec} ({n} image{'s' * (n != 1)})", _image_parts(run, files), True
     else:
         _check_columns(run, data_spec)
         x, eight_bit = load_npz_rows(data_spec, key)
