@@ -483,9 +483,8 @@ def _open_npz(path: str, needs: str) -> Iterator[tuple[Path, np.lib.npyio.NpzFil
         raise SSGANError(table_advice(path) or f"{p} is not a readable .npz file (ValueError): save it with "
                          "numpy.savez") from None
     except (OSError, zipfile.BadZipFile, EOFError) as e:
-        if table_advice(path):
-            raise SSGANError(table_advice(path)) from None
-        raise SSGANError(f"{p} is not a readable .npz file ({type(e).__name__}): save it with numpy.savez") from None
+        raise SSGANError(table_advice(path) or f"{p} is not a readable .npz file ({type(e).__name__}): save it with "
+                         "numpy.savez") from None
 
 
 def row_ids(spec: str, key: str, n: int) -> list[str] | None:
@@ -975,6 +974,12 @@ def table_advice(path: str, like: str | None = None, labeled: bool = True) -> st
     return f"{path} is a table, not an .npz: `ssgan convert {path}{options} --out {npz}` makes one{unlabeled}, then give npz:{npz}"
 
 
+def not_an_npz(name: str, needs: str = "x and y") -> str | None:
+    """The one-line error for a CSV table or a .npy named where an .npz is read (``needs``: the
+    arrays it should hold), or None for other names."""
+    return table_advice(name) or npy_advice(name, needs)
+
+
 def own_path(name: str) -> str | None:
     """The path that a dataset of the user's own names (``npz:PATH``, ``folder:DIR``); None
     for the others.
@@ -1003,8 +1008,8 @@ def npz_path(spec: str) -> str:
     """The path of ``--data npz:PATH``, or a one-line error if ``spec`` is not of that form (nor
     ``folder:DIR``, which its callers read before)."""
     _check_named(spec)
-    if not spec.startswith(NPZ_PREFIX) and (table_advice(spec) or npy_advice(spec, "x")):
-        raise SSGANError(table_advice(spec) or npy_advice(spec, "x"))
+    if not spec.startswith(NPZ_PREFIX) and (advice := not_an_npz(spec, "x")):
+        raise SSGANError(advice)
     if not spec.startswith(NPZ_PREFIX):
         meant = _meant(spec, own_only=True)
         raise SSGANError(f"--data must be npz:PATH or folder:DIR, got {spec!r}"
@@ -1021,8 +1026,8 @@ def check_name(name: str) -> None:
         return
     if name not in REGISTRY:
         _check_named(name)
-        if table_advice(name) or npy_advice(name):
-            raise SSGANError(table_advice(name) or npy_advice(name))
+        if advice := not_an_npz(name):
+            raise SSGANError(advice)
         meant = _meant(name)
         raise SSGANError(
             f"unknown dataset {name!r}: did you mean {meant}? (`ssgan datasets` lists them all)" if meant else
