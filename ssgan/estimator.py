@@ -6,6 +6,7 @@ It shares :func:`ssgan.train.train` with the command line; there is no second tr
 from __future__ import annotations
 
 import copy
+import sys
 
 import numpy as np
 import torch
@@ -19,8 +20,10 @@ from ssgan.data import Dataset
 from ssgan.models import build_models
 from ssgan.scaling import SKLEARN_ZERO_RANGE
 from ssgan.splits import Split
+from ssgan.train import Reporter
 
 UNLABELED = -1
+INTEGERS = ("epochs", "batch_size", "z_dim", "entropy_epochs")  # parameters that stay ints (the others are floats)
 
 # scikit-learn estimator checks that cannot pass, with the reason (see tests/test_estimator.py)
 EXPECTED_FAILED_CHECKS = {
@@ -52,6 +55,22 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
     random_state : int, numpy RandomState or Generator, or None, default=None
         Seed of initialisation, noise and batch order (0..2**32-1); the same seed on the CPU
         gives the same model. A RandomState or Generator, or None, draws one.
+    arch : {"auto", "mlp", "dcgan", "salimans-cnn"}, default="auto"
+        The networks (``--arch``): the convolutional ones take images (n, c, h, w).
+    d_hidden, g_hidden : str or tuple of int, default="1000,500,250,250,250" and "500,500"
+        Hidden widths of the MLP discriminator and generator, as ``--d-hidden`` writes them or
+        as a tuple like scikit-learn's ``hidden_layer_sizes``: ``(250, 250)``.
+    d_input_noise, d_hidden_noise, d_dropout : float or None, default=None
+        Gaussian noise on D's input and hidden layers and D's dropout; None takes the
+        network's default (the input noise of vectors follows the README's rule for them).
+    entropy_weight : float, default=0.1
+    entropy_epochs : int or None, default=20
+        The entropy term on unlabeled predictions, in the first ``entropy_epochs`` epochs
+        (None: every epoch); ``entropy_weight=0`` turns it off.
+    adam_eps : float, default=1e-4
+    verbose : int, default=0
+        1 or more: a line per epoch on stderr (its labeled-batch accuracy, mean losses and
+        seconds) and the training's warnings as they come.
 
     Attributes
     ----------
@@ -81,7 +100,10 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, epochs=125, batch_size=100, lr=0.003, beta1=0.5, g_loss="feature-matching",
                  fm_norm="l2", moment_space="data", moment_weight=0.1, adv_weight=0.1,
                  label_smoothing=0.0, unlabeled_weight=1.0, fake_logit="implicit",
-                 lr_decay_start=1.0, ema_decay=0.9999, z_dim=100, precision="auto", device="cpu", random_state=None):
+                 lr_decay_start=1.0, ema_decay=0.9999, z_dim=100, precision="auto", device="cpu", random_state=None,
+                 arch="auto", d_hidden="1000,500,250,250,250", g_hidden="500,500", d_input_noise=None,
+                 d_hidden_noise=None, d_dropout=None, entropy_weight=0.1, entropy_epochs=20, adam_eps=1e-4,
+                 verbose=0):
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -100,15 +122,27 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
         self.precision = precision
         self.device = device
         self.random_state = random_state
+        self.arch = arch
+        self.d_hidden = d_hidden
+        self.g_hidden = g_hidden
+        self.d_input_noise = d_input_noise
+        self.d_hidden_noise = d_hidden_noise
+        self.d_dropout = d_dropout
+        self.entropy_weight = entropy_weight
+        self.entropy_epochs = entropy_epochs
+        self.adam_eps = adam_eps
+        self.verbose = verbose
 
     # -- helpers --------------------------------------------------------------------------
 
     def _config(self, seed: int) -> Config:
         params = self.get_params()
-        params.pop("random_state")
-        numeric = {k: float(v) for k, v in params.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
-                   and k not in ("epochs", "batch_size", "z_dim")}
-        return Config(**{**params, **numeric}, seed=seed, labels=None, dataset="array")
+        for name in ("random_state", "verbose"):  # (not settings of the training)
+            params.pop(name)
+        numeric = {k: float(v) for k, v in params.items()
+                   if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in INTEGERS}
+        widths = {k: _widths(params[k], k) for k in ("d_hidden", "g_hidden")}
+        return Config(**{**params, **numeric, **widths}, seed=seed, labels=None, dataset="array")
 
     def _warn_without_effect(self, cfg: Config) -> None:
         """A UserWarning for each parameter set away from its default that the others leave
@@ -187,7 +221,7 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
         data = Dataset("array", self._to_model_space(X), codes, None, None, n_classes=len(self.classes_))
         labeled = np.flatnonzero(~unlabeled)
         split = Split("array", seed, len(labeled), len(self.classes_), len(X), labeled)
-        result = train(cfg, data, split)
+        result = train(cfg, data, split, reporter=_EpochLines() if self.verbose else None)
         self.generator_ = result.generator.cpu().eval()
         self.discriminator_ = result.discriminator.cpu().eval()
         self.history_ = result.history
@@ -262,6 +296,37 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
             g.load_state_dict(state["generator_"])
             d.load_state_dict(state["discriminator_"])
             self.generator_, self.discriminator_ = g.eval(), d.eval()
+
+
+class _EpochLines(Reporter):
+    """``verbose``: a line per epoch on stderr, as ``ssgan fit`` writes into a log, and each
+    warning of the training as it comes."""
+
+    def on_start(self, epochs, iterations, start_epoch):
+        self.epochs = epochs
+
+    def on_epoch(self, metrics):
+        losses = " ".join(f"{name} {metrics[key]:.3f}" for key, name in (("loss_lab", "lab"), ("loss_unl", "unl"),
+                                                                           ("loss_gen", "gen")) if metrics.get(key) is not None)
+        print(f"epoch {metrics['epoch']}/{self.epochs}: labeled acc {metrics['train_acc']:.4f}, {losses}, "
+              f"{metrics['seconds']:.1f} s", file=sys.stderr, flush=True)
+
+    def on_warning(self, message):
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def _widths(value, name: str):
+    """A network's hidden widths as the configuration takes them: "500,250" as it is, a tuple
+    or list of ints as scikit-learn's ``hidden_layer_sizes`` gives them (``(500, 250)``).
+
+    >>> _widths((500, 250), "d_hidden"), _widths("1000,500", "d_hidden")
+    ('500,250', '1000,500')
+    """
+    if isinstance(value, (tuple, list)):
+        if not value or not all(isinstance(w, (int, np.integer)) and not isinstance(w, bool) for w in value):
+            raise ValueError(f"{name} must be widths like (500, 250) or '500,250', got {value!r}")
+        return ",".join(str(int(w)) for w in value)
+    return value
 
 
 def _unlabeled(y: np.ndarray) -> np.ndarray:

@@ -134,6 +134,57 @@ def test_params_clone_and_pickle(fitted, digits_xy):
     assert np.array_equal(restored.predict_proba(X), fitted.predict_proba(X))
 
 
+def test_network_widths_as_a_tuple_or_as_fit_writes_them(digits_xy):
+    """d_hidden and g_hidden as scikit-learn's hidden_layer_sizes gives them, or as the string of
+    --d-hidden: the same networks and the same model; pickled, it is rebuilt at its own widths."""
+    X, y = digits_xy
+    a = SSGANClassifier(epochs=1, random_state=0, d_hidden=(64, 32), g_hidden=(50,)).fit(X, masked(y))
+    b = SSGANClassifier(epochs=1, random_state=0, d_hidden="64,32", g_hidden="50").fit(X, masked(y))
+    assert [tuple(v.shape) for k, v in a.discriminator_.state_dict().items() if k.endswith(".v")] == [
+        (64, 64), (32, 64), (10, 32)]
+    assert [tuple(v.shape) for k, v in a.generator_.state_dict().items() if k.endswith("weight")][0] == (50, 100)
+    assert np.array_equal(a.predict_proba(X), b.predict_proba(X))
+    restored = pickle.loads(pickle.dumps(a))
+    assert np.array_equal(restored.predict_proba(X), a.predict_proba(X))
+    assert clone(a).get_params()["d_hidden"] == (64, 32)
+
+
+def test_the_entropy_term_and_the_noise_are_parameters(digits_xy):
+    """entropy_weight=0 trains without the term (there is no entropy loss to log), and a noise
+    of D set to 0 changes the model; entropy_epochs without the term is a warning."""
+    X, y = digits_xy
+    default = SSGANClassifier(epochs=1, random_state=0).fit(X, masked(y))
+    without = SSGANClassifier(epochs=1, random_state=0, entropy_weight=0.0).fit(X, masked(y))
+    assert default.history_[0]["loss_ent"] > 0 and without.history_[0]["loss_ent"] is None
+    quiet = SSGANClassifier(epochs=1, random_state=0, d_input_noise=0.0, d_hidden_noise=0.0).fit(X, masked(y))
+    assert not np.array_equal(quiet.predict_proba(X), default.predict_proba(X))
+    with pytest.warns(UserWarning, match="entropy_epochs=5 has no effect in this fit: it acts only with entropy_weight"):
+        SSGANClassifier(epochs=1, random_state=0, entropy_weight=0.0, entropy_epochs=5).fit(X, masked(y))
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"d_hidden": "64;32"}, "d_hidden must be comma-separated positive widths like 500,500, got '64;32'"),
+    ({"g_hidden": (50, "a")}, "g_hidden must be widths like \\(500, 250\\) or '500,250', got \\(50, 'a'\\)"),
+    ({"g_hidden": ()}, "g_hidden must be widths like"),
+    ({"entropy_epochs": 0}, "entropy_epochs must be >= 1, got 0"),
+])
+def test_bad_parameters_are_one_line(digits_xy, params, message):
+    X, y = digits_xy
+    with pytest.raises(ValueError, match=message):
+        SSGANClassifier(epochs=1, random_state=0, **params).fit(X, masked(y))
+
+
+def test_verbose_writes_a_line_per_epoch(digits_xy, capsys):
+    X, y = digits_xy
+    SSGANClassifier(epochs=2, random_state=0).fit(X, masked(y))
+    assert capsys.readouterr() == ("", "")
+    clf = SSGANClassifier(epochs=2, random_state=0, verbose=1).fit(X, masked(y))
+    out, err = capsys.readouterr()
+    assert out == "" and err.splitlines() == [
+        f"epoch {m['epoch']}/2: labeled acc {m['train_acc']:.4f}, lab {m['loss_lab']:.3f} unl {m['loss_unl']:.3f} "
+        f"gen {m['loss_gen']:.3f}, {m['seconds']:.1f} s" for m in clf.history_]
+
+
 def test_score_leaves_out_unlabeled_rows(fitted, digits_xy):
     """cross_val_score and GridSearchCV on semi-supervised y score the labels held out: each -1
     had counted as a wrong prediction, so a fold of 83 % unlabeled rows scored at most 0.17."""
@@ -233,5 +284,5 @@ def test_defaults_are_those_of_fit():
 
     fields = {f.name: f.default for f in dataclasses.fields(Config)}
     params = SSGANClassifier().get_params()
-    assert {k: v for k, v in params.items() if k not in ("device", "random_state")} == {
-        k: fields[k] for k in params if k not in ("device", "random_state")}
+    assert {k: v for k, v in params.items() if k not in ("device", "random_state", "verbose")} == {
+        k: fields[k] for k in params if k not in ("device", "random_state", "verbose")}
