@@ -6,6 +6,7 @@ It shares :func:`ssgan.train.train` with the command line; there is no second tr
 from __future__ import annotations
 
 import copy
+import re
 import sys
 
 import numpy as np
@@ -17,6 +18,7 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted, c
 
 from ssgan.config import SEED_MAX, Config
 from ssgan.data import Dataset
+from ssgan.errors import SSGANError
 from ssgan.models import build_models
 from ssgan.scaling import SKLEARN_ZERO_RANGE
 from ssgan.splits import Split
@@ -150,7 +152,6 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
         ``unlabeled_weight=0``: :func:`ssgan.config.without_effect`), as ``ssgan fit`` says
         of its options; they changed nothing in silence."""
         import inspect
-        import re
         import warnings
 
         from ssgan.config import without_effect
@@ -159,8 +160,8 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
         params = self.get_params()
         for field, needs in without_effect(cfg).items():
             if field in params and params[field] != defaults.get(field):
-                needs = re.sub(r"--([a-z0-9-]+)", lambda m: m.group(1).replace("-", "_"), needs)  # (the parameters' names)
-                warnings.warn(f"{field}={params[field]!r} has no effect in this fit: it acts only with {needs}",
+                warnings.warn(f"{field}={params[field]!r} has no effect in this fit: it acts only with "
+                              f"{_parameter_names(needs)}",
                               UserWarning, stacklevel=3)
 
     def _check_X(self, X, fitting: bool) -> np.ndarray:
@@ -221,7 +222,11 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
         data = Dataset("array", self._to_model_space(X), codes, None, None, n_classes=len(self.classes_))
         labeled = np.flatnonzero(~unlabeled)
         split = Split("array", seed, len(labeled), len(self.classes_), len(X), labeled)
-        result = train(cfg, data, split, reporter=_EpochLines() if self.verbose else None)
+        try:
+            result = train(cfg, data, split, reporter=_EpochLines() if self.verbose else None)
+        except SSGANError as e:  # (the command line's words: "use --arch mlp")
+            e.args = (_parameter_names(str(e)),)
+            raise
         self.generator_ = result.generator.cpu().eval()
         self.discriminator_ = result.discriminator.cpu().eval()
         self.history_ = result.history
@@ -313,6 +318,15 @@ class _EpochLines(Reporter):
 
     def on_warning(self, message):
         print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def _parameter_names(text: str) -> str:
+    """A message of the command line's in the estimator's words: its options named as parameters.
+
+    >>> _parameter_names("acts only with --unlabeled-weight above 0; use --arch mlp")
+    'acts only with unlabeled_weight above 0; use arch mlp'
+    """
+    return re.sub(r"--([a-z0-9-]+)", lambda m: m.group(1).replace("-", "_"), text)
 
 
 def _widths(value, name: str):

@@ -167,6 +167,7 @@ def test_the_entropy_term_and_the_noise_are_parameters(digits_xy):
     ({"g_hidden": (50, "a")}, "g_hidden must be widths like \\(500, 250\\) or '500,250', got \\(50, 'a'\\)"),
     ({"g_hidden": ()}, "g_hidden must be widths like"),
     ({"entropy_epochs": 0}, "entropy_epochs must be >= 1, got 0"),
+    ({"arch": "dcgan"}, "^arch dcgan takes square images .*; got vectors of 64: use arch mlp$"),  # (not --arch)
 ])
 def test_bad_parameters_are_one_line(digits_xy, params, message):
     X, y = digits_xy
