@@ -25,6 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ssgan import environment
 from ssgan.config import Config, from_dict
 from ssgan.errors import SSGANError
 from ssgan.fileio import trainer_lock, write_text
@@ -41,6 +42,7 @@ def _sklearn_run(method: str, estimator, cfg: Config, transductive: bool, comman
               "val": split.n_val, "seed": cfg.seed, "scale": scaler.kind, "estimator": repr(estimator)}
     run_dir = start_run(cfg.out, data, split, cfg.seed, config, command, scaler)
     with removed_unless_checkpointed(run_dir, "metrics.jsonl"), np.errstate(divide="ignore", invalid="ignore"):
+        environment.note(run_dir, 0, "cpu")
         # LabelSpreading divides 0 by 0 for rows its kNN graph never links to a label (few
         # labels on well-separated data); it predicts its first class there, and says so in a
         # RuntimeWarning per call that would only clutter the output

@@ -294,7 +294,8 @@ def summarize(runs: list[RunRecord], split: str = "test", against: str | None = 
                 gains.append({"method": ssl, "baseline": base, "seeds": paired["seeds"], "gain_mean": paired["mean"],
                               "gain_std": paired["std"], "gain_ci95": paired["ci95"], "better_on": paired["better_on"]})
     summary = {"dataset": dataset, "labels": labels, "labels_per_class": labels // n_classes, "split": split,
-               "methods": methods, "gains": gains, "settings": differing_settings(groups), "machine": _machine(runs)}
+               "methods": methods, "gains": gains, "settings": differing_settings(groups), "machine": _machine(),
+               "trained_with": trained_with(runs)}
     if against is not None:
         _check_against(against, list(methods))
         control = methods[against]
@@ -381,14 +382,32 @@ def differing_settings(groups: dict[str, list[RunRecord]]) -> dict[str, dict[str
     return {name: {k: c.get(k) for k in differ} for name, c in configs.items()} if differ else {}
 
 
-def _machine(runs: list[RunRecord]) -> str:
+def _machine() -> str:
+    """The machine and software that make the report (not those of the runs: :func:`trained_with`)."""
     import os
 
     import torch
 
-    devices = sorted({str(m.get("device")) for r in runs for m in r.metrics[-1:] if m.get("device")})
     return (f"{platform.machine()} {platform.system()}, {os.cpu_count()} CPU cores, Python "
-            f"{platform.python_version()}, torch {torch.__version__}; training device(s): {', '.join(devices) or 'cpu'}")
+            f"{platform.python_version()}, torch {torch.__version__}")
+
+
+def trained_with(runs: list[RunRecord]) -> list[dict]:
+    """What the runs trained with (their ``environment.jsonl``): each setting of software and
+    machine, in one line, with the runs that trained with it (a run resumed elsewhere counts
+    under each); runs made before ssgan kept the file are one entry whose ``environment`` is None."""
+    from ssgan import environment
+
+    counts: dict[str | None, int] = {}
+    devices: set[str] = set()  # (of the runs without the file: what their metrics say)
+    for r in runs:
+        lines = dict.fromkeys(environment.summary(s) for s in environment.sessions(r.path))
+        if not lines:
+            devices.update(str(m["device"]) for m in r.metrics[-1:] if m.get("device"))
+        for line in lines or [None]:
+            counts[line] = counts.get(line, 0) + 1
+    return [{"environment": line, "runs": n} | ({} if line else {"devices": sorted(devices) or ["cpu"]})
+            for line, n in counts.items()]
 
 
 def _save_figure(fig, path: Path) -> None:
@@ -676,7 +695,13 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
     lines += ["## Commands that produced the runs", "", "```"]
     commands = [c for m in summary["methods"].values() for c in m["commands"]]
     lines += list(dict.fromkeys(commands)) or ["(no command.txt in these runs)"]
-    lines += ["```", "", f"Machine: {summary['machine']}.", ""]
+    lines += ["```", ""]
+    for e in summary.get("trained_with", []):
+        runs = f"{e['runs']} run{'s' * (e['runs'] != 1)}"
+        lines.append(f"Trained with {e['environment']}: {runs}." if e["environment"] else
+                     f"Trained on {', '.join(e['devices'])}, the software and machine not recorded (made before "
+                     f"ssgan kept environment.jsonl): {runs}.")
+    lines += ["", f"Report made on: {summary['machine']}.", ""]
     if notes:
         lines += ["## Notes", "", notes.strip(), ""]
     return "\n".join(lines)

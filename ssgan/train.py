@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel
 
-from ssgan import distributed, losses
+from ssgan import distributed, environment, losses
 from ssgan.compiling import compile_networks, one_line_failures
 from ssgan.config import CONV_ARCHS, Config
 from ssgan.data import Dataset
@@ -434,6 +434,9 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
         if run_dir is not None and world.main:  # drop metric lines written after the checkpoint
             writer.now(run_dir / "metrics.jsonl", write_text, run_dir / "metrics.jsonl",
                        "".join(json.dumps(m) + "\n" for m in history))
+
+    if run_dir is not None and world.main:  # what this session trains with: a line per start and resume
+        environment.note(run_dir, start_epoch - 1, device, world.size)
 
     # The weights of the epoch of best validation accuracy (--val): kept on the host when an
     # epoch beats every earlier one, and written as best.pt just before the next checkpoint, so

@@ -1,0 +1,112 @@
+"""What a run trained with: the software and the machine of each training session, kept in
+the run folder (``environment.jsonl``, a line per session: the start and each resume), so that
+a report says where its runs trained, not where the report was made, and a run that does not
+come back bit for bit can be told apart by its torch, its CPU or its commit."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+
+ENVIRONMENT = "environment.jsonl"
+
+
+def describe(device: torch.device | str, processes: int = 1) -> dict:
+    """The software and machine that train now on ``device`` (``processes``: torchrun's world size)."""
+    import numpy
+    import sklearn
+
+    from ssgan import __version__
+
+    device = torch.device(device)
+    commit, changed = _checkout()
+    record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "ssgan": __version__, "commit": commit,
+              "changed": changed, "python": platform.python_version(), "torch": torch.__version__,
+              "numpy": numpy.__version__, "scikit-learn": sklearn.__version__, "platform": platform.platform(),
+              "cpu": cpu_name(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+              "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(),
+              "device": str(device), "processes": processes}
+    if device.type == "cuda":
+        record.update(gpu=torch.cuda.get_device_name(device), cuda=torch.version.cuda)
+    return record
+
+
+def note(run_dir: str | os.PathLike, epoch: int, device: torch.device | str, processes: int = 1) -> None:
+    """Append this session's line to ``run_dir``'s :data:`ENVIRONMENT` (``epoch``: the epochs
+    trained before it, 0 for a new run)."""
+    with open(Path(run_dir) / ENVIRONMENT, "a") as f:
+        f.write(json.dumps({"epoch": epoch, **describe(device, processes)}) + "\n")
+
+
+def sessions(run_dir: str | os.PathLike) -> list[dict]:
+    """The lines of ``run_dir``'s :data:`ENVIRONMENT`; [] for a run made before ssgan kept them
+    (or a line cut short, as a full disk leaves it)."""
+    try:
+        text = (Path(run_dir) / ENVIRONMENT).read_text()
+    except OSError:
+        return []
+    records = []
+    for line in text.splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return [r for r in records if isinstance(r, dict)]
+
+
+def summary(record: dict) -> str:
+    """One session's line in a report: what trained, and where.
+
+    >>> summary({"ssgan": "0.1.0", "commit": "0b49b8f0aa", "changed": True, "torch": "2.14.1", "python": "3.11.7",
+    ...          "cpu": "AMD EPYC 7B13", "cpu_capability": "AVX2", "cpu_count": 2, "threads": 2, "device": "cpu"})
+    'ssgan 0.1.0 (commit 0b49b8f0aa with changes), torch 2.14.1, Python 3.11.7; AMD EPYC 7B13 (AVX2), 2 CPU cores, 2 threads; on cpu'
+    >>> summary({"ssgan": "0.1.0", "commit": None, "torch": "2.14.1", "python": "3.11.7", "cpu": "x86_64",
+    ...          "cpu_count": 16, "threads": 16, "device": "cuda:0", "gpu": "NVIDIA H100", "processes": 2})
+    'ssgan 0.1.0, torch 2.14.1, Python 3.11.7; x86_64, 16 CPU cores, 16 threads; on NVIDIA H100 (cuda:0), 2 processes'
+    """
+    version = f"ssgan {record.get('ssgan')}"
+    if record.get("commit"):
+        version += f" (commit {record['commit'][:10]}{' with changes' if record.get('changed') else ''})"
+    where = f"{record.get('gpu')} ({record.get('device')})" if record.get("gpu") else record.get("device")
+    processes = record.get("processes") or 1
+    cpu = record.get("cpu") + (f" ({record['cpu_capability']})" if record.get("cpu_capability") else "")
+    return (f"{version}, torch {record.get('torch')}, Python {record.get('python')}; {cpu}, "
+            f"{record.get('cpu_count')} CPU cores, {record.get('threads')} threads; on {where}"
+            + (f", {processes} processes" if processes > 1 else ""))
+
+
+def cpu_name() -> str:
+    """The CPU's model name (Linux's /proc/cpuinfo), or what the platform says of it elsewhere."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+@functools.cache
+def _checkout() -> tuple[str | None, bool | None]:
+    """The git commit of the checkout that this ssgan is installed from (an editable install),
+    and whether its package has uncommitted changes; (None, None) for an installed copy, or
+    where git is missing. Asked once per process."""
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return None, None
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--",
+                                 "ssgan"], capture_output=True, text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    return commit or None, bool(status.strip())

@@ -1,0 +1,76 @@
+"""Each training session's software and machine in the run folder (environment.jsonl), and
+the report's line of what its runs trained with."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+
+from ssgan import environment
+from ssgan.baselines import logreg
+from ssgan.config import Config
+from ssgan.report import find_runs, summarize, write_report
+from ssgan.runs import fit, resume
+
+ROOT = Path(environment.__file__).resolve().parent.parent
+
+
+def cfg(out, **changes):
+    return Config(dataset="digits", labels=50, epochs=1, device="cpu", out=str(out), **changes)
+
+
+def _git(*args):
+    return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True).stdout
+
+
+def test_a_run_keeps_a_line_per_session_of_what_it_trained_with(tmp_path):
+    """A new run's line, then its resume's (at the epoch it continued from), each naming this
+    torch, this machine's threads and the device; the commit and whether the package had
+    uncommitted changes, where ssgan runs from a git checkout (as the tests do)."""
+    run_dir, _ = fit(cfg(tmp_path))
+    resume(run_dir, epochs=2)
+    lines = [json.loads(line) for line in (run_dir / environment.ENVIRONMENT).read_text().splitlines()]
+    assert [line["epoch"] for line in lines] == [0, 1]
+    for line in lines:
+        assert (line["torch"], line["device"], line["threads"], line["processes"]) == (
+            torch.__version__, "cpu", torch.get_num_threads(), 1)
+        assert line["cpu_capability"] == torch.backends.cpu.get_cpu_capability() and line["cpu"]
+    if (ROOT / ".git").exists():
+        assert lines[0]["commit"] == _git("rev-parse", "HEAD").strip()
+        assert lines[0]["changed"] == bool(_git("status", "--porcelain", "--untracked-files=no", "--", "ssgan").strip())
+    else:
+        assert lines[0]["commit"] is None
+
+
+def test_a_report_says_what_its_runs_trained_with(tmp_path):
+    """Runs of one setting are one line with their count; a run made before the file was kept
+    (its environment.jsonl removed here) is counted apart, with the device its metrics name; a
+    line cut short (a full disk) is skipped, not an error."""
+    ssl, _ = fit(cfg(tmp_path / "runs"))
+    base = logreg(cfg(tmp_path / "runs"))
+    old, _ = fit(cfg(tmp_path / "runs", seed=2))
+    (old / environment.ENVIRONMENT).unlink()
+    with open(base / environment.ENVIRONMENT, "a") as f:
+        f.write('{"epoch": 3, "torch"')
+    assert len(environment.sessions(base)) == 1
+    line = environment.summary(environment.sessions(ssl)[0])
+    assert environment.summary(environment.sessions(base)[0]) == line
+    assert f"torch {torch.__version__}" in line and line.endswith("on cpu")
+    summary = summarize(find_runs([tmp_path / "runs"]))
+    assert summary["trained_with"] == [{"environment": line, "runs": 2}, {"environment": None, "runs": 1,
+                                                                         "devices": ["cpu"]}]
+    write_report([tmp_path / "runs"], tmp_path / "report")
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert f"Trained with {line}: 2 runs." in text
+    assert "Trained on cpu, the software and machine not recorded (made before ssgan kept environment.jsonl): 1 run." in text
+
+
+@pytest.mark.parametrize("record, expected", [
+    ({"ssgan": "0.1.0", "commit": "a" * 40, "changed": False, "torch": "2.14.1", "python": "3.11.7", "cpu": "Xeon",
+      "cpu_count": 4, "threads": 4, "device": "cpu"},
+     "ssgan 0.1.0 (commit aaaaaaaaaa), torch 2.14.1, Python 3.11.7; Xeon, 4 CPU cores, 4 threads; on cpu"),
+])
+def test_a_session_in_one_line(record, expected):
+    assert environment.summary(record) == expected
