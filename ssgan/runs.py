@@ -672,6 +672,14 @@ class Run:
         each epoch)."""
         return read_metrics(self.path)
 
+    @property
+    def environment(self) -> list[dict]:
+        """What the run trained with, a dict per training session (the start, then each resume):
+        its ``environment.jsonl``; [] for a run made before ssgan kept it."""
+        from ssgan import environment
+
+        return environment.sessions(self.path)
+
     # -- in Python: what predict and sample --npz write, on arrays -------------------------------
 
     def predict_proba(self, x) -> np.ndarray:

@@ -12,7 +12,7 @@ from ssgan import environment
 from ssgan.baselines import logreg
 from ssgan.config import Config
 from ssgan.report import find_runs, summarize, write_report
-from ssgan.runs import fit, resume
+from ssgan.runs import fit, load_run, resume
 
 ROOT = Path(environment.__file__).resolve().parent.parent
 
@@ -32,7 +32,7 @@ def test_a_run_keeps_a_line_per_session_of_what_it_trained_with(tmp_path):
     run_dir, _ = fit(cfg(tmp_path))
     resume(run_dir, epochs=2)
     lines = [json.loads(line) for line in (run_dir / environment.ENVIRONMENT).read_text().splitlines()]
-    assert [line["epoch"] for line in lines] == [0, 1]
+    assert [line["epoch"] for line in lines] == [0, 1] and load_run(run_dir).environment == lines
     for line in lines:
         assert (line["torch"], line["device"], line["threads"], line["processes"]) == (
             torch.__version__, "cpu", torch.get_num_threads(), 1)
