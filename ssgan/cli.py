@@ -255,15 +255,21 @@ def data_options(f):
 @click.option("--decimal-comma", is_flag=True,
               help="The numbers are written with a decimal comma (1,5 for 1.5), as spreadsheets save tables in many "
                    "locales (their cells then separated by semicolons or tabs).")
+@click.option("--no-header", is_flag=True,
+              help="The table has no header row (as UCI's tables come): its first row is data, and its columns are "
+                   "named by place, 1, 2, ...: --label 5 for labels in the fifth (--categorical, --drop and --id too).")
 def convert(table, out, label, no_label, test, like, categorical, drop, ids, impute, unknown, indicator,
-            decimal_comma) -> None:
-    """Turn a CSV table (a header row, a column of labels, features in the others) into an .npz."""
+            decimal_comma, no_header) -> None:
+    """Turn a CSV table (a header row, a column of labels, features in the others) into an .npz.
+
+    Cells are separated by commas, semicolons or tabs, or, in a file with none of these, by
+    spaces."""
     from ssgan.tables import convert as convert_table
 
     if no_label and click.get_current_context().get_parameter_source("label") != click.core.ParameterSource.DEFAULT:
         raise SSGANError("give --label NAME or --no-label, not both")
     r = convert_table(table, out, None if no_label else label, test, like, categorical, drop, ids, impute, unknown,
-                      indicator, decimal_comma)
+                      indicator, decimal_comma, header_row=not no_header)
     rows = f"{r['rows']} row{'s' * (r['rows'] != 1)} of {len(r['features'])} feature{'s' * (len(r['features']) != 1)}"
     if r["one_hot"]:
         rows += f" ({', '.join(f'{name}: {n} values' for name, n in r['one_hot'].items())}, one 0/1 feature each)"

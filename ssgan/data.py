@@ -927,7 +927,7 @@ REGISTRY: dict[str, DatasetInfo] = {
 }
 NPZ_PREFIX = "npz:"
 OWN_DATA = (NPZ_PREFIX, FOLDER_PREFIX)  # the user's own data, whose given labels are the labeled set
-TABLES = (".csv", ".tsv")  # what ``ssgan convert`` turns into an .npz
+TABLES = (".csv", ".tsv", ".txt", ".data", ".dat")  # what ``ssgan convert`` turns into an .npz
 
 
 def npy_advice(path: str, needs: str = "x and y") -> str | None:

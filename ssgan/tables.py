@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import itertools
 import math
 import warnings
 from collections.abc import Collection
@@ -26,6 +27,13 @@ MISSING_CELLS = ("", "nan", "na", "n/a", "none", "null", "?")  # (lower case) a 
 COLUMNS_AT_ONCE = 64  # columns whose fill values SimpleImputer fits at a time: its median copies what it is given
 IMPUTE = ("median", "mean", "most_frequent")  # scikit-learn's SimpleImputer strategies that --impute takes
 MISSING = ":missing"  # the end of the name of a feature that marks a column's missing cells (--missing-indicator)
+
+
+class Spaced(csv.excel):
+    """The cells of a line between runs of spaces (the line stripped first)."""
+
+    delimiter = " "
+    skipinitialspace = True
 
 
 ROWS_AT_ONCE = 4096  # rows converted into one block of the features, so that a table is never held as text
@@ -50,7 +58,7 @@ class Table(NamedTuple):
 def read_table(path: str | Path, label: str | None, columns: list[str] | None = None,
                of: str | Path | None = None, test: bool = False, categorical: Collection[str] = (),
                drop: Collection[str] = (), ids: str | None = None, missing: bool = False,
-               decimal_comma: bool = False) -> Table:
+               decimal_comma: bool = False, header_row: bool = True) -> Table:
     """The CSV file ``path`` as a :class:`Table`: its feature columns are every column but the
     labels (``label``, None for none), ``ids`` and ``drop``, or ``columns`` (those of ``of``),
     found by name and in their order, since a table's columns in another order would be read as
@@ -59,22 +67,35 @@ def read_table(path: str | Path, label: str | None, columns: list[str] | None = 
     ``ids`` the column whose cells name the rows. A missing feature (a cell that is empty, NA,
     NaN, ...: ``MISSING_CELLS``) is a one-line error, or with ``missing`` NaN among the numbers
     and "" among the categories, for :func:`fill` to fill. ``decimal_comma``: the numbers are
-    written with a decimal comma (1,5), as spreadsheets save them in many locales. The rows are
-    read one after another, into blocks of numbers."""
+    written with a decimal comma (1,5), as spreadsheets save them in many locales. Without
+    ``header_row`` the first row is data, and the columns are named by place, "1", "2", ... (as
+    tables of the UCI repository come). Cells are separated by commas, semicolons or tabs, or,
+    in a file with none of these, by spaces (``numpy.savetxt``'s tables). The rows are read
+    one after another, into blocks of numbers."""
     path = Path(path)
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:  # (utf-8-sig: Excel's byte-order mark)
             sample = f.read(1 << 16)
             f.seek(0)
-            try:
-                dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-            except csv.Error:  # (one column, say)
-                dialect = csv.excel
-            reader = csv.reader(f, dialect)
+            spaced = not any(c in sample for c in ",;\t") and " " in sample.strip()
+            if spaced:  # (any run of spaces between cells, and around them)
+                dialect, lines = Spaced, (line.strip() for line in f)
+            else:
+                try:
+                    dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+                except csv.Error:  # (one column, say)
+                    dialect = csv.excel
+                lines = f
+            reader = csv.reader(lines, dialect)
             rows = (row for row in reader if any(cell.strip() for cell in row))  # (blank lines, as spreadsheets end files)
-            header = [name.strip() for name in next(rows, [])]
-            if not header:
-                raise SSGANError(f"{path} is empty: it needs a header row of column names and a row per example")
+            first = next(rows, [])
+            if not first:
+                raise SSGANError(f"{path} is empty: it needs " + ("a header row of column names and " if header_row
+                                                                  else "") + "a row per example")
+            if header_row:
+                header = [name.strip() for name in first]
+            else:
+                header, rows = [str(k + 1) for k in range(len(first))], itertools.chain([first], rows)
             names, features, at, named = _feature_columns(path, header, label, columns, of, test, categorical, drop,
                                                            ids)
             numeric = [k for k in features if header[k] not in categorical]
@@ -125,8 +146,14 @@ def _feature_columns(path: Path, header: list[str], label: str | None, columns: 
         close = difflib.get_close_matches(label.lower(), [name.lower() for name in header], n=1, cutoff=0.75)
         meant = next((name for name in header if close and name.lower() == close[0]), None) or next(
             (name for name in header if name.lower() in LABEL_NAMES), None)  # (Label, a typo; scikit-learn's target)
+        placed = header == [str(k + 1) for k in range(len(header))]  # (--no-header: named by place)
+        data = not placed and 2 * sum(map(_is_number, header)) > len(header)  # (a first row of numbers: no header row)
         how = ("the test rows need their labels in a column of that name" if test else
                f"did you mean --label {meant}? (or --no-label for rows to classify)" if meant else
+               f"its columns are named by place (--no-header): give the place of the labels, --label {len(header)} for "
+               "the last column, or --no-label for rows to classify" if placed else
+               f"its first row looks like data, not column names: give --no-header, which names the columns by place "
+               f"(--label {len(header)} for labels in the last of its {len(header)} columns), or add a header row" if data else
                "name the column of labels with --label NAME, or give --no-label for rows to classify")
         raise SSGANError(f"{path} has no column {label!r} (its columns: {_columns(header)}): {how}")
     if ids is not None and ids not in header and not test:
@@ -336,6 +363,12 @@ def check_columns(trained_on: str | Path, given: str | Path, run: str | Path) ->
                          f"convert its table with --like {trained_on}")
 
 
+def _headerless(npz: str | Path) -> bool:
+    """Whether ``ssgan convert`` made the .npz ``npz`` of a table without a header row (--no-header)."""
+    with np.load(npz) as f:
+        return "headerless" in f.files and bool(f["headerless"])
+
+
 def _encoding_of(npz: str | Path) -> tuple[list[str], dict[str, list[str]], dict[str, float | str] | None, list[str]]:
     """The table's feature columns, the values of its columns of categories, what fills each
     column's missing cells (None: it was converted without --impute) and the columns whose
@@ -460,7 +493,7 @@ def _count(gaps: dict[str, np.ndarray]) -> int:
 def convert(train: str | Path, out: str | Path, label: str | None = "label", test: str | Path | None = None,
             like: str | Path | None = None, categorical: Collection[str] = (), drop: Collection[str] = (),
             ids: str | None = None, impute: str | None = None, unknown: str = "error",
-            indicator: bool = False, decimal_comma: bool = False) -> dict:
+            indicator: bool = False, decimal_comma: bool = False, header_row: bool = True) -> dict:
     """Write the .npz of the CSV ``train`` (and ``test``) to ``out``, atomically: ``x`` the
     features, ``features`` their names, ``y`` the labels (-1 where the label cell is empty, -1,
     NaN, NA, ...), ``classes`` their names where they are not already the numbers 0..K-1,
@@ -480,7 +513,8 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
     column with a missing cell in ``train`` gets a 0/1 feature after its own, COLUMN:missing, 1
     where its cell was missing (scikit-learn's ``add_indicator``; ``indicators``: those
     columns, which ``like`` passes on). ``decimal_comma``: both tables write their numbers with a
-    decimal comma (1,5). Returns what it wrote."""
+    decimal comma (1,5). ``header_row=False``: the tables have none, their columns are named by
+    place, "1", "2", ... (``headerless``, which ``like`` passes on). Returns what it wrote."""
     from ssgan.fileio import atomic_path, check_folder_can_be
 
     out = Path(out)
@@ -507,8 +541,11 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
         _warn("--unknown-category has no effect here: it acts on the rows of --test and on rows converted --like an "
               ".npz, whose categories can be ones the training table lacks")
     columns, categories, values, indicate = (None, None, None, []) if like is None else _encoding_of(like)
+    if like is not None and _headerless(like):  # (rows for a run on a table without a header row come without one)
+        header_row = False
     table = read_table(train, label, columns, like, categorical=list(categorical if like is None else categories),
-                       drop=drop, ids=ids, missing=impute is not None or values is not None, decimal_comma=decimal_comma)
+                       drop=drop, ids=ids, missing=impute is not None or values is not None, decimal_comma=decimal_comma,
+                       header_row=header_row)
     gaps: dict[str, np.ndarray] = {}
     if impute is not None:
         values = fill_values(table, impute, train)
@@ -538,6 +575,8 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
                                    for column, value in values.items()])
     if indicate:
         arrays["indicators"] = np.array(indicate)
+    if not header_row:
+        arrays["headerless"] = np.array(True)
     summary = {"out": str(out), "rows": len(x), "features": features, "filled": _count(gaps), "unknown": unknowns,
                "indicators": indicate,
                "one_hot": {column: len(kinds) for column, kinds in categories.items()}}
@@ -560,7 +599,7 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
                   "numbers to predict (a regression), this is not its task")
         if test is not None:
             rows = read_table(test, label, table.columns, train, test=True, categorical=list(table.cells), ids=ids,
-                              missing=values is not None, decimal_comma=decimal_comma)
+                              missing=values is not None, decimal_comma=decimal_comma, header_row=header_row)
             test_gaps: dict[str, np.ndarray] = {}
             if values is not None:
                 rows, test_gaps = fill(rows, values)

@@ -93,6 +93,51 @@ def test_the_npz_of_a_table_trains_and_its_new_rows_are_classified_by_name(tmp_p
     assert r.exit_code == 0 and (tmp_path / "q.csv").read_text() == (tmp_path / "p.csv").read_text()
 
 
+def test_a_table_without_a_header_row_names_its_columns_by_place(tmp_path):
+    """As UCI's tables come (iris.data): --no-header reads the first row as data, the columns
+    named 1, 2, ..., the labels by their place; test rows and new rows converted --like the
+    .npz are read without one too, and the .npz trains."""
+    rows = [f"{5 + i % 7 * 0.1:.1f},{3 + i % 5 * 0.2:.1f},{['setosa', 'virginica'][i % 2] if i < 8 else ''}"
+            for i in range(40)]
+    train = write(tmp_path / "t.data", "\n".join(rows) + "\n")
+    test = write(tmp_path / "s.data", "5.0,3.1,setosa\n5.5,3.3,virginica\n")
+    r = invoke("convert", train, "--no-header", "--label", 3, "--test", test, "--out", tmp_path / "t.npz")
+    assert r.exit_code == 0 and "40 rows of 2 features, 8 labeled and 32 unlabeled, 2 classes (setosa, virginica); " \
+                                "2 test rows" in r.output, r.output
+    with np.load(tmp_path / "t.npz") as d:
+        assert d["features"].tolist() == ["1", "2"] and d["x"][0].tolist() == [5.0, 3.0]  # (the first row is data)
+        assert d["y"][:3].tolist() == [0, 1, 0] and d["x_test"].tolist() == [[5.0, 3.1], [5.5, 3.3]]
+    new = write(tmp_path / "new.data", "5.2,3.4\n")
+    r = invoke("convert", new, "--no-label", "--like", tmp_path / "t.npz", "--out", tmp_path / "new.npz")
+    assert r.exit_code == 0, r.output
+    with np.load(tmp_path / "new.npz") as d:
+        assert d["x"].tolist() == [[5.2, 3.4]] and bool(d["headerless"])
+    r = invoke("fit", "--dataset", f"npz:{tmp_path / 't.npz'}", "--epochs", 1, "--batch-size", 8, "--out",
+               tmp_path / "runs", "--quiet")
+    assert r.exit_code == 0, r.output
+    r = invoke("fit", "--dataset", train)  # (the table itself: a .data file is one, as a .csv is)
+    assert r.exit_code == 2 and r.output.startswith(f"Error: {train} is a table, not an .npz: `ssgan convert {train} "
+                                                    f"--out {tmp_path / 't.npz'}` makes one"), r.output
+
+
+def test_a_table_whose_cells_are_separated_by_spaces(tmp_path):
+    """numpy.savetxt's tables (and many UCI ones): cells between runs of spaces, lines that start
+    with spaces, in a file with no comma, semicolon or tab."""
+    x = np.array([[0.5, 12.25, 0], [1.0, 3.5, 1], [2.0, 4.0, -1], [1.5, 2.0, 1]])
+    np.savetxt(tmp_path / "m.txt", x, fmt="%8.2f", header="a b label", comments="")
+    assert (tmp_path / "m.txt").read_text().splitlines()[1].startswith("    0.50")
+    r = invoke("convert", tmp_path / "m.txt", "--out", tmp_path / "m.npz")
+    assert r.exit_code == 0 and "4 rows of 2 features, 3 labeled and 1 unlabeled" in r.output, r.output
+    with np.load(tmp_path / "m.npz") as d:
+        assert d["x"].tolist() == x[:, :2].tolist() and d["y"].tolist() == [0, 1, -1, 1]
+        assert "classes" not in d.files  # (0.00 and 1.00 are the classes 0 and 1)
+    np.savetxt(tmp_path / "plain.txt", x)  # (no header: one line says what to give)
+    r = invoke("convert", tmp_path / "plain.txt", "--out", tmp_path / "p.npz")
+    assert r.exit_code == 2 and "its first row looks like data, not column names: give --no-header" in r.output
+    r = invoke("convert", tmp_path / "plain.txt", "--no-header", "--label", 3, "--out", tmp_path / "p.npz")
+    assert r.exit_code == 0 and "3 labeled and 1 unlabeled" in r.output, r.output
+
+
 @pytest.mark.parametrize("labels, y, classes", [
     (["0", "1", "2", ""], [0, 1, 2, -1], None),  # the numbers 0..K-1 are their own classes
     (["1.0", "2.0", "", "2.0"], [0, 1, -1, 1], ["1", "2"]),  # (pandas writes labels beside missing ones as floats)
@@ -220,6 +265,15 @@ def test_a_spreadsheets_table_semicolons_and_byte_order_mark(tmp_path):
     ({"n.csv": "b\n3\n"}, ["n.csv", "--no-label", "--like", "n.csv"], "--like n.csv cannot be read as an .npz"),
     ({"n.csv": "a\n3\n"}, ["n.csv", "--like", "like.npz"],  # (a training table with --like: not test rows)
      "n.csv has no column 'label' (its columns: a): name the column of labels with --label NAME, or give --no-label"),
+    # a table without a header row: its first row is data
+    ({"t.data": "5.1,3.5,setosa\n4.9,3.0,virginica\n"}, ["t.data"],
+     "t.data has no column 'label' (its columns: 5.1, 3.5, setosa): its first row looks like data, not column names: "
+     "give --no-header, which names the columns by place (--label 3 for labels in the last of its 3 columns), or add "
+     "a header row"),
+    ({"t.data": "5.1,3.5,setosa\n4.9,3.0,virginica\n"}, ["t.data", "--no-header"],
+     "t.data has no column 'label' (its columns: 1, 2, 3): its columns are named by place (--no-header): give the "
+     "place of the labels, --label 3 for the last column, or --no-label for rows to classify"),
+    ({"t.data": "\n"}, ["t.data", "--no-header"], "t.data is empty: it needs a row per example"),
     ({"n.csv": "b\n3\n"}, ["n.csv", "--no-label", "--like", "plain.npz"],
      "--like plain.npz names no feature columns (no array features): give an .npz that ssgan convert wrote"),
 ])
