@@ -695,12 +695,12 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
     lines += ["## Commands that produced the runs", "", "```"]
     commands = [c for m in summary["methods"].values() for c in m["commands"]]
     lines += list(dict.fromkeys(commands)) or ["(no command.txt in these runs)"]
-    lines += ["```", ""]
+    lines += ["```", "", "Trained with (the runs' environment.jsonl):", ""]
     for e in summary.get("trained_with", []):
         runs = f"{e['runs']} run{'s' * (e['runs'] != 1)}"
-        lines.append(f"Trained with {e['environment']}: {runs}." if e["environment"] else
-                     f"Trained on {', '.join(e['devices'])}, the software and machine not recorded (made before "
-                     f"ssgan kept environment.jsonl): {runs}.")
+        lines.append(f"- {e['environment']}: {runs}" if e["environment"] else
+                     f"- on {', '.join(e['devices'])}, the software and machine not recorded (made before ssgan kept "
+                     f"environment.jsonl): {runs}")
     lines += ["", f"Report made on: {summary['machine']}.", ""]
     if notes:
         lines += ["## Notes", "", notes.strip(), ""]

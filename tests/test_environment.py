@@ -63,8 +63,8 @@ def test_a_report_says_what_its_runs_trained_with(tmp_path):
                                                                          "devices": ["cpu"]}]
     write_report([tmp_path / "runs"], tmp_path / "report")
     text = (tmp_path / "report" / "report.md").read_text()
-    assert f"Trained with {line}: 2 runs." in text
-    assert "Trained on cpu, the software and machine not recorded (made before ssgan kept environment.jsonl): 1 run." in text
+    assert f"Trained with (the runs' environment.jsonl):\n\n- {line}: 2 runs\n- on cpu, the software and machine not " \
+           "recorded (made before ssgan kept environment.jsonl): 1 run\n\nReport made on: " in text
 
 
 @pytest.mark.parametrize("record, expected", [
