@@ -147,7 +147,7 @@ def _feature_columns(path: Path, header: list[str], label: str | None, columns: 
         meant = next((name for name in header if close and name.lower() == close[0]), None) or next(
             (name for name in header if name.lower() in LABEL_NAMES), None)  # (Label, a typo; scikit-learn's target)
         placed = header == [str(k + 1) for k in range(len(header))]  # (--no-header: named by place)
-        data = not placed and 2 * sum(map(_is_number, header)) > len(header)  # (a first row of numbers: no header row)
+        data = not placed and _data_row(header)
         how = ("the test rows need their labels in a column of that name" if test else
                f"did you mean --label {meant}? (or --no-label for rows to classify)" if meant else
                f"its columns are named by place (--no-header): give the place of the labels, --label {len(header)} for "
@@ -165,6 +165,9 @@ def _feature_columns(path: Path, header: list[str], label: str | None, columns: 
             raise SSGANError(f"--id {ids}: {ids!r} is a feature of {of}; give the column that names the rows")
         missing = [name for name in columns if name not in header]
         if missing:
+            if _data_row(header) and not test:  # (a table without its header row, for rows to classify)
+                raise SSGANError(f"{path} has no column {missing[0]!r}, a feature of {of}: its first row looks like "
+                                 f"data, not column names; add the header row of {of}'s table ({_columns(columns)})")
             raise SSGANError(f"{path} has no column {missing[0]!r}, a feature of {of}: give its rows the same columns")
         features = [header.index(name) for name in columns]
     else:
@@ -301,6 +304,16 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _data_row(header: list[str]) -> bool:
+    """Whether a header row looks like a row of data (most of its cells numbers): a table saved
+    without one.
+
+    >>> _data_row(["5.1", "3.5", "setosa"]), _data_row(["height", "2020", "label"])
+    (True, False)
+    """
+    return 2 * sum(map(_is_number, header)) > len(header)
 
 
 def _columns(header: list[str], shown: int = 8) -> str:

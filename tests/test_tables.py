@@ -274,6 +274,9 @@ def test_a_spreadsheets_table_semicolons_and_byte_order_mark(tmp_path):
      "t.data has no column 'label' (its columns: 1, 2, 3): its columns are named by place (--no-header): give the "
      "place of the labels, --label 3 for the last column, or --no-label for rows to classify"),
     ({"t.data": "\n"}, ["t.data", "--no-header"], "t.data is empty: it needs a row per example"),
+    ({"n.data": "3\n4\n"}, ["n.data", "--no-label", "--like", "like.npz"],  # (rows to classify, saved without it)
+     "n.data has no column 'a', a feature of like.npz: its first row looks like data, not column names; add the header "
+     "row of like.npz's table (a)"),
     ({"n.csv": "b\n3\n"}, ["n.csv", "--no-label", "--like", "plain.npz"],
      "--like plain.npz names no feature columns (no array features): give an .npz that ssgan convert wrote"),
 ])
