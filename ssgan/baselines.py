@@ -211,3 +211,35 @@ def stopped(stop: Interrupted | KeyboardInterrupt, command: Sequence[str], jobs:
 def is_baseline(method: str) -> bool:
     return method in BASELINES
 
+
+
+def beside(run_dir: str | Path, part: str = "test") -> list[dict]:
+    """The supervised-only baselines trained on exactly the labels of the run folder ``run_dir``
+    and kept beside it (``ssgan baseline --run RUN`` puts them there), finished: each one's
+    method, folder, and the accuracy and errors of its last epoch on ``part`` (``test`` or
+    ``val``), as its ``metrics.jsonl`` holds them; what ``ssgan eval`` shows beside the run's own.
+    ``full`` trains on other labels (every one), so it is not among them."""
+    from ssgan.runs import read_metrics
+    from ssgan.splits import load_split
+
+    run_dir = Path(run_dir)
+    try:
+        own = load_split(run_dir / "split.json")
+    except (OSError, SSGANError):
+        return []
+    found = []
+    for other in child_runs(run_dir.parent):
+        try:
+            config, split, metrics = read_config(other), load_split(other / "split.json"), read_metrics(other)
+        except (OSError, ValueError):  # (a folder of another kind, or damaged: not this run's baseline)
+            continue
+        method = method_name(config)
+        last = metrics[-1] if metrics else {}
+        if (other.resolve() == run_dir.resolve() or not is_baseline(method) or method == "full"
+                or (split.data_sha256 or split.dataset) != (own.data_sha256 or own.dataset)
+                or not np.array_equal(split.indices, own.indices) or not np.array_equal(split.val_indices, own.val_indices)
+                or last.get("epoch") != config.get("epochs", 1) or last.get(f"{part}_acc") is None):
+            continue
+        found.append({"method": method, "run": str(other), "accuracy": last[f"{part}_acc"],
+                      "errors": last[f"{part}_errors"]})
+    return found

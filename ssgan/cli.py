@@ -923,7 +923,8 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, weights, device
     with --samples, its generator's samples too."""
     from rich.table import Table
 
-    from ssgan.runs import check_trained_generator, evaluate_run, read_config, sample_quality_of_run
+    from ssgan.baselines import is_baseline
+    from ssgan.runs import check_trained_generator, evaluate_run, method_name, read_config, sample_quality_of_run
 
     _check_not_table(run, data_spec, labeled=True)
     if samples is not None and (Path(run) / "config.json").is_file():  # (before the accuracy's work)
@@ -935,6 +936,10 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, weights, device
             if given:
                 warnings.warn(f"{flag} has no effect in this command: it acts only with --samples N", DataWarning)
     r = evaluate_run(run, part, data_spec, device, weights)
+    if data_spec is None and part != "train" and weights == "last":  # (their last epochs, on the same rows)
+        from ssgan.baselines import beside
+
+        r["baselines"] = beside(run, part)
     if samples is not None:
         log = (lambda m: None) if as_json else (lambda m: click.echo(m, err=True))
         r["sample_quality"] = sample_quality_of_run(run, samples, cache_dir=cache_dir, log=log,
@@ -966,6 +971,18 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, weights, device
     for k, row in enumerate(r["confusion_matrix"]):
         cm.add_row(_class_name(k, r["classes"]), *map(str, row))
     console.print(cm)
+    if r.get("baselines"):
+        bt = Table(title="supervised-only baselines on the same labels, beside the run (their last epoch)")
+        for col in ("method", "accuracy", "errors", "this run's gain", "run"):
+            bt.add_column(col, justify="left" if col in ("method", "run") else "right", overflow="fold")
+        for b in r["baselines"]:
+            bt.add_row(b["method"], f"{b['accuracy']:.4f}", f"{b['errors']} of {r['n']}",
+                       f"{r['accuracy'] - b['accuracy']:+.4f}", b["run"])
+        console.print(bt)
+    elif "baselines" in r and not is_baseline(method_name(read_config(Path(run)))):
+        console.print(f"No supervised-only baselines on its labels beside it: `ssgan baseline --run {run}` trains "
+                      "same-net and logreg on them, and eval then shows them here.", highlight=False, markup=False,
+                      soft_wrap=True)
     if "sample_quality" in r:
         q = r["sample_quality"]
         sq = Table(title=f"{q['n']} samples against the {q['reference']}, on the features of: {q['network']}")
