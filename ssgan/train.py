@@ -436,7 +436,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                        "".join(json.dumps(m) + "\n" for m in history))
 
     if run_dir is not None and world.main:  # what this session trains with: a line per start and resume
-        environment.note(run_dir, start_epoch - 1, device, world.size)
+        writer.now(run_dir / environment.ENVIRONMENT, environment.note, run_dir, start_epoch - 1, device, world.size)
 
     # The weights of the epoch of best validation accuracy (--val): kept on the host when an
     # epoch beats every earlier one, and written as best.pt just before the next checkpoint, so
