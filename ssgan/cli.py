@@ -936,7 +936,9 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, weights, device
             if given:
                 warnings.warn(f"{flag} has no effect in this command: it acts only with --samples N", DataWarning)
     r = evaluate_run(run, part, data_spec, device, weights)
-    if data_spec is None and part != "train" and weights == "last":  # (their last epochs, on the same rows)
+    # their last epochs, on the same rows: the run's own test or validation rows (--data with --split val names
+    # where its own data moved; with the test split, other data)
+    if weights == "last" and (part == "val" or part == "test" and data_spec is None):
         from ssgan.baselines import beside
 
         r["baselines"] = beside(run, part)
