@@ -971,7 +971,11 @@ def table_advice(path: str, like: str | None = None, labeled: bool = True) -> st
         npz = npz.with_name(f"{npz.stem}-rows.npz")
     options = ("" if labeled else " --no-label") + (f" --like {like}" if like else "")
     unlabeled = " (rows without labels, to classify: add --no-label --like TRAIN.npz)" if labeled and not like else ""
-    return f"{path} is a table, not an .npz: `ssgan convert {path}{options} --out {npz}` makes one{unlabeled}, then give npz:{npz}"
+    command = f"`ssgan convert {path}{options} --out {npz}`"
+    if npz.is_file():  # (converted before: that may be all it takes)
+        return (f"{path} is a table, not an .npz: if {npz} beside it is what `ssgan convert` made of it, give "
+                f"npz:{npz}; else {command} makes it anew{unlabeled}")
+    return f"{path} is a table, not an .npz: {command} makes one{unlabeled}, then give npz:{npz}"
 
 
 def not_an_npz(name: str, needs: str = "x and y") -> str | None:

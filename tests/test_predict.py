@@ -93,8 +93,9 @@ def test_real_valued_rows_are_scaled_as_in_training(tmp_path):
     (["--data", ".", "--out", "p.csv"], "got '.': did you mean folder:.?"),
     (["--data", "new.npy", "--out", "p.csv"], "new.npy is one array (.npy), not an .npz of named arrays (x): save it by "
                                               "name, numpy.savez('new.npz', x=x)\n"),
-    (["--data", "csv:new.csv", "--out", "p.csv"], "new.csv is a table, not an .npz: `ssgan convert new.csv --no-label "
-                                                  "--out new.npz` makes one, then give npz:new.npz\n"),
+    (["--data", "csv:new.csv", "--out", "p.csv"],  # (new.npz is there: converted before, it may be all it takes)
+     "new.csv is a table, not an .npz: if new.npz beside it is what `ssgan convert` made of it, give npz:new.npz; else "
+     "`ssgan convert new.csv --no-label --out new.npz` makes it anew\n"),
     (["--data", "folder:", "--out", "p.csv"], "folder: names no folder: write folder:DIR"),  # (not the working folder)
     (["--data", "npz:", "--out", "p.csv"], "npz: names no file: write npz:PATH"),
     (["--data", "folder:nowhere", "--out", "p.csv"], "no such folder: nowhere (expected folder:DIR with images in DIR "

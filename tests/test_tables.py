@@ -74,13 +74,14 @@ def test_the_npz_of_a_table_trains_and_its_new_rows_are_classified_by_name(tmp_p
             f"Error: {tmp_path / 'unordered.npz'} holds columns in another order than {run} trained on (c, b, a, "
             f"against a, b, c): convert its table with --like {tmp_path / 't.npz'}\n"), r.output
     # the table itself as --data (as npz:PATH too): one line, the convert command that makes it an .npz of the
-    # run's columns; predict's works as printed
+    # run's columns, and, since new.npz is there, that it may be that already; predict's works as printed
     for command, no_label in ((["predict", run, "--out", tmp_path / "q.csv"], " --no-label"), (["eval", run], "")):
         for data in (new, f"npz:{new}"):
             r = invoke(*command, "--data", data)
             assert r.exit_code == 2 and r.output == (
-                f"Error: {new} is a table, not an .npz: `ssgan convert {new}{no_label} --like {tmp_path / 't.npz'} "
-                f"--out {tmp_path / 'new.npz'}` makes one, then give npz:{tmp_path / 'new.npz'}\n"), r.output
+                f"Error: {new} is a table, not an .npz: if {tmp_path / 'new.npz'} beside it is what `ssgan convert` made "
+                f"of it, give npz:{tmp_path / 'new.npz'}; else `ssgan convert {new}{no_label} --like {tmp_path / 't.npz'} "
+                f"--out {tmp_path / 'new.npz'}` makes it anew\n"), r.output
     np.save(tmp_path / "new.npy", x[:10])  # (one array: np.load gives no file of named arrays, which had been a traceback)
     for command in (["predict", run, "--out", tmp_path / "q.csv"], ["eval", run]):
         r = invoke(*command, "--data", f"npz:{tmp_path / 'new.npy'}")
@@ -116,8 +117,10 @@ def test_a_table_without_a_header_row_names_its_columns_by_place(tmp_path):
                tmp_path / "runs", "--quiet")
     assert r.exit_code == 0, r.output
     r = invoke("fit", "--dataset", train)  # (the table itself: a .data file is one, as a .csv is)
-    assert r.exit_code == 2 and r.output.startswith(f"Error: {train} is a table, not an .npz: `ssgan convert {train} "
-                                                    f"--out {tmp_path / 't.npz'}` makes one"), r.output
+    assert r.exit_code == 2 and r.output.startswith(f"Error: {train} is a table, not an .npz: if {tmp_path / 't.npz'} "
+                                                    f"beside it is what `ssgan convert` made of it, give "
+                                                    f"npz:{tmp_path / 't.npz'}; else `ssgan convert {train} --out "
+                                                    f"{tmp_path / 't.npz'}` makes it anew"), r.output
 
 
 def test_a_table_whose_cells_are_separated_by_spaces(tmp_path):
