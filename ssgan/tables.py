@@ -94,6 +94,8 @@ def read_table(path: str | Path, label: str | None, columns: list[str] | None = 
                                                                   else "") + "a row per example")
             if header_row:
                 header = [name.strip() for name in first]
+                if header[0].startswith("#"):  # (numpy.savetxt's header="..." writes "# a b label")
+                    header = [header[0][1:].strip(), *header[1:]] if header[0] != "#" else header[1:]
             else:
                 header, rows = [str(k + 1) for k in range(len(first))], itertools.chain([first], rows)
             names, features, at, named = _feature_columns(path, header, label, columns, of, test, categorical, drop,

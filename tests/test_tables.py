@@ -134,6 +134,11 @@ def test_a_table_whose_cells_are_separated_by_spaces(tmp_path):
     with np.load(tmp_path / "m.npz") as d:
         assert d["x"].tolist() == x[:, :2].tolist() and d["y"].tolist() == [0, 1, -1, 1]
         assert "classes" not in d.files  # (0.00 and 1.00 are the classes 0 and 1)
+    np.savetxt(tmp_path / "hashed.txt", x, header="a b label")  # (numpy's own header line: "# a b label")
+    r = invoke("convert", tmp_path / "hashed.txt", "--out", tmp_path / "h.npz")
+    assert r.exit_code == 0, r.output
+    with np.load(tmp_path / "h.npz") as d:
+        assert d["features"].tolist() == ["a", "b"] and d["x"].tolist() == x[:, :2].tolist()
     np.savetxt(tmp_path / "plain.txt", x)  # (no header: one line says what to give)
     r = invoke("convert", tmp_path / "plain.txt", "--out", tmp_path / "p.npz")
     assert r.exit_code == 2 and "its first row looks like data, not column names: give --no-header" in r.output
