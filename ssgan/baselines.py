@@ -212,7 +212,6 @@ def is_baseline(method: str) -> bool:
     return method in BASELINES
 
 
-
 def beside(run_dir: str | Path, part: str = "test") -> list[dict]:
     """The supervised-only baselines trained on exactly the labels of the run folder ``run_dir``
     and kept beside it (``ssgan baseline --run RUN`` puts them there), finished: each one's

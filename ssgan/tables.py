@@ -94,8 +94,15 @@ def read_table(path: str | Path, label: str | None, columns: list[str] | None = 
                                                                   else "") + "a row per example")
             if header_row:
                 header = [name.strip() for name in first]
-                if header[0].startswith("#"):  # (numpy.savetxt's header="..." writes "# a b label")
-                    header = [header[0][1:].strip(), *header[1:]] if header[0] != "#" else header[1:]
+                # numpy.savetxt's header="a b label" writes "# a b label": the "#" is no column's name (a column
+                # named "#", as spreadsheets number rows, is one where the rows have a cell more)
+                if header[0].startswith("# "):
+                    header[0] = header[0][2:].strip()
+                elif header[0] == "#" and spaced:
+                    second = next(rows, None)
+                    rows = itertools.chain([second] if second is not None else [], rows)
+                    if second is not None and len(second) == len(header) - 1:
+                        header = header[1:]
             else:
                 header, rows = [str(k + 1) for k in range(len(first))], itertools.chain([first], rows)
             names, features, at, named = _feature_columns(path, header, label, columns, of, test, categorical, drop,

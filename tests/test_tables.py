@@ -139,6 +139,11 @@ def test_a_table_whose_cells_are_separated_by_spaces(tmp_path):
     assert r.exit_code == 0, r.output
     with np.load(tmp_path / "h.npz") as d:
         assert d["features"].tolist() == ["a", "b"] and d["x"].tolist() == x[:, :2].tolist()
+    for name, text in (("num.csv", "#,a,label\n1,2,x\n2,3,y\n"), ("num.txt", "# a label\n1 2 x\n2 3 y\n")):
+        r = invoke("convert", write(tmp_path / name, text), "--out", tmp_path / "num.npz")  # (rows numbered in "#")
+        assert r.exit_code == 0, r.output
+        with np.load(tmp_path / "num.npz") as d:
+            assert d["features"].tolist() == ["#", "a"] and d["x"].tolist() == [[1, 2], [2, 3]]
     np.savetxt(tmp_path / "plain.txt", x)  # (no header: one line says what to give)
     r = invoke("convert", tmp_path / "plain.txt", "--out", tmp_path / "p.npz")
     assert r.exit_code == 2 and "its first row looks like data, not column names: give --no-header" in r.output
