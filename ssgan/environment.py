@@ -73,10 +73,10 @@ def summary(record: dict) -> str:
     """
     version = f"ssgan {record.get('ssgan')}"
     if record.get("commit"):
-        version += f" (commit {record['commit'][:10]}{' with changes' if record.get('changed') else ''})"
+        version += f" (commit {str(record['commit'])[:10]}{' with changes' if record.get('changed') else ''})"
     where = f"{record.get('gpu')} ({record.get('device')})" if record.get("gpu") else record.get("device")
-    processes = record.get("processes") or 1
-    cpu = record.get("cpu") + (f" ({record['cpu_capability']})" if record.get("cpu_capability") else "")
+    processes = record.get("processes") if isinstance(record.get("processes"), int) else 1
+    cpu = f"{record.get('cpu')}" + (f" ({record['cpu_capability']})" if record.get("cpu_capability") else "")
     return (f"{version}, torch {record.get('torch')}, Python {record.get('python')}; {cpu}, "
             f"{record.get('cpu_count')} CPU cores, {record.get('threads')} threads; on {where}"
             + (f", {processes} processes" if processes > 1 else ""))

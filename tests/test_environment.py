@@ -71,6 +71,8 @@ def test_a_report_says_what_its_runs_trained_with(tmp_path):
     ({"ssgan": "0.1.0", "commit": "a" * 40, "changed": False, "torch": "2.14.1", "python": "3.11.7", "cpu": "Xeon",
       "cpu_count": 4, "threads": 4, "device": "cpu"},
      "ssgan 0.1.0 (commit aaaaaaaaaa), torch 2.14.1, Python 3.11.7; Xeon, 4 CPU cores, 4 threads; on cpu"),
+    # a line cut down by hand, or of another version: still one line, not a TypeError in the report
+    ({"epoch": 3}, "ssgan None, torch None, Python None; None, None CPU cores, None threads; on None"),
 ])
 def test_a_session_in_one_line(record, expected):
     assert environment.summary(record) == expected
