@@ -106,7 +106,7 @@ def read_table(path: str | Path, label: str | None, columns: list[str] | None = 
             else:
                 header, rows = [str(k + 1) for k in range(len(first))], itertools.chain([first], rows)
             names, features, at, named = _feature_columns(path, header, label, columns, of, test, categorical, drop,
-                                                           ids)
+                                                           ids, header_row)
             numeric = [k for k in features if header[k] not in categorical]
             kept = {header[k]: k for k in features if header[k] in categorical}
             cells: dict[str, list[str]] = {name: [] for name in kept}
@@ -143,11 +143,12 @@ def read_table(path: str | Path, label: str | None, columns: list[str] | None = 
 
 def _feature_columns(path: Path, header: list[str], label: str | None, columns: list[str] | None,
                      of, test: bool = False, categorical: Collection[str] = (),
-                     drop: Collection[str] = (), ids: str | None = None) -> tuple[list[str], list[int], int | None,
-                                                                                  int | None]:
+                     drop: Collection[str] = (), ids: str | None = None,
+                     header_row: bool = True) -> tuple[list[str], list[int], int | None, int | None]:
     """The names and places of the feature columns of a table of ``header`` (``columns``, those
     of ``of``, by name; else all but ``label``, ``ids`` and ``drop``), the place of its labels
-    and that of the column ``ids`` (None without; a table of test rows may have none)."""
+    and that of the column ``ids`` (None without; a table of test rows may have none);
+    ``header_row=False``: the names are the columns' places (--no-header)."""
     twice = sorted({name for name in header if header.count(name) > 1})
     if twice:
         raise SSGANError(f"{path}: column {twice[0]!r} is named more than once in the header row; name each once")
@@ -155,14 +156,13 @@ def _feature_columns(path: Path, header: list[str], label: str | None, columns: 
         close = difflib.get_close_matches(label.lower(), [name.lower() for name in header], n=1, cutoff=0.75)
         meant = next((name for name in header if close and name.lower() == close[0]), None) or next(
             (name for name in header if name.lower() in LABEL_NAMES), None)  # (Label, a typo; scikit-learn's target)
-        placed = header == [str(k + 1) for k in range(len(header))]  # (--no-header: named by place)
-        data = not placed and _data_row(header)
         how = ("the test rows need their labels in a column of that name" if test else
                f"did you mean --label {meant}? (or --no-label for rows to classify)" if meant else
                f"its columns are named by place (--no-header): give the place of the labels, --label {len(header)} for "
-               "the last column, or --no-label for rows to classify" if placed else
+               "the last column, or --no-label for rows to classify" if not header_row else
                f"its first row looks like data, not column names: give --no-header, which names the columns by place "
-               f"(--label {len(header)} for labels in the last of its {len(header)} columns), or add a header row" if data else
+               f"(--label {len(header)} for labels in the last of its {len(header)} columns), or add a header row"
+               if _data_row(header) else
                "name the column of labels with --label NAME, or give --no-label for rows to classify")
         raise SSGANError(f"{path} has no column {label!r} (its columns: {_columns(header)}): {how}")
     if ids is not None and ids not in header and not test:
@@ -359,6 +359,7 @@ class Written(NamedTuple):
     one_hot: list[list[str]]  # the pairs of column and value of its columns of categories (none: [])
     fill: list[list[str]] | None  # the pairs of column and the value that fills its missing cells, as text (--impute)
     indicators: list[str]  # the columns whose missing cells a 0/1 feature marks (--missing-indicator; none: [])
+    headerless: bool  # made of a table without a header row (--no-header): its columns named by place
 
 
 def _read_features(npz: str | Path) -> Written:
@@ -371,7 +372,8 @@ def _read_features(npz: str | Path) -> Written:
         return Written([str(name) for name in f["features"]] if "features" in f.files else None,
                        f["one_hot"].tolist() if "one_hot" in f.files else [],
                        f["fill"].tolist() if "fill" in f.files else None,
-                       [str(name) for name in f["indicators"]] if "indicators" in f.files else [])
+                       [str(name) for name in f["indicators"]] if "indicators" in f.files else [],
+                       "headerless" in f.files and bool(f["headerless"]))
 
 
 def check_columns(trained_on: str | Path, given: str | Path, run: str | Path) -> None:
@@ -385,19 +387,14 @@ def check_columns(trained_on: str | Path, given: str | Path, run: str | Path) ->
                          f"convert its table with --like {trained_on}")
 
 
-def _headerless(npz: str | Path) -> bool:
-    """Whether ``ssgan convert`` made the .npz ``npz`` of a table without a header row (--no-header)."""
-    with np.load(npz) as f:
-        return "headerless" in f.files and bool(f["headerless"])
-
-
-def _encoding_of(npz: str | Path) -> tuple[list[str], dict[str, list[str]], dict[str, float | str] | None, list[str]]:
+def _encoding_of(npz: str | Path) -> tuple[list[str], dict[str, list[str]], dict[str, float | str] | None, list[str],
+                                           bool]:
     """The table's feature columns, the values of its columns of categories, what fills each
-    column's missing cells (None: it was converted without --impute) and the columns whose
-    missing cells a feature marks, that ``ssgan convert`` wrote into the .npz ``npz``
-    (``--like``), or a one-line error."""
+    column's missing cells (None: it was converted without --impute), the columns whose
+    missing cells a feature marks and whether the table had no header row, that ``ssgan
+    convert`` wrote into the .npz ``npz`` (``--like``), or a one-line error."""
     try:
-        names, pairs, filled, indicators = _read_features(npz)
+        names, pairs, filled, indicators, headerless = _read_features(npz)
     except (OSError, ValueError) as e:
         raise SSGANError(f"--like {npz} cannot be read as an .npz ({type(e).__name__})") from None
     if names is None:
@@ -410,7 +407,8 @@ def _encoding_of(npz: str | Path) -> tuple[list[str], dict[str, list[str]], dict
     column_of.update({f"{column}{MISSING}": column for column in indicators})
     values = None if filled is None else {
         str(column): str(value) if column in categories else float(value) for column, value in filled}
-    return list(dict.fromkeys(column_of.get(name, name) for name in names)), categories, values, indicators
+    return (list(dict.fromkeys(column_of.get(name, name) for name in names)), categories, values, indicators,
+            headerless)
 
 
 def fill_values(table: Table, strategy: str, path: str | Path) -> dict[str, float | str]:
@@ -562,9 +560,9 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
     if unknown != "error" and like is None and test is None:
         _warn("--unknown-category has no effect here: it acts on the rows of --test and on rows converted --like an "
               ".npz, whose categories can be ones the training table lacks")
-    columns, categories, values, indicate = (None, None, None, []) if like is None else _encoding_of(like)
-    if like is not None and _headerless(like):  # (rows for a run on a table without a header row come without one)
-        header_row = False
+    columns, categories, values, indicate, headerless = (None, None, None, [], False) if like is None else \
+        _encoding_of(like)
+    header_row = header_row and not headerless  # (rows for a run on a table without a header row come without one)
     table = read_table(train, label, columns, like, categorical=list(categorical if like is None else categories),
                        drop=drop, ids=ids, missing=impute is not None or values is not None, decimal_comma=decimal_comma,
                        header_row=header_row)
