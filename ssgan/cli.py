@@ -695,7 +695,7 @@ def _progress_reporter(prefix: str = ""):
     """Live bars of epochs and batches on a terminal; elsewhere (a log file, a batch scheduler's
     output) a line per epoch, where the bars would print once, at the end (``prefix``: whose
     run it is, among several)."""
-    from ssgan.train import Reporter
+    from ssgan.train import Reporter, loss_words
 
     console = _console(stderr=True)
     if not console.is_terminal:
@@ -721,7 +721,7 @@ def _progress_reporter(prefix: str = ""):
             if iteration == 1:
                 self.progress.reset(self.batches, total=self.progress.tasks[self.batches].total, info="")
             if iteration % 10 == 0 or iteration == self.progress.tasks[self.batches].total:
-                info = " ".join(f"{name} {values[key]:.3f}" for key, name in LOSS_NAMES if key in values)
+                info = loss_words(values)
                 self.progress.update(self.batches, completed=iteration, info=info)
 
         def on_warning(self, message):
@@ -734,7 +734,6 @@ def _progress_reporter(prefix: str = ""):
     return RichReporter()
 
 
-LOSS_NAMES = (("loss_lab", "lab"), ("loss_unl", "unl"), ("loss_gen", "gen"))  # a progress line's losses
 LOG_EVERY_S = 10  # a log's epoch lines come at most this often (the first and the last epoch's always)
 
 
@@ -742,7 +741,7 @@ def _epoch_lines(prefix: str = ""):
     """The reporter of ``fit`` whose stderr is no terminal: a line per epoch (its accuracies,
     mean losses and seconds, and about how long is left), at most every :data:`LOG_EVERY_S`
     seconds but for the first and the last, and each warning, as they come."""
-    from ssgan.train import Reporter
+    from ssgan.train import Reporter, loss_words
 
     class EpochLines(Reporter):
         def on_start(self, epochs, iterations, start_epoch):
@@ -756,7 +755,7 @@ def _epoch_lines(prefix: str = ""):
             self.said = elapsed
             accs = [f"{split} acc {_fmt(metrics[f'{split}_acc'])}" for split in ("val", "test")
                     if metrics.get(f"{split}_acc") is not None]
-            losses = " ".join(f"{name} {metrics[key]:.3f}" for key, name in LOSS_NAMES if metrics.get(key) is not None)
+            losses = loss_words(metrics)
             left = elapsed / max(epoch - self.first, 1) * (self.epochs - epoch)  # (at this session's pace)
             eta = "" if epoch == self.epochs else ", under 1 s left" if left < 0.5 else f", about {_duration(left)} left"
             click.echo(f"{prefix}epoch {epoch}/{self.epochs}: {', '.join([*accs, losses])}, "

@@ -22,7 +22,7 @@ from ssgan.errors import SSGANError
 from ssgan.models import build_models
 from ssgan.scaling import SKLEARN_ZERO_RANGE
 from ssgan.splits import Split
-from ssgan.train import Reporter
+from ssgan.train import Reporter, loss_words
 
 UNLABELED = -1
 INTEGERS = ("epochs", "batch_size", "z_dim", "entropy_epochs")  # parameters that stay ints (the others are floats)
@@ -311,9 +311,7 @@ class _EpochLines(Reporter):
         self.epochs = epochs
 
     def on_epoch(self, metrics):
-        losses = " ".join(f"{name} {metrics[key]:.3f}" for key, name in (("loss_lab", "lab"), ("loss_unl", "unl"),
-                                                                           ("loss_gen", "gen")) if metrics.get(key) is not None)
-        print(f"epoch {metrics['epoch']}/{self.epochs}: labeled acc {metrics['train_acc']:.4f}, {losses}, "
+        print(f"epoch {metrics['epoch']}/{self.epochs}: labeled acc {metrics['train_acc']:.4f}, {loss_words(metrics)}, "
               f"{metrics['seconds']:.1f} s", file=sys.stderr, flush=True)
 
     def on_warning(self, message):

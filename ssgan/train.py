@@ -97,6 +97,19 @@ class Reporter:
     def on_warning(self, message: str) -> None: ...
 
 
+LOSS_NAMES = (("loss_lab", "lab"), ("loss_unl", "unl"), ("loss_gen", "gen"))  # a progress line's losses
+
+
+def loss_words(values: dict) -> str:
+    """The losses of a progress line (a batch's values or an epoch's means), in the short names
+    that every reporter shows; a loss the run has not (or not yet) is left out.
+
+    >>> loss_words({"loss_lab": 0.01234, "loss_unl": 0.5, "loss_gen": None, "test_acc": 0.9})
+    'lab 0.012 unl 0.500'
+    """
+    return " ".join(f"{name} {values[key]:.3f}" for key, name in LOSS_NAMES if values.get(key) is not None)
+
+
 def guard_words(line: str) -> str:
     """What the NaN guard's line (:func:`_check_finite`) says happened, less its advice.
 
