@@ -188,24 +188,27 @@ def stopped(stop: Interrupted | KeyboardInterrupt, command: Sequence[str], jobs:
     if not (methods_left or jobs_left):
         return stop
     words = without(list(command), ("--seeds", "--run", "--split"))
-
-    def named(js: Sequence[Config]) -> tuple[str, list[str]]:
-        plural = "s" if len(js) > 1 else ""
-        if given_by == "seeds":
-            seeds = [j.seed for j in js]
-            return f"seed{plural} {','.join(map(str, seeds))}", ["--seeds", seeds_value(seeds)]
-        paths = [str(Path(j.split).parent) if given_by == "run" else j.split for j in js]  # a run's split is in it
-        return f"{given_by}{plural} {', '.join(paths)}", [w for path in paths for w in (f"--{given_by}", path)]
-
     rest = []
     if methods_left:
-        name, which = named(jobs[:1])
+        name, which = named(jobs[:1], given_by)
         rest.append(f"{', '.join(methods_left)} of {name}, with " + shlex.join(
             [*without(words, ("--method",)), *(w for m in methods_left for w in ("--method", m)), *which]))
     if jobs_left:
-        name, which = named(jobs_left)
+        name, which = named(jobs_left, given_by)
         rest.append(f"{name}, with " + shlex.join([*words, *which]))
     return SeedsInterrupted(signum, resumes, "; ".join(rest))
+
+
+def named(jobs: Sequence[Config], given_by: str) -> tuple[str, list[str]]:
+    """What ``ssgan baseline`` calls the runs ``jobs`` given by ``given_by`` (``seeds``, ``run``
+    or ``split``), and the options that give exactly them: ``seed 3`` and ``--seeds 3-3``, or
+    ``runs a, b`` and ``--run a --run b``."""
+    plural = "s" if len(jobs) > 1 else ""
+    if given_by == "seeds":
+        seeds = [j.seed for j in jobs]
+        return f"seed{plural} {','.join(map(str, seeds))}", ["--seeds", seeds_value(seeds)]
+    paths = [str(Path(j.split).parent) if given_by == "run" else j.split for j in jobs]  # a run's split is in it
+    return f"{given_by}{plural} {', '.join(paths)}", [w for path in paths for w in (f"--{given_by}", path)]
 
 
 def is_baseline(method: str) -> bool:

@@ -848,15 +848,19 @@ class _SeedsProgress:
         _seed_warning(seed, message, self.log)
 
     def reporter(self, seed: int):
+        return self.named(f"seed {seed}")
+
+    def named(self, who: str):
+        """The reporter of the run called ``who`` (``seed 3``, ``same-net seed 3``)."""
         from ssgan.train import Reporter
 
         if self.bars is None:
-            return _epoch_lines(f"seed {seed}: ")
+            return _epoch_lines(f"{who}: ")
         bars = self.bars
 
         class SeedBar(Reporter):
             def on_start(self, epochs, iterations, start_epoch):
-                self.task = bars.add_task(f"seed {seed}", total=epochs, completed=start_epoch, info="")
+                self.task = bars.add_task(who, total=epochs, completed=start_epoch, info="")
 
             def on_epoch(self, metrics):
                 bars.update(self.task, completed=metrics["epoch"], info=_bar_accuracy(metrics))
@@ -1014,8 +1018,12 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, weights, device
 @click.option("--device", type=str, default=None, help="Device of same-net [auto].")
 @click.option("--out", type=str, default=None, help="Folder that receives the run folders [runs].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the results.")
+@click.option("--parallel", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Baseline runs trained at once, each in a process of its own that shares the cores or the GPU "
+                   "(a small network's matrix products use a CPU's threads poorly: two runs of one thread each train "
+                   "more per hour than one of two); SIGINT/SIGTERM reach every one, which checkpoints.")
 @_named_where_given
-def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) -> None:
+def baseline(methods, run_dirs, splits, seeds, config_file, as_json, parallel, **options) -> None:
     """Train supervised-only baselines on exactly the labels of SSL runs."""
     from ssgan import config as config_mod
     from ssgan.baselines import BASELINES, NETWORK_BASELINES, settings_of_runs, stopped
@@ -1053,16 +1061,29 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
                       f"{' and '.join(methods)}: {'it acts' if len(unused) == 1 else 'they act'} only on the network "
                       f"baselines, {' and '.join(NETWORK_BASELINES)}", DataWarning)
     shared = _shared_baselines(jobs, methods, "--run" if run_dirs else "--split", splits_of)
+    given_by = "run" if run_dirs else "split" if splits else "seeds"
+    units = [(i, j) for i in range(len(jobs)) for j in range(len(methods)) if (i, j) not in shared]
+    if parallel > 1 and len(units) < 2:
+        warnings.warn(f"--parallel {parallel} has no effect on one baseline run: it trains several (--seeds, --run "
+                      "or --method) at once", DataWarning)
+    elif parallel > 1:
+        if not as_json:
+            for (i, j), name in shared.items():
+                click.echo(_shared_line(methods[j], jobs[i].seed, name), err=True)
+        results, failures = _baselines_in_processes(jobs, methods, units, parallel, shlex.split(command), given_by,
+                                                    as_json)
+        jobs = []  # (all trained)
     for i, job in enumerate(jobs):
         for j, method in enumerate(methods):
             if (i, j) in shared:  # (the same run as one trained above: a report would count it twice)
                 if not as_json:
-                    rows = "training rows (every label)" if method == "full" else "labeled split"
-                    click.echo(f"{method:16s} seed {job.seed}: the same {rows} and settings as "
-                               f"{shared[(i, j)]}, whose {method} run is above", err=True)
+                    click.echo(_shared_line(method, job.seed, shared[(i, j)]), err=True)
                 continue
-            # a network's epochs shown as fit shows them (they had trained in silence, an hour for full on MNIST)
-            progress = None if as_json or method not in NETWORK_BASELINES else _progress_reporter(f"{method} seed {job.seed}: ")
+            # a network's epochs shown as fit shows them (they had trained in silence, an hour for full on MNIST); with
+            # --json its warnings alone, as fit's (and, for a parent of --parallel, its epochs in Progress lines)
+            who = f"{method} seed {job.seed}: " if len(units) > 1 else ""
+            progress = None if method not in NETWORK_BASELINES else _warning_lines(who) if as_json \
+                else _progress_reporter(who or f"{method} seed {job.seed}: ")
             try:
                 try:
                     run_dir = BASELINES[method](job, command=command, reporter=progress)
@@ -1070,8 +1091,7 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
                     if progress is not None:
                         progress.close()
             except (Interrupted, KeyboardInterrupt) as e:  # the stopped run's resume, and the commands of what is left
-                raise stopped(e, shlex.split(command), jobs[i:], methods, j,
-                              "run" if run_dirs else "split" if splits else "seeds") from None
+                raise stopped(e, shlex.split(command), jobs[i:], methods, j, given_by) from None
             except Diverged as e:  # that run failed, not the study: the others train, as fit --seeds does
                 failures.append((job.seed, f"{method} of seed {job.seed}", str(e)))
                 if not as_json:
@@ -1081,13 +1101,122 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, **options) 
             results.append({"method": method, "run": str(run_dir), "seed": job.seed, "test_acc": last["test_acc"],
                             "val_acc": last.get("val_acc")})
             if not as_json:
-                scores = [f"{SPLIT_NAMES[split]} accuracy {_fmt(last.get(f'{split}_acc'))}" for split in ("val", "test")
-                          if last.get(f"{split}_acc") is not None or split == "test"]
-                click.echo(f"{method:16s} seed {job.seed}: {', '.join(scores)}  ({run_dir})")
+                click.echo(_result_line(results[-1]))
     if as_json:
         click.echo(json.dumps(results))
     if failures:
-        raise diverged(failures, results, len(jobs) * len(methods) - len(shared), "baseline runs")
+        raise diverged(failures, results, len(units), "baseline runs")
+
+
+def _shared_line(method: str, seed: int, name: str) -> str:
+    """``baseline``'s line for a run it does not train: that of ``name`` is the same run."""
+    rows = "training rows (every label)" if method == "full" else "labeled split"
+    return f"{method:16s} seed {seed}: the same {rows} and settings as {name}, whose {method} run is above"
+
+
+def _result_line(result: dict) -> str:
+    """``baseline``'s line for a run it trained (``result``: that run's entry of its ``--json``)."""
+    scores = [f"{SPLIT_NAMES[split]} accuracy {_fmt(result.get(f'{split}_acc'))}" for split in ("val", "test")
+              if result.get(f"{split}_acc") is not None or split == "test"]
+    return f"{result['method']:16s} seed {result['seed']}: {', '.join(scores)}  ({result['run']})"
+
+
+def _baselines_in_processes(jobs: list, methods: tuple[str, ...], units: list[tuple[int, int]], parallel: int,
+                            command: list[str], given_by: str, as_json: bool) -> tuple[list[dict], list[tuple]]:
+    """Train the baseline runs ``units`` (places in ``jobs`` x ``methods``), at most ``parallel``
+    at a time, each in a process of its own: ``ssgan baseline`` of that one run and method
+    (``command``: the words of the whole command; ``given_by``: seeds, run or split). Return
+    their results in the order of ``units`` and the runs that diverged (seed, name, the NaN
+    guard's line), as the loop of :func:`baseline` makes them; another failure is raised once
+    the others end. SIGINT or SIGTERM reach every child: a network checkpoints, and one line
+    says what to resume and what to start (:class:`ssgan.launch.SeedsInterrupted`)."""
+    import subprocess
+
+    from ssgan.baselines import NETWORK_BASELINES, named
+    from ssgan.launch import ERROR, PROGRESS_ENV, RESUME, SeedsInterrupted, _read_lines, _threads, without
+
+    network_only = ("--epochs", "--batch-size", "--device")  # (a scikit-learn child would say they do nothing)
+    base = [w for w in without(command[1:], ("--seeds", "--run", "--split", "--method", "--parallel")) if w != "--json"]
+    env = _threads(dict(os.environ), min(parallel, len(units)))
+    shown = nullcontext() if as_json else _SeedsProgress()
+    if not as_json:
+        env[PROGRESS_ENV] = "1"  # (its epochs, which the child tells this process)
+    pending, running, done, diverged_runs, failures = list(units), {}, {}, [], []
+    resumes, unstarted, stopped = [], [], []
+
+    def stop(signum, frame):  # as in sequence: the running runs checkpoint and stop, and no further one starts
+        stopped.append(signum)
+        for proc, _, _ in running.values():
+            proc.send_signal(signum)
+
+    def warn(who: str, message: str) -> None:
+        if message not in _SHOWN:  # (the data's and the settings' warnings: this process printed them)
+            _echo_warning(message, f"{who}: ", None if as_json else shown.log)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with shown:
+            while pending or running:
+                while pending and len(running) < parallel and not stopped:
+                    i, j = unit = pending.pop(0)
+                    method, who = methods[j], f"{methods[j]} seed {jobs[i].seed}"
+                    args = base if method in NETWORK_BASELINES else without(base, network_only)
+                    proc = subprocess.Popen([sys.executable, "-m", "ssgan", *args, "--method", method,
+                                             *named([jobs[i]], given_by)[1], "--json"],
+                                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                    lines: list[str] = []
+                    reporter = shown.named(who) if not as_json and method in NETWORK_BASELINES else None
+                    running[unit] = (proc, _read_lines(proc.stderr, lines, lambda m, who=who: warn(who, m), reporter),
+                                     lines)
+                for unit, (proc, reader, lines) in list(running.items()):
+                    if proc.poll() is None:
+                        continue
+                    reader.join()
+                    out = proc.stdout.read()
+                    del running[unit]
+                    i, j = unit
+                    seed, method = jobs[i].seed, methods[j]
+                    if proc.returncode == 0:
+                        done[unit] = json.loads(out.strip().splitlines()[-1])[0]
+                        if not as_json and shown.bars is not None and sys.stdout.isatty():
+                            shown.log(_result_line(done[unit]))  # (above the bars, on the terminal they share)
+                        elif not as_json:
+                            click.echo(_result_line(done[unit]))
+                    elif stopped and lines and RESUME in lines[-1]:  # a network stopped with its checkpoint
+                        resumes.append(shlex.split(lines[-1].split(RESUME)[-1])[-1])
+                    elif stopped:  # stopped before it trained, or a scikit-learn fit: its folder removed
+                        unstarted.append(unit)
+                    elif proc.returncode == 3:  # the NaN guard: the run failed, not the study
+                        said = f"seed {seed}: {ERROR}"
+                        guard = next((line.split(said, 1)[1] for line in lines if said in line), lines[-1])
+                        diverged_runs.append((seed, f"{method} of seed {seed}", guard))
+                        if not as_json:
+                            click.echo(f"{method:16s} {said}{guard}", err=True)
+                    else:
+                        failures.append((method, seed, proc.returncode, lines[-1] if lines else ""))
+                if stopped and not running:
+                    break
+                time.sleep(0.2)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if stopped:
+        left = sorted([*unstarted, *pending])
+        words = without(command, ("--seeds", "--run", "--split", "--method") + (("--parallel",) if len(left) < 2 else ()))
+        rest = []
+        for j, method in enumerate(methods):
+            of = [jobs[i] for i, jj in left if jj == j]
+            if of:
+                name, which = named(of, given_by)
+                rest.append(f"{method} of {name}, with " + shlex.join([*words, "--method", method, *which]))
+        raise SeedsInterrupted(stopped[0], resumes, "; ".join(rest) or None, parallel)
+    if failures:
+        method, seed, code, line = failures[0]
+        if code == 2 and line.startswith(ERROR):  # bad input, or a full disk: the child's own one-line message
+            raise SSGANError(line[len(ERROR):])
+        raise SSGANError(f"the {method} run of seed {seed} failed ({line or f'exit code {code}'}); {len(done)} of "
+                         f"{len(units)} baseline runs finished")
+    return [done[u] for u in units if u in done], diverged_runs
 
 
 def _shared_baselines(jobs: list, methods: tuple[str, ...], flag: str, splits_of: dict) -> dict[tuple[int, int], str]:

@@ -1,0 +1,72 @@
+"""`ssgan baseline --parallel N`: baseline runs in processes of their own, N at a time."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from conftest import torch_threads
+from ssgan.cli import main
+from ssgan.runs import read_metrics
+
+DIGITS = ["--dataset", "digits", "--labels", "50", "--device", "cpu"]
+
+
+def test_baselines_in_parallel_train_as_they_do_in_sequence(tmp_path):
+    """Two seeds' same-net and logreg, two at a time: four complete run folders, in the
+    sequential order of the results, each with the accuracy of the same run trained in sequence
+    (at the children's thread count), and no warning that --epochs does nothing on logreg (its
+    child is not given it)."""
+    args = ["baseline", *DIGITS, "--seeds", "1-2", "--method", "same-net", "--method", "logreg", "--epochs", "2"]
+    r = CliRunner().invoke(main, [*args, "--parallel", "2", "--out", str(tmp_path / "par"), "--json"])
+    assert r.exit_code == 0, r.output
+    results = json.loads(r.stdout)
+    assert [(x["method"], x["seed"]) for x in results] == [("same-net", 1), ("logreg", 1), ("same-net", 2),
+                                                            ("logreg", 2)]
+    assert "no effect" not in r.stderr, r.stderr
+    for x in results:
+        assert len(read_metrics(x["run"])) == (2 if x["method"] == "same-net" else 1), x
+        assert json.loads((Path(x["run"]) / "config.json").read_text())["seed"] == x["seed"]
+    with torch_threads(int(os.environ.get("OMP_NUM_THREADS", max(1, (os.cpu_count() or 1) // 2)))):
+        r = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "seq"), "--json"])
+    assert r.exit_code == 0, r.output
+    assert [(x["method"], x["seed"], x["test_acc"]) for x in json.loads(r.stdout)] == [
+        (x["method"], x["seed"], x["test_acc"]) for x in results]
+
+
+def test_parallel_of_one_baseline_run_says_it_does_nothing(tmp_path):
+    r = CliRunner().invoke(main, ["baseline", *DIGITS, "--seeds", "1-1", "--method", "logreg", "--parallel", "2",
+                                  "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert "Warning: --parallel 2 has no effect on one baseline run" in r.stderr, r.stderr
+    assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_a_signal_stops_baselines_in_parallel_and_says_how_to_go_on(tmp_path):
+    """SIGINT to `baseline --seeds 1-3 --method same-net --parallel 2`: seeds 1 and 2 checkpoint
+    and stop, seed 3 never starts, and one line resumes the two and starts the third."""
+    out = tmp_path / "runs"
+    p = subprocess.Popen([sys.executable, "-m", "ssgan", "baseline", *DIGITS, "--epochs", "500", "--seeds", "1-3",
+                          "--method", "same-net", "--parallel", "2", "--out", str(out)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while len(list(out.glob("*/checkpoint.pt"))) < 2 and time.time() < deadline and p.poll() is None:
+        time.sleep(0.2)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 128 + signal.SIGINT, err
+    runs = sorted(d.name for d in out.iterdir() if d.is_dir())
+    assert len(runs) == 2 and {r[-11:] for r in runs} == {"s1-same-net", "s2-same-net"}, runs
+    resume, rest = err.strip().splitlines()[-1].split("; not started: ")
+    assert resume.startswith("Interrupted (SIGINT); checkpoints written. Resume with: ssgan fit --resume ")
+    assert resume.endswith(" --parallel 2"), resume
+    for run in runs:
+        assert f"--resume {out / run}" in resume
+        assert 1 <= len(read_metrics(out / run)) < 500 and (out / run / "checkpoint.pt").is_file()
+    assert rest.startswith("same-net of seed 3, with ssgan baseline --dataset digits ") and "--parallel" not in rest
+    assert rest.endswith(f"--out {out} --method same-net --seeds 3-3"), rest
