@@ -1094,8 +1094,8 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, parallel, *
                 raise stopped(e, shlex.split(command), jobs[i:], methods, j, given_by) from None
             except Diverged as e:  # that run failed, not the study: the others train, as fit --seeds does
                 failures.append((job.seed, f"{method} of seed {job.seed}", str(e)))
-                if not as_json:
-                    click.echo(f"{method:16s} seed {job.seed}: {ERROR}{e}", err=True)
+                # (also with --json, on stderr: its last line names the run too, and a parent of --parallel reads it)
+                click.echo(f"{method:16s} seed {job.seed}: {ERROR}{e}", err=True)
                 continue
             last = read_metrics(run_dir)[-1]
             results.append({"method": method, "run": str(run_dir), "seed": job.seed, "test_acc": last["test_acc"],
@@ -1187,11 +1187,10 @@ def _baselines_in_processes(jobs: list, methods: tuple[str, ...], units: list[tu
                     elif stopped:  # stopped before it trained, or a scikit-learn fit: its folder removed
                         unstarted.append(unit)
                     elif proc.returncode == 3:  # the NaN guard: the run failed, not the study
-                        said = f"seed {seed}: {ERROR}"
-                        guard = next((line.split(said, 1)[1] for line in lines if said in line), lines[-1])
+                        said = f"{method:16s} seed {seed}: {ERROR}"  # (the child's line of its run)
+                        guard = next((line[len(said):] for line in lines if line.startswith(said)), lines[-1] if lines else "")
                         diverged_runs.append((seed, f"{method} of seed {seed}", guard))
-                        if not as_json:
-                            click.echo(f"{method:16s} {said}{guard}", err=True)
+                        click.echo(f"{said}{guard}", err=True)
                     else:
                         failures.append((method, seed, proc.returncode, lines[-1] if lines else ""))
                 if stopped and not running:
