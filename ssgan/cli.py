@@ -1130,10 +1130,9 @@ def _baselines_in_processes(jobs: list, methods: tuple[str, ...], units: list[tu
     guard's line), as the loop of :func:`baseline` makes them; another failure is raised once
     the others end. SIGINT or SIGTERM reach every child: a network checkpoints, and one line
     says what to resume and what to start (:class:`ssgan.launch.SeedsInterrupted`)."""
-    import subprocess
-
     from ssgan.baselines import NETWORK_BASELINES, named
-    from ssgan.launch import ERROR, PROGRESS_ENV, RESUME, SeedsInterrupted, _read_lines, _threads, without
+    from ssgan.launch import (ERROR, PROGRESS_ENV, RESUME, SeedsInterrupted, _threads, drive_children, start_child,
+                              without)
 
     network_only = ("--epochs", "--batch-size", "--device")  # (a scikit-learn child would say they do nothing)
     base = [w for w in without(command[1:], ("--seeds", "--run", "--split", "--method", "--parallel")) if w != "--json"]
@@ -1141,65 +1140,44 @@ def _baselines_in_processes(jobs: list, methods: tuple[str, ...], units: list[tu
     shown = nullcontext() if as_json else _SeedsProgress()
     if not as_json:
         env[PROGRESS_ENV] = "1"  # (its epochs, which the child tells this process)
-    pending, running, done, diverged_runs, failures = list(units), {}, {}, [], []
-    resumes, unstarted, stopped = [], [], []
-
-    def stop(signum, frame):  # as in sequence: the running runs checkpoint and stop, and no further one starts
-        stopped.append(signum)
-        for proc, _, _ in running.values():
-            proc.send_signal(signum)
+    pending, done, diverged_runs, failures, resumes, unstarted = list(units), {}, [], [], [], []
 
     def warn(who: str, message: str) -> None:
         if message not in _SHOWN:  # (the data's and the settings' warnings: this process printed them)
             _echo_warning(message, f"{who}: ", None if as_json else shown.log)
 
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        with shown:
-            while pending or running:
-                while pending and len(running) < parallel and not stopped:
-                    i, j = unit = pending.pop(0)
-                    method, who = methods[j], f"{methods[j]} seed {jobs[i].seed}"
-                    args = base if method in NETWORK_BASELINES else without(base, network_only)
-                    proc = subprocess.Popen([sys.executable, "-m", "ssgan", *args, "--method", method,
-                                             *named([jobs[i]], given_by)[1], "--json"],
-                                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                    lines: list[str] = []
-                    reporter = shown.named(who) if not as_json and method in NETWORK_BASELINES else None
-                    running[unit] = (proc, _read_lines(proc.stderr, lines, lambda m, who=who: warn(who, m), reporter),
-                                     lines)
-                for unit, (proc, reader, lines) in list(running.items()):
-                    if proc.poll() is None:
-                        continue
-                    reader.join()
-                    out = proc.stdout.read()
-                    del running[unit]
-                    i, j = unit
-                    seed, method = jobs[i].seed, methods[j]
-                    if proc.returncode == 0:
-                        done[unit] = json.loads(out.strip().splitlines()[-1])[0]
-                        if not as_json and shown.bars is not None and sys.stdout.isatty():
-                            shown.log(_result_line(done[unit]))  # (above the bars, on the terminal they share)
-                        elif not as_json:
-                            click.echo(_result_line(done[unit]))
-                    elif stopped and lines and RESUME in lines[-1]:  # a network stopped with its checkpoint
-                        resumes.append(shlex.split(lines[-1].split(RESUME)[-1])[-1])
-                    elif stopped:  # stopped before it trained, or a scikit-learn fit: its folder removed
-                        unstarted.append(unit)
-                    elif proc.returncode == 3:  # the NaN guard: the run failed, not the study
-                        said = f"{method:16s} seed {seed}: {ERROR}"  # (the child's line of its run)
-                        guard = next((line[len(said):] for line in lines if line.startswith(said)), lines[-1] if lines else "")
-                        diverged_runs.append((seed, f"{method} of seed {seed}", guard))
-                        click.echo(f"{said}{guard}", err=True)
-                    else:
-                        failures.append((method, seed, proc.returncode, lines[-1] if lines else ""))
-                if stopped and not running:
-                    break
-                time.sleep(0.2)
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    if stopped:
+    def start(unit: tuple[int, int]):
+        i, j = unit
+        method, who = methods[j], f"{methods[j]} seed {jobs[i].seed}"
+        args = base if method in NETWORK_BASELINES else without(base, network_only)
+        reporter = shown.named(who) if not as_json and method in NETWORK_BASELINES else None
+        return start_child([*args, "--method", method, *named([jobs[i]], given_by)[1]], env,
+                           lambda message: warn(who, message), reporter)
+
+    def finish(unit: tuple[int, int], code: int, out: str, lines: list[str], stopped: int | None) -> None:
+        i, j = unit
+        seed, method = jobs[i].seed, methods[j]
+        if code == 0:
+            done[unit] = json.loads(out.strip().splitlines()[-1])[0]
+            if not as_json and shown.bars is not None and sys.stdout.isatty():
+                shown.log(_result_line(done[unit]))  # (above the bars, on the terminal they share)
+            elif not as_json:
+                click.echo(_result_line(done[unit]))
+        elif stopped and lines and RESUME in lines[-1]:  # a network stopped with its checkpoint
+            resumes.append(shlex.split(lines[-1].split(RESUME)[-1])[-1])
+        elif stopped:  # stopped before it trained, or a scikit-learn fit: its folder removed
+            unstarted.append(unit)
+        elif code == 3:  # the NaN guard: the run failed, not the study
+            said = f"{method:16s} seed {seed}: {ERROR}"  # (the child's line of its run)
+            guard = next((line[len(said):] for line in lines if line.startswith(said)), lines[-1] if lines else "")
+            diverged_runs.append((seed, f"{method} of seed {seed}", guard))
+            click.echo(f"{said}{guard}", err=True)
+        else:
+            failures.append((method, seed, code, lines[-1] if lines else ""))
+
+    with shown:
+        signum = drive_children(pending, parallel, start, finish)
+    if signum is not None:
         left = sorted([*unstarted, *pending])
         words = without(command, ("--seeds", "--run", "--split", "--method") + (("--parallel",) if len(left) < 2 else ()))
         rest = []
@@ -1208,7 +1186,7 @@ def _baselines_in_processes(jobs: list, methods: tuple[str, ...], units: list[tu
             if of:
                 name, which = named(of, given_by)
                 rest.append(f"{method} of {name}, with " + shlex.join([*words, "--method", method, *which]))
-        raise SeedsInterrupted(stopped[0], resumes, "; ".join(rest) or None, parallel)
+        raise SeedsInterrupted(signum, resumes, "; ".join(rest) or None, parallel)
     if failures:
         method, seed, code, line = failures[0]
         if code == 2 and line.startswith(ERROR):  # bad input, or a full disk: the child's own one-line message

@@ -23,7 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, MutableMapping, Sequence
+from typing import TYPE_CHECKING, MutableMapping, NamedTuple, Sequence
 
 from ssgan.config import Config
 from ssgan.errors import SSGANError, first_line
@@ -267,6 +267,62 @@ def _read_lines(stream, lines: list[str], on_warning, reporter: Reporter | None 
     return thread
 
 
+class Child(NamedTuple):
+    """A child process of ``ssgan``, its stdout a pipe, and the thread that reads its stderr's lines into ``lines``."""
+
+    proc: subprocess.Popen
+    reader: threading.Thread
+    lines: list[str]
+
+
+def start_child(args: Sequence[str], env: MutableMapping[str, str], on_warning, reporter: Reporter | None = None
+                ) -> Child:
+    """``ssgan ARGS --json`` in a process of its own: the summary on its stdout, and on its
+    stderr only warnings, errors and (``PROGRESS_ENV`` set in ``env``) progress, read as
+    :func:`_read_lines` reads them."""
+    proc = subprocess.Popen([sys.executable, "-m", "ssgan", *args, "--json"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    return Child(proc, _read_lines(proc.stderr, lines, on_warning, reporter), lines)
+
+
+def drive_children(pending: list, parallel: int, start, finish) -> int | None:
+    """Run a child process for each item of ``pending``, at most ``parallel`` at a time, in
+    its order: ``start(item)`` starts one (a :class:`Child`), and ``finish(item, exit code,
+    stdout, stderr lines, signal)`` reads one that ended (``signal``: the one that stopped
+    them, or None). SIGINT or SIGTERM reach every running child (a training run checkpoints
+    and stops), and no further one starts: the items left in ``pending`` never started. Return
+    that signal, or None."""
+    running: dict = {}
+    stopped: list[int] = []
+
+    def stop(signum, frame):
+        stopped.append(signum)
+        for child in running.values():
+            child.proc.send_signal(signum)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while pending or running:
+            while pending and len(running) < parallel and not stopped:
+                item = pending.pop(0)
+                running[item] = start(item)
+            for item, child in list(running.items()):
+                if child.proc.poll() is None:
+                    continue
+                child.reader.join()
+                out = child.proc.stdout.read()
+                del running[item]
+                finish(item, child.proc.returncode, out, child.lines, stopped[0] if stopped else None)
+            if stopped and not running:
+                break
+            time.sleep(0.2)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return stopped[0] if stopped else None
+
+
 def run_in_processes(command: Sequence[str], jobs: Sequence[Job], parallel: int, log=lambda msg: None,
                      warn=lambda seed, msg: None, mode: str | None = None, progress=None) -> list[dict]:
     """Train ``jobs``, at most ``parallel`` at a time, each in its own process and run folder:
@@ -284,61 +340,36 @@ def run_in_processes(command: Sequence[str], jobs: Sequence[Job], parallel: int,
     env = _threads(dict(os.environ), min(parallel, len(jobs)))
     if progress is not None:
         env[PROGRESS_ENV] = "1"
-    pending, running, results, failures, stopped_runs = list(range(len(jobs))), {}, {}, [], {}
+    pending, results, failures, stopped_runs = list(range(len(jobs))), {}, [], {}
     unstarted: set[int] = set()  # children a signal stopped before they had a checkpoint to resume
-    readers: dict[int, tuple[threading.Thread, list[str]]] = {}
-    stopped: list[int] = []  # the signal that stopped the runs, if one did
 
-    def stop(signum, frame):
-        # as in sequence: the running runs checkpoint and stop, and no further one starts
-        stopped.append(signum)
-        for proc in running.values():
-            proc.send_signal(signum)
+    def start(i: int) -> Child:
+        seed = jobs[i].seed
+        args = (["fit", "--resume", jobs[i].resume, *(word for key, value in jobs[i].resume_changes.items()
+                                                      if value is not None
+                                                      for word in (f"--{key.replace('_', '-')}", str(value)))]
+                if jobs[i].resume else [*base, "--seed", str(seed)])
+        child = start_child(args, env, lambda msg: warn(seed, msg), progress(seed) if progress is not None else None)
+        log(f"seed {seed}: started")
+        return child
 
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while pending or running:
-            while pending and len(running) < parallel and not stopped:
-                i = pending.pop(0)
-                seed = jobs[i].seed
-                args = (["fit", "--resume", jobs[i].resume, *(word for key, value in jobs[i].resume_changes.items()
-                                                              if value is not None
-                                                              for word in (f"--{key.replace('_', '-')}", str(value)))]
-                        if jobs[i].resume else [*base, "--seed", str(seed)])
-                # --json: the summary on stdout, and on stderr only warnings and errors
-                running[i] = subprocess.Popen([sys.executable, "-m", "ssgan", *args, "--json"], env=env,
-                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                lines: list[str] = []
-                readers[i] = (_read_lines(running[i].stderr, lines, lambda msg, seed=seed: warn(seed, msg),
-                                          progress(seed) if progress is not None else None), lines)
-                log(f"seed {seed}: started")
-            for i, proc in list(running.items()):
-                if proc.poll() is None:
-                    continue
-                reader, lines = readers.pop(i)
-                reader.join()
-                out = proc.stdout.read()
-                del running[i]
-                seed = jobs[i].seed
-                if stopped and proc.returncode == 128 + stopped[0] and lines and RESUME in lines[-1]:
-                    stopped_runs[i] = shlex.split(lines[-1].split(RESUME)[-1])[-1]  # checkpointed
-                elif stopped and proc.returncode != 0:  # stopped before it trained (still starting up)
-                    unstarted.add(i)
-                elif proc.returncode == 0:
-                    results[i] = json.loads(out.strip().splitlines()[-1])
-                    log(f"seed {seed}: done, {results[i]['run']}")
-                else:
-                    failures.append((seed, proc.returncode, lines[-1] if lines else f"exit code {proc.returncode}"))
-                    log(f"seed {seed}: failed ({failures[-1][2]})")
-            if stopped and not running:
-                break
-            time.sleep(0.2)
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    if stopped:
+    def finish(i: int, code: int, out: str, lines: list[str], stopped: int | None) -> None:
+        seed = jobs[i].seed
+        if stopped and code == 128 + stopped and lines and RESUME in lines[-1]:
+            stopped_runs[i] = shlex.split(lines[-1].split(RESUME)[-1])[-1]  # checkpointed
+        elif stopped and code != 0:  # stopped before it trained (still starting up)
+            unstarted.add(i)
+        elif code == 0:
+            results[i] = json.loads(out.strip().splitlines()[-1])
+            log(f"seed {seed}: done, {results[i]['run']}")
+        else:
+            failures.append((seed, code, lines[-1] if lines else f"exit code {code}"))
+            log(f"seed {seed}: failed ({failures[-1][2]})")
+
+    signum = drive_children(pending, parallel, start, finish)
+    if signum is not None:
         started = set(range(len(jobs))) - set(pending) - unstarted
-        raise interrupted(stopped[0], jobs, stopped_runs, started, command, parallel, mode)
+        raise interrupted(signum, jobs, stopped_runs, started, command, parallel, mode)
     if failures:
         raise failed(failures, [results[i] for i in sorted(results)], len(jobs), parallel, mode)
     return [results[i] for i in range(len(jobs))]
