@@ -35,6 +35,23 @@ def torch_threads(n: int):
         torch.set_num_threads(before)
 
 
+def interrupt_once_checkpointed(args: list[str], out: Path, runs: int) -> tuple[int, str]:
+    """``python -m ssgan ARGS`` in a process of its own, sent SIGINT once ``runs`` run folders
+    under ``out`` hold a checkpoint (or after 120 s): its exit code and stderr."""
+    import subprocess
+    import sys
+    import time
+
+    p = subprocess.Popen([sys.executable, "-m", "ssgan", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    deadline = time.time() + 120
+    while len(list(out.glob("*/checkpoint.pt"))) < runs and time.time() < deadline and p.poll() is None:
+        time.sleep(0.2)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    return p.returncode, err
+
+
 def write_npz(path: Path, **arrays) -> str:
     np.savez(path, **arrays)
     return f"npz:{path}"

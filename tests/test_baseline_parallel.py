@@ -3,14 +3,11 @@
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 from click.testing import CliRunner
 
-from conftest import torch_threads
+from conftest import interrupt_once_checkpointed, torch_threads
 from ssgan.cli import main
 from ssgan.runs import read_metrics
 
@@ -51,15 +48,9 @@ def test_a_signal_stops_baselines_in_parallel_and_says_how_to_go_on(tmp_path):
     """SIGINT to `baseline --seeds 1-3 --method same-net --parallel 2`: seeds 1 and 2 checkpoint
     and stop, seed 3 never starts, and one line resumes the two and starts the third."""
     out = tmp_path / "runs"
-    p = subprocess.Popen([sys.executable, "-m", "ssgan", "baseline", *DIGITS, "--epochs", "500", "--seeds", "1-3",
-                          "--method", "same-net", "--parallel", "2", "--out", str(out)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while len(list(out.glob("*/checkpoint.pt"))) < 2 and time.time() < deadline and p.poll() is None:
-        time.sleep(0.2)
-    p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=120)
-    assert p.returncode == 128 + signal.SIGINT, err
+    code, err = interrupt_once_checkpointed(["baseline", *DIGITS, "--epochs", "500", "--seeds", "1-3", "--method",
+                                             "same-net", "--parallel", "2", "--out", str(out)], out, 2)
+    assert code == 128 + signal.SIGINT, err
     runs = sorted(d.name for d in out.iterdir() if d.is_dir())
     assert len(runs) == 2 and {r[-11:] for r in runs} == {"s1-same-net", "s2-same-net"}, runs
     resume, rest = err.strip().splitlines()[-1].split("; not started: ")

@@ -424,20 +424,13 @@ def test_a_signal_stops_parallel_seeds_and_starts_no_more(tmp_path):
     """SIGINT to `fit --seeds 1,2,3 --parallel 2`: seeds 1 and 2 checkpoint and stop, seed 3
     never starts (as in sequence), and one line says how to resume each and what is left."""
     import signal
-    import subprocess
-    import sys
-    import time
+
+    from conftest import interrupt_once_checkpointed
 
     out = tmp_path / "runs"
-    p = subprocess.Popen([sys.executable, "-m", "ssgan", "fit", "--dataset", "digits", "--labels", "50", "--epochs",
-                          "500", "--device", "cpu", "--seeds", "1,2,3", "--parallel", "2", "--out", str(out)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while len(list(out.glob("*/checkpoint.pt"))) < 2 and time.time() < deadline and p.poll() is None:
-        time.sleep(0.2)
-    p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=120)
-    assert p.returncode == 128 + signal.SIGINT, err
+    code, err = interrupt_once_checkpointed(["fit", "--dataset", "digits", "--labels", "50", "--epochs", "500", "--device",
+                                             "cpu", "--seeds", "1,2,3", "--parallel", "2", "--out", str(out)], out, 2)
+    assert code == 128 + signal.SIGINT, err
     runs = sorted(d.name for d in out.iterdir() if d.is_dir())
     assert len(runs) == 2 and {r[-2:] for r in runs} == {"s1", "s2"}, runs
     lines = [line for line in err.splitlines() if line.strip()]
