@@ -1188,12 +1188,27 @@ def _baselines_in_processes(jobs: list, methods: tuple[str, ...], units: list[tu
                 rest.append(f"{method} of {name}, with " + shlex.join([*words, "--method", method, *which]))
         raise SeedsInterrupted(signum, resumes, "; ".join(rest) or None, parallel)
     if failures:
-        method, seed, code, line = failures[0]
-        if code == 2 and line.startswith(ERROR):  # bad input, or a full disk: the child's own one-line message
-            raise SSGANError(line[len(ERROR):])
-        raise SSGANError(f"the {method} run of seed {seed} failed ({line or f'exit code {code}'}); {len(done)} of "
-                         f"{len(units)} baseline runs finished")
+        raise _baselines_failed(failures, len(done), len(units), parallel)
     return [done[u] for u in units if u in done], diverged_runs
+
+
+def _baselines_failed(failures: list[tuple[str, int, int, str]], finished: int, total: int,
+                      parallel: int) -> SSGANError:
+    """The error of baseline runs that failed in processes of their own (method, seed, exit code,
+    the child's last line) of ``total`` that ran ``parallel`` at a time, ``finished`` of them
+    to the end: where several ran out of device memory, one line that resumes them all, fewer at
+    once (as ``fit --parallel`` says it); else the first one's own line, or what it exited with."""
+    from ssgan.launch import ERROR, OutOfDeviceMemory, _fewer
+
+    read = [OutOfDeviceMemory.read(line.removeprefix(ERROR)) for _, _, code, line in failures if code == 2]
+    memory = [e for e in read if e]
+    if len(memory) > 1:
+        return OutOfDeviceMemory(memory[0].reason, [run for e in memory for run in e.runs], _fewer(parallel))
+    method, seed, code, line = failures[0]
+    if code == 2 and line.startswith(ERROR):  # bad input, a full disk, the device's memory: the child's own line
+        return SSGANError(line[len(ERROR):])
+    return SSGANError(f"the {method} run of seed {seed} failed ({line or f'exit code {code}'}); {finished} of "
+                      f"{total} baseline runs finished")
 
 
 def _shared_baselines(jobs: list, methods: tuple[str, ...], flag: str, splits_of: dict) -> dict[tuple[int, int], str]:
