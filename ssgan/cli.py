@@ -1131,8 +1131,8 @@ def _baselines_in_processes(jobs: list, methods: tuple[str, ...], units: list[tu
     the others end. SIGINT or SIGTERM reach every child: a network checkpoints, and one line
     says what to resume and what to start (:class:`ssgan.launch.SeedsInterrupted`)."""
     from ssgan.baselines import NETWORK_BASELINES, named
-    from ssgan.launch import (ERROR, PROGRESS_ENV, RESUME, SeedsInterrupted, _threads, drive_children, start_child,
-                              without)
+    from ssgan.launch import (ERROR, PROGRESS_ENV, SeedsInterrupted, _threads, checkpointed, drive_children,
+                              start_child, without)
 
     network_only = ("--epochs", "--batch-size", "--device")  # (a scikit-learn child would say they do nothing)
     base = [w for w in without(command[1:], ("--seeds", "--run", "--split", "--method", "--parallel")) if w != "--json"]
@@ -1163,8 +1163,8 @@ def _baselines_in_processes(jobs: list, methods: tuple[str, ...], units: list[tu
                 shown.log(_result_line(done[unit]))  # (above the bars, on the terminal they share)
             elif not as_json:
                 click.echo(_result_line(done[unit]))
-        elif stopped and lines and RESUME in lines[-1]:  # a network stopped with its checkpoint
-            resumes.append(shlex.split(lines[-1].split(RESUME)[-1])[-1])
+        elif run := checkpointed(code, lines, stopped):  # a network stopped with its checkpoint
+            resumes.append(run)
         elif stopped:  # stopped before it trained, or a scikit-learn fit: its folder removed
             unstarted.append(unit)
         elif code == 3:  # the NaN guard: the run failed, not the study
@@ -1173,7 +1173,7 @@ def _baselines_in_processes(jobs: list, methods: tuple[str, ...], units: list[tu
             diverged_runs.append((seed, f"{method} of seed {seed}", guard))
             click.echo(f"{said}{guard}", err=True)
         else:
-            failures.append((method, seed, code, lines[-1] if lines else ""))
+            failures.append((method, seed, code, lines[-1] if lines else f"exit code {code}"))
 
     with shown:
         signum = drive_children(pending, parallel, start, finish)
@@ -1196,19 +1196,12 @@ def _baselines_failed(failures: list[tuple[str, int, int, str]], finished: int, 
                       parallel: int) -> SSGANError:
     """The error of baseline runs that failed in processes of their own (method, seed, exit code,
     the child's last line) of ``total`` that ran ``parallel`` at a time, ``finished`` of them
-    to the end: where several ran out of device memory, one line that resumes them all, fewer at
-    once (as ``fit --parallel`` says it); else the first one's own line, or what it exited with."""
-    from ssgan.launch import ERROR, OutOfDeviceMemory, _fewer
+    to the end, as :func:`ssgan.launch.failed` says fit's: several out of device memory resumed
+    by one line, else the first one's own line, or what it exited with."""
+    from ssgan.launch import failed
 
-    read = [OutOfDeviceMemory.read(line.removeprefix(ERROR)) for _, _, code, line in failures if code == 2]
-    memory = [e for e in read if e]
-    if len(memory) > 1:
-        return OutOfDeviceMemory(memory[0].reason, [run for e in memory for run in e.runs], _fewer(parallel))
-    method, seed, code, line = failures[0]
-    if code == 2 and line.startswith(ERROR):  # bad input, a full disk, the device's memory: the child's own line
-        return SSGANError(line[len(ERROR):])
-    return SSGANError(f"the {method} run of seed {seed} failed ({line or f'exit code {code}'}); {finished} of "
-                      f"{total} baseline runs finished")
+    return failed([(k, code, line) for k, (_, _, code, line) in enumerate(failures)], [{}] * finished, total,
+                  parallel, what=lambda k: f"the {failures[k][0]} run of seed {failures[k][1]}", unit="baseline runs")
 
 
 def _shared_baselines(jobs: list, methods: tuple[str, ...], flag: str, splits_of: dict) -> dict[tuple[int, int], str]:

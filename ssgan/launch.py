@@ -205,13 +205,13 @@ def seeds_value(seeds: Sequence[int]) -> str:
 
 
 def failed(failures: list[tuple[int, int, str]], finished: list[dict], total: int, parallel: int = 1,
-           mode: str | None = None) -> SSGANError:
+           mode: str | None = None, what=lambda seed: f"the run of seed {seed}", unit: str = "seeds") -> SSGANError:
     """The error of the first of ``failures`` (seed, exit code, its last line) of ``total`` runs
-    that ran ``parallel`` at a time (in ``mode``), of which ``finished`` (their summaries)
-    finished; if every one of them diverged (exit code 3: the NaN guard's), a
-    :func:`diverged` that names them all, which a report counts apart; if several ran out of
-    device memory (a stacked group's runs do so together), one :class:`OutOfDeviceMemory` that
-    resumes them all, fewer at once."""
+    (``unit``) that ran ``parallel`` at a time (in ``mode``), of which ``finished`` (their
+    summaries) finished, the run named ``what(seed)``; if every one of them diverged (exit code
+    3: the NaN guard's), a :func:`diverged` that names them all, which a report counts apart;
+    if several ran out of device memory (a stacked group's runs do so together), one
+    :class:`OutOfDeviceMemory` that resumes them all, fewer at once."""
     done = len(finished)
     read = [(seed, OutOfDeviceMemory.read(m.removeprefix(ERROR))) for seed, code, m in failures if code == 2]
     memory = [e for _, e in sorted(read, key=lambda t: t[0]) if e]  # (in the order of the seeds, whichever failed first)
@@ -223,7 +223,7 @@ def failed(failures: list[tuple[int, int, str]], finished: list[dict], total: in
     seed, code, message = failures[0]
     if code == 2 and message.startswith(ERROR):  # bad input: the child's own one-line message
         return SSGANError(message[len(ERROR):])
-    return SSGANError(f"the run of seed {seed} failed ({message}); {done} of {total} seeds finished")
+    return SSGANError(f"{what(seed)} failed ({message}); {done} of {total} {unit} finished")
 
 
 def diverged(runs: list[tuple[int, str, str]], finished: list[dict], total: int, unit: str = "seeds") -> SSGANError:
@@ -284,6 +284,14 @@ def start_child(args: Sequence[str], env: MutableMapping[str, str], on_warning, 
                             stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
     return Child(proc, _read_lines(proc.stderr, lines, on_warning, reporter), lines)
+
+
+def checkpointed(code: int, lines: list[str], signum: int | None) -> str | None:
+    """The run folder of a child that the signal ``signum`` stopped with a checkpoint (its exit
+    code the signal's, its last line saying how to resume); None for any other end."""
+    if signum is None or code != 128 + signum or not lines or RESUME not in lines[-1]:
+        return None
+    return shlex.split(lines[-1].split(RESUME)[-1])[-1]
 
 
 def drive_children(pending: list, parallel: int, start, finish) -> int | None:
@@ -355,8 +363,8 @@ def run_in_processes(command: Sequence[str], jobs: Sequence[Job], parallel: int,
 
     def finish(i: int, code: int, out: str, lines: list[str], stopped: int | None) -> None:
         seed = jobs[i].seed
-        if stopped and code == 128 + stopped and lines and RESUME in lines[-1]:
-            stopped_runs[i] = shlex.split(lines[-1].split(RESUME)[-1])[-1]  # checkpointed
+        if run := checkpointed(code, lines, stopped):
+            stopped_runs[i] = run
         elif stopped and code != 0:  # stopped before it trained (still starting up)
             unstarted.add(i)
         elif code == 0:
