@@ -6,6 +6,7 @@ Each epoch's ``metrics.jsonl`` line carries them; ``ssgan report`` plots them ne
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -14,6 +15,8 @@ from torch import Tensor, nn
 COLLAPSE_LOSS = 0.05  # the discriminator's real/fake loss below this ...
 COLLAPSE_EPOCHS = 3  # ... for this many epochs: it has won
 DROP = 0.5  # an indicator below this fraction of its best so far has dropped sharply
+JUMP_LOSS = 0.1  # an epoch's labeled loss above this ...
+JUMP_FACTOR = 100  # ... and this many times its lowest before, where the epoch before was at most JUMP_LOSS: a jump
 
 
 def first_and_last_weight_names(model: nn.Module) -> tuple[str, str]:
@@ -56,9 +59,34 @@ def collapse_indicators(fake: Tensor, real: Tensor, fake_logits: Tensor) -> dict
             "class_entropy": entropy}
 
 
+def labeled_loss_jumps(history: Sequence[dict]) -> list[int]:
+    """The epochs at which the labeled loss jumped: above ``JUMP_LOSS`` and ``JUMP_FACTOR`` times
+    its lowest in the epochs before, from at most ``JUMP_LOSS`` in the epoch before. A few steps
+    threw the classifier off the labeled examples it had fitted; the epochs that follow recover,
+    or not. A network trained on few labels alone (``same-net``) does this at a constant rate.
+
+    >>> labeled_loss_jumps([{"epoch": e, "loss_lab": v} for e, v in enumerate([0.9, 0.002, 2e-4, 0.3, 2.0, 0.01, 0.5], 1)])
+    [4, 7]
+    """
+    jumps, lowest, before = [], math.inf, None
+    for m in history:
+        loss = m.get("loss_lab")
+        if loss is None:
+            continue
+        if loss > JUMP_LOSS and loss > JUMP_FACTOR * lowest and before is not None and before <= JUMP_LOSS:
+            jumps.append(m["epoch"])
+        lowest, before = min(lowest, loss), loss
+    return jumps
+
+
 def warnings_for(history: list[dict], metrics: dict) -> list[str]:
-    """Signs of a failing GAN, from this epoch and the ones before it."""
+    """Signs of a failing GAN, or of a classifier thrown off its labels, from this epoch and the ones before it."""
     out = []
+    if labeled_loss_jumps([*history, metrics])[-1:] == [metrics["epoch"]]:
+        lowest = min(m["loss_lab"] for m in history if m.get("loss_lab") is not None)
+        out.append(f"epoch {metrics['epoch']}: the labeled loss jumped to {metrics['loss_lab']:.3g}, from {lowest:.2g} "
+                   "at its lowest: a few steps threw the classifier off its labeled examples, and an accuracy "
+                   "read in the epochs that follow may be low (metrics.jsonl shows whether it recovers)")
     recent = [*history[-(COLLAPSE_EPOCHS - 1):], metrics]
     losses_unl = [m.get("loss_unl") for m in recent]
     if len(recent) == COLLAPSE_EPOCHS and all(v is not None and v < COLLAPSE_LOSS for v in losses_unl):

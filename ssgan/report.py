@@ -22,6 +22,7 @@ import numpy as np
 
 from ssgan.baselines import is_baseline
 from ssgan.config import SPLIT_NAMES, from_dict
+from ssgan.diagnostics import JUMP_FACTOR, JUMP_LOSS, labeled_loss_jumps
 from ssgan.errors import DataWarning, SSGANError
 from ssgan.fileio import atomic_path, check_folder_can_be, write_json, write_text
 from ssgan.runs import child_runs, divergence, method_name, read_config, read_metrics
@@ -279,6 +280,8 @@ def summarize(runs: list[RunRecord], split: str = "test", against: str | None = 
             "last_epoch_diagnostics": _last_diagnostics(rs),
             "sample_quality": _last_quality(rs),
             "runs_with_warnings": sum(any(m.get("warnings") for m in r.metrics) for r in rs),
+            # epochs at which a run's labeled loss jumped (read from its losses: runs older than the warning too)
+            "loss_jumps": [{"seed": r.config["seed"], "epochs": jumps} for r in rs if (jumps := labeled_loss_jumps(r.metrics))],
             # seeds that the NaN guard stopped: counted here, not in the means above
             "diverged": [{"run": str(r.path), "seed": r.config["seed"], "why": guard_words(r.diverged)}
                          for r in every if r.diverged],
@@ -683,9 +686,18 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
         lines.append("| real training images | " + " | ".join(f"{real[k]:.3f}" for k in QUALITY_KEYS) + " |")
     lines += ["", f"Per-run {word} accuracies (last epoch):", ""]
     for name, m in summary["methods"].items():
-        accs = ", ".join([f"seed {s}: {_pct(a)}" for s, a in zip(m["seeds"], m[f"{split}_acc"])]
+        jumped = {j["seed"]: j["epochs"] for j in m["loss_jumps"]}
+        accs = ", ".join([f"seed {s}: {_pct(a)}" + (f" (labeled loss jumped at epoch{'s' * (len(jumped[s]) > 1)} "
+                                                    f"{', '.join(map(str, jumped[s]))})" if s in jumped else "")
+                          for s, a in zip(m["seeds"], m[f"{split}_acc"])]
                          + [f"seed {d['seed']}: diverged" for d in m["diverged"]])
         lines.append(f"- {name}: {accs}")
+    if any(m["loss_jumps"] for m in summary["methods"].values()):
+        lines += ["", f"Where the labeled loss jumped (above {JUMP_LOSS} and {JUMP_FACTOR} times its lowest before), "
+                  "a few steps threw the classifier off its labeled examples; a last epoch soon after may be low "
+                  "while it recovers, so that run's accuracy says less about its method, and a gain over it more "
+                  "than the method earns. Networks trained on few labels alone (same-net) do this at a constant "
+                  "learning rate (README, Diagnostics); each run's metrics.jsonl shows its losses by epoch."]
     lines += ["", f"![{word} accuracy per epoch](accuracy.png)", "", "![training losses](losses.png)", "",
               "![gradient norms and mode-collapse indicators](diagnostics.png)", ""]
     if has_quality_plot:

@@ -231,6 +231,22 @@ def test_collapse_indicators_and_warnings():
     assert warnings_for(history, {"epoch": 2, "sample_spread": 0.8, "class_entropy": 0.9}) == []
 
 
+def test_a_labeled_loss_that_jumps_is_a_warning_once():
+    """A labeled loss that had fallen near zero and jumps (digits' same-net: from 1e-5 to 41 at
+    epoch 63, its labeled accuracy then down to 0.10) is a warning at the epoch of the jump, not
+    at each epoch of the recovery; a loss that only rises a little, or an early one, is none."""
+    history = [{"epoch": e, "loss_lab": v} for e, v in enumerate([0.9, 0.01, 3e-4, 1e-4], 1)]
+    jump = warnings_for(history, {"epoch": 5, "loss_lab": 41.46})
+    assert jump == ["epoch 5: the labeled loss jumped to 41.5, from 0.0001 at its lowest: a few steps threw the "
+                    "classifier off its labeled examples, and an accuracy read in the epochs that follow may be low "
+                    "(metrics.jsonl shows whether it recovers)"], jump
+    after = [*history, {"epoch": 5, "loss_lab": 41.46}]
+    assert warnings_for(after, {"epoch": 6, "loss_lab": 2.4}) == []  # still recovering: the same jump
+    assert warnings_for(history, {"epoch": 5, "loss_lab": 0.009}) == []  # 90 times the lowest, under 0.1
+    assert warnings_for(history[:2], {"epoch": 3, "loss_lab": 0.5}) == []  # 50 times the lowest
+    assert warnings_for([], {"epoch": 1, "loss_lab": 2.3}) == []  # the first epoch
+
+
 @pytest.mark.parametrize("spec, dim, k", [("gmm1d:modes=3", 1, 3), ("gmm2d:modes=8", 2, 8), ("gmm2d:modes=2,n=100", 2, 2)])
 def test_gaussian_mixture_datasets(spec, dim, k):
     d = load_dataset(spec)
