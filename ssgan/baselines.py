@@ -218,9 +218,11 @@ def is_baseline(method: str) -> bool:
 def beside(run_dir: str | Path, part: str = "test") -> list[dict]:
     """The supervised-only baselines trained on exactly the labels of the run folder ``run_dir``
     and kept beside it (``ssgan baseline --run RUN`` puts them there), finished: each one's
-    method, folder, and the accuracy and errors of its last epoch on ``part`` (``test`` or
-    ``val``), as its ``metrics.jsonl`` holds them; what ``ssgan eval`` shows beside the run's own.
+    method, folder, the accuracy and errors of its last epoch on ``part`` (``test`` or
+    ``val``), as its ``metrics.jsonl`` holds them, and the epochs at which its labeled loss
+    jumped (:func:`ssgan.diagnostics.labeled_loss_jumps`); what ``ssgan eval`` shows beside the run's own.
     ``full`` trains on other labels (every one), so it is not among them."""
+    from ssgan.diagnostics import labeled_loss_jumps
     from ssgan.runs import read_metrics
     from ssgan.splits import load_split
 
@@ -243,5 +245,5 @@ def beside(run_dir: str | Path, part: str = "test") -> list[dict]:
                 or last.get("epoch") != config.get("epochs", 1) or last.get(f"{part}_acc") is None):
             continue
         found.append({"method": method, "run": str(other), "accuracy": last[f"{part}_acc"],
-                      "errors": last[f"{part}_errors"]})
+                      "errors": last[f"{part}_errors"], "loss_jumps": labeled_loss_jumps(metrics)})
     return found

@@ -984,6 +984,12 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, weights, device
             bt.add_row(b["method"], f"{b['accuracy']:.4f}", f"{b['errors']} of {r['n']}",
                        f"{r['accuracy'] - b['accuracy']:+.4f}", b["run"])
         console.print(bt)
+        for b in r["baselines"]:
+            if b["loss_jumps"]:
+                epochs = ", ".join(map(str, b["loss_jumps"]))
+                console.print(f"{b['method']}'s labeled loss jumped at epoch{'s' * (len(b['loss_jumps']) > 1)} {epochs} "
+                              "(README, Diagnostics): its last epoch may be low while it recovers, and this run's gain "
+                              "over it more than the method earns.", highlight=False, markup=False, soft_wrap=True)
     elif "baselines" in r and not is_baseline(method_name(read_config(Path(run)))):
         console.print(f"No supervised-only baselines on its labels beside it: `ssgan baseline --run {run}` trains "
                       "same-net and logreg on them, and eval then shows them here.", highlight=False, markup=False,

@@ -539,33 +539,36 @@ def test_a_report_counts_each_run_once(runs, tmp_path):
     assert report["methods"]["ssgan"]["seeds"] == [1, 1] and report["methods"]["ssgan"]["runs"] == [str(first), str(one)]
 
 
-def test_a_report_names_the_runs_whose_labeled_loss_jumped(runs, tmp_path):
-    """A run whose labeled loss jumped (read from its losses, as for runs older than the warning)
-    is marked beside its accuracy, with a line on what that means for its method's mean; the
-    other runs are not."""
+def test_a_report_and_eval_name_the_runs_whose_labeled_loss_jumped(runs, tmp_path):
+    """A baseline whose labeled loss jumped (read from its losses, as for runs older than the
+    warning) is marked beside its accuracy in a report, with a line on what that means for its
+    method's mean, and eval of the SSL run on its labels says so under the gain; the other runs
+    are not marked."""
     import shutil
 
-    out, _, base = runs
-    same = sorted(Path(r["run"]) for r in base if r["method"] == "same-net")
+    out, agg, _ = runs
     copies = tmp_path / "runs"
-    for run in same:
-        shutil.copytree(run, copies / run.name)
+    shutil.copytree(out, copies)
     r = invoke("report", copies, "--out", tmp_path / "calm")
     assert r.exit_code == 0, r.output
     assert "jumped" not in (tmp_path / "calm" / "report.md").read_text()
-    jumped = copies / same[1].name
+    jumped = next(p for p in sorted(copies.iterdir()) if p.name.endswith("-s2-same-net"))
     lines = [json.loads(line) for line in (jumped / "metrics.jsonl").read_text().splitlines()]
     lines[0]["loss_lab"], lines[1]["loss_lab"] = 2e-4, 3.2
     (jumped / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in lines))
     r = invoke("report", copies, "--out", tmp_path / "rep")
     assert r.exit_code == 0, r.output
-    seed = json.loads((jumped / "config.json").read_text())["seed"]
-    assert json.loads((tmp_path / "rep" / "report.json").read_text())["methods"]["same-net"]["loss_jumps"] == [
-        {"seed": seed, "epochs": [2]}]
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert rep["methods"]["same-net"]["loss_jumps"] == [{"seed": 2, "epochs": [2]}]
+    assert rep["methods"]["ssgan"]["loss_jumps"] == [] and rep["methods"]["logreg"]["loss_jumps"] == []
     md = (tmp_path / "rep" / "report.md").read_text()
     line = next(line for line in md.splitlines() if line.startswith("- same-net: "))
-    assert line.count("jumped") == 1 and f"seed {seed}: " in line and "(labeled loss jumped at epoch 2)" in line, line
+    assert line.count("jumped") == 1 and "seed 2: " in line and "(labeled loss jumped at epoch 2)" in line, line
     assert "Where the labeled loss jumped (above 0.1 and 100 times its lowest before)" in md
+    ssl = {run["seed"]: copies / Path(run["run"]).name for run in agg["runs"]}
+    said = invoke("eval", ssl[2]).output
+    assert "same-net's labeled loss jumped at epoch 2 (README, Diagnostics)" in " ".join(said.split()), said
+    assert "jumped" not in invoke("eval", ssl[1]).output
 
 
 def test_a_long_tag_names_its_method_whole_and_its_folder_in_part(tmp_path):
