@@ -35,19 +35,25 @@ def torch_threads(n: int):
         torch.set_num_threads(before)
 
 
-def interrupt_once_checkpointed(args: list[str], out: Path, runs: int) -> tuple[int, str]:
+def interrupt_once_checkpointed(args: list[str], out: Path, runs: int, group: bool = False) -> tuple[int, str]:
     """``python -m ssgan ARGS`` in a process of its own, sent SIGINT once ``runs`` run folders
-    under ``out`` hold a checkpoint (or after 120 s): its exit code and stderr."""
+    under ``out`` hold a checkpoint (or after 120 s): its exit code and stderr. With ``group``
+    the process leads a process group of its own and the signal goes to the whole group, as a
+    terminal's Ctrl-C does: its children then get it from the terminal and again from it."""
+    import os
     import subprocess
     import sys
     import time
 
     p = subprocess.Popen([sys.executable, "-m", "ssgan", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+                         text=True, start_new_session=group)
     deadline = time.time() + 120
     while len(list(out.glob("*/checkpoint.pt"))) < runs and time.time() < deadline and p.poll() is None:
         time.sleep(0.2)
-    p.send_signal(signal.SIGINT)
+    if group:
+        os.killpg(p.pid, signal.SIGINT)
+    else:
+        p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=120)
     return p.returncode, err
 

@@ -45,13 +45,15 @@ def test_parallel_of_one_baseline_run_says_it_does_nothing(tmp_path):
 
 
 def test_a_signal_stops_baselines_in_parallel_and_says_how_to_go_on(tmp_path):
-    """SIGINT to `baseline --seeds 1-3 --method same-net --parallel 2`: seeds 1 and 2 checkpoint
-    and stop, seed 3 never starts, and one line resumes the two and starts the third; before it,
-    each child's epochs were shown, named by its run (the children tell them in lines that the
-    parent reads and never prints)."""
+    """SIGINT to `baseline --seeds 1-3 --method same-net --parallel 2` and its children, as a
+    terminal's Ctrl-C sends it (each child gets it twice: from the terminal and passed on by the
+    parent; fit's tests signal the parent alone): seeds 1 and 2 checkpoint and stop, seed 3
+    never starts, and one line resumes the two and starts the third; before it, each child's
+    epochs were shown, named by its run (the children tell them in lines that the parent reads
+    and never prints)."""
     out = tmp_path / "runs"
     code, err = interrupt_once_checkpointed(["baseline", *DIGITS, "--epochs", "500", "--seeds", "1-3", "--method",
-                                             "same-net", "--parallel", "2", "--out", str(out)], out, 2)
+                                             "same-net", "--parallel", "2", "--out", str(out)], out, 2, group=True)
     assert code == 128 + signal.SIGINT, err
     for seed in (1, 2):
         assert f"\nsame-net seed {seed}: epoch 1/500: test acc " in "\n" + err, err
