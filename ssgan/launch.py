@@ -314,7 +314,9 @@ def drive_children(pending: list, parallel: int, start, finish) -> int | None:
         while pending or running:
             while pending and len(running) < parallel and not stopped:
                 item = pending.pop(0)
-                running[item] = start(item)
+                running[item] = child = start(item)
+                if stopped:  # the signal came while it started, before it was among those that stop() reaches
+                    child.proc.send_signal(stopped[0])
             for item, child in list(running.items()):
                 if child.proc.poll() is None:
                     continue

@@ -382,6 +382,36 @@ def test_a_signal_while_parallel_seeds_start_up_names_them_to_run_again(tmp_path
     assert last.endswith(f"--out {out} --seeds 1,2"), last
 
 
+def test_a_signal_while_a_child_starts_reaches_it_too():
+    """A signal that comes while a child starts, after its process exists and before it counts
+    as running, reaches it too. It had not: the test above, under load, saw seed 2 train all
+    its epochs after SIGINT, and the line named seed 1 alone."""
+    import signal
+    import subprocess
+    import sys
+
+    from ssgan.launch import Child, _read_lines, drive_children
+
+    ended = {}
+
+    def start(item):
+        proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        lines = []
+        child = Child(proc, _read_lines(proc.stderr, lines, lambda message: None), lines)
+        os.kill(os.getpid(), signal.SIGINT)  # (its handler runs here, before start returns)
+        return child
+
+    def finish(item, code, out, lines, stopped):
+        ended[item] = (code, stopped)
+
+    pending = ["a", "b"]
+    assert drive_children(pending, 1, start, finish) == signal.SIGINT
+    assert pending == ["b"] and set(ended) == {"a"}, ended
+    code, stopped = ended["a"]
+    assert stopped == signal.SIGINT and code != 0, code  # (left alone, it would sleep its 5 s and exit with 0)
+
+
 @pytest.mark.parametrize("text, seeds", [("3", [1, 2, 3]), ("4,2", [4, 2]), ("6-9", [6, 7, 8, 9]), ("1-2,5", [1, 2, 5])])
 def test_seeds_counts_lists_and_ranges(text, seeds):
     from ssgan.cli import _parse_seeds
