@@ -986,8 +986,9 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, weights, device
         console.print(bt)
         for b in r["baselines"]:
             if b["loss_jumps"]:
-                epochs = ", ".join(map(str, b["loss_jumps"]))
-                console.print(f"{b['method']}'s labeled loss jumped at epoch{'s' * (len(b['loss_jumps']) > 1)} {epochs} "
+                from ssgan.diagnostics import epochs_words
+
+                console.print(f"{b['method']}'s labeled loss jumped at {epochs_words(b['loss_jumps'])} "
                               "(README, Diagnostics): its last epoch may be low while it recovers, and this run's gain "
                               "over it more than the method earns.", highlight=False, markup=False, soft_wrap=True)
     elif "baselines" in r and not is_baseline(method_name(read_config(Path(run)))):

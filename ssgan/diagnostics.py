@@ -79,6 +79,15 @@ def labeled_loss_jumps(history: Sequence[dict]) -> list[int]:
     return jumps
 
 
+def epochs_words(epochs: Sequence[int]) -> str:
+    """``epoch 63`` or ``epochs 12, 50``: where a run's labeled loss jumped, in a line.
+
+    >>> epochs_words([63]), epochs_words([12, 50])
+    ('epoch 63', 'epochs 12, 50')
+    """
+    return f"epoch{'s' * (len(epochs) > 1)} {', '.join(map(str, epochs))}"
+
+
 def warnings_for(history: list[dict], metrics: dict) -> list[str]:
     """Signs of a failing GAN, or of a classifier thrown off its labels, from this epoch and the ones before it."""
     out = []

@@ -22,7 +22,7 @@ import numpy as np
 
 from ssgan.baselines import is_baseline
 from ssgan.config import SPLIT_NAMES, from_dict
-from ssgan.diagnostics import JUMP_FACTOR, JUMP_LOSS, labeled_loss_jumps
+from ssgan.diagnostics import JUMP_FACTOR, JUMP_LOSS, epochs_words, labeled_loss_jumps
 from ssgan.errors import DataWarning, SSGANError
 from ssgan.fileio import atomic_path, check_folder_can_be, write_json, write_text
 from ssgan.runs import child_runs, divergence, method_name, read_config, read_metrics
@@ -281,7 +281,8 @@ def summarize(runs: list[RunRecord], split: str = "test", against: str | None = 
             "sample_quality": _last_quality(rs),
             "runs_with_warnings": sum(any(m.get("warnings") for m in r.metrics) for r in rs),
             # epochs at which a run's labeled loss jumped (read from its losses: runs older than the warning too)
-            "loss_jumps": [{"seed": r.config["seed"], "epochs": jumps} for r in rs if (jumps := labeled_loss_jumps(r.metrics))],
+            "loss_jumps": [{"run": str(r.path), "seed": r.config["seed"], "epochs": jumps}
+                           for r in rs if (jumps := labeled_loss_jumps(r.metrics))],
             # seeds that the NaN guard stopped: counted here, not in the means above
             "diverged": [{"run": str(r.path), "seed": r.config["seed"], "why": guard_words(r.diverged)}
                          for r in every if r.diverged],
@@ -686,10 +687,10 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
         lines.append("| real training images | " + " | ".join(f"{real[k]:.3f}" for k in QUALITY_KEYS) + " |")
     lines += ["", f"Per-run {word} accuracies (last epoch):", ""]
     for name, m in summary["methods"].items():
-        jumped = {j["seed"]: j["epochs"] for j in m["loss_jumps"]}
-        accs = ", ".join([f"seed {s}: {_pct(a)}" + (f" (labeled loss jumped at epoch{'s' * (len(jumped[s]) > 1)} "
-                                                    f"{', '.join(map(str, jumped[s]))})" if s in jumped else "")
-                          for s, a in zip(m["seeds"], m[f"{split}_acc"])]
+        jumped = {j["run"]: j["epochs"] for j in m["loss_jumps"]}  # (by run: one seed may label two splits)
+        accs = ", ".join([f"seed {s}: {_pct(a)}" + (f" (labeled loss jumped at {epochs_words(jumped[run])})"
+                                                    if run in jumped else "")
+                          for s, a, run in zip(m["seeds"], m[f"{split}_acc"], m["runs"])]
                          + [f"seed {d['seed']}: diverged" for d in m["diverged"]])
         lines.append(f"- {name}: {accs}")
     if any(m["loss_jumps"] for m in summary["methods"].values()):

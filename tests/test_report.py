@@ -559,7 +559,7 @@ def test_a_report_and_eval_name_the_runs_whose_labeled_loss_jumped(runs, tmp_pat
     r = invoke("report", copies, "--out", tmp_path / "rep")
     assert r.exit_code == 0, r.output
     rep = json.loads((tmp_path / "rep" / "report.json").read_text())
-    assert rep["methods"]["same-net"]["loss_jumps"] == [{"seed": 2, "epochs": [2]}]
+    assert rep["methods"]["same-net"]["loss_jumps"] == [{"run": str(jumped), "seed": 2, "epochs": [2]}]
     assert rep["methods"]["ssgan"]["loss_jumps"] == [] and rep["methods"]["logreg"]["loss_jumps"] == []
     md = (tmp_path / "rep" / "report.md").read_text()
     line = next(line for line in md.splitlines() if line.startswith("- same-net: "))
