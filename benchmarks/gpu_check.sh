@@ -102,7 +102,7 @@ fit(Config(dataset="digits", labels=50, epochs=1, device=sys.argv[2], graphs="on
 EOF
   fi
 fi
-part graph-tests 75 $py -m pytest -q -m cuda tests/test_graphs.py tests/test_threads.py tests/test_stacked.py \
+part graph-tests 75 $py -m pytest -o addopts= -q -m cuda tests/test_graphs.py tests/test_threads.py tests/test_stacked.py \
   tests/test_models.py tests/test_fit.py -k "not resumed_as_a_group_on_cuda"
 # on a CPU, speed.py's own choice: bf16 beside fp32 only where the CPU has it natively (on an AVX2 CPU the
 # emulated bf16 products had not been timed in the part's 75 s)
@@ -168,9 +168,9 @@ stacked_seeds=10
 [[ $device == cuda* ]] || stacked_seeds=2  # the CPU smoke test: the plumbing, in seconds
 part stacked-seeds 120 bash -c "$py benchmarks/batched_seeds.py --device $device --seeds 1,$stacked_seeds \
   --iterations $((iterations < 100 ? iterations : 100)) --precision fp32,bf16 | tee -a '$out/speed.jsonl'"
-part stacked-resume-test 60 $py -m pytest -q -m cuda tests/test_stacked.py -k resumed_as_a_group_on_cuda
-part device-tests 90 $py -m pytest -q -m cuda tests/test_predict.py tests/test_quality.py tests/test_reliability.py
-part compile-tests 90 $py -m pytest -q -m cuda tests/test_compile.py
+part stacked-resume-test 60 $py -m pytest -o addopts= -q -m cuda tests/test_stacked.py -k resumed_as_a_group_on_cuda
+part device-tests 90 $py -m pytest -o addopts= -q -m cuda tests/test_predict.py tests/test_quality.py tests/test_reliability.py
+part compile-tests 90 $py -m pytest -o addopts= -q -m cuda tests/test_compile.py
 part speed-compiled 120 bash -c "$py benchmarks/speed.py --device $device --iterations $iterations --precision fp32 \
   --compile | tee -a '$out/speed.jsonl'"
 echo "gpu_check.sh: done"

@@ -1,4 +1,13 @@
 import os
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Each worker of `pytest -n N` (the default, pyproject.toml) computes on one thread, and so
+    # do the processes its tests start, unless told otherwise: with a pool of threads per worker
+    # on as many cores as workers, threads spinning as they wait for each other made a third of
+    # the suite take 9 minutes, where one thread each ran all of it in 474 s (2 cores, 2
+    # workers; 715 s in one process).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import signal
 from contextlib import contextmanager
 from pathlib import Path
