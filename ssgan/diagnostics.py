@@ -73,10 +73,15 @@ def labeled_loss_jumps(history: Sequence[dict]) -> list[int]:
         loss = m.get("loss_lab")
         if loss is None:
             continue
-        if loss > JUMP_LOSS and loss > JUMP_FACTOR * lowest and before is not None and before <= JUMP_LOSS:
+        if _jumped(loss, lowest, before):
             jumps.append(m["epoch"])
         lowest, before = min(lowest, loss), loss
     return jumps
+
+
+def _jumped(loss: float, lowest: float, before: float | None) -> bool:
+    """Whether a labeled loss of ``loss`` jumped, after ``lowest`` at its lowest and ``before`` the epoch before."""
+    return loss > JUMP_LOSS and loss > JUMP_FACTOR * lowest and before is not None and before <= JUMP_LOSS
 
 
 def epochs_words(epochs: Sequence[int]) -> str:
@@ -91,8 +96,8 @@ def epochs_words(epochs: Sequence[int]) -> str:
 def warnings_for(history: list[dict], metrics: dict) -> list[str]:
     """Signs of a failing GAN, or of a classifier thrown off its labels, from this epoch and the ones before it."""
     out = []
-    if labeled_loss_jumps([*history, metrics])[-1:] == [metrics["epoch"]]:
-        lowest = min(m["loss_lab"] for m in history if m.get("loss_lab") is not None)
+    losses = [m["loss_lab"] for m in history if m.get("loss_lab") is not None]
+    if metrics.get("loss_lab") is not None and losses and _jumped(metrics["loss_lab"], lowest := min(losses), losses[-1]):
         out.append(f"epoch {metrics['epoch']}: the labeled loss jumped to {metrics['loss_lab']:.3g}, from {lowest:.2g} "
                    "at its lowest: a few steps threw the classifier off its labeled examples, and an accuracy "
                    "read in the epochs that follow may be low (metrics.jsonl shows whether it recovers)")
