@@ -1023,6 +1023,9 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, weights, device
 @click.option("--epochs", type=int, default=None, help="Epochs of same-net [as fit].")
 @click.option("--batch-size", type=int, default=None, help="Batch size of same-net [as fit].")
 @click.option("--device", type=str, default=None, help="Device of same-net [auto].")
+@click.option("--class-smoothing", type=float, default=None,
+              help="Label smoothing of same-net's and full's labeled cross-entropy; 0 is the plain loss, with "
+                   "which same-net memorises its few labels and then jumps off them [same-net: 0.1; full: 0].")
 @click.option("--out", type=str, default=None, help="Folder that receives the run folders [runs].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the results.")
 @click.option("--parallel", type=click.IntRange(1, 64), default=1, show_default=True,
@@ -1062,7 +1065,8 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, parallel, *
     _check_jobs_once(jobs, methods, "--run" if run_dirs else "--split", splits_of)
     config_mod.warn_without_effect(jobs[0], config_file, **options)  # (of the dataset that a split or run brings)
     results, failures, methods, command = [], [], methods or ("same-net", "logreg"), _command()
-    unused = [f"--{k.replace('_', '-')}" for k in ("epochs", "batch_size", "device") if options[k] is not None]
+    unused = [f"--{k.replace('_', '-')}" for k in ("epochs", "batch_size", "device", "class_smoothing")
+              if options[k] is not None]
     if unused and not set(methods) & set(NETWORK_BASELINES):  # (they had been dropped in silence)
         warnings.warn(f"{' and '.join(unused)} {'has' if len(unused) == 1 else 'have'} no effect on "
                       f"{' and '.join(methods)}: {'it acts' if len(unused) == 1 else 'they act'} only on the network "
@@ -1141,7 +1145,7 @@ def _baselines_in_processes(jobs: list, methods: tuple[str, ...], units: list[tu
     from ssgan.launch import (ERROR, PROGRESS_ENV, SeedsInterrupted, _threads, checkpointed, drive_children,
                               start_child, without)
 
-    network_only = ("--epochs", "--batch-size", "--device")  # (a scikit-learn child would say they do nothing)
+    network_only = ("--epochs", "--batch-size", "--device", "--class-smoothing")  # (a scikit-learn child would say they do nothing)
     base = [w for w in without(command[1:], ("--seeds", "--run", "--split", "--method", "--parallel")) if w != "--json"]
     env = _threads(dict(os.environ), min(parallel, len(units)))
     shown = nullcontext() if as_json else _SeedsProgress()

@@ -104,6 +104,7 @@ class Config:
     # objective
     unlabeled_weight: float = 1.0
     label_smoothing: float = 0.0
+    class_smoothing: float | None = None  # of the labeled cross-entropy; None: 0.1 for a D of labels alone (same-net), else 0
     entropy_weight: float = 0.1  # conditional-entropy penalty on unlabeled predictions (Dai et al. 2017) ...
     entropy_epochs: int | None = 20  # ... in the first N epochs only (None: every epoch); chosen on --val at full length
     balance_weight: float = 0.0  # class-balance penalty: KL(mean unlabeled prediction || uniform) (Springenberg 2016)
@@ -197,7 +198,7 @@ class Config:
                      "mbd_kernels", "translate", "hist_avg_d", "hist_avg_g", "val", "entropy_weight", "balance_weight", "quality_every"):
             if getattr(self, name) is not None:
                 at_least(name, 0.0)
-        for name in ("label_smoothing", "beta1", "beta2", "beta1_d", "beta1_g", "lr_decay_start", "ema_decay", "d_dropout",
+        for name in ("label_smoothing", "class_smoothing", "beta1", "beta2", "beta1_d", "beta1_g", "lr_decay_start", "ema_decay", "d_dropout",
                      "d_input_dropout"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value < 1.0 and not (name == "lr_decay_start" and value == 1.0):
@@ -292,6 +293,10 @@ TOOLBOX_HELP = {
                   "images only [0: off]."),
     "beta1": "Adam beta1, or SGD momentum, of both networks [0.5].",
     "adam_eps": "Adam epsilon, added outside the square root as torch does; 1e-4 approximates the reference code's 1e-8 inside it [1e-4].",
+    "class_smoothing": ("Label smoothing s of the cross-entropy on labeled examples: the target puts 1 - s on the "
+                        "label and s spread over the K classes, so that the labeled loss cannot reach 0 (a network "
+                        "of labels alone memorises them and its loss later jumps) [0.1 with --unlabeled-weight 0, "
+                        "as baseline's same-net; else 0]."),
     "entropy_weight": "Weight of the entropy of D's class predictions on unlabeled data, minimised (Dai et al. 2017) [0.1; 0: off].",
     "entropy_epochs": ("Apply the entropy term (--entropy-weight) in the first N epochs only, then train without "
                        "it (its value is still logged as loss_ent), so that it can settle which class each unlabeled "
@@ -485,6 +490,25 @@ def without_effect(cfg: Config) -> dict[str, str]:
     return {field: needs for field, (acting, needs) in acts.items() if not acting}
 
 
+LABELS_ONLY_SMOOTHING = 0.1  # --class-smoothing of a D of labels alone (same-net): chosen on --val (README, Diagnostics)
+
+
+def class_smoothing_of(cfg: Config) -> float:
+    """The label smoothing of ``cfg``'s labeled cross-entropy: its own, or by default
+    :data:`LABELS_ONLY_SMOOTHING` where D learns from labels alone (``unlabeled_weight`` 0, as
+    the same-net baseline; the full baseline sets its own, none) and none where the GAN's
+    terms keep its logits bounded.
+
+    >>> class_smoothing_of(Config()), class_smoothing_of(Config(unlabeled_weight=0.0))
+    (0.0, 0.1)
+    >>> class_smoothing_of(Config(unlabeled_weight=0.0, class_smoothing=0.0))
+    0.0
+    """
+    if cfg.class_smoothing is not None:
+        return cfg.class_smoothing
+    return LABELS_ONLY_SMOOTHING if cfg.unlabeled_weight == 0 else 0.0
+
+
 # what acts only where a generator trains against D (an unlabeled weight above 0): the
 # unlabeled and generated terms of D's loss, the generator's own loss and steps, its samples
 GAN_ONLY = ("label_smoothing", "entropy_weight", "entropy_epochs", "balance_weight", "g_loss", "fm_norm", "adv_weight",
@@ -494,10 +518,13 @@ GAN_ONLY = ("label_smoothing", "entropy_weight", "entropy_epochs", "balance_weig
 
 def from_dict(values: dict[str, Any], source: str) -> Config:
     """Rebuild a saved config (``config.json``, a checkpoint); runs made before ``arch``
-    existed named it ``model``, and runs made before ``entropy_epochs`` existed trained any
-    entropy term in every epoch (None), whatever today's default."""
+    existed named it ``model``, runs made before ``entropy_epochs`` existed trained any
+    entropy term in every epoch (None), and runs of labels alone made before
+    ``class_smoothing`` existed trained without it (0), whatever today's defaults."""
     values = dict(values)
     if "model" in values and "arch" not in values:
         values["arch"] = values.pop("model")
     values.setdefault("entropy_epochs", None)
+    if "class_smoothing" not in values and values.get("unlabeled_weight", 1.0) == 0:
+        values["class_smoothing"] = 0.0  # (a run of labels alone made before it existed trained on plain cross-entropy)
     return Config(**check_keys(values, source))

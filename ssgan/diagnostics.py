@@ -59,24 +59,38 @@ def collapse_indicators(fake: Tensor, real: Tensor, fake_logits: Tensor) -> dict
             "class_entropy": entropy}
 
 
-def labeled_loss_jumps(history: Sequence[dict]) -> list[int]:
+def labeled_loss_jumps(history: Sequence[dict], floor: float = 0.0) -> list[int]:
     """The epochs at which the labeled loss jumped: above ``JUMP_LOSS`` and ``JUMP_FACTOR`` times
-    its lowest in the epochs before, from at most ``JUMP_LOSS`` in the epoch before. A few steps
-    threw the classifier off the labeled examples it had fitted; the epochs that follow recover,
-    or not. A network trained on few labels alone (``same-net``) does this at a constant rate.
+    its lowest in the epochs before, from at most ``JUMP_LOSS`` in the epoch before, each counted
+    above ``floor``, the least the loss can be (:func:`loss_floor`: above 0 with class
+    smoothing). A few steps threw the classifier off the labeled examples it had fitted; the
+    epochs that follow recover, or not. A network trained on few labels alone (``same-net``)
+    does this at a constant rate without class smoothing.
 
     >>> labeled_loss_jumps([{"epoch": e, "loss_lab": v} for e, v in enumerate([0.9, 0.002, 2e-4, 0.3, 2.0, 0.01, 0.5], 1)])
     [4, 7]
+    >>> labeled_loss_jumps([{"epoch": e, "loss_lab": v + 0.5} for e, v in enumerate([0.9, 0.002, 2e-4, 0.3], 1)], 0.5)
+    [4]
     """
     jumps, lowest, before = [], math.inf, None
     for m in history:
         loss = m.get("loss_lab")
         if loss is None:
             continue
+        loss -= floor
         if _jumped(loss, lowest, before):
             jumps.append(m["epoch"])
         lowest, before = min(lowest, loss), loss
     return jumps
+
+
+def loss_floor(config: dict, n_classes: int) -> float:
+    """The least labeled loss of the run of ``config`` (its ``config.json``) over ``n_classes``
+    classes: above 0 where it trained with class smoothing. A run of labels alone saves the
+    smoothing it took; a GAN run's unset one (None) and a run older than it took none."""
+    from ssgan.losses import supervised_floor
+
+    return supervised_floor(config.get("class_smoothing") or 0.0, n_classes)
 
 
 def _jumped(loss: float, lowest: float, before: float | None) -> bool:
@@ -93,12 +107,15 @@ def epochs_words(epochs: Sequence[int]) -> str:
     return f"epoch{'s' * (len(epochs) > 1)} {', '.join(map(str, epochs))}"
 
 
-def warnings_for(history: list[dict], metrics: dict) -> list[str]:
-    """Signs of a failing GAN, or of a classifier thrown off its labels, from this epoch and the ones before it."""
+def warnings_for(history: list[dict], metrics: dict, floor: float = 0.0) -> list[str]:
+    """Signs of a failing GAN, or of a classifier thrown off its labels, from this epoch and the
+    ones before it (``floor``: the least the labeled loss can be, :func:`labeled_loss_jumps`)."""
     out = []
-    losses = [m["loss_lab"] for m in history if m.get("loss_lab") is not None]
-    if metrics.get("loss_lab") is not None and losses and _jumped(metrics["loss_lab"], lowest := min(losses), losses[-1]):
-        out.append(f"epoch {metrics['epoch']}: the labeled loss jumped to {metrics['loss_lab']:.3g}, from {lowest:.2g} "
+    losses = [m["loss_lab"] - floor for m in history if m.get("loss_lab") is not None]
+    if (metrics.get("loss_lab") is not None and losses
+            and _jumped(metrics["loss_lab"] - floor, lowest := min(losses), losses[-1])):
+        out.append(f"epoch {metrics['epoch']}: the labeled loss jumped to {metrics['loss_lab']:.3g}, from "
+                   f"{lowest + floor:.2g} "
                    "at its lowest: a few steps threw the classifier off its labeled examples, and an accuracy "
                    "read in the epochs that follow may be low (metrics.jsonl shows whether it recovers)")
     recent = [*history[-(COLLAPSE_EPOCHS - 1):], metrics]

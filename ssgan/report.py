@@ -22,7 +22,7 @@ import numpy as np
 
 from ssgan.baselines import is_baseline
 from ssgan.config import SPLIT_NAMES, from_dict
-from ssgan.diagnostics import JUMP_FACTOR, JUMP_LOSS, epochs_words, labeled_loss_jumps
+from ssgan.diagnostics import JUMP_FACTOR, JUMP_LOSS, epochs_words, labeled_loss_jumps, loss_floor
 from ssgan.errors import DataWarning, SSGANError
 from ssgan.fileio import atomic_path, check_folder_can_be, write_json, write_text
 from ssgan.runs import child_runs, divergence, method_name, read_config, read_metrics
@@ -282,7 +282,7 @@ def summarize(runs: list[RunRecord], split: str = "test", against: str | None = 
             "runs_with_warnings": sum(any(m.get("warnings") for m in r.metrics) for r in rs),
             # epochs at which a run's labeled loss jumped (read from its losses: runs older than the warning too)
             "loss_jumps": [{"run": str(r.path), "seed": r.config["seed"], "epochs": jumps}
-                           for r in rs if (jumps := labeled_loss_jumps(r.metrics))],
+                           for r in rs if (jumps := labeled_loss_jumps(r.metrics, loss_floor(r.config, n_classes)))],
             # seeds that the NaN guard stopped: counted here, not in the means above
             "diverged": [{"run": str(r.path), "seed": r.config["seed"], "why": guard_words(r.diverged)}
                          for r in every if r.diverged],
@@ -694,11 +694,12 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
                          + [f"seed {d['seed']}: diverged" for d in m["diverged"]])
         lines.append(f"- {name}: {accs}")
     if any(m["loss_jumps"] for m in summary["methods"].values()):
-        lines += ["", f"Where the labeled loss jumped (above {JUMP_LOSS} and {JUMP_FACTOR} times its lowest before), "
-                  "a few steps threw the classifier off its labeled examples; a last epoch soon after may be low "
-                  "while it recovers, so that run's accuracy says less about its method, and a gain over it more "
-                  "than the method earns. Networks trained on few labels alone (same-net) do this at a constant "
-                  "learning rate (README, Diagnostics); each run's metrics.jsonl shows its losses by epoch."]
+        lines += ["", f"Where the labeled loss jumped (above {JUMP_LOSS} and {JUMP_FACTOR} times its lowest before, "
+                  "counted above the least a class-smoothed loss can be), a few steps threw the classifier off its "
+                  "labeled examples; a last epoch soon after may be low while it recovers, so that run's accuracy "
+                  "says less about its method, and a gain over it more than the method earns. Networks trained on "
+                  "few labels alone (same-net) do this at a constant learning rate without class smoothing "
+                  "(README, Diagnostics); each run's metrics.jsonl shows its losses by epoch."]
     lines += ["", f"![{word} accuracy per epoch](accuracy.png)", "", "![training losses](losses.png)", "",
               "![gradient norms and mode-collapse indicators](diagnostics.png)", ""]
     if has_quality_plot:

@@ -36,7 +36,7 @@ import torch
 from ssgan import distributed
 from ssgan.batched import SeedGroup, check_stackable
 from ssgan.compiling import CompileFailed
-from ssgan.config import Config, from_dict
+from ssgan.config import Config, class_smoothing_of, from_dict
 from ssgan.data import (FOLDER_PREFIX, NPZ_PREFIX, Dataset, load_dataset, load_npz, npz_path, own_kind, own_path,
                         reads_data_root)
 from ssgan.errors import DataWarning, SSGANError, first_line
@@ -313,6 +313,8 @@ def fit(cfg: Config, reporter: Reporter | None = None, command: str | None = Non
         check_stackable(cfg, data.shape)
     cfg = resolve_arch(cfg, data.shape).replace(labels=split.labels, val=split.n_val, nproc=world.size,
                                                 scale=scaler.kind, precision=resolve_precision(cfg.precision, device))
+    if cfg.unlabeled_weight == 0:  # (a run of labels alone says which smoothing it took; a GAN run's baselines take theirs)
+        cfg = cfg.replace(class_smoothing=class_smoothing_of(cfg))
     job = os.environ.get("TORCHELASTIC_RUN_ID") if world.active else None
     if job and int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0:
         earlier = distributed.broadcast(_run_of_job(cfg.out, job) if world.main else None)

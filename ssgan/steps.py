@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from ssgan import losses
 from ssgan.augment import translate
-from ssgan.config import Config
+from ssgan.config import Config, class_smoothing_of
 from ssgan.diagnostics import HistoricalAverage, grad_norms
 from ssgan.models.layers import fixed_weights
 
@@ -100,7 +100,7 @@ def discriminator_loss(cfg: Config, G: Callable[[Tensor], Tensor], D: Callable[.
         else:
             logits, _ = D(augment(xl))
     class_logits, logit_real = losses.split_logits(logits.float(), cfg.fake_logit)
-    loss_lab = losses.supervised_loss(class_logits[:n], yl)
+    loss_lab = losses.supervised_loss(class_logits[:n], yl, class_smoothing_of(cfg))
     loss_d = loss_lab
     with torch.no_grad():
         values = {"loss_lab": loss_lab.detach(), "train_batch_acc": (class_logits[:n].argmax(1) == yl).float().mean()}

@@ -22,7 +22,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from ssgan import distributed, environment, losses
 from ssgan.compiling import compile_networks, one_line_failures
-from ssgan.config import CONV_ARCHS, Config
+from ssgan.config import CONV_ARCHS, Config, class_smoothing_of
 from ssgan.data import Dataset
 from ssgan.errors import DataWarning, SSGANError
 from ssgan.fileio import atomic_path, write_text, writing
@@ -582,7 +582,8 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                 metrics["device"] = str(device)
                 if world.active:
                     metrics["world_size"] = world.size
-                metrics["warnings"] = warnings_for(history, metrics)
+                floor = losses.supervised_floor(class_smoothing_of(cfg), data.n_classes)  # (of a smoothed labeled loss)
+                metrics["warnings"] = warnings_for(history, metrics, floor)
                 keep_if_best(metrics)
             metrics = distributed.broadcast(metrics)
             history.append(metrics)

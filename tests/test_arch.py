@@ -133,6 +133,11 @@ def test_old_run_configs_still_load():
     # a run saved before --entropy-epochs existed trained its entropy term in every epoch, and resumes so
     assert from_dict({"entropy_weight": 0.1}, "config.json").entropy_epochs is None
     assert from_dict(Config().to_dict(), "config.json").entropy_epochs == 20
+    # a run of labels alone saved before --class-smoothing existed trained on the plain cross-entropy;
+    # a GAN run's default stays unset, so that its baselines take theirs
+    assert from_dict({"unlabeled_weight": 0.0}, "config.json").class_smoothing == 0.0
+    assert from_dict({"unlabeled_weight": 1.0}, "config.json").class_smoothing is None
+    assert from_dict(Config(unlabeled_weight=0.0).to_dict(), "config.json").class_smoothing is None
 
 
 @pytest.mark.parametrize("changes, message", [

@@ -54,6 +54,7 @@ def test_missing_config_file(tmp_path):
     (dict(epochs=0), "epochs must be >= 1"),
     (dict(lr=0.0), "^lr must be > 0, got 0.0$"),  # the bound as written, not "0.0"
     (dict(label_smoothing=1.0), "label_smoothing must lie in"),
+    (dict(class_smoothing=1.0), r"^class_smoothing must lie in \[0, 1\), got 1.0$"),
     (dict(beta2=1.0), "beta2 must lie in"),
     (dict(lr_decay_start=2.0), r"^lr_decay_start must lie in \[0, 1\] \(1: a constant rate\), got 2.0$"),  # (1 is its default)
     (dict(unlabeled_weight=-1.0), "^unlabeled_weight must be >= 0, got -1.0$"),

@@ -1,4 +1,5 @@
 import math
+from contextlib import nullcontext
 
 import pytest
 import torch
@@ -40,6 +41,47 @@ def test_binary_logit_is_stable_for_large_logits():
 def test_supervised_loss_hand_computed():
     # softmax([0, log 3]) = [1/4, 3/4]; label 1 -> -log(3/4)
     assert losses.supervised_loss(t([[0.0, math.log(3.0)]]), torch.tensor([1])).item() == pytest.approx(-math.log(0.75))
+
+
+def test_supervised_loss_with_label_smoothing_hand_computed():
+    """Smoothing s puts 1 - s + s/K on the label and s/K on each other class: over K = 2 classes
+    at softmax [1/4, 3/4] and label 1, -(0.95 log 3/4 + 0.05 log 1/4) for s = 0.1; its minimum
+    lies at a finite margin, log(1 + K (1 - s) / s), where the gradient vanishes and stays
+    positive beyond it, instead of vanishing as the margin grows."""
+    logits, y = t([[0.0, math.log(3.0)]]), torch.tensor([1])
+    want = -(0.95 * math.log(0.75) + 0.05 * math.log(0.25))
+    assert losses.supervised_loss(logits, y, 0.1).item() == pytest.approx(want)
+    assert losses.supervised_loss(logits, y, 0.0).item() == losses.supervised_loss(logits, y).item()
+    best = math.log(1 + 2 * 0.9 / 0.1)
+    for margin, sign in ((best - 1, -1), (best + 1, 1), (30.0, 1)):
+        m = t([[0.0, margin]]).requires_grad_()
+        losses.supervised_loss(m, y, 0.1).backward()
+        assert math.copysign(1, m.grad[0, 1].item()) == sign and abs(m.grad[0, 1].item()) > 0.01
+    m = t([[0.0, 30.0]]).requires_grad_()
+    losses.supervised_loss(m, y).backward()
+    assert abs(m.grad[0, 1].item()) < 1e-12  # (unsmoothed, the gradient of a learnt label vanishes)
+
+
+def test_labels_only_discriminator_loss_is_smoothed_by_default():
+    """D's loss of labels alone (unlabeled weight 0) takes class smoothing 0.1 unless it is set;
+    the GAN's takes none unless it is set."""
+    from ssgan.config import Config
+    from ssgan.steps import discriminator_loss
+
+    logits = t([[0.0, 1.0, 2.0], [3.0, -1.0, 0.5]])
+    y = torch.tensor([2, 0])
+    D = lambda x, groups=1: (x, None)  # noqa: E731 (a network that returns its input as logits)
+    for cfg, s in ((Config(unlabeled_weight=0.0), 0.1), (Config(unlabeled_weight=0.0, class_smoothing=0.0), 0.0),
+                   (Config(unlabeled_weight=0.0, class_smoothing=0.3), 0.3)):
+        loss, values = discriminator_loss(cfg, None, D, logits, y, None, None, nullcontext)
+        assert loss.item() == pytest.approx(F.cross_entropy(logits, y, label_smoothing=s).item())
+    G = lambda z: z  # noqa: E731
+    xu, z = t([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]), t([[0.0, 0.0, 5.0], [1.0, 0.0, 0.0]])
+    for cfg, s in ((Config(entropy_weight=0.0), 0.0), (Config(entropy_weight=0.0, class_smoothing=0.2), 0.2)):
+        loss, values = discriminator_loss(cfg, G, D, logits, y, xu, z, nullcontext)
+        want = F.cross_entropy(logits, y, label_smoothing=s) + values["loss_unl"]
+        assert values["loss_lab"].item() == pytest.approx(F.cross_entropy(logits, y, label_smoothing=s).item())
+        assert loss.item() == pytest.approx(want.item())
 
 
 def test_unsupervised_loss_hand_computed():

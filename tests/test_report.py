@@ -93,14 +93,18 @@ def test_baselines_of_a_run_train_its_network_on_its_labels_beside_it(tmp_path):
         assert {k: cfg[k] for k in ("d_hidden", "batch_size", "epochs", "val")} == {
             "d_hidden": "64,32", "batch_size": 30, "epochs": 1, "val": 100}
         assert cfg["tag"] == method and cfg["unlabeled_weight"] == 0.0 and ssl["unlabeled_weight"] == 1.0
+        # (same-net's default smoothing keeps its loss from jumping; full's is none: README, Diagnostics)
+        assert cfg["class_smoothing"] == {"same-net": 0.1, "full": 0.0}[method] and ssl["class_smoothing"] is None
     split = json.loads((run / "split.json").read_text())
     for method in ("same-net", "logreg"):
         theirs = json.loads((made[method] / "split.json").read_text())
         assert theirs["indices"] == split["indices"] and theirs["val_indices"] == split["val_indices"]
-    r = invoke("baseline", "--run", run, "--method", "same-net", "--epochs", 2, "--out", tmp_path / "longer", "--json")
+    r = invoke("baseline", "--run", run, "--method", "same-net", "--epochs", 2, "--class-smoothing", 0,
+               "--out", tmp_path / "longer", "--json")
     assert r.exit_code == 0, r.output
     longer = Path(json.loads(r.stdout)[0]["run"])
-    assert json.loads((longer / "config.json").read_text())["epochs"] == 2 and longer.parent == tmp_path / "longer"
+    cfg = json.loads((longer / "config.json").read_text())
+    assert (cfg["epochs"], cfg["class_smoothing"]) == (2, 0.0) and longer.parent == tmp_path / "longer"
 
 
 def test_baselines_of_a_folder_of_runs_are_those_of_its_ssl_runs(runs, tmp_path):
@@ -202,6 +206,10 @@ def test_baselines_on_fewer_rows_than_a_batch(tmp_path, tiny_npz):
     r = invoke("baseline", "--dataset", tiny_npz, "--method", "logreg", "--epochs", "5", "--batch-size", "20", "--out",
                tmp_path / "runs", "--json")
     assert r.exit_code == 0 and r.stderr == ("Warning: --epochs and --batch-size have no effect on logreg: they act only "
+                                             "on the network baselines, same-net and full\n"), r.output
+    r = invoke("baseline", "--dataset", tiny_npz, "--method", "logreg", "--class-smoothing", "0", "--out",
+               tmp_path / "runs", "--json")
+    assert r.exit_code == 0 and r.stderr == ("Warning: --class-smoothing has no effect on logreg: it acts only "
                                              "on the network baselines, same-net and full\n"), r.output
 
 
@@ -554,7 +562,9 @@ def test_a_report_and_eval_name_the_runs_whose_labeled_loss_jumped(runs, tmp_pat
     assert "jumped" not in (tmp_path / "calm" / "report.md").read_text()
     jumped = next(p for p in sorted(copies.iterdir()) if p.name.endswith("-s2-same-net"))
     lines = [json.loads(line) for line in (jumped / "metrics.jsonl").read_text().splitlines()]
-    lines[0]["loss_lab"], lines[1]["loss_lab"] = 2e-4, 3.2
+    config = json.loads((jumped / "config.json").read_text())
+    assert config["class_smoothing"] == 0.1  # (same-net's loss is at least 0.5003 then: counted above it)
+    lines[0]["loss_lab"], lines[1]["loss_lab"] = 0.5003 + 2e-4, 3.2
     (jumped / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in lines))
     r = invoke("report", copies, "--out", tmp_path / "rep")
     assert r.exit_code == 0, r.output
@@ -564,7 +574,7 @@ def test_a_report_and_eval_name_the_runs_whose_labeled_loss_jumped(runs, tmp_pat
     md = (tmp_path / "rep" / "report.md").read_text()
     line = next(line for line in md.splitlines() if line.startswith("- same-net: "))
     assert line.count("jumped") == 1 and "seed 2: " in line and "(labeled loss jumped at epoch 2)" in line, line
-    assert "Where the labeled loss jumped (above 0.1 and 100 times its lowest before)" in md
+    assert "Where the labeled loss jumped (above 0.1 and 100 times its lowest before, counted above the least" in md
     ssl = {run["seed"]: copies / Path(run["run"]).name for run in agg["runs"]}
     said = invoke("eval", ssl[2]).output
     assert "same-net's labeled loss jumped at epoch 2 (README, Diagnostics)" in " ".join(said.split()), said

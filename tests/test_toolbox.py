@@ -245,6 +245,12 @@ def test_a_labeled_loss_that_jumps_is_a_warning_once():
     assert warnings_for(history, {"epoch": 5, "loss_lab": 0.009}) == []  # 90 times the lowest, under 0.1
     assert warnings_for(history[:2], {"epoch": 3, "loss_lab": 0.5}) == []  # 50 times the lowest
     assert warnings_for([], {"epoch": 1, "loss_lab": 2.3}) == []  # the first epoch
+    # with class smoothing the loss cannot fall under its floor (0.5003 for 0.1 over 10 classes): counted above it
+    smoothed = [{"epoch": e, "loss_lab": v + 0.5003} for e, v in enumerate([0.9, 0.01, 3e-4, 1e-4], 1)]
+    assert warnings_for(smoothed, {"epoch": 5, "loss_lab": 41.46}) == []  # (its loss never fell under 0.1)
+    jump = warnings_for(smoothed, {"epoch": 5, "loss_lab": 41.46}, floor=0.5003)
+    assert len(jump) == 1 and jump[0].startswith("epoch 5: the labeled loss jumped to 41.5, from 0.5 at its lowest")
+    assert warnings_for(smoothed, {"epoch": 5, "loss_lab": 0.5003 + 0.009}, floor=0.5003) == []
 
 
 @pytest.mark.parametrize("spec, dim, k", [("gmm1d:modes=3", 1, 3), ("gmm2d:modes=8", 2, 8), ("gmm2d:modes=2,n=100", 2, 2)])
