@@ -20,6 +20,7 @@ each run's split, and its network and schedule for ``same-net`` and ``full``.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import time
 from pathlib import Path
@@ -31,7 +32,7 @@ from ssgan import environment
 from ssgan.config import Config, from_dict
 from ssgan.errors import SSGANError
 from ssgan.fileio import trainer_lock, write_text
-from ssgan.launch import SeedsInterrupted, seeds_value, without
+from ssgan.launch import ERROR, SeedsInterrupted, seeds_value, without
 from ssgan.runs import (child_runs, fit, method_name, prepare, read_config,
                         removed_unless_checkpointed, start_run)
 from ssgan.splits import Split
@@ -206,6 +207,85 @@ def stopped(stop: Interrupted | KeyboardInterrupt, command: Sequence[str], jobs:
     return SeedsInterrupted(signum, resumes, "; ".join(rest))
 
 
+def run_in_processes(jobs: Sequence[Config], methods: Sequence[str], units: list[tuple[int, int]], parallel: int,
+                     command: Sequence[str], given_by: str, warn=lambda who, message: None, progress=None,
+                     on_result=lambda result: None, on_diverged=lambda line: None) -> tuple[list[dict], list[tuple]]:
+    """Train the baseline runs ``units`` (places in ``jobs`` x ``methods``), at most ``parallel``
+    at a time, each in a process of its own: ``ssgan baseline`` of that one run and method
+    (``command``: the words of the whole command; ``given_by``: seeds, run or split). Return
+    their results (each run's entry of ``--json``) in the order of ``units`` and the runs that
+    diverged (seed, name, the NaN guard's line), as ``ssgan baseline`` makes them in sequence;
+    another failure is raised once the others end. SIGINT or SIGTERM reach every child: a
+    network checkpoints, and one line says what to resume and what to start
+    (:class:`ssgan.launch.SeedsInterrupted`).
+
+    What is shown goes through the callbacks: ``warn(who, message)`` for each warning of a
+    child (``who``: ``same-net seed 3``), ``progress(who)``, if given, the
+    :class:`ssgan.train.Reporter` of a network's epochs, which its child tells this process;
+    ``on_result(result)`` as a run ends, ``on_diverged(line)`` with the line of one that diverged."""
+    from ssgan.launch import PROGRESS_ENV, _threads, checkpointed, drive_children, start_child
+
+    network_only = ("--epochs", "--batch-size", "--device", "--class-smoothing")  # (scikit-learn's would warn of them)
+    base = [w for w in without(list(command)[1:], ("--seeds", "--run", "--split", "--method", "--parallel")) if w != "--json"]
+    env = _threads(dict(os.environ), min(parallel, len(units)))
+    if progress is not None:
+        env[PROGRESS_ENV] = "1"  # (its epochs, which the child tells this process)
+    pending, done, diverged_runs, failures, resumes, unstarted = list(units), {}, [], [], [], []
+
+    def start(unit: tuple[int, int]):
+        i, j = unit
+        method, who = methods[j], f"{methods[j]} seed {jobs[i].seed}"
+        args = base if method in NETWORK_BASELINES else without(base, network_only)
+        reporter = progress(who) if progress is not None and method in NETWORK_BASELINES else None
+        return start_child([*args, "--method", method, *named([jobs[i]], given_by)[1]], env,
+                           lambda message: warn(who, message), reporter)
+
+    def finish(unit: tuple[int, int], code: int, out: str, lines: list[str], stopped: int | None) -> None:
+        i, j = unit
+        seed, method = jobs[i].seed, methods[j]
+        if code == 0:
+            done[unit] = json.loads(out.strip().splitlines()[-1])[0]
+            on_result(done[unit])
+        elif run := checkpointed(code, lines, stopped):  # a network stopped with its checkpoint
+            resumes.append(run)
+        elif stopped:  # stopped before it trained, or a scikit-learn fit: its folder removed
+            unstarted.append(unit)
+        elif code == 3:  # the NaN guard: the run failed, not the study
+            said = f"{method:16s} seed {seed}: {ERROR}"  # (the child's line of its run)
+            guard = next((line[len(said):] for line in lines if line.startswith(said)), lines[-1] if lines else "")
+            diverged_runs.append((seed, f"{method} of seed {seed}", guard))
+            on_diverged(f"{said}{guard}")
+        else:
+            failures.append((method, seed, code, lines[-1] if lines else f"exit code {code}"))
+
+    signum = drive_children(pending, parallel, start, finish)
+    if signum is not None:
+        left = sorted([*unstarted, *pending])
+        words = without(list(command), ("--seeds", "--run", "--split", "--method")
+                        + (("--parallel",) if len(left) < 2 else ()))
+        rest = []
+        for j, method in enumerate(methods):
+            of = [jobs[i] for i, jj in left if jj == j]
+            if of:
+                name, which = named(of, given_by)
+                rest.append(f"{method} of {name}, with " + shlex.join([*words, "--method", method, *which]))
+        raise SeedsInterrupted(signum, resumes, "; ".join(rest) or None, parallel)
+    if failures:
+        raise failed_runs(failures, len(done), len(units), parallel)
+    return [done[u] for u in units if u in done], diverged_runs
+
+
+def failed_runs(failures: list[tuple[str, int, int, str]], finished: int, total: int, parallel: int) -> SSGANError:
+    """The error of baseline runs that failed in processes of their own (method, seed, exit code,
+    the child's last line) of ``total`` that ran ``parallel`` at a time, ``finished`` of them
+    to the end, as :func:`ssgan.launch.failed` says fit's: several out of device memory resumed
+    by one line, else the first one's own line, or what it exited with."""
+    from ssgan.launch import failed
+
+    return failed([(k, code, line) for k, (_, _, code, line) in enumerate(failures)], [{}] * finished, total,
+                  parallel, what=lambda k: f"the {failures[k][0]} run of seed {failures[k][1]}", unit="baseline runs")
+
+
 def named(jobs: Sequence[Config], given_by: str) -> tuple[str, list[str]]:
     """What ``ssgan baseline`` calls the runs ``jobs`` given by ``given_by`` (``seeds``, ``run``
     or ``split``), and the options that give exactly them: ``seed 3`` and ``--seeds 3-3``, or
@@ -216,6 +296,63 @@ def named(jobs: Sequence[Config], given_by: str) -> tuple[str, list[str]]:
         return f"seed{plural} {','.join(map(str, seeds))}", ["--seeds", seeds_value(seeds)]
     paths = [str(Path(j.split).parent) if given_by == "run" else j.split for j in jobs]  # a run's split is in it
     return f"{given_by}{plural} {', '.join(paths)}", [w for path in paths for w in (f"--{given_by}", path)]
+
+
+def shared_runs(jobs: list, methods: tuple[str, ...], flag: str, splits_of: dict) -> dict[tuple[int, int], str]:
+    """Of ``baseline``'s ``jobs`` x ``methods`` (their places), those that would train a run
+    already trained by an earlier job (the same labeled split and the settings the method
+    depends on: an ablation's runs of one seed share their split, and logreg trained once per
+    run had made duplicates that ``report`` refuses; full's rows are every label but the
+    validation ones, which the counts of a label budget share), each with that job's name. Runs of one
+    split whose network or schedule differ are one line for a network baseline: it would train
+    two runs on one split that a report cannot tell apart. ``splits_of``: the jobs' split files, read."""
+    def where(job, method: str) -> tuple:  # (the labeled split: its rows, or the seed that draws them)
+        full = method == "full"  # every labeled row but the validation ones: the runs of a label budget's counts share it
+        if not job.split:
+            return (job.dataset, job.seed) + ((job.labels, job.val) if job.val or not full else ())
+        s = splits_of[job.split]
+        return ((s.dataset, job.seed) if full else (s.dataset, tuple(s.indices))) + (tuple(s.val_indices),)
+
+    def name(job) -> str:
+        return str(Path(job.split).parent if flag == "--run" else job.split) if job.split else f"seed {job.seed}"
+
+    first: dict[tuple, tuple[int, dict]] = {}
+    shared = {}
+    for j, method in enumerate(methods):
+        for i, job in enumerate(jobs):
+            settings, place = baseline_settings(job, method), (method, where(job, method))
+            if place not in first:
+                first[place] = (i, settings)
+                continue
+            k, earlier = first[place]
+            if settings == earlier:
+                shared[(i, j)] = name(jobs[k])
+                continue
+            differ = [key for key in settings if settings[key] != earlier[key]]
+            raise SSGANError(f"{name(jobs[k])} and {name(job)} share the labeled split of seed {job.seed} but differ "
+                             f"in {', '.join(differ)}: {method} would train twice on one split, runs that a report "
+                             f"cannot tell apart; give {flag} the runs of one setting (the control's), or train "
+                             "logreg and label-spreading alone, once per split")
+    return shared
+
+
+def check_once(jobs: list, methods: tuple[str, ...], flag: str, splits_of: dict) -> None:
+    """One line if ``baseline`` would train one method on one split twice (a --run or --split
+    given twice, as itself or inside a folder given too, or a --method twice): the second run
+    measured nothing new, and ``report`` refuses the pair as one seed counted twice
+    (``splits_of``: the jobs' split files, read)."""
+    if twice := next((m for m in methods if methods.count(m) > 1), None):
+        raise SSGANError(f"--method {twice} is given twice: name each method once")
+    seen: dict = {}
+    for job in jobs:
+        key = (job.replace(split=None), tuple(splits_of[job.split].indices) if job.split else None)
+        named = Path(job.split).parent if flag == "--run" else job.split  # (a run's job is its split.json)
+        if key in seen and flag == "--run" and Path(seen[key]).resolve() == Path(named).resolve():
+            raise SSGANError(f"--run {named} is given twice (named twice, or also in a folder named): name each run once")
+        if key in seen:
+            raise SSGANError(f"{seen[key]} and {named} are the same labeled split (seed {job.seed}): each baseline "
+                             f"trains once on it, so give {flag} one of them")
+        seen[key] = named
 
 
 def is_baseline(method: str) -> bool:

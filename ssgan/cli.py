@@ -1036,7 +1036,7 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, weights, device
 def baseline(methods, run_dirs, splits, seeds, config_file, as_json, parallel, **options) -> None:
     """Train supervised-only baselines on exactly the labels of SSL runs."""
     from ssgan import config as config_mod
-    from ssgan.baselines import BASELINES, NETWORK_BASELINES, settings_of_runs, stopped
+    from ssgan.baselines import BASELINES, NETWORK_BASELINES, check_once, settings_of_runs, shared_runs, stopped
     from ssgan.launch import ERROR, diverged
     from ssgan.runs import check_run_dataset, read_metrics
     from ssgan.splits import load_split
@@ -1062,7 +1062,7 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, parallel, *
         _check_one_seed_setting(seeds, None, config_file)
         jobs = [cfg.replace(seed=seed) for seed in _parse_seeds(seeds, cfg)]
     splits_of = {job.split: load_split(job.split) for job in jobs if job.split}  # (each file read once, for both checks)
-    _check_jobs_once(jobs, methods, "--run" if run_dirs else "--split", splits_of)
+    check_once(jobs, methods, "--run" if run_dirs else "--split", splits_of)
     config_mod.warn_without_effect(jobs[0], config_file, **options)  # (of the dataset that a split or run brings)
     results, failures, methods, command = [], [], methods or ("same-net", "logreg"), _command()
     unused = [f"--{k.replace('_', '-')}" for k in ("epochs", "batch_size", "device", "class_smoothing")
@@ -1071,7 +1071,7 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, parallel, *
         warnings.warn(f"{' and '.join(unused)} {'has' if len(unused) == 1 else 'have'} no effect on "
                       f"{' and '.join(methods)}: {'it acts' if len(unused) == 1 else 'they act'} only on the network "
                       f"baselines, {' and '.join(NETWORK_BASELINES)}", DataWarning)
-    shared = _shared_baselines(jobs, methods, "--run" if run_dirs else "--split", splits_of)
+    shared = shared_runs(jobs, methods, "--run" if run_dirs else "--split", splits_of)
     given_by = "run" if run_dirs else "split" if splits else "seeds"
     units = [(i, j) for i in range(len(jobs)) for j in range(len(methods)) if (i, j) not in shared]
     if parallel > 1 and len(units) < 2:
@@ -1134,144 +1134,26 @@ def _result_line(result: dict) -> str:
 
 def _baselines_in_processes(jobs: list, methods: tuple[str, ...], units: list[tuple[int, int]], parallel: int,
                             command: list[str], given_by: str, as_json: bool) -> tuple[list[dict], list[tuple]]:
-    """Train the baseline runs ``units`` (places in ``jobs`` x ``methods``), at most ``parallel``
-    at a time, each in a process of its own: ``ssgan baseline`` of that one run and method
-    (``command``: the words of the whole command; ``given_by``: seeds, run or split). Return
-    their results in the order of ``units`` and the runs that diverged (seed, name, the NaN
-    guard's line), as the loop of :func:`baseline` makes them; another failure is raised once
-    the others end. SIGINT or SIGTERM reach every child: a network checkpoints, and one line
-    says what to resume and what to start (:class:`ssgan.launch.SeedsInterrupted`)."""
-    from ssgan.baselines import NETWORK_BASELINES, named
-    from ssgan.launch import (ERROR, PROGRESS_ENV, SeedsInterrupted, _threads, checkpointed, drive_children,
-                              start_child, without)
+    """:func:`ssgan.baselines.run_in_processes`, shown as ``fit --parallel`` shows its seeds: each
+    network's epochs (a bar each on a terminal, epoch lines elsewhere; none with ``--json``), the
+    children's warnings that this process has not printed, each result line as its run ends."""
+    from ssgan.baselines import run_in_processes
 
-    network_only = ("--epochs", "--batch-size", "--device", "--class-smoothing")  # (a scikit-learn child would say they do nothing)
-    base = [w for w in without(command[1:], ("--seeds", "--run", "--split", "--method", "--parallel")) if w != "--json"]
-    env = _threads(dict(os.environ), min(parallel, len(units)))
     shown = nullcontext() if as_json else _SeedsProgress()
-    if not as_json:
-        env[PROGRESS_ENV] = "1"  # (its epochs, which the child tells this process)
-    pending, done, diverged_runs, failures, resumes, unstarted = list(units), {}, [], [], [], []
 
     def warn(who: str, message: str) -> None:
         if message not in _SHOWN:  # (the data's and the settings' warnings: this process printed them)
             _echo_warning(message, f"{who}: ", None if as_json else shown.log)
 
-    def start(unit: tuple[int, int]):
-        i, j = unit
-        method, who = methods[j], f"{methods[j]} seed {jobs[i].seed}"
-        args = base if method in NETWORK_BASELINES else without(base, network_only)
-        reporter = shown.named(who) if not as_json and method in NETWORK_BASELINES else None
-        return start_child([*args, "--method", method, *named([jobs[i]], given_by)[1]], env,
-                           lambda message: warn(who, message), reporter)
-
-    def finish(unit: tuple[int, int], code: int, out: str, lines: list[str], stopped: int | None) -> None:
-        i, j = unit
-        seed, method = jobs[i].seed, methods[j]
-        if code == 0:
-            done[unit] = json.loads(out.strip().splitlines()[-1])[0]
-            if not as_json and shown.bars is not None and sys.stdout.isatty():
-                shown.log(_result_line(done[unit]))  # (above the bars, on the terminal they share)
-            elif not as_json:
-                click.echo(_result_line(done[unit]))
-        elif run := checkpointed(code, lines, stopped):  # a network stopped with its checkpoint
-            resumes.append(run)
-        elif stopped:  # stopped before it trained, or a scikit-learn fit: its folder removed
-            unstarted.append(unit)
-        elif code == 3:  # the NaN guard: the run failed, not the study
-            said = f"{method:16s} seed {seed}: {ERROR}"  # (the child's line of its run)
-            guard = next((line[len(said):] for line in lines if line.startswith(said)), lines[-1] if lines else "")
-            diverged_runs.append((seed, f"{method} of seed {seed}", guard))
-            click.echo(f"{said}{guard}", err=True)
-        else:
-            failures.append((method, seed, code, lines[-1] if lines else f"exit code {code}"))
+    def on_result(result: dict) -> None:
+        if not as_json and shown.bars is not None and sys.stdout.isatty():
+            shown.log(_result_line(result))  # (above the bars, on the terminal they share)
+        elif not as_json:
+            click.echo(_result_line(result))
 
     with shown:
-        signum = drive_children(pending, parallel, start, finish)
-    if signum is not None:
-        left = sorted([*unstarted, *pending])
-        words = without(command, ("--seeds", "--run", "--split", "--method") + (("--parallel",) if len(left) < 2 else ()))
-        rest = []
-        for j, method in enumerate(methods):
-            of = [jobs[i] for i, jj in left if jj == j]
-            if of:
-                name, which = named(of, given_by)
-                rest.append(f"{method} of {name}, with " + shlex.join([*words, "--method", method, *which]))
-        raise SeedsInterrupted(signum, resumes, "; ".join(rest) or None, parallel)
-    if failures:
-        raise _baselines_failed(failures, len(done), len(units), parallel)
-    return [done[u] for u in units if u in done], diverged_runs
-
-
-def _baselines_failed(failures: list[tuple[str, int, int, str]], finished: int, total: int,
-                      parallel: int) -> SSGANError:
-    """The error of baseline runs that failed in processes of their own (method, seed, exit code,
-    the child's last line) of ``total`` that ran ``parallel`` at a time, ``finished`` of them
-    to the end, as :func:`ssgan.launch.failed` says fit's: several out of device memory resumed
-    by one line, else the first one's own line, or what it exited with."""
-    from ssgan.launch import failed
-
-    return failed([(k, code, line) for k, (_, _, code, line) in enumerate(failures)], [{}] * finished, total,
-                  parallel, what=lambda k: f"the {failures[k][0]} run of seed {failures[k][1]}", unit="baseline runs")
-
-
-def _shared_baselines(jobs: list, methods: tuple[str, ...], flag: str, splits_of: dict) -> dict[tuple[int, int], str]:
-    """Of ``baseline``'s ``jobs`` x ``methods`` (their places), those that would train a run
-    already trained by an earlier job (the same labeled split and the settings the method
-    depends on: an ablation's runs of one seed share their split, and logreg trained once per
-    run had made duplicates that ``report`` refuses; full's rows are every label but the
-    validation ones, which the counts of a label budget share), each with that job's name. Runs of one
-    split whose network or schedule differ are one line for a network baseline: it would train
-    two runs on one split that a report cannot tell apart. ``splits_of``: the jobs' split files, read."""
-    from ssgan.baselines import baseline_settings
-
-    def where(job, method: str) -> tuple:  # (the labeled split: its rows, or the seed that draws them)
-        full = method == "full"  # every labeled row but the validation ones: the runs of a label budget's counts share it
-        if not job.split:
-            return (job.dataset, job.seed) + ((job.labels, job.val) if job.val or not full else ())
-        s = splits_of[job.split]
-        return ((s.dataset, job.seed) if full else (s.dataset, tuple(s.indices))) + (tuple(s.val_indices),)
-
-    def name(job) -> str:
-        return str(Path(job.split).parent if flag == "--run" else job.split) if job.split else f"seed {job.seed}"
-
-    first: dict[tuple, tuple[int, dict]] = {}
-    shared = {}
-    for j, method in enumerate(methods):
-        for i, job in enumerate(jobs):
-            settings, place = baseline_settings(job, method), (method, where(job, method))
-            if place not in first:
-                first[place] = (i, settings)
-                continue
-            k, earlier = first[place]
-            if settings == earlier:
-                shared[(i, j)] = name(jobs[k])
-                continue
-            differ = [key for key in settings if settings[key] != earlier[key]]
-            raise SSGANError(f"{name(jobs[k])} and {name(job)} share the labeled split of seed {job.seed} but differ "
-                             f"in {', '.join(differ)}: {method} would train twice on one split, runs that a report "
-                             f"cannot tell apart; give {flag} the runs of one setting (the control's), or train "
-                             "logreg and label-spreading alone, once per split")
-    return shared
-
-
-def _check_jobs_once(jobs: list, methods: tuple[str, ...], flag: str, splits_of: dict) -> None:
-    """One line if ``baseline`` would train one method on one split twice (a --run or --split
-    given twice, as itself or inside a folder given too, or a --method twice): the second run
-    measured nothing new, and ``report`` refuses the pair as one seed counted twice
-    (``splits_of``: the jobs' split files, read)."""
-    if twice := next((m for m in methods if methods.count(m) > 1), None):
-        raise SSGANError(f"--method {twice} is given twice: name each method once")
-    seen: dict = {}
-    for job in jobs:
-        key = (job.replace(split=None), tuple(splits_of[job.split].indices) if job.split else None)
-        named = Path(job.split).parent if flag == "--run" else job.split  # (a run's job is its split.json)
-        if key in seen and flag == "--run" and Path(seen[key]).resolve() == Path(named).resolve():
-            raise SSGANError(f"--run {named} is given twice (named twice, or also in a folder named): name each run once")
-        if key in seen:
-            raise SSGANError(f"{seen[key]} and {named} are the same labeled split (seed {job.seed}): each baseline "
-                             f"trains once on it, so give {flag} one of them")
-        seen[key] = named
+        return run_in_processes(jobs, methods, units, parallel, command, given_by, warn,
+                                None if as_json else shown.named, on_result, lambda line: click.echo(line, err=True))
 
 
 @main.command()

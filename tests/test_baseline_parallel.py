@@ -91,16 +91,16 @@ def test_baselines_out_of_device_memory_in_processes_are_resumed_together():
     """Two baseline runs' processes that ran out of device memory: one line resumes both, fewer
     at once, as fit --parallel says it; one alone keeps its own line; another failure names its
     run and how many finished."""
-    from ssgan.cli import _baselines_failed
+    from ssgan.baselines import failed_runs
     from ssgan.launch import OutOfDeviceMemory
 
     lines = [("same-net", seed, 2, f"Error: {OutOfDeviceMemory('CUDA out of memory.', [run])}")
              for seed, run in ((1, "runs/s1-same-net"), (2, "runs/s2-full"))]
-    e = _baselines_failed(lines + [("full", 3, 1, "RuntimeError: boom")], 1, 4, parallel=4)
+    e = failed_runs(lines + [("full", 3, 1, "RuntimeError: boom")], 1, 4, parallel=4)
     assert isinstance(e, OutOfDeviceMemory) and str(e) == (
         "the device ran out of memory (CUDA out of memory.): free it, or train fewer runs on it at once (--parallel), "
         "then resume them with: ssgan fit --resume runs/s1-same-net --resume runs/s2-full --parallel 2; a run too "
         "large to fit alone needs a smaller --batch-size or network, in a new run")
-    assert str(_baselines_failed(lines[:1], 3, 4, parallel=4)) == lines[0][3].removeprefix("Error: ")
-    assert str(_baselines_failed([("full", 3, 1, "RuntimeError: boom")], 3, 4, parallel=2)) == (
+    assert str(failed_runs(lines[:1], 3, 4, parallel=4)) == lines[0][3].removeprefix("Error: ")
+    assert str(failed_runs([("full", 3, 1, "RuntimeError: boom")], 3, 4, parallel=2)) == (
         "the full run of seed 3 failed (RuntimeError: boom); 3 of 4 baseline runs finished")
