@@ -22,8 +22,8 @@ FAST = ["--dataset", "digits", "--labels", "50", "--epochs", "2", "--d-hidden", 
 @pytest.fixture
 def warns(monkeypatch):
     """Every run warns once, at its first epoch, as train() warns of a collapsing generator."""
-    monkeypatch.setattr(ssgan.train, "warnings_for",
-                        lambda history, metrics: [f"epoch {metrics['epoch']}: made-up"] if metrics["epoch"] == 1 else [])
+    monkeypatch.setattr(ssgan.train, "warnings_for", lambda history, metrics, floor=0.0:
+                        [f"epoch {metrics['epoch']}: made-up"] if metrics["epoch"] == 1 else [])
 
 
 def _fit(tmp_path, *args):
