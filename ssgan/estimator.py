@@ -52,6 +52,9 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
     fm_norm, moment_space, moment_weight, adv_weight, label_smoothing, unlabeled_weight,
     fake_logit, lr_decay_start, ema_decay, z_dim, precision :
         As the options of ``ssgan fit``.
+    class_smoothing : float or None, default=None
+        Label smoothing of the labeled cross-entropy; None is 0.1 with ``unlabeled_weight=0``
+        (a network of labels alone, whose loss would otherwise fall to 0 and jump) and 0 else.
     device : str, default="cpu"
         "cpu", "cuda", "cuda:N", "mps" or "auto".
     random_state : int, numpy RandomState or Generator, or None, default=None
@@ -105,7 +108,7 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
                  lr_decay_start=1.0, ema_decay=0.9999, z_dim=100, precision="auto", device="cpu", random_state=None,
                  arch="auto", d_hidden="1000,500,250,250,250", g_hidden="500,500", d_input_noise=None,
                  d_hidden_noise=None, d_dropout=None, entropy_weight=0.1, entropy_epochs=20, adam_eps=1e-4,
-                 verbose=0):
+                 class_smoothing=None, verbose=0):
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -133,6 +136,7 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
         self.entropy_weight = entropy_weight
         self.entropy_epochs = entropy_epochs
         self.adam_eps = adam_eps
+        self.class_smoothing = class_smoothing
         self.verbose = verbose
 
     # -- helpers --------------------------------------------------------------------------

@@ -98,6 +98,20 @@ def test_no_samples_from_a_classifier_trained_without_its_generator(digits_xy):
     assert clf.predict(X[:5]).shape == (5,)
 
 
+def test_a_classifier_of_labels_alone_smooths_its_labels_unless_told(digits_xy):
+    """With unlabeled_weight=0 the labeled loss is smoothed by 0.1 (as ssgan baseline's
+    same-net), so it stays above that smoothing's floor; class_smoothing=0 is the plain loss."""
+    from ssgan.losses import supervised_floor
+
+    X, y = digits_xy
+    losses = {}
+    for smoothing in (None, 0.0, 0.1):
+        clf = SSGANClassifier(epochs=3, unlabeled_weight=0.0, class_smoothing=smoothing, random_state=0)
+        losses[smoothing] = [m["loss_lab"] for m in clf.fit(X, masked(y)).history_]
+    assert losses[None] == losses[0.1] != losses[0.0]
+    assert min(losses[0.1]) > supervised_floor(0.1, 10) > min(losses[0.0])
+
+
 def test_features_in_tiny_units_are_scaled_to_the_unit_range(digits_xy):
     """X in units of 1e-30 had trained at chance (0.10 on digits): scikit-learn's MinMaxScaler keeps
     scale 1 for a range below 10 float64 epsilons, and every feature read as 0."""
