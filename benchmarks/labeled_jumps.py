@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import statistics
 import sys
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     smoothings = [float(s) for s in args.smoothing.split(",")]
     jobs = [(args.method, s, seed, args.dataset, args.labels, args.val, args.epochs, out) for s in smoothings
             for seed in seeds_of(args.seeds)]
-    with ProcessPoolExecutor(args.parallel, max_tasks_per_child=1) as pool:
+    with ProcessPoolExecutor(args.parallel, mp_context=multiprocessing.get_context("spawn")) as pool:
         results = list(pool.map(one, *zip(*jobs)))
     if args.json:
         with open(args.json, "a") as f:
