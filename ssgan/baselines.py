@@ -225,7 +225,7 @@ def run_in_processes(jobs: Sequence[Config], methods: Sequence[str], units: list
     ``on_result(result)`` as a run ends, ``on_diverged(line)`` with the line of one that diverged."""
     from ssgan.launch import PROGRESS_ENV, _threads, checkpointed, drive_children, start_child
 
-    network_only = ("--epochs", "--batch-size", "--device", "--class-smoothing")  # (scikit-learn's would warn of them)
+    network_only = ("--epochs", "--batch-size", "--device", "--precision", "--class-smoothing")  # (scikit-learn's would warn)
     base = [w for w in without(list(command)[1:], ("--seeds", "--run", "--split", "--method", "--parallel")) if w != "--json"]
     env = _threads(dict(os.environ), min(parallel, len(units)))
     if progress is not None:

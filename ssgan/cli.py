@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from ssgan import __version__
-from ssgan.config import FAKE_LOGITS, FM_NORMS, G_LOSSES, MOMENT_SPACES, SEED_MAX, SPLIT_NAMES
+from ssgan.config import FAKE_LOGITS, FM_NORMS, G_LOSSES, MOMENT_SPACES, PRECISIONS, SEED_MAX, SPLIT_NAMES
 from ssgan.errors import DataWarning, SSGANError
 from ssgan.fileio import check_folder_can_be
 
@@ -1023,6 +1023,8 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, weights, device
 @click.option("--epochs", type=int, default=None, help="Epochs of same-net [as fit].")
 @click.option("--batch-size", type=int, default=None, help="Batch size of same-net [as fit].")
 @click.option("--device", type=str, default=None, help="Device of same-net [auto].")
+@click.option("--precision", type=click.Choice(PRECISIONS), default=None,
+              help="Precision of same-net and full [with --run, the run's; else auto].")
 @click.option("--class-smoothing", type=float, default=None,
               help="Label smoothing of same-net's and full's labeled cross-entropy; 0 is the plain loss, with "
                    "which same-net memorises its few labels and then jumps off them [same-net: 0.1; full: 0].")
@@ -1065,7 +1067,7 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, parallel, *
     check_once(jobs, methods, "--run" if run_dirs else "--split", splits_of)
     config_mod.warn_without_effect(jobs[0], config_file, **options)  # (of the dataset that a split or run brings)
     results, failures, methods, command = [], [], methods or ("same-net", "logreg"), _command()
-    unused = [f"--{k.replace('_', '-')}" for k in ("epochs", "batch_size", "device", "class_smoothing")
+    unused = [f"--{k.replace('_', '-')}" for k in ("epochs", "batch_size", "device", "precision", "class_smoothing")
               if options[k] is not None]
     if unused and not set(methods) & set(NETWORK_BASELINES):  # (they had been dropped in silence)
         warnings.warn(f"{' and '.join(unused)} {'has' if len(unused) == 1 else 'have'} no effect on "

@@ -84,8 +84,17 @@ def resolve_precision(name: str, device: torch.device) -> str:
     other CPUs emulate bf16, and on GPUs it was not measured to help these small networks."""
     if name != "auto":
         return name
-    native = device.type == "cpu" and (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    return "bf16" if native else "fp32"
+    return "bf16" if device.type == "cpu" and native_bf16() else "fp32"
+
+
+def native_bf16() -> bool:
+    """Whether this CPU multiplies bf16 natively (AVX-512 BF16 or AMX); others emulate it."""
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
+EMULATED_BF16 = ("bf16 is emulated on this CPU (it has neither AVX-512 BF16 nor AMX): each step takes several "
+                 "times as long as in fp32; train new runs, and baselines of a bf16 run, with --precision fp32 "
+                 "(a run resumed keeps its precision)")
 
 
 class Reporter:
@@ -415,6 +424,8 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
     # bf16 autocast of the training passes (matrix products in bf16, losses in fp32); a graph
     # cannot keep autocast's cache of bf16 weights
     bf16 = resolve_precision(cfg.precision, device) == "bf16"
+    if bf16 and device.type == "cpu" and not native_bf16():  # (asked for, or the precision of a run made elsewhere)
+        reporter.on_warning(EMULATED_BF16)
     amp = partial(torch.autocast, device.type, dtype=torch.bfloat16, enabled=bf16, cache_enabled=not capture)
     fixed_z = G.sample_z(N_FIXED_SAMPLES, torch.Generator().manual_seed(cfg.seed)).to(device)
     real_ref = fixed_real_batch(x_all, N_FIXED_SAMPLES, cfg.seed)

@@ -99,12 +99,14 @@ def test_baselines_of_a_run_train_its_network_on_its_labels_beside_it(tmp_path):
     for method in ("same-net", "logreg"):
         theirs = json.loads((made[method] / "split.json").read_text())
         assert theirs["indices"] == split["indices"] and theirs["val_indices"] == split["val_indices"]
+    other = {"fp32": "bf16", "bf16": "fp32"}[ssl["precision"]]  # (auto is saved as what it became)
     r = invoke("baseline", "--run", run, "--method", "same-net", "--epochs", 2, "--class-smoothing", 0,
-               "--out", tmp_path / "longer", "--json")
+               "--precision", other, "--out", tmp_path / "longer", "--json")
     assert r.exit_code == 0, r.output
     longer = Path(json.loads(r.stdout)[0]["run"])
     cfg = json.loads((longer / "config.json").read_text())
-    assert (cfg["epochs"], cfg["class_smoothing"]) == (2, 0.0) and longer.parent == tmp_path / "longer"
+    assert (cfg["epochs"], cfg["class_smoothing"], cfg["precision"]) == (2, 0.0, other)
+    assert longer.parent == tmp_path / "longer"
 
 
 def test_baselines_of_a_folder_of_runs_are_those_of_its_ssl_runs(runs, tmp_path):
@@ -211,6 +213,9 @@ def test_baselines_on_fewer_rows_than_a_batch(tmp_path, tiny_npz):
                tmp_path / "runs", "--json")
     assert r.exit_code == 0 and r.stderr == ("Warning: --class-smoothing has no effect on logreg: it acts only "
                                              "on the network baselines, same-net and full\n"), r.output
+    r = invoke("baseline", "--dataset", tiny_npz, "--method", "logreg", "--precision", "fp32", "--out",
+               tmp_path / "runs", "--json")
+    assert r.exit_code == 0 and r.stderr.startswith("Warning: --precision has no effect on logreg"), r.output
 
 
 def test_baselines_of_a_baseline_are_refused(runs):
