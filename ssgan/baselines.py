@@ -174,6 +174,8 @@ def label_spreading(cfg: Config, command: str | None = None, reporter=None) -> P
 # method -> its function (cfg, command, reporter: the progress of a network's training; scikit-learn's have none)
 BASELINES = {"same-net": same_net, "full": full, "logreg": logreg, "label-spreading": label_spreading}
 NETWORK_BASELINES = ("same-net", "full")  # the others are scikit-learn estimators: no epochs, batches or device
+# baseline's options that act on the network baselines alone (said to do nothing beside the others alone)
+NETWORK_OPTIONS = ("epochs", "batch_size", "device", "precision", "class_smoothing")
 
 
 def stopped(stop: Interrupted | KeyboardInterrupt, command: Sequence[str], jobs: Sequence[Config],
@@ -225,7 +227,7 @@ def run_in_processes(jobs: Sequence[Config], methods: Sequence[str], units: list
     ``on_result(result)`` as a run ends, ``on_diverged(line)`` with the line of one that diverged."""
     from ssgan.launch import PROGRESS_ENV, _threads, checkpointed, drive_children, start_child
 
-    network_only = ("--epochs", "--batch-size", "--device", "--precision", "--class-smoothing")  # (scikit-learn's would warn)
+    network_only = tuple(f"--{k.replace('_', '-')}" for k in NETWORK_OPTIONS)  # (a scikit-learn child would warn)
     base = [w for w in without(list(command)[1:], ("--seeds", "--run", "--split", "--method", "--parallel")) if w != "--json"]
     env = _threads(dict(os.environ), min(parallel, len(units)))
     if progress is not None:

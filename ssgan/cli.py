@@ -1038,7 +1038,8 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, weights, device
 def baseline(methods, run_dirs, splits, seeds, config_file, as_json, parallel, **options) -> None:
     """Train supervised-only baselines on exactly the labels of SSL runs."""
     from ssgan import config as config_mod
-    from ssgan.baselines import BASELINES, NETWORK_BASELINES, check_once, settings_of_runs, shared_runs, stopped
+    from ssgan.baselines import (BASELINES, NETWORK_BASELINES, NETWORK_OPTIONS, check_once, settings_of_runs,
+                                 shared_runs, stopped)
     from ssgan.launch import ERROR, diverged
     from ssgan.runs import check_run_dataset, read_metrics
     from ssgan.splits import load_split
@@ -1067,8 +1068,7 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, parallel, *
     check_once(jobs, methods, "--run" if run_dirs else "--split", splits_of)
     config_mod.warn_without_effect(jobs[0], config_file, **options)  # (of the dataset that a split or run brings)
     results, failures, methods, command = [], [], methods or ("same-net", "logreg"), _command()
-    unused = [f"--{k.replace('_', '-')}" for k in ("epochs", "batch_size", "device", "precision", "class_smoothing")
-              if options[k] is not None]
+    unused = [f"--{k.replace('_', '-')}" for k in NETWORK_OPTIONS if options[k] is not None]
     if unused and not set(methods) & set(NETWORK_BASELINES):  # (they had been dropped in silence)
         warnings.warn(f"{' and '.join(unused)} {'has' if len(unused) == 1 else 'have'} no effect on "
                       f"{' and '.join(methods)}: {'it acts' if len(unused) == 1 else 'they act'} only on the network "

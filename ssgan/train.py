@@ -427,6 +427,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
     if bf16 and device.type == "cpu" and not native_bf16():  # (asked for, or the precision of a run made elsewhere)
         reporter.on_warning(EMULATED_BF16)
     amp = partial(torch.autocast, device.type, dtype=torch.bfloat16, enabled=bf16, cache_enabled=not capture)
+    floor = losses.supervised_floor(class_smoothing_of(cfg), data.n_classes)  # (the least a smoothed labeled loss can be)
     fixed_z = G.sample_z(N_FIXED_SAMPLES, torch.Generator().manual_seed(cfg.seed)).to(device)
     real_ref = fixed_real_batch(x_all, N_FIXED_SAMPLES, cfg.seed)
 
@@ -593,7 +594,6 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                 metrics["device"] = str(device)
                 if world.active:
                     metrics["world_size"] = world.size
-                floor = losses.supervised_floor(class_smoothing_of(cfg), data.n_classes)  # (of a smoothed labeled loss)
                 metrics["warnings"] = warnings_for(history, metrics, floor)
                 keep_if_best(metrics)
             metrics = distributed.broadcast(metrics)
