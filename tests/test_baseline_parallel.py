@@ -71,20 +71,22 @@ def test_a_signal_stops_baselines_in_parallel_and_says_how_to_go_on(tmp_path):
 
 
 def test_baselines_that_diverge_in_parallel_are_named_and_the_others_train(tmp_path):
-    """A learning rate of 1e30 makes same-net diverge on both seeds: their children stop with
-    the NaN guard's line, logreg's still train, and the last line names the two runs (exit code
-    3), as in sequence; --json keeps the finished runs on stdout."""
+    """A learning rate of 1e30 makes same-net diverge: its child stops with the NaN guard's
+    line, logreg's still trains, and the last line names the run (exit code 3), as in
+    sequence; --json keeps the finished run on stdout. (One seed: each child costs seconds of
+    start-up; how several diverged runs are named in one line is
+    test_diverged_seeds_in_parallel_are_named_together's, in tests/test_reliability.py.)"""
     (tmp_path / "hot.toml").write_text("lr = 1e30\n")
-    r = CliRunner().invoke(main, ["baseline", *DIGITS, "--seeds", "1-2", "--method", "same-net", "--method", "logreg",
+    r = CliRunner().invoke(main, ["baseline", *DIGITS, "--seeds", "2-2", "--method", "same-net", "--method", "logreg",
                                   "--config", str(tmp_path / "hot.toml"), "--epochs", "2", "--parallel", "2",
                                   "--out", str(tmp_path / "runs"), "--json"])
     assert r.exit_code == 3, r.output
-    assert [(x["method"], x["seed"]) for x in json.loads(r.stdout)] == [("logreg", 1), ("logreg", 2)]
+    assert [(x["method"], x["seed"]) for x in json.loads(r.stdout)] == [("logreg", 2)]
     last = r.stderr.strip().splitlines()[-1]
-    assert last.startswith("Error: 2 of 4 baseline runs diverged (same-net of seed 1: ") and "; same-net of seed 2: " \
-        in last and ") and 2 finished; " in last, last
+    assert last.startswith("Error: 1 of 2 baseline runs diverged (same-net of seed 2: ") and \
+        ") and 1 finished; " in last, last
     assert "Error: Error" not in r.stderr and " became nan at epoch 1" in last, r.stderr
-    assert len(list((tmp_path / "runs").glob("*-same-net/diverged.txt"))) == 2
+    assert len(list((tmp_path / "runs").glob("*-same-net/diverged.txt"))) == 1
 
 
 def test_baselines_out_of_device_memory_in_processes_are_resumed_together():
