@@ -109,6 +109,35 @@ def test_a_signal_stops_seeds_in_threads_with_checkpoints(signum, tmp_path):
         assert 1 <= len(read_metrics(out / run)) < 500 and (out / run / "checkpoint.pt").is_file()
 
 
+def test_a_signal_while_seeds_in_threads_set_up_stops_each_after_a_batch(tmp_path, monkeypatch):
+    """SIGINT while seed 1's thread still prepares its data, before it has a run folder: the
+    flag waits for the loop, which trains a batch, checkpoints and stops, so the stop line
+    resumes run folders that exist (each one it names) and seed 3 never starts."""
+    import ssgan.runs
+
+    prepare = ssgan.runs.prepare
+
+    def prepare_seed_1_signals(cfg):
+        if cfg.seed == 1 and threading.current_thread() is not threading.main_thread():  # (fit checks the data first)
+            os.kill(os.getpid(), signal.SIGINT)
+        return prepare(cfg)
+
+    monkeypatch.setattr(ssgan.runs, "prepare", prepare_seed_1_signals)
+    out = tmp_path / "runs"
+    r = CliRunner().invoke(main, ["fit", *OPTIONS[:4], "--epochs", "500", "--device", "cpu", "--seeds", "1,2,3",
+                                  "--parallel", "2", "--parallel-mode", "threads", "--out", str(out)])
+    assert r.exit_code == 128 + signal.SIGINT, r.output
+    last = r.output.strip().splitlines()[-1]
+    resume, rest = last.split("; not started: ")
+    named = resume.split("Resume with: ssgan fit ")[1].split(" --parallel")[0].split()[1::2]
+    runs = sorted(str(d) for d in out.iterdir())
+    assert named and sorted(named) == runs, last  # (seed 2 may have started before the signal or not)
+    assert any(run.endswith("-s1") for run in runs), runs
+    for run in runs:
+        assert (Path(run) / "checkpoint.pt").is_file()  # (in its first epoch, most likely: no metrics.jsonl yet)
+    assert rest.startswith("seed 3, with ssgan fit " if len(runs) == 2 else "seeds 2,3, with ssgan fit "), rest
+
+
 def _stop_threads(tmp_path, monkeypatch) -> tuple[list[Path], list[str]]:
     """Seeds 1 and 2 in threads, stopped by a signal in the middle of seed 1's first epoch (seed
     2 wherever it is): the run folders in the order of the seeds, and the resume command printed."""
