@@ -2,7 +2,7 @@
 fraction of the fp32 matmul rate (issue 11's measure, ``speed.py``) that the step could reach
 while it draws its noise as it does today.
 
-    python benchmarks/noise.py [--repeats 20]
+    python benchmarks/noise.py [--repeats 20] [--inductor]
 
 It counts the noise the default step draws, shape by shape, by training on 10 and on 20 MNIST
 batches with D's noise layers counted and taking the difference (what one more iteration
@@ -14,6 +14,9 @@ timings of ``--repeats`` iterations' worth:
   the part of a normal draw that the generator makes one number after another;
 - ``numpy_<bit generator>_s``: numpy's standard normals (float32, ziggurat) of the same count,
   the other generator at hand;
+- ``inductor_normal_s`` (with ``--inductor``): the same shapes drawn, and added to zeros, inside
+  a ``torch.compile`` function, whose generated C++ draws from Inductor's own counter-based
+  generator (Philox) in parallel loops, the way ``--compile`` would draw them;
 - ``matmul_s``: the step's matrix products alone, as ``speed.py`` times them, and
   ``overlapped_s``: those products and the noise at once, the noise drawn in a second thread
   (the one way to hide it without changing its numbers), against ``sequential_s``, the sum.
@@ -127,6 +130,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=20, help="iterations' worth per timing")
     p.add_argument("--iterations", type=int, default=60, help="iterations of each step timing")
     p.add_argument("--rounds", type=int, default=3, help="rounds of the step timings")
+    p.add_argument("--inductor", action="store_true", help="also time torch.compile's own generator (compiles first)")
     args = p.parse_args()
     cfg = Config(epochs=1, device="cpu", precision="fp32", graphs="off")
     shapes = noise_shapes(cfg)
@@ -152,6 +156,13 @@ def main() -> None:
         buffer = np.empty(numbers, dtype=np.float32)
         out[f"numpy_{name}_s"] = best_of_three(lambda: rng.standard_normal(numbers, dtype=np.float32, out=buffer),
                                                args.repeats)
+    if args.inductor:
+        @torch.compile(dynamic=False)
+        def inductor_noise(zeros):
+            return [z + torch.randn_like(z) * 0.5 for z in zeros]
+
+        zeros = [torch.zeros(shape) for shape in draws]
+        out["inductor_normal_s"] = best_of_three(lambda: inductor_noise(zeros), args.repeats)
     rate = matmul_rate(cfg, torch.device("cpu"))
     out["matmul_gflops"] = rate
     out["matmul_s"] = step_gflop(cfg) / rate
