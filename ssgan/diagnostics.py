@@ -61,26 +61,33 @@ def collapse_indicators(fake: Tensor, real: Tensor, fake_logits: Tensor) -> dict
 
 def labeled_loss_jumps(history: Sequence[dict], floor: float = 0.0) -> list[int]:
     """The epochs at which the labeled loss jumped: above ``JUMP_LOSS`` and ``JUMP_FACTOR`` times
-    its lowest in the epochs before, from at most ``JUMP_LOSS`` in the epoch before, each counted
-    above ``floor``, the least the loss can be (:func:`loss_floor`: above 0 with class
+    its lowest in the epochs before, once until it is back at ``JUMP_LOSS`` or under, each
+    counted above ``floor``, the least the loss can be (:func:`loss_floor`: above 0 with class
     smoothing). A few steps threw the classifier off the labeled examples it had fitted; the
     epochs that follow recover, or not. A network trained on few labels alone (``same-net``)
-    does this at a constant rate without class smoothing.
+    does this at a constant rate without class smoothing. A loss that climbs over two epochs is
+    counted at the epoch it passes both bounds (a smoothed full baseline on digits: 0.012 above
+    its floor, then 0.32, 31 times its lowest, then 3.8, and 96 validation errors where it had 1).
 
     >>> labeled_loss_jumps([{"epoch": e, "loss_lab": v} for e, v in enumerate([0.9, 0.002, 2e-4, 0.3, 2.0, 0.01, 0.5], 1)])
     [4, 7]
     >>> labeled_loss_jumps([{"epoch": e, "loss_lab": v + 0.5} for e, v in enumerate([0.9, 0.002, 2e-4, 0.3], 1)], 0.5)
     [4]
+    >>> labeled_loss_jumps([{"epoch": e, "loss_lab": v} for e, v in enumerate([0.9, 0.01, 0.3, 3.8, 0.2, 5.0], 1)])
+    [4]
     """
-    jumps, lowest, before = [], math.inf, None
+    jumps, lowest, off = [], math.inf, False
     for m in history:
         loss = m.get("loss_lab")
         if loss is None:
             continue
         loss -= floor
-        if _jumped(loss, lowest, before):
+        if loss <= JUMP_LOSS:
+            off = False  # back on its labeled examples: a later rise is a new jump
+        elif not off and loss > JUMP_FACTOR * lowest:
             jumps.append(m["epoch"])
-        lowest, before = min(lowest, loss), loss
+            off = True
+        lowest = min(lowest, loss)
     return jumps
 
 
@@ -91,11 +98,6 @@ def loss_floor(config: dict, n_classes: int) -> float:
     from ssgan.losses import supervised_floor
 
     return supervised_floor(config.get("class_smoothing") or 0.0, n_classes)
-
-
-def _jumped(loss: float, lowest: float, before: float | None) -> bool:
-    """Whether a labeled loss of ``loss`` jumped, after ``lowest`` at its lowest and ``before`` the epoch before."""
-    return loss > JUMP_LOSS and loss > JUMP_FACTOR * lowest and before is not None and before <= JUMP_LOSS
 
 
 def epochs_words(epochs: Sequence[int]) -> str:
@@ -111,11 +113,10 @@ def warnings_for(history: list[dict], metrics: dict, floor: float = 0.0) -> list
     """Signs of a failing GAN, or of a classifier thrown off its labels, from this epoch and the
     ones before it (``floor``: the least the labeled loss can be, :func:`labeled_loss_jumps`)."""
     out = []
-    losses = [m["loss_lab"] - floor for m in history if m.get("loss_lab") is not None]
-    if (metrics.get("loss_lab") is not None and losses
-            and _jumped(metrics["loss_lab"] - floor, lowest := min(losses), losses[-1])):
+    if metrics.get("loss_lab") is not None and labeled_loss_jumps([*history, metrics], floor)[-1:] == [metrics["epoch"]]:
+        lowest = min(m["loss_lab"] for m in history if m.get("loss_lab") is not None)
         out.append(f"epoch {metrics['epoch']}: the labeled loss jumped to {metrics['loss_lab']:.3g}, from "
-                   f"{lowest + floor:.2g} "
+                   f"{lowest:.2g} "
                    "at its lowest: a few steps threw the classifier off its labeled examples, and an accuracy "
                    "read in the epochs that follow may be low (metrics.jsonl shows whether it recovers)")
     recent = [*history[-(COLLAPSE_EPOCHS - 1):], metrics]

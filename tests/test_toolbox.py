@@ -251,6 +251,16 @@ def test_a_labeled_loss_that_jumps_is_a_warning_once():
     jump = warnings_for(smoothed, {"epoch": 5, "loss_lab": 41.46}, floor=0.5003)
     assert len(jump) == 1 and jump[0].startswith("epoch 5: the labeled loss jumped to 41.5, from 0.5 at its lowest")
     assert warnings_for(smoothed, {"epoch": 5, "loss_lab": 0.5003 + 0.009}, floor=0.5003) == []
+    # a loss that climbs over two epochs (digits' smoothed full baseline, seed 3: 0.012 above its floor,
+    # then 0.32, 31 times its lowest, then 3.8): a jump at the epoch it passes both bounds, and once
+    climbing = [{"epoch": e, "loss_lab": v + 0.5003} for e, v in enumerate([0.9, 0.012, 0.0102, 0.318], 1)]
+    assert warnings_for(climbing[:3], climbing[3], floor=0.5003) == []
+    jump = warnings_for(climbing, {"epoch": 5, "loss_lab": 0.5003 + 3.79}, floor=0.5003)
+    assert len(jump) == 1 and jump[0].startswith("epoch 5: the labeled loss jumped to 4.29, from 0.51 at its lowest")
+    climbing.append({"epoch": 5, "loss_lab": 0.5003 + 3.79})
+    assert warnings_for(climbing, {"epoch": 6, "loss_lab": 0.5003 + 1.6}, floor=0.5003) == []  # the same jump
+    assert len(warnings_for([*climbing, {"epoch": 6, "loss_lab": 0.55}], {"epoch": 7, "loss_lab": 20.5},
+                            floor=0.5003)) == 1  # back under 0.1 above its floor, then off again: a new jump
 
 
 @pytest.mark.parametrize("spec, dim, k", [("gmm1d:modes=3", 1, 3), ("gmm2d:modes=8", 2, 8), ("gmm2d:modes=2,n=100", 2, 2)])
