@@ -249,7 +249,7 @@ def run_in_processes(jobs: Sequence[Config], methods: Sequence[str], units: list
             done[unit] = json.loads(out.strip().splitlines()[-1])[0]
             on_result(done[unit])
         elif run := checkpointed(code, lines, stopped):  # a network stopped with its checkpoint
-            resumes.append(run)
+            resumes.append((units.index(unit), run))  # (named in the order of the runs, not of their ends)
         elif stopped:  # stopped before it trained, or a scikit-learn fit: its folder removed
             unstarted.append(unit)
         elif code == 3:  # the NaN guard: the run failed, not the study
@@ -271,7 +271,7 @@ def run_in_processes(jobs: Sequence[Config], methods: Sequence[str], units: list
             if of:
                 name, which = named(of, given_by)
                 rest.append(f"{method} of {name}, with " + shlex.join([*words, "--method", method, *which]))
-        raise SeedsInterrupted(signum, resumes, "; ".join(rest) or None, parallel)
+        raise SeedsInterrupted(signum, [run for _, run in sorted(resumes)], "; ".join(rest) or None, parallel)
     if failures:
         raise failed_runs(failures, len(done), len(units), parallel)
     return [done[u] for u in units if u in done], diverged_runs

@@ -66,6 +66,7 @@ def test_a_signal_stops_baselines_in_parallel_and_says_how_to_go_on(tmp_path):
     for run in runs:
         assert f"--resume {out / run}" in resume
         assert 1 <= len(read_metrics(out / run)) < 500 and (out / run / "checkpoint.pt").is_file()
+    assert resume.index("s1-same-net") < resume.index("s2-same-net"), resume  # in the order of the seeds
     assert rest.startswith("same-net of seed 3, with ssgan baseline --dataset digits ") and "--parallel" not in rest
     assert rest.endswith(f"--out {out} --method same-net --seeds 3-3"), rest
 
