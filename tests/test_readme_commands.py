@@ -1,0 +1,55 @@
+"""benchmarks/readme_commands.py finds the README's bash and Python blocks, leaves out the ones
+it says it leaves out (with the reason), and tells a block that ran through from one that
+failed, in the folder it is given."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("readme_commands", ROOT / "benchmarks" / "readme_commands.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # (its dataclass looks its module up there)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+    return module
+
+
+def test_blocks_are_read_by_language_and_line(tmp_path):
+    rc = _module()
+    readme = tmp_path / "README.md"
+    readme.write_text("# t\n\n```bash\nssgan fit --labels 100 --epochs 1\n```\n\n```\nDIR/train/CLASS/\n```\n"
+                      "text\n```python\nprint('hi')\n```\n```bash\ntorchrun --rdzv-endpoint HOST:29400 -m ssgan fit\n```\n")
+    found = rc.blocks(readme)
+    assert [(b.line, b.lang, b.first) for b in found] == [
+        (3, "bash", "ssgan fit --labels 100 --epochs 1"), (11, "python", "print('hi')"),
+        (14, "bash", "torchrun --rdzv-endpoint HOST:29400 -m ssgan fit")]
+    assert [rc.skip_reason(b) for b in found] == [None, None, "needs several machines that reach a rendezvous HOST"]
+
+
+def test_the_readme_s_own_blocks_include_the_first_fit_which_is_not_run():
+    rc = _module()
+    found = rc.blocks(ROOT / "README.md")
+    first = [b for b in found if b.first == "pip install -e . && ssgan fit --labels 100"]
+    assert len(first) == 1 and "an hour or more" in rc.skip_reason(first[0])
+    assert sum(rc.skip_reason(b) is None for b in found) >= 5  # the worked examples do run
+
+
+def test_a_block_runs_in_the_folder_and_a_failure_is_told_apart(tmp_path):
+    rc = _module()
+    ok = rc.run(rc.Block(1, "bash", "echo one > made.txt\ncat made.txt\n"), tmp_path, timeout=60)
+    assert ok["status"] == "ok" and ok["exit"] == 0 and ok["tail"] == ["one"]
+    assert (tmp_path / "made.txt").read_text() == "one\n"
+    py = rc.run(rc.Block(2, "python", "from pathlib import Path\nprint(Path('made.txt').read_text().strip())\n"),
+                tmp_path, timeout=60)
+    assert py["status"] == "ok" and py["tail"] == ["one"]
+    # bash -e: a failing command stops the block, and what follows it does not run
+    bad = rc.run(rc.Block(3, "bash", "false\ntouch after.txt\n"), tmp_path, timeout=60)
+    assert bad["status"] == "failed" and bad["exit"] == 1 and not (tmp_path / "after.txt").exists()
