@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -89,12 +91,16 @@ def run(block: Block, cwd: Path, timeout: float) -> dict:
     else:
         script += block.text
     start = time.perf_counter()
+    # a session of its own, so that a block that runs past the timeout is stopped with every
+    # process it started (an ssgan fit under bash)
+    proc = subprocess.Popen(["bash", "-e", "-c", script], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
     try:
-        done = subprocess.run(["bash", "-e", "-c", script], cwd=cwd, capture_output=True, text=True,
-                              timeout=timeout)
-        code, out = done.returncode, done.stdout + done.stderr
-    except subprocess.TimeoutExpired as e:
-        code, out = None, f"timed out after {timeout:.0f} s\n{e.stdout or ''}{e.stderr or ''}"
+        out, _ = proc.communicate(timeout=timeout)
+        code = proc.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, code = f"timed out after {timeout:.0f} s\n{proc.communicate()[0]}", None
     return {"status": "ok" if code == 0 else "failed", "seconds": round(time.perf_counter() - start, 1),
             "exit": code, "ran_before": before, "tail": out.strip().splitlines()[-6:]}
 
@@ -108,13 +114,15 @@ def main() -> int:
     ap.add_argument("--out", type=Path, help="also append the JSON lines to this file")
     args = ap.parse_args()
 
-    chosen = blocks(ROOT / "README.md")
-    if args.only:
-        chosen = [b for b in chosen if any(t in b.text for t in args.only)]
+    def choose(readme: Path) -> list[Block]:
+        return [b for b in blocks(readme) if not args.only or any(t in b.text for t in args.only)]
+
     if args.list:
-        for b in chosen:
+        for b in choose(ROOT / "README.md"):
             print(f"line {b.line:5d} {b.lang:6s} {skip_reason(b) and 'skip' or 'run ':4s} {b.first}")
         return 0
+    if args.keep and args.keep.exists():
+        sys.exit(f"error: --keep {args.keep} exists; give a folder that does not, for the clone")
     git = partial(subprocess.run, cwd=ROOT, capture_output=True, text=True)
     head = git(["git", "rev-parse", "--short", "HEAD"]).stdout.strip()
     if git(["git", "status", "--porcelain", "--untracked-files=no", "--", "ssgan"]).stdout.strip():
@@ -128,7 +136,7 @@ def main() -> int:
         clone = args.keep or Path(tmp) / "clone"
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
         failed = 0
-        for b in chosen:
+        for b in choose(clone / "README.md"):  # the committed README, as the clone has it
             why = skip_reason(b)
             row = {"line": b.line, "lang": b.lang, "first": b.first, "commit": head, "ssgan_from": imported}
             row.update({"status": "skipped", "why": why} if why else run(b, clone, args.timeout))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,3 +54,23 @@ def test_a_block_runs_in_the_folder_and_a_failure_is_told_apart(tmp_path):
     # bash -e: a failing command stops the block, and what follows it does not run
     bad = rc.run(rc.Block(3, "bash", "false\ntouch after.txt\n"), tmp_path, timeout=60)
     assert bad["status"] == "failed" and bad["exit"] == 1 and not (tmp_path / "after.txt").exists()
+
+
+def test_a_block_past_its_timeout_is_stopped_with_what_it_started(tmp_path):
+    rc = _module()
+    slow = rc.run(rc.Block(4, "bash", "sleep 60 &\necho $! > child.pid\nwait\n"), tmp_path, timeout=2)
+    assert slow["status"] == "failed" and slow["exit"] is None and slow["tail"][0] == "timed out after 2 s"
+    assert slow["seconds"] < 30  # not after the sleep's 60 s: killing bash alone leaves it holding the output
+    child = int((tmp_path / "child.pid").read_text())
+
+    def running() -> bool:
+        try:
+            return "State:\tZ" not in Path(f"/proc/{child}/status").read_text()
+        except FileNotFoundError:
+            return False
+
+    for _ in range(50):  # (killed at once; the reaping of an orphan may take a moment)
+        if not running():
+            break
+        time.sleep(0.1)
+    assert not running(), f"the block's child {child} still runs"
