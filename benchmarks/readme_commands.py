@@ -11,10 +11,10 @@ block as a ``bash -e`` script, a ``python`` block on ``python -``. It uses the `
 this checkout, whose code is HEAD's unless it has uncommitted changes under ``ssgan/``: then a
 warning says so, and each line names where the ``ssgan`` command imports it from).
 
-Three kinds of blocks are not run, each named with its reason in the output: the first fit
-(``ssgan fit --labels 100``, an hour or more on a CPU) and the test suite (``.ci/run`` runs it
-from a clean clone), commands that need another machine (a rendezvous ``HOST``) and the
-ablation screen (six 20-epoch MNIST runs). The Python block that reads ``runs/00000-mnist-100-s1``
+Four blocks are not run, each named with its reason in the output: the first fit (``ssgan
+fit --labels 100``, an hour or more on a CPU), the test suite (``.ci/run`` runs it from a clean
+clone), the torchrun across machines (a rendezvous ``HOST``) and the ablation screen (six
+20-epoch MNIST runs). The Python block that reads ``runs/00000-mnist-100-s1``
 back runs after the quick run the README offers for it (``ssgan fit --labels 100 --epochs 1``).
 
 One JSON line per block (its README line, first command, status ``ok``, ``failed`` or

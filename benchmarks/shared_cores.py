@@ -26,6 +26,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ssgan.environment import sessions
+from ssgan.runs import read_metrics
+
 SETTINGS = {"default": {}, "OMP_NUM_THREADS=1": {"OMP_NUM_THREADS": "1"},
             "OMP_WAIT_POLICY=PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"}}
 
@@ -42,9 +45,8 @@ def fit(config: str, epochs: int, extra_env: dict, out: Path) -> dict:
     subprocess.run(["ssgan", "fit", "--config", config, "--epochs", str(epochs), "--out", str(out), "--quiet"],
                    env=env, check=True, stdout=subprocess.DEVNULL)
     (run,) = set(out.glob("*")) - before
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    threads = json.loads((run / "environment.jsonl").read_text().splitlines()[0])["threads"]
-    return {"training_s": round(sum(r["seconds"] for r in rows), 2), "threads": threads,
+    rows = read_metrics(run)
+    return {"training_s": round(sum(r["seconds"] for r in rows), 2), "threads": sessions(run)[0]["threads"],
             "loss_unl": rows[-1]["loss_unl"]}
 
 
