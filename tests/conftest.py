@@ -8,7 +8,9 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # workers; 715 s in one process).
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import importlib
 import signal
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -70,6 +72,24 @@ def interrupt_once_checkpointed(args: list[str], out: Path, runs: int, group: bo
 def write_npz(path: Path, **arrays) -> str:
     np.savez(path, **arrays)
     return f"npz:{path}"
+
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture
+def benchmark_script(monkeypatch):
+    """Import a script of benchmarks/ by its name, ``benchmark_script("speed")``, as it runs: its folder
+    first on sys.path, so that it imports the scripts beside it by name, and its module in
+    sys.modules (dataclasses and the processes it starts look it up there). The scripts' modules
+    imported during the test leave sys.modules with it, so that each test reads them afresh."""
+    names = {p.stem for p in BENCHMARKS.glob("*.py")}
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    for name in names & sys.modules.keys():
+        monkeypatch.delitem(sys.modules, name)
+    yield importlib.import_module
+    for name in names & sys.modules.keys():
+        del sys.modules[name]
 
 
 @pytest.fixture

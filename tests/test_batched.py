@@ -2,10 +2,8 @@
 alone, its state goes in and out of the stack whole, and each seed draws its own noise."""
 
 import copy
-import importlib.util
 from contextlib import nullcontext
 from functools import partial
-from pathlib import Path
 
 import pytest
 import torch
@@ -23,7 +21,6 @@ from ssgan.steps import Nets, discriminator_step, generator_step
 from ssgan.train import _ema_update, _optimizer
 
 SHAPE = (1, 8, 8)
-BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "batched_seeds.py"
 QUIET_D = {"d_input_noise": 0.0, "d_hidden_noise": 0.0}
 
 
@@ -222,12 +219,10 @@ def test_the_stacked_step_can_be_captured():
     assert int(eager["ema.n_averaged"]) == 5
 
 
-def test_the_benchmark_times_training_steps():
+def test_the_benchmark_times_training_steps(benchmark_script):
     """benchmarks/batched_seeds.py: what it times trains every seed, eagerly and as (simulated)
     graphs, so that its figures are the cost of real steps; its output has every key."""
-    spec = importlib.util.spec_from_file_location("batched_bench", BENCHMARK)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = benchmark_script("batched_seeds")
     cfg = resolve_arch(resolve(batch_size=20, init_batch=20), bench.SHAPE)
     for as_graphs in (False, True):
         with simulate():

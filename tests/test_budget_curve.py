@@ -3,7 +3,6 @@ learning rate, epoch E of a longer run is where a run of E epochs ends."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -99,12 +98,10 @@ def test_window_means_and_an_included_earlier_curve(tmp_path):
     assert json.loads((tmp_path / "out" / "curve-val.json").read_text()) == [r for r in rows if r["tag"] == "new"]
 
 
-def test_the_committed_long_curve_reads_as_its_notes_say():
+def test_the_committed_long_curve_reads_as_its_notes_say(benchmark_script):
     """reports/mnist-100-long's rule read 66.6 validation errors over epochs 241-250 (seeds 1, 2, 4)."""
     rows = json.loads((SCRIPT.parents[1] / "reports" / "mnist-100-long" / "curve-val.json").read_text())
-    spec = importlib.util.spec_from_file_location("budget_curve", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = benchmark_script("budget_curve")
     rows = [r for r in rows if r["tag"] == "const-bf16"]
     module.add_window(rows, 10)
     windows = {r["epoch"]: round(r["window_mean"], 1) for r in rows if "window_mean" in r}

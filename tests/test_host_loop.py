@@ -3,9 +3,6 @@ of the steps' work."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import torch
 
 from conftest import assert_same_state
@@ -15,18 +12,9 @@ from ssgan.graphsim import simulate
 from ssgan.splits import make_split
 from ssgan.train import train
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "host_loop.py"
 
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("host_loop_bench", SCRIPT)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
-
-
-def test_idle_graphs_leave_the_networks_untrained(digits):
-    bench = _bench()
+def test_idle_graphs_leave_the_networks_untrained(digits, benchmark_script):
+    bench = benchmark_script("host_loop")
     split = make_split(digits, 50, 1)
     cfg = Config(dataset="digits", d_input_noise=0.0, d_hidden_noise=0.0)
     one, two = (bench.idle_run(cfg.replace(epochs=n), digits, split) for n in (1, 2))
@@ -39,10 +27,10 @@ def test_idle_graphs_leave_the_networks_untrained(digits):
                                                    trained.discriminator.state_dict().values()))
 
 
-def test_an_idle_group_of_stacked_seeds_trains_nothing(tmp_path):
+def test_an_idle_group_of_stacked_seeds_trains_nothing(tmp_path, benchmark_script):
     """``--stacked``: the seeds' loops run and hand in their batches, but their networks end as
     they began (a step that trained would change them: the control)."""
-    bench = _bench()
+    bench = benchmark_script("host_loop")
     cfg = Config(dataset="digits", labels=50, epochs=1)
     histories = bench.idle_stacked(cfg, [1, 2], str(tmp_path / "idle"))
     assert [len(h) for h in histories] == [1, 1] and all(0 < h[0]["eval_seconds"] < h[0]["seconds"] for h in histories)

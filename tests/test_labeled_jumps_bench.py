@@ -4,20 +4,15 @@ validation rows, counts the jumps above the smoothed loss's floor and reads no t
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 from ssgan.losses import supervised_floor
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
-
-def test_the_jump_screen_compares_smoothings_on_validation_rows(tmp_path, capsys, monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # (its processes, started fresh, import it by name)
-    monkeypatch.delitem(sys.modules, "labeled_jumps", raising=False)
-    import labeled_jumps as bench
+def test_the_jump_screen_compares_smoothings_on_validation_rows(tmp_path, capsys, benchmark_script):
+    bench = benchmark_script("labeled_jumps")  # (its processes, started fresh, import it by name)
     bench.main(["--seeds", "2-2", "--smoothing", "0,0.1", "--epochs", "2", "--parallel", "1", "--out", str(tmp_path / "runs"),
                 "--json", str(tmp_path / "runs.jsonl")])
     runs = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]

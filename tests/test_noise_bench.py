@@ -4,20 +4,11 @@ generated and real batches apart (what its timings and its ceiling rest on)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections import Counter
-from pathlib import Path
-
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-def test_the_noise_of_one_iteration_is_counted_by_shape(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # (noise.py imports speed.py beside it,
-    monkeypatch.delitem(sys.modules, "speed", raising=False)  # which leaves with the test)
-    spec = importlib.util.spec_from_file_location("noise_bench", BENCHMARKS / "noise.py")
-    noise = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(noise)
+def test_the_noise_of_one_iteration_is_counted_by_shape(benchmark_script):
+    noise = benchmark_script("noise")  # (which imports speed.py beside it)
     from ssgan.config import Config
 
     cfg = Config(epochs=1, device="cpu", precision="fp32", graphs="off", d_hidden="20,10", g_hidden="8", batch_size=50)
@@ -30,17 +21,13 @@ def test_the_noise_of_one_iteration_is_counted_by_shape(monkeypatch):
     assert GaussianNoise.forward.__name__ == "forward"  # (the counting is undone)
 
 
-def test_the_noise_can_be_drawn_in_two_halves_or_not_at_all_and_is_put_back(monkeypatch):
+def test_the_noise_can_be_drawn_in_two_halves_or_not_at_all_and_is_put_back(benchmark_script):
     """The step timings' three ways of drawing D's noise: as the step does, two halves from two
     generators in two threads (each half noise at the layer's scale), and none; the layer's own
     forward is back afterwards."""
     import torch
 
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    monkeypatch.delitem(sys.modules, "speed", raising=False)
-    spec = importlib.util.spec_from_file_location("noise_bench", BENCHMARKS / "noise.py")
-    noise = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(noise)
+    noise = benchmark_script("noise")
     from ssgan.models.layers import GaussianNoise
 
     layer, x = GaussianNoise(0.5), torch.ones(400, 250)

@@ -4,27 +4,14 @@ failed, in the folder it is given."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _module():
-    spec = importlib.util.spec_from_file_location("readme_commands", ROOT / "benchmarks" / "readme_commands.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # (its dataclass looks its module up there)
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[spec.name]
-    return module
-
-
-def test_blocks_are_read_by_language_and_line(tmp_path):
-    rc = _module()
+def test_blocks_are_read_by_language_and_line(tmp_path, benchmark_script):
+    rc = benchmark_script("readme_commands")
     readme = tmp_path / "README.md"
     readme.write_text("# t\n\n```bash\nssgan fit --labels 100 --epochs 1\n```\n\n```\nDIR/train/CLASS/\n```\n"
                       "text\n```python\nprint('hi')\n```\n```bash\ntorchrun --rdzv-endpoint HOST:29400 -m ssgan fit\n```\n")
@@ -35,16 +22,16 @@ def test_blocks_are_read_by_language_and_line(tmp_path):
     assert [rc.skip_reason(b) for b in found] == [None, None, "needs several machines that reach a rendezvous HOST"]
 
 
-def test_the_readme_s_own_blocks_include_the_first_fit_which_is_not_run():
-    rc = _module()
+def test_the_readme_s_own_blocks_include_the_first_fit_which_is_not_run(benchmark_script):
+    rc = benchmark_script("readme_commands")
     found = rc.blocks(ROOT / "README.md")
     first = [b for b in found if b.first == "pip install -e . && ssgan fit --labels 100"]
     assert len(first) == 1 and "an hour or more" in rc.skip_reason(first[0])
     assert sum(rc.skip_reason(b) is None for b in found) >= 5  # the worked examples do run
 
 
-def test_a_block_runs_in_the_folder_and_a_failure_is_told_apart(tmp_path):
-    rc = _module()
+def test_a_block_runs_in_the_folder_and_a_failure_is_told_apart(tmp_path, benchmark_script):
+    rc = benchmark_script("readme_commands")
     ok = rc.run(rc.Block(1, "bash", "echo one > made.txt\ncat made.txt\n"), tmp_path, timeout=60)
     assert ok["status"] == "ok" and ok["exit"] == 0 and ok["tail"] == ["one"]
     assert (tmp_path / "made.txt").read_text() == "one\n"
@@ -56,8 +43,8 @@ def test_a_block_runs_in_the_folder_and_a_failure_is_told_apart(tmp_path):
     assert bad["status"] == "failed" and bad["exit"] == 1 and not (tmp_path / "after.txt").exists()
 
 
-def test_a_block_past_its_timeout_is_stopped_with_what_it_started(tmp_path):
-    rc = _module()
+def test_a_block_past_its_timeout_is_stopped_with_what_it_started(tmp_path, benchmark_script):
+    rc = benchmark_script("readme_commands")
     slow = rc.run(rc.Block(4, "bash", "sleep 60 &\necho $! > child.pid\nwait\n"), tmp_path, timeout=2)
     assert slow["status"] == "failed" and slow["exit"] is None and slow["tail"][0] == "timed out after 2 s"
     assert slow["seconds"] < 30  # not after the sleep's 60 s: killing bash alone leaves it holding the output

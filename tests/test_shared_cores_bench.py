@@ -3,16 +3,13 @@ names: the variable reaches the child (its environment.jsonl says how many threa
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_a_fit_runs_with_the_thread_setting_it_is_given(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location("shared_cores", ROOT / "benchmarks" / "shared_cores.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+def test_a_fit_runs_with_the_thread_setting_it_is_given(tmp_path, monkeypatch, benchmark_script):
+    bench = benchmark_script("shared_cores")
     monkeypatch.setenv("OMP_NUM_THREADS", "2")  # (the caller's own is not passed on)
     monkeypatch.chdir(ROOT)
     row = bench.fit("configs/gmm2d.toml", 1, bench.SETTINGS["OMP_NUM_THREADS=1"], tmp_path)

@@ -4,24 +4,17 @@ bookkeeping, not the machine)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import statistics
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "speed.py"
-
 
 @pytest.fixture
-def speed():
-    spec = importlib.util.spec_from_file_location("speed_bench", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def speed(benchmark_script):
+    return benchmark_script("speed")
 
 
 def run(speed, monkeypatch, capsys, rates, seconds, *args, matmul_precision=False):
