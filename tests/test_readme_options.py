@@ -1,0 +1,116 @@
+"""Every command the README prints, in a block or inline in the text, names an ssgan command and
+options that exist, and every option it mentions on its own belongs to an ssgan command or to a
+benchmark script. benchmarks/readme_commands.py runs the blocks; this reads all of them (those
+it leaves out for their length included) and the inline ones it cannot run, so that a renamed
+or removed option cannot stay in the README."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import click
+
+from ssgan.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
+
+
+def command_options() -> dict[str, set[str]]:
+    ctx = click.Context(main)
+    found = {}
+    for name in main.list_commands(ctx):
+        params = main.get_command(ctx, name).params
+        found[name] = {o for p in params for o in (*p.opts, *p.secondary_opts)} | {"--help", "-h"}
+    return found
+
+
+def script_options(path: Path) -> set[str]:
+    """The options a benchmark script declares: each quoted ``--name`` in its source."""
+    return set(re.findall(r"""["'](--[a-z][a-z0-9-]*)["']""", path.read_text()))
+
+
+def invocations(readme: str) -> list[list[str]]:
+    """The words of each command of the README: each command of a fenced bash block (a quotation
+    may run over lines; ``&&``, ``;`` and ``|`` end a command as a line's end does), and each inline
+    code span that starts as a command or with an option."""
+    found = []
+    for block in re.findall(r"```bash\n(.*?)```", readme, flags=re.S):
+        pending = ""
+        for line in block.replace("\\\n", " ").splitlines(keepends=True):
+            pending += line
+            try:
+                words = list(shlex.shlex(pending, posix=True, punctuation_chars=True))
+            except ValueError:
+                continue  # (a quotation that goes on to the next line)
+            pending, command = "", []
+            for word in words + [";"]:
+                if word in ("&&", "||", ";", "|"):
+                    found += [command] if command else []
+                    command = []
+                else:
+                    command.append(word)
+    prose = re.sub(r"```.*?```", "", readme, flags=re.S)
+    for span in re.findall(r"`([^`\n]+)`", prose):
+        if re.match(r"(ssgan|python|torchrun)\b", span):
+            found.append(shlex.split(span, comments=True))
+        elif span.startswith("--"):
+            found.append(span.split())  # (options named in a sentence, an error message's among them)
+    return found
+
+
+def problems(readme: str, root: Path) -> list[str]:
+    """What the README names that does not exist: ``ssgan CMD`` with an unknown command, a
+    benchmark script that is not there, an option that CMD or the script does not have, or a lone
+    ``--option`` that no command and no script has."""
+    commands = command_options()
+    scripts = {p.relative_to(root).as_posix(): script_options(p) for p in (root / "benchmarks").glob("*.py")}
+    every = set().union(*commands.values(), *scripts.values())
+    found = []
+    for words in invocations(readme):
+        text = " ".join(words)
+        for lead in (["torchrun"], ["python", "-m", "ssgan"]):  # (torchrun ... -m ssgan CMD: the part from ssgan)
+            if words[:len(lead)] == lead and "ssgan" in words:
+                words = words[words.index("ssgan"):]
+        if words[:1] == ["ssgan"] and len(words) > 1 and not words[1].startswith("-"):
+            known = commands.get(words[1])
+            if known is None:
+                found.append(f"{text!r}: no command {words[1]!r}")
+                continue
+        elif words[:1] == ["python"] and len(words) > 1 and words[1].startswith("benchmarks/"):
+            known = scripts.get(words[1])
+            if known is None:
+                found.append(f"{text!r}: no script {words[1]}")
+                continue
+            known |= {"--help", "-h"}
+        elif words[:1] and words[0].startswith("--"):
+            known = every
+        else:
+            continue  # another program's command, or code
+        found += [f"{text!r}: no option {o}" for w in words if w.startswith("--")
+                  for o in OPTION.findall(w.split("=")[0])[:1] if o not in known]
+    return found
+
+
+def test_the_readme_names_only_commands_and_options_that_exist():
+    readme = (ROOT / "README.md").read_text()
+    assert sum("ssgan" in words for words in invocations(readme)) > 50  # (its commands were read)
+    assert problems(readme, ROOT) == []
+
+
+def test_a_misspelt_command_or_option_is_found():
+    """The control: a README of eight commands, each kind of slip among them beside a right one."""
+    readme = ("```bash\nssgan fit --labels 100 \\\n    --epoch 3 && ssgan report runs --out r\n"
+              "python benchmarks/speed.py --iterations 5 --no-such-flag\npython benchmarks/sped.py\n```\n"
+              "Then `ssgan fitt --labels 10`, `--entropy-weight 0.1` and `--entropyweight 0.1`; "
+              "`torchrun --standalone --nproc-per-node 2 -m ssgan fit --lable 3`.\n")
+    assert problems(readme, ROOT) == [
+        "'ssgan fit --labels 100 --epoch 3': no option --epoch",
+        "'python benchmarks/speed.py --iterations 5 --no-such-flag': no option --no-such-flag",
+        "'python benchmarks/sped.py': no script benchmarks/sped.py",
+        "'ssgan fitt --labels 10': no command 'fitt'",
+        "'--entropyweight 0.1': no option --entropyweight",
+        "'torchrun --standalone --nproc-per-node 2 -m ssgan fit --lable 3': no option --lable",
+    ]
