@@ -1,8 +1,9 @@
-"""Every command the README prints, in a block or inline in the text, names an ssgan command and
-options that exist, and every option it mentions on its own belongs to an ssgan command or to a
-benchmark script. benchmarks/readme_commands.py runs the blocks; this reads all of them (those
-it leaves out for their length included) and the inline ones it cannot run, so that a renamed
-or removed option cannot stay in the README."""
+"""What the README names must be there. Every command it prints, in a block or inline in the
+text, names an ssgan command and options that exist, and every option it mentions on its own
+belongs to an ssgan command or to a benchmark script; every link of the README and of the reports
+leads to a file or a section that exists. benchmarks/readme_commands.py runs the blocks; this
+reads all of them (those it leaves out for their length included) and the inline ones it cannot
+run, so that a renamed option or a moved report cannot stay named in the text."""
 
 from __future__ import annotations
 
@@ -114,3 +115,35 @@ def test_a_misspelt_command_or_option_is_found():
         "'--entropyweight 0.1': no option --entropyweight",
         "'torchrun --standalone --nproc-per-node 2 -m ssgan fit --lable 3': no option --lable",
     ]
+
+
+def broken_links(markdown: str, folder: Path) -> list[str]:
+    """The links of a markdown page that lead nowhere: a file or folder that is not there (relative
+    to the page's folder), or a ``#section`` of the page with no heading of that name (GitHub's
+    anchors: the heading in lower case, spaces as hyphens, other punctuation dropped)."""
+    headings = {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
+                for h in re.findall(r"^#+ (.+)$", markdown, flags=re.M)}
+    found = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", markdown):
+        path, _, anchor = target.partition("#")
+        if re.match(r"[a-z]+:", path):
+            continue  # (a web address)
+        if path and not (folder / path).exists():
+            found.append(target)
+        elif not path and anchor not in headings:
+            found.append(target)
+    return found
+
+
+def test_the_readme_and_the_reports_link_to_what_is_there():
+    pages = [ROOT / "README.md", *sorted((ROOT / "reports").rglob("*.md"))]
+    assert len(pages) > 20
+    assert {p.relative_to(ROOT).as_posix(): broken_links(p.read_text(), p.parent) for p in pages
+            if broken_links(p.read_text(), p.parent)} == {}
+
+
+def test_a_link_to_nothing_is_found(tmp_path):
+    (tmp_path / "there.md").write_text("x")
+    page = ("# Set-up\n## On a GPU: CUDA graphs\n[a](there.md) [b](gone.md) [c](#set-up) [d](#on-a-gpu-cuda-graphs) "
+            "[e](#setup) [f](https://example.org/x.md) [g](there.md#set-up)\n")
+    assert broken_links(page, tmp_path) == ["gone.md", "#setup"]
