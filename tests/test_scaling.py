@@ -308,7 +308,8 @@ def test_unlabeled_data_help_on_two_moons_with_three_labels_per_class():
     of the labels and the networks, in fp32 on every CPU. One draw alone decides little: on a CPU
     with bf16 (where ``precision="auto"`` trains in bf16) seed 0's SSL run ended at 0.619 against
     0.608 without unlabeled data, where fp32 ended at 0.971 against 0.585; over 20 seeds the two
-    precisions were level on validation draws (mean SSL accuracy 0.873 in bf16, 0.878 in fp32).
+    precisions were level on validation draws (mean SSL accuracy 0.873 in bf16, 0.878 in fp32;
+    benchmarks/moons_precision.py).
     fp32 because what ``auto`` picks depends on the CPU, and bf16's gains on these three seeds
     sat near the bar (0.019, 0.057, 0.111 with one thread; fp32's 0.187, 0.096, 0.110)."""
     from sklearn.datasets import make_moons
