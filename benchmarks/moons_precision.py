@@ -18,24 +18,17 @@ import json
 import statistics
 import time
 
-import numpy as np
+from labeled_jumps import seeds_of
+from moons import three_labels_per_class
 from sklearn.datasets import make_moons
 
 from ssgan import SSGANClassifier
 
 
-def seed_range(text: str) -> list[int]:
-    first, _, last = text.partition("-")
-    return list(range(int(first), int(last or first) + 1))
-
-
 def compare(seed: int, epochs: int) -> dict:
     X, y = make_moons(1000, noise=0.1, random_state=0)
     X_val, y_val = make_moons(1000, noise=0.1, random_state=200)
-    rng = np.random.default_rng(seed)
-    labeled = np.concatenate([rng.choice(np.flatnonzero(y == c), 3, replace=False) for c in (0, 1)])
-    y_masked = np.full_like(y, -1)
-    y_masked[labeled] = y[labeled]
+    y_masked = three_labels_per_class(y, seed)
     row = {"seed": seed, "epochs": epochs}
     for precision in ("fp32", "bf16"):
         t0 = time.perf_counter()
@@ -59,13 +52,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default=None, help="also write the JSON lines here")
     args = p.parse_args(argv)
     rows = []
-    for seed in seed_range(args.seeds):
+    for seed in seeds_of(args.seeds):
         rows.append(compare(seed, args.epochs))
         print(json.dumps(rows[-1]), flush=True)
-    print(json.dumps(summary(rows)))
+    rows.append(summary(rows))
+    print(json.dumps(rows[-1]))
     if args.out:
         with open(args.out, "w") as f:
-            f.writelines(json.dumps(r) + "\n" for r in [*rows, summary(rows)])
+            f.writelines(json.dumps(r) + "\n" for r in rows)
 
 
 if __name__ == "__main__":
