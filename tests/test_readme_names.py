@@ -37,12 +37,13 @@ def script_options(path: Path) -> set[str]:
     return {a.value for call in calls for a in call.args if isinstance(a, ast.Constant) and str(a.value).startswith("--")}
 
 
-def invocations(readme: str) -> list[list[str]]:
-    """The words of each command of the README: each command of a fenced bash block (a quotation
-    may run over lines; ``&&``, ``;`` and ``|`` end a command as a line's end does), and each inline
-    code span that starts as a command or with an option."""
+def invocations(readme: Path, blocks) -> list[list[str]]:
+    """The words of each command of the README: each command of a fenced bash block, as
+    ``blocks`` (readme_commands.py's, which runs them) finds them (a quotation may run over lines;
+    ``&&``, ``;`` and ``|`` end a command as a line's end does), and each inline code span that
+    starts as a command or with an option."""
     found = []
-    for block in re.findall(r"```bash\n(.*?)```", readme, flags=re.S):
+    for block in (b.text for b in blocks(readme) if b.lang == "bash"):
         pending = ""
         for line in block.replace("\\\n", " ").splitlines(keepends=True):
             pending += line
@@ -57,7 +58,7 @@ def invocations(readme: str) -> list[list[str]]:
                     command = []
                 else:
                     command.append(word)
-    prose = re.sub(r"```.*?```", "", readme, flags=re.S)
+    prose = re.sub(r"```.*?```", "", readme.read_text(), flags=re.S)
     for span in re.findall(r"`([^`\n]+)`", prose):
         if re.match(r"(ssgan|python|torchrun)\b", span):
             found.append(shlex.split(span, comments=True))
@@ -66,7 +67,7 @@ def invocations(readme: str) -> list[list[str]]:
     return found
 
 
-def problems(readme: str, root: Path) -> list[str]:
+def problems(readme: Path, root: Path, blocks) -> list[str]:
     """What the README names that does not exist: ``ssgan CMD`` with an unknown command, a
     benchmark script that is not there, an option that CMD or the script does not have, or a lone
     ``--option`` that no command and no script has."""
@@ -74,7 +75,7 @@ def problems(readme: str, root: Path) -> list[str]:
     scripts = {p.relative_to(root).as_posix(): script_options(p) for p in (root / "benchmarks").glob("*.py")}
     every = set().union(*commands.values(), *scripts.values())
     found = []
-    for words in invocations(readme):
+    for words in invocations(readme, blocks):
         text = " ".join(words)
         for lead in (["torchrun"], ["python", "-m", "ssgan"]):  # (torchrun ... -m ssgan CMD: the part from ssgan)
             if words[:len(lead)] == lead and "ssgan" in words:
@@ -99,20 +100,21 @@ def problems(readme: str, root: Path) -> list[str]:
     return found
 
 
-def test_the_readme_names_only_commands_and_options_that_exist():
-    readme = (ROOT / "README.md").read_text()
-    assert sum("ssgan" in words for words in invocations(readme)) > 50  # (its commands were read)
-    assert problems(readme, ROOT) == []
+def test_the_readme_names_only_commands_and_options_that_exist(benchmark_script):
+    blocks, readme = benchmark_script("readme_commands").blocks, ROOT / "README.md"
+    assert sum("ssgan" in words for words in invocations(readme, blocks)) > 50  # (its commands were read)
+    assert problems(readme, ROOT, blocks) == []
 
 
-def test_a_misspelt_command_or_option_is_found():
+def test_a_misspelt_command_or_option_is_found(benchmark_script, tmp_path):
     """The control: a README of nine commands, each kind of slip among them beside a right one."""
-    readme = ("```bash\nssgan fit --labels 100 \\\n    --epoch 3 && ssgan report runs --out r\n"
-              "python benchmarks/speed.py --iterations 5 --no-such-flag\npython benchmarks/sped.py\n"
-              "python benchmarks/ablate.py --epochs 2 --tag x\n```\n"
-              "Then `ssgan fitt --labels 10`, `--entropy-weight 0.1` and `--entropyweight 0.1`; "
-              "`torchrun --standalone --nproc-per-node 2 -m ssgan fit --lable 3`.\n")
-    assert problems(readme, ROOT) == [
+    readme = tmp_path / "README.md"
+    readme.write_text("```bash\nssgan fit --labels 100 \\\n    --epoch 3 && ssgan report runs --out r\n"
+                      "python benchmarks/speed.py --iterations 5 --no-such-flag\npython benchmarks/sped.py\n"
+                      "python benchmarks/ablate.py --epochs 2 --tag x\n```\n"
+                      "Then `ssgan fitt --labels 10`, `--entropy-weight 0.1` and `--entropyweight 0.1`; "
+                      "`torchrun --standalone --nproc-per-node 2 -m ssgan fit --lable 3`.\n")
+    assert problems(readme, ROOT, benchmark_script("readme_commands").blocks) == [
         "'ssgan fit --labels 100 --epoch 3': no option --epoch",
         "'python benchmarks/speed.py --iterations 5 --no-such-flag': no option --no-such-flag",
         "'python benchmarks/sped.py': no script benchmarks/sped.py",
