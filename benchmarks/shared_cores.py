@@ -41,10 +41,9 @@ def _spin() -> None:
 def fit(config: str, epochs: int, extra_env: dict, out: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
     env.update(extra_env)
-    before = set(out.glob("*"))
-    subprocess.run(["ssgan", "fit", "--config", config, "--epochs", str(epochs), "--out", str(out), "--quiet"],
-                   env=env, check=True, stdout=subprocess.DEVNULL)
-    (run,) = set(out.glob("*")) - before
+    done = subprocess.run(["ssgan", "fit", "--config", config, "--epochs", str(epochs), "--out", str(out), "--quiet",
+                           "--json"], env=env, check=True, stdout=subprocess.PIPE, text=True)
+    run = Path(json.loads(done.stdout)["run"])
     rows = read_metrics(run)
     return {"training_s": round(sum(r["seconds"] for r in rows), 2), "threads": sessions(run)[0]["threads"],
             "loss_unl": rows[-1]["loss_unl"]}
