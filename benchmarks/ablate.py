@@ -25,6 +25,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from options import seeds_option
+
 
 def finished(out: Path, tag: str, seed: int) -> bool:
     """A run of this lever and seed has reached its own last epoch (a lever may set --epochs)."""
@@ -40,7 +42,7 @@ def finished(out: Path, tag: str, seed: int) -> bool:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--lever", action="append", required=True, help="NAME=FLAGS; repeatable")
-    p.add_argument("--seeds", default="1,2,3")
+    p.add_argument("--seeds", type=seeds_option, default="1,2,3", help="seeds: a list, ranges or both, like 1,2,3 or 1-6 [1,2,3]")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--val", type=int, default=5000)
     p.add_argument("--parallel", type=int, default=2)
@@ -52,7 +54,7 @@ def main() -> None:
     jobs = []
     for lever in args.lever:
         name, _, flags = lever.partition("=")
-        for seed in (int(s) for s in args.seeds.split(",")):
+        for seed in args.seeds:
             if not finished(out, name, seed):
                 jobs.append((name, seed, ["ssgan", "fit", "--val", str(args.val), "--epochs", str(args.epochs),
                                           "--seed", str(seed), "--tag", name, "--out", str(out), "--device", "cpu",

@@ -24,6 +24,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from options import seeds_option  # noqa: E402
 
 from ssgan.config import Config  # noqa: E402
 
@@ -222,7 +223,7 @@ def plot(rows: list[dict], path: Path, xlabel: str) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("folders", nargs="+")
-    p.add_argument("--seeds", default=None, help="comma-separated seeds every compared group has (default: all "
+    p.add_argument("--seeds", type=seeds_option, default=None, help="seeds every compared group has, like 1,2,4 or 1-5 (default: all "
                                                  "seeds of the group with the fewest)")
     p.add_argument("--tags", default=None, help="comma-separated TAG@EPOCHS groups to compare (with --per-epoch: TAG; default: all)")
     p.add_argument("--rate", default=None, help="seconds per iteration by precision or ARCH:PRECISION, like fp32=0.034,dcgan:fp32=0.197 "
@@ -254,7 +255,7 @@ def main() -> None:
         what = "constant-rate runs with " + METRICS[args.metric][0] if args.per_epoch else "finished runs with a validation split"
         raise SystemExit(f"no {what} in " + ", ".join(args.folders))
     if args.seeds:
-        seeds = [int(s) for s in args.seeds.split(",")]
+        seeds = args.seeds
     else:
         seeds = sorted(set.intersection(*(set(runs) for runs in groups.values())))
     if args.per_epoch:

@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from options import seeds_option
 
 from ssgan.data import load_mnist
 from ssgan.splits import make_split
@@ -29,11 +30,11 @@ def _nearest(x: np.ndarray, labeled: np.ndarray, chunk: int = 10000) -> np.ndarr
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--labels", type=int, default=100)
-    p.add_argument("--seeds", default="1,2,3")
+    p.add_argument("--seeds", type=seeds_option, default="1,2,3", help="seeds: a list, ranges or both, like 1,2,3 or 1-6 [1,2,3]")
     p.add_argument("--out", default="labeled.png")
     args = p.parse_args()
     data = load_mnist()
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = args.seeds
     per = args.labels // data.n_classes
     fig, axes = plt.subplots(1, len(seeds), figsize=(per * 0.6 * len(seeds), data.n_classes * 0.6 + 0.5), squeeze=False)
     x = data.x_train.reshape(len(data.x_train), -1)

@@ -25,6 +25,8 @@ import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 
+from options import seeds_option
+
 
 def one(method: str, smoothing: float, seed: int, dataset: str, labels: int, val: int, epochs: int, out: str) -> dict:
     import torch
@@ -47,16 +49,11 @@ def one(method: str, smoothing: float, seed: int, dataset: str, labels: int, val
             "loss_lab": metrics[-1]["loss_lab"], "floor": floor}
 
 
-def seeds_of(text: str) -> list[int]:
-    first, _, last = text.partition("-")
-    return list(range(int(first), int(last or first) + 1))
-
-
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--method", choices=("same-net", "full"), default="same-net")
     p.add_argument("--smoothing", default="0,0.1", help="class smoothings to compare, comma-separated [0,0.1]")
-    p.add_argument("--seeds", default="1-6", help="a range like 1-6 [1-6]")
+    p.add_argument("--seeds", type=seeds_option, default="1-6", help="seeds: a list, ranges or both, like 1,2,3 or 1-6 [1-6]")
     p.add_argument("--dataset", default="digits")
     p.add_argument("--labels", type=int, default=50)
     p.add_argument("--val", type=int, default=200, help="validation rows held out of training [200]")
@@ -69,13 +66,13 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out or tempfile.mkdtemp(prefix="labeled-jumps-")
     smoothings = [float(s) for s in args.smoothing.split(",")]
     jobs = [(args.method, s, seed, args.dataset, args.labels, args.val, args.epochs, out) for s in smoothings
-            for seed in seeds_of(args.seeds)]
+            for seed in args.seeds]
     with ProcessPoolExecutor(args.parallel, mp_context=multiprocessing.get_context("spawn")) as pool:
         results = list(pool.map(one, *zip(*jobs)))
     if args.json:
         with open(args.json, "a") as f:
             f.writelines(json.dumps(r) + "\n" for r in results)
-    print(f"{args.method} on {args.dataset}, {args.labels} labels, seeds {args.seeds}, validation errors of "
+    print(f"{args.method} on {args.dataset}, {args.labels} labels, seeds {','.join(map(str, args.seeds))}, validation errors of "
           f"{results[0]['n_val']} rows at the last epoch:")
     for s in smoothings:
         rs = [r for r in results if r["smoothing"] == s]

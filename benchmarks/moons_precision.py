@@ -18,8 +18,8 @@ import json
 import statistics
 import time
 
-from labeled_jumps import seeds_of
 from moons import three_labels_per_class
+from options import seeds_option
 from sklearn.datasets import make_moons
 
 from ssgan import SSGANClassifier
@@ -47,12 +47,12 @@ def summary(rows: list[dict]) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seeds", default="0-19", help="a range like 0-19, or one seed [0-19]")
+    p.add_argument("--seeds", type=seeds_option, default="0-19", help="seeds: a list, ranges or both, like 1,2,3 or 1-6 [0-19]")
     p.add_argument("--epochs", type=int, default=15, help="epochs of each fit (the test's) [15]")
     p.add_argument("--out", default=None, help="also write the JSON lines here")
     args = p.parse_args(argv)
     rows = []
-    for seed in seeds_of(args.seeds):
+    for seed in args.seeds:
         rows.append(compare(seed, args.epochs))
         print(json.dumps(rows[-1]), flush=True)
     rows.append(summary(rows))

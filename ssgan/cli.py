@@ -9,14 +9,14 @@ import signal
 import sys
 import time
 import warnings
-from collections import Counter
 from contextlib import nullcontext
 from pathlib import Path
 
 import click
 
 from ssgan import __version__
-from ssgan.config import FAKE_LOGITS, FM_NORMS, G_LOSSES, MOMENT_SPACES, PRECISIONS, SEED_MAX, SPLIT_NAMES
+from ssgan.config import (FAKE_LOGITS, FM_NORMS, G_LOSSES, MOMENT_SPACES, PRECISIONS, SEED_MAX, SPLIT_NAMES,
+                          seed_list)
 from ssgan.errors import DataWarning, SSGANError
 from ssgan.fileio import check_folder_can_be
 
@@ -593,9 +593,6 @@ def _command() -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
-MOST_SEEDS = 100_000  # --seeds names at most this many runs (a typo, such as 1-100000000, lists none)
-
-
 def _check_one_seed_setting(seeds: str | None, seed: int | None, config_file: str | None) -> None:
     """One line where ``--seed`` comes beside ``--seeds``, and a warning where a config file's
     ``seed`` does: ``--seeds`` names every seed it runs, and the other was dropped in silence
@@ -613,41 +610,13 @@ def _check_one_seed_setting(seeds: str | None, seed: int | None, config_file: st
 
 
 def _parse_seeds(seeds: str | None, cfg) -> list[int]:
-    """The seeds that ``--seeds`` names: a count (3: seeds 1, 2 and 3), a list, ranges, or both.
-
-    >>> from types import SimpleNamespace as C
-    >>> _parse_seeds("3", C(split=None)), _parse_seeds("1-3,7", C(split=None))
-    ([1, 2, 3], [1, 2, 3, 7])
-    >>> _parse_seeds("3-1", C(split=None))
-    Traceback (most recent call last):
-    ssgan.errors.SSGANError: --seeds 3-1: the range 3-1 counts down; write it 1-3
-    """
+    """The seeds that ``--seeds`` names: a count (3: seeds 1, 2 and 3), a list, ranges, or both
+    (:func:`ssgan.config.seed_list`); without it, the config's one seed."""
     if seeds is None:
         return [cfg.seed]
     if cfg.split is not None:
         raise SSGANError("--seeds draws a split for each seed and cannot be combined with --split")
-    listed = "," in seeds or "-" in seeds  # a list of seeds and ranges, else a count
-    try:
-        parts = [p.strip().partition("-") for p in seeds.split(",") if p.strip()] if listed else [("1", "-", seeds)]
-        ranges = [(int(first), int(last) if dash else int(first)) for first, dash, last in parts]
-    except ValueError:
-        raise SSGANError(f"--seeds must be a count like 3, a list like 1,2,3 or a range like 1-10, got {seeds!r}") from None
-    down = next(((a, b) for a, b in ranges if a > b), None) if listed else None
-    if down:
-        raise SSGANError(f"--seeds {seeds}: the range {down[0]}-{down[1]} counts down; write it {down[1]}-{down[0]}")
-    if any(not 0 <= s <= SEED_MAX for pair in ranges for s in pair):  # (before a range is counted out)
-        raise SSGANError(f"--seeds {seeds}: seeds lie in 0..{SEED_MAX}")
-    if sum(b - a + 1 for a, b in ranges) > MOST_SEEDS:
-        raise SSGANError(f"--seeds {seeds} names more than {MOST_SEEDS:,} seeds, a run each: name fewer")
-    out = [s for a, b in ranges for s in range(a, b + 1)]
-    counts = Counter(out)
-    twice = sorted(s for s, n in counts.items() if n > 1)
-    if twice:
-        raise SSGANError(f"--seeds {seeds} names seed{'s' if len(twice) > 1 else ''} {', '.join(map(str, twice))} "
-                         "more than once; name each seed once")
-    if not out:
-        raise SSGANError(f"--seeds must name at least one seed (a count of 1 or more), got {seeds!r}")
-    return out
+    return seed_list(seeds, count=True)
 
 
 def _aggregate(summaries: list[dict], diverged: list[tuple[int, str, str | None]] = ()) -> dict:

@@ -13,6 +13,7 @@ import math
 import sys
 import typing
 import warnings
+from collections import Counter
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,44 @@ OPTIMIZERS = ("adam", "sgd")
 PRECISIONS = ("auto", "fp32", "bf16")
 GRAPHS = ("auto", "on", "off")
 SEED_MAX = 2**32 - 1  # seeds lie in 0..SEED_MAX, as numpy's legacy seeding and scikit-learn's random_state take them
+MOST_SEEDS = 100_000  # --seeds names at most this many runs (a typo, such as 1-100000000, lists none)
+
+
+def seed_list(text: str, count: bool = False) -> list[int]:
+    """The seeds that ``--seeds TEXT`` names, in its order: a list of seeds and ranges (``1,2,4``,
+    ``1-6``, ``1-3,7``), where a bare number is that seed, or, with ``count``, a count (``3``:
+    seeds 1, 2 and 3), as ``ssgan fit --seeds`` reads it. Anything else is one line of
+    :class:`SSGANError` that says what was wrong.
+
+    >>> seed_list("3"), seed_list("3", count=True), seed_list("1-3,7")
+    ([3], [1, 2, 3], [1, 2, 3, 7])
+    >>> seed_list("3-1")
+    Traceback (most recent call last):
+    ssgan.errors.SSGANError: --seeds 3-1: the range 3-1 counts down; write it 1-3
+    """
+    listed = not count or "," in text or "-" in text  # a list of seeds and ranges, else a count
+    try:
+        parts = [p.strip().partition("-") for p in text.split(",") if p.strip()] if listed else [("1", "-", text)]
+        ranges = [(int(first), int(last) if dash else int(first)) for first, dash, last in parts]
+    except ValueError:
+        kinds = "a count like 3, a list like 1,2,3" if count else "a seed like 3, a list like 1,2,3"
+        raise SSGANError(f"--seeds must be {kinds} or a range like 1-10, got {text!r}") from None
+    down = next(((a, b) for a, b in ranges if a > b), None) if listed else None
+    if down:
+        raise SSGANError(f"--seeds {text}: the range {down[0]}-{down[1]} counts down; write it {down[1]}-{down[0]}")
+    if any(not 0 <= s <= SEED_MAX for pair in ranges for s in pair):  # (before a range is counted out)
+        raise SSGANError(f"--seeds {text}: seeds lie in 0..{SEED_MAX}")
+    if sum(b - a + 1 for a, b in ranges) > MOST_SEEDS:
+        raise SSGANError(f"--seeds {text} names more than {MOST_SEEDS:,} seeds, a run each: name fewer")
+    out = [s for a, b in ranges for s in range(a, b + 1)]
+    twice = sorted(s for s, n in Counter(out).items() if n > 1)
+    if twice:
+        raise SSGANError(f"--seeds {text} names seed{'s' if len(twice) > 1 else ''} {', '.join(map(str, twice))} "
+                         "more than once; name each seed once")
+    if not out:
+        raise SSGANError("--seeds must name at least one seed" + (" (a count of 1 or more)" if count else "")
+                         + f", got {text!r}")
+    return out
 
 
 class InvalidSetting(SSGANError):
