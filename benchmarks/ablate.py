@@ -25,7 +25,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from options import seeds_option
+from options import count, run_script, seeds_option
 
 
 def finished(out: Path, tag: str, seed: int) -> bool:
@@ -45,8 +45,8 @@ def main() -> None:
     p.add_argument("--seeds", type=seeds_option, default="1,2,3", help="seeds: a list, ranges or both, like 1,2,3 or 1-6 [1,2,3]")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--val", type=int, default=5000)
-    p.add_argument("--parallel", type=int, default=2)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--parallel", type=count, default=2)
+    p.add_argument("--threads", type=count, default=1)
     p.add_argument("--out", default="runs/ablations")
     args = p.parse_args()
     out = Path(args.out)
@@ -73,4 +73,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -37,6 +37,7 @@ from ssgan.models import build_models, resolve_arch
 from ssgan.models.layers import data_dependent_init
 from ssgan.steps import Nets, discriminator_step, generator_step
 from ssgan.train import _ema_update, _optimizer, resolve_device
+from options import count, run_script
 
 SHAPE = (1, 28, 28)
 WARMUP = 3  # untimed iterations before timing (the capture's own warm-up is ssgan.graphs.WARMUP)
@@ -121,17 +122,22 @@ def measure(cfg, s: int, iterations: int, device: torch.device, as_graphs: bool)
     return timed(sequential, iterations, device), timed(stacked, iterations, device)
 
 
+def counts(text: str) -> list[int]:
+    """``--seeds``: the numbers of seeds to stack, each 1 or more."""
+    return [count(v) for v in text.split(",")]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cpu")
-    p.add_argument("--seeds", default="1,2,4,10", help="comma-separated numbers of seeds S")
-    p.add_argument("--iterations", type=int, default=50)
+    p.add_argument("--seeds", type=counts, default="1,2,4,10", help="comma-separated numbers of seeds S")
+    p.add_argument("--iterations", type=count, default=50)
     p.add_argument("--precision", default="fp32,bf16")
     args = p.parse_args()
     device = resolve_device(args.device)
     for precision in args.precision.split(","):
         cfg = resolve_arch(resolve(precision=precision), SHAPE)
-        for s in (int(v) for v in args.seeds.split(",")):
+        for s in args.seeds:
             row = {"device": str(device), "precision": precision, "seeds": s, "iterations": args.iterations}
             sequential, stacked = measure(cfg, s, args.iterations, device, as_graphs=False)
             row.update(sequential_s=round(sequential, 5), stacked_s=round(stacked, 5),
@@ -144,4 +150,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -24,7 +24,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from options import seeds_option  # noqa: E402
+from options import count, run_script, seeds_option  # noqa: E402
 
 from ssgan.config import Config  # noqa: E402
 
@@ -220,26 +220,40 @@ def plot(rows: list[dict], path: Path, xlabel: str) -> None:
     plt.close(fig)
 
 
+def rates(text: str) -> dict[str, float]:
+    """``--rate``: seconds per iteration by precision or ARCH:PRECISION, ``fp32=0.034,dcgan:fp32=0.197``."""
+    out = {}
+    for item in text.split(","):
+        key, _, value = item.partition("=")
+        try:
+            out[key.strip()] = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"give KEY=SECONDS pairs like fp32=0.034,dcgan:fp32=0.197, got {item!r}") from None
+        if not key.strip() or out[key.strip()] <= 0:
+            raise argparse.ArgumentTypeError(f"give KEY=SECONDS pairs like fp32=0.034,dcgan:fp32=0.197, got {item!r}")
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("folders", nargs="+")
     p.add_argument("--seeds", type=seeds_option, default=None, help="seeds every compared group has, like 1,2,4 or 1-5 (default: all "
                                                  "seeds of the group with the fewest)")
     p.add_argument("--tags", default=None, help="comma-separated TAG@EPOCHS groups to compare (with --per-epoch: TAG; default: all)")
-    p.add_argument("--rate", default=None, help="seconds per iteration by precision or ARCH:PRECISION, like fp32=0.034,dcgan:fp32=0.197 "
+    p.add_argument("--rate", type=rates, default={}, help="seconds per iteration by precision or ARCH:PRECISION, like fp32=0.034,dcgan:fp32=0.197 "
                                                 "(benchmarks/speed.py): the x axis becomes the minutes of the runs' "
                                                 "steps at that rate, instead of their measured minutes")
     p.add_argument("--per-epoch", action="store_true", help="whole curves of constant-rate runs, one per tag")
     p.add_argument("--metric", choices=sorted(METRICS), default="val", help="--per-epoch: validation (to choose) or "
                                                                           "test errors (to report)")
-    p.add_argument("--every", type=int, default=10, help="--per-epoch: the table lists every this many epochs")
+    p.add_argument("--every", type=count, default=10, help="--per-epoch: the table lists every this many epochs")
     p.add_argument("--window", type=int, default=0, help="--per-epoch: a column with the mean over each listed "
                                                         "epoch's last this many epochs (and window_mean in the JSON)")
     p.add_argument("--include", action="append", default=[], help="--per-epoch: a curve-*.json written earlier, "
                                                                  "compared beside the runs (repeatable)")
     p.add_argument("--out", required=True)
     args = p.parse_args()
-    rate = {k: float(v) for k, v in (item.split("=") for item in args.rate.split(","))} if args.rate else {}
+    rate = args.rate
     xlabel = ("minutes of training steps at " + ", ".join(f"{k} {v} s/iteration" for k, v in rate.items())
               if rate else "minutes per run, as measured")
     out = Path(args.out)
@@ -283,4 +297,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from options import run_script
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
@@ -39,4 +40,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

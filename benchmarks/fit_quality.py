@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from options import run_script
 
 OUT = Path(__file__).parent / "runs"
 
@@ -49,4 +50,4 @@ def main(which: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "digits")
+    run_script(main, sys.argv[1] if len(sys.argv) > 1 else "digits")

@@ -36,6 +36,7 @@ from ssgan.data import load_dataset
 from ssgan.graphsim import simulate
 from ssgan.splits import make_split
 from ssgan.train import train
+from options import count, run_script
 
 
 class IdleGraph:
@@ -79,7 +80,7 @@ def main() -> None:
     parser.add_argument("--dataset", default="mnist")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--labels", type=int, default=100)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--threads", type=count, default=1, help="torch threads (default 1)")
     parser.add_argument("--stacked", type=int, default=0, help="S seeds with --parallel-mode stacked (default: one run)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -105,4 +106,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from options import count, run_script
 
 FASHION = "t-shirt,trouser,pullover,dress,coat,sandal,shirt,sneaker,bag,boot"
 
@@ -45,8 +46,8 @@ def main() -> None:
     ap.add_argument("root")
     ap.add_argument("--npz", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "fashion-mnist.npz"))
     ap.add_argument("--names", default=FASHION, help="the class folders' names, comma-separated, in class order")
-    ap.add_argument("--labels-per-class", type=int, default=10)
-    ap.add_argument("--repeats", type=int, default=2, help="how many times to time the read")
+    ap.add_argument("--labels-per-class", type=count, default=10)
+    ap.add_argument("--repeats", type=count, default=2, help="how many times to time the read")
     args = ap.parse_args()
     if not Path(args.npz).is_file():
         raise SystemExit(f"no archive at {args.npz}; pass --npz PATH (keys x_train, y_train, x_test, y_test)")
@@ -80,4 +81,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

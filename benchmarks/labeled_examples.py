@@ -15,7 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from options import seeds_option
+from options import run_script, seeds_option
 
 from ssgan.data import load_mnist
 from ssgan.splits import make_split
@@ -55,4 +55,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

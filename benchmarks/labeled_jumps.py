@@ -25,7 +25,7 @@ import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 
-from options import seeds_option
+from options import count, run_script, seeds_option
 
 
 def one(method: str, smoothing: float, seed: int, dataset: str, labels: int, val: int, epochs: int, out: str) -> dict:
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--labels", type=int, default=50)
     p.add_argument("--val", type=int, default=200, help="validation rows held out of training [200]")
     p.add_argument("--epochs", type=int, default=125)
-    p.add_argument("--parallel", type=int, default=2)
+    p.add_argument("--parallel", type=count, default=2)
     p.add_argument("--out", default=None, help="keep the run folders here [a temporary folder]")
     p.add_argument("--json", default=None, help="also write a JSON line per run to this file")
     args = p.parse_args(argv)
@@ -84,4 +84,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.datasets import make_moons
 
 from ssgan import SSGANClassifier
+from options import run_script
 
 
 def three_labels_per_class(y: np.ndarray, seed: int) -> np.ndarray:
@@ -40,4 +41,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

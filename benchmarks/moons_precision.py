@@ -19,7 +19,7 @@ import statistics
 import time
 
 from moons import three_labels_per_class
-from options import seeds_option
+from options import run_script, seeds_option
 from sklearn.datasets import make_moons
 
 from ssgan import SSGANClassifier
@@ -63,4 +63,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

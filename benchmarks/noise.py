@@ -57,6 +57,7 @@ from ssgan.config import Config
 from ssgan.data import Dataset, load_mnist
 from ssgan.splits import make_split
 from ssgan.train import train
+from options import count, run_script
 
 
 def noise_shapes(cfg: Config) -> Counter:
@@ -127,9 +128,9 @@ def best_of_three(work, repeats: int) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--repeats", type=int, default=20, help="iterations' worth per timing")
-    p.add_argument("--iterations", type=int, default=60, help="iterations of each step timing")
-    p.add_argument("--rounds", type=int, default=3, help="rounds of the step timings")
+    p.add_argument("--repeats", type=count, default=20, help="iterations' worth per timing")
+    p.add_argument("--iterations", type=count, default=60, help="iterations of each step timing")
+    p.add_argument("--rounds", type=count, default=3, help="rounds of the step timings")
     p.add_argument("--inductor", action="store_true", help="also time torch.compile's own generator (compiles first)")
     args = p.parse_args()
     cfg = Config(epochs=1, device="cpu", precision="fp32", graphs="off")
@@ -204,4 +205,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

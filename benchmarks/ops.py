@@ -29,6 +29,7 @@ from ssgan.config import Config
 from ssgan.data import Dataset, load_mnist
 from ssgan.graphsim import TracedGraph, simulate
 from ssgan.splits import make_split
+from options import count, run_script
 
 
 class Counter(TorchDispatchMode):
@@ -68,7 +69,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--precision", default="fp32,bf16")
     p.add_argument("--graphs", choices=("off", "on"), default="off")
-    p.add_argument("--top", type=int, default=15, help="name the N most frequent operators")
+    p.add_argument("--top", type=count, default=15, help="name the N most frequent operators")
     args = p.parse_args()
     mnist = load_mnist()
     for precision in args.precision.split(","):
@@ -86,4 +87,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

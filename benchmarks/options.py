@@ -2,12 +2,16 @@
 
 ``--seeds`` is a list of seeds and ranges (``1,2,4``, ``1-6``, ``1-3,7``), where a bare number
 is that one seed: a script names the seeds it compares, where ``ssgan fit --seeds 3`` counts
-three. A mistake is argparse's one-line error, with ssgan's reason in it.
+three. A mistake is argparse's one-line error, with ssgan's reason in it; a count (``--iterations``,
+``--rounds``, ``--parallel``) is 1 or more. :func:`run_script` calls a script's ``main`` so that input
+ssgan itself finds wrong ends the script the same way, in one line.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 from ssgan.config import seed_list
 from ssgan.errors import SSGANError
@@ -23,3 +27,31 @@ def seeds_option(text: str) -> list[int]:
         return seed_list(text)
     except SSGANError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def count(text: str) -> int:
+    """An option that counts something (iterations, rounds, processes, rows): a whole number, 1 or more.
+
+    >>> count("3")
+    3
+    """
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, 1 or more, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {n}")
+    return n
+
+
+def run_script(main, *args) -> None:
+    """Run a script's ``main(*args)``: input that ssgan finds wrong (an :class:`SSGANError`, raised
+    in this process or in one of its workers) ends the script with ssgan's one-line reason and exit
+    status 2, as argparse ends one on a wrong option, not with a traceback."""
+    try:
+        result = main(*args)
+    except SSGANError as e:
+        print(f"{Path(sys.argv[0]).name}: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    if result is not None:
+        sys.exit(result)

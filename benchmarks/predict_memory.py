@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from options import count, run_script
 
 
 def write_images(folder: Path, count: int, side: int, seed: int) -> None:
@@ -39,8 +40,8 @@ def ssgan(*args: str) -> subprocess.Popen:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dir", type=Path, help="A new folder for the images, the run and the predictions.")
-    parser.add_argument("--count", type=int, default=20000, help="New images to predict.")
-    parser.add_argument("--side", type=int, default=32, help="Their width and height, in pixels.")
+    parser.add_argument("--count", type=count, default=20000, help="New images to predict.")
+    parser.add_argument("--side", type=count, default=32, help="Their width and height, in pixels.")
     parser.add_argument("--arch", default="auto", help="The run's networks (fit --arch): auto takes the "
                         "convolutional pair for colour images, whose activations take more memory than the images.")
     args = parser.parse_args()
@@ -71,4 +72,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from options import count, run_script
 
 SETS = (("png", 28, 28, False), ("png", 64, 64, False), ("png", 128, 128, False), ("png", 128, 128, True),
         ("jpg", 256, 256, True), ("jpg", 500, 375, True))  # (format, width, height, resized to --image-size)
@@ -47,9 +48,9 @@ def timed(paths: list[Path], size: int | None, threaded: bool, repeats: int) -> 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("root")
-    ap.add_argument("--count", type=int, default=1000, help="images per set")
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--image-size", type=int, default=32, help="what the larger images are resized to")
+    ap.add_argument("--count", type=count, default=1000, help="images per set")
+    ap.add_argument("--repeats", type=count, default=3)
+    ap.add_argument("--image-size", type=count, default=32, help="what the larger images are resized to")
     args = ap.parse_args()
     root = Path(args.root)
     if root.exists():
@@ -71,4 +72,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

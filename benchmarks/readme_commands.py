@@ -38,6 +38,7 @@ import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from options import run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,6 +118,9 @@ def main() -> int:
     def choose(readme: Path) -> list[Block]:
         return [b for b in blocks(readme) if not args.only or any(t in b.text for t in args.only)]
 
+    if args.only and not choose(ROOT / "README.md"):
+        ap.error("no bash or python block of the README holds " + " or ".join(map(repr, args.only))
+                 + "; --list shows them")
     if args.list:
         for b in choose(ROOT / "README.md"):
             print(f"line {b.line:5d} {b.lang:6s} {skip_reason(b) and 'skip' or 'run ':4s} {b.first}")
@@ -150,4 +154,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

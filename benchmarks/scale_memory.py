@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from options import count, run_script
+
 CHILD = """
 import json, re, sys, time
 import torch
@@ -46,7 +48,7 @@ print(json.dumps({"scale": scaler.kind, "array_mib": round((data.x_train.nbytes 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dir", type=Path, help="A new folder for the npz.")
-    parser.add_argument("--rows", type=int, default=100000, help="Rows of the array.")
+    parser.add_argument("--rows", type=count, default=100000, help="Rows of the array.")
     parser.add_argument("--shape", default="784", help="A row's shape: D values, or CxHxW (an image).")
     parser.add_argument("--val", type=int, default=0, help="Rows held out for validation (fit --val).")
     parser.add_argument("--test", type=int, default=0, help="Rows of x_test besides (labeled).")
@@ -73,4 +75,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

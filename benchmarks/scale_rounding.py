@@ -21,6 +21,7 @@ import numpy as np
 from sklearn.preprocessing import StandardScaler
 
 from ssgan.scaling import _columns, _row_slices, fit_scaler
+from options import run_script
 
 CASES = [  # (name, rows, a row's shape, offset, spread)
     ("vectors", 100_000, (784,), 10.0, 50.0),
@@ -56,4 +57,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -22,12 +22,12 @@ import multiprocessing as mp
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from ssgan.environment import sessions
 from ssgan.runs import read_metrics
+from options import count, run_script
 
 SETTINGS = {"default": {}, "OMP_NUM_THREADS=1": {"OMP_NUM_THREADS": "1"},
             "OMP_WAIT_POLICY=PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"}}
@@ -53,8 +53,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default="configs/gmm2d.toml")
     ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--busy", type=int, default=os.cpu_count() or 1, help="spinning processes beside (default: cores)")
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--busy", type=count, default=os.cpu_count() or 1, help="spinning processes beside (default: cores)")
+    ap.add_argument("--repeats", type=count, default=2)
     args = ap.parse_args()
 
     results: dict[tuple[str, str], list[float]] = {}
@@ -80,4 +80,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -56,6 +56,7 @@ from ssgan.data import Dataset, load_mnist
 from ssgan.models import WNLinear, build_models
 from ssgan.splits import make_split
 from ssgan.train import resolve_device, resolve_precision, train
+from options import count, run_script
 
 
 def dense_shapes(module: torch.nn.Module) -> list[tuple[int, int]]:
@@ -157,11 +158,11 @@ def seconds_per_iteration(cfg: Config, iterations: int, shape: tuple[int, ...] =
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cpu")
-    p.add_argument("--iterations", type=int, default=200)
+    p.add_argument("--iterations", type=count, default=200)
     p.add_argument("--precision", default=None, help="comma-separated: fp32, bf16, and on CUDA tf32 (a probe: fp32 "
                                                        "with TF32 matrix products) [fp32,bf16; fp32 alone on a CPU "
                                                        "without native bf16, which emulates it slowly]")
-    p.add_argument("--rounds", type=int, default=1, help="repeat the rate analysis this many times, each round "
+    p.add_argument("--rounds", type=count, default=1, help="repeat the rate analysis this many times, each round "
                                                           "pairing its matmul rate with its own step timings")
     p.add_argument("--arch", default=None, help="comma-separated families (mlp, dcgan, salimans-cnn): time each "
                                                 "at every --shape instead of the default step's rate analysis")
@@ -169,8 +170,6 @@ def main() -> None:
     p.add_argument("--compile", action="store_true", help="also time every precision and mode with the networks "
                                                            "compiled (torch.compile)")
     args = p.parse_args()
-    if args.rounds < 1:
-        p.error(f"--rounds must be 1 or more, got {args.rounds}")
     device = resolve_device(args.device)
     if args.precision is None:  # (bf16 on an AVX2 CPU: the README's command had not finished in 15 minutes)
         native = device.type != "cpu" or resolve_precision("auto", device) == "bf16"
@@ -238,4 +237,4 @@ def one_round(base: Config, device: torch.device, precisions: list[str], modes: 
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -11,6 +11,7 @@ import argparse
 
 from ssgan.data import load_mnist
 from ssgan.reference import SHIPPED, save_reference, train_reference
+from options import run_script
 
 
 def main() -> None:
@@ -25,4 +26,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.datasets import load_breast_cancer, load_digits, make_circles, make_moons
 from sklearn.model_selection import train_test_split
+from options import run_script
 
 
 def datasets() -> dict[str, tuple[np.ndarray, ...]]:
@@ -48,4 +49,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

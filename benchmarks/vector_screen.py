@@ -27,6 +27,7 @@ from ssgan.models import parse_widths
 from ssgan.models.mlp import MNIST_FEATURES, input_noise_for
 from ssgan.runs import prepare
 from ssgan.train import train
+from options import run_script
 
 DATASETS = {"moons": (6, 200), "circles": (6, 200), "cancer": (10, 100), "digits": (50, 300)}  # labels, val
 
@@ -67,4 +68,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

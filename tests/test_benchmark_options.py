@@ -53,3 +53,42 @@ def test_every_script_that_takes_seeds_reads_them_so(script, tmp_path):
     assert r.stderr.strip().splitlines()[-1] == (f"{script}.py: error: argument --seeds: --seeds 3-1: the range 3-1 "
                                                  "counts down; write it 1-3")
     assert list(tmp_path.iterdir()) == []  # (nothing made)
+
+
+def test_run_script_makes_ssgans_error_one_line_and_passes_exit_codes_on(benchmark_script, monkeypatch, capsys):
+    options = benchmark_script("options")
+    from ssgan.errors import SSGANError
+
+    def wrong():
+        raise SSGANError("--labels 7 is not a multiple of the 10 classes")
+
+    monkeypatch.setattr(sys, "argv", ["/somewhere/bench.py"])
+    with pytest.raises(SystemExit) as e:
+        options.run_script(wrong)
+    assert e.value.code == 2
+    assert capsys.readouterr().err == "bench.py: error: --labels 7 is not a multiple of the 10 classes\n"
+    with pytest.raises(SystemExit) as e:
+        options.run_script(lambda x: x, 1)  # (readme_commands.py returns 1 when a block failed)
+    assert e.value.code == 1
+    assert options.run_script(lambda: None) is None
+
+
+def test_ssgans_own_check_ends_a_script_in_one_line(tmp_path):
+    """As a user meets it: moons_precision.py hands --epochs 0 to SSGANClassifier, which refuses it."""
+    r = subprocess.run([sys.executable, str(BENCHMARKS / "moons_precision.py"), "--epochs", "0", "--seeds", "1"],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert (r.returncode, r.stderr) == (2, "moons_precision.py: error: epochs must be >= 1, got 0\n")
+
+
+def test_every_script_runs_its_main_through_run_script():
+    """So that a script added later stops on bad input as the others do."""
+    import ast
+
+    for path in sorted(BENCHMARKS.glob("*.py")):
+        if path.name == "options.py":
+            continue
+        tree = ast.parse(path.read_text())
+        guard = [n for n in tree.body if isinstance(n, ast.If) and "__main__" in ast.unparse(n.test)]
+        assert guard, f"{path.name} has no `if __name__ == \"__main__\"` entry"
+        calls = [ast.unparse(n.func) for n in ast.walk(guard[0]) if isinstance(n, ast.Call)]
+        assert "run_script" in calls, f"{path.name} calls {calls} at its entry, not run_script(main)"

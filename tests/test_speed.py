@@ -68,7 +68,7 @@ def test_rounds_report_every_round_and_the_median_of_the_rounds_fractions(speed,
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--rounds", "0"], "--rounds must be 1 or more, got 0"),
+    (["--rounds", "0"], "argument --rounds: must be 1 or more, got 0"),
     (["--precision", "fp32,tf32"], "--precision tf32 is a CUDA probe (TF32 tensor cores), and this run uses cpu"),
 ], ids=["rounds", "tf32-off-cuda"])
 def test_bad_options_are_one_line_errors(speed, monkeypatch, capsys, args, message):
