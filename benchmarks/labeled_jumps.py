@@ -25,7 +25,7 @@ import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 
-from options import count, run_script, seeds_option
+from options import count, numbers, run_script, seeds_option
 
 
 def one(method: str, smoothing: float, seed: int, dataset: str, labels: int, val: int, epochs: int, out: str) -> dict:
@@ -52,7 +52,7 @@ def one(method: str, smoothing: float, seed: int, dataset: str, labels: int, val
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--method", choices=("same-net", "full"), default="same-net")
-    p.add_argument("--smoothing", default="0,0.1", help="class smoothings to compare, comma-separated [0,0.1]")
+    p.add_argument("--smoothing", type=numbers, default="0,0.1", help="class smoothings to compare, comma-separated [0,0.1]")
     p.add_argument("--seeds", type=seeds_option, default="1-6", help="seeds: a list, ranges or both, like 1,2,3 or 1-6 [1-6]")
     p.add_argument("--dataset", default="digits")
     p.add_argument("--labels", type=int, default=50)
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     os.environ["OMP_NUM_THREADS"] = "1"  # (inherited by the processes below)
     out = args.out or tempfile.mkdtemp(prefix="labeled-jumps-")
-    smoothings = [float(s) for s in args.smoothing.split(",")]
+    smoothings = args.smoothing
     jobs = [(args.method, s, seed, args.dataset, args.labels, args.val, args.epochs, out) for s in smoothings
             for seed in args.seeds]
     with ProcessPoolExecutor(args.parallel, mp_context=multiprocessing.get_context("spawn")) as pool:

@@ -44,6 +44,18 @@ def count(text: str) -> int:
     return n
 
 
+def numbers(text: str) -> list[float]:
+    """A comma-separated list of numbers, like ``0,0.05,0.1``.
+
+    >>> numbers("0,0.05")
+    [0.0, 0.05]
+    """
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"give numbers separated by commas, like 0,0.1, got {text!r}") from None
+
+
 def run_script(main, *args) -> None:
     """Run a script's ``main(*args)``: input that ssgan finds wrong (an :class:`SSGANError`, raised
     in this process or in one of its workers) ends the script with ssgan's one-line reason and exit

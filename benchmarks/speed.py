@@ -155,6 +155,20 @@ def seconds_per_iteration(cfg: Config, iterations: int, shape: tuple[int, ...] =
     return (time.perf_counter() - t0) / iterations
 
 
+def shapes(text: str) -> list[tuple[str, tuple[int, ...]]]:
+    """``--shape``: each CxHxW of the comma-separated list, as written and as numbers."""
+    out = []
+    for item in text.split(","):
+        try:
+            shape = tuple(int(v) for v in item.split("x"))
+        except ValueError:
+            shape = ()
+        if len(shape) != 3 or min(shape) < 1:
+            raise argparse.ArgumentTypeError(f"give CxHxW shapes like 1x28x28,3x32x32, got {item!r}")
+        out.append((item, shape))
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cpu")
@@ -166,7 +180,7 @@ def main() -> None:
                                                           "pairing its matmul rate with its own step timings")
     p.add_argument("--arch", default=None, help="comma-separated families (mlp, dcgan, salimans-cnn): time each "
                                                 "at every --shape instead of the default step's rate analysis")
-    p.add_argument("--shape", default="1x28x28,3x32x32", help="comma-separated CxHxW shapes for --arch")
+    p.add_argument("--shape", type=shapes, default="1x28x28,3x32x32", help="comma-separated CxHxW shapes for --arch")
     p.add_argument("--compile", action="store_true", help="also time every precision and mode with the networks "
                                                            "compiled (torch.compile)")
     args = p.parse_args()
@@ -179,8 +193,7 @@ def main() -> None:
     base = Config(epochs=1, device=str(device), sample_every=1, graphs="off")
     if args.arch:
         for arch in args.arch.split(","):
-            for text in args.shape.split(","):
-                shape = tuple(int(v) for v in text.split("x"))
+            for text, shape in args.shape:
                 cfg = base.replace(arch=arch, graphs="on" if device.type == "cuda" else "off")
                 out = {"arch": arch, "shape": text, "device": str(device), "threads": torch.get_num_threads(),
                        "iterations": args.iterations}
