@@ -63,6 +63,8 @@ def stack_blockers(cfg: Config, in_shape: tuple[int, ...]) -> list[str]:
         reasons.append("--translate draws its shifts from the run's own generator")
     if cfg.compile:
         reasons.append("--compile compiles one network")
+    if cfg.ema_probe:
+        reasons.append("--ema-probe keeps its moving averages per network")
     return reasons
 
 

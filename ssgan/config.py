@@ -161,6 +161,7 @@ class Config:
     adam_eps: float = 1e-4  # torch adds it outside the square root; 1e-4 is close to the reference's 1e-8 inside; chosen on --val
     lr_decay_start: float = 1.0  # 1.0: constant, as the reference; chosen on --val with epochs
     ema_decay: float = 0.9999  # the reference's
+    ema_probe: str = ""  # other decays, each averaged beside the run's and scored every epoch; training unchanged
     optimizer: str = "adam"
     lr_d: float | None = None  # None: lr
     lr_g: float | None = None
@@ -243,6 +244,13 @@ class Config:
             if value is not None and not 0.0 <= value < 1.0 and not (name == "lr_decay_start" and value == 1.0):
                 interval = "[0, 1] (1: a constant rate)" if name == "lr_decay_start" else "[0, 1)"
                 raise InvalidSetting(name, f"must lie in {interval}, got {value}")
+        try:
+            probes = ema_probes(self.ema_probe)
+        except ValueError:
+            probes = [-1.0]
+        if not all(0.0 <= d < 1.0 for d in probes) or len(set(probes)) != len(probes):
+            raise InvalidSetting("ema_probe", f"must be distinct decays in [0, 1) separated by commas, like "
+                                              f"0,0.999,0.99995, got {self.ema_probe!r}")
         self._check_layers()
 
     def _check_layers(self) -> None:
@@ -282,6 +290,15 @@ class Config:
 
     def replace(self, **changes: Any) -> "Config":
         return dataclasses.replace(self, **changes)
+
+
+def ema_probes(text: str) -> list[float]:
+    """The decays that ``--ema-probe`` lists, in its order (ValueError if one is not a number).
+
+    >>> ema_probes("0,0.999"), ema_probes("")
+    ([0.0, 0.999], [])
+    """
+    return [float(v) for v in text.split(",")] if text.strip() else []
 
 
 # What an option left unset (None) becomes for each architecture; saved resolved in config.json.
@@ -345,6 +362,9 @@ TOOLBOX_HELP = {
                        "Springenberg 2016; assumes balanced classes) [0]."),
     "lr_decay_start": "Fraction of training after which the lr decays linearly to 0; 1 keeps it constant [1].",
     "ema_decay": "Decay of the moving average of D's weights that is evaluated [0.9999].",
+    "ema_probe": ("Other decays to measure on the same run, like 0,0.999,0.99995 (0: D itself): each keeps a "
+                  "moving average of D beside the run's and is scored every epoch (metrics.jsonl's ema_probe), "
+                  "while training and the run's own scores stay as without it; trains eagerly [none]."),
     "optimizer": "adam or sgd [adam].",
     "lr_d": "Discriminator learning rate [--lr].",
     "lr_g": "Generator learning rate [--lr].",

@@ -53,6 +53,8 @@ def graph_blockers(cfg: Config, device: torch.device, distributed: bool) -> list
         reasons.append(f"--optimizer {cfg.optimizer}: only Adam is captured")
     if cfg.hist_avg_d or cfg.hist_avg_g:
         reasons.append("historical averaging keeps its running mean on the host")
+    if cfg.ema_probe:
+        reasons.append("--ema-probe's moving averages are updated eagerly")
     return reasons
 
 

@@ -337,7 +337,7 @@ def _paired(a: dict, b: dict, key: str) -> dict | None:
 DIAGNOSTIC_KEYS = ("sample_spread", "class_entropy", "d_real", "d_fake", "loss_unl")
 # Config keys that never make two methods different settings
 _NOT_SETTINGS = {"seed", "out", "tag", "device", "nproc", "data_root", "download", "split", "sample_every",
-                 "checkpoint_every", "quality_every", "quality_samples"}
+                 "checkpoint_every", "quality_every", "quality_samples", "ema_probe"}
 
 
 QUALITY_KEYS = ("fid", "classifier_score", "precision", "recall")

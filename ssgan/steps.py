@@ -9,7 +9,7 @@ reads no data and writes no file, so the same step serves one process and severa
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
@@ -45,6 +45,8 @@ class Nets:
     # with --entropy-epochs: 1 while the entropy term acts, 0 after; a device tensor that the loop
     # fills in place each epoch, so that a captured step reads it (None: the term acts throughout)
     entropy_scale: Tensor | None = None
+    # --ema-probe: other moving averages of D, by decay, updated beside ``ema`` (eager steps only)
+    probes: dict[str, torch.optim.swa_utils.AveragedModel] = field(default_factory=dict)
 
     @property
     def generators(self) -> list[torch.Generator]:
@@ -54,6 +56,8 @@ class Nets:
     def update_ema(self) -> None:
         if self.ema_update is None:
             self.ema.update_parameters(self.D)
+            for probe in self.probes.values():
+                probe.update_parameters(self.D)
         else:
             self.ema_update()
 

@@ -22,7 +22,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from ssgan import distributed, environment, losses
 from ssgan.compiling import compile_networks, one_line_failures
-from ssgan.config import CONV_ARCHS, Config, class_smoothing_of
+from ssgan.config import CONV_ARCHS, Config, class_smoothing_of, ema_probes
 from ssgan.data import Dataset
 from ssgan.errors import DataWarning, SSGANError
 from ssgan.fileio import atomic_path, write_text, writing
@@ -385,12 +385,14 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
         # but for compiled networks, whose noise layers break Dynamo's graph on a generator
         rand = None if cfg.compile else own_generator(device, resume)
     ema = AveragedModel(D, multi_avg_fn=_ema_update(cfg.ema_decay), use_buffers=True)
+    probes = {f"{d:g}": AveragedModel(D, multi_avg_fn=_ema_update(d), use_buffers=True) for d in ema_probes(cfg.ema_probe)}
     if cfg.compile:  # after the EMA's copy of D, which evaluation runs uncompiled
         compile_networks(G, D)
     nets = Nets(G, D, G, D, ema, _optimizer(cfg, D.parameters(), cfg.lr_d, cfg.beta1_d),
                 _optimizer(cfg, G.parameters(), cfg.lr_g, cfg.beta1_g),
                 HistoricalAverage([p for p in D.parameters() if p.requires_grad], cfg.hist_avg_d),
                 HistoricalAverage([p for p in G.parameters() if p.requires_grad], cfg.hist_avg_g))
+    nets.probes = probes
     if cfg.entropy_weight > 0 and cfg.entropy_epochs is not None:
         nets.entropy_scale = torch.ones((), device=device)
     nets.rand = nets.noise = rand
@@ -448,6 +450,9 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
         D.load_state_dict(resume["discriminator"])
         ema.module.load_state_dict(resume["ema"])
         ema.n_averaged.fill_(resume["ema_n"])
+        for key, probe in probes.items():
+            probe.module.load_state_dict(resume["ema_probe"][key]["ema"])
+            probe.n_averaged.fill_(resume["ema_probe"][key]["ema_n"])
         for opt, key in ((opt_d, "opt_d"), (opt_g, "opt_g")):
             opt.load_state_dict(_with_kernel_of(opt, resume[key]))
         for hist, key in ((nets.hist_d, "hist_d"), (nets.hist_g, "hist_g")):
@@ -494,6 +499,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
             "classes": data.classes, "value_range": data.value_range,
             "generator": G.state_dict(), "discriminator": D.state_dict(),
             "ema": ema.module.state_dict(), "ema_n": int(ema.n_averaged),
+            "ema_probe": {key: {"ema": p.module.state_dict(), "ema_n": int(p.n_averaged)} for key, p in probes.items()},
             "opt_d": portable_state(opt_d.state_dict()), "opt_g": portable_state(opt_g.state_dict()),
             "hist_d": nets.hist_d.state_dict(), "hist_g": nets.hist_g.state_dict(),
             "torch_rng": torch.get_rng_state(), "numpy_rng": rng.bit_generator.state,
@@ -632,6 +638,9 @@ def _evaluate_epoch(metrics: dict, cfg: Config, nets: Nets, x_lab, y_lab, val, t
         metrics["n_val"] = n_val
     metrics["test_acc"], metrics["test_errors"] = evaluate(ema, *test, cfg, device)
     metrics["n_test"] = 0 if test[1] is None else len(test[1])
+    if nets.probes:  # (after the run's own scores, which read no random numbers either)
+        metrics["ema_probe"] = {key: _scores(probe.module, val if n_val else None, test, cfg, device)
+                                for key, probe in nets.probes.items()}
     nets.G.eval()
     with torch.no_grad():
         fake = nets.G(fixed_z)
@@ -642,6 +651,15 @@ def _evaluate_epoch(metrics: dict, cfg: Config, nets: Nets, x_lab, y_lab, val, t
             metrics.update(sample_spread=None, class_entropy=None)
     nets.G.train()
     return fake
+
+
+def _scores(net: torch.nn.Module, val, test, cfg: Config, device) -> dict[str, float | int]:
+    """An --ema-probe average's accuracies and errors on the validation rows (if any) and the test set (if any)."""
+    out = {}
+    for name, rows in (("val", val), ("test", test)):
+        if rows is not None and rows[1] is not None:
+            out[f"{name}_acc"], out[f"{name}_errors"] = evaluate(net, *rows, cfg, device)
+    return out
 
 
 def _check_finite(values: dict[str, float], where: str) -> None:
