@@ -279,6 +279,7 @@ def summarize(runs: list[RunRecord], split: str = "test", against: str | None = 
             "commands": [r.command for r in every if r.command],
             "last_epoch_diagnostics": _last_diagnostics(rs),
             "sample_quality": _last_quality(rs),
+            "ema_probe": _ema_probes(rs),
             "runs_with_warnings": sum(any(m.get("warnings") for m in r.metrics) for r in rs),
             # epochs at which a run's labeled loss jumped (read from its losses: runs older than the warning too)
             "loss_jumps": [{"run": str(r.path), "seed": r.config["seed"], "epochs": jumps}
@@ -361,6 +362,40 @@ def _last_quality(rs: list[RunRecord]) -> dict | None:
     for key in QUALITY_KEYS:
         out[key], out[f"{key}_std"] = _mean_std([r.last[key] for r in rs])
     return out
+
+
+PROBE_WINDOW = 10  # epochs: the last this many, whose mean validation errors compare the decays of --ema-probe
+
+
+def _errors_of(r: RunRecord, decay: str | None, split: str, last: int = 1) -> float | None:
+    """Mean errors on ``split`` over the last ``last`` epochs of run ``r``, of its own moving
+    average (``decay`` None) or of the ``--ema-probe`` one of that decay; None without them."""
+    values = [m.get(f"{split}_errors") if decay is None else m.get("ema_probe", {}).get(decay, {}).get(f"{split}_errors")
+              for m in r.metrics[-last:]]
+    return None if not values or any(v is None for v in values) else float(np.mean(values))
+
+
+def _ema_probes(rs: list[RunRecord]) -> list[dict] | None:
+    """One row per moving-average decay that every run of a method scored (its own ``ema_decay``
+    first, then its ``--ema-probe`` decays): errors at the last epoch and the mean validation errors
+    of the last :data:`PROBE_WINDOW` epochs, mean and std over the runs, and that mean's difference
+    from the run's own decay, paired by run. None unless every run probed the same decays."""
+    probed = [frozenset(r.last.get("ema_probe") or ()) for r in rs]
+    if not probed[0] or len(set(probed)) > 1:
+        return None
+    own = f"{rs[0].config['ema_decay']:g}"
+    rows = []
+    for decay in [None, *sorted(probed[0] - {own}, key=float)]:
+        row = {"decay": own if decay is None else decay, "own": decay is None, "runs": len(rs)}
+        for key, split, last in (("val", "val", 1), ("val_window", "val", PROBE_WINDOW), ("test", "test", 1)):
+            values = [_errors_of(r, decay, split, last) for r in rs]
+            row[key] = None if any(v is None for v in values) else _mean_std(values)
+        window = [_errors_of(r, decay, "val", PROBE_WINDOW) for r in rs]
+        base = [_errors_of(r, None, "val", PROBE_WINDOW) for r in rs]
+        row["val_window_difference"] = (None if any(v is None for v in window + base)
+                                        else _mean_std([a - b for a, b in zip(window, base)]))
+        rows.append(row)
+    return rows
 
 
 def _last_diagnostics(rs: list[RunRecord]) -> dict[str, float] | None:
@@ -670,6 +705,25 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
             d = m["last_epoch_diagnostics"]
             lines.append(f"| {name} | {d['sample_spread']:.3f} | {d['class_entropy']:.3f} | {d['d_real']:.3f} | "
                          f"{d['d_fake']:.3f} | {d['loss_unl']:.3f} | {m['runs_with_warnings']} of {len(m['runs'])} |")
+    probes = {name: m["ema_probe"] for name, m in summary["methods"].items() if m.get("ema_probe")}
+    if probes:
+        lines += ["", "Moving-average decays scored beside the runs (`--ema-probe`; the same training, so each "
+                  "decay is paired with the run's own by run): errors, mean ± std over runs. Choose on the "
+                  f"validation columns (the mean of the last {PROBE_WINDOW} epochs steadies a single epoch's "
+                  "reading); the test column is reported, not chosen on:", "",
+                  f"| method | decay | runs | val errors, last epoch | val errors, mean of the last {PROBE_WINDOW} "
+                  "epochs | difference from the run's own decay | test errors, last epoch |",
+                  "|---|---|---|---|---|---|---|"]
+
+        def cell(pair, runs):
+            return "-" if pair is None else _pm(f"{pair[0]:.1f}", f"{pair[1]:.1f}", runs)
+
+        for name, rows in probes.items():
+            for row in rows:
+                decay = f"{row['decay']} (the run's own)" if row["own"] else row["decay"]
+                diff = "0" if row["own"] else cell(row["val_window_difference"], row["runs"])
+                lines.append(f"| {name} | {decay} | {row['runs']} | {cell(row['val'], row['runs'])} | "
+                             f"{cell(row['val_window'], row['runs'])} | {diff} | {cell(row['test'], row['runs'])} |")
     quality = {name: m["sample_quality"] for name, m in summary["methods"].items() if m.get("sample_quality")}
     if quality:
         q0 = next(iter(quality.values()))

@@ -92,3 +92,28 @@ def test_probes_train_eagerly_and_are_not_a_setting():
     assert "--ema-probe keeps its moving averages per network" in stack_blockers(c, (1, 28, 28))
     # runs that differ only in their probes are seeds of one method in a report
     assert _settings_of(c.to_dict()) == _settings_of(Config().to_dict())
+
+
+def test_the_report_sets_each_decay_beside_the_runs_own(runs, tmp_path):
+    from ssgan.report import find_runs, summarize, write_report
+
+    _, probed = runs
+    metrics = read_metrics(probed)
+    rows = summarize(find_runs([probed]))["methods"]["ssgan"]["ema_probe"]
+    assert [(r["decay"], r["own"]) for r in rows] == [("0.9999", True), ("0", False), ("0.5", False)]
+    own, d = rows[0], rows[1]
+    assert own["val"][0] == metrics[-1]["val_errors"] and own["test"][0] == metrics[-1]["test_errors"]
+    assert d["val"][0] == metrics[-1]["ema_probe"]["0"]["val_errors"]
+    window = [m["ema_probe"]["0"]["val_errors"] - m["val_errors"] for m in metrics[-10:]]  # (2 epochs here)
+    assert d["val_window_difference"][0] == pytest.approx(sum(window) / len(window))
+    write_report([probed], tmp_path / "r")
+    text = (tmp_path / "r" / "report.md").read_text()
+    assert "| ssgan | 0.9999 (the run's own) | 1 | " in text and "| ssgan | 0.5 | 1 | " in text
+
+
+def test_a_report_of_runs_without_probes_has_no_such_table(runs, tmp_path):
+    from ssgan.report import write_report
+
+    plain, _ = runs
+    write_report([plain], tmp_path / "r")
+    assert "--ema-probe" not in (tmp_path / "r" / "report.md").read_text()
