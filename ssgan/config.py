@@ -301,6 +301,15 @@ def ema_probes(text: str) -> list[float]:
     return [float(v) for v in text.split(",")] if text.strip() else []
 
 
+def decay_key(decay: float) -> str:
+    """How a decay names its moving average in metrics.jsonl and checkpoints (12 significant digits).
+
+    >>> decay_key(0.0), decay_key(0.99995), decay_key(0.9999995)
+    ('0', '0.99995', '0.9999995')
+    """
+    return format(decay, ".12g")
+
+
 # What an option left unset (None) becomes for each architecture; saved resolved in config.json.
 ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
     # mlp's d_input_noise depends on the data's shape: resolve_arch fills it (models.mlp.input_noise_for)

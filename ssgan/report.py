@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ssgan.baselines import is_baseline
-from ssgan.config import SPLIT_NAMES, from_dict
+from ssgan.config import SPLIT_NAMES, decay_key, from_dict
 from ssgan.diagnostics import JUMP_FACTOR, JUMP_LOSS, epochs_words, labeled_loss_jumps, loss_floor
 from ssgan.errors import DataWarning, SSGANError
 from ssgan.fileio import atomic_path, check_folder_can_be, write_json, write_text
@@ -383,17 +383,15 @@ def _ema_probes(rs: list[RunRecord]) -> list[dict] | None:
     probed = [frozenset(r.last.get("ema_probe") or ()) for r in rs]
     if not probed[0] or len(set(probed)) > 1:
         return None
-    own = f"{rs[0].config['ema_decay']:g}"
+    own = decay_key(rs[0].config["ema_decay"])
     rows = []
     for decay in [None, *sorted(probed[0] - {own}, key=float)]:
         row = {"decay": own if decay is None else decay, "own": decay is None, "runs": len(rs)}
-        for key, split, last in (("val", "val", 1), ("val_window", "val", PROBE_WINDOW), ("test", "test", 1)):
-            values = [_errors_of(r, decay, split, last) for r in rs]
-            row[key] = None if any(v is None for v in values) else _mean_std(values)
-        window = [_errors_of(r, decay, "val", PROBE_WINDOW) for r in rs]
-        base = [_errors_of(r, None, "val", PROBE_WINDOW) for r in rs]
-        row["val_window_difference"] = (None if any(v is None for v in window + base)
-                                        else _mean_std([a - b for a, b in zip(window, base)]))
+        values = {key: [_errors_of(r, decay, split, last) for r in rs]
+                  for key, split, last in (("val", "val", 1), ("val_window", "val", PROBE_WINDOW), ("test", "test", 1))}
+        values["val_window_difference"] = [None if a is None or b is None else a - b for a, b in
+                                           zip(values["val_window"], (_errors_of(r, None, "val", PROBE_WINDOW) for r in rs))]
+        row.update({key: None if None in v else _mean_std(v) for key, v in values.items()})
         rows.append(row)
     return rows
 

@@ -22,7 +22,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from ssgan import distributed, environment, losses
 from ssgan.compiling import compile_networks, one_line_failures
-from ssgan.config import CONV_ARCHS, Config, class_smoothing_of, ema_probes
+from ssgan.config import CONV_ARCHS, Config, class_smoothing_of, decay_key, ema_probes
 from ssgan.data import Dataset
 from ssgan.errors import DataWarning, SSGANError
 from ssgan.fileio import atomic_path, write_text, writing
@@ -385,7 +385,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
         # but for compiled networks, whose noise layers break Dynamo's graph on a generator
         rand = None if cfg.compile else own_generator(device, resume)
     ema = AveragedModel(D, multi_avg_fn=_ema_update(cfg.ema_decay), use_buffers=True)
-    probes = {f"{d:g}": AveragedModel(D, multi_avg_fn=_ema_update(d), use_buffers=True) for d in ema_probes(cfg.ema_probe)}
+    probes = {decay_key(d): AveragedModel(D, multi_avg_fn=_ema_update(d), use_buffers=True) for d in ema_probes(cfg.ema_probe)}
     if cfg.compile:  # after the EMA's copy of D, which evaluation runs uncompiled
         compile_networks(G, D)
     nets = Nets(G, D, G, D, ema, _optimizer(cfg, D.parameters(), cfg.lr_d, cfg.beta1_d),
