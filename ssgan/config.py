@@ -301,6 +301,30 @@ def ema_probes(text: str) -> list[float]:
     return [float(v) for v in text.split(",")] if text.strip() else []
 
 
+def ema_warmup(n: float) -> float:
+    """The most that the moving average's decay can be at its update ``n`` (0, 1, ...): TensorFlow's
+    warm-up, under which the decay is ``min(decay, ema_warmup(n))``.
+
+    >>> ema_warmup(0), ema_warmup(90)
+    (0.1, 0.91)
+    """
+    return (1.0 + n) / (10.0 + n)
+
+
+def ema_reached_at(decay: float) -> int:
+    """The first update at which the warm-up lets ``decay`` act: before it, a moving average of
+    that decay is the warm-up's, the same for every decay at least as high. 0.9999 acts from
+    update 89,990 on, after the default's 75,000 steps.
+
+    >>> ema_reached_at(0.999), ema_reached_at(0.9999), ema_reached_at(0)
+    (8990, 89990, 0)
+    """
+    n = max(0, math.floor((10 * decay - 1) / (1 - decay)) - 1)
+    while ema_warmup(n) < decay:
+        n += 1
+    return n
+
+
 def decay_key(decay: float) -> str:
     """How a decay names its moving average in metrics.jsonl and checkpoints (12 significant digits).
 
@@ -370,7 +394,10 @@ TOOLBOX_HELP = {
                        "which penalises sending more unlabeled data to some classes than to others (CatGAN, "
                        "Springenberg 2016; assumes balanced classes) [0]."),
     "lr_decay_start": "Fraction of training after which the lr decays linearly to 0; 1 keeps it constant [1].",
-    "ema_decay": "Decay of the moving average of D's weights that is evaluated [0.9999].",
+    "ema_decay": ("Decay of the moving average of D's weights that is evaluated, under TensorFlow's warm-up "
+                  "min(decay, (1 + n) / (10 + n)) at update n, which reaches 0.9999 at update 89,990: in the "
+                  "default's 75,000 steps the average is the warm-up's throughout, and any decay of 0.9999 or "
+                  "more scores the same [0.9999]."),
     "ema_probe": ("Other decays to measure on the same run, like 0,0.999,0.99995 (0: D itself): each keeps a "
                   "moving average of D beside the run's and is scored every epoch (metrics.jsonl's ema_probe), "
                   "while training and the run's own scores stay as without it; trains eagerly [none]."),

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ssgan.baselines import is_baseline
-from ssgan.config import SPLIT_NAMES, decay_key, from_dict
+from ssgan.config import SPLIT_NAMES, decay_key, ema_reached_at, from_dict
 from ssgan.diagnostics import JUMP_FACTOR, JUMP_LOSS, epochs_words, labeled_loss_jumps, loss_floor
 from ssgan.errors import DataWarning, SSGANError
 from ssgan.fileio import atomic_path, check_folder_can_be, write_json, write_text
@@ -386,7 +386,10 @@ def _ema_probes(rs: list[RunRecord]) -> list[dict] | None:
     own = decay_key(rs[0].config["ema_decay"])
     rows = []
     for decay in [None, *sorted(probed[0] - {own}, key=float)]:
-        row = {"decay": own if decay is None else decay, "own": decay is None, "runs": len(rs)}
+        row = {"decay": own if decay is None else decay, "own": decay is None, "runs": len(rs),
+               # the update from which the warm-up lets the decay act, and the runs' steps (one update each)
+               "reached_at": ema_reached_at(float(own if decay is None else decay)),
+               "steps": min(r.last["iterations"] for r in rs)}
         values = {key: [_errors_of(r, decay, split, last) for r in rs]
                   for key, split, last in (("val", "val", 1), ("val_window", "val", PROBE_WINDOW), ("test", "test", 1))}
         values["val_window_difference"] = [None if a is None or b is None else a - b for a, b in
@@ -708,7 +711,9 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
         lines += ["", "Moving-average decays scored beside the runs (`--ema-probe`; the same training, so each "
                   "decay is paired with the run's own by run): errors, mean ± std over runs. Choose on the "
                   f"validation columns (the mean of the last {PROBE_WINDOW} epochs steadies a single epoch's "
-                  "reading); the test column is reported, not chosen on:", "",
+                  "reading); the test column is reported, not chosen on. Every average starts with the warm-up "
+                  "min(decay, (1 + n) / (10 + n)) at update n, so a decay acts only from the step at which the "
+                  "warm-up reaches it:", "",
                   f"| method | decay | runs | val errors, last epoch | val errors, mean of the last {PROBE_WINDOW} "
                   "epochs | difference from the run's own decay | test errors, last epoch |",
                   "|---|---|---|---|---|---|---|"]
@@ -719,6 +724,9 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
         for name, rows in probes.items():
             for row in rows:
                 decay = f"{row['decay']} (the run's own)" if row["own"] else row["decay"]
+                if row["reached_at"] > row["steps"]:
+                    decay += (f"; not reached in the runs' {row['steps']:,} steps (from step {row['reached_at']:,}): "
+                              "the warm-up's average throughout")
                 diff = "0" if row["own"] else cell(row["val_window_difference"], row["runs"])
                 lines.append(f"| {name} | {decay} | {row['runs']} | {cell(row['val'], row['runs'])} | "
                              f"{cell(row['val_window'], row['runs'])} | {diff} | {cell(row['test'], row['runs'])} |")

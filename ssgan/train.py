@@ -22,7 +22,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from ssgan import distributed, environment, losses
 from ssgan.compiling import compile_networks, one_line_failures
-from ssgan.config import CONV_ARCHS, Config, class_smoothing_of, decay_key, ema_probes
+from ssgan.config import CONV_ARCHS, Config, class_smoothing_of, decay_key, ema_probes, ema_warmup
 from ssgan.data import Dataset
 from ssgan.errors import DataWarning, SSGANError
 from ssgan.fileio import atomic_path, write_text, writing
@@ -197,7 +197,7 @@ def _ema_update(decay: float):
     @torch.no_grad()
     def update(averaged: list[torch.Tensor], current: list[torch.Tensor], n_averaged) -> None:
         n = float(n_averaged)
-        weight = 1.0 - min(decay, (1.0 + n) / (10.0 + n))
+        weight = 1.0 - min(decay, ema_warmup(n))
         floats = [(a, c) for a, c in zip(averaged, current) if a.is_floating_point()]
         if floats:
             torch._foreach_lerp_([a for a, _ in floats], [c for _, c in floats], weight)

@@ -106,9 +106,14 @@ def test_the_report_sets_each_decay_beside_the_runs_own(runs, tmp_path):
     assert d["val"][0] == metrics[-1]["ema_probe"]["0"]["val_errors"]
     window = [m["ema_probe"]["0"]["val_errors"] - m["val_errors"] for m in metrics[-10:]]  # (2 epochs here)
     assert d["val_window_difference"][0] == pytest.approx(sum(window) / len(window))
+    # 0.9999 would act from update 89,990 on, far past this run's steps: its row says so; 0.5 acts from update 8
+    steps = metrics[-1]["iterations"]
+    assert [(r["reached_at"], r["steps"]) for r in rows] == [(89990, steps), (0, steps), (8, steps)] and 8 < steps
     write_report([probed], tmp_path / "r")
     text = (tmp_path / "r" / "report.md").read_text()
-    assert "| ssgan | 0.9999 (the run's own) | 1 | " in text and "| ssgan | 0.5 | 1 | " in text
+    assert (f"| ssgan | 0.9999 (the run's own); not reached in the runs' {steps:,} steps (from step 89,990): the "
+            "warm-up's average throughout | 1 | ") in text
+    assert "| ssgan | 0.5 | 1 | " in text
 
 
 def test_a_report_of_runs_without_probes_has_no_such_table(runs, tmp_path):
@@ -117,3 +122,19 @@ def test_a_report_of_runs_without_probes_has_no_such_table(runs, tmp_path):
     plain, _ = runs
     write_report([plain], tmp_path / "r")
     assert "--ema-probe" not in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_the_warm_up_step_is_where_trainings_own_average_starts_to_use_the_decay():
+    """ema_reached_at reads the warm-up that training applies (train._ema_update): one update
+    before it, the average moves by the warm-up's weight (the same for any higher decay); from
+    it on, by the decay's own."""
+    from ssgan.config import ema_reached_at, ema_warmup
+    from ssgan.train import _ema_update
+
+    for decay in (0.5, 0.999, 0.9995, 0.9999):
+        n = ema_reached_at(decay)
+        assert ema_warmup(n - 1) < decay <= ema_warmup(n)
+        for at, weight in ((n - 1, 1 - ema_warmup(n - 1)), (n, 1 - decay)):
+            averaged = [torch.zeros(1, dtype=torch.float64)]
+            _ema_update(decay)(averaged, [torch.ones(1, dtype=torch.float64)], torch.tensor(at))
+            assert averaged[0].item() == pytest.approx(weight, rel=1e-12)
