@@ -226,11 +226,12 @@ def rates(text: str) -> dict[str, float]:
     for item in text.split(","):
         key, _, value = item.partition("=")
         try:
-            out[key.strip()] = float(value)
+            seconds = float(value)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"give KEY=SECONDS pairs like fp32=0.034,dcgan:fp32=0.197, got {item!r}") from None
-        if not key.strip() or out[key.strip()] <= 0:
+            seconds = 0.0  # (refused below, with the rest)
+        if not key.strip() or not seconds > 0:
             raise argparse.ArgumentTypeError(f"give KEY=SECONDS pairs like fp32=0.034,dcgan:fp32=0.197, got {item!r}")
+        out[key.strip()] = seconds
     return out
 
 
