@@ -378,22 +378,24 @@ def _errors_of(r: RunRecord, decay: str | None, split: str, last: int = 1) -> fl
 def _ema_probes(rs: list[RunRecord]) -> list[dict] | None:
     """One row per moving-average decay that every run of a method scored (its own ``ema_decay``
     first, then its ``--ema-probe`` decays): errors at the last epoch and the mean validation errors
-    of the last :data:`PROBE_WINDOW` epochs, mean and std over the runs, and that mean's difference
-    from the run's own decay, paired by run. None unless every run probed the same decays."""
+    of the last :data:`PROBE_WINDOW` epochs (all of them in shorter runs: the row's ``window``), mean and
+    std over the runs, and that mean's difference from the run's own decay, paired by run. None unless
+    every run probed the same decays."""
     probed = [frozenset(r.last.get("ema_probe") or ()) for r in rs]
     if not probed[0] or len(set(probed)) > 1:
         return None
     own = decay_key(rs[0].config["ema_decay"])
+    window = min(PROBE_WINDOW, *(len(r.metrics) for r in rs))  # (every run over the same epochs)
     rows = []
     for decay in [None, *sorted(probed[0] - {own}, key=float)]:
         row = {"decay": own if decay is None else decay, "own": decay is None, "runs": len(rs),
                # the update from which the warm-up lets the decay act, and the runs' steps (one update each)
                "reached_at": ema_reached_at(float(own if decay is None else decay)),
-               "steps": min(r.last["iterations"] for r in rs)}
+               "steps": min(r.last["iterations"] for r in rs), "window": window}
         values = {key: [_errors_of(r, decay, split, last) for r in rs]
-                  for key, split, last in (("val", "val", 1), ("val_window", "val", PROBE_WINDOW), ("test", "test", 1))}
+                  for key, split, last in (("val", "val", 1), ("val_window", "val", window), ("test", "test", 1))}
         values["val_window_difference"] = [None if a is None or b is None else a - b for a, b in
-                                           zip(values["val_window"], (_errors_of(r, None, "val", PROBE_WINDOW) for r in rs))]
+                                           zip(values["val_window"], (_errors_of(r, None, "val", window) for r in rs))]
         row.update({key: None if None in v else _mean_std(v) for key, v in values.items()})
         rows.append(row)
     return rows
@@ -708,14 +710,17 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
                          f"{d['d_fake']:.3f} | {d['loss_unl']:.3f} | {m['runs_with_warnings']} of {len(m['runs'])} |")
     probes = {name: m["ema_probe"] for name, m in summary["methods"].items() if m.get("ema_probe")}
     if probes:
+        windows = sorted({row["window"] for rows in probes.values() for row in rows})
+        last = (("the last epoch" if windows[0] == 1 else f"the last {windows[0]} epochs") if len(windows) == 1 else
+                f"the last {PROBE_WINDOW} epochs, or all of a method's shorter runs ({', '.join(map(str, windows))})")
         lines += ["", "Moving-average decays scored beside the runs (`--ema-probe`; the same training, so each "
                   "decay is paired with the run's own by run): errors, mean ± std over runs. Choose on the "
-                  f"validation columns (the mean of the last {PROBE_WINDOW} epochs steadies a single epoch's "
+                  f"validation columns (the mean of {last} steadies a single epoch's "
                   "reading); the test column is reported, not chosen on. Every average starts with the warm-up "
                   "min(decay, (1 + n) / (10 + n)) at update n, so a decay acts only from the step at which the "
                   "warm-up reaches it:", "",
-                  f"| method | decay | runs | val errors, last epoch | val errors, mean of the last {PROBE_WINDOW} "
-                  "epochs | difference from the run's own decay | test errors, last epoch |",
+                  f"| method | decay | runs | val errors, last epoch | val errors, mean of {last} "
+                  "| difference from the run's own decay | test errors, last epoch |",
                   "|---|---|---|---|---|---|---|"]
 
         def cell(pair, runs):

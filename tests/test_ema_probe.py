@@ -104,8 +104,9 @@ def test_the_report_sets_each_decay_beside_the_runs_own(runs, tmp_path):
     own, d = rows[0], rows[1]
     assert own["val"][0] == metrics[-1]["val_errors"] and own["test"][0] == metrics[-1]["test_errors"]
     assert d["val"][0] == metrics[-1]["ema_probe"]["0"]["val_errors"]
-    window = [m["ema_probe"]["0"]["val_errors"] - m["val_errors"] for m in metrics[-10:]]  # (2 epochs here)
-    assert d["val_window_difference"][0] == pytest.approx(sum(window) / len(window))
+    window = [m["ema_probe"]["0"]["val_errors"] - m["val_errors"] for m in metrics]  # (2 epochs here: both)
+    assert len(window) == 2 and d["val_window_difference"][0] == pytest.approx(sum(window) / len(window))
+    assert [r["window"] for r in rows] == [2, 2, 2]
     # 0.9999 would act from update 89,990 on, far past this run's steps: its row says so; 0.5 acts from update 8
     steps = metrics[-1]["iterations"]
     assert [(r["reached_at"], r["steps"]) for r in rows] == [(89990, steps), (0, steps), (8, steps)] and 8 < steps
@@ -114,6 +115,8 @@ def test_the_report_sets_each_decay_beside_the_runs_own(runs, tmp_path):
     assert (f"| ssgan | 0.9999 (the run's own); not reached in the runs' {steps:,} steps (from step 89,990): the "
             "warm-up's average throughout | 1 | ") in text
     assert "| ssgan | 0.5 | 1 | " in text
+    # the table names the epochs it averaged: these runs' two, not the ten of a full-length run
+    assert "val errors, mean of the last 2 epochs |" in text and "last 10" not in text
 
 
 def test_a_report_of_runs_without_probes_has_no_such_table(runs, tmp_path):
