@@ -633,11 +633,12 @@ def _evaluate_epoch(metrics: dict, cfg: Config, nets: Nets, x_lab, y_lab, val, t
     samples from the fixed noise; return those samples."""
     ema = nets.ema.module
     metrics["train_acc"], _ = evaluate(ema, x_lab, y_lab, cfg, device)
+    own = _scores(ema, val if n_val else None, test, cfg, device)
     if n_val:
-        metrics["val_acc"], metrics["val_errors"] = evaluate(ema, *val, cfg, device)
-        metrics["n_val"] = n_val
-    metrics["test_acc"], metrics["test_errors"] = evaluate(ema, *test, cfg, device)
-    metrics["n_test"] = 0 if test[1] is None else len(test[1])
+        metrics.update(val_acc=own["val_acc"], val_errors=own["val_errors"], n_val=n_val)
+    # (the test keys are kept, None, without a test set: summaries read them)
+    metrics.update(test_acc=own.get("test_acc"), test_errors=own.get("test_errors"),
+                   n_test=0 if test[1] is None else len(test[1]))
     if nets.probes:  # (after the run's own scores, which read no random numbers either)
         metrics["ema_probe"] = {key: _scores(probe.module, val if n_val else None, test, cfg, device)
                                 for key, probe in nets.probes.items()}
@@ -654,7 +655,8 @@ def _evaluate_epoch(metrics: dict, cfg: Config, nets: Nets, x_lab, y_lab, val, t
 
 
 def _scores(net: torch.nn.Module, val, test, cfg: Config, device) -> dict[str, float | int]:
-    """An --ema-probe average's accuracies and errors on the validation rows (if any) and the test set (if any)."""
+    """A moving average's accuracies and errors on the validation rows (if any) and the test set (if
+    any): the run's own, and each --ema-probe one."""
     out = {}
     for name, rows in (("val", val), ("test", test)):
         if rows is not None and rows[1] is not None:
