@@ -244,11 +244,7 @@ class Config:
             if value is not None and not 0.0 <= value < 1.0 and not (name == "lr_decay_start" and value == 1.0):
                 interval = "[0, 1] (1: a constant rate)" if name == "lr_decay_start" else "[0, 1)"
                 raise InvalidSetting(name, f"must lie in {interval}, got {value}")
-        try:
-            probes = ema_probes(self.ema_probe)
-        except ValueError:
-            probes = [-1.0]
-        if not all(0.0 <= d < 1.0 for d in probes) or len(set(probes)) != len(probes):
+        if not _distinct_decays(self.ema_probe):
             raise InvalidSetting("ema_probe", f"must be distinct decays in [0, 1) separated by commas, like "
                                               f"0,0.999,0.99995, got {self.ema_probe!r}")
         self._check_layers()
@@ -299,6 +295,19 @@ def ema_probes(text: str) -> list[float]:
     ([0.0, 0.999], [])
     """
     return [float(v) for v in text.split(",")] if text.strip() else []
+
+
+def _distinct_decays(text: str) -> bool:
+    """Whether ``--ema-probe``'s text lists distinct decays in [0, 1) (or none).
+
+    >>> _distinct_decays("0,0.999"), _distinct_decays("0.9,0.9"), _distinct_decays("1"), _distinct_decays("x")
+    (True, False, False, False)
+    """
+    try:
+        probes = ema_probes(text)
+    except ValueError:
+        return False
+    return all(0.0 <= d < 1.0 for d in probes) and len(set(probes)) == len(probes)
 
 
 def ema_warmup(n: float) -> float:
