@@ -54,7 +54,7 @@ def _worker(rank: int, world: int, port: int, out: str, changes: dict) -> None:
     r = train(Config(**{**EXACT, **changes}), data, split)
     if rank == 0:
         torch.save({"G": r.generator.state_dict(), "D": r.discriminator.state_dict(),
-                    "loss_gen": r.history[-1]["loss_gen"]}, out)
+                    "loss_gen": r.history[-1]["loss_gen"], "ema_probe": r.history[-1].get("ema_probe")}, out)
     from ssgan.distributed import shutdown
     shutdown()  # (as the command line leaves)
 
@@ -102,7 +102,8 @@ def test_shutdown_frees_the_group_and_its_threads():
     mp.spawn(_freer, args=(_free_port(),), nprocs=2, join=True)
 
 
-@pytest.mark.parametrize("changes", [dict(), dict(g_loss="moment-matching", moment_space="features")])
+@pytest.mark.parametrize("changes", [dict(), dict(g_loss="moment-matching", moment_space="features"),
+                                     dict(ema_probe="0,0.5")])
 def test_two_processes_equal_one_with_the_same_global_batch(tmp_path, changes):
     out = str(tmp_path / "two.pt")
     mp.spawn(_worker, args=(2, _free_port(), out, changes), nprocs=2, join=True)
@@ -114,6 +115,9 @@ def test_two_processes_equal_one_with_the_same_global_batch(tmp_path, changes):
             if v.is_floating_point():
                 assert torch.allclose(v, two[name][k], rtol=0, atol=1e-5), (name, k, (v - two[name][k]).abs().max())
     assert two["loss_gen"] == pytest.approx(one.history[-1]["loss_gen"], rel=1e-5)
+    # --ema-probe's averages (D itself, and a short average) score alike under two processes
+    assert two["ema_probe"] == one.history[-1].get("ema_probe")
+    assert (two["ema_probe"] is not None) == ("ema_probe" in changes)
 
 
 def _torchrun(*args, **kw) -> subprocess.Popen:
