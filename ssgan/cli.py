@@ -1142,7 +1142,8 @@ def _baselines_in_processes(jobs: list, methods: tuple[str, ...], units: list[tu
 @click.option("--against", type=str, default=None, metavar="METHOD",
               help="Pair every other method with METHOD by seed (an ablation's control, named by its --tag): the "
                    "mean difference in accuracy, its 95 % confidence interval and the seeds it wins, on the "
-                   "validation rows too where the runs have them.")
+                   "validation rows too where the runs have them, there also as the errors of each run's last 10 "
+                   "epochs, averaged.")
 @device_option
 def report(runs, out, notes, samples, split, against, device) -> None:
     """Turn run folders into report.md, report.json and figures.

@@ -306,9 +306,35 @@ def summarize(runs: list[RunRecord], split: str = "test", against: str | None = 
         control = methods[against]
         summary["against"] = {"method": against, "differences": [
             {"method": name, split: _paired(m, control, f"{split}_acc"),
-             "val": _paired(m, control, "val_acc") if split == "test" else None}
+             "val": _paired(m, control, "val_acc") if split == "test" else None,
+             "val_window": _paired_val_window(finished(groups[name]), finished(groups[against]))}
             for name, m in methods.items() if name != against]}
     return summary
+
+
+def _paired_val_window(runs: list[RunRecord], control: list[RunRecord]) -> dict | None:
+    """The validation errors of two methods' runs on the seeds both ran, each run's mean over its
+    last :data:`VAL_WINDOW` epochs (all of them where a run has fewer: ``window``), paired by seed:
+    the method's and the control's means per seed, their differences (method minus control,
+    negative for fewer errors), mean, std, 95 % interval and the seeds with fewer errors. None
+    where they share no seed or a run lacks validation rows in those epochs.
+
+    The reading every ablation of this project is chosen on: a single epoch's validation errors
+    move by several from epoch to epoch, their mean over the last ten much less."""
+    mine, theirs = ({r.config["seed"]: r for r in rs} for rs in (runs, control))
+    common = sorted(set(mine) & set(theirs))
+    if not common:
+        return None
+    window = min(VAL_WINDOW, *(len(rs[k].metrics) for rs in (mine, theirs) for k in common))
+    a = [_errors_of(mine[k], None, "val", window) for k in common]
+    b = [_errors_of(theirs[k], None, "val", window) for k in common]
+    if None in a or None in b:
+        return None
+    diffs = [x - y for x, y in zip(a, b)]
+    mean, std = _mean_std(diffs)
+    return {"seeds": common, "window": window, "n_val": theirs[common[0]].last["n_val"], "method": a, "control": b,
+            "differences": diffs, "mean": mean, "std": std, "ci95": _ci95(mean, std, len(diffs)),
+            "fewer_on": sum(d < 0 for d in diffs)}
 
 
 def _check_against(against: str, methods: list[str], where: str = "") -> None:
@@ -364,7 +390,7 @@ def _last_quality(rs: list[RunRecord]) -> dict | None:
     return out
 
 
-PROBE_WINDOW = 10  # epochs: the last this many, whose mean validation errors compare the decays of --ema-probe
+VAL_WINDOW = 10  # epochs: the last this many, whose mean validation errors compare --against's methods and --ema-probe's decays
 
 
 def _errors_of(r: RunRecord, decay: str | None, split: str, last: int = 1) -> float | None:
@@ -378,14 +404,14 @@ def _errors_of(r: RunRecord, decay: str | None, split: str, last: int = 1) -> fl
 def _ema_probes(rs: list[RunRecord]) -> list[dict] | None:
     """One row per moving-average decay that every run of a method scored (its own ``ema_decay``
     first, then its ``--ema-probe`` decays): errors at the last epoch and the mean validation errors
-    of the last :data:`PROBE_WINDOW` epochs (all of them in shorter runs: the row's ``window``), mean and
+    of the last :data:`VAL_WINDOW` epochs (all of them in shorter runs: the row's ``window``), mean and
     std over the runs, and that mean's difference from the run's own decay, paired by run. None unless
     every run probed the same decays."""
     probed = [frozenset(r.last.get("ema_probe") or ()) for r in rs]
     if not probed[0] or len(set(probed)) > 1:
         return None
     own = decay_key(rs[0].config["ema_decay"])
-    window = min(PROBE_WINDOW, *(len(r.metrics) for r in rs))  # (every run over the same epochs)
+    window = min(VAL_WINDOW, *(len(r.metrics) for r in rs))  # (every run over the same epochs)
     rows = []
     for decay in [None, *sorted(probed[0] - {own}, key=float)]:
         row = {"decay": own if decay is None else decay, "own": decay is None, "runs": len(rs),
@@ -690,6 +716,25 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
             cells.append(_paired_cells(paired) if paired else "- | - | -")
             seeds = len(paired["seeds"]) if paired else "none in common"
             lines.append(f"| {row['method']} | {seeds} | " + " | ".join(cells) + " |")
+        windows = [row for row in rows if row.get("val_window")]
+        if windows:
+            n_val = windows[0]["val_window"]["n_val"]
+            lines += ["", f"Validation errors (of {n_val}) against **{control}**, paired by seed: each run's mean over "
+                      f"its last {VAL_WINDOW} epochs (all of them in shorter runs), which steadies a single epoch's "
+                      "reading; the method's minus the control's, negative for fewer errors (mean ± std, 95 % "
+                      "confidence interval, the seeds with fewer errors, each seed's difference). Choose on these "
+                      "by a rule written before the runs; the test columns above are reported:", "",
+                      f"| method | seeds | epochs averaged | {control} | method | difference (errors) | 95 % CI | "
+                      "fewer errors on | per seed |", "|---|---|---|---|---|---|---|---|---|"]
+            for row in windows:
+                w = row["val_window"]
+                n, ci = len(w["seeds"]), w["ci95"]
+                difference = _pm(f"{w['mean']:+.1f}", f"{w['std']:.1f}", n)
+                interval = f"{ci[0]:+.1f} to {ci[1]:+.1f}" if ci else "-"
+                per_seed = ", ".join(f"{k}: {d:+.1f}" for k, d in zip(w["seeds"], w["differences"]))
+                lines.append(f"| {row['method']} | {n} | {w['window']} | {np.mean(w['control']):.1f} | "
+                             f"{np.mean(w['method']):.1f} | {difference} | {interval} | {w['fewer_on']} of {n} | "
+                             f"{per_seed} |")
     settings = summary["settings"]
     if settings:
         keys = list(next(iter(settings.values())))
@@ -712,7 +757,7 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
     if probes:
         windows = sorted({row["window"] for rows in probes.values() for row in rows})
         last = (("the last epoch" if windows[0] == 1 else f"the last {windows[0]} epochs") if len(windows) == 1 else
-                f"the last {PROBE_WINDOW} epochs, or all of a method's shorter runs ({', '.join(map(str, windows))})")
+                f"the last {VAL_WINDOW} epochs, or all of a method's shorter runs ({', '.join(map(str, windows))})")
         lines += ["", "Moving-average decays scored beside the runs (`--ema-probe`; the same training, so each "
                   "decay is paired with the run's own by run): errors, mean ± std over runs. Choose on the "
                   f"validation columns (the mean of {last} steadies a single epoch's "

@@ -273,7 +273,7 @@ def test_report_against_a_control_pairs_every_other_method_by_seed(runs, tmp_pat
     rows = {row["method"]: row for row in rep["against"]["differences"]}
     assert rep["against"]["method"] == "same-net" and set(rows) == {"ssgan", "logreg"}
     md = (tmp_path / "rep" / "report.md").read_text()
-    assert "val difference" not in md  # (these runs held no rows out)
+    assert "val difference" not in md and "Validation errors (of" not in md  # (these runs held no rows out)
     for name, row in rows.items():
         diffs = np.array(rep["methods"][name]["test_acc"]) - np.array(control["test_acc"])
         lo, hi = stats.t.interval(0.95, len(diffs) - 1, loc=diffs.mean(), scale=stats.sem(diffs))
@@ -291,9 +291,10 @@ def test_report_against_a_control_pairs_every_other_method_by_seed(runs, tmp_pat
 
 def test_report_against_a_control_pairs_the_validation_rows_too(tmp_path):
     """Runs that held rows out (--val): --against pairs their validation accuracies as well,
-    the columns to choose on, beside the test ones to report."""
+    the columns to choose on, beside the test ones to report; and their validation errors as the
+    ablations read them, each run's mean over its last epochs (all three here), seed by seed."""
     for tag, lr in (("control", "0.003"), ("lever", "0.01")):
-        r = invoke("fit", "--dataset", "digits", "--labels", 50, "--val", 50, "--epochs", 1, "--seeds", 2, "--lr", lr,
+        r = invoke("fit", "--dataset", "digits", "--labels", 50, "--val", 50, "--epochs", 3, "--seeds", 2, "--lr", lr,
                    "--tag", tag, "--out", tmp_path / "runs", "--quiet")
         assert r.exit_code == 0, r.output
     r = invoke("report", tmp_path / "runs", "--out", tmp_path / "rep", "--against", "control")
@@ -304,8 +305,20 @@ def test_report_against_a_control_pairs_the_validation_rows_too(tmp_path):
     for split in ("val", "test"):
         diffs = np.array(lever[f"{split}_acc"]) - np.array(control[f"{split}_acc"])
         assert row[split]["mean"] == pytest.approx(diffs.mean()) and row[split]["seeds"] == [1, 2]
-    assert "| lever | 2 | " in (tmp_path / "rep" / "report.md").read_text()
-    assert "val difference (pp) | val 95 % CI | val better on | test difference" in (tmp_path / "rep" / "report.md").read_text()
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "| lever | 2 | " in md
+    assert "val difference (pp) | val 95 % CI | val better on | test difference" in md
+    # the windowed reading, computed here from each run's metrics.jsonl
+    means = {tag: {r.config["seed"]: np.mean([m["val_errors"] for m in r.metrics[-10:]]) for r in find_runs([tmp_path / "runs"])
+                   if r.method == tag} for tag in ("lever", "control")}
+    diffs = [means["lever"][k] - means["control"][k] for k in (1, 2)]
+    w = row["val_window"]
+    assert (w["seeds"], w["window"], w["n_val"]) == ([1, 2], 3, 50)
+    assert w["differences"] == pytest.approx(diffs) and w["mean"] == pytest.approx(np.mean(diffs))
+    assert w["fewer_on"] == sum(d < 0 for d in diffs)
+    assert (f"| lever | 2 | 3 | {np.mean(list(means['control'].values())):.1f} | "
+            f"{np.mean(list(means['lever'].values())):.1f} | {np.mean(diffs):+.1f} ± {np.std(diffs, ddof=1):.1f} | ") in md
+    assert f"| 1: {diffs[0]:+.1f}, 2: {diffs[1]:+.1f} |" in md
 
 
 def test_a_report_of_runs_with_validation_rows_gives_the_test_accuracy_at_their_best_validation_epoch(tmp_path):
