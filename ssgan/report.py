@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ssgan.baselines import is_baseline
-from ssgan.config import SPLIT_NAMES, decay_key, ema_reached_at, from_dict
+from ssgan.config import SPLIT_NAMES, Config, decay_key, ema_reached_at, from_dict
 from ssgan.diagnostics import JUMP_FACTOR, JUMP_LOSS, epochs_words, labeled_loss_jumps, loss_floor
 from ssgan.errors import DataWarning, SSGANError
 from ssgan.fileio import atomic_path, check_folder_can_be, write_json, write_text
@@ -35,10 +35,11 @@ class RunRecord:
     config: dict
     metrics: list[dict]
     diverged: str | None = None  # the NaN guard's line, for a run that it stopped (diverged.txt)
+    name: str | None = None  # the method's name where the report gave one (:func:`_name_settings`)
 
     @property
     def method(self) -> str:
-        return method_name(self.config)
+        return self.name or method_name(self.config)
 
     @property
     def last(self) -> dict:
@@ -99,6 +100,7 @@ def find_runs(paths: list[str | Path], split: str = "test") -> list[RunRecord]:
     if len(datasets) > 1:
         raise SSGANError(f"a report covers one dataset, got {', '.join(datasets)}: make one report for each")
     for labels, group in label_groups(runs).items():
+        _name_settings([r for r in group if r.method == "ssgan"])
         for name, rs in group_by_method(group).items():
             _check_one_setting(name, rs)
             _check_distinct_seeds(name, rs)
@@ -183,6 +185,28 @@ def _settings_of(config: dict) -> dict:
     if "epochs" in config:  # (a scikit-learn baseline's config is its estimator's)
         config = from_dict(config, "config.json").to_dict()
     return {k: v for k, v in config.items() if k not in _NOT_SETTINGS}
+
+
+def _name_settings(rs: list[RunRecord]) -> None:
+    """Runs without a --tag (method ``ssgan``) that differ in settings are as many methods: each is
+    named by the flags in which it differs from the others, where its value is not the default
+    (``ssgan --lr-decay-start 0.667`` beside ``ssgan``), so that a lever and its control made
+    without tags report side by side, and ``--against ssgan`` pairs them. Tagged runs keep their
+    tag, and runs of one tag that differ are refused (:func:`_check_one_setting`): the tag said
+    they were one method."""
+    settings = [_settings_of(r.config) for r in rs]
+    differ = sorted({k for s in settings for k in s if len({json.dumps(t.get(k)) for t in settings}) > 1})
+    if not differ:
+        return
+    defaults = Config().to_dict()
+    for r, s in zip(rs, settings):
+        flags = []
+        for k in differ:
+            value, flag = s.get(k), "--" + k.replace("_", "-")
+            if json.dumps(value) == json.dumps(defaults.get(k)):
+                continue
+            flags.append((flag if value else f"--no-{flag[2:]}") if isinstance(value, bool) else f"{flag} {_setting(value)}")
+        r.name = " ".join(["ssgan", *flags])
 
 
 def _check_one_setting(name: str, rs: list[RunRecord]) -> None:
@@ -439,13 +463,14 @@ def _last_diagnostics(rs: list[RunRecord]) -> dict[str, float] | None:
 
 
 def differing_settings(groups: dict[str, list[RunRecord]]) -> dict[str, dict[str, object]]:
-    """For each GAN method, the config values in which the GAN methods of a report differ.
+    """For each GAN method, the config values in which the GAN methods of a report differ (a
+    run made before a key existed counts at the default it had, as :func:`_settings_of` reads it).
 
     A report of one method, or of methods that differ only in their tag, gives ``{}``."""
-    configs = {name: rs[0].config for name, rs in groups.items() if not is_baseline(name)}
+    configs = {name: _settings_of(rs[0].config) for name, rs in groups.items() if not is_baseline(name)}
     if len(configs) < 2:
         return {}
-    keys = sorted({k for c in configs.values() for k in c} - _NOT_SETTINGS)
+    keys = sorted({k for c in configs.values() for k in c})
     differ = [k for k in keys if len({json.dumps(c.get(k)) for c in configs.values()}) > 1]
     return {name: {k: c.get(k) for k in differ} for name, c in configs.items()} if differ else {}
 

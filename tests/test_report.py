@@ -514,12 +514,14 @@ def test_report_on_validation_rows_for_data_without_a_test_set(tmp_path):
     assert "test accuracy" not in md and "(of 30)" in md and (tmp_path / "rep" / "accuracy.png").stat().st_size > 0
 
 
-def test_a_report_refuses_one_method_whose_runs_differ_in_a_setting(tmp_path):
+def test_runs_without_a_tag_that_differ_in_a_setting_are_named_by_it_and_a_tag_that_mixes_is_refused(tmp_path):
     """Two seeds of one setting make one method's mean even when one config predates a key
-    (read at the default it had); a third run at another rate under the same name is refused
-    in one line that names the setting, where it was averaged in as a seed."""
+    (read at the default it had). A third run at another rate, without a tag, is a method of its
+    own, named by the flag in which it differs (where it was averaged in as a seed, and later
+    refused), and --against pairs the two; runs that a tag calls one method but differ in a
+    setting are refused in one line that names the setting."""
     out = tmp_path / "runs"
-    for seed, lr in ((1, "0.003"), (2, "0.003"), (3, "0.001")):
+    for seed, lr in ((1, "0.003"), (2, "0.003"), (1, "0.001")):
         r = invoke("fit", "--dataset", "digits", "--labels", 50, "--epochs", 1, "--seed", seed, "--lr", lr,
                    "--out", out, "--quiet")
         assert r.exit_code == 0, r.output
@@ -528,12 +530,23 @@ def test_a_report_refuses_one_method_whose_runs_differ_in_a_setting(tmp_path):
     del config["beta2"]  # as a run made before --beta2 existed wrote it
     (first / "config.json").write_text(json.dumps(config))
     assert invoke("report", first, second, "--out", tmp_path / "two").exit_code == 0
-    r = invoke("report", out, "--out", tmp_path / "rep")
+    r = invoke("report", out, "--out", tmp_path / "rep", "--against", "ssgan")
+    assert r.exit_code == 0, r.output
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert {name: m["runs"] for name, m in rep["methods"].items()} == {
+        "ssgan": [str(first), str(second)], "ssgan --lr 0.001": [str(third)]}
+    (row,) = rep["against"]["differences"]
+    assert row["method"] == "ssgan --lr 0.001" and row["test"]["seeds"] == [1]
+    assert rep["settings"] == {"ssgan": {"lr": 0.003}, "ssgan --lr 0.001": {"lr": 0.001}}
+    for run in (first, second, third):  # the same runs, each given one tag
+        config = json.loads((run / "config.json").read_text())
+        (run / "config.json").write_text(json.dumps({**config, "tag": "mine"}))
+    r = invoke("report", out, "--out", tmp_path / "tagged")
     assert r.exit_code == 2 and r.output == (
-        f"Error: the 3 runs of ssgan differ in lr (lr: 0.003 in {first} and 1 more; 0.001 in {third}), so their mean "
+        f"Error: the 3 runs of mine differ in lr (lr: 0.003 in {first} and 1 more; 0.001 in {third}), so their mean "
         "would mix settings as if they were seeds of one: report them apart, or give each setting a name of its own "
         "with ssgan fit --tag\n"), r.output
-    assert not (tmp_path / "rep").exists()
+    assert not (tmp_path / "tagged").exists()
 
 
 def test_a_report_counts_each_run_once(runs, tmp_path):
