@@ -549,6 +549,23 @@ def test_runs_without_a_tag_that_differ_in_a_setting_are_named_by_it_and_a_tag_t
     assert not (tmp_path / "tagged").exists()
 
 
+def test_untagged_runs_are_named_by_their_flags_away_from_the_default():
+    """The names of untagged runs that differ: a flag where the run's value is not the default,
+    --no-NAME for a switch turned off, nothing for a run at the defaults; runs that agree share a name."""
+    from ssgan.config import Config
+    from ssgan.report import RunRecord, _name_settings
+
+    base = Config(dataset="digits").to_dict()
+    rs = [RunRecord(Path(f"r{i}"), {**base, **change}, []) for i, change in enumerate(
+        [{}, {"lr": 0.001, "data_init": False}, {"lr": 0.001, "data_init": False, "seed": 2}, {"d_layer_norm": True}])]
+    _name_settings(rs)
+    assert [r.method for r in rs] == ["ssgan", "ssgan --no-data-init --lr 0.001", "ssgan --no-data-init --lr 0.001",
+                                      "ssgan --d-layer-norm"]
+    same = [RunRecord(Path(f"s{i}"), {**base, "seed": i}, []) for i in (1, 2)]  # (seeds are not settings)
+    _name_settings(same)
+    assert [r.method for r in same] == ["ssgan", "ssgan"]
+
+
 def test_a_report_counts_each_run_once(runs, tmp_path):
     """A run named twice (or named beside the folder that holds it), or copied, was averaged in
     as a second seed: 3 seeds reported as 4, a spread that was never measured. One seed on two
