@@ -187,6 +187,16 @@ def _settings_of(config: dict) -> dict:
     return {k: v for k, v in config.items() if k not in _NOT_SETTINGS}
 
 
+def _differing_keys(settings: list[dict]) -> list[str]:
+    """The keys, sorted, whose values are not the same in all of ``settings`` (a key that some
+    lack counts as None there).
+
+    >>> _differing_keys([{"lr": 0.003, "epochs": 125}, {"lr": 0.001, "epochs": 125}, {"epochs": 125}])
+    ['lr']
+    """
+    return sorted({k for s in settings for k in s if len({json.dumps(t.get(k)) for t in settings}) > 1})
+
+
 def _name_settings(rs: list[RunRecord]) -> None:
     """Runs without a --tag (method ``ssgan``) that differ in settings are as many methods: each is
     named by the flags in which it differs from the others, where its value is not the default
@@ -195,7 +205,7 @@ def _name_settings(rs: list[RunRecord]) -> None:
     tag, and runs of one tag that differ are refused (:func:`_check_one_setting`): the tag said
     they were one method."""
     settings = [_settings_of(r.config) for r in rs]
-    differ = sorted({k for s in settings for k in s if len({json.dumps(t.get(k)) for t in settings}) > 1})
+    differ = _differing_keys(settings)
     if not differ:
         return
     defaults = Config().to_dict()
@@ -213,7 +223,7 @@ def _check_one_setting(name: str, rs: list[RunRecord]) -> None:
     """One line if the runs of method ``name`` differ in a setting: their mean would mix two
     settings as if they were seeds of one."""
     settings = [_settings_of(r.config) for r in rs]
-    differ = sorted({k for s in settings for k in s if len({json.dumps(t.get(k)) for t in settings}) > 1})
+    differ = _differing_keys(settings)
     if not differ:
         return
     by_value: dict[str, list[str]] = defaultdict(list)
@@ -349,7 +359,7 @@ def _paired_val_window(runs: list[RunRecord], control: list[RunRecord]) -> dict 
     common = sorted(set(mine) & set(theirs))
     if not common:
         return None
-    window = min(VAL_WINDOW, *(len(rs[k].metrics) for rs in (mine, theirs) for k in common))
+    window = _window([rs[k] for rs in (mine, theirs) for k in common])
     a = [_errors_of(mine[k], None, "val", window) for k in common]
     b = [_errors_of(theirs[k], None, "val", window) for k in common]
     if None in a or None in b:
@@ -417,6 +427,12 @@ def _last_quality(rs: list[RunRecord]) -> dict | None:
 VAL_WINDOW = 10  # epochs: the last this many, whose mean validation errors compare --against's methods and --ema-probe's decays
 
 
+def _window(rs: list[RunRecord]) -> int:
+    """The epochs over which runs ``rs`` are compared: the last :data:`VAL_WINDOW`, or all of them
+    where a run has fewer, the same for every run."""
+    return min([VAL_WINDOW, *(len(r.metrics) for r in rs)])
+
+
 def _errors_of(r: RunRecord, decay: str | None, split: str, last: int = 1) -> float | None:
     """Mean errors on ``split`` over the last ``last`` epochs of run ``r``, of its own moving
     average (``decay`` None) or of the ``--ema-probe`` one of that decay; None without them."""
@@ -435,7 +451,7 @@ def _ema_probes(rs: list[RunRecord]) -> list[dict] | None:
     if not probed[0] or len(set(probed)) > 1:
         return None
     own = decay_key(rs[0].config["ema_decay"])
-    window = min(VAL_WINDOW, *(len(r.metrics) for r in rs))  # (every run over the same epochs)
+    window = _window(rs)
     rows = []
     for decay in [None, *sorted(probed[0] - {own}, key=float)]:
         row = {"decay": own if decay is None else decay, "own": decay is None, "runs": len(rs),
@@ -470,8 +486,7 @@ def differing_settings(groups: dict[str, list[RunRecord]]) -> dict[str, dict[str
     configs = {name: _settings_of(rs[0].config) for name, rs in groups.items() if not is_baseline(name)}
     if len(configs) < 2:
         return {}
-    keys = sorted({k for c in configs.values() for k in c})
-    differ = [k for k in keys if len({json.dumps(c.get(k)) for c in configs.values()}) > 1]
+    differ = _differing_keys(list(configs.values()))
     return {name: {k: c.get(k) for k in differ} for name, c in configs.items()} if differ else {}
 
 
