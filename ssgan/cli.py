@@ -1144,16 +1144,19 @@ def _baselines_in_processes(jobs: list, methods: tuple[str, ...], units: list[tu
                    "mean difference in accuracy, its 95 % confidence interval and the seeds it wins, on the "
                    "validation rows too where the runs have them, there also as the errors of each run's last 10 "
                    "epochs, averaged.")
+@click.option("--window", type=str, default=None, metavar="FIRST-LAST",
+              help="Average the validation errors that --against and --ema-probe's decays compare over these "
+                   "epochs, such as 51-60 (a mid-run reading), instead of each run's last 10.")
 @device_option
-def report(runs, out, notes, samples, split, against, device) -> None:
+def report(runs, out, notes, samples, split, against, window, device) -> None:
     """Turn run folders into report.md, report.json and figures.
 
     Runs of one dataset; of several label counts, each count's report goes into OUT/labels-N/,
     and OUT gets a table of every method's accuracy by count."""
-    from ssgan.report import write_report
+    from ssgan.report import parse_window, write_report
 
     written = write_report(list(runs), out, notes, samples, log=lambda msg: click.echo(msg, err=True), split=split,
-                           device=device, against=against)
+                           device=device, against=against, window=parse_window(window) if window else None)
     click.echo(f"wrote {written[0]}, " + ", ".join(p.name for p in written[1:]))
 
 

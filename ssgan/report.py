@@ -270,11 +270,15 @@ def group_by_method(runs: list[RunRecord]) -> dict[str, list[RunRecord]]:
     return dict(groups)
 
 
-def summarize(runs: list[RunRecord], split: str = "test", against: str | None = None) -> dict:
+def summarize(runs: list[RunRecord], split: str = "test", against: str | None = None,
+              window: tuple[int, int] | None = None) -> dict:
     """The numbers of a report: per method, and the gains of SSL methods over baselines, scored
     on ``split`` (keys ``{split}_acc``, ``{split}_errors``, ``n_{split}``; a test report also
     shows the validation accuracy where every run of a method has one); ``against``: a method
-    (an ablation's control) that every other one is paired with, by seed (``against``)."""
+    (an ablation's control) that every other one is paired with, by seed (``against``);
+    ``window``: the first and last epoch whose mean validation errors ``against`` and the
+    ``--ema-probe`` decays are compared on (None: each run's last :data:`VAL_WINDOW`)."""
+    _check_window(window, runs, against)
     groups = group_by_method(runs)
     first = next((r for r in runs if r.method != "full"), runs[0])
     dataset, labels = first.config["dataset"], first.config["labels"]
@@ -313,7 +317,7 @@ def summarize(runs: list[RunRecord], split: str = "test", against: str | None = 
             "commands": [r.command for r in every if r.command],
             "last_epoch_diagnostics": _last_diagnostics(rs),
             "sample_quality": _last_quality(rs),
-            "ema_probe": _ema_probes(rs),
+            "ema_probe": _ema_probes(rs, window),
             "runs_with_warnings": sum(any(m.get("warnings") for m in r.metrics) for r in rs),
             # epochs at which a run's labeled loss jumped (read from its losses: runs older than the warning too)
             "loss_jumps": [{"run": str(r.path), "seed": r.config["seed"], "epochs": jumps}
@@ -341,14 +345,16 @@ def summarize(runs: list[RunRecord], split: str = "test", against: str | None = 
         summary["against"] = {"method": against, "differences": [
             {"method": name, split: _paired(m, control, f"{split}_acc"),
              "val": _paired(m, control, "val_acc") if split == "test" else None,
-             "val_window": _paired_val_window(finished(groups[name]), finished(groups[against]))}
+             "val_window": _paired_val_window(finished(groups[name]), finished(groups[against]), window)}
             for name, m in methods.items() if name != against]}
     return summary
 
 
-def _paired_val_window(runs: list[RunRecord], control: list[RunRecord]) -> dict | None:
+def _paired_val_window(runs: list[RunRecord], control: list[RunRecord],
+                       epochs: tuple[int, int] | None = None) -> dict | None:
     """The validation errors of two methods' runs on the seeds both ran, each run's mean over its
-    last :data:`VAL_WINDOW` epochs (all of them where a run has fewer: ``window``), paired by seed:
+    last :data:`VAL_WINDOW` epochs (all of them where a run has fewer), or over ``epochs`` (first
+    and last) where given (either: ``window``, :func:`_window`), paired by seed:
     the method's and the control's means per seed, their differences (method minus control,
     negative for fewer errors), mean, std, 95 % interval and the seeds with fewer errors. None
     where they share no seed or a run lacks validation rows in those epochs.
@@ -359,7 +365,7 @@ def _paired_val_window(runs: list[RunRecord], control: list[RunRecord]) -> dict 
     common = sorted(set(mine) & set(theirs))
     if not common:
         return None
-    window = _window([rs[k] for rs in (mine, theirs) for k in common])
+    window = _window([rs[k] for rs in (mine, theirs) for k in common], epochs)
     a = [_errors_of(mine[k], None, "val", window) for k in common]
     b = [_errors_of(theirs[k], None, "val", window) for k in common]
     if None in a or None in b:
@@ -427,31 +433,79 @@ def _last_quality(rs: list[RunRecord]) -> dict | None:
 VAL_WINDOW = 10  # epochs: the last this many, whose mean validation errors compare --against's methods and --ema-probe's decays
 
 
-def _window(rs: list[RunRecord]) -> int:
-    """The epochs over which runs ``rs`` are compared: the last :data:`VAL_WINDOW`, or all of them
-    where a run has fewer, the same for every run."""
-    return min([VAL_WINDOW, *(len(r.metrics) for r in rs)])
+def _window(rs: list[RunRecord], epochs: tuple[int, int] | None = None) -> int | list[int]:
+    """The epochs over which runs ``rs`` are compared: ``epochs`` (the first and last, as a list)
+    where given, else a count, the last :data:`VAL_WINDOW` or all of them where a run has fewer,
+    the same for every run."""
+    return list(epochs) if epochs else min([VAL_WINDOW, *(len(r.metrics) for r in rs)])
 
 
-def _errors_of(r: RunRecord, decay: str | None, split: str, last: int = 1) -> float | None:
-    """Mean errors on ``split`` over the last ``last`` epochs of run ``r``, of its own moving
-    average (``decay`` None) or of the ``--ema-probe`` one of that decay; None without them."""
+def _in_window(r: RunRecord, window: int | list[int]) -> list[dict]:
+    """The metrics lines of run ``r`` in ``window`` (:func:`_window`): its last that many, or the
+    epochs from the first to the last of a pair."""
+    if isinstance(window, int):
+        return r.metrics[-window:]
+    return [m for m in r.metrics if window[0] <= m["epoch"] <= window[1]]
+
+
+def _window_words(window: int | list[int]) -> str:
+    """How a report names ``window``: ``the last 10 epochs``, or ``epochs 51-60``."""
+    if isinstance(window, int):
+        return "the last epoch" if window == 1 else f"the last {window} epochs"
+    return f"epochs {window[0]}-{window[1]}"
+
+
+def parse_window(text: str) -> tuple[int, int]:
+    """``--window FIRST-LAST`` as a pair of epochs, or a one-line error.
+
+    >>> parse_window("51-60")
+    (51, 60)
+    """
+    first, sep, last = text.partition("-")
+    if not (sep and first.strip().isdigit() and last.strip().isdigit()) or not 1 <= int(first) <= int(last):
+        raise SSGANError(f"--window {text}: give the first and last epoch of the window, such as 51-60 (first at "
+                         "least 1, last not before it)")
+    return int(first), int(last)
+
+
+def _check_window(window: tuple[int, int] | None, runs: list[RunRecord], against: str | None) -> None:
+    """One line if ``window`` has nothing to act on (no ``--against``, no ``--ema-probe`` decays) or
+    lies past a network run's epochs: a mean over fewer epochs than asked would read as the window's."""
+    if window is None:
+        return
+    networks = [r for r in finished(runs) if "epochs" in r.config]  # (a scikit-learn baseline has no epochs)
+    if against is None and not any(r.last.get("ema_probe") for r in networks):
+        raise SSGANError(f"--window {window[0]}-{window[1]} chooses the epochs that --against and --ema-probe's "
+                         "decays are compared on, and this report has neither: give --against METHOD, or leave "
+                         "--window out")
+    for r in networks:
+        have = {m["epoch"] for m in r.metrics}
+        if not all(e in have for e in range(window[0], window[1] + 1)):
+            raise SSGANError(f"--window {window[0]}-{window[1]}: {r.path} has epochs up to {r.last['epoch']} only, "
+                             "so its mean would be over fewer epochs: choose a window within every run's epochs")
+
+
+def _errors_of(r: RunRecord, decay: str | None, split: str, window: int | list[int] = 1) -> float | None:
+    """Mean errors on ``split`` over the epochs ``window`` of run ``r`` (:func:`_in_window`: by
+    default its last), of its own moving average (``decay`` None) or of the ``--ema-probe`` one of
+    that decay; None without them."""
     values = [m.get(f"{split}_errors") if decay is None else m.get("ema_probe", {}).get(decay, {}).get(f"{split}_errors")
-              for m in r.metrics[-last:]]
+              for m in _in_window(r, window)]
     return None if not values or any(v is None for v in values) else float(np.mean(values))
 
 
-def _ema_probes(rs: list[RunRecord]) -> list[dict] | None:
+def _ema_probes(rs: list[RunRecord], epochs: tuple[int, int] | None = None) -> list[dict] | None:
     """One row per moving-average decay that every run of a method scored (its own ``ema_decay``
     first, then its ``--ema-probe`` decays): errors at the last epoch and the mean validation errors
-    of the last :data:`VAL_WINDOW` epochs (all of them in shorter runs: the row's ``window``), mean and
+    of the last :data:`VAL_WINDOW` epochs (all of them in shorter runs) or of ``epochs`` (the row's
+    ``window``, :func:`_window`), mean and
     std over the runs, and that mean's difference from the run's own decay, paired by run. None unless
     every run probed the same decays."""
     probed = [frozenset(r.last.get("ema_probe") or ()) for r in rs]
     if not probed[0] or len(set(probed)) > 1:
         return None
     own = decay_key(rs[0].config["ema_decay"])
-    window = _window(rs)
+    window = _window(rs, epochs)
     rows = []
     for decay in [None, *sorted(probed[0] - {own}, key=float)]:
         row = {"decay": own if decay is None else decay, "own": decay is None, "runs": len(rs),
@@ -758,10 +812,11 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
             lines.append(f"| {row['method']} | {seeds} | " + " | ".join(cells) + " |")
         windows = [row for row in rows if row.get("val_window")]
         if windows:
-            n_val = windows[0]["val_window"]["n_val"]
+            n_val, first = windows[0]["val_window"]["n_val"], windows[0]["val_window"]["window"]
+            over = (f"its last {VAL_WINDOW} epochs (all of them in shorter runs)" if isinstance(first, int) else
+                    f"{_window_words(first)} (`--window`)")
             lines += ["", f"Validation errors (of {n_val}) against **{control}**, paired by seed: each run's mean over "
-                      f"its last {VAL_WINDOW} epochs (all of them in shorter runs), which steadies a single epoch's "
-                      "reading; the method's minus the control's, negative for fewer errors (mean ± std, 95 % "
+                      f"{over}, which steadies a single epoch's reading; the method's minus the control's, negative for fewer errors (mean ± std, 95 % "
                       "confidence interval, the seeds with fewer errors, each seed's difference). Choose on these "
                       "by a rule written before the runs; the test columns above are reported:", "",
                       f"| method | seeds | epochs averaged | {control} | method | difference (errors) | 95 % CI | "
@@ -772,7 +827,8 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
                 difference = _pm(f"{w['mean']:+.1f}", f"{w['std']:.1f}", n)
                 interval = f"{ci[0]:+.1f} to {ci[1]:+.1f}" if ci else "-"
                 per_seed = ", ".join(f"{k}: {d:+.1f}" for k, d in zip(w["seeds"], w["differences"]))
-                lines.append(f"| {row['method']} | {n} | {w['window']} | {np.mean(w['control']):.1f} | "
+                span = w["window"] if isinstance(w["window"], int) else "{}-{}".format(*w["window"])
+                lines.append(f"| {row['method']} | {n} | {span} | {np.mean(w['control']):.1f} | "
                              f"{np.mean(w['method']):.1f} | {difference} | {interval} | {w['fewer_on']} of {n} | "
                              f"{per_seed} |")
     settings = summary["settings"]
@@ -795,9 +851,9 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
                          f"{d['d_fake']:.3f} | {d['loss_unl']:.3f} | {m['runs_with_warnings']} of {len(m['runs'])} |")
     probes = {name: m["ema_probe"] for name, m in summary["methods"].items() if m.get("ema_probe")}
     if probes:
-        windows = sorted({row["window"] for rows in probes.values() for row in rows})
-        last = (("the last epoch" if windows[0] == 1 else f"the last {windows[0]} epochs") if len(windows) == 1 else
-                f"the last {VAL_WINDOW} epochs, or all of a method's shorter runs ({', '.join(map(str, windows))})")
+        windows = sorted({json.dumps(row["window"]) for rows in probes.values() for row in rows})
+        last = (_window_words(json.loads(windows[0])) if len(windows) == 1 else
+                f"the last {VAL_WINDOW} epochs, or all of a method's shorter runs ({', '.join(windows)})")
         lines += ["", "Moving-average decays scored beside the runs (`--ema-probe`; the same training, so each "
                   "decay is paired with the run's own by run): errors, mean ± std over runs. Choose on the "
                   f"validation columns (the mean of {last} steadies a single epoch's "
@@ -873,7 +929,7 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
 
 def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | None = None,
                  samples: int | None = None, log=lambda msg: None, split: str = "test", device="cpu",
-                 against: str | None = None) -> list[Path]:
+                 against: str | None = None, window: tuple[int, int] | None = None) -> list[Path]:
     """Write report.md, report.json, accuracy.png, losses.png, diagnostics.png, samples.png (when
     a run has sample grids) and quality.png (when runs were scored at several epochs) into
     ``out``; return the files written, report.md first.
@@ -884,7 +940,8 @@ def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | N
     go into the report only, the run folders are not changed; they are drawn and scored on ``device``.
     ``split``: ``test``, or ``val`` to score the rows each run held out with ``--val`` (for data
     without a test set; the report says so). ``against``: a method that every other one is paired
-    with by seed, as an ablation's control (:func:`summarize`).
+    with by seed, as an ablation's control (:func:`summarize`); ``window``: the first and last epoch
+    that it and the ``--ema-probe`` decays are compared on, where not each run's last ten.
 
     Runs of several label counts (one dataset) make a report of each count in ``out/labels-N/``,
     and in ``out`` a report.md and report.json of every method's accuracy at each count and
@@ -906,15 +963,16 @@ def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | N
     if against is not None:  # (before any scoring)
         for labels, group in groups.items():
             _check_against(against, list(group_by_method(group)), "" if len(groups) == 1 else f" of {labels} labels")
+    _check_window(window, runs, against)
     if samples:
         _score_last_generators(runs, samples, log, device)
     out = Path(out)
     earlier = (out / "report.json").is_file()  # (a report made here before: what it wrote and this does not goes)
     if len(groups) == 1:
-        written = _write_one(runs, out, notes_text, split, against, log)[0]
+        written = _write_one(runs, out, notes_text, split, against, window, log)[0]
     else:  # several label counts: a report of each in its own folder, and a table of them all
         folders = {labels: f"labels-{labels}" for labels in groups}
-        summaries = {labels: _write_one(group, out / folders[labels], None, split, against, log)[1]
+        summaries = {labels: _write_one(group, out / folders[labels], None, split, against, window, log)[1]
                      for labels, group in groups.items()}
         summary = summarize_label_counts(summaries, folders)
         plot_label_counts(summary, out / "labels.png")
@@ -946,14 +1004,14 @@ def _remove_stale(out: Path, written: list[Path]) -> None:
 
 
 def _write_one(runs: list[RunRecord], out: Path, notes_text: str | None, split: str, against: str | None,
-               log) -> tuple[list[Path], dict]:
+               window: tuple[int, int] | None, log) -> tuple[list[Path], dict]:
     """The report of ``runs`` of one label count in the folder ``out``: :func:`write_report`'s
     files, and the summary in its report.json."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise SSGANError(f"cannot create report folder {out}: {e.strerror}") from None
-    summary = summarize(runs, split, against)
+    summary = summarize(runs, split, against, window)
     diverged = [r for r in runs if r.diverged]
     if diverged:
         log(f"{len(diverged)} of {len(runs)} runs diverged; the report counts {'them' if len(diverged) > 1 else 'it'} "

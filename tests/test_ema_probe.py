@@ -117,6 +117,11 @@ def test_the_report_sets_each_decay_beside_the_runs_own(runs, tmp_path):
     assert "| ssgan | 0.5 | 1 | " in text
     # the table names the epochs it averaged: these runs' two, not the ten of a full-length run
     assert "val errors, mean of the last 2 epochs |" in text and "last 10" not in text
+    # --window 2-2: the second epoch alone (a control: its difference is not the two epochs' mean)
+    (d2,) = [r for r in summarize(find_runs([probed]), window=(2, 2))["methods"]["ssgan"]["ema_probe"] if r["decay"] == "0"]
+    assert d2["window"] == [2, 2] and d2["val_window_difference"][0] == pytest.approx(window[1])
+    write_report([probed], tmp_path / "r2", window=(2, 2))
+    assert "val errors, mean of epochs 2-2 |" in (tmp_path / "r2" / "report.md").read_text()
 
 
 def test_a_report_of_runs_without_probes_has_no_such_table(runs, tmp_path):

@@ -319,6 +319,24 @@ def test_report_against_a_control_pairs_the_validation_rows_too(tmp_path):
     assert (f"| lever | 2 | 3 | {np.mean(list(means['control'].values())):.1f} | "
             f"{np.mean(list(means['lever'].values())):.1f} | {np.mean(diffs):+.1f} ± {np.std(diffs, ddof=1):.1f} | ") in md
     assert f"| 1: {diffs[0]:+.1f}, 2: {diffs[1]:+.1f} |" in md
+    # --window 2-3: the same reading over those epochs, chosen by number (a mid-run window)
+    r = invoke("report", tmp_path / "runs", "--out", tmp_path / "rep23", "--against", "control", "--window", "2-3")
+    assert r.exit_code == 0, r.output
+    w23 = json.loads((tmp_path / "rep23" / "report.json").read_text())["against"]["differences"][0]["val_window"]
+    means = {tag: {r.config["seed"]: np.mean([m["val_errors"] for m in r.metrics if m["epoch"] in (2, 3)])
+                   for r in find_runs([tmp_path / "runs"]) if r.method == tag} for tag in ("lever", "control")}
+    diffs23 = [means["lever"][k] - means["control"][k] for k in (1, 2)]
+    assert w23["window"] == [2, 3] and w23["differences"] == pytest.approx(diffs23)
+    md = (tmp_path / "rep23" / "report.md").read_text()
+    assert "each run's mean over epochs 2-3 (`--window`)" in md and "| lever | 2 | 2-3 | " in md
+    # what --window cannot do is said in one line each
+    for args, said in ((("--against", "control", "--window", "2-5"), "has epochs up to 3 only"),
+                       (("--against", "control", "--window", "3-2"), "give the first and last epoch of the window"),
+                       (("--against", "control", "--window", "ten"), "give the first and last epoch of the window"),
+                       (("--window", "2-3"), "give --against METHOD, or leave --window out")):
+        r = invoke("report", tmp_path / "runs", "--out", tmp_path / "bad", *args)
+        assert r.exit_code != 0 and said in r.output and "Traceback" not in r.output, (args, r.output)
+    assert not (tmp_path / "bad").exists()
 
 
 def test_a_report_of_runs_with_validation_rows_gives_the_test_accuracy_at_their_best_validation_epoch(tmp_path):
