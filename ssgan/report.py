@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import platform
+import re
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass
@@ -461,11 +462,11 @@ def parse_window(text: str) -> tuple[int, int]:
     >>> parse_window("51-60")
     (51, 60)
     """
-    first, sep, last = text.partition("-")
-    if not (sep and first.strip().isdigit() and last.strip().isdigit()) or not 1 <= int(first) <= int(last):
+    match = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", text, re.ASCII)
+    if not match or not 1 <= int(match[1]) <= int(match[2]):
         raise SSGANError(f"--window {text}: give the first and last epoch of the window, such as 51-60 (first at "
                          "least 1, last not before it)")
-    return int(first), int(last)
+    return int(match[1]), int(match[2])
 
 
 def _check_window(window: tuple[int, int] | None, runs: list[RunRecord], against: str | None) -> None:
@@ -816,9 +817,10 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
             over = (f"its last {VAL_WINDOW} epochs (all of them in shorter runs)" if isinstance(first, int) else
                     f"{_window_words(first)} (`--window`)")
             lines += ["", f"Validation errors (of {n_val}) against **{control}**, paired by seed: each run's mean over "
-                      f"{over}, which steadies a single epoch's reading; the method's minus the control's, negative for fewer errors (mean ± std, 95 % "
-                      "confidence interval, the seeds with fewer errors, each seed's difference). Choose on these "
-                      "by a rule written before the runs; the test columns above are reported:", "",
+                      f"{over}, which steadies a single epoch's reading; the method's minus the control's, "
+                      "negative for fewer errors (mean ± std, 95 % confidence interval, the seeds with fewer "
+                      "errors, each seed's difference). Choose on these by a rule written before the runs; the test "
+                      "columns above are reported:", "",
                       f"| method | seeds | epochs averaged | {control} | method | difference (errors) | 95 % CI | "
                       "fewer errors on | per seed |", "|---|---|---|---|---|---|---|---|---|"]
             for row in windows:
