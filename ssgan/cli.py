@@ -379,9 +379,13 @@ def split(dataset, data_root, download, image_size, labels, val, seed, out) -> N
 @toolbox_options
 @click.option("--resume", type=str, multiple=True,
               help="Continue the run folder RUN from its last checkpoint; several: with --parallel N, N at once.")
+@click.option("--from", "from_run", type=str, default=None, metavar="RUN",
+              help="Start a new run folder from the last checkpoint of RUN (its weights, optimisers, moving average, "
+                   "random states and epochs), with the schedule, optimiser, loss and noise settings given here "
+                   "changed: a late lever against its control from the same weights.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the result on stdout.")
 @_named_where_given
-def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, **options) -> None:
+def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, from_run, **options) -> None:
     """Train a semi-supervised GAN classifier into a new run folder."""
     from ssgan import config as config_mod
     from ssgan import runs
@@ -390,7 +394,10 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, **o
     from ssgan.stops import SeedsDiverged
 
     world = from_env()
-    if resume:
+    if from_run is not None:
+        jobs = [_branch_job(from_run, bool(resume), config_file, seeds, world.active, options)]
+        nproc, resume = 1, (str(jobs[0].resume),)
+    elif resume:
         given = [k for k, v in options.items() if v is not None and k not in ("nproc", *RESUME_CHANGES)]
         given += (["config"] if config_file else []) + (["seeds"] if seeds else [])
         if given:
@@ -453,6 +460,27 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, **o
         raise
     if world.main:
         _show_seeds(_aggregate(summaries), quiet, as_json)
+
+
+def _branch_job(parent: str, resume: bool, config_file, seeds, distributed: bool, options: dict):
+    """The job of ``fit --from PARENT``: its new run folder, made here, resumed (or a one-line
+    error for an option it does not take)."""
+    from ssgan import runs
+
+    if resume:
+        raise SSGANError("--from starts a new run and --resume continues one: give one of them")
+    if distributed or options.get("nproc"):
+        raise SSGANError("--from trains its new run in one process: drop --nproc (the run it makes resumes in several "
+                         "with ssgan fit --resume RUN --nproc N)")
+    given = {k: v for k, v in options.items() if v is not None}
+    wrong = [f"--{k.replace('_', '-')}" for k in given if k not in runs.BRANCH_CHANGES]
+    wrong += (["--config"] if config_file else []) + (["--seeds"] if seeds else [])
+    if wrong:
+        raise SSGANError(f"--from {parent} goes on from that run's weights, split and settings; drop {wrong[0]} (of "
+                         "the settings, --from changes the length, the schedule, the optimisers', the moving average's, "
+                         "the loss weights, D's noise, the device and what is written)")
+    run_dir = runs.branch(parent, given, command=_command())
+    return _resume_jobs((str(run_dir),), 1, None)[0]
 
 
 def _show_seeds(agg: dict, quiet: bool, as_json: bool) -> None:

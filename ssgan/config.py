@@ -537,6 +537,16 @@ def resolve(config_file: str | Path | None = None, **cli: Any) -> Config:
         raise e.where(given, config_file if e.field in values else None) from None
 
 
+def changed(base: Config, **cli: Any) -> Config:
+    """``base`` with the settings given on the command line (``None`` = not given), each checked
+    as :func:`resolve` checks it and named by its flag where it is out of range."""
+    given = check_keys({k: v for k, v in cli.items() if v is not None}, "command line")
+    try:
+        return base.replace(**given)
+    except InvalidSetting as e:
+        raise e.where(given, None) from None
+
+
 def warn_without_effect(cfg: Config, config_file: str | Path | None = None, **cli: Any) -> None:
     """A warning for each setting given to :func:`resolve` (``config_file``, ``cli``) that
     ``cfg``'s others leave without effect (:func:`without_effect`), named where it was given:

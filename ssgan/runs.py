@@ -48,7 +48,7 @@ from ssgan.scaling import NONE, Scaler, fit_scaler, load_scaler, resolve_scale, 
 from ssgan.splits import Split, check_split, default_labels, load_split, make_split, same_data, save_split
 from ssgan.stops import Diverged
 from ssgan.train import (BEST_WEIGHTS, Reporter, StopFlag, TrainResult, check_batch_rows, guard_words, load_checkpoint,
-                         resolve_device, resolve_precision, to_device, train)
+                         resolve_device, resolve_precision, save_checkpoint, to_device, train)
 
 _RUN_ID = re.compile(r"^(\d{5})-")
 
@@ -376,6 +376,59 @@ def resume(path: str | Path, reporter: Reporter | None = None, stop: StopFlag | 
     return _train_in(path, cfg, reporter, ckpt, stop, group)
 
 
+# the settings that `fit --from` may change in the run it starts (the rest are the parent's own,
+# since the weights, the split and the data go on): the length, the schedule, the optimisers'
+# settings, the moving average, the loss weights, D's noise, where it trains and what it writes
+BRANCH_CHANGES = ("epochs", "lr", "lr_d", "lr_g", "lr_decay_start", "beta1", "beta1_d", "beta1_g", "beta2", "adam_eps",
+                  "ema_decay", "entropy_weight", "entropy_epochs", "balance_weight", "label_smoothing",
+                  "class_smoothing", "d_input_noise", "d_hidden_noise", "tag", "device", "out", "sample_every",
+                  "checkpoint_every", "quality_every", "quality_samples", "dataset", "data_root")
+
+
+def branch(parent: str | Path, changes: dict, command: str | None = None) -> Path:
+    """A new run folder that goes on from the last checkpoint of the run folder ``parent``
+    (its weights, optimiser states, moving average, random states and history) with the
+    settings of ``changes`` (keys of :data:`BRANCH_CHANGES`; ``out``: where, the parent's
+    folder by default): a lever of the late schedule measured against its control from the
+    very same weights. The new folder holds that checkpoint with its own config, so training
+    it is resuming it (:func:`resume`), and a kill before its first epoch leaves a folder that
+    resumes; its metrics start with the parent's epochs. ``dataset``, ``data_root``: where the
+    parent's data are now (:func:`_moved_data`)."""
+    parent, changes = Path(parent), dict(changes)
+    if not (parent / "checkpoint.pt").is_file() and (parent / "config.json").is_file():
+        raise SSGANError(f"--from {parent}: it has no checkpoint.pt (removed, or the run stopped before its first "
+                         "epoch), so there is nothing to go on from")
+    run = _read_run(parent)
+    if "history" not in run.checkpoint:
+        raise SSGANError(f"--from {parent}: its checkpoint has no training state to go on from")
+    _check_config_json(parent, run.config)
+    from ssgan.config import changed
+
+    dataset, data_root = changes.pop("dataset", None), changes.pop("data_root", None)
+    cfg = _moved_data(parent, changed(run.config, **{"out": str(parent.parent), **changes}), dataset, data_root,
+                      option="--from")
+    done = run.checkpoint["epoch"]
+    if cfg.epochs <= done:
+        raise SSGANError(f"--from {parent}: it has trained {done} epoch{'s' * (done != 1)}, so the new run needs "
+                         f"--epochs above {done} (it has {cfg.epochs})")
+    check_run_dataset(cfg, parent, moved_with="--from")
+    data = run_data(cfg, parent)
+    split, _ = _run_split(parent, data)
+    run_dir = start_run(cfg.out, data, split, cfg.seed, cfg.to_dict(), command, load_scaler(parent))
+    then = "then run the command again (nothing was trained), or choose another --out"
+    try:
+        with writing(run_dir / "checkpoint.pt", then):
+            save_checkpoint(run_dir / "checkpoint.pt", {**run.checkpoint, "config": cfg.to_dict()})
+        if (parent / BEST_WEIGHTS).is_file():  # of an epoch the parent's checkpoint has reached: a shared one
+            best = {**load_checkpoint(parent / BEST_WEIGHTS), "config": cfg.to_dict()}
+            with writing(run_dir / BEST_WEIGHTS, then):
+                save_checkpoint(run_dir / BEST_WEIGHTS, best)
+    except (WriteFailed, KeyboardInterrupt):
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    return run_dir
+
+
 def _resumed(path: Path, epochs: int | None, device: str | None = None, dataset: str | None = None,
              data_root: str | None = None) -> tuple[Config, dict | None]:
     """The config (to ``epochs``, :func:`_with_epochs`; on ``device``, with its data at ``dataset``
@@ -402,16 +455,16 @@ def _resumed(path: Path, epochs: int | None, device: str | None = None, dataset:
     return cfg, ckpt
 
 
-def _moved_data(path: Path, cfg: Config, dataset: str | None, data_root: str | None) -> Config:
+def _moved_data(path: Path, cfg: Config, dataset: str | None, data_root: str | None, option: str = "--resume") -> Config:
     """``cfg`` of the run folder ``path`` with its data where they are now: its own npz file or
     image folder at ``dataset`` (of the same kind), a torchvision dataset under ``data_root``
-    (a run moved to another machine, or data moved on one). The data must be those the run
-    trained on: the SHA-256 in its split.json is checked as they load."""
+    (a run moved to another machine, or data moved on one), as ``option`` gives them. The data
+    must be those the run trained on: the SHA-256 in its split.json is checked as they load."""
     if dataset is not None and dataset != cfg.dataset:
         kind = own_kind(cfg.dataset)
         if kind is None or not dataset.startswith(kind) or not own_path(dataset):
             where = f"its data moved: {_own_place(cfg.dataset)}" if kind else "a run on its own data"
-            raise SSGANError(f"--dataset {dataset}: {path} was trained on {cfg.dataset}; with --resume, --dataset "
+            raise SSGANError(f"--dataset {dataset}: {path} was trained on {cfg.dataset}; with {option}, --dataset "
                              f"names where the data it trained on are now ({where})")
         cfg = cfg.replace(dataset=dataset)
     if data_root is not None and data_root != cfg.data_root:

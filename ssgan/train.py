@@ -275,9 +275,16 @@ def _adam_kernel(device: torch.device) -> dict[str, bool]:
 def _with_kernel_of(opt: torch.optim.Optimizer, state: dict) -> dict:
     """A saved optimizer state with ``opt``'s kernel choice in place of the saved one, so that a
     checkpoint written on another device (or before Adam was fused on the CPU) resumes with
-    this device's kernel and its step counts placed where that kernel wants them."""
+    this device's kernel and its step counts placed where that kernel wants them; and with
+    ``opt``'s settings (made from the run's config: the base rate, betas, epsilon, momentum),
+    which are the saved ones in a run resumed and the new ones in a run that goes on from
+    another's checkpoint (``fit --from``). The schedule sets each step's rate from the base."""
     kernel = {k: opt.param_groups[0][k] for k in ("foreach", "fused") if k in opt.param_groups[0]}
-    return {**state, "param_groups": [{**group, **kernel} for group in state["param_groups"]]}
+    groups = []
+    for group, own in zip(state["param_groups"], opt.param_groups, strict=True):
+        settings = {k: own[k] for k in ("betas", "eps", "momentum") if k in own}
+        groups.append({**group, **kernel, **settings, "initial_lr": float(own.get("initial_lr", own["lr"]))})
+    return {**state, "param_groups": groups}
 
 
 # torch's global generators: seeded and drawn from by the set-up of one run at a time, for runs in
