@@ -65,17 +65,21 @@ class Block:
 
 
 def blocks(readme: Path) -> list[Block]:
+    """The bash and Python blocks of ``readme``, those indented into a list item included (their
+    text without the indent)."""
     found, lines = [], readme.read_text().splitlines()
-    fence = re.compile(r"^```(\w*)\s*$")
+    fence = re.compile(r"^( *)```(\w*)\s*$")
     i = 0
     while i < len(lines):
         m = fence.match(lines[i])
         if not m:
             i += 1
             continue
-        end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
-        if m.group(1) in ("bash", "python"):
-            found.append(Block(i + 1, m.group(1), "\n".join(lines[i + 1:end]) + "\n"))
+        indent = m.group(1)
+        end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith(indent + "```"))
+        if m.group(2) in ("bash", "python"):
+            text = "".join(line.removeprefix(indent) + "\n" for line in lines[i + 1:end])
+            found.append(Block(i + 1, m.group(2), text))
         i = end + 1
     return found
 

@@ -14,12 +14,14 @@ def test_blocks_are_read_by_language_and_line(tmp_path, benchmark_script):
     rc = benchmark_script("readme_commands")
     readme = tmp_path / "README.md"
     readme.write_text("# t\n\n```bash\nssgan fit --labels 100 --epochs 1\n```\n\n```\nDIR/train/CLASS/\n```\n"
-                      "text\n```python\nprint('hi')\n```\n```bash\ntorchrun --rdzv-endpoint HOST:29400 -m ssgan fit\n```\n")
+                      "text\n```python\nprint('hi')\n```\n```bash\ntorchrun --rdzv-endpoint HOST:29400 -m ssgan fit\n```\n"
+                      "- a list item:\n\n  ```bash\n  ssgan fit --from runs/r \\\n    --epochs 3\n  ```\n")
     found = rc.blocks(readme)
     assert [(b.line, b.lang, b.first) for b in found] == [
         (3, "bash", "ssgan fit --labels 100 --epochs 1"), (11, "python", "print('hi')"),
-        (14, "bash", "torchrun --rdzv-endpoint HOST:29400 -m ssgan fit")]
-    assert [rc.skip_reason(b) for b in found] == [None, None, "needs several machines that reach a rendezvous HOST"]
+        (14, "bash", "torchrun --rdzv-endpoint HOST:29400 -m ssgan fit"), (19, "bash", "ssgan fit --from runs/r \\")]
+    assert found[-1].text == "ssgan fit --from runs/r \\\n  --epochs 3\n"  # (the list item's indent taken off)
+    assert [rc.skip_reason(b) for b in found] == [None, None, "needs several machines that reach a rendezvous HOST", None]
 
 
 def test_the_readme_s_own_blocks_include_the_first_fit_which_is_not_run(benchmark_script):
