@@ -398,10 +398,8 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, fro
         jobs = [_branch_job(from_run, bool(resume), config_file, seeds, world.active, options)]
         nproc, resume = 1, (str(jobs[0].resume),)
     elif resume:
-        given = [k for k, v in options.items() if v is not None and k not in ("nproc", *RESUME_CHANGES)]
-        given += (["config"] if config_file else []) + (["seeds"] if seeds else [])
-        if given:
-            raise SSGANError(f"--resume continues a run with its own config.json; drop --{given[0].replace('_', '-')} "
+        if given := _given_outside(("nproc", *RESUME_CHANGES), options, config_file, seeds):
+            raise SSGANError(f"--resume continues a run with its own config.json; drop {given} "
                              "(of its settings, --epochs can change, for a longer run, --device, where it trains, and "
                              "--dataset or --data-root, where its data are now)")
         if len(resume) > 1 and options["nproc"]:
@@ -472,15 +470,20 @@ def _branch_job(parent: str, resume: bool, config_file, seeds, distributed: bool
     if distributed or options.get("nproc"):
         raise SSGANError("--from trains its new run in one process: drop --nproc (the run it makes resumes in several "
                          "with ssgan fit --resume RUN --nproc N)")
-    given = {k: v for k, v in options.items() if v is not None}
-    wrong = [f"--{k.replace('_', '-')}" for k in given if k not in runs.BRANCH_CHANGES]
-    wrong += (["--config"] if config_file else []) + (["--seeds"] if seeds else [])
-    if wrong:
-        raise SSGANError(f"--from {parent} goes on from that run's weights, split and settings; drop {wrong[0]} (of "
+    if wrong := _given_outside(runs.BRANCH_CHANGES, options, config_file, seeds):
+        raise SSGANError(f"--from {parent} goes on from that run's weights, split and settings; drop {wrong} (of "
                          "the settings, --from changes the length, the schedule, the optimisers', the moving average's, "
                          "the loss weights, D's noise, the device and what is written)")
-    run_dir = runs.branch(parent, given, command=_command())
+    run_dir = runs.branch(parent, {k: v for k, v in options.items() if v is not None}, command=_command())
     return _resume_jobs((str(run_dir),), 1, None)[0]
+
+
+def _given_outside(allowed, options: dict, config_file, seeds) -> str | None:
+    """The flag of the first setting given (an option, --config or --seeds) that is not among
+    ``allowed`` (Config fields), or None: what --resume and --from refuse."""
+    given = [k for k, v in options.items() if v is not None and k not in allowed]
+    given += (["config"] if config_file else []) + (["seeds"] if seeds else [])
+    return f"--{given[0].replace('_', '-')}" if given else None
 
 
 def _show_seeds(agg: dict, quiet: bool, as_json: bool) -> None:

@@ -272,7 +272,7 @@ def _adam_kernel(device: torch.device) -> dict[str, bool]:
     return {"foreach": not fused, "fused": fused}
 
 
-def _with_kernel_of(opt: torch.optim.Optimizer, state: dict) -> dict:
+def _state_for(opt: torch.optim.Optimizer, state: dict) -> dict:
     """A saved optimizer state with ``opt``'s kernel choice in place of the saved one, so that a
     checkpoint written on another device (or before Adam was fused on the CPU) resumes with
     this device's kernel and its step counts placed where that kernel wants them; and with
@@ -283,7 +283,7 @@ def _with_kernel_of(opt: torch.optim.Optimizer, state: dict) -> dict:
     groups = []
     for group, own in zip(state["param_groups"], opt.param_groups, strict=True):
         settings = {k: own[k] for k in ("betas", "eps", "momentum") if k in own}
-        groups.append({**group, **kernel, **settings, "initial_lr": float(own.get("initial_lr", own["lr"]))})
+        groups.append({**group, **kernel, **settings, "initial_lr": float(own["lr"])})  # (own: as made, unscheduled)
     return {**state, "param_groups": groups}
 
 
@@ -461,7 +461,7 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
             probe.module.load_state_dict(resume["ema_probe"][key]["ema"])
             probe.n_averaged.fill_(resume["ema_probe"][key]["ema_n"])
         for opt, key in ((opt_d, "opt_d"), (opt_g, "opt_g")):
-            opt.load_state_dict(_with_kernel_of(opt, resume[key]))
+            opt.load_state_dict(_state_for(opt, resume[key]))
         for hist, key in ((nets.hist_d, "hist_d"), (nets.hist_g, "hist_g")):
             hist.load_state_dict(resume[key])
         rng.bit_generator.state = resume["numpy_rng"]
