@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import signal
 import sys
 import time
@@ -379,13 +380,14 @@ def split(dataset, data_root, download, image_size, labels, val, seed, out) -> N
 @toolbox_options
 @click.option("--resume", type=str, multiple=True,
               help="Continue the run folder RUN from its last checkpoint; several: with --parallel N, N at once.")
-@click.option("--from", "from_run", type=str, default=None, metavar="RUN",
+@click.option("--from", "from_runs", type=str, multiple=True, metavar="RUN",
               help="Start a new run folder from the last checkpoint of RUN (its weights, optimisers, moving average, "
                    "random states and epochs), with the schedule, optimiser, loss and noise settings given here "
-                   "changed: a late lever against its control from the same weights.")
+                   "changed: a late lever against its control from the same weights. Several: one new run each, "
+                   "with --parallel N, N at once.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the result on stdout.")
 @_named_where_given
-def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, from_run, **options) -> None:
+def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, from_runs, **options) -> None:
     """Train a semi-supervised GAN classifier into a new run folder."""
     from ssgan import config as config_mod
     from ssgan import runs
@@ -394,9 +396,9 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, fro
     from ssgan.stops import SeedsDiverged
 
     world = from_env()
-    if from_run is not None:
-        jobs = [_branch_job(from_run, bool(resume), config_file, seeds, world.active, options)]
-        nproc, resume = 1, (str(jobs[0].resume),)
+    if from_runs:
+        jobs = _branch_jobs(from_runs, bool(resume), config_file, seeds, world.active, parallel, parallel_mode, options)
+        nproc, resume = 1, tuple(str(job.resume) for job in jobs)
     elif resume:
         if given := _given_outside(("nproc", *RESUME_CHANGES), options, config_file, seeds):
             raise SSGANError(f"--resume continues a run with its own config.json; drop {given} "
@@ -442,7 +444,8 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, fro
             check_threads(cfg)
     if several and not world.active and not (quiet or as_json):  # `--seeds 2` is seeds 1 and 2: say which, first
         at_once = min(parallel, len(jobs))
-        click.echo(f"{'Resuming seeds' if resume else 'Seeds'} {', '.join(str(job.seed) for job in jobs)}: "
+        which = "Resuming seeds" if resume and not from_runs else "Seeds"
+        click.echo(f"{which} {', '.join(str(job.seed) for job in jobs)}: "
                    f"{len(jobs)} run(s), " + (f"{at_once} at a time" if at_once > 1 else "one after another"),
                    err=True)
     if not several:
@@ -460,9 +463,10 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, fro
         _show_seeds(_aggregate(summaries), quiet, as_json)
 
 
-def _branch_job(parent: str, resume: bool, config_file, seeds, distributed: bool, options: dict):
-    """The job of ``fit --from PARENT``: its new run folder, made here, resumed (or a one-line
-    error for an option it does not take)."""
+def _branch_jobs(parents: tuple[str, ...], resume: bool, config_file, seeds, distributed: bool, parallel: int,
+                 parallel_mode: str | None, options: dict) -> list:
+    """The jobs of ``fit --from PARENT ...``: a new run folder for each parent, made here and
+    resumed (or a one-line error for an option it does not take, and then no folder is left)."""
     from ssgan import runs
 
     if resume:
@@ -471,11 +475,25 @@ def _branch_job(parent: str, resume: bool, config_file, seeds, distributed: bool
         raise SSGANError("--from trains its new run in one process: drop --nproc (the run it makes resumes in several "
                          "with ssgan fit --resume RUN --nproc N)")
     if wrong := _given_outside(runs.BRANCH_CHANGES, options, config_file, seeds):
-        raise SSGANError(f"--from {parent} goes on from that run's weights, split and settings; drop {wrong} (of "
+        raise SSGANError(f"--from {parents[0]} goes on from that run's weights, split and settings; drop {wrong} (of "
                          "the settings, --from changes the length, the schedule, the optimisers', the moving average's, "
                          "the loss weights, D's noise, the device and what is written)")
-    run_dir = runs.branch(parent, {k: v for k, v in options.items() if v is not None}, command=_command())
-    return _resume_jobs((str(run_dir),), 1, None)[0]
+    seen = set()
+    for parent in parents:
+        if Path(parent).resolve() in seen:
+            raise SSGANError(f"--from {parent} is given twice: the two new runs would be one run trained twice")
+        seen.add(Path(parent).resolve())
+    changes = {k: v for k, v in options.items() if v is not None}
+    made = []
+    try:
+        for parent in parents:  # each folder's command.txt names its own parent, as if it had been made alone
+            made.append(runs.branch(parent, changes, command=_command(from_runs=(parent,), parallel=None,
+                                                                      parallel_mode=None)))
+        return _resume_jobs(tuple(str(run_dir) for run_dir in made), parallel, parallel_mode)
+    except BaseException:
+        for run_dir in made:  # untrained, made a moment ago: nothing is lost
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
 
 
 def _given_outside(allowed, options: dict, config_file, seeds) -> str | None:
@@ -601,14 +619,15 @@ def _fit_several(jobs: list, parallel: int, mode: str | None, quiet: bool, as_js
     return summaries
 
 
-def _command() -> str:
-    """The current command, rebuilt from its parsed options (what a report shows)."""
+def _command(**replaced) -> str:
+    """The current command, rebuilt from its parsed options (what a report shows), with the
+    options named in ``replaced`` given those values instead (None: left out)."""
     from ssgan.distributed import from_env
 
     ctx = click.get_current_context()
     words = ["ssgan", ctx.command.name]  # also under `python -m ssgan`, as torchrun starts it
     for param in ctx.command.params:
-        value = ctx.params.get(param.name)
+        value = replaced[param.name] if param.name in replaced else ctx.params.get(param.name)
         if value is None or value is False or value == () \
                 or ctx.get_parameter_source(param.name) == click.core.ParameterSource.DEFAULT:  # (--parallel 1)
             continue

@@ -1,6 +1,7 @@
 """`ssgan fit --from RUN`: a new run folder that goes on from another run's last checkpoint,
 with late settings changed (ssgan.runs.branch)."""
 import json
+import os
 import shutil
 
 import pytest
@@ -10,6 +11,7 @@ from click.testing import CliRunner
 from conftest import assert_same_state, without_timings
 from ssgan.cli import main
 from ssgan.config import Config
+from ssgan.launch import _threads
 from ssgan.runs import branch, fit, read_config, read_metrics
 from ssgan.train import BEST_WEIGHTS, load_checkpoint
 
@@ -111,3 +113,41 @@ def test_from_refuses_in_one_line_what_it_cannot_do(parent, tmp_path):
     assert r.exit_code == 2 and r.output.startswith(f"Error: --from {bare}: it has no checkpoint.pt"), r.output
     r = CliRunner().invoke(main, ["fit", "--from", str(tmp_path / "nothing"), "--epochs", "3", "--out", str(out)])
     assert r.exit_code == 2 and r.output.startswith("Error: ") and r.output.count("\n") == 1, r.output
+
+
+def test_from_several_runs_makes_one_branch_each(parent, tmp_path):
+    """--from A --from B --parallel 2 makes a branch of each, side by side, each one what --from
+    of its parent alone makes (its command.txt names its own parent only); a parent given twice,
+    or one that cannot be branched, is one line and leaves no new folder at all."""
+    other, _ = fit(cfg(tmp_path / "other", val=100, seed=2))
+    out = tmp_path / "branches"
+    r = CliRunner().invoke(main, ["fit", "--from", str(parent), "--from", str(other), "--epochs", "3", "--lr", "0.001",
+                                  "--parallel", "2", "--out", str(out), "--quiet", "--json"])
+    assert r.exit_code == 0, r.output
+    assert sorted(run["seed"] for run in json.loads(r.stdout)["runs"]) == [1, 2]
+    runs = sorted(out.iterdir())
+    assert len(runs) == 2
+    for run, source in zip(runs, (parent, other)):
+        assert without_timings(read_metrics(run)[:2]) == without_timings(read_metrics(source))
+        assert [m["lr"] for m in read_metrics(run)] == [0.003, 0.003, 0.001]
+        command = (run / "command.txt").read_text()
+        assert f"--from {source} " in command and command.count("--from") == 1 and "--parallel" not in command
+    alone = tmp_path / "alone"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(int(_threads(dict(os.environ), 2)["OMP_NUM_THREADS"]))  # each --parallel 2 process's
+    try:
+        r = CliRunner().invoke(main, ["fit", "--from", str(other), "--epochs", "3", "--lr", "0.001", "--out",
+                                      str(alone), "--quiet"])
+    finally:
+        torch.set_num_threads(threads)
+    assert r.exit_code == 0, r.output
+    (single,) = alone.iterdir()
+    assert_same_state(_state(runs[1]), _state(single))
+
+    for extra, said in [([str(parent)], f"Error: --from {parent} is given twice"),
+                        ([str(tmp_path / "nothing")], "Error: ")]:
+        empty = tmp_path / "empty"
+        r = CliRunner().invoke(main, ["fit", "--from", str(parent), "--from", *extra, "--epochs", "3", "--out",
+                                      str(empty)])
+        assert r.exit_code == 2 and r.output.startswith(said) and r.output.count("\n") == 1, r.output
+        assert not empty.exists() or not any(empty.iterdir()), extra

@@ -20,7 +20,7 @@ from ssgan.models.layers import Dropout
 from ssgan.runs import fit
 from ssgan.train import _optimizer, load_checkpoint
 
-NOT_TRAINING_OPTIONS = {"quiet", "as_json", "seeds", "parallel", "parallel_mode", "resume", "from_run", "config_file"}
+NOT_TRAINING_OPTIONS = {"quiet", "as_json", "seeds", "parallel", "parallel_mode", "resume", "from_runs", "config_file"}
 
 
 def test_every_config_field_is_a_fit_option_and_a_toml_key(tmp_path):
