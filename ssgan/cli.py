@@ -478,11 +478,7 @@ def _branch_jobs(parents: tuple[str, ...], resume: bool, config_file, seeds, dis
         raise SSGANError(f"--from {parents[0]} goes on from that run's weights, split and settings; drop {wrong} (of "
                          "the settings, --from changes the length, the schedule, the optimisers', the moving average's, "
                          "the loss weights, D's noise, the device and what is written)")
-    seen = set()
-    for parent in parents:
-        if Path(parent).resolve() in seen:
-            raise SSGANError(f"--from {parent} is given twice: the two new runs would be one run trained twice")
-        seen.add(Path(parent).resolve())
+    _check_once("--from", parents, "the two new runs would be one run trained twice")
     changes = {k: v for k, v in options.items() if v is not None}
     made = []
     try:
@@ -494,6 +490,16 @@ def _branch_jobs(parents: tuple[str, ...], resume: bool, config_file, seeds, dis
         for run_dir in made:  # untrained, made a moment ago: nothing is lost
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
+
+
+def _check_once(option: str, paths: tuple[str, ...], why: str) -> None:
+    """One line, saying ``why``, if two of the run folders that ``option`` names are the same
+    folder (however written)."""
+    seen = set()
+    for path in paths:
+        if Path(path).resolve() in seen:
+            raise SSGANError(f"{option} {path} is given twice: {why}")
+        seen.add(Path(path).resolve())
 
 
 def _given_outside(allowed, options: dict, config_file, seeds) -> str | None:
@@ -520,11 +526,7 @@ def _resume_jobs(paths: tuple[str, ...], parallel: int, mode: str | None, **chan
     from ssgan.launch import Job, check_threads, stacked_start
     from ssgan.runs import resume_point
 
-    seen = set()
-    for path in paths:
-        if Path(path).resolve() in seen:
-            raise SSGANError(f"--resume {path} is given twice: a run folder is trained by one run at a time")
-        seen.add(Path(path).resolve())
+    _check_once("--resume", paths, "a run folder is trained by one run at a time")
     jobs = [Job(point.config, path, point) for path, point in ((path, resume_point(path, **changes)) for path in paths)]
     if len(jobs) > 1 and parallel > 1 and mode == "stacked":
         seeds = [job.seed for job in jobs]
