@@ -346,8 +346,8 @@ def split(dataset, data_root, download, image_size, labels, val, seed, out) -> N
 @click.option("--val", type=int, default=None, help=VAL_HELP)
 @click.option("--seeds", type=str, default=None, help="Several runs in sequence: a count N (seeds 1..N), a list like 1,2,3 or a range like 6-10 (4-4: seed 4 alone).")
 @click.option("--parallel", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="With --seeds (or several --resume): train up to N runs at once, one process each (one GPU "
-                   "shared by all; on the CPU the cores are shared out).")
+              help="With --seeds (or several --resume or --from): train up to N runs at once, one process each "
+                   "(one GPU shared by all; on the CPU the cores are shared out).")
 @click.option("--parallel-mode", type=click.Choice(["processes", "threads", "stacked"]), default=None,
               help="With --parallel: a process per seed; a thread per seed in this process, each on its own CUDA "
                    "stream, so that one GPU runs several seeds' kernels at once (processes take turns on a GPU); "
@@ -426,7 +426,7 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, fro
     if not world.active:  # (these two are the launcher's, and it dropped them in silence)
         if parallel > 1 and len(jobs) == 1:
             warnings.warn(f"--parallel {parallel} has no effect on one run: it trains several runs (--seeds, or several "
-                          "--resume) side by side", DataWarning)
+                          "--resume or --from) side by side", DataWarning)
         elif parallel == 1 and parallel_mode is not None:
             warnings.warn(f"--parallel-mode {parallel_mode} has no effect in this run: it acts only with --parallel N "
                           "above 1", DataWarning)

@@ -143,7 +143,7 @@ def test_a_setting_without_effect_is_a_warning_named_where_it_was_given(tmp_path
     assert r.exit_code == 0 and r.stderr == (f"Warning: config file {seeded}: seed has no effect under --seeds 1-1, "
                                              "which names every seed it runs\n"), r.output
     for args, line in ((["--parallel", "2"], "--parallel 2 has no effect on one run: it trains several runs (--seeds, or "
-                                            "several --resume) side by side"),
+                                            "several --resume or --from) side by side"),
                        (["--seeds", "1-2", "--parallel-mode", "threads"],
                         "--parallel-mode threads has no effect in this run: it acts only with --parallel N above 1"),
                        (["--quality-samples", "500"],
