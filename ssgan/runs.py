@@ -389,8 +389,8 @@ def branch(parent: str | Path, changes: dict, command: str | None = None) -> Pat
     """A new run folder that goes on from the last checkpoint of the run folder ``parent``
     (its weights, optimiser states, moving average, random states and history) with the
     settings of ``changes`` (keys of :data:`BRANCH_CHANGES`, any other refused before a folder
-    is made; ``out``: where, the parent's folder by default): a lever of the late schedule measured against its control from the
-    very same weights. The new folder holds that checkpoint with its own config, so training
+    is made; ``out``: where, the parent's folder by default): a lever of the late schedule
+    measured against its control from the very same weights. The new folder holds that checkpoint with its own config, so training
     it is resuming it (:func:`resume`), and a kill before its first epoch leaves a folder that
     resumes; its metrics start with the parent's epochs. ``dataset``, ``data_root``: where the
     parent's data are now (:func:`_moved_data`)."""

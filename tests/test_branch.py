@@ -115,7 +115,6 @@ def test_from_refuses_in_one_line_what_it_cannot_do(parent, tmp_path):
     assert r.exit_code == 2 and r.output.startswith("Error: ") and r.output.count("\n") == 1, r.output
 
 
-
 def test_branch_in_python_refuses_what_the_run_cannot_change(parent, tmp_path):
     """runs.branch, called from Python without the command line's check of the options, refuses
     a setting the new run could not keep (the networks, the seed) before it makes a folder:
@@ -126,6 +125,7 @@ def test_branch_in_python_refuses_what_the_run_cannot_change(parent, tmp_path):
     with pytest.raises(SSGANError, match=r"so it cannot change d_hidden, seed: it changes epochs, lr, "):
         branch(parent, {"epochs": 3, "d_hidden": "100,100", "seed": 2, "out": str(out)})
     assert not out.exists()
+
 
 def test_from_several_runs_makes_one_branch_each(parent, tmp_path):
     """--from A --from B --parallel 2 makes a branch of each, side by side, each one what --from
