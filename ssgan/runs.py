@@ -390,10 +390,10 @@ def branch(parent: str | Path, changes: dict, command: str | None = None) -> Pat
     (its weights, optimiser states, moving average, random states and history) with the
     settings of ``changes`` (keys of :data:`BRANCH_CHANGES`, any other refused before a folder
     is made; ``out``: where, the parent's folder by default): a lever of the late schedule
-    measured against its control from the very same weights. The new folder holds that checkpoint with its own config, so training
-    it is resuming it (:func:`resume`), and a kill before its first epoch leaves a folder that
-    resumes; its metrics start with the parent's epochs. ``dataset``, ``data_root``: where the
-    parent's data are now (:func:`_moved_data`)."""
+    measured against its control from the very same weights. The new folder holds that
+    checkpoint with its own config, so training it is resuming it (:func:`resume`), and a kill
+    before its first epoch leaves a folder that resumes; its metrics start with the parent's
+    epochs. ``dataset``, ``data_root``: where the parent's data are now (:func:`_moved_data`)."""
     parent, changes = Path(parent), dict(changes)
     if wrong := [key for key in changes if key not in BRANCH_CHANGES]:
         raise SSGANError(f"--from {parent} goes on from that run's weights, split and settings, so it cannot change "
