@@ -497,9 +497,9 @@ def _check_once(option: str, paths: tuple[str, ...], why: str) -> None:
     folder (however written)."""
     seen = set()
     for path in paths:
-        if Path(path).resolve() in seen:
+        if (where := Path(path).resolve()) in seen:
             raise SSGANError(f"{option} {path} is given twice: {why}")
-        seen.add(Path(path).resolve())
+        seen.add(where)
 
 
 def _given_outside(allowed, options: dict, config_file, seeds) -> str | None:
