@@ -8,7 +8,6 @@ import shlex
 import shutil
 import signal
 import sys
-import time
 import warnings
 from contextlib import nullcontext
 from pathlib import Path
@@ -19,6 +18,7 @@ from ssgan import __version__
 from ssgan.config import (FAKE_LOGITS, FM_NORMS, G_LOSSES, MOMENT_SPACES, PRECISIONS, SEED_MAX, SPLIT_NAMES,
                           seed_list)
 from ssgan.errors import DataWarning, SSGANError
+from ssgan import progress
 from ssgan.fileio import check_folder_can_be
 
 
@@ -28,27 +28,15 @@ class UserError(click.ClickException):
     exit_code = 2
 
 
-_SHOWN: set[str] = set()  # the data's warnings this command printed: each once, whichever seed's run finds it first
-
-
-def _echo_warning(message: str, prefix: str = "", echo=None) -> None:
-    """A one-line warning on stderr (``prefix``: whose run it is, among several; ``echo``: what
-    prints it, where not click). Children of ``--parallel-mode processes`` are read by this
-    form (``ssgan.launch``)."""
-    from ssgan.launch import WARNING
-
-    line = f"{prefix}{WARNING}{message}"
-    click.echo(line, err=True) if echo is None else echo(line)
-
 
 def _warnings_as_one_line(main_rank: bool, default):
     """A ``warnings.showwarning`` that prints DataWarnings of the library (ssgan.errors) as
     ``Warning: ...`` lines on stderr and hands every other warning to ``default``."""
     def show(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, DataWarning):
-            if main_rank and str(message) not in _SHOWN:  # once a command, however many seeds' runs find it
-                _SHOWN.add(str(message))
-                _echo_warning(str(message))
+            if main_rank and str(message) not in progress.SHOWN:  # once a command, however many seeds' runs find it
+                progress.SHOWN.add(str(message))
+                progress.echo_warning(str(message))
         else:
             default(message, category, filename, lineno, file, line)
 
@@ -65,7 +53,7 @@ class Group(click.Group):
         main_rank = int(os.environ.get("RANK", 0)) == 0
         previous = warnings.showwarning
         warnings.showwarning = _warnings_as_one_line(main_rank, previous)
-        _SHOWN.clear()  # a new command (the tests run many in one process)
+        progress.SHOWN.clear()  # a new command (the tests run many in one process)
         try:
             with sigterm_raises():
                 return super().invoke(ctx)
@@ -105,12 +93,6 @@ class Group(click.Group):
 @click.version_option(__version__, prog_name="ssgan")
 def main() -> None:
     """Semi-supervised classification with GAN discriminators (Salimans et al. 2016)."""
-
-
-def _console(stderr: bool = False):
-    from rich.console import Console
-
-    return Console(stderr=stderr)
 
 
 def _named_where_given(command):
@@ -165,7 +147,7 @@ def datasets(data_root: str | None) -> None:
                   "classes (ssgan convert makes one of a CSV table)")
     table.add_row("folder:DIR", "images", "any", "yes", "your own images: DIR/train/CLASS/, optional DIR/unlabeled/ "
                   "and DIR/test/CLASS/; up to 64 pixels a side, or --image-size N")
-    _console().print(table)
+    progress.make_console().print(table)
 
 
 def toolbox_options(f):
@@ -547,7 +529,7 @@ def _fit_one(job, quiet: bool, as_json: bool, prefix: str = "") -> dict:
     (``quiet``); return its summary."""
     from ssgan import runs
 
-    reporter = None if quiet else _warning_lines(prefix) if as_json else _progress_reporter(prefix)
+    reporter = None if quiet else progress.warning_lines(prefix) if as_json else progress.reporter(prefix)
     try:
         if job.resume is not None:
             run_dir, result = runs.resume(job.resume, reporter, **job.resume_changes)
@@ -572,15 +554,15 @@ def _fit_several(jobs: list, parallel: int, mode: str | None, quiet: bool, as_js
     command = shlex.split(_command())
     if parallel > 1 and len(jobs) > 1:
         if quiet or as_json:
-            log, progress, shown = (lambda msg: None), None, nullcontext()
-            warn = (lambda seed, msg: None) if quiet else _seed_warning
+            log, reporters, shown = (lambda msg: None), None, nullcontext()
+            warn = (lambda seed, msg: None) if quiet else progress.seed_warning
         else:
-            shown = _SeedsProgress()
-            log, progress, warn = shown.log, shown.reporter, shown.warn
+            shown = progress.SeedsProgress()
+            log, reporters, warn = shown.log, shown.reporter, shown.warn
         with shown:
             if mode in ("threads", "stacked"):
-                return run_in_threads(jobs, parallel, shlex.join(command), log, warn, mode, progress)
-            return run_in_processes(command, jobs, parallel, log, warn, mode, progress)
+                return run_in_threads(jobs, parallel, shlex.join(command), log, warn, mode, reporters)
+            return run_in_processes(command, jobs, parallel, log, warn, mode, reporters)
     summaries, failures = [], []
     for i, job in enumerate(jobs):
         prefix = f"seed {job.seed}: " if len(jobs) > 1 else ""  # one after another: say whose warning it is
@@ -692,7 +674,7 @@ def _aggregate_table(agg: dict) -> None:
     splits = [split for split in ("val", "test") if agg[f"{split}_acc_mean"] is not None] or ["test"]
     for col in ("seed", "run", *(f"{SPLIT_NAMES[split]} accuracy (last epoch)" for split in splits)):
         table.add_column(col)
-    rows = [(s["seed"], s["run"], *(_fmt(s.get(f"{split}_acc")) for split in splits)) for s in agg["runs"]]
+    rows = [(s["seed"], s["run"], *(progress.fmt(s.get(f"{split}_acc")) for split in splits)) for s in agg["runs"]]
     rows += [(d["seed"], d["run"] or "-", f"diverged: {d['why']}", *("-" for _ in splits[1:])) for d in agg["diverged"]]
     for seed, *row in sorted(rows, key=lambda r: r[0]):
         table.add_row(str(seed), *row)
@@ -700,208 +682,8 @@ def _aggregate_table(agg: dict) -> None:
         of = f" ({len(agg['runs'])} finished)" if agg["diverged"] else ""
         table.add_row(f"mean ± std{of}", "", *(f"{agg[f'{split}_acc_mean']:.4f} ± {agg[f'{split}_acc_std']:.4f}"
                                                for split in splits))
-    _console().print(table)
+    progress.make_console().print(table)
 
-
-def _bars(console):
-    """rich's bars of training on ``console``: a task's name, bar, count, time spent and left, and
-    its ``info`` field (an accuracy, losses)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), TextColumn("{task.fields[info]}"), console=console)
-
-
-def _progress_reporter(prefix: str = ""):
-    """Live bars of epochs and batches on a terminal; elsewhere (a log file, a batch scheduler's
-    output) a line per epoch, where the bars would print once, at the end (``prefix``: whose
-    run it is, among several)."""
-    from ssgan.train import Reporter, loss_words
-
-    console = _console(stderr=True)
-    if not console.is_terminal:
-        return _epoch_lines(prefix)
-
-    class RichReporter(Reporter):
-        def __init__(self) -> None:
-            self.progress = _bars(console)
-            self.last_acc = "test acc -"
-            self.started = False
-
-        def close(self):
-            if self.started:
-                self.progress.stop()
-
-        def on_start(self, epochs, iterations, start_epoch):
-            self.progress.start()  # only now: errors found before training print no empty bar
-            self.started = True
-            self.epochs = self.progress.add_task("epochs", total=epochs, completed=start_epoch, info="")
-            self.batches = self.progress.add_task("batches", total=iterations, info="")
-
-        def on_batch(self, epoch, iteration, values):
-            if iteration == 1:
-                self.progress.reset(self.batches, total=self.progress.tasks[self.batches].total, info="")
-            if iteration % 10 == 0 or iteration == self.progress.tasks[self.batches].total:
-                info = loss_words(values)
-                self.progress.update(self.batches, completed=iteration, info=info)
-
-        def on_warning(self, message):
-            self.progress.console.print(f"[yellow]warning:[/yellow] {message}")
-
-        def on_epoch(self, metrics):
-            self.last_acc = _bar_accuracy(metrics)
-            self.progress.update(self.epochs, completed=metrics["epoch"], info=self.last_acc)
-
-    return RichReporter()
-
-
-LOG_EVERY_S = 10  # a log's epoch lines come at most this often (the first and the last epoch's always)
-
-
-def _epoch_lines(prefix: str = ""):
-    """The reporter of ``fit`` whose stderr is no terminal: a line per epoch (its accuracies,
-    mean losses and seconds, and about how long is left), at most every :data:`LOG_EVERY_S`
-    seconds but for the first and the last, and each warning, as they come."""
-    from ssgan.train import Reporter, loss_words
-
-    class EpochLines(Reporter):
-        def on_start(self, epochs, iterations, start_epoch):
-            self.epochs, self.first, self.t0 = epochs, start_epoch, time.perf_counter()
-            self.said = -LOG_EVERY_S
-
-        def on_epoch(self, metrics):
-            epoch, elapsed = metrics["epoch"], time.perf_counter() - self.t0
-            if epoch not in (self.first + 1, self.epochs) and elapsed - self.said < LOG_EVERY_S:
-                return  # (epochs of a fraction of a second would flood the log)
-            self.said = elapsed
-            accs = [f"{split} acc {_fmt(metrics[f'{split}_acc'])}" for split in ("val", "test")
-                    if metrics.get(f"{split}_acc") is not None]
-            losses = loss_words(metrics)
-            left = elapsed / max(epoch - self.first, 1) * (self.epochs - epoch)  # (at this session's pace)
-            eta = "" if epoch == self.epochs else ", under 1 s left" if left < 0.5 else f", about {_duration(left)} left"
-            click.echo(f"{prefix}epoch {epoch}/{self.epochs}: {', '.join([*accs, losses])}, "
-                       f"{metrics['seconds']:.1f} s{eta}", err=True)
-
-        def on_warning(self, message):
-            click.echo(f"{prefix}warning: {message}", err=True)
-
-        def close(self):
-            pass
-
-    return EpochLines()
-
-
-def _duration(seconds: float) -> str:
-    """A wait in words: 40 s, 12 min, 2.5 h.
-
-    >>> _duration(40.4), _duration(725), _duration(9000)
-    ('40 s', '12 min', '2.5 h')
-    """
-    if seconds < 100:
-        return f"{seconds:.0f} s"
-    if seconds < 6000:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-def _seed_warning(seed: int, message: str, echo=None) -> None:
-    """A warning of one seed's run among several, unless it is one of the data's that this
-    process printed already (each child of ``--parallel-mode processes`` prints them again)."""
-    if message not in _SHOWN:
-        _echo_warning(message, f"seed {seed}: ", echo)
-
-
-def _warning_lines(prefix: str = ""):
-    """The reporter of ``fit --json``: nothing but the training's warnings, one line each on
-    stderr (``prefix``: whose run it is, among several); in a child of ``--parallel-mode
-    processes`` whose parent shows the epochs, also a ``Progress: ...`` line per start and
-    epoch, for the parent (:data:`ssgan.launch.PROGRESS`)."""
-    from ssgan.launch import PROGRESS, PROGRESS_ENV
-    from ssgan.train import Reporter
-
-    told = os.environ.get(PROGRESS_ENV) == "1"
-
-    class WarningLines(Reporter):
-        def on_start(self, epochs, iterations, start_epoch):
-            if told:
-                click.echo(PROGRESS + json.dumps({"start": [epochs, iterations, start_epoch]}), err=True)
-
-        def on_epoch(self, metrics):
-            if told:
-                click.echo(PROGRESS + json.dumps({"epoch": metrics}), err=True)
-
-        def on_warning(self, message):
-            _echo_warning(message, prefix)
-
-        def close(self):
-            pass
-
-    return WarningLines()
-
-
-class _SeedsProgress:
-    """The epochs of several runs that train at once (``--parallel``): on a terminal a bar of
-    epochs per run, named by its seed; elsewhere each run's epoch lines (:func:`_epoch_lines`),
-    after ``seed N: ``. :meth:`reporter` is a run's; :meth:`log` and :meth:`warn` print a line
-    (above the bars).
-    Use as a context: the bars end with it."""
-
-    def __init__(self) -> None:
-        console = _console(stderr=True)
-        self.bars = _bars(console) if console.is_terminal else None
-
-    def __enter__(self) -> "_SeedsProgress":
-        if self.bars is not None:
-            self.bars.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.bars is not None:
-            self.bars.stop()
-
-    def log(self, message: str) -> None:
-        if self.bars is not None:  # (above the bars: click's own writes would land on their line)
-            self.bars.console.print(message, markup=False, highlight=False)
-        else:
-            click.echo(message, err=True)
-
-    def warn(self, seed: int, message: str) -> None:
-        _seed_warning(seed, message, self.log)
-
-    def reporter(self, seed: int):
-        return self.named(f"seed {seed}")
-
-    def named(self, who: str):
-        """The reporter of the run called ``who`` (``seed 3``, ``same-net seed 3``)."""
-        from ssgan.train import Reporter
-
-        if self.bars is None:
-            return _epoch_lines(f"{who}: ")
-        bars = self.bars
-
-        class SeedBar(Reporter):
-            def on_start(self, epochs, iterations, start_epoch):
-                self.task = bars.add_task(who, total=epochs, completed=start_epoch, info="")
-
-            def on_epoch(self, metrics):
-                bars.update(self.task, completed=metrics["epoch"], info=_bar_accuracy(metrics))
-
-        return SeedBar()
-
-
-def _bar_accuracy(metrics: dict) -> str:
-    """What a bar of epochs shows of an epoch's metrics: its test accuracy, or the validation
-    accuracy of data without a test set.
-
-    >>> _bar_accuracy({"test_acc": None, "val_acc": 0.5}), _bar_accuracy({"test_acc": 0.25})
-    ('val acc 0.5000', 'test acc 0.2500')
-    """
-    split = "val" if metrics["test_acc"] is None and metrics.get("val_acc") is not None else "test"
-    return f"{split} acc {_fmt(metrics[f'{split}_acc'])}"
-
-
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"
 
 
 def _summary_table(summary: dict) -> None:
@@ -915,11 +697,11 @@ def _summary_table(summary: dict) -> None:
     table.add_row("seed", str(summary["seed"]))
     table.add_row("epochs", str(summary["epochs"]))
     if summary.get("val_acc") is not None:
-        table.add_row("validation accuracy (last epoch)", _fmt(summary["val_acc"]))
-    table.add_row("test accuracy (last epoch)", _fmt(summary["test_acc"]))
-    table.add_row("labeled-train accuracy", _fmt(summary["train_acc"]))
+        table.add_row("validation accuracy (last epoch)", progress.fmt(summary["val_acc"]))
+    table.add_row("test accuracy (last epoch)", progress.fmt(summary["test_acc"]))
+    table.add_row("labeled-train accuracy", progress.fmt(summary["train_acc"]))
     table.add_row("training seconds", f"{summary['seconds']:.0f}")
-    _console().print(table)
+    progress.make_console().print(table)
 
 
 # -- evaluation ----------------------------------------------------------------------------
@@ -974,7 +756,7 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, weights, device
     if as_json:
         click.echo(json.dumps(r))
         return
-    console = _console()
+    console = progress.make_console()
     # a run stopped, or training now, is scored at the epoch it has reached, which is not its result; the
     # line is no table title, which wraps at the table's width, mid-name
     unfinished = f" of {r['epochs']}, not finished" if r["epoch"] < r["epochs"] else ""
@@ -1116,14 +898,14 @@ def baseline(methods, run_dirs, splits, seeds, config_file, as_json, parallel, *
             # a network's epochs shown as fit shows them (they had trained in silence, an hour for full on MNIST); with
             # --json its warnings alone, as fit's (and, for a parent of --parallel, its epochs in Progress lines)
             who = f"{method} seed {job.seed}: " if len(units) > 1 else ""
-            progress = None if method not in NETWORK_BASELINES else _warning_lines(who) if as_json \
-                else _progress_reporter(who or f"{method} seed {job.seed}: ")
+            shows = None if method not in NETWORK_BASELINES else progress.warning_lines(who) if as_json \
+                else progress.reporter(who or f"{method} seed {job.seed}: ")
             try:
                 try:
-                    run_dir = BASELINES[method](job, command=command, reporter=progress)
+                    run_dir = BASELINES[method](job, command=command, reporter=shows)
                 finally:
-                    if progress is not None:
-                        progress.close()
+                    if shows is not None:
+                        shows.close()
             except (Interrupted, KeyboardInterrupt) as e:  # the stopped run's resume, and the commands of what is left
                 raise stopped(e, shlex.split(command), jobs[i:], methods, j, given_by) from None
             except Diverged as e:  # that run failed, not the study: the others train, as fit --seeds does
@@ -1150,7 +932,7 @@ def _shared_line(method: str, seed: int, name: str) -> str:
 
 def _result_line(result: dict) -> str:
     """``baseline``'s line for a run it trained (``result``: that run's entry of its ``--json``)."""
-    scores = [f"{SPLIT_NAMES[split]} accuracy {_fmt(result.get(f'{split}_acc'))}" for split in ("val", "test")
+    scores = [f"{SPLIT_NAMES[split]} accuracy {progress.fmt(result.get(f'{split}_acc'))}" for split in ("val", "test")
               if result.get(f"{split}_acc") is not None or split == "test"]
     return f"{result['method']:16s} seed {result['seed']}: {', '.join(scores)}  ({result['run']})"
 
@@ -1162,11 +944,11 @@ def _baselines_in_processes(jobs: list, methods: tuple[str, ...], units: list[tu
     children's warnings that this process has not printed, each result line as its run ends."""
     from ssgan.baselines import run_in_processes
 
-    shown = nullcontext() if as_json else _SeedsProgress()
+    shown = nullcontext() if as_json else progress.SeedsProgress()
 
     def warn(who: str, message: str) -> None:
-        if message not in _SHOWN:  # (the data's and the settings' warnings: this process printed them)
-            _echo_warning(message, f"{who}: ", None if as_json else shown.log)
+        if message not in progress.SHOWN:  # (the data's and the settings' warnings: this process printed them)
+            progress.echo_warning(message, f"{who}: ", None if as_json else shown.log)
 
     def on_result(result: dict) -> None:
         if not as_json and shown.bars is not None and sys.stdout.isatty():

@@ -124,7 +124,7 @@ def resume_command(runs: Sequence[str], parallel: int = 1, mode: str | None = No
     return shlex.join(words)
 
 
-# How the lines of a run's stderr begin (ssgan.cli writes them; the errors' is click's), which
+# How the lines of a run's stderr begin (ssgan.cli and ssgan.progress write them; the errors' is click's), which
 # the children of run_in_processes are read by
 ERROR, WARNING, RESUME = "Error: ", "Warning: ", "Resume with: "
 # and, where the parent shows its children's epochs (PROGRESS_ENV set to 1 in theirs), a line

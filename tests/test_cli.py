@@ -93,9 +93,9 @@ def test_fit_into_a_log_file_prints_a_line_per_epoch(tmp_path, monkeypatch):
     """stderr that is no terminal (a log file, a scheduler's output; here the test runner's)
     gets a line per epoch as it ends (at most every 10 s, but for the first and the last),
     where rich's bars printed once, after the last epoch; each line names its seed among several."""
-    import ssgan.cli
     import re
 
+    import ssgan.progress
     from ssgan.runs import read_metrics
 
     r = run("fit", "--dataset", "digits", "--labels", "50", "--epochs", "2", "--val", "50", "--out", tmp_path / "one")
@@ -114,7 +114,7 @@ def test_fit_into_a_log_file_prints_a_line_per_epoch(tmp_path, monkeypatch):
         "seed 1: epoch 1/1", "seed 2: epoch 1/1"], r.stderr
     r = run("fit", "--dataset", "digits", "--labels", "50", "--epochs", "3", "--out", tmp_path / "three")
     assert [line.split(":")[0] for line in r.stderr.splitlines()] == ["epoch 1/3", "epoch 3/3"], r.stderr
-    monkeypatch.setattr(ssgan.cli, "LOG_EVERY_S", 0)
+    monkeypatch.setattr(ssgan.progress, "LOG_EVERY_S", 0)
     r = run("fit", "--dataset", "digits", "--labels", "50", "--epochs", "3", "--out", tmp_path / "three")
     assert [line.split(":")[0] for line in r.stderr.splitlines()] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"], r.stderr
     # the network baselines show their epochs as fit does (they trained in silence), named by method and seed
@@ -132,10 +132,10 @@ def test_seeds_in_parallel_show_their_epochs(mode, tmp_path, monkeypatch):
     process tells its parent its epochs in lines that the parent reads and never prints."""
     import re
 
-    import ssgan.cli
+    import ssgan.progress
     from ssgan.runs import read_metrics
 
-    monkeypatch.setattr(ssgan.cli, "LOG_EVERY_S", 0)
+    monkeypatch.setattr(ssgan.progress, "LOG_EVERY_S", 0)
     r = run("fit", "--dataset", "digits", "--labels", "50", "--epochs", "2", "--device", "cpu", "--seeds", "1-2",
             "--parallel", "2", "--parallel-mode", mode, "--out", tmp_path)
     assert r.exit_code == 0, r.output
@@ -162,11 +162,12 @@ def test_seeds_in_parallel_on_a_terminal_have_a_bar_each(tmp_path, monkeypatch):
 
     from rich.console import Console
 
-    import ssgan.cli
+    import ssgan.progress
 
     screen = io.StringIO()
-    monkeypatch.setattr(ssgan.cli, "_console", lambda stderr=False: Console(file=screen, force_terminal=True, width=120))
-    with ssgan.cli._SeedsProgress() as shown:
+    monkeypatch.setattr(ssgan.progress, "make_console",
+                        lambda stderr=False: Console(file=screen, force_terminal=True, width=120))
+    with ssgan.progress.SeedsProgress() as shown:
         bar = shown.reporter(7)
         bar.on_start(4, 10, 1)
         bar.on_epoch({"epoch": 2, "test_acc": 0.8125, "val_acc": None})

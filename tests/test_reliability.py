@@ -72,9 +72,9 @@ def test_interrupted_and_resumed_equals_uninterrupted(uninterrupted, tmp_path, e
 
 
 def test_cli_interrupt_prints_how_to_resume_and_exits_nonzero(tmp_path, monkeypatch):
-    import ssgan.cli as cli
+    import ssgan.progress
 
-    monkeypatch.setattr(cli, "_progress_reporter", lambda prefix="": None)
+    monkeypatch.setattr(ssgan.progress, "reporter", lambda prefix="": None)
     real_fit = __import__("ssgan.runs", fromlist=["fit"]).fit
     monkeypatch.setattr("ssgan.runs.fit", lambda c, rep=None, command=None: real_fit(c, SignalAt(1, 3), command))
     r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "2", "--out", str(tmp_path)])
