@@ -14,11 +14,10 @@ from pathlib import Path
 
 import click
 
-from ssgan import __version__
+from ssgan import __version__, progress
 from ssgan.config import (FAKE_LOGITS, FM_NORMS, G_LOSSES, MOMENT_SPACES, PRECISIONS, SEED_MAX, SPLIT_NAMES,
                           seed_list)
 from ssgan.errors import DataWarning, SSGANError
-from ssgan import progress
 from ssgan.fileio import check_folder_can_be
 
 
@@ -34,9 +33,8 @@ def _warnings_as_one_line(main_rank: bool, default):
     ``Warning: ...`` lines on stderr and hands every other warning to ``default``."""
     def show(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, DataWarning):
-            if main_rank and str(message) not in progress.SHOWN:  # once a command, however many seeds' runs find it
-                progress.SHOWN.add(str(message))
-                progress.echo_warning(str(message))
+            if main_rank:  # once a command, however many seeds' runs find it
+                progress.warn_once(str(message))
         else:
             default(message, category, filename, lineno, file, line)
 
@@ -946,9 +944,8 @@ def _baselines_in_processes(jobs: list, methods: tuple[str, ...], units: list[tu
 
     shown = nullcontext() if as_json else progress.SeedsProgress()
 
-    def warn(who: str, message: str) -> None:
-        if message not in progress.SHOWN:  # (the data's and the settings' warnings: this process printed them)
-            progress.echo_warning(message, f"{who}: ", None if as_json else shown.log)
+    def warn(who: str, message: str) -> None:  # (the data's and the settings' warnings: this process printed them)
+        progress.unshown_warning(who, message, None if as_json else shown.log)
 
     def on_result(result: dict) -> None:
         if not as_json and shown.bars is not None and sys.stdout.isatty():

@@ -132,11 +132,25 @@ def duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def seed_warning(seed: int, message: str, echo=None) -> None:
-    """A warning of one seed's run among several, unless it is one of the data's that this
-    process printed already (each child of ``--parallel-mode processes`` prints them again)."""
+def warn_once(message: str) -> None:
+    """A warning of the library's, unless this command printed it already (each seed's run finds
+    the data's warnings again); it is then among those :func:`unshown_warning` leaves out."""
     if message not in SHOWN:
-        echo_warning(message, f"seed {seed}: ", echo)
+        SHOWN.add(message)
+        echo_warning(message)
+
+
+def unshown_warning(who: str, message: str, echo=None) -> None:
+    """A warning of the run called ``who`` among several (``seed 3``, ``same-net seed 3``), unless
+    it is one of the data's that this process printed already (each child of ``--parallel-mode
+    processes`` prints them again)."""
+    if message not in SHOWN:
+        echo_warning(message, f"{who}: ", echo)
+
+
+def seed_warning(seed: int, message: str, echo=None) -> None:
+    """:func:`unshown_warning` of the run of ``seed``."""
+    unshown_warning(f"seed {seed}", message, echo)
 
 
 def warning_lines(prefix: str = ""):
