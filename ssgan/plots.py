@@ -25,13 +25,15 @@ def _save_figure(fig, path: Path) -> None:
     plt.close(fig)
 
 
-def _save_axes(fig, ax, path: Path, xlabel: str, ylabel: str, title: str, legend: str = "best") -> None:
-    """One panel's labels, title, grid and legend (at ``legend``), and the figure saved to ``path``."""
+def _save_axes(fig, ax, path: Path, xlabel: str, ylabel: str, title: str) -> None:
+    """One panel's labels, title, grid and legend, and the figure saved to ``path``. The legend
+    stands right of the panel, where it hides no curve however many methods a report has (the
+    saved figure widens to hold it)."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc=legend)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     _save_figure(fig, path)
 
 
@@ -58,7 +60,7 @@ def plot_accuracy(groups: dict[str, list[RunRecord]], path: Path, split: str = "
         ax.plot(ep, mean, color=color, label=f"{name} (mean of {len(rs)})")
         ax.fill_between(ep, acc.min(0), acc.max(0), color=color, alpha=0.2)
     _save_axes(fig, ax, path, "epoch", f"{SPLIT_NAMES[split]} accuracy",
-               f"{SPLIT_NAMES[split].capitalize()} accuracy per epoch (band: min-max over runs)", "lower right")
+               f"{SPLIT_NAMES[split].capitalize()} accuracy per epoch (band: min-max over runs)")
 
 
 # (metric keys, title, log scale): keys of one panel share its colour, solid then dashed
@@ -169,5 +171,4 @@ def plot_label_counts(summary: dict, path: Path) -> None:
     ax.minorticks_off()  # (log ticks like 3x10^1 between the counts)
     ax.set_xticks(summary["labels"], [str(n) for n in summary["labels"]])
     _save_axes(fig, ax, path, "labeled examples", f"{SPLIT_NAMES[split]} accuracy %",
-               f"{summary['dataset']}: {SPLIT_NAMES[split]} accuracy at the last epoch (bars: std over seeds)",
-               "lower right")
+               f"{summary['dataset']}: {SPLIT_NAMES[split]} accuracy at the last epoch (bars: std over seeds)")
