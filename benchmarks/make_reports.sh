@@ -15,7 +15,7 @@
 #   bash benchmarks/make_reports.sh fashion  # reports/fashion-mnist-100: dcgan and mlp SSL x 3 seeds, 10 epochs,
 #     and 3 baselines, about 2 hours on 2 CPU cores; needs ../shared/data/fashion-mnist.npz (or NPZ=PATH)
 #   bash benchmarks/make_reports.sh fashion-default  # reports/fashion-mnist-100-default: the MLP default at its
-#     125 epochs x 3 seeds (three at a time) and 4 baselines, about 2 h 15 min on 2 CPU cores; the same data
+#     125 epochs x 3 seeds (three at a time) and 4 baselines, about 2 h 30 min on 2 CPU cores; the same data
 set -euo pipefail
 case "${1:-digits}" in
   digits)
@@ -66,8 +66,7 @@ case "${1:-digits}" in
     common=(--data-root data --val 5000 --seeds 1,2,3 --out runs/fashion-mnist-100-default)
     ssgan fit --dataset fashion-mnist --parallel 3 --tag ssgan-mlp "${common[@]}" --quiet
     ssgan baseline --dataset fashion-mnist --method logreg --method label-spreading "${common[@]}"
-    ssgan baseline --run runs/fashion-mnist-100-default --method same-net --parallel 3
-    ssgan baseline --run runs/fashion-mnist-100-default/*-s1-ssgan-mlp --method full
+    ssgan baseline --run runs/fashion-mnist-100-default --method same-net --method full --parallel 3
     ssgan report runs/fashion-mnist-100-default --out reports/fashion-mnist-100-default \
       --notes reports/fashion-mnist-100-default/notes.md
     ;;
