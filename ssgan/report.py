@@ -576,11 +576,14 @@ def trained_with(runs: list[RunRecord]) -> list[dict]:
 
 
 def _duration(seconds: float) -> str:
-    """A run's time as the table shows it: seconds below a minute, else minutes.
+    """A run's time as the table shows it: seconds below a minute, else minutes; a baseline
+    that fits in a fraction of a second (logreg) shows as under one, not as no time at all.
 
-    >>> _duration(1.4), _duration(59.6), _duration(754.0)
-    ('1 s', '60 s', '12.6 min')
+    >>> _duration(0.2), _duration(1.4), _duration(59.6), _duration(754.0)
+    ('< 1 s', '1 s', '60 s', '12.6 min')
     """
+    if seconds < 0.5:
+        return "< 1 s"
     return f"{seconds:.0f} s" if seconds < 59.95 else f"{seconds / 60:.1f} min"
 
 
