@@ -27,7 +27,6 @@ class UserError(click.ClickException):
     exit_code = 2
 
 
-
 def _warnings_as_one_line(main_rank: bool, default):
     """A ``warnings.showwarning`` that prints DataWarnings of the library (ssgan.errors) as
     ``Warning: ...`` lines on stderr and hands every other warning to ``default``."""
@@ -681,7 +680,6 @@ def _aggregate_table(agg: dict) -> None:
         table.add_row(f"mean ± std{of}", "", *(f"{agg[f'{split}_acc_mean']:.4f} ± {agg[f'{split}_acc_std']:.4f}"
                                                for split in splits))
     progress.make_console().print(table)
-
 
 
 def _summary_table(summary: dict) -> None:
