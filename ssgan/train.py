@@ -812,6 +812,3 @@ def load_checkpoint(path: Path, mmap: bool = False) -> dict:
     if not isinstance(state, dict) or not {"config", "generator", "ema"} <= set(state):
         raise SSGANError(f"{path} is not an ssgan checkpoint")
     return state
-
-
-

@@ -89,7 +89,6 @@ def test_portable_state_is_the_eager_form():
     fresh.step()  # an eager CPU optimizer steps from it
 
 
-
 def test_to_eager_leaves_the_fused_kernels_step_counts_beside_the_weights():
     """After a failed capture the fused Adam keeps its step counts on the weights' device (on a
     GPU it refuses counts on the CPU, where the foreach kernel keeps them). A "meta" parameter

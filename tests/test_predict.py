@@ -416,7 +416,6 @@ def test_a_run_in_python_shows_itself_in_a_line(digits_run):
     assert repr(ssgan.load_run(digits_run)) == f"Run('{digits_run}': digits, 50 labels, seed 1, epoch 1, 10 classes, on cpu)"
 
 
-
 def test_a_runs_metrics_in_python_are_its_metrics_file(digits_run):
     import ssgan
     from ssgan.runs import read_metrics

@@ -529,7 +529,6 @@ def test_numbers_with_decimal_commas_are_read_with_decimal_comma_in_every_table_
         assert d["x"].tolist() == [[2.75, 0.5]]
 
 
-
 @pytest.mark.parametrize("strategy", ["median", "mean", "most_frequent"])
 def test_fill_values_of_many_columns_are_scikit_learns_on_the_whole_table(tmp_path, strategy):
     """fill_values fits SimpleImputer on blocks of columns (so that its median's copies stay small):

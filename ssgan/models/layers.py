@@ -340,8 +340,6 @@ def apply_init(model: nn.Module, kind: str) -> None:
             raise ValueError(f"unknown init {kind!r}")
 
 
-
-
 def draw_noise(n: int, z_dim: int, z_dist: str, generator: torch.Generator | None = None, device=None) -> Tensor:
     """z of shape (n, z_dim): U(0, 1) (``uniform``, the paper's), U(-1, 1) (``uniform-signed``) or N(0, 1)."""
     if z_dist == "normal":
