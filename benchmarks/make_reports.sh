@@ -5,8 +5,9 @@
 #     the SSL runs alone take 2 hours 15 minutes to about 3 hours on 2 CPU cores with bf16 (two at a time,
 #     45 to 73 min a pair at 21 to 37 s per epoch each: 21 s in session 12, 31-37 s on 2026-12-01);
 #     same-net takes 8 to 12 s per epoch two at a time at one thread (sessions 13 and 16), 17 to 25 min
-#     a seed, and far longer niced behind training (75 min for seed 1 in session 12); full about 30 min
-#     (13-16 s per epoch beside one fit, 2026-12-01)
+#     a seed, and far longer niced behind training (75 min for seed 1 in session 12); full 30 to 40 min
+#     a seed (13-16 s per epoch beside one fit, 2026-12-01; seeds 2-5 two at a time, 2026-12-06),
+#     about 1 h 40 min for its five seeds two at a time
 #     (PARALLEL=5 runs all five seeds at once, for a GPU)
 #   EPOCHS=10 bash benchmarks/make_reports.sh moments  # reports/moments: 7 generators x 2 seeds with sample
 #     quality every 2 epochs, about 75 min;
@@ -26,7 +27,7 @@ case "${1:-digits}" in
   mnist)
     ssgan fit --labels 100 --seeds 5 --parallel "${PARALLEL:-2}" --out runs/mnist-100 --quiet
     ssgan baseline --labels 100 --seeds 5 --method same-net --method logreg --method label-spreading --out runs/mnist-100
-    ssgan baseline --labels 100 --seeds 1 --method full --out runs/mnist-100
+    ssgan baseline --labels 100 --seeds 5 --method full --parallel "${PARALLEL:-2}" --out runs/mnist-100
     ssgan report runs/mnist-100 --out reports/mnist-100 --samples 10000 --notes reports/mnist-100/notes.md
     ;;
   moments)
