@@ -7,7 +7,7 @@
 #     same-net takes 8 to 12 s per epoch two at a time at one thread (sessions 13 and 16), 17 to 25 min
 #     a seed, and far longer niced behind training (75 min for seed 1 in session 12); full 30 to 40 min
 #     a seed (13-16 s per epoch beside one fit, 2026-12-01; seeds 2-5 two at a time, 2026-12-06),
-#     about 1 h 40 min for its five seeds two at a time
+#     1 h 30 min to 2 h for its five seeds two at a time (three rounds)
 #     (PARALLEL=5 runs all five seeds at once, for a GPU)
 #   EPOCHS=10 bash benchmarks/make_reports.sh moments  # reports/moments: 7 generators x 2 seeds with sample
 #     quality every 2 epochs, about 75 min;
