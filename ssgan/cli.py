@@ -717,10 +717,12 @@ def _summary_table(summary: dict) -> None:
               help="Features for --samples: the dataset's reference CNN, or torchvision's Inception-v3 (ImageNet "
                    "weights, which must already be in the torch cache; for colour data). Scores from different "
                    "networks are not comparable.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="Also draw the confusion matrix into this PNG (counts, the colour on a log scale).")
 @weights_option
 @device_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
-def eval_(run, part, data_spec, samples, cache_dir, feature_net, weights, device, as_json) -> None:
+def eval_(run, part, data_spec, samples, cache_dir, feature_net, plot, weights, device, as_json) -> None:
     """Score a run's (EMA) classifier: accuracy, errors, balanced accuracy, macro-F1, confusion;
     with --samples, its generator's samples too."""
     from rich.table import Table
@@ -729,6 +731,11 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, weights, device
     from ssgan.runs import check_trained_generator, evaluate_run, method_name, read_config, sample_quality_of_run
 
     _check_not_table(run, data_spec, labeled=True)
+    if plot is not None:  # (before the work, as sample's --out)
+        if Path(plot).suffix.lower() != ".png":
+            raise SSGANError(f"--plot {plot}: eval draws the confusion matrix as a PNG picture there; give a name "
+                             "that ends in .png")
+        check_folder_can_be(Path(plot).parent, f"--plot {plot}")
     if samples is not None and (Path(run) / "config.json").is_file():  # (before the accuracy's work)
         check_trained_generator(Path(run), read_config(Path(run)), "drop --samples to score its classifier")
     if samples is None:  # (as fit warns of settings that its others leave without effect)
@@ -749,6 +756,13 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, weights, device
         r["sample_quality"] = sample_quality_of_run(run, samples, cache_dir=cache_dir, log=log,
                                                     feature_net=feature_net, device=device, data_spec=data_spec,
                                                     weights=weights)
+    if plot is not None:
+        from ssgan.plots import plot_confusion
+
+        Path(plot).parent.mkdir(parents=True, exist_ok=True)
+        plot_confusion(r["confusion_matrix"], [_class_name(k, r["classes"]) for k in range(len(r["confusion_matrix"]))],
+                       f"{Path(r['run']).name}: {r['errors']:,} errors of {r['n']:,} on {r['data']}", Path(plot))
+        r["plot"] = plot
     if as_json:
         click.echo(json.dumps(r))
         return
@@ -804,6 +818,8 @@ def eval_(run, part, data_spec, samples, cache_dir, feature_net, weights, device
             sq.add_row(f"{row} ({q['n']})" if row == "generated" else f"real training images ({q['n_real']})",
                        f"{v['fid']:.2f}", f"{v['classifier_score']:.3f}", f"{v['precision']:.3f}", f"{v['recall']:.3f}")
         console.print(sq)
+    if plot is not None:
+        console.print(f"wrote {plot}", highlight=False, markup=False, soft_wrap=True)
 
 
 @main.command()

@@ -1,6 +1,7 @@
 """The report's figures: accuracy and training curves per epoch (the mean over each method's
 runs), FID over the scored epochs, the last sample grids, and accuracy against the number of
-labels. Each is written whole or not at all (:func:`ssgan.fileio.atomic_path`)."""
+labels; and ``eval --plot``'s confusion matrix. Each is written whole or not at all
+(:func:`ssgan.fileio.atomic_path`)."""
 
 from __future__ import annotations
 
@@ -172,3 +173,39 @@ def plot_label_counts(summary: dict, path: Path) -> None:
     ax.set_xticks(summary["labels"], [str(n) for n in summary["labels"]])
     _save_axes(fig, ax, path, "labeled examples", f"{SPLIT_NAMES[split]} accuracy %",
                f"{summary['dataset']}: {SPLIT_NAMES[split]} accuracy at the last epoch (bars: std over seeds)")
+
+
+CONFUSION_VALUES_MOST = 20  # classes up to which each cell's count is written in it
+
+
+def plot_confusion(matrix, names: list[str], title: str, path: Path):
+    """A confusion matrix (rows: true class, columns: predicted) as a PNG, drawn by scikit-learn's
+    ``ConfusionMatrixDisplay``: each cell's count where up to ``CONFUSION_VALUES_MOST`` classes
+    leave room for it, the colour on a log scale (a classifier's few errors would be as blank as
+    its zeros beside the diagonal's thousands on a linear one), zeros left blank. Drawn on a
+    Figure of its own, as :func:`ssgan.samples.save_density`; returns the drawn display."""
+    from matplotlib.colors import LogNorm
+    from matplotlib.figure import Figure
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    cm = np.asarray(matrix, dtype=np.int64)
+    k = len(cm)
+    norm = LogNorm(vmin=1, vmax=max(2, int(cm.max())))  # (zeros are masked: the cell stays white)
+    side = max(4.5, 0.45 * k + 2.0)
+    fig = Figure(figsize=(side + 1.0, side))
+    ax = fig.subplots()
+    values = k <= CONFUSION_VALUES_MOST
+    rotate = "vertical" if max(map(len, names)) > 3 else "horizontal"
+    display = ConfusionMatrixDisplay(cm, display_labels=names)
+    display.plot(ax=ax, cmap="Blues", include_values=values, values_format="d", xticks_rotation=rotate,
+                 im_kw={"norm": norm})
+    if values:  # text that reads on its cell's colour, which the log scale sets (scikit-learn's rule is linear)
+        for (i, j), text in np.ndenumerate(display.text_):
+            text.set_text("" if cm[i, j] == 0 else str(cm[i, j]))
+            text.set_color("white" if cm[i, j] and norm(cm[i, j]) > 0.6 else "black")
+            text.set_fontsize(9 if k <= 10 else 7)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title, fontsize=10)
+    _save_figure(fig, path)
+    return display
