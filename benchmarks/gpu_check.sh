@@ -24,8 +24,8 @@
 #    take turns on the GPU), 35 s each at most, and the full run with the mode whose probe ended
 #    first (the log says which and why); the test errors
 #    of the full run are the graph path's accuracy over 10 seeds, to set beside the eager
-#    loop's on the same schedule at this code, on the CPU (133, 126 and 129 errors on seeds 1-3,
-#    reports/schedule-60-eager);
+#    loop's on the same schedule at this code, on the CPU (133, 126, 129, 120, 126 and 119 errors
+#    on seeds 1-6, reports/schedule-60-eager);
 # 5. after the four files below are written (so that a command cut off by the device tool's limit
 #    loses nothing else): benchmarks/batched_seeds.py, 1 and 10 seeds one after the other against
 #    stacked into one step (ssgan.batched), eagerly and as graphs, fp32 and bf16, appended to
