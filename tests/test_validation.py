@@ -196,7 +196,7 @@ def _kernels() -> str:
             vendor = next((line.split(":", 1)[1].strip() for line in f if line.startswith("vendor_id")), "unknown")
     except OSError:
         vendor = "unknown"
-    amx = " AMX" if torch.cpu._is_amx_tile_supported() else ""
+    amx = " AMX" if getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)() else ""  # (private; a build without it: none)
     return f"{torch.backends.cpu.get_cpu_capability()} {vendor}{amx}"
 
 
