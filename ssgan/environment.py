@@ -84,14 +84,21 @@ def summary(record: dict) -> str:
 
 def cpu_name() -> str:
     """The CPU's model name (Linux's /proc/cpuinfo), or what the platform says of it elsewhere."""
+    return cpu_field("model name") or platform.processor() or platform.machine()
+
+
+def cpu_field(key: str) -> str | None:
+    """The value of ``key`` (``model name``, ``vendor_id``, ...) in Linux's /proc/cpuinfo, for its
+    first processor; None where there is no such file or line."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                name, _, value = line.partition(":")
+                if name.strip() == key:
+                    return value.strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return None
 
 
 @functools.cache

@@ -15,6 +15,7 @@ from ssgan.baselines import full
 from ssgan.cli import main
 from ssgan.config import Config
 from ssgan.data import load_dataset
+from ssgan.environment import cpu_field
 from ssgan.errors import SSGANError
 from ssgan.runs import read_metrics
 from ssgan.splits import load_split, make_split, save_split
@@ -191,11 +192,7 @@ def _kernels() -> str:
     oneDNN and MKL choose their code by it) and whether the CPU has AMX tiles. The two machines
     that both dispatch AVX512 train other weights from the same code; which of vendor and AMX
     makes the difference cannot be told apart on them, so the key holds both."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            vendor = next((line.split(":", 1)[1].strip() for line in f if line.startswith("vendor_id")), "unknown")
-    except OSError:
-        vendor = "unknown"
+    vendor = cpu_field("vendor_id") or "unknown"
     amx = " AMX" if getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)() else ""  # (private; a build without it: none)
     return f"{torch.backends.cpu.get_cpu_capability()} {vendor}{amx}"
 
