@@ -31,6 +31,7 @@ def describe(device: torch.device | str, processes: int = 1) -> dict:
               "changed": changed, "python": platform.python_version(), "torch": torch.__version__,
               "numpy": numpy.__version__, "scikit-learn": sklearn.__version__, "platform": platform.platform(),
               "cpu": cpu_name(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+              "cpu_extensions": cpu_extensions(),
               "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(),
               "device": str(device), "processes": processes}
     if device.type == "cuda":
@@ -67,6 +68,10 @@ def summary(record: dict) -> str:
     >>> summary({"ssgan": "0.1.0", "commit": "0b49b8f0aa", "changed": True, "torch": "2.14.1", "python": "3.11.7",
     ...          "cpu": "AMD EPYC 7B13", "cpu_capability": "AVX2", "cpu_count": 2, "threads": 2, "device": "cpu"})
     'ssgan 0.1.0 (commit 0b49b8f0aa with changes), torch 2.14.1, Python 3.11.7; AMD EPYC 7B13 (AVX2), 2 CPU cores, 2 threads; on cpu'
+    >>> summary({"ssgan": "0.1.0", "commit": None, "torch": "2.14.1", "python": "3.11.7", "cpu": "Intel(R) Xeon(R)",
+    ...          "cpu_capability": "AVX512", "cpu_extensions": ["avx512_bf16", "amx"], "cpu_count": 2, "threads": 2,
+    ...          "device": "cpu"})
+    'ssgan 0.1.0, torch 2.14.1, Python 3.11.7; Intel(R) Xeon(R) (AVX512, avx512_bf16, amx), 2 CPU cores, 2 threads; on cpu'
     >>> summary({"ssgan": "0.1.0", "commit": None, "torch": "2.14.1", "python": "3.11.7", "cpu": "x86_64",
     ...          "cpu_count": 16, "threads": 16, "device": "cuda:0", "gpu": "NVIDIA H100", "processes": 2})
     'ssgan 0.1.0, torch 2.14.1, Python 3.11.7; x86_64, 16 CPU cores, 16 threads; on NVIDIA H100 (cuda:0), 2 processes'
@@ -76,10 +81,23 @@ def summary(record: dict) -> str:
         version += f" (commit {str(record['commit'])[:10]}{' with changes' if record.get('changed') else ''})"
     where = f"{record.get('gpu')} ({record.get('device')})" if record.get("gpu") else record.get("device")
     processes = record.get("processes") if isinstance(record.get("processes"), int) else 1
-    cpu = f"{record.get('cpu')}" + (f" ({record['cpu_capability']})" if record.get("cpu_capability") else "")
+    kernels = [str(k) for k in (record.get("cpu_capability"), *(record.get("cpu_extensions") or ())) if k]
+    cpu = f"{record.get('cpu')}" + (f" ({', '.join(kernels)})" if kernels else "")
     return (f"{version}, torch {record.get('torch')}, Python {record.get('python')}; {cpu}, "
             f"{record.get('cpu_count')} CPU cores, {record.get('threads')} threads; on {where}"
             + (f", {processes} processes" if processes > 1 else ""))
+
+
+# The CPU's instructions beyond torch's dispatch level that change what a step computes, each
+# by the /proc/cpuinfo flag it stands for and torch's (private) check of it: native bf16
+# products, which ``--precision auto`` trains in bf16 where either is there, and AMX tiles,
+# with which the same fp32 code trains other weights (tests/test_validation.py)
+EXTENSIONS = (("avx512_bf16", "_is_avx512_bf16_supported"), ("amx", "_is_amx_tile_supported"))
+
+
+def cpu_extensions() -> list[str]:
+    """The :data:`EXTENSIONS` this CPU has (none on a torch build without the checks)."""
+    return [name for name, check in EXTENSIONS if getattr(torch.cpu, check, lambda: False)()]
 
 
 def cpu_name() -> str:

@@ -89,7 +89,7 @@ def resolve_precision(name: str, device: torch.device) -> str:
 
 def native_bf16() -> bool:
     """Whether this CPU multiplies bf16 natively (AVX-512 BF16 or AMX); others emulate it."""
-    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return bool(environment.cpu_extensions())
 
 
 EMULATED_BF16 = ("bf16 is emulated on this CPU (it has neither AVX-512 BF16 nor AMX): each step takes several "

@@ -13,6 +13,7 @@ from ssgan.baselines import logreg
 from ssgan.config import Config
 from ssgan.report import find_runs, summarize, write_report
 from ssgan.runs import fit, load_run, resume
+from ssgan.train import resolve_precision
 
 ROOT = Path(environment.__file__).resolve().parent.parent
 
@@ -37,11 +38,26 @@ def test_a_run_keeps_a_line_per_session_of_what_it_trained_with(tmp_path):
         assert (line["torch"], line["device"], line["threads"], line["processes"]) == (
             torch.__version__, "cpu", torch.get_num_threads(), 1)
         assert line["cpu_capability"] == torch.backends.cpu.get_cpu_capability() and line["cpu"]
+        assert line["cpu_extensions"] == environment.cpu_extensions()
     if (ROOT / ".git").exists():
         assert lines[0]["commit"] == _git("rev-parse", "HEAD").strip()
         assert lines[0]["changed"] == bool(_git("status", "--porcelain", "--untracked-files=no", "--", "ssgan").strip())
     else:
         assert lines[0]["commit"] is None
+
+
+@pytest.mark.parametrize("bf16, amx, named", [(False, False, []), (True, False, ["avx512_bf16"]),
+                                               (False, True, ["amx"]), (True, True, ["avx512_bf16", "amx"])])
+def test_the_cpu_extensions_named_are_those_that_train_bf16_natively(monkeypatch, bf16, amx, named):
+    """A run's record names the CPU's native bf16 and AMX as torch finds them, and ``--precision
+    auto`` takes bf16 exactly where it names one; a torch without the checks names none."""
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    assert environment.cpu_extensions() == named and environment.describe("cpu")["cpu_extensions"] == named
+    assert resolve_precision("auto", torch.device("cpu")) == ("bf16" if named else "fp32")
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")
+    assert environment.cpu_extensions() == []
 
 
 def test_a_report_says_what_its_runs_trained_with(tmp_path):

@@ -15,7 +15,7 @@ from ssgan.baselines import full
 from ssgan.cli import main
 from ssgan.config import Config
 from ssgan.data import load_dataset
-from ssgan.environment import cpu_field
+from ssgan.environment import cpu_extensions, cpu_field
 from ssgan.errors import SSGANError
 from ssgan.runs import read_metrics
 from ssgan.splits import load_split, make_split, save_split
@@ -193,7 +193,7 @@ def _kernels() -> str:
     that both dispatch AVX512 train other weights from the same code; which of vendor and AMX
     makes the difference cannot be told apart on them, so the key holds both."""
     vendor = cpu_field("vendor_id") or "unknown"
-    amx = " AMX" if getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)() else ""  # (private; a build without it: none)
+    amx = " AMX" if "amx" in cpu_extensions() else ""
     return f"{torch.backends.cpu.get_cpu_capability()} {vendor}{amx}"
 
 
