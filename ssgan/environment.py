@@ -91,7 +91,8 @@ def summary(record: dict) -> str:
 # The CPU's instructions beyond torch's dispatch level that change what a step computes, each
 # by the /proc/cpuinfo flag it stands for and torch's (private) check of it: native bf16
 # products, which ``--precision auto`` trains in bf16 where either is there, and AMX tiles,
-# with which the same fp32 code trains other weights (tests/test_validation.py)
+# which with the vendor tell apart two CPUs on which the same fp32 code trained other weights
+# (tests/test_validation.py; which of the two made the difference is not known)
 EXTENSIONS = (("avx512_bf16", "_is_avx512_bf16_supported"), ("amx", "_is_amx_tile_supported"))
 
 
