@@ -201,8 +201,10 @@ def _kernels() -> str:
 # until 2026-12-05, the AMD EPYC without AVX-512 of 2026-12-04 (7f932d9 gives that pair there
 # too), and the Intel Xeon with AVX-512 BF16 and AMX of 2026-12-06 (bc0854e, whose suite had
 # passed on the first, gives that pair there: the same code).
+# A third hash, where recorded, pins today's defaults in fp32 (the entropy term, the constant rate, EMA
+# 0.9999; --precision auto's choice on a CPU without native bf16): recorded on the AVX2 EPYC, 2026-12-06.
 HASHES = {"AVX512 AuthenticAMD": ("2af05b885c481a5a", "d7948ac508d32320"),
-          "AVX2 AuthenticAMD": ("71d3d0cb318f06df", "1d579873574b0df8"),
+          "AVX2 AuthenticAMD": ("71d3d0cb318f06df", "1d579873574b0df8", "ce33214564bec910"),
           "AVX512 GenuineIntel AMX": ("fd2ad01c82d1276a", "2ec40039d3cc11de")}
 CPU = _kernels()
 
@@ -213,6 +215,7 @@ CPU = _kernels()
 @pytest.mark.parametrize("k, changes", [
     (0, OLD_DEFAULTS),
     (1, dict(OLD_DEFAULTS, d_steps=2, g_steps=2, hist_avg_d=0.01, optimizer="sgd")),
+    (2, dict(precision="fp32")),
 ])
 def test_default_path_weights_are_unchanged(digits, k, changes, two_threads):
     """Hashes of the weights after 2 epochs on digits with the defaults of commit 50ce971
@@ -223,8 +226,12 @@ def test_default_path_weights_are_unchanged(digits, k, changes, two_threads):
     of rounding whose speed and accuracy the README gives ("Speed on the CPU"). Speed-ups must
     leave the eager CPU results bit-identical. The kernels round by the CPU (:data:`HASHES`,
     a pair for each kind measured) and by the torch (torch 2.11 trains other weights from the
-    same code: measured on 2026-12-02), so the test runs with the torch it was recorded with only."""
+    same code: measured on 2026-12-02), so the test runs with the torch it was recorded with only.
+    Case 2 is today's defaults in fp32, on the CPU kinds whose third hash is recorded; elsewhere
+    it skips and names the hash this code gives, to be recorded once the code is trusted."""
     r = train(Config(dataset="digits", epochs=2, device="cpu", **changes), digits, make_split(digits, 50, 1))
+    if k >= len(HASHES[CPU]):  # (a case added after this CPU's pair was recorded)
+        pytest.skip(f"case {k} not yet recorded for this CPU's kernels ({CPU}); this code gives {_weights_hash(r)}")
     assert _weights_hash(r) == HASHES[CPU][k]
 
 
