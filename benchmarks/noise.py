@@ -33,7 +33,8 @@ two threads (other numbers than the step draws, from the same distribution); ``s
 ``train`` on ``--iterations`` batches after a 10-batch warm-up), with its noise as today, drawn
 that way, and not drawn at all (D's noise layers add nothing: a bound, not a step anyone should
 train), in turn ``--rounds`` times, each round after its own matmul rate (``*_fraction``: the
-fraction of it, medians over the rounds; every round under ``rounds``). One JSON line.
+fraction of it, medians over the rounds; every round under ``rounds``). One JSON line, whose
+``environment`` records the machine and software as a run folder's ``environment.jsonl`` does.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from speed import matmul_rate, seconds_per_iteration, step_gflop, step_matmuls
 import ssgan.models.layers as layers
 from ssgan.config import Config
 from ssgan.data import Dataset, load_mnist
+from ssgan.environment import describe
 from ssgan.splits import make_split
 from ssgan.train import train
 from options import count, run_script
@@ -148,6 +150,7 @@ def main() -> None:
             torch.rand(shape, generator=generator)
 
     out = {"threads": torch.get_num_threads(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+           "environment": describe("cpu"),
            "noise_shapes": {"x".join(map(str, s)): c for s, c in sorted(shapes.items())},
            "numbers_per_iteration": numbers,
            "torch_normal_s": best_of_three(torch_noise, args.repeats),

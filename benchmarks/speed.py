@@ -36,7 +36,9 @@ A machine whose speed drifts from minute to minute (a shared 2-core CPU) moves t
 itself, so each step is compared with matrix products timed just before it (seconds apart),
 and ``--rounds R`` repeats the whole measurement R times: the output gives every round's
 figures (``*_per_round``) and, under the plain keys, their medians, a fraction being the
-median of the rounds' own fractions.
+median of the rounds' own fractions. ``environment`` records the machine and software as a run
+folder's ``environment.jsonl`` does (the CPU, its dispatch level and native bf16 or AMX, the
+GPU, torch, the commit), so that a line compares with others wherever it was made.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ import torch
 
 from ssgan.config import Config
 from ssgan.data import Dataset, load_mnist
+from ssgan.environment import describe
 from ssgan.models import WNLinear, build_models
 from ssgan.splits import make_split
 from ssgan.train import resolve_device, resolve_precision, train
@@ -196,7 +199,7 @@ def main() -> None:
             for text, shape in args.shape:
                 cfg = base.replace(arch=arch, graphs="on" if device.type == "cuda" else "off")
                 out = {"arch": arch, "shape": text, "device": str(device), "threads": torch.get_num_threads(),
-                       "iterations": args.iterations}
+                       "iterations": args.iterations, "environment": describe(device)}
                 for precision in args.precision.split(","):
                     s = seconds_per_iteration(cfg.replace(precision=precision), args.iterations, shape)
                     out[f"{precision}_s_per_iteration"] = round(s, 4)
@@ -207,7 +210,7 @@ def main() -> None:
         return
     gflop = step_gflop(base)
     out = {"device": str(device), "threads": torch.get_num_threads(), "iterations": args.iterations,
-           "rounds": args.rounds, "step_gflop": round(gflop, 3)}
+           "rounds": args.rounds, "step_gflop": round(gflop, 3), "environment": describe(device)}
     precisions = args.precision.split(",")
     modes = ["off", "on"] if device.type == "cuda" else ["off"]  # CUDA graphs exist on CUDA only
     modes = [(graphs, compiled) for compiled in ([False, True] if args.compile else [False]) for graphs in modes]

@@ -50,6 +50,9 @@ def test_each_step_is_paired_with_the_rates_timed_just_before_it(speed, monkeypa
     assert out["bf16_fraction_of_bf16_matmul_rate"] == pytest.approx(gflop / 0.04 / 400.0, abs=1e-3)
     assert out["matmul_gflops_fp32"] == 150.0  # the round's rate: the mean of its two fp32 timings
     assert out["rounds"] == 1 and not any(key.endswith("_per_round") for key in out)
+    machine = out["environment"]  # (what a line is compared by across machines, as a run folder records it)
+    assert machine["cpu_capability"] == torch.backends.cpu.get_cpu_capability() and "cpu_extensions" in machine
+    assert machine["torch"] == torch.__version__ and machine["device"] == "cpu"
 
 
 def test_rounds_report_every_round_and_the_median_of_the_rounds_fractions(speed, monkeypatch, capsys):
@@ -84,6 +87,7 @@ def test_tf32_probe_times_the_fp32_step_with_tf32_matrix_products(speed, monkeyp
     torch's fp32 matmul precision "high" while the step and its tf32 matmul rate are timed,
     and "highest" again afterwards; its fraction is taken against the fp32 rate."""
     monkeypatch.setattr(speed, "resolve_device", lambda name: torch.device("cuda"))
+    monkeypatch.setattr(speed, "describe", lambda device: {"device": str(device)})  # (it would ask the GPU's name)
     out, calls = run(speed, monkeypatch, capsys, [100.0, 100.0, 200.0, 300.0, 200.0, 300.0], [0.05, 0.01, 0.04, 0.008],
                      "--device", "cuda", "--precision", "fp32,tf32", matmul_precision=True)
     fp32 = [("rate", "fp32", "highest"), ("step", "fp32", "highest")]
