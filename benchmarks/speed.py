@@ -194,12 +194,13 @@ def main() -> None:
     if "tf32" in args.precision.split(",") and device.type != "cuda":
         p.error(f"--precision tf32 is a CUDA probe (TF32 tensor cores), and this run uses {device.type}")
     base = Config(epochs=1, device=str(device), sample_every=1, graphs="off")
+    machine = describe(device)  # (once: each line of the run carries the same record)
     if args.arch:
         for arch in args.arch.split(","):
             for text, shape in args.shape:
                 cfg = base.replace(arch=arch, graphs="on" if device.type == "cuda" else "off")
                 out = {"arch": arch, "shape": text, "device": str(device), "threads": torch.get_num_threads(),
-                       "iterations": args.iterations, "environment": describe(device)}
+                       "iterations": args.iterations, "environment": machine}
                 for precision in args.precision.split(","):
                     s = seconds_per_iteration(cfg.replace(precision=precision), args.iterations, shape)
                     out[f"{precision}_s_per_iteration"] = round(s, 4)
@@ -210,7 +211,7 @@ def main() -> None:
         return
     gflop = step_gflop(base)
     out = {"device": str(device), "threads": torch.get_num_threads(), "iterations": args.iterations,
-           "rounds": args.rounds, "step_gflop": round(gflop, 3), "environment": describe(device)}
+           "rounds": args.rounds, "step_gflop": round(gflop, 3), "environment": machine}
     precisions = args.precision.split(",")
     modes = ["off", "on"] if device.type == "cuda" else ["off"]  # CUDA graphs exist on CUDA only
     modes = [(graphs, compiled) for compiled in ([False, True] if args.compile else [False]) for graphs in modes]
