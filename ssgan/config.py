@@ -634,8 +634,16 @@ def from_dict(values: dict[str, Any], source: str) -> Config:
     """Rebuild a saved config (``config.json``, a checkpoint); runs made before ``arch``
     existed named it ``model``, runs made before ``entropy_epochs`` existed trained any
     entropy term in every epoch (None), and runs of labels alone made before
-    ``class_smoothing`` existed trained without it (0), whatever today's defaults."""
+    ``class_smoothing`` existed trained without it (0), whatever today's defaults; runs made
+    before an empty item of a layer list was refused (``"1000,,500"``) trained without it.
+
+    >>> from_dict({"d_hidden": "1000,,500", "g_dropout": "0.5,"}, "config.json").d_hidden
+    '1000,500'
+    """
     values = dict(values)
+    for name in ("d_hidden", "g_hidden", "g_dropout"):
+        if isinstance(values.get(name), str) and values[name].strip():
+            values[name] = ",".join(v for v in values[name].split(",") if v.strip())
     if "model" in values and "arch" not in values:
         values["arch"] = values.pop("model")
     values.setdefault("entropy_epochs", None)

@@ -67,6 +67,11 @@ def test_missing_config_file(tmp_path):
     (dict(d_input_noise=float("nan")), "^d_input_noise must be a finite number, got nan$"),
     (dict(lr=float("inf")), "^lr must be a finite number, got inf$"),
     (dict(moment_weight=float("-inf")), "^moment_weight must be a finite number, got -inf$"),
+    # an empty item was dropped: 1000,,500 trained a 2-layer D, 500, a 1-layer G, 0.5,,0 two rates
+    (dict(d_hidden="1000,,500"), r"^d_hidden must be comma-separated positive widths like 500,500, got '1000,,500'$"),
+    (dict(g_hidden="500,"), r"^g_hidden must be comma-separated positive widths like 500,500, got '500,'$"),
+    (dict(g_dropout="0.5,,0"), r"^g_dropout must be one rate or one per generator layer \(2\), got '0.5,,0'$"),
+    (dict(g_dropout="0.5,"), r"^g_dropout must be one rate or one per generator layer \(2\), got '0.5,'$"),
 ])
 def test_invalid_values(changes, message):
     with pytest.raises(SSGANError, match=message):

@@ -292,14 +292,30 @@ SQUASHINGS = {
 VBN_REFERENCE = 100
 
 
+def _items(text: str) -> list[str]:
+    """The comma-separated items of ``text``; [] for a blank text. An empty item (``"1000,,500"``,
+    ``"500,"``) is a ValueError: dropping it would build a network other than the one meant."""
+    text = str(text)
+    if not text.strip():
+        return []
+    items = text.split(",")
+    if not all(i.strip() for i in items):
+        raise ValueError(f"empty item in {text!r}")
+    return items
+
+
 def parse_widths(text: str) -> tuple[int, ...]:
-    """``"500,500"`` -> (500, 500); ``""`` -> ()."""
-    return tuple(int(w) for w in str(text).split(",") if w.strip())
+    """``"500,500"`` -> (500, 500); ``""`` -> (); ``"500,,500"`` is a ValueError.
+
+    >>> parse_widths("1000, 500"), parse_widths("")
+    ((1000, 500), ())
+    """
+    return tuple(int(w) for w in _items(text))
 
 
 def parse_per_layer(text: str, n: int) -> tuple[float, ...]:
     """One value for every layer (``"0.5"``) or one per layer (``"0.5,0,0"``)."""
-    values = [float(v) for v in str(text).split(",") if v.strip()]
+    values = [float(v) for v in _items(text)]
     if len(values) == 1:
         return tuple(values * n)
     if len(values) != n:
