@@ -59,7 +59,7 @@ def seed_list(text: str, count: bool = False) -> list[int]:
     """
     listed = not count or "," in text or "-" in text  # a list of seeds and ranges, else a count
     try:
-        parts = [p.strip().partition("-") for p in text.split(",") if p.strip()] if listed else [("1", "-", text)]
+        parts = [p.strip().partition("-") for p in text.split(",")] if listed else [("1", "-", text)]
         ranges = [(int(first), int(last) if dash else int(first)) for first, dash, last in parts]
     except ValueError:
         kinds = "a count like 3, a list like 1,2,3" if count else "a seed like 3, a list like 1,2,3"

@@ -25,7 +25,8 @@ def test_seeds_are_lists_and_ranges_and_a_bare_number_is_one_seed(benchmark_scri
     ("3-1", "the range 3-1 counts down; write it 1-3"),
     ("1,x", "must be a seed like 3, a list like 1,2,3 or a range like 1-10, got '1,x'"),
     ("2,2", "names seed 2 more than once"),
-    (",", "must name at least one seed, got ','"),
+    (",", "must be a seed like 3, a list like 1,2,3 or a range like 1-10, got ','"),
+    ("1,,2", "must be a seed like 3, a list like 1,2,3 or a range like 1-10, got '1,,2'"),  # (was seeds 1 and 2)
 ])
 def test_a_wrong_list_is_argparse_one_line(benchmark_script, text, why):
     options = benchmark_script("options")

@@ -422,6 +422,7 @@ def test_seeds_counts_lists_and_ranges(text, seeds):
 @pytest.mark.parametrize("text, message", [
     ("x", "--seeds must be a count like 3, a list like 1,2,3 or a range like 1-10, got 'x'"),
     ("1-", "--seeds must be a count like 3, a list like 1,2,3 or a range like 1-10, got '1-'"),
+    ("1,2,", "--seeds must be a count like 3, a list like 1,2,3 or a range like 1-10, got '1,2,'"),  # (was seeds 1 and 2)
     ("0", "--seeds must name at least one seed (a count of 1 or more), got '0'"),
     ("3-1", "--seeds 3-1: the range 3-1 counts down; write it 1-3"),
     ("1,1", "--seeds 1,1 names seed 1 more than once; name each seed once"),
