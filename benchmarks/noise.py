@@ -29,10 +29,12 @@ random stream.
 Then the one such way that torch's own generator allows, and what it and the noise are worth
 inside the step: ``split_s`` draws every shape in two halves at once, from two generators in
 two threads (other numbers than the step draws, from the same distribution); ``step_s``,
-``step_split_s`` and ``step_noise_free_s`` time the default fp32 step as ``speed.py`` does (its
-``train`` on ``--iterations`` batches after a 10-batch warm-up), with its noise as today, drawn
-that way, and not drawn at all (D's noise layers add nothing: a bound, not a step anyone should
-train), in turn ``--rounds`` times, each round after its own matmul rate (``*_fraction``: the
+``step_split_s``, ``step_ahead_s`` and ``step_noise_free_s`` time the default fp32 step as
+``speed.py`` does (its ``train`` on ``--iterations`` batches after a 10-batch warm-up), with its
+noise as today, drawn that way, drawn ahead (a second thread with a generator of its own draws
+each layer's next noise while the step computes, so that the draws can use what the step's
+small, one-thread operators leave of the second core) and not drawn at all (D's noise layers
+add nothing: a bound, not a step anyone should train), in turn ``--rounds`` times, each round after its own matmul rate (``*_fraction``: the
 fraction of it, medians over the rounds; every round under ``rounds``). One JSON line, whose
 ``environment`` records the machine and software as a run folder's ``environment.jsonl`` does.
 """
@@ -45,7 +47,7 @@ import math
 import statistics
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
@@ -89,13 +91,20 @@ def noise_shapes(cfg: Config) -> Counter:
     return Counter({shape: count // 10 for shape, count in more.items() if count > 0})
 
 
+AHEAD = 3  # draws kept ready per shape: the most times one shape is drawn in one pass (300x250, D's three)
+
+
 @contextmanager
 def noise_drawn(how: str):
     """D's noise layers draw as the step does (``as-is``), each draw in two halves from two
-    generators in two threads (``split``), or not at all (``none``)."""
+    generators in two threads (``split``), ahead (``ahead``: a second thread draws each layer's
+    next noise while the step goes on, :data:`AHEAD` of each shape kept ready, so that the
+    draws can fill the time in which the step's small operators leave a core idle), or not at
+    all (``none``)."""
     forward = layers.GaussianNoise.forward
     generators = [torch.Generator().manual_seed(1), torch.Generator().manual_seed(2)]
     pool = ThreadPoolExecutor(1)
+    ready: dict[tuple, deque] = {}  # (shape, dtype, std) -> the drawer's futures, oldest first
 
     def split(self, x):
         if not self.training or self.std <= 0:
@@ -108,7 +117,16 @@ def noise_drawn(how: str):
         other.result()
         return x + noise
 
-    layers.GaussianNoise.forward = {"as-is": forward, "split": split, "none": lambda self, x: x}[how]
+    def ahead(self, x):
+        if not self.training or self.std <= 0:
+            return x
+        key = (tuple(x.shape), x.dtype, self.std)
+        queue = ready.setdefault(key, deque())
+        while len(queue) < AHEAD + 1:
+            queue.append(pool.submit(torch.normal, 0.0, self.std, key[0], dtype=x.dtype, generator=generators[1]))
+        return x + queue.popleft().result()
+
+    layers.GaussianNoise.forward = {"as-is": forward, "split": split, "ahead": ahead, "none": lambda self, x: x}[how]
     try:
         yield
     finally:
@@ -196,7 +214,8 @@ def main() -> None:
     for _ in range(args.rounds):
         rate = matmul_rate(cfg, torch.device("cpu"))
         row = {"matmul_gflops": rate}
-        for how, key in (("as-is", "step"), ("split", "step_split"), ("none", "step_noise_free")):
+        for how, key in (("as-is", "step"), ("split", "step_split"), ("ahead", "step_ahead"),
+                         ("none", "step_noise_free")):
             with noise_drawn(how):
                 row[f"{key}_s"] = seconds_per_iteration(cfg, args.iterations)
             row[f"{key}_fraction"] = step_gflop(cfg) / row[f"{key}_s"] / rate

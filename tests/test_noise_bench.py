@@ -21,9 +21,10 @@ def test_the_noise_of_one_iteration_is_counted_by_shape(benchmark_script):
     assert GaussianNoise.forward.__name__ == "forward"  # (the counting is undone)
 
 
-def test_the_noise_can_be_drawn_in_two_halves_or_not_at_all_and_is_put_back(benchmark_script):
-    """The step timings' three ways of drawing D's noise: as the step does, two halves from two
-    generators in two threads (each half noise at the layer's scale), and none; the layer's own
+def test_the_noise_can_be_drawn_in_two_halves_ahead_or_not_at_all_and_is_put_back(benchmark_script):
+    """The step timings' four ways of drawing D's noise: as the step does, two halves from two
+    generators in two threads (each half noise at the layer's scale), ahead in a second thread,
+    and none; the layer's own
     forward is back afterwards."""
     import torch
 
@@ -40,6 +41,11 @@ def test_the_noise_can_be_drawn_in_two_halves_or_not_at_all_and_is_put_back(benc
     for half in drawn.chunk(2):  # both halves drawn, at the layer's scale
         assert abs(half.std().item() - 0.5) < 0.01 and abs(half.mean().item()) < 0.01
     assert not torch.equal(drawn[:50000], drawn[50000:])
+    with noise.noise_drawn("ahead"):  # drawn by a second thread: each call new noise at the layer's scale
+        first, second = layer(x) - x, layer(x) - x
+    for drawn in (first, second):
+        assert abs(drawn.std().item() - 0.5) < 0.01 and abs(drawn.mean().item()) < 0.01
+    assert not torch.equal(first, second)
     assert GaussianNoise.forward.__name__ == "forward"
     torch.manual_seed(0)
     as_is = layer(x)
