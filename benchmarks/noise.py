@@ -168,7 +168,7 @@ def main() -> None:
             torch.rand(shape, generator=generator)
 
     out = {"threads": torch.get_num_threads(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-           "environment": describe("cpu"),
+           "environment": describe("cpu", code=("ssgan", "benchmarks")),
            "noise_shapes": {"x".join(map(str, s)): c for s, c in sorted(shapes.items())},
            "numbers_per_iteration": numbers,
            "torch_normal_s": best_of_three(torch_noise, args.repeats),

@@ -194,7 +194,7 @@ def main() -> None:
     if "tf32" in args.precision.split(",") and device.type != "cuda":
         p.error(f"--precision tf32 is a CUDA probe (TF32 tensor cores), and this run uses {device.type}")
     base = Config(epochs=1, device=str(device), sample_every=1, graphs="off")
-    machine = describe(device)  # (once: each line of the run carries the same record)
+    machine = describe(device, code=("ssgan", "benchmarks"))  # (once: each line of the run carries the same record)
     if args.arch:
         for arch in args.arch.split(","):
             for text, shape in args.shape:

@@ -18,15 +18,17 @@ import torch
 ENVIRONMENT = "environment.jsonl"
 
 
-def describe(device: torch.device | str, processes: int = 1) -> dict:
-    """The software and machine that train now on ``device`` (``processes``: torchrun's world size)."""
+def describe(device: torch.device | str, processes: int = 1, code: tuple[str, ...] = ("ssgan",)) -> dict:
+    """The software and machine that train now on ``device`` (``processes``: torchrun's world size);
+    ``changed`` says whether the folders ``code`` of the checkout have uncommitted changes (a
+    benchmark's line names ``benchmarks`` too: its own script made the figures)."""
     import numpy
     import sklearn
 
     from ssgan import __version__
 
     device = torch.device(device)
-    commit, changed = _checkout()
+    commit, changed = _checkout(tuple(code))
     record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "ssgan": __version__, "commit": commit,
               "changed": changed, "python": platform.python_version(), "torch": torch.__version__,
               "numpy": numpy.__version__, "scikit-learn": sklearn.__version__, "platform": platform.platform(),
@@ -121,10 +123,10 @@ def cpu_field(key: str) -> str | None:
 
 
 @functools.cache
-def _checkout() -> tuple[str | None, bool | None]:
+def _checkout(code: tuple[str, ...] = ("ssgan",)) -> tuple[str | None, bool | None]:
     """The git commit of the checkout that this ssgan is installed from (an editable install),
-    and whether its package has uncommitted changes; (None, None) for an installed copy, or
-    where git is missing. Asked once per process."""
+    and whether its folders ``code`` (the package) have uncommitted changes; (None, None) for an
+    installed copy, or where git is missing. Asked once per process and ``code``."""
     root = Path(__file__).resolve().parent.parent
     if not (root / ".git").exists():
         return None, None
@@ -132,7 +134,7 @@ def _checkout() -> tuple[str | None, bool | None]:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                                 timeout=10, check=True).stdout.strip()
         status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--",
-                                 "ssgan"], capture_output=True, text=True, timeout=10, check=True).stdout
+                                 *code], capture_output=True, text=True, timeout=10, check=True).stdout
     except (OSError, subprocess.SubprocessError):
         return None, None
     return commit or None, bool(status.strip())

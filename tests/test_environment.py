@@ -46,6 +46,28 @@ def test_a_run_keeps_a_line_per_session_of_what_it_trained_with(tmp_path):
         assert lines[0]["commit"] is None
 
 
+def test_a_benchmark_line_counts_changes_to_its_own_scripts(tmp_path, monkeypatch):
+    """A run folder's ``changed`` is about the package; a benchmark's line (``code=("ssgan",
+    "benchmarks")``) also says when the script that made its figures was edited (noise.py's lines
+    of 2026-12-06 said no changes, made by an edited noise.py). In a checkout of its own."""
+    for folder in ("ssgan", "benchmarks"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.py").write_text("x = 1\n")
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "one"]):
+        subprocess.run(git + args, check=True, capture_output=True)
+    monkeypatch.setattr(environment, "__file__", str(tmp_path / "ssgan" / "environment.py"))
+    environment._checkout.cache_clear()
+    try:
+        (tmp_path / "benchmarks" / "x.py").write_text("x = 2\n")
+        assert environment.describe("cpu")["changed"] is False
+        assert environment.describe("cpu", code=("ssgan", "benchmarks"))["changed"] is True
+        assert environment.describe("cpu")["commit"] == subprocess.run(
+            git + ["rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    finally:
+        environment._checkout.cache_clear()
+
+
 @pytest.mark.parametrize("bf16, amx, named", [(False, False, []), (True, False, ["avx512_bf16"]),
                                                (False, True, ["amx"]), (True, True, ["avx512_bf16", "amx"])])
 def test_the_cpu_extensions_named_are_those_that_train_bf16_natively(monkeypatch, bf16, amx, named):
