@@ -34,9 +34,11 @@ two threads (other numbers than the step draws, from the same distribution); ``s
 noise as today, drawn that way, drawn ahead (a second thread with a generator of its own draws
 each layer's next noise while the step computes, so that the draws can use what the step's
 small, one-thread operators leave of the second core) and not drawn at all (D's noise layers
-add nothing: a bound, not a step anyone should train), in turn ``--rounds`` times, each round after its own matmul rate (``*_fraction``: the
-fraction of it, medians over the rounds; every round under ``rounds``). One JSON line, whose
-``environment`` records the machine and software as a run folder's ``environment.jsonl`` does.
+add nothing: a bound, not a step anyone should train), in turn ``--rounds`` times, each round
+after its own matmul rate (``*_fraction``: the fraction of it, medians over the rounds; every
+round under ``rounds``). One JSON line, whose ``environment`` records the machine and software
+as a run folder's ``environment.jsonl`` does (and whether ``ssgan/`` or ``benchmarks/`` had
+uncommitted edits).
 """
 
 from __future__ import annotations
