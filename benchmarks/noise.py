@@ -60,10 +60,9 @@ from speed import matmul_rate, seconds_per_iteration, step_gflop, step_matmuls
 import ssgan.models.layers as layers
 from ssgan.config import Config
 from ssgan.data import Dataset, load_mnist
-from ssgan.environment import describe
 from ssgan.splits import make_split
 from ssgan.train import train
-from options import count, run_script
+from options import benchmark_environment, count, run_script
 
 
 def noise_shapes(cfg: Config) -> Counter:
@@ -170,7 +169,7 @@ def main() -> None:
             torch.rand(shape, generator=generator)
 
     out = {"threads": torch.get_num_threads(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-           "environment": describe("cpu", code=("ssgan", "benchmarks")),
+           "environment": benchmark_environment("cpu"),
            "noise_shapes": {"x".join(map(str, s)): c for s, c in sorted(shapes.items())},
            "numbers_per_iteration": numbers,
            "torch_normal_s": best_of_three(torch_noise, args.repeats),

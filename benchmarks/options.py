@@ -14,7 +14,15 @@ import sys
 from pathlib import Path
 
 from ssgan.config import seed_list
+from ssgan.environment import describe
 from ssgan.errors import SSGANError
+
+
+def benchmark_environment(device) -> dict:
+    """What a benchmark line records of its machine and software, as a run folder's
+    ``environment.jsonl`` does, except that ``changed`` also counts uncommitted edits to
+    ``benchmarks/``: the script made the figures as much as the package did."""
+    return describe(device, code=("ssgan", "benchmarks"))
 
 
 def seeds_option(text: str) -> list[int]:

@@ -55,11 +55,10 @@ import torch
 
 from ssgan.config import Config
 from ssgan.data import Dataset, load_mnist
-from ssgan.environment import describe
 from ssgan.models import WNLinear, build_models
 from ssgan.splits import make_split
 from ssgan.train import resolve_device, resolve_precision, train
-from options import count, run_script
+from options import benchmark_environment, count, run_script
 
 
 def dense_shapes(module: torch.nn.Module) -> list[tuple[int, int]]:
@@ -194,7 +193,7 @@ def main() -> None:
     if "tf32" in args.precision.split(",") and device.type != "cuda":
         p.error(f"--precision tf32 is a CUDA probe (TF32 tensor cores), and this run uses {device.type}")
     base = Config(epochs=1, device=str(device), sample_every=1, graphs="off")
-    machine = describe(device, code=("ssgan", "benchmarks"))  # (once: each line of the run carries the same record)
+    machine = benchmark_environment(device)  # (once: each line of the run carries the same record)
     if args.arch:
         for arch in args.arch.split(","):
             for text, shape in args.shape:

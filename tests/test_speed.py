@@ -87,7 +87,7 @@ def test_tf32_probe_times_the_fp32_step_with_tf32_matrix_products(speed, monkeyp
     torch's fp32 matmul precision "high" while the step and its tf32 matmul rate are timed,
     and "highest" again afterwards; its fraction is taken against the fp32 rate."""
     monkeypatch.setattr(speed, "resolve_device", lambda name: torch.device("cuda"))
-    monkeypatch.setattr(speed, "describe", lambda device, **_: {"device": str(device)})  # (it would ask the GPU's name)
+    monkeypatch.setattr(speed, "benchmark_environment", lambda device: {"device": str(device)})  # (it would ask the GPU's name)
     out, calls = run(speed, monkeypatch, capsys, [100.0, 100.0, 200.0, 300.0, 200.0, 300.0], [0.05, 0.01, 0.04, 0.008],
                      "--device", "cuda", "--precision", "fp32,tf32", matmul_precision=True)
     fp32 = [("rate", "fp32", "highest"), ("step", "fp32", "highest")]
