@@ -16,7 +16,8 @@ timings of ``--repeats`` iterations' worth:
   the other generator at hand;
 - ``inductor_normal_s`` (with ``--inductor``): the same shapes drawn, and added to zeros, inside
   a ``torch.compile`` function, whose generated C++ draws from Inductor's own counter-based
-  generator (Philox) in parallel loops, the way ``--compile`` would draw them;
+  generator (Philox) in parallel loops, the way ``--compile`` would draw them; and
+  ``hashed_normal_s``, the same with :func:`hashed_noise` (below), one compiled call a shape;
 - ``matmul_s``: the step's matrix products alone, as ``speed.py`` times them, and
   ``overlapped_s``: those products and the noise at once, the noise drawn in a second thread
   (the one way to hide it without changing its numbers), against ``sequential_s``, the sum.
@@ -36,7 +37,13 @@ each layer's next noise while the step computes, so that the draws can use what 
 small, one-thread operators leave of the second core) and not drawn at all (D's noise layers
 add nothing: a bound, not a step anyone should train), in turn ``--rounds`` times, each round
 after its own matmul rate (``*_fraction``: the fraction of it, medians over the rounds; every
-round under ``rounds``). One JSON line, whose ``environment`` records the machine and software
+round under ``rounds``). With ``--inductor`` the rounds also time ``step_hashed_s``: the noise of
+a generator of the kind ssgan would need to write for itself, a counter hash (``lowbias32``, two
+rounds for a pair of uniform numbers, Box-Muller's cosine) that Inductor compiles into one C++
+loop with the layer's addition, with no sequential state, so that both cores draw and no pass
+over memory is spent on the noise alone. It is a timing of that cost, not a generator to train
+with: its draws are keyed by a 32-bit counter and nothing checks their statistics beyond the
+first moments. One JSON line, whose ``environment`` records the machine and software
 as a run folder's ``environment.jsonl`` does (and whether ``ssgan/`` or ``benchmarks/`` had
 uncommitted edits).
 """
@@ -45,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import statistics
 import threading
@@ -55,9 +63,11 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
+import torch._dynamo
 from speed import matmul_rate, seconds_per_iteration, step_gflop, step_matmuls
 
 import ssgan.models.layers as layers
+from ssgan.compiling import RECOMPILE_LIMIT
 from ssgan.config import Config
 from ssgan.data import Dataset, load_mnist
 from ssgan.splits import make_split
@@ -95,13 +105,34 @@ def noise_shapes(cfg: Config) -> Counter:
 AHEAD = 3  # draws kept ready per shape: the most times one shape is drawn in one pass (300x250, D's three)
 
 
+def _mix(h):
+    """lowbias32 (C. Wellons' integer hash) on int32 tensors: shifts masked to act as logical ones,
+    products wrapping as unsigned ones would."""
+    h = h ^ ((h >> 16) & 0xFFFF)
+    h = h * 0x7FEB352D
+    h = h ^ ((h >> 15) & 0x1FFFF)
+    h = h * -0x7B935975  # 0x846CA68B as a signed 32-bit number
+    return h ^ ((h >> 16) & 0xFFFF)
+
+
+def hashed_noise(x, key, std: float):
+    """``x`` plus N(0, std^2) noise made from a counter hash of each element's index and ``key``
+    (an int32 tensor): two hashed words give two uniform numbers, Box-Muller's cosine one normal."""
+    first = _mix(torch.arange(x.numel(), dtype=torch.int32, device=x.device).view(x.shape) + key)
+    second = _mix(first ^ -0x61C88647)  # (the golden ratio's 32 bits, 0x9E3779B9)
+    u1 = (((first >> 8) & 0xFFFFFF).to(torch.float32) + 0.5) * 2.0 ** -24
+    u2 = ((second >> 8) & 0xFFFFFF).to(torch.float32) * 2.0 ** -24
+    return x + (std * torch.sqrt(-2.0 * torch.log(u1)) * torch.cos(2 * math.pi * u2)).to(x.dtype)
+
+
 @contextmanager
 def noise_drawn(how: str):
     """D's noise layers draw as the step does (``as-is``), each draw in two halves from two
     generators in two threads (``split``), ahead (``ahead``: a second thread draws each layer's
     next noise while the step goes on, :data:`AHEAD` of each shape kept ready, so that the
-    draws can fill the time in which the step's small operators leave a core idle), or not at
-    all (``none``)."""
+    draws can fill the time in which the step's small operators leave a core idle), from
+    :func:`hashed_noise` compiled by Inductor (``hashed``, each draw keyed by a counter), or not
+    at all (``none``)."""
     forward = layers.GaussianNoise.forward
     generators = [torch.Generator().manual_seed(1), torch.Generator().manual_seed(2)]
     pool = ThreadPoolExecutor(1)
@@ -127,7 +158,19 @@ def noise_drawn(how: str):
             queue.append(pool.submit(torch.normal, 0.0, self.std, key[0], dtype=x.dtype, generator=generators[1]))
         return x + queue.popleft().result()
 
-    layers.GaussianNoise.forward = {"as-is": forward, "split": split, "ahead": ahead, "none": lambda self, x: x}[how]
+    if how == "hashed":  # one compiled variant per shape and scale, more than torch's default 8
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
+    compiled = torch.compile(hashed_noise, dynamic=False) if how == "hashed" else None
+    draws = iter(range(1, 2**31))
+
+    def hashed(self, x):
+        if not self.training or self.std <= 0:
+            return x
+        key = torch.tensor(next(draws) * 0x9E3779B1 % 2**32 - 2**31, dtype=torch.int32)
+        return compiled(x, key, self.std)
+
+    layers.GaussianNoise.forward = {"as-is": forward, "split": split, "ahead": ahead, "hashed": hashed,
+                                    "none": lambda self, x: x}[how]
     try:
         yield
     finally:
@@ -180,12 +223,19 @@ def main() -> None:
         out[f"numpy_{name}_s"] = best_of_three(lambda: rng.standard_normal(numbers, dtype=np.float32, out=buffer),
                                                args.repeats)
     if args.inductor:
+        # (Inductor's C++ build notes once that there is no CUDA runtime, which is no news here)
+        logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+
         @torch.compile(dynamic=False)
         def inductor_noise(zeros):
             return [z + torch.randn_like(z) * 0.5 for z in zeros]
 
         zeros = [torch.zeros(shape) for shape in draws]
         out["inductor_normal_s"] = best_of_three(lambda: inductor_noise(zeros), args.repeats)
+        hashed = torch.compile(hashed_noise, dynamic=False)
+        keys = [torch.tensor(k, dtype=torch.int32) for k in range(len(zeros))]
+        out["hashed_normal_s"] = best_of_three(lambda: [hashed(z, k, 0.5) for z, k in zip(zeros, keys)],
+                                               args.repeats)
     rate = matmul_rate(cfg, torch.device("cpu"))
     out["matmul_gflops"] = rate
     out["matmul_s"] = step_gflop(cfg) / rate
@@ -216,7 +266,7 @@ def main() -> None:
         rate = matmul_rate(cfg, torch.device("cpu"))
         row = {"matmul_gflops": rate}
         for how, key in (("as-is", "step"), ("split", "step_split"), ("ahead", "step_ahead"),
-                         ("none", "step_noise_free")):
+                         *((("hashed", "step_hashed"),) if args.inductor else ()), ("none", "step_noise_free")):
             with noise_drawn(how):
                 row[f"{key}_s"] = seconds_per_iteration(cfg, args.iterations)
             row[f"{key}_fraction"] = step_gflop(cfg) / row[f"{key}_s"] / rate

@@ -52,3 +52,29 @@ def test_the_noise_can_be_drawn_in_two_halves_ahead_or_not_at_all_and_is_put_bac
     torch.manual_seed(0)
     with noise.noise_drawn("as-is"):
         assert torch.equal(layer(x), as_is)
+
+
+def test_the_hashed_noise_is_normal_at_the_layers_scale_and_new_at_each_draw(benchmark_script):
+    """The generator that ``--inductor`` times inside the step: its draws, compiled by Inductor,
+    have the layer's mean and scale (and a normal's fourth moment), two draws differ, and the
+    layer's own forward is back afterwards."""
+    import torch
+
+    noise = benchmark_script("noise")
+    from ssgan.models.layers import GaussianNoise
+
+    layer, x = GaussianNoise(0.5), torch.ones(400, 250)
+    with noise.noise_drawn("hashed"):
+        first, second = layer(x) - x, layer(x) - x
+        assert torch.equal(layer.eval()(x), x)
+    for drawn in (first, second):
+        z = drawn / 0.5
+        assert abs(z.mean().item()) < 0.01 and abs(z.std().item() - 1) < 0.01
+        assert abs((z**4).mean().item() - 3) < 0.05
+    assert (first != second).float().mean() > 0.99
+    # Inductor's C++ computes the hash as torch's own kernels do (its products wrap, its shifts
+    # are masked): the compiled draw is the eager one, to float rounding
+    key = torch.tensor(-12345, dtype=torch.int32)
+    compiled = torch.compile(noise.hashed_noise, dynamic=False)(x, key, 0.5)
+    assert torch.allclose(compiled, noise.hashed_noise(x, key, 0.5), atol=1e-5)
+    assert GaussianNoise.forward.__name__ == "forward"
