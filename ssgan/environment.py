@@ -125,15 +125,16 @@ def cpu_field(key: str) -> str | None:
 @functools.cache
 def _checkout(code: tuple[str, ...] = ("ssgan",)) -> tuple[str | None, bool | None]:
     """The git commit of the checkout that this ssgan is installed from (an editable install),
-    and whether its folders ``code`` (the package) have uncommitted changes; (None, None) for an
-    installed copy, or where git is missing. Asked once per process and ``code``."""
+    and whether its folders ``code`` (the package) have uncommitted changes, a new file that git
+    does not ignore included; (None, None) for an installed copy, or where git is missing. Asked
+    once per process and ``code``."""
     root = Path(__file__).resolve().parent.parent
     if not (root / ".git").exists():
         return None, None
     try:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                                 timeout=10, check=True).stdout.strip()
-        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--",
+        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=normal", "--",
                                  *code], capture_output=True, text=True, timeout=10, check=True).stdout
     except (OSError, subprocess.SubprocessError):
         return None, None

@@ -64,6 +64,18 @@ def test_a_benchmark_line_counts_changes_to_its_own_scripts(tmp_path, monkeypatc
         assert environment.describe("cpu", code=("ssgan", "benchmarks"))["changed"] is True
         assert environment.describe("cpu")["commit"] == subprocess.run(
             git + ["rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        # a new script not yet committed made its figures too (profile_step.py's first lines, by
+        # the old check, said no changes); what git ignores, like __pycache__/, does not count
+        subprocess.run(git + ["checkout", "-q", "--", "benchmarks"], check=True, capture_output=True)
+        (tmp_path / ".gitignore").write_text("__pycache__/\n")
+        (tmp_path / "benchmarks" / "__pycache__").mkdir()
+        (tmp_path / "benchmarks" / "__pycache__" / "x.pyc").write_bytes(b"")
+        environment._checkout.cache_clear()
+        assert environment.describe("cpu", code=("ssgan", "benchmarks"))["changed"] is False
+        (tmp_path / "benchmarks" / "new.py").write_text("y = 1\n")
+        environment._checkout.cache_clear()
+        assert environment.describe("cpu", code=("ssgan", "benchmarks"))["changed"] is True
+        assert environment.describe("cpu")["changed"] is False
     finally:
         environment._checkout.cache_clear()
 
