@@ -42,8 +42,9 @@ a generator of the kind ssgan would need to write for itself, a counter hash (``
 rounds for a pair of uniform numbers, Box-Muller's cosine) that Inductor compiles into one C++
 loop with the layer's addition, with no sequential state, so that both cores draw and no pass
 over memory is spent on the noise alone. It is a timing of that cost, not a generator to train
-with: its draws are keyed by a 32-bit counter and nothing checks their statistics beyond the
-first moments. One JSON line, whose ``environment`` records the machine and software
+with: its draws are keyed by a 32-bit counter (a long run's keys would come close enough for
+two draws to share hashed indices) and nothing checks their statistics beyond the first four
+moments. One JSON line, whose ``environment`` records the machine and software
 as a run folder's ``environment.jsonl`` does (and whether ``ssgan/`` or ``benchmarks/`` had
 uncommitted edits).
 """
@@ -195,7 +196,8 @@ def main() -> None:
     p.add_argument("--repeats", type=count, default=20, help="iterations' worth per timing")
     p.add_argument("--iterations", type=count, default=60, help="iterations of each step timing")
     p.add_argument("--rounds", type=count, default=3, help="rounds of the step timings")
-    p.add_argument("--inductor", action="store_true", help="also time torch.compile's own generator (compiles first)")
+    p.add_argument("--inductor", action="store_true", help="also time torch.compile's own generator, and a counter hash "
+                   "alone and inside the step (compiles first)")
     args = p.parse_args()
     cfg = Config(epochs=1, device="cpu", precision="fp32", graphs="off")
     shapes = noise_shapes(cfg)

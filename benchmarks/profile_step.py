@@ -37,9 +37,8 @@ PARTS = {
                        "aten::bernoulli_", "aten::bernoulli"),
     "weight normalisation": ("aten::_weight_norm_interface", "aten::_weight_norm_interface_backward",
                              "aten::_weight_norm"),
-    "Adam": ("aten::_fused_adam_", "aten::_foreach_add_", "aten::_foreach_mul_", "aten::_foreach_addcmul_",
-             "aten::_foreach_lerp_", "Optimizer.step#Adam.step", "Optimizer.zero_grad#Adam.zero_grad"),
-    "moving average of D": ("aten::lerp_",),
+    "Adam": ("aten::_fused_adam_", "Optimizer.step#Adam.step", "Optimizer.zero_grad#Adam.zero_grad"),
+    "moving average of D": ("aten::_foreach_lerp_", "aten::lerp_"),  # (train's EMA update, one lerp a tensor)
     "copies": ("aten::copy_", "aten::_to_copy", "aten::to"),
 }
 
