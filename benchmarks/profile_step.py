@@ -1,5 +1,5 @@
 """Where the default step's time goes on this machine: ``torch.profiler`` over ``--iterations``
-iterations of ``train`` (after the 10-batch warm-up that ``speed.py`` also runs), each operator's
+iterations of ``train`` (of ``speed.py``'s images, after its 10-batch warm-up), each operator's
 self time summed into the parts that issue 11 names as candidates.
 
     python benchmarks/profile_step.py [--iterations 40] [--precision fp32|bf16] [--top 15]
@@ -22,10 +22,10 @@ import json
 import time
 
 import torch
+from speed import bench_data
 from torch.profiler import ProfilerActivity, profile
 
 from ssgan.config import Config
-from ssgan.data import Dataset, load_mnist
 from ssgan.splits import make_split
 from ssgan.train import Reporter, resolve_precision, train
 from options import benchmark_environment, count, run_script
@@ -70,10 +70,7 @@ class Iterations(Reporter):
 
 def profile_train(cfg: Config, iterations: int, top: int) -> dict:
     """Profile ``train`` on ``iterations`` MNIST batches of ``cfg`` (after a 10-batch warm-up)."""
-    mnist = load_mnist()
-    n = cfg.batch_size * iterations
-    data = Dataset("bench", mnist.x_train[:n], mnist.y_train[:n], None, None, 10)
-    warm = Dataset("bench", mnist.x_train[:10 * cfg.batch_size], mnist.y_train[:10 * cfg.batch_size], None, None, 10)
+    data, warm = bench_data(cfg, iterations)
     train(cfg, warm, make_split(warm, 100, 1))
     window = Iterations()
     train(cfg, data, make_split(data, 100, 1), reporter=window)

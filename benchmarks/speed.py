@@ -29,8 +29,9 @@ set-up of its ``train`` call, about 1 % of 200 iterations here), so the ratio er
 ``fraction_of_matmul_rate`` compares across machines; it is taken against the fp32 rate for
 every precision (the issue's measure). With bf16 among the precisions the same products are
 also timed in bf16, and ``bf16_fraction_of_bf16_matmul_rate`` says how close the bf16 step
-comes to the rate of its own matrix products. Training runs on the first 100 x iterations
-MNIST images with no test set, after a warm-up of 10 iterations.
+comes to the rate of its own matrix products. Training runs on 100 x iterations MNIST images
+with no test set (the first of each class, then the second of each, and so on, so that any
+count of iterations holds the labeled split), after a warm-up of 10 iterations.
 
 A machine whose speed drifts from minute to minute (a shared 2-core CPU) moves the fraction by
 itself, so each step is compared with matrix products timed just before it (seconds apart),
@@ -139,18 +140,36 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def seconds_per_iteration(cfg: Config, iterations: int, shape: tuple[int, ...] = (1, 28, 28)) -> float:
-    """Wall seconds per iteration of ``train`` on ``iterations`` batches (after a 10-batch warm-up):
-    MNIST images for 1x28x28, random pixels of ``shape`` otherwise (speed does not read them)."""
-    n = cfg.batch_size * iterations
+def bench_data(cfg: Config, iterations: int, shape: tuple[int, ...] = (1, 28, 28)) -> tuple[Dataset, Dataset]:
+    """The data of a timed ``train`` call on ``iterations`` batches, and of its 10-batch warm-up:
+    MNIST images for 1x28x28, the first of each class, then the second of each, and so on, so
+    that a single batch holds the labeled split's 10 of each class; random pixels of ``shape``
+    otherwise (speed does not read them).
+
+    >>> data, warm = bench_data(Config(epochs=1), 1)
+    >>> len(data.x_train), len(warm.x_train), sorted(set(np.bincount(data.y_train)))
+    (100, 1000, [10])
+    """
+    n = cfg.batch_size * max(iterations, 10)
     if shape == (1, 28, 28):
         mnist = load_mnist()
-        x, y = mnist.x_train[:n], mnist.y_train[:n]
+        rank = np.empty(len(mnist.y_train), dtype=np.int64)  # each image's place among its class's
+        for c in np.unique(mnist.y_train):
+            where = np.flatnonzero(mnist.y_train == c)
+            rank[where] = np.arange(len(where))
+        order = np.lexsort((mnist.y_train, rank))[:n]  # by that place, then by class
+        x, y = mnist.x_train[order], mnist.y_train[order]
     else:
         rng = np.random.default_rng(0)
         x, y = rng.random((n, *shape), dtype=np.float32), np.arange(n) % 10
-    data = Dataset("bench", x, y, None, None, 10)
-    warm = Dataset("bench", x[:10 * cfg.batch_size], y[:10 * cfg.batch_size], None, None, 10)
+    m, w = cfg.batch_size * iterations, cfg.batch_size * 10
+    return Dataset("bench", x[:m], y[:m], None, None, 10), Dataset("bench", x[:w], y[:w], None, None, 10)
+
+
+def seconds_per_iteration(cfg: Config, iterations: int, shape: tuple[int, ...] = (1, 28, 28)) -> float:
+    """Wall seconds per iteration of ``train`` on ``iterations`` batches (after a 10-batch warm-up)
+    of :func:`bench_data`."""
+    data, warm = bench_data(cfg, iterations, shape)
     train(cfg, warm, make_split(warm, 100, 1))
     t0 = time.perf_counter()
     train(cfg, data, make_split(data, 100, 1))

@@ -109,3 +109,19 @@ def test_bf16_is_timed_by_default_only_on_a_cpu_that_has_it(speed, monkeypatch, 
     rates = [100.0, 200.0, 400.0] if native else [100.0]
     _, calls = run(speed, monkeypatch, capsys, rates, [0.05, 0.04][:len(steps)], "--iterations", "3")
     assert [call[1] for call in calls if call[0] == "step"] == steps
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 8, 8)])
+def test_one_timed_iteration_holds_the_labeled_split_and_the_warm_up_is_ten_batches(speed, shape):
+    """``--iterations 1`` stopped with "--labels 100 asks for 10 labeled examples of class 5",
+    an option the script does not have: MNIST's first 100 images hold 5 fives. The images come
+    class by class in turn now, and the warm-up is 10 batches whatever the count."""
+    import numpy as np
+
+    from ssgan.config import Config
+    from ssgan.splits import make_split
+
+    data, warm = speed.bench_data(Config(epochs=1), 1, shape)
+    assert data.x_train.shape == (100, *shape) and len(warm.x_train) == 1000
+    assert np.bincount(data.y_train).tolist() == [10] * 10
+    assert make_split(data, 100, 1).indices.tolist() == list(range(100))
