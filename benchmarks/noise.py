@@ -196,8 +196,8 @@ def main() -> None:
     p.add_argument("--repeats", type=count, default=20, help="iterations' worth per timing")
     p.add_argument("--iterations", type=count, default=60, help="iterations of each step timing")
     p.add_argument("--rounds", type=count, default=3, help="rounds of the step timings")
-    p.add_argument("--inductor", action="store_true", help="also time torch.compile's own generator, and a counter hash "
-                   "alone and inside the step (compiles first)")
+    p.add_argument("--inductor", action="store_true",
+                   help="also time torch.compile's own generator, and a counter hash alone and inside the step (compiles first)")
     args = p.parse_args()
     cfg = Config(epochs=1, device="cpu", precision="fp32", graphs="off")
     shapes = noise_shapes(cfg)

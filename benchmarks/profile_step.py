@@ -10,8 +10,9 @@ uniform inputs; weight normalisation forward and backward; Adam and its zeroing 
 the moving average of D; autocast's and other copies; the rest), ``ms_per_iteration`` of each,
 and the ``top`` operators by self time with their calls and shares. The profile covers the
 loop's iterations and its end-of-epoch evaluation (none here: no held-out set), not the set-up
-before them (building and initialising the networks). The profiler slows the small operators more than the large ones, so the
-shares are for comparing parts, not a timing: ``speed.py`` times the step, ``noise.py`` the noise.
+before them (building and initialising the networks). The profiler slows the small operators
+more than the large ones, so the shares are for comparing parts, not a timing: ``speed.py``
+times the step, ``noise.py`` the noise.
 ``environment`` records the machine and software, as the other benchmark lines do.
 """
 
