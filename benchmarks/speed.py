@@ -147,8 +147,8 @@ def bench_data(cfg: Config, iterations: int, shape: tuple[int, ...] = (1, 28, 28
     otherwise (speed does not read them).
 
     >>> data, warm = bench_data(Config(epochs=1), 1)
-    >>> len(data.x_train), len(warm.x_train), sorted(set(np.bincount(data.y_train)))
-    (100, 1000, [10])
+    >>> len(data.x_train), len(warm.x_train), set(np.bincount(data.y_train).tolist())
+    (100, 1000, {10})
     """
     n = cfg.batch_size * max(iterations, 10)
     if shape == (1, 28, 28):
