@@ -11,26 +11,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import time
 from pathlib import Path
 
-from ssgan.errors import SSGANError
-from options import run_script
+from options import run_script, ssgan_command
 
 OUT = Path(__file__).parent / "runs"
 
 
 def fit(*args: str) -> dict:
-    cmd = ["ssgan", "fit", *args, "--out", str(OUT), "--json"]
+    cmd = ["fit", *args, "--out", str(OUT), "--json"]
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0:  # (ssgan's own one-line reason is the last line it wrote)
-        why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
-        raise SSGANError(f"{' '.join(cmd[:2 + len(args)])} failed: {why}")
-    result = json.loads(done.stdout)
+    result = json.loads(ssgan_command(*cmd).stdout)
     result["wall_seconds"] = round(time.perf_counter() - t0, 1)
-    result["command"] = " ".join(cmd)
+    result["command"] = " ".join(["ssgan", *cmd])
     return result
 
 

@@ -10,6 +10,8 @@ ssgan itself finds wrong ends the script the same way, in one line.
 from __future__ import annotations
 
 import argparse
+import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -62,6 +64,18 @@ def numbers(text: str) -> list[float]:
         return [float(v) for v in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"give numbers separated by commas, like 0,0.1, got {text!r}") from None
+
+
+def ssgan_command(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``ssgan ARGS`` as a user would, its output captured as text. A command that ssgan
+    refuses or that fails raises :class:`SSGANError` with the command and ssgan's own last line,
+    so that :func:`run_script` ends the script in one line, not with a CalledProcessError."""
+    cmd = ["ssgan", *args]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        raise SSGANError(f"{shlex.join(cmd)} failed: {why}")
+    return done
 
 
 def run_script(main, *args) -> None:

@@ -21,13 +21,12 @@ import json
 import multiprocessing as mp
 import os
 import statistics
-import subprocess
 import tempfile
 from pathlib import Path
 
 from ssgan.environment import sessions
 from ssgan.runs import read_metrics
-from options import count, run_script
+from options import count, run_script, ssgan_command
 
 SETTINGS = {"default": {}, "OMP_NUM_THREADS=1": {"OMP_NUM_THREADS": "1"},
             "OMP_WAIT_POLICY=PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"}}
@@ -41,8 +40,8 @@ def _spin() -> None:
 def fit(config: str, epochs: int, extra_env: dict, out: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
     env.update(extra_env)
-    done = subprocess.run(["ssgan", "fit", "--config", config, "--epochs", str(epochs), "--out", str(out), "--quiet",
-                           "--json"], env=env, check=True, stdout=subprocess.PIPE, text=True)
+    done = ssgan_command("fit", "--config", config, "--epochs", str(epochs), "--out", str(out), "--quiet", "--json",
+                         env=env)
     run = Path(json.loads(done.stdout)["run"])
     rows = read_metrics(run)
     return {"training_s": round(sum(r["seconds"] for r in rows), 2), "threads": sessions(run)[0]["threads"],

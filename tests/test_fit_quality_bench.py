@@ -27,6 +27,6 @@ def test_a_fit_that_ssgan_refuses_ends_in_ssgans_line(benchmark_script, monkeypa
     monkeypatch.setattr(fit_quality, "OUT", tmp_path)
     with pytest.raises(SSGANError) as e:
         fit_quality.fit("--dataset", "digits", "--labels", "7")
-    assert str(e.value).startswith("ssgan fit --dataset digits --labels 7 failed: ")
+    assert str(e.value).startswith(f"ssgan fit --dataset digits --labels 7 --out {tmp_path} --json failed: Error: ")
     assert "\n" not in str(e.value) and "labels" in str(e.value).split("failed: ")[1]
     assert list(tmp_path.iterdir()) == []  # (no half-made run folder)
