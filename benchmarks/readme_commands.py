@@ -133,7 +133,7 @@ def main() -> int:
         sys.exit(f"error: --keep {args.keep} exists; give a folder that does not, for the clone")
     git = partial(subprocess.run, cwd=ROOT, capture_output=True, text=True)
     head = git(["git", "rev-parse", "--short", "HEAD"]).stdout.strip()
-    if git(["git", "status", "--porcelain", "--untracked-files=no", "--", "ssgan"]).stdout.strip():
+    if git(["git", "status", "--porcelain", "--untracked-files=normal", "--", "ssgan"]).stdout.strip():
         print(f"warning: {ROOT} has uncommitted changes under ssgan/; an editable install there runs them, "
               f"not HEAD's code", file=sys.stderr)
     # where the ``ssgan`` command imports from (``-I``: as a console script, without the current folder;
