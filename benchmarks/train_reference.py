@@ -11,12 +11,12 @@ import argparse
 
 from ssgan.data import load_mnist
 from ssgan.reference import SHIPPED, save_reference, train_reference
-from options import run_script
+from options import count, run_script
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--epochs", type=count, default=6)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     net, record = train_reference(load_mnist(), epochs=args.epochs, seed=args.seed, log=print)

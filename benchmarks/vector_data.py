@@ -41,7 +41,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", nargs="?", default="data/vectors", help="The folder to write the .npz files into.")
     out = Path(parser.parse_args().out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        parser.error(f"cannot make the folder {out}: {e.strerror}")
     for name, (x, y, x_test, y_test) in datasets().items():
         np.savez(out / f"{name}.npz", x=x, y=y.astype(np.int64), x_test=x_test, y_test=y_test.astype(np.int64))
         print(f"{out / name}.npz: {x.shape[0]} training and {x_test.shape[0]} test rows, {x.shape[1]} features, "

@@ -81,6 +81,22 @@ def test_ssgans_own_check_ends_a_script_in_one_line(tmp_path):
     assert (r.returncode, r.stderr) == (2, "moons_precision.py: error: epochs must be >= 1, got 0\n")
 
 
+@pytest.mark.parametrize("script, args, line", [
+    ("train_reference", ["--epochs", "0"], "train_reference.py: error: argument --epochs: must be 1 or more, got 0"),
+    ("vector_data", ["{tmp}/a-file/vectors"], "vector_data.py: error: cannot make the folder {tmp}/a-file/vectors: "
+                                              "Not a directory"),
+])
+def test_a_count_of_zero_or_a_folder_that_cannot_be_made_is_one_line(tmp_path, script, args, line):
+    """Both ended in a traceback (torch's scheduler on zero epochs, before anything was saved;
+    mkdir under a file). train_reference.py writes the package's reference network, so the
+    refusal must come before any training."""
+    (tmp_path / "a-file").write_text("")
+    r = subprocess.run([sys.executable, str(BENCHMARKS / f"{script}.py"), *(a.format(tmp=tmp_path) for a in args)],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1] == line.format(tmp=tmp_path)
+    assert "Traceback" not in r.stderr
+
+
 def test_every_script_runs_its_main_through_run_script():
     """So that a script added later stops on bad input as the others do."""
     import ast
