@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import math
 import statistics
 import threading
@@ -64,11 +63,10 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
-import torch._dynamo
 from speed import matmul_rate, seconds_per_iteration, step_gflop, step_matmuls
 
 import ssgan.models.layers as layers
-from ssgan.compiling import RECOMPILE_LIMIT
+from ssgan.compiling import prepare_compile
 from ssgan.config import Config
 from ssgan.data import Dataset, load_mnist
 from ssgan.splits import make_split
@@ -160,7 +158,7 @@ def noise_drawn(how: str):
         return x + queue.popleft().result()
 
     if how == "hashed":  # one compiled variant per shape and scale, more than torch's default 8
-        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
+        prepare_compile()
     compiled = torch.compile(hashed_noise, dynamic=False) if how == "hashed" else None
     draws = iter(range(1, 2**31))
 
@@ -225,8 +223,7 @@ def main() -> None:
         out[f"numpy_{name}_s"] = best_of_three(lambda: rng.standard_normal(numbers, dtype=np.float32, out=buffer),
                                                args.repeats)
     if args.inductor:
-        # (Inductor's C++ build notes once that there is no CUDA runtime, which is no news here)
-        logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+        prepare_compile()  # (as --compile: Inductor's note that there is no CUDA runtime silenced)
 
         @torch.compile(dynamic=False)
         def inductor_noise(zeros):

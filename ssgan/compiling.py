@@ -37,8 +37,9 @@ F = TypeVar("F", bound=Callable)
 RECOMPILE_LIMIT = 64
 
 
-def compile_networks(*nets: nn.Module) -> None:
-    """Compile each network in place; the first call of each traces and compiles it."""
+def prepare_compile() -> None:
+    """Set this process up for compiling as ``--compile`` does: room for :data:`RECOMPILE_LIMIT`
+    variants of a compiled function, and Inductor's CUDA note silenced."""
     import torch._dynamo
 
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
@@ -46,6 +47,11 @@ def compile_networks(*nets: nn.Module) -> None:
     # about building CUDA extensions that has nothing to do with these networks (and would
     # break --quiet)
     logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+
+
+def compile_networks(*nets: nn.Module) -> None:
+    """Compile each network in place; the first call of each traces and compiles it."""
+    prepare_compile()
     for net in nets:
         net.compile(backend=BACKEND)
 
