@@ -157,9 +157,10 @@ def noise_drawn(how: str):
             queue.append(pool.submit(torch.normal, 0.0, self.std, key[0], dtype=x.dtype, generator=generators[1]))
         return x + queue.popleft().result()
 
-    if how == "hashed":  # one compiled variant per shape and scale, more than torch's default 8
-        prepare_compile()
-    compiled = torch.compile(hashed_noise, dynamic=False) if how == "hashed" else None
+    compiled = None
+    if how == "hashed":
+        prepare_compile()  # (one compiled variant per shape and scale: more than torch's default 8)
+        compiled = torch.compile(hashed_noise, dynamic=False)
     draws = iter(range(1, 2**31))
 
     def hashed(self, x):
