@@ -23,12 +23,11 @@ import json
 import time
 
 import torch
-from speed import bench_data
+from speed import seconds_per_iteration
 from torch.profiler import ProfilerActivity, profile
 
 from ssgan.config import Config
-from ssgan.splits import make_split
-from ssgan.train import Reporter, resolve_precision, train
+from ssgan.train import Reporter, resolve_precision
 from options import benchmark_environment, count, run_script
 
 # Each part and the operators (profiler keys) whose self time it sums; every other key is "rest".
@@ -70,11 +69,10 @@ class Iterations(Reporter):
 
 
 def profile_train(cfg: Config, iterations: int, top: int) -> dict:
-    """Profile ``train`` on ``iterations`` MNIST batches of ``cfg`` (after a 10-batch warm-up)."""
-    data, warm = bench_data(cfg, iterations)
-    train(cfg, warm, make_split(warm, 100, 1))
+    """Profile ``train`` on ``iterations`` MNIST batches of ``cfg``, the call that ``speed.py`` times
+    (after its 10-batch warm-up)."""
     window = Iterations()
-    train(cfg, data, make_split(data, 100, 1), reporter=window)
+    seconds_per_iteration(cfg, iterations, reporter=window)
     prof, wall = window.prof, window.seconds
     events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
     total = sum(e.self_cpu_time_total for e in events)  # microseconds

@@ -58,7 +58,7 @@ from ssgan.config import Config
 from ssgan.data import Dataset, load_mnist
 from ssgan.models import WNLinear, build_models
 from ssgan.splits import make_split
-from ssgan.train import resolve_device, resolve_precision, train
+from ssgan.train import Reporter, resolve_device, resolve_precision, train
 from options import benchmark_environment, count, run_script
 
 
@@ -166,13 +166,14 @@ def bench_data(cfg: Config, iterations: int, shape: tuple[int, ...] = (1, 28, 28
     return Dataset("bench", x[:m], y[:m], None, None, 10), Dataset("bench", x[:w], y[:w], None, None, 10)
 
 
-def seconds_per_iteration(cfg: Config, iterations: int, shape: tuple[int, ...] = (1, 28, 28)) -> float:
+def seconds_per_iteration(cfg: Config, iterations: int, shape: tuple[int, ...] = (1, 28, 28),
+                          reporter: Reporter | None = None) -> float:
     """Wall seconds per iteration of ``train`` on ``iterations`` batches (after a 10-batch warm-up)
-    of :func:`bench_data`."""
+    of :func:`bench_data`; ``reporter`` hears the timed call (``profile_step.py`` profiles through it)."""
     data, warm = bench_data(cfg, iterations, shape)
     train(cfg, warm, make_split(warm, 100, 1))
     t0 = time.perf_counter()
-    train(cfg, data, make_split(data, 100, 1))
+    train(cfg, data, make_split(data, 100, 1), reporter=reporter)
     return (time.perf_counter() - t0) / iterations
 
 
