@@ -559,11 +559,14 @@ def _machine() -> str:
 
 def trained_with(runs: list[RunRecord]) -> list[dict]:
     """What the runs trained with (their ``environment.jsonl``): each setting of software and
-    machine, in one line, with the runs that trained with it (a run resumed elsewhere counts
-    under each); runs made before ssgan kept the file are one entry whose ``environment`` is None."""
+    machine, in one line, with the runs that trained with it. A run resumed with other software
+    or on another machine counts under each of its lines, and ``elsewhere_too`` says how many of
+    a line's runs did so; runs made before ssgan kept the file are one entry whose
+    ``environment`` is None."""
     from ssgan import environment
 
     counts: dict[str | None, int] = {}
+    shared: dict[str | None, int] = {}  # of a line's runs, those that count under another line too
     devices: set[str] = set()  # (of the runs without the file: what their metrics say)
     for r in runs:
         lines = dict.fromkeys(environment.summary(s) for s in environment.sessions(r.path))
@@ -571,8 +574,9 @@ def trained_with(runs: list[RunRecord]) -> list[dict]:
             devices.update(str(m["device"]) for m in r.metrics[-1:] if m.get("device"))
         for line in lines or [None]:
             counts[line] = counts.get(line, 0) + 1
-    return [{"environment": line, "runs": n} | ({} if line else {"devices": sorted(devices) or ["cpu"]})
-            for line, n in counts.items()]
+            shared[line] = shared.get(line, 0) + (len(lines) > 1)
+    return [{"environment": line, "runs": n} | ({"elsewhere_too": shared[line]} if shared[line] else {})
+            | ({} if line else {"devices": sorted(devices) or ["cpu"]}) for line, n in counts.items()]
 
 
 def _duration(seconds: float) -> str:
@@ -790,6 +794,9 @@ def render_markdown(summary: dict, has_samples: bool, notes: str | None = None, 
     lines += ["```", "", "Trained with (the runs' environment.jsonl):", ""]
     for e in summary.get("trained_with", []):
         runs = f"{e['runs']} run{'s' * (e['runs'] != 1)}"
+        if k := e.get("elsewhere_too"):  # (so that the counts may add up to more than the runs)
+            who = "" if e["runs"] == 1 else "each " if k == e["runs"] else f"{k} of them "
+            runs += f" ({who}also under another line: resumed with other software or on another machine)"
         lines.append(f"- {e['environment']}: {runs}" if e["environment"] else
                      f"- on {', '.join(e['devices'])}, the software and machine not recorded (made before ssgan kept "
                      f"environment.jsonl): {runs}")

@@ -117,6 +117,26 @@ def test_a_report_says_what_its_runs_trained_with(tmp_path):
            "recorded (made before ssgan kept environment.jsonl): 1 run\n\nReport made on: " in text
 
 
+def test_a_run_resumed_elsewhere_is_said_to_count_under_each_line(tmp_path):
+    """A run whose sessions differ (resumed on another machine: here a second line with another
+    thread count) counts under both lines, and the report says so beside each count, so that
+    counts adding up to more than the runs read right; runs of one setting alone say nothing."""
+    moved, _ = fit(cfg(tmp_path / "runs"))
+    stayed, _ = fit(cfg(tmp_path / "runs", seed=2))
+    first = environment.sessions(moved)[0]
+    with open(moved / environment.ENVIRONMENT, "a") as f:
+        f.write(json.dumps({**first, "threads": 64}) + "\n")
+    here, there = environment.summary(first), environment.summary({**first, "threads": 64})
+    assert environment.summary(environment.sessions(stayed)[0]) == here != there
+    summary = summarize(find_runs([tmp_path / "runs"]))
+    assert summary["trained_with"] == [{"environment": here, "runs": 2, "elsewhere_too": 1},
+                                       {"environment": there, "runs": 1, "elsewhere_too": 1}]
+    write_report([tmp_path / "runs"], tmp_path / "report")
+    text = (tmp_path / "report" / "report.md").read_text()
+    why = "also under another line: resumed with other software or on another machine)"
+    assert f"- {here}: 2 runs (1 of them {why}\n- {there}: 1 run ({why}\n" in text
+
+
 @pytest.mark.parametrize("record, expected", [
     ({"ssgan": "0.1.0", "commit": "a" * 40, "changed": False, "torch": "2.14.1", "python": "3.11.7", "cpu": "Xeon",
       "cpu_count": 4, "threads": 4, "device": "cpu"},
