@@ -120,7 +120,8 @@ def test_a_report_says_what_its_runs_trained_with(tmp_path):
 def test_a_run_resumed_elsewhere_is_said_to_count_under_each_line(tmp_path):
     """A run whose sessions differ (resumed on another machine: here a second line with another
     thread count) counts under both lines, and the report says so beside each count, so that
-    counts adding up to more than the runs read right; runs of one setting alone say nothing."""
+    counts adding up to more than the runs read right ("each" where all of a line's runs do); runs
+    of one setting alone say nothing."""
     moved, _ = fit(cfg(tmp_path / "runs"))
     stayed, _ = fit(cfg(tmp_path / "runs", seed=2))
     first = environment.sessions(moved)[0]
@@ -135,6 +136,12 @@ def test_a_run_resumed_elsewhere_is_said_to_count_under_each_line(tmp_path):
     text = (tmp_path / "report" / "report.md").read_text()
     why = "also under another line: resumed with other software or on another machine)"
     assert f"- {here}: 2 runs (1 of them {why}\n- {there}: 1 run ({why}\n" in text
+    # both runs resumed there: each of a line's runs counts under the other line too
+    with open(stayed / environment.ENVIRONMENT, "a") as f:
+        f.write(json.dumps({**environment.sessions(stayed)[0], "threads": 64}) + "\n")
+    write_report([tmp_path / "runs"], tmp_path / "again")
+    text = (tmp_path / "again" / "report.md").read_text()
+    assert f"- {here}: 2 runs (each {why}\n- {there}: 2 runs (each {why}\n" in text
 
 
 @pytest.mark.parametrize("record, expected", [
