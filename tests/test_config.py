@@ -14,7 +14,9 @@ def test_defaults_match_the_paper():
 
 
 def test_config_is_frozen():
-    with pytest.raises(Exception):
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
         Config().epochs = 3
 
 
