@@ -254,6 +254,7 @@ def test_a_run_made_when_grey_palettes_read_as_rgb_still_loads_its_data(tmp_path
 def test_a_bad_image_folder_is_one_line_that_says_what_to_do(tmp_path, case):
     root = tmp_path / "d"
     pixels = np.zeros((375, 500) if case == "photos" else (8, 8), np.uint8)
+    deep_mode = None
     if case != "no folder":
         root.mkdir()
     if case not in ("no folder", "no train", "image folder layout"):
@@ -271,6 +272,8 @@ def test_a_bad_image_folder_is_one_line_that_says_what_to_do(tmp_path, case):
         (root / "unlabeled" / "broken.png").write_bytes(b"not a png")
     if case == "16 bits":
         save(root / "unlabeled" / "deep.png", np.full((8, 8), 40000, np.uint16), "I;16")
+        with Image.open(root / "unlabeled" / "deep.png") as im:
+            deep_mode = im.mode  # (the mode Pillow reads it in: I;16, or I in older Pillows, 9.2 among them)
     if case == "image folder layout":  # (torchvision's ImageFolder: DIR/CLASS/, no train folder)
         for k in "abcdef":
             save(root / k / "0.png", pixels)
@@ -288,7 +291,8 @@ def test_a_bad_image_folder_is_one_line_that_says_what_to_do(tmp_path, case):
         "empty class": "Found no valid file for the classes b", "sizes": "big.png is 8x9 pixels but",
         "not an image": "broken.png is not a readable image", "test class": "has class folders that",
         "test size": "give test images of the training images' size, or --image-size N", "predict empty": "holds no images",
-        "16 bits": "deep.png has pixels of more than 8 bits (PIL mode I;16), which a folder does not read",
+        "16 bits": f"deep.png has pixels of more than 8 bits (PIL mode {deep_mode}), "
+                   "which a folder does not read",
         "no unlabeled": "has no unlabeled images: put them in its unlabeled/ folder, or pass --labels N",
         "photos": "0.png is 500x375 pixels, and ssgan's networks are made for images of at most 64 pixels a side: "
                   "give --image-size 32",
