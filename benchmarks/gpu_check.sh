@@ -6,6 +6,8 @@
 #
 #   bash benchmarks/gpu_check.sh OUTDIR
 #
+# First the machine's packages against pyproject.toml (a line naming each requirement not met;
+# ssgan runs from the checkout, uninstalled), and a stop in one line if ssgan cannot be imported.
 # 0. whether the steps can be captured at all: one digits epoch with --graphs on, which stops in
 #    one line quoting CUDA's reason if not; then parts 3 and 4 are skipped, since they would
 #    train eagerly for minutes and measure nothing new, and the lease keeps its time for a fix;
@@ -62,6 +64,43 @@ if [[ $device == cuda* ]]; then
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 fi
 $py -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)"
+# ssgan runs here from this checkout (PYTHONPATH), not installed, so pip never held the machine's
+# packages to pyproject.toml: one line names each requirement they do not meet (torch's pins
+# included: a GPU machine's own torch may be another release, with which the suite passed but for
+# the weight hashes), and the script stops in one line, before the lease's minutes go to parts
+# that would all fail, if ssgan cannot be imported at all
+$py - <<'EOF' || exit 2
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+from packaging.requirements import Requirement
+
+project = tomllib.loads(Path("pyproject.toml").read_text())["project"]
+unmet = []
+for line in [*project["dependencies"], *project["optional-dependencies"]["test"]]:
+    req = Requirement(line)
+    if req.marker is not None and not req.marker.evaluate():
+        continue
+    try:
+        have = version(req.name)
+    except PackageNotFoundError:
+        have = None
+    if have is None or not req.specifier.contains(have, prereleases=True):
+        unmet.append(f"{req.name} {have or 'missing'} (pyproject.toml: {req.specifier})")
+print("gpu_check.sh: requirements not met here:", "; ".join(unmet) if unmet else "none")
+try:
+    import ssgan.cli  # noqa: F401
+except Exception as e:
+    reason = (str(e).splitlines() or [""])[0]
+    print(f"gpu_check.sh: ssgan cannot be imported here ({type(e).__name__}: {reason}); carry wheels of the "
+          "packages named above (the device tool's README says how) and run it again")
+    sys.exit(1)
+EOF
 
 part() {  # part NAME SECONDS COMMAND...: run one part under its own limit, and say how it ended
   local name=$1 limit=$2; shift 2
