@@ -268,3 +268,23 @@ def test_gpu_check_script_stops_in_one_line_without_a_gpu(tmp_path):
     lines = (res.stdout + res.stderr).strip().splitlines()
     assert res.returncode == 2 and lines == ["gpu_check.sh: torch sees no CUDA GPU here; run it on a GPU machine, "
                                              "or set DEVICE=cpu for a smoke test"]
+
+
+def test_gpu_check_script_stops_in_one_line_where_ssgan_cannot_be_imported(tmp_path):
+    """On a GPU machine the script runs ssgan from the checkout with the machine's own packages:
+    one that breaks ssgan's import (here a stand-in for click that fails to import) stops it
+    before its first part, with the line that says what to do, instead of every part failing."""
+    fake = tmp_path / "fake" / "click"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('this click is broken\\nits second line')\n")
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.sh"
+    res = subprocess.run(["bash", str(script), str(tmp_path / "out")], capture_output=True, text=True,
+                         env={**os.environ, "PYTHON": sys.executable, "DEVICE": "cpu",
+                              "PYTHONPATH": str(fake.parent)}, timeout=120)  # (without the stop: minutes of parts)
+    lines = (res.stdout + res.stderr).strip().splitlines()
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert lines[-2].startswith("gpu_check.sh: requirements not met here: ")
+    assert lines[-1] == ("gpu_check.sh: ssgan cannot be imported here (ImportError: this click is broken); carry "
+                         "wheels of the packages named above (the device tool's README says how) and run it again")
+    assert not any(line.startswith("== ") for line in lines)  # no part started
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["log.txt"]
