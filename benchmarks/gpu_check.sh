@@ -96,7 +96,9 @@ print("gpu_check.sh: requirements not met here:", "; ".join(unmet) if unmet else
 try:
     import ssgan.cli  # noqa: F401
 except Exception as e:
-    reason = (str(e).splitlines() or [""])[0]
+    from ssgan.errors import first_line  # (the package's own start, which imports nothing beyond the standard library)
+
+    reason = first_line(str(e))
     print(f"gpu_check.sh: ssgan cannot be imported here ({type(e).__name__}: {reason}); carry wheels of the "
           "packages named above (the device tool's README says how) and run it again")
     sys.exit(1)
