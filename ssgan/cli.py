@@ -213,7 +213,7 @@ def data_options(f):
 @click.option("--like", type=str, default=None,
               help="An .npz that convert wrote: take its feature columns, categories and fill values, by name and in its order "
                    "(new rows for a run trained on it; a table's columns in another order would be read as other "
-                   "features).")
+                   "features), and the --id column that named its rows, where this table has it.")
 @click.option("--categorical", multiple=True, metavar="NAME",
               help="A column of categories (text, or numbers that are codes): one 0/1 feature per value of the "
                    "table's rows. Repeat it for more columns.")
@@ -253,8 +253,10 @@ def convert(table, out, label, no_label, test, like, categorical, drop, ids, imp
     rows = f"{r['rows']} row{'s' * (r['rows'] != 1)} of {len(r['features'])} feature{'s' * (len(r['features']) != 1)}"
     if r["one_hot"]:
         rows += f" ({', '.join(f'{name}: {n} values' for name, n in r['one_hot'].items())}, one 0/1 feature each)"
-    if ids is not None:
-        rows += f", named by {ids}"
+    if r["ids"] is not None:
+        rows += f", named by {r['ids']}" + (f" (as {like}'s rows)" if ids is None else "")
+    elif r["unnamed"] is not None:
+        rows += f", not named ({like} named its rows by {r['unnamed']}, a column this table lacks)"
     if r["filled"] or impute:
         rows += f", {_cells(r['filled'])} filled " + (f"from the table's rows ({impute})" if impute else f"as in {like}")
     if r["indicators"]:

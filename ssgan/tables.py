@@ -58,13 +58,14 @@ class Table(NamedTuple):
 def read_table(path: str | Path, label: str | None, columns: list[str] | None = None,
                of: str | Path | None = None, test: bool = False, categorical: Collection[str] = (),
                drop: Collection[str] = (), ids: str | None = None, missing: bool = False,
-               decimal_comma: bool = False, header_row: bool = True) -> Table:
+               decimal_comma: bool = False, header_row: bool = True, ids_optional: bool = False) -> Table:
     """The CSV file ``path`` as a :class:`Table`: its feature columns are every column but the
     labels (``label``, None for none), ``ids`` and ``drop``, or ``columns`` (those of ``of``),
     found by name and in their order, since a table's columns in another order would be read as
     other features (``test``: the test rows of ``of``, which need not have ``ids``);
     ``categorical`` names the columns of categories, kept as text, the others must hold numbers;
-    ``ids`` the column whose cells name the rows. A missing feature (a cell that is empty, NA,
+    ``ids`` the column whose cells name the rows (``ids_optional``: where the table has it; the
+    rows go unnamed where it does not). A missing feature (a cell that is empty, NA,
     NaN, ...: ``MISSING_CELLS``) is a one-line error, or with ``missing`` NaN among the numbers
     and "" among the categories, for :func:`fill` to fill. ``decimal_comma``: the numbers are
     written with a decimal comma (1,5), as spreadsheets save them in many locales. Without
@@ -106,7 +107,7 @@ def read_table(path: str | Path, label: str | None, columns: list[str] | None = 
             else:
                 header, rows = [str(k + 1) for k in range(len(first))], itertools.chain([first], rows)
             names, features, at, named = _feature_columns(path, header, label, columns, of, test, categorical, drop,
-                                                           ids, header_row)
+                                                           ids, header_row, ids_optional)
             numeric = [k for k in features if header[k] not in categorical]
             kept = {header[k]: k for k in features if header[k] in categorical}
             cells: dict[str, list[str]] = {name: [] for name in kept}
@@ -143,11 +144,12 @@ def read_table(path: str | Path, label: str | None, columns: list[str] | None = 
 
 def _feature_columns(path: Path, header: list[str], label: str | None, columns: list[str] | None,
                      of, test: bool = False, categorical: Collection[str] = (),
-                     drop: Collection[str] = (), ids: str | None = None,
-                     header_row: bool = True) -> tuple[list[str], list[int], int | None, int | None]:
+                     drop: Collection[str] = (), ids: str | None = None, header_row: bool = True,
+                     ids_optional: bool = False) -> tuple[list[str], list[int], int | None, int | None]:
     """The names and places of the feature columns of a table of ``header`` (``columns``, those
     of ``of``, by name; else all but ``label``, ``ids`` and ``drop``), the place of its labels
-    and that of the column ``ids`` (None without; a table of test rows may have none);
+    and that of the column ``ids`` (None without; a table of test rows, or with ``ids_optional``
+    any table, may have none);
     ``header_row=False``: the names are the columns' places (--no-header)."""
     twice = sorted({name for name in header if header.count(name) > 1})
     if twice:
@@ -165,7 +167,7 @@ def _feature_columns(path: Path, header: list[str], label: str | None, columns: 
                if _data_row(header) else
                "name the column of labels with --label NAME, or give --no-label for rows to classify")
         raise SSGANError(f"{path} has no column {label!r} (its columns: {_columns(header)}): {how}")
-    if ids is not None and ids not in header and not test:
+    if ids is not None and ids not in header and not (test or ids_optional):
         raise SSGANError(f"--id {ids}: {path} has no column {ids!r} (its columns: {_columns(header)})")
     if ids is not None and ids == label:
         raise SSGANError(f"--id {ids}: {ids!r} is the column of labels; give the column that names the rows")
@@ -360,6 +362,7 @@ class Written(NamedTuple):
     fill: list[list[str]] | None  # the pairs of column and the value that fills its missing cells, as text (--impute)
     indicators: list[str]  # the columns whose missing cells a 0/1 feature marks (--missing-indicator; none: [])
     headerless: bool  # made of a table without a header row (--no-header): its columns named by place
+    id_column: str | None  # the column whose cells name its rows (--id; None: none, or written before ssgan kept it)
 
 
 def _read_features(npz: str | Path) -> Written:
@@ -373,7 +376,8 @@ def _read_features(npz: str | Path) -> Written:
                        f["one_hot"].tolist() if "one_hot" in f.files else [],
                        f["fill"].tolist() if "fill" in f.files else None,
                        [str(name) for name in f["indicators"]] if "indicators" in f.files else [],
-                       "headerless" in f.files and bool(f["headerless"]))
+                       "headerless" in f.files and bool(f["headerless"]),
+                       str(f["id_column"]) if "id_column" in f.files else None)
 
 
 def check_columns(trained_on: str | Path, given: str | Path, run: str | Path) -> None:
@@ -388,13 +392,14 @@ def check_columns(trained_on: str | Path, given: str | Path, run: str | Path) ->
 
 
 def _encoding_of(npz: str | Path) -> tuple[list[str], dict[str, list[str]], dict[str, float | str] | None, list[str],
-                                           bool]:
+                                           bool, str | None]:
     """The table's feature columns, the values of its columns of categories, what fills each
     column's missing cells (None: it was converted without --impute), the columns whose
-    missing cells a feature marks and whether the table had no header row, that ``ssgan
-    convert`` wrote into the .npz ``npz`` (``--like``), or a one-line error."""
+    missing cells a feature marks, whether the table had no header row, and the column that
+    named its rows (None: none), that ``ssgan convert`` wrote into the .npz ``npz``
+    (``--like``), or a one-line error."""
     try:
-        names, pairs, filled, indicators, headerless = _read_features(npz)
+        names, pairs, filled, indicators, headerless, id_column = _read_features(npz)
     except (OSError, ValueError) as e:
         raise SSGANError(f"--like {npz} cannot be read as an .npz ({type(e).__name__})") from None
     if names is None:
@@ -408,7 +413,7 @@ def _encoding_of(npz: str | Path) -> tuple[list[str], dict[str, list[str]], dict
     values = None if filled is None else {
         str(column): str(value) if column in categories else float(value) for column, value in filled}
     return (list(dict.fromkeys(column_of.get(name, name) for name in names)), categories, values, indicators,
-            headerless)
+            headerless, id_column)
 
 
 def fill_values(table: Table, strategy: str, path: str | Path) -> dict[str, float | str]:
@@ -524,7 +529,8 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
     column and value). ``like``: an .npz that this wrote, whose feature columns and values
     ``x`` takes, by name and in its order (new rows for a run trained on it). ``ids``: the
     column whose cells name the rows, kept as ``ids`` (and ``ids_test``, where the test table
-    has it) for ``predict`` to write beside its predictions. ``impute`` (median, mean or
+    has it) for ``predict`` to write beside its predictions, and its name as ``id_column``,
+    which ``like`` passes on where the table has that column and ``ids`` is not given. ``impute`` (median, mean or
     most_frequent): a missing feature cell (empty, NA, NaN, ...) of either table is filled from
     ``train``'s rows (:func:`fill_values`; ``fill``: the pairs of column and value, which
     ``like`` passes on), where without it it is a one-line error. ``unknown``: "error", or
@@ -560,12 +566,14 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
     if unknown != "error" and like is None and test is None:
         _warn("--unknown-category has no effect here: it acts on the rows of --test and on rows converted --like an "
               ".npz, whose categories can be ones the training table lacks")
-    columns, categories, values, indicate, headerless = (None, None, None, [], False) if like is None else \
-        _encoding_of(like)
+    columns, categories, values, indicate, headerless, named_by = (None, None, None, [], False, None) \
+        if like is None else _encoding_of(like)
     header_row = header_row and not headerless  # (rows for a run on a table without a header row come without one)
+    carried = ids is None and named_by is not None  # (the rows of a table --like it named as its own were)
     table = read_table(train, label, columns, like, categorical=list(categorical if like is None else categories),
-                       drop=drop, ids=ids, missing=impute is not None or values is not None, decimal_comma=decimal_comma,
-                       header_row=header_row)
+                       drop=drop, ids=named_by if carried else ids, missing=impute is not None or values is not None,
+                       decimal_comma=decimal_comma, header_row=header_row, ids_optional=carried)
+    ids = named_by if carried and table.ids is not None else ids
     gaps: dict[str, np.ndarray] = {}
     if impute is not None:
         values = fill_values(table, impute, train)
@@ -587,7 +595,7 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
     cells = table.labels
     arrays: dict[str, np.ndarray] = {"x": x, "features": np.array(features)}
     if table.ids is not None:
-        arrays["ids"] = np.array(table.ids)
+        arrays["ids"], arrays["id_column"] = np.array(table.ids), np.array(ids)
     if categories:
         arrays["one_hot"] = np.array([[column, value] for column, kinds in categories.items() for value in kinds])
     if values is not None:
@@ -598,7 +606,7 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
     if not header_row:
         arrays["headerless"] = np.array(True)
     summary = {"out": str(out), "rows": len(x), "features": features, "filled": _count(gaps), "unknown": unknowns,
-               "indicators": indicate,
+               "indicators": indicate, "ids": ids, "unnamed": named_by if carried and table.ids is None else None,
                "one_hot": {column: len(kinds) for column, kinds in categories.items()}}
     if cells is not None:
         labeled = [cell for cell in cells if cell.lower() not in UNLABELED_CELLS]

@@ -410,6 +410,37 @@ def test_columns_of_categories_become_a_0_1_feature_per_value_and_rows_keep_thei
         assert d["ids"].tolist() == ["s1", "s2"] and len(d["pred"]) == 2
 
 
+def test_rows_converted_like_a_table_are_named_by_its_id_column_where_they_have_it(tmp_path):
+    """--like takes the column that named the training table's rows (--id) as well: new rows
+    that have it keep their names without --id (and with --id, the column it gives); rows
+    without it, or like an .npz made without --id, go unnamed, and the line says which."""
+    train = write(tmp_path / "t.csv", "id,a,label\n" + "".join(f"r{i},{i},{i % 2}\n" for i in range(20)))
+    assert invoke("convert", train, "--id", "id", "--out", tmp_path / "t.npz").exit_code == 0
+    assert invoke("convert", train, "--out", tmp_path / "plain.npz", "--drop", "id").exit_code == 0
+    with np.load(tmp_path / "t.npz") as d:
+        assert str(d["id_column"]) == "id"
+    new = write(tmp_path / "new.csv", "a,code,id\n5,k1,c7\n2,k2,c9\n")
+    r = invoke("convert", new, "--no-label", "--like", tmp_path / "t.npz", "--out", tmp_path / "new.npz")
+    assert r.exit_code == 0, r.output
+    assert f"2 rows of 1 feature, named by id (as {tmp_path / 't.npz'}'s rows), no labels" in r.output, r.output
+    with np.load(tmp_path / "new.npz") as d:
+        assert d["ids"].tolist() == ["c7", "c9"] and str(d["id_column"]) == "id" and d["x"].tolist() == [[5.0], [2.0]]
+    r = invoke("convert", new, "--no-label", "--like", tmp_path / "t.npz", "--id", "code", "--out", tmp_path / "k.npz")
+    assert r.exit_code == 0 and "named by code, no labels" in r.output, r.output
+    with np.load(tmp_path / "k.npz") as d:
+        assert d["ids"].tolist() == ["k1", "k2"]
+    bare = write(tmp_path / "bare.csv", "a\n5\n2\n")
+    r = invoke("convert", bare, "--no-label", "--like", tmp_path / "t.npz", "--out", tmp_path / "bare.npz")
+    assert r.exit_code == 0, r.output
+    assert (f"2 rows of 1 feature, not named ({tmp_path / 't.npz'} named its rows by id, a column this table lacks), "
+            "no labels") in r.output, r.output
+    r = invoke("convert", new, "--no-label", "--like", tmp_path / "plain.npz", "--out", tmp_path / "plain-new.npz")
+    assert r.exit_code == 0 and "2 rows of 1 feature, no labels" in r.output, r.output
+    for unnamed in ("bare.npz", "plain-new.npz"):
+        with np.load(tmp_path / unnamed) as d:
+            assert "ids" not in d.files and "id_column" not in d.files
+
+
 def test_a_column_of_categories_that_names_its_rows_is_told(tmp_path):
     train = write(tmp_path / "t.csv", "name,a,label\n" + "".join(f"n{i},{i},{i % 2}\n" for i in range(30)))
     r = invoke("convert", train, "--categorical", "name", "--out", tmp_path / "t.npz")
