@@ -124,6 +124,14 @@ def hashed_noise(x, key, std: float):
     return x + (std * torch.sqrt(-2.0 * torch.log(u1)) * torch.cos(2 * math.pi * u2)).to(x.dtype)
 
 
+def compiled_hashed_noise():
+    """:func:`hashed_noise` through Inductor (``torch.compile``, one compiled variant per shape
+    and scale: more than torch's default 8, which ``prepare_compile`` allows, and its note that
+    there is no CUDA runtime silenced)."""
+    prepare_compile()
+    return torch.compile(hashed_noise, dynamic=False)
+
+
 @contextmanager
 def noise_drawn(how: str):
     """D's noise layers draw as the step does (``as-is``), each draw in two halves from two
@@ -157,10 +165,7 @@ def noise_drawn(how: str):
             queue.append(pool.submit(torch.normal, 0.0, self.std, key[0], dtype=x.dtype, generator=generators[1]))
         return x + queue.popleft().result()
 
-    compiled = None
-    if how == "hashed":
-        prepare_compile()  # (one compiled variant per shape and scale: more than torch's default 8)
-        compiled = torch.compile(hashed_noise, dynamic=False)
+    compiled = compiled_hashed_noise() if how == "hashed" else None
     draws = iter(range(1, 2**31))
 
     def hashed(self, x):
@@ -232,7 +237,7 @@ def main() -> None:
 
         zeros = [torch.zeros(shape) for shape in draws]
         out["inductor_normal_s"] = best_of_three(lambda: inductor_noise(zeros), args.repeats)
-        hashed = torch.compile(hashed_noise, dynamic=False)
+        hashed = compiled_hashed_noise()
         keys = [torch.tensor(k, dtype=torch.int32) for k in range(len(zeros))]
         out["hashed_normal_s"] = best_of_three(lambda: [hashed(z, k, 0.5) for z, k in zip(zeros, keys)],
                                                args.repeats)
