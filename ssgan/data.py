@@ -765,7 +765,8 @@ def read_images(paths: list[Path], channels: int | None = None, size: int | None
 
     def not_trained_size(path, stored):
         return SSGANError(f"{path} is {stored[0]}x{stored[1]} pixels, but the run was trained on images of "
-                          f"{trained[1]}x{trained[0]}: give images of that size")
+                          f"{trained[1]}x{trained[0]}: give images of that size (resize them first; a run fit with "
+                          "--image-size N resizes every image it reads, these too)")
 
     first = read(paths[0])
     width, height = first[2]

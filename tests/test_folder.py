@@ -112,7 +112,9 @@ def test_fit_eval_and_predict_on_an_image_folder_name_the_classes(tmp_path, monk
                         ["eval", run, "--data", f"folder:{where}"]):
             r = CliRunner().invoke(main, command)
             assert r.exit_code == 2 and r.output.endswith(f"{first} is 10x12 pixels, but the run was trained on "
-                                                          "images of 8x8: give images of that size\n"), r.output
+                                                          "images of 8x8: give images of that size (resize them first; a "
+                                                          "run fit with --image-size N resizes every image it reads, "
+                                                          "these too)\n"), r.output
     assert not Path("q.csv").exists()
 
 
