@@ -530,17 +530,18 @@ def convert(train: str | Path, out: str | Path, label: str | None = "label", tes
     ``x`` takes, by name and in its order (new rows for a run trained on it). ``ids``: the
     column whose cells name the rows, kept as ``ids`` (and ``ids_test``, where the test table
     has it) for ``predict`` to write beside its predictions, and its name as ``id_column``,
-    which ``like`` passes on where the table has that column and ``ids`` is not given. ``impute`` (median, mean or
-    most_frequent): a missing feature cell (empty, NA, NaN, ...) of either table is filled from
-    ``train``'s rows (:func:`fill_values`; ``fill``: the pairs of column and value, which
-    ``like`` passes on), where without it it is a one-line error. ``unknown``: "error", or
-    "ignore" to encode a category that ``train`` lacks, in ``test`` or in rows converted
-    ``like`` an .npz, as none of its values (all zeros). ``indicator`` (with ``impute``): each
-    column with a missing cell in ``train`` gets a 0/1 feature after its own, COLUMN:missing, 1
-    where its cell was missing (scikit-learn's ``add_indicator``; ``indicators``: those
-    columns, which ``like`` passes on). ``decimal_comma``: both tables write their numbers with a
-    decimal comma (1,5). ``header_row=False``: the tables have none, their columns are named by
-    place, "1", "2", ... (``headerless``, which ``like`` passes on). Returns what it wrote."""
+    which ``like`` passes on where the table has that column and ``ids`` is not given.
+    ``impute`` (median, mean or most_frequent): a missing feature cell (empty, NA, NaN, ...) of
+    either table is filled from ``train``'s rows (:func:`fill_values`; ``fill``: the pairs of
+    column and value, which ``like`` passes on), where without it it is a one-line error.
+    ``unknown``: "error", or "ignore" to encode a category that ``train`` lacks, in ``test`` or
+    in rows converted ``like`` an .npz, as none of its values (all zeros). ``indicator`` (with
+    ``impute``): each column with a missing cell in ``train`` gets a 0/1 feature after its own,
+    COLUMN:missing, 1 where its cell was missing (scikit-learn's ``add_indicator``;
+    ``indicators``: those columns, which ``like`` passes on). ``decimal_comma``: both tables
+    write their numbers with a decimal comma (1,5). ``header_row=False``: the tables have none,
+    their columns are named by place, "1", "2", ... (``headerless``, which ``like`` passes on).
+    Returns what it wrote."""
     from ssgan.fileio import atomic_path, check_folder_can_be
 
     out = Path(out)
