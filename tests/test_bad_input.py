@@ -4,7 +4,10 @@ Every case must end in one line, ``Error: ...``, exit code 2, and no run folder.
 
 import json
 import os
+import re
+import shlex
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -256,3 +259,45 @@ def test_a_run_on_a_relative_npz_path_says_where_to_run_from(tmp_path, monkeypat
                 f"no d.npz in {elsewhere}: run this command from that folder (if it was this one, put d.npz "
                 "back)") in r.output
     assert list(elsewhere.iterdir()) == []
+
+
+# Rows of the README's table whose input is flags of `ssgan fit` alone, named there in a code
+# span of the row's first cell; the cases above check fragments of the messages, these the
+# lines as the README prints them (a row had gone on giving the digits' parameter count for
+# the MNIST command it shows).
+README_FIT_ROWS = ["--dataset imagenet", "--dataset MNIST", "--dataset svhn --data-root /no/such/dir",
+                   "--dataset cifar10", "--seed 5 --seeds 2", "--labels 0", "--labels 105", "--labels 60000",
+                   "--seed -1", "--lr nan", "--z-dim 1000000000"]
+MEMORY = r"the [\d,.]+ GiB of [\w:]+?(?=: )"  # (--z-dim's row: "more than the 24 GiB of cpu: ...")
+
+
+def readme_troubleshooting() -> dict[str, str]:
+    """Each code span of a first cell of the README's troubleshooting table -> the first code
+    span of that row's second cell (the line it says the command prints)."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = text.split("\n## Troubleshooting\n", 1)[1].split("\n## ", 1)[0]
+    span = re.compile(r"``(.+?)``|`([^`]+)`")
+    rows = {}
+    for line in table.splitlines():
+        cells = re.split(r"(?<!\\)\|", line)
+        if not line.startswith("| ") or len(cells) < 4 or not (told := span.search(cells[2])):
+            continue
+        for given in span.finditer(cells[1]):
+            rows[given[1] or given[2]] = told[1] or told[2]
+    return rows
+
+
+def test_the_readme_troubleshooting_rows_of_fit_flags_print_what_they_say(tmp_path):
+    """Each row of README_FIT_ROWS, run as printed: the one line the row shows, where "..."
+    stands for what the row leaves out (and the memory of the machine, and its device, are
+    this one's)."""
+    rows = readme_troubleshooting()
+    for flags in README_FIT_ROWS:
+        assert flags in rows, f"the README's troubleshooting table has no row for `{flags}`"
+        told = re.sub(MEMORY, "the memory of the device", rows[flags])
+        r = CliRunner().invoke(main, ["fit", *shlex.split(flags), "--out", str(tmp_path / "runs")])
+        assert r.exit_code == 2 and r.output.count("\n") == 1 and r.output.startswith("Error: "), (flags, r.output)
+        printed = r.output[len("Error: "):].rstrip("\n")
+        printed = re.sub(MEMORY, "the memory of the device", printed)
+        assert re.fullmatch(".*?".join(map(re.escape, told.split("..."))), printed), (flags, told, printed)
+    assert not (tmp_path / "runs").exists()
