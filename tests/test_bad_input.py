@@ -271,20 +271,24 @@ README_FIT_ROWS = ["--dataset imagenet", "--dataset MNIST", "--dataset svhn --da
 MEMORY = r"the [\d,.]+ GiB of [\w:]+?(?=: )"  # (--z-dim's row: "more than the 24 GiB of cpu: ...")
 
 
-def readme_troubleshooting() -> dict[str, str]:
-    """Each code span of a first cell of the README's troubleshooting table -> the first code
-    span of that row's second cell (the line it says the command prints)."""
+def readme_troubleshooting() -> list[tuple[str, str]]:
+    """The rows of the README's troubleshooting table: each one's first cell (what the user did)
+    and the first code span of its second cell (the line it says the command prints)."""
     text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     table = text.split("\n## Troubleshooting\n", 1)[1].split("\n## ", 1)[0]
     span = re.compile(r"``(.+?)``|`([^`]+)`")
-    rows = {}
+    rows = []
     for line in table.splitlines():
         cells = re.split(r"(?<!\\)\|", line)
-        if not line.startswith("| ") or len(cells) < 4 or not (told := span.search(cells[2])):
-            continue
-        for given in span.finditer(cells[1]):
-            rows[given[1] or given[2]] = told[1] or told[2]
+        if line.startswith("| ") and len(cells) >= 4 and (told := span.search(cells[2])):
+            rows.append((cells[1].strip(), told[1] or told[2]))
     return rows
+
+
+def assert_prints(told: str, printed: str, row: str) -> None:
+    """``printed`` (the command's line, without "Error: ") is the line ``told`` of the README's
+    ``row``, where "..." in ``told`` stands for what the row leaves out."""
+    assert re.fullmatch(".*?".join(map(re.escape, told.split("..."))), printed), (row, told, printed)
 
 
 def test_the_readme_troubleshooting_rows_of_fit_flags_print_what_they_say(tmp_path):
@@ -293,11 +297,66 @@ def test_the_readme_troubleshooting_rows_of_fit_flags_print_what_they_say(tmp_pa
     this one's)."""
     rows = readme_troubleshooting()
     for flags in README_FIT_ROWS:
-        assert flags in rows, f"the README's troubleshooting table has no row for `{flags}`"
-        told = re.sub(MEMORY, "the memory of the device", rows[flags])
+        told = next((told for cell, told in rows if f"`{flags}`" in cell), None)
+        assert told is not None, f"the README's troubleshooting table has no row for `{flags}`"
+        told = re.sub(MEMORY, "the memory of the device", told)
         r = CliRunner().invoke(main, ["fit", *shlex.split(flags), "--out", str(tmp_path / "runs")])
         assert r.exit_code == 2 and r.output.count("\n") == 1 and r.output.startswith("Error: "), (flags, r.output)
         printed = r.output[len("Error: "):].rstrip("\n")
-        printed = re.sub(MEMORY, "the memory of the device", printed)
-        assert re.fullmatch(".*?".join(map(re.escape, told.split("..."))), printed), (flags, told, printed)
+        assert_prints(told, re.sub(MEMORY, "the memory of the device", printed), flags)
     assert not (tmp_path / "runs").exists()
+
+
+def _raw_member(path) -> None:
+    """An .npz whose x another tool zipped in: bytes, not an array."""
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("x", b"0.1,0.2\n0.3,0.4\n")
+        with z.open("y.npy", "w") as member:
+            np.lib.format.write_array(member, Y_HALF)
+
+
+PIXELS_0_255 = np.linspace(0, 255, 400 * 25, dtype=np.float32).reshape(400, 5, 5)  # (floats from 0 to 255)
+NAN_LABELS = np.where(np.arange(400) < 40, np.arange(400) % 4, np.nan)  # (360 of 400 rows NaN; 400: past a batch)
+# Rows of the README's table on the user's own .npz, by the start of their first cell, with the
+# data.npz that each describes (or a function that writes it): `fit --dataset npz:data.npz`,
+# with the flags a row names in NPZ_ROW_FLAGS, must print the row's line.
+README_NPZ_ROWS = {
+    "an npz without `x`": dict(images=X, y=Y_HALF),
+    "an npz whose `x` is 1-D or 5-D": dict(x=np.zeros(40, np.float32), y=Y_HALF),
+    "an npz of images saved channels-last": dict(x=np.zeros((40, 32, 32, 3), np.float32), y=Y_HALF),
+    "NaN pixels": dict(x=np.where(X > 0.9, np.nan, X), y=Y_HALF),
+    "unlabeled rows marked NaN": dict(x=np.zeros((400, 5), np.float32), y=NAN_LABELS),
+    "an npz of mixed types": dict(x=np.array([[0.5, "a"]] * 40, dtype=object), y=Y_HALF),
+    "an npz member that `numpy.savez` did not write": _raw_member,
+    "an npz of complex numbers": dict(x=(X + 1j).astype(np.complex64), y=Y_HALF),
+    "8-bit `x_test` beside float `x`": dict(x=PIXELS_0_255, y=np.nan_to_num(NAN_LABELS, nan=-1).astype(int),
+                                            x_test=(X[:4] * 255).astype(np.uint8), y_test=Y[:4]),
+    "float values outside [0, 1] with `--scale none`": dict(x=PIXELS_0_255, y=np.nan_to_num(NAN_LABELS, nan=-1).astype(int),
+                                                          x_test=PIXELS_0_255[:4], y_test=Y[:4]),
+    "a label below -1": dict(x=X, y=np.where(Y == 3, -5, Y_HALF)),
+    "an empty `x_test`": dict(x=X, y=Y_HALF, x_test=X[:0], y_test=Y[:0]),
+    "a test class that no labeled training row has": dict(x=X, y=np.where(np.arange(40) < 20, Y % 2, -1),
+                                                          x_test=X[:2], y_test=np.array([7, 0])),
+    "every row unlabeled": dict(x=X, y=np.full(40, -1)),
+    "no unlabeled row and no `--labels`": dict(x=X, y=Y),
+}
+NPZ_ROW_FLAGS = {"float values outside [0, 1] with `--scale none`": ["--scale", "none"]}
+
+
+def test_the_readme_troubleshooting_rows_of_an_npz_print_what_they_say(tmp_path, monkeypatch):
+    """Each row of README_NPZ_ROWS, its data.npz written as the row describes it: the one line
+    the row shows, where "..." stands for what the row leaves out."""
+    rows = readme_troubleshooting()
+    monkeypatch.chdir(tmp_path)
+    for start, data in README_NPZ_ROWS.items():
+        told = next((told for cell, told in rows if cell.startswith(start)), None)
+        assert told is not None, f"the README's troubleshooting table has no row that starts {start!r}"
+        Path("data.npz").unlink(missing_ok=True)
+        if callable(data):
+            data("data.npz")
+        else:
+            np.savez("data.npz", **data)
+        r = CliRunner().invoke(main, ["fit", "--dataset", "npz:data.npz", *NPZ_ROW_FLAGS.get(start, []), "--out", "runs"])
+        assert r.exit_code == 2 and r.output.count("\n") == 1 and r.output.startswith("Error: "), (start, r.output)
+        assert_prints(told, r.output[len("Error: "):].rstrip("\n"), start)
+    assert not Path("runs").exists()
