@@ -5,7 +5,6 @@ Every case must end in one line, ``Error: ...``, exit code 2, and no run folder.
 import json
 import os
 import re
-import shlex
 import zipfile
 from pathlib import Path
 
@@ -261,53 +260,24 @@ def test_a_run_on_a_relative_npz_path_says_where_to_run_from(tmp_path, monkeypat
     assert list(elsewhere.iterdir()) == []
 
 
-# Rows of the README's table whose input is flags of `ssgan fit` alone, named there in a code
-# span of the row's first cell; the cases above check fragments of the messages, these the
-# lines as the README prints them (a row had gone on giving the digits' parameter count for
-# the MNIST command it shows).
-README_FIT_ROWS = ["--dataset imagenet", "--dataset MNIST", "--dataset svhn --data-root /no/such/dir",
-                   "--dataset cifar10", "--seed 5 --seeds 2", "--labels 0", "--labels 105", "--labels 60000",
-                   "--seed -1", "--lr nan", "--z-dim 1000000000"]
-MEMORY = r"the [\d,.]+ GiB of [\w:]+?(?=: )"  # (--z-dim's row: "more than the 24 GiB of cpu: ...")
-
-
 def readme_troubleshooting() -> list[tuple[str, str]]:
     """The rows of the README's troubleshooting table: each one's first cell (what the user did)
     and the first code span of its second cell (the line it says the command prints)."""
     text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     table = text.split("\n## Troubleshooting\n", 1)[1].split("\n## ", 1)[0]
-    span = re.compile(r"``(.+?)``|`([^`]+)`")
+    # a code span as CommonMark reads one: a run of backticks, and the text up to a run as long
+    # (so ``a `b` c`` holds backticks), one space off each end where both ends have one
+    span = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)")
     rows = []
     for line in table.splitlines():
         cells = re.split(r"(?<!\\)\|", line)
         if line.startswith("| ") and len(cells) >= 4 and (told := span.search(cells[2])):
-            rows.append((cells[1].strip(), told[1] or told[2]))
+            text = told[2]
+            rows.append((cells[1].strip(), text[1:-1] if text[:1] == text[-1:] == " " and text.strip() else text))
     return rows
 
 
-def assert_prints(told: str, printed: str, row: str) -> None:
-    """``printed`` (the command's line, without "Error: ") is the line ``told`` of the README's
-    ``row``, where "..." in ``told`` stands for what the row leaves out."""
-    assert re.fullmatch(".*?".join(map(re.escape, told.split("..."))), printed), (row, told, printed)
-
-
-def test_the_readme_troubleshooting_rows_of_fit_flags_print_what_they_say(tmp_path):
-    """Each row of README_FIT_ROWS, run as printed: the one line the row shows, where "..."
-    stands for what the row leaves out (and the memory of the machine, and its device, are
-    this one's)."""
-    rows = readme_troubleshooting()
-    for flags in README_FIT_ROWS:
-        told = next((told for cell, told in rows if f"`{flags}`" in cell), None)
-        assert told is not None, f"the README's troubleshooting table has no row for `{flags}`"
-        told = re.sub(MEMORY, "the memory of the device", told)
-        r = CliRunner().invoke(main, ["fit", *shlex.split(flags), "--out", str(tmp_path / "runs")])
-        assert r.exit_code == 2 and r.output.count("\n") == 1 and r.output.startswith("Error: "), (flags, r.output)
-        printed = r.output[len("Error: "):].rstrip("\n")
-        assert_prints(told, re.sub(MEMORY, "the memory of the device", printed), flags)
-    assert not (tmp_path / "runs").exists()
-
-
-def _raw_member(path) -> None:
+def _raw_member(path: Path) -> None:
     """An .npz whose x another tool zipped in: bytes, not an array."""
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("x", b"0.1,0.2\n0.3,0.4\n")
@@ -315,48 +285,133 @@ def _raw_member(path) -> None:
             np.lib.format.write_array(member, Y_HALF)
 
 
+def _png(height: int, width: int):
+    def write(path: Path) -> None:
+        from PIL import Image
+
+        Image.fromarray(np.zeros((height, width), np.uint8)).save(path)
+    return write
+
+
+def _digits_split(path: Path) -> None:
+    assert CliRunner().invoke(main, ["split", "--dataset", "digits", "--labels", "50", "--out", str(path)]).exit_code == 0
+
+
+def _colours(path: Path) -> None:
+    """The .npz of a training table whose column colour holds blue, green and red."""
+    Path("train.csv").write_text("colour,a,label\nblue,1,x\ngreen,2,y\nred,3,\n")
+    assert CliRunner().invoke(main, ["convert", "train.csv", "--categorical", "colour", "--out", str(path)]).exit_code == 0
+
+
 PIXELS_0_255 = np.linspace(0, 255, 400 * 25, dtype=np.float32).reshape(400, 5, 5)  # (floats from 0 to 255)
 NAN_LABELS = np.where(np.arange(400) < 40, np.arange(400) % 4, np.nan)  # (360 of 400 rows NaN; 400: past a batch)
-# Rows of the README's table on the user's own .npz, by the start of their first cell, with the
-# data.npz that each describes (or a function that writes it): `fit --dataset npz:data.npz`,
-# with the flags a row names in NPZ_ROW_FLAGS, must print the row's line.
-README_NPZ_ROWS = {
-    "an npz without `x`": dict(images=X, y=Y_HALF),
-    "an npz whose `x` is 1-D or 5-D": dict(x=np.zeros(40, np.float32), y=Y_HALF),
-    "an npz of images saved channels-last": dict(x=np.zeros((40, 32, 32, 3), np.float32), y=Y_HALF),
-    "NaN pixels": dict(x=np.where(X > 0.9, np.nan, X), y=Y_HALF),
-    "unlabeled rows marked NaN": dict(x=np.zeros((400, 5), np.float32), y=NAN_LABELS),
-    "an npz of mixed types": dict(x=np.array([[0.5, "a"]] * 40, dtype=object), y=Y_HALF),
-    "an npz member that `numpy.savez` did not write": _raw_member,
-    "an npz of complex numbers": dict(x=(X + 1j).astype(np.complex64), y=Y_HALF),
-    "8-bit `x_test` beside float `x`": dict(x=PIXELS_0_255, y=np.nan_to_num(NAN_LABELS, nan=-1).astype(int),
-                                            x_test=(X[:4] * 255).astype(np.uint8), y_test=Y[:4]),
-    "float values outside [0, 1] with `--scale none`": dict(x=PIXELS_0_255, y=np.nan_to_num(NAN_LABELS, nan=-1).astype(int),
-                                                          x_test=PIXELS_0_255[:4], y_test=Y[:4]),
-    "a label below -1": dict(x=X, y=np.where(Y == 3, -5, Y_HALF)),
-    "an empty `x_test`": dict(x=X, y=Y_HALF, x_test=X[:0], y_test=Y[:0]),
-    "a test class that no labeled training row has": dict(x=X, y=np.where(np.arange(40) < 20, Y % 2, -1),
-                                                          x_test=X[:2], y_test=np.array([7, 0])),
-    "every row unlabeled": dict(x=X, y=np.full(40, -1)),
-    "no unlabeled row and no `--labels`": dict(x=X, y=Y),
-}
-NPZ_ROW_FLAGS = {"float values outside [0, 1] with `--scale none`": ["--scale", "none"]}
+Y_400 = np.nan_to_num(NAN_LABELS, nan=-1).astype(int)
+FIT_NPZ = ["fit", "--dataset", "npz:data.npz"]
+# Rows of the README's table, by the start of their first cell, with the command that each
+# describes and what it is given: a file's text or bytes, an .npz's arrays, an .npy's array, a
+# folder (None), or a function that writes the file. The cases above check fragments of the
+# messages; these hold the lines the README prints to what the commands print (rows had gone
+# on giving digits' parameter count for the MNIST command they show, a line that ssgan no
+# longer printed, and lines without their backticks).
+README_ROWS = [
+    ("`--dataset imagenet`", ["fit", "--dataset", "imagenet"], {}),
+    ("`--dataset MNIST`", ["fit", "--dataset", "MNIST"], {}),
+    ("`--dataset cells.csv`", ["fit", "--dataset", "cells.csv"], {"cells.csv": "a,label\n1,x\n"}),
+    ("`--dataset npz:x.npy`", ["fit", "--dataset", "npz:x.npy"], {"x.npy": np.zeros((3, 2))}),
+    ("`--dataset svhn --data-root /no/such/dir`", ["fit", "--dataset", "svhn", "--data-root", "/no/such/dir"], {}),
+    ("`--dataset cifar10` (no", ["fit", "--dataset", "cifar10"], {}),
+    ("`--dataset cifar10 --data-root empty/`", ["fit", "--dataset", "cifar10", "--data-root", "empty/"],
+     {"empty": None}),
+    ("`--seed 5 --seeds 2`", ["fit", "--seed", "5", "--seeds", "2"], {}),
+    ("`--labels 0`", ["fit", "--labels", "0"], {}),
+    ("`--labels 105`", ["fit", "--labels", "105"], {}),
+    ("`--labels 60000`", ["fit", "--labels", "60000"], {}),
+    ("networks too large for the machine", ["fit", "--z-dim", "1000000000"], {}),
+    ("`--seed -1`", ["fit", "--seed", "-1"], {}),
+    ("an npz without `x`", FIT_NPZ, {"data.npz": dict(images=X, y=Y_HALF)}),
+    ("an npz whose `x` is 1-D or 5-D", FIT_NPZ, {"data.npz": dict(x=np.zeros(40, np.float32), y=Y_HALF)}),
+    ("an npz of images saved channels-last", FIT_NPZ,
+     {"data.npz": dict(x=np.zeros((40, 32, 32, 3), np.float32), y=Y_HALF)}),
+    ("NaN pixels", FIT_NPZ, {"data.npz": dict(x=np.where(X > 0.9, np.nan, X), y=Y_HALF)}),
+    ("`ssgan convert` of a table with an empty cell", ["convert", "t.csv", "--out", "t.npz"],
+     {"t.csv": "a,label\n1,x\n,y\n"}),
+    ("`ssgan convert t.csv` of a table whose labels are in a column not named", ["convert", "t.csv", "--out", "t.npz"],
+     {"t.csv": "a,target\n1,x\n2,y\n"}),
+    ("`ssgan convert iris.data`", ["convert", "iris.data", "--out", "iris.npz"],
+     {"iris.data": "5.1,3.5,1.4,0.2,Iris-setosa\n4.9,3.0,1.4,0.2,Iris-setosa\n"}),
+    ("`ssgan convert t.csv` of a table saved with decimal commas", ["convert", "t.csv", "--out", "t.npz"],
+     {"t.csv": "a;label\n1,5;x\n"}),
+    ("new rows (`--like t.npz`)", ["convert", "new.csv", "--no-label", "--like", "t.npz", "--out", "new.npz"],
+     {"t.npz": _colours, "new.csv": "colour,a\nteal,1\n"}),
+    ("unlabeled rows marked NaN", FIT_NPZ, {"data.npz": dict(x=np.zeros((400, 5), np.float32), y=NAN_LABELS)}),
+    ("an npz of mixed types", FIT_NPZ, {"data.npz": dict(x=np.array([[0.5, "a"]] * 40, dtype=object), y=Y_HALF)}),
+    ("an npz member that `numpy.savez` did not write", FIT_NPZ, {"data.npz": _raw_member}),
+    ("an npz of complex numbers", FIT_NPZ, {"data.npz": dict(x=(X + 1j).astype(np.complex64), y=Y_HALF)}),
+    ("8-bit `x_test` beside float `x`", FIT_NPZ,
+     {"data.npz": dict(x=PIXELS_0_255, y=Y_400, x_test=(X[:4] * 255).astype(np.uint8), y_test=Y[:4])}),
+    ("float values outside [0, 1] with `--scale none`", [*FIT_NPZ, "--scale", "none"],
+     {"data.npz": dict(x=PIXELS_0_255, y=Y_400, x_test=PIXELS_0_255[:4], y_test=Y[:4])}),
+    ("`folder:DIR` images of two sizes", ["fit", "--dataset", "folder:DIR"],
+     {"DIR/train/a": None, "DIR/train/b": None, "DIR/unlabeled": None, "DIR/train/a/0.png": _png(8, 8),
+      "DIR/train/b/0.png": _png(8, 8), "DIR/unlabeled/big.png": _png(9, 8)}),
+    ("`folder:DIR` with a file that is not an image", ["fit", "--dataset", "folder:DIR"],
+     {"DIR/train/a": None, "DIR/train/b": None, "DIR/unlabeled": None, "DIR/train/a/0.png": _png(8, 8),
+      "DIR/train/b/0.png": _png(8, 8), "DIR/unlabeled/broken.png": b"not a PNG"}),
+    ("`folder:DIR` without `DIR/train/`", ["fit", "--dataset", "folder:DIR"],
+     {"DIR/unlabeled": None, "DIR/unlabeled/0.png": _png(8, 8)}),
+    ("a label below -1", FIT_NPZ, {"data.npz": dict(x=X, y=np.where(Y == 3, -5, Y_HALF))}),
+    ("an empty `x_test`", FIT_NPZ, {"data.npz": dict(x=X, y=Y_HALF, x_test=X[:0], y_test=Y[:0])}),
+    ("a test class that no labeled training row has", FIT_NPZ,
+     {"data.npz": dict(x=X, y=np.where(np.arange(40) < 20, Y % 2, -1), x_test=X[:2], y_test=np.array([7, 0]))}),
+    ("every row unlabeled", FIT_NPZ, {"data.npz": dict(x=X, y=np.full(40, -1))}),
+    ("no unlabeled row and no `--labels`", FIT_NPZ, {"data.npz": dict(x=X, y=Y)}),
+    ("`--translate 2` on data that are not images", ["fit", "--dataset", "gmm2d:modes=4", "--translate", "2"], {}),
+    ("`--split` of another dataset", ["fit", "--dataset", "mnist", "--split", "s.json"], {"s.json": _digits_split}),
+    ("a damaged split file", ["fit", "--split", "s.json"], {"s.json": "{broken"}),
+    ("a config key that does not exist", ["fit", "--config", "c.toml"], {"c.toml": "epoch = 3\n"}),
+    ("a setting that is not a finite number", ["fit", "--lr", "nan"], {}),
+    ("a config value of the wrong type", ["fit", "--config", "c.toml"], {"c.toml": 'lr = "fast"\n'}),
+    ("a value out of its range", ["fit", "--batch-size", "0"], {}),
+    ("`eval`, `sample` or `--resume` on a folder that is not a run", ["eval", "somewhere"], {"somewhere": None}),
+    ("a damaged checkpoint", ["eval", "run"],
+     {"run": None, "run/config.json": json.dumps({"dataset": "digits"}), "run/checkpoint.pt": b"\x00garbage"}),
+    ("`report` of a file", ["report", "runs.tar.gz", "--out", "report"], {"runs.tar.gz": b""}),
+    ("`--out` that is a file", ["fit", "--out", "x"], {"x": ""}),
+]
+# (the size of the machine's memory, and its device, in --z-dim's row: "more than the 24 GiB of cpu: ...")
+MEMORY = r"the [\d,.]+ GiB of [\w:]+?(?=: )"
 
 
-def test_the_readme_troubleshooting_rows_of_an_npz_print_what_they_say(tmp_path, monkeypatch):
-    """Each row of README_NPZ_ROWS, its data.npz written as the row describes it: the one line
-    the row shows, where "..." stands for what the row leaves out."""
-    rows = readme_troubleshooting()
+def _make(path: Path, what) -> None:
+    if what is None:
+        path.mkdir(parents=True)
+    elif callable(what):
+        what(path)
+    elif isinstance(what, dict):
+        np.savez(path, **what)
+    elif isinstance(what, np.ndarray):
+        np.save(path, what)
+    elif isinstance(what, bytes):
+        path.write_bytes(what)
+    else:
+        path.write_text(what)
+
+
+@pytest.mark.parametrize("row", [start for start, _, _ in README_ROWS])
+def test_the_readme_troubleshooting_rows_print_what_they_say(row, tmp_path, monkeypatch):
+    """The command of a row of README_ROWS, given what the row describes: one line, ``Error:``
+    and the line the row shows (where "..." stands for what the row leaves out), and no run
+    folder, report or converted file."""
+    told = next((told for cell, told in readme_troubleshooting() if cell.startswith(row)), None)
+    assert told is not None, f"the README's troubleshooting table has no row that starts {row!r}"
+    args, files = next((args, files) for start, args, files in README_ROWS if start == row)
     monkeypatch.chdir(tmp_path)
-    for start, data in README_NPZ_ROWS.items():
-        told = next((told for cell, told in rows if cell.startswith(start)), None)
-        assert told is not None, f"the README's troubleshooting table has no row that starts {start!r}"
-        Path("data.npz").unlink(missing_ok=True)
-        if callable(data):
-            data("data.npz")
-        else:
-            np.savez("data.npz", **data)
-        r = CliRunner().invoke(main, ["fit", "--dataset", "npz:data.npz", *NPZ_ROW_FLAGS.get(start, []), "--out", "runs"])
-        assert r.exit_code == 2 and r.output.count("\n") == 1 and r.output.startswith("Error: "), (start, r.output)
-        assert_prints(told, r.output[len("Error: "):].rstrip("\n"), start)
-    assert not Path("runs").exists()
+    for name, what in files.items():
+        _make(Path(name), what)
+    before = sorted(Path().rglob("*"))
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 2 and r.output.count("\n") == 1 and r.output.startswith("Error: "), r.output
+    printed = re.sub(MEMORY, "the memory of the device", r.output[len("Error: "):].rstrip("\n"))
+    told = re.sub(MEMORY, "the memory of the device", told)
+    assert re.fullmatch(".*?".join(map(re.escape, told.split("..."))), printed), (told, printed)
+    assert sorted(Path().rglob("*")) == before
