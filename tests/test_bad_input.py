@@ -303,6 +303,22 @@ def _colours(path: Path) -> None:
     assert CliRunner().invoke(main, ["convert", "train.csv", "--categorical", "colour", "--out", str(path)]).exit_code == 0
 
 
+def _split_then_changed(path: Path) -> None:
+    """A split of data.npz written to ``path``, and then data.npz changed (its values halved)."""
+    assert CliRunner().invoke(main, ["split", "--dataset", "npz:data.npz", "--out", str(path)]).exit_code == 0
+    np.savez("data.npz", x=X * 0.5, y=Y_HALF)
+
+
+def _run(epochs: int, metrics: str) -> dict:
+    """The files of a run folder runs/r of ``epochs`` on digits with the lines ``metrics``."""
+    return {"runs/r": None, "runs/r/config.json": json.dumps(Config(dataset="digits", epochs=epochs).to_dict()),
+            "runs/r/metrics.jsonl": metrics}
+
+
+def _lines(epochs, **metric) -> str:
+    return "".join(json.dumps({"epoch": epoch, **metric}) + "\n" for epoch in epochs)
+
+
 PIXELS_0_255 = np.linspace(0, 255, 400 * 25, dtype=np.float32).reshape(400, 5, 5)  # (floats from 0 to 255)
 NAN_LABELS = np.where(np.arange(400) < 40, np.arange(400) % 4, np.nan)  # (360 of 400 rows NaN; 400: past a batch)
 Y_400 = np.nan_to_num(NAN_LABELS, nan=-1).astype(int)
@@ -367,6 +383,8 @@ README_ROWS = [
     ("no unlabeled row and no `--labels`", FIT_NPZ, {"data.npz": dict(x=X, y=Y)}),
     ("`--translate 2` on data that are not images", ["fit", "--dataset", "gmm2d:modes=4", "--translate", "2"], {}),
     ("`--split` of another dataset", ["fit", "--dataset", "mnist", "--split", "s.json"], {"s.json": _digits_split}),
+    ("`--split` of a split file drawn from data that have changed since", [*FIT_NPZ, "--split", "s.json"],
+     {"data.npz": dict(x=X, y=Y_HALF), "s.json": _split_then_changed}),
     ("a damaged split file", ["fit", "--split", "s.json"], {"s.json": "{broken"}),
     ("a config key that does not exist", ["fit", "--config", "c.toml"], {"c.toml": "epoch = 3\n"}),
     ("a setting that is not a finite number", ["fit", "--lr", "nan"], {}),
@@ -375,7 +393,19 @@ README_ROWS = [
     ("`eval`, `sample` or `--resume` on a folder that is not a run", ["eval", "somewhere"], {"somewhere": None}),
     ("a damaged checkpoint", ["eval", "run"],
      {"run": None, "run/config.json": json.dumps({"dataset": "digits"}), "run/checkpoint.pt": b"\x00garbage"}),
+    ("`report` of a run whose data have no test set", ["report", "runs/r", "--out", "report"],
+     _run(1, _lines([1], test_acc=None, val_acc=0.5))),
+    ("`report --split val` of a run that held out no rows", ["report", "runs/r", "--split", "val", "--out", "report"],
+     _run(1, _lines([1], test_acc=0.5, test_errors=5, n_test=10))),
+    ("`--batch-size` larger than the training rows left after `--val`", [*FIT_NPZ, "--val", "8", "--batch-size", "36"],
+     {"data.npz": dict(x=X, y=Y_HALF)}),
+    ("`report` of a run stopped before its last epoch", ["report", "runs/r", "--out", "report"],
+     _run(125, _lines(range(1, 41), test_acc=0.5, test_errors=5, n_test=10))),
     ("`report` of a file", ["report", "runs.tar.gz", "--out", "report"], {"runs.tar.gz": b""}),
+    ("`report` of a folder with a run whose `metrics.jsonl` has a cut-off line", ["report", "runs", "--out", "report"],
+     _run(3, _lines([1, 2], test_acc=0.5) + '{"epoch": 3, "te')),
+    ("`eval` or `sample` on a run folder kept without its checkpoint", ["eval", "run"],
+     {"run": None, "run/config.json": json.dumps({"dataset": "digits"})}),
     ("`--out` that is a file", ["fit", "--out", "x"], {"x": ""}),
 ]
 # (the size of the machine's memory, and its device, in --z-dim's row: "more than the 24 GiB of cpu: ...")
