@@ -5,8 +5,10 @@ Every case must end in one line, ``Error: ...``, exit code 2, and no run folder.
 import json
 import os
 import re
+import shutil
 import zipfile
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import numpy as np
 import pytest
@@ -315,6 +317,36 @@ def _run(epochs: int, metrics: str) -> dict:
             "runs/r/metrics.jsonl": metrics}
 
 
+def _tagged(*lrs: float) -> dict:
+    """Finished run folders runs/a, runs/b, ... of one --tag, mine, trained at the rates ``lrs``."""
+    files = {}
+    for name, lr in zip("abcdef", lrs):
+        config = Config(dataset="digits", epochs=1, tag="mine", lr=lr).to_dict()
+        files.update({f"runs/{name}": None, f"runs/{name}/config.json": json.dumps(config),
+                      f"runs/{name}/metrics.jsonl": _lines([1], test_acc=0.5, test_errors=5, n_test=10)})
+    return files
+
+
+class Trained(NamedTuple):
+    """A run folder runs/r trained for one epoch on ``data`` (npz:data.npz, with a test set, or
+    npz:d.npz, without one, 20 rows held out), with its data beside it: copied from a run
+    trained once per process (:func:`trained_run`), then changed as ``then`` does."""
+
+    data: str
+    then: Callable[[], None] | None = None
+
+
+def _edited_config() -> None:
+    config = json.loads(Path("runs/r/config.json").read_text())
+    Path("runs/r/config.json").write_text(json.dumps({**config, "lr": 0.0001}))
+
+
+def _data_changed() -> None:
+    with np.load("data.npz") as d:
+        arrays = dict(d)
+    np.savez("data.npz", **{**arrays, "x": arrays["x"] * 0.5})
+
+
 def _lines(epochs, **metric) -> str:
     return "".join(json.dumps({"epoch": epoch, **metric}) + "\n" for epoch in epochs)
 
@@ -406,14 +438,57 @@ README_ROWS = [
      _run(3, _lines([1, 2], test_acc=0.5) + '{"epoch": 3, "te')),
     ("`eval` or `sample` on a run folder kept without its checkpoint", ["eval", "run"],
      {"run": None, "run/config.json": json.dumps({"dataset": "digits"})}),
+    ("`--resume` or `eval` of a run whose own data have changed", ["eval", "runs/r"],
+     {".": Trained("data.npz", _data_changed)}),
+    ("`sample --out s.npz`", ["sample", "runs/r", "--out", "s.npz"], {".": Trained("data.npz")}),
+    ("`predict --data npz:new.npz --out new.npz`", ["predict", "runs/r", "--data", "npz:new.npz", "--out", "new.npz"],
+     {".": Trained("data.npz", lambda: shutil.copy("data.npz", "new.npz"))}),
+    ("one run folder given twice to `--resume`", ["fit", "--resume", "runs/r", "--resume", "runs/r"],
+     {".": Trained("data.npz")}),
+    ("`--resume` of a run whose `config.json` was edited by hand", ["fit", "--resume", "runs/r"],
+     {".": Trained("data.npz", _edited_config)}),
+    ("`eval RUN` of a run whose data have no test set", ["eval", "runs/r"], {".": Trained("d.npz")}),
+    ("`report` of runs that one `--tag` names but that differ in a setting", ["report", "runs", "--out", "report"],
+     _tagged(0.003, 0.003, 0.001)),
     ("`--out` that is a file", ["fit", "--out", "x"], {"x": ""}),
 ]
 # (the size of the machine's memory, and its device, in --z-dim's row: "more than the 24 GiB of cpu: ...")
 MEMORY = r"the [\d,.]+ GiB of [\w:]+?(?=: )"
 
 
-def _make(path: Path, what) -> None:
-    if what is None:
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """The folder of a run trained (once, at the first call) on ``data`` (Trained's), holding
+    the run as runs/r and its data."""
+    made = {}
+
+    def folder(data: str) -> Path:
+        if data not in made:
+            root = made[data] = tmp_path_factory.mktemp("trained")
+            rows = np.random.default_rng(0).random((80, 5, 5)).astype(np.float32)
+            y = np.where(np.arange(80) < 40, np.tile(np.arange(4), 20), -1)
+            test = dict(x_test=rows[:8], y_test=y[:8]) if data == "data.npz" else {}
+            np.savez(root / data, x=rows, y=y, **test)
+            held = [] if test else ["--val", "20"]
+            here = os.getcwd()
+            os.chdir(root)  # (the run names its data by the relative path npz:DATA, as the rows do)
+            try:
+                r = CliRunner().invoke(main, ["fit", "--dataset", f"npz:{data}", *held, "--epochs", "1",
+                                              "--batch-size", "10", "--out", "runs", "--quiet"])
+            finally:
+                os.chdir(here)
+            assert r.exit_code == 0, r.output
+            next((root / "runs").iterdir()).rename(root / "runs" / "r")
+        return made[data]
+    return folder
+
+
+def _make(path: Path, what, trained_run) -> None:
+    if isinstance(what, Trained):
+        shutil.copytree(trained_run(what.data), path, dirs_exist_ok=True)
+        if what.then is not None:
+            what.then()
+    elif what is None:
         path.mkdir(parents=True)
     elif callable(what):
         what(path)
@@ -428,7 +503,7 @@ def _make(path: Path, what) -> None:
 
 
 @pytest.mark.parametrize("row", [start for start, _, _ in README_ROWS])
-def test_the_readme_troubleshooting_rows_print_what_they_say(row, tmp_path, monkeypatch):
+def test_the_readme_troubleshooting_rows_print_what_they_say(row, tmp_path, monkeypatch, trained_run):
     """The command of a row of README_ROWS, given what the row describes: one line, ``Error:``
     and the line the row shows (where "..." stands for what the row leaves out), and no run
     folder, report or converted file."""
@@ -437,7 +512,7 @@ def test_the_readme_troubleshooting_rows_print_what_they_say(row, tmp_path, monk
     args, files = next((args, files) for start, args, files in README_ROWS if start == row)
     monkeypatch.chdir(tmp_path)
     for name, what in files.items():
-        _make(Path(name), what)
+        _make(Path(name), what, trained_run)
     before = sorted(Path().rglob("*"))
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 2 and r.output.count("\n") == 1 and r.output.startswith("Error: "), r.output
