@@ -33,7 +33,7 @@ def cases(tmp_path):
     bad_split = tmp_path / "bad_split.json"
     bad_split.write_text("{broken")
     digits_split = tmp_path / "digits_split.json"
-    assert CliRunner().invoke(main, ["split", "--dataset", "digits", "--labels", "50", "--out", str(digits_split)]).exit_code == 0
+    _digits_split(digits_split)
     unknown_key = tmp_path / "unknown.toml"
     unknown_key.write_text("epoch = 3\n")
     of_mnist = tmp_path / "mnist.toml"
@@ -64,10 +64,7 @@ def cases(tmp_path):
     assert CliRunner().invoke(main, ["split", "--dataset", changed, "--out", str(changed_split)]).exit_code == 0
     npz(tmp_path, "changed", x=X[::-1], y=Y_HALF)
     raw = tmp_path / "raw.npz"  # an x that another tool zipped in as bytes, not as an array numpy wrote
-    with zipfile.ZipFile(raw, "w") as z:
-        z.writestr("x", b"0.1,0.2\n0.3,0.4\n")
-        with z.open("y.npy", "w") as member:
-            np.lib.format.write_array(member, Y_HALF)
+    _raw_member(raw)
     raw_npz = f"npz:{raw}"
     cut_short = tmp_path / "cut_short" / "run"  # a metrics line cut off in the middle
     cut_short.mkdir(parents=True)
@@ -306,9 +303,9 @@ def _colours(path: Path) -> None:
 
 
 def _split_then_changed(path: Path) -> None:
-    """A split of data.npz written to ``path``, and then data.npz changed (its values halved)."""
+    """A split of data.npz written to ``path``, and then data.npz changed (:func:`_data_changed`)."""
     assert CliRunner().invoke(main, ["split", "--dataset", "npz:data.npz", "--out", str(path)]).exit_code == 0
-    np.savez("data.npz", x=X * 0.5, y=Y_HALF)
+    _data_changed()
 
 
 def _run(epochs: int, metrics: str) -> dict:
@@ -342,6 +339,7 @@ def _edited_config() -> None:
 
 
 def _data_changed() -> None:
+    """data.npz with its values halved: other data, of the same shape and labels."""
     with np.load("data.npz") as d:
         arrays = dict(d)
     np.savez("data.npz", **{**arrays, "x": arrays["x"] * 0.5})
