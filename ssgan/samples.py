@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import os
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -14,13 +16,27 @@ from ssgan.fileio import atomic_path
 
 def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -> None:
     """Write images (N, C, H, W) in [0, 1] as one PNG grid, atomically."""
-    from torchvision.utils import save_image  # (here, not above: importing torchvision takes about 1 s)
+    write_png(grid_pixels(images, nrow), path)
+
+
+def grid_pixels(images: torch.Tensor, nrow: int | None = None) -> np.ndarray:
+    """The pixels (H, W, 3, uint8) of :func:`save_grid`'s picture: torchvision's grid, rounded
+    as its ``save_image`` rounds, so the PNG is the one ``save_image`` writes."""
+    from torchvision.utils import make_grid  # (here, not above: importing torchvision takes about 1 s)
+
+    nrow = nrow or max(1, int(math.ceil(math.sqrt(len(images)))))
+    grid = make_grid(images, nrow=nrow, padding=2, pad_value=1.0)
+    return grid.mul(255).add_(0.5).clamp_(0, 255).permute(1, 2, 0).to("cpu", torch.uint8).numpy()
+
+
+def write_png(pixels: np.ndarray, path: str | Path) -> None:
+    """Write pixels (H, W, 3, uint8) as a PNG file, atomically; no torch operator runs here."""
+    from PIL import Image
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    nrow = nrow or max(1, int(math.ceil(math.sqrt(len(images)))))
     with atomic_path(path) as tmp:
-        save_image(images, tmp, nrow=nrow, padding=2, pad_value=1.0, format="png")
+        Image.fromarray(pixels).save(tmp, format="png")
 
 
 def save_density(real: np.ndarray, fake: np.ndarray, path: str | Path, title: str = "") -> None:
@@ -64,17 +80,31 @@ def save_samples(fake: torch.Tensor, path: str | Path, real: np.ndarray | None =
     """The picture of generated samples that fits them: an image grid for (N, C, H, W) with up to
     four channels, or a density plot against ``real`` points for 1-D and 2-D data. Returns False
     (and writes nothing) when there is no such picture."""
+    write = sample_picture(fake, real)
+    if write is None:
+        return False
+    write(path)
+    return True
+
+
+def sample_picture(fake: torch.Tensor, real: np.ndarray | None = None) -> Callable[[str | Path], None] | None:
+    """What :func:`save_samples` writes, with its torch work done in this thread: a function that
+    writes the picture to a path with numpy, PIL and matplotlib alone (None: no picture). The
+    training loop prepares each epoch's grid so, and its writer thread only encodes the file: a
+    second thread that runs torch's parallel operators gets an OpenMP team of its own, and while
+    that thread lives (the writer lives as long as the loop) GNU OpenMP, with more threads than
+    cores, lets the training thread's workers spin only briefly before they sleep, which made the
+    default bf16 step on a 2-core Xeon 1.7 times slower from the second epoch on (README, "Speed
+    on the CPU")."""
     if fake.dim() == 4:
         if not has_picture(tuple(fake.shape[1:])):
-            return False
-        save_grid(fake, path)
-        return True
+            return None
+        return partial(write_png, grid_pixels(fake))
     if fake.dim() == 2 and fake.shape[1] in (1, 2) and real is not None:
         rng = np.random.default_rng(0)
         real = real[rng.choice(len(real), size=min(2000, len(real)), replace=False)]
-        save_density(real, fake.numpy(), path, Path(path).stem)
-        return True
-    return False
+        return lambda path: save_density(real, fake.numpy(), path, Path(path).stem)
+    return None
 
 
 GENERATED_ROWS = 10_000  # samples that one pass of the generator makes (more: in parts of this many)

@@ -29,7 +29,7 @@ from ssgan.fileio import atomic_path, write_text, writing
 from ssgan.graphs import capture_or_none, portable_state, use_graphs
 from ssgan.models import GaussianNoise, build_models, data_dependent_init, resolve_arch, use_generator
 from ssgan.diagnostics import HistoricalAverage, collapse_indicators, fixed_real_batch, warnings_for
-from ssgan.samples import save_samples
+from ssgan.samples import sample_picture
 from ssgan.splits import Split
 from ssgan.steps import Nets, discriminator_step, generator_step
 from ssgan.stops import Diverged, Interrupted
@@ -619,7 +619,8 @@ def train(cfg: Config, data: Dataset, split: Split, run_dir: Path | None = None,
                 writer.now(run_dir / "metrics.jsonl", _append_jsonl, run_dir / "metrics.jsonl", metrics)
                 if gan and (epoch % cfg.sample_every == 0 or epoch == cfg.epochs):
                     grid = run_dir / "samples" / f"epoch_{epoch:04d}.png"
-                    writer.submit(grid, save_samples, fake.cpu(), grid, data.x_train)
+                    if (write := sample_picture(fake.cpu(), data.x_train)) is not None:
+                        writer.submit(grid, write, grid)
             if run_dir is not None and (epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs or signum is not None):
                 checkpoint(epoch)
             reporter.on_epoch(metrics)

@@ -515,3 +515,46 @@ def test_bf16_on_a_cpu_that_emulates_it_is_a_warning(tmp_path, monkeypatch, nati
     assert r.exit_code == 0 and "emulated" not in r.stderr, r.output
     config = json.loads((Path(json.loads(r.stdout)["run"]) / "config.json").read_text())
     assert config["precision"] == ("bf16" if native else "fp32")
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_a_sample_grid_is_the_png_that_torchvision_writes(tmp_path, channels):
+    """``save_grid`` (the grid's pixels made by torch, the file by PIL) writes the bytes of
+    torchvision's ``save_image`` for grey, grey and alpha, RGB and RGBA images."""
+    from torchvision.utils import save_image
+
+    from ssgan.samples import save_grid
+
+    images = torch.rand(7, channels, 9, 11, generator=torch.Generator().manual_seed(channels))
+    save_grid(images, tmp_path / "ours.png")
+    save_image(images, tmp_path / "torchvision.png", nrow=3, padding=2, pad_value=1.0, format="png")
+    assert (tmp_path / "ours.png").read_bytes() == (tmp_path / "torchvision.png").read_bytes()
+
+
+def test_the_loop_makes_each_sample_grid_in_the_training_thread_and_the_writer_only_writes(tmp_path, monkeypatch):
+    """The torch work of an epoch's sample grid runs in the training thread: a writer thread
+    that ran torch's parallel operators would keep an OpenMP team of its own beside the
+    loop's, which slowed every later step of a 2-core CPU 1.7 times (README, "Speed on the CPU")."""
+    import threading
+
+    import ssgan.samples
+
+    made, written = [], []
+    grid_pixels, write_png = ssgan.samples.grid_pixels, ssgan.samples.write_png
+
+    def pixels(*args, **kwargs):
+        made.append(threading.current_thread().name)
+        return grid_pixels(*args, **kwargs)
+
+    def write(*args, **kwargs):
+        written.append(threading.current_thread().name)
+        return write_png(*args, **kwargs)
+
+    monkeypatch.setattr(ssgan.samples, "grid_pixels", pixels)
+    monkeypatch.setattr(ssgan.samples, "write_png", write)
+    from ssgan.runs import fit
+
+    run_dir, _ = fit(Config(dataset="digits", labels=50, epochs=2, out=str(tmp_path)))
+    assert made == [threading.current_thread().name] * 2
+    assert len(written) == 2 and all(name.startswith("ssgan-writer") for name in written)
+    assert sorted(p.name for p in (run_dir / "samples").iterdir()) == ["epoch_0001.png", "epoch_0002.png"]
