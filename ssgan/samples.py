@@ -20,8 +20,9 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -
 
 
 def grid_pixels(images: torch.Tensor, nrow: int | None = None) -> np.ndarray:
-    """The pixels (H, W, 3, uint8) of :func:`save_grid`'s picture: torchvision's grid, rounded
-    as its ``save_image`` rounds, so the PNG is the one ``save_image`` writes."""
+    """The pixels (H, W, C, uint8; grey images come as three equal channels) of :func:`save_grid`'s
+    picture: torchvision's grid, rounded as its ``save_image`` rounds, so the PNG is the one
+    ``save_image`` writes."""
     from torchvision.utils import make_grid  # (here, not above: importing torchvision takes about 1 s)
 
     nrow = nrow or max(1, int(math.ceil(math.sqrt(len(images)))))
@@ -30,7 +31,7 @@ def grid_pixels(images: torch.Tensor, nrow: int | None = None) -> np.ndarray:
 
 
 def write_png(pixels: np.ndarray, path: str | Path) -> None:
-    """Write pixels (H, W, 3, uint8) as a PNG file, atomically; no torch operator runs here."""
+    """Write pixels (H, W, C, uint8) as a PNG file, atomically; no torch operator runs here."""
     from PIL import Image
 
     path = Path(path)
@@ -92,10 +93,9 @@ def sample_picture(fake: torch.Tensor, real: np.ndarray | None = None) -> Callab
     writes the picture to a path with numpy, PIL and matplotlib alone (None: no picture). The
     training loop prepares each epoch's grid so, and its writer thread only encodes the file: a
     second thread that runs torch's parallel operators gets an OpenMP team of its own, and while
-    that thread lives (the writer lives as long as the loop) GNU OpenMP, with more threads than
-    cores, lets the training thread's workers spin only briefly before they sleep, which made the
-    default bf16 step on a 2-core Xeon 1.7 times slower from the second epoch on (README, "Speed
-    on the CPU")."""
+    that thread lived (the writer lives as long as the loop) the training thread's parallel
+    operators ran slower: the default bf16 fit on a 2-core Xeon took 1.8 times as long an epoch
+    from the second epoch on (README, "Speed on the CPU")."""
     if fake.dim() == 4:
         if not has_picture(tuple(fake.shape[1:])):
             return None
