@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -26,8 +25,12 @@ def grid_pixels(images: torch.Tensor, nrow: int | None = None) -> np.ndarray:
     from torchvision.utils import make_grid  # (here, not above: importing torchvision takes about 1 s)
 
     nrow = nrow or max(1, int(math.ceil(math.sqrt(len(images)))))
-    grid = make_grid(images, nrow=nrow, padding=2, pad_value=1.0)
-    return grid.mul(255).add_(0.5).clamp_(0, 255).permute(1, 2, 0).to("cpu", torch.uint8).numpy()
+    return _eight_bit(make_grid(images, nrow=nrow, padding=2, pad_value=1.0)).permute(1, 2, 0).numpy()
+
+
+def _eight_bit(x: torch.Tensor) -> torch.Tensor:
+    """Values in [0, 1] as 8-bit pixels on the host, rounded as torchvision's ``save_image`` rounds."""
+    return x.mul(255).add_(0.5).clamp_(0, 255).to("cpu", torch.uint8)
 
 
 def write_png(pixels: np.ndarray, path: str | Path) -> None:
@@ -99,7 +102,8 @@ def sample_picture(fake: torch.Tensor, real: np.ndarray | None = None) -> Callab
     if fake.dim() == 4:
         if not has_picture(tuple(fake.shape[1:])):
             return None
-        return partial(write_png, grid_pixels(fake))
+        pixels = grid_pixels(fake)
+        return lambda path: write_png(pixels, path)
     if fake.dim() == 2 and fake.shape[1] in (1, 2) and real is not None:
         rng = np.random.default_rng(0)
         real = real[rng.choice(len(real), size=min(2000, len(real)), replace=False)]
@@ -190,7 +194,7 @@ def write_image_files(x: torch.Tensor, folder: Path) -> int:
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise SSGANError(f"--images {folder}: it exists{' and is not empty' if folder.is_dir() else ''}; "
                          "give a new folder, so that these samples are not mixed with other files")
-    pixels = x.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()  # as save_image rounds
+    pixels = _eight_bit(x).permute(0, 2, 3, 1).numpy()
     partial = folder.parent / f".{folder.name}.{secrets.token_hex(6)}.partial"
     try:
         partial.mkdir(parents=True)
