@@ -3,8 +3,8 @@
 in this process (``--parallel-mode threads``).
 
 A child process runs exactly the command the user gave, less the launcher's own options. The
-cores are shared out through ``OMP_NUM_THREADS`` unless it is set; on CUDA every child uses the
-same device. Processes on one GPU take turns on it (without NVIDIA's MPS their kernels never
+cores are shared out through ``OMP_NUM_THREADS`` unless it is set, and among threads on the CPU
+by as many intra-op threads each; on CUDA every child uses the same device. Processes on one GPU take turns on it (without NVIDIA's MPS their kernels never
 run side by side); threads share one CUDA context, and each trains on its own stream, so that
 the GPU can run the small kernels of several seeds at once.
 """
@@ -55,8 +55,13 @@ def _seed_args(args: list[str], launcher: tuple[str, ...]) -> list[str]:
 def _threads(env: MutableMapping[str, str], share: int) -> MutableMapping[str, str]:
     """``env`` with ``OMP_NUM_THREADS``, unless set there, at this machine's cores shared by
     ``share`` processes."""
-    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // share)))
+    env.setdefault("OMP_NUM_THREADS", str(_cores_each(share)))
     return env
+
+
+def _cores_each(share: int) -> int:
+    """This machine's cores shared by ``share`` runs side by side, at least one each."""
+    return max(1, (os.cpu_count() or 1) // share)
 
 
 def launch_torchrun(nproc: int) -> int:
@@ -409,7 +414,9 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
     be at one place (:func:`stacked_start`); a last group of one run trains as that run alone.
 
     Each run draws every random number from a generator of its own (:func:`ssgan.train.train`),
-    so a seed trains as it would alone (stacked: but for D's noise, the group's). SIGINT or
+    so a seed trains as it would alone (stacked: but for D's noise, the group's) with as many
+    intra-op threads: on the CPU, unless ``OMP_NUM_THREADS`` is set, its share of the cores, as
+    a process of :func:`run_in_processes` gets. SIGINT or
     SIGTERM stop every running run after its batch with a checkpoint (a group's runs after the
     same step), and no further run starts (:class:`SeedsInterrupted`). ``warn(seed, message)``
     receives each one-line warning of a run (the group's, stacked, through its first run), and
@@ -438,6 +445,12 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
     stacked = mode == "stacked"
     for job in jobs:
         check_threads(job.cfg)
+    # Each run's operators take its share of the cores, as a process's do (OMP_NUM_THREADS, which
+    # then decides alone): a thread that runs torch's parallel operators gets a team of OpenMP
+    # threads of its own, and N teams of all the cores oversubscribe them (two seeds on 2 cores
+    # stepped about a fifth slower). Stacked runs' steps run one at a time, on all of them.
+    own_threads = torch.get_num_threads()  # (torch.set_num_threads in a thread also sets later threads')
+    cores_each = None if "OMP_NUM_THREADS" in os.environ else _cores_each(min(parallel, len(jobs)))
     words = _seed_args(shlex.split(command), ("--seeds", "--parallel", "--parallel-mode", "--seed"))
     results, failures, stopped_runs, started = {}, [], {}, set()
     stop = StopFlag(True)
@@ -464,6 +477,8 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
         started.add(i)
         log(f"seed {job.seed}: started")
         device = resolve_device(job.cfg.device)
+        if device.type == "cpu" and cores_each is not None and i not in groups:
+            torch.set_num_threads(cores_each)
         # a stream per run; none for stacked runs, whose steps run on the thread of whichever run comes last
         stream = torch.cuda.Stream(device) if device.type == "cuda" and i not in groups else None
         try:
@@ -486,10 +501,13 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
                 failures.append((job.seed, 1, f"{type(e).__name__}: {first_line(str(e))}"))
             log(f"seed {job.seed}: failed ({failures[-1][2]})")
 
-    with stop, ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="ssgan-seed") as pool:
-        futures = [pool.submit(one, i) for i in range(len(jobs))]
-        while wait(futures, timeout=0.2).not_done:  # short waits: the signal handler runs in between
-            pass
+    try:
+        with stop, ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="ssgan-seed") as pool:
+            futures = [pool.submit(one, i) for i in range(len(jobs))]
+            while wait(futures, timeout=0.2).not_done:  # short waits: the signal handler runs in between
+                pass
+    finally:
+        torch.set_num_threads(own_threads)
     if stop.signum is not None:
         raise interrupted(stop.signum, jobs, stopped_runs, started, shlex.split(command), parallel, mode)
     if failures:

@@ -1,6 +1,7 @@
 """`ssgan fit --seeds ... --parallel N --parallel-mode threads`: seeds trained in threads of one
-process (on CUDA each on its own stream) train exactly as each seed alone, because every run
-draws from a random generator of its own; a signal stops them all with checkpoints."""
+process (on CUDA each on its own stream) train exactly as each seed alone with as many
+intra-op threads, because every run draws from a random generator of its own; a signal stops
+them all with checkpoints."""
 
 import json
 import os
@@ -18,7 +19,7 @@ from click.testing import CliRunner
 import ssgan.graphs
 import ssgan.reference
 import ssgan.train
-from conftest import SignalAt, assert_same_state, cuda
+from conftest import SignalAt, assert_same_state, cuda, torch_threads
 from ssgan.cli import main
 from ssgan.config import Config
 from ssgan.graphsim import simulate
@@ -40,6 +41,13 @@ def _weights(run: str) -> dict:
     return {f"{net}.{k}": v for net in ("generator", "discriminator", "ema") for k, v in ckpt[net].items()}
 
 
+def _share_of_the_cores() -> int:
+    """The intra-op threads of each of two seeds trained side by side, in threads or processes:
+    OMP_NUM_THREADS where it is set, else half the cores. A seed trained alone with as many
+    sums in the same order (bf16, and fp32 on some CPUs, sum in an order that depends on them)."""
+    return int(os.environ.get("OMP_NUM_THREADS", max(1, (os.cpu_count() or 1) // 2)))
+
+
 def _same_as_alone(tmp_path, *options, device: str = "cpu", exact: bool = True):
     options = (*options, "--device", device)
     together = _fit("--seeds", "1-2", "--parallel", "2", "--parallel-mode", "threads", "--out", str(tmp_path / "t"),
@@ -50,7 +58,8 @@ def _same_as_alone(tmp_path, *options, device: str = "cpu", exact: bool = True):
         assert len(read_metrics(run)) == 2 and json.loads((run / "config.json").read_text())["seed"] == s["seed"]
         command = (run / "command.txt").read_text()
         assert f"--seed {s['seed']}" in command and "--parallel" not in command and "--seeds" not in command
-        alone = _fit("--seed", str(s["seed"]), "--out", str(tmp_path / "alone"), *options)
+        with torch_threads(_share_of_the_cores()):
+            alone = _fit("--seed", str(s["seed"]), "--out", str(tmp_path / "alone"), *options)
         a, b = _weights(s["run"]), _weights(alone["run"])
         if exact:
             assert_same_state(a, b)
@@ -73,6 +82,37 @@ def test_seeds_in_threads_on_the_captured_path(tmp_path):
 def test_seeds_in_threads_on_a_gpu(tmp_path):
     """Captured on CUDA, each seed on its own stream, with its generator registered with its graphs."""
     _same_as_alone(tmp_path, "--graphs", "on", device="cuda", exact=False)
+
+
+@pytest.mark.parametrize("omp_num_threads", [None, "1"])
+def test_each_seed_in_a_thread_computes_on_its_share_of_the_cores(tmp_path, monkeypatch, omp_num_threads):
+    """As each process of --parallel N gets OMP_NUM_THREADS at the cores / N, each thread takes
+    that many intra-op threads (N threads with a team of all the cores each oversubscribed them);
+    where OMP_NUM_THREADS is set, it decides alone, as it does for processes, and the threads
+    keep the launching thread's count. That count is the same afterwards."""
+    from ssgan.config import resolve
+    from ssgan.launch import run_seeds_in_threads
+    from ssgan.train import Reporter
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 6)
+    if omp_num_threads is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", omp_num_threads)
+    seen = {}
+
+    class Threads(Reporter):
+        def __init__(self, seed: int):
+            self.seed = seed
+
+        def on_start(self, epochs: int, iterations: int, start_epoch: int) -> None:
+            seen[self.seed] = torch.get_num_threads()  # in the seed's own thread
+
+    with torch_threads(4):
+        run_seeds_in_threads(resolve(dataset="digits", labels=50, epochs=1, device="cpu", out=str(tmp_path)),
+                             [1, 2, 3], 3, "ssgan fit --seeds 3 --parallel 3 --parallel-mode threads", progress=Threads)
+        assert torch.get_num_threads() == 4
+    assert seen == {seed: 2 if omp_num_threads is None else 4 for seed in (1, 2, 3)}
 
 
 def test_threads_refuse_compiled_networks(tmp_path):
@@ -172,15 +212,16 @@ def test_seeds_stopped_in_threads_resume_to_the_weights_of_runs_never_stopped(tm
     """`fit --resume` ends each stopped seed with the weights of the seed trained alone without
     a stop: resumed one at a time, or both at once with the command the stop printed (threads)."""
     stopped, printed = _stop_threads(tmp_path, monkeypatch)
-    if resumed == "alone":
+    with torch_threads(_share_of_the_cores()):  # as each seed's thread had
+        if resumed == "alone":
+            for run in stopped:
+                _resume("fit", "--resume", str(run))
+        else:
+            assert [s["run"] for s in _resume(*printed)["runs"]] == [str(run) for run in stopped]
         for run in stopped:
-            _resume("fit", "--resume", str(run))
-    else:
-        assert [s["run"] for s in _resume(*printed)["runs"]] == [str(run) for run in stopped]
-    for run in stopped:
-        seed = json.loads((run / "config.json").read_text())["seed"]
-        alone = _fit("--device", "cpu", "--seed", str(seed), "--out", str(tmp_path / "alone"))
-        assert_same_state(_weights(str(run)), _weights(alone["run"]))
+            seed = json.loads((run / "config.json").read_text())["seed"]
+            alone = _fit("--device", "cpu", "--seed", str(seed), "--out", str(tmp_path / "alone"))
+            assert_same_state(_weights(str(run)), _weights(alone["run"]))
 
 
 def test_seeds_stopped_in_threads_resume_together_in_processes(tmp_path, monkeypatch):
@@ -189,14 +230,12 @@ def test_seeds_stopped_in_threads_resume_together_in_processes(tmp_path, monkeyp
     (bf16 sums in an order that depends on it)."""
     import shutil
 
-    from conftest import torch_threads
-
     stopped, printed = _stop_threads(tmp_path, monkeypatch)
     copies = [Path(shutil.copytree(run, tmp_path / "copy" / run.name)) for run in stopped]
     together = _resume(*printed[:-2])  # without --parallel-mode threads: processes
     assert [s["run"] for s in together["runs"]] == [str(run) for run in stopped]
     assert together["seeds"] == [1, 2]
-    with torch_threads(int(os.environ.get("OMP_NUM_THREADS", max(1, (os.cpu_count() or 1) // 2)))):
+    with torch_threads(_share_of_the_cores()):
         for copy in copies:
             _resume("fit", "--resume", str(copy))
     for run, copy in zip(stopped, copies):
