@@ -41,7 +41,8 @@ def test_a_wrong_list_is_argparse_one_line(benchmark_script, text, why):
         options.seeds_option(text)
 
 
-@pytest.mark.parametrize("script", ["ablate", "labeled_examples", "budget_curve", "labeled_jumps", "moons_precision"])
+@pytest.mark.parametrize("script", ["ablate", "labeled_examples", "budget_curve", "labeled_jumps", "moons_precision",
+                                    "parallel_modes"])
 def test_every_script_that_takes_seeds_reads_them_so(script, tmp_path):
     """Each script, run as a user runs it, stops on a range that counts down with the reason in one
     line (before, ablate.py and budget_curve.py raised a traceback on any range, and labeled_jumps.py
