@@ -4,9 +4,10 @@ in this process (``--parallel-mode threads``).
 
 A child process runs exactly the command the user gave, less the launcher's own options. The
 cores are shared out through ``OMP_NUM_THREADS`` unless it is set, and among threads on the CPU
-by as many intra-op threads each; on CUDA every child uses the same device. Processes on one GPU take turns on it (without NVIDIA's MPS their kernels never
-run side by side); threads share one CUDA context, and each trains on its own stream, so that
-the GPU can run the small kernels of several seeds at once.
+by as many intra-op threads each; on CUDA every child uses the same device. Processes on one
+GPU take turns on it (without NVIDIA's MPS their kernels never run side by side); threads share
+one CUDA context, and each trains on its own stream, so that the GPU can run the small kernels
+of several seeds at once.
 """
 
 from __future__ import annotations

@@ -43,8 +43,8 @@ def _weights(run: str) -> dict:
 
 def _share_of_the_cores() -> int:
     """The intra-op threads of each of two seeds trained side by side, in threads or processes:
-    OMP_NUM_THREADS where it is set, else half the cores. A seed trained alone with as many
-    sums in the same order (bf16, and fp32 on some CPUs, sum in an order that depends on them)."""
+    OMP_NUM_THREADS where it is set, else half the cores. A seed trained alone on as many sums
+    in the same order (bf16, and fp32 on some CPUs, sum in an order that depends on the count)."""
     return int(os.environ.get("OMP_NUM_THREADS", max(1, (os.cpu_count() or 1) // 2)))
 
 
