@@ -80,9 +80,9 @@ def main() -> None:
                         "environment": environment}
                 lines.append(line)
                 print(json.dumps(line), flush=True)
+    walls = {mode: [line["wall_s"] for line in lines if line["mode"] == mode] for mode in args.modes}
     print(json.dumps({"seeds": args.seeds, "epochs": args.epochs, "labels": args.labels,
-                      "median_wall_s": {mode: statistics.median(line["wall_s"] for line in lines if line["mode"] == mode)
-                                        for mode in args.modes},
+                      "median_wall_s": {mode: statistics.median(seconds) for mode, seconds in walls.items()},
                       "same_test_errors_in_every_mode": all(
                           len({line["runs"][seed]["test_errors"][-1] for line in lines}) == 1
                           for seed in map(str, args.seeds))}))
