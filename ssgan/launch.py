@@ -449,9 +449,11 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
     # Each run's operators take its share of the cores, as a process's do (OMP_NUM_THREADS, which
     # then decides alone): a thread that runs torch's parallel operators gets a team of OpenMP
     # threads of its own, and N teams of all the cores oversubscribe them (two seeds on 2 cores
-    # stepped about a fifth slower). Stacked runs' steps run one at a time, on all of them.
+    # stepped about a fifth slower). Stacked runs keep all of them: a group's steps run one at a
+    # time, and a last run of one trains alone.
     own_threads = torch.get_num_threads()  # (torch.set_num_threads in a thread also sets later threads')
-    cores_each = None if "OMP_NUM_THREADS" in os.environ else _cores_each(min(parallel, len(jobs)))
+    shared = not stacked and "OMP_NUM_THREADS" not in os.environ
+    cores_each = _cores_each(min(parallel, len(jobs))) if shared else None
     words = _seed_args(shlex.split(command), ("--seeds", "--parallel", "--parallel-mode", "--seed"))
     results, failures, stopped_runs, started = {}, [], {}, set()
     stop = StopFlag(True)
@@ -478,7 +480,7 @@ def run_in_threads(jobs: Sequence[Job], parallel: int, command: str, log=lambda 
         started.add(i)
         log(f"seed {job.seed}: started")
         device = resolve_device(job.cfg.device)
-        if device.type == "cpu" and cores_each is not None and i not in groups:
+        if device.type == "cpu" and cores_each is not None:
             torch.set_num_threads(cores_each)
         # a stream per run; none for stacked runs, whose steps run on the thread of whichever run comes last
         stream = torch.cuda.Stream(device) if device.type == "cuda" and i not in groups else None

@@ -84,12 +84,14 @@ def test_seeds_in_threads_on_a_gpu(tmp_path):
     _same_as_alone(tmp_path, "--graphs", "on", device="cuda", exact=False)
 
 
-@pytest.mark.parametrize("omp_num_threads", [None, "1"])
-def test_each_seed_in_a_thread_computes_on_its_share_of_the_cores(tmp_path, monkeypatch, omp_num_threads):
+@pytest.mark.parametrize("stacked, omp_num_threads, each", [(False, None, 3), (False, "1", 4), (True, None, 4)])
+def test_each_seed_in_a_thread_computes_on_its_share_of_the_cores(tmp_path, monkeypatch, stacked, omp_num_threads,
+                                                                  each):
     """As each process of --parallel N gets OMP_NUM_THREADS at the cores / N, each thread takes
     that many intra-op threads (N threads with a team of all the cores each oversubscribed them);
     where OMP_NUM_THREADS is set, it decides alone, as it does for processes, and the threads
-    keep the launching thread's count. That count is the same afterwards."""
+    keep the launching thread's count, as stacked seeds do (a group's steps run one at a time,
+    and seed 3, the last group of one, trains alone). That count is the same afterwards."""
     from ssgan.config import resolve
     from ssgan.launch import run_seeds_in_threads
     from ssgan.train import Reporter
@@ -110,9 +112,9 @@ def test_each_seed_in_a_thread_computes_on_its_share_of_the_cores(tmp_path, monk
 
     with torch_threads(4):
         run_seeds_in_threads(resolve(dataset="digits", labels=50, epochs=1, device="cpu", out=str(tmp_path)),
-                             [1, 2, 3], 3, "ssgan fit --seeds 3 --parallel 3 --parallel-mode threads", progress=Threads)
+                             [1, 2, 3], 2, "ssgan fit --seeds 3 --parallel 2", stacked=stacked, progress=Threads)
         assert torch.get_num_threads() == 4
-    assert seen == {seed: 2 if omp_num_threads is None else 4 for seed in (1, 2, 3)}
+    assert seen == {1: each, 2: each, 3: each}
 
 
 def test_threads_refuse_compiled_networks(tmp_path):
