@@ -23,12 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from ssgan.config import PARALLEL_MODES
 from ssgan.runs import read_metrics
 from ssgan.train import resolve_device
 from options import benchmark_environment, count, run_script, seeds_option, ssgan_command
-
-MODES = ("processes", "threads", "stacked")
-
 
 def modes_option(text: str) -> list[str]:
     """``--modes``: comma-separated ``--parallel-mode`` values.
@@ -37,8 +35,8 @@ def modes_option(text: str) -> list[str]:
     ['processes', 'threads']
     """
     modes = text.split(",")
-    if wrong := [m for m in modes if m not in MODES]:
-        raise argparse.ArgumentTypeError(f"unknown mode {wrong[0]!r}: choose from {', '.join(MODES)}")
+    if wrong := [m for m in modes if m not in PARALLEL_MODES]:
+        raise argparse.ArgumentTypeError(f"unknown mode {wrong[0]!r}: choose from {', '.join(PARALLEL_MODES)}")
     return modes
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import click
 
 from ssgan import __version__, progress
-from ssgan.config import (FAKE_LOGITS, FM_NORMS, G_LOSSES, MOMENT_SPACES, PRECISIONS, SEED_MAX, SPLIT_NAMES,
-                          seed_list)
+from ssgan.config import (FAKE_LOGITS, FM_NORMS, G_LOSSES, MOMENT_SPACES, PARALLEL_MODES, PRECISIONS, SEED_MAX,
+                          SPLIT_NAMES, seed_list)
 from ssgan.errors import DataWarning, SSGANError
 from ssgan.fileio import check_folder_can_be
 
@@ -329,7 +329,7 @@ def split(dataset, data_root, download, image_size, labels, val, seed, out) -> N
 @click.option("--parallel", type=click.IntRange(1, 64), default=1, show_default=True,
               help="With --seeds (or several --resume or --from): train up to N runs at once, one process each "
                    "(one GPU shared by all; on the CPU the cores are shared out).")
-@click.option("--parallel-mode", type=click.Choice(["processes", "threads", "stacked"]), default=None,
+@click.option("--parallel-mode", type=click.Choice(PARALLEL_MODES), default=None,
               help="With --parallel: a process per seed; a thread per seed in this process, each on its own CUDA "
                    "stream, so that one GPU runs several seeds' kernels at once (processes take turns on a GPU); "
                    "or threads whose steps run as one, the seeds' weights stacked (mlp networks) [processes].")

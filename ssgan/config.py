@@ -41,6 +41,7 @@ INITS = ("default", "normal-0.02", "xavier")
 OPTIMIZERS = ("adam", "sgd")
 PRECISIONS = ("auto", "fp32", "bf16")
 GRAPHS = ("auto", "on", "off")
+PARALLEL_MODES = ("processes", "threads", "stacked")  # fit --parallel-mode
 SEED_MAX = 2**32 - 1  # seeds lie in 0..SEED_MAX, as numpy's legacy seeding and scikit-learn's random_state take them
 MOST_SEEDS = 100_000  # --seeds names at most this many runs (a typo, such as 1-100000000, lists none)
 

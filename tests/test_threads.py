@@ -23,6 +23,7 @@ from conftest import SignalAt, assert_same_state, cuda, torch_threads
 from ssgan.cli import main
 from ssgan.config import Config
 from ssgan.graphsim import simulate
+from ssgan.launch import _cores_each
 from ssgan.runs import read_metrics
 from ssgan.splits import make_split
 
@@ -45,7 +46,7 @@ def _share_of_the_cores() -> int:
     """The intra-op threads of each of two seeds trained side by side, in threads or processes:
     OMP_NUM_THREADS where it is set, else half the cores. A seed trained alone on as many sums
     in the same order (bf16, and fp32 on some CPUs, sum in an order that depends on the count)."""
-    return int(os.environ.get("OMP_NUM_THREADS", max(1, (os.cpu_count() or 1) // 2)))
+    return int(os.environ.get("OMP_NUM_THREADS", _cores_each(2)))
 
 
 def _same_as_alone(tmp_path, *options, device: str = "cpu", exact: bool = True):
