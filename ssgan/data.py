@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import math
 import os
+import warnings
 import zipfile
 from dataclasses import dataclass
 from importlib import resources
@@ -19,7 +20,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ssgan.errors import SSGANError, first_line, joined_lines
+from ssgan.errors import DataWarning, SSGANError, first_line, joined_lines
 
 
 @dataclass(frozen=True, eq=False)
@@ -704,8 +705,11 @@ def folder_labeled_images(spec: str, classes: list[str]) -> tuple[list[Path], np
 THREADED_PIXELS = 128 * 128  # images at least this large are read in threads (read_images)
 
 
-def _read_image(path: Path, channels: int | None, size: int | None) -> tuple[np.ndarray, bool, tuple[int, int]]:
-    """One image of :func:`read_images`: its pixels (uint8), whether read grey, its size as stored."""
+def _read_image(path: Path, channels: int | None,
+                size: int | None) -> tuple[np.ndarray, bool, tuple[int, int], bool]:
+    """One image of :func:`read_images`: its pixels (uint8), whether read grey, its size as
+    stored, and whether its colours were lost (read grey, as ``channels`` 1 asks, where its red,
+    green and blue differ somewhere)."""
     from PIL import Image, UnidentifiedImageError
     from torchvision.transforms import functional as tvf
 
@@ -714,14 +718,30 @@ def _read_image(path: Path, channels: int | None, size: int | None) -> tuple[np.
             if im.mode.startswith(("I", "F")):  # 16- or 32-bit or float pixels: 8 bits would clip them
                 raise SSGANError(f"{path} has pixels of more than 8 bits (PIL mode {im.mode}), which a folder "
                                  "does not read: save 8-bit images, or give the values in an npz (npz:PATH)")
-            grey = channels == 1 or (channels is None and (im.mode in GREY_MODES or _grey_palette(im)))
+            stored_grey = im.mode in GREY_MODES or _grey_palette(im)
+            grey = channels == 1 or (channels is None and stored_grey)
             source = im.convert("RGBA") if im.mode == "P" and "transparency" in im.info else im  # (PIL warns otherwise)
             image = source.convert("L" if grey else "RGB")
+            lost = grey and not stored_grey and _in_colour(source)
             if size is not None:
                 image = tvf.center_crop(tvf.resize(image, size), size)
-            return np.asarray(image, dtype=np.uint8), grey, im.size
+            return np.asarray(image, dtype=np.uint8), grey, im.size, lost
     except (UnidentifiedImageError, OSError) as e:
         raise SSGANError(f"{path} is not a readable image ({type(e).__name__}): remove or convert it") from None
+
+
+def _in_colour(im) -> bool:
+    """Whether an image's red, green and blue differ anywhere (an RGB picture of a grey one
+    does not: reading it grey loses nothing)."""
+    rgb = np.asarray(im.convert("RGB"))
+    return not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]))
+
+
+def colour_read_as_grey(coloured: list[Path], n: int, where: str | Path, why: str) -> str:
+    """The warning for ``coloured``, images of the ``n`` read from ``where`` whose colours
+    were lost as :func:`read_images` read them grey, because ``why``."""
+    return (f"{len(coloured)} of the {n} images of {where} are in colour (the first: {coloured[0]}), but {why}: "
+            "they were read as grey (PIL's L, 0.299 R + 0.587 G + 0.114 B)")
 
 
 def _grey_palette(im) -> bool:
@@ -740,7 +760,8 @@ LARGEST_SIDE = 64  # the longest side of a folder's images trained on at the siz
 
 
 def read_images(paths: list[Path], channels: int | None = None, size: int | None = None,
-                trained: tuple[int, int] | None = None, largest: int | None = None) -> np.ndarray:
+                trained: tuple[int, int] | None = None, largest: int | None = None,
+                coloured: list[Path] | None = None) -> np.ndarray:
     """The images at ``paths`` as float32 (N, C, H, W) in [0, 1]: one channel if every one is
     grey (or ``channels`` is 1), else RGB; all of one size, or each resized to ``size`` x
     ``size`` as torchvision's ``Resize(size)`` and ``CenterCrop(size)`` do (the shorter side
@@ -750,6 +771,8 @@ def read_images(paths: list[Path], channels: int | None = None, size: int | None
     run trained on, and ``largest``, the longest side the networks are made for (photos at full
     size would make the MLP's first layer hundreds of millions of weights, 846 million at
     500x375, and fill the memory with decoded images before training could start).
+    ``coloured``: a list to which the paths of colour images read grey (``channels`` 1) are
+    added, for the caller to warn of (:func:`colour_read_as_grey`).
 
     Images of :data:`THREADED_PIXELS` or more (as the first one is) are decoded in as many
     threads as torch computes with, since Pillow decodes and resizes without Python's lock;
@@ -780,7 +803,7 @@ def read_images(paths: list[Path], channels: int | None = None, size: int | None
     pool = ThreadPoolExecutor(threads) if threads > 1 and len(paths) > 1 else None
     pixels, grey, shape = [], [], first[2]
     try:
-        for path, (image, is_grey, stored) in zip(paths, chain([first], (pool.map if pool else map)(read, paths[1:]))):
+        for path, (image, is_grey, stored, lost) in zip(paths, chain([first], (pool.map if pool else map)(read, paths[1:]))):
             if stored != shape and size is None:
                 if trained is not None:  # (eval and predict, which have no --image-size)
                     raise not_trained_size(path, stored)
@@ -788,6 +811,8 @@ def read_images(paths: list[Path], channels: int | None = None, size: int | None
                                  "give images of one size, or --image-size N to resize and centre-crop each")
             pixels.append(image)
             grey.append(is_grey)
+            if lost and coloured is not None:
+                coloured.append(path)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)  # (after an error: the images not yet read are not read)
@@ -853,7 +878,11 @@ def load_folder(spec: str, size: int | None = None, channels: int | None = None)
     x_test = y_test = None
     if (root / "test").is_dir():
         test_paths, y_test = _class_folder_as(root / "test", classes, f"{root / 'train'} lacks")
-        x_test = read_images(test_paths, channels=x.shape[1], size=size)
+        coloured = []
+        x_test = read_images(test_paths, channels=x.shape[1], size=size, coloured=coloured)
+        if coloured:
+            why = "the training images (train/ and unlabeled/) are all grey, so the networks take one channel"
+            warnings.warn(colour_read_as_grey(coloured, len(test_paths), root / "test", why), DataWarning, stacklevel=2)
         if x_test.shape[1:] != x.shape[1:]:
             raise SSGANError(f"{root / 'test'} has images of shape {x_test.shape[1:]} but {root / 'train'} of "
                              f"{x.shape[1:]}: give test images of the training images' size, or --image-size N to "

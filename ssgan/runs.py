@@ -909,7 +909,8 @@ def evaluate_run(path: str | Path, part: str = "test", data_spec: str | None = N
     if data_spec is not None and data_spec.startswith(FOLDER_PREFIX):  # class folders named as the run's classes
         paths, y, read = folder_labeled_images(data_spec, run.class_names)
         source = f"{data_spec} ({read}/ images)"
-        return _scores(run, source, y, _classified(run, _image_parts(run, paths), source, "x", eight_bit=True)[0])
+        parts = _image_parts(run, paths, f"{data_spec} ({read}/)")
+        return _scores(run, source, y, _classified(run, parts, source, "x", eight_bit=True)[0])
     if data_spec is not None:
         _check_columns(run, data_spec)
         data = _numbered_as_run(load_npz(npz_path(data_spec), test_only=True), run)  # (x unread beside x_test)
@@ -1017,7 +1018,8 @@ def predict_run(path: str | Path, data_spec: str, key: str = "x", device: torch.
             raise SSGANError(f"--key {key} names an array of an .npz; {data_spec} is a folder of images: drop --key")
         files = folder_images(data_spec)
         n = len(files)
-        source, parts, eight_bit = f"{data_spec} ({n} image{'s' * (n != 1)})", _image_parts(run, files), True
+        source = f"{data_spec} ({n} image{'s' * (n != 1)})"
+        parts, eight_bit = _image_parts(run, files, data_spec), True
     else:
         _check_columns(run, data_spec)
         x, eight_bit = load_npz_rows(data_spec, key)
@@ -1062,14 +1064,19 @@ def _row_parts(run: Run, x: np.ndarray) -> Iterator[np.ndarray]:
     return (x[i:i + step] for i in range(0, len(x), step))
 
 
-def _image_parts(run: Run, paths: list[Path]) -> Iterator[np.ndarray]:
+def _image_parts(run: Run, paths: list[Path], where: str) -> Iterator[np.ndarray]:
     """The images at ``paths`` read a part at a time, as the run's images were (channels,
-    ``--image-size``; the first one checked against the size it trained on)."""
-    from ssgan.data import read_images
+    ``--image-size``; the first one checked against the size it trained on); after the last
+    part, one warning that counts the colour images of ``where`` read grey for a run on grey
+    images."""
+    from ssgan.data import colour_read_as_grey, read_images
 
-    step = _part_rows(run)
-    return (read_images(paths[i:i + step], run.channels, run.config.image_size, run.height_width)
-            for i in range(0, len(paths), step))
+    step, coloured = _part_rows(run), []
+    for i in range(0, len(paths), step):
+        yield read_images(paths[i:i + step], run.channels, run.config.image_size, run.height_width, coloured=coloured)
+    if coloured:
+        warnings.warn(colour_read_as_grey(coloured, len(paths), where, f"{run.path} trained on grey images"),
+                      DataWarning, stacklevel=2)
 
 
 def _classified(run: Run, parts: Iterable[np.ndarray], source: str, name: str,

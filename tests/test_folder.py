@@ -190,6 +190,56 @@ def test_colour_images_make_rgb_data_and_grey_ones_among_them_get_three_equal_ch
     assert not np.array_equal(data.x_train[0, 0], data.x_train[0, 1])
 
 
+def test_colour_images_read_grey_for_a_run_on_grey_images_are_counted_in_one_warning(tmp_path, monkeypatch):
+    """A run on grey images classifies colour ones in grey (PIL's L), as it did; predict and
+    eval now say so in one line that counts them, and so does fit for colour test images beside
+    grey training ones. An RGB file of a grey picture loses nothing and is not counted."""
+    import ssgan.runs
+
+    digit_folder(tmp_path / "d")
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["fit", "--dataset", "folder:d", "--epochs", "1", "--out", "runs", "--json", "--quiet"])
+    assert r.exit_code == 0 and "colour" not in r.output, r.output
+    run = json.loads(r.stdout)["run"]
+    tests = sorted(Path("d/test").rglob("*.png"))
+    tinted = []
+    for i, path in enumerate(tests):
+        where = Path("new") / path.parent.name / path.name
+        where.parent.mkdir(parents=True, exist_ok=True)
+        with Image.open(path) as im:
+            grey = np.asarray(im)
+        rgb = np.repeat(grey[..., None], 3, axis=2)
+        if i % 20 == 0:  # three of the 60 tinted, one in each class; the rest RGB copies of grey ones
+            rgb[..., 0] = 255 - rgb[..., 0]
+            tinted.append(where)
+        save(where, rgb, "RGB")
+        save(Path("same") / path.parent.name / path.name, np.asarray(Image.open(where).convert("L")))
+    assert len(tinted) == 3
+    Path("new").rename("new-test")
+    Path("new").mkdir()
+    Path("new-test").rename("new/test")
+    monkeypatch.setattr(ssgan.runs, "PREDICT_CHUNK_VALUES", 8 * 8 * 20)  # in parts of 16, yet one warning
+    monkeypatch.setattr(ssgan.runs, "PREDICT_BATCH", 16)
+    r = CliRunner().invoke(main, ["predict", run, "--data", "folder:new", "--out", "p.csv"])
+    assert r.exit_code == 0, r.output
+    said = [line for line in r.output.splitlines() if "colour" in line]
+    assert said == [f"Warning: 3 of the 60 images of folder:new are in colour (the first: {Path('new/test') / tinted[0].relative_to('new')}), "
+                    f"but {run} trained on grey images: they were read as grey (PIL's L, 0.299 R + 0.587 G + 0.114 B)"], r.output
+    r = CliRunner().invoke(main, ["predict", run, "--data", "folder:same", "--out", "q.csv"])
+    assert r.exit_code == 0 and "colour" not in r.output, r.output
+    with open("p.csv", newline="") as f, open("q.csv", newline="") as g:
+        assert [row["pred"] for row in csv.DictReader(f)] == [row["pred"] for row in csv.DictReader(g)]
+    r = CliRunner().invoke(main, ["eval", run, "--data", "folder:new"])
+    assert r.exit_code == 0 and "3 of the 60 images of folder:new (test/) are in colour" in r.output, r.output
+    # a folder whose test images are in colour and its training images grey trains on one channel
+    Path("d/test").rename("d-test")
+    Path("new/test").rename("d/test")
+    r = CliRunner().invoke(main, ["fit", "--dataset", "folder:d", "--epochs", "1", "--out", "runs", "--json", "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert f"3 of the 60 images of {Path('d/test')} are in colour" in r.output, r.output
+    assert "the training images (train/ and unlabeled/) are all grey, so the networks take one channel" in r.output
+
+
 def test_palette_images_with_transparency_read_without_a_warning_as_pil_converts_them(tmp_path):
     """A palette PNG whose transparency is a table of bytes (as many web images are) had printed
     PIL's 'Palette images with Transparency expressed in bytes should be converted to RGBA'."""
