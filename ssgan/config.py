@@ -499,13 +499,28 @@ def _known_keys_for(key: str, value: Any, types: dict) -> str:
     return f"known keys are {', '.join(types)}"
 
 
+def _missing_config(path: Path) -> str:
+    """The line for a config file that is not there: the closest name among the checkout's
+    examples in ``configs/`` (of the folder ssgan runs in) where one is close, else where
+    they are."""
+    import difflib
+
+    examples = Path("configs")
+    names = sorted(p.stem for p in examples.glob("*.toml")) if examples.is_dir() else []
+    close = difflib.get_close_matches(path.stem, names, n=1, cutoff=0.75)
+    if close:
+        return f"config file {path} does not exist: did you mean {examples / close[0]}.toml?"
+    return (f"config file {path} does not exist: give the path of a TOML file of fit's settings (the checkout's "
+            "configs/ folder holds examples)")
+
+
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a config file: a flat TOML table of Config keys."""
     path = Path(path)
     try:
         values = tomllib.loads(path.read_text())
     except FileNotFoundError:
-        raise SSGANError(f"config file {path} does not exist") from None
+        raise SSGANError(_missing_config(path)) from None
     except (OSError, UnicodeDecodeError) as e:
         raise SSGANError(f"cannot read config file {path}: {e}") from None
     except tomllib.TOMLDecodeError as e:

@@ -78,7 +78,7 @@ def find_runs(paths: list[str | Path], split: str = "test") -> list[RunRecord]:
         elif p.exists():
             raise SSGANError(f"{p} is a file, not a run folder: pass run folders, or a folder that holds them")
         else:
-            raise SSGANError(f"{p} does not exist")
+            raise SSGANError(f"{p} does not exist: pass run folders, or a folder that holds them")
     _check_named_once(folders)
     runs = []
     for f in folders:

@@ -129,7 +129,7 @@ def read_table(path: str | Path, label: str | None, columns: list[str] | None = 
                     blocks.append(np.array(block).reshape(len(block), len(numeric)))
                     block = []
     except FileNotFoundError:
-        raise SSGANError(f"{path} does not exist") from None
+        raise SSGANError(f"{path} does not exist: give the path of a CSV table") from None
     except UnicodeDecodeError:
         raise SSGANError(f"{path} is not a text file in UTF-8: save it as CSV (UTF-8)") from None
     except (OSError, csv.Error) as e:

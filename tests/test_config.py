@@ -51,6 +51,23 @@ def test_missing_config_file(tmp_path):
         resolve(tmp_path / "nope.toml")
 
 
+@pytest.mark.parametrize("given, told", [
+    ("mnist100.toml", "did you mean configs/mnist-100.toml?"),  # the folder left out, a dash missed
+    ("configs/svhn-1000.tml", "did you mean configs/svhn-1000.toml?"),
+    ("nope.toml", "give the path of a TOML file of fit's settings (the checkout's configs/ folder holds examples)"),
+])
+def test_a_missing_config_file_is_told_the_closest_example(tmp_path, monkeypatch, given, told):
+    """A config file that is not there: the checkout's example of the closest name, where one
+    is close (in the folder ssgan runs in), else where the examples are."""
+    (tmp_path / "configs").mkdir()
+    for name in ("mnist-100", "svhn-1000", "digits"):
+        (tmp_path / "configs" / f"{name}.toml").write_text("epochs = 1\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SSGANError) as e:
+        load_toml(given)
+    assert str(e.value) == f"config file {given} does not exist: {told}"
+
+
 @pytest.mark.parametrize("changes, message", [
     (dict(g_loss="wgan"), "g_loss must be one of"),
     (dict(epochs=0), "epochs must be >= 1"),

@@ -27,4 +27,4 @@ def test_a_fit_that_ssgan_refuses_ends_the_script_in_one_line(tmp_path):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     [line] = done.stderr.strip().splitlines()
     assert line.startswith(f"shared_cores.py: error: ssgan fit --config {tmp_path / 'nope.toml'} --epochs 10 ")
-    assert line.endswith(f"--json failed: Error: config file {tmp_path / 'nope.toml'} does not exist")
+    assert line.endswith(f"--json failed: Error: config file {tmp_path / 'nope.toml'} does not exist: give the path of a TOML file of fit's settings (the checkout's configs/ folder holds examples)")
