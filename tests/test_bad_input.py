@@ -416,6 +416,7 @@ README_ROWS = [
     ("`--split` of a split file drawn from data that have changed since", [*FIT_NPZ, "--split", "s.json"],
      {"data.npz": dict(x=X, y=Y_HALF), "s.json": _split_then_changed}),
     ("a damaged split file", ["fit", "--split", "s.json"], {"s.json": "{broken"}),
+    ("`--config mnist100.toml`", ["fit", "--config", "mnist100.toml"], {"configs": None, "configs/mnist-100.toml": "epochs = 1\n"}),
     ("a config key that does not exist", ["fit", "--config", "c.toml"], {"c.toml": "epoch = 3\n"}),
     ("a setting that is not a finite number", ["fit", "--lr", "nan"], {}),
     ("a config value of the wrong type", ["fit", "--config", "c.toml"], {"c.toml": 'lr = "fast"\n'}),
