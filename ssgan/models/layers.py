@@ -197,9 +197,9 @@ class GaussianNoise(_Draws, nn.Module):
     drawing in fp32 and rounding is the faster way to the same distribution (the default bf16
     step's hidden-layer noise in about 3.4 ms an iteration instead of 5.8 on a Xeon with AMX,
     where the step went from 0.61-0.65 to 0.68-0.70 of the fp32 matmul rate: reports/speed-cpu,
-    2026-12-07). Its numbers are not those of the bf16 draw,
-    so bf16 CPU runs follow other paths than before this change (reports/mnist-100-noise32).
-    On CUDA, where the bf16 draw is not slower, bf16 keeps ``randn * std``."""
+    2026-12-07). Its numbers are not those of the bf16 draw, so bf16 CPU runs follow other
+    paths than before this change (reports/mnist-100-noise32). On CUDA, where the bf16 draw is
+    not slower, bf16 keeps ``randn * std``."""
 
     def __init__(self, std: float):
         super().__init__()
