@@ -161,8 +161,8 @@ def load_split(path: str | Path, dataset: Dataset | None = None) -> Split:
             data_sha256=None if d.get("data_sha256") is None else str(d["data_sha256"]),
         )
     except FileNotFoundError:
-        raise SSGANError(f"split file {path} does not exist: give a split.json that ssgan split wrote, or a run "
-                         "folder's") from None
+        raise SSGANError(f"split file {path} does not exist (ssgan split writes one, and each run folder holds its "
+                         "own split.json)") from None
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise SSGANError(
             f"split file {path} is damaged or not a split ({type(e).__name__}): "
