@@ -236,6 +236,27 @@ def test_output_folder_not_writable(tmp_path):
     assert r.exit_code == 2 and "permission denied" in r.output
 
 
+def test_output_folder_on_a_read_only_file_system(tmp_path, monkeypatch):
+    """Any other refusal of the file system to make the run folder (read-only, full) is one
+    line that names --out, not the bare strerror."""
+    import errno
+    import pathlib
+
+    out = tmp_path / "ro" / "runs"
+    real_mkdir = pathlib.Path.mkdir
+
+    def mkdir(self, *args, **kwargs):
+        if str(self).startswith(str(tmp_path / "ro")):
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "mkdir", mkdir)
+    r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--out", str(out)])
+    assert r.exit_code == 2 and r.output.count("\n") == 1, r.output
+    assert f"cannot create a run folder in {out}: Read-only file system; choose another --out" in r.output
+    assert not (tmp_path / "ro").exists()
+
+
 def test_a_run_on_a_relative_npz_path_says_where_to_run_from(tmp_path, monkeypatch):
     """A run trained on npz:d.npz names its data relative to the folder it was started in;
     eval and baseline --run from another folder say so in one line."""
