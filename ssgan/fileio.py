@@ -91,6 +91,45 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+@contextmanager
+def whole_or_none(folder: str | os.PathLike, then: str) -> Iterator[Path]:
+    """Yield a new hidden folder to write a set of files into, as they will lie in ``folder``;
+    when the block ends, move them into ``folder`` (made if missing), over files of the same
+    names, leaving its other files be. On any error the files are removed and ``folder`` is as
+    it was: a report cut short by a full disk would leave figures that read as a new report
+    beside an old report.md. An error of the file system becomes a one-line :class:`WriteFailed`
+    that ends with ``then``.
+
+    The staging folder lies in the nearest folder above ``folder`` that exists, on the same
+    file system, so that each move is a rename, which needs no room."""
+    folder = Path(folder)
+    above = next(p for p in folder.parents if p.exists())  # ("." or "/" at the latest)
+    with writing(folder, then):
+        stage = _new_folder_in(above)
+        try:
+            yield stage
+            folder.mkdir(parents=True, exist_ok=True)
+            for path in sorted(stage.rglob("*")):  # (a folder before its files)
+                target = folder / path.relative_to(stage)
+                if path.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                else:
+                    os.replace(path, target)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+
+
+def _new_folder_in(folder: Path) -> Path:
+    for _ in range(100):
+        stage = folder / f".ssgan-{secrets.token_hex(6)}.tmp"
+        try:
+            stage.mkdir()
+            return stage
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {folder}")
+
+
 def _new_file_beside(path: Path) -> Path:
     """A new empty file in ``path``'s folder with the usual permissions: the kernel applies the
     umask to mode 0666 as it creates it. (``tempfile.mkstemp`` makes 0600, and reading the

@@ -25,7 +25,7 @@ from ssgan.baselines import is_baseline
 from ssgan.config import SPLIT_NAMES, Config, decay_key, ema_reached_at, from_dict
 from ssgan.diagnostics import JUMP_FACTOR, JUMP_LOSS, epochs_words, labeled_loss_jumps, loss_floor
 from ssgan.errors import DataWarning, SSGANError
-from ssgan.fileio import check_folder_can_be, write_json, write_text
+from ssgan.fileio import check_folder_can_be, whole_or_none, write_json, write_text
 from ssgan.plots import (DIAGNOSTIC_PANELS, LOSS_PANELS, plot_accuracy, plot_label_counts, plot_panels,
                          plot_quality, plot_samples)
 from ssgan.runs import child_runs, divergence, method_name, read_config, read_metrics
@@ -847,17 +847,19 @@ def write_report(paths: list[str | Path], out: str | Path, notes: str | Path | N
         _score_last_generators(runs, samples, log, device)
     out = Path(out)
     earlier = (out / "report.json").is_file()  # (a report made here before: what it wrote and this does not goes)
-    if len(groups) == 1:
-        written = _write_one(runs, out, notes_text, split, against, window, log)[0]
-    else:  # several label counts: a report of each in its own folder, and a table of them all
-        folders = {labels: f"labels-{labels}" for labels in groups}
-        summaries = {labels: _write_one(group, out / folders[labels], None, split, against, window, log)[1]
-                     for labels, group in groups.items()}
-        summary = summarize_label_counts(summaries, folders)
-        plot_label_counts(summary, out / "labels.png")
-        write_json(out / "report.json", summary)
-        write_text(out / "report.md", render_label_counts(summary, notes_text))
-        written = [out / "report.md", out / "report.json", out / "labels.png", *(out / f for f in folders.values())]
+    with whole_or_none(out, "then run the command again (no file of the report was written)") as stage:
+        if len(groups) == 1:
+            names = _write_one(runs, stage, notes_text, split, against, window, log)[0]
+        else:  # several label counts: a report of each in its own folder, and a table of them all
+            folders = {labels: f"labels-{labels}" for labels in groups}
+            summaries = {labels: _write_one(group, stage / folders[labels], None, split, against, window, log)[1]
+                         for labels, group in groups.items()}
+            summary = summarize_label_counts(summaries, folders)
+            plot_label_counts(summary, stage / "labels.png")
+            write_json(stage / "report.json", summary)
+            write_text(stage / "report.md", render_label_counts(summary, notes_text))
+            names = ["report.md", "report.json", "labels.png", *folders.values()]
+    written = [out / name for name in names]
     if earlier:
         _remove_stale(out, written)
     return written
@@ -883,13 +885,10 @@ def _remove_stale(out: Path, written: list[Path]) -> None:
 
 
 def _write_one(runs: list[RunRecord], out: Path, notes_text: str | None, split: str, against: str | None,
-               window: tuple[int, int] | None, log) -> tuple[list[Path], dict]:
-    """The report of ``runs`` of one label count in the folder ``out``: :func:`write_report`'s
-    files, and the summary in its report.json."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise SSGANError(f"cannot create report folder {out}: {e.strerror}") from None
+               window: tuple[int, int] | None, log) -> tuple[list[str], dict]:
+    """The report of ``runs`` of one label count in the folder ``out``: the names of
+    :func:`write_report`'s files, and the summary in its report.json."""
+    out.mkdir(exist_ok=True)
     summary = summarize(runs, split, against, window)
     diverged = [r for r in runs if r.diverged]
     if diverged:
@@ -905,7 +904,7 @@ def _write_one(runs: list[RunRecord], out: Path, notes_text: str | None, split: 
     write_json(out / "report.json", summary)
     write_text(out / "report.md", render_markdown(summary, has_samples, notes_text, has_quality_plot))
     figures = ["accuracy.png", "losses.png", "diagnostics.png"] + ["samples.png"] * has_samples + ["quality.png"] * has_quality_plot
-    return [out / name for name in ("report.md", "report.json", *figures)], summary
+    return ["report.md", "report.json", *figures], summary
 
 
 def summarize_label_counts(summaries: dict[int, dict], folders: dict[int, str]) -> dict:

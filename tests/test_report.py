@@ -485,6 +485,44 @@ def test_report_bad_inputs(runs, tmp_path, monkeypatch):
         assert r.exit_code == 2 and r.output == f"Error: --out {where}: {a_file} is a file, not a folder\n", r.output
 
 
+def test_a_report_cut_short_by_a_full_disk_leaves_the_folder_as_it_was(runs, tmp_path, monkeypatch):
+    """A disk that fills while the figures are written had left the first figures beside the
+    previous report.md (or a new folder of figures alone): they read as a new report. Now the
+    report is written whole or not at all, in one line that says so; other files stay."""
+    import errno
+
+    import matplotlib.figure
+
+    out, _, _ = runs
+    rep = tmp_path / "rep"
+    r = invoke("report", out, "--out", rep)
+    assert r.exit_code == 0, r.output
+    (rep / "notes.md").write_text("the user's own notes")
+    before = {p.name: p.read_bytes() for p in rep.iterdir()}
+    savefig, figures = matplotlib.figure.Figure.savefig, []
+
+    def fill_up(self, *args, **kwargs):
+        figures.append(args[0])
+        if len(figures) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return savefig(self, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", fill_up)
+    for where in (rep, tmp_path / "new" / "rep"):
+        figures.clear()
+        r = invoke("report", out, "--out", where)
+        assert r.exit_code == 2 and r.output == (
+            f"Error: cannot write {where} (No space left on device): make room there or make it writable, then run "
+            "the command again (no file of the report was written)\n"), r.output
+        assert len(figures) == 3
+    assert {p.name: p.read_bytes() for p in rep.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]  # no new folder, no staging folder left
+    monkeypatch.undo()
+    r = invoke("report", out, "--out", rep)
+    assert r.exit_code == 0, r.output
+    assert (rep / "notes.md").read_text() == "the user's own notes" and sorted(p.name for p in tmp_path.iterdir()) == ["rep"]
+
+
 def test_report_on_validation_rows_for_data_without_a_test_set(tmp_path):
     """The user's own data often has no test set: the runs' --val rows are reported instead,
     with every method on the same held-out rows, and the report says what it scored."""
