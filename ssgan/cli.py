@@ -272,7 +272,8 @@ def convert(table, out, label, no_label, test, like, categorical, drop, ids, imp
     told = [_cells(r["test_filled"]) + " filled"] if r.get("test_filled") else []
     told += [_unknown(r["test_unknown"])] if r.get("test_unknown") else []
     tested += f" ({', '.join(told)})" if told else ""
-    names = ", ".join(r["classes"][:10]) + (f" and {len(r['classes']) - 10} more" if len(r["classes"]) > 10 else "")
+    shown = [repr(c) if "," in c else c for c in r["classes"][:10]]  # ('cat, big' is one class, not two)
+    names = ", ".join(shown) + (f" and {len(r['classes']) - 10} more" if len(r["classes"]) > 10 else "")
     click.echo(f"wrote {out}: {rows}, {r['labeled']} labeled and {r['rows'] - r['labeled']} unlabeled, "
                f"{len(r['classes'])} classes ({names}){tested}; train on it with ssgan fit --dataset npz:{out}")
 

@@ -30,6 +30,15 @@ TABLE = """height,weight,species
 """
 
 
+def test_class_names_with_a_comma_are_quoted_in_the_line_that_lists_them(tmp_path):
+    """"2 classes (cat, big, dog)" read as four names; a quoted CSV cell may hold a comma."""
+    table = write(tmp_path / "t.csv", 'a,label\n1,"cat, big"\n2,dog\n3,"cat, big"\n4,dog\n')
+    r = invoke("convert", table, "--out", tmp_path / "t.npz")
+    assert r.exit_code == 0 and "4 labeled and 0 unlabeled, 2 classes ('cat, big', dog); train" in r.output, r.output
+    with np.load(tmp_path / "t.npz") as d:
+        assert d["classes"].tolist() == ["cat, big", "dog"]
+
+
 def test_a_table_with_named_labels_and_empty_cells_becomes_an_npz(tmp_path):
     train = write(tmp_path / "t.csv", TABLE)
     test = write(tmp_path / "test.csv", "species,weight,height\ndog,39,2.4\ncat,17,1.2\n")  # (its columns in another order)
