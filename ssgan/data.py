@@ -13,7 +13,7 @@ import math
 import os
 import warnings
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Callable, Iterator
@@ -705,11 +705,15 @@ def folder_labeled_images(spec: str, classes: list[str]) -> tuple[list[Path], np
 THREADED_PIXELS = 128 * 128  # images at least this large are read in threads (read_images)
 
 
+EXIF_ORIENTATION = 0x0112  # the EXIF tag of how a viewer turns or mirrors the stored picture; 1: as stored
+
+
 def _read_image(path: Path, channels: int | None,
-                size: int | None) -> tuple[np.ndarray, bool, tuple[int, int], bool]:
+                size: int | None) -> tuple[np.ndarray, bool, tuple[int, int], bool, bool]:
     """One image of :func:`read_images`: its pixels (uint8), whether read grey, its size as
-    stored, and whether its colours were lost (read grey, as ``channels`` 1 asks, where its red,
-    green and blue differ somewhere)."""
+    stored, whether its colours were lost (read grey, as ``channels`` 1 asks, where its red,
+    green and blue differ somewhere), and whether it is stored turned (an EXIF orientation
+    other than 1, as cameras save photos taken sideways)."""
     from PIL import Image, UnidentifiedImageError
     from torchvision.transforms import functional as tvf
 
@@ -723,9 +727,10 @@ def _read_image(path: Path, channels: int | None,
             source = im.convert("RGBA") if im.mode == "P" and "transparency" in im.info else im  # (PIL warns otherwise)
             image = source.convert("L" if grey else "RGB")
             lost = grey and not stored_grey and _in_colour(source)
+            turned = im.getexif().get(EXIF_ORIENTATION, 1) != 1
             if size is not None:
                 image = tvf.center_crop(tvf.resize(image, size), size)
-            return np.asarray(image, dtype=np.uint8), grey, im.size, lost
+            return np.asarray(image, dtype=np.uint8), grey, im.size, lost, turned
     except (UnidentifiedImageError, OSError) as e:
         raise SSGANError(f"{path} is not a readable image ({type(e).__name__}): remove or convert it") from None
 
@@ -737,11 +742,28 @@ def _in_colour(im) -> bool:
     return not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]))
 
 
-def colour_read_as_grey(coloured: list[Path], n: int, where: str | Path, why: str) -> str:
-    """The warning for ``coloured``, images of the ``n`` read from ``where`` whose colours
-    were lost as :func:`read_images` read them grey, because ``why``."""
-    return (f"{len(coloured)} of the {n} images of {where} are in colour (the first: {coloured[0]}), but {why}: "
-            "they were read as grey (PIL's L, 0.299 R + 0.587 G + 0.114 B)")
+@dataclass
+class Noticed:
+    """What :func:`read_images` noticed of the images it read, for the caller to warn of once
+    (a folder read in parts included): the paths of colour images read grey, and of images
+    stored turned, whose EXIF orientation a photo viewer applies and ssgan, as torchvision's
+    ImageFolder, does not."""
+
+    coloured: list[Path] = field(default_factory=list)
+    turned: list[Path] = field(default_factory=list)
+
+    def warn(self, n: int, where: str | Path, why_grey: str = "") -> None:
+        """One :class:`DataWarning` for each thing noticed among the ``n`` images of ``where``;
+        ``why_grey``: why colour images were read grey."""
+        if self.coloured:
+            warnings.warn(f"{len(self.coloured)} of the {n} images of {where} are in colour (the first: "
+                          f"{self.coloured[0]}), but {why_grey}: they were read as grey (PIL's L, 0.299 R + 0.587 G + "
+                          "0.114 B)", DataWarning, stacklevel=3)
+        if self.turned:
+            warnings.warn(f"{len(self.turned)} of the {n} images of {where} are stored turned or mirrored, with an "
+                          f"EXIF orientation that photo viewers apply (the first: {self.turned[0]}): they were read as "
+                          "stored; where their content is upright only as viewers show it, save them turned "
+                          "(Pillow's ImageOps.exif_transpose)", DataWarning, stacklevel=3)
 
 
 def _grey_palette(im) -> bool:
@@ -761,7 +783,7 @@ LARGEST_SIDE = 64  # the longest side of a folder's images trained on at the siz
 
 def read_images(paths: list[Path], channels: int | None = None, size: int | None = None,
                 trained: tuple[int, int] | None = None, largest: int | None = None,
-                coloured: list[Path] | None = None) -> np.ndarray:
+                noticed: Noticed | None = None) -> np.ndarray:
     """The images at ``paths`` as float32 (N, C, H, W) in [0, 1]: one channel if every one is
     grey (or ``channels`` is 1), else RGB; all of one size, or each resized to ``size`` x
     ``size`` as torchvision's ``Resize(size)`` and ``CenterCrop(size)`` do (the shorter side
@@ -771,8 +793,8 @@ def read_images(paths: list[Path], channels: int | None = None, size: int | None
     run trained on, and ``largest``, the longest side the networks are made for (photos at full
     size would make the MLP's first layer hundreds of millions of weights, 846 million at
     500x375, and fill the memory with decoded images before training could start).
-    ``coloured``: a list to which the paths of colour images read grey (``channels`` 1) are
-    added, for the caller to warn of (:func:`colour_read_as_grey`).
+    ``noticed``: where the paths of colour images read grey (``channels`` 1) and of images
+    stored turned are added, for the caller to warn of (:meth:`Noticed.warn`).
 
     Images of :data:`THREADED_PIXELS` or more (as the first one is) are decoded in as many
     threads as torch computes with, since Pillow decodes and resizes without Python's lock;
@@ -803,7 +825,7 @@ def read_images(paths: list[Path], channels: int | None = None, size: int | None
     pool = ThreadPoolExecutor(threads) if threads > 1 and len(paths) > 1 else None
     pixels, grey, shape = [], [], first[2]
     try:
-        for path, (image, is_grey, stored, lost) in zip(paths, chain([first], (pool.map if pool else map)(read, paths[1:]))):
+        for path, (image, is_grey, stored, lost, turned) in zip(paths, chain([first], (pool.map if pool else map)(read, paths[1:]))):
             if stored != shape and size is None:
                 if trained is not None:  # (eval and predict, which have no --image-size)
                     raise not_trained_size(path, stored)
@@ -811,8 +833,9 @@ def read_images(paths: list[Path], channels: int | None = None, size: int | None
                                  "give images of one size, or --image-size N to resize and centre-crop each")
             pixels.append(image)
             grey.append(is_grey)
-            if lost and coloured is not None:
-                coloured.append(path)
+            if noticed is not None:
+                noticed.coloured += [path] * lost
+                noticed.turned += [path] * turned
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)  # (after an error: the images not yet read are not read)
@@ -874,15 +897,16 @@ def load_folder(spec: str, size: int | None = None, channels: int | None = None)
     if len(classes) < 2:
         raise SSGANError(f"{root / 'train'} has one class folder ({classes[0]}); a classifier needs at least two")
     unlabeled = _image_files(root / "unlabeled") if (root / "unlabeled").is_dir() else []
-    x = read_images(paths + unlabeled, channels, size=size, largest=LARGEST_SIDE)
+    noticed = Noticed()
+    x = read_images(paths + unlabeled, channels, size=size, largest=LARGEST_SIDE, noticed=noticed)
+    noticed.warn(len(paths) + len(unlabeled), root)
     x_test = y_test = None
     if (root / "test").is_dir():
         test_paths, y_test = _class_folder_as(root / "test", classes, f"{root / 'train'} lacks")
-        coloured = []
-        x_test = read_images(test_paths, channels=x.shape[1], size=size, coloured=coloured)
-        if coloured:
-            why = "the training images (train/ and unlabeled/) are all grey, so the networks take one channel"
-            warnings.warn(colour_read_as_grey(coloured, len(test_paths), root / "test", why), DataWarning, stacklevel=2)
+        noticed = Noticed()
+        x_test = read_images(test_paths, channels=x.shape[1], size=size, noticed=noticed)
+        noticed.warn(len(test_paths), root / "test", "the training images (train/ and unlabeled/) are all grey, so "
+                                                      "the networks take one channel")
         if x_test.shape[1:] != x.shape[1:]:
             raise SSGANError(f"{root / 'test'} has images of shape {x_test.shape[1:]} but {root / 'train'} of "
                              f"{x.shape[1:]}: give test images of the training images' size, or --image-size N to "

@@ -1069,16 +1069,14 @@ def _row_parts(run: Run, x: np.ndarray) -> Iterator[np.ndarray]:
 def _image_parts(run: Run, paths: list[Path], where: str) -> Iterator[np.ndarray]:
     """The images at ``paths`` read a part at a time, as the run's images were (channels,
     ``--image-size``; the first one checked against the size it trained on); after the last
-    part, one warning that counts the colour images of ``where`` read grey for a run on grey
-    images."""
-    from ssgan.data import colour_read_as_grey, read_images
+    part, one warning for the colour images of ``where`` read grey for a run on grey images, and
+    one for images stored turned (:class:`ssgan.data.Noticed`)."""
+    from ssgan.data import Noticed, read_images
 
-    step, coloured = _part_rows(run), []
+    step, noticed = _part_rows(run), Noticed()
     for i in range(0, len(paths), step):
-        yield read_images(paths[i:i + step], run.channels, run.config.image_size, run.height_width, coloured=coloured)
-    if coloured:
-        warnings.warn(colour_read_as_grey(coloured, len(paths), where, f"{run.path} trained on grey images"),
-                      DataWarning, stacklevel=2)
+        yield read_images(paths[i:i + step], run.channels, run.config.image_size, run.height_width, noticed=noticed)
+    noticed.warn(len(paths), where, f"{run.path} trained on grey images")
 
 
 def _classified(run: Run, parts: Iterable[np.ndarray], source: str, name: str,

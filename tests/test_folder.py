@@ -240,6 +240,47 @@ def test_colour_images_read_grey_for_a_run_on_grey_images_are_counted_in_one_war
     assert "the training images (train/ and unlabeled/) are all grey, so the networks take one channel" in r.output
 
 
+def test_images_stored_turned_are_read_as_stored_and_counted_in_one_warning(tmp_path, monkeypatch):
+    """A camera saves a photo taken sideways as stored pixels and an EXIF orientation that
+    viewers apply; ssgan reads the pixels as stored (as torchvision's ImageFolder does), and fit,
+    predict and eval now say so in one line per folder that counts them. Orientation 1 (as
+    stored) is not counted."""
+    import ssgan.runs
+    from ssgan.data import EXIF_ORIENTATION, read_images
+
+    digit_folder(tmp_path / "d")
+    monkeypatch.chdir(tmp_path)
+    unlabeled = sorted(Path("d/unlabeled").rglob("*.png"))
+    tests = sorted(Path("d/test").rglob("*.png"))
+    for path, orientation in [(unlabeled[3], 6), (unlabeled[7], 3), (unlabeled[9], 1), (tests[5], 8)]:
+        with Image.open(path) as im:
+            pixels = np.asarray(im)
+        exif = Image.Exif()
+        exif[EXIF_ORIENTATION] = orientation
+        Image.fromarray(pixels).save(path, exif=exif)
+        assert np.array_equal(read_images([path])[0, 0], pixels / np.float32(255))  # (read as stored)
+    n_train = sum(1 for _ in Path("d").glob("[tu]*/**/*.png")) - len(tests)
+    r = CliRunner().invoke(main, ["fit", "--dataset", "folder:d", "--epochs", "1", "--out", "runs", "--json", "--quiet"])
+    assert r.exit_code == 0, r.output
+    said = [line for line in r.output.splitlines() if "EXIF" in line]
+    assert said == [
+        f"Warning: 2 of the {n_train} images of d are stored turned or mirrored, with an EXIF orientation that photo "
+        f"viewers apply (the first: {unlabeled[3]}): they were read as stored; where their content is upright only as "
+        "viewers show it, save them turned (Pillow's ImageOps.exif_transpose)",
+        f"Warning: 1 of the {len(tests)} images of {Path('d/test')} are stored turned or mirrored, with an EXIF "
+        f"orientation that photo viewers apply (the first: {tests[5]}): they were read as stored; where their content "
+        "is upright only as viewers show it, save them turned (Pillow's ImageOps.exif_transpose)"], r.output
+    run = json.loads(r.stdout)["run"]
+    monkeypatch.setattr(ssgan.runs, "PREDICT_CHUNK_VALUES", 8 * 8 * 20)  # in parts of 16, yet one warning
+    monkeypatch.setattr(ssgan.runs, "PREDICT_BATCH", 16)
+    r = CliRunner().invoke(main, ["predict", run, "--data", "folder:d/test", "--out", "p.csv"])
+    assert r.exit_code == 0, r.output
+    assert [line for line in r.output.splitlines() if "EXIF" in line] == [
+        f"Warning: 1 of the {len(tests)} images of folder:d/test are stored turned or mirrored, with an EXIF "
+        f"orientation that photo viewers apply (the first: {tests[5]}): they were read as stored; where their "
+        "content is upright only as viewers show it, save them turned (Pillow's ImageOps.exif_transpose)"], r.output
+
+
 def test_palette_images_with_transparency_read_without_a_warning_as_pil_converts_them(tmp_path):
     """A palette PNG whose transparency is a table of bytes (as many web images are) had printed
     PIL's 'Palette images with Transparency expressed in bytes should be converted to RGBA'."""
