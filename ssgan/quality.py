@@ -88,11 +88,21 @@ def _coverage(manifold: np.ndarray, queries: np.ndarray, k: int) -> float:
     return float(np.concatenate(inside).mean())
 
 
+# scikit-learn's neighbour search limits OpenBLAS to one thread inside its OpenMP loop with
+# threadpoolctl, a setting of the whole process: where runs of one process score at once
+# (--parallel-mode stacked), one run's end of that limit let the other's loop call OpenBLAS with
+# two threads, which printed "OpenBLAS Warning : Detect OpenMP Loop and this application may
+# hang" (2 to 4 times in 3 of 4 fits of two stacked seeds with --quality-every 1, none in 12 since). They take turns.
+_SCORING = threading.Lock()
+
+
 def scores(real_feats: np.ndarray, feats: np.ndarray, probs: np.ndarray, k: int = 3) -> dict[str, float]:
-    """FID, classifier score, precision and recall of one feature set against the real one."""
-    precision, recall = precision_recall(real_feats, feats, k)
-    return {"fid": frechet_distance(real_feats, feats), "classifier_score": classifier_score(probs),
-            "precision": precision, "recall": recall}
+    """FID, classifier score, precision and recall of one feature set against the real one
+    (one call at a time in a process)."""
+    with _SCORING:
+        precision, recall = precision_recall(real_feats, feats, k)
+        return {"fid": frechet_distance(real_feats, feats), "classifier_score": classifier_score(probs),
+                "precision": precision, "recall": recall}
 
 
 class QualityMeter:

@@ -66,6 +66,41 @@ def test_radii_found_in_parts_are_those_found_at_once(monkeypatch):
     assert precision_recall(real, fake, k=3) == at_once and 0 < at_once[0] < 1 and 0 < at_once[1] < 1
 
 
+def test_runs_of_one_process_score_their_samples_in_turn(monkeypatch):
+    """Two stacked seeds scoring at once made scikit-learn's neighbour search and another
+    thread's end of its BLAS limit race, and OpenBLAS warned that the process may hang; scores
+    of threads of one process now take turns (and give what they gave alone)."""
+    import threading
+    import time
+
+    import ssgan.quality as q
+
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(size=(300, 8)), rng.normal(0.5, 1.0, size=(300, 8))
+    probs = rng.dirichlet(np.ones(10), size=300)
+    alone = q.scores(real, fake, probs)
+    inside, most = [0], [0]
+    coverage = q._coverage
+
+    def counted(*args):
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        time.sleep(0.05)  # (long enough for the other thread to come in, were it let)
+        try:
+            return coverage(*args)
+        finally:
+            inside[0] -= 1
+
+    monkeypatch.setattr(q, "_coverage", counted)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(q.scores(real, fake, probs))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most[0] == 1 and results == [alone] * 3
+
+
 def test_precision_recall_needs_more_than_k_samples():
     with pytest.raises(ValueError, match="more than k=3"):
         precision_recall(np.zeros((3, 2)), np.zeros((10, 2)), k=3)
