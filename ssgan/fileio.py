@@ -100,12 +100,13 @@ def whole_or_none(folder: str | os.PathLike, then: str) -> Iterator[Path]:
     beside an old report.md. An error of the file system becomes a one-line :class:`WriteFailed`
     that ends with ``then``.
 
-    The staging folder lies in the nearest folder above ``folder`` that exists, on the same
-    file system, so that each move is a rename, which needs no room."""
+    The staging folder lies in ``folder`` where it exists (which may be a link to another disk),
+    else in the nearest folder above it that exists: on the file system that ``folder`` is or
+    will be on, so that each move is a rename, which needs no room."""
     folder = Path(folder)
-    above = next(p for p in folder.parents if p.exists())  # ("." or "/" at the latest)
+    home = folder if folder.is_dir() else next(p for p in folder.parents if p.exists())  # ("." or "/" at the latest)
     with writing(folder, then):
-        stage = _new_folder_in(above)
+        stage = _new_folder_in(home)
         try:
             yield stage
             folder.mkdir(parents=True, exist_ok=True)

@@ -92,7 +92,8 @@ def _coverage(manifold: np.ndarray, queries: np.ndarray, k: int) -> float:
 # threadpoolctl, a setting of the whole process: where runs of one process score at once
 # (--parallel-mode stacked), one run's end of that limit let the other's loop call OpenBLAS with
 # two threads, which printed "OpenBLAS Warning : Detect OpenMP Loop and this application may
-# hang" (2 to 4 times in 3 of 4 fits of two stacked seeds with --quality-every 1, none in 12 since). They take turns.
+# hang" (2 to 4 times in 3 of 4 fits of two stacked seeds with --quality-every 1; in none of 12
+# since). So they take turns.
 _SCORING = threading.Lock()
 
 

@@ -523,6 +523,35 @@ def test_a_report_cut_short_by_a_full_disk_leaves_the_folder_as_it_was(runs, tmp
     assert (rep / "notes.md").read_text() == "the user's own notes" and sorted(p.name for p in tmp_path.iterdir()) == ["rep"]
 
 
+def test_a_report_into_a_link_to_another_disk_is_staged_behind_the_link(runs, tmp_path, monkeypatch):
+    """--out a link to a folder on another disk: staged beside the link, the files could not be
+    renamed into it (EXDEV, 'Invalid cross-device link'); they are staged in the folder itself."""
+    import errno
+    import os
+
+    import ssgan.fileio
+
+    out, _, _ = runs
+    disk = tmp_path / "disk" / "reports"
+    disk.mkdir(parents=True)
+    (tmp_path / "here").mkdir()
+    (tmp_path / "here" / "rep").symlink_to(disk)
+    replace = os.replace
+
+    def across_disks(src, dst):  # a rename from outside disk/ into it crosses file systems
+        inside = Path(src).resolve().is_relative_to(disk.parent)
+        if inside != Path(dst).resolve().is_relative_to(disk.parent):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return replace(src, dst)
+
+    monkeypatch.setattr(ssgan.fileio.os, "replace", across_disks)
+    r = invoke("report", out, "--out", tmp_path / "here" / "rep")
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in disk.iterdir()) == ["accuracy.png", "diagnostics.png", "losses.png", "report.json",
+                                                      "report.md", "samples.png"]
+    assert sorted(p.name for p in (tmp_path / "here").iterdir()) == ["rep"]
+
+
 def test_report_on_validation_rows_for_data_without_a_test_set(tmp_path):
     """The user's own data often has no test set: the runs' --val rows are reported instead,
     with every method on the same held-out rows, and the report says what it scored."""
