@@ -94,11 +94,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 @contextmanager
 def whole_or_none(folder: str | os.PathLike, then: str) -> Iterator[Path]:
     """Yield a new hidden folder to write a set of files into, as they will lie in ``folder``;
-    when the block ends, move them into ``folder`` (made if missing), over files of the same
-    names, leaving its other files be. On any error the files are removed and ``folder`` is as
-    it was: a report cut short by a full disk would leave figures that read as a new report
-    beside an old report.md. An error of the file system becomes a one-line :class:`WriteFailed`
-    that ends with ``then``.
+    when the block ends, move them into ``folder``, over files of the same names, leaving its
+    other files be; where ``folder`` is new, the hidden folder is renamed to it, so that it
+    appears whole at once. On any error the files are removed and ``folder`` is as it was: a
+    report cut short by a full disk would leave figures that read as a new report beside an old
+    report.md. An error of the file system becomes a one-line :class:`WriteFailed` that ends
+    with ``then``.
 
     The staging folder lies in ``folder`` where it exists (which may be a link to another disk),
     else in the nearest folder above it that exists: on the file system that ``folder`` is or
@@ -109,7 +110,10 @@ def whole_or_none(folder: str | os.PathLike, then: str) -> Iterator[Path]:
         stage = _new_folder_in(home)
         try:
             yield stage
-            folder.mkdir(parents=True, exist_ok=True)
+            if not folder.exists():  # a new folder: the staging folder becomes it, in one rename
+                folder.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(stage, folder)
+                return
             for path in sorted(stage.rglob("*")):  # (a folder before its files)
                 target = folder / path.relative_to(stage)
                 if path.is_dir():
