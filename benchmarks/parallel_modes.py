@@ -28,6 +28,7 @@ from ssgan.runs import read_metrics
 from ssgan.train import resolve_device
 from options import benchmark_environment, count, run_script, seeds_option, ssgan_command
 
+
 def modes_option(text: str) -> list[str]:
     """``--modes``: comma-separated ``--parallel-mode`` values.
 
