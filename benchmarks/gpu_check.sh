@@ -42,7 +42,9 @@
 #
 # OUTDIR receives log.txt, speed.jsonl, summary.json and runs.tar.gz (every run's config.json,
 # metrics.jsonl and split.json; no checkpoints): four files, within what a device call returns.
-# A smoke test of the plumbing on a CPU, in a minute or two:
+# A smoke test of the plumbing on a CPU, in about four minutes (4 min 15 s on a 2-core EPYC, 2026-12-07;
+# the three mode probes run past their 35 s there, an MNIST epoch of two seeds taking about 45 s on
+# two cores, so they end with exit 124 and the full run falls back to processes, as it would on a GPU):
 #   DEVICE=cpu EPOCHS=1 SEEDS=1-2 PARALLEL=2 ITERATIONS=5 bash benchmarks/gpu_check.sh /tmp/check
 set -uo pipefail
 out=${1:?usage: bash benchmarks/gpu_check.sh OUTDIR}
