@@ -586,7 +586,8 @@ def load_npz(path: str, test_only: bool = False) -> Dataset:
                 raise SSGANError(f"{p}: x_test and y_test have no rows; give test examples in them"
                                  + ("" if alone else ", or leave both out"))
             if y_test.min() < 0:
-                raise SSGANError(f"{p}: y_test must be fully labeled (found -1)")
+                raise SSGANError(f"{p}: y_test must be fully labeled (found -1): leave out the test rows without a label, "
+                                 "or put them in x and y as unlabeled rows (-1)")
         names = f["classes"] if "classes" in f.files else None
 
     n_classes = int(y.max()) + 1 if y.size else 0

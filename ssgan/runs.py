@@ -865,7 +865,8 @@ def read_config(folder: Path) -> dict:
     try:
         return json.loads((folder / "config.json").read_text())
     except json.JSONDecodeError:
-        raise SSGANError(f"{folder / 'config.json'} is damaged (not JSON)") from None
+        raise SSGANError(f"{folder / 'config.json'} is damaged (not JSON): undo the edit, or copy the run folder "
+                         "again from where it was made") from None
 
 
 def read_metrics(path: str | Path) -> list[dict]:

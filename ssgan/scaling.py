@@ -221,4 +221,5 @@ def load_scaler(run_dir: Path) -> Scaler:
     try:
         return Scaler.from_dict(json.loads(path.read_text()))
     except (json.JSONDecodeError, KeyError, TypeError):
-        raise SSGANError(f"{path} is damaged: it cannot be read as a scaler") from None
+        raise SSGANError(f"{path} is damaged: it cannot be read as a scaler; undo the edit, or copy the run folder "
+                         "again from where it was made") from None

@@ -59,8 +59,11 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise SSGANError(f"--device {name}: torch sees no CUDA GPU here; use --device cpu or auto")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise SSGANError(f"--device {name}: only {torch.cuda.device_count()} CUDA GPU(s) visible")
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            which = "cuda:0" if count == 1 else f"one of cuda:0 to cuda:{count - 1}"
+            raise SSGANError(f"--device {name}: only {count} CUDA GPU{'s' * (count != 1)} visible here: use {which} "
+                             "(CUDA_VISIBLE_DEVICES chooses which GPUs a process sees, and numbers them from 0)")
     elif device.type == "mps" and not torch.backends.mps.is_available():
         raise SSGANError(f"--device {name}: MPS is not available here; use --device cpu or auto")
     elif device.type not in ("cpu", "cuda", "mps"):
@@ -809,7 +812,8 @@ def load_checkpoint(path: Path, mmap: bool = False) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=False, mmap=mmap)
     except Exception as e:  # torch raises many types for a damaged file
-        raise SSGANError(f"checkpoint {path} is damaged ({type(e).__name__}); it cannot be loaded") from None
+        raise SSGANError(f"checkpoint {path} is damaged ({type(e).__name__}); it cannot be loaded: copy it again "
+                         "from where the run was made, or train the run again") from None
     if not isinstance(state, dict) or not {"config", "generator", "ema"} <= set(state):
         raise SSGANError(f"{path} is not an ssgan checkpoint")
     return state

@@ -257,6 +257,34 @@ def test_output_folder_on_a_read_only_file_system(tmp_path, monkeypatch):
     assert not (tmp_path / "ro").exists()
 
 
+@pytest.mark.parametrize("count, use", [(1, "use cuda:0"), (2, "use one of cuda:0 to cuda:1")])
+def test_a_gpu_number_past_those_visible_names_the_ones_there(monkeypatch, count, use):
+    """--device cuda:N past the GPUs this process sees names those it may use, and why a GPU
+    of the machine may be missing from them."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: count)
+    r = CliRunner().invoke(main, ["eval", "somewhere", "--device", "cuda:3"])
+    gpus = "1 CUDA GPU" if count == 1 else f"{count} CUDA GPUs"
+    assert r.exit_code == 2 and r.output == (f"Error: --device cuda:3: only {gpus} visible here: {use} "
+                                             "(CUDA_VISIBLE_DEVICES chooses which GPUs a process sees, and numbers "
+                                             "them from 0)\n"), r.output
+
+
+@pytest.mark.parametrize("name", ["config.json", "scaler.json"])
+def test_a_run_file_damaged_by_hand_says_how_to_mend_it(tmp_path, monkeypatch, trained_run, name):
+    """A run's config.json or scaler.json that is no longer JSON (an edit gone wrong, a copy
+    cut short) is one line that names the file and says how to get it back."""
+    shutil.copytree(trained_run("data.npz"), tmp_path, dirs_exist_ok=True)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "r" / name).write_text("{broken")
+    r = CliRunner().invoke(main, ["fit", "--resume", "runs/r", "--epochs", "2"])
+    told = "is damaged (not JSON):" if name == "config.json" else "is damaged: it cannot be read as a scaler;"
+    assert r.exit_code == 2 and r.output == (f"Error: runs/r/{name} {told} undo the edit, or copy the run folder "
+                                             "again from where it was made\n"), r.output
+
+
 def test_a_run_on_a_relative_npz_path_says_where_to_run_from(tmp_path, monkeypatch):
     """A run trained on npz:d.npz names its data relative to the folder it was started in;
     eval and baseline --run from another folder say so in one line."""

@@ -125,7 +125,8 @@ Y = np.array([0, 1, 0, 1, -1, -1])
     (dict(x=X, y=np.array([0, 0, 0, 0, -1, -1])), "only one class"),
     (dict(x=X, y=Y, x_test=X), "both x_test and y_test"),
     (dict(x=X, y=Y, x_test=np.zeros((2, 5, 5), np.float32), y_test=np.array([0, 1])), "x_test examples have shape"),
-    (dict(x=X, y=Y, x_test=X[:2], y_test=np.array([0, -1])), "y_test must be fully labeled"),
+    (dict(x=X, y=Y, x_test=X[:2], y_test=np.array([0, -1])), "y_test must be fully labeled \\(found -1\\): leave out the "
+     "test rows without a label, or put them in x and y as unlabeled rows \\(-1\\)"),
     # 8-bit test pixels (read as [0, 1]) beside training floats in other units: x's scaler would
     # have taken them as values near x's minimum, and the test accuracy would have been chance
     (dict(x=X + 255, y=Y, x_test=np.zeros((2, 4, 4), np.uint8), y_test=np.array([0, 1])),

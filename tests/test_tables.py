@@ -233,7 +233,8 @@ def test_a_spreadsheets_table_semicolons_and_byte_order_mark(tmp_path):
     ({"t.csv": "a,c,label\n1,5,x\n2,6,y\n", "s.csv": "c,a,label\n5,1,x\nM,2,y\n"}, ["t.csv", "--test", "s.csv"],
      "s.csv, line 3: column 'c' holds 'M', which is not a number: it is a column of numbers in t.csv"),
     ({"t.csv": "a,c,label\n1,u,x\n2,v,y\n"}, ["t.csv", "--id", "k"], "--id k: t.csv has no column 'k' (its columns: "
-                                                                     "a, c, label)"),
+                                                                     "a, c, label): give the column that names each "
+                                                                     "row, or leave --id out"),
     ({"t.csv": "a,c,label\n1,u,x\n2,v,y\n"}, ["t.csv", "--id", "label"],
      "--id label: 'label' is the column of labels; give the column that names the rows"),
     ({"t.csv": "a,c,label\n1,u,x\n2,v,y\n"}, ["t.csv", "--id", "c", "--drop", "c"],
