@@ -169,7 +169,7 @@ def _feature_columns(path: Path, header: list[str], label: str | None, columns: 
         raise SSGANError(f"{path} has no column {label!r} (its columns: {_columns(header)}): {how}")
     if ids is not None and ids not in header and not (test or ids_optional):
         raise SSGANError(f"--id {ids}: {path} has no column {ids!r} (its columns: {_columns(header)}): give the column "
-                          "that names each row, or leave --id out")
+                         "that names each row, or leave --id out")
     if ids is not None and ids == label:
         raise SSGANError(f"--id {ids}: {ids!r} is the column of labels; give the column that names the rows")
     if columns is not None:
