@@ -14,6 +14,11 @@ class DataWarning(UserWarning):
     diverged). The CLI prints it as one line, ``Warning: ...``."""
 
 
+# what to do about a file of a run folder that is damaged (an edit gone wrong, a copy cut short):
+# ssgan writes each of them whole, so the folder's own copy elsewhere, or the file before the edit, is good
+MEND_RUN_FILE = "undo the edit, or copy the run folder again from where it was made"
+
+
 def first_line(message: str) -> str:
     """The first non-blank line of a (multi-line) message from a library, stripped; "" if none:
     what a one-line error quotes of torch's reason."""

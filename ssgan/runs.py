@@ -39,7 +39,7 @@ from ssgan.compiling import CompileFailed
 from ssgan.config import Config, class_smoothing_of, from_dict
 from ssgan.data import (FOLDER_PREFIX, NPZ_PREFIX, Dataset, load_dataset, load_npz, npz_path, own_kind, own_path,
                         reads_data_root)
-from ssgan.errors import DataWarning, SSGANError, first_line
+from ssgan.errors import MEND_RUN_FILE, DataWarning, SSGANError, first_line
 from ssgan.fileio import WriteFailed, check_folder_can_be, trainer_lock, write_json, write_text, writing
 from ssgan.graphs import use_graphs
 from ssgan.launch import RESUME_CHANGES, OutOfDeviceMemory, resume_command
@@ -865,8 +865,7 @@ def read_config(folder: Path) -> dict:
     try:
         return json.loads((folder / "config.json").read_text())
     except json.JSONDecodeError:
-        raise SSGANError(f"{folder / 'config.json'} is damaged (not JSON): undo the edit, or copy the run folder "
-                         "again from where it was made") from None
+        raise SSGANError(f"{folder / 'config.json'} is damaged (not JSON): {MEND_RUN_FILE}") from None
 
 
 def read_metrics(path: str | Path) -> list[dict]:

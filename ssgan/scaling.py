@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ssgan.data import Dataset, rows_per_part
-from ssgan.errors import SSGANError
+from ssgan.errors import MEND_RUN_FILE, SSGANError
 
 # test values this far outside the training range (in units of the scaled range) are flagged
 FAR_OUTSIDE = {"minmax": 0.5, "standard": 6.0}
@@ -221,5 +221,4 @@ def load_scaler(run_dir: Path) -> Scaler:
     try:
         return Scaler.from_dict(json.loads(path.read_text()))
     except (json.JSONDecodeError, KeyError, TypeError):
-        raise SSGANError(f"{path} is damaged: it cannot be read as a scaler; undo the edit, or copy the run folder "
-                         "again from where it was made") from None
+        raise SSGANError(f"{path} is damaged: it cannot be read as a scaler; {MEND_RUN_FILE}") from None

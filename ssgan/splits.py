@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ssgan.data import FOLDER_PREFIX, OWN_DATA, Dataset
-from ssgan.errors import SSGANError
+from ssgan.errors import MEND_RUN_FILE, SSGANError
 from ssgan.fileio import write_json
 
 FORMAT = 1
@@ -145,6 +145,14 @@ def save_split(split: Split, path: str | Path) -> None:
     write_json(path, split.to_dict())
 
 
+def _mend(path: Path) -> str:
+    """What to do about a damaged split file: a run folder's own cannot be drawn anew (its
+    weights were trained on those rows); any other can."""
+    if path.name == "split.json" and (path.parent / "config.json").is_file():
+        return MEND_RUN_FILE
+    return "make a new one with `ssgan split`"
+
+
 def load_split(path: str | Path, dataset: Dataset | None = None) -> Split:
     """Read a split file; with ``dataset``, check that it belongs to that dataset."""
     path = Path(path)
@@ -165,14 +173,15 @@ def load_split(path: str | Path, dataset: Dataset | None = None) -> Split:
                          "own split.json)") from None
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise SSGANError(
-            f"split file {path} is damaged or not a split ({type(e).__name__}): "
-            "make a new one with `ssgan split`"
+            f"split file {path} is damaged or not a split ({type(e).__name__}): {_mend(path)}"
         ) from None
     if split.indices.ndim != 1 or len(split.indices) != split.labels or len(np.unique(split.indices)) != split.labels:
-        raise SSGANError(f"split file {path} is damaged: its indices do not match its {split.labels} labels")
+        raise SSGANError(f"split file {path} is damaged: its indices do not match its {split.labels} labels; "
+                         f"{_mend(path)}")
     if split.val_indices.ndim != 1 or np.intersect1d(split.indices, split.val_indices).size \
             or len(np.unique(split.val_indices)) != split.n_val:
-        raise SSGANError(f"split file {path} is damaged: its validation indices overlap the labeled ones or repeat")
+        raise SSGANError(f"split file {path} is damaged: its validation indices overlap the labeled ones or repeat; "
+                         f"{_mend(path)}")
     if dataset is not None:
         check_split(split, dataset, path)
     return split

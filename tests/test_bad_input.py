@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from ssgan.cli import main
 from ssgan.config import Config
+from ssgan.errors import MEND_RUN_FILE
 
 
 def npz(tmp_path, name, **arrays):
@@ -272,17 +273,21 @@ def test_a_gpu_number_past_those_visible_names_the_ones_there(monkeypatch, count
                                              "them from 0)\n"), r.output
 
 
-@pytest.mark.parametrize("name", ["config.json", "scaler.json"])
-def test_a_run_file_damaged_by_hand_says_how_to_mend_it(tmp_path, monkeypatch, trained_run, name):
-    """A run's config.json or scaler.json that is no longer JSON (an edit gone wrong, a copy
-    cut short) is one line that names the file and says how to get it back."""
+@pytest.mark.parametrize("name, told", [
+    ("config.json", "runs/r/config.json is damaged (not JSON):"),
+    ("scaler.json", "runs/r/scaler.json is damaged: it cannot be read as a scaler;"),
+    # a run's own split cannot be drawn anew, as a split file of `ssgan split` can
+    ("split.json", "split file runs/r/split.json is damaged or not a split (JSONDecodeError):"),
+])
+def test_a_run_file_damaged_by_hand_says_how_to_mend_it(tmp_path, monkeypatch, trained_run, name, told):
+    """A run's config.json, scaler.json or split.json that is no longer JSON (an edit gone
+    wrong, a copy cut short) is one line that names the file and says how to get it back."""
     shutil.copytree(trained_run("data.npz"), tmp_path, dirs_exist_ok=True)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "runs" / "r" / name).write_text("{broken")
     r = CliRunner().invoke(main, ["fit", "--resume", "runs/r", "--epochs", "2"])
-    told = "is damaged (not JSON):" if name == "config.json" else "is damaged: it cannot be read as a scaler;"
-    assert r.exit_code == 2 and r.output == (f"Error: runs/r/{name} {told} undo the edit, or copy the run folder "
-                                             "again from where it was made\n"), r.output
+    assert r.exit_code == 2 and r.output == f"Error: {told} {MEND_RUN_FILE}\n", r.output
+    assert MEND_RUN_FILE == "undo the edit, or copy the run folder again from where it was made"
 
 
 def test_a_run_on_a_relative_npz_path_says_where_to_run_from(tmp_path, monkeypatch):

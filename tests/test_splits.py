@@ -60,8 +60,12 @@ def test_load_split_errors(tmp_path, mnist, digits):
     with pytest.raises(SSGANError, match="is for dataset 'digits', not 'mnist'"):
         load_split(tmp_path / "d.json", mnist)
     (tmp_path / "bad.json").write_text("{not json")
-    with pytest.raises(SSGANError, match="damaged or not a split"):
+    with pytest.raises(SSGANError, match=r"damaged or not a split \(JSONDecodeError\): make a new one with `ssgan split`$"):
         load_split(tmp_path / "bad.json")
+    (tmp_path / "config.json").write_text("{}")  # a split.json beside a config.json: a run folder's own
+    (tmp_path / "split.json").write_text("{not json")
+    with pytest.raises(SSGANError, match="not a split \\(JSONDecodeError\\): undo the edit, or copy the run folder again"):
+        load_split(tmp_path / "split.json")
     with pytest.raises(SSGANError, match="does not exist"):
         load_split(tmp_path / "missing.json")
 
