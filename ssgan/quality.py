@@ -121,9 +121,11 @@ class QualityMeter:
         from ssgan.reference import load_feature_net, predict
 
         if not data.is_image:  # (before a reference network is looked for, or said to be trained)
-            raise SSGANError(f"{data.name} is not image data (shape {data.shape}); sample-quality scores need images")
+            raise SSGANError(f"{data.name} is not image data (shape {data.shape}); sample-quality scores need images: "
+                             "leave out --samples (the classifier's scores need none)")
         if data.x_test is None:
-            raise SSGANError(f"{data.name} has no test set to compare samples with")
+            raise SSGANError(f"{data.name} has no test set to compare samples with: give the npz x_test and y_test, "
+                             "or leave out --samples")
         self.net, record = load_feature_net(data, feature_net, cache_dir, log)  # (trained, if at all, on the CPU)
         if device is not None:
             self.net.to(device)

@@ -249,13 +249,23 @@ def test_quality_every_needs_images_with_a_test_set(tmp_path):
     run = Path(json.loads(r.stdout)["run"])
     r = CliRunner().invoke(main, ["eval", str(run), "--samples", "10"])
     assert r.exit_code == 2 and r.output == (f"Error: npz:{tmp_path / 't.npz'} is not image data (shape (5,)); "
-                                             "sample-quality scores need images\n"), r.output
+                                             "sample-quality scores need images: leave out --samples (the "
+                                             "classifier's scores need none)\n"), r.output
     # and report --samples, in one line before it says that it scores anything
     r = CliRunner().invoke(main, ["report", str(run), "--samples", "10", "--out", str(tmp_path / "report")])
     assert r.exit_code == 2 and r.output == (
         f"Error: --samples scores generated images, and {run.name} was trained on npz:{tmp_path / 't.npz'}, which is "
         "not image data (shape (5,)): make the report without --samples\n"), r.output
     assert not (tmp_path / "report").exists()
+    # eval --split val --samples of images without a test set: nothing to compare the samples with
+    y = np.where(np.arange(60) < 20, np.arange(60) % 2, -1)
+    np.savez(tmp_path / "i.npz", x=(np.random.default_rng(0).random((60, 8, 8)) * 255).astype(np.uint8), y=y)
+    r = CliRunner().invoke(main, ["fit", "--dataset", f"npz:{tmp_path / 'i.npz'}", "--val", "10", "--epochs", "1",
+                                  "--batch-size", "10", "--out", str(tmp_path / "runs"), "--json", "--quiet"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["eval", json.loads(r.stdout)["run"], "--split", "val", "--samples", "10"])
+    assert r.exit_code == 2 and r.output == (f"Error: npz:{tmp_path / 'i.npz'} has no test set to compare samples "
+                                             "with: give the npz x_test and y_test, or leave out --samples\n"), r.output
 
 
 def _tiny_image_run(tmp_path):
