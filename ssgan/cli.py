@@ -428,7 +428,7 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, fro
         at_once = min(parallel, len(jobs))
         which = "Resuming seeds" if resume and not from_runs else "Seeds"
         click.echo(f"{which} {', '.join(str(job.seed) for job in jobs)}: "
-                   f"{len(jobs)} run(s), " + (f"{at_once} at a time" if at_once > 1 else "one after another"),
+                   f"{len(jobs)} run{'s' * (len(jobs) != 1)}, " + (f"{at_once} at a time" if at_once > 1 else "one after another"),
                    err=True)
     if not several:
         summary = _fit_one(jobs[0], quiet, as_json)

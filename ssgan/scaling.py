@@ -142,10 +142,11 @@ def fit_scaler(kind: str, x: np.ndarray, rows: np.ndarray | None = None) -> tupl
     warnings = []
     constant = np.flatnonzero(constant)
     if len(constant):
-        what = "channel(s)" if x.ndim == 4 else "feature(s)"
+        what = ("channel" if x.ndim == 4 else "feature") + "s" * (len(constant) != 1)
         listed = ", ".join(map(str, constant[:10])) + (", ..." if len(constant) > 10 else "")
-        warnings.append(f"{len(constant)} {what} of x are constant in the training rows ({listed}): "
-                        "they carry no information")
+        are, they = ("are", "they carry") if len(constant) != 1 else ("is", "it carries")
+        warnings.append(f"{len(constant)} {what} of x {are} constant in the training rows ({listed}): "
+                        f"{they} no information")
     return Scaler(kind, offset, scale, tuple(int(i) for i in constant)), warnings
 
 

@@ -183,14 +183,17 @@ def test_two_iteration_fit_through_the_cli(tmp_path, arch):
         assert weights and all(w.is_contiguous(memory_format=torch.channels_last) for w in weights)
 
 
-@pytest.mark.parametrize("arch, shape", [("dcgan", (1, 30, 30)), ("salimans-cnn", (64,)), ("salimans-cnn", (3, 8, 8))])
-def test_arch_errors_name_the_sizes_it_takes(tmp_path, arch, shape):
+@pytest.mark.parametrize("arch, shape, got", [("dcgan", (1, 30, 30), "30x30 with 1 channel"),
+                                              ("salimans-cnn", (64,), "vectors of 64"),
+                                              ("salimans-cnn", (3, 8, 8), "8x8 with 3 channels")])
+def test_arch_errors_name_the_sizes_it_takes(tmp_path, arch, shape, got):
     x = np.random.default_rng(0).random((12, *shape)).astype(np.float32)
     data = write_npz(tmp_path / "x.npz", x=x, y=np.array([0, 1] * 2 + [-1] * 8))
     r = run("fit", "--dataset", data, "--arch", arch, "--out", tmp_path / "runs")
     lines = r.output.strip().splitlines()
     assert r.exit_code == 2 and len(lines) == 1, r.output
     assert lines[0].startswith(f"Error: --arch {arch} takes square images") and "28, 32" in lines[0]
+    assert lines[0].endswith(f"; got {got}: use --arch mlp"), lines[0]
     assert not (tmp_path / "runs").exists()
 
 

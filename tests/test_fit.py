@@ -439,7 +439,7 @@ def test_seeds_are_named_before_they_train(tmp_path):
     r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "1", "--device", "cpu",
                                   "--seeds", "2", "--out", str(tmp_path)])
     assert r.exit_code == 0, r.output
-    assert r.output.splitlines()[0] == "Seeds 1, 2: 2 run(s), one after another", r.output
+    assert r.output.splitlines()[0] == "Seeds 1, 2: 2 runs, one after another", r.output
     assert sorted(d.name for d in tmp_path.iterdir()) == ["00000-digits-50-s1", "00001-digits-50-s2"]
 
 

@@ -94,7 +94,7 @@ def test_a_constant_feature_fitted_in_parts_is_found_and_kept_as_one_pass_keeps_
         combined.partial_fit(x[i:i + 10].astype(np.float64))
     assert combined.var_[1] > 0  # (the case this test is about: the combined variance is not 0)
     scaler, warnings = fit_scaler(kind, x)
-    assert len(warnings) == 1 and "1 feature(s) of x are constant" in warnings[0] and "(1)" in warnings[0]
+    assert len(warnings) == 1 and "1 feature of x is constant" in warnings[0] and "(1)" in warnings[0]
     assert scaler.offset[1] == np.float32(4266.9204) and scaler.scale[1] == 1.0
     assert np.all(scaler.transform(x)[:, 1] == 0.0)
 
@@ -153,8 +153,12 @@ def test_features_of_tiny_range_are_scaled_to_the_unit_range():
 def test_constant_columns_warn_and_far_test_data_warn():
     x = np.column_stack([np.linspace(0, 1, 20), np.full(20, 7.0)])
     scaler, warnings = fit_scaler("minmax", x)
-    assert len(warnings) == 1 and "1 feature(s) of x are constant" in warnings[0] and "(1)" in warnings[0]
+    assert warnings == ["1 feature of x is constant in the training rows (1): it carries no information"]
     assert np.allclose(scaler.transform(x)[:, 1], 0.0)  # scale 1: no division by zero
+    _, warnings = fit_scaler("minmax", np.column_stack([x, np.full(20, 2.0)]))
+    assert warnings == ["2 features of x are constant in the training rows (1, 2): they carry no information"]
+    _, warnings = fit_scaler("minmax", np.stack([np.zeros((20, 4, 4)), np.random.default_rng(0).random((20, 4, 4))], 1))
+    assert warnings == ["1 channel of x is constant in the training rows (0): it carries no information"]
     far = scaler.transform(np.array([[3.0, 7.0], [0.5, 7.0]]))
     (message,) = check_units(scaler, far, "x_test")
     assert "50.0 % of its rows" in message and "outside the training data" in message

@@ -74,7 +74,7 @@ def test_each_seed_in_a_process_warns_under_its_seed_and_the_datas_warnings_once
                                   "--seeds", "1-2", "--parallel", "2", "--parallel-mode", "processes",
                                   "--out", str(tmp_path / "runs"), "--json"])
     assert r.exit_code == 0, r.output  # (and no child says its --parallel-mode, the launcher's, does nothing)
-    constant = "1 feature(s) of x are constant in the training rows (2): they carry no information"
+    constant = "1 feature of x is constant in the training rows (2): it carries no information"
     assert r.stderr.splitlines() == [f"seed 2: Warning: {constant}"]
 
 
