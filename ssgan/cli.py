@@ -427,9 +427,8 @@ def fit(config_file, quiet, as_json, seeds, parallel, parallel_mode, resume, fro
     if several and not world.active and not (quiet or as_json):  # `--seeds 2` is seeds 1 and 2: say which, first
         at_once = min(parallel, len(jobs))
         which = "Resuming seeds" if resume and not from_runs else "Seeds"
-        click.echo(f"{which} {', '.join(str(job.seed) for job in jobs)}: "
-                   f"{len(jobs)} run{'s' * (len(jobs) != 1)}, " + (f"{at_once} at a time" if at_once > 1 else "one after another"),
-                   err=True)
+        click.echo(f"{which} {', '.join(str(job.seed) for job in jobs)}: {len(jobs)} run{'s' * (len(jobs) != 1)}, "
+                   + (f"{at_once} at a time" if at_once > 1 else "one after another"), err=True)
     if not several:
         summary = _fit_one(jobs[0], quiet, as_json)
         if as_json and world.main:

@@ -35,7 +35,10 @@ def shape_error(arch: str, shape: tuple[int, ...]) -> str | None:
     if len(shape) == 3 and shape[1] == shape[2] and pyramid(shape[1], smallest) is not None:
         return None
     sides = [s for s in (8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64) if s >= smallest]
-    got = "x".join(str(s) for s in shape[1:]) + f" with {shape[0]} channel{'s' * (shape[0] != 1)}" if len(shape) == 3 else f"vectors of {shape[0]}"
+    if len(shape) == 3:
+        got = "x".join(str(s) for s in shape[1:]) + f" with {shape[0]} channel{'s' * (shape[0] != 1)}"
+    else:
+        got = f"vectors of {shape[0]}"
     return (f"--arch {arch} takes square images whose side is 4-7 times a power of two "
             f"({', '.join(map(str, sides))}, ...); got {got}: use --arch mlp")
 
