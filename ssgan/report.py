@@ -992,7 +992,7 @@ def _score_last_generators(runs: list[RunRecord], n: int, log, device="cpu") -> 
     missing = [r.path.name for r in todo if not (r.path / "checkpoint.pt").is_file()]
     if missing:  # checked before any scoring, so that nothing is half done
         raise SSGANError(f"--samples scores each GAN run's last generator from its checkpoint.pt, which "
-                         f"{len(missing)} run{'s' * (len(missing) != 1)} {'lack' if len(missing) != 1 else 'lacks'} "
+                         f"{len(missing)} {'run lacks' if len(missing) == 1 else 'runs lack'} "
                          f"({', '.join(missing)}): make the report without --samples")
     for r in todo:  # (idem: a run on vectors among image runs had failed after the others were scored)
         shape = load_checkpoint(r.path / "checkpoint.pt", mmap=True)["shape"]
