@@ -1,5 +1,5 @@
 """Make the reference network that ships inside the package for MNIST's sample-quality scores
-(ssgan/data/mnist_reference.pt): ssgan.reference.ReferenceCNN trained on all 60,000 labeled
+(ssgan/bundled/mnist_reference.pt): ssgan.reference.ReferenceCNN trained on all 60,000 labeled
 MNIST training images, its test accuracy stored with it.
 
     python benchmarks/train_reference.py [--epochs 6] [--seed 0]

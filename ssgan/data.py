@@ -98,7 +98,7 @@ def rows_per_part(shape: tuple[int, ...], values: int) -> int:
 
 def load_mnist(data_root: str | None = None, download: bool = False) -> Dataset:
     """The canonical MNIST shipped inside the package (no network needed)."""
-    ref = resources.files("ssgan") / "data" / "mnist.npz"
+    ref = resources.files("ssgan") / "bundled" / "mnist.npz"
     try:
         with resources.as_file(ref) as path, np.load(path) as f:
             arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}

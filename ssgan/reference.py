@@ -6,7 +6,7 @@ For colour data, whose published scores use ImageNet features, :func:`load_incep
 torchvision's Inception-v3 instead, from weights already in the torch cache (nothing is
 downloaded); numbers from different feature networks are not comparable.
 
-The MNIST network ships inside the package (``ssgan/data/mnist_reference.pt``, made by
+The MNIST network ships inside the package (``ssgan/bundled/mnist_reference.pt``, made by
 ``python benchmarks/train_reference.py``, with its test accuracy and command stored beside
 the weights). For any other image dataset the same network is trained on first use and kept
 in a cache folder under a name made of the dataset and a hash of its training images, so it
@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from ssgan.data import Dataset, own_kind
 from ssgan.errors import SSGANError
 
-SHIPPED = Path(__file__).parent / "data" / "mnist_reference.pt"
+SHIPPED = Path(__file__).parent / "bundled" / "mnist_reference.pt"
 FEATURES = 128
 
 
