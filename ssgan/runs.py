@@ -91,8 +91,6 @@ def new_run_dir(out: str | Path, tag: str) -> Path:
                     return path
                 except FileExistsError:  # made by a process outside the lock (an older ssgan)
                     continue
-    except PermissionError:
-        raise SSGANError(f"cannot create a run folder in {out}: permission denied; choose another --out") from None
     except (NotADirectoryError, FileExistsError):
         raise SSGANError(f"--out {out} is not a directory; choose another --out") from None
     except OSError as e:  # (a folder above it that cannot be made, a read-only file system, a full disk)

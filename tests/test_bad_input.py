@@ -2,6 +2,7 @@
 
 Every case must end in one line, ``Error: ...``, exit code 2, and no run folder."""
 
+import errno
 import json
 import os
 import re
@@ -234,13 +235,14 @@ def test_output_folder_not_writable(tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
     r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--out", str(locked / "runs")])
-    assert r.exit_code == 2 and "permission denied" in r.output
+    assert r.exit_code == 2 and "Permission denied; choose another --out" in r.output
 
 
-def test_output_folder_on_a_read_only_file_system(tmp_path, monkeypatch):
-    """Any other refusal of the file system to make the run folder (read-only, full) is one
-    line that names --out, not the bare strerror."""
-    import errno
+@pytest.mark.parametrize("code, words", [(errno.EROFS, "Read-only file system"), (errno.EACCES, "Permission denied")])
+def test_output_folder_the_file_system_refuses(tmp_path, monkeypatch, code, words):
+    """A refusal of the file system to make the run folder (read-only, full, not allowed: the
+    last as the test above, for a root who may write anywhere) is one line that names --out,
+    not the bare strerror."""
     import pathlib
 
     out = tmp_path / "ro" / "runs"
@@ -248,13 +250,13 @@ def test_output_folder_on_a_read_only_file_system(tmp_path, monkeypatch):
 
     def mkdir(self, *args, **kwargs):
         if str(self).startswith(str(tmp_path / "ro")):
-            raise OSError(errno.EROFS, "Read-only file system", str(self))
+            raise OSError(code, words, str(self))  # (EACCES makes a PermissionError)
         return real_mkdir(self, *args, **kwargs)
 
     monkeypatch.setattr(pathlib.Path, "mkdir", mkdir)
     r = CliRunner().invoke(main, ["fit", "--dataset", "digits", "--labels", "50", "--out", str(out)])
     assert r.exit_code == 2 and r.output.count("\n") == 1, r.output
-    assert f"cannot create a run folder in {out}: Read-only file system; choose another --out" in r.output
+    assert f"cannot create a run folder in {out}: {words}; choose another --out" in r.output
     assert not (tmp_path / "ro").exists()
 
 
