@@ -77,6 +77,9 @@ def summary(record: dict) -> str:
     >>> summary({"ssgan": "0.1.0", "commit": None, "torch": "2.14.1", "python": "3.11.7", "cpu": "x86_64",
     ...          "cpu_count": 16, "threads": 16, "device": "cuda:0", "gpu": "NVIDIA H100", "processes": 2})
     'ssgan 0.1.0, torch 2.14.1, Python 3.11.7; x86_64, 16 CPU cores, 16 threads; on NVIDIA H100 (cuda:0), 2 processes'
+    >>> summary({"ssgan": "0.1.0", "commit": None, "torch": "2.14.1", "python": "3.11.7", "cpu": "x86_64",
+    ...          "cpu_count": 1, "threads": 1, "device": "cpu"})
+    'ssgan 0.1.0, torch 2.14.1, Python 3.11.7; x86_64, 1 CPU core, 1 thread; on cpu'
     """
     version = f"ssgan {record.get('ssgan')}"
     if record.get("commit"):
@@ -86,8 +89,13 @@ def summary(record: dict) -> str:
     kernels = [str(k) for k in (record.get("cpu_capability"), *(record.get("cpu_extensions") or ())) if k]
     cpu = f"{record.get('cpu')}" + (f" ({', '.join(kernels)})" if kernels else "")
     return (f"{version}, torch {record.get('torch')}, Python {record.get('python')}; {cpu}, "
-            f"{record.get('cpu_count')} CPU cores, {record.get('threads')} threads; on {where}"
+            f"{_counted(record.get('cpu_count'), 'CPU core')}, {_counted(record.get('threads'), 'thread')}; on {where}"
             + (f", {processes} processes" if processes > 1 else ""))
+
+
+def _counted(n, noun: str) -> str:
+    """``n noun``, the noun in the plural but for one (``None`` where a record lacks the count)."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 # The CPU's instructions beyond torch's dispatch level that change what a step computes, each
