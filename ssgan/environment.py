@@ -88,14 +88,10 @@ def summary(record: dict) -> str:
     processes = record.get("processes") if isinstance(record.get("processes"), int) else 1
     kernels = [str(k) for k in (record.get("cpu_capability"), *(record.get("cpu_extensions") or ())) if k]
     cpu = f"{record.get('cpu')}" + (f" ({', '.join(kernels)})" if kernels else "")
+    cores, threads = record.get("cpu_count"), record.get("threads")
     return (f"{version}, torch {record.get('torch')}, Python {record.get('python')}; {cpu}, "
-            f"{_counted(record.get('cpu_count'), 'CPU core')}, {_counted(record.get('threads'), 'thread')}; on {where}"
+            f"{cores} CPU core{'s' * (cores != 1)}, {threads} thread{'s' * (threads != 1)}; on {where}"
             + (f", {processes} processes" if processes > 1 else ""))
-
-
-def _counted(n, noun: str) -> str:
-    """``n noun``, the noun in the plural but for one (``None`` where a record lacks the count)."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 # The CPU's instructions beyond torch's dispatch level that change what a step computes, each
