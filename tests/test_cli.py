@@ -177,3 +177,32 @@ def test_seeds_in_parallel_on_a_terminal_have_a_bar_each(tmp_path, monkeypatch):
     assert "seed 7 " in text and "2/4" in text and "test acc 0.8125" in text, text
     for line in ("seed 7: Warning: something odd", "seed 7: done, runs/r7"):
         assert f"\x1b[2K{line}\n" in text, text  # (the bar's line cleared, the line a whole one)
+
+
+def test_one_run_on_a_terminal_has_bars_of_epochs_and_batches(monkeypatch):
+    """On a terminal, one run shows a bar of epochs with its accuracy and a bar of batches with
+    its losses, warnings print in yellow above them, and a run that fails before training
+    (closed before it started) prints no empty bar."""
+    import io
+
+    from rich.console import Console
+
+    import ssgan.progress
+
+    screen = io.StringIO()
+    monkeypatch.setattr(ssgan.progress, "make_console",
+                        lambda stderr=False: Console(file=screen, force_terminal=True, width=120))
+    early = ssgan.progress.reporter()
+    early.close()
+    assert screen.getvalue() == ""
+    shown = ssgan.progress.reporter()
+    shown.on_start(3, 20, 0)
+    shown.on_batch(1, 1, {"loss_lab": 0.5})
+    shown.on_batch(1, 20, {"loss_lab": 0.25, "loss_unl": 0.75, "loss_gen": None})
+    shown.on_warning("something odd")
+    shown.on_epoch({"epoch": 1, "test_acc": 0.875, "val_acc": None})
+    shown.close()
+    text = screen.getvalue()
+    assert "\x1b[2K\x1b[33mwarning:\x1b[0m something odd\n" in text, text  # (a whole line, above the bars)
+    assert "1/3" in text and "test acc 0.8750" in text, text
+    assert "20/20" in text and "lab 0.250 unl 0.750" in text and "gen" not in text, text
