@@ -53,16 +53,12 @@ def reporter(prefix: str = ""):
     class RichReporter(Reporter):
         def __init__(self) -> None:
             self.progress = training_bars(console)
-            self.last_acc = "test acc -"
-            self.started = False
 
         def close(self):
-            if self.started:
-                self.progress.stop()
+            self.progress.stop()  # (bars never started print nothing: rich's stop is then a no-op)
 
         def on_start(self, epochs, iterations, start_epoch):
             self.progress.start()  # only now: errors found before training print no empty bar
-            self.started = True
             self.epochs = self.progress.add_task("epochs", total=epochs, completed=start_epoch, info="")
             self.batches = self.progress.add_task("batches", total=iterations, info="")
 
@@ -77,8 +73,7 @@ def reporter(prefix: str = ""):
             self.progress.console.print(f"[yellow]warning:[/yellow] {message}")
 
         def on_epoch(self, metrics):
-            self.last_acc = bar_accuracy(metrics)
-            self.progress.update(self.epochs, completed=metrics["epoch"], info=self.last_acc)
+            self.progress.update(self.epochs, completed=metrics["epoch"], info=bar_accuracy(metrics))
 
     return RichReporter()
 
