@@ -155,9 +155,10 @@ def test_seeds_in_parallel_show_their_epochs(mode, tmp_path, monkeypatch):
     assert r.exit_code == 0 and "epoch" not in r.stderr, r.stderr
 
 
-def test_seeds_in_parallel_on_a_terminal_have_a_bar_each(tmp_path, monkeypatch):
-    """On a terminal, runs that train at once have a bar of epochs each, named by seed, and the
-    lines said meanwhile (a run started, a warning) print above the bars, not on their line."""
+@pytest.fixture
+def terminal(monkeypatch):
+    """What the commands' bars print, as if on a 120-column terminal: rich's consoles of
+    ``ssgan.progress`` write to the StringIO returned."""
     import io
 
     from rich.console import Console
@@ -167,34 +168,35 @@ def test_seeds_in_parallel_on_a_terminal_have_a_bar_each(tmp_path, monkeypatch):
     screen = io.StringIO()
     monkeypatch.setattr(ssgan.progress, "make_console",
                         lambda stderr=False: Console(file=screen, force_terminal=True, width=120))
+    return screen
+
+
+def test_seeds_in_parallel_on_a_terminal_have_a_bar_each(terminal):
+    """On a terminal, runs that train at once have a bar of epochs each, named by seed, and the
+    lines said meanwhile (a run started, a warning) print above the bars, not on their line."""
+    import ssgan.progress
+
     with ssgan.progress.SeedsProgress() as shown:
         bar = shown.reporter(7)
         bar.on_start(4, 10, 1)
         bar.on_epoch({"epoch": 2, "test_acc": 0.8125, "val_acc": None})
         shown.warn(7, "something odd")
         shown.log("seed 7: done, runs/r7")
-    text = screen.getvalue()
+    text = terminal.getvalue()
     assert "seed 7 " in text and "2/4" in text and "test acc 0.8125" in text, text
     for line in ("seed 7: Warning: something odd", "seed 7: done, runs/r7"):
         assert f"\x1b[2K{line}\n" in text, text  # (the bar's line cleared, the line a whole one)
 
 
-def test_one_run_on_a_terminal_has_bars_of_epochs_and_batches(monkeypatch):
+def test_one_run_on_a_terminal_has_bars_of_epochs_and_batches(terminal):
     """On a terminal, one run shows a bar of epochs with its accuracy and a bar of batches with
     its losses, warnings print in yellow above them, and a run that fails before training
     (closed before it started) prints no empty bar."""
-    import io
-
-    from rich.console import Console
-
     import ssgan.progress
 
-    screen = io.StringIO()
-    monkeypatch.setattr(ssgan.progress, "make_console",
-                        lambda stderr=False: Console(file=screen, force_terminal=True, width=120))
     early = ssgan.progress.reporter()
     early.close()
-    assert screen.getvalue() == ""
+    assert terminal.getvalue() == ""
     shown = ssgan.progress.reporter()
     shown.on_start(3, 20, 0)
     shown.on_batch(1, 1, {"loss_lab": 0.5})
@@ -202,7 +204,7 @@ def test_one_run_on_a_terminal_has_bars_of_epochs_and_batches(monkeypatch):
     shown.on_warning("something odd")
     shown.on_epoch({"epoch": 1, "test_acc": 0.875, "val_acc": None})
     shown.close()
-    text = screen.getvalue()
+    text = terminal.getvalue()
     assert "\x1b[2K\x1b[33mwarning:\x1b[0m something odd\n" in text, text  # (a whole line, above the bars)
     assert "1/3" in text and "test acc 0.8750" in text, text
     assert "20/20" in text and "lab 0.250 unl 0.750" in text and "gen" not in text, text
