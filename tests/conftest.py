@@ -22,6 +22,14 @@ from ssgan.data import load_digits
 from ssgan.graphsim import simulate
 from ssgan.train import TIMING_KEYS, Reporter
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
 
 def cuda(test):
     """A test that needs a CUDA GPU: skipped without one; ``pytest -m cuda`` selects them all

@@ -13,13 +13,8 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    import tomli as tomllib
+from conftest import PYPROJECT, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 SOURCES = ("pyproject.toml", "README.md", "LICENSE", "ssgan")
 
 

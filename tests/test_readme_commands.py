@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
 
 
 def test_blocks_are_read_by_language_and_line(tmp_path, benchmark_script):

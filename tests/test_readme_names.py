@@ -14,9 +14,9 @@ from pathlib import Path
 
 import click
 
+from conftest import ROOT
 from ssgan.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
 OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 
 

@@ -2,22 +2,14 @@
 installs each at its lower bound, say the same versions (the suite has been run against that
 file: reports/test-times.md, "Other Pythons and torch")."""
 
-import sys
-from pathlib import Path
-
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    import tomli as tomllib
-
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import PYPROJECT, ROOT
 
 
 def _requirements() -> list[Requirement]:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    project = PYPROJECT["project"]
     return [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["test"]]
 
 

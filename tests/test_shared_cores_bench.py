@@ -3,9 +3,7 @@ names: the variable reaches the child (its environment.jsonl says how many threa
 
 from __future__ import annotations
 
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
 
 
 def test_a_fit_runs_with_the_thread_setting_it_is_given(tmp_path, monkeypatch, benchmark_script):
