@@ -82,7 +82,7 @@ def write_npz(path: Path, **arrays) -> str:
     return f"npz:{path}"
 
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+BENCHMARKS = ROOT / "benchmarks"
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from ssgan.models import WNConv2d, build_models, data_dependent_init, resolve_ar
 from ssgan.models.layers import GroupBatchNorm2d, pyramid
 from ssgan.runs import evaluate_run, load_run
 
-from conftest import write_npz
+from conftest import ROOT, write_npz
 
 ARCHS = ["mlp", "dcgan", "salimans-cnn"]
 SHAPES = [(1, 28, 28), (1, 32, 32), (3, 32, 32)]
@@ -252,11 +252,9 @@ def test_colour_path_end_to_end(tmp_path, monkeypatch, dataset):
 
 
 def test_every_shipped_config_loads():
-    from pathlib import Path
-
     from ssgan.config import resolve
 
-    paths = sorted((Path(__file__).parent.parent / "configs").rglob("*.toml"))
+    paths = sorted((ROOT / "configs").rglob("*.toml"))
     assert len(paths) >= 8
     for path in paths:
         cfg = resolve(path)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from conftest import ROOT
 from ssgan.cli import main
 from ssgan.config import Config
 from ssgan.errors import MEND_RUN_FILE
@@ -318,7 +319,7 @@ def test_a_run_on_a_relative_npz_path_says_where_to_run_from(tmp_path, monkeypat
 def readme_troubleshooting() -> list[tuple[str, str]]:
     """The rows of the README's troubleshooting table: each one's first cell (what the user did)
     and the first code span of its second cell (the line it says the command prints)."""
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    text = (ROOT / "README.md").read_text()
     table = text.split("\n## Troubleshooting\n", 1)[1].split("\n## ", 1)[0]
     # a code span as CommonMark reads one: a run of backticks, and the text up to a run as long
     # (so ``a `b` c`` holds backticks), one space off each end where both ends have one

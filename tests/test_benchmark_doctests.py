@@ -5,11 +5,11 @@ its folder on sys.path, which the ``benchmark_script`` fixture gives."""
 from __future__ import annotations
 
 import doctest
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+from conftest import BENCHMARKS
+
 WITH_EXAMPLES = sorted(p.stem for p in BENCHMARKS.glob("*.py") if ">>> " in p.read_text())
 
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+from conftest import BENCHMARKS
 
 
 def test_seeds_are_lists_and_ranges_and_a_bare_number_is_one_seed(benchmark_script):

@@ -8,11 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import ROOT
 from ssgan.config import Config
 from ssgan.splits import make_split
 from ssgan.train import train
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "budget_curve.py"
+SCRIPT = ROOT / "benchmarks" / "budget_curve.py"
 
 
 def test_a_constant_rate_run_is_a_prefix_of_a_longer_one(digits):

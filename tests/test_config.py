@@ -1,8 +1,8 @@
 import json
-from pathlib import Path
 
 import pytest
 
+from conftest import ROOT
 from ssgan.config import Config, load_toml, resolve, warn_without_effect
 from ssgan.errors import SSGANError
 
@@ -186,15 +186,13 @@ def test_a_setting_without_effect_is_a_warning_named_where_it_was_given(tmp_path
     assert r.exit_code == 2 and r.stderr.startswith(f"Error: data root {tmp_path / 'no'} does not exist"), r.output
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parent.parent / "configs").glob("*.toml")))
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "configs").glob("*.toml")))
 def test_shipped_configs_load(name):
     """... and give no setting that their others leave without effect, nor a seed (they are run
     with --seeds, beside which a file's seed is a warning; the default seed is 1)."""
     import warnings
 
-    from pathlib import Path
-
-    path = Path(__file__).parent.parent / "configs" / name
+    path = ROOT / "configs" / name
     assert "seed" not in load_toml(path)
     Config(**load_toml(path))
     with warnings.catch_warnings():

@@ -9,7 +9,7 @@ import pytest
 from ssgan.data import REGISTRY, check_name, load_dataset
 from ssgan.errors import SSGANError
 
-from conftest import write_npz
+from conftest import ROOT, write_npz
 
 
 def test_bundled_mnist_is_the_real_thing():
@@ -262,7 +262,7 @@ def _fashion_layout(tmp_path) -> Path:
         arrays[f"x_{part}"] = rng.integers(0, 256, (n, 28, 28)).astype(np.uint8)
         arrays[f"y_{part}"] = (np.arange(n) % 10).astype(np.uint8)
     np.savez(tmp_path / "tiny.npz", **arrays)
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "fashion_mnist_layout.py"
+    script = ROOT / "benchmarks" / "fashion_mnist_layout.py"
     subprocess.run([sys.executable, str(script), str(tmp_path / "my root"), "--npz", str(tmp_path / "tiny.npz")],
                    check=True, capture_output=True)
     return tmp_path / "my root"

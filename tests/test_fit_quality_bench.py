@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "fit_quality.py"
+from conftest import ROOT
+
+SCRIPT = ROOT / "benchmarks" / "fit_quality.py"
 
 
 def test_help_and_a_wrong_benchmark_are_argparse_lines():

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from conftest import ROOT
 from ssgan.cli import main
 from ssgan.data import load_dataset, load_digits
 from ssgan.errors import SSGANError
@@ -410,7 +411,7 @@ def test_the_image_folder_benchmark_reads_back_its_archive(tmp_path):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "small.npz", x_train=rng.integers(0, 256, (30, 6, 6), dtype=np.uint8),
              y_train=np.arange(30) % 3, x_test=rng.integers(0, 256, (9, 6, 6), dtype=np.uint8), y_test=np.arange(9) % 3)
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "image_folder.py"
+    script = ROOT / "benchmarks" / "image_folder.py"
     r = subprocess.run([sys.executable, str(script), str(tmp_path / "f"), "--npz", str(tmp_path / "small.npz"),
                         "--names", "c,b,a", "--labels-per-class", "2", "--repeats", "1"],
                        capture_output=True, text=True, timeout=300)

@@ -4,7 +4,6 @@ the captured path itself is tested where CUDA is available (skipped otherwise)."
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ from torch.optim.swa_utils import AveragedModel
 
 import ssgan.graphs
 import ssgan.train
-from conftest import SignalAt, Warnings, assert_runs_agree, assert_same_state, cuda, write_npz
+from conftest import ROOT, SignalAt, Warnings, assert_runs_agree, assert_same_state, cuda, write_npz
 from ssgan import losses
 from ssgan.cli import main
 from ssgan.config import Config
@@ -262,7 +261,7 @@ def test_auto_falls_back_with_one_line_for_sgd(tmp_path):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU the script would run its whole measurement")
 def test_gpu_check_script_stops_in_one_line_without_a_gpu(tmp_path):
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.sh"
+    script = ROOT / "benchmarks" / "gpu_check.sh"
     res = subprocess.run(["bash", str(script), str(tmp_path / "out")], capture_output=True, text=True,
                          env={**os.environ, "PYTHON": sys.executable, "DEVICE": "cuda"})
     lines = (res.stdout + res.stderr).strip().splitlines()
@@ -277,7 +276,7 @@ def test_gpu_check_script_stops_in_one_line_where_ssgan_cannot_be_imported(tmp_p
     fake = tmp_path / "fake" / "click"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("raise ImportError('this click is broken\\nits second line')\n")
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.sh"
+    script = ROOT / "benchmarks" / "gpu_check.sh"
     res = subprocess.run(["bash", str(script), str(tmp_path / "out")], capture_output=True, text=True,
                          env={**os.environ, "PYTHON": sys.executable, "DEVICE": "cpu",
                               "PYTHONPATH": str(fake.parent)}, timeout=120)  # (without the stop: minutes of parts)
