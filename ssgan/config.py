@@ -148,6 +148,7 @@ class Config:
     entropy_weight: float = 0.1  # conditional-entropy penalty on unlabeled predictions (Dai et al. 2017) ...
     entropy_epochs: int | None = 20  # ... in the first N epochs only (None: every epoch); chosen on --val at full length
     balance_weight: float = 0.0  # class-balance penalty: KL(mean unlabeled prediction || uniform) (Springenberg 2016)
+    consistency_weight: float = 0.0  # Pi-model consistency of two noisy passes over the unlabeled batch (Laine & Aila 2017)
     g_loss: str = "feature-matching"
     fm_norm: str = "l2"
     moment_weight: float = 0.1
@@ -236,7 +237,8 @@ class Config:
             if getattr(self, name) is not None:
                 at_least(name, 0.0, inclusive=False)
         for name in ("unlabeled_weight", "moment_weight", "adv_weight", "d_input_noise", "d_hidden_noise",
-                     "mbd_kernels", "translate", "hist_avg_d", "hist_avg_g", "val", "entropy_weight", "balance_weight", "quality_every"):
+                     "mbd_kernels", "translate", "hist_avg_d", "hist_avg_g", "val", "entropy_weight", "balance_weight", "consistency_weight",
+                     "quality_every"):
             if getattr(self, name) is not None:
                 at_least(name, 0.0)
         for name in ("label_smoothing", "class_smoothing", "beta1", "beta2", "beta1_d", "beta1_g", "lr_decay_start", "ema_decay", "d_dropout",
@@ -403,6 +405,10 @@ TOOLBOX_HELP = {
     "balance_weight": ("Weight of a class-balance penalty, KL(mean class prediction on the unlabeled batch || uniform), "
                        "which penalises sending more unlabeled data to some classes than to others (CatGAN, "
                        "Springenberg 2016; assumes balanced classes) [0]."),
+    "consistency_weight": ("Weight of a consistency term: D sees the unlabeled batch twice, each time with its own "
+                           "noise, dropout and --translate draws, and the mean squared difference of the two "
+                           "passes' class probabilities is minimised, both passes learning (the Pi-model, Laine "
+                           "& Aila 2017); the second pass makes an iteration about a sixth longer [0: off]."),
     "lr_decay_start": "Fraction of training after which the lr decays linearly to 0; 1 keeps it constant [1].",
     "ema_decay": ("Decay of the moving average of D's weights that is evaluated, under TensorFlow's warm-up "
                   "min(decay, (1 + n) / (10 + n)) at update n, which reaches 0.9999 at update 89,990: in the "
@@ -641,9 +647,9 @@ def class_smoothing_of(cfg: Config) -> float:
 
 # what acts only where a generator trains against D (an unlabeled weight above 0): the
 # unlabeled and generated terms of D's loss, the generator's own loss and steps, its samples
-GAN_ONLY = ("label_smoothing", "entropy_weight", "entropy_epochs", "balance_weight", "g_loss", "fm_norm", "adv_weight",
-            "moment_weight", "moment_space", "fm_layer", "lr_g", "beta1_g", "d_steps", "g_steps", "hist_avg_g",
-            "sample_every", "quality_every", "quality_samples")
+GAN_ONLY = ("label_smoothing", "entropy_weight", "entropy_epochs", "balance_weight", "consistency_weight", "g_loss",
+            "fm_norm", "adv_weight", "moment_weight", "moment_space", "fm_layer", "lr_g", "beta1_g", "d_steps", "g_steps",
+            "hist_avg_g", "sample_every", "quality_every", "quality_samples")
 
 
 def from_dict(values: dict[str, Any], source: str) -> Config:

@@ -72,6 +72,10 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
     entropy_epochs : int or None, default=20
         The entropy term on unlabeled predictions, in the first ``entropy_epochs`` epochs
         (None: every epoch); ``entropy_weight=0`` turns it off.
+    consistency_weight : float, default=0.0
+        The Pi-model's consistency term: D sees the unlabeled batch twice, with its own noise
+        each time, and the squared difference of the two passes' class probabilities is
+        minimised with this weight (0: off; ``--consistency-weight``).
     adam_eps : float, default=1e-4
     verbose : int, default=0
         1 or more: a line per epoch on stderr (its labeled-batch accuracy, mean losses and
@@ -107,8 +111,8 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
                  label_smoothing=0.0, unlabeled_weight=1.0, fake_logit="implicit",
                  lr_decay_start=1.0, ema_decay=0.9999, z_dim=100, precision="auto", device="cpu", random_state=None,
                  arch="auto", d_hidden="1000,500,250,250,250", g_hidden="500,500", d_input_noise=None,
-                 d_hidden_noise=None, d_dropout=None, entropy_weight=0.1, entropy_epochs=20, adam_eps=1e-4,
-                 class_smoothing=None, verbose=0):
+                 d_hidden_noise=None, d_dropout=None, entropy_weight=0.1, entropy_epochs=20, consistency_weight=0.0,
+                 adam_eps=1e-4, class_smoothing=None, verbose=0):
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -135,6 +139,7 @@ class SSGANClassifier(ClassifierMixin, BaseEstimator):
         self.d_dropout = d_dropout
         self.entropy_weight = entropy_weight
         self.entropy_epochs = entropy_epochs
+        self.consistency_weight = consistency_weight
         self.adam_eps = adam_eps
         self.class_smoothing = class_smoothing
         self.verbose = verbose

@@ -103,6 +103,19 @@ def balance_loss(class_logits: Tensor) -> Tensor:
     return math.log(k) + (log_mean.exp() * log_mean).sum()
 
 
+def consistency_loss(class_logits: Tensor, class_logits_again: Tensor) -> Tensor:
+    """How far two stochastic passes of D over the same examples disagree on their classes:
+    ``mean_b mean_k (softmax(l)_bk - softmax(l')_bk)^2``, the Pi-model's consistency term
+    (Laine & Aila 2017), whose squared difference of probabilities is bounded where a
+    divergence between them is not. Both passes keep their gradients, as in the Pi-model.
+
+    Minimised on unlabeled data, it asks D for the same class under its own noise, so that
+    decision boundaries keep away from the data. Shapes (B, K) twice; the result lies in
+    [0, 2 / K], 0 when the passes agree.
+    """
+    return F.mse_loss(F.softmax(class_logits, dim=1), F.softmax(class_logits_again, dim=1))
+
+
 def adversarial_loss(logit_real_fake: Tensor) -> Tensor:
     """Non-saturating generator loss ``mean(softplus(-logit))`` = ``-mean(log D(G(z)))``. Shape (B,)."""
     return F.softplus(-logit_real_fake).mean()

@@ -380,9 +380,9 @@ def resume(path: str | Path, reporter: Reporter | None = None, stop: StopFlag | 
 # since the weights, the split and the data go on): the length, the schedule, the optimisers'
 # settings, the moving average, the loss weights, D's noise, where it trains and what it writes
 BRANCH_CHANGES = ("epochs", "lr", "lr_d", "lr_g", "lr_decay_start", "beta1", "beta1_d", "beta1_g", "beta2", "adam_eps",
-                  "ema_decay", "entropy_weight", "entropy_epochs", "balance_weight", "label_smoothing",
-                  "class_smoothing", "d_input_noise", "d_hidden_noise", "tag", "device", "out", "sample_every",
-                  "checkpoint_every", "quality_every", "quality_samples", "dataset", "data_root")
+                  "ema_decay", "entropy_weight", "entropy_epochs", "balance_weight", "consistency_weight",
+                  "label_smoothing", "class_smoothing", "d_input_noise", "d_hidden_noise", "tag", "device", "out",
+                  "sample_every", "checkpoint_every", "quality_every", "quality_samples", "dataset", "data_root")
 
 
 def branch(parent: str | Path, changes: dict, command: str | None = None) -> Path:

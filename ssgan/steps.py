@@ -89,18 +89,21 @@ def discriminator_loss(cfg: Config, G: Callable[[Tensor], Tensor], D: Callable[.
                        entropy_scale: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
     """D's objective on a labeled batch (xl, yl), an unlabeled batch xu and G(z), and the step's
     metrics (detached): ``loss_lab + unlabeled_weight * loss_unl (+ entropy_weight * loss_ent +
-    balance_weight * loss_bal)``; with ``xu`` None (unlabeled weight 0) D sees the labeled batch
-    alone. A function of the networks as callables (``D(x, groups=k)``), so that the same
+    balance_weight * loss_bal + consistency_weight * loss_con)``; with ``xu`` None (unlabeled
+    weight 0) D sees the labeled batch alone, and with the consistency term D sees the unlabeled
+    batch a second time, as a fourth group with draws of its own. A function of the networks as callables (``D(x, groups=k)``), so that the same
     objective serves modules and, vmapped, several seeds' stacked weights (:mod:`ssgan.batched`)."""
     gan = xu is not None
     n = len(xl)
+    twice = gan and cfg.consistency_weight > 0
     # labeled, unlabeled and generated data in one forward pass (three groups, which
-    # minibatch discrimination keeps apart)
+    # minibatch discrimination keeps apart; a fourth, the unlabeled again, for the consistency term)
     with amp():
         if gan:
             with torch.no_grad():
                 xf = G(z)
-            logits, _ = D(augment(torch.cat([xl, xu, xf])), groups=3)
+            groups = [xl, xu, xf, xu] if twice else [xl, xu, xf]
+            logits, _ = D(augment(torch.cat(groups)), groups=len(groups))
         else:
             logits, _ = D(augment(xl))
     class_logits, logit_real = losses.split_logits(logits.float(), cfg.fake_logit)
@@ -109,7 +112,7 @@ def discriminator_loss(cfg: Config, G: Callable[[Tensor], Tensor], D: Callable[.
     with torch.no_grad():
         values = {"loss_lab": loss_lab.detach(), "train_batch_acc": (class_logits[:n].argmax(1) == yl).float().mean()}
     if gan:
-        loss_unl = losses.unsupervised_loss(logit_real[n:2 * n], logit_real[2 * n:], cfg.label_smoothing)
+        loss_unl = losses.unsupervised_loss(logit_real[n:2 * n], logit_real[2 * n:3 * n], cfg.label_smoothing)
         loss_d = loss_lab + cfg.unlabeled_weight * loss_unl
         for name, weight, term, scale in (("loss_ent", cfg.entropy_weight, losses.entropy_loss, entropy_scale),
                                           ("loss_bal", cfg.balance_weight, losses.balance_loss, None)):
@@ -118,9 +121,13 @@ def discriminator_loss(cfg: Config, G: Callable[[Tensor], Tensor], D: Callable[.
                 values[name] = value.detach()
                 weighted = weight * value
                 loss_d = loss_d + (weighted if scale is None else weighted * scale)
+        if twice:
+            value = losses.consistency_loss(class_logits[n:2 * n], class_logits[3 * n:])
+            values["loss_con"] = value.detach()
+            loss_d = loss_d + cfg.consistency_weight * value
         with torch.no_grad():
             values.update(loss_unl=loss_unl.detach(), d_real=torch.sigmoid(logit_real[n:2 * n]).mean(),
-                          d_fake=torch.sigmoid(logit_real[2 * n:]).mean())
+                          d_fake=torch.sigmoid(logit_real[2 * n:3 * n]).mean())
     return loss_d, values
 
 

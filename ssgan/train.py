@@ -38,8 +38,8 @@ if TYPE_CHECKING:
     from ssgan.batched import SeedGroup
 
 N_FIXED_SAMPLES = 100
-METRIC_KEYS = ("loss_lab", "loss_unl", "loss_gen", "loss_ent", "loss_bal", "d_real", "d_fake", "train_batch_acc",
-               "grad_d_first", "grad_d_last", "grad_g_first", "grad_g_last")
+METRIC_KEYS = ("loss_lab", "loss_unl", "loss_gen", "loss_ent", "loss_bal", "loss_con", "d_real", "d_fake",
+               "train_batch_acc", "grad_d_first", "grad_d_last", "grad_g_first", "grad_g_last")
 # wall-clock seconds in an epoch's metrics: what differs between two runs that are otherwise the same
 TIMING_KEYS = ("seconds", "eval_seconds", "quality_seconds")
 

@@ -1,8 +1,9 @@
-"""The validation split (--val), the entropy term, the full baseline, and that the default
+"""The validation split (--val), the entropy, balance and consistency terms, the full baseline, and that the default
 training path still gives the weights it gave before these options existed."""
 
 import hashlib
 import json
+from contextlib import nullcontext
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from ssgan.environment import cpu_extensions, cpu_field
 from ssgan.errors import SSGANError
 from ssgan.runs import read_metrics
 from ssgan.splits import load_split, make_split, save_split
+from ssgan.steps import discriminator_loss
 from ssgan.train import train
 
 
@@ -124,6 +126,50 @@ def test_balance_weight_trains_and_is_logged(digits):
     assert 0 <= r.history[-1]["loss_bal"] <= np.log(10)
     plain = train(Config(dataset="digits", epochs=1, device="cpu"), digits, make_split(digits, 50, 1))
     assert plain.history[-1]["loss_bal"] is None
+    assert not torch.equal(r.discriminator.out.v, plain.discriminator.out.v)
+
+
+def test_consistency_loss_hand_computed():
+    k = 4
+    same = torch.randn(3, k)
+    assert losses.consistency_loss(same, same.clone()).item() == 0.0
+    # confident on two different classes: two of the K probabilities differ by 1, the most it can be
+    assert losses.consistency_loss(100.0 * torch.eye(k)[:1], 100.0 * torch.eye(k)[1:2]).item() == pytest.approx(2 / k)
+    # uniform against (1/2, 1/2, 0, 0): every probability differs by 1/4
+    half = torch.log(torch.tensor([[0.5, 0.5, 1e-30, 1e-30]]))
+    assert losses.consistency_loss(torch.zeros(1, k), half).item() == pytest.approx(1 / 16, rel=1e-6)
+    # both passes learn (the Pi-model's term, no target held fixed)
+    a, b = torch.randn(5, k, requires_grad=True), torch.randn(5, k, requires_grad=True)
+    losses.consistency_loss(a, b).backward()
+    assert a.grad.abs().sum() > 0 and b.grad.abs().sum() > 0
+
+
+def test_consistency_term_shows_d_the_unlabeled_batch_a_second_time():
+    calls = []
+
+    def D(x, groups=1):  # a D without noise: its class logits are the input's first 3 values
+        calls.append((x.clone(), groups))
+        return 1.0 * x[:, :3], x
+
+    xl, xu, z, yl = torch.randn(4, 5), torch.randn(4, 5), torch.randn(4, 5), torch.tensor([0, 1, 2, 0])
+    args = (lambda z: z + 100.0, D, xl, yl, xu, z, nullcontext)
+    loss, values = discriminator_loss(Config(consistency_weight=2.0, entropy_weight=0.0), *args)
+    (x, groups), = calls
+    assert groups == 4 and torch.equal(x[4:8], xu) and torch.equal(x[12:], xu) and torch.equal(x[8:12], z + 100.0)
+    assert values["loss_con"].item() == 0.0  # two passes of a D without noise agree
+    # without the term D sees the three groups of the paper, and the other terms are those of the same batches
+    plain, plain_values = discriminator_loss(Config(entropy_weight=0.0), *args)
+    assert calls[1][1] == 3 and torch.equal(calls[1][0], x[:12]) and "loss_con" not in plain_values
+    assert loss.item() == plain.item() and values["loss_unl"].item() == plain_values["loss_unl"].item()
+
+
+def test_consistency_weight_trains_and_is_logged(digits):
+    # with minibatch discrimination, which compares the four groups each among themselves
+    cfg = Config(dataset="digits", epochs=1, mbd_kernels=10, device="cpu")
+    r = train(cfg.replace(consistency_weight=10.0), digits, make_split(digits, 50, 1))
+    assert 0 < r.history[-1]["loss_con"] <= 2 / 10
+    plain = train(cfg, digits, make_split(digits, 50, 1))
+    assert plain.history[-1]["loss_con"] is None
     assert not torch.equal(r.discriminator.out.v, plain.discriminator.out.v)
 
 
