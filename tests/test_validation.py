@@ -248,10 +248,11 @@ def _kernels() -> str:
 # too), and the Intel Xeon with AVX-512 BF16 and AMX of 2026-12-06 (bc0854e, whose suite had
 # passed on the first, gives that pair there: the same code).
 # A third hash, where recorded, pins today's defaults in fp32 (the entropy term, the constant rate, EMA
-# 0.9999; --precision auto's choice on a CPU without native bf16): recorded on the AVX2 EPYC, 2026-12-06.
+# 0.9999; --precision auto's choice on a CPU without native bf16): recorded on the AVX2 EPYC, 2026-12-06,
+# and on the Xeon with AMX, 2026-12-08 (the same hash at 2fc0ffd and with the consistency term, f1fbc72).
 HASHES = {"AVX512 AuthenticAMD": ("2af05b885c481a5a", "d7948ac508d32320"),
           "AVX2 AuthenticAMD": ("71d3d0cb318f06df", "1d579873574b0df8", "ce33214564bec910"),
-          "AVX512 GenuineIntel AMX": ("fd2ad01c82d1276a", "2ec40039d3cc11de")}
+          "AVX512 GenuineIntel AMX": ("fd2ad01c82d1276a", "2ec40039d3cc11de", "b9814a591776622c")}
 CPU = _kernels()
 
 
