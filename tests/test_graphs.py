@@ -103,6 +103,7 @@ def test_to_eager_leaves_the_fused_kernels_step_counts_beside_the_weights():
 OPTIONS = {"plain": {}, "translate": {"translate": 1}, "entropy-epochs": {"entropy_weight": 0.5, "entropy_epochs": 1},
            "lr-decay": {"lr_decay_start": 0.3}, "noise-dropout": {"d_input_noise": 0.3, "d_dropout": 0.3},
            "moments": {"g_loss": "moment-matching", "moment_space": "features"}, "mbd": {"mbd_kernels": 20},
+           "consistency": {"consistency_weight": 10.0, "d_input_noise": 0.3, "d_dropout": 0.3},
            "labels-only": {"unlabeled_weight": 0.0}, "dcgan": {"arch": "dcgan"}}
 
 
@@ -122,7 +123,7 @@ def test_simulated_graph_path_follows_the_eager_loop(digits, simulated, options)
     assert_same_state(eager.generator.state_dict(), graphs.generator.state_dict())
     assert_same_state(eager.discriminator.state_dict(), graphs.discriminator.state_dict(), rtol=1e-4, atol=1e-5)
     for a, b in zip(eager.history, graphs.history):
-        for key in ("loss_lab", "loss_unl", "loss_gen", "loss_ent", "grad_g_first", "d_real"):
+        for key in ("loss_lab", "loss_unl", "loss_gen", "loss_ent", "loss_con", "grad_g_first", "d_real"):
             if a.get(key) is None:  # a metric of the generator's side, with labels only
                 assert b.get(key) is None, key
             else:
