@@ -237,8 +237,8 @@ class Config:
             if getattr(self, name) is not None:
                 at_least(name, 0.0, inclusive=False)
         for name in ("unlabeled_weight", "moment_weight", "adv_weight", "d_input_noise", "d_hidden_noise",
-                     "mbd_kernels", "translate", "hist_avg_d", "hist_avg_g", "val", "entropy_weight", "balance_weight", "consistency_weight",
-                     "quality_every"):
+                     "mbd_kernels", "translate", "hist_avg_d", "hist_avg_g", "val", "entropy_weight", "balance_weight",
+                     "consistency_weight", "quality_every"):
             if getattr(self, name) is not None:
                 at_least(name, 0.0)
         for name in ("label_smoothing", "class_smoothing", "beta1", "beta2", "beta1_d", "beta1_g", "lr_decay_start", "ema_decay", "d_dropout",

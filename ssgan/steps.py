@@ -91,8 +91,9 @@ def discriminator_loss(cfg: Config, G: Callable[[Tensor], Tensor], D: Callable[.
     metrics (detached): ``loss_lab + unlabeled_weight * loss_unl (+ entropy_weight * loss_ent +
     balance_weight * loss_bal + consistency_weight * loss_con)``; with ``xu`` None (unlabeled
     weight 0) D sees the labeled batch alone, and with the consistency term D sees the unlabeled
-    batch a second time, as a fourth group with draws of its own. A function of the networks as callables (``D(x, groups=k)``), so that the same
-    objective serves modules and, vmapped, several seeds' stacked weights (:mod:`ssgan.batched`)."""
+    batch a second time, as a fourth group with draws of its own. A function of the networks as
+    callables (``D(x, groups=k)``), so that the same objective serves modules and, vmapped,
+    several seeds' stacked weights (:mod:`ssgan.batched`)."""
     gan = xu is not None
     n = len(xl)
     twice = gan and cfg.consistency_weight > 0
