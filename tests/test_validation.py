@@ -1,5 +1,5 @@
-"""The validation split (--val), the entropy, balance and consistency terms, the full baseline, and that the default
-training path still gives the weights it gave before these options existed."""
+"""The validation split (--val), the entropy, balance and consistency terms, the full baseline,
+and that the default training path still gives the weights it gave before these options existed."""
 
 import hashlib
 import json
