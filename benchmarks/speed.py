@@ -3,6 +3,7 @@ and, in the same run, the rate at which this machine multiplies the step's own m
 ``--arch``, seconds per iteration of each network family.
 
     python benchmarks/speed.py [--device cpu|cuda] [--iterations 200] [--precision fp32,bf16] [--rounds 5] [--compile]
+    python benchmarks/speed.py --config FILE.toml ...   (the step with other training settings)
     python benchmarks/speed.py --arch dcgan,salimans-cnn --shape 1x28x28,3x32x32 --iterations 20
 
 On CUDA each precision is timed eagerly and as CUDA graphs (``*_graphs_*`` keys; the capture,
@@ -13,6 +14,10 @@ times the fp32 step with its matrix products on TF32 tensor cores
 use TF32 by default), so that a GPU session learns what that would give before anyone builds it.
 ``--compile`` times each of those again with the networks compiled (``ssgan fit --compile``;
 ``*_compiled_*`` keys); the 10-batch warm-up run compiles them, so the timed run mostly does not.
+``--config FILE`` times the step with the training settings of a TOML file, as ``ssgan fit
+--config`` reads it (``consistency_weight = 10.0``, say); the line records them as ``config``.
+Its work is counted as below, for its networks: a setting that adds work to the step (the
+consistency term's second pass of D) shows as a lower rate.
 
 One iteration is one discriminator step and one generator step at batch 100. Its work is
 counted as the step is defined (the issue's convention, so that skipping work shows up as a
@@ -54,7 +59,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from ssgan.config import Config
+from ssgan.config import Config, load_toml, resolve
 from ssgan.data import Dataset, load_mnist
 from ssgan.models import WNLinear, build_models
 from ssgan.splits import make_split
@@ -205,6 +210,8 @@ def main() -> None:
     p.add_argument("--shape", type=shapes, default="1x28x28,3x32x32", help="comma-separated CxHxW shapes for --arch")
     p.add_argument("--compile", action="store_true", help="also time every precision and mode with the networks "
                                                            "compiled (torch.compile)")
+    p.add_argument("--config", default=None, help="TOML file of training settings for the timed step, as ssgan fit "
+                                                  "--config reads it (work counted as below, for its networks)")
     args = p.parse_args()
     device = resolve_device(args.device)
     if args.precision is None:  # (bf16 on an AVX2 CPU: the README's command had not finished in 15 minutes)
@@ -212,7 +219,7 @@ def main() -> None:
         args.precision = "fp32,bf16" if native else "fp32"
     if "tf32" in args.precision.split(",") and device.type != "cuda":
         p.error(f"--precision tf32 is a CUDA probe (TF32 tensor cores), and this run uses {device.type}")
-    base = Config(epochs=1, device=str(device), sample_every=1, graphs="off")
+    base = resolve(args.config, epochs=1, device=str(device), sample_every=1, graphs="off")
     machine = benchmark_environment(device)  # (once: each line of the run carries the same record)
     if args.arch:
         for arch in args.arch.split(","):
@@ -231,6 +238,8 @@ def main() -> None:
     gflop = step_gflop(base)
     out = {"device": str(device), "threads": torch.get_num_threads(), "iterations": args.iterations,
            "rounds": args.rounds, "step_gflop": round(gflop, 3), "environment": machine}
+    if args.config is not None:
+        out["config"] = load_toml(args.config)
     precisions = args.precision.split(",")
     modes = ["off", "on"] if device.type == "cuda" else ["off"]  # CUDA graphs exist on CUDA only
     modes = [(graphs, compiled) for compiled in ([False, True] if args.compile else [False]) for graphs in modes]

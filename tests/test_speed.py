@@ -70,6 +70,22 @@ def test_rounds_report_every_round_and_the_median_of_the_rounds_fractions(speed,
     assert out["fp32_s_per_iteration"] == 0.04 and out["matmul_gflops_fp32"] == 200.0
 
 
+def test_a_config_file_sets_the_timed_step_and_is_recorded(speed, monkeypatch, capsys, tmp_path):
+    (tmp_path / "con.toml").write_text("consistency_weight = 10.0\n")
+    timed = []
+    monkeypatch.setattr(speed, "seconds_per_iteration",
+                        lambda cfg, iterations, shape=(1, 28, 28): timed.append(cfg) or 0.05)
+    monkeypatch.setattr(speed, "matmul_rate", lambda cfg, device, repeats=50, dtype=torch.float32: 100.0)
+    monkeypatch.setattr(sys, "argv", ["speed.py", "--precision", "fp32", "--config", str(tmp_path / "con.toml")])
+    speed.main()
+    out = json.loads(capsys.readouterr().out)
+    assert [(c.consistency_weight, c.epochs, c.precision) for c in timed] == [(10.0, 1, "fp32")]
+    assert out["config"] == {"consistency_weight": 10.0}
+    # the work counted is the step's as defined, not what the setting adds: the rate shows the cost
+    assert out["step_gflop"] == pytest.approx(4.548, abs=1e-3)
+    assert out["fp32_fraction_of_matmul_rate"] == pytest.approx(out["step_gflop"] / 0.05 / 100.0, abs=1e-3)
+
+
 @pytest.mark.parametrize("args, message", [
     (["--rounds", "0"], "argument --rounds: must be 1 or more, got 0"),
     (["--precision", "fp32,tf32"], "--precision tf32 is a CUDA probe (TF32 tensor cores), and this run uses cpu"),
