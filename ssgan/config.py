@@ -408,7 +408,7 @@ TOOLBOX_HELP = {
     "consistency_weight": ("Weight of a consistency term: D sees the unlabeled batch twice, each time with its own "
                            "noise, dropout and --translate draws, and the mean squared difference of the two "
                            "passes' class probabilities is minimised, both passes learning (the Pi-model, Laine "
-                           "& Aila 2017); the second pass makes an iteration about a sixth longer [0: off]."),
+                           "& Aila 2017); the second pass adds a fourth batch to D's step [0: off]."),
     "lr_decay_start": "Fraction of training after which the lr decays linearly to 0; 1 keeps it constant [1].",
     "ema_decay": ("Decay of the moving average of D's weights that is evaluated, under TensorFlow's warm-up "
                   "min(decay, (1 + n) / (10 + n)) at update n, which reaches 0.9999 at update 89,990: in the "
