@@ -115,17 +115,18 @@ def discriminator_loss(cfg: Config, G: Callable[[Tensor], Tensor], D: Callable[.
     if gan:
         loss_unl = losses.unsupervised_loss(logit_real[n:2 * n], logit_real[2 * n:3 * n], cfg.label_smoothing)
         loss_d = loss_lab + cfg.unlabeled_weight * loss_unl
+        # the optional terms on the unlabeled batch's class logits (the consistency term's second
+        # pass is the fourth group, there when its weight is above 0)
+        again = class_logits[3 * n:]
         for name, weight, term, scale in (("loss_ent", cfg.entropy_weight, losses.entropy_loss, entropy_scale),
-                                          ("loss_bal", cfg.balance_weight, losses.balance_loss, None)):
+                                          ("loss_bal", cfg.balance_weight, losses.balance_loss, None),
+                                          ("loss_con", cfg.consistency_weight,
+                                           lambda logits: losses.consistency_loss(logits, again), None)):
             if weight > 0:
                 value = term(class_logits[n:2 * n])
                 values[name] = value.detach()
                 weighted = weight * value
                 loss_d = loss_d + (weighted if scale is None else weighted * scale)
-        if twice:
-            value = losses.consistency_loss(class_logits[n:2 * n], class_logits[3 * n:])
-            values["loss_con"] = value.detach()
-            loss_d = loss_d + cfg.consistency_weight * value
         with torch.no_grad():
             values.update(loss_unl=loss_unl.detach(), d_real=torch.sigmoid(logit_real[n:2 * n]).mean(),
                           d_fake=torch.sigmoid(logit_real[2 * n:3 * n]).mean())
